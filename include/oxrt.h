@@ -1,0 +1,268 @@
+/*
+ * oxrt.h - the whole public C API of oxrt, an ONNX inference runtime.
+ *
+ * Conventions (apply to every function below):
+ *  - Fallible calls return an `oxrt_status *`: NULL means success; otherwise the
+ *    caller owns the status and frees it with oxrt_status_free(). The message
+ *    names what went wrong and where (node name, op type, input index,
+ *    expected vs got).
+ *  - On failure, out-parameters are left untouched and nothing leaks.
+ *  - Every object has a create function and a `_free` that returns void and
+ *    accepts NULL.
+ *  - Strings are UTF-8 and NUL-terminated. Pointers returned by accessors are
+ *    borrowed: valid as long as the object they came from.
+ *  - Dimensions are int64_t, counts are size_t.
+ */
+#ifndef OXRT_H
+#define OXRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define OXRT_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define OXRT_API __attribute__((visibility("default")))
+#else
+#define OXRT_API
+#endif
+
+#define OXRT_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ status */
+
+typedef enum oxrt_status_code {
+  OXRT_OK = 0,
+  OXRT_ERR_INVALID_ARGUMENT = 1, /* bad input from the caller: name, type, shape */
+  OXRT_ERR_INVALID_MODEL = 2,    /* the model file or graph is malformed */
+  OXRT_ERR_NOT_IMPLEMENTED = 3,  /* operator, opset or type not supported */
+  OXRT_ERR_OUT_OF_MEMORY = 4,
+  OXRT_ERR_IO = 5,               /* file could not be opened or read */
+  OXRT_ERR_RUNTIME = 6           /* a kernel failed while running */
+} oxrt_status_code;
+
+typedef struct oxrt_status oxrt_status;
+
+/* Code of a status; OXRT_OK for NULL. */
+OXRT_API oxrt_status_code oxrt_status_get_code(const oxrt_status *st);
+/* Message of a status; "" for NULL. Borrowed from `st`. */
+OXRT_API const char *oxrt_status_get_message(const oxrt_status *st);
+OXRT_API void oxrt_status_free(oxrt_status *st);
+/* Short name of a status code, e.g. "INVALID_ARGUMENT". */
+OXRT_API const char *oxrt_status_code_name(oxrt_status_code code);
+
+/* ------------------------------------------------------------ element type */
+
+/* Values equal ONNX's TensorProto.DataType. */
+typedef enum oxrt_elem_type {
+  OXRT_UNDEFINED = 0,
+  OXRT_FLOAT = 1,
+  OXRT_UINT8 = 2,
+  OXRT_INT8 = 3,
+  OXRT_UINT16 = 4,
+  OXRT_INT16 = 5,
+  OXRT_INT32 = 6,
+  OXRT_INT64 = 7,
+  OXRT_STRING = 8,
+  OXRT_BOOL = 9,
+  OXRT_FLOAT16 = 10,
+  OXRT_DOUBLE = 11,
+  OXRT_UINT32 = 12,
+  OXRT_UINT64 = 13,
+  OXRT_COMPLEX64 = 14,
+  OXRT_COMPLEX128 = 15,
+  OXRT_BFLOAT16 = 16,
+  OXRT_FLOAT8E4M3FN = 17,
+  OXRT_FLOAT8E4M3FNUZ = 18,
+  OXRT_FLOAT8E5M2 = 19,
+  OXRT_FLOAT8E5M2FNUZ = 20,
+  OXRT_UINT4 = 21,
+  OXRT_INT4 = 22,
+  OXRT_FLOAT4E2M1 = 23,
+  OXRT_FLOAT8E8M0 = 24,
+  OXRT_UINT2 = 25,
+  OXRT_INT2 = 26,
+  OXRT_ELEM_TYPE_COUNT = 27
+} oxrt_elem_type;
+
+/* ONNX name of an element type ("float", "int64", "float16", ...). */
+OXRT_API const char *oxrt_elem_type_name(oxrt_elem_type t);
+/* Bytes per element in memory (sub-byte types are stored one per byte);
+ * strings are stored as `char *` pointers. 0 for UNDEFINED. */
+OXRT_API size_t oxrt_elem_type_size(oxrt_elem_type t);
+
+/* ------------------------------------------------------------------ values */
+
+typedef enum oxrt_value_kind {
+  OXRT_KIND_UNKNOWN = 0,
+  OXRT_KIND_TENSOR = 1,
+  OXRT_KIND_SEQUENCE = 2,
+  OXRT_KIND_MAP = 3,
+  OXRT_KIND_OPTIONAL = 4,
+  OXRT_KIND_SPARSE_TENSOR = 5
+} oxrt_value_kind;
+
+/* A value passed to or returned from a model: a tensor, a sequence of values,
+ * a map (keys tensor + values), or an optional. */
+typedef struct oxrt_value oxrt_value;
+
+/* A tensor that owns zero-initialised memory. For OXRT_STRING every element
+ * starts as the empty string. `dims` may be NULL when rank is 0. */
+OXRT_API oxrt_status *oxrt_value_create_tensor(oxrt_elem_type type, const int64_t *dims, size_t rank,
+                                               oxrt_value **out);
+/* A tensor over caller memory, without a copy. `data` must hold
+ * `nbytes` = element count * oxrt_elem_type_size(type) bytes and outlive the
+ * value. Not allowed for strings (use oxrt_value_create_tensor and
+ * oxrt_value_set_string). */
+OXRT_API oxrt_status *oxrt_value_wrap_tensor(oxrt_elem_type type, const int64_t *dims, size_t rank, void *data,
+                                             size_t nbytes, oxrt_value **out);
+/* Set element `index` of a string tensor to a copy of `len` bytes at `s`. */
+OXRT_API oxrt_status *oxrt_value_set_string(oxrt_value *v, size_t index, const char *s, size_t len);
+/* A sequence; takes ownership of `items` (the array is copied, the values
+ * are adopted). `elem_type` is the element type of the tensors it holds. */
+OXRT_API oxrt_status *oxrt_value_create_sequence(oxrt_elem_type elem_type, oxrt_value **items, size_t count,
+                                                 oxrt_value **out);
+/* An optional; adopts `item`, which may be NULL for an empty optional. */
+OXRT_API oxrt_status *oxrt_value_create_optional(oxrt_value *item, oxrt_value **out);
+/* A map from a 1-D keys tensor to a 1-D values tensor (adopts both). */
+OXRT_API oxrt_status *oxrt_value_create_map(oxrt_value *keys, oxrt_value *values, oxrt_value **out);
+/* Parse a serialized TensorProto, SequenceProto, MapProto or OptionalProto
+ * (chosen by `kind`) into a new value that owns its memory. */
+OXRT_API oxrt_status *oxrt_value_parse_proto(oxrt_value_kind kind, const void *data, size_t size,
+                                             oxrt_value **out);
+OXRT_API void oxrt_value_free(oxrt_value *v);
+
+OXRT_API oxrt_value_kind oxrt_value_get_kind(const oxrt_value *v);
+/* Tensor accessors (for a sequence, elem type is that of its items). */
+OXRT_API oxrt_elem_type oxrt_value_get_elem_type(const oxrt_value *v);
+OXRT_API size_t oxrt_value_get_rank(const oxrt_value *v);
+OXRT_API const int64_t *oxrt_value_get_dims(const oxrt_value *v);
+OXRT_API size_t oxrt_value_get_elem_count(const oxrt_value *v);
+OXRT_API void *oxrt_value_get_data(const oxrt_value *v);
+OXRT_API size_t oxrt_value_get_nbytes(const oxrt_value *v);
+/* Element `index` of a string tensor; its length in *len if len != NULL. */
+OXRT_API const char *oxrt_value_get_string(const oxrt_value *v, size_t index, size_t *len);
+/* Sequences: length and items; optionals: 0 or 1 item; maps: item 0 is the
+ * keys tensor and item 1 the values. */
+OXRT_API size_t oxrt_value_get_item_count(const oxrt_value *v);
+OXRT_API const oxrt_value *oxrt_value_get_item(const oxrt_value *v, size_t index);
+
+/* ----------------------------------------------------------------- session */
+
+typedef enum oxrt_log_level {
+  OXRT_LOG_VERBOSE = 0,
+  OXRT_LOG_INFO = 1,
+  OXRT_LOG_WARNING = 2,
+  OXRT_LOG_ERROR = 3,
+  OXRT_LOG_FATAL = 4
+} oxrt_log_level;
+
+typedef void (*oxrt_log_fn)(void *user, oxrt_log_level level, const char *message);
+
+typedef enum oxrt_opt_level {
+  OXRT_OPT_DISABLE = 0,
+  OXRT_OPT_BASIC = 1,
+  OXRT_OPT_EXTENDED = 2,
+  OXRT_OPT_ALL = 99
+} oxrt_opt_level;
+
+typedef struct oxrt_session_options oxrt_session_options;
+typedef struct oxrt_session oxrt_session;
+
+OXRT_API oxrt_status *oxrt_session_options_create(oxrt_session_options **out);
+OXRT_API void oxrt_session_options_free(oxrt_session_options *o);
+/* 0 (the default) means one thread per core. */
+OXRT_API void oxrt_session_options_set_intra_op_threads(oxrt_session_options *o, int threads);
+OXRT_API void oxrt_session_options_set_opt_level(oxrt_session_options *o, oxrt_opt_level level);
+/* Messages at `min_level` or above go to `fn`; without a callback the
+ * library prints nothing. */
+OXRT_API void oxrt_session_options_set_log(oxrt_session_options *o, oxrt_log_fn fn, void *user,
+                                           oxrt_log_level min_level);
+
+/* Open a model file (memory-mapped; external data is resolved relative to
+ * the file's folder). `opts` may be NULL for defaults. */
+OXRT_API oxrt_status *oxrt_session_create(const char *path, const oxrt_session_options *opts,
+                                          oxrt_session **out);
+/* Open a model from a buffer. The buffer is copied only where needed; it may
+ * be freed after the call. External data is resolved relative to the
+ * current folder. */
+OXRT_API oxrt_status *oxrt_session_create_from_memory(const void *data, size_t size,
+                                                      const oxrt_session_options *opts, oxrt_session **out);
+OXRT_API void oxrt_session_free(oxrt_session *s);
+
+/* Description of a model input or output. All pointers are borrowed from
+ * the session. For tensors, `dims[i]` is -1 where the dimension is not a
+ * fixed number; `dim_names[i]` is then its symbolic name or NULL. `rank` is
+ * -1 when the shape is unknown. `type_string` is ONNX Runtime's spelling,
+ * e.g. "tensor(float)", "seq(tensor(int64))", "map(int64,tensor(float))". */
+typedef struct oxrt_value_info {
+  const char *name;
+  oxrt_value_kind kind;
+  oxrt_elem_type elem_type;
+  int rank;
+  const int64_t *dims;
+  const char *const *dim_names;
+  const char *type_string;
+} oxrt_value_info;
+
+OXRT_API size_t oxrt_session_get_input_count(const oxrt_session *s);
+OXRT_API size_t oxrt_session_get_output_count(const oxrt_session *s);
+OXRT_API oxrt_status *oxrt_session_get_input_info(const oxrt_session *s, size_t index, oxrt_value_info *out);
+OXRT_API oxrt_status *oxrt_session_get_output_info(const oxrt_session *s, size_t index, oxrt_value_info *out);
+
+typedef struct oxrt_model_meta {
+  int64_t ir_version;
+  const char *producer_name;
+  const char *producer_version;
+  const char *domain;
+  int64_t model_version;
+  const char *description; /* model doc_string */
+  const char *graph_name;
+  const char *graph_description;
+  size_t custom_count; /* metadata_props */
+  const char *const *custom_keys;
+  const char *const *custom_values;
+  size_t opset_count;
+  const char *const *opset_domains; /* "" is ai.onnx */
+  const int64_t *opset_versions;
+} oxrt_model_meta;
+
+OXRT_API oxrt_status *oxrt_session_get_model_meta(const oxrt_session *s, oxrt_model_meta *out);
+
+/* Counts of the loaded graph, for tools: number of nodes and how often each
+ * op type occurs, number of initializer elements and bytes. */
+typedef struct oxrt_model_stats {
+  size_t node_count;
+  size_t op_type_count;
+  const char *const *op_types; /* "domain:op" or "op" for ai.onnx */
+  const size_t *op_counts;
+  size_t initializer_count;
+  uint64_t parameter_count;
+  uint64_t parameter_bytes;
+} oxrt_model_stats;
+
+OXRT_API oxrt_status *oxrt_session_get_model_stats(const oxrt_session *s, oxrt_model_stats *out);
+
+typedef struct oxrt_run_options oxrt_run_options; /* reserved; pass NULL */
+
+/* Run the model. `inputs[i]` feeds the input named `input_names[i]`; they
+ * are borrowed. `output_names` may be NULL to ask for every output in model
+ * order (then `n_outputs` must equal the output count). On success each
+ * outputs[i] is a new value owned by the caller. Safe to call from several
+ * threads at once on one session. */
+OXRT_API oxrt_status *oxrt_session_run(oxrt_session *s, const oxrt_run_options *run_options,
+                                       const char *const *input_names, const oxrt_value *const *inputs,
+                                       size_t n_inputs, const char *const *output_names, size_t n_outputs,
+                                       oxrt_value **outputs);
+
+/* Version string of the library. */
+OXRT_API const char *oxrt_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OXRT_H */

@@ -1,0 +1,353 @@
+/* dtype.c - element type table and scalar conversions. */
+#include "dtype.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+  const char *name;
+  size_t size;
+} type_table[OXRT_ELEM_TYPE_COUNT] = {
+    [OXRT_UNDEFINED] = {"undefined", 0},  [OXRT_FLOAT] = {"float", 4},
+    [OXRT_UINT8] = {"uint8", 1},          [OXRT_INT8] = {"int8", 1},
+    [OXRT_UINT16] = {"uint16", 2},        [OXRT_INT16] = {"int16", 2},
+    [OXRT_INT32] = {"int32", 4},          [OXRT_INT64] = {"int64", 8},
+    [OXRT_STRING] = {"string", sizeof(char *)}, [OXRT_BOOL] = {"bool", 1},
+    [OXRT_FLOAT16] = {"float16", 2},      [OXRT_DOUBLE] = {"double", 8},
+    [OXRT_UINT32] = {"uint32", 4},        [OXRT_UINT64] = {"uint64", 8},
+    [OXRT_COMPLEX64] = {"complex64", 8},  [OXRT_COMPLEX128] = {"complex128", 16},
+    [OXRT_BFLOAT16] = {"bfloat16", 2},    [OXRT_FLOAT8E4M3FN] = {"float8e4m3fn", 1},
+    [OXRT_FLOAT8E4M3FNUZ] = {"float8e4m3fnuz", 1}, [OXRT_FLOAT8E5M2] = {"float8e5m2", 1},
+    [OXRT_FLOAT8E5M2FNUZ] = {"float8e5m2fnuz", 1}, [OXRT_UINT4] = {"uint4", 1},
+    [OXRT_INT4] = {"int4", 1},            [OXRT_FLOAT4E2M1] = {"float4e2m1", 1},
+    [OXRT_FLOAT8E8M0] = {"float8e8m0", 1}, [OXRT_UINT2] = {"uint2", 1},
+    [OXRT_INT2] = {"int2", 1},
+};
+
+bool oxrt_dtype_is_valid(int t) { return t > 0 && t < OXRT_ELEM_TYPE_COUNT; }
+const char *oxrt_elem_type_name(oxrt_elem_type t) {
+  return oxrt_dtype_is_valid((int)t) || t == OXRT_UNDEFINED ? type_table[t].name : "invalid";
+}
+size_t oxrt_elem_type_size(oxrt_elem_type t) { return oxrt_dtype_is_valid((int)t) ? type_table[t].size : 0; }
+
+bool oxrt_dtype_is_float(oxrt_elem_type t) {
+  switch (t) {
+  case OXRT_FLOAT: case OXRT_DOUBLE: case OXRT_FLOAT16: case OXRT_BFLOAT16: case OXRT_FLOAT8E4M3FN:
+  case OXRT_FLOAT8E4M3FNUZ: case OXRT_FLOAT8E5M2: case OXRT_FLOAT8E5M2FNUZ: case OXRT_FLOAT4E2M1:
+  case OXRT_FLOAT8E8M0:
+    return true;
+  default: return false;
+  }
+}
+bool oxrt_dtype_is_signed_int(oxrt_elem_type t) {
+  return t == OXRT_INT8 || t == OXRT_INT16 || t == OXRT_INT32 || t == OXRT_INT64 || t == OXRT_INT4 || t == OXRT_INT2;
+}
+bool oxrt_dtype_is_unsigned_int(oxrt_elem_type t) {
+  return t == OXRT_UINT8 || t == OXRT_UINT16 || t == OXRT_UINT32 || t == OXRT_UINT64 || t == OXRT_UINT4 ||
+         t == OXRT_UINT2;
+}
+
+/* ---- half precision ---- */
+static inline uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+float oxrt_f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+  if (exp == 0x1f) return u2f(sign | 0x7f800000u | (man << 13));
+  if (exp == 0) {
+    float v = ldexpf((float)man, -24);
+    return sign ? -v : v;
+  }
+  return u2f(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+uint16_t oxrt_f32_to_f16(float f) {
+  uint32_t u = f2u(f), sign = (u >> 16) & 0x8000;
+  uint32_t au = u & 0x7fffffffu;
+  if (au > 0x7f800000u) return (uint16_t)(sign | 0x7e00 | ((au >> 13) & 0x3ff)); /* NaN */
+  if (au >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);                       /* overflow -> inf */
+  if (au < 0x38800000u) {                                                         /* subnormal or zero */
+    float a = u2f(au);
+    float scaled = a * 16777216.0f; /* 2^24: units of the smallest subnormal */
+    uint32_t m = (uint32_t)nearbyintf(scaled);
+    return (uint16_t)(sign | m);
+  }
+  uint32_t mant = au & 0x7fffff, exp = (au >> 23) - 112;
+  uint32_t r = (exp << 10) | (mant >> 13);
+  uint32_t rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
+  return (uint16_t)(sign | r);
+}
+
+float oxrt_bf16_to_f32(uint16_t h) { return u2f((uint32_t)h << 16); }
+uint16_t oxrt_f32_to_bf16(float f) {
+  uint32_t u = f2u(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  u += 0x7fff + ((u >> 16) & 1);
+  return (uint16_t)(u >> 16);
+}
+
+/* ---- float8 / float4: decode by format description ---- */
+typedef struct {
+  int ebits, mbits, bias;
+  bool has_inf, has_neg_zero; /* fnuz types: 0x80 is NaN */
+} f8fmt;
+
+static f8fmt fmt_of(oxrt_elem_type t) {
+  switch (t) {
+  case OXRT_FLOAT8E4M3FN: return (f8fmt){4, 3, 7, false, true};
+  case OXRT_FLOAT8E4M3FNUZ: return (f8fmt){4, 3, 8, false, false};
+  case OXRT_FLOAT8E5M2: return (f8fmt){5, 2, 15, true, true};
+  case OXRT_FLOAT8E5M2FNUZ: return (f8fmt){5, 2, 16, false, false};
+  case OXRT_FLOAT4E2M1: return (f8fmt){2, 1, 1, false, true};
+  default: return (f8fmt){0, 0, 0, false, false};
+  }
+}
+
+float oxrt_f8_to_f32(oxrt_elem_type t, uint8_t v) {
+  if (t == OXRT_FLOAT8E8M0) return v == 0xff ? NAN : ldexpf(1.0f, (int)v - 127);
+  f8fmt f = fmt_of(t);
+  int bits = 1 + f.ebits + f.mbits;
+  v &= (uint8_t)((1u << bits) - 1);
+  unsigned sign = (v >> (bits - 1)) & 1, exp = (v >> f.mbits) & ((1u << f.ebits) - 1), man = v & ((1u << f.mbits) - 1);
+  if (!f.has_neg_zero && v == (1u << (bits - 1))) return NAN;
+  if (t == OXRT_FLOAT8E4M3FN && exp == 15 && man == 7) return NAN;
+  if (f.has_inf && exp == (1u << f.ebits) - 1) return man ? NAN : (sign ? -INFINITY : INFINITY);
+  float val = exp == 0 ? ldexpf((float)man, 1 - f.bias - f.mbits) : ldexpf((float)(man | (1u << f.mbits)), (int)exp - f.bias - f.mbits);
+  return sign ? -val : val;
+}
+
+static bool signbit_f(float x) { return signbit(x) != 0; }
+
+static uint8_t nan_code(oxrt_elem_type t) {
+  switch (t) {
+  case OXRT_FLOAT8E4M3FN: return 0x7f;
+  case OXRT_FLOAT8E5M2: return 0x7f;
+  case OXRT_FLOAT4E2M1: return 0x7; /* no NaN: ONNX maps NaN to max */
+  default: return 0x80;
+  }
+}
+
+uint8_t oxrt_f32_to_f8(oxrt_elem_type t, float x, bool saturate) {
+  if (t == OXRT_FLOAT8E8M0) {
+    if (isnan(x) || x <= 0) return isnan(x) ? 0xff : 0;
+    if (isinf(x)) return saturate ? 0xfe : 0xff;
+    int e;
+    float m = frexpf(x, &e); /* x = m * 2^e, m in [0.5,1) */
+    int ex = e - 1;          /* x = 2m * 2^(e-1), 2m in [1,2) */
+    if (2 * m > 1.5f) ex++;  /* round half up in the exponent */
+    ex += 127;
+    if (ex < 0) return 0;
+    if (ex > 254) return saturate ? 0xfe : 0xff;
+    return (uint8_t)ex;
+  }
+  /* Nearest representable value by search over the positive codes (ties to
+   * the even code), then overflow handling as in ONNX Cast. */
+  f8fmt f = fmt_of(t);
+  int bits = 1 + f.ebits + f.mbits;
+  unsigned signbit = 1u << (bits - 1);
+  if (isnan(x)) return nan_code(t);
+  bool neg = signbit_f(x);
+  float a = fabsf(x);
+  unsigned best = 0, maxcode = 0;
+  float maxval = 0;
+  for (unsigned c = 0; c < signbit; c++) {
+    float v = oxrt_f8_to_f32(t, (uint8_t)c);
+    if (isnan(v) || isinf(v)) continue;
+    if (v > maxval) { maxval = v; maxcode = c; }
+  }
+  if (isinf(a) || a > maxval) {
+    float ulp = maxval - oxrt_f8_to_f32(t, (uint8_t)(maxcode - 1));
+    bool overflow = isinf(a) || a >= maxval + ulp / 2;
+    if (saturate || t == OXRT_FLOAT4E2M1 || !overflow) best = maxcode;
+    else if (f.has_inf) best = ((1u << f.ebits) - 1) << f.mbits; /* inf */
+    else return nan_code(t) | (uint8_t)(neg && f.has_neg_zero ? signbit : 0);
+  } else {
+    float bestd = INFINITY;
+    for (unsigned c = 0; c <= maxcode; c++) {
+      float v = oxrt_f8_to_f32(t, (uint8_t)c);
+      if (isnan(v)) continue;
+      float d = fabsf(v - a);
+      if (d < bestd || (d == bestd && (c & 1) == 0)) { bestd = d; best = c; }
+    }
+  }
+  if (neg && (best != 0 || f.has_neg_zero)) best |= signbit;
+  return (uint8_t)best;
+}
+
+/* ---- generic access ---- */
+double oxrt_load_f64(oxrt_elem_type t, const void *base, size_t i) {
+  switch (t) {
+  case OXRT_FLOAT: return ((const float *)base)[i];
+  case OXRT_DOUBLE: return ((const double *)base)[i];
+  case OXRT_FLOAT16: return oxrt_f16_to_f32(((const uint16_t *)base)[i]);
+  case OXRT_BFLOAT16: return oxrt_bf16_to_f32(((const uint16_t *)base)[i]);
+  case OXRT_INT8: return ((const int8_t *)base)[i];
+  case OXRT_INT16: return ((const int16_t *)base)[i];
+  case OXRT_INT32: return ((const int32_t *)base)[i];
+  case OXRT_INT64: return (double)((const int64_t *)base)[i];
+  case OXRT_UINT8: return ((const uint8_t *)base)[i];
+  case OXRT_UINT16: return ((const uint16_t *)base)[i];
+  case OXRT_UINT32: return ((const uint32_t *)base)[i];
+  case OXRT_UINT64: return (double)((const uint64_t *)base)[i];
+  case OXRT_BOOL: return ((const uint8_t *)base)[i] ? 1.0 : 0.0;
+  case OXRT_INT4: case OXRT_INT2: return ((const int8_t *)base)[i];
+  case OXRT_UINT4: case OXRT_UINT2: return ((const uint8_t *)base)[i];
+  case OXRT_FLOAT8E4M3FN: case OXRT_FLOAT8E4M3FNUZ: case OXRT_FLOAT8E5M2: case OXRT_FLOAT8E5M2FNUZ:
+  case OXRT_FLOAT4E2M1: case OXRT_FLOAT8E8M0:
+    return oxrt_f8_to_f32(t, ((const uint8_t *)base)[i]);
+  default: return 0;
+  }
+}
+
+static int64_t clamp_i(double v, double lo, double hi) {
+  if (isnan(v)) return 0;
+  return (int64_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+void oxrt_store_f64(oxrt_elem_type t, void *base, size_t i, double v) {
+  switch (t) {
+  case OXRT_FLOAT: ((float *)base)[i] = (float)v; break;
+  case OXRT_DOUBLE: ((double *)base)[i] = v; break;
+  case OXRT_FLOAT16: ((uint16_t *)base)[i] = oxrt_f32_to_f16((float)v); break;
+  case OXRT_BFLOAT16: ((uint16_t *)base)[i] = oxrt_f32_to_bf16((float)v); break;
+  /* Integer stores truncate toward zero like a C cast, saturating instead of UB. */
+  case OXRT_INT8: ((int8_t *)base)[i] = (int8_t)clamp_i(v, -128, 127); break;
+  case OXRT_INT16: ((int16_t *)base)[i] = (int16_t)clamp_i(v, -32768, 32767); break;
+  case OXRT_INT32: ((int32_t *)base)[i] = (int32_t)clamp_i(v, -2147483648.0, 2147483647.0); break;
+  case OXRT_INT64: ((int64_t *)base)[i] = clamp_i(v, -9223372036854775808.0, 9223372036854774784.0); break;
+  case OXRT_UINT8: ((uint8_t *)base)[i] = (uint8_t)clamp_i(v, 0, 255); break;
+  case OXRT_UINT16: ((uint16_t *)base)[i] = (uint16_t)clamp_i(v, 0, 65535); break;
+  case OXRT_UINT32: ((uint32_t *)base)[i] = (uint32_t)clamp_i(v, 0, 4294967295.0); break;
+  case OXRT_UINT64:
+    ((uint64_t *)base)[i] = isnan(v) || v <= 0 ? 0 : v >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)v;
+    break;
+  case OXRT_BOOL: ((uint8_t *)base)[i] = v != 0; break;
+  case OXRT_INT4: ((int8_t *)base)[i] = (int8_t)clamp_i(v, -8, 7); break;
+  case OXRT_UINT4: ((uint8_t *)base)[i] = (uint8_t)clamp_i(v, 0, 15); break;
+  case OXRT_INT2: ((int8_t *)base)[i] = (int8_t)clamp_i(v, -2, 1); break;
+  case OXRT_UINT2: ((uint8_t *)base)[i] = (uint8_t)clamp_i(v, 0, 3); break;
+  case OXRT_FLOAT8E4M3FN: case OXRT_FLOAT8E4M3FNUZ: case OXRT_FLOAT8E5M2: case OXRT_FLOAT8E5M2FNUZ:
+  case OXRT_FLOAT4E2M1: case OXRT_FLOAT8E8M0:
+    ((uint8_t *)base)[i] = oxrt_f32_to_f8(t, (float)v, true);
+    break;
+  default: break;
+  }
+}
+
+int64_t oxrt_load_i64(oxrt_elem_type t, const void *base, size_t i) {
+  switch (t) {
+  case OXRT_INT8: case OXRT_INT4: case OXRT_INT2: return ((const int8_t *)base)[i];
+  case OXRT_INT16: return ((const int16_t *)base)[i];
+  case OXRT_INT32: return ((const int32_t *)base)[i];
+  case OXRT_INT64: return ((const int64_t *)base)[i];
+  case OXRT_UINT8: case OXRT_UINT4: case OXRT_UINT2: return ((const uint8_t *)base)[i];
+  case OXRT_BOOL: return ((const uint8_t *)base)[i] != 0;
+  case OXRT_UINT16: return ((const uint16_t *)base)[i];
+  case OXRT_UINT32: return ((const uint32_t *)base)[i];
+  case OXRT_UINT64: return (int64_t)((const uint64_t *)base)[i];
+  default: return (int64_t)oxrt_load_f64(t, base, i);
+  }
+}
+
+void oxrt_store_i64(oxrt_elem_type t, void *base, size_t i, int64_t v) {
+  switch (t) {
+  case OXRT_INT8: case OXRT_INT4: case OXRT_INT2: ((int8_t *)base)[i] = (int8_t)v; break;
+  case OXRT_INT16: ((int16_t *)base)[i] = (int16_t)v; break;
+  case OXRT_INT32: ((int32_t *)base)[i] = (int32_t)v; break;
+  case OXRT_INT64: ((int64_t *)base)[i] = v; break;
+  case OXRT_UINT8: case OXRT_UINT4: case OXRT_UINT2: ((uint8_t *)base)[i] = (uint8_t)v; break;
+  case OXRT_BOOL: ((uint8_t *)base)[i] = v != 0; break;
+  case OXRT_UINT16: ((uint16_t *)base)[i] = (uint16_t)v; break;
+  case OXRT_UINT32: ((uint32_t *)base)[i] = (uint32_t)v; break;
+  case OXRT_UINT64: ((uint64_t *)base)[i] = (uint64_t)v; break;
+  default: oxrt_store_f64(t, base, i, (double)v); break;
+  }
+}
+
+static bool is_int_like(oxrt_elem_type t) {
+  return oxrt_dtype_is_signed_int(t) || oxrt_dtype_is_unsigned_int(t) || t == OXRT_BOOL;
+}
+
+bool oxrt_convert(oxrt_elem_type dt, void *dst, oxrt_elem_type st, const void *src, size_t n, bool saturate) {
+  if (dt == st) {
+    if (dt == OXRT_STRING) {
+      char **d = dst;
+      char *const *s = src;
+      for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(s[i]);
+        char *c = malloc(len + 1);
+        if (!c) return false;
+        memcpy(c, s[i], len + 1);
+        free(d[i]);
+        d[i] = c;
+      }
+    } else {
+      memcpy(dst, src, n * oxrt_elem_type_size(dt));
+    }
+    return true;
+  }
+  if (st == OXRT_STRING) {
+    char *const *s = src;
+    for (size_t i = 0; i < n; i++) {
+      if (dt == OXRT_BOOL) {
+        ((uint8_t *)dst)[i] = strtod(s[i], NULL) != 0;
+      } else if (is_int_like(dt) && dt != OXRT_UINT64) {
+        oxrt_store_i64(dt, dst, i, strtoll(s[i], NULL, 10));
+      } else if (dt == OXRT_UINT64) {
+        ((uint64_t *)dst)[i] = strtoull(s[i], NULL, 10);
+      } else {
+        double v = strtod(s[i], NULL);
+        if (oxrt_dtype_is_float(dt) && dt != OXRT_FLOAT && dt != OXRT_DOUBLE && dt != OXRT_FLOAT16 &&
+            dt != OXRT_BFLOAT16)
+          ((uint8_t *)dst)[i] = oxrt_f32_to_f8(dt, (float)v, saturate);
+        else
+          oxrt_store_f64(dt, dst, i, v);
+      }
+    }
+    return true;
+  }
+  if (dt == OXRT_STRING) {
+    char **d = dst;
+    for (size_t i = 0; i < n; i++) {
+      char buf[64];
+      if (is_int_like(st)) {
+        if (st == OXRT_UINT64) snprintf(buf, sizeof buf, "%llu", (unsigned long long)((const uint64_t *)src)[i]);
+        else snprintf(buf, sizeof buf, "%lld", (long long)oxrt_load_i64(st, src, i));
+      } else {
+        double v = oxrt_load_f64(st, src, i);
+        if (isnan(v)) snprintf(buf, sizeof buf, "NaN");
+        else if (isinf(v)) snprintf(buf, sizeof buf, v > 0 ? "INF" : "-INF");
+        else if (st == OXRT_DOUBLE) snprintf(buf, sizeof buf, "%.17g", v);
+        else snprintf(buf, sizeof buf, "%.9g", v);
+      }
+      size_t len = strlen(buf);
+      char *c = malloc(len + 1);
+      if (!c) return false;
+      memcpy(c, buf, len + 1);
+      free(d[i]);
+      d[i] = c;
+    }
+    return true;
+  }
+  if (st == OXRT_COMPLEX64 || st == OXRT_COMPLEX128 || dt == OXRT_COMPLEX64 || dt == OXRT_COMPLEX128) return false;
+  bool dst_f8 = dt == OXRT_FLOAT8E4M3FN || dt == OXRT_FLOAT8E4M3FNUZ || dt == OXRT_FLOAT8E5M2 ||
+                dt == OXRT_FLOAT8E5M2FNUZ || dt == OXRT_FLOAT4E2M1 || dt == OXRT_FLOAT8E8M0;
+  for (size_t i = 0; i < n; i++) {
+    if (is_int_like(st) && is_int_like(dt)) {
+      if (dt == OXRT_BOOL) ((uint8_t *)dst)[i] = oxrt_load_i64(st, src, i) != 0;
+      else oxrt_store_i64(dt, dst, i, oxrt_load_i64(st, src, i)); /* wraps like C */
+    } else if (dst_f8) {
+      ((uint8_t *)dst)[i] = oxrt_f32_to_f8(dt, (float)oxrt_load_f64(st, src, i), saturate);
+    } else if (is_int_like(dt) && dt != OXRT_BOOL && oxrt_elem_type_size(dt) < 8 && dt != OXRT_INT4 &&
+               dt != OXRT_UINT4 && dt != OXRT_INT2 && dt != OXRT_UINT2) {
+      /* float -> narrow int: truncate through int64 then wrap, as C/numpy do on x86 */
+      double v = oxrt_load_f64(st, src, i);
+      oxrt_store_i64(dt, dst, i, isnan(v) ? 0 : (int64_t)clamp_i(v, -9223372036854775808.0, 9223372036854774784.0));
+    } else {
+      oxrt_store_f64(dt, dst, i, oxrt_load_f64(st, src, i));
+    }
+  }
+  return true;
+}

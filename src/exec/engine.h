@@ -1,0 +1,85 @@
+/* engine.h - internal structures of sessions, graph plans and execution frames. */
+#ifndef OXRT_EXEC_ENGINE_H
+#define OXRT_EXEC_ENGINE_H
+#include "kernel.h"
+#include <pthread.h>
+
+/* Buffers freed by dead intermediates, reused by later allocations (best fit). */
+typedef struct oxrt_buffer_pool {
+  size_t n, cap;
+  void **bufs;
+  size_t *sizes;
+} oxrt_buffer_pool;
+
+void *oxrt_pool_take(oxrt_buffer_pool *p, size_t nbytes, size_t *got);
+void oxrt_pool_give(oxrt_buffer_pool *p, void *buf, size_t size);
+void oxrt_pool_clear(oxrt_buffer_pool *p);
+
+typedef struct oxrt_node_plan {
+  const oxrt_node *node;
+  const oxrt_op_schema *schema;
+  const oxrt_op_impl *impl;
+  int opset;
+  void *state;
+  int n_free;    /* values whose last use is this node */
+  int *free_ids; /* ... freed (or recycled) right after it runs */
+} oxrt_node_plan;
+
+typedef struct oxrt_graph_plan {
+  const oxrt_graph *graph;
+  int n_steps;
+  oxrt_node_plan *steps; /* topological order */
+  int *outer_src;        /* per value: id in the parent graph for outer captures, else -1 */
+  int max_inputs, max_outputs;
+  struct oxrt_graph_plan *next_alloc; /* list of all plans of a session, for freeing */
+} oxrt_graph_plan;
+
+struct oxrt_session_options {
+  int threads;
+  oxrt_opt_level opt_level;
+  oxrt_log_fn log_fn;
+  void *log_user;
+  oxrt_log_level log_min;
+};
+
+struct oxrt_session {
+  oxrt_model *model;
+  struct oxrt_session_options opts;
+  oxrt_threadpool *pool;
+  oxrt_graph_plan *main_plan;
+  oxrt_graph_plan *all_plans;
+  /* descriptions for the public API */
+  size_t n_inputs, n_outputs;
+  int *input_ids, *output_ids; /* graph value ids of real inputs (initializers excluded) */
+  oxrt_value_info *input_info, *output_info;
+  /* model statistics */
+  oxrt_model_stats stats;
+  /* reusable buffer pool (one cached; concurrent runs make their own) */
+  pthread_mutex_t pool_lock;
+  oxrt_buffer_pool *cached_pool;
+};
+
+typedef struct oxrt_frame {
+  const oxrt_graph_plan *plan;
+  struct oxrt_frame *parent;
+  oxrt_session *session;
+  oxrt_value **vals;
+  bool *owned;
+  oxrt_buffer_pool *pool;
+} oxrt_frame;
+
+/* Plans `g` and all its subgraphs; plans are recorded on the session. */
+oxrt_status *oxrt_plan_graph(oxrt_session *s, const oxrt_graph *g, oxrt_graph_plan **out);
+void oxrt_plan_free_all(oxrt_session *s);
+const oxrt_graph_plan *oxrt_plan_of(const oxrt_session *s, const oxrt_graph *g);
+
+/* Runs a planned graph. `inputs` bind to the graph's formal inputs in order
+ * (n_inputs may be less than the graph's inputs where initializers supply
+ * defaults); `want` lists value ids to return (owned by the caller). */
+oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_frame *parent, oxrt_buffer_pool *pool,
+                            const int *input_ids, const oxrt_value *const *inputs, int n_inputs, const int *want,
+                            int n_want, oxrt_value **outputs);
+
+void oxrt_session_log(const oxrt_session *s, oxrt_log_level level, const char *fmt, ...);
+
+#endif

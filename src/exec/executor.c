@@ -1,0 +1,262 @@
+/* executor.c - runs a planned graph in a frame; buffer reuse; subgraph calls. */
+#include "engine.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ buffer pool */
+void *oxrt_pool_take(oxrt_buffer_pool *p, size_t nbytes, size_t *got) {
+  if (!p) return NULL;
+  size_t best = SIZE_MAX;
+  for (size_t i = 0; i < p->n; i++)
+    if (p->sizes[i] >= nbytes && (best == SIZE_MAX || p->sizes[i] < p->sizes[best])) best = i;
+  /* Too large a buffer for a small tensor wastes memory: accept up to 2x (or 4 KiB slack). */
+  if (best == SIZE_MAX || (p->sizes[best] > 2 * nbytes && p->sizes[best] - nbytes > 4096)) return NULL;
+  void *b = p->bufs[best];
+  *got = p->sizes[best];
+  p->bufs[best] = p->bufs[p->n - 1];
+  p->sizes[best] = p->sizes[p->n - 1];
+  p->n--;
+  return b;
+}
+
+void oxrt_pool_give(oxrt_buffer_pool *p, void *buf, size_t size) {
+  if (!p || p->n == p->cap) {
+    size_t nc = p ? (p->cap ? p->cap * 2 : 16) : 0;
+    void **nb = p ? realloc(p->bufs, nc * sizeof *nb) : NULL;
+    size_t *ns = nb ? realloc(p->sizes, nc * sizeof *ns) : NULL;
+    if (nb) p->bufs = nb;
+    if (!ns) {
+      oxrt_aligned_free(buf);
+      return;
+    }
+    p->sizes = ns;
+    p->cap = nc;
+  }
+  p->bufs[p->n] = buf;
+  p->sizes[p->n++] = size;
+}
+
+void oxrt_pool_clear(oxrt_buffer_pool *p) {
+  if (!p) return;
+  for (size_t i = 0; i < p->n; i++) oxrt_aligned_free(p->bufs[i]);
+  free(p->bufs);
+  free(p->sizes);
+  p->bufs = NULL;
+  p->sizes = NULL;
+  p->n = p->cap = 0;
+}
+
+/* Releases a value; a plain tensor buffer goes back to the pool. */
+static void recycle(oxrt_buffer_pool *pool, oxrt_value *v) {
+  if (!v) return;
+  if (pool && v->kind == OXRT_KIND_TENSOR && v->owns_data && v->data && v->dtype != OXRT_STRING && v->nbytes >= 256) {
+    size_t cap = (v->nbytes + 63) & ~(size_t)63;
+    oxrt_pool_give(pool, v->data, cap);
+    v->data = NULL;
+    v->owns_data = false;
+  }
+  oxrt_value_free(v);
+}
+
+/* ---------------------------------------------------------- kernel helpers */
+oxrt_status *oxrt_output_tensor(oxrt_kernel_ctx *ctx, int i, oxrt_elem_type t, int rank, const int64_t *dims,
+                                oxrt_value **out) {
+  if (i < 0 || i >= ctx->n_outputs)
+    return oxrt_error(OXRT_ERR_RUNTIME, "kernel wrote output %d but the node has %d outputs", i, ctx->n_outputs);
+  oxrt_value *v;
+  oxrt_buffer_pool *pool = ctx->frame ? ctx->frame->pool : NULL;
+  size_t count;
+  if (t != OXRT_STRING && pool && rank >= 0 && rank <= OXRT_MAX_RANK && oxrt_dims_count(dims, rank, &count) &&
+      count * oxrt_elem_type_size(t) >= 256) {
+    size_t got;
+    void *buf = oxrt_pool_take(pool, count * oxrt_elem_type_size(t), &got);
+    if (buf) {
+      oxrt_status *st = oxrt_tensor_view(t, rank, dims, buf, &v);
+      if (st) {
+        oxrt_pool_give(pool, buf, got);
+        return st;
+      }
+      v->owns_data = true;
+      goto done;
+    }
+  }
+  OXRT_TRY(oxrt_tensor_new(t, rank, dims, &v));
+done:
+  oxrt_value_free(ctx->outputs[i]);
+  ctx->outputs[i] = v;
+  *out = v;
+  return NULL;
+}
+
+oxrt_status *oxrt_set_output(oxrt_kernel_ctx *ctx, int i, oxrt_value *v) {
+  if (i < 0 || i >= ctx->n_outputs) {
+    oxrt_value_free(v);
+    return oxrt_error(OXRT_ERR_RUNTIME, "kernel wrote output %d but the node has %d outputs", i, ctx->n_outputs);
+  }
+  oxrt_value_free(ctx->outputs[i]);
+  ctx->outputs[i] = v;
+  return NULL;
+}
+
+oxrt_status *oxrt_check_tensor(const oxrt_value *v, int index, const char *what) {
+  if (!v) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input %d (%s) is missing", index, what);
+  if (v->kind != OXRT_KIND_TENSOR) {
+    char b[128];
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input %d (%s) must be a tensor, got %s", index, what,
+                      oxrt_value_describe(v, b, sizeof b));
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ frames */
+static const oxrt_value *lookup_outer(const oxrt_frame *f, int id) {
+  const oxrt_graph *g = f->plan->graph;
+  const char *name = g->values[id].name;
+  for (const oxrt_frame *p = f->parent; p; p = p->parent) {
+    int pid = oxrt_graph_find((oxrt_graph *)p->plan->graph, name);
+    if (pid >= 0 && p->vals[pid]) return p->vals[pid];
+  }
+  return NULL;
+}
+
+static void frame_release(oxrt_frame *f) {
+  int n = f->plan->graph->n_values;
+  for (int i = 0; i < n; i++)
+    if (f->owned[i]) recycle(f->pool, f->vals[i]);
+  free(f->vals);
+  free(f->owned);
+}
+
+static oxrt_status *hand_out(const oxrt_frame *f, int id, bool *taken, oxrt_value **out) {
+  oxrt_value *v = f->vals[id];
+  if (!v)
+    return oxrt_error(OXRT_ERR_RUNTIME, "output '%s' was not computed", f->plan->graph->values[id].name);
+  if (f->owned[id] && !taken[id]) {
+    taken[id] = true;
+    *out = v;
+    return NULL;
+  }
+  return oxrt_value_clone(v, out);
+}
+
+oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_frame *parent, oxrt_buffer_pool *pool,
+                            const int *input_ids, const oxrt_value *const *inputs, int n_inputs, const int *want,
+                            int n_want, oxrt_value **outputs) {
+  const oxrt_graph *g = plan->graph;
+  oxrt_frame f = {plan, parent, s, NULL, NULL, pool};
+  size_t nv = (size_t)g->n_values + 1;
+  f.vals = calloc(nv, sizeof *f.vals);
+  f.owned = calloc(nv, sizeof *f.owned);
+  const oxrt_value **kin = calloc((size_t)plan->max_inputs + 1, sizeof *kin);
+  oxrt_value **kout = calloc((size_t)plan->max_outputs + 1, sizeof *kout);
+  bool *taken = calloc(nv, sizeof *taken);
+  oxrt_status *st = NULL;
+  if (!f.vals || !f.owned || !kin || !kout || !taken) {
+    st = OXRT_OOM();
+    goto out;
+  }
+  for (int i = 0; i < g->n_values; i++) {
+    const oxrt_value_def *d = &g->values[i];
+    if (d->init) f.vals[i] = d->init;
+    else if (d->is_outer && parent) {
+      int src = plan->outer_src[i];
+      f.vals[i] = src >= 0 && parent->vals[src] ? parent->vals[src] : (oxrt_value *)lookup_outer(&f, i);
+    }
+  }
+  for (int i = 0; i < n_inputs; i++)
+    if (inputs[i]) f.vals[input_ids[i]] = (oxrt_value *)inputs[i];
+
+  for (int k = 0; k < plan->n_steps && !st; k++) {
+    const oxrt_node_plan *np = &plan->steps[k];
+    const oxrt_node *nd = np->node;
+    for (int i = 0; i < nd->n_inputs; i++) {
+      kin[i] = nd->inputs[i] >= 0 ? f.vals[nd->inputs[i]] : NULL;
+      if (nd->inputs[i] >= 0 && !kin[i] && !g->values[nd->inputs[i]].is_input)
+        st = oxrt_error(OXRT_ERR_RUNTIME, "input %d '%s' has no value", i, g->values[nd->inputs[i]].name);
+      else if (nd->inputs[i] >= 0 && !kin[i] &&
+               !(g->values[nd->inputs[i]].type && g->values[nd->inputs[i]].type->kind == OXRT_KIND_OPTIONAL))
+        st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "graph input '%s' was not fed", g->values[nd->inputs[i]].name);
+    }
+    const oxrt_op_impl *impl = np->impl;
+    if (!st && impl->type_mask) {
+      const oxrt_value *tin = impl->type_input < nd->n_inputs ? kin[impl->type_input] : NULL;
+      if (tin && tin->kind == OXRT_KIND_TENSOR && !(impl->type_mask & OXRT_TBIT(tin->dtype)))
+        st = oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "input %d has element type %s, which this operator does not support",
+                        impl->type_input, oxrt_elem_type_name(tin->dtype));
+    }
+    if (!st) {
+      for (int o = 0; o < nd->n_outputs; o++) kout[o] = NULL;
+      oxrt_kernel_ctx ctx = {nd, np->opset, np->state, nd->n_inputs, nd->n_outputs, kin, kout, s->pool, &f};
+      st = impl->run(&ctx);
+      for (int o = 0; o < nd->n_outputs; o++) {
+        int id = nd->outputs[o];
+        if (!st && id >= 0 && !kout[o])
+          st = oxrt_error(OXRT_ERR_RUNTIME, "kernel produced no value for output %d '%s'", o, g->values[id].name);
+        if (st || id < 0) {
+          recycle(pool, kout[o]);
+          continue;
+        }
+        if (f.owned[id]) recycle(pool, f.vals[id]);
+        f.vals[id] = kout[o];
+        f.owned[id] = true;
+      }
+    }
+    if (st) {
+      st = oxrt_error_prefix(st, "node '%s' (%s%s%s, opset %d): ", nd->name, *nd->domain ? nd->domain : "",
+                             *nd->domain ? ":" : "", nd->op_type, np->opset);
+      break;
+    }
+    for (int q = 0; q < np->n_free; q++) {
+      int id = np->free_ids[q];
+      if (f.owned[id]) {
+        recycle(pool, f.vals[id]);
+        f.owned[id] = false;
+      }
+      f.vals[id] = NULL;
+    }
+  }
+  for (int i = 0; !st && i < n_want; i++) {
+    st = hand_out(&f, want[i], taken, &outputs[i]);
+    if (st) {
+      for (int j = 0; j < i; j++) {
+        if (!taken[want[j]]) oxrt_value_free(outputs[j]);
+        outputs[j] = NULL;
+      }
+      /* values already taken are still referenced by the frame: drop ownership there */
+    }
+  }
+  if (!st)
+    for (int i = 0; i < g->n_values; i++)
+      if (taken[i]) f.owned[i] = false;
+out:
+  if (f.vals) frame_release(&f);
+  else free(f.owned);
+  free(kin);
+  free(kout);
+  free(taken);
+  return st;
+}
+
+oxrt_status *oxrt_subgraph_run(oxrt_kernel_ctx *ctx, const oxrt_graph *g, const oxrt_value *const *inputs,
+                               int n_inputs, oxrt_value **outputs) {
+  oxrt_frame *parent = ctx->frame;
+  const oxrt_graph_plan *plan = oxrt_plan_of(parent->session, g);
+  if (!plan) return oxrt_error(OXRT_ERR_RUNTIME, "subgraph '%s' was not planned", g->name);
+  if (n_inputs > g->n_inputs)
+    return oxrt_error(OXRT_ERR_INVALID_MODEL, "subgraph '%s' takes %d inputs but %d were given", g->name, g->n_inputs,
+                      n_inputs);
+  return oxrt_frame_run(parent->session, plan, parent, parent->pool, g->inputs, inputs, n_inputs, g->outputs,
+                        g->n_outputs, outputs);
+}
+
+void oxrt_session_log(const oxrt_session *s, oxrt_log_level level, const char *fmt, ...) {
+  if (!s->opts.log_fn || level < s->opts.log_min) return;
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  s->opts.log_fn(s->opts.log_user, level, buf);
+}

@@ -1,0 +1,288 @@
+/* plan.c - per-graph execution plan: kernel resolution, topological order, value lifetimes. */
+#include "engine.h"
+#include "registry.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct missing_list {
+  char text[4096];
+  size_t len;
+  int count;
+} missing_list;
+
+static void note_missing(missing_list *ml, const char *domain, const char *op, int64_t opset, const char *why) {
+  char line[300];
+  snprintf(line, sizeof line, "%s  %s%s%s (opset %lld): %s", ml->count ? "\n" : "", *domain ? domain : "ai.onnx",
+           ":", op, (long long)opset, why);
+  /* avoid listing the same op twice */
+  if (strstr(ml->text, line + (ml->count ? 1 : 0))) return;
+  size_t l = strlen(line);
+  if (ml->len + l + 1 < sizeof ml->text) {
+    memcpy(ml->text + ml->len, line, l + 1);
+    ml->len += l;
+  }
+  ml->count++;
+}
+
+/* Calls fn(id_in_target) for each value of `target` captured by subgraph `g` (any depth). */
+static void collect_captures(const oxrt_graph *g, const oxrt_graph *target, void (*fn)(void *, int), void *arg) {
+  for (int i = 0; i < g->n_values; i++) {
+    if (!g->values[i].is_outer) continue;
+    const char *name = g->values[i].name;
+    for (const oxrt_graph *p = g->parent; p; p = p->parent) {
+      int id = oxrt_graph_find((oxrt_graph *)p, name);
+      if (id < 0) continue;
+      if (p == target && !p->values[id].is_outer) fn(arg, id);
+      break;
+    }
+  }
+  for (int n = 0; n < g->n_nodes; n++)
+    for (int a = 0; a < g->nodes[n].n_attrs; a++) {
+      const oxrt_attr *at = &g->nodes[n].attrs[a];
+      if (at->g) collect_captures(at->g, target, fn, arg);
+      for (size_t k = 0; at->graphs && k < at->n; k++) collect_captures(at->graphs[k], target, fn, arg);
+    }
+}
+
+typedef struct {
+  const oxrt_graph *g;
+  int *deps; /* per node: count of unmet deps */
+  int node;
+  int *last_use;
+  int step;
+  /* edges: for dependency building */
+  int *edge_from, *edge_to;
+  int n_edges, cap_edges;
+  bool oom;
+} build_ctx;
+
+static void add_edge(build_ctx *b, int from, int to) {
+  if (b->n_edges == b->cap_edges) {
+    int nc = b->cap_edges ? b->cap_edges * 2 : 64;
+    int *nf = realloc(b->edge_from, sizeof(int) * (size_t)nc), *nt = NULL;
+    if (nf) b->edge_from = nf;
+    if (nf) nt = realloc(b->edge_to, sizeof(int) * (size_t)nc);
+    if (!nt) {
+      b->oom = true;
+      return;
+    }
+    b->edge_to = nt;
+    b->cap_edges = nc;
+  }
+  b->edge_from[b->n_edges] = from;
+  b->edge_to[b->n_edges++] = to;
+}
+
+static void capture_dep(void *arg, int id) {
+  build_ctx *b = arg;
+  int p = b->g->values[id].producer;
+  if (p >= 0 && p != b->node) add_edge(b, p, b->node);
+}
+
+static void capture_use(void *arg, int id) {
+  build_ctx *b = arg;
+  if (b->last_use[id] < b->step) b->last_use[id] = b->step;
+}
+
+static oxrt_status *topo_order(const oxrt_graph *g, int *order) {
+  build_ctx b = {0};
+  b.g = g;
+  for (int n = 0; n < g->n_nodes; n++) {
+    const oxrt_node *nd = &g->nodes[n];
+    for (int k = 0; k < nd->n_inputs; k++) {
+      int v = nd->inputs[k];
+      if (v >= 0 && g->values[v].producer >= 0 && !g->values[v].is_input && !g->values[v].init)
+        add_edge(&b, g->values[v].producer, n);
+    }
+    b.node = n;
+    for (int a = 0; a < nd->n_attrs; a++) {
+      if (nd->attrs[a].g) collect_captures(nd->attrs[a].g, g, capture_dep, &b);
+      for (size_t k = 0; nd->attrs[a].graphs && k < nd->attrs[a].n; k++)
+        collect_captures(nd->attrs[a].graphs[k], g, capture_dep, &b);
+    }
+  }
+  if (b.oom) {
+    free(b.edge_from);
+    free(b.edge_to);
+    return OXRT_OOM();
+  }
+  int *indeg = calloc((size_t)g->n_nodes + 1, sizeof(int));
+  int *head = malloc(sizeof(int) * ((size_t)g->n_nodes + 1)), *next = malloc(sizeof(int) * ((size_t)b.n_edges + 1));
+  int *queue = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
+  if (!indeg || !head || !next || !queue) {
+    free(indeg), free(head), free(next), free(queue), free(b.edge_from), free(b.edge_to);
+    return OXRT_OOM();
+  }
+  for (int n = 0; n < g->n_nodes; n++) head[n] = -1;
+  for (int e = b.n_edges - 1; e >= 0; e--) {
+    indeg[b.edge_to[e]]++;
+    next[e] = head[b.edge_from[e]];
+    head[b.edge_from[e]] = e;
+  }
+  /* Kahn's algorithm, taking ready nodes in file order (a min-scan keeps it stable). */
+  int done = 0, qn = 0;
+  for (int n = 0; n < g->n_nodes; n++)
+    if (!indeg[n]) queue[qn++] = n;
+  int qh = 0;
+  while (qh < qn) {
+    int n = queue[qh++];
+    order[done++] = n;
+    for (int e = head[n]; e >= 0; e = next[e])
+      if (--indeg[b.edge_to[e]] == 0) queue[qn++] = b.edge_to[e];
+  }
+  oxrt_status *st = NULL;
+  if (done != g->n_nodes) {
+    int stuck = -1;
+    for (int n = 0; n < g->n_nodes && stuck < 0; n++)
+      if (indeg[n]) stuck = n;
+    st = oxrt_error(OXRT_ERR_INVALID_MODEL, "graph '%s' has a cycle through node '%s' (%s)", g->name,
+                    g->nodes[stuck].name, g->nodes[stuck].op_type);
+  }
+  free(indeg), free(head), free(next), free(queue), free(b.edge_from), free(b.edge_to);
+  return st;
+}
+
+static oxrt_status *plan_one(oxrt_session *s, const oxrt_graph *g, missing_list *ml, oxrt_graph_plan **out);
+
+static oxrt_status *plan_subgraphs(oxrt_session *s, const oxrt_node *nd, missing_list *ml) {
+  for (int a = 0; a < nd->n_attrs; a++) {
+    const oxrt_attr *at = &nd->attrs[a];
+    oxrt_graph_plan *sub;
+    if (at->g) OXRT_TRY(plan_one(s, at->g, ml, &sub));
+    for (size_t k = 0; at->graphs && k < at->n; k++) OXRT_TRY(plan_one(s, at->graphs[k], ml, &sub));
+  }
+  return NULL;
+}
+
+static oxrt_status *plan_one(oxrt_session *s, const oxrt_graph *g, missing_list *ml, oxrt_graph_plan **out) {
+  oxrt_graph_plan *p = calloc(1, sizeof *p);
+  if (!p) return OXRT_OOM();
+  p->graph = g;
+  p->next_alloc = s->all_plans;
+  s->all_plans = p;
+  ((oxrt_graph *)g)->name_index = ((oxrt_graph *)g)->name_index; /* index already built by the loader */
+  p->n_steps = g->n_nodes;
+  p->steps = calloc((size_t)g->n_nodes + 1, sizeof *p->steps);
+  p->outer_src = malloc(sizeof(int) * ((size_t)g->n_values + 1));
+  int *order = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
+  int *last_use = malloc(sizeof(int) * ((size_t)g->n_values + 1));
+  if (!p->steps || !p->outer_src || !order || !last_use) {
+    free(order), free(last_use);
+    return OXRT_OOM();
+  }
+  oxrt_status *st = topo_order(g, order);
+  if (st) {
+    free(order), free(last_use);
+    return st;
+  }
+  for (int i = 0; i < g->n_values; i++) {
+    p->outer_src[i] = -1;
+    last_use[i] = -1;
+    if (g->values[i].is_outer && g->parent) p->outer_src[i] = oxrt_graph_find((oxrt_graph *)g->parent, g->values[i].name);
+  }
+  build_ctx b = {0};
+  b.g = g;
+  b.last_use = last_use;
+  for (int k = 0; k < g->n_nodes; k++) {
+    const oxrt_node *nd = &g->nodes[order[k]];
+    oxrt_node_plan *np = &p->steps[k];
+    np->node = nd;
+    if (nd->n_inputs > p->max_inputs) p->max_inputs = nd->n_inputs;
+    if (nd->n_outputs > p->max_outputs) p->max_outputs = nd->n_outputs;
+    int64_t opset = oxrt_model_opset(s->model, nd->domain);
+    const oxrt_op_schema *sc = oxrt_registry_find(nd->domain, nd->op_type);
+    if (opset < 0) {
+      note_missing(ml, nd->domain, nd->op_type, opset, "the model imports no opset for this domain");
+    } else if (!sc) {
+      note_missing(ml, nd->domain, nd->op_type, opset,
+                   oxrt_registry_find("", nd->op_type) || *nd->domain ? "unknown operator for this domain"
+                                                                       : "operator not implemented");
+    } else {
+      np->schema = sc;
+      np->impl = oxrt_registry_resolve(sc, opset);
+      np->opset = (int)opset;
+      if (!np->impl) note_missing(ml, nd->domain, nd->op_type, opset, "no implementation for this opset version");
+    }
+    for (int i = 0; i < nd->n_inputs; i++)
+      if (nd->inputs[i] >= 0 && last_use[nd->inputs[i]] < k) last_use[nd->inputs[i]] = k;
+    b.step = k;
+    for (int a = 0; a < nd->n_attrs; a++) {
+      if (nd->attrs[a].g) collect_captures(nd->attrs[a].g, g, capture_use, &b);
+      for (size_t q = 0; nd->attrs[a].graphs && q < nd->attrs[a].n; q++)
+        collect_captures(nd->attrs[a].graphs[q], g, capture_use, &b);
+    }
+    for (int o = 0; o < nd->n_outputs; o++)
+      if (nd->outputs[o] >= 0 && last_use[nd->outputs[o]] < k) last_use[nd->outputs[o]] = k; /* unused outputs die here */
+    st = plan_subgraphs(s, nd, ml);
+    if (st) break;
+  }
+  /* graph outputs live to the end */
+  for (int i = 0; i < g->n_outputs; i++) last_use[g->outputs[i]] = g->n_nodes;
+  if (!st) {
+    int *cnt = calloc((size_t)g->n_nodes + 1, sizeof(int));
+    if (!cnt) st = OXRT_OOM();
+    for (int v = 0; !st && v < g->n_values; v++)
+      if (g->values[v].producer >= 0 && last_use[v] >= 0 && last_use[v] < g->n_nodes) cnt[last_use[v]]++;
+    for (int k = 0; !st && k < g->n_nodes; k++) {
+      p->steps[k].free_ids = malloc(sizeof(int) * ((size_t)cnt[k] + 1));
+      if (!p->steps[k].free_ids) st = OXRT_OOM();
+    }
+    for (int v = 0; !st && v < g->n_values; v++)
+      if (g->values[v].producer >= 0 && last_use[v] >= 0 && last_use[v] < g->n_nodes) {
+        oxrt_node_plan *np = &p->steps[last_use[v]];
+        np->free_ids[np->n_free++] = v;
+      }
+    free(cnt);
+  }
+  free(order);
+  free(last_use);
+  if (st) return st;
+  *out = p;
+  return NULL;
+}
+
+static oxrt_status *prepare_all(oxrt_session *s) {
+  for (oxrt_graph_plan *p = s->all_plans; p; p = p->next_alloc)
+    for (int k = 0; k < p->n_steps; k++) {
+      oxrt_node_plan *np = &p->steps[k];
+      if (!np->impl || !np->impl->prepare) continue;
+      oxrt_status *st = np->impl->prepare(np->node, np->opset, &np->state);
+      if (st)
+        return oxrt_error_prefix(st, "node '%s' (%s, opset %d): ", np->node->name, np->node->op_type, np->opset);
+    }
+  return NULL;
+}
+
+oxrt_status *oxrt_plan_graph(oxrt_session *s, const oxrt_graph *g, oxrt_graph_plan **out) {
+  missing_list ml = {0};
+  OXRT_TRY(plan_one(s, g, &ml, out));
+  if (ml.count)
+    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model needs %d operator%s that oxrt does not support:\n%s", ml.count,
+                      ml.count == 1 ? "" : "s", ml.text);
+  return prepare_all(s);
+}
+
+void oxrt_plan_free_all(oxrt_session *s) {
+  for (oxrt_graph_plan *p = s->all_plans, *n; p; p = n) {
+    n = p->next_alloc;
+    for (int k = 0; k < p->n_steps; k++) {
+      oxrt_node_plan *np = &p->steps[k];
+      if (np->state) {
+        if (np->impl && np->impl->release) np->impl->release(np->state);
+        else free(np->state);
+      }
+      free(np->free_ids);
+    }
+    free(p->steps);
+    free(p->outer_src);
+    free(p);
+  }
+  s->all_plans = NULL;
+}
+
+const oxrt_graph_plan *oxrt_plan_of(const oxrt_session *s, const oxrt_graph *g) {
+  for (const oxrt_graph_plan *p = s->all_plans; p; p = p->next_alloc)
+    if (p->graph == g) return p;
+  return NULL;
+}

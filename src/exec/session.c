@@ -1,0 +1,464 @@
+/* session.c - the public session API: options, creation, model description, run. */
+#include "../onnx/onnx_reader.h"
+#include "engine.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+oxrt_status *oxrt_inline_functions(oxrt_model *m);
+
+/* ----------------------------------------------------------------- options */
+oxrt_status *oxrt_session_options_create(oxrt_session_options **out) {
+  if (!out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "out is NULL");
+  oxrt_session_options *o = calloc(1, sizeof *o);
+  if (!o) return OXRT_OOM();
+  o->opt_level = OXRT_OPT_ALL;
+  o->log_min = OXRT_LOG_WARNING;
+  *out = o;
+  return NULL;
+}
+void oxrt_session_options_free(oxrt_session_options *o) { free(o); }
+void oxrt_session_options_set_intra_op_threads(oxrt_session_options *o, int threads) {
+  if (o) o->threads = threads < 0 ? 0 : threads;
+}
+void oxrt_session_options_set_opt_level(oxrt_session_options *o, oxrt_opt_level level) {
+  if (o) o->opt_level = level;
+}
+void oxrt_session_options_set_log(oxrt_session_options *o, oxrt_log_fn fn, void *user, oxrt_log_level min_level) {
+  if (!o) return;
+  o->log_fn = fn;
+  o->log_user = user;
+  o->log_min = min_level;
+}
+
+/* ------------------------------------------------------------- description */
+static oxrt_status *describe(oxrt_session *s, const oxrt_value_def *d, oxrt_value_info *info) {
+  oxrt_arena *a = s->model->arena;
+  memset(info, 0, sizeof *info);
+  info->name = d->name;
+  info->rank = -1;
+  const oxrt_type *t = d->type;
+  if (!t && d->init) {
+    info->kind = OXRT_KIND_TENSOR;
+    info->elem_type = d->init->dtype;
+    info->rank = d->init->rank;
+    info->dims = d->init->dims;
+  }
+  char buf[512];
+  if (t) {
+    info->kind = t->kind;
+    info->elem_type = t->kind == OXRT_KIND_MAP ? (t->elem ? t->elem->elem_type : OXRT_UNDEFINED) : t->elem_type;
+    if (t->kind == OXRT_KIND_TENSOR || t->kind == OXRT_KIND_SPARSE_TENSOR) {
+      info->rank = t->rank;
+      info->dims = t->dims;
+      info->dim_names = (const char *const *)t->dim_params;
+    }
+    oxrt_type_string(t, buf, sizeof buf);
+  } else if (d->init) {
+    snprintf(buf, sizeof buf, "tensor(%s)", oxrt_elem_type_name(d->init->dtype));
+  } else {
+    snprintf(buf, sizeof buf, "unknown");
+  }
+  info->type_string = oxrt_arena_strndup(a, buf, strlen(buf));
+  return info->type_string ? NULL : OXRT_OOM();
+}
+
+static oxrt_status *build_descriptions(oxrt_session *s) {
+  const oxrt_graph *g = s->model->graph;
+  s->input_ids = calloc((size_t)g->n_inputs + 1, sizeof(int));
+  s->output_ids = calloc((size_t)g->n_outputs + 1, sizeof(int));
+  s->input_info = calloc((size_t)g->n_inputs + 1, sizeof(oxrt_value_info));
+  s->output_info = calloc((size_t)g->n_outputs + 1, sizeof(oxrt_value_info));
+  if (!s->input_ids || !s->output_ids || !s->input_info || !s->output_info) return OXRT_OOM();
+  for (int i = 0; i < g->n_inputs; i++) {
+    const oxrt_value_def *d = &g->values[g->inputs[i]];
+    if (d->init) continue; /* old models list weights as inputs */
+    s->input_ids[s->n_inputs] = g->inputs[i];
+    OXRT_TRY(describe(s, d, &s->input_info[s->n_inputs]));
+    s->n_inputs++;
+  }
+  for (int i = 0; i < g->n_outputs; i++) {
+    s->output_ids[s->n_outputs] = g->outputs[i];
+    OXRT_TRY(describe(s, &g->values[g->outputs[i]], &s->output_info[s->n_outputs]));
+    s->n_outputs++;
+  }
+  return NULL;
+}
+
+static void count_graph(const oxrt_graph *g, const char ***types, size_t **counts, size_t *n, size_t *cap,
+                        size_t *nodes, oxrt_arena *a) {
+  for (int i = 0; i < g->n_nodes; i++) {
+    const oxrt_node *nd = &g->nodes[i];
+    char key[256];
+    snprintf(key, sizeof key, "%s%s%s", nd->domain, *nd->domain ? ":" : "", nd->op_type);
+    (*nodes)++;
+    size_t k = 0;
+    while (k < *n && strcmp((*types)[k], key) != 0) k++;
+    if (k == *n) {
+      if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        const char **nt = realloc(*types, nc * sizeof *nt);
+        if (!nt) return;
+        *types = nt;
+        size_t *ncnt = realloc(*counts, nc * sizeof *ncnt);
+        if (!ncnt) return;
+        *counts = ncnt;
+        *cap = nc;
+      }
+      (*types)[k] = oxrt_arena_strndup(a, key, strlen(key));
+      (*counts)[k] = 0;
+      (*n)++;
+    }
+    (*counts)[k]++;
+    for (int at = 0; at < nd->n_attrs; at++) {
+      if (nd->attrs[at].g) count_graph(nd->attrs[at].g, types, counts, n, cap, nodes, a);
+      for (size_t q = 0; nd->attrs[at].graphs && q < nd->attrs[at].n; q++)
+        count_graph(nd->attrs[at].graphs[q], types, counts, n, cap, nodes, a);
+    }
+  }
+}
+
+static void build_stats(oxrt_session *s) {
+  const oxrt_graph *g = s->model->graph;
+  const char **types = NULL;
+  size_t *counts = NULL, n = 0, cap = 0, nodes = 0;
+  count_graph(g, &types, &counts, &n, &cap, &nodes, s->model->arena);
+  s->stats.node_count = nodes;
+  s->stats.op_type_count = n;
+  s->stats.op_types = types;
+  s->stats.op_counts = counts;
+  for (int i = 0; i < g->n_values; i++) {
+    const oxrt_value *t = g->values[i].init;
+    if (!t) continue;
+    s->stats.initializer_count++;
+    s->stats.parameter_count += t->count;
+    s->stats.parameter_bytes += t->nbytes;
+  }
+}
+
+/* ----------------------------------------------------------------- create */
+static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *opts) {
+  oxrt_model *m = s->model;
+  if (m->ir_version < 1)
+    return oxrt_error(OXRT_ERR_INVALID_MODEL, "model has no ir_version (is this an ONNX model file?)");
+  if (m->ir_version > 12)
+    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model IR version %lld is newer than the newest supported (12)",
+                      (long long)m->ir_version);
+  for (int i = 0; i < m->n_opsets; i++) {
+    const oxrt_opset *o = &m->opsets[i];
+    if (!*o->domain && o->version > 26)
+      return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model imports ai.onnx opset %lld; oxrt supports opsets 1 to 26",
+                        (long long)o->version);
+  }
+  if (opts) s->opts = *opts;
+  else {
+    s->opts.opt_level = OXRT_OPT_ALL;
+    s->opts.log_min = OXRT_LOG_WARNING;
+  }
+  OXRT_TRY(oxrt_inline_functions(m));
+  OXRT_TRY(build_descriptions(s));
+  build_stats(s);
+  OXRT_TRY(oxrt_plan_graph(s, m->graph, &s->main_plan));
+  s->pool = oxrt_threadpool_create(s->opts.threads);
+  if (!s->pool) return OXRT_OOM();
+  oxrt_session_log(s, OXRT_LOG_INFO, "session ready: %zu nodes, %d threads", s->stats.node_count,
+                   oxrt_threadpool_size(s->pool));
+  return NULL;
+}
+
+static oxrt_session *session_alloc(void) {
+  oxrt_session *s = calloc(1, sizeof *s);
+  if (s) pthread_mutex_init(&s->pool_lock, NULL);
+  return s;
+}
+
+oxrt_status *oxrt_session_create(const char *path, const oxrt_session_options *opts, oxrt_session **out) {
+  if (!path || !out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "path and out must not be NULL");
+  void *base;
+  size_t size;
+  int kind;
+  OXRT_TRY(oxrt_map_file(path, &base, &size, &kind));
+  if (size == 0) return oxrt_error(OXRT_ERR_INVALID_MODEL, "model file '%s' is empty", path);
+  char dir[2048];
+  const char *slash = strrchr(path, '/');
+  if (slash) {
+    size_t n = (size_t)(slash - path);
+    if (n >= sizeof dir) n = sizeof dir - 1;
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    if (n == 0) strcpy(dir, "/");
+  } else {
+    strcpy(dir, ".");
+  }
+  oxrt_tensor_src src = {true, dir, NULL};
+  oxrt_model *m;
+  oxrt_status *st = oxrt_read_model(base, size, &src, &m);
+  if (st) {
+    oxrt_unmap_file(base, size, kind);
+    return oxrt_error_prefix(st, "%s: ", path);
+  }
+  m->map_base = base;
+  m->map_size = size;
+  m->map_kind = kind;
+  oxrt_session *s = session_alloc();
+  if (!s) {
+    oxrt_model_free(m);
+    return OXRT_OOM();
+  }
+  s->model = m;
+  st = finish_create(s, opts);
+  if (st) {
+    oxrt_session_free(s);
+    return oxrt_error_prefix(st, "%s: ", path);
+  }
+  *out = s;
+  return NULL;
+}
+
+oxrt_status *oxrt_session_create_from_memory(const void *data, size_t size, const oxrt_session_options *opts,
+                                             oxrt_session **out) {
+  if (!data || !out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "data and out must not be NULL");
+  if (size == 0) return oxrt_error(OXRT_ERR_INVALID_MODEL, "model buffer is empty");
+  /* One private copy, which initializers then reference in place. */
+  void *copy = malloc(size);
+  if (!copy) return OXRT_OOM();
+  memcpy(copy, data, size);
+  oxrt_tensor_src src = {true, ".", NULL};
+  oxrt_model *m;
+  oxrt_status *st = oxrt_read_model(copy, size, &src, &m);
+  if (st) {
+    free(copy);
+    return st;
+  }
+  m->map_base = copy;
+  m->map_size = size;
+  m->map_kind = 2;
+  oxrt_session *s = session_alloc();
+  if (!s) {
+    oxrt_model_free(m);
+    return OXRT_OOM();
+  }
+  s->model = m;
+  st = finish_create(s, opts);
+  if (st) {
+    oxrt_session_free(s);
+    return st;
+  }
+  *out = s;
+  return NULL;
+}
+
+void oxrt_session_free(oxrt_session *s) {
+  if (!s) return;
+  oxrt_plan_free_all(s);
+  oxrt_threadpool_free(s->pool);
+  if (s->cached_pool) {
+    oxrt_pool_clear(s->cached_pool);
+    free(s->cached_pool);
+  }
+  pthread_mutex_destroy(&s->pool_lock);
+  free(s->input_ids);
+  free(s->output_ids);
+  free(s->input_info);
+  free(s->output_info);
+  free((void *)s->stats.op_types);
+  free((void *)s->stats.op_counts);
+  oxrt_model_free(s->model);
+  free(s);
+}
+
+/* ------------------------------------------------------------ accessors */
+size_t oxrt_session_get_input_count(const oxrt_session *s) { return s ? s->n_inputs : 0; }
+size_t oxrt_session_get_output_count(const oxrt_session *s) { return s ? s->n_outputs : 0; }
+
+oxrt_status *oxrt_session_get_input_info(const oxrt_session *s, size_t index, oxrt_value_info *out) {
+  if (!s || !out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "NULL argument");
+  if (index >= s->n_inputs)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input index %zu out of range (model has %zu inputs)", index, s->n_inputs);
+  *out = s->input_info[index];
+  return NULL;
+}
+
+oxrt_status *oxrt_session_get_output_info(const oxrt_session *s, size_t index, oxrt_value_info *out) {
+  if (!s || !out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "NULL argument");
+  if (index >= s->n_outputs)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "output index %zu out of range (model has %zu outputs)", index,
+                      s->n_outputs);
+  *out = s->output_info[index];
+  return NULL;
+}
+
+oxrt_status *oxrt_session_get_model_meta(const oxrt_session *s, oxrt_model_meta *out) {
+  if (!s || !out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "NULL argument");
+  const oxrt_model *m = s->model;
+  memset(out, 0, sizeof *out);
+  out->ir_version = m->ir_version;
+  out->producer_name = m->producer_name;
+  out->producer_version = m->producer_version;
+  out->domain = m->domain;
+  out->model_version = m->model_version;
+  out->description = m->doc;
+  out->graph_name = m->graph->name;
+  out->graph_description = m->graph->doc;
+  out->custom_count = (size_t)m->n_meta;
+  out->custom_keys = m->meta_keys;
+  out->custom_values = m->meta_values;
+  out->opset_count = (size_t)m->n_opsets;
+  static const char *const no_str[1] = {""};
+  static const int64_t no_int[1] = {0};
+  if (m->n_opsets) {
+    /* opsets are stored as structs: expose parallel arrays from the arena */
+    const char **d = oxrt_arena_alloc(m->arena, sizeof(char *) * (size_t)m->n_opsets);
+    int64_t *v = oxrt_arena_alloc(m->arena, sizeof(int64_t) * (size_t)m->n_opsets);
+    if (!d || !v) return OXRT_OOM();
+    for (int i = 0; i < m->n_opsets; i++) {
+      d[i] = m->opsets[i].domain;
+      v[i] = m->opsets[i].version;
+    }
+    out->opset_domains = d;
+    out->opset_versions = v;
+  } else {
+    out->opset_domains = no_str;
+    out->opset_versions = no_int;
+  }
+  return NULL;
+}
+
+oxrt_status *oxrt_session_get_model_stats(const oxrt_session *s, oxrt_model_stats *out) {
+  if (!s || !out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "NULL argument");
+  *out = s->stats;
+  return NULL;
+}
+
+/* -------------------------------------------------------------------- run */
+static oxrt_status *check_input(const oxrt_value_info *info, size_t index, const oxrt_value *v) {
+  char got[256], want[512];
+  if (!v) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input '%s' (index %zu) is NULL", info->name, index);
+  if (info->kind == OXRT_KIND_UNKNOWN) return NULL;
+  if (v->kind != info->kind && !(info->kind == OXRT_KIND_OPTIONAL)) {
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input '%s' (index %zu): expected %s, got %s", info->name, index,
+                      info->type_string, oxrt_value_describe(v, got, sizeof got));
+  }
+  if (info->kind != OXRT_KIND_TENSOR) return NULL;
+  if (info->elem_type != OXRT_UNDEFINED && v->dtype != info->elem_type)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input '%s' (index %zu): expected element type %s, got %s", info->name,
+                      index, oxrt_elem_type_name(info->elem_type), oxrt_elem_type_name(v->dtype));
+  if (info->rank < 0) return NULL;
+  size_t n = 0;
+  n += (size_t)snprintf(want, sizeof want, "[");
+  for (int i = 0; i < info->rank && n < sizeof want; i++) {
+    if (info->dims[i] >= 0) n += (size_t)snprintf(want + n, sizeof want - n, "%s%lld", i ? "," : "", (long long)info->dims[i]);
+    else n += (size_t)snprintf(want + n, sizeof want - n, "%s%s", i ? "," : "",
+                               info->dim_names && info->dim_names[i] ? info->dim_names[i] : "?");
+  }
+  if (n < sizeof want) snprintf(want + n, sizeof want - n, "]");
+  if (v->rank != info->rank)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input '%s' (index %zu): expected rank %d with shape %s, got shape %s",
+                      info->name, index, info->rank, want, oxrt_dims_str(v->dims, v->rank, got, sizeof got));
+  for (int i = 0; i < info->rank; i++)
+    if (info->dims[i] >= 0 && info->dims[i] != v->dims[i])
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input '%s' (index %zu): dimension %d must be %lld (shape %s), got shape %s",
+                        info->name, index, i, (long long)info->dims[i], want,
+                        oxrt_dims_str(v->dims, v->rank, got, sizeof got));
+  return NULL;
+}
+
+oxrt_status *oxrt_session_run(oxrt_session *s, const oxrt_run_options *run_options, const char *const *input_names,
+                              const oxrt_value *const *inputs, size_t n_inputs, const char *const *output_names,
+                              size_t n_outputs, oxrt_value **outputs) {
+  (void)run_options;
+  if (!s || (n_inputs && (!input_names || !inputs)) || (n_outputs && !outputs))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "NULL argument to oxrt_session_run");
+  if (!output_names && n_outputs != s->n_outputs)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "output_names is NULL, so n_outputs must be %zu (all outputs), got %zu",
+                      s->n_outputs, n_outputs);
+  const oxrt_graph *g = s->model->graph;
+  int *in_ids = calloc(n_inputs + 1, sizeof(int));
+  int *want = calloc(n_outputs + 1, sizeof(int));
+  bool *fed = calloc(s->n_inputs + 1, sizeof(bool));
+  oxrt_value **tmp = calloc(n_outputs + 1, sizeof *tmp);
+  oxrt_status *st = NULL;
+  if (!in_ids || !want || !fed || !tmp) {
+    st = OXRT_OOM();
+    goto out;
+  }
+  for (size_t i = 0; i < n_inputs && !st; i++) {
+    size_t k = 0;
+    while (k < s->n_inputs && strcmp(s->input_info[k].name, input_names[i] ? input_names[i] : "") != 0) k++;
+    if (k == s->n_inputs) {
+      /* Feeding an initializer that is also a graph input overrides it (ONNX semantics). */
+      int id = input_names[i] ? oxrt_graph_find((oxrt_graph *)g, input_names[i]) : -1;
+      if (id >= 0 && g->values[id].is_input) {
+        in_ids[i] = id;
+        continue;
+      }
+      char names[1024];
+      size_t n = 0;
+      names[0] = 0;
+      for (size_t j = 0; j < s->n_inputs && n < sizeof names; j++)
+        n += (size_t)snprintf(names + n, sizeof names - n, "%s'%s'", j ? ", " : "", s->input_info[j].name);
+      st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model has no input named '%s'; its inputs are: %s",
+                      input_names[i] ? input_names[i] : "(null)", s->n_inputs ? names : "(none)");
+      break;
+    }
+    if (fed[k]) {
+      st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input '%s' is fed twice", input_names[i]);
+      break;
+    }
+    fed[k] = true;
+    in_ids[i] = s->input_ids[k];
+    st = check_input(&s->input_info[k], k, inputs[i]);
+  }
+  for (size_t k = 0; k < s->n_inputs && !st; k++) {
+    if (fed[k]) continue;
+    if (s->input_info[k].kind == OXRT_KIND_OPTIONAL) continue; /* absent optional input */
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input '%s' (index %zu, %s) was not fed", s->input_info[k].name, k,
+                    s->input_info[k].type_string);
+  }
+  for (size_t i = 0; i < n_outputs && !st; i++) {
+    if (!output_names) {
+      want[i] = s->output_ids[i];
+      continue;
+    }
+    size_t k = 0;
+    while (k < s->n_outputs && strcmp(s->output_info[k].name, output_names[i] ? output_names[i] : "") != 0) k++;
+    if (k == s->n_outputs) {
+      char names[1024];
+      size_t n = 0;
+      names[0] = 0;
+      for (size_t j = 0; j < s->n_outputs && n < sizeof names; j++)
+        n += (size_t)snprintf(names + n, sizeof names - n, "%s'%s'", j ? ", " : "", s->output_info[j].name);
+      st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model has no output named '%s'; its outputs are: %s",
+                      output_names[i] ? output_names[i] : "(null)", names);
+      break;
+    }
+    want[i] = s->output_ids[k];
+  }
+  if (st) goto out;
+  pthread_mutex_lock(&s->pool_lock);
+  oxrt_buffer_pool *pool = s->cached_pool;
+  s->cached_pool = NULL;
+  pthread_mutex_unlock(&s->pool_lock);
+  if (!pool) pool = calloc(1, sizeof *pool);
+  st = oxrt_frame_run(s, s->main_plan, NULL, pool, in_ids, inputs, (int)n_inputs, want, (int)n_outputs, tmp);
+  if (pool) {
+    pthread_mutex_lock(&s->pool_lock);
+    if (!s->cached_pool) {
+      s->cached_pool = pool;
+      pool = NULL;
+    }
+    pthread_mutex_unlock(&s->pool_lock);
+    if (pool) {
+      oxrt_pool_clear(pool);
+      free(pool);
+    }
+  }
+  if (!st)
+    for (size_t i = 0; i < n_outputs; i++) outputs[i] = tmp[i];
+out:
+  free(in_ids);
+  free(want);
+  free(fed);
+  free(tmp);
+  return st;
+}

@@ -1,0 +1,61 @@
+/* mapfile.c - read-only memory mapping of model and external-data files. */
+#include "onnx_reader.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+oxrt_status *oxrt_map_file(const char *path, void **base, size_t *size, int *kind) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return oxrt_error(OXRT_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+  struct stat stt;
+  if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode)) {
+    close(fd);
+    return oxrt_error(OXRT_ERR_IO, "'%s' is not a regular file", path);
+  }
+  size_t n = (size_t)stt.st_size;
+  if (n == 0) {
+    close(fd);
+    *base = NULL;
+    *size = 0;
+    *kind = 0;
+    return NULL;
+  }
+  void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (p != MAP_FAILED) {
+    close(fd);
+    *base = p;
+    *size = n;
+    *kind = 1;
+    return NULL;
+  }
+  /* Fall back to reading (e.g. file systems without mmap). */
+  unsigned char *buf = malloc(n);
+  if (!buf) {
+    close(fd);
+    return OXRT_OOM();
+  }
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = read(fd, buf + got, n - got);
+    if (k <= 0) {
+      free(buf);
+      close(fd);
+      return oxrt_error(OXRT_ERR_IO, "cannot read '%s'", path);
+    }
+    got += (size_t)k;
+  }
+  close(fd);
+  *base = buf;
+  *size = n;
+  *kind = 2;
+  return NULL;
+}
+
+void oxrt_unmap_file(void *base, size_t size, int kind) {
+  if (kind == 1) munmap(base, size);
+  else if (kind == 2) free(base);
+}

@@ -1,0 +1,35 @@
+/* onnx_reader.h - decoding ONNX protobuf messages into the IR and runtime values. */
+#ifndef OXRT_ONNX_READER_H
+#define OXRT_ONNX_READER_H
+#include "../ir/ir.h"
+#include "pb.h"
+
+/* Where raw tensor bytes may be borrowed from, and where external data lives. */
+typedef struct oxrt_tensor_src {
+  bool borrow;          /* raw_data may be referenced in place (memory outlives the value) */
+  const char *base_dir; /* folder for external data; NULL forbids external data */
+  oxrt_model *model;    /* owner of mapped external files; NULL to copy external data */
+} oxrt_tensor_src;
+
+/* Decode a TensorProto into a tensor value. `name_out` (optional) receives its name. */
+oxrt_status *oxrt_read_tensor(pb_reader *r, const oxrt_tensor_src *src, oxrt_arena *a, oxrt_value **out,
+                              const char **name_out);
+/* Decode a SparseTensorProto (given as a sub-reader over its bytes) into a dense tensor. */
+oxrt_status *oxrt_read_sparse_dense(pb_reader *r, const oxrt_tensor_src *src, oxrt_value **out, const char **name,
+                                    oxrt_arena *a);
+/* Decode a SequenceProto / MapProto / OptionalProto (values own their memory). */
+oxrt_status *oxrt_read_sequence(pb_reader *r, oxrt_value **out);
+oxrt_status *oxrt_read_map(pb_reader *r, oxrt_value **out);
+oxrt_status *oxrt_read_optional(pb_reader *r, oxrt_value **out);
+/* Decode a TypeProto. */
+oxrt_status *oxrt_read_type(pb_reader *r, oxrt_arena *a, oxrt_type **out);
+
+/* Parse a whole ModelProto from memory. `data` must stay alive as long as
+ * the model when src->borrow is set. */
+oxrt_status *oxrt_read_model(const void *data, size_t size, const oxrt_tensor_src *src, oxrt_model **out);
+
+/* Memory-map (or read) a whole file; kind 1 = mmap, 2 = malloc. */
+oxrt_status *oxrt_map_file(const char *path, void **base, size_t *size, int *kind);
+void oxrt_unmap_file(void *base, size_t size, int kind);
+
+#endif

@@ -1,0 +1,194 @@
+/* cmd_run.c - `oxrt run` and `oxrt bench`: run a model on given or random inputs. */
+#include "cli.h"
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+typedef struct {
+  const char *model;
+  int n_inputs;
+  char *in_names[64], *in_files[64];
+  int n_dims;
+  char *dim_names[64];
+  long long dim_values[64];
+  const char *out_dir;
+  int threads, runs, warmup;
+  unsigned seed;
+} run_args;
+
+static int parse_args(int argc, char **argv, run_args *a, const char *cmd) {
+  memset(a, 0, sizeof *a);
+  a->runs = 20;
+  a->warmup = 3;
+  a->seed = 42;
+  for (int i = 0; i < argc; i++) {
+    const char *o = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if ((!strcmp(o, "--input") || !strcmp(o, "-i") || !strcmp(o, "--dim")) && v) {
+      char *eq = strchr(argv[++i], '=');
+      if (!eq) {
+        fprintf(stderr, "error: %s wants NAME=VALUE, got '%s'\n", o, v);
+        return 2;
+      }
+      *eq = 0;
+      if (!strcmp(o, "--dim")) {
+        if (a->n_dims == 64) return 2;
+        a->dim_names[a->n_dims] = argv[i];
+        a->dim_values[a->n_dims++] = atoll(eq + 1);
+      } else {
+        if (a->n_inputs == 64) return 2;
+        a->in_names[a->n_inputs] = argv[i];
+        a->in_files[a->n_inputs++] = eq + 1;
+      }
+    } else if (!strcmp(o, "--output-dir") && v) a->out_dir = argv[++i];
+    else if (!strcmp(o, "--threads") && v) a->threads = atoi(argv[++i]);
+    else if (!strcmp(o, "--runs") && v) a->runs = atoi(argv[++i]);
+    else if (!strcmp(o, "--warmup") && v) a->warmup = atoi(argv[++i]);
+    else if (!strcmp(o, "--seed") && v) a->seed = (unsigned)atoi(argv[++i]);
+    else if (o[0] == '-') {
+      fprintf(stderr, "error: unknown option '%s' for oxrt %s\n", o, cmd);
+      return 2;
+    } else if (!a->model) a->model = o;
+    else {
+      fprintf(stderr, "error: unexpected argument '%s'\n", o);
+      return 2;
+    }
+  }
+  if (!a->model) {
+    fprintf(stderr, "usage: oxrt %s MODEL [options] (see oxrt help)\n", cmd);
+    return 2;
+  }
+  return 0;
+}
+
+/* Builds the feed: named .npy files, then random tensors for the rest. */
+static int make_feed(oxrt_session *s, run_args *a, const char **names, oxrt_value **vals, size_t *n) {
+  size_t nin = oxrt_session_get_input_count(s);
+  *n = 0;
+  for (int i = 0; i < a->n_inputs; i++) {
+    oxrt_value *v;
+    if (npy_read(a->in_files[i], &v)) return 1;
+    names[*n] = a->in_names[i];
+    vals[(*n)++] = v;
+  }
+  for (size_t k = 0; k < nin; k++) {
+    oxrt_value_info info;
+    oxrt_session_get_input_info(s, k, &info);
+    bool given = false;
+    for (int i = 0; i < a->n_inputs; i++) given |= strcmp(a->in_names[i], info.name) == 0;
+    if (given) continue;
+    oxrt_value *v;
+    if (cli_random_input(&info, a->n_dims, a->dim_names, a->dim_values, &a->seed, &v)) return 1;
+    names[*n] = info.name;
+    vals[(*n)++] = v;
+  }
+  return 0;
+}
+
+static oxrt_status *open_session(run_args *a, oxrt_session **s) {
+  oxrt_session_options *o;
+  oxrt_status *st = oxrt_session_options_create(&o);
+  if (st) return st;
+  oxrt_session_options_set_intra_op_threads(o, a->threads);
+  st = oxrt_session_create(a->model, o, s);
+  oxrt_session_options_free(o);
+  return st;
+}
+
+int cmd_run(int argc, char **argv) {
+  run_args a;
+  int rc = parse_args(argc, argv, &a, "run");
+  if (rc) return rc;
+  oxrt_session *s;
+  oxrt_status *st = open_session(&a, &s);
+  if (st) return cli_fail(st);
+  const char *names[200];
+  oxrt_value *vals[200] = {0};
+  size_t n = 0;
+  rc = make_feed(s, &a, names, vals, &n);
+  size_t nout = oxrt_session_get_output_count(s);
+  oxrt_value **outs = calloc(nout + 1, sizeof *outs);
+  if (!rc) {
+    double t0 = cli_now();
+    st = oxrt_session_run(s, NULL, names, (const oxrt_value *const *)vals, n, NULL, nout, outs);
+    double t1 = cli_now();
+    if (st) rc = cli_fail(st);
+    else {
+      for (size_t i = 0; i < nout; i++) {
+        oxrt_value_info info;
+        oxrt_session_get_output_info(s, i, &info);
+        cli_print_value_summary(stdout, info.name, outs[i]);
+        if (a.out_dir) {
+          char path[4096], safe[1024];
+          snprintf(safe, sizeof safe, "%s", info.name);
+          for (char *c = safe; *c; c++)
+            if (*c == '/' || *c == ':') *c = '_';
+          snprintf(path, sizeof path, "%s/%s.npy", a.out_dir, safe);
+          if (oxrt_value_get_kind(outs[i]) == OXRT_KIND_TENSOR) {
+            if (npy_write(path, outs[i])) rc = 1;
+          } else {
+            fprintf(stderr, "note: output '%s' is not a tensor; not written\n", info.name);
+          }
+        }
+      }
+      printf("time: %.3f ms\n", (t1 - t0) * 1e3);
+    }
+  }
+  for (size_t i = 0; i < nout; i++) oxrt_value_free(outs[i]);
+  for (size_t i = 0; i < n; i++) oxrt_value_free(vals[i]);
+  free(outs);
+  oxrt_session_free(s);
+  return rc;
+}
+
+static int cmp_double(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return a < b ? -1 : a > b;
+}
+
+int cmd_bench(int argc, char **argv) {
+  run_args a;
+  int rc = parse_args(argc, argv, &a, "bench");
+  if (rc) return rc;
+  double t0 = cli_now();
+  oxrt_session *s;
+  oxrt_status *st = open_session(&a, &s);
+  if (st) return cli_fail(st);
+  double load = cli_now() - t0;
+  const char *names[200];
+  oxrt_value *vals[200] = {0};
+  size_t n = 0;
+  rc = make_feed(s, &a, names, vals, &n);
+  size_t nout = oxrt_session_get_output_count(s);
+  oxrt_value **outs = calloc(nout + 1, sizeof *outs);
+  double *times = calloc((size_t)(a.runs > 0 ? a.runs : 1), sizeof(double));
+  for (int r = 0; !rc && r < a.warmup + a.runs; r++) {
+    double s0 = cli_now();
+    st = oxrt_session_run(s, NULL, names, (const oxrt_value *const *)vals, n, NULL, nout, outs);
+    double dt = cli_now() - s0;
+    if (st) {
+      rc = cli_fail(st);
+      break;
+    }
+    for (size_t i = 0; i < nout; i++) oxrt_value_free(outs[i]);
+    if (r >= a.warmup) times[r - a.warmup] = dt;
+  }
+  if (!rc && a.runs > 0) {
+    qsort(times, (size_t)a.runs, sizeof(double), cmp_double);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("model:        %s\n", a.model);
+    printf("threads:      %d\n", a.threads);
+    printf("load_ms:      %.3f\n", load * 1e3);
+    printf("runs:         %d (after %d warm-up)\n", a.runs, a.warmup);
+    printf("median_ms:    %.3f\n", times[a.runs / 2] * 1e3);
+    printf("p90_ms:       %.3f\n", times[(a.runs * 9) / 10 < a.runs ? (a.runs * 9) / 10 : a.runs - 1] * 1e3);
+    printf("min_ms:       %.3f\n", times[0] * 1e3);
+    printf("peak_rss_mb:  %.1f\n", (double)ru.ru_maxrss / 1024.0);
+  }
+  free(times);
+  free(outs);
+  for (size_t i = 0; i < n; i++) oxrt_value_free(vals[i]);
+  oxrt_session_free(s);
+  return rc;
+}

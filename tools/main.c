@@ -1,0 +1,49 @@
+/* main.c - the oxrt command: dispatch to subcommands. */
+#include "cli.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "oxrt %s - ONNX inference runtime\n"
+          "\n"
+          "usage:\n"
+          "  oxrt info MODEL                      model summary: versions, inputs/outputs, ops, parameters\n"
+          "  oxrt run MODEL [options]             run once; random inputs unless given\n"
+          "      --input NAME=FILE.npy            feed an input from a .npy file (repeatable)\n"
+          "      --dim NAME=VALUE                 value of a symbolic dimension for random inputs\n"
+          "      --output-dir DIR                 write each output as DIR/NAME.npy\n"
+          "      --threads N                      intra-op threads (default: one per core)\n"
+          "      --seed N                         seed of the random inputs\n"
+          "  oxrt test DIR...                     run ONNX backend tests (model.onnx + test_data_set_N)\n"
+          "      --verbose                        print passing tests too\n"
+          "      --expect-failures FILE           exit 0 when every failing test is listed in FILE\n"
+          "      --write-failures FILE            write the names of failing tests to FILE\n"
+          "      --no-fork                        run tests in this process (for debuggers)\n"
+          "  oxrt bench MODEL [options]           load time and latency: --runs N --warmup N --threads N --dim\n"
+          "  oxrt version\n",
+          oxrt_version());
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
+  if (!strcmp(cmd, "test")) return cmd_test(argc - 2, argv + 2);
+  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("oxrt %s\n", oxrt_version());
+    return 0;
+  }
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "error: unknown command '%s'\n\n", cmd);
+  usage(stderr);
+  return 2;
+}
