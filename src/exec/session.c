@@ -146,8 +146,8 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
                       (long long)m->ir_version);
   for (int i = 0; i < m->n_opsets; i++) {
     const oxrt_opset *o = &m->opsets[i];
-    if (!*o->domain && o->version > 26)
-      return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model imports ai.onnx opset %lld; oxrt supports opsets 1 to 26",
+    if (!*o->domain && o->version > 27)
+      return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model imports ai.onnx opset %lld; oxrt supports opsets 1 to 27",
                         (long long)o->version);
   }
   if (opts) s->opts = *opts;
