@@ -183,6 +183,11 @@ OXRT_API void oxrt_session_options_set_opt_level(oxrt_session_options *o, oxrt_o
 OXRT_API void oxrt_session_options_set_log(oxrt_session_options *o, oxrt_log_fn fn, void *user,
                                            oxrt_log_level min_level);
 
+/* With `load_only` set, a session only loads and checks the model (for
+ * inspection: inputs, outputs, metadata, statistics) without resolving
+ * kernels; running it fails. Default 0. */
+OXRT_API void oxrt_session_options_set_load_only(oxrt_session_options *o, int load_only);
+
 /* Open a model file (memory-mapped; external data is resolved relative to
  * the file's folder). `opts` may be NULL for defaults. */
 OXRT_API oxrt_status *oxrt_session_create(const char *path, const oxrt_session_options *opts,

@@ -23,7 +23,12 @@ int cmd_info(int argc, char **argv) {
     return 2;
   }
   oxrt_session *s;
-  oxrt_status *st = oxrt_session_create(argv[0], NULL, &s);
+  oxrt_session_options *o;
+  oxrt_status *st = oxrt_session_options_create(&o);
+  if (st) return cli_fail(st);
+  oxrt_session_options_set_load_only(o, 1);
+  st = oxrt_session_create(argv[0], o, &s);
+  oxrt_session_options_free(o);
   if (st) return cli_fail(st);
   oxrt_model_meta m;
   oxrt_model_stats ms;
@@ -71,6 +76,15 @@ int cmd_info(int argc, char **argv) {
   free(order);
   printf("parameters: %llu in %zu initializers, %.2f MiB\n", (unsigned long long)ms.parameter_count,
          ms.initializer_count, (double)ms.parameter_bytes / (1024.0 * 1024.0));
+  oxrt_session_free(s);
+  /* Can it run? A full session resolves every kernel and names what is missing. */
+  st = oxrt_session_create(argv[0], NULL, &s);
+  if (st) {
+    printf("runnable:   no\n%s\n", oxrt_status_get_message(st));
+    oxrt_status_free(st);
+    return 1;
+  }
+  printf("runnable:   yes\n");
   oxrt_session_free(s);
   return 0;
 }

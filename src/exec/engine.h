@@ -40,6 +40,7 @@ struct oxrt_session_options {
   oxrt_log_fn log_fn;
   void *log_user;
   oxrt_log_level log_min;
+  int load_only;
 };
 
 struct oxrt_session {

@@ -24,6 +24,9 @@ void oxrt_session_options_set_intra_op_threads(oxrt_session_options *o, int thre
 void oxrt_session_options_set_opt_level(oxrt_session_options *o, oxrt_opt_level level) {
   if (o) o->opt_level = level;
 }
+void oxrt_session_options_set_load_only(oxrt_session_options *o, int load_only) {
+  if (o) o->load_only = load_only;
+}
 void oxrt_session_options_set_log(oxrt_session_options *o, oxrt_log_fn fn, void *user, oxrt_log_level min_level) {
   if (!o) return;
   o->log_fn = fn;
@@ -158,6 +161,7 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   OXRT_TRY(oxrt_inline_functions(m));
   OXRT_TRY(build_descriptions(s));
   build_stats(s);
+  if (s->opts.load_only) return NULL;
   OXRT_TRY(oxrt_plan_graph(s, m->graph, &s->main_plan));
   s->pool = oxrt_threadpool_create(s->opts.threads);
   if (!s->pool) return OXRT_OOM();
@@ -369,6 +373,8 @@ oxrt_status *oxrt_session_run(oxrt_session *s, const oxrt_run_options *run_optio
   (void)run_options;
   if (!s || (n_inputs && (!input_names || !inputs)) || (n_outputs && !outputs))
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "NULL argument to oxrt_session_run");
+  if (!s->main_plan)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "this session was opened with load_only set and cannot run");
   if (!output_names && n_outputs != s->n_outputs)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "output_names is NULL, so n_outputs must be %zu (all outputs), got %zu",
                       s->n_outputs, n_outputs);

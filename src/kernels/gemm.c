@@ -1,7 +1,239 @@
-/* gemm.c - portable blocked GEMM driver (ISA-specific micro-kernels may replace the inner loop). */
+/* gemm.c - packed, cache-blocked, threaded GEMM driver with run-time ISA selection.
+ *
+ * Layout of the float path (row-major C = A * B):
+ *   A is packed once into MR-row panels over the whole K: Ap[panel][k][MR] (zero-padded rows).
+ *   Work is split into tiles of C (rows x columns); each tile walks K in blocks of KC, packs its
+ *   B block (KC x tile columns) into NR-column panels Bp[panel][k][NR] that stay in L2, and for
+ *   each A micro-panel (kept in L1) streams over the B panels with the micro-kernel.
+ * Edge tiles are computed into a scratch tile and merged, so micro-kernels only see full tiles.
+ */
 #include "gemm.h"
+#include "../core/value.h"
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define OXRT_GEMM_X86 1
+#endif
+
+/* ------------------------------------------------------------------ ISA selection */
+
+const char *oxrt_isa_name(oxrt_isa isa) {
+  switch (isa) {
+  case OXRT_ISA_AVX512: return "avx512";
+  case OXRT_ISA_AVX2: return "avx2";
+  default: return "portable";
+  }
+}
+
+static oxrt_isa detect_isa(void) {
+  oxrt_isa hw = OXRT_ISA_PORTABLE;
+#ifdef OXRT_GEMM_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) hw = OXRT_ISA_AVX2;
+  if (hw == OXRT_ISA_AVX2 && __builtin_cpu_supports("avx512f")) hw = OXRT_ISA_AVX512;
+#endif
+  const char *env = getenv("OXRT_ISA");
+  if (env && *env) {
+    oxrt_isa cap = hw;
+    if (!strcmp(env, "portable") || !strcmp(env, "generic") || !strcmp(env, "none")) cap = OXRT_ISA_PORTABLE;
+    else if (!strcmp(env, "avx2")) cap = OXRT_ISA_AVX2;
+    else if (!strcmp(env, "avx512")) cap = OXRT_ISA_AVX512;
+    if (cap < hw) hw = cap;
+  }
+  return hw;
+}
+
+static atomic_int g_isa = -1; /* detection is deterministic, so a racing first call is harmless */
+
+oxrt_isa oxrt_gemm_isa(void) {
+  int v = atomic_load_explicit(&g_isa, memory_order_relaxed);
+  if (v < 0) {
+    v = (int)detect_isa();
+    atomic_store_explicit(&g_isa, v, memory_order_relaxed);
+  }
+  return (oxrt_isa)v;
+}
+
+/* ------------------------------------------------------------------ portable micro-kernel */
+
+#define P_MR 4
+#define P_NR 16
+
+static void ukernel_portable(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
+                             float beta) {
+  float acc[P_MR][P_NR];
+  memset(acc, 0, sizeof acc);
+  for (size_t k = 0; k < kc; k++) {
+    const float *bk = b + k * P_NR;
+    for (int i = 0; i < P_MR; i++) {
+      float av = a[k * P_MR + i];
+      for (int j = 0; j < P_NR; j++) acc[i][j] += av * bk[j];
+    }
+  }
+  for (int i = 0; i < P_MR; i++) {
+    float *ci = c + i * ldc;
+    if (beta == 0) {
+      for (int j = 0; j < P_NR; j++) ci[j] = alpha * acc[i][j];
+    } else {
+      for (int j = 0; j < P_NR; j++) ci[j] = alpha * acc[i][j] + beta * ci[j];
+    }
+  }
+}
+
+typedef struct {
+  oxrt_sgemm_ukernel kern;
+  size_t mr, nr, kc, nc;
+} ukernel_desc;
+
+static ukernel_desc pick_kernel(void) {
+  ukernel_desc d = {ukernel_portable, P_MR, P_NR, 256, 512};
+#ifdef OXRT_GEMM_X86
+  switch (oxrt_gemm_isa()) {
+  case OXRT_ISA_AVX512: d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, 12, 32, 256, 512}; break;
+  case OXRT_ISA_AVX2: d = (ukernel_desc){oxrt_sgemm_ukernel_avx2, 6, 16, 256, 512}; break;
+  default: break;
+  }
+#endif
+  return d;
+}
+
+/* ------------------------------------------------------------------ packing */
+
+/* Rows [i0, i0+mr_eff) of op(A), all K, into one panel dst[k*mr + i]; rows past mr_eff are zero. */
+static void pack_a_panel(bool ta, const float *A, size_t lda, size_t i0, size_t mr_eff, size_t mr, size_t K,
+                         float *dst) {
+  if (!ta) {
+    for (size_t i = 0; i < mr_eff; i++) {
+      const float *src = A + (i0 + i) * lda;
+      for (size_t k = 0; k < K; k++) dst[k * mr + i] = src[k];
+    }
+  } else {
+    for (size_t k = 0; k < K; k++) memcpy(dst + k * mr, A + k * lda + i0, mr_eff * sizeof(float));
+  }
+  if (mr_eff < mr)
+    for (size_t k = 0; k < K; k++)
+      for (size_t i = mr_eff; i < mr; i++) dst[k * mr + i] = 0;
+}
+
+/* Columns [j0, j0+nr_eff) and rows [p0, p0+kc) of op(B) into dst[k*nr + j]; columns past nr_eff are zero. */
+static void pack_b_panel(bool tb, const float *B, size_t ldb, size_t p0, size_t kc, size_t j0, size_t nr_eff,
+                         size_t nr, float *dst) {
+  if (!tb) {
+    for (size_t k = 0; k < kc; k++) {
+      float *d = dst + k * nr;
+      memcpy(d, B + (p0 + k) * ldb + j0, nr_eff * sizeof(float));
+      for (size_t j = nr_eff; j < nr; j++) d[j] = 0;
+    }
+  } else {
+    for (size_t j = 0; j < nr_eff; j++) {
+      const float *src = B + (j0 + j) * ldb + p0;
+      for (size_t k = 0; k < kc; k++) dst[k * nr + j] = src[k];
+    }
+    if (nr_eff < nr)
+      for (size_t k = 0; k < kc; k++)
+        for (size_t j = nr_eff; j < nr; j++) dst[k * nr + j] = 0;
+  }
+}
+
+/* ------------------------------------------------------------------ driver */
+
+typedef struct {
+  ukernel_desc uk;
+  bool ta, tb;
+  size_t M, N, K;
+  float alpha, beta;
+  const float *A, *B;
+  size_t lda, ldb, ldc;
+  float *C;
+  float *Ap;         /* packed A */
+  size_t m_tile;     /* rows per tile (multiple of mr) */
+  size_t n_tile;     /* columns per tile (multiple of nr) */
+  size_t n_tiles_n;  /* tiles along N */
+} sgemm_plan;
+
+static void pack_a_range(void *arg, size_t p0, size_t p1) {
+  sgemm_plan *pl = arg;
+  size_t mr = pl->uk.mr;
+  for (size_t p = p0; p < p1; p++) {
+    size_t i0 = p * mr, mr_eff = pl->M - i0 < mr ? pl->M - i0 : mr;
+    pack_a_panel(pl->ta, pl->A, pl->lda, i0, mr_eff, mr, pl->K, pl->Ap + p * mr * pl->K);
+  }
+}
+
+static void merge_tile(const float *tmp, size_t nr, float *c, size_t ldc, size_t m_eff, size_t n_eff, float beta) {
+  for (size_t i = 0; i < m_eff; i++) {
+    float *ci = c + i * ldc;
+    const float *ti = tmp + i * nr;
+    if (beta == 0) {
+      for (size_t j = 0; j < n_eff; j++) ci[j] = ti[j];
+    } else {
+      for (size_t j = 0; j < n_eff; j++) ci[j] = ti[j] + beta * ci[j];
+    }
+  }
+}
+
+/* Out of memory for the B block: the same tiles with plain dot products, which need no scratch. */
+static void tiles_unpacked(const sgemm_plan *pl, size_t t0, size_t t1) {
+  for (size_t t = t0; t < t1; t++) {
+    size_t tm = t / pl->n_tiles_n, tn = t % pl->n_tiles_n;
+    size_t i_beg = tm * pl->m_tile, i_end = i_beg + pl->m_tile < pl->M ? i_beg + pl->m_tile : pl->M;
+    size_t j_beg = tn * pl->n_tile, j_end = j_beg + pl->n_tile < pl->N ? j_beg + pl->n_tile : pl->N;
+    for (size_t i = i_beg; i < i_end; i++)
+      for (size_t n = j_beg; n < j_end; n++) {
+        float s = 0;
+        for (size_t k = 0; k < pl->K; k++)
+          s += (pl->ta ? pl->A[k * pl->lda + i] : pl->A[i * pl->lda + k]) *
+               (pl->tb ? pl->B[n * pl->ldb + k] : pl->B[k * pl->ldb + n]);
+        float *c = pl->C + i * pl->ldc + n;
+        *c = pl->beta == 0 ? pl->alpha * s : pl->alpha * s + pl->beta * *c;
+      }
+  }
+}
+
+static void run_tiles(void *arg, size_t t0, size_t t1) {
+  sgemm_plan *pl = arg;
+  const size_t mr = pl->uk.mr, nr = pl->uk.nr, KC = pl->uk.kc, K = pl->K;
+  float *bp = oxrt_aligned_alloc(sizeof(float) * (KC * pl->n_tile + mr * nr));
+  if (!bp) {
+    tiles_unpacked(pl, t0, t1);
+    return;
+  }
+  float *tmp = bp + KC * pl->n_tile;
+  for (size_t t = t0; t < t1; t++) {
+    size_t tm = t / pl->n_tiles_n, tn = t % pl->n_tiles_n;
+    size_t i_beg = tm * pl->m_tile, i_end = i_beg + pl->m_tile < pl->M ? i_beg + pl->m_tile : pl->M;
+    size_t j_beg = tn * pl->n_tile, j_end = j_beg + pl->n_tile < pl->N ? j_beg + pl->n_tile : pl->N;
+    size_t n_panels = (j_end - j_beg + nr - 1) / nr;
+    for (size_t p0 = 0; p0 < K; p0 += KC) {
+      size_t kc = K - p0 < KC ? K - p0 : KC;
+      float beta = p0 == 0 ? pl->beta : 1.0f;
+      for (size_t q = 0; q < n_panels; q++) {
+        size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
+        pack_b_panel(pl->tb, pl->B, pl->ldb, p0, kc, j0, n_eff, nr, bp + q * kc * nr);
+      }
+      for (size_t i0 = i_beg; i0 < i_end; i0 += mr) {
+        size_t m_eff = i_end - i0 < mr ? i_end - i0 : mr;
+        const float *ap = pl->Ap + (i0 / mr) * mr * K + p0 * mr;
+        for (size_t q = 0; q < n_panels; q++) {
+          size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
+          float *c = pl->C + i0 * pl->ldc + j0;
+          if (m_eff == mr && n_eff == nr) {
+            pl->uk.kern(kc, ap, bp + q * kc * nr, c, pl->ldc, pl->alpha, beta);
+          } else {
+            pl->uk.kern(kc, ap, bp + q * kc * nr, tmp, nr, pl->alpha, 0.0f);
+            merge_tile(tmp, nr, c, pl->ldc, m_eff, n_eff, beta);
+          }
+        }
+      }
+    }
+  }
+  oxrt_aligned_free(bp);
+}
+
+/* ------------------------------------------------------------------ simple paths */
 
 typedef struct {
   bool ta, tb;
@@ -12,19 +244,35 @@ typedef struct {
   float *C;
 } sgemm_job;
 
-/* Rows [r0, r1) of C. B is read row by row so the innermost loop runs along N contiguously. */
+static inline void store_row(float *c, const float *acc, size_t n, float alpha, float beta) {
+  if (beta == 0) {
+    for (size_t j = 0; j < n; j++) c[j] = alpha * acc[j];
+  } else {
+    for (size_t j = 0; j < n; j++) c[j] = alpha * acc[j] + beta * c[j];
+  }
+}
+
+/* Rows [r0, r1) of C with plain loops: small problems, where packing would cost more than it saves. */
 static void sgemm_rows(void *arg, size_t r0, size_t r1) {
   const sgemm_job *j = arg;
   size_t N = j->N, K = j->K;
-  float *acc = malloc(sizeof(float) * (N ? N : 1));
-  float *bcol = j->tb ? malloc(sizeof(float) * (K ? K : 1)) : NULL;
+  float stack_acc[256];
+  float *acc = N <= 256 ? stack_acc : malloc(sizeof(float) * N);
   for (size_t i = r0; i < r1; i++) {
-    float *c = j->C + i * j->ldc;
+    if (!acc) { /* out of memory for a row of N > 256 sums: one dot product at a time */
+      for (size_t n = 0; n < N; n++) {
+        float s = 0;
+        for (size_t k = 0; k < K; k++)
+          s += (j->ta ? j->A[k * j->lda + i] : j->A[i * j->lda + k]) * (j->tb ? j->B[n * j->ldb + k] : j->B[k * j->ldb + n]);
+        float *c = j->C + i * j->ldc + n;
+        *c = j->beta == 0 ? j->alpha * s : j->alpha * s + j->beta * *c;
+      }
+      continue;
+    }
     if (!j->tb) {
       memset(acc, 0, sizeof(float) * N);
       for (size_t k = 0; k < K; k++) {
         float a = j->ta ? j->A[k * j->lda + i] : j->A[i * j->lda + k];
-        if (a == 0) continue;
         const float *b = j->B + k * j->ldb;
         for (size_t n = 0; n < N; n++) acc[n] += a * b[n];
       }
@@ -41,35 +289,127 @@ static void sgemm_rows(void *arg, size_t r0, size_t r1) {
         acc[n] = s;
       }
     }
-    if (j->beta == 0) {
-      for (size_t n = 0; n < N; n++) c[n] = j->alpha * acc[n];
-    } else {
-      for (size_t n = 0; n < N; n++) c[n] = j->alpha * acc[n] + j->beta * c[n];
-    }
+    store_row(j->C + i * j->ldc, acc, N, j->alpha, j->beta);
   }
-  free(acc);
-  free(bcol);
+  if (acc && acc != stack_acc) free(acc);
+}
+
+/* Matrix-vector (M == 1): columns [n0, n1) of the single output row. */
+static void sgemv_cols(void *arg, size_t n0, size_t n1) {
+  const sgemm_job *j = arg;
+  size_t K = j->K;
+  float acc[512];
+  for (size_t nb = n0; nb < n1; nb += 512) {
+    size_t ne = n1 - nb < 512 ? n1 - nb : 512;
+    if (!j->tb) {
+      memset(acc, 0, sizeof(float) * ne);
+      for (size_t k = 0; k < K; k++) {
+        float a = j->A[k * (j->ta ? j->lda : 1)];
+        const float *b = j->B + k * j->ldb + nb;
+        for (size_t n = 0; n < ne; n++) acc[n] += a * b[n];
+      }
+    } else {
+      for (size_t n = 0; n < ne; n++) {
+        const float *b = j->B + (nb + n) * j->ldb;
+        float s = 0;
+        if (!j->ta) {
+          for (size_t k = 0; k < K; k++) s += j->A[k] * b[k];
+        } else {
+          for (size_t k = 0; k < K; k++) s += j->A[k * j->lda] * b[k];
+        }
+        acc[n] = s;
+      }
+    }
+    store_row(j->C + nb, acc, ne, j->alpha, j->beta);
+  }
+}
+
+static void scale_c(size_t M, size_t N, float beta, float *C, size_t ldc) {
+  for (size_t i = 0; i < M; i++) {
+    float *c = C + i * ldc;
+    if (beta == 0) memset(c, 0, sizeof(float) * N);
+    else if (beta != 1)
+      for (size_t n = 0; n < N; n++) c[n] *= beta;
+  }
 }
 
 void oxrt_sgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
                 const float *B, size_t ldb, float beta, float *C, size_t ldc, oxrt_threadpool *pool) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
   sgemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
-  size_t work = N * K;
-  size_t grain = work > 0 ? (65536 / work) + 1 : M;
-  oxrt_parallel_for(pool, M, grain, sgemm_rows, &j);
+  double flops = (double)M * (double)N * (double)K;
+  if (M == 1) {
+    size_t grain = (size_t)(131072 / K) + 16;
+    oxrt_parallel_for(pool, N, grain, sgemv_cols, &j);
+    return;
+  }
+  ukernel_desc uk = pick_kernel();
+  if (flops < 16384.0 || (N < uk.nr / 2 && !trans_b)) {
+    size_t grain = (size_t)(65536 / (N * K)) + 1;
+    oxrt_parallel_for(pool, M, grain, sgemm_rows, &j);
+    return;
+  }
+
+  sgemm_plan pl = {.uk = uk, .ta = trans_a, .tb = trans_b, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
+                   .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C};
+  size_t m_panels = (M + uk.mr - 1) / uk.mr;
+  pl.Ap = oxrt_aligned_alloc(sizeof(float) * m_panels * uk.mr * K);
+  if (!pl.Ap) goto fallback;
+  oxrt_parallel_for(pool, m_panels, (size_t)(16384 / (uk.mr * K)) + 1, pack_a_range, &pl);
+
+  /* Tiles: balanced column blocks of at most uk.nc, then split rows until there is work for every thread. */
+  size_t nth = (size_t)oxrt_threadpool_size(pool);
+  size_t nb = (N + uk.nc - 1) / uk.nc;
+  size_t nt = (N + nb - 1) / nb;
+  nt = (nt + uk.nr - 1) / uk.nr * uk.nr;
+  pl.n_tile = nt;
+  pl.n_tiles_n = (N + nt - 1) / nt;
+  size_t mb = 1, want = nth > 1 ? nth * 3 : 1;
+  while (pl.n_tiles_n * mb < want && (m_panels + mb * 2 - 1) / (mb * 2) >= 2) mb *= 2;
+  pl.m_tile = (m_panels + mb - 1) / mb * uk.mr;
+  size_t n_tiles = pl.n_tiles_n * ((M + pl.m_tile - 1) / pl.m_tile);
+  oxrt_parallel_for(pool, n_tiles, 1, run_tiles, &pl);
+  oxrt_aligned_free(pl.Ap);
+  return;
+fallback:
+  /* Out of memory for packing A: plain loops (they need a row of scratch only for N > 256). */
+  oxrt_parallel_for(pool, M, 1, sgemm_rows, &j);
+}
+
+/* ------------------------------------------------------------------ double */
+
+typedef struct {
+  bool ta, tb;
+  size_t M, N, K;
+  double alpha, beta;
+  const double *A, *B;
+  size_t lda, ldb, ldc;
+  double *C;
+} dgemm_job;
+
+static void dgemm_rows(void *arg, size_t r0, size_t r1) {
+  const dgemm_job *j = arg;
+  for (size_t i = r0; i < r1; i++) {
+    double *c = j->C + i * j->ldc;
+    for (size_t n = 0; n < j->N; n++) {
+      double s = 0;
+      for (size_t k = 0; k < j->K; k++) {
+        double a = j->ta ? j->A[k * j->lda + i] : j->A[i * j->lda + k];
+        double b = j->tb ? j->B[n * j->ldb + k] : j->B[k * j->ldb + n];
+        s += a * b;
+      }
+      c[n] = j->beta == 0 ? j->alpha * s : j->alpha * s + j->beta * c[n];
+    }
+  }
 }
 
 void oxrt_dgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
                 const double *B, size_t ldb, double beta, double *C, size_t ldc, oxrt_threadpool *pool) {
-  (void)pool;
-  for (size_t i = 0; i < M; i++)
-    for (size_t n = 0; n < N; n++) {
-      double s = 0;
-      for (size_t k = 0; k < K; k++) {
-        double a = trans_a ? A[k * lda + i] : A[i * lda + k];
-        double b = trans_b ? B[n * ldb + k] : B[k * ldb + n];
-        s += a * b;
-      }
-      C[i * ldc + n] = beta == 0 ? alpha * s : alpha * s + beta * C[i * ldc + n];
-    }
+  dgemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+  size_t work = N * K + 1;
+  oxrt_parallel_for(pool, M, 65536 / work + 1, dgemm_rows, &j);
 }

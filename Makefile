@@ -1,0 +1,80 @@
+# oxrt - the two commands of the README, and the pieces they are made of.
+#   make demo   build, then run the shipped examples (predictions, accuracy, latency)
+#   make test   install what the tests need (apt + pip), build, run every test
+SHELL := /bin/bash
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SUITE_OLD := /usr/include/onnx/backend/test/data
+SUITE_NEW := ../shared/onnx-tests
+
+.PHONY: all build demo test deps deps-apt deps-py unit conformance conformance-new pytest sanitize test-asan \
+        bench install clean examples
+
+all: build
+
+build:
+	@command -v cmake >/dev/null || { echo "cmake is missing: run 'make deps' or apt-get install cmake build-essential"; exit 1; }
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	./$(BUILD)/oxrt_demo examples
+
+# ---------------------------------------------------------------- dependencies
+deps: deps-apt deps-py
+
+deps-apt:
+	@if ! dpkg -s cmake build-essential libonnx-testdata python3-venv python3-dev python3-torch python3-torchvision >/dev/null 2>&1; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq cmake build-essential pkg-config libonnx-testdata \
+	    python3-venv python3-dev python3-torch python3-torchvision >/dev/null; \
+	fi
+
+# Debian's python3 with its torch (needs numpy 1.x), plus pip's onnx, onnxruntime and friends.
+$(VENV)/.deps-ok: tests/requirements.txt
+	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+deps-py: deps-apt $(VENV)/.deps-ok
+
+# ---------------------------------------------------------------------- tests
+test: deps build
+	@bash tests/run_all.sh $(BUILD) $(PY)
+
+unit: build
+	./$(BUILD)/oxrt_unit_tests
+
+conformance: build
+	./$(BUILD)/oxrt test $(SUITE_OLD)/node $(SUITE_OLD)/simple $(SUITE_OLD)/pytorch-converted $(SUITE_OLD)/pytorch-operator
+
+conformance-new: build
+	./$(BUILD)/oxrt test $(SUITE_NEW)
+
+pytest: build deps-py
+	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps . && $(PY) -m pytest -q python/tests tests/python
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build, and the conformance suite under it.
+sanitize:
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_SANITIZE=ON >/dev/null
+	cmake --build build-asan -j$(JOBS)
+
+test-asan: sanitize
+	ASAN_OPTIONS=detect_leaks=1 ./build-asan/oxrt_unit_tests
+	ASAN_OPTIONS=detect_leaks=1 ./build-asan/oxrt test --expect-failures tests/conformance/known_failures.txt \
+	  $(SUITE_OLD)/node $(SUITE_OLD)/simple $(SUITE_OLD)/pytorch-converted $(SUITE_OLD)/pytorch-operator
+
+examples: deps-py
+	$(PY) examples/make_examples.py
+
+bench: build deps-py
+	$(PY) bench/run_bench.py --oxrt $(BUILD)/oxrt
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan

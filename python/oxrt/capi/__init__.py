@@ -1,0 +1,2 @@
+"""Mirror of onnxruntime.capi, so `from oxrt.capi.onnxruntime_pybind11_state import InvalidArgument` works."""
+from . import onnxruntime_pybind11_state  # noqa: F401

@@ -1,0 +1,52 @@
+/* Concat.c - Concat along `axis` (default 1 in opset 1, required from 4, negative from 11). */
+#include "layout_util.h"
+
+static oxrt_status *concat_run(oxrt_kernel_ctx *ctx) {
+  const oxrt_node *node = ctx->node;
+  const oxrt_attr *aa = oxrt_node_attr(node, "axis");
+  if (!aa && ctx->opset >= 4) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute 'axis' is required");
+  int64_t axis = aa ? oxrt_attr_int(node, "axis", 1) : 1;
+  const oxrt_value *first = NULL;
+  for (int i = 0; i < ctx->n_inputs; i++) {
+    const oxrt_value *x = oxrt_input(ctx, i);
+    OXRT_TRY(oxrt_check_tensor(x, i, "input"));
+    if (!first) first = x;
+  }
+  if (!first) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "Concat needs at least one input");
+  int r = first->rank;
+  if (r == 0) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "cannot concatenate scalars");
+  OXRT_TRY(oxrt_norm_axis(axis, r, false, &axis));
+  int64_t dims[OXRT_MAX_RANK];
+  for (int d = 0; d < r; d++) dims[d] = first->dims[d];
+  dims[axis] = 0;
+  for (int i = 0; i < ctx->n_inputs; i++) {
+    const oxrt_value *x = ctx->inputs[i];
+    if (x->dtype != first->dtype)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input %d has type %s, input 0 has %s", i, oxrt_elem_type_name(x->dtype),
+                        oxrt_elem_type_name(first->dtype));
+    if (x->rank != r) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input %d has rank %d, input 0 has rank %d", i, x->rank, r);
+    for (int d = 0; d < r; d++)
+      if (d != axis && x->dims[d] != first->dims[d])
+        return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input %d: dim %d is %lld, input 0 has %lld", i, d,
+                          (long long)x->dims[d], (long long)first->dims[d]);
+    dims[axis] += x->dims[axis];
+  }
+  oxrt_value *y;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, first->dtype, r, dims, &y));
+  /* Each input is a [outer, block] matrix placed at a column offset of the [outer, total] output. */
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; d++) outer *= dims[d];
+  for (int d = (int)axis + 1; d < r; d++) inner *= dims[d];
+  int64_t total = dims[axis] * inner, col = 0;
+  for (int i = 0; i < ctx->n_inputs; i++) {
+    const oxrt_value *x = ctx->inputs[i];
+    int64_t block = x->dims[axis] * inner;
+    int64_t md[2] = {outer, block}, ss[2] = {block, 1}, ds[2] = {total, 1};
+    OXRT_TRY(oxrt_lay_gather2(ctx, x->dtype, y->data, col, ds, x->data, 0, 2, md, ss));
+    col += block;
+  }
+  return NULL;
+}
+
+static const oxrt_op_impl concat_impls[] = {{.since_version = 1, .run = concat_run}};
+OXRT_REGISTER_OP(Concat) = {"", "Concat", OXRT_IMPLS(concat_impls)};

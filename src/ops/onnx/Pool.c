@@ -1,0 +1,373 @@
+/* Pool.c - the pooling family: MaxPool (with Indices), AveragePool, LpPool and their Global* forms.
+ *
+ * Every input is computed through float32 (f32_view.h). Spatial ranks 1..3 are embedded into 3-D with
+ * leading unit dims so one set of loops serves all; per output position and axis the valid kernel taps are
+ * precomputed once, so the inner loops never test bounds. Planes (n, c) run in parallel. */
+#include "f32_view.h"
+#include <math.h>
+#include <string.h>
+
+enum { POOL_MAX, POOL_AVG, POOL_LP };
+
+typedef struct {
+  int kind;
+  int nsp;                             /* spatial rank of the model (1..3) */
+  int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
+  int64_t *klo[3], *khi[3], *kpad[3];  /* per output index: valid taps [klo, khi), taps inside the padding */
+  int64_t *start[3];                   /* first input position of the window */
+  bool count_include_pad;
+  int storage_order;
+  float p;
+  const float *x;
+  float *y;
+  int64_t *ind;
+} pool_job;
+
+static void pool_planes(void *arg, size_t b, size_t e) {
+  const pool_job *J = arg;
+  const int64_t ID = J->in[0], IH = J->in[1], IW = J->in[2];
+  const int64_t OD = J->out[0], OH = J->out[1], OW = J->out[2];
+  const int64_t in_plane = ID * IH * IW, out_plane = OD * OH * OW;
+  for (size_t pl = b; pl < e; pl++) {
+    const float *x = J->x + pl * in_plane;
+    float *y = J->y + pl * out_plane;
+    int64_t *ind = J->ind ? J->ind + pl * out_plane : NULL;
+    for (int64_t od = 0; od < OD; od++) {
+      const int64_t d0 = J->klo[0][od], d1 = J->khi[0][od], ds = J->start[0][od];
+      for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t h0 = J->klo[1][oh], h1 = J->khi[1][oh], hs = J->start[1][oh];
+        float *yrow = y + (od * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ow++) {
+          const int64_t w0 = J->klo[2][ow], w1 = J->khi[2][ow], ws = J->start[2][ow];
+          if (J->kind == POOL_MAX) {
+            float m = -INFINITY;
+            int64_t best = -1;
+            for (int64_t kd = d0; kd < d1; kd++) {
+              const int64_t pd = ds + kd * J->d[0];
+              for (int64_t kh = h0; kh < h1; kh++) {
+                const int64_t ph = hs + kh * J->d[1];
+                const float *xr = x + (pd * IH + ph) * IW + ws;
+                if (J->d[2] == 1) {
+                  for (int64_t kw = w0; kw < w1; kw++)
+                    if (xr[kw] > m || best < 0) {
+                      m = xr[kw];
+                      best = (pd * IH + ph) * IW + ws + kw;
+                    }
+                } else {
+                  for (int64_t kw = w0; kw < w1; kw++) {
+                    const float v = xr[kw * J->d[2]];
+                    if (v > m || best < 0) {
+                      m = v;
+                      best = (pd * IH + ph) * IW + ws + kw * J->d[2];
+                    }
+                  }
+                }
+              }
+            }
+            yrow[ow] = best < 0 ? 0.0f : m;
+            if (ind) {
+              int64_t idx = -1;
+              if (best >= 0) {
+                if (J->storage_order) { /* column-major over the spatial axes */
+                  const int64_t pw = best % IW, ph = (best / IW) % IH, pd = best / (IW * IH);
+                  if (J->nsp == 1) idx = pw;
+                  else if (J->nsp == 2) idx = ph + pw * IH;
+                  else idx = pd + ph * ID + pw * ID * IH;
+                } else {
+                  idx = best;
+                }
+                idx += (int64_t)pl * in_plane;
+              }
+              ind[(od * OH + oh) * OW + ow] = idx;
+            }
+          } else {
+            double acc = 0.0;
+            for (int64_t kd = d0; kd < d1; kd++) {
+              const int64_t pd = ds + kd * J->d[0];
+              for (int64_t kh = h0; kh < h1; kh++) {
+                const float *xr = x + (pd * IH + hs + kh * J->d[1]) * IW + ws;
+                const int64_t dw = J->d[2];
+                if (J->kind == POOL_AVG) {
+                  float a = 0.0f;
+                  for (int64_t kw = w0; kw < w1; kw++) a += xr[kw * dw];
+                  acc += a;
+                } else if (J->p == 2.0f) {
+                  for (int64_t kw = w0; kw < w1; kw++) acc += (double)xr[kw * dw] * xr[kw * dw];
+                } else if (J->p == 1.0f) {
+                  for (int64_t kw = w0; kw < w1; kw++) acc += fabsf(xr[kw * dw]);
+                } else {
+                  for (int64_t kw = w0; kw < w1; kw++) acc += pow(fabsf(xr[kw * dw]), J->p);
+                }
+              }
+            }
+            if (J->kind == POOL_AVG) {
+              int64_t n = J->count_include_pad ? J->kpad[0][od] * J->kpad[1][oh] * J->kpad[2][ow]
+                                               : (d1 - d0) * (h1 - h0) * (w1 - w0);
+              yrow[ow] = (float)(acc / (double)n);
+            } else {
+              yrow[ow] = J->p == 2.0f ? (float)sqrt(acc) : J->p == 1.0f ? (float)acc : (float)pow(acc, 1.0 / J->p);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Reads the window attributes and fills geometry (in, out, k, s, d, pb, pe) of J for input x. */
+static oxrt_status *pool_geometry(const oxrt_node *node, const oxrt_value *x, int kind, int opset, pool_job *J,
+                                  int *out_rank, int64_t *out_dims) {
+  if (x->rank < 3) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0: expected rank >= 3 (N, C, spatial...), got %d", x->rank);
+  const int nsp = x->rank - 2;
+  if (nsp > 3) return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "pooling over %d spatial axes (at most 3 supported)", nsp);
+  size_t nk = 0, ns = 0, np = 0, nd = 0;
+  const int64_t *ks = oxrt_attr_ints(node, "kernel_shape", &nk);
+  const int64_t *st = oxrt_attr_ints(node, "strides", &ns);
+  const int64_t *pads = oxrt_attr_ints(node, "pads", &np);
+  const int64_t *dil = oxrt_attr_ints(node, "dilations", &nd);
+  const char *auto_pad = oxrt_attr_string(node, "auto_pad", "NOTSET");
+  const bool ceil_mode = oxrt_attr_int(node, "ceil_mode", 0) != 0;
+  (void)kind;
+  (void)opset;
+  if (!ks) return oxrt_error(OXRT_ERR_INVALID_MODEL, "attribute kernel_shape is required");
+  if ((int)nk != nsp)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "kernel_shape has %zu values but the input has %d spatial axes", nk, nsp);
+  if (st && (int)ns != nsp) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "strides has %zu values, expected %d", ns, nsp);
+  if (dil && (int)nd != nsp) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "dilations has %zu values, expected %d", nd, nsp);
+  if (pads && (int)np != 2 * nsp) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "pads has %zu values, expected %d", np, 2 * nsp);
+  int mode = 0; /* 0 explicit, 1 SAME_UPPER, 2 SAME_LOWER, 3 VALID */
+  if (strcmp(auto_pad, "SAME_UPPER") == 0) mode = 1;
+  else if (strcmp(auto_pad, "SAME_LOWER") == 0) mode = 2;
+  else if (strcmp(auto_pad, "VALID") == 0) mode = 3;
+  else if (strcmp(auto_pad, "NOTSET") != 0 && auto_pad[0])
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", auto_pad);
+  const int off = 3 - nsp;
+  for (int i = 0; i < 3; i++) J->in[i] = J->out[i] = J->k[i] = J->s[i] = J->d[i] = 1, J->pb[i] = J->pe[i] = 0;
+  J->nsp = nsp;
+  out_dims[0] = x->dims[0];
+  out_dims[1] = x->dims[1];
+  for (int i = 0; i < nsp; i++) {
+    const int a = off + i;
+    const int64_t in = x->dims[2 + i], k = ks[i], s = st ? st[i] : 1, d = dil ? dil[i] : 1;
+    if (k <= 0 || s <= 0 || d <= 0)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "axis %d: kernel %lld, stride %lld and dilation %lld must be positive",
+                        i, (long long)k, (long long)s, (long long)d);
+    const int64_t dk = (k - 1) * d + 1;
+    int64_t pb = pads ? pads[i] : 0, pe = pads ? pads[nsp + i] : 0, out;
+    if (pb < 0 || pe < 0) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "axis %d: negative pads", i);
+    if (mode == 1 || mode == 2) {
+      out = (in + s - 1) / s;
+      int64_t total = (out - 1) * s + dk - in;
+      if (total < 0) total = 0;
+      pb = mode == 1 ? total / 2 : total - total / 2;
+      pe = total - pb;
+    } else if (mode == 3) {
+      pb = pe = 0;
+      out = in >= dk ? (in - dk) / s + 1 : 0;
+    } else {
+      const int64_t span = in + pb + pe - dk;
+      if (span < 0) {
+        out = 0;
+      } else if (ceil_mode) {
+        out = (span + s - 1) / s + 1;
+        if ((out - 1) * s >= in + pb) out--; /* the last window must start inside the input or left pad */
+      } else {
+        out = span / s + 1;
+      }
+    }
+    if (out < 0) out = 0;
+    J->in[a] = in, J->out[a] = out, J->k[a] = k, J->s[a] = s, J->d[a] = d, J->pb[a] = pb, J->pe[a] = pe;
+    out_dims[2 + i] = out;
+  }
+  *out_rank = x->rank;
+  return NULL;
+}
+
+static void pool_free_tables(pool_job *J) {
+  for (int a = 0; a < 3; a++) free(J->klo[a]);
+}
+
+static oxrt_status *pool_tables(pool_job *J) {
+  for (int a = 0; a < 3; a++) {
+    const int64_t n = J->out[a] ? J->out[a] : 1;
+    int64_t *t = malloc(sizeof(int64_t) * 4 * (size_t)n);
+    if (!t) return OXRT_OOM();
+    J->klo[a] = t, J->khi[a] = t + n, J->kpad[a] = t + 2 * n, J->start[a] = t + 3 * n;
+    const int64_t k = J->k[a], s = J->s[a], d = J->d[a], in = J->in[a];
+    for (int64_t o = 0; o < J->out[a]; o++) {
+      const int64_t st = o * s - J->pb[a];
+      int64_t lo = st < 0 ? (-st + d - 1) / d : 0;
+      int64_t hi = in - st <= 0 ? 0 : (in - st + d - 1) / d;
+      if (hi > k) hi = k;
+      if (lo > hi) lo = hi;
+      int64_t np = in + J->pe[a] - st <= 0 ? 0 : (in + J->pe[a] - st + d - 1) / d;
+      if (np > k) np = k;
+      J->klo[a][o] = lo, J->khi[a][o] = hi, J->kpad[a][o] = np, J->start[a][o] = st;
+    }
+  }
+  return NULL;
+}
+
+static oxrt_status *pool_window_run(oxrt_kernel_ctx *ctx, int kind) {
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
+  pool_job J;
+  memset(&J, 0, sizeof J);
+  J.kind = kind;
+  int rank = 0;
+  int64_t dims[OXRT_MAX_RANK];
+  OXRT_TRY(pool_geometry(ctx->node, x, kind, ctx->opset, &J, &rank, dims));
+  J.count_include_pad = oxrt_attr_int(ctx->node, "count_include_pad", 0) != 0;
+  J.storage_order = (int)oxrt_attr_int(ctx->node, "storage_order", 0);
+  if (J.storage_order != 0 && J.storage_order != 1)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "storage_order must be 0 or 1, got %d", J.storage_order);
+  if (kind == POOL_LP) {
+    const oxrt_attr *pa = oxrt_node_attr(ctx->node, "p");
+    J.p = !pa ? 2.0f : pa->type == OXRT_ATTR_FLOAT ? pa->f : (float)pa->i;
+    if (!(J.p > 0)) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "p must be positive, got %g", (double)J.p);
+  }
+  oxrt_value *y, *ind = NULL;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, rank, dims, &y));
+  if (kind == POOL_MAX && oxrt_output_wanted(ctx, 1))
+    OXRT_TRY(oxrt_output_tensor(ctx, 1, OXRT_INT64, rank, dims, &ind));
+  if (y->count == 0) return NULL;
+  const float *xf = NULL;
+  float *xtmp, *yf;
+  OXRT_TRY(f32_in(x, &xf, &xtmp));
+  oxrt_status *st = f32_out(y, &yf);
+  if (!st) st = pool_tables(&J);
+  if (!st) {
+    J.x = xf, J.y = yf, J.ind = ind ? (int64_t *)ind->data : NULL;
+    const size_t planes = (size_t)(dims[0] * dims[1]);
+    const size_t per = (size_t)(y->count / planes) * (size_t)(J.k[0] * J.k[1] * J.k[2]);
+    oxrt_parallel(ctx, planes, per >= 16384 ? 1 : 16384 / (per + 1) + 1, pool_planes, &J);
+    f32_commit(y, yf);
+  } else {
+    f32_drop(y, yf);
+  }
+  pool_free_tables(&J);
+  free(xtmp);
+  return st;
+}
+
+static oxrt_status *maxpool_run(oxrt_kernel_ctx *ctx) { return pool_window_run(ctx, POOL_MAX); }
+static oxrt_status *avgpool_run(oxrt_kernel_ctx *ctx) { return pool_window_run(ctx, POOL_AVG); }
+static oxrt_status *lppool_run(oxrt_kernel_ctx *ctx) { return pool_window_run(ctx, POOL_LP); }
+
+/* ---------------------------------------------------------------- global pools: one value per (n, c) plane */
+typedef struct {
+  int kind;
+  double p;
+  size_t plane;
+  const float *x;
+  float *y;
+} gpool_job;
+
+static void gpool_planes(void *arg, size_t b, size_t e) {
+  const gpool_job *J = arg;
+  const size_t n = J->plane;
+  for (size_t pl = b; pl < e; pl++) {
+    const float *x = J->x + pl * n;
+    if (J->kind == POOL_MAX) {
+      float m = n ? x[0] : -INFINITY;
+      for (size_t i = 1; i < n; i++) m = x[i] > m || isnan(x[i]) ? x[i] : m;
+      J->y[pl] = m;
+    } else if (J->kind == POOL_AVG) {
+      float a[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* lanes let the compiler vectorise the sum */
+      size_t i = 0;
+      for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) a[l] += x[i + l];
+      double s = 0;
+      for (int l = 0; l < 8; l++) s += a[l];
+      for (; i < n; i++) s += x[i];
+      J->y[pl] = (float)(s / (double)n);
+    } else {
+      double s = 0;
+      for (size_t i = 0; i < n; i++) s += J->p == 2.0 ? (double)x[i] * x[i] : pow(fabs((double)x[i]), J->p);
+      J->y[pl] = (float)(J->p == 2.0 ? sqrt(s) : pow(s, 1.0 / J->p));
+    }
+  }
+}
+
+static oxrt_status *global_run(oxrt_kernel_ctx *ctx, int kind) {
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
+  if (x->rank < 2) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0: expected rank >= 2 (N, C, ...), got %d", x->rank);
+  gpool_job J = {.kind = kind, .p = 2.0};
+  if (kind == POOL_LP) {
+    const oxrt_attr *pa = oxrt_node_attr(ctx->node, "p");
+    J.p = !pa ? 2.0 : pa->type == OXRT_ATTR_FLOAT ? pa->f : (double)pa->i;
+    if (!(J.p > 0)) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "p must be positive, got %g", J.p);
+  }
+  int64_t dims[OXRT_MAX_RANK];
+  dims[0] = x->dims[0], dims[1] = x->dims[1];
+  J.plane = 1;
+  for (int i = 2; i < x->rank; i++) dims[i] = 1, J.plane *= (size_t)x->dims[i];
+  oxrt_value *y;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, x->rank, dims, &y));
+  if (y->count == 0) return NULL;
+  const float *xf = NULL;
+  float *xtmp, *yf;
+  OXRT_TRY(f32_in(x, &xf, &xtmp));
+  oxrt_status *st = f32_out(y, &yf);
+  if (!st) {
+    J.x = xf, J.y = yf;
+    oxrt_parallel(ctx, y->count, J.plane >= 4096 ? 1 : 4096 / (J.plane + 1) + 1, gpool_planes, &J);
+    f32_commit(y, yf);
+  }
+  free(xtmp);
+  return st;
+}
+
+static oxrt_status *gmax_run(oxrt_kernel_ctx *ctx) { return global_run(ctx, POOL_MAX); }
+static oxrt_status *gavg_run(oxrt_kernel_ctx *ctx) { return global_run(ctx, POOL_AVG); }
+static oxrt_status *glp_run(oxrt_kernel_ctx *ctx) { return global_run(ctx, POOL_LP); }
+
+#define MAXPOOL_T12 (OXRT_TMASK_FLOATS | OXRT_TBIT(OXRT_INT8) | OXRT_TBIT(OXRT_UINT8))
+static const oxrt_op_impl maxpool_impls[] = {
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = maxpool_run},
+    {.since_version = 8, .type_mask = OXRT_TMASK_FLOATS, .run = maxpool_run},  /* Indices, storage_order */
+    {.since_version = 10, .type_mask = OXRT_TMASK_FLOATS, .run = maxpool_run}, /* dilations, ceil_mode */
+    {.since_version = 11, .type_mask = OXRT_TMASK_FLOATS, .run = maxpool_run},
+    {.since_version = 12, .type_mask = MAXPOOL_T12, .run = maxpool_run}, /* int8, uint8 */
+    {.since_version = 22, .type_mask = MAXPOOL_T12, .run = maxpool_run},
+};
+OXRT_REGISTER_OP(MaxPool) = {"", "MaxPool", OXRT_IMPLS(maxpool_impls)};
+
+static const oxrt_op_impl avgpool_impls[] = {
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run},
+    {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run},  /* count_include_pad */
+    {.since_version = 10, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run}, /* ceil_mode */
+    {.since_version = 11, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run},
+    {.since_version = 19, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run}, /* dilations */
+    {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run},
+};
+OXRT_REGISTER_OP(AveragePool) = {"", "AveragePool", OXRT_IMPLS(avgpool_impls)};
+
+static const oxrt_op_impl lppool_impls[] = {
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = lppool_run}, /* float p */
+    {.since_version = 2, .type_mask = OXRT_TMASK_FLOATS, .run = lppool_run}, /* int p */
+    {.since_version = 11, .type_mask = OXRT_TMASK_FLOATS, .run = lppool_run},
+    {.since_version = 18, .type_mask = OXRT_TMASK_FLOATS, .run = lppool_run}, /* ceil_mode, dilations */
+    {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = lppool_run},
+};
+OXRT_REGISTER_OP(LpPool) = {"", "LpPool", OXRT_IMPLS(lppool_impls)};
+
+static const oxrt_op_impl gmax_impls[] = {
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = gmax_run},
+    {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = gmax_run},
+};
+OXRT_REGISTER_OP(GlobalMaxPool) = {"", "GlobalMaxPool", OXRT_IMPLS(gmax_impls)};
+
+static const oxrt_op_impl gavg_impls[] = {
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = gavg_run},
+    {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = gavg_run},
+};
+OXRT_REGISTER_OP(GlobalAveragePool) = {"", "GlobalAveragePool", OXRT_IMPLS(gavg_impls)};
+
+static const oxrt_op_impl glp_impls[] = {
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = glp_run},
+    {.since_version = 2, .type_mask = OXRT_TMASK_FLOATS, .run = glp_run},
+    {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = glp_run},
+};
+OXRT_REGISTER_OP(GlobalLpPool) = {"", "GlobalLpPool", OXRT_IMPLS(glp_impls)};

@@ -1,0 +1,86 @@
+/* Slice.c - Slice: starts/ends/axes as attributes (opset 1) or inputs with steps (10+).
+ * Indices are clamped like numpy; negative steps walk backwards. */
+#include "layout_util.h"
+#include <stdlib.h>
+
+static oxrt_status *slice_common(oxrt_kernel_ctx *ctx, const int64_t *starts, const int64_t *ends, size_t n,
+                                 const int64_t *axes, size_t n_axes, const int64_t *steps, size_t n_steps) {
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  OXRT_TRY(oxrt_check_tensor(x, 0, "data"));
+  if (axes && n_axes != n)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "axes has %zu entries, starts has %zu", n_axes, n);
+  if (steps && n_steps != n)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "steps has %zu entries, starts has %zu", n_steps, n);
+  if (!axes && n > (size_t)x->rank)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "starts has %zu entries for rank %d", n, x->rank);
+  int r = x->rank;
+  int64_t dims[OXRT_MAX_RANK], strides[OXRT_MAX_RANK], xs[OXRT_MAX_RANK];
+  bool seen[OXRT_MAX_RANK] = {false};
+  oxrt_lay_strides(r, x->dims, xs);
+  for (int d = 0; d < r; d++) {
+    dims[d] = x->dims[d];
+    strides[d] = xs[d];
+  }
+  int64_t base = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t a = (int64_t)i;
+    if (axes) OXRT_TRY(oxrt_norm_axis(axes[i], r, false, &a));
+    if (seen[a]) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "axis %lld is repeated", (long long)a);
+    seen[a] = true;
+    int64_t dim = x->dims[a], step = steps ? steps[i] : 1;
+    if (step == 0) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "steps[%zu] is 0", i);
+    int64_t s = starts[i], e = ends[i];
+    if (s < 0) s = s < -dim ? 0 : s + dim; /* no overflow: dim >= 0 */
+    if (e < 0) e = e < -dim ? -1 : e + dim;
+    int64_t count;
+    if (step > 0) {
+      if (s > dim) s = dim;
+      if (e > dim) e = dim;
+      if (e < 0) e = 0;
+      count = e > s ? (e - s - 1) / step + 1 : 0;
+    } else {
+      if (s > dim - 1) s = dim - 1;
+      if (e > dim - 1) e = dim - 1;
+      /* after the shift e is >= -1: -1 means "through index 0" */
+      if (step < -INT64_MAX) step = -INT64_MAX; /* same count, and negating it is safe */
+      count = s > e ? (s - e - 1) / (-step) + 1 : 0;
+    }
+    dims[a] = count;
+    if (count > 0) base += s * xs[a];
+    strides[a] = xs[a] * step;
+  }
+  oxrt_value *y;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, r, dims, &y));
+  return oxrt_lay_gather(ctx, x->dtype, y->data, x->data, base, r, dims, strides);
+}
+
+static oxrt_status *slice1_run(oxrt_kernel_ctx *ctx) {
+  size_t ns, ne, na;
+  const int64_t *starts = oxrt_attr_ints(ctx->node, "starts", &ns);
+  const int64_t *ends = oxrt_attr_ints(ctx->node, "ends", &ne);
+  const int64_t *axes = oxrt_attr_ints(ctx->node, "axes", &na);
+  if (!starts || !ends) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attributes 'starts' and 'ends' are required");
+  if (ns != ne) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "starts has %zu entries, ends has %zu", ns, ne);
+  return slice_common(ctx, starts, ends, ns, axes, na, NULL, 0);
+}
+
+static oxrt_status *slice10_run(oxrt_kernel_ctx *ctx) {
+  int64_t *v[4] = {NULL, NULL, NULL, NULL};
+  size_t n[4] = {0, 0, 0, 0};
+  oxrt_status *st = NULL;
+  for (int i = 0; i < 4 && !st; i++) {
+    const oxrt_value *t = oxrt_input(ctx, i + 1);
+    if (t || i < 2) st = oxrt_read_int_list(t, i + 1, &v[i], &n[i]);
+  }
+  if (!st && n[0] != n[1])
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "starts has %zu entries, ends has %zu", n[0], n[1]);
+  if (!st) st = slice_common(ctx, v[0], v[1], n[0], v[2], n[2], v[3], n[3]);
+  for (int i = 0; i < 4; i++) free(v[i]);
+  return st;
+}
+
+static const oxrt_op_impl slice_impls[] = {
+    {.since_version = 1, .run = slice1_run},
+    {.since_version = 10, .run = slice10_run},
+};
+OXRT_REGISTER_OP(Slice) = {"", "Slice", OXRT_IMPLS(slice_impls)};

@@ -1,0 +1,130 @@
+/* Softmax.c - Softmax and LogSoftmax.
+ *
+ * Before opset 13 the input is coerced to 2-D at `axis` (default 1) and normalised over the flattened
+ * trailing block; from 13 on, over the single axis `axis` (default -1). Either way the data is viewed as
+ * [outer, D, inner]; inner == 1 (the usual last-axis case) runs contiguous rows, otherwise columns are
+ * processed a row of `inner` at a time so memory is still read sequentially. Rows run in parallel. */
+#include "f32_view.h"
+#include <math.h>
+
+typedef struct {
+  const float *x;
+  float *y;
+  size_t D, inner;
+  bool log;
+} sm_job;
+
+static void sm_rows(void *arg, size_t b, size_t e) {
+  const sm_job *J = arg;
+  const size_t D = J->D, inner = J->inner;
+  for (size_t o = b; o < e; o++) {
+    const float *x = J->x + o * D * inner;
+    float *y = J->y + o * D * inner;
+    if (inner == 1) {
+      float m = -INFINITY;
+      for (size_t i = 0; i < D; i++) m = x[i] > m ? x[i] : m;
+      if (isinf(m) && m < 0) m = 0; /* all -inf: avoid inf - inf */
+      float s = 0.0f;
+      if (J->log) {
+        for (size_t i = 0; i < D; i++) s += expf(x[i] - m);
+        const float ls = logf(s) + m;
+        for (size_t i = 0; i < D; i++) y[i] = x[i] - ls;
+      } else {
+        for (size_t i = 0; i < D; i++) {
+          const float v = expf(x[i] - m);
+          y[i] = v;
+          s += v;
+        }
+        const float inv = 1.0f / s;
+        for (size_t i = 0; i < D; i++) y[i] *= inv;
+      }
+    } else {
+      /* column form: y holds the running max, then the exps; sums accumulate in a row of `inner` */
+      for (size_t j = 0; j < inner; j++) y[j] = x[j];
+      for (size_t i = 1; i < D; i++)
+        for (size_t j = 0; j < inner; j++) y[j] = x[i * inner + j] > y[j] ? x[i * inner + j] : y[j];
+      float mbuf[256], sbuf[256];
+      for (size_t j0 = 0; j0 < inner; j0 += 256) {
+        const size_t n = inner - j0 < 256 ? inner - j0 : 256;
+        for (size_t j = 0; j < n; j++) {
+          float m = y[j0 + j];
+          mbuf[j] = isinf(m) && m < 0 ? 0 : m;
+          sbuf[j] = 0.0f;
+        }
+        for (size_t i = 0; i < D; i++) {
+          const float *xr = x + i * inner + j0;
+          float *yr = y + i * inner + j0;
+          for (size_t j = 0; j < n; j++) {
+            const float v = expf(xr[j] - mbuf[j]);
+            sbuf[j] += v;
+            if (!J->log) yr[j] = v;
+          }
+        }
+        for (size_t j = 0; j < n; j++) sbuf[j] = J->log ? logf(sbuf[j]) + mbuf[j] : 1.0f / sbuf[j];
+        for (size_t i = 0; i < D; i++) {
+          const float *xr = x + i * inner + j0;
+          float *yr = y + i * inner + j0;
+          if (J->log)
+            for (size_t j = 0; j < n; j++) yr[j] = xr[j] - sbuf[j];
+          else
+            for (size_t j = 0; j < n; j++) yr[j] *= sbuf[j];
+        }
+      }
+    }
+  }
+}
+
+static oxrt_status *softmax_common(oxrt_kernel_ctx *ctx, bool log) {
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  OXRT_TRY(oxrt_check_tensor(x, 0, "input"));
+  const bool legacy = ctx->opset < 13;
+  const int r = x->rank;
+  int64_t axis;
+  const int64_t a = oxrt_attr_int(ctx->node, "axis", legacy ? 1 : -1);
+  if (r == 0) {
+    if (a != 0 && a != -1) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "axis %lld is out of range for a scalar", (long long)a);
+    axis = 0;
+  } else if (legacy) {
+    OXRT_TRY(oxrt_norm_axis(a, r, true, &axis)); /* coercion allows axis == rank */
+  } else {
+    OXRT_TRY(oxrt_norm_axis(a, r, false, &axis));
+  }
+  size_t outer = 1, D = 1, inner = 1;
+  for (int i = 0; i < r; i++) {
+    if (i < axis) outer *= (size_t)x->dims[i];
+    else if (legacy || i == axis) D *= (size_t)x->dims[i];
+    else inner *= (size_t)x->dims[i];
+  }
+  oxrt_value *y;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, r, x->dims, &y));
+  if (y->count == 0) return NULL;
+  const float *xf;
+  float *xtmp, *yf;
+  OXRT_TRY(f32_in(x, &xf, &xtmp));
+  oxrt_status *st = f32_out(y, &yf);
+  if (!st) {
+    sm_job J = {.x = xf, .y = yf, .D = D, .inner = inner, .log = log};
+    const size_t per = D * inner;
+    oxrt_parallel(ctx, outer, per >= 4096 ? 1 : 4096 / (per + 1) + 1, sm_rows, &J);
+    f32_commit(y, yf);
+  }
+  free(xtmp);
+  return st;
+}
+
+static oxrt_status *softmax_run(oxrt_kernel_ctx *ctx) { return softmax_common(ctx, false); }
+static oxrt_status *logsoftmax_run(oxrt_kernel_ctx *ctx) { return softmax_common(ctx, true); }
+
+static const oxrt_op_impl softmax_impls[] = {
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = softmax_run},
+    {.since_version = 11, .type_mask = OXRT_TMASK_FLOATS, .run = softmax_run},
+    {.since_version = 13, .type_mask = OXRT_TMASK_FLOATS, .run = softmax_run}, /* single-axis semantics */
+};
+OXRT_REGISTER_OP(Softmax) = {"", "Softmax", OXRT_IMPLS(softmax_impls)};
+
+static const oxrt_op_impl logsoftmax_impls[] = {
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = logsoftmax_run},
+    {.since_version = 11, .type_mask = OXRT_TMASK_FLOATS, .run = logsoftmax_run},
+    {.since_version = 13, .type_mask = OXRT_TMASK_FLOATS, .run = logsoftmax_run},
+};
+OXRT_REGISTER_OP(LogSoftmax) = {"", "LogSoftmax", OXRT_IMPLS(logsoftmax_impls)};

@@ -1,0 +1,98 @@
+/* f32_view.h - family-private helpers (pooling, normalisation, softmax, losses): look at any numeric tensor as
+ * float32. float tensors are used in place; float16/bfloat16/double/int inputs are converted into a scratch
+ * buffer, so one float kernel serves every element type (float16/bfloat16 are computed through float32). */
+#ifndef OXRT_OPS_F32_VIEW_H
+#define OXRT_OPS_F32_VIEW_H
+#include "../op_util.h"
+#include <stdlib.h>
+
+/* *out points at float32 data for x; *tmp receives a buffer to free (NULL when x is float already). */
+static inline oxrt_status *f32_in(const oxrt_value *x, const float **out, float **tmp) {
+  *tmp = NULL;
+  if (x->dtype == OXRT_FLOAT) {
+    *out = (const float *)x->data;
+    return NULL;
+  }
+  float *b = malloc(sizeof(float) * (x->count ? x->count : 1));
+  if (!b) return OXRT_OOM();
+  if (!oxrt_convert(OXRT_FLOAT, b, x->dtype, x->data, x->count, false)) {
+    free(b);
+    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "element type %s is not supported", oxrt_elem_type_name(x->dtype));
+  }
+  *out = b;
+  *tmp = b;
+  return NULL;
+}
+
+/* A float32 buffer to write output o through: o's own data when o is float, else scratch. */
+static inline oxrt_status *f32_out(oxrt_value *o, float **out) {
+  if (o->dtype == OXRT_FLOAT) {
+    *out = (float *)o->data;
+    return NULL;
+  }
+  *out = malloc(sizeof(float) * (o->count ? o->count : 1));
+  return *out ? NULL : OXRT_OOM();
+}
+
+/* Moves the scratch of f32_out into o (converting) and frees it; no-op for float outputs. */
+static inline void f32_commit(oxrt_value *o, float *buf) {
+  if (!buf || o->dtype == OXRT_FLOAT) return;
+  oxrt_convert(o->dtype, o->data, OXRT_FLOAT, buf, o->count, false);
+  free(buf);
+}
+
+/* Frees a scratch output without committing (error paths). */
+static inline void f32_drop(oxrt_value *o, float *buf) {
+  if (o && o->dtype != OXRT_FLOAT) free(buf);
+}
+
+/* Mean and population variance of n floats, two passes in double. */
+static inline void f32_mean_var(const float *x, size_t n, double *mean, double *var) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += x[i];
+  const double m = n ? s / (double)n : 0.0;
+  double v = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double d = x[i] - m;
+    v += d * d;
+  }
+  *mean = m;
+  *var = n ? v / (double)n : 0.0;
+}
+
+/* w (any numeric type) broadcast unidirectionally to (rank, dims) as a new float buffer of prod(dims). */
+static inline oxrt_status *f32_broadcast_to(const oxrt_value *w, int index, int rank, const int64_t *dims, float **out) {
+  if (w->rank > rank)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input %d: rank %d does not broadcast to rank %d", index, w->rank, rank);
+  for (int d = 0; d < w->rank; d++) {
+    const int64_t wd = w->dims[d], od = dims[rank - w->rank + d];
+    if (wd != od && wd != 1)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input %d: dim %d is %lld, expected %lld or 1", index, d,
+                        (long long)wd, (long long)od);
+  }
+  size_t n = 1;
+  for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
+  float *b = malloc(sizeof(float) * (n ? n : 1));
+  if (!b) return OXRT_OOM();
+  int64_t strides[OXRT_MAX_RANK], idx[OXRT_MAX_RANK] = {0};
+  oxrt_broadcast_strides(w, rank, dims, strides);
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    b[i] = w->dtype == OXRT_FLOAT ? ((const float *)w->data)[off] : (float)oxrt_load_f64(w->dtype, w->data, off);
+    for (int d = rank - 1; d >= 0; d--) {
+      off += (size_t)strides[d];
+      if (++idx[d] < dims[d]) break;
+      off -= (size_t)(strides[d] * dims[d]);
+      idx[d] = 0;
+    }
+  }
+  *out = b;
+  return NULL;
+}
+
+/* Element type named by a stash_type attribute (a TensorProto data type). */
+static inline oxrt_elem_type f32_stash_type(int64_t s) {
+  return s == OXRT_DOUBLE || s == OXRT_FLOAT16 || s == OXRT_BFLOAT16 ? (oxrt_elem_type)s : OXRT_FLOAT;
+}
+
+#endif

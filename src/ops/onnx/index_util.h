@@ -1,0 +1,203 @@
+/* index_util.h - private helpers of the indexing/selection operator family (Gather*, Scatter*, TopK, Unique, ...):
+ * element copies that handle strings, index reading with bounds checks, reductions for scatter, a stable sort. */
+#ifndef OXRT_OPS_ONNX_INDEX_UTIL_H
+#define OXRT_OPS_ONNX_INDEX_UTIL_H
+#include "../op_util.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies n elements src[so..] -> dst[do_..]; strings are duplicated (the old destination string is freed).
+ * Returns false on out of memory. */
+static inline bool ix_copy(oxrt_elem_type t, void *dst, size_t do_, const void *src, size_t so, size_t n) {
+  if (t == OXRT_STRING) {
+    char **d = (char **)dst + do_;
+    char *const *s = (char *const *)src + so;
+    for (size_t i = 0; i < n; i++) {
+      size_t len = strlen(s[i]);
+      char *c = malloc(len + 1);
+      if (!c) return false;
+      memcpy(c, s[i], len + 1);
+      free(d[i]);
+      d[i] = c;
+    }
+    return true;
+  }
+  size_t es = oxrt_elem_type_size(t);
+  if (n) memmove((char *)dst + do_ * es, (const char *)src + so * es, n * es);
+  return true;
+}
+
+/* Input `index` must be an int32/int64 tensor. */
+static inline oxrt_status *ix_check_indices(const oxrt_value *v, int index) {
+  OXRT_TRY(oxrt_check_tensor(v, index, "indices"));
+  if (v->dtype != OXRT_INT64 && v->dtype != OXRT_INT32)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input %d (indices) must be int32 or int64, got %s", index,
+                      oxrt_elem_type_name(v->dtype));
+  return NULL;
+}
+
+static inline int64_t ix_get(const oxrt_value *v, size_t i) {
+  return v->dtype == OXRT_INT64 ? ((const int64_t *)v->data)[i] : (int64_t)((const int32_t *)v->data)[i];
+}
+
+/* Index i of `v` wrapped into [0, dim); error when out of range. */
+static inline oxrt_status *ix_wrap(const oxrt_value *v, size_t i, int64_t dim, int64_t *out) {
+  int64_t x = ix_get(v, i);
+  int64_t y = x < 0 ? x + dim : x;
+  if (y < 0 || y >= dim)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "index %lld (element %zu of the indices) is out of range [%lld, %lld)",
+                      (long long)x, i, (long long)-dim, (long long)dim);
+  *out = y;
+  return NULL;
+}
+
+/* Product of dims[from..to). */
+static inline size_t ix_prod(const int64_t *dims, int from, int to) {
+  size_t p = 1;
+  for (int d = from; d < to; d++) p *= (size_t)dims[d];
+  return p;
+}
+
+/* Row-major element strides of (rank, dims). */
+static inline void ix_strides(const int64_t *dims, int rank, int64_t *st) {
+  int64_t s = 1;
+  for (int d = rank - 1; d >= 0; d--) {
+    st[d] = s;
+    s *= dims[d];
+  }
+}
+
+/* ---------------------------------------------------------------- scatter reductions */
+typedef enum { IX_RED_NONE, IX_RED_ADD, IX_RED_MUL, IX_RED_MAX, IX_RED_MIN } ix_reduction;
+
+static inline oxrt_status *ix_parse_reduction(const char *s, ix_reduction *r) {
+  if (!strcmp(s, "none")) *r = IX_RED_NONE;
+  else if (!strcmp(s, "add")) *r = IX_RED_ADD;
+  else if (!strcmp(s, "mul")) *r = IX_RED_MUL;
+  else if (!strcmp(s, "max")) *r = IX_RED_MAX;
+  else if (!strcmp(s, "min")) *r = IX_RED_MIN;
+  else return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "reduction '%s' is not one of none, add, mul, max, min", s);
+  return NULL;
+}
+
+static inline bool ix_is_intlike(oxrt_elem_type t) {
+  return oxrt_dtype_is_signed_int(t) || oxrt_dtype_is_unsigned_int(t) || t == OXRT_BOOL;
+}
+
+/* dst[do_+i] = red(dst[do_+i], src[so+i]) for i < n. Native paths for float/double/int32/int64; integers (and bool,
+ * where add = or, mul = and) exactly through int64 (uint64 separately); other floats through double. */
+static inline bool ix_reduce(oxrt_elem_type t, ix_reduction r, void *dst, size_t do_, const void *src, size_t so,
+                             size_t n) {
+  if (r == IX_RED_NONE) return ix_copy(t, dst, do_, src, so, n);
+#define IX_RED_LOOP(T)                                                                                                 \
+  do {                                                                                                                 \
+    T *d = (T *)dst + do_;                                                                                             \
+    const T *s = (const T *)src + so;                                                                                  \
+    for (size_t i = 0; i < n; i++) {                                                                                   \
+      switch (r) {                                                                                                     \
+      case IX_RED_ADD: d[i] = (T)(d[i] + s[i]); break;                                                                 \
+      case IX_RED_MUL: d[i] = (T)(d[i] * s[i]); break;                                                                 \
+      case IX_RED_MAX: d[i] = s[i] > d[i] ? s[i] : d[i]; break;                                                        \
+      default: d[i] = s[i] < d[i] ? s[i] : d[i]; break;                                                                \
+      }                                                                                                                \
+    }                                                                                                                  \
+  } while (0)
+  switch (t) {
+  case OXRT_FLOAT: IX_RED_LOOP(float); return true;
+  case OXRT_DOUBLE: IX_RED_LOOP(double); return true;
+  case OXRT_INT32: IX_RED_LOOP(int32_t); return true;
+  case OXRT_INT64: IX_RED_LOOP(int64_t); return true;
+  case OXRT_UINT64: IX_RED_LOOP(uint64_t); return true;
+  default: break;
+  }
+#undef IX_RED_LOOP
+  if (t == OXRT_STRING || t == OXRT_COMPLEX64 || t == OXRT_COMPLEX128) return false;
+  for (size_t i = 0; i < n; i++) {
+    if (ix_is_intlike(t)) {
+      int64_t a = oxrt_load_i64(t, dst, do_ + i), b = oxrt_load_i64(t, src, so + i), c;
+      switch (r) {
+      case IX_RED_ADD: c = (int64_t)((uint64_t)a + (uint64_t)b); break;
+      case IX_RED_MUL: c = (int64_t)((uint64_t)a * (uint64_t)b); break;
+      case IX_RED_MAX: c = a > b ? a : b; break;
+      default: c = a < b ? a : b; break;
+      }
+      oxrt_store_i64(t, dst, do_ + i, c);
+    } else {
+      double a = oxrt_load_f64(t, dst, do_ + i), b = oxrt_load_f64(t, src, so + i), c;
+      switch (r) {
+      case IX_RED_ADD: c = a + b; break;
+      case IX_RED_MUL: c = a * b; break;
+      case IX_RED_MAX: c = b > a ? b : a; break;
+      default: c = b < a ? b : a; break;
+      }
+      oxrt_store_f64(t, dst, do_ + i, c);
+    }
+  }
+  return true;
+}
+
+/* ---------------------------------------------------------------- stable merge sort of int64 keys by a comparator */
+typedef int (*ix_cmp_fn)(const void *ctx, int64_t a, int64_t b);
+
+static inline void ix_msort_rec(int64_t *a, int64_t *tmp, size_t n, ix_cmp_fn cmp, const void *ctx) {
+  if (n < 16) {
+    for (size_t i = 1; i < n; i++) {
+      int64_t x = a[i];
+      size_t j = i;
+      while (j > 0 && cmp(ctx, a[j - 1], x) > 0) {
+        a[j] = a[j - 1];
+        j--;
+      }
+      a[j] = x;
+    }
+    return;
+  }
+  size_t h = n / 2;
+  ix_msort_rec(a, tmp, h, cmp, ctx);
+  ix_msort_rec(a + h, tmp, n - h, cmp, ctx);
+  if (cmp(ctx, a[h - 1], a[h]) <= 0) return;
+  memcpy(tmp, a, h * sizeof *a);
+  size_t i = 0, j = h, k = 0;
+  while (i < h && j < n) a[k++] = cmp(ctx, a[j], tmp[i]) < 0 ? a[j++] : tmp[i++];
+  while (i < h) a[k++] = tmp[i++];
+}
+
+/* Stable sort of a[0..n); false on out of memory. */
+static inline bool ix_sort(int64_t *a, size_t n, ix_cmp_fn cmp, const void *ctx) {
+  if (n < 2) return true;
+  int64_t *tmp = malloc((n / 2 + 1) * sizeof *tmp);
+  if (!tmp) return false;
+  ix_msort_rec(a, tmp, n, cmp, ctx);
+  free(tmp);
+  return true;
+}
+
+/* Three-way compare of elements i and j of a tensor's data (numbers ascending, NaN after everything, strings by
+ * bytes). Exact for 64-bit integers. */
+static inline int ix_cmp_elem(oxrt_elem_type t, const void *a, size_t i, const void *b, size_t j) {
+  switch (t) {
+  case OXRT_STRING: {
+    int c = strcmp(((char *const *)a)[i], ((char *const *)b)[j]);
+    return c < 0 ? -1 : c > 0;
+  }
+  case OXRT_UINT64: {
+    uint64_t x = ((const uint64_t *)a)[i], y = ((const uint64_t *)b)[j];
+    return x < y ? -1 : x > y;
+  }
+  default:
+    if (ix_is_intlike(t)) {
+      int64_t x = oxrt_load_i64(t, a, i), y = oxrt_load_i64(t, b, j);
+      return x < y ? -1 : x > y;
+    } else {
+      double x = oxrt_load_f64(t, a, i), y = oxrt_load_f64(t, b, j);
+      if (isnan(x) || isnan(y)) return isnan(x) - isnan(y);
+      return x < y ? -1 : x > y;
+    }
+  }
+}
+
+/* Shared by ScatterElements and the deprecated Scatter (ScatterElements.c). */
+oxrt_status *oxrt_ix_scatter_elements_run(oxrt_kernel_ctx *ctx);
+
+#endif

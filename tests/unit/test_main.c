@@ -1,0 +1,41 @@
+/* test_main.c - runs every unit test case and prints "N passed, M failed". */
+#include "unit.h"
+#include <string.h>
+
+int unit_failures;
+const char *unit_root = ".";
+
+#define UNIT_LIST(X)                                                                                                   \
+  X(dtype_f16_roundtrip) X(dtype_bf16) X(dtype_float8) X(dtype_convert_strings) X(value_create_and_wrap)             \
+  X(value_absurd_sizes) X(pb_reader_bounds) X(threadpool_sum) X(api_missing_file) X(api_empty_and_garbage)          \
+  X(api_truncated_model) X(api_corrupted_bytes) X(api_unsupported_ir) X(api_unknown_operator) X(api_wrong_input_name) \
+  X(api_wrong_elem_type) X(api_wrong_rank_and_shape) X(api_missing_input) X(api_session_stays_usable)                \
+  X(api_from_memory_matches_file) X(api_concurrent_runs) X(api_describe_io) X(api_output_selection)
+
+#define DECLARE(name) void test_##name(void);
+UNIT_LIST(DECLARE)
+#define ENTRY(name) {#name, test_##name},
+static const unit_case cases[] = {UNIT_LIST(ENTRY)};
+
+int main(int argc, char **argv) {
+  const char *filter = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--root") && i + 1 < argc) unit_root = argv[++i];
+    else filter = argv[i];
+  }
+  int passed = 0, failed = 0;
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    if (filter && !strstr(cases[i].name, filter)) continue;
+    unit_failures = 0;
+    cases[i].fn();
+    if (unit_failures) {
+      printf("FAIL %s\n", cases[i].name);
+      failed++;
+    } else {
+      printf("ok   %s\n", cases[i].name);
+      passed++;
+    }
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
