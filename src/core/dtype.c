@@ -124,23 +124,20 @@ static uint8_t nan_code(oxrt_elem_type t) {
   switch (t) {
   case OXRT_FLOAT8E4M3FN: return 0x7f;
   case OXRT_FLOAT8E5M2: return 0x7f;
-  case OXRT_FLOAT4E2M1: return 0x7; /* no NaN: ONNX maps NaN to max */
+  case OXRT_FLOAT4E2M1: return 0x8; /* no NaN: the reference (ml_dtypes) gives -0 */
   default: return 0x80;
   }
 }
 
 uint8_t oxrt_f32_to_f8(oxrt_elem_type t, float x, bool saturate) {
   if (t == OXRT_FLOAT8E8M0) {
-    if (isnan(x) || x <= 0) return isnan(x) ? 0xff : 0;
-    if (isinf(x)) return saturate ? 0xfe : 0xff;
-    int e;
-    float m = frexpf(x, &e); /* x = m * 2^e, m in [0.5,1) */
-    int ex = e - 1;          /* x = 2m * 2^(e-1), 2m in [1,2) */
-    if (2 * m > 1.5f) ex++;  /* round half up in the exponent */
-    ex += 127;
-    if (ex < 0) return 0;
-    if (ex > 254) return saturate ? 0xfe : 0xff;
-    return (uint8_t)ex;
+    /* The exponent field of x as float32, rounded up when any fraction bit is
+     * set (Cast's default round_mode "up"); NaN and inf give 0xff. The sign is ignored. */
+    uint32_t u = f2u(x), e = (u >> 23) & 0xff;
+    if (e == 0xff) return 0xff;
+    bool up = (u & 0x7fffff) != 0;
+    if (up && saturate && e == 0xfe) up = false;
+    return (uint8_t)(e + up);
   }
   /* Nearest representable value by search over the positive codes (ties to
    * the even code), then overflow handling as in ONNX Cast. */
@@ -253,11 +250,16 @@ int64_t oxrt_load_i64(oxrt_elem_type t, const void *base, size_t i) {
 
 void oxrt_store_i64(oxrt_elem_type t, void *base, size_t i, int64_t v) {
   switch (t) {
-  case OXRT_INT8: case OXRT_INT4: case OXRT_INT2: ((int8_t *)base)[i] = (int8_t)v; break;
+  case OXRT_INT8: ((int8_t *)base)[i] = (int8_t)v; break;
+  /* Sub-byte integers keep their low bits, sign-extended for the signed ones (like any narrowing cast). */
+  case OXRT_INT4: ((int8_t *)base)[i] = (int8_t)((v & 0xf) >= 8 ? (v & 0xf) - 16 : (v & 0xf)); break;
+  case OXRT_INT2: ((int8_t *)base)[i] = (int8_t)((v & 0x3) >= 2 ? (v & 0x3) - 4 : (v & 0x3)); break;
+  case OXRT_UINT4: ((uint8_t *)base)[i] = (uint8_t)(v & 0xf); break;
+  case OXRT_UINT2: ((uint8_t *)base)[i] = (uint8_t)(v & 0x3); break;
   case OXRT_INT16: ((int16_t *)base)[i] = (int16_t)v; break;
   case OXRT_INT32: ((int32_t *)base)[i] = (int32_t)v; break;
   case OXRT_INT64: ((int64_t *)base)[i] = v; break;
-  case OXRT_UINT8: case OXRT_UINT4: case OXRT_UINT2: ((uint8_t *)base)[i] = (uint8_t)v; break;
+  case OXRT_UINT8: ((uint8_t *)base)[i] = (uint8_t)v; break;
   case OXRT_BOOL: ((uint8_t *)base)[i] = v != 0; break;
   case OXRT_UINT16: ((uint16_t *)base)[i] = (uint16_t)v; break;
   case OXRT_UINT32: ((uint32_t *)base)[i] = (uint32_t)v; break;
@@ -268,6 +270,57 @@ void oxrt_store_i64(oxrt_elem_type t, void *base, size_t i, int64_t v) {
 
 static bool is_int_like(oxrt_elem_type t) {
   return oxrt_dtype_is_signed_int(t) || oxrt_dtype_is_unsigned_int(t) || t == OXRT_BOOL;
+}
+
+/* Prints `v` (a value of type t) as numpy's str() does: the fewest digits that
+ * read back to the same value of type t; positional for exponents in [-4, 16)
+ * with at least one fractional digit ("100.0"), otherwise "1.5e+20"/"1e-05". */
+static void format_shortest(oxrt_elem_type t, double v, char *buf, size_t cap) {
+  if (isnan(v)) { snprintf(buf, cap, "nan"); return; }
+  if (isinf(v)) { snprintf(buf, cap, v > 0 ? "inf" : "-inf"); return; }
+  char e[40];
+  for (int p = 1; p <= 17; p++) {
+    snprintf(e, sizeof e, "%.*e", p - 1, v);
+    double back = strtod(e, NULL);
+    uint64_t tmp = 0;
+    oxrt_store_f64(t, &tmp, 0, back);
+    if (oxrt_load_f64(t, &tmp, 0) == v) break;
+  }
+  /* e is "[-]d[.ddd]e[+-]XX": split into sign, digits and exponent. */
+  const char *s = e;
+  bool neg = *s == '-';
+  if (neg) s++;
+  char digits[24];
+  int nd = 0;
+  for (; *s && *s != 'e'; s++)
+    if (*s >= '0' && *s <= '9' && nd < 23) digits[nd++] = *s;
+  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  digits[nd] = 0;
+  int exp10 = *s == 'e' ? atoi(s + 1) : 0;
+  char *o = buf;
+  size_t left = cap;
+#define PUT(...)                                                                                                       \
+  do {                                                                                                                 \
+    int k_ = snprintf(o, left, __VA_ARGS__);                                                                           \
+    if (k_ < 0 || (size_t)k_ >= left) return;                                                                          \
+    o += k_, left -= (size_t)k_;                                                                                       \
+  } while (0)
+  if (neg) PUT("-");
+  if (exp10 < -4 || exp10 >= 16) {
+    PUT("%c", digits[0]);
+    if (nd > 1) PUT(".%s", digits + 1);
+    PUT("e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+  } else if (exp10 < 0) {
+    PUT("0.");
+    for (int k = 0; k < -exp10 - 1; k++) PUT("0");
+    PUT("%s", digits);
+  } else {
+    for (int k = 0; k <= exp10; k++) PUT("%c", k < nd ? digits[k] : '0');
+    PUT(".");
+    if (nd > exp10 + 1) PUT("%s", digits + exp10 + 1);
+    else PUT("0");
+  }
+#undef PUT
 }
 
 bool oxrt_convert(oxrt_elem_type dt, void *dst, oxrt_elem_type st, const void *src, size_t n, bool saturate) {
@@ -316,11 +369,7 @@ bool oxrt_convert(oxrt_elem_type dt, void *dst, oxrt_elem_type st, const void *s
         if (st == OXRT_UINT64) snprintf(buf, sizeof buf, "%llu", (unsigned long long)((const uint64_t *)src)[i]);
         else snprintf(buf, sizeof buf, "%lld", (long long)oxrt_load_i64(st, src, i));
       } else {
-        double v = oxrt_load_f64(st, src, i);
-        if (isnan(v)) snprintf(buf, sizeof buf, "NaN");
-        else if (isinf(v)) snprintf(buf, sizeof buf, v > 0 ? "INF" : "-INF");
-        else if (st == OXRT_DOUBLE) snprintf(buf, sizeof buf, "%.17g", v);
-        else snprintf(buf, sizeof buf, "%.9g", v);
+        format_shortest(st, oxrt_load_f64(st, src, i), buf, sizeof buf);
       }
       size_t len = strlen(buf);
       char *c = malloc(len + 1);
@@ -340,8 +389,7 @@ bool oxrt_convert(oxrt_elem_type dt, void *dst, oxrt_elem_type st, const void *s
       else oxrt_store_i64(dt, dst, i, oxrt_load_i64(st, src, i)); /* wraps like C */
     } else if (dst_f8) {
       ((uint8_t *)dst)[i] = oxrt_f32_to_f8(dt, (float)oxrt_load_f64(st, src, i), saturate);
-    } else if (is_int_like(dt) && dt != OXRT_BOOL && oxrt_elem_type_size(dt) < 8 && dt != OXRT_INT4 &&
-               dt != OXRT_UINT4 && dt != OXRT_INT2 && dt != OXRT_UINT2) {
+    } else if (is_int_like(dt) && dt != OXRT_BOOL && oxrt_elem_type_size(dt) < 8) {
       /* float -> narrow int: truncate through int64 then wrap, as C/numpy do on x86 */
       double v = oxrt_load_f64(st, src, i);
       oxrt_store_i64(dt, dst, i, isnan(v) ? 0 : (int64_t)clamp_i(v, -9223372036854775808.0, 9223372036854774784.0));

@@ -144,8 +144,8 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   oxrt_model *m = s->model;
   if (m->ir_version < 1)
     return oxrt_error(OXRT_ERR_INVALID_MODEL, "model has no ir_version (is this an ONNX model file?)");
-  if (m->ir_version > 12)
-    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model IR version %lld is newer than the newest supported (12)",
+  if (m->ir_version > 13)
+    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model IR version %lld is newer than the newest supported (13)",
                       (long long)m->ir_version);
   for (int i = 0; i < m->n_opsets; i++) {
     const oxrt_opset *o = &m->opsets[i];

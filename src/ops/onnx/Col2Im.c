@@ -67,13 +67,14 @@ static oxrt_status *col2im_run(oxrt_kernel_ctx *ctx) {
       for (int64_t c = 0; c < L; c++) {
         int64_t r2 = c, idx = 0;
         bool in = true;
-        int64_t pos[OXRT_MAX_RANK];
+        int64_t scale = 1;
         for (int i = (int)nd - 1; i >= 0; i--) {
-          pos[i] = (r2 % cols[i]) * S[i] - P0[i] + ko[i] * D[i];
+          int64_t pos = (r2 % cols[i]) * S[i] - P0[i] + ko[i] * D[i];
           r2 /= cols[i];
-          if (pos[i] < 0 || pos[i] >= img[i]) in = false;
+          if (pos < 0 || pos >= img[i]) in = false;
+          idx += pos * scale;
+          scale *= img[i];
         }
-        for (size_t i = 0; in && i < nd; i++) idx = idx * img[i] + pos[i];
         map[kc * L + c] = in ? idx : -1;
       }
     }

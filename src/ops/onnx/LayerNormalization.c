@@ -60,7 +60,7 @@ static oxrt_status *ln_run(oxrt_kernel_ctx *ctx) {
 
   ln_job J = {.cols = cols, .eps = eps};
   float *wt = NULL, *bt = NULL, *xt = NULL, *yf = NULL, *mf = NULL, *inf = NULL;
-  const float *xf;
+  const float *xf = NULL;
   oxrt_status *st = NULL;
   /* Scale/B over the trailing block when their rank allows, else over the whole tensor. */
   J.w_full = w->rank > r - axis;

@@ -98,7 +98,7 @@ static oxrt_status *softmax_common(oxrt_kernel_ctx *ctx, bool log) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, r, x->dims, &y));
   if (y->count == 0) return NULL;
-  const float *xf;
+  const float *xf = NULL;
   float *xtmp, *yf;
   OXRT_TRY(f32_in(x, &xf, &xtmp));
   oxrt_status *st = f32_out(y, &yf);

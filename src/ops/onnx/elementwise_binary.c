@@ -11,50 +11,10 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("-fno-math-errno", "-fno-trapping-math")
 #endif
-#include "../op_util.h"
+#include "elementwise.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-  oxrt_elem_type ta, tb, ty; /* element types of A, B and the output (for generic loops) */
-} bparams;
-
-/* y[0..n) = op(a[i*sa], b[i*sb]); pointers are already at the run's first element. */
-typedef void (*bin_loop)(const void *a, const void *b, void *y, size_t n, int sa, int sb, const bparams *p);
-
-/* ------------------------------------------------------------------ loop makers */
-
-/* E is an expression of x (from A) and z (from B) of type T, giving a TO. */
-#define BIN_LOOP(name, T, TO, E)                                                                                       \
-  static void name(const void *pa, const void *pb, void *py, size_t n, int sa, int sb, const bparams *p) {             \
-    (void)p;                                                                                                           \
-    const T *restrict a = pa;                                                                                          \
-    const T *restrict b = pb;                                                                                          \
-    TO *restrict y = py;                                                                                               \
-    if (sa && sb) {                                                                                                    \
-      for (size_t i = 0; i < n; i++) {                                                                                 \
-        T x = a[i], z = b[i];                                                                                          \
-        y[i] = (E);                                                                                                    \
-      }                                                                                                                \
-    } else if (sa) {                                                                                                   \
-      const T z = b[0];                                                                                                \
-      for (size_t i = 0; i < n; i++) {                                                                                 \
-        T x = a[i];                                                                                                    \
-        y[i] = (E);                                                                                                    \
-      }                                                                                                                \
-    } else if (sb) {                                                                                                   \
-      const T x = a[0];                                                                                                \
-      for (size_t i = 0; i < n; i++) {                                                                                 \
-        T z = b[i];                                                                                                    \
-        y[i] = (E);                                                                                                    \
-      }                                                                                                                \
-    } else {                                                                                                           \
-      const T x = a[0], z = b[0];                                                                                      \
-      const TO v = (E);                                                                                                \
-      for (size_t i = 0; i < n; i++) y[i] = v;                                                                         \
-    }                                                                                                                  \
-  }
 
 /* X-macro lists of C types: (suffix, T, unsigned T). */
 #define SINT_TYPES(X) X(i8, int8_t, uint8_t) X(i16, int16_t, uint16_t) X(i32, int32_t, uint32_t) X(i64, int64_t, uint64_t)
@@ -303,8 +263,8 @@ static void bin_rows(void *arg, size_t r0, size_t r1) {
 }
 
 /* Runs `loop` over A, B broadcast to (rank, dims) into y. */
-static void bin_exec(oxrt_kernel_ctx *ctx, bin_loop loop, const bparams *p, const oxrt_value *A, const oxrt_value *B,
-                     oxrt_value *y) {
+void oxrt_ew_binary_exec(oxrt_kernel_ctx *ctx, bin_loop loop, const bparams *p, const oxrt_value *A, const oxrt_value *B,
+                         oxrt_value *y) {
   if (y->count == 0) return;
   int64_t sa[OXRT_MAX_RANK], sb[OXRT_MAX_RANK];
   oxrt_broadcast_strides(A, y->rank, y->dims, sa);
@@ -417,7 +377,7 @@ static oxrt_status *binary_run(oxrt_kernel_ctx *ctx, const bin_desc *d) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, ty, rank, dims, &y));
   bparams p = {A->dtype, B->dtype, ty};
-  bin_exec(ctx, loop, &p, A, &bv, y);
+  oxrt_ew_binary_exec(ctx, loop, &p, A, &bv, y);
   return NULL;
 }
 
@@ -484,7 +444,7 @@ static oxrt_status *prelu_run(oxrt_kernel_ctx *ctx) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, X->dtype, X->rank, X->dims, &y));
   bparams p = {X->dtype, S->dtype, X->dtype};
-  bin_exec(ctx, loop, &p, X, &sv, y);
+  oxrt_ew_binary_exec(ctx, loop, &p, X, &sv, y);
   return NULL;
 }
 
@@ -509,7 +469,7 @@ static oxrt_status *pow_run(oxrt_kernel_ctx *ctx) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, A->dtype, rank, dims, &y));
   bparams p = {A->dtype, B->dtype, A->dtype};
-  bin_exec(ctx, loop, &p, A, &bv, y);
+  oxrt_ew_binary_exec(ctx, loop, &p, A, &bv, y);
   return NULL;
 }
 

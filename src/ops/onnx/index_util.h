@@ -200,4 +200,29 @@ static inline int ix_cmp_elem(oxrt_elem_type t, const void *a, size_t i, const v
 /* Shared by ScatterElements and the deprecated Scatter (ScatterElements.c). */
 oxrt_status *oxrt_ix_scatter_elements_run(oxrt_kernel_ctx *ctx);
 
+/* Resize core shared by Resize and Upsample (Resize.c). */
+typedef enum { IX_RS_NEAREST, IX_RS_LINEAR, IX_RS_CUBIC } ix_rs_mode;
+typedef enum {
+  IX_CT_HALF_PIXEL,
+  IX_CT_HALF_PIXEL_SYMMETRIC,
+  IX_CT_PYTORCH_HALF_PIXEL,
+  IX_CT_ALIGN_CORNERS,
+  IX_CT_ASYMMETRIC,
+  IX_CT_TF_HALF_PIXEL_FOR_NN,
+  IX_CT_TF_CROP_AND_RESIZE
+} ix_rs_coord;
+/* SIMPLE is the rule of Upsample and Resize-10 (as ONNX Runtime has it): floor, but ceil when downsampling. */
+typedef enum { IX_NM_ROUND_PREFER_FLOOR, IX_NM_ROUND_PREFER_CEIL, IX_NM_FLOOR, IX_NM_CEIL, IX_NM_SIMPLE } ix_rs_nearest;
+typedef struct {
+  ix_rs_mode mode;
+  ix_rs_coord coord;
+  ix_rs_nearest nearest;
+  double cubic_a, extrapolation;
+  bool exclude_outside, antialias;
+} ix_rs_params;
+/* Resizes x into output 0: per axis d of x, scale[d] and out_dims[d]; roi (2 * rank: starts then ends) only for
+ * tf_crop_and_resize; axes lists the axes to interpolate, in order. */
+oxrt_status *oxrt_ix_resize(oxrt_kernel_ctx *ctx, const oxrt_value *x, const ix_rs_params *p, const double *scale,
+                            const int64_t *out_dims, const double *roi, const int64_t *axes, int n_axes);
+
 #endif

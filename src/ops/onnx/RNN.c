@@ -1,0 +1,29 @@
+/* RNN.c - RNN (opsets 1, 7, 14 (layout), 22 (bfloat16)): Ht = f(Xt*Wi^T + Ht-1*Ri^T + Wbi + Rbi).
+ * Directions, sequence_lens, initial_h, clip and activations are handled by the shared driver (rnn_common.c). */
+#include "rnn_common.h"
+
+static void rnn_step(const rnn_dir *d, void *const *gx, void *h, void *c) {
+  (void)c;
+  const size_t H = d->hidden, B = d->batch;
+  const bool dbl = d->dbl;
+  oxrt_rnn_gemm_bt(dbl, B, H, H, h, H, d->R, H, 0.0, d->gh, H, d->pool);
+  for (size_t b = 0; b < B; b++) {
+    if (!gx[b]) continue;
+    for (size_t j = 0; j < H; j++) {
+      double v = rnn_ld(gx[b], j, dbl) + rnn_ld(d->gh, b * H + j, dbl);
+      rnn_st(h, b * H + j, oxrt_rnn_activate(d->a, &d->act[0], v), dbl);
+    }
+  }
+}
+
+static oxrt_status *rnn_prepare(const oxrt_node *node, int opset, void **state) {
+  return oxrt_rnn_prepare(node, opset, RNN_CELL_RNN, state);
+}
+static oxrt_status *rnn_run(oxrt_kernel_ctx *ctx) { return oxrt_rnn_run(ctx, rnn_step); }
+
+static const oxrt_op_impl rnn_impls[] = {
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .prepare = rnn_prepare, .run = rnn_run},
+    {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, .prepare = rnn_prepare, .run = rnn_run},
+    {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, .prepare = rnn_prepare, .run = rnn_run},
+};
+OXRT_REGISTER_OP(RNN) = {"", "RNN", OXRT_IMPLS(rnn_impls)};

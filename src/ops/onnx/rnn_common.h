@@ -1,0 +1,85 @@
+/* rnn_common.h - shared driver of the recurrent family (RNN, GRU, LSTM); private to RNN.c, GRU.c, LSTM.c.
+ *
+ * The driver validates inputs, converts them to a working precision (double for double tensors, float
+ * otherwise: float16/bfloat16 are computed through float32), computes the input projections X*W^T + biases of
+ * all time steps with one GEMM per direction, then calls the cell's step function once per time step. It
+ * handles directions, sequence_lens (each row stops after its own length; reverse rows start at their
+ * own last step), initial states, layout (opset 14) and writes Y, Y_h, Y_c. */
+#ifndef OXRT_OPS_ONNX_RNN_COMMON_H
+#define OXRT_OPS_ONNX_RNN_COMMON_H
+#include "../op_util.h"
+
+typedef enum rnn_cell { RNN_CELL_RNN, RNN_CELL_GRU, RNN_CELL_LSTM } rnn_cell;
+
+typedef enum rnn_act_kind {
+  RNN_ACT_RELU,
+  RNN_ACT_TANH,
+  RNN_ACT_SIGMOID,
+  RNN_ACT_AFFINE,
+  RNN_ACT_LEAKYRELU,
+  RNN_ACT_THRESHOLDEDRELU,
+  RNN_ACT_SCALEDTANH,
+  RNN_ACT_HARDSIGMOID,
+  RNN_ACT_ELU,
+  RNN_ACT_SOFTSIGN,
+  RNN_ACT_SOFTPLUS
+} rnn_act_kind;
+
+typedef struct rnn_act {
+  rnn_act_kind kind;
+  double alpha, beta;
+} rnn_act;
+
+typedef struct rnn_attrs {
+  rnn_cell cell;
+  int gates;   /* gate blocks in W/R: 1 (RNN), 3 (GRU: z r h), 4 (LSTM: i o f c) */
+  int n_act;   /* activations per direction: 1, 2, 3 */
+  int ndir;    /* 1 or 2 */
+  bool reverse; /* direction == "reverse" (ndir 1) */
+  int64_t hidden; /* hidden_size attribute, 0 when absent (taken from R) */
+  bool has_clip;
+  double clip;
+  int layout;
+  bool linear_before_reset, input_forget;
+  rnn_act act[2][3]; /* per direction */
+} rnn_attrs;
+
+/* What a cell's step sees for one direction. Buffers are in the working type (double when `dbl`, else float). */
+typedef struct rnn_dir {
+  const rnn_attrs *a;
+  bool dbl;
+  oxrt_threadpool *pool;
+  size_t batch, hidden;
+  const void *R;  /* [gates*H, H] */
+  const void *Rb; /* [gates*H] recurrence bias; folded into the projections except GRU's h gate with
+                     linear_before_reset (the step adds it); NULL when B is absent */
+  const void *P;  /* LSTM peepholes [3H] (i, o, f) or NULL */
+  const rnn_act *act;
+  void *gh;      /* scratch [batch, gates*H] */
+  void *scratch; /* scratch [batch, H] */
+} rnn_dir;
+
+/* One time step: `gx[b]` points at row b's input projection (gates*H values; the step may overwrite it) or is
+ * NULL when row b has finished its sequence; h (and c for LSTM) [batch, H] are updated in place for active rows. */
+typedef void (*rnn_step_fn)(const rnn_dir *d, void *const *gx, void *h, void *c);
+
+/* Parses and checks the attributes for `cell` into a new rnn_attrs state. */
+oxrt_status *oxrt_rnn_prepare(const oxrt_node *node, int opset, rnn_cell cell, void **state);
+/* Runs the whole operator with the cell's step function. */
+oxrt_status *oxrt_rnn_run(oxrt_kernel_ctx *ctx, rnn_step_fn step);
+
+/* Helpers for steps. */
+static inline double rnn_ld(const void *p, size_t i, bool dbl) {
+  return dbl ? ((const double *)p)[i] : (double)((const float *)p)[i];
+}
+static inline void rnn_st(void *p, size_t i, double v, bool dbl) {
+  if (dbl) ((double *)p)[i] = v;
+  else ((float *)p)[i] = (float)v;
+}
+/* Applies clip (when set) then the activation. */
+double oxrt_rnn_activate(const rnn_attrs *a, const rnn_act *f, double x);
+/* C[M,N] = A[M,K] * B[N,K]^T + beta*C in the working type. */
+void oxrt_rnn_gemm_bt(bool dbl, size_t M, size_t N, size_t K, const void *A, size_t lda, const void *B, size_t ldb,
+                      double beta, void *C, size_t ldc, oxrt_threadpool *pool);
+
+#endif
