@@ -150,6 +150,8 @@ int cmd_bench(int argc, char **argv) {
   run_args a;
   int rc = parse_args(argc, argv, &a, "bench");
   if (rc) return rc;
+  struct rusage ru0;
+  getrusage(RUSAGE_SELF, &ru0);
   double t0 = cli_now();
   oxrt_session *s;
   oxrt_status *st = open_session(&a, &s);
@@ -185,6 +187,7 @@ int cmd_bench(int argc, char **argv) {
     printf("p90_ms:       %.3f\n", times[(a.runs * 9) / 10 < a.runs ? (a.runs * 9) / 10 : a.runs - 1] * 1e3);
     printf("min_ms:       %.3f\n", times[0] * 1e3);
     printf("peak_rss_mb:  %.1f\n", (double)ru.ru_maxrss / 1024.0);
+    printf("baseline_rss_mb: %.1f\n", (double)ru0.ru_maxrss / 1024.0);
   }
   free(times);
   free(outs);

@@ -26,6 +26,44 @@ static int topk_cmp(const void *c, int64_t a, int64_t b) {
   return k->largest ? -r : r;
 }
 
+/* Total order: key order, then the lower index first. */
+static int topk_cmp_total(const topk_keys *k, int64_t a, int64_t b) {
+  int r = topk_cmp(k, a, b);
+  return r ? r : (a < b ? -1 : 1);
+}
+
+static int topk_cmp_total_fn(const void *k, int64_t a, int64_t b) { return topk_cmp_total(k, a, b); }
+
+static void topk_sift_down(int64_t *h, size_t n, size_t i, const topk_keys *k) {
+  for (;;) {
+    size_t l = 2 * i + 1, w = i;
+    if (l < n && topk_cmp_total(k, h[l], h[w]) > 0) w = l;
+    if (l + 1 < n && topk_cmp_total(k, h[l + 1], h[w]) > 0) w = l + 1;
+    if (w == i) return;
+    int64_t t = h[i];
+    h[i] = h[w];
+    h[w] = t;
+    i = w;
+  }
+}
+
+/* The first kk of 0..dim-1 in total order into perm[0..kk), sorted. A bounded heap (worst entry on top) when k is
+ * small against the axis, a full stable sort otherwise. */
+static bool topk_select(int64_t *perm, size_t dim, size_t kk, const topk_keys *k) {
+  if (kk * 8 >= dim) {
+    for (size_t j = 0; j < dim; j++) perm[j] = (int64_t)j;
+    return ix_sort(perm, dim, topk_cmp, k);
+  }
+  for (size_t j = 0; j < kk; j++) perm[j] = (int64_t)j;
+  for (size_t j = kk / 2; j-- > 0;) topk_sift_down(perm, kk, j, k);
+  for (size_t j = kk; j < dim; j++)
+    if (topk_cmp_total(k, (int64_t)j, perm[0]) < 0) {
+      perm[0] = (int64_t)j;
+      topk_sift_down(perm, kk, 0, k);
+    }
+  return ix_sort(perm, kk, topk_cmp_total_fn, k); /* heap order lost the index order: sort on the total order */
+}
+
 static oxrt_status *topk_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *x = oxrt_input(ctx, 0);
   OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
@@ -78,9 +116,8 @@ static oxrt_status *topk_run(oxrt_kernel_ctx *ctx) {
         size_t s = base + j * inner;
         if (keys.mode == 0) ((double *)kb)[j] = t == OXRT_FLOAT ? ((const float *)x->data)[s] : oxrt_load_f64(t, x->data, s);
         else memcpy((char *)kb + j * 8, (const char *)x->data + s * 8, 8);
-        perm[j] = (int64_t)j;
       }
-      if (!ix_sort(perm, dim, topk_cmp, &keys)) {
+      if (!topk_select(perm, dim, kk, &keys)) {
         free(perm);
         free(kb);
         return OXRT_OOM();

@@ -35,12 +35,10 @@ static const oxrt_value *content(const oxrt_value *x) {
   return x;
 }
 
+/* Before opset 18 the input is required. A plain tensor or sequence is accepted as a present optional at every
+ * opset: values declared optional (a Loop-carried value, a graph output) arrive unwrapped once they hold one. */
 static oxrt_status *check_kind(const oxrt_kernel_ctx *ctx, const oxrt_value *x) {
-  if (ctx->opset < 18) {
-    if (!x) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0 (optional) is missing");
-    if (x->kind != OXRT_KIND_OPTIONAL)
-      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0 must be an optional before opset 18");
-  }
+  if (ctx->opset < 18 && !x) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0 (optional) is missing");
   return NULL;
 }
 

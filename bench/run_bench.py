@@ -1,0 +1,162 @@
+"""Side-by-side benchmark: oxrt and ONNX Runtime in the same run, same machine, same inputs.
+
+For each model (full-size variants from bench/models/generate.py) and each thread count,
+a fresh process per runtime measures: session load time, latency median and p90 over N runs
+after warm-up, and peak RSS above the process's own baseline. Writes bench/RESULTS.md.
+
+    python bench/run_bench.py --oxrt build/oxrt [--runs 20] [--threads 1 2] [names...]
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "models"))
+import generate  # noqa: E402
+
+ORT_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+import onnxruntime as ort
+model, feeds_path, threads, runs, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+feeds = dict(np.load(feeds_path))
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+so = ort.SessionOptions()
+so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+so.intra_op_num_threads = threads
+so.inter_op_num_threads = 1
+t0 = time.perf_counter()
+s = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+load = time.perf_counter() - t0
+times = []
+for i in range(warmup + runs):
+    t0 = time.perf_counter()
+    s.run(None, feeds)
+    if i >= warmup:
+        times.append(time.perf_counter() - t0)
+times.sort()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"load_ms": load * 1e3, "median_ms": times[len(times) // 2] * 1e3,
+                  "p90_ms": times[min(len(times) - 1, (len(times) * 9) // 10)] * 1e3,
+                  "rss_mb": (peak - base) / 1024.0}))
+"""
+
+
+def run_ort(model, feeds_path, threads, runs, warmup):
+    p = subprocess.run([sys.executable, "-c", ORT_CHILD, model, feeds_path, str(threads), str(runs), str(warmup)],
+                       capture_output=True, text=True, timeout=3600)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "onnxruntime failed")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def run_oxrt(oxrt, model, feeds, tmp, threads, runs, warmup):
+    args = [oxrt, "bench", model, "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
+    for name, arr in feeds.items():
+        path = os.path.join(tmp, f"{os.path.basename(model)}.{name}.npy")
+        np.save(path, arr)
+        args += ["--input", f"{name}={path}"]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=3600)
+    if p.returncode != 0:
+        raise RuntimeError((p.stderr.strip() or p.stdout.strip()).splitlines()[-1])
+    vals = {}
+    for line in p.stdout.splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            vals[k.strip()] = v.strip().split()[0]
+    return {"load_ms": float(vals["load_ms"]), "median_ms": float(vals["median_ms"]), "p90_ms": float(vals["p90_ms"]),
+            "rss_mb": float(vals["peak_rss_mb"]) - float(vals.get("baseline_rss_mb", 0))}
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import onnxruntime
+    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+            f"onnxruntime {onnxruntime.__version__}, Python {platform.python_version()}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--oxrt", default=os.path.join(HERE, "..", "build", "oxrt"))
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--models-dir", default=os.path.join(HERE, "models", "out"))
+    ap.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("names", nargs="*")
+    a = ap.parse_args()
+    names = a.names or list(generate.MODELS)
+    os.makedirs(a.models_dir, exist_ok=True)
+    rows = []
+    for name in names:
+        model = os.path.join(a.models_dir, name + ".onnx")
+        if not os.path.exists(model):
+            print(f"generating {name} ...", flush=True)
+            generate.generate(name, a.models_dir, small=False)
+        feeds_path = os.path.join(a.models_dir, name + ".inputs.npz")
+        feeds = dict(np.load(feeds_path))
+        for t in a.threads:
+            row = {"model": name, "threads": t}
+            for rt, fn in (("oxrt", lambda: run_oxrt(a.oxrt, model, feeds, a.models_dir, t, a.runs, a.warmup)),
+                           ("ort", lambda: run_ort(model, feeds_path, t, a.runs, a.warmup))):
+                try:
+                    row[rt] = fn()
+                except Exception as e:  # a failure is reported in the table, not hidden
+                    row[rt] = {"error": str(e)[:120]}
+            rows.append(row)
+            o, r = row["oxrt"], row["ort"]
+            print(name, t, json.dumps(o), json.dumps(r), flush=True)
+    write_results(a, rows)
+
+
+def ratio(o, r, key):
+    if "error" in o or "error" in r or not r.get(key):
+        return "-"
+    return f"{o[key] / r[key]:.2f}"
+
+
+def fmt(d, key, digits=2):
+    return "fail" if "error" in d else f"{d[key]:.{digits}f}"
+
+
+def write_results(a, rows):
+    lines = ["# Benchmark: oxrt vs ONNX Runtime", "",
+             f"Machine: {machine()}  ", f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
+             f"Command: `python bench/run_bench.py --runs {a.runs} --warmup {a.warmup} --threads "
+             f"{' '.join(map(str, a.threads))}` (or `make bench`)", "",
+             "Each cell comes from a fresh process per runtime. Ratios are oxrt / ONNX Runtime: below 1.00 means "
+             "oxrt is faster (or smaller). ONNX Runtime runs with graph optimization level ALL and the same intra-op "
+             "thread count. RSS is the peak resident memory above the process's baseline before loading.", "",
+             "| model | threads | load ms oxrt | load ms ORT | load ratio | median ms oxrt | median ms ORT | "
+             "median ratio | p90 ms oxrt | p90 ms ORT | p90 ratio | RSS MB oxrt | RSS MB ORT | RSS ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        o, r = row["oxrt"], row["ort"]
+        lines.append(f"| {row['model']} | {row['threads']} | {fmt(o, 'load_ms')} | {fmt(r, 'load_ms')} | "
+                     f"{ratio(o, r, 'load_ms')} | {fmt(o, 'median_ms', 3)} | {fmt(r, 'median_ms', 3)} | "
+                     f"{ratio(o, r, 'median_ms')} | {fmt(o, 'p90_ms', 3)} | {fmt(r, 'p90_ms', 3)} | "
+                     f"{ratio(o, r, 'p90_ms')} | {fmt(o, 'rss_mb', 1)} | {fmt(r, 'rss_mb', 1)} | "
+                     f"{ratio(o, r, 'rss_mb')} |")
+    errs = [(row["model"], rt, row[rt]["error"]) for row in rows for rt in ("oxrt", "ort") if "error" in row[rt]]
+    if errs:
+        lines += ["", "Failures:", ""] + [f"- {m} ({rt}): {e}" for m, rt, e in errs]
+    with open(a.output, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {a.output}")
+
+
+if __name__ == "__main__":
+    main()

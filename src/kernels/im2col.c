@@ -1,0 +1,280 @@
+/* im2col.c - convolution through im2col + GEMM (and col2im for the transposed form), plus a direct
+ * depthwise 2-D path. One template (a macro over the element type) serves float and double. */
+#include "im2col.h"
+#include "../core/value.h"
+#include "gemm.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* Outputs o in [0, n_out) with 0 <= o*s + off < n_in form the range [*lo, *hi). */
+static void valid_range(int64_t off, int64_t s, int64_t n_in, int64_t n_out, int64_t *lo, int64_t *hi) {
+  int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+  int64_t h = n_in - 1 - off < 0 ? 0 : (n_in - 1 - off) / s + 1;
+  if (h > n_out) h = n_out;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
+static size_t prod(const int64_t *d, int n) {
+  size_t p = 1;
+  for (int i = 0; i < n; i++) p *= (size_t)d[i];
+  return p;
+}
+
+/* Kernel multi-index of flat kernel offset kk. */
+static void kernel_index(const oxrt_conv_shape *s, size_t kk, int64_t *kidx) {
+  for (int d = s->nd - 1; d >= 0; d--) {
+    kidx[d] = (int64_t)(kk % (size_t)s->k[d]);
+    kk /= (size_t)s->k[d];
+  }
+}
+
+static bool is_pointwise(const oxrt_conv_shape *s) {
+  for (int d = 0; d < s->nd; d++)
+    if (s->k[d] != 1 || s->stride[d] != 1 || s->pad[d] != 0 || s->out[d] != s->in[d]) return false;
+  return true;
+}
+
+#define CONV_TEMPLATE(T, SFX, GEMM)                                                                                    \
+  /* Rows [r0, r1) of the column matrix of one image-group: row = (channel, kernel offset), col = output pos. */     \
+  typedef struct {                                                                                                     \
+    const oxrt_conv_shape *s;                                                                                          \
+    const T *x;                                                                                                        \
+    T *col;                                                                                                            \
+    size_t kprod, in_size, out_size;                                                                                   \
+  } im2col_job_##SFX;                                                                                                  \
+  static void im2col_rows_##SFX(void *arg, size_t r0, size_t r1) {                                                     \
+    const im2col_job_##SFX *j = arg;                                                                                   \
+    const oxrt_conv_shape *s = j->s;                                                                                   \
+    int nd = s->nd, L = nd - 1;                                                                                        \
+    int64_t kidx[OXRT_CONV_MAX_DIMS], oidx[OXRT_CONV_MAX_DIMS], instr[OXRT_CONV_MAX_DIMS];                            \
+    instr[L] = 1;                                                                                                      \
+    for (int d = L - 1; d >= 0; d--) instr[d] = instr[d + 1] * s->in[d + 1];                                           \
+    size_t n_outer = j->out_size / (size_t)s->out[L];                                                                  \
+    for (size_t r = r0; r < r1; r++) {                                                                                 \
+      size_t c = r / j->kprod;                                                                                         \
+      kernel_index(s, r % j->kprod, kidx);                                                                             \
+      T *dst = j->col + r * j->out_size;                                                                               \
+      const T *xc = j->x + c * j->in_size;                                                                             \
+      int64_t off = kidx[L] * s->dil[L] - s->pad[L], st = s->stride[L], lo, hi;                                        \
+      valid_range(off, st, s->in[L], s->out[L], &lo, &hi);                                                             \
+      for (int d = 0; d < L; d++) oidx[d] = 0;                                                                         \
+      for (size_t q = 0; q < n_outer; q++, dst += s->out[L]) {                                                         \
+        int64_t base = 0;                                                                                              \
+        bool ok = true;                                                                                                \
+        for (int d = 0; d < L; d++) {                                                                                  \
+          int64_t i = oidx[d] * s->stride[d] + kidx[d] * s->dil[d] - s->pad[d];                                        \
+          if (i < 0 || i >= s->in[d]) ok = false;                                                                      \
+          base += i * instr[d];                                                                                        \
+        }                                                                                                              \
+        for (int d = L - 1; d >= 0; d--) {                                                                             \
+          if (++oidx[d] < s->out[d]) break;                                                                            \
+          oidx[d] = 0;                                                                                                 \
+        }                                                                                                              \
+        if (!ok) {                                                                                                     \
+          memset(dst, 0, sizeof(T) * (size_t)s->out[L]);                                                               \
+          continue;                                                                                                    \
+        }                                                                                                              \
+        const T *src = xc + base + off;                                                                                \
+        for (int64_t o = 0; o < lo; o++) dst[o] = 0;                                                                   \
+        if (st == 1) memcpy(dst + lo, src + lo, sizeof(T) * (size_t)(hi - lo));                                        \
+        else                                                                                                           \
+          for (int64_t o = lo; o < hi; o++) dst[o] = src[o * st];                                                      \
+        for (int64_t o = hi; o < s->out[L]; o++) dst[o] = 0;                                                           \
+      }                                                                                                                \
+    }                                                                                                                  \
+  }                                                                                                                    \
+                                                                                                                       \
+  typedef struct {                                                                                                     \
+    const oxrt_conv_shape *s;                                                                                          \
+    const T *x, *w, *b;                                                                                                \
+    T *y;                                                                                                              \
+    size_t Cg, Mg, kprod, Kg, in_size, out_size;                                                                       \
+    bool pointwise;                                                                                                    \
+    int failed;                                                                                                        \
+  } conv_job_##SFX;                                                                                                    \
+                                                                                                                       \
+  /* One (image, group) product; `col` has Kg*out_size room unless pointwise. */                                       \
+  static void conv_one_##SFX(conv_job_##SFX *j, size_t n, size_t g, T *col, oxrt_threadpool *pool) {                  \
+    const oxrt_conv_shape *s = j->s;                                                                                   \
+    const T *xg = j->x + (n * s->C + g * j->Cg) * j->in_size;                                                          \
+    const T *bm = xg;                                                                                                  \
+    if (!j->pointwise) {                                                                                               \
+      im2col_job_##SFX ij = {s, xg, col, j->kprod, j->in_size, j->out_size};                                           \
+      size_t rows = j->Kg;                                                                                             \
+      oxrt_parallel_for(pool, rows, 1 + 32768 / (j->out_size + 1), im2col_rows_##SFX, &ij);                            \
+      bm = col;                                                                                                        \
+    }                                                                                                                  \
+    T *yg = j->y + (n * s->M + g * j->Mg) * j->out_size;                                                               \
+    T beta = 0;                                                                                                        \
+    if (j->b) {                                                                                                        \
+      for (size_t m = 0; m < j->Mg; m++) {                                                                             \
+        T bv = j->b[g * j->Mg + m], *row = yg + m * j->out_size;                                                       \
+        for (size_t o = 0; o < j->out_size; o++) row[o] = bv;                                                          \
+      }                                                                                                                \
+      beta = 1;                                                                                                        \
+    }                                                                                                                  \
+    GEMM(false, false, j->Mg, j->out_size, j->Kg, 1, j->w + g * j->Mg * j->Kg, j->Kg, bm, j->out_size, beta, yg,      \
+         j->out_size, pool);                                                                                           \
+  }                                                                                                                    \
+                                                                                                                       \
+  static void conv_tasks_##SFX(void *arg, size_t t0, size_t t1) {                                                      \
+    conv_job_##SFX *j = arg;                                                                                           \
+    T *col = NULL;                                                                                                     \
+    if (!j->pointwise) {                                                                                               \
+      col = oxrt_aligned_alloc(sizeof(T) * j->Kg * j->out_size);                                                       \
+      if (!col) {                                                                                                      \
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);                                                             \
+        return;                                                                                                        \
+      }                                                                                                                \
+    }                                                                                                                  \
+    for (size_t t = t0; t < t1; t++) conv_one_##SFX(j, t / j->s->group, t % j->s->group, col, NULL);                   \
+    oxrt_aligned_free(col);                                                                                            \
+  }                                                                                                                    \
+                                                                                                                       \
+  /* Depthwise 2-D (one input channel per group): direct loops, one output channel per task item. */                  \
+  static void dw2d_##SFX(void *arg, size_t t0, size_t t1) {                                                            \
+    const conv_job_##SFX *j = arg;                                                                                     \
+    const oxrt_conv_shape *s = j->s;                                                                                   \
+    int64_t H = s->in[0], W = s->in[1], OH = s->out[0], OW = s->out[1], KH = s->k[0], KW = s->k[1];                   \
+    int64_t sh = s->stride[0], sw = s->stride[1];                                                                      \
+    for (size_t t = t0; t < t1; t++) {                                                                                 \
+      size_t n = t / s->M, m = t % s->M, c = m / j->Mg;                                                                \
+      const T *xc = j->x + (n * s->C + c) * j->in_size;                                                                \
+      const T *wm = j->w + m * j->kprod;                                                                               \
+      T *yc = j->y + (n * s->M + m) * j->out_size;                                                                     \
+      T bv = j->b ? j->b[m] : 0;                                                                                       \
+      for (int64_t oh = 0; oh < OH; oh++) {                                                                            \
+        T *yr = yc + oh * OW;                                                                                          \
+        for (int64_t ow = 0; ow < OW; ow++) yr[ow] = bv;                                                               \
+        for (int64_t ki = 0; ki < KH; ki++) {                                                                          \
+          int64_t ih = oh * sh + ki * s->dil[0] - s->pad[0];                                                           \
+          if (ih < 0 || ih >= H) continue;                                                                             \
+          const T *xr = xc + ih * W;                                                                                   \
+          for (int64_t kj = 0; kj < KW; kj++) {                                                                        \
+            int64_t off = kj * s->dil[1] - s->pad[1], lo, hi;                                                          \
+            valid_range(off, sw, W, OW, &lo, &hi);                                                                     \
+            T wv = wm[ki * KW + kj];                                                                                   \
+            const T *xs = xr + off;                                                                                    \
+            if (sw == 1)                                                                                               \
+              for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xs[ow];                                              \
+            else                                                                                                       \
+              for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xs[ow * sw];                                         \
+          }                                                                                                            \
+        }                                                                                                              \
+      }                                                                                                                \
+    }                                                                                                                  \
+  }                                                                                                                    \
+                                                                                                                       \
+  bool oxrt_conv_##SFX(const oxrt_conv_shape *s, const T *x, const T *w, const T *bias, T *y,                          \
+                       oxrt_threadpool *pool) {                                                                        \
+    conv_job_##SFX j = {.s = s, .x = x, .w = w, .b = bias, .y = y};                                                    \
+    j.Cg = s->C / s->group;                                                                                            \
+    j.Mg = s->M / s->group;                                                                                            \
+    j.kprod = prod(s->k, s->nd);                                                                                       \
+    j.Kg = j.Cg * j.kprod;                                                                                             \
+    j.in_size = prod(s->in, s->nd);                                                                                    \
+    j.out_size = prod(s->out, s->nd);                                                                                  \
+    j.pointwise = is_pointwise(s);                                                                                     \
+    if (s->N == 0 || s->M == 0 || j.out_size == 0) return true;                                                        \
+    if (j.Kg == 0) { /* no input channels: bias only */                                                                \
+      for (size_t n = 0; n < s->N; n++)                                                                                \
+        for (size_t m = 0; m < s->M; m++)                                                                              \
+          for (size_t o = 0; o < j.out_size; o++) y[(n * s->M + m) * j.out_size + o] = bias ? bias[m] : 0;             \
+      return true;                                                                                                     \
+    }                                                                                                                  \
+    if (j.Cg == 1 && s->nd == 2 && j.Mg <= 4) {                                                                        \
+      oxrt_parallel_for(pool, s->N * s->M, 1, dw2d_##SFX, &j);                                                         \
+      return true;                                                                                                     \
+    }                                                                                                                  \
+    size_t tasks = s->N * s->group;                                                                                    \
+    double flops = (double)j.Mg * (double)j.Kg * (double)j.out_size;                                                   \
+    int nth = oxrt_threadpool_size(pool);                                                                              \
+    if (nth > 1 && tasks >= (size_t)nth && flops < 2e7) {                                                              \
+      oxrt_parallel_for(pool, tasks, 1, conv_tasks_##SFX, &j);                                                         \
+      return !j.failed;                                                                                                \
+    }                                                                                                                  \
+    T *col = NULL;                                                                                                     \
+    if (!j.pointwise) {                                                                                                \
+      col = oxrt_aligned_alloc(sizeof(T) * j.Kg * j.out_size);                                                         \
+      if (!col) return false;                                                                                          \
+    }                                                                                                                  \
+    for (size_t t = 0; t < tasks; t++) conv_one_##SFX(&j, t / s->group, t % s->group, col, pool);                      \
+    oxrt_aligned_free(col);                                                                                            \
+    return true;                                                                                                       \
+  }
+
+CONV_TEMPLATE(float, f32, oxrt_sgemm)
+CONV_TEMPLATE(double, f64, oxrt_dgemm)
+
+#define CONVT_TEMPLATE(T, SFX, GEMM)                                                                                   \
+  typedef struct {                                                                                                     \
+    const oxrt_conv_shape *s;                                                                                          \
+    const T *b;                                                                                                        \
+    T *y;                                                                                                              \
+    const T *col;                                                                                                      \
+    size_t n, g, Mg, kprod, in_size, out_size;                                                                         \
+  } col2im_job_##SFX;                                                                                                  \
+  /* Output channels [m0, m1) of one image-group: start from the bias, add every column row of the channel. */       \
+  static void col2im_##SFX(void *arg, size_t m0, size_t m1) {                                                          \
+    const col2im_job_##SFX *j = arg;                                                                                   \
+    const oxrt_conv_shape *s = j->s;                                                                                   \
+    int nd = s->nd, L = nd - 1;                                                                                        \
+    int64_t kidx[OXRT_CONV_MAX_DIMS], iidx[OXRT_CONV_MAX_DIMS], ostr[OXRT_CONV_MAX_DIMS];                             \
+    ostr[L] = 1;                                                                                                       \
+    for (int d = L - 1; d >= 0; d--) ostr[d] = ostr[d + 1] * s->out[d + 1];                                            \
+    size_t n_outer = j->in_size / (size_t)s->in[L];                                                                    \
+    for (size_t m = m0; m < m1; m++) {                                                                                 \
+      size_t mo = j->g * j->Mg + m;                                                                                    \
+      T *yc = j->y + (j->n * s->M + mo) * j->out_size;                                                                 \
+      T bv = j->b ? j->b[mo] : 0;                                                                                      \
+      for (size_t o = 0; o < j->out_size; o++) yc[o] = bv;                                                             \
+      for (size_t kk = 0; kk < j->kprod; kk++) {                                                                       \
+        kernel_index(s, kk, kidx);                                                                                     \
+        const T *src = j->col + (m * j->kprod + kk) * j->in_size;                                                      \
+        int64_t off = kidx[L] * s->dil[L] - s->pad[L], st = s->stride[L], lo, hi;                                      \
+        valid_range(off, st, s->out[L], s->in[L], &lo, &hi);                                                           \
+        for (int d = 0; d < L; d++) iidx[d] = 0;                                                                       \
+        for (size_t q = 0; q < n_outer; q++, src += s->in[L]) {                                                        \
+          int64_t base = 0;                                                                                            \
+          bool ok = true;                                                                                              \
+          for (int d = 0; d < L; d++) {                                                                                \
+            int64_t o = iidx[d] * s->stride[d] + kidx[d] * s->dil[d] - s->pad[d];                                      \
+            if (o < 0 || o >= s->out[d]) ok = false;                                                                   \
+            base += o * ostr[d];                                                                                       \
+          }                                                                                                            \
+          for (int d = L - 1; d >= 0; d--) {                                                                           \
+            if (++iidx[d] < s->in[d]) break;                                                                           \
+            iidx[d] = 0;                                                                                               \
+          }                                                                                                            \
+          if (!ok) continue;                                                                                           \
+          T *dst = yc + base + off;                                                                                    \
+          for (int64_t i = lo; i < hi; i++) dst[i * st] += src[i];                                                     \
+        }                                                                                                              \
+      }                                                                                                                \
+    }                                                                                                                  \
+  }                                                                                                                    \
+                                                                                                                       \
+  bool oxrt_conv_transpose_##SFX(const oxrt_conv_shape *s, const T *x, const T *w, const T *bias, T *y,                \
+                                 oxrt_threadpool *pool) {                                                              \
+    size_t Cg = s->C / s->group, Mg = s->M / s->group, kprod = prod(s->k, s->nd);                                      \
+    size_t in_size = prod(s->in, s->nd), out_size = prod(s->out, s->nd);                                               \
+    if (s->N == 0 || s->M == 0 || out_size == 0) return true;                                                          \
+    T *col = oxrt_aligned_alloc(sizeof(T) * (Mg * kprod * in_size + 1));                                               \
+    if (!col) return false;                                                                                            \
+    for (size_t n = 0; n < s->N; n++)                                                                                  \
+      for (size_t g = 0; g < s->group; g++) {                                                                          \
+        if (Cg == 0 || in_size == 0) memset(col, 0, sizeof(T) * Mg * kprod * in_size);                                 \
+        else                                                                                                           \
+          GEMM(true, false, Mg * kprod, in_size, Cg, 1, w + g * Cg * Mg * kprod, Mg * kprod,                           \
+               x + (n * s->C + g * Cg) * in_size, in_size, 0, col, in_size, pool);                                     \
+        col2im_job_##SFX cj = {s, bias, y, col, n, g, Mg, kprod, in_size, out_size};                                   \
+        oxrt_parallel_for(pool, Mg, 1, col2im_##SFX, &cj);                                                             \
+      }                                                                                                                \
+    oxrt_aligned_free(col);                                                                                            \
+    return true;                                                                                                       \
+  }
+
+CONVT_TEMPLATE(float, f32, oxrt_sgemm)
+CONVT_TEMPLATE(double, f64, oxrt_dgemm)

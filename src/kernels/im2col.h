@@ -1,0 +1,34 @@
+/* im2col.h - convolution kernels over plain buffers: im2col / col2im lowering to GEMM, a direct depthwise
+ * path, for float and double. Geometry is resolved by the operator (attributes, auto_pad) beforehand. */
+#ifndef OXRT_KERNELS_IM2COL_H
+#define OXRT_KERNELS_IM2COL_H
+#include "../core/threadpool.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OXRT_CONV_MAX_DIMS 8
+
+typedef struct oxrt_conv_shape {
+  int nd;               /* spatial dims */
+  size_t N, C, M, group; /* batch, input channels, output channels, groups */
+  int64_t in[OXRT_CONV_MAX_DIMS], k[OXRT_CONV_MAX_DIMS], stride[OXRT_CONV_MAX_DIMS], dil[OXRT_CONV_MAX_DIMS];
+  int64_t pad[OXRT_CONV_MAX_DIMS]; /* padding at the start of each spatial dim (may be negative) */
+  int64_t out[OXRT_CONV_MAX_DIMS];
+} oxrt_conv_shape;
+
+/* Y[N, M, out...] = conv(X[N, C, in...], W[M, C/group, k...]) + bias[M] (bias may be NULL).
+ * Returns false when scratch memory could not be allocated. */
+bool oxrt_conv_f32(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float *y,
+                   oxrt_threadpool *pool);
+bool oxrt_conv_f64(const oxrt_conv_shape *s, const double *x, const double *w, const double *bias, double *y,
+                   oxrt_threadpool *pool);
+
+/* Transposed convolution: `in` are the spatial dims of X, `out` those of Y, `pad` the start padding of Y;
+ * X[N, C, in...], W[C, M/group, k...], Y[N, M, out...]. */
+bool oxrt_conv_transpose_f32(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float *y,
+                             oxrt_threadpool *pool);
+bool oxrt_conv_transpose_f64(const oxrt_conv_shape *s, const double *x, const double *w, const double *bias,
+                             double *y, oxrt_threadpool *pool);
+
+#endif
