@@ -80,7 +80,7 @@ static oxrt_status *gemm_run(oxrt_kernel_ctx *ctx) {
   bool use_c = c && beta != 0;
   oxrt_status *st = NULL;
   if (la_is_f32_family(a->dtype)) {
-    const float *af, *bf;
+    const float *af = NULL, *bf = NULL;
     float *at = NULL, *bt = NULL, *yf, *yt = NULL;
     if (!(st = la_f32_in(a, &af, &at)) && !(st = la_f32_in(b, &bf, &bt)) && !(st = la_f32_out(y, &yf, &yt))) {
       if (use_c) st = broadcast_c(c, M, N, yf, false);

@@ -5,6 +5,7 @@
  *   Ct = ft (.) Ct-1 + it (.) ct
  *   ot = f(Xt*Wo^T + Ht-1*Ro^T + Po (.) Ct + Wbo + Rbo)
  *   Ht = ot (.) h(Ct)
+ * clip bounds the gates' pre-activations; h(Ct) takes the cell state unclipped, as ONNX Runtime does.
  * Directions, sequence_lens, initial states, clip, layout: the shared driver (rnn_common.c). */
 #include "rnn_common.h"
 
@@ -34,7 +35,7 @@ static void lstm_step(const rnn_dir *d, void *const *gx, void *h, void *c) {
       double vo = rnn_ld(x, H + j, dbl) + rnn_ld(row, H + j, dbl) + (d->P ? rnn_ld(d->P, H + j, dbl) * cn : 0.0);
       double ot = oxrt_rnn_activate(a, &d->act[0], vo);
       rnn_st(c, b * H + j, cn, dbl);
-      rnn_st(h, b * H + j, ot * oxrt_rnn_activate(a, &d->act[2], cn), dbl);
+      rnn_st(h, b * H + j, ot * oxrt_rnn_act(&d->act[2], cn), dbl);
     }
   }
 }

@@ -127,21 +127,31 @@ typedef struct {
 static void rs_pass_range(void *arg, size_t begin, size_t end) {
   const rs_pass *ps = arg;
   const rs_taps *t = ps->t;
-  size_t inner = ps->inner;
-  for (size_t r = begin; r < end; r++) { /* r = o * out_dim + j */
-    size_t o = r / ps->out_dim, j = r % ps->out_dim;
+  size_t inner = ps->inner, n = (size_t)t->n;
+  size_t o = begin / ps->out_dim, j = begin % ps->out_dim; /* row r = o * out_dim + j, stepped without divisions */
+  for (size_t r = begin; r < end; r++) {
     double *dst = ps->out + r * inner;
+    const int64_t *ti = t->idx + j * n;
+    const double *tw = t->w + j * n;
+    const double *src = ps->in + o * ps->in_dim * inner;
     if (t->extrap[j]) {
       for (size_t i = 0; i < inner; i++) dst[i] = ps->extrap;
-      continue;
+    } else if (inner == 1) {
+      double acc = 0;
+      for (size_t k = 0; k < n; k++) acc += tw[k] * src[ti[k]];
+      dst[0] = acc;
+    } else {
+      const double *s0 = src + (size_t)ti[0] * inner;
+      double w0 = tw[0];
+      for (size_t i = 0; i < inner; i++) dst[i] = w0 * s0[i];
+      for (size_t k = 1; k < n; k++) {
+        double w = tw[k];
+        if (w == 0) continue;
+        const double *sk = src + (size_t)ti[k] * inner;
+        for (size_t i = 0; i < inner; i++) dst[i] += w * sk[i];
+      }
     }
-    for (size_t i = 0; i < inner; i++) dst[i] = 0;
-    for (int k = 0; k < t->n; k++) {
-      double w = t->w[j * (size_t)t->n + (size_t)k];
-      if (w == 0) continue;
-      const double *src = ps->in + (o * ps->in_dim + (size_t)t->idx[j * (size_t)t->n + (size_t)k]) * inner;
-      for (size_t i = 0; i < inner; i++) dst[i] += w * src[i];
-    }
+    if (++j == ps->out_dim) j = 0, o++;
   }
 }
 
@@ -201,11 +211,19 @@ static oxrt_status *rs_nearest_run(oxrt_kernel_ctx *ctx, const oxrt_value *x, co
   if (!y->count) goto done;
   size_t es = oxrt_elem_type_size(x->dtype);
   unsigned char ev[16] = {0};
-  rs_store(x->dtype, ev, 0, p->extrapolation);
+  bool str = x->dtype == OXRT_STRING;
+  if (x->dtype == OXRT_COMPLEX64) {
+    float re = (float)p->extrapolation;
+    memcpy(ev, &re, sizeof re);
+  } else if (x->dtype == OXRT_COMPLEX128) {
+    memcpy(ev, &p->extrapolation, sizeof(double));
+  } else if (!str) {
+    rs_store(x->dtype, ev, 0, p->extrapolation);
+  }
   int64_t xst[OXRT_MAX_RANK], idx[OXRT_MAX_RANK] = {0};
   ix_strides(x->dims, r, xst);
   if (r == 0) {
-    memcpy(y->data, x->data, es);
+    if (!ix_copy(x->dtype, y->data, 0, x->data, 0, 1)) st = OXRT_OOM();
     goto done;
   }
   size_t last = (size_t)od[r - 1];
@@ -220,8 +238,16 @@ static oxrt_status *rs_nearest_run(oxrt_kernel_ctx *ctx, const oxrt_value *x, co
     unsigned char *dst = (unsigned char *)y->data + row * es;
     for (size_t j = 0; j < last; j++) {
       int64_t s = map[r - 1][j];
-      if (ex || s < 0) memcpy(dst + j * es, ev, es);
-      else memcpy(dst + j * es, (const unsigned char *)x->data + (size_t)(off + s) * es, es);
+      if (str) { /* strings: duplicated; extrapolated entries stay empty */
+        if (!ex && s >= 0 && !ix_copy(OXRT_STRING, y->data, row + j, x->data, (size_t)(off + s), 1)) {
+          st = OXRT_OOM();
+          goto done;
+        }
+      } else if (ex || s < 0) {
+        memcpy(dst + j * es, ev, es);
+      } else {
+        memcpy(dst + j * es, (const unsigned char *)x->data + (size_t)(off + s) * es, es);
+      }
     }
     for (int d = r - 2; d >= 0; d--) {
       if (++idx[d] < od[d]) break;
@@ -292,7 +318,15 @@ oxrt_status *oxrt_ix_resize(oxrt_kernel_ctx *ctx, const oxrt_value *x, const ix_
     buf = nb;
     cur[d] = out_dims[d];
   }
-  for (size_t i = 0; i < y->count; i++) rs_store(x->dtype, y->data, i, buf[i]);
+  if (x->dtype == OXRT_FLOAT) {
+    float *yo = y->data;
+    for (size_t i = 0; i < y->count; i++) {
+      double v = buf[i];
+      yo[i] = (float)(v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : v);
+    }
+  } else {
+    for (size_t i = 0; i < y->count; i++) rs_store(x->dtype, y->data, i, buf[i]);
+  }
   free(buf);
   return NULL;
 }

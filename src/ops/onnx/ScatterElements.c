@@ -11,8 +11,9 @@ oxrt_status *oxrt_ix_scatter_elements_run(oxrt_kernel_ctx *ctx) {
   if (ctx->opset >= 16) OXRT_TRY(ix_parse_reduction(oxrt_attr_string(ctx->node, "reduction", "none"), &red));
   if (ctx->opset < 18 && (red == IX_RED_MAX || red == IX_RED_MIN))
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "reduction max/min needs opset 18");
-  if (red != IX_RED_NONE && (x->dtype == OXRT_STRING || x->dtype == OXRT_COMPLEX64 || x->dtype == OXRT_COMPLEX128))
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "reduction is not defined for %s", oxrt_elem_type_name(x->dtype));
+  bool cplx = x->dtype == OXRT_COMPLEX64 || x->dtype == OXRT_COMPLEX128;
+  if (red != IX_RED_NONE && (x->dtype == OXRT_STRING || (cplx && (red == IX_RED_MAX || red == IX_RED_MIN))))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "this reduction is not defined for %s", oxrt_elem_type_name(x->dtype));
   if (upd->dtype != x->dtype)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "updates type %s differs from data type %s",
                       oxrt_elem_type_name(upd->dtype), oxrt_elem_type_name(x->dtype));

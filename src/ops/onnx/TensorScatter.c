@@ -31,7 +31,7 @@ static oxrt_status *tensor_scatter_run(oxrt_kernel_ctx *ctx) {
                         (long long)batch, wi->count);
     for (int64_t b = 0; b < batch; b++) {
       int64_t w = ix_get(wi, (size_t)b);
-      if (w < 0 || (!circular && w + seqlen > maxlen) || (circular && w >= maxlen && maxlen > 0))
+      if (w < 0 || (!circular && w + seqlen > maxlen))
         return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "write_indices[%lld] = %lld leaves the cache of length %lld",
                           (long long)b, (long long)w, (long long)maxlen);
     }

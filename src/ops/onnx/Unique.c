@@ -1,5 +1,6 @@
 /* Unique.c - Unique: distinct elements (or slices along `axis`) sorted ascending or in order of first occurrence,
- * with the first-occurrence indices, the inverse mapping and the counts. NaNs compare equal to each other. */
+ * with the first-occurrence indices, the inverse mapping and the counts. NaNs compare equal to each other; complex
+ * numbers order by real then imaginary part (numpy). */
 #include "index_util.h"
 
 typedef struct {
@@ -27,8 +28,6 @@ static int by_value(const void *c, int64_t a, int64_t b) {
 static oxrt_status *unique_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *x = oxrt_input(ctx, 0);
   OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
-  if (x->dtype == OXRT_COMPLEX64 || x->dtype == OXRT_COMPLEX128)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "complex input is not ordered");
   bool sorted = oxrt_attr_int(ctx->node, "sorted", 1) != 0;
   const oxrt_attr *aa = oxrt_node_attr(ctx->node, "axis");
   int64_t axis = 0;

@@ -112,7 +112,28 @@ static inline bool ix_reduce(oxrt_elem_type t, ix_reduction r, void *dst, size_t
   default: break;
   }
 #undef IX_RED_LOOP
-  if (t == OXRT_STRING || t == OXRT_COMPLEX64 || t == OXRT_COMPLEX128) return false;
+  if (t == OXRT_COMPLEX64 || t == OXRT_COMPLEX128) { /* add and mul only (callers reject max/min) */
+    for (size_t i = 0; i < n; i++) {
+      double ar, ai, br, bi;
+      if (t == OXRT_COMPLEX64) {
+        const float *a = (const float *)dst + 2 * (do_ + i), *b = (const float *)src + 2 * (so + i);
+        ar = a[0], ai = a[1], br = b[0], bi = b[1];
+      } else {
+        const double *a = (const double *)dst + 2 * (do_ + i), *b = (const double *)src + 2 * (so + i);
+        ar = a[0], ai = a[1], br = b[0], bi = b[1];
+      }
+      double cr = r == IX_RED_ADD ? ar + br : ar * br - ai * bi, ci = r == IX_RED_ADD ? ai + bi : ar * bi + ai * br;
+      if (t == OXRT_COMPLEX64) {
+        float *c = (float *)dst + 2 * (do_ + i);
+        c[0] = (float)cr, c[1] = (float)ci;
+      } else {
+        double *c = (double *)dst + 2 * (do_ + i);
+        c[0] = cr, c[1] = ci;
+      }
+    }
+    return true;
+  }
+  if (t == OXRT_STRING) return false;
   for (size_t i = 0; i < n; i++) {
     if (ix_is_intlike(t)) {
       int64_t a = oxrt_load_i64(t, dst, do_ + i), b = oxrt_load_i64(t, src, so + i), c;
@@ -184,6 +205,19 @@ static inline int ix_cmp_elem(oxrt_elem_type t, const void *a, size_t i, const v
   case OXRT_UINT64: {
     uint64_t x = ((const uint64_t *)a)[i], y = ((const uint64_t *)b)[j];
     return x < y ? -1 : x > y;
+  }
+  case OXRT_COMPLEX64:
+  case OXRT_COMPLEX128: { /* real part, then imaginary part, as numpy orders complex numbers */
+    for (int part = 0; part < 2; part++) {
+      double x = t == OXRT_COMPLEX64 ? ((const float *)a)[2 * i + part] : ((const double *)a)[2 * i + part];
+      double y = t == OXRT_COMPLEX64 ? ((const float *)b)[2 * j + part] : ((const double *)b)[2 * j + part];
+      if (isnan(x) || isnan(y)) {
+        if (isnan(x) != isnan(y)) return isnan(x) - isnan(y);
+        continue;
+      }
+      if (x != y) return x < y ? -1 : 1;
+    }
+    return 0;
   }
   default:
     if (ix_is_intlike(t)) {

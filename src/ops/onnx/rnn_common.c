@@ -28,6 +28,10 @@ static const struct {
 
 double oxrt_rnn_activate(const rnn_attrs *a, const rnn_act *f, double x) {
   if (a->has_clip) x = x < -a->clip ? -a->clip : x > a->clip ? a->clip : x;
+  return oxrt_rnn_act(f, x);
+}
+
+double oxrt_rnn_act(const rnn_act *f, double x) {
   switch (f->kind) {
   case RNN_ACT_RELU: return x > 0 ? x : 0;
   case RNN_ACT_TANH: return tanh(x);
@@ -340,6 +344,12 @@ static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, rnn_step_fn step, rnn_buf
         memcpy((char *)bf->y + ((t * (size_t)D + (size_t)d) * b_ + b) * h_ * ws, h + b * h_ * ws, h_ * ws);
       }
     }
+    /* a row with an empty sequence has no final state: zeros, as ONNX Runtime gives */
+    for (size_t b = 0; b < b_; b++)
+      if (!bf->lens[b]) {
+        memset(h + b * h_ * ws, 0, h_ * ws);
+        memset(c + b * h_ * ws, 0, h_ * ws);
+      }
   }
   const int64_t yd[4] = {S, D, Bt, Hs}, sdims[3] = {D, Bt, Hs};
   OXRT_TRY(write_output(ctx, 0, T, dbl, bf->y, 4, yd, a->layout));

@@ -76,8 +76,10 @@ static inline void rnn_st(void *p, size_t i, double v, bool dbl) {
   if (dbl) ((double *)p)[i] = v;
   else ((float *)p)[i] = (float)v;
 }
-/* Applies clip (when set) then the activation. */
+/* Applies clip (when set) then the activation: for gate pre-activations. */
 double oxrt_rnn_activate(const rnn_attrs *a, const rnn_act *f, double x);
+/* The activation alone (LSTM's h(Ct) is not clipped, as in ONNX Runtime). */
+double oxrt_rnn_act(const rnn_act *f, double x);
 /* C[M,N] = A[M,K] * B[N,K]^T + beta*C in the working type. */
 void oxrt_rnn_gemm_bt(bool dbl, size_t M, size_t N, size_t K, const void *A, size_t lda, const void *B, size_t ldb,
                       double beta, void *C, size_t ldc, oxrt_threadpool *pool);

@@ -1,0 +1,633 @@
+/* TreeEnsemble.c - ai.onnx.ml TreeEnsembleRegressor (1, 3), TreeEnsembleClassifier (1, 3) and TreeEnsemble (5).
+ *
+ * All three compile their attributes at prepare into one flat forest: internal nodes (mode, feature, threshold or
+ * set, missing-value direction, two children) and leaves (a run of (target, weight) pairs). Children are encoded as
+ * node index >= 0 or -(leaf index + 1). Evaluation walks every tree per row and aggregates per target. */
+#include "ml_common.h"
+#include <float.h>
+#include <stdio.h>
+
+enum { TM_LEQ, TM_LT, TM_GTE, TM_GT, TM_EQ, TM_NEQ, TM_MEMBER };
+enum { AGG_AVERAGE, AGG_SUM, AGG_MIN, AGG_MAX };
+
+typedef struct {
+  int64_t feature;
+  double value;
+  int32_t child[2]; /* [0] true, [1] false */
+  int32_t set_off, set_len;
+  uint8_t mode, miss_true;
+} tnode;
+
+typedef struct {
+  tnode *nodes;
+  size_t n_nodes;
+  int32_t *leaf_off, *leaf_len; /* per leaf: run in targets/weights */
+  size_t n_leaves;
+  int64_t *targets;
+  double *weights;
+  double *sets; /* membership values */
+  int32_t *roots;
+  size_t n_trees;
+  int64_t max_feature, n_targets;
+  int agg, post;
+  double *base; /* n_targets or NULL */
+  /* classifier */
+  bool classifier, binary, str_labels;
+  int64_t n_classes;
+  const int64_t *labels_i;
+  const char **labels_s;
+  int64_t bin_class; /* class id carrying the score in the binary case */
+} forest;
+
+static void forest_release(void *p) {
+  forest *f = p;
+  if (!f) return;
+  free(f->nodes), free(f->leaf_off), free(f->leaf_len), free(f->targets), free(f->weights), free(f->sets);
+  free(f->roots), free(f->base);
+  free(f);
+}
+
+static int parse_mode(const char *s) {
+  static const char *names[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"};
+  for (int i = 0; i < 6; i++)
+    if (!strcmp(s, names[i])) return i;
+  return !strcmp(s, "LEAF") ? 100 : -1;
+}
+
+/* Checks that every tree is finite (no cycles, children in range) by walking each root with a depth bound. */
+static oxrt_status *forest_check(const forest *f) {
+  for (size_t i = 0; i < f->n_nodes; i++)
+    for (int c = 0; c < 2; c++) {
+      int32_t ch = f->nodes[i].child[c];
+      if (ch >= 0 ? (size_t)ch >= f->n_nodes : (size_t)(-(int64_t)ch - 1) >= f->n_leaves)
+        return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "tree node %zu has an out-of-range child", i);
+      if (ch >= 0 && (size_t)ch <= i) {
+        /* a child before its parent is legal, but then make sure no cycle exists (checked below) */
+      }
+    }
+  /* cycle check: iterative DFS colouring */
+  uint8_t *state = calloc(f->n_nodes + 1, 1);
+  int32_t *stack = malloc(sizeof(int32_t) * (2 * f->n_nodes + 2));
+  if (!state || !stack) {
+    free(state), free(stack);
+    return OXRT_OOM();
+  }
+  oxrt_status *st = NULL;
+  for (size_t r = 0; r < f->n_trees && !st; r++) {
+    if (f->roots[r] < 0) continue;
+    size_t sp = 0;
+    stack[sp++] = f->roots[r];
+    while (sp && !st) {
+      int32_t n = stack[sp - 1];
+      if (state[n] == 0) {
+        state[n] = 1;
+        for (int c = 0; c < 2; c++) {
+          int32_t ch = f->nodes[n].child[c];
+          if (ch < 0) continue;
+          if (state[ch] == 1) st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "tree %zu contains a cycle", r);
+          else if (state[ch] == 0) stack[sp++] = ch;
+        }
+      } else {
+        if (state[n] == 1) state[n] = 2;
+        sp--;
+      }
+    }
+  }
+  free(state), free(stack);
+  return st;
+}
+
+/* ------------------------------------------------------------ legacy attribute layout (Regressor, Classifier) */
+typedef struct {
+  int64_t tree, node;
+  size_t idx;
+} tn_key;
+
+static int key_cmp(const void *a, const void *b) {
+  const tn_key *x = a, *y = b;
+  if (x->tree != y->tree) return x->tree < y->tree ? -1 : 1;
+  if (x->node != y->node) return x->node < y->node ? -1 : 1;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int64_t find_key(const tn_key *keys, size_t n, int64_t tree, int64_t node) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (keys[mid].tree < tree || (keys[mid].tree == tree && keys[mid].node < node))
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && keys[lo].tree == tree && keys[lo].node == node ? (int64_t)keys[lo].idx : -1;
+}
+
+static oxrt_status *legacy_build(const oxrt_node *node, forest *f, const char *pfx) {
+  size_t n = 0, n2;
+  const int64_t *treeids = oxrt_attr_ints(node, "nodes_treeids", &n);
+  const int64_t *nodeids = oxrt_attr_ints(node, "nodes_nodeids", &n2);
+  if (!treeids || !nodeids || n2 != n || !n)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "nodes_treeids and nodes_nodeids must be present with equal lengths");
+  size_t nf, nt, nfl, nm, nmiss = 0, nv;
+  const int64_t *feat = oxrt_attr_ints(node, "nodes_featureids", &nf);
+  const int64_t *tru = oxrt_attr_ints(node, "nodes_truenodeids", &nt);
+  const int64_t *fal = oxrt_attr_ints(node, "nodes_falsenodeids", &nfl);
+  const int64_t *miss = oxrt_attr_ints(node, "nodes_missing_value_tracks_true", &nmiss);
+  const char **modes = ml_attr_strings(node, "nodes_modes", &nm);
+  if (!feat || !tru || !fal || !modes || nf != n || nt != n || nfl != n || nm != n || (miss && nmiss != n))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "node attributes must all have %zu entries", n);
+  double *vals = NULL;
+  OXRT_TRY(ml_attr_doubles(node, "nodes_values", "nodes_values_as_tensor", &vals, &nv));
+  if (nv != n) {
+    free(vals);
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "nodes_values has %zu entries, expected %zu", nv, n);
+  }
+  char an[64];
+  size_t ne, ne2, ne3, nw;
+  snprintf(an, sizeof an, "%s_treeids", pfx);
+  const int64_t *e_tree = oxrt_attr_ints(node, an, &ne);
+  snprintf(an, sizeof an, "%s_nodeids", pfx);
+  const int64_t *e_node = oxrt_attr_ints(node, an, &ne2);
+  snprintf(an, sizeof an, "%s_ids", pfx);
+  const int64_t *e_id = oxrt_attr_ints(node, an, &ne3);
+  double *e_w = NULL;
+  char atn[64];
+  snprintf(an, sizeof an, "%s_weights", pfx);
+  snprintf(atn, sizeof atn, "%s_weights_as_tensor", pfx);
+  oxrt_status *st = ml_attr_doubles(node, an, atn, &e_w, &nw);
+  tn_key *keys = NULL;
+  int32_t *slot = NULL;
+  if (st) goto out;
+  if (!ne) e_tree = e_node = e_id = NULL, ne = ne2 = ne3 = 0;
+  if ((ne && (!e_tree || !e_node || !e_id)) || ne2 != ne || ne3 != ne || nw != ne) {
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%s_treeids/nodeids/ids/weights must have equal lengths", pfx);
+    goto out;
+  }
+  keys = malloc(sizeof(tn_key) * n);
+  slot = malloc(sizeof(int32_t) * n);
+  if (!keys || !slot) {
+    st = OXRT_OOM();
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) keys[i] = (tn_key){treeids[i], nodeids[i], i};
+  qsort(keys, n, sizeof *keys, key_cmp);
+  for (size_t i = 1; i < n; i++)
+    if (keys[i].tree == keys[i - 1].tree && keys[i].node == keys[i - 1].node) {
+      st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "node (tree %lld, id %lld) is defined twice", (long long)keys[i].tree,
+                      (long long)keys[i].node);
+      goto out;
+    }
+  /* split into internal nodes and leaves */
+  for (size_t i = 0; i < n; i++) {
+    int m = parse_mode(modes[i]);
+    if (m < 0) {
+      st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "unknown nodes_modes value '%s'", modes[i]);
+      goto out;
+    }
+    if (m == 100)
+      slot[i] = -(int32_t)(++f->n_leaves);
+    else
+      slot[i] = (int32_t)f->n_nodes++;
+  }
+  f->nodes = calloc(f->n_nodes + 1, sizeof(tnode));
+  f->leaf_off = calloc(f->n_leaves + 1, sizeof(int32_t));
+  f->leaf_len = calloc(f->n_leaves + 1, sizeof(int32_t));
+  f->targets = malloc(sizeof(int64_t) * (ne + 1));
+  f->weights = malloc(sizeof(double) * (ne + 1));
+  if (!f->nodes || !f->leaf_off || !f->leaf_len || !f->targets || !f->weights) {
+    st = OXRT_OOM();
+    goto out;
+  }
+  f->max_feature = -1;
+  for (size_t i = 0; i < n; i++) {
+    if (slot[i] < 0) continue;
+    tnode *t = &f->nodes[slot[i]];
+    t->mode = (uint8_t)parse_mode(modes[i]);
+    t->feature = feat[i];
+    t->value = vals[i];
+    t->miss_true = miss && miss[i] != 0;
+    if (feat[i] < 0) {
+      st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "nodes_featureids[%zu] is negative", i);
+      goto out;
+    }
+    if (feat[i] > f->max_feature) f->max_feature = feat[i];
+    const int64_t *kids[2] = {tru, fal};
+    for (int c = 0; c < 2; c++) {
+      int64_t j = find_key(keys, n, treeids[i], kids[c][i]);
+      if (j < 0) {
+        st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "node (tree %lld, id %lld) points to missing node %lld",
+                        (long long)treeids[i], (long long)nodeids[i], (long long)kids[c][i]);
+        goto out;
+      }
+      t->child[c] = slot[j];
+    }
+  }
+  /* leaf entries grouped by leaf */
+  int32_t *entry_leaf = malloc(sizeof(int32_t) * (ne + 1));
+  if (!entry_leaf) {
+    st = OXRT_OOM();
+    goto out;
+  }
+  for (size_t e = 0; e < ne; e++) {
+    int64_t j = find_key(keys, n, e_tree[e], e_node[e]);
+    if (j < 0 || slot[j] >= 0) {
+      free(entry_leaf);
+      st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%s entry %zu refers to (tree %lld, id %lld), which is not a leaf", pfx,
+                      e, (long long)e_tree[e], (long long)e_node[e]);
+      goto out;
+    }
+    entry_leaf[e] = -slot[j] - 1;
+    f->leaf_len[entry_leaf[e]]++;
+  }
+  for (size_t l = 1; l < f->n_leaves; l++) f->leaf_off[l] = f->leaf_off[l - 1] + f->leaf_len[l - 1];
+  for (size_t l = 0; l < f->n_leaves; l++) f->leaf_len[l] = 0;
+  for (size_t e = 0; e < ne; e++) {
+    int32_t l = entry_leaf[e];
+    size_t k = (size_t)(f->leaf_off[l] + f->leaf_len[l]++);
+    f->targets[k] = e_id[e];
+    f->weights[k] = e_w[e];
+  }
+  free(entry_leaf);
+  /* roots: the first-listed node of each tree (lowest attribute index) */
+  f->roots = malloc(sizeof(int32_t) * (n + 1));
+  if (!f->roots) {
+    st = OXRT_OOM();
+    goto out;
+  }
+  for (size_t i = 0; i < n;) {
+    size_t j = i, best = keys[i].idx;
+    while (j < n && keys[j].tree == keys[i].tree) best = keys[j].idx < best ? keys[j].idx : best, j++;
+    f->roots[f->n_trees++] = slot[best];
+    i = j;
+  }
+  st = forest_check(f);
+out:
+  free(vals), free(e_w), free(keys), free(slot);
+  return st;
+}
+
+/* ------------------------------------------------------------ evaluation */
+static int32_t walk(const forest *f, int32_t cur, const oxrt_value *x, size_t row_off) {
+  while (cur >= 0) {
+    const tnode *t = &f->nodes[cur];
+    double v = ml_get(x, row_off + (size_t)t->feature);
+    bool r;
+    if (isnan(v)) {
+      r = t->miss_true;
+    } else {
+      switch (t->mode) {
+      case TM_LEQ: r = v <= t->value; break;
+      case TM_LT: r = v < t->value; break;
+      case TM_GTE: r = v >= t->value; break;
+      case TM_GT: r = v > t->value; break;
+      case TM_EQ: r = v == t->value; break;
+      case TM_NEQ: r = v != t->value; break;
+      default:
+        r = false;
+        for (int32_t k = 0; k < t->set_len && !r; k++) r = f->sets[t->set_off + k] == v;
+        break;
+      }
+    }
+    cur = t->child[r ? 0 : 1];
+  }
+  return -cur - 1;
+}
+
+/* Aggregated raw scores of one row into s[n_targets]. */
+static void forest_row(const forest *f, const oxrt_value *x, size_t row_off, double *s, uint8_t *hit) {
+  for (int64_t t = 0; t < f->n_targets; t++) s[t] = 0, hit[t] = 0;
+  for (size_t r = 0; r < f->n_trees; r++) {
+    int32_t leaf = walk(f, f->roots[r], x, row_off);
+    for (int32_t k = 0; k < f->leaf_len[leaf]; k++) {
+      size_t e = (size_t)(f->leaf_off[leaf] + k);
+      int64_t t = f->targets[e];
+      double w = f->weights[e];
+      if (f->agg == AGG_MIN)
+        s[t] = hit[t] ? fmin(s[t], w) : w;
+      else if (f->agg == AGG_MAX)
+        s[t] = hit[t] ? fmax(s[t], w) : w;
+      else
+        s[t] += w;
+      hit[t] = 1;
+    }
+  }
+  if (f->agg == AGG_AVERAGE && f->n_trees)
+    for (int64_t t = 0; t < f->n_targets; t++) s[t] /= (double)f->n_trees;
+  if (f->base)
+    for (int64_t t = 0; t < f->n_targets; t++) s[t] += f->base[t];
+}
+
+typedef struct {
+  const forest *f;
+  const oxrt_value *x;
+  int64_t C;
+  oxrt_value *y, *labels;
+  int64_t n_out;
+  bool oom;
+} forest_job;
+
+static void forest_rows(void *arg, size_t begin, size_t end) {
+  forest_job *j = arg;
+  const forest *f = j->f;
+  size_t nt = (size_t)f->n_targets + 2;
+  double *s = malloc(sizeof(double) * (nt + 2)), *o = malloc(sizeof(double) * (nt + 2));
+  uint8_t *hit = malloc(nt);
+  if (!s || !o || !hit) {
+    j->oom = true;
+    free(s), free(o), free(hit);
+    return;
+  }
+  for (size_t r = begin; r < end; r++) {
+    forest_row(f, j->x, r * (size_t)j->C, s, hit);
+    if (!f->classifier) {
+      ml_post(s, (size_t)f->n_targets, f->post);
+      for (int64_t t = 0; t < f->n_targets; t++)
+        oxrt_store_f64(j->y->dtype, j->y->data, r * (size_t)f->n_targets + (size_t)t, s[t]);
+      continue;
+    }
+    size_t no = (size_t)j->n_out;
+    if (f->binary) {
+      double v = s[f->bin_class];
+      o[1] = v;
+      o[0] = (f->post == ML_PT_NONE || f->post == ML_PT_PROBIT) ? 1.0 - v : -v;
+    } else {
+      memcpy(o, s, sizeof(double) * no);
+    }
+    ml_post(o, no, f->post);
+    size_t best = 0;
+    for (size_t k = 1; k < no; k++)
+      if (o[k] > o[best]) best = k;
+    for (size_t k = 0; k < no; k++) ((float *)j->y->data)[r * no + k] = (float)o[k];
+    if (f->str_labels) {
+      const char *lab = f->n_classes == 1 ? (best == 1 ? f->labels_s[0] : "") : f->labels_s[best];
+      if (ml_set_str(j->labels, r, lab)) j->oom = true;
+    } else {
+      int64_t lab = f->n_classes == 1 ? (best == 1 ? f->labels_i[0] : 0) : f->labels_i[best];
+      ((int64_t *)j->labels->data)[r] = lab;
+    }
+  }
+  free(s), free(o), free(hit);
+}
+
+static oxrt_status *forest_input(const forest *f, const oxrt_value *x, int64_t *N, int64_t *C) {
+  OXRT_TRY(ml_rows(x, 0, N, C));
+  if (x->dtype == OXRT_STRING) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input must be numeric");
+  if (f->max_feature >= *C)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "the trees read feature %lld but the input has %lld features",
+                      (long long)f->max_feature, (long long)*C);
+  return NULL;
+}
+
+static oxrt_status *forest_go(oxrt_kernel_ctx *ctx, forest_job *j, int64_t N) {
+  oxrt_parallel(ctx, (size_t)N, 16, forest_rows, j);
+  return j->oom ? OXRT_OOM() : NULL;
+}
+
+/* ------------------------------------------------------------ TreeEnsembleRegressor */
+static oxrt_status *parse_agg(const char *s, int *out) {
+  static const char *names[] = {"AVERAGE", "SUM", "MIN", "MAX"};
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(s, names[i])) return *out = i, NULL;
+  return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "aggregate_function must be AVERAGE, SUM, MIN or MAX, got '%s'", s);
+}
+
+static oxrt_status *check_targets(forest *f, const char *what) {
+  size_t ne = f->n_leaves ? (size_t)(f->leaf_off[f->n_leaves - 1] + f->leaf_len[f->n_leaves - 1]) : 0;
+  for (size_t e = 0; e < ne; e++)
+    if (f->targets[e] < 0 || f->targets[e] >= f->n_targets)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%s %lld is outside [0, %lld)", what, (long long)f->targets[e],
+                        (long long)f->n_targets);
+  return NULL;
+}
+
+static oxrt_status *ter_prepare(const oxrt_node *node, int opset, void **state) {
+  (void)opset;
+  forest *f = calloc(1, sizeof *f);
+  if (!f) return OXRT_OOM();
+  oxrt_status *st = legacy_build(node, f, "target");
+  if (!st) st = parse_agg(oxrt_attr_string(node, "aggregate_function", "SUM"), &f->agg);
+  if (!st) st = ml_parse_post(oxrt_attr_string(node, "post_transform", "NONE"), &f->post);
+  f->n_targets = oxrt_attr_int(node, "n_targets", 1);
+  if (!st && f->n_targets < 1) st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "n_targets must be positive");
+  size_t nb = 0;
+  if (!st) st = ml_attr_doubles(node, "base_values", "base_values_as_tensor", &f->base, &nb);
+  if (!st && f->base && nb != (size_t)f->n_targets)
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "base_values has %zu entries, expected n_targets = %lld", nb,
+                    (long long)f->n_targets);
+  if (!st) st = check_targets(f, "target_ids");
+  if (st) {
+    forest_release(f);
+    return st;
+  }
+  *state = f;
+  return NULL;
+}
+
+static oxrt_status *ter_run(oxrt_kernel_ctx *ctx) {
+  const forest *f = ctx->state;
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  int64_t N, C;
+  OXRT_TRY(forest_input(f, x, &N, &C));
+  int64_t dims[2] = {N, f->n_targets};
+  forest_job j = {.f = f, .x = x, .C = C};
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 2, dims, &j.y));
+  return forest_go(ctx, &j, N);
+}
+
+/* ------------------------------------------------------------ TreeEnsembleClassifier */
+static oxrt_status *tec_prepare(const oxrt_node *node, int opset, void **state) {
+  (void)opset;
+  forest *f = calloc(1, sizeof *f);
+  if (!f) return OXRT_OOM();
+  f->classifier = true;
+  f->agg = AGG_SUM;
+  oxrt_status *st = legacy_build(node, f, "class");
+  if (!st) st = ml_parse_post(oxrt_attr_string(node, "post_transform", "NONE"), &f->post);
+  size_t ni = 0, ns = 0;
+  f->labels_i = oxrt_attr_ints(node, "classlabels_int64s", &ni);
+  f->labels_s = ml_attr_strings(node, "classlabels_strings", &ns);
+  if (!st && (ni == 0) == (ns == 0))
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "exactly one of classlabels_int64s and classlabels_strings is needed");
+  f->str_labels = ns > 0;
+  f->n_classes = (int64_t)(ns ? ns : ni);
+  f->n_targets = f->n_classes < 2 ? 2 : f->n_classes;
+  size_t nb = 0;
+  if (!st) st = ml_attr_doubles(node, "base_values", "base_values_as_tensor", &f->base, &nb);
+  if (!st && f->base && nb != (size_t)f->n_classes)
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "base_values has %zu entries, expected %lld", nb, (long long)f->n_classes);
+  if (!st && f->base && f->n_classes == 1) { /* widen to the two internal columns */
+    double *b = realloc(f->base, sizeof(double) * 2);
+    if (!b) st = OXRT_OOM();
+    else b[1] = 0, f->base = b;
+  }
+  if (!st) st = check_targets(f, "class_ids");
+  if (!st) {
+    /* binary: two (or one) labels and every weight on the same class */
+    size_t ne = f->n_leaves ? (size_t)(f->leaf_off[f->n_leaves - 1] + f->leaf_len[f->n_leaves - 1]) : 0;
+    bool same = true;
+    for (size_t e = 1; e < ne && same; e++) same = f->targets[e] == f->targets[0];
+    f->binary = f->n_classes <= 2 && same;
+    f->bin_class = ne ? f->targets[0] : 0;
+  }
+  if (st) {
+    forest_release(f);
+    return st;
+  }
+  *state = f;
+  return NULL;
+}
+
+static oxrt_status *tec_run(oxrt_kernel_ctx *ctx) {
+  const forest *f = ctx->state;
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  int64_t N, C;
+  OXRT_TRY(forest_input(f, x, &N, &C));
+  forest_job j = {.f = f, .x = x, .C = C, .n_out = f->binary ? 2 : f->n_classes};
+  int64_t dims[2] = {N, j.n_out};
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, f->str_labels ? OXRT_STRING : OXRT_INT64, 1, dims, &j.labels));
+  OXRT_TRY(oxrt_output_tensor(ctx, 1, OXRT_FLOAT, 2, dims, &j.y));
+  return forest_go(ctx, &j, N);
+}
+
+/* ------------------------------------------------------------ TreeEnsemble (ai.onnx.ml 5) */
+static oxrt_status *te5_prepare(const oxrt_node *node, int opset, void **state) {
+  (void)opset;
+  forest *f = calloc(1, sizeof *f);
+  if (!f) return OXRT_OOM();
+  oxrt_status *st = NULL;
+  double *splits = NULL, *modes = NULL, *members = NULL;
+  size_t n, nf, nt, nfl, ntl, nfll, nmiss = 0, nsp, nmo, nlt, nlw, nr, nmem = 0;
+  const int64_t *feat = oxrt_attr_ints(node, "nodes_featureids", &nf);
+  const int64_t *tru = oxrt_attr_ints(node, "nodes_truenodeids", &nt);
+  const int64_t *fal = oxrt_attr_ints(node, "nodes_falsenodeids", &nfl);
+  const int64_t *tleaf = oxrt_attr_ints(node, "nodes_trueleafs", &ntl);
+  const int64_t *fleaf = oxrt_attr_ints(node, "nodes_falseleafs", &nfll);
+  const int64_t *miss = oxrt_attr_ints(node, "nodes_missing_value_tracks_true", &nmiss);
+  const int64_t *ltarget = oxrt_attr_ints(node, "leaf_targetids", &nlt);
+  const int64_t *roots = oxrt_attr_ints(node, "tree_roots", &nr);
+  if ((st = ml_attr_doubles(node, NULL, "nodes_splits", &splits, &nsp)) ||
+      (st = ml_attr_doubles(node, NULL, "nodes_modes", &modes, &nmo)) ||
+      (st = ml_attr_doubles(node, NULL, "leaf_weights", &f->weights, &nlw)) ||
+      (st = ml_attr_doubles(node, NULL, "membership_values", &members, &nmem)))
+    goto fail;
+  n = nf;
+  if (!feat || !tru || !fal || !tleaf || !fleaf || !ltarget || !roots || !splits || !f->weights || nt != n ||
+      nfl != n || ntl != n || nfll != n || nsp != n || (modes && nmo != n) || (miss && nmiss != n) || nlt != nlw) {
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "TreeEnsemble node/leaf attributes are missing or have unequal lengths");
+    goto fail;
+  }
+  f->n_nodes = n;
+  f->n_leaves = nlt;
+  f->n_trees = nr;
+  f->nodes = calloc(n + 1, sizeof(tnode));
+  f->leaf_off = malloc(sizeof(int32_t) * (nlt + 1));
+  f->leaf_len = malloc(sizeof(int32_t) * (nlt + 1));
+  f->targets = malloc(sizeof(int64_t) * (nlt + 1));
+  f->roots = malloc(sizeof(int32_t) * (nr + 1));
+  f->sets = malloc(sizeof(double) * (nmem + 1));
+  if (!f->nodes || !f->leaf_off || !f->leaf_len || !f->targets || !f->roots || !f->sets) {
+    st = OXRT_OOM();
+    goto fail;
+  }
+  f->n_targets = oxrt_attr_int(node, "n_targets", 0);
+  if (f->n_targets < 1) {
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "n_targets must be positive");
+    goto fail;
+  }
+  for (size_t l = 0; l < nlt; l++) f->leaf_off[l] = (int32_t)l, f->leaf_len[l] = 1, f->targets[l] = ltarget[l];
+  f->max_feature = -1;
+  size_t mpos = 0, nset = 0;
+  for (size_t i = 0; i < n; i++) {
+    tnode *t = &f->nodes[i];
+    int m = modes ? (int)modes[i] : TM_LEQ;
+    if (m < TM_LEQ || m > TM_MEMBER) {
+      st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "nodes_modes[%zu] = %d is not a valid mode", i, m);
+      goto fail;
+    }
+    t->mode = (uint8_t)m;
+    t->feature = feat[i];
+    t->value = splits[i];
+    t->miss_true = miss && miss[i];
+    if (feat[i] < 0) {
+      st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "nodes_featureids[%zu] is negative", i);
+      goto fail;
+    }
+    if (feat[i] > f->max_feature) f->max_feature = feat[i];
+    if (m == TM_MEMBER) { /* membership_values holds each MEMBER node's set, NaN-terminated, in node order */
+      t->set_off = (int32_t)nset;
+      while (mpos < nmem && !isnan(members[mpos])) f->sets[nset++] = members[mpos++];
+      if (mpos >= nmem) {
+        st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "membership_values lacks the set of node %zu", i);
+        goto fail;
+      }
+      mpos++;
+      t->set_len = (int32_t)nset - t->set_off;
+    }
+    int64_t kid[2] = {tru[i], fal[i]}, isleaf[2] = {tleaf[i], fleaf[i]};
+    for (int c = 0; c < 2; c++) {
+      if (kid[c] < 0 || (isleaf[c] ? (size_t)kid[c] >= nlt : (size_t)kid[c] >= n)) {
+        st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "node %zu has an out-of-range child %lld", i, (long long)kid[c]);
+        goto fail;
+      }
+      t->child[c] = isleaf[c] ? -(int32_t)kid[c] - 1 : (int32_t)kid[c];
+    }
+  }
+  for (size_t r = 0; r < nr; r++) {
+    if (roots[r] < 0 || (size_t)roots[r] >= (n ? n : nlt)) {
+      st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "tree_roots[%zu] = %lld is out of range", r, (long long)roots[r]);
+      goto fail;
+    }
+    size_t k = (size_t)roots[r];
+    /* a tree that is a single leaf: both branches point at the same leaf */
+    if (n && tleaf[k] && fleaf[k] && tru[k] == fal[k])
+      f->roots[r] = -(int32_t)tru[k] - 1;
+    else
+      f->roots[r] = (int32_t)k;
+  }
+  int64_t agg = oxrt_attr_int(node, "aggregate_function", 1), pt = oxrt_attr_int(node, "post_transform", 0);
+  if (agg < 0 || agg > 3 || pt < 0 || pt > 4) {
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "aggregate_function must be 0..3 and post_transform 0..4");
+    goto fail;
+  }
+  static const int agg_map[4] = {AGG_AVERAGE, AGG_SUM, AGG_MIN, AGG_MAX};
+  static const int pt_map[5] = {ML_PT_NONE, ML_PT_SOFTMAX, ML_PT_LOGISTIC, ML_PT_SOFTMAX_ZERO, ML_PT_PROBIT};
+  f->agg = agg_map[agg];
+  f->post = pt_map[pt];
+  if ((st = check_targets(f, "leaf_targetids")) || (st = forest_check(f))) goto fail;
+  free(splits), free(modes), free(members);
+  *state = f;
+  return NULL;
+fail:
+  free(splits), free(modes), free(members);
+  forest_release(f);
+  return st;
+}
+
+static oxrt_status *te5_run(oxrt_kernel_ctx *ctx) {
+  const forest *f = ctx->state;
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  int64_t N, C;
+  OXRT_TRY(forest_input(f, x, &N, &C));
+  int64_t dims[2] = {N, f->n_targets};
+  forest_job j = {.f = f, .x = x, .C = C};
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, 2, dims, &j.y));
+  return forest_go(ctx, &j, N);
+}
+
+static const oxrt_op_impl ter_impls[] = {
+    {.since_version = 1, .type_mask = ML_TMASK_NUM, .prepare = ter_prepare, .run = ter_run, .release = forest_release},
+    {.since_version = 3, .type_mask = ML_TMASK_NUM, .prepare = ter_prepare, .run = ter_run, .release = forest_release},
+};
+static const oxrt_op_impl tec_impls[] = {
+    {.since_version = 1, .type_mask = ML_TMASK_NUM, .prepare = tec_prepare, .run = tec_run, .release = forest_release},
+    {.since_version = 3, .type_mask = ML_TMASK_NUM, .prepare = tec_prepare, .run = tec_run, .release = forest_release},
+};
+static const oxrt_op_impl te5_impls[] = {{.since_version = 5,
+                                          .type_mask = OXRT_TBIT(OXRT_FLOAT) | OXRT_TBIT(OXRT_DOUBLE) |
+                                                       OXRT_TBIT(OXRT_FLOAT16),
+                                          .prepare = te5_prepare,
+                                          .run = te5_run,
+                                          .release = forest_release}};
+OXRT_REGISTER_OP(ml_TreeEnsembleRegressor) = {"ai.onnx.ml", "TreeEnsembleRegressor", OXRT_IMPLS(ter_impls)};
+OXRT_REGISTER_OP(ml_TreeEnsembleClassifier) = {"ai.onnx.ml", "TreeEnsembleClassifier", OXRT_IMPLS(tec_impls)};
+OXRT_REGISTER_OP(ml_TreeEnsemble) = {"ai.onnx.ml", "TreeEnsemble", OXRT_IMPLS(te5_impls)};

@@ -1,0 +1,50 @@
+/* Conv.c - N-D convolution (1-D/2-D/3-D and beyond) with groups, dilations, strides, pads and auto_pad.
+ * Lowered to im2col + oxrt_sgemm (pointwise kernels skip im2col; depthwise 2-D runs direct loops).
+ * float16/bfloat16 are computed through float32, double through the double path. */
+#include "conv_util.h"
+#include "linalg_util.h"
+
+static oxrt_status *conv_run(oxrt_kernel_ctx *ctx) {
+  const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 1), *b = oxrt_input(ctx, 2);
+  OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
+  OXRT_TRY(oxrt_check_tensor(w, 1, "W"));
+  if (b) OXRT_TRY(oxrt_check_tensor(b, 2, "B"));
+  if (w->dtype != x->dtype || (b && b->dtype != x->dtype))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "X, W and B must share an element type");
+  oxrt_conv_shape s;
+  OXRT_TRY(conv_geometry(ctx->node, x, w, &s));
+  if (b && (b->rank != 1 || (size_t)b->dims[0] != s.M))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 2 (B): expected shape [%zu]", s.M);
+  int64_t yd[OXRT_MAX_RANK];
+  int yr = conv_out_dims(&s, yd);
+  oxrt_value *y;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, yr, yd, &y));
+  if (y->count == 0) return NULL;
+  if (x->dtype == OXRT_DOUBLE) {
+    if (!oxrt_conv_f64(&s, x->data, w->data, b ? b->data : NULL, y->data, ctx->pool)) return OXRT_OOM();
+    return NULL;
+  }
+  const float *xf = NULL, *wf = NULL, *bf = NULL;
+  float *xt = NULL, *wt = NULL, *bt = NULL, *yf, *yt = NULL;
+  oxrt_status *st = NULL;
+  if (!(st = la_f32_in(x, &xf, &xt)) && !(st = la_f32_in(w, &wf, &wt)) && !(b && (st = la_f32_in(b, &bf, &bt))) &&
+      !(st = la_f32_out(y, &yf, &yt))) {
+    if (!oxrt_conv_f32(&s, xf, wf, bf, yf, ctx->pool)) st = OXRT_OOM();
+  }
+  free(xt);
+  free(wt);
+  free(bt);
+  if (yt) {
+    if (!st) la_f32_commit(y, yt);
+    else free(yt);
+  }
+  return st;
+}
+
+#define CONV_T1 (OXRT_TBIT(OXRT_FLOAT) | OXRT_TBIT(OXRT_DOUBLE) | OXRT_TBIT(OXRT_FLOAT16))
+static const oxrt_op_impl conv_impls[] = {
+    {.since_version = 1, .type_mask = CONV_T1, .run = conv_run},
+    {.since_version = 11, .type_mask = CONV_T1, .run = conv_run},
+    {.since_version = 22, .type_mask = CONV_T1 | OXRT_TBIT(OXRT_BFLOAT16), .run = conv_run},
+};
+OXRT_REGISTER_OP(Conv) = {"", "Conv", OXRT_IMPLS(conv_impls)};

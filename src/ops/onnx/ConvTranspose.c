@@ -1,0 +1,120 @@
+/* ConvTranspose.c - transposed (fractionally strided) convolution, N-D, with groups, dilations, strides,
+ * pads, output_padding, output_shape and auto_pad. Computed as one GEMM per image-group (W^T * X) followed
+ * by col2im, through float32 for float/float16/bfloat16 and double for double. */
+#include "conv_util.h"
+#include "linalg_util.h"
+
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+static oxrt_status *convt_geometry(const oxrt_node *node, const oxrt_value *x, const oxrt_value *w,
+                                   oxrt_conv_shape *s) {
+  memset(s, 0, sizeof *s);
+  if (x->rank < 3) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0 (X): expected rank >= 3, got %d", x->rank);
+  if (w->rank != x->rank)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 1 (W): expected rank %d like X, got %d", x->rank, w->rank);
+  int nd = x->rank - 2;
+  if (nd > OXRT_CONV_MAX_DIMS) return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "%d spatial dimensions", nd);
+  s->nd = nd;
+  int64_t group = oxrt_attr_int(node, "group", 1);
+  if (group < 1) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute group = %lld, must be >= 1", (long long)group);
+  s->group = (size_t)group;
+  s->N = (size_t)x->dims[0];
+  s->C = (size_t)x->dims[1];
+  if ((size_t)w->dims[0] != s->C || s->C % s->group)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "W dim 0 (%lld) must equal the input channels %zu, a multiple of group %zu",
+                      (long long)w->dims[0], s->C, s->group);
+  s->M = (size_t)w->dims[1] * s->group;
+  size_t kc = 0;
+  const int64_t *ks = oxrt_attr_ints(node, "kernel_shape", &kc);
+  if (ks && kc != (size_t)nd)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute kernel_shape has %zu values, expected %d", kc, nd);
+  for (int d = 0; d < nd; d++) {
+    s->in[d] = x->dims[d + 2];
+    s->k[d] = w->dims[d + 2];
+    if (ks && ks[d] != s->k[d])
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "kernel_shape[%d] = %lld but W has %lld", d, (long long)ks[d],
+                        (long long)s->k[d]);
+  }
+  int64_t opad[OXRT_CONV_MAX_DIMS], pads[2 * OXRT_CONV_MAX_DIMS];
+  OXRT_TRY(conv_ints_attr(node, "strides", nd, 1, 1, s->stride));
+  OXRT_TRY(conv_ints_attr(node, "dilations", nd, 1, 1, s->dil));
+  OXRT_TRY(conv_ints_attr(node, "output_padding", nd, 0, 0, opad));
+  bool have_pads = oxrt_node_attr(node, "pads") != NULL;
+  OXRT_TRY(conv_ints_attr(node, "pads", 2 * nd, 0, INT64_MIN, pads));
+  size_t osc = 0;
+  const int64_t *os = oxrt_attr_ints(node, "output_shape", &osc);
+  if (os && osc != (size_t)nd && osc != (size_t)nd + 2)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute output_shape has %zu values, expected %d", osc, nd);
+  if (os && osc == (size_t)nd + 2) os += 2; /* given with batch and channels */
+  const char *ap = oxrt_attr_string(node, "auto_pad", "NOTSET");
+  bool same_u = !strcmp(ap, "SAME_UPPER"), same_l = !strcmp(ap, "SAME_LOWER"), valid = !strcmp(ap, "VALID");
+  if (!same_u && !same_l && !valid && strcmp(ap, "NOTSET") && *ap)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute auto_pad = '%s' is not supported", ap);
+  for (int d = 0; d < nd; d++) {
+    if (opad[d] >= s->stride[d] && opad[d] >= s->dil[d])
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "output_padding[%d] = %lld must be smaller than stride or dilation",
+                        d, (long long)opad[d]);
+    int64_t ek = (s->k[d] - 1) * s->dil[d] + 1;
+    int64_t full = s->stride[d] * (s->in[d] - 1) + opad[d] + ek;
+    if (os || ((same_u || same_l) && !have_pads)) {
+      /* Output size fixed: the total padding follows; SAME_UPPER puts the odd unit at the end. */
+      int64_t out = os ? os[d] : s->in[d] * s->stride[d];
+      int64_t total = full - out;
+      s->pad[d] = same_u ? floor_div(total, 2) : total - floor_div(total, 2);
+      s->out[d] = out;
+    } else {
+      int64_t pb = valid ? 0 : pads[d], pe = valid ? 0 : pads[d + nd];
+      s->pad[d] = pb;
+      s->out[d] = full - pb - pe;
+    }
+    if (s->out[d] < 0)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "spatial dim %d: output size %lld is negative", d,
+                        (long long)s->out[d]);
+  }
+  return NULL;
+}
+
+static oxrt_status *convt_run(oxrt_kernel_ctx *ctx) {
+  const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 1), *b = oxrt_input(ctx, 2);
+  OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
+  OXRT_TRY(oxrt_check_tensor(w, 1, "W"));
+  if (b) OXRT_TRY(oxrt_check_tensor(b, 2, "B"));
+  if (w->dtype != x->dtype || (b && b->dtype != x->dtype))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "X, W and B must share an element type");
+  oxrt_conv_shape s;
+  OXRT_TRY(convt_geometry(ctx->node, x, w, &s));
+  if (b && (b->rank != 1 || (size_t)b->dims[0] != s.M))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 2 (B): expected shape [%zu]", s.M);
+  int64_t yd[OXRT_MAX_RANK];
+  int yr = conv_out_dims(&s, yd);
+  oxrt_value *y;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, yr, yd, &y));
+  if (y->count == 0) return NULL;
+  if (x->dtype == OXRT_DOUBLE) {
+    if (!oxrt_conv_transpose_f64(&s, x->data, w->data, b ? b->data : NULL, y->data, ctx->pool)) return OXRT_OOM();
+    return NULL;
+  }
+  const float *xf = NULL, *wf = NULL, *bf = NULL;
+  float *xt = NULL, *wt = NULL, *bt = NULL, *yf = NULL, *yt = NULL;
+  oxrt_status *st = NULL;
+  if (!(st = la_f32_in(x, &xf, &xt)) && !(st = la_f32_in(w, &wf, &wt)) && !(b && (st = la_f32_in(b, &bf, &bt))) &&
+      !(st = la_f32_out(y, &yf, &yt))) {
+    if (!oxrt_conv_transpose_f32(&s, xf, wf, bf, yf, ctx->pool)) st = OXRT_OOM();
+  }
+  free(xt);
+  free(wt);
+  free(bt);
+  if (yt) {
+    if (!st) la_f32_commit(y, yt);
+    else free(yt);
+  }
+  return st;
+}
+
+#define CONVT_T1 (OXRT_TBIT(OXRT_FLOAT) | OXRT_TBIT(OXRT_DOUBLE) | OXRT_TBIT(OXRT_FLOAT16))
+static const oxrt_op_impl convt_impls[] = {
+    {.since_version = 1, .type_mask = CONVT_T1, .run = convt_run},
+    {.since_version = 11, .type_mask = CONVT_T1, .run = convt_run},
+    {.since_version = 22, .type_mask = CONVT_T1 | OXRT_TBIT(OXRT_BFLOAT16), .run = convt_run},
+};
+OXRT_REGISTER_OP(ConvTranspose) = {"", "ConvTranspose", OXRT_IMPLS(convt_impls)};
