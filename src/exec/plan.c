@@ -33,7 +33,10 @@ static void collect_captures(const oxrt_graph *g, const oxrt_graph *target, void
     for (const oxrt_graph *p = g->parent; p; p = p->parent) {
       int id = oxrt_graph_find((oxrt_graph *)p, name);
       if (id < 0) continue;
-      if (p == target && !p->values[id].is_outer) fn(arg, id);
+      const oxrt_value_def *d = &p->values[id];
+      /* a name only declared there (value_info) is defined further out: keep looking */
+      if (!d->is_outer && d->producer < 0 && !d->is_input && !d->init) continue;
+      if (p == target && !d->is_outer) fn(arg, id);
       break;
     }
   }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 oxrt_status *oxrt_inline_functions(oxrt_model *m);
+oxrt_status *oxrt_infer_shapes(oxrt_session *s);
 
 /* ----------------------------------------------------------------- options */
 oxrt_status *oxrt_session_options_create(oxrt_session_options **out) {
@@ -159,10 +160,11 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
     s->opts.log_min = OXRT_LOG_WARNING;
   }
   OXRT_TRY(oxrt_inline_functions(m));
+  if (!s->opts.load_only) OXRT_TRY(oxrt_plan_graph(s, m->graph, &s->main_plan));
+  OXRT_TRY(oxrt_infer_shapes(s));
   OXRT_TRY(build_descriptions(s));
   build_stats(s);
   if (s->opts.load_only) return NULL;
-  OXRT_TRY(oxrt_plan_graph(s, m->graph, &s->main_plan));
   s->pool = oxrt_threadpool_create(s->opts.threads);
   if (!s->pool) return OXRT_OOM();
   oxrt_session_log(s, OXRT_LOG_INFO, "session ready: %zu nodes, %d threads", s->stats.node_count,

@@ -206,6 +206,7 @@ static oxrt_status *fill_typed(pb_reader r, int dt, void *dst, size_t count) {
         else if (dt == OXRT_UINT32) ((uint32_t *)dst)[k] = (uint32_t)v;
         else if (dt == OXRT_UINT64) ((uint64_t *)dst)[k] = v;
         else if (dt == OXRT_FLOAT16 || dt == OXRT_BFLOAT16) ((uint16_t *)dst)[k] = (uint16_t)v;
+        else if (oxrt_dtype_is_float((oxrt_elem_type)dt)) ((uint8_t *)dst)[k] = (uint8_t)v; /* float8: raw bits */
         else oxrt_store_i64((oxrt_elem_type)dt, dst, k, (int64_t)(int32_t)v);
       }
       k++;

@@ -91,3 +91,31 @@ def test_bench_reports_latency(oxrt_bin):
     out = run_cli(oxrt_bin, "bench", DIGITS, "--runs", "5", "--warmup", "1", "--threads", "1").stdout
     for key in ("load_ms:", "median_ms:", "p90_ms:", "min_ms:", "peak_rss_mb:"):
         assert key in out
+
+
+def test_shape_contradiction_reported_at_load(oxrt_bin, tmp_path):
+    """Static shape inference names the node whose fixed shapes contradict each other."""
+    import onnx
+    from onnx import helper, TensorProto
+    g = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"], name="mm1")], "g",
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["n", 3]),
+                           helper.make_tensor_value_info("b", TensorProto.FLOAT, [4, 5])],
+                          [helper.make_tensor_value_info("c", TensorProto.FLOAT, None)])
+    path = str(tmp_path / "bad.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    p = run_cli(oxrt_bin, "run", path, check=False)
+    assert p.returncode == 1
+    assert "node 'mm1' (MatMul)" in p.stderr and "inner dimensions differ" in p.stderr
+
+
+def test_inferred_output_shape_in_info(oxrt_bin, tmp_path):
+    import onnx
+    from onnx import helper, TensorProto
+    nodes = [helper.make_node("MatMul", ["a", "b"], ["c"]), helper.make_node("Relu", ["c"], ["d"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["batch", 3]),
+                                       helper.make_tensor_value_info("b", TensorProto.FLOAT, [3, 5])],
+                          [helper.make_tensor_value_info("d", TensorProto.UNDEFINED, None)])
+    path = str(tmp_path / "ok.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    out = run_cli(oxrt_bin, "info", path).stdout
+    assert "tensor(float) [batch, 5]" in out

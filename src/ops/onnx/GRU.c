@@ -6,6 +6,7 @@
  * The shared driver (rnn_common.c) folds Wb and Rb into the input projections, except Rbh with
  * linear_before_reset, which this step adds. */
 #include "rnn_common.h"
+#include <string.h>
 
 static void gru_step(const rnn_dir *d, void *const *gx, void *h, void *c) {
   (void)c;
@@ -14,47 +15,38 @@ static void gru_step(const rnn_dir *d, void *const *gx, void *h, void *c) {
   const rnn_attrs *a = d->a;
   char *gh = d->gh;
   const size_t ws = dbl ? sizeof(double) : sizeof(float);
-  if (a->linear_before_reset) {
-    oxrt_rnn_gemm_bt(dbl, B, G, H, h, H, d->R, H, 0.0, gh, G, d->pool);
-    for (size_t b = 0; b < B; b++) {
-      if (!gx[b]) continue;
-      const void *row = gh + b * G * ws;
-      for (size_t j = 0; j < H; j++) {
-        double z = oxrt_rnn_activate(a, &d->act[0], rnn_ld(gx[b], j, dbl) + rnn_ld(row, j, dbl));
-        double r = oxrt_rnn_activate(a, &d->act[0], rnn_ld(gx[b], H + j, dbl) + rnn_ld(row, H + j, dbl));
-        double lin = rnn_ld(row, 2 * H + j, dbl) + (d->Rb ? rnn_ld(d->Rb, 2 * H + j, dbl) : 0.0);
-        double hh = oxrt_rnn_activate(a, &d->act[1], rnn_ld(gx[b], 2 * H + j, dbl) + r * lin);
-        double hp = rnn_ld(h, b * H + j, dbl);
-        rnn_st(h, b * H + j, (1 - z) * hh + z * hp, dbl);
-      }
-    }
-    return;
-  }
-  /* z and r first; then (r (.) Ht-1) * Rh^T */
-  oxrt_rnn_gemm_bt(dbl, B, 2 * H, H, h, H, d->R, H, 0.0, gh, G, d->pool);
+  /* z and r; with linear_before_reset also Ht-1*Rh^T in the same product */
+  oxrt_rnn_gemm_bt(dbl, B, a->linear_before_reset ? G : 2 * H, H, h, H, d->R, H, 0.0, gh, G, d->pool);
   for (size_t b = 0; b < B; b++) {
-    const void *row = gh + b * G * ws;
-    for (size_t j = 0; j < H; j++) {
-      if (!gx[b]) {
-        rnn_st(d->scratch, b * H + j, 0.0, dbl);
-        continue;
-      }
-      double z = oxrt_rnn_activate(a, &d->act[0], rnn_ld(gx[b], j, dbl) + rnn_ld(row, j, dbl));
-      double r = oxrt_rnn_activate(a, &d->act[0], rnn_ld(gx[b], H + j, dbl) + rnn_ld(row, H + j, dbl));
-      rnn_st(gx[b], j, z, dbl);
-      rnn_st(d->scratch, b * H + j, r * rnn_ld(h, b * H + j, dbl), dbl);
+    char *tmp = (char *)d->scratch + b * H * ws;
+    if (!gx[b]) {
+      memset(tmp, 0, H * ws);
+      continue;
+    }
+    char *x = gx[b], *row = gh + b * G * ws;
+    oxrt_rnn_vadd(dbl, x, row, 2 * H);
+    oxrt_rnn_vact(a, &d->act[0], true, dbl, x, 2 * H);
+    const char *r = x + H * ws, *hb = (const char *)h + b * H * ws;
+    if (a->linear_before_reset) {
+      /* h gate: Xt*Wh^T + Wbh + r (.) (Ht-1*Rh^T + Rbh) */
+      char *lin = row + 2 * H * ws;
+      if (d->Rb) oxrt_rnn_vadd(dbl, lin, (const char *)d->Rb + 2 * H * ws, H);
+      oxrt_rnn_vmuladd(dbl, x + 2 * H * ws, r, lin, H);
+    } else {
+      for (size_t j = 0; j < H; j++) rnn_st(tmp, j, rnn_ld(r, j, dbl) * rnn_ld(hb, j, dbl), dbl);
     }
   }
-  oxrt_rnn_gemm_bt(dbl, B, H, H, d->scratch, H, (const char *)d->R + 2 * H * H * ws, H, 0.0, gh + 2 * H * ws, G,
-                   d->pool);
+  if (!a->linear_before_reset) /* (r (.) Ht-1) * Rh^T */
+    oxrt_rnn_gemm_bt(dbl, B, H, H, d->scratch, H, (const char *)d->R + 2 * H * H * ws, H, 0.0, gh + 2 * H * ws, G,
+                     d->pool);
   for (size_t b = 0; b < B; b++) {
     if (!gx[b]) continue;
-    const void *row = gh + b * G * ws;
+    char *x = gx[b], *xh = x + 2 * H * ws, *hb = (char *)h + b * H * ws;
+    if (!a->linear_before_reset) oxrt_rnn_vadd(dbl, xh, gh + (b * G + 2 * H) * ws, H);
+    oxrt_rnn_vact(a, &d->act[1], true, dbl, xh, H);
     for (size_t j = 0; j < H; j++) {
-      double z = rnn_ld(gx[b], j, dbl);
-      double hh = oxrt_rnn_activate(a, &d->act[1], rnn_ld(gx[b], 2 * H + j, dbl) + rnn_ld(row, 2 * H + j, dbl));
-      double hp = rnn_ld(h, b * H + j, dbl);
-      rnn_st(h, b * H + j, (1 - z) * hh + z * hp, dbl);
+      double z = rnn_ld(x, j, dbl);
+      rnn_st(hb, j, (1 - z) * rnn_ld(xh, j, dbl) + z * rnn_ld(hb, j, dbl), dbl);
     }
   }
 }

@@ -14,29 +14,31 @@ static void lstm_step(const rnn_dir *d, void *const *gx, void *h, void *c) {
   const bool dbl = d->dbl;
   const rnn_attrs *a = d->a;
   const size_t ws = dbl ? sizeof(double) : sizeof(float);
+  const char *P = d->P;
   oxrt_rnn_gemm_bt(dbl, B, G, H, h, H, d->R, H, 0.0, d->gh, G, d->pool);
   for (size_t b = 0; b < B; b++) {
     if (!gx[b]) continue;
-    const void *row = (const char *)d->gh + b * G * ws, *x = gx[b];
-    for (size_t j = 0; j < H; j++) {
-      double cp = rnn_ld(c, b * H + j, dbl);
-      double vi = rnn_ld(x, j, dbl) + rnn_ld(row, j, dbl) + (d->P ? rnn_ld(d->P, j, dbl) * cp : 0.0);
-      double it = oxrt_rnn_activate(a, &d->act[0], vi);
-      double ft;
-      if (a->input_forget) {
-        ft = 1.0 - it;
-      } else {
-        double vf = rnn_ld(x, 2 * H + j, dbl) + rnn_ld(row, 2 * H + j, dbl) +
-                    (d->P ? rnn_ld(d->P, 2 * H + j, dbl) * cp : 0.0);
-        ft = oxrt_rnn_activate(a, &d->act[0], vf);
-      }
-      double ct = oxrt_rnn_activate(a, &d->act[1], rnn_ld(x, 3 * H + j, dbl) + rnn_ld(row, 3 * H + j, dbl));
-      double cn = ft * cp + it * ct;
-      double vo = rnn_ld(x, H + j, dbl) + rnn_ld(row, H + j, dbl) + (d->P ? rnn_ld(d->P, H + j, dbl) * cn : 0.0);
-      double ot = oxrt_rnn_activate(a, &d->act[0], vo);
-      rnn_st(c, b * H + j, cn, dbl);
-      rnn_st(h, b * H + j, ot * oxrt_rnn_act(&d->act[2], cn), dbl);
+    char *x = gx[b], *xi = x, *xo = x + H * ws, *xf = x + 2 * H * ws, *xc = x + 3 * H * ws;
+    char *cb = (char *)c + b * H * ws, *hb = (char *)h + b * H * ws, *tmp = (char *)d->scratch + b * H * ws;
+    oxrt_rnn_vadd(dbl, x, (const char *)d->gh + b * G * ws, G);
+    if (P) oxrt_rnn_vmuladd(dbl, xi, P, cb, H);
+    oxrt_rnn_vact(a, &d->act[0], true, dbl, xi, H);
+    if (a->input_forget) {
+      for (size_t j = 0; j < H; j++) rnn_st(xf, j, 1.0 - rnn_ld(xi, j, dbl), dbl);
+    } else {
+      if (P) oxrt_rnn_vmuladd(dbl, xf, P + 2 * H * ws, cb, H);
+      oxrt_rnn_vact(a, &d->act[0], true, dbl, xf, H);
     }
+    oxrt_rnn_vact(a, &d->act[1], true, dbl, xc, H);
+    for (size_t j = 0; j < H; j++) {
+      double cn = rnn_ld(xf, j, dbl) * rnn_ld(cb, j, dbl) + rnn_ld(xi, j, dbl) * rnn_ld(xc, j, dbl);
+      rnn_st(cb, j, cn, dbl);
+      rnn_st(tmp, j, cn, dbl);
+    }
+    if (P) oxrt_rnn_vmuladd(dbl, xo, P + H * ws, cb, H);
+    oxrt_rnn_vact(a, &d->act[0], true, dbl, xo, H);
+    oxrt_rnn_vact(a, &d->act[2], false, dbl, tmp, H);
+    for (size_t j = 0; j < H; j++) rnn_st(hb, j, rnn_ld(xo, j, dbl) * rnn_ld(tmp, j, dbl), dbl);
   }
 }
 

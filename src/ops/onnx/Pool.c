@@ -25,93 +25,165 @@ typedef struct {
 
 static void pool_planes(void *arg, size_t b, size_t e) {
   const pool_job *J = arg;
+  /* locals so the compiler need not reload them after every store through y/ind */
+  const int kind = J->kind, nsp = J->nsp, so = J->storage_order;
   const int64_t ID = J->in[0], IH = J->in[1], IW = J->in[2];
   const int64_t OD = J->out[0], OH = J->out[1], OW = J->out[2];
+  const int64_t dd = J->d[0], dh = J->d[1], dw = J->d[2];
   const int64_t in_plane = ID * IH * IW, out_plane = OD * OH * OW;
+  const double p = J->p;
+  const bool cip = J->count_include_pad;
+  const int64_t *const klo0 = J->klo[0], *const khi0 = J->khi[0], *const st0 = J->start[0], *const kp0 = J->kpad[0];
+  const int64_t *const klo1 = J->klo[1], *const khi1 = J->khi[1], *const st1 = J->start[1], *const kp1 = J->kpad[1];
+  const int64_t *const klo2 = J->klo[2], *const khi2 = J->khi[2], *const st2 = J->start[2], *const kp2 = J->kpad[2];
   for (size_t pl = b; pl < e; pl++) {
-    const float *x = J->x + pl * in_plane;
-    float *y = J->y + pl * out_plane;
-    int64_t *ind = J->ind ? J->ind + pl * out_plane : NULL;
+    const float *x = J->x + pl * (size_t)in_plane;
+    float *y = J->y + pl * (size_t)out_plane;
+    int64_t *ind = J->ind ? J->ind + pl * (size_t)out_plane : NULL;
     for (int64_t od = 0; od < OD; od++) {
-      const int64_t d0 = J->klo[0][od], d1 = J->khi[0][od], ds = J->start[0][od];
+      const int64_t d0 = klo0[od], d1 = khi0[od], ds = st0[od];
       for (int64_t oh = 0; oh < OH; oh++) {
-        const int64_t h0 = J->klo[1][oh], h1 = J->khi[1][oh], hs = J->start[1][oh];
+        const int64_t h0 = klo1[oh], h1 = khi1[oh], hs = st1[oh];
         float *yrow = y + (od * OH + oh) * OW;
         for (int64_t ow = 0; ow < OW; ow++) {
-          const int64_t w0 = J->klo[2][ow], w1 = J->khi[2][ow], ws = J->start[2][ow];
-          if (J->kind == POOL_MAX) {
+          const int64_t w0 = klo2[ow], w1 = khi2[ow], ws = st2[ow];
+          const bool empty = d0 >= d1 || h0 >= h1 || w0 >= w1;
+          if (kind == POOL_MAX && !ind) {
+            float m = -INFINITY;
+            for (int64_t kd = d0; kd < d1; kd++)
+              for (int64_t kh = h0; kh < h1; kh++) {
+                const float *xr = x + ((ds + kd * dd) * IH + hs + kh * dh) * IW + ws;
+                if (dw == 1)
+                  for (int64_t kw = w0; kw < w1; kw++) m = xr[kw] > m ? xr[kw] : m;
+                else
+                  for (int64_t kw = w0; kw < w1; kw++) m = xr[kw * dw] > m ? xr[kw * dw] : m;
+              }
+            yrow[ow] = empty ? 0.0f : m;
+          } else if (kind == POOL_MAX) {
             float m = -INFINITY;
             int64_t best = -1;
-            for (int64_t kd = d0; kd < d1; kd++) {
-              const int64_t pd = ds + kd * J->d[0];
+            for (int64_t kd = d0; kd < d1; kd++)
               for (int64_t kh = h0; kh < h1; kh++) {
-                const int64_t ph = hs + kh * J->d[1];
-                const float *xr = x + (pd * IH + ph) * IW + ws;
-                if (J->d[2] == 1) {
-                  for (int64_t kw = w0; kw < w1; kw++)
-                    if (xr[kw] > m || best < 0) {
-                      m = xr[kw];
-                      best = (pd * IH + ph) * IW + ws + kw;
-                    }
-                } else {
-                  for (int64_t kw = w0; kw < w1; kw++) {
-                    const float v = xr[kw * J->d[2]];
-                    if (v > m || best < 0) {
-                      m = v;
-                      best = (pd * IH + ph) * IW + ws + kw * J->d[2];
-                    }
-                  }
+                const int64_t base = ((ds + kd * dd) * IH + hs + kh * dh) * IW + ws;
+                for (int64_t kw = w0; kw < w1; kw++) {
+                  const float v = x[base + kw * dw];
+                  if (v > m || best < 0) m = v, best = base + kw * dw;
                 }
               }
-            }
             yrow[ow] = best < 0 ? 0.0f : m;
-            if (ind) {
-              int64_t idx = -1;
-              if (best >= 0) {
-                if (J->storage_order) { /* column-major over the spatial axes */
-                  const int64_t pw = best % IW, ph = (best / IW) % IH, pd = best / (IW * IH);
-                  if (J->nsp == 1) idx = pw;
-                  else if (J->nsp == 2) idx = ph + pw * IH;
-                  else idx = pd + ph * ID + pw * ID * IH;
-                } else {
-                  idx = best;
-                }
-                idx += (int64_t)pl * in_plane;
+            int64_t idx = -1;
+            if (best >= 0) {
+              if (so) { /* column-major over the spatial axes */
+                const int64_t pw = best % IW, ph = (best / IW) % IH, pd = best / (IW * IH);
+                idx = nsp == 1 ? pw : nsp == 2 ? ph + pw * IH : pd + ph * ID + pw * ID * IH;
+              } else {
+                idx = best;
               }
-              ind[(od * OH + oh) * OW + ow] = idx;
+              idx += (int64_t)pl * in_plane;
             }
+            ind[(od * OH + oh) * OW + ow] = idx;
           } else {
             double acc = 0.0;
-            for (int64_t kd = d0; kd < d1; kd++) {
-              const int64_t pd = ds + kd * J->d[0];
+            for (int64_t kd = d0; kd < d1; kd++)
               for (int64_t kh = h0; kh < h1; kh++) {
-                const float *xr = x + (pd * IH + hs + kh * J->d[1]) * IW + ws;
-                const int64_t dw = J->d[2];
-                if (J->kind == POOL_AVG) {
+                const float *xr = x + ((ds + kd * dd) * IH + hs + kh * dh) * IW + ws;
+                if (kind == POOL_AVG) {
                   float a = 0.0f;
-                  for (int64_t kw = w0; kw < w1; kw++) a += xr[kw * dw];
+                  if (dw == 1)
+                    for (int64_t kw = w0; kw < w1; kw++) a += xr[kw];
+                  else
+                    for (int64_t kw = w0; kw < w1; kw++) a += xr[kw * dw];
                   acc += a;
-                } else if (J->p == 2.0f) {
+                } else if (p == 2.0) {
                   for (int64_t kw = w0; kw < w1; kw++) acc += (double)xr[kw * dw] * xr[kw * dw];
-                } else if (J->p == 1.0f) {
+                } else if (p == 1.0) {
                   for (int64_t kw = w0; kw < w1; kw++) acc += fabsf(xr[kw * dw]);
                 } else {
-                  for (int64_t kw = w0; kw < w1; kw++) acc += pow(fabsf(xr[kw * dw]), J->p);
+                  for (int64_t kw = w0; kw < w1; kw++) acc += pow(fabsf(xr[kw * dw]), p);
                 }
               }
-            }
-            if (J->kind == POOL_AVG) {
-              int64_t n = J->count_include_pad ? J->kpad[0][od] * J->kpad[1][oh] * J->kpad[2][ow]
-                                               : (d1 - d0) * (h1 - h0) * (w1 - w0);
+            if (kind == POOL_AVG) {
+              const int64_t n = cip ? kp0[od] * kp1[oh] * kp2[ow] : (d1 - d0) * (h1 - h0) * (w1 - w0);
               yrow[ow] = (float)(acc / (double)n);
             } else {
-              yrow[ow] = J->p == 2.0f ? (float)sqrt(acc) : J->p == 1.0f ? (float)acc : (float)pow(acc, 1.0 / J->p);
+              yrow[ow] = p == 2.0 ? (float)sqrt(acc) : p == 1.0 ? (float)acc : (float)pow(acc, 1.0 / p);
             }
           }
         }
       }
     }
   }
+}
+
+/* Separable max/average for planes without an Indices output: first reduce each input row over the
+ * kernel's width (and depth) into T[IH, OW], then reduce T's rows over the kernel's height, a loop that runs
+ * contiguously over OW and vectorises. */
+static void pool_planes_sep(void *arg, size_t b, size_t e) {
+  const pool_job *J = arg;
+  const bool is_max = J->kind == POOL_MAX, cip = J->count_include_pad;
+  const int64_t IH = J->in[1], IW = J->in[2], OD = J->out[0], OH = J->out[1], OW = J->out[2];
+  const int64_t dd = J->d[0], dh = J->d[1], dw = J->d[2];
+  const int64_t in_plane = J->in[0] * IH * IW, out_plane = OD * OH * OW;
+  float *T = malloc(sizeof(float) * (size_t)(IH * OW + 1));
+  if (!T) { /* fall back to the direct loops */
+    pool_planes(arg, b, e);
+    return;
+  }
+  for (size_t pl = b; pl < e; pl++) {
+    const float *x = J->x + pl * (size_t)in_plane;
+    float *y = J->y + pl * (size_t)out_plane;
+    for (int64_t od = 0; od < OD; od++) {
+      const int64_t d0 = J->klo[0][od], d1 = J->khi[0][od];
+      for (int64_t i = 0; i < IH * OW; i++) T[i] = is_max ? -INFINITY : 0.0f;
+      for (int64_t kd = d0; kd < d1; kd++) {
+        const float *xd = x + (J->start[0][od] + kd * dd) * IH * IW;
+        for (int64_t ih = 0; ih < IH; ih++) {
+          const float *xr = xd + ih * IW;
+          float *tr = T + ih * OW;
+          for (int64_t ow = 0; ow < OW; ow++) {
+            const float *xw = xr + J->start[2][ow];
+            const int64_t w0 = J->klo[2][ow], w1 = J->khi[2][ow];
+            float a = tr[ow];
+            if (is_max)
+              for (int64_t kw = w0; kw < w1; kw++) a = xw[kw * dw] > a ? xw[kw * dw] : a;
+            else
+              for (int64_t kw = w0; kw < w1; kw++) a += xw[kw * dw];
+            tr[ow] = a;
+          }
+        }
+      }
+      for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t h0 = J->klo[1][oh], h1 = J->khi[1][oh], hs = J->start[1][oh];
+        float *yr = y + (od * OH + oh) * OW;
+        if (h0 >= h1 || d0 >= d1) {
+          for (int64_t ow = 0; ow < OW; ow++) yr[ow] = is_max ? 0.0f : NAN;
+          if (!is_max && cip) /* a window made only of padding averages to 0 */
+            for (int64_t ow = 0; ow < OW; ow++) yr[ow] = 0.0f;
+          continue;
+        }
+        const float *t0 = T + (hs + h0 * dh) * OW;
+        for (int64_t ow = 0; ow < OW; ow++) yr[ow] = t0[ow];
+        for (int64_t kh = h0 + 1; kh < h1; kh++) {
+          const float *tr = T + (hs + kh * dh) * OW;
+          if (is_max)
+            for (int64_t ow = 0; ow < OW; ow++) yr[ow] = tr[ow] > yr[ow] ? tr[ow] : yr[ow];
+          else
+            for (int64_t ow = 0; ow < OW; ow++) yr[ow] += tr[ow];
+        }
+        if (is_max) {
+          for (int64_t ow = 0; ow < OW; ow++)
+            if (J->klo[2][ow] >= J->khi[2][ow]) yr[ow] = 0.0f;
+        } else {
+          const int64_t nd = cip ? J->kpad[0][od] : d1 - d0, nh = cip ? J->kpad[1][oh] : h1 - h0;
+          for (int64_t ow = 0; ow < OW; ow++) {
+            const int64_t nw = cip ? J->kpad[2][ow] : J->khi[2][ow] - J->klo[2][ow];
+            yr[ow] = (float)((double)yr[ow] / (double)(nd * nh * nw));
+          }
+        }
+      }
+    }
+  }
+  free(T);
 }
 
 /* Reads the window attributes and fills geometry (in, out, k, s, d, pb, pe) of J for input x. */
@@ -240,7 +312,8 @@ static oxrt_status *pool_window_run(oxrt_kernel_ctx *ctx, int kind) {
     J.x = xf, J.y = yf, J.ind = ind ? (int64_t *)ind->data : NULL;
     const size_t planes = (size_t)(dims[0] * dims[1]);
     const size_t per = (size_t)(y->count / planes) * (size_t)(J.k[0] * J.k[1] * J.k[2]);
-    oxrt_parallel(ctx, planes, per >= 16384 ? 1 : 16384 / (per + 1) + 1, pool_planes, &J);
+    const bool sep = (kind == POOL_MAX && !J.ind) || kind == POOL_AVG;
+    oxrt_parallel(ctx, planes, per >= 16384 ? 1 : 16384 / (per + 1) + 1, sep ? pool_planes_sep : pool_planes, &J);
     f32_commit(y, yf);
   } else {
     f32_drop(y, yf);

@@ -1,18 +1,19 @@
 /* RNN.c - RNN (opsets 1, 7, 14 (layout), 22 (bfloat16)): Ht = f(Xt*Wi^T + Ht-1*Ri^T + Wbi + Rbi).
  * Directions, sequence_lens, initial_h, clip and activations are handled by the shared driver (rnn_common.c). */
 #include "rnn_common.h"
+#include <string.h>
 
 static void rnn_step(const rnn_dir *d, void *const *gx, void *h, void *c) {
   (void)c;
   const size_t H = d->hidden, B = d->batch;
   const bool dbl = d->dbl;
+  const size_t ws = dbl ? sizeof(double) : sizeof(float);
   oxrt_rnn_gemm_bt(dbl, B, H, H, h, H, d->R, H, 0.0, d->gh, H, d->pool);
   for (size_t b = 0; b < B; b++) {
     if (!gx[b]) continue;
-    for (size_t j = 0; j < H; j++) {
-      double v = rnn_ld(gx[b], j, dbl) + rnn_ld(d->gh, b * H + j, dbl);
-      rnn_st(h, b * H + j, oxrt_rnn_activate(d->a, &d->act[0], v), dbl);
-    }
+    oxrt_rnn_vadd(dbl, gx[b], (const char *)d->gh + b * H * ws, H);
+    oxrt_rnn_vact(d->a, &d->act[0], true, dbl, gx[b], H);
+    memcpy((char *)h + b * H * ws, gx[b], H * ws);
   }
 }
 

@@ -117,43 +117,49 @@ static oxrt_status *rs_make_taps(const ix_rs_params *p, double scale, int64_t in
 }
 
 typedef struct {
-  const double *in;
-  double *out;
+  const void *in; /* double, or float for float/float16/bfloat16 inputs (enough for the 1e-3 tolerance, half the
+                     memory traffic) */
+  void *out;
   size_t in_dim, out_dim, inner;
   const rs_taps *t;
   double extrap;
 } rs_pass;
 
-static void rs_pass_range(void *arg, size_t begin, size_t end) {
-  const rs_pass *ps = arg;
-  const rs_taps *t = ps->t;
-  size_t inner = ps->inner, n = (size_t)t->n;
-  size_t o = begin / ps->out_dim, j = begin % ps->out_dim; /* row r = o * out_dim + j, stepped without divisions */
-  for (size_t r = begin; r < end; r++) {
-    double *dst = ps->out + r * inner;
-    const int64_t *ti = t->idx + j * n;
-    const double *tw = t->w + j * n;
-    const double *src = ps->in + o * ps->in_dim * inner;
-    if (t->extrap[j]) {
-      for (size_t i = 0; i < inner; i++) dst[i] = ps->extrap;
-    } else if (inner == 1) {
-      double acc = 0;
-      for (size_t k = 0; k < n; k++) acc += tw[k] * src[ti[k]];
-      dst[0] = acc;
-    } else {
-      const double *s0 = src + (size_t)ti[0] * inner;
-      double w0 = tw[0];
-      for (size_t i = 0; i < inner; i++) dst[i] = w0 * s0[i];
-      for (size_t k = 1; k < n; k++) {
-        double w = tw[k];
-        if (w == 0) continue;
-        const double *sk = src + (size_t)ti[k] * inner;
-        for (size_t i = 0; i < inner; i++) dst[i] += w * sk[i];
-      }
-    }
-    if (++j == ps->out_dim) j = 0, o++;
+#define RS_PASS_FN(NAME, T)                                                                                            \
+  static void NAME(void *arg, size_t begin, size_t end) {                                                              \
+    const rs_pass *ps = arg;                                                                                           \
+    const rs_taps *t = ps->t;                                                                                          \
+    size_t inner = ps->inner, n = (size_t)t->n;                                                                        \
+    size_t o = begin / ps->out_dim, j = begin % ps->out_dim; /* row r = o * out_dim + j, stepped without divisions */ \
+    for (size_t r = begin; r < end; r++) {                                                                             \
+      T *dst = (T *)ps->out + r * inner;                                                                               \
+      const int64_t *ti = t->idx + j * n;                                                                              \
+      const double *tw = t->w + j * n;                                                                                 \
+      const T *src = (const T *)ps->in + o * ps->in_dim * inner;                                                       \
+      if (t->extrap[j]) {                                                                                              \
+        for (size_t i = 0; i < inner; i++) dst[i] = (T)ps->extrap;                                                     \
+      } else if (inner == 1 && n == 2) { /* linear along the last axis: the hot case */                              \
+        dst[0] = (T)tw[0] * src[ti[0]] + (T)tw[1] * src[ti[1]];                                                        \
+      } else if (inner == 1) {                                                                                         \
+        T acc = 0;                                                                                                     \
+        for (size_t k = 0; k < n; k++) acc += (T)tw[k] * src[ti[k]];                                                   \
+        dst[0] = acc;                                                                                                  \
+      } else {                                                                                                         \
+        const T *s0 = src + (size_t)ti[0] * inner;                                                                     \
+        T w0 = (T)tw[0];                                                                                               \
+        for (size_t i = 0; i < inner; i++) dst[i] = w0 * s0[i];                                                        \
+        for (size_t k = 1; k < n; k++) {                                                                               \
+          T w = (T)tw[k];                                                                                              \
+          if (w == 0) continue;                                                                                        \
+          const T *sk = src + (size_t)ti[k] * inner;                                                                   \
+          for (size_t i = 0; i < inner; i++) dst[i] += w * sk[i];                                                      \
+        }                                                                                                              \
+      }                                                                                                                \
+      if (++j == ps->out_dim) j = 0, o++;                                                                              \
+    }                                                                                                                  \
   }
-}
+RS_PASS_FN(rs_pass_d, double)
+RS_PASS_FN(rs_pass_f, float)
 
 /* Stores v into element i of an output of type t with the reference's saturating cast (integers round half to
  * even, then clamp). */
@@ -227,6 +233,8 @@ static oxrt_status *rs_nearest_run(oxrt_kernel_ctx *ctx, const oxrt_value *x, co
     goto done;
   }
   size_t last = (size_t)od[r - 1];
+  bool has_ex = false; /* any extrapolated position on the last axis */
+  for (size_t j = 0; j < last; j++) has_ex |= map[r - 1][j] < 0;
   for (size_t row = 0; row < y->count; row += last) {
     int64_t off = 0;
     bool ex = false;
@@ -236,18 +244,27 @@ static oxrt_status *rs_nearest_run(oxrt_kernel_ctx *ctx, const oxrt_value *x, co
       else off += s * xst[d];
     }
     unsigned char *dst = (unsigned char *)y->data + row * es;
-    for (size_t j = 0; j < last; j++) {
-      int64_t s = map[r - 1][j];
-      if (str) { /* strings: duplicated; extrapolated entries stay empty */
-        if (!ex && s >= 0 && !ix_copy(OXRT_STRING, y->data, row + j, x->data, (size_t)(off + s), 1)) {
+    const int64_t *lm = map[r - 1];
+    const unsigned char *srow = (const unsigned char *)x->data + (size_t)off * es;
+    if (str) { /* strings: duplicated; extrapolated entries stay empty */
+      for (size_t j = 0; j < last && !ex; j++)
+        if (lm[j] >= 0 && !ix_copy(OXRT_STRING, y->data, row + j, x->data, (size_t)(off + lm[j]), 1)) {
           st = OXRT_OOM();
           goto done;
         }
-      } else if (ex || s < 0) {
-        memcpy(dst + j * es, ev, es);
-      } else {
-        memcpy(dst + j * es, (const unsigned char *)x->data + (size_t)(off + s) * es, es);
-      }
+    } else if (ex || has_ex) {
+      for (size_t j = 0; j < last; j++)
+        memcpy(dst + j * es, ex || lm[j] < 0 ? ev : srow + (size_t)lm[j] * es, es);
+    } else if (es == 4) { /* constant-size copies for the common sizes compile to plain moves */
+      for (size_t j = 0; j < last; j++) memcpy(dst + j * 4, srow + (size_t)lm[j] * 4, 4);
+    } else if (es == 1) {
+      for (size_t j = 0; j < last; j++) dst[j] = srow[lm[j]];
+    } else if (es == 2) {
+      for (size_t j = 0; j < last; j++) memcpy(dst + j * 2, srow + (size_t)lm[j] * 2, 2);
+    } else if (es == 8) {
+      for (size_t j = 0; j < last; j++) memcpy(dst + j * 8, srow + (size_t)lm[j] * 8, 8);
+    } else {
+      for (size_t j = 0; j < last; j++) memcpy(dst + j * es, srow + (size_t)lm[j] * es, es);
     }
     for (int d = r - 2; d >= 0; d--) {
       if (++idx[d] < od[d]) break;
@@ -277,56 +294,48 @@ oxrt_status *oxrt_ix_resize(oxrt_kernel_ctx *ctx, const oxrt_value *x, const ix_
   OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, r, out_dims, &y));
   if (p->mode == IX_RS_NEAREST) return rs_nearest_run(ctx, x, p, scale, out_dims, roi, y);
   if (!y->count) return NULL;
-  /* Separable passes over double buffers. */
+  /* Separable passes over double (float for float types) buffers. */
+  oxrt_elem_type t = x->dtype;
+  bool fw = t == OXRT_FLOAT || t == OXRT_FLOAT16 || t == OXRT_BFLOAT16;
+  size_t ws = fw ? sizeof(float) : sizeof(double);
   int64_t cur[OXRT_MAX_RANK];
   for (int d = 0; d < r; d++) cur[d] = x->dims[d];
   size_t n = x->count;
-  double *buf = malloc((n + 1) * sizeof(double));
+  void *buf = malloc((n + 1) * ws);
   if (!buf) return OXRT_OOM();
-  if (x->dtype == OXRT_FLOAT)
-    for (size_t i = 0; i < n; i++) buf[i] = ((const float *)x->data)[i];
-  else if (ix_is_intlike(x->dtype))
-    for (size_t i = 0; i < n; i++) buf[i] = (double)oxrt_load_i64(x->dtype, x->data, i);
-  else
-    for (size_t i = 0; i < n; i++) buf[i] = oxrt_load_f64(x->dtype, x->data, i);
+  if (t == OXRT_FLOAT) memcpy(buf, x->data, n * sizeof(float));
+  else if (fw) for (size_t i = 0; i < n; i++) ((float *)buf)[i] = (float)oxrt_load_f64(t, x->data, i);
+  else if (ix_is_intlike(t)) for (size_t i = 0; i < n; i++) ((double *)buf)[i] = (double)oxrt_load_i64(t, x->data, i);
+  else for (size_t i = 0; i < n; i++) ((double *)buf)[i] = oxrt_load_f64(t, x->data, i);
   for (int a = 0; a < n_axes; a++) {
     int d = (int)axes[a];
     double rr[2] = {roi ? roi[d] : 0, roi ? roi[r + d] : 1};
     bool trivial_roi = !roi || (fabs(rr[0]) < 1e-9 && fabs(rr[1] - 1) < 1e-9);
     if (fabs(scale[d] - 1) < 1e-9 && out_dims[d] == cur[d] && trivial_roi) continue;
-    rs_taps t = {0, NULL, NULL, NULL};
-    oxrt_status *st = rs_make_taps(p, scale[d], cur[d], out_dims[d], rr, &t);
+    rs_taps tp = {0, NULL, NULL, NULL};
+    oxrt_status *st = rs_make_taps(p, scale[d], cur[d], out_dims[d], rr, &tp);
     int64_t nd[OXRT_MAX_RANK];
     memcpy(nd, cur, sizeof nd);
     nd[d] = out_dims[d];
     size_t nn = ix_prod(nd, 0, r);
-    double *nb = st ? NULL : malloc((nn + 1) * sizeof(double));
+    void *nb = st ? NULL : malloc((nn + 1) * ws);
     if (!st && !nb) st = OXRT_OOM();
     if (!st) {
-      rs_pass ps = {buf, nb, (size_t)cur[d], (size_t)out_dims[d], ix_prod(cur, d + 1, r), &t, p->extrapolation};
+      rs_pass ps = {buf, nb, (size_t)cur[d], (size_t)out_dims[d], ix_prod(cur, d + 1, r), &tp, p->extrapolation};
       size_t rows = ix_prod(cur, 0, d) * (size_t)out_dims[d];
-      oxrt_parallel(ctx, rows, 1 + 4096 / (ps.inner * (size_t)t.n + 1), rs_pass_range, &ps);
+      oxrt_parallel(ctx, rows, 1 + 4096 / (ps.inner * (size_t)tp.n + 1), fw ? rs_pass_f : rs_pass_d, &ps);
     }
-    free(t.idx);
-    free(t.w);
-    free(t.extrap);
-    if (st) {
-      free(buf);
-      return st;
-    }
+    free(tp.idx);
+    free(tp.w);
+    free(tp.extrap);
     free(buf);
+    if (st) return st;
     buf = nb;
     cur[d] = out_dims[d];
   }
-  if (x->dtype == OXRT_FLOAT) {
-    float *yo = y->data;
-    for (size_t i = 0; i < y->count; i++) {
-      double v = buf[i];
-      yo[i] = (float)(v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : v);
-    }
-  } else {
-    for (size_t i = 0; i < y->count; i++) rs_store(x->dtype, y->data, i, buf[i]);
-  }
+  if (t == OXRT_FLOAT) memcpy(y->data, buf, y->count * sizeof(float));
+  else if (fw) for (size_t i = 0; i < y->count; i++) oxrt_store_f64(t, y->data, i, ((float *)buf)[i]);
+  else for (size_t i = 0; i < y->count; i++) rs_store(t, y->data, i, ((double *)buf)[i]);
   free(buf);
   return NULL;
 }

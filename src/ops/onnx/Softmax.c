@@ -85,7 +85,9 @@ static oxrt_status *softmax_common(oxrt_kernel_ctx *ctx, bool log) {
     if (a != 0 && a != -1) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "axis %lld is out of range for a scalar", (long long)a);
     axis = 0;
   } else if (legacy) {
-    OXRT_TRY(oxrt_norm_axis(a, r, true, &axis)); /* coercion allows axis == rank */
+    axis = a < 0 ? a + r : a; /* coercion to 2-D also allows axis == rank */
+    if (axis < 0 || axis > r)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "axis %lld is out of range for rank %d", (long long)a, r);
   } else {
     OXRT_TRY(oxrt_norm_axis(a, r, false, &axis));
   }

@@ -4,6 +4,15 @@
 #define OXRT_OPS_ONNX_ELEMENTWISE_H
 #include "../op_util.h"
 
+/* Hot loops are compiled for AVX-512, AVX2 and the baseline and picked at load
+ * time (GCC ifunc clones). ISO C mode keeps fp-contract off, so every clone
+ * gives the same results, only faster. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(OXRT_NO_CLONES)
+#define OXRT_EW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define OXRT_EW_CLONES
+#endif
+
 typedef struct {
   oxrt_elem_type ta, tb, ty; /* element types of A, B and the output (for generic loops) */
 } bparams;
@@ -18,11 +27,12 @@ typedef void (*bin_loop)(const void *a, const void *b, void *y, size_t n, int sa
  * place (y == a), `restrict` otherwise. */
 #define BIN_LOOP(name, T, TO, E) BIN_LOOP_Q(name, T, TO, E, restrict)
 #define BIN_LOOP_Q(name, T, TO, E, Q)                                                                                  \
+  OXRT_EW_CLONES                                                                                                       \
   static void name(const void *pa, const void *pb, void *py, size_t n, int sa, int sb, const bparams *p) {             \
     (void)p;                                                                                                           \
-    const T *Q a = pa;                                                                                                  \
-    const T *Q b = pb;                                                                                                  \
-    TO *Q y = py;                                                                                                       \
+    const T *Q a = pa;                                                                                                 \
+    const T *Q b = pb;                                                                                                 \
+    TO *Q y = py;                                                                                                      \
     if (sa && sb) {                                                                                                    \
       for (size_t i = 0; i < n; i++) {                                                                                 \
         T x = a[i], z = b[i];                                                                                          \

@@ -11,7 +11,7 @@
 /* errno from sqrtf etc. is never read; without it the loops vectorise. */
 #pragma GCC optimize("-fno-math-errno", "-fno-trapping-math")
 #endif
-#include "../op_util.h"
+#include "elementwise.h"
 #include <math.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -86,12 +86,13 @@ static inline float fast_tanhf(float x) {
 /* ---------------------------------------------------------------- per-op loops */
 
 #define PARAMS_LOCALS(T)                                                                                               \
-  const T alpha = (T)p->alpha, beta = (T)p->beta, gamma = (T)p->gamma, lambd = (T)p->lambd, bias = (T)p->bias;       \
+  const T alpha = (T)p->alpha, beta = (T)p->beta, gamma = (T)p->gamma, lambd = (T)p->lambd, bias = (T)p->bias;         \
   const int approx_tanh = p->approx_tanh;                                                                              \
   (void)alpha, (void)beta, (void)gamma, (void)lambd, (void)bias, (void)approx_tanh
 
 /* name##_f32 / name##_f64: E32 and E64 are expressions of `v` (and the parameters). */
 #define UNARY_FLOAT(name, E32, E64)                                                                                    \
+  OXRT_EW_CLONES                                                                                                       \
   static void name##_f32(const float *restrict x, float *restrict y, size_t n, const uparams *p) {                     \
     PARAMS_LOCALS(float);                                                                                              \
     for (size_t i = 0; i < n; i++) {                                                                                   \

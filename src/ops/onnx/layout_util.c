@@ -104,7 +104,7 @@ typedef struct gather_job {
   int64_t dims[OXRT_LAY_MAX_RANK], ss[OXRT_LAY_MAX_RANK], ds[OXRT_LAY_MAX_RANK];
   /* tiled transpose: axis `tk` has source stride 1, the last axis has destination stride 1 */
   int tk;
-  int64_t ntile_k;
+  int64_t ntile_k, tile;
   atomic_int failed;
 } gather_job;
 
@@ -137,16 +137,17 @@ static void gather_rows(void *arg, size_t begin, size_t end) {
   }
 }
 
-#define TILE 32
 
-/* Units: (index over the other axes) x (tile along axis tk). Each unit copies a TILE-row band of the
- * 2-D sub-problem formed by axis tk (source-contiguous) and the last axis (destination-contiguous). */
+/* Units: (index over the other axes) x (tile band along axis tk). Each unit moves a band of the 2-D
+ * sub-problem formed by axis tk (source-contiguous) and the last axis (destination-contiguous) in
+ * square tiles, so both sides stay in cache while one of them is walked with a stride. */
 static void gather_tiles(void *arg, size_t begin, size_t end) {
   gather_job *j = arg;
   int r = j->rank, k = j->tk;
+  int64_t T = j->tile;
   for (size_t u = begin; u < end; u++) {
     size_t rem = u / (size_t)j->ntile_k;
-    int64_t kb = (int64_t)(u % (size_t)j->ntile_k) * TILE;
+    int64_t kb = (int64_t)(u % (size_t)j->ntile_k) * T;
     int64_t so = j->sbase, dof = j->dbase;
     for (int d = r - 2; d >= 0; d--) {
       if (d == k) continue;
@@ -155,16 +156,16 @@ static void gather_tiles(void *arg, size_t begin, size_t end) {
       so += i * j->ss[d];
       dof += i * j->ds[d];
     }
-    int64_t kn = j->dims[k] - kb < TILE ? j->dims[k] - kb : TILE;
+    int64_t kn = j->dims[k] - kb < T ? j->dims[k] - kb : T;
     int64_t n = j->dims[r - 1], sl = j->ss[r - 1], dk = j->ds[k];
     so += kb;
     dof += kb * dk;
-    for (int64_t ab = 0; ab < n; ab += TILE) {
-      int64_t an = n - ab < TILE ? n - ab : TILE;
-#define TILE_AS(T)                                                                                                     \
+    for (int64_t ab = 0; ab < n; ab += T) {
+      int64_t an = n - ab < T ? n - ab : T;
+#define TILE_AS(TY)                                                                                                    \
   {                                                                                                                    \
-    const T *s_ = (const T *)j->src + so + ab * sl;                                                                    \
-    T *d_ = (T *)j->dst + dof + ab;                                                                                    \
+    const TY *s_ = (const TY *)j->src + so + ab * sl;                                                                  \
+    TY *d_ = (TY *)j->dst + dof + ab;                                                                                  \
     for (int64_t b = 0; b < kn; b++)                                                                                   \
       for (int64_t a = 0; a < an; a++) d_[b * dk + a] = s_[b + a * sl];                                                \
   }                                                                                                                    \
@@ -226,19 +227,38 @@ oxrt_status *oxrt_lay_gather2(oxrt_kernel_ctx *ctx, oxrt_elem_type t, void *dst,
   size_t total = 1;
   for (int d = 0; d < r; d++) total *= (size_t)j->dims[d];
   j->tk = -1;
-  if (t != OXRT_STRING && r >= 2 && j->ss[r - 1] != 1 && j->ds[r - 1] == 1 && j->dims[r - 1] >= 8) {
+  if (t != OXRT_STRING && r >= 2 && j->ss[r - 1] != 1 && j->ds[r - 1] == 1 && j->dims[r - 1] >= 8 && j->es <= 8) {
     for (int d = r - 2; d >= 0; d--)
       if (j->ss[d] == 1 && j->dims[d] >= 8) {
         j->tk = d;
         break;
       }
   }
+  if (j->tk < 0 && r >= 2 && j->dims[r - 1] < 32) {
+    /* Short runs along the last axis: iterate along a longer source-contiguous axis instead
+     * (e.g. NCHW -> NHWC with C = 3). Axis order is free since every axis has its own strides. */
+    int best = -1;
+    for (int d = 0; d < r - 1; d++)
+      if (j->ss[d] == 1 && j->dims[d] > j->dims[r - 1] && (best < 0 || j->dims[d] > j->dims[best])) best = d;
+    if (best >= 0) {
+      int64_t a = j->dims[best], b = j->ss[best], c = j->ds[best];
+      for (int d = best; d < r - 1; d++) {
+        j->dims[d] = j->dims[d + 1];
+        j->ss[d] = j->ss[d + 1];
+        j->ds[d] = j->ds[d + 1];
+      }
+      j->dims[r - 1] = a;
+      j->ss[r - 1] = b;
+      j->ds[r - 1] = c;
+    }
+  }
   if (j->tk >= 0) {
-    j->ntile_k = (j->dims[j->tk] + TILE - 1) / TILE;
+    j->tile = j->es == 1 ? 64 : 32; /* at least a cache line of source per row */
+    j->ntile_k = (j->dims[j->tk] + j->tile - 1) / j->tile;
     size_t units = total / (size_t)j->dims[r - 1] / (size_t)j->dims[j->tk] * (size_t)j->ntile_k;
-    size_t per = (size_t)j->dims[r - 1] * TILE;
+    size_t per = (size_t)j->dims[r - 1] * (size_t)j->tile;
     size_t grain = per >= 65536 ? 1 : 65536 / per;
-    if (ctx && t != OXRT_STRING) oxrt_parallel(ctx, units, grain, gather_tiles, j);
+    if (ctx) oxrt_parallel(ctx, units, grain, gather_tiles, j);
     else gather_tiles(j, 0, units);
   } else {
     size_t rows = total / (size_t)j->dims[r - 1];

@@ -78,4 +78,97 @@ static inline void la_int_matmul(oxrt_elem_type t, size_t M, size_t N, size_t K,
   }
 }
 
+
+/* Shapes of a numpy matmul of a by b: M, N, K, the output dims, and per output batch the element offsets
+ * of its A and B matrices (offs[0..nb) for A, offs[nb..2nb) for B; malloc'd, free it). */
+typedef struct {
+  size_t M, N, K, nb;
+  int yr;
+  int64_t yd[OXRT_MAX_RANK];
+  size_t b_total; /* matrices in B (1: every batch shares it) */
+  size_t *offs;
+} la_mm_plan;
+
+static inline oxrt_status *la_mm_plan_make(const oxrt_value *a, const oxrt_value *b, la_mm_plan *p) {
+  memset(p, 0, sizeof *p);
+  if (a->rank < 1 || b->rank < 1)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "matrix product needs inputs of rank >= 1, got %d and %d", a->rank,
+                      b->rank);
+  int ra = a->rank, rb = b->rank;
+  int64_t M = ra == 1 ? 1 : a->dims[ra - 2], K = a->dims[ra - 1];
+  int64_t K2 = rb == 1 ? b->dims[0] : b->dims[rb - 2], N = rb == 1 ? 1 : b->dims[rb - 1];
+  if (K != K2) {
+    char s1[128], s2[128];
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "inner dimensions differ: A %s, B %s",
+                      oxrt_dims_str(a->dims, a->rank, s1, sizeof s1), oxrt_dims_str(b->dims, b->rank, s2, sizeof s2));
+  }
+  int bra = ra > 2 ? ra - 2 : 0, brb = rb > 2 ? rb - 2 : 0, br = bra > brb ? bra : brb;
+  int64_t bd[OXRT_MAX_RANK], xa[OXRT_MAX_RANK], xb[OXRT_MAX_RANK], sa[OXRT_MAX_RANK], sb[OXRT_MAX_RANK];
+  for (int d = 0; d < br; d++) {
+    int da = d - (br - bra), db = d - (br - brb);
+    xa[d] = da >= 0 ? a->dims[da] : 1;
+    xb[d] = db >= 0 ? b->dims[db] : 1;
+    if (xa[d] != xb[d] && xa[d] != 1 && xb[d] != 1)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "batch dimension %d does not broadcast: %lld vs %lld", d,
+                        (long long)xa[d], (long long)xb[d]);
+    bd[d] = xa[d] == 1 ? xb[d] : xa[d];
+  }
+  int64_t st_a = M * K, st_b = K * N;
+  for (int d = br - 1; d >= 0; d--) {
+    sa[d] = xa[d] == 1 ? 0 : st_a;
+    sb[d] = xb[d] == 1 ? 0 : st_b;
+    st_a *= xa[d];
+    st_b *= xb[d];
+  }
+  for (int d = 0; d < br; d++) p->yd[p->yr++] = bd[d];
+  if (ra > 1) p->yd[p->yr++] = M;
+  if (rb > 1) p->yd[p->yr++] = N;
+  p->M = (size_t)M, p->N = (size_t)N, p->K = (size_t)K;
+  p->nb = 1;
+  for (int d = 0; d < br; d++) p->nb *= (size_t)bd[d];
+  p->b_total = K * N != 0 ? b->count / (size_t)(K * N) : 1;
+  p->offs = malloc(sizeof(size_t) * 2 * (p->nb ? p->nb : 1));
+  if (!p->offs) return OXRT_OOM();
+  int64_t idx[OXRT_MAX_RANK] = {0};
+  size_t oa = 0, ob = 0;
+  for (size_t i = 0; i < p->nb; i++) {
+    p->offs[i] = oa;
+    p->offs[p->nb + i] = ob;
+    for (int d = br - 1; d >= 0; d--) {
+      oa += (size_t)sa[d];
+      ob += (size_t)sb[d];
+      if (++idx[d] < bd[d]) break;
+      oa -= (size_t)(sa[d] * bd[d]);
+      ob -= (size_t)(sb[d] * bd[d]);
+      idx[d] = 0;
+    }
+  }
+  return NULL;
+}
+
+/* Row i of C[., N] = sum_k (A[i,k] - azp) * (B[k,n] - bzp[n]) in int32 for 8-bit A and B (a_t / b_t: uint8 or
+ * int8). bzp has N entries (per column) or is NULL. */
+static inline void la_q8_row(bool a_signed, const void *A, size_t a_off, size_t K, int32_t azp, bool b_signed,
+                             const void *B, size_t b_off, size_t N, const int32_t *bzp, int32_t *acc) {
+  memset(acc, 0, sizeof(int32_t) * N);
+  for (size_t k = 0; k < K; k++) {
+    int32_t av = (a_signed ? ((const int8_t *)A)[a_off + k] : ((const uint8_t *)A)[a_off + k]) - azp;
+    if (!av) continue;
+    if (b_signed) {
+      const int8_t *b = (const int8_t *)B + b_off + k * N;
+      for (size_t n = 0; n < N; n++) acc[n] += av * (int32_t)b[n];
+    } else {
+      const uint8_t *b = (const uint8_t *)B + b_off + k * N;
+      for (size_t n = 0; n < N; n++) acc[n] += av * (int32_t)b[n];
+    }
+  }
+  if (bzp) {
+    /* sum_k a'_k * (b - zp_n) = acc_n - zp_n * sum_k a'_k */
+    int32_t asum = 0;
+    for (size_t k = 0; k < K; k++)
+      asum += (a_signed ? ((const int8_t *)A)[a_off + k] : ((const uint8_t *)A)[a_off + k]) - azp;
+    for (size_t n = 0; n < N; n++) acc[n] -= bzp[n] * asum;
+  }
+}
+
 #endif

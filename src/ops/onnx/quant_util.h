@@ -28,7 +28,7 @@ static inline oxrt_status *q_layout_of(const oxrt_value *x, const oxrt_value *sc
                       scale->count);
   if (zp && scale->count > 1 && !q_same_shape(zp, scale))
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "zero point and scale (input %d) must have the same shape", si);
-  if (block == 0 && scale->count == 1 && scale->rank <= 1) return NULL; /* per tensor */
+  if (block == 0 && scale->count == 1) return NULL; /* per tensor */
   if (block < 0) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute block_size = %lld, must be >= 0", (long long)block);
   int64_t ax;
   OXRT_TRY(oxrt_norm_axis(axis, x->rank, false, &ax));

@@ -51,6 +51,68 @@ double oxrt_rnn_act(const rnn_act *f, double x) {
   return x;
 }
 
+/* Float path of oxrt_rnn_vact: single-precision math, one loop per kind so it vectorises. */
+static void vact_f32(const rnn_act *f, float *x, size_t n) {
+  const float al = (float)f->alpha, be = (float)f->beta;
+  switch (f->kind) {
+  case RNN_ACT_SIGMOID:
+    for (size_t i = 0; i < n; i++) x[i] = 1.0f / (1.0f + expf(-x[i]));
+    return;
+  case RNN_ACT_TANH:
+    for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
+    return;
+  case RNN_ACT_RELU:
+    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
+    return;
+  default:
+    (void)al, (void)be;
+    for (size_t i = 0; i < n; i++) x[i] = (float)oxrt_rnn_act(f, x[i]);
+    return;
+  }
+}
+
+void oxrt_rnn_vact(const rnn_attrs *a, const rnn_act *f, bool clip, bool dbl, void *x, size_t n) {
+  if (clip && a->has_clip) {
+    if (dbl) {
+      double *v = x, c = a->clip;
+      for (size_t i = 0; i < n; i++) v[i] = v[i] < -c ? -c : v[i] > c ? c : v[i];
+    } else {
+      float *v = x, c = (float)a->clip;
+      for (size_t i = 0; i < n; i++) v[i] = v[i] < -c ? -c : v[i] > c ? c : v[i];
+    }
+  }
+  if (!dbl) {
+    vact_f32(f, x, n);
+    return;
+  }
+  double *v = x;
+  for (size_t i = 0; i < n; i++) v[i] = oxrt_rnn_act(f, v[i]);
+}
+
+void oxrt_rnn_vadd(bool dbl, void *x, const void *y, size_t n) {
+  if (dbl) {
+    double *a = x;
+    const double *b = y;
+    for (size_t i = 0; i < n; i++) a[i] += b[i];
+  } else {
+    float *a = x;
+    const float *b = y;
+    for (size_t i = 0; i < n; i++) a[i] += b[i];
+  }
+}
+
+void oxrt_rnn_vmuladd(bool dbl, void *x, const void *p, const void *c, size_t n) {
+  if (dbl) {
+    double *a = x;
+    const double *b = p, *d = c;
+    for (size_t i = 0; i < n; i++) a[i] += b[i] * d[i];
+  } else {
+    float *a = x;
+    const float *b = p, *d = c;
+    for (size_t i = 0; i < n; i++) a[i] += b[i] * d[i];
+  }
+}
+
 void oxrt_rnn_gemm_bt(bool dbl, size_t M, size_t N, size_t K, const void *A, size_t lda, const void *B, size_t ldb,
                       double beta, void *C, size_t ldc, oxrt_threadpool *pool) {
   if (!M || !N) return;

@@ -80,6 +80,11 @@ static inline void rnn_st(void *p, size_t i, double v, bool dbl) {
 double oxrt_rnn_activate(const rnn_attrs *a, const rnn_act *f, double x);
 /* The activation alone (LSTM's h(Ct) is not clipped, as in ONNX Runtime). */
 double oxrt_rnn_act(const rnn_act *f, double x);
+/* In place over n values of the working type: clip (when `clip` and the attribute is set), then activation f. */
+void oxrt_rnn_vact(const rnn_attrs *a, const rnn_act *f, bool clip, bool dbl, void *x, size_t n);
+/* x += y;  x += p (.) c */
+void oxrt_rnn_vadd(bool dbl, void *x, const void *y, size_t n);
+void oxrt_rnn_vmuladd(bool dbl, void *x, const void *p, const void *c, size_t n);
 /* C[M,N] = A[M,K] * B[N,K]^T + beta*C in the working type. */
 void oxrt_rnn_gemm_bt(bool dbl, size_t M, size_t N, size_t K, const void *A, size_t lda, const void *B, size_t ldb,
                       double beta, void *C, size_t ldc, oxrt_threadpool *pool);

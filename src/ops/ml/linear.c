@@ -1,0 +1,157 @@
+/* linear.c - ai.onnx.ml LinearClassifier and LinearRegressor: scores = X * coefficients^T + intercepts, then a
+ * post transform; the classifier also picks a label. */
+#include "ml_common.h"
+
+typedef struct {
+  double *coef, *icpt;
+  size_t n_coef, n_icpt;
+  int64_t rows; /* classes or targets */
+  int post;
+  /* classifier */
+  const int64_t *labels_i;
+  const char **labels_s;
+  size_t n_labels;
+} linear_state;
+
+static void linear_release(void *p) {
+  linear_state *s = p;
+  if (!s) return;
+  free(s->coef), free(s->icpt);
+  free(s);
+}
+
+static oxrt_status *linear_common(const oxrt_node *node, linear_state *s) {
+  OXRT_TRY(ml_attr_doubles(node, "coefficients", NULL, &s->coef, &s->n_coef));
+  OXRT_TRY(ml_attr_doubles(node, "intercepts", NULL, &s->icpt, &s->n_icpt));
+  OXRT_TRY(ml_parse_post(oxrt_attr_string(node, "post_transform", "NONE"), &s->post));
+  if (!s->coef || !s->n_coef) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "coefficients are required");
+  return NULL;
+}
+
+static oxrt_status *linreg_prepare(const oxrt_node *node, int opset, void **state) {
+  (void)opset;
+  linear_state *s = calloc(1, sizeof *s);
+  if (!s) return OXRT_OOM();
+  oxrt_status *st = linear_common(node, s);
+  s->rows = oxrt_attr_int(node, "targets", 1);
+  if (!st && (s->rows < 1 || s->n_coef % (size_t)s->rows))
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%zu coefficients do not split into %lld targets", s->n_coef,
+                    (long long)s->rows);
+  if (!st && s->n_icpt && s->n_icpt != (size_t)s->rows)
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%zu intercepts for %lld targets", s->n_icpt, (long long)s->rows);
+  if (st) {
+    linear_release(s);
+    return st;
+  }
+  *state = s;
+  return NULL;
+}
+
+static oxrt_status *linclf_prepare(const oxrt_node *node, int opset, void **state) {
+  (void)opset;
+  linear_state *s = calloc(1, sizeof *s);
+  if (!s) return OXRT_OOM();
+  oxrt_status *st = linear_common(node, s);
+  size_t ni = 0, ns = 0;
+  s->labels_i = oxrt_attr_ints(node, "classlabels_ints", &ni);
+  s->labels_s = ml_attr_strings(node, "classlabels_strings", &ns);
+  if (!st && ni && ns) st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "classlabels_ints and classlabels_strings are exclusive");
+  s->n_labels = ni ? ni : ns;
+  if (!ni) s->labels_i = NULL;
+  if (!ns) s->labels_s = NULL;
+  s->rows = s->n_icpt ? (int64_t)s->n_icpt : (int64_t)(s->n_labels ? s->n_labels : 1);
+  if (!st && (s->n_coef % (size_t)s->rows))
+    st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%zu coefficients do not split into %lld classes", s->n_coef,
+                    (long long)s->rows);
+  if (st) {
+    linear_release(s);
+    return st;
+  }
+  *state = s;
+  return NULL;
+}
+
+/* Raw scores of row r into o[rows]. */
+static oxrt_status *linear_scores(const linear_state *s, const oxrt_value *x, int64_t *N, int64_t *C) {
+  OXRT_TRY(ml_rows(x, 0, N, C));
+  if ((size_t)*C * (size_t)s->rows != s->n_coef)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input has %lld features, the coefficients expect %zu", (long long)*C,
+                      s->n_coef / (size_t)s->rows);
+  return NULL;
+}
+
+static void linear_row(const linear_state *s, const oxrt_value *x, int64_t r, int64_t C, double *o) {
+  for (int64_t k = 0; k < s->rows; k++) {
+    double acc = s->n_icpt ? s->icpt[k] : 0.0;
+    const double *w = s->coef + k * C;
+    for (int64_t c = 0; c < C; c++) acc += w[c] * ml_get(x, (size_t)(r * C + c));
+    o[k] = acc;
+  }
+}
+
+static oxrt_status *linreg_run(oxrt_kernel_ctx *ctx) {
+  const linear_state *s = ctx->state;
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  int64_t N, C;
+  OXRT_TRY(linear_scores(s, x, &N, &C));
+  int64_t dims[2] = {N, s->rows};
+  oxrt_value *y;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 2, dims, &y));
+  double *o = malloc(sizeof(double) * (size_t)(s->rows + 1));
+  if (!o) return OXRT_OOM();
+  for (int64_t r = 0; r < N; r++) {
+    linear_row(s, x, r, C, o);
+    ml_post(o, (size_t)s->rows, s->post);
+    for (int64_t k = 0; k < s->rows; k++) ((float *)y->data)[r * s->rows + k] = (float)o[k];
+  }
+  free(o);
+  return NULL;
+}
+
+static oxrt_status *linclf_run(oxrt_kernel_ctx *ctx) {
+  const linear_state *s = ctx->state;
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  int64_t N, C;
+  OXRT_TRY(linear_scores(s, x, &N, &C));
+  /* one score row for two labels: the binary case scores [-s, s] */
+  bool binary = s->rows == 1 && s->n_labels == 2;
+  int64_t nout = binary ? 2 : s->rows;
+  int64_t dims[2] = {N, nout};
+  oxrt_value *lab, *y;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, s->labels_s ? OXRT_STRING : OXRT_INT64, 1, dims, &lab));
+  OXRT_TRY(oxrt_output_tensor(ctx, 1, OXRT_FLOAT, 2, dims, &y));
+  double *o = malloc(sizeof(double) * (size_t)(nout + 2));
+  if (!o) return OXRT_OOM();
+  oxrt_status *st = NULL;
+  for (int64_t r = 0; r < N && !st; r++) {
+    linear_row(s, x, r, C, binary ? o + 1 : o);
+    if (binary) o[0] = -o[1];
+    ml_post(o, (size_t)nout, s->post);
+    for (int64_t k = 0; k < nout; k++) ((float *)y->data)[r * nout + k] = (float)o[k];
+    int64_t li;
+    if (nout > 1) {
+      li = 0;
+      for (int64_t k = 1; k < nout; k++)
+        if (o[k] > o[li]) li = k;
+    } else { /* a single score: positive class when above the threshold */
+      double th = s->post == ML_PT_NONE ? 0.0 : 0.5;
+      li = o[0] >= th ? 0 : -1;
+    }
+    if (s->labels_s) {
+      st = ml_set_str(lab, (size_t)r, li >= 0 && (size_t)li < s->n_labels ? s->labels_s[li] : "");
+    } else if (s->labels_i) {
+      ((int64_t *)lab->data)[r] = li >= 0 && (size_t)li < s->n_labels ? s->labels_i[li] : 0;
+    } else {
+      ((int64_t *)lab->data)[r] = nout > 1 ? li : (li >= 0 ? 1 : 0);
+    }
+  }
+  free(o);
+  return st;
+}
+
+static const oxrt_op_impl linreg_impls[] = {
+    {.since_version = 1, .type_mask = ML_TMASK_NUM, .prepare = linreg_prepare, .run = linreg_run, .release = linear_release}};
+static const oxrt_op_impl linclf_impls[] = {
+    {.since_version = 1, .type_mask = ML_TMASK_NUM, .prepare = linclf_prepare, .run = linclf_run, .release = linear_release}};
+OXRT_REGISTER_OP(ml_LinearRegressor) = {"ai.onnx.ml", "LinearRegressor", OXRT_IMPLS(linreg_impls)};
+OXRT_REGISTER_OP(ml_LinearClassifier) = {"ai.onnx.ml", "LinearClassifier", OXRT_IMPLS(linclf_impls)};

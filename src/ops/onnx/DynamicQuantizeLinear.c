@@ -1,0 +1,75 @@
+/* DynamicQuantizeLinear.c - uint8 quantization with scale and zero point computed from the data range
+ * (which always includes 0): scale = (max - min) / 255, zero_point = saturate(round(-min / scale)). */
+#include "quant_util.h"
+
+typedef struct {
+  const float *x;
+  uint8_t *y;
+  float scale, zp;
+  float *mins, *maxs; /* per chunk, for the range pass */
+  size_t chunk;
+} dql_job;
+
+static void dql_range(void *arg, size_t c0, size_t c1) {
+  dql_job *j = arg;
+  for (size_t c = c0; c < c1; c++) {
+    float lo = 0, hi = 0; /* the range always contains 0 */
+    for (size_t i = c * j->chunk, e = i + j->chunk; i < e; i++) {
+      float v = j->x[i];
+      lo = v < lo ? v : lo;
+      hi = v > hi ? v : hi;
+    }
+    j->mins[c] = lo;
+    j->maxs[c] = hi;
+  }
+}
+
+static void dql_quant(void *arg, size_t i0, size_t i1) {
+  const dql_job *j = arg;
+  for (size_t i = i0; i < i1; i++) {
+    float v = nearbyintf(j->x[i] / j->scale) + j->zp;
+    j->y[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+  }
+}
+
+static oxrt_status *dql_run(oxrt_kernel_ctx *ctx) {
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  OXRT_TRY(oxrt_check_tensor(x, 0, "x"));
+  if (x->dtype != OXRT_FLOAT)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0 (x) must be float, got %s", oxrt_elem_type_name(x->dtype));
+  oxrt_value *y, *ys, *yz;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_UINT8, x->rank, x->dims, &y));
+  OXRT_TRY(oxrt_output_tensor(ctx, 1, OXRT_FLOAT, 0, NULL, &ys));
+  OXRT_TRY(oxrt_output_tensor(ctx, 2, OXRT_UINT8, 0, NULL, &yz));
+  dql_job j = {.x = x->data, .y = y->data, .chunk = 16384};
+  size_t n = x->count, nchunks = n / j.chunk;
+  float lo = 0, hi = 0;
+  if (nchunks) {
+    j.mins = malloc(sizeof(float) * nchunks * 2);
+    if (!j.mins) return OXRT_OOM();
+    j.maxs = j.mins + nchunks;
+    oxrt_parallel(ctx, nchunks, 1, dql_range, &j);
+    for (size_t c = 0; c < nchunks; c++) {
+      lo = j.mins[c] < lo ? j.mins[c] : lo;
+      hi = j.maxs[c] > hi ? j.maxs[c] : hi;
+    }
+    free(j.mins);
+  }
+  for (size_t i = nchunks * j.chunk; i < n; i++) {
+    float v = j.x[i];
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+  }
+  float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
+  float zp0 = 0.0f - lo / scale;
+  zp0 = zp0 < 0 ? 0 : zp0 > 255 ? 255 : zp0;
+  j.scale = scale;
+  j.zp = nearbyintf(zp0);
+  *(float *)ys->data = scale;
+  *(uint8_t *)yz->data = (uint8_t)j.zp;
+  oxrt_parallel(ctx, n, 16384, dql_quant, &j);
+  return NULL;
+}
+
+static const oxrt_op_impl dql_impls[] = {{.since_version = 11, .type_mask = OXRT_TBIT(OXRT_FLOAT), .run = dql_run}};
+OXRT_REGISTER_OP(DynamicQuantizeLinear) = {"", "DynamicQuantizeLinear", OXRT_IMPLS(dql_impls)};
