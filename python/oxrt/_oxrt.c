@@ -551,7 +551,13 @@ static PyObject *tensor_to_numpy(PyObject *owner, const oxrt_value *v) {
     /* Build a 1-D object array first so numpy never guesses nested shapes. */
     PyObject *flat = PyObject_CallFunction(g_np_array, "OO", list, g_np_object);
     Py_DECREF(list);
-    PyObject *res = flat ? PyObject_CallMethod(flat, "reshape", "O", shape) : NULL;
+    /* CallMethodObjArgs: a lone tuple argument would be taken as the argument list. */
+    PyObject *res = NULL;
+    if (flat) {
+      PyObject *name = PyUnicode_FromString("reshape");
+      res = name ? PyObject_CallMethodObjArgs(flat, name, shape, NULL) : NULL;
+      Py_XDECREF(name);
+    }
     Py_XDECREF(flat);
     Py_DECREF(shape);
     return res;
@@ -588,7 +594,7 @@ static PyObject *tensor_to_numpy(PyObject *owner, const oxrt_value *v) {
     PyErr_Clear();
     return arr;
   }
-  PyObject *viewed = PyObject_CallMethod(arr, "view", "O", dt);
+  PyObject *viewed = PyObject_CallMethod(arr, "view", "(O)", dt);
   Py_DECREF(dt);
   if (!viewed) {
     PyErr_Clear();

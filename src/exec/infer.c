@@ -42,7 +42,11 @@ static bool get_shape(const oxrt_graph *g, int id, shape_t *s) {
 }
 
 static oxrt_status *set_shape(oxrt_graph *g, int id, const shape_t *s) {
-  if (id < 0 || g->values[id].type || s->elem == OXRT_UNDEFINED) return NULL;
+  if (id < 0 || s->elem == OXRT_UNDEFINED) return NULL;
+  const oxrt_type *old = g->values[id].type;
+  /* keep a declaration unless it says less than what was inferred */
+  if (old && !(old->kind == OXRT_KIND_TENSOR && (old->elem_type == OXRT_UNDEFINED || (old->rank < 0 && s->rank >= 0))))
+    return NULL;
   oxrt_type *t = oxrt_arena_alloc(g->arena, sizeof *t);
   if (!t) return OXRT_OOM();
   t->kind = OXRT_KIND_TENSOR;
@@ -117,8 +121,8 @@ static const char *const same_ops[] = {
     "Selu", "Celu", "HardSigmoid", "HardSwish", "Softplus", "Softsign", "ThresholdedRelu", "Shrink", "Gelu", "Mish",
     "Swish", "Softmax", "LogSoftmax", "Hardmax", "Identity", "Dropout", "BatchNormalization", "InstanceNormalization",
     "LayerNormalization", "GroupNormalization", "RMSNormalization", "LRN", "LpNormalization",
-    "MeanVarianceNormalization", "Clip", "CumSum", "CumProd", "BitwiseNot", "Not", NULL};
-static const char *const bcast_ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean", "PRelu",
+    "MeanVarianceNormalization", "Clip", "CumSum", "CumProd", "BitwiseNot", "Not", "PRelu", NULL};
+static const char *const bcast_ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean",
                                         "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitShift", "And", "Or", "Xor", NULL};
 static const char *const compare_ops[] = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", NULL};
 
@@ -145,11 +149,15 @@ static oxrt_status *infer_node(oxrt_graph *g, const oxrt_node *n) {
   out.rank = -1;
   char a[256], b[256];
 
-  if (in_list(op, same_ops)) {
+  /* opset < 7 broadcasting ("broadcast"/"axis" attributes) keeps the shape of input 0 */
+  bool legacy_bcast = oxrt_node_attr(n, "broadcast") != NULL;
+  if (in_list(op, same_ops) || (legacy_bcast && in_list(op, bcast_ops))) {
     if (in[0].elem == OXRT_UNDEFINED) return NULL;
     out = in[0];
   } else if (in_list(op, bcast_ops) || in_list(op, compare_ops) || strcmp(op, "Where") == 0) {
     bool where = strcmp(op, "Where") == 0;
+    /* Opsets < 7 broadcast B into A by the `broadcast`/`axis` attributes: the kernel shapes those. */
+    if (oxrt_node_attr(n, "broadcast")) return NULL;
     for (int i = 0; i < k; i++)
       if (in[i].elem == OXRT_UNDEFINED) return NULL;
     if (!broadcast(&out, in, k))

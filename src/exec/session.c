@@ -145,13 +145,13 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   oxrt_model *m = s->model;
   if (m->ir_version < 1)
     return oxrt_error(OXRT_ERR_INVALID_MODEL, "model has no ir_version (is this an ONNX model file?)");
-  if (m->ir_version > 13)
-    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model IR version %lld is newer than the newest supported (13)",
+  if (m->ir_version > 14)
+    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model IR version %lld is newer than the newest supported (14)",
                       (long long)m->ir_version);
   for (int i = 0; i < m->n_opsets; i++) {
     const oxrt_opset *o = &m->opsets[i];
-    if (!*o->domain && o->version > 27)
-      return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model imports ai.onnx opset %lld; oxrt supports opsets 1 to 27",
+    if (!*o->domain && o->version > 28)
+      return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model imports ai.onnx opset %lld; oxrt supports opsets 1 to 28",
                         (long long)o->version);
   }
   if (opts) s->opts = *opts;

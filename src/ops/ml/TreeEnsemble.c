@@ -453,12 +453,16 @@ static oxrt_status *tec_prepare(const oxrt_node *node, int opset, void **state) 
   f->n_targets = f->n_classes < 2 ? 2 : f->n_classes;
   size_t nb = 0;
   if (!st) st = ml_attr_doubles(node, "base_values", "base_values_as_tensor", &f->base, &nb);
-  if (!st && f->base && nb != (size_t)f->n_classes)
+  /* a binary model may carry one base value, for the single score */
+  if (!st && f->base && nb != (size_t)f->n_classes && !(nb == 1 && f->n_classes <= 2))
     st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "base_values has %zu entries, expected %lld", nb, (long long)f->n_classes);
-  if (!st && f->base && f->n_classes == 1) { /* widen to the two internal columns */
-    double *b = realloc(f->base, sizeof(double) * 2);
+  if (!st && f->base && nb < (size_t)f->n_targets) { /* widen to the internal columns */
+    double *b = realloc(f->base, sizeof(double) * (size_t)f->n_targets);
     if (!b) st = OXRT_OOM();
-    else b[1] = 0, f->base = b;
+    else {
+      for (size_t i = nb; i < (size_t)f->n_targets; i++) b[i] = 0;
+      f->base = b;
+    }
   }
   if (!st) st = check_targets(f, "class_ids");
   if (!st) {
@@ -468,6 +472,7 @@ static oxrt_status *tec_prepare(const oxrt_node *node, int opset, void **state) 
     for (size_t e = 1; e < ne && same; e++) same = f->targets[e] == f->targets[0];
     f->binary = f->n_classes <= 2 && same;
     f->bin_class = ne ? f->targets[0] : 0;
+    if (f->base && nb == 1 && f->bin_class != 0) f->base[f->bin_class] = f->base[0], f->base[0] = 0;
   }
   if (st) {
     forest_release(f);

@@ -30,7 +30,9 @@ static oxrt_status *col2im_run(oxrt_kernel_ctx *ctx) {
     S[i] = str ? str[i] : 1;
     P0[i] = pads ? pads[i] : 0;
     P1[i] = pads ? pads[nd + i] : 0;
-    if (img[i] <= 0 || blk[i] <= 0 || D[i] <= 0 || S[i] <= 0 || P0[i] < 0 || P1[i] < 0) {
+    const int64_t lim = (int64_t)1 << 24; /* keeps every product below int64 */
+    if (img[i] <= 0 || blk[i] <= 0 || D[i] <= 0 || S[i] <= 0 || P0[i] < 0 || P1[i] < 0 || img[i] > lim || blk[i] > lim ||
+        D[i] > lim || S[i] > lim || P0[i] > lim || P1[i] > lim) {
       st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "axis %zu: image, block, dilation and stride must be positive, pads >= 0", i);
       break;
     }
@@ -40,6 +42,11 @@ static oxrt_status *col2im_run(oxrt_kernel_ctx *ctx) {
     K *= blk[i];
     L *= cols[i];
     plane *= img[i];
+    if (K > x->dims[1] || L > x->dims[2] || plane > lim * lim) {
+      st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "block or image shape too large for input dims [%lld, %lld]",
+                      (long long)x->dims[1], (long long)x->dims[2]);
+      break;
+    }
   }
   if (!st && (x->dims[1] % K || x->dims[2] != L))
     st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input dims [%lld, %lld] do not match block size %lld and %lld sliding blocks",

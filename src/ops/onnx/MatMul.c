@@ -36,54 +36,17 @@ static oxrt_status *matmul_run(oxrt_kernel_ctx *ctx) {
   if (a->dtype != b->dtype)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "A is %s but B is %s", oxrt_elem_type_name(a->dtype),
                       oxrt_elem_type_name(b->dtype));
-  if (a->rank < 1 || b->rank < 1)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "MatMul needs inputs of rank >= 1, got %d and %d", a->rank, b->rank);
-  int ra = a->rank, rb = b->rank;
-  int64_t M = ra == 1 ? 1 : a->dims[ra - 2], K = a->dims[ra - 1];
-  int64_t K2 = rb == 1 ? b->dims[0] : b->dims[rb - 2], N = rb == 1 ? 1 : b->dims[rb - 1];
-  if (K != K2) {
-    char s1[128], s2[128];
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "inner dimensions differ: A %s, B %s",
-                      oxrt_dims_str(a->dims, a->rank, s1, sizeof s1), oxrt_dims_str(b->dims, b->rank, s2, sizeof s2));
-  }
-  /* Batch dims broadcast (right-aligned). */
-  int bra = ra > 2 ? ra - 2 : 0, brb = rb > 2 ? rb - 2 : 0, br = bra > brb ? bra : brb;
-  int64_t bd[OXRT_MAX_RANK], sa[OXRT_MAX_RANK], sb[OXRT_MAX_RANK];
-  for (int d = 0; d < br; d++) {
-    int da = d - (br - bra), db = d - (br - brb);
-    int64_t x = da >= 0 ? a->dims[da] : 1, y = db >= 0 ? b->dims[db] : 1;
-    if (x != y && x != 1 && y != 1)
-      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "batch dimension %d does not broadcast: %lld vs %lld", d,
-                        (long long)x, (long long)y);
-    bd[d] = x == 1 ? y : x;
-    sa[d] = x == 1 ? 0 : 1; /* marks; turned into strides below */
-    sb[d] = y == 1 ? 0 : 1;
-  }
-  int64_t st_a = M * K, st_b = K * N;
-  for (int d = br - 1; d >= 0; d--) {
-    int da = d - (br - bra), db = d - (br - brb);
-    int64_t x = da >= 0 ? a->dims[da] : 1, y = db >= 0 ? b->dims[db] : 1;
-    sa[d] = sa[d] ? st_a : 0;
-    sb[d] = sb[d] ? st_b : 0;
-    st_a *= x;
-    st_b *= y;
-  }
-  int64_t yd[OXRT_MAX_RANK];
-  int yr = 0;
-  for (int d = 0; d < br; d++) yd[yr++] = bd[d];
-  if (ra > 1) yd[yr++] = M;
-  if (rb > 1) yd[yr++] = N;
+  la_mm_plan p;
+  OXRT_TRY(la_mm_plan_make(a, b, &p));
   oxrt_value *y;
-  OXRT_TRY(oxrt_output_tensor(ctx, 0, a->dtype, yr, yd, &y));
-  if (y->count == 0) return NULL;
-  size_t nb = 1;
-  for (int d = 0; d < br; d++) nb *= (size_t)bd[d];
-  size_t b_total = K * N != 0 ? b->count / (size_t)(K * N) : 1;
-
-  oxrt_status *st = NULL;
+  oxrt_status *st = oxrt_output_tensor(ctx, 0, a->dtype, p.yr, p.yd, &y);
+  if (st || y->count == 0) {
+    free(p.offs);
+    return st;
+  }
+  size_t M = p.M, N = p.N, K = p.K, nb = p.nb;
   const float *af = NULL, *bf = NULL;
   float *at = NULL, *bt = NULL, *yf = NULL, *yt = NULL;
-  size_t *offs = NULL;
   const void *A = a->data, *B = b->data;
   void *Y = y->data;
   if (la_is_f32_family(a->dtype)) {
@@ -95,8 +58,8 @@ static oxrt_status *matmul_run(oxrt_kernel_ctx *ctx) {
     else memset(Y, 0, y->count * oxrt_elem_type_size(y->dtype));
     goto done;
   }
-  mm_job j = {a->dtype, (size_t)M, (size_t)N, (size_t)K, A, B, Y, NULL, NULL, ctx->pool};
-  if (b_total == 1 && (a->dtype == OXRT_FLOAT || la_is_f32_family(a->dtype) || a->dtype == OXRT_DOUBLE)) {
+  mm_job j = {a->dtype, M, N, K, A, B, Y, p.offs, p.offs + nb, ctx->pool};
+  if (p.b_total == 1) {
     /* B is one matrix: fold A's batches into rows (A and Y are contiguous), one big product. */
     size_t zero = 0;
     j.M = nb * (size_t)M;
@@ -104,29 +67,6 @@ static oxrt_status *matmul_run(oxrt_kernel_ctx *ctx) {
     mm_batches(&j, 0, 1);
     goto done;
   }
-  offs = malloc(sizeof(size_t) * 2 * nb);
-  if (!offs) {
-    st = OXRT_OOM();
-    goto done;
-  }
-  {
-    int64_t idx[OXRT_MAX_RANK] = {0};
-    size_t oa = 0, ob = 0;
-    for (size_t i = 0; i < nb; i++) {
-      offs[i] = oa;
-      offs[nb + i] = ob;
-      for (int d = br - 1; d >= 0; d--) {
-        oa += (size_t)sa[d];
-        ob += (size_t)sb[d];
-        if (++idx[d] < bd[d]) break;
-        oa -= (size_t)(sa[d] * bd[d]);
-        ob -= (size_t)(sb[d] * bd[d]);
-        idx[d] = 0;
-      }
-    }
-  }
-  j.a_off = offs;
-  j.b_off = offs + nb;
   double flops = (double)M * (double)N * (double)K;
   int nth = oxrt_threadpool_size(ctx->pool);
   if (nb >= (size_t)nth * 2 && flops < 4e6) {
@@ -139,7 +79,7 @@ static oxrt_status *matmul_run(oxrt_kernel_ctx *ctx) {
 done:
   free(at);
   free(bt);
-  free(offs);
+  free(p.offs);
   if (yt) {
     if (!st) la_f32_commit(y, yt);
     else free(yt);

@@ -16,7 +16,7 @@ static void mmi_rows(void *arg, size_t r0, size_t r1) {
   for (size_t r = r0; r < r1; r++) {
     size_t bt = r / M, i = r % M;
     la_q8_row(j->a->dtype == OXRT_INT8, j->a->data, j->p.offs[bt] + i * K, K, j->azp[i], j->b->dtype == OXRT_INT8,
-              j->b->data, j->p.offs[j->p.nb + bt], N, j->bzp, j->y + r * N);
+              j->b->data, j->p.offs[j->p.nb + bt], N, N, j->bzp, j->y + r * N);
   }
 }
 

@@ -82,6 +82,10 @@ static oxrt_status *pad_common(oxrt_kernel_ctx *ctx, const oxrt_value *x, const 
   int r = x->rank;
   int64_t dims[OXRT_MAX_RANK];
   for (int d = 0; d < r; d++) {
+    const int64_t lim = (int64_t)1 << 40; /* keeps the sums below from overflowing */
+    if (pads[d] > lim || pads[d] < -lim || pads[r + d] > lim || pads[r + d] < -lim)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "axis %d: pads %lld and %lld are out of range", d, (long long)pads[d],
+                        (long long)pads[r + d]);
     dims[d] = x->dims[d] + pads[d] + pads[r + d];
     if (dims[d] < 0)
       return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "axis %d: pads %lld and %lld leave a negative size", d,

@@ -21,22 +21,35 @@ static void sm_rows(void *arg, size_t b, size_t e) {
     const float *x = J->x + o * D * inner;
     float *y = J->y + o * D * inner;
     if (inner == 1) {
+      /* 8 independent lanes keep the max and sum reductions vectorisable without -ffast-math */
+      float ml[8], sl[8];
+      for (int l = 0; l < 8; l++) ml[l] = -INFINITY, sl[l] = 0.0f;
+      size_t i = 0;
+      for (; i + 8 <= D; i += 8)
+        for (int l = 0; l < 8; l++) ml[l] = x[i + l] > ml[l] ? x[i + l] : ml[l];
       float m = -INFINITY;
-      for (size_t i = 0; i < D; i++) m = x[i] > m ? x[i] : m;
+      for (int l = 0; l < 8; l++) m = ml[l] > m ? ml[l] : m;
+      for (; i < D; i++) m = x[i] > m ? x[i] : m;
       if (isinf(m) && m < 0) m = 0; /* all -inf: avoid inf - inf */
-      float s = 0.0f;
-      if (J->log) {
-        for (size_t i = 0; i < D; i++) s += expf(x[i] - m);
-        const float ls = logf(s) + m;
-        for (size_t i = 0; i < D; i++) y[i] = x[i] - ls;
-      } else {
-        for (size_t i = 0; i < D; i++) {
-          const float v = expf(x[i] - m);
-          y[i] = v;
-          s += v;
+      for (i = 0; i + 8 <= D; i += 8)
+        for (int l = 0; l < 8; l++) {
+          const float v = f32_exp(x[i + l] - m);
+          if (!J->log) y[i + l] = v;
+          sl[l] += v;
         }
+      float s = 0.0f;
+      for (int l = 0; l < 8; l++) s += sl[l];
+      for (; i < D; i++) {
+        const float v = f32_exp(x[i] - m);
+        if (!J->log) y[i] = v;
+        s += v;
+      }
+      if (J->log) {
+        const float ls = logf(s) + m;
+        for (i = 0; i < D; i++) y[i] = x[i] - ls;
+      } else {
         const float inv = 1.0f / s;
-        for (size_t i = 0; i < D; i++) y[i] *= inv;
+        for (i = 0; i < D; i++) y[i] *= inv;
       }
     } else {
       /* column form: y holds the running max, then the exps; sums accumulate in a row of `inner` */
@@ -55,7 +68,7 @@ static void sm_rows(void *arg, size_t b, size_t e) {
           const float *xr = x + i * inner + j0;
           float *yr = y + i * inner + j0;
           for (size_t j = 0; j < n; j++) {
-            const float v = expf(xr[j] - mbuf[j]);
+            const float v = f32_exp(xr[j] - mbuf[j]);
             sbuf[j] += v;
             if (!J->log) yr[j] = v;
           }

@@ -23,11 +23,14 @@ typedef void (*bin_loop)(const void *a, const void *b, void *y, size_t n, int sa
 /* ------------------------------------------------------------------ loop makers */
 
 /* E is an expression of x (from A) and z (from B) of type T, giving a TO.
+ * BIN_LOOP_FAST adds the ISA clones (for float loops that real models run
+ * hot; clones of every integer variant would only bloat the library).
  * BIN_LOOP_Q takes the pointer qualifier: empty for loops that may run in
- * place (y == a), `restrict` otherwise. */
-#define BIN_LOOP(name, T, TO, E) BIN_LOOP_Q(name, T, TO, E, restrict)
-#define BIN_LOOP_Q(name, T, TO, E, Q)                                                                                  \
-  OXRT_EW_CLONES                                                                                                       \
+ * place (y == a), `restrict` otherwise, and the attribute. */
+#define BIN_LOOP(name, T, TO, E) BIN_LOOP_Q(name, T, TO, E, restrict, )
+#define BIN_LOOP_FAST(name, T, TO, E) BIN_LOOP_Q(name, T, TO, E, restrict, OXRT_EW_CLONES)
+#define BIN_LOOP_Q(name, T, TO, E, Q, ATTR)                                                                            \
+  ATTR                                                                                                                 \
   static void name(const void *pa, const void *pb, void *py, size_t n, int sa, int sb, const bparams *p) {             \
     (void)p;                                                                                                           \
     const T *Q a = pa;                                                                                                 \

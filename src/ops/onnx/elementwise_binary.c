@@ -29,14 +29,14 @@
   BIN_LOOP(sub_##sfx, T, T, (T)((U)x - (U)z))                                                                          \
   BIN_LOOP(mul_##sfx, T, T, (T)((U)x * (U)z))
 INT_TYPES(MAKE_ARITH)
-BIN_LOOP(add_f32, float, float, x + z)
-BIN_LOOP(sub_f32, float, float, x - z)
-BIN_LOOP(mul_f32, float, float, x * z)
-BIN_LOOP(div_f32, float, float, x / z)
-BIN_LOOP(add_f64, double, double, x + z)
-BIN_LOOP(sub_f64, double, double, x - z)
-BIN_LOOP(mul_f64, double, double, x * z)
-BIN_LOOP(div_f64, double, double, x / z)
+BIN_LOOP_FAST(add_f32, float, float, x + z)
+BIN_LOOP_FAST(sub_f32, float, float, x - z)
+BIN_LOOP_FAST(mul_f32, float, float, x * z)
+BIN_LOOP_FAST(div_f32, float, float, x / z)
+BIN_LOOP_FAST(add_f64, double, double, x + z)
+BIN_LOOP_FAST(sub_f64, double, double, x - z)
+BIN_LOOP_FAST(mul_f64, double, double, x * z)
+BIN_LOOP_FAST(div_f64, double, double, x / z)
 
 /* Integer division truncates toward zero; x/0 -> 0 and MIN/-1 wraps instead of trapping. */
 #define MAKE_SDIV(sfx, T, U) BIN_LOOP(div_##sfx, T, T, z == 0 ? (T)0 : z == -1 ? (T)(0 - (U)x) : (T)(x / z))
@@ -76,7 +76,13 @@ BIN_LOOP(mod_f64, double, double, pmod_d(x, z))
   BIN_LOOP(le_##sfx, T, uint8_t, x <= z)                                                                               \
   BIN_LOOP(ge_##sfx, T, uint8_t, x >= z)
 INT_TYPES(MAKE_CMP)
-FLOAT_TYPES(MAKE_CMP)
+#define MAKE_CMP_F(sfx, T, U)                                                                                          \
+  BIN_LOOP_FAST(eq_##sfx, T, uint8_t, x == z)                                                                          \
+  BIN_LOOP_FAST(lt_##sfx, T, uint8_t, x < z)                                                                           \
+  BIN_LOOP_FAST(gt_##sfx, T, uint8_t, x > z)                                                                           \
+  BIN_LOOP_FAST(le_##sfx, T, uint8_t, x <= z)                                                                          \
+  BIN_LOOP_FAST(ge_##sfx, T, uint8_t, x >= z)
+FLOAT_TYPES(MAKE_CMP_F)
 BIN_LOOP(eq_bool, uint8_t, uint8_t, (x != 0) == (z != 0))
 typedef char *str_t;
 BIN_LOOP(eq_str, str_t, uint8_t, strcmp(x, z) == 0)
@@ -105,8 +111,9 @@ UINT_TYPES(MAKE_USHIFT)
 
 /* PRelu: y = x < 0 ? slope * x : x. */
 #define MAKE_PRELU(sfx, T, U) BIN_LOOP(prelu_##sfx, T, T, x < 0 ? (T)((U)z * (U)x) : x)
+BIN_LOOP_FAST(prelu_f32, float, float, x < 0 ? z * x : x)
 #define MAKE_UPRELU(sfx, T, U) BIN_LOOP(prelu_##sfx, T, T, ((void)z, x)) /* never negative */
-FLOAT_TYPES(MAKE_PRELU)
+MAKE_PRELU(f64, double, double)
 SINT_TYPES(MAKE_PRELU)
 UINT_TYPES(MAKE_UPRELU)
 
@@ -122,6 +129,7 @@ static inline int64_t ipow(int64_t x, int64_t e) {
   }
   return (int64_t)r;
 }
+OXRT_EW_CLONES
 static void pow_f32(const void *pa, const void *pb, void *py, size_t n, int sa, int sb, const bparams *p) {
   (void)p;
   const float *restrict a = pa;
@@ -341,8 +349,12 @@ static oxrt_status *legacy_broadcast(const oxrt_kernel_ctx *ctx, const oxrt_valu
   }
   if (B->rank > A->rank)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 1 has rank %d, more than input 0's %d", B->rank, A->rank);
+  if (B->count == 1) { /* a one-element B of any rank acts as a scalar: the output keeps A's shape */
+    bview->rank = 0;
+    return NULL;
+  }
   const oxrt_attr *ax = oxrt_node_attr(ctx->node, "axis");
-  if (!ax || B->count == 1) return NULL; /* suffix matching is numpy's rule */
+  if (!ax) return NULL; /* suffix matching is numpy's rule */
   int64_t axis = ax->i;
   if (axis < 0) axis += A->rank;
   if (axis < 0 || axis + B->rank > A->rank)

@@ -5,6 +5,7 @@
 #define OXRT_OPS_F32_VIEW_H
 #include "../op_util.h"
 #include <stdlib.h>
+#include <string.h>
 
 /* *out points at float32 data for x; *tmp receives a buffer to free (NULL when x is float already). */
 static inline oxrt_status *f32_in(const oxrt_value *x, const float **out, float **tmp) {
@@ -93,6 +94,28 @@ static inline oxrt_status *f32_broadcast_to(const oxrt_value *w, int index, int 
 /* Element type named by a stash_type attribute (a TensorProto data type). */
 static inline oxrt_elem_type f32_stash_type(int64_t s) {
   return s == OXRT_DOUBLE || s == OXRT_FLOAT16 || s == OXRT_BFLOAT16 ? (oxrt_elem_type)s : OXRT_FLOAT;
+}
+
+/* exp(x) for float without a libm call, so loops over it vectorise: Cody-Waite range reduction and a
+ * degree-6 polynomial (about 1 ulp); inputs are clamped to [-87, 88], so -inf gives ~1e-38, not 0. */
+static inline float f32_exp(float x) {
+  x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+  const float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round to nearest */
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float yv = p * r * r + r + 1.0f;
+  const float t = n + 8388735.0f; /* 2^23 + 127: the low mantissa bits now hold n + 127 */
+  uint32_t bits;
+  memcpy(&bits, &t, 4);
+  bits <<= 23;
+  float scale;
+  memcpy(&scale, &bits, 4);
+  return yv * scale;
 }
 
 #endif

@@ -146,19 +146,19 @@ static inline oxrt_status *la_mm_plan_make(const oxrt_value *a, const oxrt_value
   return NULL;
 }
 
-/* Row i of C[., N] = sum_k (A[i,k] - azp) * (B[k,n] - bzp[n]) in int32 for 8-bit A and B (a_t / b_t: uint8 or
- * int8). bzp has N entries (per column) or is NULL. */
+/* acc[n] = sum_k (A[a_off+k] - azp) * (B[b_off + k*ldb + n] - bzp[n]), n < N, in int32 for 8-bit A and B
+ * (uint8, or int8 when *_signed). bzp has N entries (per column) or is NULL for zero. */
 static inline void la_q8_row(bool a_signed, const void *A, size_t a_off, size_t K, int32_t azp, bool b_signed,
-                             const void *B, size_t b_off, size_t N, const int32_t *bzp, int32_t *acc) {
+                             const void *B, size_t b_off, size_t ldb, size_t N, const int32_t *bzp, int32_t *acc) {
   memset(acc, 0, sizeof(int32_t) * N);
   for (size_t k = 0; k < K; k++) {
     int32_t av = (a_signed ? ((const int8_t *)A)[a_off + k] : ((const uint8_t *)A)[a_off + k]) - azp;
     if (!av) continue;
     if (b_signed) {
-      const int8_t *b = (const int8_t *)B + b_off + k * N;
+      const int8_t *b = (const int8_t *)B + b_off + k * ldb;
       for (size_t n = 0; n < N; n++) acc[n] += av * (int32_t)b[n];
     } else {
-      const uint8_t *b = (const uint8_t *)B + b_off + k * N;
+      const uint8_t *b = (const uint8_t *)B + b_off + k * ldb;
       for (size_t n = 0; n < N; n++) acc[n] += av * (int32_t)b[n];
     }
   }

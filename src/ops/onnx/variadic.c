@@ -14,14 +14,14 @@
 #define FMAX(x, z) ((x) != (x) || (x) > (z) ? (x) : (z))
 #define FMIN(x, z) ((x) != (x) || (x) < (z) ? (x) : (z))
 #define MAKE_FLOAT(sfx, T)                                                                                             \
-  BIN_LOOP_Q(vmax_##sfx, T, T, FMAX(x, z), )                                                                           \
-  BIN_LOOP_Q(vmin_##sfx, T, T, FMIN(x, z), )                                                                           \
-  BIN_LOOP_Q(vsum_##sfx, T, T, x + z, )
+  BIN_LOOP_Q(vmax_##sfx, T, T, FMAX(x, z), , OXRT_EW_CLONES)                                                           \
+  BIN_LOOP_Q(vmin_##sfx, T, T, FMIN(x, z), , OXRT_EW_CLONES)                                                           \
+  BIN_LOOP_Q(vsum_##sfx, T, T, x + z, , OXRT_EW_CLONES)
 MAKE_FLOAT(f32, float)
 MAKE_FLOAT(f64, double)
 #define MAKE_INT(sfx, T)                                                                                               \
-  BIN_LOOP_Q(vmax_##sfx, T, T, x > z ? x : z, )                                                                        \
-  BIN_LOOP_Q(vmin_##sfx, T, T, x < z ? x : z, )
+  BIN_LOOP_Q(vmax_##sfx, T, T, x > z ? x : z, , )                                                                      \
+  BIN_LOOP_Q(vmin_##sfx, T, T, x < z ? x : z, , )
 MAKE_INT(i8, int8_t)
 MAKE_INT(i16, int16_t)
 MAKE_INT(i32, int32_t)
