@@ -264,6 +264,12 @@ OXRT_API oxrt_status *oxrt_session_run(oxrt_session *s, const oxrt_run_options *
                                        size_t n_inputs, const char *const *output_names, size_t n_outputs,
                                        oxrt_value **outputs);
 
+/* The operators this build implements, for listings: domain ("" is ai.onnx),
+ * name and the number of versioned implementations. Returns NULL past the end. */
+OXRT_API const char *oxrt_operator_name(size_t index, const char **domain, size_t *n_versions);
+/* Opset version where implementation `k` of operator `index` starts; -1 past the end. */
+OXRT_API int64_t oxrt_operator_since_version(size_t index, size_t k);
+
 /* Version string of the library. */
 OXRT_API const char *oxrt_version(void);
 

@@ -21,6 +21,7 @@ static void usage(FILE *f) {
           "      --write-failures FILE            write the names of failing tests to FILE\n"
           "      --no-fork                        run tests in this process (for debuggers)\n"
           "  oxrt bench MODEL [options]           load time and latency: --runs N --warmup N --threads N --dim\n"
+          "  oxrt ops                             list the operators and opset versions implemented\n"
           "  oxrt version\n",
           oxrt_version());
 }
@@ -35,6 +36,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "test")) return cmd_test(argc - 2, argv + 2);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+  if (!strcmp(cmd, "ops")) return cmd_ops(argc - 2, argv + 2);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("oxrt %s\n", oxrt_version());
     return 0;

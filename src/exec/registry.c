@@ -53,3 +53,19 @@ const oxrt_op_impl *oxrt_registry_resolve(const oxrt_op_schema *s, int64_t opset
 }
 
 const oxrt_op_schema *const *oxrt_registry_all(void) { return all_schemas; }
+
+const char *oxrt_operator_name(size_t index, const char **domain, size_t *n_versions) {
+  size_t n = 0;
+  while (all_schemas[n]) n++;
+  if (index >= n) return NULL;
+  if (domain) *domain = all_schemas[index]->domain;
+  if (n_versions) *n_versions = (size_t)all_schemas[index]->n_impls;
+  return all_schemas[index]->name;
+}
+
+int64_t oxrt_operator_since_version(size_t index, size_t k) {
+  size_t n = 0;
+  while (all_schemas[n]) n++;
+  if (index >= n || k >= (size_t)all_schemas[index]->n_impls) return -1;
+  return all_schemas[index]->impls[k].since_version;
+}

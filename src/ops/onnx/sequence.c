@@ -41,9 +41,10 @@ static oxrt_status *copy_seq(const oxrt_value *src, size_t extra, size_t skip, o
   return NULL;
 }
 
-/* Type check of a tensor going into a sequence whose element type is known. */
+/* Type check of a tensor going into a sequence that already holds tensors. An empty sequence takes the tensor's
+ * type (some exporters leave SequenceEmpty's dtype at its float default). */
 static oxrt_status *check_elem_type(const oxrt_value *seq, const oxrt_value *t, int index) {
-  if (seq->dtype != OXRT_UNDEFINED && seq->dtype != t->dtype)
+  if (seq->n_items && seq->dtype != OXRT_UNDEFINED && seq->dtype != t->dtype)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input %d has element type %s but the sequence holds %s", index,
                       oxrt_elem_type_name(t->dtype), oxrt_elem_type_name(seq->dtype));
   return NULL;
