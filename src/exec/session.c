@@ -196,7 +196,7 @@ oxrt_status *oxrt_session_create(const char *path, const oxrt_session_options *o
   } else {
     strcpy(dir, ".");
   }
-  oxrt_tensor_src src = {true, dir, NULL};
+  oxrt_tensor_src src = {true, dir, NULL, kind == 1};
   oxrt_model *m;
   oxrt_status *st = oxrt_read_model(base, size, &src, &m);
   if (st) {
@@ -229,7 +229,7 @@ oxrt_status *oxrt_session_create_from_memory(const void *data, size_t size, cons
   void *copy = malloc(size);
   if (!copy) return OXRT_OOM();
   memcpy(copy, data, size);
-  oxrt_tensor_src src = {true, ".", NULL};
+  oxrt_tensor_src src = {true, ".", NULL, false};
   oxrt_model *m;
   oxrt_status *st = oxrt_read_model(copy, size, &src, &m);
   if (st) {

@@ -9,6 +9,7 @@ typedef struct oxrt_tensor_src {
   bool borrow;          /* raw_data may be referenced in place (memory outlives the value) */
   const char *base_dir; /* folder for external data; NULL forbids external data */
   oxrt_model *model;    /* owner of mapped external files; NULL to copy external data */
+  bool file_backed;     /* the bytes are a read-only file mapping: pages copied out may be dropped */
 } oxrt_tensor_src;
 
 /* Decode a TensorProto into a tensor value. `name_out` (optional) receives its name. */

@@ -45,7 +45,8 @@ static oxrt_status *cast_exec(oxrt_kernel_ctx *ctx, const oxrt_value *x, oxrt_el
   if (strcmp(rm, "up") == 0) mode = ROUND_UP;
   else if (strcmp(rm, "down") == 0) mode = ROUND_DOWN;
   else if (strcmp(rm, "nearest") == 0) mode = ROUND_NEAREST;
-  else return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute round_mode: expected up, down or nearest, got \"%s\"", rm);
+  else
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute round_mode: expected up, down or nearest, got \"%s\"", rm);
   if (!oxrt_dtype_is_valid((int)to) || to == OXRT_UNDEFINED)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "target type %d is not a valid element type", (int)to);
   oxrt_value *y;

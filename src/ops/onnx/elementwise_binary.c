@@ -17,7 +17,8 @@
 #include <string.h>
 
 /* X-macro lists of C types: (suffix, T, unsigned T). */
-#define SINT_TYPES(X) X(i8, int8_t, uint8_t) X(i16, int16_t, uint16_t) X(i32, int32_t, uint32_t) X(i64, int64_t, uint64_t)
+#define SINT_TYPES(X)                                                                                                  \
+  X(i8, int8_t, uint8_t) X(i16, int16_t, uint16_t) X(i32, int32_t, uint32_t) X(i64, int64_t, uint64_t)
 #define UINT_TYPES(X)                                                                                                  \
   X(u8, uint8_t, uint8_t) X(u16, uint16_t, uint16_t) X(u32, uint32_t, uint32_t) X(u64, uint64_t, uint64_t)
 #define INT_TYPES(X) SINT_TYPES(X) UINT_TYPES(X)
@@ -271,8 +272,8 @@ static void bin_rows(void *arg, size_t r0, size_t r1) {
 }
 
 /* Runs `loop` over A, B broadcast to (rank, dims) into y. */
-void oxrt_ew_binary_exec(oxrt_kernel_ctx *ctx, bin_loop loop, const bparams *p, const oxrt_value *A, const oxrt_value *B,
-                         oxrt_value *y) {
+void oxrt_ew_binary_exec(oxrt_kernel_ctx *ctx, bin_loop loop, const bparams *p, const oxrt_value *A,
+                         const oxrt_value *B, oxrt_value *y) {
   if (y->count == 0) return;
   int64_t sa[OXRT_MAX_RANK], sb[OXRT_MAX_RANK];
   oxrt_broadcast_strides(A, y->rank, y->dims, sa);
@@ -413,7 +414,8 @@ SIMPLE_RUN(bxor_run, d_bxor)
 
 static oxrt_status *mod_run(oxrt_kernel_ctx *ctx) {
   int64_t f = oxrt_attr_int(ctx->node, "fmod", 0);
-  if (f != 0 && f != 1) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute fmod must be 0 or 1, got %lld", (long long)f);
+  if (f != 0 && f != 1)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute fmod must be 0 or 1, got %lld", (long long)f);
   return binary_run(ctx, f ? &d_modf : &d_mod);
 }
 
@@ -491,7 +493,8 @@ static oxrt_status *pow_run(oxrt_kernel_ctx *ctx) {
 #define BOOLM OXRT_TBIT(OXRT_BOOL)
 /* Later versions only widen types or switch from the legacy broadcast
  * attributes (handled by opset in the run) to numpy broadcasting. */
-#define IMPL1(name, v, mask) static const oxrt_op_impl name##_impls[] = {{.since_version = v, .type_mask = mask, .run = name##_run}};
+#define IMPL1(name, v, mask)                                                                                           \
+  static const oxrt_op_impl name##_impls[] = {{.since_version = v, .type_mask = mask, .run = name##_run}};
 IMPL1(add, 1, NUM)
 IMPL1(sub, 1, NUM)
 IMPL1(mul, 1, NUM)

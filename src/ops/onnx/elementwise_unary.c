@@ -430,7 +430,8 @@ static oxrt_status *isinf_run(oxrt_kernel_ctx *ctx) { return float_class_run(ctx
 #define NUM OXRT_TMASK_NUMERIC
 /* Versions after the first only widen the type lists, so one impl per operator
  * carries the union of its types. */
-#define IMPL1(name, v, mask) static const oxrt_op_impl name##_impls[] = {{.since_version = v, .type_mask = mask, .run = name##_run}};
+#define IMPL1(name, v, mask)                                                                                           \
+  static const oxrt_op_impl name##_impls[] = {{.since_version = v, .type_mask = mask, .run = name##_run}};
 
 IMPL1(abs, 1, NUM)
 IMPL1(neg, 1, F_SI)

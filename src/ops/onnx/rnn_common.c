@@ -250,7 +250,7 @@ static oxrt_status *check_shape(const oxrt_value *v, int index, const char *what
 
 typedef struct rnn_bufs {
   void *tmp[8];
-  void *gx, *gh, *scratch, *bias, *y, *yh, *yc, *h0, *c0, *x;
+  void *gx, *gh, *scratch, *bias, *y, *yh, *yc, *h0, *c0, *x, *xs;
   void **rows;
   int32_t *lens;
 } rnn_bufs;
@@ -258,7 +258,7 @@ typedef struct rnn_bufs {
 static void bufs_free(rnn_bufs *b) {
   for (int i = 0; i < 8; i++) free(b->tmp[i]);
   free(b->gx), free(b->gh), free(b->scratch), free(b->bias), free(b->y), free(b->yh), free(b->yc);
-  free(b->h0), free(b->c0), free(b->x), free(b->rows), free(b->lens);
+  free(b->h0), free(b->c0), free(b->x), free(b->xs), free(b->rows), free(b->lens);
 }
 
 /* Writes working buffer `src` ([D, Bt, H] or [S, D, Bt, H]) to output `o`, converting and applying layout 1
@@ -377,7 +377,10 @@ static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, rnn_step_fn step, rnn_buf
   bf->y = calloc(n_y + 1, ws);
   bf->yh = calloc(n_state + 1, ws);
   bf->yc = calloc(n_state + 1, ws);
-  bf->gx = malloc((s_ * b_ * gh_ + 1) * ws);
+  /* input projections of all steps at once (one large GEMM) when they fit in 64 MiB, else step by step */
+  const bool all_steps = s_ * b_ * gh_ * ws <= ((size_t)64 << 20);
+  bf->gx = malloc(((all_steps ? s_ : 1) * b_ * gh_ + 1) * ws);
+  if (!all_steps && !(bf->xs = calloc(b_ * i_ + 1, ws))) return OXRT_OOM();
   bf->gh = malloc((b_ * gh_ + 1) * ws);
   bf->scratch = calloc(b_ * h_ + 1, ws);
   bf->bias = calloc(gh_ + 1, ws);
@@ -387,9 +390,8 @@ static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, rnn_step_fn step, rnn_buf
   for (int64_t d = 0; d < D; d++) {
     const bool rev = a->ndir == 2 ? d == 1 : a->reverse;
     const char *rd_ = (const char *)r + (size_t)d * gh_ * h_ * ws;
-    /* input projections of every step: gx[S*Bt, G*H] = X * W_d^T + Wb (+ Rb where it folds) */
-    oxrt_rnn_gemm_bt(dbl, s_ * b_, gh_, i_, x, i_, (const char *)w + (size_t)d * gh_ * i_ * ws, i_, 0.0, bf->gx, gh_,
-                     ctx->pool);
+    /* projections gx[rows, G*H] = X * W_d^T + Wb (+ Rb where it folds) */
+    const char *wd_ = (const char *)w + (size_t)d * gh_ * i_ * ws;
     const void *rb = NULL;
     if (bias) {
       const char *bd_ = (const char *)bias + (size_t)d * 2 * gh_ * ws;
@@ -397,11 +399,11 @@ static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, rnn_step_fn step, rnn_buf
       size_t fold = a->cell == RNN_CELL_GRU && a->linear_before_reset ? 2 * h_ : gh_;
       for (size_t j = 0; j < gh_; j++)
         rnn_st(bf->bias, j, rnn_ld(bd_, j, dbl) + (j < fold ? rnn_ld(rb, j, dbl) : 0.0), dbl);
-      for (size_t q = 0; q < s_ * b_; q++)
-        for (size_t j = 0; j < gh_; j++) {
-          size_t k = q * gh_ + j;
-          rnn_st(bf->gx, k, rnn_ld(bf->gx, k, dbl) + rnn_ld(bf->bias, j, dbl), dbl);
-        }
+    }
+    if (all_steps) {
+      oxrt_rnn_gemm_bt(dbl, s_ * b_, gh_, i_, x, i_, wd_, i_, 0.0, bf->gx, gh_, ctx->pool);
+      if (bias)
+        for (size_t q = 0; q < s_ * b_; q++) oxrt_rnn_vadd(dbl, (char *)bf->gx + q * gh_ * ws, bf->bias, gh_);
     }
     /* state */
     char *h = (char *)bf->yh + (size_t)d * b_ * h_ * ws, *c = (char *)bf->yc + (size_t)d * b_ * h_ * ws;
@@ -418,10 +420,16 @@ static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, rnn_step_fn step, rnn_buf
           continue;
         }
         size_t t = rev ? len - 1 - s : s;
-        bf->rows[b] = (char *)bf->gx + (t * b_ + b) * gh_ * ws;
+        bf->rows[b] = (char *)bf->gx + ((all_steps ? t * b_ : 0) + b) * gh_ * ws;
+        if (!all_steps) memcpy((char *)bf->xs + b * i_ * ws, (const char *)x + (t * b_ + b) * i_ * ws, i_ * ws);
         any = true;
       }
       if (!any) break;
+      if (!all_steps) { /* this step's rows only (finished rows compute on stale input and are ignored) */
+        oxrt_rnn_gemm_bt(dbl, b_, gh_, i_, bf->xs, i_, wd_, i_, 0.0, bf->gx, gh_, ctx->pool);
+        if (bias)
+          for (size_t b = 0; b < b_; b++) oxrt_rnn_vadd(dbl, (char *)bf->gx + b * gh_ * ws, bf->bias, gh_);
+      }
       step(&dir, bf->rows, h, c);
       if (!want_y) continue;
       for (size_t b = 0; b < b_; b++) {
