@@ -119,3 +119,25 @@ def test_inferred_output_shape_in_info(oxrt_bin, tmp_path):
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
     out = run_cli(oxrt_bin, "info", path).stdout
     assert "tensor(float) [batch, 5]" in out
+
+
+def test_install_then_build_example_with_pkg_config(tmp_path):
+    """`make install` layout + pkg-config are enough to build the minimal C example."""
+    import shutil
+    import subprocess
+    from conftest import BUILD
+    if not shutil.which("pkg-config"):
+        import pytest
+        pytest.fail("pkg-config is missing (make deps installs it)")
+    prefix = tmp_path / "prefix"
+    subprocess.run(["cmake", "--install", BUILD, "--prefix", str(prefix)], check=True, capture_output=True)
+    pc_dir = next(p for p in prefix.rglob("oxrt.pc")).parent
+    env = dict(os.environ, PKG_CONFIG_PATH=str(pc_dir))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "oxrt"], env=env, check=True,
+                           capture_output=True, text=True).stdout.split()
+    exe = tmp_path / "classify"
+    subprocess.run(["cc", os.path.join(ROOT, "examples", "c", "classify.c"), *flags, "-o", str(exe)], check=True)
+    libdir = str(next(p for p in prefix.rglob("liboxrt.so*")).parent)
+    out = subprocess.run([str(exe), DIGITS], env=dict(os.environ, LD_LIBRARY_PATH=libdir), check=True,
+                         capture_output=True, text=True).stdout
+    assert out.startswith("logits (tensor(float)):") and len(out.split()) == 12

@@ -32,7 +32,8 @@ typedef struct {
   int agg, post;
   double *base; /* n_targets or NULL */
   /* classifier */
-  bool classifier, binary, str_labels;
+  bool classifier, binary, str_labels, all_pos;
+  bool zero_unhit; /* legacy regressor: a target no leaf reached reads 0, base value not added (as ONNX Runtime) */
   int64_t n_classes;
   const int64_t *labels_i;
   const char **labels_s;
@@ -315,6 +316,9 @@ static void forest_row(const forest *f, const oxrt_value *x, size_t row_off, dou
     for (int64_t t = 0; t < f->n_targets; t++) s[t] /= (double)f->n_trees;
   if (f->base)
     for (int64_t t = 0; t < f->n_targets; t++) s[t] += f->base[t];
+  if (f->zero_unhit)
+    for (int64_t t = 0; t < f->n_targets; t++)
+      if (!hit[t]) s[t] = 0;
 }
 
 typedef struct {
@@ -346,17 +350,27 @@ static void forest_rows(void *arg, size_t begin, size_t end) {
       continue;
     }
     size_t no = (size_t)j->n_out;
+    size_t best = 0;
     if (f->binary) {
+      /* ONNX Runtime's binary convention: one score v; all-positive weights read it as a probability
+       * ([1-v, v], label when v > 0.5), otherwise as a margin ([-v, v], label when v > 0, LOGISTIC applied) */
       double v = s[f->bin_class];
-      o[1] = v;
-      o[0] = (f->post == ML_PT_NONE || f->post == ML_PT_PROBIT) ? 1.0 - v : -v;
+      if (f->post == ML_PT_PROBIT) {
+        o[1] = ml_probit(v), o[0] = -o[1];
+      } else if (f->all_pos) {
+        o[0] = 1.0 - v, o[1] = v;
+      } else if (f->post == ML_PT_LOGISTIC) {
+        o[0] = ml_logistic(-v), o[1] = ml_logistic(v);
+      } else {
+        o[0] = -v, o[1] = v;
+      }
+      best = (f->all_pos ? v > 0.5 : v > 0) ? 1 : 0;
     } else {
       memcpy(o, s, sizeof(double) * no);
+      ml_post(o, no, f->post);
+      for (size_t k = 1; k < no; k++)
+        if (o[k] > o[best]) best = k;
     }
-    ml_post(o, no, f->post);
-    size_t best = 0;
-    for (size_t k = 1; k < no; k++)
-      if (o[k] > o[best]) best = k;
     for (size_t k = 0; k < no; k++) ((float *)j->y->data)[r * no + k] = (float)o[k];
     if (f->str_labels) {
       const char *lab = f->n_classes == 1 ? (best == 1 ? f->labels_s[0] : "") : f->labels_s[best];
@@ -404,6 +418,7 @@ static oxrt_status *ter_prepare(const oxrt_node *node, int opset, void **state) 
   (void)opset;
   forest *f = calloc(1, sizeof *f);
   if (!f) return OXRT_OOM();
+  f->zero_unhit = true;
   oxrt_status *st = legacy_build(node, f, "target");
   if (!st) st = parse_agg(oxrt_attr_string(node, "aggregate_function", "SUM"), &f->agg);
   if (!st) st = ml_parse_post(oxrt_attr_string(node, "post_transform", "NONE"), &f->post);
@@ -471,6 +486,9 @@ static oxrt_status *tec_prepare(const oxrt_node *node, int opset, void **state) 
     bool same = true;
     for (size_t e = 1; e < ne && same; e++) same = f->targets[e] == f->targets[0];
     f->binary = f->n_classes <= 2 && same;
+    f->all_pos = true;
+    for (size_t e = 0; e < ne; e++)
+      if (f->weights[e] < 0) f->all_pos = false;
     f->bin_class = ne ? f->targets[0] : 0;
     if (f->base && nb == 1 && f->bin_class != 0) f->base[f->bin_class] = f->base[0], f->base[0] = 0;
   }

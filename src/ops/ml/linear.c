@@ -125,11 +125,24 @@ static oxrt_status *linclf_run(oxrt_kernel_ctx *ctx) {
   oxrt_status *st = NULL;
   for (int64_t r = 0; r < N && !st; r++) {
     linear_row(s, x, r, C, binary ? o + 1 : o);
-    if (binary) o[0] = -o[1];
-    ml_post(o, (size_t)nout, s->post);
-    for (int64_t k = 0; k < nout; k++) ((float *)y->data)[r * nout + k] = (float)o[k];
     int64_t li;
-    if (nout > 1) {
+    if (binary) {
+      /* ONNX Runtime's convention: label by the sign of the margin; LOGISTIC gives [1-p, p], the other
+       * transforms leave the pair [1 - score, score] */
+      double v = o[1];
+      li = v > 0 ? 1 : 0;
+      if (s->post == ML_PT_LOGISTIC)
+        o[0] = ml_logistic(-v), o[1] = ml_logistic(v);
+      else if (s->post == ML_PT_PROBIT)
+        o[1] = ml_probit(v), o[0] = 1.0 - o[1];
+      else
+        o[0] = 1.0 - v;
+    } else {
+      ml_post(o, (size_t)nout, s->post);
+    }
+    for (int64_t k = 0; k < nout; k++) ((float *)y->data)[r * nout + k] = (float)o[k];
+    if (binary) {
+    } else if (nout > 1) {
       li = 0;
       for (int64_t k = 1; k < nout; k++)
         if (o[k] > o[li]) li = k;

@@ -29,7 +29,7 @@ static inline double ml_logistic(double v) {
 static inline double ml_erfinv(double x) {
   double sgn = x < 0 ? -1.0 : 1.0;
   x = (1.0 - x) * (1.0 + x);
-  if (x == 0) return 0;
+  if (x == 0) return sgn * INFINITY;
   double lg = log(x), v = 2.0 / (3.14159265358979323846 * 0.147) + 0.5 * lg, v2 = 1.0 / 0.147 * lg;
   return sgn * sqrt(-v + sqrt(v * v - v2));
 }

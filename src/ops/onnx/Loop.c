@@ -131,7 +131,16 @@ static oxrt_status *loop_run(oxrt_kernel_ctx *ctx) {
     goto done;
   in[0] = iter;
   in[1] = cin;
-  for (int i = 0; i < n; i++) in[2 + i] = ctx->inputs[2 + i];
+  for (int i = 0; i < n && !st; i++) {
+    in[2 + i] = ctx->inputs[2 + i];
+    if (!in[2 + i]) { /* an omitted carried value (optional type) starts as an empty optional */
+      oxrt_value *e = NULL;
+      st = oxrt_value_new_container(OXRT_KIND_OPTIONAL, OXRT_UNDEFINED, 1, &e);
+      in[2 + i] = e;
+      own[2 + i] = e != NULL;
+    }
+  }
+  if (st) goto done;
 
   for (int64_t it = 0; it < max_trip && cond; it++) {
     *(int64_t *)iter->data = it;
@@ -162,10 +171,8 @@ static oxrt_status *loop_run(oxrt_kernel_ctx *ctx) {
       if (own[2 + o]) {
         v = (oxrt_value *)in[2 + o];
         own[2 + o] = false;
-      } else if (in[2 + o]) {
-        st = oxrt_value_clone(in[2 + o], &v);
       } else {
-        st = oxrt_value_new_container(OXRT_KIND_OPTIONAL, OXRT_UNDEFINED, 1, &v); /* absent optional stays empty */
+        st = oxrt_value_clone(in[2 + o], &v);
       }
       if (!st) st = oxrt_set_output(ctx, o, v);
     } else {

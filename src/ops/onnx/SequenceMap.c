@@ -47,7 +47,8 @@ static oxrt_status *map_run(oxrt_kernel_ctx *ctx) {
     st = OXRT_OOM();
     goto done;
   }
-  for (int k = 0; k < no && !st; k++) st = oxrt_value_new_container(OXRT_KIND_SEQUENCE, declared_type(g, k), n + 1, &res[k]);
+  for (int k = 0; k < no && !st; k++)
+    st = oxrt_value_new_container(OXRT_KIND_SEQUENCE, declared_type(g, k), n + 1, &res[k]);
   for (size_t i = 0; i < n && !st; i++) {
     for (int j = 0; j < ctx->n_inputs; j++) {
       const oxrt_value *x = ctx->inputs[j];

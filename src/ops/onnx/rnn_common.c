@@ -26,12 +26,7 @@ static const struct {
     {"Softplus", RNN_ACT_SOFTPLUS, 0, 0, 0, 0},
 };
 
-double oxrt_rnn_activate(const rnn_attrs *a, const rnn_act *f, double x) {
-  if (a->has_clip) x = x < -a->clip ? -a->clip : x > a->clip ? a->clip : x;
-  return oxrt_rnn_act(f, x);
-}
-
-double oxrt_rnn_act(const rnn_act *f, double x) {
+static double rnn_act1(const rnn_act *f, double x) {
   switch (f->kind) {
   case RNN_ACT_RELU: return x > 0 ? x : 0;
   case RNN_ACT_TANH: return tanh(x);
@@ -78,7 +73,6 @@ static inline float fast_tanhf(float x) {
 
 /* Float path of oxrt_rnn_vact: single-precision math, one loop per kind so it vectorises. */
 static void vact_f32(const rnn_act *f, float *x, size_t n) {
-  const float al = (float)f->alpha, be = (float)f->beta;
   switch (f->kind) {
   case RNN_ACT_SIGMOID:
     for (size_t i = 0; i < n; i++) x[i] = 1.0f / (1.0f + fast_expf(-x[i]));
@@ -90,8 +84,7 @@ static void vact_f32(const rnn_act *f, float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
     return;
   default:
-    (void)al, (void)be;
-    for (size_t i = 0; i < n; i++) x[i] = (float)oxrt_rnn_act(f, x[i]);
+    for (size_t i = 0; i < n; i++) x[i] = (float)rnn_act1(f, x[i]);
     return;
   }
 }
@@ -111,7 +104,7 @@ void oxrt_rnn_vact(const rnn_attrs *a, const rnn_act *f, bool clip, bool dbl, vo
     return;
   }
   double *v = x;
-  for (size_t i = 0; i < n; i++) v[i] = oxrt_rnn_act(f, v[i]);
+  for (size_t i = 0; i < n; i++) v[i] = rnn_act1(f, v[i]);
 }
 
 void oxrt_rnn_vadd(bool dbl, void *x, const void *y, size_t n) {
@@ -227,8 +220,8 @@ static oxrt_status *swap01_to_work(const oxrt_value *v, bool dbl, void **out) {
   if (!*out) return OXRT_OOM();
   for (size_t i = 0; i < A; i++)
     for (size_t j = 0; j < B; j++)
-      oxrt_convert(wt, (char *)*out + (j * A + i) * inner * ws, v->dtype, (const char *)v->data + (i * B + j) * inner * es,
-                   inner, false);
+      oxrt_convert(wt, (char *)*out + (j * A + i) * inner * ws, v->dtype,
+                   (const char *)v->data + (i * B + j) * inner * es, inner, false);
   return NULL;
 }
 
@@ -312,7 +305,7 @@ static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, rnn_step_fn step, rnn_buf
   int64_t Hs = a->hidden ? a->hidden : R->dims[2];
   if (Hs <= 0) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "hidden size must be positive, R is %lld wide",
                                  (long long)R->dims[2]);
-  const int64_t wd[3] = {D, G * Hs, I}, rd[3] = {D, G * Hs, Hs}, bd[2] = {D, 2 * G * Hs}, sd[1] = {Bt};
+  const int64_t wd[3] = {D, G * Hs, I}, rd[3] = {D, G * Hs, Hs}, bd[2] = {D, 2 * G * Hs};
   const int64_t hd[3] = {a->layout ? Bt : D, a->layout ? D : Bt, Hs}, pd[2] = {D, 3 * Hs};
   OXRT_TRY(check_shape(W, 1, "W", T, 3, wd));
   OXRT_TRY(check_shape(R, 2, "R", T, 3, rd));
@@ -331,7 +324,6 @@ static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, rnn_step_fn step, rnn_buf
     OXRT_TRY(oxrt_check_tensor(SL, 4, "sequence_lens"));
     if ((SL->dtype != OXRT_INT32 && SL->dtype != OXRT_INT64) || SL->rank != 1 || SL->dims[0] != Bt)
       return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 4 (sequence_lens) must be int32 [%lld]", (long long)Bt);
-    (void)sd;
     for (size_t b = 0; b < b_; b++) {
       int64_t l = oxrt_load_i64(SL->dtype, SL->data, b);
       if (l < 0 || l > S)

@@ -76,11 +76,8 @@ static inline void rnn_st(void *p, size_t i, double v, bool dbl) {
   if (dbl) ((double *)p)[i] = v;
   else ((float *)p)[i] = (float)v;
 }
-/* Applies clip (when set) then the activation: for gate pre-activations. */
-double oxrt_rnn_activate(const rnn_attrs *a, const rnn_act *f, double x);
-/* The activation alone (LSTM's h(Ct) is not clipped, as in ONNX Runtime). */
-double oxrt_rnn_act(const rnn_act *f, double x);
-/* In place over n values of the working type: clip (when `clip` and the attribute is set), then activation f. */
+/* In place over n values of the working type: clip (when `clip` and the attribute is set), then activation f.
+ * Gate pre-activations are clipped; LSTM's h(Ct) is not, as in ONNX Runtime. */
 void oxrt_rnn_vact(const rnn_attrs *a, const rnn_act *f, bool clip, bool dbl, void *x, size_t n);
 /* x += y;  x += p (.) c */
 void oxrt_rnn_vadd(bool dbl, void *x, const void *y, size_t n);

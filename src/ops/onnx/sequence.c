@@ -177,7 +177,8 @@ static oxrt_status *split_run(oxrt_kernel_ctx *ctx) {
     keepdims = true; /* ignored once 'split' is given */
     if (sp->rank == 0) {
       int64_t len = oxrt_load_i64(sp->dtype, sp->data, 0);
-      if (len <= 0) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "split length must be positive, got %lld", (long long)len);
+      if (len <= 0)
+        return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "split length must be positive, got %lld", (long long)len);
       n = (size_t)((dim + len - 1) / len);
       lens = malloc((n + 1) * sizeof *lens);
       if (!lens) return OXRT_OOM();
@@ -254,7 +255,8 @@ static oxrt_status *concat_run(oxrt_kernel_ctx *ctx) {
                         oxrt_elem_type_name(t->dtype), t->rank, oxrt_elem_type_name(t0->dtype), t0->rank);
   }
   int rank = t0->rank;
-  if (!new_axis && rank == 0) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "cannot concatenate scalars without new_axis");
+  if (!new_axis && rank == 0)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "cannot concatenate scalars without new_axis");
   if (new_axis && rank + 1 > OXRT_MAX_RANK) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "rank too large");
   int64_t axis;
   OXRT_TRY(oxrt_norm_axis(ax->i, rank, new_axis, &axis));

@@ -1,0 +1,95 @@
+/* opt.h - graph optimisation: the pass manager, the passes, and the helpers they share.
+ *
+ * A pass rewrites one graph in place and says whether it changed anything. The
+ * manager runs the passes of the requested level in order, over the main graph
+ * and (for passes that allow it) every subgraph, and repeats the whole list
+ * while something changes (at most a few rounds). Every pass keeps the names
+ * of graph inputs and outputs, and of values that subgraphs capture by name.
+ *
+ * Nodes are deleted by setting op_type to NULL during a pass; the manager
+ * compacts the node array and recomputes producers after each pass.
+ */
+#ifndef OXRT_OPT_H
+#define OXRT_OPT_H
+#include "../exec/kernel.h"
+
+typedef struct oxrt_opt_ctx {
+  oxrt_model *model;
+  size_t fold_max_bytes; /* constant folding: largest result kept */
+  int counter;           /* for unique names */
+} oxrt_opt_ctx;
+
+typedef struct oxrt_opt_pass {
+  const char *name;
+  oxrt_opt_level level; /* lowest level that runs it */
+  bool subgraphs;       /* also run inside subgraphs */
+  oxrt_status *(*run)(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed);
+  const char *summary;
+} oxrt_opt_pass;
+
+/* Called after each pass invocation that ran (round counts from 1). */
+typedef void (*oxrt_opt_report_fn)(void *user, const char *pass, int round, size_t nodes_before, size_t nodes_after);
+
+typedef struct oxrt_opt_options {
+  oxrt_opt_level level;
+  size_t fold_max_bytes;  /* 0: default (64 MiB) */
+  const char *disable;    /* comma-separated pass names to skip, or NULL */
+  oxrt_opt_report_fn report;
+  void *user;
+} oxrt_opt_options;
+
+/* Runs the passes of `o->level` over the model's main graph and its subgraphs. */
+oxrt_status *oxrt_optimize_model(oxrt_model *m, const oxrt_opt_options *o);
+/* All passes, NULL-terminated, in the order they run. */
+const oxrt_opt_pass *const *oxrt_opt_passes(void);
+/* Nodes in a graph and all its subgraphs. */
+size_t oxrt_opt_count_nodes(const oxrt_graph *g);
+
+/* The passes (each in its own file). */
+extern const oxrt_opt_pass oxrt_pass_fold_squeeze;
+extern const oxrt_opt_pass oxrt_pass_constant_folding;
+extern const oxrt_opt_pass oxrt_pass_eliminate_noops;
+extern const oxrt_opt_pass oxrt_pass_collapse_transpose_reshape;
+extern const oxrt_opt_pass oxrt_pass_fuse_conv_bn;
+extern const oxrt_opt_pass oxrt_pass_fuse_bias_add;
+extern const oxrt_opt_pass oxrt_pass_fuse_matmul_add;
+extern const oxrt_opt_pass oxrt_pass_eliminate_dead;
+
+/* ------------------------------------------------------------ helpers */
+/* Use information of a graph's values. */
+typedef struct opt_uses {
+  int *count;   /* node-input references in this graph */
+  bool *pinned; /* graph input/output, or captured by name from a subgraph: name and value must stay */
+} opt_uses;
+
+oxrt_status *opt_uses_build(const oxrt_graph *g, opt_uses *u);
+void opt_uses_free(opt_uses *u);
+
+/* The constant behind value `id`: an initializer that no graph input can override; else NULL. */
+const oxrt_value *opt_const(const oxrt_graph *g, int id);
+/* Element type of a value (initializer or declared tensor type), UNDEFINED if unknown. */
+oxrt_elem_type opt_elem_type(const oxrt_graph *g, int id);
+/* Shape of a value when its rank is known: returns the rank (-1 unknown); dims are -1 where not fixed. */
+int opt_shape(const oxrt_graph *g, int id, int64_t *dims);
+/* Node producing `id` in this graph, or NULL. */
+oxrt_node *opt_producer(oxrt_graph *g, int id);
+/* Replaces every node input `from` with `to` (this graph only). */
+void opt_replace_uses(oxrt_graph *g, int from, int to);
+/* A new initializer value named after `base` (made unique); takes ownership of `t`. Returns the id or -1 (t freed). */
+int opt_add_initializer(oxrt_opt_ctx *ctx, oxrt_graph *g, const char *base, oxrt_value *t);
+/* Sets (replaces or appends) an attribute on a node; the attrs array is copied into the arena. */
+oxrt_status *opt_set_attr(oxrt_graph *g, oxrt_node *n, const oxrt_attr *at);
+/* Sets the node's inputs to a new array of `n` ids. */
+oxrt_status *opt_set_inputs(oxrt_graph *g, oxrt_node *nd, const int *ids, int n);
+/* True if any attribute of the node holds a graph. */
+bool opt_has_subgraph(const oxrt_node *n);
+/* Redirects a noop node y = op(x) away: uses of y read x, or x's producer writes y.
+ * Returns true if the node could be removed (then it is marked deleted). */
+bool opt_bypass(oxrt_graph *g, oxrt_node *n, int x, int y, opt_uses *u);
+/* Runs one node's kernel on constant inputs (through the registry). outs[k] receive new values.
+ * Fails when the operator is unknown or the kernel fails. */
+oxrt_status *opt_eval_node(const oxrt_model *m, const oxrt_node *n, const oxrt_value *const *ins, oxrt_value **outs);
+/* Opset of the node's domain in the model, or -1. */
+int64_t opt_node_opset(const oxrt_model *m, const oxrt_node *n);
+
+#endif

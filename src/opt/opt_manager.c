@@ -1,0 +1,94 @@
+/* opt_manager.c - the pass manager: levels, named passes, rounds until nothing changes. */
+#include "opt.h"
+#include <stdlib.h>
+#include <string.h>
+
+static const oxrt_opt_pass *const all_passes[] = {
+    &oxrt_pass_fold_squeeze,
+    &oxrt_pass_constant_folding,
+    &oxrt_pass_eliminate_noops,
+    &oxrt_pass_collapse_transpose_reshape,
+    &oxrt_pass_fuse_conv_bn,
+    &oxrt_pass_fuse_bias_add,
+    &oxrt_pass_fuse_matmul_add,
+    &oxrt_pass_eliminate_dead,
+    NULL,
+};
+
+const oxrt_opt_pass *const *oxrt_opt_passes(void) { return all_passes; }
+
+size_t oxrt_opt_count_nodes(const oxrt_graph *g) {
+  size_t n = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const oxrt_node *nd = &g->nodes[i];
+    if (!nd->op_type) continue;
+    n++;
+    for (int a = 0; a < nd->n_attrs; a++) {
+      if (nd->attrs[a].g) n += oxrt_opt_count_nodes(nd->attrs[a].g);
+      for (size_t k = 0; nd->attrs[a].graphs && k < nd->attrs[a].n; k++) n += oxrt_opt_count_nodes(nd->attrs[a].graphs[k]);
+    }
+  }
+  return n;
+}
+
+/* Drops deleted nodes and recomputes producers. */
+static void compact(oxrt_graph *g) {
+  int k = 0;
+  for (int i = 0; i < g->n_nodes; i++)
+    if (g->nodes[i].op_type) g->nodes[k++] = g->nodes[i];
+  g->n_nodes = k;
+  for (int v = 0; v < g->n_values; v++) g->values[v].producer = -1;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int o = 0; o < g->nodes[i].n_outputs; o++)
+      if (g->nodes[i].outputs[o] >= 0) g->values[g->nodes[i].outputs[o]].producer = i;
+}
+
+static oxrt_status *run_on(oxrt_opt_ctx *ctx, const oxrt_opt_pass *p, oxrt_graph *g, bool *changed) {
+  bool ch = false;
+  oxrt_status *st = p->run(ctx, g, &ch);
+  compact(g);
+  if (st) return st;
+  *changed |= ch;
+  if (!p->subgraphs) return NULL;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int a = 0; a < g->nodes[i].n_attrs; a++) {
+      oxrt_attr *at = &g->nodes[i].attrs[a];
+      if (at->g) OXRT_TRY(run_on(ctx, p, at->g, changed));
+      for (size_t k = 0; at->graphs && k < at->n; k++) OXRT_TRY(run_on(ctx, p, at->graphs[k], changed));
+    }
+  return NULL;
+}
+
+static bool disabled(const char *list, const char *name) {
+  if (!list) return false;
+  size_t n = strlen(name);
+  for (const char *s = list; *s;) {
+    const char *e = strchr(s, ',');
+    size_t len = e ? (size_t)(e - s) : strlen(s);
+    if (len == n && strncmp(s, name, n) == 0) return true;
+    if (!e) break;
+    s = e + 1;
+  }
+  return false;
+}
+
+oxrt_status *oxrt_optimize_model(oxrt_model *m, const oxrt_opt_options *o) {
+  if (!m || !m->graph || !o || o->level <= OXRT_OPT_DISABLE) return NULL;
+  oxrt_opt_ctx ctx = {m, o->fold_max_bytes ? o->fold_max_bytes : (size_t)64 << 20, 0};
+  /* Fusions expose new chances (MatMul+Add -> Gemm, then Gemm+Add ...): a few rounds at most. */
+  for (int round = 1; round <= 4; round++) {
+    bool any = false;
+    for (const oxrt_opt_pass *const *pp = all_passes; *pp; pp++) {
+      const oxrt_opt_pass *p = *pp;
+      if (p->level > o->level || disabled(o->disable, p->name)) continue;
+      size_t before = o->report ? oxrt_opt_count_nodes(m->graph) : 0;
+      bool changed = false;
+      oxrt_status *st = run_on(&ctx, p, m->graph, &changed);
+      if (st) return oxrt_error_prefix(st, "optimizer pass '%s': ", p->name);
+      if (o->report) o->report(o->user, p->name, round, before, oxrt_opt_count_nodes(m->graph));
+      any |= changed;
+    }
+    if (!any) break;
+  }
+  return NULL;
+}

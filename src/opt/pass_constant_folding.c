@@ -1,0 +1,79 @@
+/* pass_constant_folding.c - evaluates nodes whose inputs are all constants, once, with their own kernels.
+ *
+ * The results become initializers. Never folded: random operators (each run must draw anew),
+ * Dropout (left to eliminate_noops), quantize/dequantize pairs (kept for quantized kernels), nodes
+ * with subgraphs, and results larger than the size limit or much larger than their inputs (Expand,
+ * Tile, ConstantOfShape would only make the model bigger). A kernel that fails here is left in the
+ * graph, so its error surfaces at run time exactly as without optimisation.
+ */
+#include "opt.h"
+#include <string.h>
+
+static const char *const never_fold[] = {
+    "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
+    "Dropout", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", NULL,
+};
+
+static bool foldable_op(const oxrt_node *n) {
+  if (*n->domain && strcmp(n->domain, "ai.onnx.ml") != 0) return false; /* custom domains may be stateful */
+  for (const char *const *p = never_fold; *p; p++)
+    if (strcmp(n->op_type, *p) == 0) return false;
+  return !opt_has_subgraph(n);
+}
+
+static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
+  const oxrt_value *ins[64];
+  oxrt_value *outs[64];
+  for (int i = 0; i < g->n_nodes; i++) {
+    oxrt_node *n = &g->nodes[i];
+    if (!n->op_type || n->n_inputs > 64 || n->n_outputs > 64 || n->n_outputs == 0 || !foldable_op(n)) continue;
+    bool ok = true;
+    size_t in_bytes = 0;
+    for (int k = 0; k < n->n_inputs && ok; k++) {
+      int v = n->inputs[k];
+      ins[k] = v >= 0 ? opt_const(g, v) : NULL;
+      if (v >= 0 && !ins[k]) ok = false;
+      else if (ins[k]) in_bytes += ins[k]->nbytes;
+    }
+    if (!ok) continue;
+    if (strcmp(n->op_type, "ConstantOfShape") == 0 && ins[0]) {
+      /* do not even allocate an oversized result */
+      double elems = 1;
+      const oxrt_value *s = ins[0];
+      for (size_t k = 0; k < s->count && s->dtype == OXRT_INT64; k++) elems *= (double)((const int64_t *)s->data)[k];
+      if (elems * 8 > (double)ctx->fold_max_bytes) continue;
+    }
+    oxrt_status *st = opt_eval_node(ctx->model, n, ins, outs);
+    if (st) {
+      oxrt_status_free(st);
+      continue;
+    }
+    size_t out_bytes = 0;
+    for (int k = 0; k < n->n_outputs; k++) {
+      if (n->outputs[k] < 0) continue;
+      if (!outs[k] || outs[k]->kind != OXRT_KIND_TENSOR) ok = false;
+      else out_bytes += outs[k]->nbytes;
+    }
+    bool is_constant_node = n->n_inputs == 0;
+    if (ok && !is_constant_node &&
+        (out_bytes > ctx->fold_max_bytes || out_bytes > 4 * in_bytes + ((size_t)1 << 20)))
+      ok = false;
+    for (int k = 0; k < n->n_outputs; k++) {
+      int v = n->outputs[k];
+      if (ok && v >= 0) {
+        g->values[v].init = outs[k];
+        g->values[v].producer = -1;
+      } else {
+        oxrt_value_free(outs[k]);
+      }
+    }
+    if (ok) {
+      n->op_type = NULL;
+      *changed = true;
+    }
+  }
+  return NULL;
+}
+
+const oxrt_opt_pass oxrt_pass_constant_folding = {"constant_folding", OXRT_OPT_BASIC, true, run,
+                                                  "nodes with only constant inputs become initializers"};
