@@ -947,7 +947,9 @@ static PyObject *Session_run(SessionObject *self, PyObject *args) {
       PyObject *type, *value, *tb;
       PyErr_Fetch(&type, &value, &tb);
       PyErr_NormalizeException(&type, &value, &tb);
-      PyObject *msg = value ? PyObject_Str(value) : NULL;
+      /* Only for exception types built from one message string. */
+      int plain = type == PyExc_TypeError || type == PyExc_ValueError || type == PyExc_RuntimeError;
+      PyObject *msg = plain && value ? PyObject_Str(value) : NULL;
       if (msg) {
         PyErr_Format(type, "%U (input '%s')", msg, inames[i]);
         Py_DECREF(msg);

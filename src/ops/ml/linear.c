@@ -125,7 +125,7 @@ static oxrt_status *linclf_run(oxrt_kernel_ctx *ctx) {
   oxrt_status *st = NULL;
   for (int64_t r = 0; r < N && !st; r++) {
     linear_row(s, x, r, C, binary ? o + 1 : o);
-    int64_t li;
+    int64_t li = 0;
     if (binary) {
       /* ONNX Runtime's convention: label by the sign of the margin; LOGISTIC gives [1-p, p], the other
        * transforms leave the pair [1 - score, score] */
@@ -142,6 +142,7 @@ static oxrt_status *linclf_run(oxrt_kernel_ctx *ctx) {
     }
     for (int64_t k = 0; k < nout; k++) ((float *)y->data)[r * nout + k] = (float)o[k];
     if (binary) {
+      /* label chosen above */
     } else if (nout > 1) {
       li = 0;
       for (int64_t k = 1; k < nout; k++)
