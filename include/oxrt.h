@@ -273,6 +273,40 @@ OXRT_API int64_t oxrt_operator_since_version(size_t index, size_t k);
 /* Version string of the library. */
 OXRT_API const char *oxrt_version(void);
 
+/* ------------------------------------------------------------ optimization */
+
+/* At session creation, after the graph optimizations of the options' level
+ * ran, write the optimized model to `path` (like ONNX Runtime's
+ * optimized_model_filepath). Functions of the model appear inlined. NULL or ""
+ * turns it off. Fails if the path is longer than 4095 bytes. */
+OXRT_API oxrt_status *oxrt_session_options_set_optimized_model_path(oxrt_session_options *o, const char *path);
+
+/* Called after each optimization pass: its name, the round (passes repeat
+ * while they find work), and the node count (subgraphs included) before and
+ * after it. */
+typedef void (*oxrt_opt_pass_fn)(void *user, const char *pass, int round, size_t nodes_before, size_t nodes_after);
+
+typedef struct oxrt_optimize_options {
+  oxrt_opt_level level;            /* OXRT_OPT_DISABLE only re-saves the model */
+  size_t external_data_threshold;  /* initializers of at least this many bytes go to
+                                      "<out file>.data" next to the model; 0 keeps them inline
+                                      (models over 1.5 GiB of weights always use one) */
+  const char *disable_passes;      /* comma-separated pass names to skip, or NULL */
+  oxrt_opt_pass_fn on_pass;        /* optional */
+  void *user;
+} oxrt_optimize_options;
+
+/* Load the model at `model_path`, optimize it and save it to `out_path` as
+ * an ONNX model (model-local functions are kept, not inlined). `opts` may be
+ * NULL for level ALL. Environment: OXRT_OPT_LEVEL (0, 1, 2, 99) overrides the
+ * level of sessions and of this call; OXRT_OPT_DISABLE adds passes to skip. */
+OXRT_API oxrt_status *oxrt_optimize_model_file(const char *model_path, const char *out_path,
+                                               const oxrt_optimize_options *opts);
+
+/* Name and one-line description of optimization pass `index` (in the order
+ * they run), and the lowest level that runs it; NULL past the last. */
+OXRT_API const char *oxrt_opt_pass_info(size_t index, const char **summary, oxrt_opt_level *level);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@ int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_optimize(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
 
 /* Prints "error: <message>" to stderr, frees st, returns 1. */

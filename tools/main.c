@@ -22,6 +22,9 @@ static void usage(FILE *f) {
           "      --no-fork                        run tests in this process (for debuggers)\n"
           "  oxrt bench MODEL [options]           load time and latency: --runs N --warmup N --threads N --dim\n"
           "  oxrt ops                             list the operators and opset versions implemented\n"
+          "  oxrt optimize MODEL OUT.onnx         optimize the graph and save it: --level basic|extended|all\n"
+          "      --disable PASS,...               skip passes (--list shows them)\n"
+          "      --external-data BYTES            store initializers of at least BYTES in OUT.onnx.data\n"
           "  oxrt version\n",
           oxrt_version());
 }
@@ -36,6 +39,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "test")) return cmd_test(argc - 2, argv + 2);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+  if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 2, argv + 2);
   if (!strcmp(cmd, "ops")) return cmd_ops(argc - 2, argv + 2);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("oxrt %s\n", oxrt_version());

@@ -40,11 +40,30 @@ def _export(model, args, path, input_names, output_names, dynamic_axes):
     return feeds, outs
 
 
+def _calibrate_batchnorm(model, batch):
+    """Sets BatchNorm running statistics from one random batch. With untrained weights and the default
+    statistics (mean 0, var 1) activations of deep nets shrink layer by layer (mobilenet_v2 and
+    efficientnet_b0 end near 1e-12), which would make any comparison pass; calibrated statistics keep
+    every layer's output near unit scale, as in a trained model."""
+    torch = _torch()
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average: after one batch, exactly that batch's statistics
+    model.train()
+    with torch.no_grad():
+        model(batch)
+    model.eval()
+
+
 def _vision(builder, size):
     def make(path, small):
         torch = _torch()
         model = builder(small)
         hw = size[0] if small else size[1]
+        _calibrate_batchnorm(model, torch.randn(8, 3, hw, hw))
         x = torch.randn(1 if small else 1, 3, hw, hw)
         return _export(model, [x], path, ["input"], ["output"], {"input": {0: "batch"}, "output": {0: "batch"}})
     return make
@@ -64,9 +83,14 @@ def _vgg(small):
     _torch()
     if not small:
         return torchvision.models.vgg16(weights=None)
+    nn = _torch().nn
     cfg = [8, "M", 16, "M", 32, 32, "M", 64, 64, "M", 64, 64, "M"]  # vgg16's shape, narrow
     m = VGG(make_layers(cfg), num_classes=10)
-    m.classifier[0] = _torch().nn.Linear(64 * 7 * 7, 4096)
+    # A 32x32 input leaves 1x1 maps after five pools: torch cannot export adaptive pooling from 1x1 to
+    # vgg's 7x7, so pool globally and shrink the classifier to match (same layer sequence, narrower).
+    m.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+    m.classifier = nn.Sequential(nn.Linear(64, 256), nn.ReLU(True), nn.Dropout(), nn.Linear(256, 256), nn.ReLU(True),
+                                 nn.Dropout(), nn.Linear(256, 10))
     return m
 
 

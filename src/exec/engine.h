@@ -41,6 +41,7 @@ struct oxrt_session_options {
   void *log_user;
   oxrt_log_level log_min;
   int load_only;
+  char optimized_model_path[4096]; /* "" = do not write (src/opt/opt_session.c) */
 };
 
 struct oxrt_session {

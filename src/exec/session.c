@@ -7,6 +7,7 @@
 
 oxrt_status *oxrt_inline_functions(oxrt_model *m);
 oxrt_status *oxrt_infer_shapes(oxrt_session *s);
+oxrt_status *oxrt_session_optimize(oxrt_session *s); /* src/opt/opt_session.c */
 
 /* ----------------------------------------------------------------- options */
 oxrt_status *oxrt_session_options_create(oxrt_session_options **out) {
@@ -160,6 +161,7 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
     s->opts.log_min = OXRT_LOG_WARNING;
   }
   OXRT_TRY(oxrt_inline_functions(m));
+  if (!s->opts.load_only) OXRT_TRY(oxrt_session_optimize(s));
   if (!s->opts.load_only) OXRT_TRY(oxrt_plan_graph(s, m->graph, &s->main_plan));
   OXRT_TRY(oxrt_infer_shapes(s));
   OXRT_TRY(build_descriptions(s));

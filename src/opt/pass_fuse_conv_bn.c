@@ -8,6 +8,7 @@
 #include "opt.h"
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 static bool float_type(oxrt_elem_type t) {

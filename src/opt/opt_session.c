@@ -1,0 +1,143 @@
+/* opt_session.c - the optimizer's front: running it at session creation, saving the
+ * optimized model, and the public oxrt_optimize_model_file. */
+#include "../exec/engine.h"
+#include "../onnx/onnx_reader.h"
+#include "../onnx/onnx_writer.h"
+#include "opt.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+oxrt_status *oxrt_infer_shapes(oxrt_session *s);
+oxrt_status *oxrt_session_optimize(oxrt_session *s);
+
+/* Models whose weights get near protobuf's 2 GiB limit must keep them outside. */
+#define AUTO_EXTERNAL_TOTAL ((uint64_t)3 << 29) /* 1.5 GiB */
+
+oxrt_status *oxrt_session_options_set_optimized_model_path(oxrt_session_options *o, const char *path) {
+  if (!o) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "options are NULL");
+  if (!path) path = "";
+  size_t n = strlen(path);
+  if (n >= sizeof o->optimized_model_path)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "optimized model path is %zu bytes long; the limit is %zu", n,
+                      sizeof o->optimized_model_path - 1);
+  memcpy(o->optimized_model_path, path, n + 1);
+  return NULL;
+}
+
+const char *oxrt_opt_pass_info(size_t index, const char **summary, oxrt_opt_level *level) {
+  const oxrt_opt_pass *const *all = oxrt_opt_passes();
+  for (size_t i = 0; all[i]; i++)
+    if (i == index) {
+      if (summary) *summary = all[i]->summary;
+      if (level) *level = all[i]->level;
+      return all[i]->name;
+    }
+  return NULL;
+}
+
+/* OXRT_OPT_LEVEL overrides the requested level (for comparing runs without rebuilding). */
+static oxrt_opt_level effective_level(oxrt_opt_level level) {
+  const char *e = getenv("OXRT_OPT_LEVEL");
+  if (e && *e) {
+    char *end;
+    long v = strtol(e, &end, 10);
+    if (*end == 0 && v >= 0) return (oxrt_opt_level)v;
+  }
+  return level;
+}
+
+static uint64_t initializer_bytes(const oxrt_graph *g) {
+  uint64_t n = 0;
+  for (int i = 0; i < g->n_values; i++)
+    if (g->values[i].init) n += g->values[i].init->nbytes;
+  return n;
+}
+
+/* Static shapes help the passes (ranks for MatMul -> Gemm, types for no-op Casts); the
+ * inferred types are dropped again afterwards so that what gets saved holds only
+ * declared types, and the session infers again on the final graph. */
+static oxrt_status *optimize_with_shapes(oxrt_model *m, const oxrt_opt_options *o) {
+  oxrt_graph *g = m->graph;
+  int n_before = g->n_values;
+  oxrt_type **saved = malloc(sizeof(oxrt_type *) * ((size_t)n_before + 1));
+  if (!saved) return OXRT_OOM();
+  for (int i = 0; i < n_before; i++) saved[i] = g->values[i].type;
+  oxrt_session tmp;
+  memset(&tmp, 0, sizeof tmp);
+  tmp.model = m;
+  oxrt_status_free(oxrt_infer_shapes(&tmp)); /* a contradiction is reported later, by the session */
+  oxrt_status *st = oxrt_optimize_model(m, o);
+  for (int i = 0; i < n_before && i < g->n_values; i++) g->values[i].type = saved[i];
+  free(saved);
+  return st;
+}
+
+typedef struct {
+  oxrt_session *s;
+} log_ctx;
+
+static void log_pass(void *user, const char *pass, int round, size_t before, size_t after) {
+  log_ctx *c = user;
+  if (after != before)
+    oxrt_session_log(c->s, OXRT_LOG_INFO, "optimizer round %d: %s: %zu -> %zu nodes", round, pass, before, after);
+}
+
+oxrt_status *oxrt_session_optimize(oxrt_session *s) {
+  oxrt_model *m = s->model;
+  oxrt_opt_level level = effective_level(s->opts.opt_level);
+  if (level > OXRT_OPT_DISABLE) {
+    log_ctx lc = {s};
+    oxrt_opt_options o = {level, 0, getenv("OXRT_OPT_DISABLE"), log_pass, &lc};
+    size_t before = oxrt_opt_count_nodes(m->graph);
+    OXRT_TRY(optimize_with_shapes(m, &o));
+    oxrt_session_log(s, OXRT_LOG_INFO, "optimizer (level %d): %zu -> %zu nodes", (int)level, before,
+                     oxrt_opt_count_nodes(m->graph));
+  }
+  if (s->opts.optimized_model_path[0]) {
+    oxrt_write_options wo = {0};
+    if (initializer_bytes(m->graph) > AUTO_EXTERNAL_TOTAL) wo.external_threshold = 1024;
+    OXRT_TRY(oxrt_write_model(m, s->opts.optimized_model_path, &wo));
+    oxrt_session_log(s, OXRT_LOG_INFO, "optimized model written to %s", s->opts.optimized_model_path);
+  }
+  return NULL;
+}
+
+oxrt_status *oxrt_optimize_model_file(const char *model_path, const char *out_path, const oxrt_optimize_options *opts) {
+  if (!model_path || !out_path || !*out_path)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model_path and out_path must be given");
+  oxrt_optimize_options dflt = {OXRT_OPT_ALL, 0, NULL, NULL, NULL};
+  if (!opts) opts = &dflt;
+  void *base;
+  size_t size;
+  int kind;
+  OXRT_TRY(oxrt_map_file(model_path, &base, &size, &kind));
+  char dir[2048];
+  const char *slash = strrchr(model_path, '/');
+  if (slash) snprintf(dir, sizeof dir, "%.*s", slash == model_path ? 1 : (int)(slash - model_path), model_path);
+  else snprintf(dir, sizeof dir, ".");
+  oxrt_tensor_src src = {true, dir, NULL, kind == 1};
+  oxrt_model *m;
+  oxrt_status *st = oxrt_read_model(base, size, &src, &m);
+  if (st) {
+    oxrt_unmap_file(base, size, kind);
+    return oxrt_error_prefix(st, "%s: ", model_path);
+  }
+  m->map_base = base;
+  m->map_size = size;
+  m->map_kind = kind;
+  char disable[1024];
+  const char *env_disable = getenv("OXRT_OPT_DISABLE");
+  snprintf(disable, sizeof disable, "%s%s%s", opts->disable_passes ? opts->disable_passes : "",
+           opts->disable_passes && env_disable ? "," : "", env_disable ? env_disable : "");
+  oxrt_opt_options o = {effective_level(opts->level), 0, disable, opts->on_pass, opts->user};
+  st = optimize_with_shapes(m, &o);
+  if (!st) {
+    oxrt_write_options wo = {0};
+    wo.external_threshold = opts->external_data_threshold;
+    if (!wo.external_threshold && initializer_bytes(m->graph) > AUTO_EXTERNAL_TOTAL) wo.external_threshold = 1024;
+    st = oxrt_write_model(m, out_path, &wo);
+  }
+  oxrt_model_free(m);
+  return st;
+}

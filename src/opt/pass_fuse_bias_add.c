@@ -1,0 +1,146 @@
+/* pass_fuse_bias_add.c - an Add of a constant after Conv or Gemm goes into their bias.
+ *
+ *   Add(Conv(x, W, B), c)  with c of shape [M,1,..] / [1,M,1,..] / one element  -> Conv(x, W, B + c)
+ *   Add(Gemm(a, b, C), c)  with C and c of shape [N] / [1,N] / one element      -> Gemm(a, b, beta*C + c), beta = 1
+ * The Add may take the constant on either side. Only when the fused node's result has no other reader.
+ */
+#include "../core/dtype.h"
+#include "opt.h"
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+static bool float_type(oxrt_elem_type t) {
+  return t == OXRT_FLOAT || t == OXRT_DOUBLE || t == OXRT_FLOAT16 || t == OXRT_BFLOAT16;
+}
+
+/* Length of a per-channel constant for an output of rank `rank` with channel axis 1 (0 if not one). */
+static int64_t channel_len(const oxrt_value *c, int rank) {
+  if (c->rank > rank) return 0; /* would raise the output's rank */
+  if (c->count == 1) return 1;
+  /* align c to the output's trailing axes */
+  int lead = rank - c->rank;
+  int64_t len = 0;
+  for (int i = 0; i < c->rank; i++) {
+    int axis = lead + i;
+    if (axis == 1) len = c->dims[i];
+    else if (c->dims[i] != 1) return 0;
+  }
+  return lead <= 1 ? len : 0;
+}
+
+/* Length of a row-vector constant ([N], [1,N], or one element) for a 2-D output; 0 if not one. */
+static int64_t row_len(const oxrt_value *c) {
+  if (c->count == 1 && c->rank <= 2) return 1;
+  if (c->rank == 1) return c->dims[0];
+  if (c->rank == 2 && c->dims[0] == 1) return c->dims[1];
+  return 0;
+}
+
+/* New bias v[i] = a * old[i or 0] + c[i or 0] of length n, in type t. */
+static oxrt_status *combine(oxrt_elem_type t, const oxrt_value *old, double a, const oxrt_value *c, int64_t n,
+                            oxrt_value **out) {
+  OXRT_TRY(oxrt_tensor_new(t, 1, &n, out));
+  for (int64_t i = 0; i < n; i++) {
+    double o = old ? oxrt_load_f64(old->dtype, old->data, old->count == 1 ? 0 : (size_t)i) : 0.0;
+    double d = oxrt_load_f64(c->dtype, c->data, c->count == 1 ? 0 : (size_t)i);
+    oxrt_store_f64(t, (*out)->data, (size_t)i, a * o + d);
+  }
+  return NULL;
+}
+
+static oxrt_status *fuse_conv(oxrt_opt_ctx *ctx, oxrt_graph *g, oxrt_node *conv, const oxrt_value *c, bool *done) {
+  int64_t wd[OXRT_MAX_RANK];
+  int wr = opt_shape(g, conv->inputs[1], wd);
+  oxrt_elem_type t = opt_elem_type(g, conv->inputs[1]);
+  if (wr < 3 || wd[0] < 0 || !float_type(t) || c->dtype != t) return NULL;
+  int64_t m = wd[0], len = channel_len(c, wr);
+  if (len != 1 && len != m) return NULL;
+  const oxrt_value *b = NULL;
+  if (conv->n_inputs > 2 && conv->inputs[2] >= 0) {
+    b = opt_const(g, conv->inputs[2]);
+    if (!b || b->count != (size_t)m) return NULL;
+  }
+  oxrt_value *nb;
+  OXRT_TRY(combine(t, b, 1.0, c, m, &nb));
+  char base[400];
+  snprintf(base, sizeof base, "%s_bias_fused", conv->name && *conv->name ? conv->name : "conv");
+  int bid = opt_add_initializer(ctx, g, base, nb);
+  if (bid < 0) return OXRT_OOM();
+  int ins[3] = {conv->inputs[0], conv->inputs[1], bid};
+  OXRT_TRY(opt_set_inputs(g, conv, ins, 3));
+  *done = true;
+  return NULL;
+}
+
+static oxrt_status *fuse_gemm(oxrt_opt_ctx *ctx, oxrt_graph *g, oxrt_node *gemm, const oxrt_value *c, bool *done) {
+  oxrt_elem_type t = opt_elem_type(g, gemm->inputs[0]);
+  if (!float_type(t) || c->dtype != t || opt_node_opset(ctx->model, gemm) < 7) return NULL;
+  int64_t n = row_len(c), bd[OXRT_MAX_RANK];
+  int br = opt_shape(g, gemm->inputs[1], bd);
+  int64_t cols = br == 2 ? bd[oxrt_attr_int(gemm, "transB", 0) ? 0 : 1] : -1;
+  if (!n || cols < 0 || (n != 1 && n != cols)) return NULL; /* c must not widen the output */
+  const oxrt_value *old = NULL;
+  if (gemm->n_inputs > 2 && gemm->inputs[2] >= 0) {
+    old = opt_const(g, gemm->inputs[2]);
+    if (!old || old->dtype != t) return NULL;
+    int64_t on = row_len(old);
+    if (!on) return NULL;
+    if (n == 1) n = on;
+    else if (on != 1 && on != n) return NULL;
+  }
+  double beta = oxrt_attr_float(gemm, "beta", 1.0f);
+  oxrt_value *nb;
+  OXRT_TRY(combine(t, old, beta, c, n, &nb));
+  char base[400];
+  snprintf(base, sizeof base, "%s_bias_fused", gemm->name && *gemm->name ? gemm->name : "gemm");
+  int bid = opt_add_initializer(ctx, g, base, nb);
+  if (bid < 0) return OXRT_OOM();
+  int ins[3] = {gemm->inputs[0], gemm->inputs[1], bid};
+  OXRT_TRY(opt_set_inputs(g, gemm, ins, 3));
+  oxrt_attr at = {0};
+  at.name = "beta";
+  at.type = OXRT_ATTR_FLOAT;
+  at.f = 1.0f;
+  OXRT_TRY(opt_set_attr(g, gemm, &at));
+  *done = true;
+  return NULL;
+}
+
+static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
+  opt_uses u;
+  OXRT_TRY(opt_uses_build(g, &u));
+  oxrt_status *st = NULL;
+  for (int i = 0; i < g->n_nodes && !st; i++) {
+    oxrt_node *add = &g->nodes[i];
+    if (!add->op_type || *add->domain || strcmp(add->op_type, "Add") || add->n_inputs != 2 || add->n_outputs != 1 ||
+        add->outputs[0] < 0 || add->inputs[0] < 0 || add->inputs[1] < 0 || opt_node_opset(ctx->model, add) < 7)
+      continue;
+    for (int side = 0; side < 2; side++) {
+      int mid = add->inputs[side];
+      const oxrt_value *c = opt_const(g, add->inputs[1 - side]);
+      oxrt_node *p = opt_producer(g, mid);
+      if (!c || !p || *p->domain || p->n_outputs != 1 || p->n_inputs < 2 || u.pinned[mid] || u.count[mid] != 1) continue;
+      bool done = false;
+      int old_bias = p->n_inputs > 2 ? p->inputs[2] : -1;
+      if (!strcmp(p->op_type, "Conv")) st = fuse_conv(ctx, g, p, c, &done);
+      else if (!strcmp(p->op_type, "Gemm")) st = fuse_gemm(ctx, g, p, c, &done);
+      if (st || !done) break;
+      if (old_bias >= 0) u.count[old_bias]--;
+      u.count[add->inputs[1 - side]]--;
+      int y = add->outputs[0];
+      p->outputs[0] = y;
+      g->values[y].producer = g->values[mid].producer;
+      g->values[mid].producer = -1;
+      u.count[mid] = 0;
+      add->op_type = NULL;
+      *changed = true;
+      break;
+    }
+  }
+  opt_uses_free(&u);
+  return st;
+}
+
+const oxrt_opt_pass oxrt_pass_fuse_bias_add = {"fuse_bias_add", OXRT_OPT_BASIC, true, run,
+                                               "Conv + Add(constant) and Gemm + Add(constant) into the bias"};
