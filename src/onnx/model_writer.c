@@ -533,8 +533,8 @@ oxrt_status *oxrt_write_model(const oxrt_model *m, const char *path, const oxrt_
       w.err = oxrt_error(OXRT_ERR_IO, "cannot write external data file '%s': %s", ext_path, strerror(errno));
     w.ext = NULL;
   }
-  uint8_t *data;
-  size_t size;
+  uint8_t *data = NULL;
+  size_t size = 0;
   oxrt_status *st = finish(&w, &data, &size);
   if (!st) {
     st = write_all(tmp_path, data, size);
