@@ -55,7 +55,8 @@ conformance-new: build
 	./$(BUILD)/oxrt test $(SUITE_NEW)
 
 pytest: build deps-py
-	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps . && $(PY) -m pytest -q python/tests tests/python
+	OXRT_PREBUILT_STATIC_LIB=$(CURDIR)/$(BUILD)/liboxrt.a $(PY) -m pip install -q --disable-pip-version-check \
+	  --no-build-isolation --no-deps . && $(PY) -m pytest -q python/tests && $(PY) -m pytest -q tests/python
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build, and the conformance suite under it.
 sanitize:

@@ -45,20 +45,27 @@ if [ -d "$SUITE_NEW" ]; then
 fi
 stage demo "./$BUILD/oxrt_demo" examples
 
-# Python: install the binding into the test venv, then pytest (binding, CLI, differential tests).
-echo "=== pytest"
-if "$PY" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps . >"$log/pip.out" 2>&1; then
-  "$PY" -m pytest -q -p no:cacheprovider python/tests tests/python 2>&1 | tee "$log/pytest.out" | tail -n 25
-  rc=${PIPESTATUS[0]}
-  last=$(grep -E '[0-9]+ (passed|failed|errors?)' "$log/pytest.out" | tail -n 1)
+# Python: install the binding into the test venv (linking the library built above), then pytest.
+# The binding's tests and the project's tests run as separate sessions (each has its own conftest).
+pytest_stage() { # name, dir
+  echo "=== $1"
+  "$PY" -m pytest -q -p no:cacheprovider "$2" 2>&1 | tee "$log/$1.out" | tail -n 25
+  local rc=${PIPESTATUS[0]} last p f
+  last=$(grep -E '[0-9]+ (passed|failed|errors?)' "$log/$1.out" | tail -n 1)
   p=$(grep -oE '[0-9]+ passed' <<<"$last" | grep -oE '[0-9]+')
   f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$last" | awk '{s += $1} END {print s + 0}')
   total_pass=$((total_pass + ${p:-0}))
   total_fail=$((total_fail + ${f:-0}))
-  if [ "$rc" -ne 0 ]; then status=1; echo "--- stage pytest FAILED (exit $rc)"; fi
+  if [ "$rc" -ne 0 ]; then status=1; echo "--- stage $1 FAILED (exit $rc)"; fi
+}
+echo "=== python package"
+if OXRT_PREBUILT_STATIC_LIB="$PWD/$BUILD/liboxrt.a" "$PY" -m pip install -q --disable-pip-version-check \
+    --no-build-isolation --no-deps . >"$log/pip.out" 2>&1; then
+  pytest_stage pytest-binding python/tests
+  pytest_stage pytest-project tests/python
 else
-  cat "$log/pip.out" | tail -n 30
-  echo "--- stage pytest FAILED: the Python package did not install"
+  tail -n 30 "$log/pip.out"
+  echo "--- stage python package FAILED: the Python package did not install"
   total_fail=$((total_fail + 1))
   status=1
 fi

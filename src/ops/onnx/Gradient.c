@@ -46,6 +46,16 @@ static void bstrides(int vr, const int64_t *vd, int rank, const int64_t *dims, i
   }
 }
 
+/* True when shape (vr, vd) broadcasts to (rank, dims). */
+static bool broadcastable(int vr, const int64_t *vd, int rank, const int64_t *dims) {
+  if (vr > rank) return false;
+  for (int k = 0; k < vr; k++) {
+    int64_t a = vd[k], b = dims[rank - vr + k];
+    if (a != b && a != 1) return false;
+  }
+  return true;
+}
+
 /* Walks (rank, dims) in row-major order; off[i] follows strides st. */
 #define ODOMETER_NEXT(rank, dims, idx, off, st)                                                                        \
   for (int d_ = (rank)-1; d_ >= 0; d_--) {                                                                             \
@@ -72,6 +82,7 @@ static oxrt_status *load_f64(const oxrt_value *v, double **out) {
 
 /* v's elements broadcast to (rank, dims), as doubles. */
 static oxrt_status *expand_f64(const oxrt_value *v, int rank, const int64_t *dims, double **out) {
+  if (!broadcastable(v->rank, v->dims, rank, dims)) return oxrt_error(OXRT_ERR_RUNTIME, "gradient shape mismatch");
   size_t n = dims_count(rank, dims);
   double *r = malloc((n ? n : 1) * sizeof(double));
   if (!r) return OXRT_OOM();
@@ -102,7 +113,7 @@ static oxrt_status *accum(gstate *s, int id, const double *src, double scale, in
     for (size_t i = 0; i < n; i++) g[i] += scale * src[i];
     return NULL;
   }
-  if (v->rank > rank) return oxrt_error(OXRT_ERR_RUNTIME, "gradient shape mismatch");
+  if (!broadcastable(v->rank, v->dims, rank, dims)) return oxrt_error(OXRT_ERR_RUNTIME, "gradient shape mismatch");
   int64_t st[OXRT_MAX_RANK], idx[OXRT_MAX_RANK] = {0};
   bstrides(v->rank, v->dims, rank, dims, st);
   int64_t off = 0;
@@ -252,9 +263,12 @@ static oxrt_status *bw_matmul(bw_args *a) {
     int64_t da = ka >= 0 ? A->dims[ka] : 1, db = kb >= 0 ? B->dims[kb] : 1;
     bd[d] = da > db ? da : db;
   }
+  int64_t kb = B->rank == 1 ? B->dims[0] : B->dims[B->rank - 2];
+  size_t nb = dims_count(r, bd);
+  if (kb != K || a->out->count != nb * (size_t)(M * N))
+    return oxrt_error(OXRT_ERR_RUNTIME, "MatMul shapes do not match its output");
   bstrides(ar, A->dims, r, bd, sa);
   bstrides(br, B->dims, r, bd, sb);
-  size_t nb = dims_count(r, bd);
   double *av = NULL, *bv = NULL, *ga = NULL, *gb = NULL;
   oxrt_status *st = load_f64(A, &av);
   if (!st) st = load_f64(B, &bv);
@@ -299,6 +313,8 @@ static oxrt_status *bw_gemm(bw_args *a) {
   bool ta = oxrt_attr_int(a->nd, "transA", 0) != 0, tb = oxrt_attr_int(a->nd, "transB", 0) != 0;
   double alpha = oxrt_attr_float(a->nd, "alpha", 1.0f), beta = oxrt_attr_float(a->nd, "beta", 1.0f);
   int64_t M = ta ? A->dims[1] : A->dims[0], K = ta ? A->dims[0] : A->dims[1], N = tb ? B->dims[0] : B->dims[1];
+  if ((tb ? B->dims[1] : B->dims[0]) != K || a->out->count != (size_t)(M * N))
+    return oxrt_error(OXRT_ERR_RUNTIME, "Gemm shapes do not match its output");
   double *av = NULL, *bv = NULL, *ga = NULL, *gb = NULL;
   oxrt_status *st = load_f64(A, &av);
   if (!st) st = load_f64(B, &bv);
@@ -332,7 +348,11 @@ static oxrt_status *bw_transpose(bw_args *a) {
   size_t np = 0;
   const int64_t *perm = oxrt_attr_ints(a->nd, "perm", &np);
   int64_t p[OXRT_MAX_RANK], xs[OXRT_MAX_RANK], st[OXRT_MAX_RANK], idx[OXRT_MAX_RANK] = {0};
-  for (int d = 0; d < r; d++) p[d] = perm && (int)np == r ? perm[d] : r - 1 - d;
+  if (y->count != x->count || y->rank != r) return oxrt_error(OXRT_ERR_RUNTIME, "Transpose output does not match input");
+  for (int d = 0; d < r; d++) {
+    p[d] = perm && (int)np == r ? perm[d] : r - 1 - d;
+    if (p[d] < 0 || p[d] >= r) return oxrt_error(OXRT_ERR_INVALID_MODEL, "Transpose perm out of range");
+  }
   int64_t s = 1;
   for (int d = r - 1; d >= 0; d--) {
     xs[d] = s;
@@ -385,6 +405,7 @@ static oxrt_status *bw_reduce(bw_args *a, bool mean) {
     kd[d] = red[d] ? 1 : x->dims[d];
     if (red[d]) cnt *= (double)x->dims[d];
   }
+  if (dims_count(r, kd) != a->out->count) return oxrt_error(OXRT_ERR_RUNTIME, "reduction output does not match input");
   oxrt_value gyv = {.kind = OXRT_KIND_TENSOR, .dtype = OXRT_DOUBLE, .rank = r, .count = a->out->count,
                     .data = (void *)a->gy};
   memcpy(gyv.dims, kd, sizeof(int64_t) * r);
@@ -460,6 +481,8 @@ static oxrt_status *bw_concat(bw_args *a) {
   for (int i = 0; i < a->nd->n_inputs; i++) {
     const oxrt_value *x = a->in[i];
     if (!x) continue;
+    if (x->rank != y->rank || start + (size_t)x->dims[axis] * inner > ystride)
+      return oxrt_error(OXRT_ERR_RUNTIME, "Concat inputs do not match its output");
     size_t w = (size_t)x->dims[axis] * inner;
     if (wants(a, i)) {
       double *gx = malloc((x->count ? x->count : 1) * sizeof(double));
