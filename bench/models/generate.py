@@ -156,8 +156,12 @@ def _transformer(layers_small, hidden_small, heads_small, layers, hidden, heads,
         torch = _torch()
         L, H, A, T = (layers_small, hidden_small, heads_small, seq_small) if small else (layers, hidden, heads, seq)
         model = _Encoder.build(L, H, A, causal=causal)
-        ids = torch.randint(0, 1000, (1, T))
-        mask = torch.ones(1, T, dtype=torch.int64)
+        # small: a batch of two whose second row is padded, so the masked attention path is exercised
+        B = 2 if small else 1
+        ids = torch.randint(0, 1000, (B, T))
+        mask = torch.ones(B, T, dtype=torch.int64)
+        if small:
+            mask[1, T - 5:] = 0
         return _export(model, [ids, mask], path, ["input_ids", "attention_mask"], ["output"],
                        {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}})
     return make

@@ -180,6 +180,34 @@ static oxrt_session *session_alloc(void) {
   return s;
 }
 
+/* Parses the model in `base` (which the model then owns: mapping kind 1 = mmap, 2 = malloc)
+ * and builds the session around it. */
+static oxrt_status *open_bytes(void *base, size_t size, int kind, const oxrt_tensor_src *src,
+                               const oxrt_session_options *opts, oxrt_session **out) {
+  oxrt_model *m;
+  oxrt_status *st = oxrt_read_model(base, size, src, &m);
+  if (st) {
+    oxrt_unmap_file(base, size, kind);
+    return st;
+  }
+  m->map_base = base;
+  m->map_size = size;
+  m->map_kind = kind;
+  oxrt_session *s = session_alloc();
+  if (!s) {
+    oxrt_model_free(m);
+    return OXRT_OOM();
+  }
+  s->model = m;
+  st = finish_create(s, opts);
+  if (st) {
+    oxrt_session_free(s);
+    return st;
+  }
+  *out = s;
+  return NULL;
+}
+
 oxrt_status *oxrt_session_create(const char *path, const oxrt_session_options *opts, oxrt_session **out) {
   if (!path || !out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "path and out must not be NULL");
   void *base;
@@ -199,28 +227,8 @@ oxrt_status *oxrt_session_create(const char *path, const oxrt_session_options *o
     strcpy(dir, ".");
   }
   oxrt_tensor_src src = {true, dir, NULL, kind == 1};
-  oxrt_model *m;
-  oxrt_status *st = oxrt_read_model(base, size, &src, &m);
-  if (st) {
-    oxrt_unmap_file(base, size, kind);
-    return oxrt_error_prefix(st, "%s: ", path);
-  }
-  m->map_base = base;
-  m->map_size = size;
-  m->map_kind = kind;
-  oxrt_session *s = session_alloc();
-  if (!s) {
-    oxrt_model_free(m);
-    return OXRT_OOM();
-  }
-  s->model = m;
-  st = finish_create(s, opts);
-  if (st) {
-    oxrt_session_free(s);
-    return oxrt_error_prefix(st, "%s: ", path);
-  }
-  *out = s;
-  return NULL;
+  oxrt_status *st = open_bytes(base, size, kind, &src, opts, out);
+  return st ? oxrt_error_prefix(st, "%s: ", path) : NULL;
 }
 
 oxrt_status *oxrt_session_create_from_memory(const void *data, size_t size, const oxrt_session_options *opts,
@@ -232,28 +240,7 @@ oxrt_status *oxrt_session_create_from_memory(const void *data, size_t size, cons
   if (!copy) return OXRT_OOM();
   memcpy(copy, data, size);
   oxrt_tensor_src src = {true, ".", NULL, false};
-  oxrt_model *m;
-  oxrt_status *st = oxrt_read_model(copy, size, &src, &m);
-  if (st) {
-    free(copy);
-    return st;
-  }
-  m->map_base = copy;
-  m->map_size = size;
-  m->map_kind = 2;
-  oxrt_session *s = session_alloc();
-  if (!s) {
-    oxrt_model_free(m);
-    return OXRT_OOM();
-  }
-  s->model = m;
-  st = finish_create(s, opts);
-  if (st) {
-    oxrt_session_free(s);
-    return st;
-  }
-  *out = s;
-  return NULL;
+  return open_bytes(copy, size, 2, &src, opts, out);
 }
 
 void oxrt_session_free(oxrt_session *s) {
