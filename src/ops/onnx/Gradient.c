@@ -517,6 +517,9 @@ static oxrt_status *backward(gstate *s, const oxrt_node *nd, int opset, const ox
   } binary[] = {{"Add", B_ADD}, {"Sub", B_SUB}, {"Mul", B_MUL}, {"Div", B_DIV}, {"Pow", B_POW}};
   for (size_t i = 0; i < sizeof binary / sizeof binary[0]; i++)
     if (strcmp(op, binary[i].name) == 0) return bw_binary(&a, binary[i].k);
+  /* Piecewise-constant: derivative 0 almost everywhere. */
+  if (strcmp(op, "Floor") == 0 || strcmp(op, "Ceil") == 0 || strcmp(op, "Round") == 0 || strcmp(op, "Sign") == 0)
+    return NULL;
   if (strcmp(op, "Sum") == 0) return bw_sum(&a, 1.0);
   if (strcmp(op, "Mean") == 0) return bw_sum(&a, 1.0 / nd->n_inputs);
   if (strcmp(op, "Max") == 0 || strcmp(op, "Min") == 0) return bw_maxmin(&a);
