@@ -141,6 +141,24 @@ int cmd_run(int argc, char **argv) {
   return rc;
 }
 
+/* Resident memory in MiB from /proc/self/status ("VmHWM" = peak, "VmRSS" = now). Unlike
+ * getrusage's ru_maxrss, the peak is this program's own, not inherited across exec. */
+static double proc_status_mb(const char *key) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+  }
+  char line[256];
+  double kb = 0;
+  size_t n = strlen(key);
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, key, n) == 0 && line[n] == ':') kb = atof(line + n + 1);
+  fclose(f);
+  return kb / 1024.0;
+}
+
 static int cmp_double(const void *x, const void *y) {
   double a = *(const double *)x, b = *(const double *)y;
   return a < b ? -1 : a > b;
@@ -150,8 +168,7 @@ int cmd_bench(int argc, char **argv) {
   run_args a;
   int rc = parse_args(argc, argv, &a, "bench");
   if (rc) return rc;
-  struct rusage ru0;
-  getrusage(RUSAGE_SELF, &ru0);
+  double baseline_mb = proc_status_mb("VmRSS");
   double t0 = cli_now();
   oxrt_session *s;
   oxrt_status *st = open_session(&a, &s);
@@ -177,8 +194,6 @@ int cmd_bench(int argc, char **argv) {
   }
   if (!rc && a.runs > 0) {
     qsort(times, (size_t)a.runs, sizeof(double), cmp_double);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     printf("model:        %s\n", a.model);
     printf("threads:      %d\n", a.threads);
     printf("load_ms:      %.3f\n", load * 1e3);
@@ -186,8 +201,8 @@ int cmd_bench(int argc, char **argv) {
     printf("median_ms:    %.3f\n", times[a.runs / 2] * 1e3);
     printf("p90_ms:       %.3f\n", times[(a.runs * 9) / 10 < a.runs ? (a.runs * 9) / 10 : a.runs - 1] * 1e3);
     printf("min_ms:       %.3f\n", times[0] * 1e3);
-    printf("peak_rss_mb:  %.1f\n", (double)ru.ru_maxrss / 1024.0);
-    printf("baseline_rss_mb: %.1f\n", (double)ru0.ru_maxrss / 1024.0);
+    printf("peak_rss_mb:  %.1f\n", proc_status_mb("VmHWM"));
+    printf("baseline_rss_mb: %.1f\n", baseline_mb);
   }
   free(times);
   free(outs);
