@@ -142,24 +142,22 @@ static void pack_b_panel(bool tb, const float *B, size_t ldb, size_t p0, size_t 
 
 typedef struct {
   ukernel_desc uk;
-  bool ta, tb;
-  size_t M, N, K;
-  float alpha, beta;
-  const float *A, *B;
-  size_t lda, ldb, ldc;
-  float *C;
-  float *Ap;         /* packed A */
+  const oxrt_sgemm_ex *g;
+  const float *Ap;   /* packed A, whole K per panel */
   size_t m_tile;     /* rows per tile (multiple of mr) */
   size_t n_tile;     /* columns per tile (multiple of nr) */
   size_t n_tiles_n;  /* tiles along N */
+  size_t kc_max;     /* K block */
+  atomic_int failed;
 } sgemm_plan;
 
 static void pack_a_range(void *arg, size_t p0, size_t p1) {
-  sgemm_plan *pl = arg;
-  size_t mr = pl->uk.mr;
+  const oxrt_sgemm_apack *ap = ((void **)arg)[0];
+  const oxrt_sgemm_ex *g = ((void **)arg)[1];
+  size_t mr = ap->mr;
   for (size_t p = p0; p < p1; p++) {
-    size_t i0 = p * mr, mr_eff = pl->M - i0 < mr ? pl->M - i0 : mr;
-    pack_a_panel(pl->ta, pl->A, pl->lda, i0, mr_eff, mr, pl->K, pl->Ap + p * mr * pl->K);
+    size_t i0 = p * mr, mr_eff = ap->M - i0 < mr ? ap->M - i0 : mr;
+    pack_a_panel(g->trans_a, g->A, g->lda, i0, mr_eff, mr, ap->K, ap->data + p * mr * ap->K);
   }
 }
 
@@ -175,62 +173,127 @@ static void merge_tile(const float *tmp, size_t nr, float *c, size_t ldc, size_t
   }
 }
 
-/* Out of memory for the B block: the same tiles with plain dot products, which need no scratch. */
+/* Bias and activation over an m_eff x n_eff block of C that the micro-kernel has just finished. */
+static void epilogue(float *c, size_t ldc, size_t m_eff, size_t n_eff, const float *bias, oxrt_act act) {
+  for (size_t i = 0; i < m_eff; i++) {
+    float *ci = c + i * ldc;
+    float b = bias ? bias[i] : 0.0f;
+    if (act == OXRT_ACT_RELU) {
+      for (size_t j = 0; j < n_eff; j++) {
+        float v = ci[j] + b;
+        ci[j] = v < 0 ? 0.0f : v; /* NaN passes through, as max(x, 0) does in the reference */
+      }
+    } else if (bias) {
+      for (size_t j = 0; j < n_eff; j++) ci[j] += b;
+    }
+  }
+}
+
+/* Out of memory for the B block with plain operands: the same tiles with dot products, which need no scratch. */
 static void tiles_unpacked(const sgemm_plan *pl, size_t t0, size_t t1) {
+  const oxrt_sgemm_ex *g = pl->g;
   for (size_t t = t0; t < t1; t++) {
     size_t tm = t / pl->n_tiles_n, tn = t % pl->n_tiles_n;
-    size_t i_beg = tm * pl->m_tile, i_end = i_beg + pl->m_tile < pl->M ? i_beg + pl->m_tile : pl->M;
-    size_t j_beg = tn * pl->n_tile, j_end = j_beg + pl->n_tile < pl->N ? j_beg + pl->n_tile : pl->N;
-    for (size_t i = i_beg; i < i_end; i++)
+    size_t i_beg = tm * pl->m_tile, i_end = i_beg + pl->m_tile < g->M ? i_beg + pl->m_tile : g->M;
+    size_t j_beg = tn * pl->n_tile, j_end = j_beg + pl->n_tile < g->N ? j_beg + pl->n_tile : g->N;
+    for (size_t i = i_beg; i < i_end; i++) {
       for (size_t n = j_beg; n < j_end; n++) {
         float s = 0;
-        for (size_t k = 0; k < pl->K; k++)
-          s += (pl->ta ? pl->A[k * pl->lda + i] : pl->A[i * pl->lda + k]) *
-               (pl->tb ? pl->B[n * pl->ldb + k] : pl->B[k * pl->ldb + n]);
-        float *c = pl->C + i * pl->ldc + n;
-        *c = pl->beta == 0 ? pl->alpha * s : pl->alpha * s + pl->beta * *c;
+        for (size_t k = 0; k < g->K; k++)
+          s += (g->trans_a ? g->A[k * g->lda + i] : g->A[i * g->lda + k]) *
+               (g->trans_b ? g->B[n * g->ldb + k] : g->B[k * g->ldb + n]);
+        float *c = g->C + i * g->ldc + n;
+        *c = g->beta == 0 ? g->alpha * s : g->alpha * s + g->beta * *c;
       }
+      if (g->bias || g->act) epilogue(g->C + i * g->ldc + j_beg, g->ldc, 1, j_end - j_beg, g->bias ? g->bias + i : NULL, g->act);
+    }
   }
 }
 
 static void run_tiles(void *arg, size_t t0, size_t t1) {
   sgemm_plan *pl = arg;
-  const size_t mr = pl->uk.mr, nr = pl->uk.nr, KC = pl->uk.kc, K = pl->K;
-  float *bp = oxrt_aligned_alloc(sizeof(float) * (KC * pl->n_tile + mr * nr));
+  const oxrt_sgemm_ex *g = pl->g;
+  const size_t mr = pl->uk.mr, nr = pl->uk.nr, KC = pl->kc_max, K = g->K, M = g->M, N = g->N;
+  const bool epi = g->bias || g->act != OXRT_ACT_NONE;
+  size_t max_panels = pl->n_tile / nr;
+  float *bp = oxrt_aligned_alloc(sizeof(float) * (KC * pl->n_tile + mr * nr) + sizeof(float *) * max_panels);
   if (!bp) {
-    tiles_unpacked(pl, t0, t1);
+    if (!g->ap && !g->bp && !g->bfill) tiles_unpacked(pl, t0, t1);
+    else atomic_store(&pl->failed, 1);
     return;
   }
   float *tmp = bp + KC * pl->n_tile;
+  const float **bptr = (const float **)(tmp + mr * nr);
   for (size_t t = t0; t < t1; t++) {
     size_t tm = t / pl->n_tiles_n, tn = t % pl->n_tiles_n;
-    size_t i_beg = tm * pl->m_tile, i_end = i_beg + pl->m_tile < pl->M ? i_beg + pl->m_tile : pl->M;
-    size_t j_beg = tn * pl->n_tile, j_end = j_beg + pl->n_tile < pl->N ? j_beg + pl->n_tile : pl->N;
+    size_t i_beg = tm * pl->m_tile, i_end = i_beg + pl->m_tile < M ? i_beg + pl->m_tile : M;
+    size_t j_beg = tn * pl->n_tile, j_end = j_beg + pl->n_tile < N ? j_beg + pl->n_tile : N;
     size_t n_panels = (j_end - j_beg + nr - 1) / nr;
     for (size_t p0 = 0; p0 < K; p0 += KC) {
       size_t kc = K - p0 < KC ? K - p0 : KC;
-      float beta = p0 == 0 ? pl->beta : 1.0f;
+      float beta = p0 == 0 ? g->beta : 1.0f;
+      bool last = p0 + kc == K;
       for (size_t q = 0; q < n_panels; q++) {
         size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
-        pack_b_panel(pl->tb, pl->B, pl->ldb, p0, kc, j0, n_eff, nr, bp + q * kc * nr);
+        float *dst = bp + q * kc * nr;
+        if (g->bp) {
+          bptr[q] = g->bp->data + (j0 / nr) * K * nr + p0 * nr;
+          continue;
+        }
+        if (g->bfill) g->bfill(g->bctx, p0, kc, j0, n_eff, nr, dst);
+        else pack_b_panel(g->trans_b, g->B, g->ldb, p0, kc, j0, n_eff, nr, dst);
+        bptr[q] = dst;
       }
       for (size_t i0 = i_beg; i0 < i_end; i0 += mr) {
         size_t m_eff = i_end - i0 < mr ? i_end - i0 : mr;
         const float *ap = pl->Ap + (i0 / mr) * mr * K + p0 * mr;
         for (size_t q = 0; q < n_panels; q++) {
           size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
-          float *c = pl->C + i0 * pl->ldc + j0;
+          float *c = g->C + i0 * g->ldc + j0;
           if (m_eff == mr && n_eff == nr) {
-            pl->uk.kern(kc, ap, bp + q * kc * nr, c, pl->ldc, pl->alpha, beta);
+            pl->uk.kern(kc, ap, bptr[q], c, g->ldc, g->alpha, beta);
           } else {
-            pl->uk.kern(kc, ap, bp + q * kc * nr, tmp, nr, pl->alpha, 0.0f);
-            merge_tile(tmp, nr, c, pl->ldc, m_eff, n_eff, beta);
+            pl->uk.kern(kc, ap, bptr[q], tmp, nr, g->alpha, 0.0f);
+            merge_tile(tmp, nr, c, g->ldc, m_eff, n_eff, beta);
           }
+          if (last && epi) epilogue(c, g->ldc, m_eff, n_eff, g->bias ? g->bias + i0 : NULL, g->act);
         }
       }
     }
   }
   oxrt_aligned_free(bp);
+}
+
+bool oxrt_sgemm_pack_a(bool trans_a, size_t M, size_t K, const float *A, size_t lda, oxrt_sgemm_apack *out) {
+  ukernel_desc uk = pick_kernel();
+  size_t panels = (M + uk.mr - 1) / uk.mr;
+  out->M = M, out->K = K, out->mr = uk.mr;
+  out->data = oxrt_aligned_alloc(sizeof(float) * (panels * uk.mr * K + 1));
+  if (!out->data) return false;
+  oxrt_sgemm_ex g = {.trans_a = trans_a, .A = A, .lda = lda};
+  void *args[2] = {out, &g};
+  pack_a_range(args, 0, panels);
+  return true;
+}
+
+bool oxrt_sgemm_pack_b(bool trans_b, size_t K, size_t N, const float *B, size_t ldb, oxrt_sgemm_bpack *out) {
+  ukernel_desc uk = pick_kernel();
+  size_t panels = (N + uk.nr - 1) / uk.nr;
+  out->K = K, out->N = N, out->nr = uk.nr;
+  out->data = oxrt_aligned_alloc(sizeof(float) * (panels * uk.nr * K + 1));
+  if (!out->data) return false;
+  for (size_t q = 0; q < panels; q++) {
+    size_t j0 = q * uk.nr, n_eff = N - j0 < uk.nr ? N - j0 : uk.nr;
+    pack_b_panel(trans_b, B, ldb, 0, K, j0, n_eff, uk.nr, out->data + q * K * uk.nr);
+  }
+  return true;
+}
+
+void oxrt_sgemm_apack_free(oxrt_sgemm_apack *p) {
+  if (p) oxrt_aligned_free(p->data), p->data = NULL;
+}
+void oxrt_sgemm_bpack_free(oxrt_sgemm_bpack *p) {
+  if (p) oxrt_aligned_free(p->data), p->data = NULL;
 }
 
 /* ------------------------------------------------------------------ simple paths */
@@ -294,34 +357,63 @@ static void sgemm_rows(void *arg, size_t r0, size_t r1) {
   if (acc && acc != stack_acc) free(acc);
 }
 
-/* Matrix-vector (M == 1): columns [n0, n1) of the single output row. */
+/* Matrix-vector (M == 1): columns [n0, n1) of the single output row. A strided (transposed) A vector is
+ * gathered first so the vector kernels see it contiguous. */
 static void sgemv_cols(void *arg, size_t n0, size_t n1) {
   const sgemm_job *j = arg;
   size_t K = j->K;
   float acc[512];
+  float a_stack[1024], *a_heap = NULL;
+  const float *a = j->A;
+  if (j->ta && j->lda != 1) {
+    float *buf = K <= 1024 ? a_stack : (a_heap = malloc(sizeof(float) * K));
+    if (buf) {
+      for (size_t k = 0; k < K; k++) buf[k] = j->A[k * j->lda];
+      a = buf;
+    }
+  }
+  size_t astride = a == j->A && j->ta ? j->lda : 1;
+  oxrt_isa isa = astride == 1 ? oxrt_gemm_isa() : OXRT_ISA_PORTABLE;
   for (size_t nb = n0; nb < n1; nb += 512) {
     size_t ne = n1 - nb < 512 ? n1 - nb : 512;
+#ifdef OXRT_GEMM_X86
+    if (isa == OXRT_ISA_AVX512) {
+      if (j->tb) oxrt_sgemv_t_avx512(K, a, j->B + nb * j->ldb, j->ldb, ne, acc);
+      else oxrt_sgemv_n_avx512(K, a, j->B + nb, j->ldb, ne, acc);
+      store_row(j->C + nb, acc, ne, j->alpha, j->beta);
+      continue;
+    }
+    if (isa == OXRT_ISA_AVX2) {
+      if (j->tb) oxrt_sgemv_t_avx2(K, a, j->B + nb * j->ldb, j->ldb, ne, acc);
+      else oxrt_sgemv_n_avx2(K, a, j->B + nb, j->ldb, ne, acc);
+      store_row(j->C + nb, acc, ne, j->alpha, j->beta);
+      continue;
+    }
+#endif
+    (void)isa;
     if (!j->tb) {
       memset(acc, 0, sizeof(float) * ne);
       for (size_t k = 0; k < K; k++) {
-        float a = j->A[k * (j->ta ? j->lda : 1)];
+        float av = a[k * astride];
         const float *b = j->B + k * j->ldb + nb;
-        for (size_t n = 0; n < ne; n++) acc[n] += a * b[n];
+        for (size_t n = 0; n < ne; n++) acc[n] += av * b[n];
       }
     } else {
       for (size_t n = 0; n < ne; n++) {
         const float *b = j->B + (nb + n) * j->ldb;
-        float s = 0;
-        if (!j->ta) {
-          for (size_t k = 0; k < K; k++) s += j->A[k] * b[k];
-        } else {
-          for (size_t k = 0; k < K; k++) s += j->A[k * j->lda] * b[k];
-        }
-        acc[n] = s;
+        float s[4] = {0, 0, 0, 0}; /* four chains: a float sum does not vectorise by itself */
+        size_t k = 0;
+        if (astride == 1)
+          for (; k + 4 <= K; k += 4)
+            for (int l = 0; l < 4; l++) s[l] += a[k + l] * b[k + l];
+        float r = (s[0] + s[1]) + (s[2] + s[3]);
+        for (; k < K; k++) r += a[k * astride] * b[k];
+        acc[n] = r;
       }
     }
     store_row(j->C + nb, acc, ne, j->alpha, j->beta);
   }
+  free(a_heap);
 }
 
 static void scale_c(size_t M, size_t N, float beta, float *C, size_t ldc) {
@@ -333,33 +425,50 @@ static void scale_c(size_t M, size_t N, float beta, float *C, size_t ldc) {
   }
 }
 
-void oxrt_sgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
-                const float *B, size_t ldb, float beta, float *C, size_t ldc, oxrt_threadpool *pool) {
-  if (M == 0 || N == 0) return;
+bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
+  size_t M = g->M, N = g->N, K = g->K;
+  if (M == 0 || N == 0) return true;
   if (K == 0) {
-    scale_c(M, N, beta, C, ldc);
-    return;
-  }
-  sgemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
-  double flops = (double)M * (double)N * (double)K;
-  if (M == 1) {
-    size_t grain = (size_t)(131072 / K) + 16;
-    oxrt_parallel_for(pool, N, grain, sgemv_cols, &j);
-    return;
+    scale_c(M, N, g->beta, g->C, g->ldc);
+    if (g->bias || g->act) epilogue(g->C, g->ldc, M, N, g->bias, g->act);
+    return true;
   }
   ukernel_desc uk = pick_kernel();
-  if (flops < 16384.0 || (N < uk.nr / 2 && !trans_b)) {
-    size_t grain = (size_t)(65536 / (N * K)) + 1;
-    oxrt_parallel_for(pool, M, grain, sgemm_rows, &j);
-    return;
+  bool raw = !g->ap && !g->bp && !g->bfill; /* plain operands: the simple paths may serve */
+  if (raw) {
+    sgemm_job j = {g->trans_a, g->trans_b, M, N, K, g->alpha, g->beta, g->A, g->B, g->lda, g->ldb, g->ldc, g->C};
+    double flops = (double)M * (double)N * (double)K;
+    if (M == 1) {
+      size_t grain = (size_t)(131072 / K) + 16;
+      oxrt_parallel_for(pool, N, grain, sgemv_cols, &j);
+      if (g->bias || g->act) epilogue(g->C, g->ldc, M, N, g->bias, g->act);
+      return true;
+    }
+    if (flops < 16384.0 || (N < uk.nr / 2 && !g->trans_b)) {
+      size_t grain = (size_t)(65536 / (N * K)) + 1;
+      oxrt_parallel_for(pool, M, grain, sgemm_rows, &j);
+      if (g->bias || g->act) epilogue(g->C, g->ldc, M, N, g->bias, g->act);
+      return true;
+    }
   }
+  if ((g->ap && (g->ap->mr != uk.mr || g->ap->M != M || g->ap->K != K)) ||
+      (g->bp && (g->bp->nr != uk.nr || g->bp->N != N || g->bp->K != K)))
+    return false; /* packed for another kernel or shape: a caller bug, reported as failure */
 
-  sgemm_plan pl = {.uk = uk, .ta = trans_a, .tb = trans_b, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
-                   .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C};
+  sgemm_plan pl = {.uk = uk, .g = g};
   size_t m_panels = (M + uk.mr - 1) / uk.mr;
-  pl.Ap = oxrt_aligned_alloc(sizeof(float) * m_panels * uk.mr * K);
-  if (!pl.Ap) goto fallback;
-  oxrt_parallel_for(pool, m_panels, (size_t)(16384 / (uk.mr * K)) + 1, pack_a_range, &pl);
+  oxrt_sgemm_apack own = {0};
+  if (g->ap) {
+    pl.Ap = g->ap->data;
+  } else {
+    own.M = M, own.K = K, own.mr = uk.mr;
+    own.data = oxrt_aligned_alloc(sizeof(float) * m_panels * uk.mr * K);
+    if (!own.data) return false;
+    void *args[2] = {&own, (void *)g};
+    oxrt_parallel_for(pool, m_panels, (size_t)(16384 / (uk.mr * K)) + 1, pack_a_range, args);
+    pl.Ap = own.data;
+  }
+  pl.kc_max = K < uk.kc ? K : uk.kc;
 
   /* Tiles: balanced column blocks of at most uk.nc, then split rows until there is work for every thread. */
   size_t nth = (size_t)oxrt_threadpool_size(pool);
@@ -373,10 +482,17 @@ void oxrt_sgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float 
   pl.m_tile = (m_panels + mb - 1) / mb * uk.mr;
   size_t n_tiles = pl.n_tiles_n * ((M + pl.m_tile - 1) / pl.m_tile);
   oxrt_parallel_for(pool, n_tiles, 1, run_tiles, &pl);
-  oxrt_aligned_free(pl.Ap);
-  return;
-fallback:
-  /* Out of memory for packing A: plain loops (they need a row of scratch only for N > 256). */
+  oxrt_aligned_free(own.data);
+  return !atomic_load(&pl.failed);
+}
+
+void oxrt_sgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                const float *B, size_t ldb, float beta, float *C, size_t ldc, oxrt_threadpool *pool) {
+  oxrt_sgemm_ex g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .trans_a = trans_a, .A = A, .lda = lda,
+                     .trans_b = trans_b, .B = B, .ldb = ldb, .C = C, .ldc = ldc};
+  if (oxrt_sgemm_run(&g, pool)) return;
+  /* Out of memory for packing: plain loops (they need a row of scratch only for N > 256). */
+  sgemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
   oxrt_parallel_for(pool, M, 1, sgemm_rows, &j);
 }
 

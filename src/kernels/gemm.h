@@ -37,4 +37,59 @@ void oxrt_sgemm_ukernel_avx2(size_t kc, const float *a, const float *b, float *c
 void oxrt_sgemm_ukernel_avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
                                float beta); /* MR 12, NR 32 */
 
+/* ------------------------------------------------------------------ extended interface
+ * Constant operands packed once (weights), B produced on the fly (implicit im2col), and a per-row bias plus
+ * activation applied while each C tile is still in cache. Packed layouts belong to the micro-kernel picked
+ * for this process (the ISA is fixed on first use), so they are valid for the life of the process. */
+
+/* op(A) [M,K] packed into panels of mr rows over the whole K. */
+typedef struct oxrt_sgemm_apack {
+  size_t M, K, mr;
+  float *data;
+} oxrt_sgemm_apack;
+/* op(B) [K,N] packed into panels of nr columns over the whole K. */
+typedef struct oxrt_sgemm_bpack {
+  size_t K, N, nr;
+  float *data;
+} oxrt_sgemm_bpack;
+/* false when out of memory (*out is then empty). */
+bool oxrt_sgemm_pack_a(bool trans_a, size_t M, size_t K, const float *A, size_t lda, oxrt_sgemm_apack *out);
+bool oxrt_sgemm_pack_b(bool trans_b, size_t K, size_t N, const float *B, size_t ldb, oxrt_sgemm_bpack *out);
+void oxrt_sgemm_apack_free(oxrt_sgemm_apack *p);
+void oxrt_sgemm_bpack_free(oxrt_sgemm_bpack *p);
+
+/* Fills one B panel: dst[k*nr + j] = op(B)[p0 + k, j0 + j] for k < kc, j < n_eff; 0 for n_eff <= j < nr. */
+typedef void (*oxrt_sgemm_bfill)(const void *ctx, size_t p0, size_t kc, size_t j0, size_t n_eff, size_t nr,
+                                 float *dst);
+
+typedef enum oxrt_act { OXRT_ACT_NONE = 0, OXRT_ACT_RELU = 1 } oxrt_act;
+
+typedef struct oxrt_sgemm_ex {
+  size_t M, N, K;
+  float alpha, beta;
+  const oxrt_sgemm_apack *ap; /* packed A, or NULL to use A/lda/trans_a */
+  bool trans_a;
+  const float *A;
+  size_t lda;
+  const oxrt_sgemm_bpack *bp; /* packed B, or NULL: bfill(bctx) when set, else B/ldb/trans_b */
+  oxrt_sgemm_bfill bfill;
+  const void *bctx;
+  bool trans_b;
+  const float *B;
+  size_t ldb;
+  float *C;
+  size_t ldc;
+  const float *bias; /* C[i,:] += bias[i] after alpha*AB + beta*C; NULL for none */
+  oxrt_act act;
+} oxrt_sgemm_ex;
+
+/* Runs the product described by g; false when out of memory for scratch. */
+bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool);
+
+/* y[n] = dot(a, B + n*ldb) for n < N, and y[n] = sum_k a[k] * B[k*ldb + n] (ISA variants; no alpha/beta). */
+void oxrt_sgemv_t_avx512(size_t K, const float *a, const float *B, size_t ldb, size_t N, float *y);
+void oxrt_sgemv_n_avx512(size_t K, const float *a, const float *B, size_t ldb, size_t N, float *y);
+void oxrt_sgemv_t_avx2(size_t K, const float *a, const float *B, size_t ldb, size_t N, float *y);
+void oxrt_sgemv_n_avx2(size_t K, const float *a, const float *B, size_t ldb, size_t N, float *y);
+
 #endif

@@ -40,3 +40,81 @@ void oxrt_sgemm_ukernel_avx512(size_t kc, const float *a, const float *b, float 
     ROWS(STOREB)
   }
 }
+
+/* ------------------------------------------------------------------ matrix-vector */
+
+static inline __mmask16 tail_mask(size_t n) { return (__mmask16)((1u << n) - 1u); }
+
+/* Four rows at a time with two accumulators each, so eight FMA chains are in flight. */
+void oxrt_sgemv_t_avx512(size_t K, const float *a, const float *B, size_t ldb, size_t N, float *y) {
+  size_t n = 0;
+  for (; n + 4 <= N; n += 4) {
+    const float *b0 = B + n * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+    size_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+      __m512 a0 = _mm512_loadu_ps(a + k), a1 = _mm512_loadu_ps(a + k + 16);
+      s0 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b0 + k), s0);
+      s1 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b1 + k), s1);
+      s2 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b2 + k), s2);
+      s3 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b3 + k), s3);
+      t0 = _mm512_fmadd_ps(a1, _mm512_loadu_ps(b0 + k + 16), t0);
+      t1 = _mm512_fmadd_ps(a1, _mm512_loadu_ps(b1 + k + 16), t1);
+      t2 = _mm512_fmadd_ps(a1, _mm512_loadu_ps(b2 + k + 16), t2);
+      t3 = _mm512_fmadd_ps(a1, _mm512_loadu_ps(b3 + k + 16), t3);
+    }
+    for (; k < K; k += 16) {
+      __mmask16 m = K - k >= 16 ? (__mmask16)0xFFFF : tail_mask(K - k);
+      __m512 a0 = _mm512_maskz_loadu_ps(m, a + k);
+      s0 = _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(m, b0 + k), s0);
+      s1 = _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(m, b1 + k), s1);
+      s2 = _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(m, b2 + k), s2);
+      s3 = _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(m, b3 + k), s3);
+    }
+    y[n] = _mm512_reduce_add_ps(_mm512_add_ps(s0, t0));
+    y[n + 1] = _mm512_reduce_add_ps(_mm512_add_ps(s1, t1));
+    y[n + 2] = _mm512_reduce_add_ps(_mm512_add_ps(s2, t2));
+    y[n + 3] = _mm512_reduce_add_ps(_mm512_add_ps(s3, t3));
+  }
+  for (; n < N; n++) {
+    const float *b0 = B + n * ldb;
+    __m512 s0 = _mm512_setzero_ps(), t0 = s0;
+    size_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b0 + k), s0);
+      t0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(b0 + k + 16), t0);
+    }
+    for (; k < K; k += 16) {
+      __mmask16 m = K - k >= 16 ? (__mmask16)0xFFFF : tail_mask(K - k);
+      s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k), _mm512_maskz_loadu_ps(m, b0 + k), s0);
+    }
+    y[n] = _mm512_reduce_add_ps(_mm512_add_ps(s0, t0));
+  }
+}
+
+/* Blocks of 64 columns (four accumulators) walk all of K. */
+void oxrt_sgemv_n_avx512(size_t K, const float *a, const float *B, size_t ldb, size_t N, float *y) {
+  size_t n = 0;
+  for (; n + 64 <= N; n += 64) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    const float *b = B + n;
+    for (size_t k = 0; k < K; k++, b += ldb) {
+      __m512 av = _mm512_set1_ps(a[k]);
+      s0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b), s0);
+      s1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + 16), s1);
+      s2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + 32), s2);
+      s3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + 48), s3);
+    }
+    _mm512_storeu_ps(y + n, s0);
+    _mm512_storeu_ps(y + n + 16, s1);
+    _mm512_storeu_ps(y + n + 32, s2);
+    _mm512_storeu_ps(y + n + 48, s3);
+  }
+  for (; n < N; n += 16) {
+    __mmask16 m = N - n >= 16 ? (__mmask16)0xFFFF : tail_mask(N - n);
+    __m512 s0 = _mm512_setzero_ps();
+    const float *b = B + n;
+    for (size_t k = 0; k < K; k++, b += ldb) s0 = _mm512_fmadd_ps(_mm512_set1_ps(a[k]), _mm512_maskz_loadu_ps(m, b), s0);
+    _mm512_mask_storeu_ps(y + n, m, s0);
+  }
+}

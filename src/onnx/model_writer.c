@@ -107,6 +107,7 @@ static void end(wbuf *b, size_t mark) {
 typedef struct writer {
   wbuf b;
   const oxrt_write_options *opts;
+  int64_t ir_version;
   FILE *ext;            /* external data file, or NULL */
   const char *ext_name; /* its location as written in the model */
   uint64_t ext_off;
@@ -422,6 +423,10 @@ static void graph_body(writer *w, const oxrt_graph *g) {
   }
   put_opt_str(b, 10, g->doc);
   for (int i = 0; i < g->n_inputs; i++) put_value_info(b, 11, &g->values[g->inputs[i]]);
+  /* IR < 4 requires every initializer to be listed as a graph input too */
+  if (w->ir_version < 4)
+    for (int v = 0; v < g->n_values; v++)
+      if (g->values[v].init && !g->values[v].is_outer && !g->values[v].is_input) put_value_info(b, 11, &g->values[v]);
   for (int i = 0; i < g->n_outputs; i++) put_value_info(b, 12, &g->values[g->outputs[i]]);
   if (!(w->opts && w->opts->skip_value_info))
     for (int v = 0; v < g->n_values; v++) {
@@ -463,6 +468,7 @@ static void put_function(writer *w, const oxrt_function *fn) {
 
 static void model_body(writer *w, const oxrt_model *m) {
   wbuf *b = &w->b;
+  w->ir_version = m->ir_version;
   put_int(b, 1, m->ir_version);
   put_opt_str(b, 2, m->producer_name);
   put_opt_str(b, 3, m->producer_version);

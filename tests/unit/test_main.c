@@ -10,7 +10,9 @@ const char *unit_root = ".";
   X(value_absurd_sizes) X(pb_reader_bounds) X(threadpool_sum) X(api_missing_file) X(api_empty_and_garbage)          \
   X(api_truncated_model) X(api_corrupted_bytes) X(api_unsupported_ir) X(api_unknown_operator) X(api_wrong_input_name) \
   X(api_wrong_elem_type) X(api_wrong_rank_and_shape) X(api_missing_input) X(api_session_stays_usable)                \
-  X(api_from_memory_matches_file) X(api_concurrent_runs) X(api_describe_io) X(api_output_selection)
+  X(api_from_memory_matches_file) X(api_concurrent_runs) X(api_describe_io) X(api_output_selection)              \
+  X(opt_conv_bn_fusion) X(opt_levels_and_disable) X(opt_writer_roundtrip) X(opt_save_files)                          \
+  X(opt_matmul_add_and_reshape)
 
 #define DECLARE(name) void test_##name(void);
 UNIT_LIST(DECLARE)

@@ -202,6 +202,18 @@ static oxrt_status *flex_run(oxrt_kernel_ctx *ctx) {
   a.scores = malloc(n_s ? n_s * es : 1);
   if (!a.scores) return OXRT_OOM();
   if ((st = to_work(Q, w, &a.q, &oq)) || (st = to_work(K, w, &a.k, &ok)) || (st = to_work(V, w, &a.v, &ov))) goto done;
+  bool half = Q->dtype == OXRT_FLOAT16 || Q->dtype == OXRT_BFLOAT16;
+  if (half && !a.dbl) {
+    /* float16/bfloat16 products are formed like the reference: Q and K pre-scaled by sqrt(scale) in the input
+     * type (the product itself is accumulated in float32) */
+    float s = (float)sqrt(a.scale);
+    s = Q->dtype == OXRT_FLOAT16 ? oxrt_f16_to_f32(oxrt_f32_to_f16(s)) : oxrt_bf16_to_f32(oxrt_f32_to_bf16(s));
+    for (size_t i = 0; i < Q->count; i++) ((float *)oq)[i] *= s;
+    for (size_t i = 0; i < K->count; i++) ((float *)ok)[i] *= s;
+    round_to(Q->dtype, oq, Q->count);
+    round_to(Q->dtype, ok, K->count);
+    a.scale = 1.0;
+  }
   if (Y->dtype == w) {
     a.y = Y->data;
   } else if (!(a.y = yb = malloc(Y->count * es))) {

@@ -1,8 +1,8 @@
 /* ImageDecoder.c - ImageDecoder (opset 20): decodes an encoded image (1-D uint8 tensor) into uint8
  * [H, W, 3] (pixel_format RGB or BGR) or [H, W, 1] (Grayscale). The format is recognised from the file's
- * magic bytes; the decoders are our own (src/ops/onnx/image/): BMP, PNM, PNG, TIFF, JPEG, WebP. Results
- * follow Pillow, the reference implementation's decoder: alpha is dropped, and gray is Pillow's RGB->L
- * conversion L = (19595 R + 38470 G + 7471 B + 2^15) >> 16. */
+ * magic bytes; the decoders are our own (src/ops/onnx/image/): BMP, PNM, PNG, TIFF, JPEG. WebP and JPEG 2000
+ * are recognised and refused as not implemented. Results follow Pillow, the reference implementation's
+ * decoder: alpha is dropped, and gray is Pillow's RGB->L conversion L = (19595 R + 38470 G + 7471 B + 2^15) >> 16. */
 #include "../op_util.h"
 #include "image/image_codecs.h"
 #include <stdlib.h>
@@ -49,7 +49,8 @@ static oxrt_status *image_decoder_run(oxrt_kernel_ctx *ctx) {
   else if (n >= 2 && d[0] == 'B' && d[1] == 'M') dec = oxrt_decode_bmp;
   else if (n >= 2 && d[0] == 'P' && d[1] >= '1' && d[1] <= '6') dec = oxrt_decode_pnm;
   else if (n >= 4 && (!memcmp(d, "II*\0", 4) || !memcmp(d, "MM\0*", 4))) dec = oxrt_decode_tiff;
-  else if (n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4)) dec = oxrt_decode_webp;
+  else if (n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4))
+    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "input 0: WebP images are not supported");
   else if ((n >= 12 && !memcmp(d, "\0\0\0\x0cjP  \r\n\x87\n", 12)) || (n >= 4 && !memcmp(d, "\xff\x4f\xff\x51", 4)))
     return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "input 0: JPEG 2000 images are not supported");
   else

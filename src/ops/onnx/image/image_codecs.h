@@ -25,7 +25,6 @@ const char *oxrt_decode_pnm(const uint8_t *data, size_t size, oxrt_image *img);
 const char *oxrt_decode_png(const uint8_t *data, size_t size, oxrt_image *img);
 const char *oxrt_decode_tiff(const uint8_t *data, size_t size, oxrt_image *img);
 const char *oxrt_decode_jpeg(const uint8_t *data, size_t size, oxrt_image *img);
-const char *oxrt_decode_webp(const uint8_t *data, size_t size, oxrt_image *img);
 
 /* Raw DEFLATE (RFC 1951) / zlib (RFC 1950) streams into a growing malloc'd buffer of at most `max_out`
  * bytes; *out is NULL on error. */

@@ -38,7 +38,12 @@ typedef struct {
   uint32_t bits;
   int nbits;
   bool marker; /* a marker was reached: feed zeros */
+  bool eof;    /* the data ended without a marker: `fake` zero bytes were fed */
+  size_t fake;
 } jbits;
+
+/* True when bits past the end of the data were consumed (a truncated file, which Pillow rejects too). */
+static bool overran(const jbits *b) { return b->eof && b->fake * 8 > (size_t)b->nbits; }
 
 typedef struct {
   int width, height, ncomp, hmax, vmax, mcux, mcuy;
@@ -91,7 +96,9 @@ static void fill(jbits *b) {
         b->pos++;
       }
     } else {
-      b->marker = true; /* past the end: zeros, as libjpeg does for a truncated stream */
+      if (!b->marker && b->pos >= b->n) b->eof = true;
+      b->marker = true; /* zeros from here, as libjpeg does */
+      if (b->eof) b->fake++;
     }
     b->bits |= c << (24 - b->nbits);
     b->nbits += 8;
@@ -220,7 +227,7 @@ static const char *block(jdec *j, jbits *b, jcomp *c, int16_t *coef, int ss, int
 
 /* Skips to just past the next RSTn marker (restart interval boundary) and resets the entropy state. */
 static void restart(jdec *j, jbits *b, jcomp **sc, int ns) {
-  b->bits = 0, b->nbits = 0, b->marker = false;
+  b->bits = 0, b->nbits = 0, b->marker = false, b->eof = false, b->fake = 0;
   while (b->pos + 1 < b->n && !(b->d[b->pos] == 0xff && b->d[b->pos + 1] >= 0xd0 && b->d[b->pos + 1] <= 0xd7)) {
     if (b->d[b->pos] == 0xff && b->d[b->pos + 1] != 0 && b->d[b->pos + 1] != 0xff) break; /* another marker */
     b->pos++;
@@ -271,7 +278,10 @@ static const char *scan(jdec *j, const uint8_t *d, size_t n, size_t *pos) {
   long total = (long)units_x * units_y, done = 0;
   for (int my = 0; my < units_y; my++)
     for (int mx = 0; mx < units_x; mx++) {
-      if (j->restart && done > 0 && done % j->restart == 0) restart(j, &b, sc, ns);
+      if (j->restart && done > 0 && done % j->restart == 0) {
+        if (overran(&b)) return "jpeg: truncated scan data";
+        restart(j, &b, sc, ns);
+      }
       done++;
       for (int i = 0; i < ns; i++) {
         jcomp *c = sc[i];
@@ -285,6 +295,7 @@ static const char *scan(jdec *j, const uint8_t *d, size_t n, size_t *pos) {
       }
     }
   (void)total;
+  if (overran(&b)) return "jpeg: truncated scan data";
   /* continue after the entropy-coded data: the next marker that is not RSTn */
   size_t q = b.pos;
   while (q + 1 < n && !(d[q] == 0xff && d[q + 1] != 0 && d[q + 1] != 0xff && !(d[q + 1] >= 0xd0 && d[q + 1] <= 0xd7))) q++;
