@@ -3,6 +3,7 @@
 #include "im2col.h"
 #include "../core/value.h"
 #include "gemm.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,8 +168,8 @@ static bool is_pointwise(const oxrt_conv_shape *s) {
     }                                                                                                                  \
   }                                                                                                                    \
                                                                                                                        \
-  bool oxrt_conv_##SFX(const oxrt_conv_shape *s, const T *x, const T *w, const T *bias, T *y,                          \
-                       oxrt_threadpool *pool) {                                                                        \
+  static bool conv_generic_##SFX(const oxrt_conv_shape *s, const T *x, const T *w, const T *bias, T *y,              \
+                                 oxrt_threadpool *pool) {                                                              \
     conv_job_##SFX j = {.s = s, .x = x, .w = w, .b = bias, .y = y};                                                    \
     j.Cg = s->C / s->group;                                                                                            \
     j.Mg = s->M / s->group;                                                                                            \
@@ -207,6 +208,186 @@ static bool is_pointwise(const oxrt_conv_shape *s) {
 
 CONV_TEMPLATE(float, f32, oxrt_sgemm)
 CONV_TEMPLATE(double, f64, oxrt_dgemm)
+
+bool oxrt_conv_f64(const oxrt_conv_shape *s, const double *x, const double *w, const double *bias, double *y,
+                   oxrt_threadpool *pool) {
+  return conv_generic_f64(s, x, w, bias, y, pool);
+}
+
+/* ------------------------------------------------------------------ float: implicit im2col
+ * 1-D and 2-D convolutions never build the column matrix: the GEMM asks for B panels (kc rows of nr output
+ * positions) and conv2d_bfill gathers them straight from the input, so the data is written once, into the
+ * cache-resident panel the micro-kernel reads next. Weights come pre-packed (oxrt_conv_f32_pack), bias and
+ * activation are applied in the GEMM epilogue. */
+
+typedef struct {
+  const float *x; /* first input channel of the image-group */
+  int64_t IH, IW, OH, OW, sh, sw, dh, dw, ph, pw, KW;
+  size_t kprod, in_size;
+  const int64_t *wlo, *whi; /* per kernel column: outputs ow in [wlo, whi) read inside the row */
+} conv2d_bsrc;
+
+static void conv2d_bfill(const void *vctx, size_t p0, size_t kc, size_t j0, size_t n_eff, size_t nr, float *dst) {
+  const conv2d_bsrc *b = vctx;
+  const int64_t OW = b->OW, IH = b->IH, IW = b->IW, sh = b->sh, sw = b->sw;
+  const int64_t oh0 = (int64_t)j0 / OW, ow0 = (int64_t)j0 % OW;
+  size_t c = p0 / b->kprod, kk = p0 % b->kprod;
+  int64_t kh = (int64_t)kk / b->KW, kw = (int64_t)kk % b->KW;
+  for (size_t k = 0; k < kc; k++) {
+    float *d = dst + k * nr;
+    const float *xc = b->x + c * b->in_size;
+    const int64_t hoff = kh * b->dh - b->ph, woff = kw * b->dw - b->pw, lo = b->wlo[kw], hi = b->whi[kw];
+    size_t lane = 0;
+    int64_t oh = oh0, ow = ow0;
+    while (lane < n_eff) {
+      int64_t len = OW - ow < (int64_t)(n_eff - lane) ? OW - ow : (int64_t)(n_eff - lane), e = ow + len;
+      float *dd = d + lane - ow; /* indexed by ow */
+      int64_t ih = oh * sh + hoff;
+      if (ih < 0 || ih >= IH) {
+        for (int64_t o = ow; o < e; o++) dd[o] = 0;
+      } else {
+        const float *row = xc + ih * IW + woff; /* element of output ow: row[ow * sw] */
+        int64_t a = lo > ow ? lo : ow, z = hi < e ? hi : e;
+        if (a > e) a = e;
+        if (z < a) z = a;
+        for (int64_t o = ow; o < a; o++) dd[o] = 0;
+        if (sw == 1)
+          for (int64_t o = a; o < z; o++) dd[o] = row[o];
+        else
+          for (int64_t o = a; o < z; o++) dd[o] = row[o * sw];
+        for (int64_t o = z; o < e; o++) dd[o] = 0;
+      }
+      lane += (size_t)len;
+      ow = 0;
+      oh++;
+    }
+    for (; lane < nr; lane++) d[lane] = 0;
+    if (++kw == b->KW) {
+      kw = 0;
+      if (++kh * b->KW == (int64_t)b->kprod) kh = 0, c++;
+    }
+  }
+}
+
+bool oxrt_conv_f32_pack(const oxrt_conv_shape *s, const float *w, oxrt_conv_wpack *out) {
+  size_t Mg = s->M / s->group, Kg = s->C / s->group * prod(s->k, s->nd);
+  out->group = s->group, out->Mg = Mg, out->Kg = Kg;
+  out->g = calloc(s->group ? s->group : 1, sizeof *out->g);
+  if (!out->g) return false;
+  for (size_t g = 0; g < s->group; g++)
+    if (!oxrt_sgemm_pack_a(false, Mg, Kg, w + g * Mg * Kg, Kg, &out->g[g])) {
+      oxrt_conv_wpack_free(out);
+      return false;
+    }
+  return true;
+}
+
+void oxrt_conv_wpack_free(oxrt_conv_wpack *p) {
+  if (!p || !p->g) return;
+  for (size_t g = 0; g < p->group; g++) oxrt_sgemm_apack_free(&p->g[g]);
+  free(p->g);
+  p->g = NULL;
+}
+
+typedef struct {
+  const oxrt_conv_shape *s;
+  const float *x, *bias;
+  const oxrt_conv_wpack *wp;
+  oxrt_act act;
+  float *y;
+  size_t Cg, Mg, kprod, Kg, in_size, out_size;
+  bool pointwise;
+  const int64_t *wlo, *whi;
+  atomic_int failed;
+} conv_f32_job;
+
+static void conv_f32_one(conv_f32_job *j, size_t n, size_t g, oxrt_threadpool *pool) {
+  const oxrt_conv_shape *s = j->s;
+  const float *xg = j->x + (n * s->C + g * j->Cg) * j->in_size;
+  oxrt_sgemm_ex ge = {.M = j->Mg, .N = j->out_size, .K = j->Kg, .alpha = 1, .beta = 0, .ap = &j->wp->g[g],
+                      .C = j->y + (n * s->M + g * j->Mg) * j->out_size, .ldc = j->out_size,
+                      .bias = j->bias ? j->bias + g * j->Mg : NULL, .act = j->act};
+  conv2d_bsrc src;
+  if (j->pointwise) {
+    ge.B = xg, ge.ldb = j->out_size;
+  } else {
+    bool two = s->nd == 2; /* 1-D runs as 2-D with a unit height */
+    src = (conv2d_bsrc){.x = xg, .IH = two ? s->in[0] : 1, .IW = s->in[s->nd - 1], .OH = two ? s->out[0] : 1,
+                        .OW = s->out[s->nd - 1], .sh = two ? s->stride[0] : 1, .sw = s->stride[s->nd - 1],
+                        .dh = two ? s->dil[0] : 1, .dw = s->dil[s->nd - 1], .ph = two ? s->pad[0] : 0,
+                        .pw = s->pad[s->nd - 1], .KW = s->k[s->nd - 1], .kprod = j->kprod, .in_size = j->in_size,
+                        .wlo = j->wlo, .whi = j->whi};
+    ge.bfill = conv2d_bfill, ge.bctx = &src;
+  }
+  if (!oxrt_sgemm_run(&ge, pool)) atomic_store(&j->failed, 1);
+}
+
+static void conv_f32_tasks(void *arg, size_t t0, size_t t1) {
+  conv_f32_job *j = arg;
+  for (size_t t = t0; t < t1; t++) conv_f32_one(j, t / j->s->group, t % j->s->group, NULL);
+}
+
+static void act_apply(float *y, size_t n, oxrt_act act) {
+  if (act == OXRT_ACT_RELU)
+    for (size_t i = 0; i < n; i++) y[i] = y[i] < 0 ? 0.0f : y[i];
+}
+
+/* Depthwise 2-D, no input channels, 3-D and beyond: the generic paths, which read W directly. */
+static bool conv_f32_generic_case(const oxrt_conv_shape *s) {
+  size_t Cg = s->C / s->group, Mg = s->M / s->group;
+  return Cg == 0 || prod(s->k, s->nd) == 0 || (Cg == 1 && s->nd == 2 && Mg <= 4) || s->nd > 2;
+}
+
+bool oxrt_conv_f32_uses_pack(const oxrt_conv_shape *s) { return s->group > 0 && !conv_f32_generic_case(s); }
+
+bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, const oxrt_conv_wpack *wp,
+                      const float *bias, oxrt_act act, float *y, oxrt_threadpool *pool) {
+  conv_f32_job j = {.s = s, .x = x, .bias = bias, .wp = wp, .act = act, .y = y};
+  j.Cg = s->C / s->group;
+  j.Mg = s->M / s->group;
+  j.kprod = prod(s->k, s->nd);
+  j.Kg = j.Cg * j.kprod;
+  j.in_size = prod(s->in, s->nd);
+  j.out_size = prod(s->out, s->nd);
+  j.pointwise = is_pointwise(s);
+  size_t total = s->N * s->M * j.out_size;
+  if (s->N == 0 || s->M == 0 || j.out_size == 0) return true;
+  if (conv_f32_generic_case(s)) { /* activation afterwards */
+    if (!conv_generic_f32(s, x, w, bias, y, pool)) return false;
+    act_apply(y, total, act);
+    return true;
+  }
+  oxrt_conv_wpack own = {0};
+  if (!wp || wp->group != s->group || wp->Mg != j.Mg || wp->Kg != j.Kg) {
+    if (!oxrt_conv_f32_pack(s, w, &own)) return false;
+    wp = &own;
+  }
+  j.wp = wp;
+  int64_t KW = s->k[s->nd - 1], wst[2 * 16], *wtab = KW <= 16 ? wst : malloc(sizeof(int64_t) * 2 * (size_t)KW);
+  if (!wtab) {
+    oxrt_conv_wpack_free(&own);
+    return false;
+  }
+  for (int64_t kw = 0; kw < KW; kw++) {
+    int64_t L = s->nd - 1;
+    valid_range(kw * s->dil[L] - s->pad[L], s->stride[L], s->in[L], s->out[L], &wtab[kw], &wtab[KW + kw]);
+  }
+  j.wlo = wtab, j.whi = wtab + KW;
+  size_t tasks = s->N * s->group;
+  double flops = (double)j.Mg * (double)j.Kg * (double)j.out_size;
+  int nth = oxrt_threadpool_size(pool);
+  if (nth > 1 && tasks >= (size_t)nth && flops < 2e7) oxrt_parallel_for(pool, tasks, 1, conv_f32_tasks, &j);
+  else
+    for (size_t t = 0; t < tasks; t++) conv_f32_one(&j, t / s->group, t % s->group, pool);
+  if (wtab != wst) free(wtab);
+  oxrt_conv_wpack_free(&own);
+  return !atomic_load(&j.failed);
+}
+
+bool oxrt_conv_f32(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float *y,
+                   oxrt_threadpool *pool) {
+  return oxrt_conv_f32_ex(s, x, w, NULL, bias, OXRT_ACT_NONE, y, pool);
+}
 
 #define CONVT_TEMPLATE(T, SFX, GEMM)                                                                                   \
   typedef struct {                                                                                                     \

@@ -3,6 +3,7 @@
 #ifndef OXRT_KERNELS_IM2COL_H
 #define OXRT_KERNELS_IM2COL_H
 #include "../core/threadpool.h"
+#include "gemm.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,19 @@ typedef struct oxrt_conv_shape {
  * Returns false when scratch memory could not be allocated. */
 bool oxrt_conv_f32(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float *y,
                    oxrt_threadpool *pool);
+/* Float weights packed once for the GEMM (constant W): one panel set per group. */
+typedef struct oxrt_conv_wpack {
+  size_t group, Mg, Kg;
+  oxrt_sgemm_apack *g;
+} oxrt_conv_wpack;
+bool oxrt_conv_f32_pack(const oxrt_conv_shape *s, const float *w, oxrt_conv_wpack *out);
+void oxrt_conv_wpack_free(oxrt_conv_wpack *p);
+/* False for the shapes that do not use packed weights (depthwise, 3-D and beyond): no need to pack. */
+bool oxrt_conv_f32_uses_pack(const oxrt_conv_shape *s);
+/* oxrt_conv_f32 with optional pre-packed weights (wp may be NULL; w is always required) and an activation
+ * applied to the output (after the bias). */
+bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, const oxrt_conv_wpack *wp,
+                      const float *bias, oxrt_act act, float *y, oxrt_threadpool *pool);
 bool oxrt_conv_f64(const oxrt_conv_shape *s, const double *x, const double *w, const double *bias, double *y,
                    oxrt_threadpool *pool);
 

@@ -4,6 +4,64 @@
 #include "conv_util.h"
 #include "linalg_util.h"
 
+/* Per node: float weights packed for the GEMM on the first run that sees W as the graph's initializer. */
+typedef struct {
+  la_once_cache cache;
+} conv_state;
+
+typedef struct {
+  oxrt_conv_wpack wp;
+  const void *wdata; /* the initializer it was made from */
+} conv_packed;
+
+static oxrt_status *conv_prepare(const oxrt_node *node, int opset, void **state) {
+  (void)node, (void)opset;
+  conv_state *st = calloc(1, sizeof *st);
+  if (!st) return OXRT_OOM();
+  la_once_init(&st->cache);
+  *state = st;
+  return NULL;
+}
+
+static void conv_release(void *state) {
+  conv_state *st = state;
+  if (!st) return;
+  conv_packed *p = atomic_load(&st->cache.item);
+  if (p) {
+    oxrt_conv_wpack_free(&p->wp);
+    free(p);
+  }
+  pthread_mutex_destroy(&st->cache.mu);
+  free(st);
+}
+
+typedef struct {
+  const oxrt_conv_shape *s;
+  const oxrt_value *w;
+} conv_pack_arg;
+
+static void *conv_make_pack(void *varg) {
+  conv_pack_arg *a = varg;
+  conv_packed *p = calloc(1, sizeof *p);
+  const float *wf = NULL;
+  float *wt = NULL;
+  if (!p) return NULL;
+  oxrt_status *st = la_f32_in(a->w, &wf, &wt);
+  if (st) {
+    oxrt_status_free(st);
+    free(p);
+    return NULL;
+  }
+  bool ok = oxrt_conv_f32_pack(a->s, wf, &p->wp);
+  free(wt);
+  if (!ok) {
+    free(p);
+    return NULL;
+  }
+  p->wdata = a->w->data;
+  return p;
+}
+
 static oxrt_status *conv_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 1), *b = oxrt_input(ctx, 2);
   OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
@@ -24,12 +82,22 @@ static oxrt_status *conv_run(oxrt_kernel_ctx *ctx) {
     if (!oxrt_conv_f64(&s, x->data, w->data, b ? b->data : NULL, y->data, ctx->pool)) return OXRT_OOM();
     return NULL;
   }
+  /* Constant W: packed once per session (only for the shapes that run through the packed GEMM). */
+  const conv_packed *pk = NULL;
+  conv_state *cs = ctx->state;
+  if (cs && oxrt_conv_f32_uses_pack(&s) && la_input_is_initializer(ctx, 1, w)) {
+    conv_pack_arg pa = {&s, w};
+    pk = la_once_get(&cs->cache, conv_make_pack, &pa);
+    if (pk && (pk->wdata != w->data || pk->wp.group != s.group || pk->wp.Mg != s.M / s.group ||
+               pk->wp.Kg != (size_t)(w->count / (s.M ? s.M : 1))))
+      pk = NULL;
+  }
   const float *xf = NULL, *wf = NULL, *bf = NULL;
   float *xt = NULL, *wt = NULL, *bt = NULL, *yf, *yt = NULL;
   oxrt_status *st = NULL;
   if (!(st = la_f32_in(x, &xf, &xt)) && !(st = la_f32_in(w, &wf, &wt)) && !(b && (st = la_f32_in(b, &bf, &bt))) &&
       !(st = la_f32_out(y, &yf, &yt))) {
-    if (!oxrt_conv_f32(&s, xf, wf, bf, yf, ctx->pool)) st = OXRT_OOM();
+    if (!oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, OXRT_ACT_NONE, yf, ctx->pool)) st = OXRT_OOM();
   }
   free(xt);
   free(wt);
@@ -43,8 +111,9 @@ static oxrt_status *conv_run(oxrt_kernel_ctx *ctx) {
 
 #define CONV_T1 (OXRT_TBIT(OXRT_FLOAT) | OXRT_TBIT(OXRT_DOUBLE) | OXRT_TBIT(OXRT_FLOAT16))
 static const oxrt_op_impl conv_impls[] = {
-    {.since_version = 1, .type_mask = CONV_T1, .run = conv_run},
-    {.since_version = 11, .type_mask = CONV_T1, .run = conv_run},
-    {.since_version = 22, .type_mask = CONV_T1 | OXRT_TBIT(OXRT_BFLOAT16), .run = conv_run},
+    {.since_version = 1, .type_mask = CONV_T1, .prepare = conv_prepare, .run = conv_run, .release = conv_release},
+    {.since_version = 11, .type_mask = CONV_T1, .prepare = conv_prepare, .run = conv_run, .release = conv_release},
+    {.since_version = 22, .type_mask = CONV_T1 | OXRT_TBIT(OXRT_BFLOAT16), .prepare = conv_prepare, .run = conv_run,
+     .release = conv_release},
 };
 OXRT_REGISTER_OP(Conv) = {"", "Conv", OXRT_IMPLS(conv_impls)};

@@ -2,7 +2,10 @@
  * numeric tensor, and exact integer matrix products for the non-float types. */
 #ifndef OXRT_OPS_LINALG_UTIL_H
 #define OXRT_OPS_LINALG_UTIL_H
+#include "../../exec/engine.h"
 #include "../op_util.h"
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +42,43 @@ static inline void la_f32_commit(oxrt_value *o, float *tmp) {
   if (!tmp) return;
   oxrt_convert(o->dtype, o->data, OXRT_FLOAT, tmp, o->count, false);
   free(tmp);
+}
+
+/* True when input i of the running node is bound to the graph's own initializer (a constant that every run
+ * sees unchanged, so work derived from it can be cached in the node state); false for fed values. */
+static inline bool la_input_is_initializer(const oxrt_kernel_ctx *ctx, int i, const oxrt_value *v) {
+  if (!v || !ctx->frame || !ctx->frame->plan || i < 0 || i >= ctx->node->n_inputs) return false;
+  int id = ctx->node->inputs[i];
+  const oxrt_graph *g = ctx->frame->plan->graph;
+  return id >= 0 && id < g->n_values && g->values[id].init == v;
+}
+
+/* A cache filled once, on first use, by whichever run gets there first; later runs read it without locking. */
+typedef struct {
+  pthread_mutex_t mu;
+  _Atomic(void *) item;
+  bool failed; /* building failed once: do not retry every run */
+} la_once_cache;
+
+static inline void la_once_init(la_once_cache *c) {
+  pthread_mutex_init(&c->mu, NULL);
+  atomic_init(&c->item, NULL);
+  c->failed = false;
+}
+
+/* The cached item, building it with make(arg) under the lock the first time; NULL when making failed. */
+static inline void *la_once_get(la_once_cache *c, void *(*make)(void *arg), void *arg) {
+  void *it = atomic_load_explicit(&c->item, memory_order_acquire);
+  if (it) return it;
+  pthread_mutex_lock(&c->mu);
+  it = atomic_load_explicit(&c->item, memory_order_relaxed);
+  if (!it && !c->failed) {
+    it = make(arg);
+    if (it) atomic_store_explicit(&c->item, it, memory_order_release);
+    else c->failed = true;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return it;
 }
 
 /* True for element types computed through float32 (float, float16, bfloat16). */
