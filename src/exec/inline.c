@@ -11,6 +11,26 @@ static const oxrt_function *find_function(const oxrt_model *m, const oxrt_node *
   return NULL;
 }
 
+/* Gives an attribute copied out of a function its own tensors: the function body (or the
+ * calling node) keeps owning the originals, and each is freed exactly once. */
+static oxrt_status *own_tensors(oxrt_arena *a, oxrt_attr *d) {
+  if (d->t) {
+    oxrt_value *c;
+    OXRT_TRY(oxrt_value_clone(d->t, &c));
+    d->t = c;
+  }
+  if (d->tensors && d->n) {
+    oxrt_value **arr = oxrt_arena_alloc(a, sizeof *arr * d->n);
+    if (!arr) return OXRT_OOM();
+    for (size_t k = 0; k < d->n; k++) {
+      arr[k] = NULL;
+      if (d->tensors[k]) OXRT_TRY(oxrt_value_clone(d->tensors[k], &arr[k]));
+    }
+    d->tensors = arr;
+  }
+  return NULL;
+}
+
 /* Attribute list of a body node with ref_attr_name resolved against the call. */
 static oxrt_status *bind_attrs(oxrt_arena *a, const oxrt_function *fn, const oxrt_node *call, const oxrt_node *body,
                                oxrt_node *dst) {
@@ -20,7 +40,9 @@ static oxrt_status *bind_attrs(oxrt_arena *a, const oxrt_function *fn, const oxr
   for (int i = 0; i < body->n_attrs; i++) {
     const oxrt_attr *at = &body->attrs[i];
     if (!at->ref_attr_name) {
-      dst->attrs[dst->n_attrs++] = *at;
+      oxrt_attr *d = &dst->attrs[dst->n_attrs++];
+      *d = *at;
+      OXRT_TRY(own_tensors(a, d));
       continue;
     }
     const oxrt_attr *src = oxrt_node_attr(call, at->ref_attr_name);
@@ -31,6 +53,7 @@ static oxrt_status *bind_attrs(oxrt_arena *a, const oxrt_function *fn, const oxr
     oxrt_attr b = *src;
     b.name = at->name;
     b.ref_attr_name = NULL;
+    OXRT_TRY(own_tensors(a, &b));
     dst->attrs[dst->n_attrs++] = b;
   }
   return NULL;

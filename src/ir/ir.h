@@ -132,6 +132,10 @@ typedef struct oxrt_model {
   void *map_base;
   size_t map_size;
   int map_kind; /* 0 none, 1 mmap, 2 malloc */
+  /* every graph the loader made (subgraphs and function bodies too), so that freeing the
+   * model releases them even when an error left one unreachable */
+  int n_all_graphs, cap_all_graphs;
+  oxrt_graph **all_graphs;
   /* external data files mapped for initializers */
   int n_ext;
   void **ext_base;

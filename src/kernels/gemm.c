@@ -9,6 +9,7 @@
  */
 #include "gemm.h"
 #include "../core/value.h"
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -210,20 +211,56 @@ static void tiles_unpacked(const sgemm_plan *pl, size_t t0, size_t t1) {
   }
 }
 
+/* Per-thread B block, kept between calls: a fresh multi-100-KiB block per call costs page faults and cold
+ * cache lines every time. Freed when the thread exits (pool workers at pool teardown). */
+static pthread_key_t g_scratch_key;
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+static bool g_scratch_ok;
+typedef struct {
+  size_t cap;
+  float *p;
+} gemm_scratch;
+
+static void scratch_free(void *v) {
+  gemm_scratch *s = v;
+  if (s) oxrt_aligned_free(s->p);
+  free(s);
+}
+static void scratch_key_init(void) { g_scratch_ok = pthread_key_create(&g_scratch_key, scratch_free) == 0; }
+
+/* Scratch of at least n floats for this thread, or NULL. */
+static float *scratch_get(size_t n) {
+  pthread_once(&g_scratch_once, scratch_key_init);
+  if (!g_scratch_ok) return NULL;
+  gemm_scratch *s = pthread_getspecific(g_scratch_key);
+  if (!s) {
+    if (!(s = calloc(1, sizeof *s))) return NULL;
+    if (pthread_setspecific(g_scratch_key, s) != 0) {
+      free(s);
+      return NULL;
+    }
+  }
+  if (s->cap < n) {
+    oxrt_aligned_free(s->p);
+    s->cap = 0;
+    if (!(s->p = oxrt_aligned_alloc(sizeof(float) * n))) return NULL;
+    s->cap = n;
+  }
+  return s->p;
+}
+
 static void run_tiles(void *arg, size_t t0, size_t t1) {
   sgemm_plan *pl = arg;
   const oxrt_sgemm_ex *g = pl->g;
   const size_t mr = pl->uk.mr, nr = pl->uk.nr, KC = pl->kc_max, K = g->K, M = g->M, N = g->N;
   const bool epi = g->bias || g->act != OXRT_ACT_NONE;
-  size_t max_panels = pl->n_tile / nr;
-  float *bp = oxrt_aligned_alloc(sizeof(float) * (KC * pl->n_tile + mr * nr) + sizeof(float *) * max_panels);
+  float *bp = scratch_get(KC * nr + mr * nr);
   if (!bp) {
     if (!g->ap && !g->bp && !g->bfill) tiles_unpacked(pl, t0, t1);
     else atomic_store(&pl->failed, 1);
     return;
   }
-  float *tmp = bp + KC * pl->n_tile;
-  const float **bptr = (const float **)(tmp + mr * nr);
+  float *tmp = bp + KC * nr;
   for (size_t t = t0; t < t1; t++) {
     size_t tm = t / pl->n_tiles_n, tn = t % pl->n_tiles_n;
     size_t i_beg = tm * pl->m_tile, i_end = i_beg + pl->m_tile < M ? i_beg + pl->m_tile : M;
@@ -233,27 +270,25 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       size_t kc = K - p0 < KC ? K - p0 : KC;
       float beta = p0 == 0 ? g->beta : 1.0f;
       bool last = p0 + kc == K;
+      /* One B panel at a time, filled into L1 and used by every A micro-panel of the tile right away. */
       for (size_t q = 0; q < n_panels; q++) {
         size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
-        float *dst = bp + q * kc * nr;
+        const float *b;
         if (g->bp) {
-          bptr[q] = g->bp->data + (j0 / nr) * K * nr + p0 * nr;
-          continue;
+          b = g->bp->data + (j0 / nr) * K * nr + p0 * nr;
+        } else {
+          if (g->bfill) g->bfill(g->bctx, p0, kc, j0, n_eff, nr, bp);
+          else pack_b_panel(g->trans_b, g->B, g->ldb, p0, kc, j0, n_eff, nr, bp);
+          b = bp;
         }
-        if (g->bfill) g->bfill(g->bctx, p0, kc, j0, n_eff, nr, dst);
-        else pack_b_panel(g->trans_b, g->B, g->ldb, p0, kc, j0, n_eff, nr, dst);
-        bptr[q] = dst;
-      }
-      for (size_t i0 = i_beg; i0 < i_end; i0 += mr) {
-        size_t m_eff = i_end - i0 < mr ? i_end - i0 : mr;
-        const float *ap = pl->Ap + (i0 / mr) * mr * K + p0 * mr;
-        for (size_t q = 0; q < n_panels; q++) {
-          size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
+        for (size_t i0 = i_beg; i0 < i_end; i0 += mr) {
+          size_t m_eff = i_end - i0 < mr ? i_end - i0 : mr;
+          const float *ap = pl->Ap + (i0 / mr) * mr * K + p0 * mr;
           float *c = g->C + i0 * g->ldc + j0;
           if (m_eff == mr && n_eff == nr) {
-            pl->uk.kern(kc, ap, bptr[q], c, g->ldc, g->alpha, beta);
+            pl->uk.kern(kc, ap, b, c, g->ldc, g->alpha, beta);
           } else {
-            pl->uk.kern(kc, ap, bptr[q], tmp, nr, g->alpha, 0.0f);
+            pl->uk.kern(kc, ap, b, tmp, nr, g->alpha, 0.0f);
             merge_tile(tmp, nr, c, g->ldc, m_eff, n_eff, beta);
           }
           if (last && epi) epilogue(c, g->ldc, m_eff, n_eff, g->bias ? g->bias + i0 : NULL, g->act);
@@ -261,7 +296,6 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       }
     }
   }
-  oxrt_aligned_free(bp);
 }
 
 bool oxrt_sgemm_pack_a(bool trans_a, size_t M, size_t K, const float *A, size_t lda, oxrt_sgemm_apack *out) {

@@ -221,51 +221,155 @@ bool oxrt_conv_f64(const oxrt_conv_shape *s, const double *x, const double *w, c
  * activation are applied in the GEMM epilogue. */
 
 typedef struct {
-  const float *x; /* first input channel of the image-group */
+  const float *x; /* first input channel of the image-group (of the first image when batched) */
   int64_t IH, IW, OH, OW, sh, sw, dh, dw, ph, pw, KW;
-  size_t kprod, in_size;
+  size_t kprod, in_size, out_size;
+  size_t img_stride; /* elements between images when columns span several images (batched), else 0 */
   const int64_t *wlo, *whi; /* per kernel column: outputs ow in [wlo, whi) read inside the row */
 } conv2d_bsrc;
 
-static void conv2d_bfill(const void *vctx, size_t p0, size_t kc, size_t j0, size_t n_eff, size_t nr, float *dst) {
+/* One run of a panel row: lanes [lane, lane+len) copy from src (+ channel base, stride sw) or are zero. */
+typedef struct {
+  int32_t lane, len;
+  int64_t src; /* < 0: zeros */
+} conv_seg;
+
+typedef struct {
+  int32_t lane, len;
+  int64_t base, oh, ow; /* image base offset and first output position of the run */
+} conv_run;
+
+/* GCC would turn the short copy/zero loops below into memcpy/memset calls, whose call overhead dominates
+ * runs of a few elements. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NO_LIBCALLS
+#endif
+
+static int conv_push(conv_seg *sg, int n, int32_t lane, int32_t len, int64_t src) {
+  if (len <= 0) return n;
+  if (src < 0 && n > 0 && sg[n - 1].src < 0 && sg[n - 1].lane + sg[n - 1].len == lane) {
+    sg[n - 1].len += len;
+    return n;
+  }
+  sg[n].lane = lane, sg[n].len = len, sg[n].src = src;
+  return n + 1;
+}
+
+/* Segments of kernel tap `tap` over the panel's runs; at most 3 * n_runs + 1. */
+static int conv_tap_segs(const conv2d_bsrc *b, size_t tap, const conv_run *runs, int n_runs, int32_t n_eff,
+                         int32_t nr, conv_seg *sg) {
+  const int64_t kh = (int64_t)tap / b->KW, kw = (int64_t)tap % b->KW;
+  const int64_t hoff = kh * b->dh - b->ph, woff = kw * b->dw - b->pw, lo = b->wlo[kw], hi = b->whi[kw];
+  int n = 0;
+  for (int r = 0; r < n_runs; r++) {
+    const conv_run *R = &runs[r];
+    int64_t ih = R->oh * b->sh + hoff, ow = R->ow, e = ow + R->len;
+    if (ih < 0 || ih >= b->IH) {
+      n = conv_push(sg, n, R->lane, R->len, -1);
+      continue;
+    }
+    int64_t a = lo > ow ? lo : ow, z = hi < e ? hi : e;
+    if (a > e) a = e;
+    if (z < a) z = a;
+    n = conv_push(sg, n, R->lane, (int32_t)(a - ow), -1);
+    n = conv_push(sg, n, R->lane + (int32_t)(a - ow), (int32_t)(z - a), R->base + ih * b->IW + a * b->sw + woff);
+    n = conv_push(sg, n, R->lane + (int32_t)(z - ow), (int32_t)(e - z), -1);
+  }
+  return conv_push(sg, n, n_eff, nr - n_eff, -1);
+}
+
+#define CONV_SEG_CACHE 2048
+
+NO_LIBCALLS static void conv2d_bfill(const void *vctx, size_t p0, size_t kc, size_t j0, size_t n_eff, size_t nr,
+                                     float *dst) {
   const conv2d_bsrc *b = vctx;
-  const int64_t OW = b->OW, IH = b->IH, IW = b->IW, sh = b->sh, sw = b->sw;
-  const int64_t oh0 = (int64_t)j0 / OW, ow0 = (int64_t)j0 % OW;
-  size_t c = p0 / b->kprod, kk = p0 % b->kprod;
-  int64_t kh = (int64_t)kk / b->KW, kw = (int64_t)kk % b->KW;
+  const int64_t OW = b->OW, OH = b->OH, sw = b->sw;
+  /* the panel's columns as runs along output rows (a run ends at a row or image boundary) */
+  conv_run runs[65];
+  int n_runs = 0;
+  {
+    size_t img = j0 / b->out_size, pos = j0 % b->out_size;
+    int64_t oh = (int64_t)pos / OW, ow = (int64_t)pos % OW;
+    for (size_t lane = 0; lane < n_eff && n_runs < 64;) {
+      int64_t len = OW - ow < (int64_t)(n_eff - lane) ? OW - ow : (int64_t)(n_eff - lane);
+      runs[n_runs++] = (conv_run){(int32_t)lane, (int32_t)len, (int64_t)(img * b->img_stride), oh, ow};
+      lane += (size_t)len;
+      ow = 0;
+      if (++oh == OH) oh = 0, img++;
+    }
+  }
+  /* Short runs (small images): a per-lane offset table per tap, filled branch-free, beats run bookkeeping. */
+  if ((size_t)n_runs * 6 > n_eff && b->kprod * nr <= 2048) {
+    int64_t offs[2048];
+    bool built[256] = {false};
+    const bool cache_ok = b->kprod <= 256;
+    size_t c = p0 / b->kprod, tap = p0 % b->kprod;
+    for (size_t k = 0; k < kc; k++) {
+      int64_t *off = offs + (cache_ok ? tap * nr : 0);
+      if (!cache_ok || !built[tap]) {
+        const int64_t kh = (int64_t)tap / b->KW, kw = (int64_t)tap % b->KW;
+        const int64_t hoff = kh * b->dh - b->ph, woff = kw * b->dw - b->pw;
+        for (int r = 0; r < n_runs; r++) {
+          const conv_run *R = &runs[r];
+          int64_t ih = R->oh * b->sh + hoff;
+          bool row_ok = ih >= 0 && ih < b->IH;
+          for (int32_t l = 0; l < R->len; l++) {
+            int64_t iw = (R->ow + l) * sw + woff;
+            off[R->lane + l] = row_ok && iw >= 0 && iw < b->IW ? R->base + ih * b->IW + iw : -1;
+          }
+        }
+        for (size_t l = n_eff; l < nr; l++) off[l] = -1;
+        if (cache_ok) built[tap] = true;
+      }
+      float *d = dst + k * nr;
+      const float *xc = b->x + c * b->in_size;
+      for (size_t l = 0; l < nr; l++) {
+        int64_t o = off[l];
+        float v = xc[o < 0 ? 0 : o];
+        d[l] = o < 0 ? 0.0f : v;
+      }
+      if (++tap == b->kprod) tap = 0, c++;
+    }
+    return;
+  }
+  /* segments per tap, built on first use within this panel */
+  const size_t per_tap = 3 * (size_t)n_runs + 1;
+  const bool cache = b->kprod * per_tap <= CONV_SEG_CACHE;
+  conv_seg segs[CONV_SEG_CACHE];
+  int32_t nseg_stack[256], *nseg = b->kprod <= 256 ? nseg_stack : NULL;
+  bool use_cache = cache && nseg;
+  if (use_cache)
+    for (size_t t = 0; t < b->kprod; t++) nseg[t] = -1;
+  size_t c = p0 / b->kprod, tap = p0 % b->kprod;
   for (size_t k = 0; k < kc; k++) {
     float *d = dst + k * nr;
     const float *xc = b->x + c * b->in_size;
-    const int64_t hoff = kh * b->dh - b->ph, woff = kw * b->dw - b->pw, lo = b->wlo[kw], hi = b->whi[kw];
-    size_t lane = 0;
-    int64_t oh = oh0, ow = ow0;
-    while (lane < n_eff) {
-      int64_t len = OW - ow < (int64_t)(n_eff - lane) ? OW - ow : (int64_t)(n_eff - lane), e = ow + len;
-      float *dd = d + lane - ow; /* indexed by ow */
-      int64_t ih = oh * sh + hoff;
-      if (ih < 0 || ih >= IH) {
-        for (int64_t o = ow; o < e; o++) dd[o] = 0;
+    const conv_seg *sg;
+    int ns;
+    if (use_cache) {
+      conv_seg *slot = segs + tap * per_tap;
+      if (nseg[tap] < 0) nseg[tap] = conv_tap_segs(b, tap, runs, n_runs, (int32_t)n_eff, (int32_t)nr, slot);
+      sg = slot, ns = nseg[tap];
+    } else {
+      ns = conv_tap_segs(b, tap, runs, n_runs, (int32_t)n_eff, (int32_t)nr, segs);
+      sg = segs;
+    }
+    for (int i = 0; i < ns; i++) {
+      float *o = d + sg[i].lane;
+      const int32_t len = sg[i].len;
+      if (sg[i].src < 0) {
+        for (int32_t l = 0; l < len; l++) o[l] = 0;
+      } else if (sw == 1) {
+        const float *src = xc + sg[i].src;
+        for (int32_t l = 0; l < len; l++) o[l] = src[l];
       } else {
-        const float *row = xc + ih * IW + woff; /* element of output ow: row[ow * sw] */
-        int64_t a = lo > ow ? lo : ow, z = hi < e ? hi : e;
-        if (a > e) a = e;
-        if (z < a) z = a;
-        for (int64_t o = ow; o < a; o++) dd[o] = 0;
-        if (sw == 1)
-          for (int64_t o = a; o < z; o++) dd[o] = row[o];
-        else
-          for (int64_t o = a; o < z; o++) dd[o] = row[o * sw];
-        for (int64_t o = z; o < e; o++) dd[o] = 0;
+        const float *src = xc + sg[i].src;
+        for (int32_t l = 0; l < len; l++) o[l] = src[l * sw];
       }
-      lane += (size_t)len;
-      ow = 0;
-      oh++;
     }
-    for (; lane < nr; lane++) d[lane] = 0;
-    if (++kw == b->KW) {
-      kw = 0;
-      if (++kh * b->KW == (int64_t)b->kprod) kh = 0, c++;
-    }
+    if (++tap == b->kprod) tap = 0, c++;
   }
 }
 
@@ -295,20 +399,23 @@ typedef struct {
   const oxrt_conv_wpack *wp;
   oxrt_act act;
   float *y;
+  float *tmp; /* batched: [Mg, N * out_size] result of one group, scattered into y */
   size_t Cg, Mg, kprod, Kg, in_size, out_size;
-  bool pointwise;
+  bool pointwise, batched;
   const int64_t *wlo, *whi;
   atomic_int failed;
 } conv_f32_job;
 
+/* Image n, group g (or with j->batched, every image of group g in one product). */
 static void conv_f32_one(conv_f32_job *j, size_t n, size_t g, oxrt_threadpool *pool) {
   const oxrt_conv_shape *s = j->s;
   const float *xg = j->x + (n * s->C + g * j->Cg) * j->in_size;
-  oxrt_sgemm_ex ge = {.M = j->Mg, .N = j->out_size, .K = j->Kg, .alpha = 1, .beta = 0, .ap = &j->wp->g[g],
-                      .C = j->y + (n * s->M + g * j->Mg) * j->out_size, .ldc = j->out_size,
+  size_t cols = j->batched ? s->N * j->out_size : j->out_size;
+  oxrt_sgemm_ex ge = {.M = j->Mg, .N = cols, .K = j->Kg, .alpha = 1, .beta = 0, .ap = &j->wp->g[g],
+                      .C = j->batched ? j->tmp : j->y + (n * s->M + g * j->Mg) * j->out_size, .ldc = cols,
                       .bias = j->bias ? j->bias + g * j->Mg : NULL, .act = j->act};
   conv2d_bsrc src;
-  if (j->pointwise) {
+  if (j->pointwise && !j->batched) {
     ge.B = xg, ge.ldb = j->out_size;
   } else {
     bool two = s->nd == 2; /* 1-D runs as 2-D with a unit height */
@@ -316,10 +423,19 @@ static void conv_f32_one(conv_f32_job *j, size_t n, size_t g, oxrt_threadpool *p
                         .OW = s->out[s->nd - 1], .sh = two ? s->stride[0] : 1, .sw = s->stride[s->nd - 1],
                         .dh = two ? s->dil[0] : 1, .dw = s->dil[s->nd - 1], .ph = two ? s->pad[0] : 0,
                         .pw = s->pad[s->nd - 1], .KW = s->k[s->nd - 1], .kprod = j->kprod, .in_size = j->in_size,
+                        .out_size = j->out_size, .img_stride = j->batched ? s->C * j->in_size : 0,
                         .wlo = j->wlo, .whi = j->whi};
     ge.bfill = conv2d_bfill, ge.bctx = &src;
   }
-  if (!oxrt_sgemm_run(&ge, pool)) atomic_store(&j->failed, 1);
+  if (!oxrt_sgemm_run(&ge, pool)) {
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  if (j->batched)
+    for (size_t i = 0; i < s->N; i++)
+      for (size_t m = 0; m < j->Mg; m++)
+        memcpy(j->y + ((i * s->M + g * j->Mg + m) * j->out_size), j->tmp + m * cols + i * j->out_size,
+               sizeof(float) * j->out_size);
 }
 
 static void conv_f32_tasks(void *arg, size_t t0, size_t t1) {
@@ -376,9 +492,17 @@ bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, 
   size_t tasks = s->N * s->group;
   double flops = (double)j.Mg * (double)j.Kg * (double)j.out_size;
   int nth = oxrt_threadpool_size(pool);
-  if (nth > 1 && tasks >= (size_t)nth && flops < 2e7) oxrt_parallel_for(pool, tasks, 1, conv_f32_tasks, &j);
-  else
+  /* Small images in a batch: one product per group over the columns of every image, so micro-tiles are full
+   * and per-product overheads are paid once. */
+  if (s->N > 1 && j.out_size < 256 && (j.tmp = oxrt_aligned_alloc(sizeof(float) * j.Mg * s->N * j.out_size))) {
+    j.batched = true;
+    for (size_t g = 0; g < s->group && !atomic_load(&j.failed); g++) conv_f32_one(&j, 0, g, pool);
+    oxrt_aligned_free(j.tmp);
+  } else if (nth > 1 && tasks >= (size_t)nth && flops < 2e7) {
+    oxrt_parallel_for(pool, tasks, 1, conv_f32_tasks, &j);
+  } else {
     for (size_t t = 0; t < tasks; t++) conv_f32_one(&j, t / s->group, t % s->group, pool);
+  }
   if (wtab != wst) free(wtab);
   oxrt_conv_wpack_free(&own);
   return !atomic_load(&j.failed);

@@ -277,9 +277,24 @@ static oxrt_status *add_io(loader *L, int **arr, int *n, size_t *cap, int id) {
   return NULL;
 }
 
+/* A new graph, recorded in the model so that it is released with it. */
+static oxrt_graph *new_graph(loader *L, oxrt_graph *parent) {
+  oxrt_model *m = L->m;
+  if (m->n_all_graphs == m->cap_all_graphs) {
+    int nc = m->cap_all_graphs ? m->cap_all_graphs * 2 : 8;
+    oxrt_graph **na = realloc(m->all_graphs, sizeof *na * (size_t)nc);
+    if (!na) return NULL;
+    m->all_graphs = na;
+    m->cap_all_graphs = nc;
+  }
+  oxrt_graph *g = oxrt_graph_new(L->a, parent);
+  if (g) m->all_graphs[m->n_all_graphs++] = g;
+  return g;
+}
+
 static oxrt_status *read_graph(loader *L, pb_reader *r, oxrt_graph *parent, oxrt_graph **out) {
   if (++L->depth > 64) return BAD("subgraphs nested deeper than 64 levels");
-  oxrt_graph *g = oxrt_graph_new(L->a, parent);
+  oxrt_graph *g = new_graph(L, parent);
   if (!g) return OXRT_OOM();
   pb_reader all = *r;
   uint32_t field, wire;
@@ -397,7 +412,7 @@ static oxrt_status *read_function(loader *L, pb_reader *r, oxrt_function *fn) {
   pb_reader sub;
   if (!pb_sub(r, &sub)) return BAD("truncated FunctionProto");
   fn->name = fn->domain = fn->overload = "";
-  fn->body = oxrt_graph_new(L->a, NULL);
+  fn->body = new_graph(L, NULL);
   if (!fn->body) return OXRT_OOM();
   size_t ci = 0, co = 0, ca = 0, cad = 0, cop = 0;
   uint32_t field, wire;
@@ -619,6 +634,8 @@ void oxrt_model_free(oxrt_model *m) {
   if (!m) return;
   if (m->graph) oxrt_graph_release_values(m->graph);
   for (int i = 0; i < m->n_functions; i++) release_function(&m->functions[i]);
+  for (int i = 0; i < m->n_all_graphs; i++) oxrt_graph_release_values(m->all_graphs[i]); /* idempotent */
+  free(m->all_graphs);
   for (int i = 0; i < m->n_ext; i++) oxrt_unmap_file(m->ext_base[i], m->ext_size[i], m->ext_kind[i]);
   free(m->ext_base);
   free(m->ext_size);

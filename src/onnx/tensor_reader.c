@@ -441,8 +441,10 @@ oxrt_status *oxrt_read_type(pb_reader *r, oxrt_arena *a, oxrt_type **out) {
       continue;
     }
     pb_reader inner;
-    if (field == 1 || field == 8) { /* tensor_type, sparse_tensor_type */
-      t->kind = field == 1 ? OXRT_KIND_TENSOR : OXRT_KIND_SPARSE_TENSOR;
+    if (field == 1 || field == 8 || field == 5) {
+      /* tensor_type, sparse_tensor_type: elem_type (1) and shape (2); map_type: key_type (1) and value_type (2) */
+      const bool map = field == 5;
+      t->kind = map ? OXRT_KIND_MAP : field == 1 ? OXRT_KIND_TENSOR : OXRT_KIND_SPARSE_TENSOR;
       if (!pb_sub(&sub, &inner)) break;
       uint32_t f2, w2;
       while (pb_next(&inner, &f2, &w2)) {
@@ -450,12 +452,12 @@ oxrt_status *oxrt_read_type(pb_reader *r, oxrt_arena *a, oxrt_type **out) {
         if (f2 == 1 && w2 == PB_VARINT) {
           if (pb_varint(&inner, &v)) t->elem_type = (oxrt_elem_type)v;
         } else if (f2 == 2 && w2 == PB_BYTES) {
-          OXRT_TRY(read_shape(&inner, a, t));
+          OXRT_TRY(map ? oxrt_read_type(&inner, a, &t->elem) : read_shape(&inner, a, t));
         } else {
           pb_skip(&inner, w2);
         }
       }
-      if (inner.error) return BAD("corrupt TypeProto.Tensor");
+      if (inner.error) return BAD(map ? "corrupt TypeProto.Map" : "corrupt TypeProto.Tensor");
     } else if (field == 4 || field == 9) { /* sequence_type, optional_type */
       t->kind = field == 4 ? OXRT_KIND_SEQUENCE : OXRT_KIND_OPTIONAL;
       if (!pb_sub(&sub, &inner)) break;
@@ -466,21 +468,6 @@ oxrt_status *oxrt_read_type(pb_reader *r, oxrt_arena *a, oxrt_type **out) {
       }
       if (inner.error) return BAD("corrupt TypeProto");
       if (t->elem) t->elem_type = t->elem->elem_type;
-    } else if (field == 5) { /* map_type */
-      t->kind = OXRT_KIND_MAP;
-      if (!pb_sub(&sub, &inner)) break;
-      uint32_t f2, w2;
-      while (pb_next(&inner, &f2, &w2)) {
-        uint64_t v;
-        if (f2 == 1 && w2 == PB_VARINT) {
-          if (pb_varint(&inner, &v)) t->elem_type = (oxrt_elem_type)v;
-        } else if (f2 == 2 && w2 == PB_BYTES) {
-          OXRT_TRY(oxrt_read_type(&inner, a, &t->elem));
-        } else {
-          pb_skip(&inner, w2);
-        }
-      }
-      if (inner.error) return BAD("corrupt TypeProto.Map");
     } else if (!pb_skip(&sub, wire)) {
       break;
     }

@@ -123,3 +123,20 @@ oxrt_status *oxrt_output_copy(oxrt_kernel_ctx *ctx, int out_index, const oxrt_va
   }
   return NULL;
 }
+
+oxrt_status *oxrt_f32_view(const oxrt_value *x, const float **out, float **tmp) {
+  *tmp = NULL;
+  if (x->dtype == OXRT_FLOAT) {
+    *out = (const float *)x->data;
+    return NULL;
+  }
+  float *b = malloc(sizeof(float) * (x->count ? x->count : 1));
+  if (!b) return OXRT_OOM();
+  if (!oxrt_convert(OXRT_FLOAT, b, x->dtype, x->data, x->count, false)) {
+    free(b);
+    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "element type %s is not supported", oxrt_elem_type_name(x->dtype));
+  }
+  *out = b;
+  *tmp = b;
+  return NULL;
+}

@@ -23,5 +23,8 @@ oxrt_status *oxrt_read_scalar_f64(const oxrt_value *t, int index, double *out);
 oxrt_status *oxrt_read_scalar_i64(const oxrt_value *t, int index, int64_t *out);
 /* Copies tensor `src` to a new output (same type/shape) — for Identity-like ops. */
 oxrt_status *oxrt_output_copy(oxrt_kernel_ctx *ctx, int out_index, const oxrt_value *src, int rank, const int64_t *dims);
+/* Float32 data of any numeric tensor x, so one float kernel serves every element type: x's own data when x is
+ * float (*tmp = NULL), else a converted copy that is also returned in *tmp for the caller to free. */
+oxrt_status *oxrt_f32_view(const oxrt_value *x, const float **out, float **tmp);
 
 #endif

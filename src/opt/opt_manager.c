@@ -31,11 +31,49 @@ size_t oxrt_opt_count_nodes(const oxrt_graph *g) {
   return n;
 }
 
+/* True if attribute payload `p` (tensor or graph) belongs to a function body: nodes inlined
+ * from a function share their attributes with it, and the function frees them. */
+static bool attr_in(const oxrt_attr *at, const void *p) {
+  if (at->t == p || at->g == p) return true;
+  for (size_t k = 0; k < at->n; k++)
+    if ((at->tensors && at->tensors[k] == p) || (at->graphs && at->graphs[k] == p)) return true;
+  return false;
+}
+
+static bool function_owned(const oxrt_model *m, const void *p) {
+  for (int f = 0; f < m->n_functions; f++) {
+    const oxrt_function *fn = &m->functions[f];
+    for (int i = 0; i < fn->n_attr_defaults; i++)
+      if (attr_in(&fn->attr_defaults[i], p)) return true;
+    for (int i = 0; fn->body && i < fn->body->n_nodes; i++)
+      for (int a = 0; a < fn->body->nodes[i].n_attrs; a++)
+        if (attr_in(&fn->body->nodes[i].attrs[a], p)) return true;
+  }
+  return false;
+}
+
+/* Frees what a deleted node's attributes own (tensors, subgraph initializers): the model frees
+ * only what its remaining nodes reach. */
+static void release_attrs(const oxrt_model *m, oxrt_node *n) {
+  for (int a = 0; a < n->n_attrs; a++) {
+    oxrt_attr *at = &n->attrs[a];
+    if (at->t && !function_owned(m, at->t)) oxrt_value_free(at->t);
+    at->t = NULL;
+    if (at->g && !function_owned(m, at->g)) oxrt_graph_release_values(at->g);
+    for (size_t k = 0; k < at->n; k++) {
+      if (at->tensors && at->tensors[k] && !function_owned(m, at->tensors[k])) oxrt_value_free(at->tensors[k]);
+      if (at->graphs && at->graphs[k] && !function_owned(m, at->graphs[k])) oxrt_graph_release_values(at->graphs[k]);
+    }
+  }
+  n->n_attrs = 0;
+}
+
 /* Drops deleted nodes and recomputes producers. */
-static void compact(oxrt_graph *g) {
+static void compact(const oxrt_model *m, oxrt_graph *g) {
   int k = 0;
   for (int i = 0; i < g->n_nodes; i++)
     if (g->nodes[i].op_type) g->nodes[k++] = g->nodes[i];
+    else release_attrs(m, &g->nodes[i]);
   g->n_nodes = k;
   for (int v = 0; v < g->n_values; v++) g->values[v].producer = -1;
   for (int i = 0; i < g->n_nodes; i++)
@@ -58,7 +96,7 @@ static oxrt_status *run_on(oxrt_opt_ctx *ctx, const oxrt_opt_pass *p, oxrt_graph
   if (has_gradient(g)) return NULL;
   bool ch = false;
   oxrt_status *st = p->run(ctx, g, &ch);
-  compact(g);
+  compact(ctx->model, g);
   if (st) return st;
   *changed |= ch;
   if (!p->subgraphs) return NULL;

@@ -85,12 +85,7 @@ static oxrt_status *svr_prepare(const oxrt_node *node, int opset, void **state) 
       s->feat = (int64_t)s->n_coef;
     }
   }
-  if (st) {
-    svm_release(s);
-    return st;
-  }
-  *state = s;
-  return NULL;
+  return ml_prepared(st, s, svm_release, state);
 }
 
 static oxrt_status *svr_run(oxrt_kernel_ctx *ctx) {
@@ -166,12 +161,7 @@ static oxrt_status *svc_prepare(const oxrt_node *node, int opset, void **state) 
   s->all_pos = true;
   for (size_t i = 0; i < s->n_coef; i++)
     if (s->coef[i] < 0) s->all_pos = false;
-  if (st) {
-    svm_release(s);
-    return st;
-  }
-  *state = s;
-  return NULL;
+  return ml_prepared(st, s, svm_release, state);
 }
 
 /* Pairwise coupling of one-vs-one probabilities r[k*k] into p[k] (libsvm's multiclass_probability). */
@@ -226,10 +216,8 @@ static oxrt_status *svc_run(oxrt_kernel_ctx *ctx) {
   /* final score width */
   int64_t nout = proba ? k : nraw;
   if (nout == 1 && s->post != ML_PT_PROBIT && s->n_rho == 1 && s->n_labels == 2) nout = 2;
-  int64_t dims[2] = {N, nout};
   oxrt_value *lab, *y;
-  OXRT_TRY(oxrt_output_tensor(ctx, 0, s->labels_s ? OXRT_STRING : OXRT_INT64, 1, dims, &lab));
-  OXRT_TRY(oxrt_output_tensor(ctx, 1, OXRT_FLOAT, 2, dims, &y));
+  OXRT_TRY(ml_classifier_outputs(ctx, s->labels_s != NULL, N, nout, &lab, &y));
   size_t scratch = (size_t)(s->n_vec + 3 * k + 3 * k * k + nraw + nout + 8);
   double *buf = malloc(sizeof(double) * scratch);
   if (!buf) return OXRT_OOM();

@@ -430,24 +430,22 @@ static oxrt_status *ter_prepare(const oxrt_node *node, int opset, void **state) 
     st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "base_values has %zu entries, expected n_targets = %lld", nb,
                     (long long)f->n_targets);
   if (!st) st = check_targets(f, "target_ids");
-  if (st) {
-    forest_release(f);
-    return st;
-  }
-  *state = f;
-  return NULL;
+  return ml_prepared(st, f, forest_release, state);
 }
 
-static oxrt_status *ter_run(oxrt_kernel_ctx *ctx) {
+/* Regression: scores [N, n_targets], float (TreeEnsembleRegressor) or the input's type (TreeEnsemble). */
+static oxrt_status *forest_regress(oxrt_kernel_ctx *ctx, bool input_type) {
   const forest *f = ctx->state;
   const oxrt_value *x = oxrt_input(ctx, 0);
   int64_t N, C;
   OXRT_TRY(forest_input(f, x, &N, &C));
   int64_t dims[2] = {N, f->n_targets};
   forest_job j = {.f = f, .x = x, .C = C};
-  OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 2, dims, &j.y));
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, input_type ? x->dtype : OXRT_FLOAT, 2, dims, &j.y));
   return forest_go(ctx, &j, N);
 }
+
+static oxrt_status *ter_run(oxrt_kernel_ctx *ctx) { return forest_regress(ctx, false); }
 
 /* ------------------------------------------------------------ TreeEnsembleClassifier */
 static oxrt_status *tec_prepare(const oxrt_node *node, int opset, void **state) {
@@ -492,12 +490,7 @@ static oxrt_status *tec_prepare(const oxrt_node *node, int opset, void **state) 
     f->bin_class = ne ? f->targets[0] : 0;
     if (f->base && nb == 1 && f->bin_class != 0) f->base[f->bin_class] = f->base[0], f->base[0] = 0;
   }
-  if (st) {
-    forest_release(f);
-    return st;
-  }
-  *state = f;
-  return NULL;
+  return ml_prepared(st, f, forest_release, state);
 }
 
 static oxrt_status *tec_run(oxrt_kernel_ctx *ctx) {
@@ -506,9 +499,7 @@ static oxrt_status *tec_run(oxrt_kernel_ctx *ctx) {
   int64_t N, C;
   OXRT_TRY(forest_input(f, x, &N, &C));
   forest_job j = {.f = f, .x = x, .C = C, .n_out = f->binary ? 2 : f->n_classes};
-  int64_t dims[2] = {N, j.n_out};
-  OXRT_TRY(oxrt_output_tensor(ctx, 0, f->str_labels ? OXRT_STRING : OXRT_INT64, 1, dims, &j.labels));
-  OXRT_TRY(oxrt_output_tensor(ctx, 1, OXRT_FLOAT, 2, dims, &j.y));
+  OXRT_TRY(ml_classifier_outputs(ctx, f->str_labels, N, j.n_out, &j.labels, &j.y));
   return forest_go(ctx, &j, N);
 }
 
@@ -626,16 +617,7 @@ fail:
   return st;
 }
 
-static oxrt_status *te5_run(oxrt_kernel_ctx *ctx) {
-  const forest *f = ctx->state;
-  const oxrt_value *x = oxrt_input(ctx, 0);
-  int64_t N, C;
-  OXRT_TRY(forest_input(f, x, &N, &C));
-  int64_t dims[2] = {N, f->n_targets};
-  forest_job j = {.f = f, .x = x, .C = C};
-  OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, 2, dims, &j.y));
-  return forest_go(ctx, &j, N);
-}
+static oxrt_status *te5_run(oxrt_kernel_ctx *ctx) { return forest_regress(ctx, true); }
 
 static const oxrt_op_impl ter_impls[] = {
     {.since_version = 1, .type_mask = ML_TMASK_NUM, .prepare = ter_prepare, .run = ter_run, .release = forest_release},

@@ -265,12 +265,7 @@ static oxrt_status *labelenc_prepare(const oxrt_node *node, int opset, void **st
     l->def_d = df ? df->f : -0.0;
   }
 done:
-  if (st) {
-    labelenc_release(l);
-    return st;
-  }
-  *state = l;
-  return NULL;
+  return ml_prepared(st, l, labelenc_release, state);
 }
 
 static oxrt_status *labelenc_run(oxrt_kernel_ctx *ctx) {
@@ -445,12 +440,7 @@ static oxrt_status *dictvec_prepare(const oxrt_node *node, int opset, void **sta
   bool found;
   oxrt_status *st = keyset_from(node, "string_vocabulary", "int64_vocabulary", NULL, NULL, &d->vocab, &found);
   if (!st && !found) st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "string_vocabulary or int64_vocabulary is required");
-  if (st) {
-    dictvec_release(d);
-    return st;
-  }
-  *state = d;
-  return NULL;
+  return ml_prepared(st, d, dictvec_release, state);
 }
 
 static oxrt_status *dictvec_run(oxrt_kernel_ctx *ctx) {

@@ -39,12 +39,7 @@ static oxrt_status *linreg_prepare(const oxrt_node *node, int opset, void **stat
                     (long long)s->rows);
   if (!st && s->n_icpt && s->n_icpt != (size_t)s->rows)
     st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%zu intercepts for %lld targets", s->n_icpt, (long long)s->rows);
-  if (st) {
-    linear_release(s);
-    return st;
-  }
-  *state = s;
-  return NULL;
+  return ml_prepared(st, s, linear_release, state);
 }
 
 static oxrt_status *linclf_prepare(const oxrt_node *node, int opset, void **state) {
@@ -63,12 +58,7 @@ static oxrt_status *linclf_prepare(const oxrt_node *node, int opset, void **stat
   if (!st && (s->n_coef % (size_t)s->rows))
     st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%zu coefficients do not split into %lld classes", s->n_coef,
                     (long long)s->rows);
-  if (st) {
-    linear_release(s);
-    return st;
-  }
-  *state = s;
-  return NULL;
+  return ml_prepared(st, s, linear_release, state);
 }
 
 /* Raw scores of row r into o[rows]. */
@@ -116,10 +106,8 @@ static oxrt_status *linclf_run(oxrt_kernel_ctx *ctx) {
   /* one score row for two labels: the binary case scores [-s, s] */
   bool binary = s->rows == 1 && s->n_labels == 2;
   int64_t nout = binary ? 2 : s->rows;
-  int64_t dims[2] = {N, nout};
   oxrt_value *lab, *y;
-  OXRT_TRY(oxrt_output_tensor(ctx, 0, s->labels_s ? OXRT_STRING : OXRT_INT64, 1, dims, &lab));
-  OXRT_TRY(oxrt_output_tensor(ctx, 1, OXRT_FLOAT, 2, dims, &y));
+  OXRT_TRY(ml_classifier_outputs(ctx, s->labels_s != NULL, N, nout, &lab, &y));
   double *o = malloc(sizeof(double) * (size_t)(nout + 2));
   if (!o) return OXRT_OOM();
   oxrt_status *st = NULL;

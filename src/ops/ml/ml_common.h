@@ -135,6 +135,25 @@ static inline const char **ml_attr_strings(const oxrt_node *node, const char *na
   return a->strings;
 }
 
+/* The end of a prepare: on error (st) the half-built state s is released and st returned; else s becomes the
+ * node's state. */
+static inline oxrt_status *ml_prepared(oxrt_status *st, void *s, void (*release)(void *), void **state) {
+  if (st) {
+    release(s);
+    return st;
+  }
+  *state = s;
+  return NULL;
+}
+
+/* The two outputs of a classifier: labels [N] (strings or int64) and float scores [N, n_scores]. */
+static inline oxrt_status *ml_classifier_outputs(oxrt_kernel_ctx *ctx, bool str_labels, int64_t N, int64_t n_scores,
+                                                 oxrt_value **labels, oxrt_value **scores) {
+  int64_t dims[2] = {N, n_scores};
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, str_labels ? OXRT_STRING : OXRT_INT64, 1, dims, labels));
+  return oxrt_output_tensor(ctx, 1, OXRT_FLOAT, 2, dims, scores);
+}
+
 /* Sets string element i of tensor v to a copy of s. */
 static inline oxrt_status *ml_set_str(oxrt_value *v, size_t i, const char *s) {
   size_t l = strlen(s);

@@ -10,22 +10,13 @@ static oxrt_status *gather_elements_run(oxrt_kernel_ctx *ctx) {
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 1 (indices) must have the rank of data (%d), got %d", x->rank,
                       ind->rank);
   int64_t axis;
-  OXRT_TRY(oxrt_norm_axis(oxrt_attr_int(ctx->node, "axis", 0), x->rank, false, &axis));
-  for (int d = 0; d < x->rank; d++)
-    if (d != axis && ind->dims[d] > x->dims[d])
-      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "indices dim %d (%lld) exceeds data dim %d (%lld)", d,
-                        (long long)ind->dims[d], d, (long long)x->dims[d]);
-  int64_t adim = x->dims[axis];
-  for (size_t i = 0; i < ind->count; i++) {
-    int64_t v;
-    OXRT_TRY(ix_wrap(ind, i, adim, &v));
-  }
+  OXRT_TRY(ix_elements_axis(ctx, x, ind, &axis));
+  const int64_t adim = x->dims[axis];
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, ind->rank, ind->dims, &y));
   if (!ind->count) return NULL;
   int64_t xst[OXRT_MAX_RANK], idx[OXRT_MAX_RANK] = {0};
   ix_strides(x->dims, x->rank, xst);
-  int r = x->rank;
   size_t es = oxrt_elem_type_size(x->dtype);
   size_t base = 0; /* data offset of idx with the axis coordinate left out */
   for (size_t i = 0; i < ind->count; i++) {
@@ -37,13 +28,7 @@ static oxrt_status *gather_elements_run(oxrt_kernel_ctx *ctx) {
     } else {
       memcpy((char *)y->data + i * es, (const char *)x->data + src * es, es);
     }
-    for (int d = r - 1; d >= 0; d--) {
-      idx[d]++;
-      if (d != axis) base += (size_t)xst[d];
-      if (idx[d] < ind->dims[d]) break;
-      if (d != axis) base -= (size_t)(xst[d] * ind->dims[d]);
-      idx[d] = 0;
-    }
+    ix_axis_walk_next(ind, (int)axis, xst, idx, &base);
   }
   return NULL;
 }

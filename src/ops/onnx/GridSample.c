@@ -157,23 +157,17 @@ static oxrt_status *gridsample_run(oxrt_kernel_ctx *ctx) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, x->rank, od, &y));
   if (y->count == 0) return NULL;
-  const float *xf = NULL, *gf = NULL;
-  float *xt = NULL, *gt = NULL, *yf = NULL;
-  oxrt_status *st = f32_in(x, &xf, &xt);
-  if (!st) st = f32_in(grid, &gf, &gt);
-  if (!st) st = f32_out(y, &yf);
+  f32_views v;
+  oxrt_status *st = f32_views_open(&v, 2, (const oxrt_value *[]){x, grid}, y);
   if (!st) {
     if (J.in_plane == 0) {
-      memset(yf, 0, sizeof(float) * y->count);
+      memset(v.y, 0, sizeof(float) * y->count);
     } else {
-      J.x = xf, J.grid = gf, J.y = yf;
+      J.x = v.in[0], J.grid = v.in[1], J.y = v.y;
       oxrt_parallel(ctx, (size_t)J.N * J.out_pts, 64, gs_points, &J);
     }
-    f32_commit(y, yf);
   }
-  free(xt);
-  free(gt);
-  return st;
+  return f32_views_close(&v, y, st);
 }
 
 static const oxrt_op_impl gridsample_impls[] = {

@@ -52,23 +52,15 @@ static oxrt_status *gn_run(oxrt_kernel_ctx *ctx) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, x->rank, x->dims, &y));
   if (y->count == 0) return NULL;
-  const float *xf = NULL, *sf = NULL, *bf = NULL;
-  float *xt = NULL, *st_ = NULL, *bt = NULL, *yf = NULL;
-  oxrt_status *st = f32_in(x, &xf, &xt);
-  if (!st) st = f32_in(s, &sf, &st_);
-  if (!st) st = f32_in(b, &bf, &bt);
-  if (!st) st = f32_out(y, &yf);
+  f32_views v;
+  oxrt_status *st = f32_views_open(&v, 3, (const oxrt_value *[]){x, s, b}, y);
   if (!st) {
-    gn_job J = {.x = xf, .s = sf, .b = bf, .y = yf, .G = (size_t)G, .Cg = C / (size_t)G, .S = S,
+    gn_job J = {.x = v.in[0], .s = v.in[1], .b = v.in[2], .y = v.y, .G = (size_t)G, .Cg = C / (size_t)G, .S = S,
                 .per_channel = per_channel, .eps = oxrt_attr_float(ctx->node, "epsilon", 1e-5f)};
     const size_t per = J.Cg * S;
     oxrt_parallel(ctx, N * (size_t)G, per >= 4096 ? 1 : 4096 / (per + 1) + 1, gn_groups, &J);
-    f32_commit(y, yf);
   }
-  free(xt);
-  free(st_);
-  free(bt);
-  return st;
+  return f32_views_close(&v, y, st);
 }
 
 static const oxrt_op_impl gn_impls[] = {

@@ -49,17 +49,13 @@ static oxrt_status *lrn_run(oxrt_kernel_ctx *ctx) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, x->rank, x->dims, &y));
   if (y->count == 0) return NULL;
-  const float *xf = NULL;
-  float *xt = NULL, *yf = NULL;
-  oxrt_status *st = f32_in(x, &xf, &xt);
-  if (!st) st = f32_out(y, &yf);
+  f32_views v;
+  oxrt_status *st = f32_views_open(&v, 1, &x, y);
   if (!st) {
-    J.x = xf, J.y = yf;
+    J.x = v.in[0], J.y = v.y;
     oxrt_parallel(ctx, (size_t)x->dims[0] * J.C, J.S >= 1024 ? 1 : 1024 / (J.S + 1) + 1, lrn_planes, &J);
-    f32_commit(y, yf);
   }
-  free(xt);
-  return st;
+  return f32_views_close(&v, y, st);
 }
 
 static const oxrt_op_impl lrn_impls[] = {

@@ -19,11 +19,11 @@ static oxrt_status *lpn_run(oxrt_kernel_ctx *ctx) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, r, x->dims, &y));
   if (y->count == 0) return NULL;
-  const float *xf = NULL;
-  float *xt = NULL, *yf = NULL;
-  oxrt_status *st = f32_in(x, &xf, &xt);
-  if (!st) st = f32_out(y, &yf);
+  f32_views v;
+  oxrt_status *st = f32_views_open(&v, 1, &x, y);
   if (!st) {
+    const float *xf = v.in[0];
+    float *yf = v.y;
     for (size_t o = 0; o < outer; o++)
       for (size_t j = 0; j < inner; j++) {
         const float *xp = xf + o * D * inner + j;
@@ -33,10 +33,8 @@ static oxrt_status *lpn_run(oxrt_kernel_ctx *ctx) {
         const double n = p == 1 ? s : sqrt(s);
         for (size_t i = 0; i < D; i++) yp[i * inner] = n == 0 ? 0.0f : (float)(xp[i * inner] / n);
       }
-    f32_commit(y, yf);
   }
-  free(xt);
-  return st;
+  return f32_views_close(&v, y, st);
 }
 
 static const oxrt_op_impl lpn_impls[] = {

@@ -186,6 +186,89 @@ static void pool_planes_sep(void *arg, size_t b, size_t e) {
   free(T);
 }
 
+/* 2-D (and 1-D) max/average without dilation, Indices or empty windows: for each output row the window's input
+ * rows are reduced straight into y, interior columns (window wholly inside the row) without any bounds, with
+ * the common widths unrolled. Same NaN behaviour as the loops above (a NaN never wins a comparison). */
+static void pool2d_fast(void *arg, size_t b, size_t e) {
+  const pool_job *J = arg;
+  const bool is_max = J->kind == POOL_MAX, cip = J->count_include_pad;
+  const int64_t IH = J->in[1], IW = J->in[2], OH = J->out[1], OW = J->out[2], KW = J->k[2], sw = J->s[2];
+  const int64_t *klo2 = J->klo[2], *khi2 = J->khi[2], *st2 = J->start[2];
+  /* interior columns: [ia, ib) */
+  int64_t ia = 0, ib = 0;
+  while (ia < OW && !(klo2[ia] == 0 && khi2[ia] == KW)) ia++;
+  ib = ia;
+  while (ib < OW && klo2[ib] == 0 && khi2[ib] == KW) ib++;
+  for (size_t pl = b; pl < e; pl++) {
+    const float *x = J->x + pl * (size_t)(IH * IW);
+    float *y = J->y + pl * (size_t)(OH * OW);
+    for (int64_t oh = 0; oh < OH; oh++) {
+      const int64_t h0 = J->klo[1][oh], h1 = J->khi[1][oh], hs = J->start[1][oh];
+      float *yr = y + oh * OW;
+      for (int64_t r = h0; r < h1; r++) {
+        const float *xr = x + (hs + r) * IW;
+        const bool first = r == h0;
+        for (int64_t ow = 0; ow < OW; ow++) {
+          if (ow == ia && ib > ia) { /* interior run */
+            const float *xs = xr + st2[ia];
+            if (is_max) {
+              if (KW == 2)
+                for (int64_t o = ia; o < ib; o++) {
+                  const float *q = xs + (o - ia) * sw;
+                  float v = q[1] > q[0] ? q[1] : q[0];
+                  yr[o] = first || v > yr[o] ? v : yr[o];
+                }
+              else if (KW == 3)
+                for (int64_t o = ia; o < ib; o++) {
+                  const float *q = xs + (o - ia) * sw;
+                  float v = q[1] > q[0] ? q[1] : q[0];
+                  v = q[2] > v ? q[2] : v;
+                  yr[o] = first || v > yr[o] ? v : yr[o];
+                }
+              else
+                for (int64_t o = ia; o < ib; o++) {
+                  const float *q = xs + (o - ia) * sw;
+                  float v = -INFINITY;
+                  for (int64_t kw = 0; kw < KW; kw++) v = q[kw] > v ? q[kw] : v;
+                  yr[o] = first || v > yr[o] ? v : yr[o];
+                }
+            } else {
+              for (int64_t o = ia; o < ib; o++) {
+                const float *q = xs + (o - ia) * sw;
+                float v = 0.0f;
+                for (int64_t kw = 0; kw < KW; kw++) v += q[kw];
+                yr[o] = first ? v : yr[o] + v;
+              }
+            }
+            ow = ib - 1;
+            continue;
+          }
+          const float *q = xr + st2[ow];
+          float v = is_max ? -INFINITY : 0.0f;
+          for (int64_t kw = klo2[ow]; kw < khi2[ow]; kw++) v = is_max ? (q[kw] > v ? q[kw] : v) : v + q[kw];
+          yr[ow] = first ? v : is_max ? (v > yr[ow] ? v : yr[ow]) : yr[ow] + v;
+        }
+      }
+      if (!is_max) {
+        const int64_t nh = cip ? J->kpad[1][oh] : h1 - h0;
+        for (int64_t ow = 0; ow < OW; ow++) {
+          const int64_t nw = cip ? J->kpad[2][ow] : khi2[ow] - klo2[ow];
+          yr[ow] = (float)((double)yr[ow] / (double)(nh * nw));
+        }
+      }
+    }
+  }
+}
+
+/* True when pool2d_fast serves J: at most two spatial axes, no dilation, every window non-empty. */
+static bool pool2d_fast_ok(const pool_job *J) {
+  if (J->in[0] != 1 || J->out[0] != 1 || J->k[0] != 1 || J->d[1] != 1 || J->d[2] != 1) return false;
+  for (int a = 1; a < 3; a++)
+    for (int64_t o = 0; o < J->out[a]; o++)
+      if (J->klo[a][o] >= J->khi[a][o]) return false;
+  return true;
+}
+
 /* Reads the window attributes and fills geometry (in, out, k, s, d, pb, pe) of J for input x. */
 static oxrt_status *pool_geometry(const oxrt_node *node, const oxrt_value *x, int kind, int opset, pool_job *J,
                                   int *out_rank, int64_t *out_dims) {
@@ -313,7 +396,8 @@ static oxrt_status *pool_window_run(oxrt_kernel_ctx *ctx, int kind) {
     const size_t planes = (size_t)(dims[0] * dims[1]);
     const size_t per = (size_t)(y->count / planes) * (size_t)(J.k[0] * J.k[1] * J.k[2]);
     const bool sep = (kind == POOL_MAX && !J.ind) || kind == POOL_AVG;
-    oxrt_parallel(ctx, planes, per >= 16384 ? 1 : 16384 / (per + 1) + 1, sep ? pool_planes_sep : pool_planes, &J);
+    oxrt_range_fn fn = !sep ? pool_planes : pool2d_fast_ok(&J) ? pool2d_fast : pool_planes_sep;
+    oxrt_parallel(ctx, planes, per >= 16384 ? 1 : 16384 / (per + 1) + 1, fn, &J);
     f32_commit(y, yf);
   } else {
     f32_drop(y, yf);

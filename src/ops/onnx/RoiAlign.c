@@ -117,22 +117,17 @@ static oxrt_status *roialign_run(oxrt_kernel_ctx *ctx) {
   int64_t od[4] = {(int64_t)R, J.C, J.oh, J.ow};
   oxrt_value *y;
   oxrt_status *st = oxrt_output_tensor(ctx, 0, x->dtype, 4, od, &y);
-  const float *xf = NULL, *rf = NULL;
-  float *xt = NULL, *rt = NULL, *yf = NULL;
   if (!st && y->count) {
-    st = f32_in(x, &xf, &xt);
-    if (!st) st = f32_in(rois, &rf, &rt);
-    if (!st) st = f32_out(y, &yf);
+    f32_views v;
+    st = f32_views_open(&v, 2, (const oxrt_value *[]){x, rois}, y);
     if (!st) {
-      J.x = xf, J.rois = rf, J.bidx = bidx, J.y = yf;
+      J.x = v.in[0], J.rois = v.in[1], J.bidx = bidx, J.y = v.y;
       if (J.H > 0 && J.W > 0) oxrt_parallel(ctx, R, 1, roi_bins, &J);
-      else memset(yf, 0, sizeof(float) * y->count);
-      f32_commit(y, yf);
+      else memset(v.y, 0, sizeof(float) * y->count);
     }
+    st = f32_views_close(&v, y, st);
   }
   free(bidx);
-  free(xt);
-  free(rt);
   return st;
 }
 

@@ -156,6 +156,25 @@ static oxrt_status *empty_scan_output(oxrt_kernel_ctx *ctx, int o, const oxrt_va
 /* ------------------------------------------------------------------ opset 9+ */
 static oxrt_status *scan9_run_axes(oxrt_kernel_ctx *ctx, const scan_state *s, const oxrt_graph *g, int *in_axis);
 
+/* One iteration once in[ns..ns+mi) hold this step's scan-input slices (st: the error of taking them): runs the
+ * body into out[], frees the slices, and moves the ns state outputs into in[0..ns) for the next step. */
+static oxrt_status *scan_step(oxrt_kernel_ctx *ctx, const oxrt_graph *g, const oxrt_value **in, bool *own,
+                              oxrt_value **out, int ns, int mi, oxrt_status *st) {
+  if (!st) st = oxrt_subgraph_run(ctx, g, in, ns + mi, out);
+  for (int j = 0; j < mi; j++) {
+    oxrt_value_free((oxrt_value *)in[ns + j]);
+    in[ns + j] = NULL;
+  }
+  if (st) return st;
+  for (int i = 0; i < ns; i++) {
+    if (own[i]) oxrt_value_free((oxrt_value *)in[i]);
+    in[i] = out[i];
+    own[i] = true;
+    out[i] = NULL;
+  }
+  return NULL;
+}
+
 static oxrt_status *scan9_run(oxrt_kernel_ctx *ctx) {
   const scan_state *s = ctx->state;
   const oxrt_graph *g = oxrt_node_attr(ctx->node, "body")->g;
@@ -203,18 +222,7 @@ static oxrt_status *scan9_run_axes(oxrt_kernel_ctx *ctx, const scan_state *s, co
       st = slice_at(x, in_axis[j], s->in_dirs[j] ? len - 1 - t : t, &sl);
       in[ns + j] = sl;
     }
-    if (!st) st = oxrt_subgraph_run(ctx, g, in, ns + mi, out);
-    for (int j = 0; j < mi; j++) {
-      oxrt_value_free((oxrt_value *)in[ns + j]);
-      in[ns + j] = NULL;
-    }
-    if (st) break;
-    for (int i = 0; i < ns; i++) {
-      if (own[i]) oxrt_value_free((oxrt_value *)in[i]);
-      in[i] = out[i];
-      own[i] = true;
-      out[i] = NULL;
-    }
+    if ((st = scan_step(ctx, g, in, own, out, ns, mi, st))) break;
     for (int k = 0; k < ko && !st; k++) {
       oxrt_value *v = out[ns + k];
       st = check_like(v, first[k], ns + k, g);
@@ -334,18 +342,7 @@ static oxrt_status *scan8_run(oxrt_kernel_ctx *ctx) {
         oxrt_value_free(row);
         in[ns + j] = sl;
       }
-      if (!st) st = oxrt_subgraph_run(ctx, g, in, ns + mi, out);
-      for (int j = 0; j < mi; j++) {
-        oxrt_value_free((oxrt_value *)in[ns + j]);
-        in[ns + j] = NULL;
-      }
-      if (st) break;
-      for (int i = 0; i < ns; i++) {
-        if (own[i]) oxrt_value_free((oxrt_value *)in[i]);
-        in[i] = out[i];
-        own[i] = true;
-        out[i] = NULL;
-      }
+      if ((st = scan_step(ctx, g, in, own, out, ns, mi, st))) break;
       for (int k = 0; k < ko && !st; k++) {
         oxrt_value *v = out[ns + k];
         st = check_like(v, first[ns + k], ns + k, g);

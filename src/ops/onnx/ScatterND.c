@@ -4,19 +4,8 @@
 
 static oxrt_status *scatternd_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *x = oxrt_input(ctx, 0), *ind = oxrt_input(ctx, 1), *upd = oxrt_input(ctx, 2);
-  OXRT_TRY(oxrt_check_tensor(x, 0, "data"));
-  OXRT_TRY(ix_check_indices(ind, 1));
-  OXRT_TRY(oxrt_check_tensor(upd, 2, "updates"));
-  ix_reduction red = IX_RED_NONE;
-  if (ctx->opset >= 16) OXRT_TRY(ix_parse_reduction(oxrt_attr_string(ctx->node, "reduction", "none"), &red));
-  if (ctx->opset < 18 && (red == IX_RED_MAX || red == IX_RED_MIN))
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "reduction max/min needs opset 18");
-  bool cplx = x->dtype == OXRT_COMPLEX64 || x->dtype == OXRT_COMPLEX128;
-  if (red != IX_RED_NONE && (x->dtype == OXRT_STRING || (cplx && (red == IX_RED_MAX || red == IX_RED_MIN))))
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "this reduction is not defined for %s", oxrt_elem_type_name(x->dtype));
-  if (upd->dtype != x->dtype)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "updates type %s differs from data type %s",
-                      oxrt_elem_type_name(upd->dtype), oxrt_elem_type_name(x->dtype));
+  ix_reduction red;
+  OXRT_TRY(ix_scatter_inputs(ctx, x, ind, upd, &red));
   int r = x->rank, q = ind->rank;
   if (r < 1 || q < 1) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "data and indices must have rank >= 1");
   int64_t k = ind->dims[q - 1];

@@ -113,18 +113,14 @@ static oxrt_status *softmax_common(oxrt_kernel_ctx *ctx, bool log) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, r, x->dims, &y));
   if (y->count == 0) return NULL;
-  const float *xf = NULL;
-  float *xtmp, *yf;
-  OXRT_TRY(f32_in(x, &xf, &xtmp));
-  oxrt_status *st = f32_out(y, &yf);
+  f32_views v;
+  oxrt_status *st = f32_views_open(&v, 1, &x, y);
   if (!st) {
-    sm_job J = {.x = xf, .y = yf, .D = D, .inner = inner, .log = log};
+    sm_job J = {.x = v.in[0], .y = v.y, .D = D, .inner = inner, .log = log};
     const size_t per = D * inner;
     oxrt_parallel(ctx, outer, per >= 4096 ? 1 : 4096 / (per + 1) + 1, sm_rows, &J);
-    f32_commit(y, yf);
   }
-  free(xtmp);
-  return st;
+  return f32_views_close(&v, y, st);
 }
 
 static oxrt_status *softmax_run(oxrt_kernel_ctx *ctx) { return softmax_common(ctx, false); }

@@ -9,20 +9,7 @@
 
 /* *out points at float32 data for x; *tmp receives a buffer to free (NULL when x is float already). */
 static inline oxrt_status *f32_in(const oxrt_value *x, const float **out, float **tmp) {
-  *tmp = NULL;
-  if (x->dtype == OXRT_FLOAT) {
-    *out = (const float *)x->data;
-    return NULL;
-  }
-  float *b = malloc(sizeof(float) * (x->count ? x->count : 1));
-  if (!b) return OXRT_OOM();
-  if (!oxrt_convert(OXRT_FLOAT, b, x->dtype, x->data, x->count, false)) {
-    free(b);
-    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "element type %s is not supported", oxrt_elem_type_name(x->dtype));
-  }
-  *out = b;
-  *tmp = b;
-  return NULL;
+  return oxrt_f32_view(x, out, tmp);
 }
 
 /* A float32 buffer to write output o through: o's own data when o is float, else scratch. */
@@ -45,6 +32,29 @@ static inline void f32_commit(oxrt_value *o, float *buf) {
 /* Frees a scratch output without committing (error paths). */
 static inline void f32_drop(oxrt_value *o, float *buf) {
   if (o && o->dtype != OXRT_FLOAT) free(buf);
+}
+
+/* Float32 views of up to 4 inputs and of one output, for kernels that read and write nothing else:
+ * f32_views_open, then the float kernel on in[] and y, then f32_views_close. */
+typedef struct {
+  const float *in[4];
+  float *tmp[4], *y;
+  int n;
+} f32_views;
+
+/* Views ins[0..n) and y; on error what was taken so far is still released by f32_views_close. */
+static inline oxrt_status *f32_views_open(f32_views *v, int n, const oxrt_value *const *ins, oxrt_value *y) {
+  memset(v, 0, sizeof *v);
+  for (v->n = 0; v->n < n; v->n++) OXRT_TRY(f32_in(ins[v->n], &v->in[v->n], &v->tmp[v->n]));
+  return f32_out(y, &v->y);
+}
+
+/* Commits y when st is NULL (success), frees the scratch buffers, and returns st. */
+static inline oxrt_status *f32_views_close(f32_views *v, oxrt_value *y, oxrt_status *st) {
+  if (st) f32_drop(y, v->y);
+  else f32_commit(y, v->y);
+  for (int i = 0; i < v->n; i++) free(v->tmp[i]);
+  return st;
 }
 
 /* Mean and population variance of n floats, two passes in double. */

@@ -10,19 +10,7 @@
 /* Copies n elements src[so..] -> dst[do_..]; strings are duplicated (the old destination string is freed).
  * Returns false on out of memory. */
 static inline bool ix_copy(oxrt_elem_type t, void *dst, size_t do_, const void *src, size_t so, size_t n) {
-  if (t == OXRT_STRING) {
-    char **d = (char **)dst + do_;
-    char *const *s = (char *const *)src + so;
-    for (size_t i = 0; i < n; i++) {
-      size_t len = strlen(s[i]);
-      char *c = malloc(len + 1);
-      if (!c) return false;
-      memcpy(c, s[i], len + 1);
-      free(d[i]);
-      d[i] = c;
-    }
-    return true;
-  }
+  if (t == OXRT_STRING) return oxrt_convert(t, (char **)dst + do_, t, (char *const *)src + so, n, false);
   size_t es = oxrt_elem_type_size(t);
   if (n) memmove((char *)dst + do_ * es, (const char *)src + so * es, n * es);
   return true;
@@ -52,6 +40,34 @@ static inline oxrt_status *ix_wrap(const oxrt_value *v, size_t i, int64_t dim, i
   return NULL;
 }
 
+/* The axis coordinate of data element `base + v * xst[axis]` is v: base is the data offset of idx (an index into
+ * `ind`'s shape) with the axis coordinate left out. Steps idx to the next element and keeps base in step. */
+static inline void ix_axis_walk_next(const oxrt_value *ind, int axis, const int64_t *xst, int64_t *idx, size_t *base) {
+  for (int d = ind->rank - 1; d >= 0; d--) {
+    idx[d]++;
+    if (d != axis) *base += (size_t)xst[d];
+    if (idx[d] < ind->dims[d]) break;
+    if (d != axis) *base -= (size_t)(xst[d] * ind->dims[d]);
+    idx[d] = 0;
+  }
+}
+
+/* Normalises the axis attribute for GatherElements / ScatterElements (indices of data's rank) and checks every
+ * index against data's axis dim, and the other indices dims against data's. */
+static inline oxrt_status *ix_elements_axis(const oxrt_kernel_ctx *ctx, const oxrt_value *x, const oxrt_value *ind,
+                                            int64_t *axis) {
+  OXRT_TRY(oxrt_norm_axis(oxrt_attr_int(ctx->node, "axis", 0), x->rank, false, axis));
+  for (int d = 0; d < x->rank; d++)
+    if (d != *axis && ind->dims[d] > x->dims[d])
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "indices dim %d (%lld) exceeds data dim %d (%lld)", d,
+                        (long long)ind->dims[d], d, (long long)x->dims[d]);
+  for (size_t i = 0; i < ind->count; i++) {
+    int64_t v;
+    OXRT_TRY(ix_wrap(ind, i, x->dims[*axis], &v));
+  }
+  return NULL;
+}
+
 /* Product of dims[from..to). */
 static inline size_t ix_prod(const int64_t *dims, int from, int to) {
   size_t p = 1;
@@ -78,6 +94,26 @@ static inline oxrt_status *ix_parse_reduction(const char *s, ix_reduction *r) {
   else if (!strcmp(s, "max")) *r = IX_RED_MAX;
   else if (!strcmp(s, "min")) *r = IX_RED_MIN;
   else return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "reduction '%s' is not one of none, add, mul, max, min", s);
+  return NULL;
+}
+
+/* Inputs data (0), indices (1), updates (2) of ScatterElements / ScatterND, and the reduction attribute (opset 16+;
+ * max/min from 18), checked against the data type. */
+static inline oxrt_status *ix_scatter_inputs(const oxrt_kernel_ctx *ctx, const oxrt_value *x, const oxrt_value *ind,
+                                             const oxrt_value *upd, ix_reduction *red) {
+  OXRT_TRY(oxrt_check_tensor(x, 0, "data"));
+  OXRT_TRY(ix_check_indices(ind, 1));
+  OXRT_TRY(oxrt_check_tensor(upd, 2, "updates"));
+  *red = IX_RED_NONE;
+  if (ctx->opset >= 16) OXRT_TRY(ix_parse_reduction(oxrt_attr_string(ctx->node, "reduction", "none"), red));
+  const bool minmax = *red == IX_RED_MAX || *red == IX_RED_MIN;
+  if (ctx->opset < 18 && minmax) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "reduction max/min needs opset 18");
+  bool cplx = x->dtype == OXRT_COMPLEX64 || x->dtype == OXRT_COMPLEX128;
+  if (*red != IX_RED_NONE && (x->dtype == OXRT_STRING || (cplx && minmax)))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "this reduction is not defined for %s", oxrt_elem_type_name(x->dtype));
+  if (upd->dtype != x->dtype)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "updates type %s differs from data type %s",
+                      oxrt_elem_type_name(upd->dtype), oxrt_elem_type_name(x->dtype));
   return NULL;
 }
 
