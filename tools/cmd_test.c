@@ -393,7 +393,7 @@ static void collect(const char *dir, strlist *tests) {
     if (is_dir(p)) strlist_add(&subs, p);
   }
   closedir(d);
-  qsort(subs.items, subs.n, sizeof *subs.items, cmp_str);
+  if (subs.n) qsort(subs.items, subs.n, sizeof *subs.items, cmp_str);
   for (size_t i = 0; i < subs.n; i++) {
     collect(subs.items[i], tests);
     free(subs.items[i]);
