@@ -3,6 +3,7 @@
 #include "im2col.h"
 #include "../core/value.h"
 #include "gemm.h"
+#include "dwconv.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,66 @@ static bool is_pointwise(const oxrt_conv_shape *s) {
 
 CONV_TEMPLATE(float, f32, oxrt_sgemm)
 CONV_TEMPLATE(double, f64, oxrt_dgemm)
+
+#define DW_NAME oxrt_dw_plane_portable
+#include "dwconv_body.h"
+
+/* Depthwise 2-D with square 3x3 / 5x5 taps and no dilation: the per-ISA plane kernels. */
+typedef struct {
+  const oxrt_conv_shape *s;
+  const float *x, *w, *b;
+  float *y;
+  const float *zrow;
+  int64_t owa, owb;
+  size_t Mg;
+  void (*plane)(const oxrt_dw_plane *);
+} dw_f32_job;
+
+static void dw_f32_planes(void *arg, size_t t0, size_t t1) {
+  const dw_f32_job *j = arg;
+  const oxrt_conv_shape *s = j->s;
+  size_t in_size = (size_t)(s->in[0] * s->in[1]), out_size = (size_t)(s->out[0] * s->out[1]);
+  int ks = (int)s->k[0];
+  for (size_t t = t0; t < t1; t++) {
+    size_t n = t / s->M, m = t % s->M, c = m / j->Mg;
+    oxrt_dw_plane p = {.x = j->x + (n * s->C + c) * in_size, .w = j->w + m * (size_t)(ks * ks),
+                       .bias = j->b ? j->b[m] : 0.0f, .y = j->y + (n * s->M + m) * out_size, .H = s->in[0],
+                       .W = s->in[1], .OH = s->out[0], .OW = s->out[1], .sh = s->stride[0], .sw = s->stride[1],
+                       .ph = s->pad[0], .pw = s->pad[1], .owa = j->owa, .owb = j->owb, .zrow = j->zrow, .ks = ks};
+    j->plane(&p);
+  }
+}
+
+static bool dw_f32_fast_ok(const oxrt_conv_shape *s) {
+  return s->nd == 2 && s->C == s->group && s->M / s->group <= 4 && s->k[0] == s->k[1] &&
+         (s->k[0] == 3 || s->k[0] == 5) && s->dil[0] == 1 && s->dil[1] == 1;
+}
+
+/* false: out of memory */
+static bool dw_f32_fast(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float *y,
+                        oxrt_threadpool *pool) {
+  dw_f32_job j = {.s = s, .x = x, .w = w, .b = bias, .y = y, .Mg = s->M / s->group};
+  float *z = calloc((size_t)s->in[1] + 1, sizeof(float));
+  if (!z) return false;
+  j.zrow = z;
+  int64_t lo, hi, lo2, hi2;
+  valid_range(-s->pad[1], s->stride[1], s->in[1], s->out[1], &lo, &hi);
+  valid_range(s->k[1] - 1 - s->pad[1], s->stride[1], s->in[1], s->out[1], &lo2, &hi2);
+  j.owa = lo > lo2 ? lo : lo2;
+  j.owb = hi < hi2 ? hi : hi2;
+  if (j.owb < j.owa) j.owb = j.owa;
+  switch (oxrt_gemm_isa()) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  case OXRT_ISA_AVX512: j.plane = oxrt_dw_plane_avx512; break;
+  case OXRT_ISA_AVX2: j.plane = oxrt_dw_plane_avx2; break;
+#endif
+  default: j.plane = oxrt_dw_plane_portable; break;
+  }
+  size_t out_size = (size_t)(s->out[0] * s->out[1]);
+  oxrt_parallel_for(pool, s->N * s->M, 1 + 16384 / (out_size * (size_t)(s->k[0] * s->k[0]) + 1), dw_f32_planes, &j);
+  free(z);
+  return true;
+}
 
 bool oxrt_conv_f64(const oxrt_conv_shape *s, const double *x, const double *w, const double *bias, double *y,
                    oxrt_threadpool *pool) {
@@ -469,7 +530,8 @@ bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, 
   size_t total = s->N * s->M * j.out_size;
   if (s->N == 0 || s->M == 0 || j.out_size == 0) return true;
   if (conv_f32_generic_case(s)) { /* activation afterwards */
-    if (!conv_generic_f32(s, x, w, bias, y, pool)) return false;
+    if (!(dw_f32_fast_ok(s) && j.Kg > 0 ? dw_f32_fast(s, x, w, bias, y, pool) : conv_generic_f32(s, x, w, bias, y, pool)))
+      return false;
     act_apply(y, total, act);
     return true;
   }
