@@ -84,8 +84,14 @@ static oxrt_status *gemm_run(oxrt_kernel_ctx *ctx) {
     float *at = NULL, *bt = NULL, *yf, *yt = NULL;
     if (!(st = la_f32_in(a, &af, &at)) && !(st = la_f32_in(b, &bf, &bt)) && !(st = la_f32_out(y, &yf, &yt))) {
       if (use_c) st = broadcast_c(c, M, N, yf, false);
-      if (!st)
+      const oxrt_sgemm_bpack *bp = st ? NULL : la_const_bpack(ctx, 1, b, tb, M, K, N);
+      if (bp) {
+        oxrt_sgemm_ex g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = use_c ? beta : 0.0f, .trans_a = ta,
+                           .A = af, .lda = ta ? M : K, .bp = bp, .C = yf, .ldc = N};
+        if (!oxrt_sgemm_run(&g, ctx->pool)) st = OXRT_OOM();
+      } else if (!st) {
         oxrt_sgemm(ta, tb, M, N, K, alpha, af, ta ? M : K, bf, tb ? K : N, use_c ? beta : 0.0f, yf, N, ctx->pool);
+      }
     }
     free(at);
     free(bt);
@@ -118,9 +124,11 @@ static oxrt_status *gemm_run(oxrt_kernel_ctx *ctx) {
 
 #define GEMM_T1 (OXRT_TBIT(OXRT_FLOAT) | OXRT_TBIT(OXRT_DOUBLE) | OXRT_TBIT(OXRT_FLOAT16))
 #define GEMM_T9 (GEMM_T1 | OXRT_TBIT(OXRT_INT32) | OXRT_TBIT(OXRT_INT64) | OXRT_TBIT(OXRT_UINT32) | OXRT_TBIT(OXRT_UINT64))
+/* prepare/release hold B packed once when it is a constant (linalg_util.h) */
+#define GEMM_HOOKS .prepare = la_bpack_prepare, .run = gemm_run, .release = la_bpack_release
 static const oxrt_op_impl gemm_impls[] = {
-    {.since_version = 1, .type_mask = GEMM_T1, .run = gemm_run},
-    {.since_version = 9, .type_mask = GEMM_T9, .run = gemm_run},
-    {.since_version = 13, .type_mask = GEMM_T9 | OXRT_TBIT(OXRT_BFLOAT16), .run = gemm_run},
+    {.since_version = 1, .type_mask = GEMM_T1, GEMM_HOOKS},
+    {.since_version = 9, .type_mask = GEMM_T9, GEMM_HOOKS},
+    {.since_version = 13, .type_mask = GEMM_T9 | OXRT_TBIT(OXRT_BFLOAT16), GEMM_HOOKS},
 };
 OXRT_REGISTER_OP(Gemm) = {"", "Gemm", OXRT_IMPLS(gemm_impls)};

@@ -64,6 +64,12 @@ static oxrt_status *matmul_run(oxrt_kernel_ctx *ctx) {
     size_t zero = 0;
     j.M = nb * (size_t)M;
     j.a_off = j.b_off = &zero;
+    const oxrt_sgemm_bpack *bp = la_is_f32_family(a->dtype) ? la_const_bpack(ctx, 1, b, false, j.M, K, N) : NULL;
+    if (bp) {
+      oxrt_sgemm_ex g = {.M = j.M, .N = N, .K = K, .alpha = 1, .beta = 0, .A = A, .lda = K, .bp = bp, .C = Y,
+                         .ldc = N};
+      if (oxrt_sgemm_run(&g, ctx->pool)) goto done;
+    }
     mm_batches(&j, 0, 1);
     goto done;
   }
@@ -89,8 +95,10 @@ done:
 
 #define MM_T1 (OXRT_TMASK_FLOATS)
 #define MM_T9 (OXRT_TMASK_FLOATS | OXRT_TBIT(OXRT_INT32) | OXRT_TBIT(OXRT_INT64) | OXRT_TBIT(OXRT_UINT32) | OXRT_TBIT(OXRT_UINT64))
+/* prepare/release hold B packed once when it is a constant (linalg_util.h) */
+#define MM_HOOKS .prepare = la_bpack_prepare, .run = matmul_run, .release = la_bpack_release
 static const oxrt_op_impl matmul_impls[] = {
-    {.since_version = 1, .type_mask = MM_T1, .run = matmul_run},
-    {.since_version = 9, .type_mask = MM_T9, .run = matmul_run},
+    {.since_version = 1, .type_mask = MM_T1, MM_HOOKS},
+    {.since_version = 9, .type_mask = MM_T9, MM_HOOKS},
 };
 OXRT_REGISTER_OP(MatMul) = {"", "MatMul", OXRT_IMPLS(matmul_impls)};

@@ -3,6 +3,7 @@
 #ifndef OXRT_OPS_LINALG_UTIL_H
 #define OXRT_OPS_LINALG_UTIL_H
 #include "../../exec/engine.h"
+#include "../../kernels/gemm.h"
 #include "../op_util.h"
 #include <pthread.h>
 #include <stdatomic.h>
@@ -84,6 +85,86 @@ static inline void *la_once_get(la_once_cache *c, void *(*make)(void *arg), void
 /* True for element types computed through float32 (float, float16, bfloat16). */
 static inline bool la_is_f32_family(oxrt_elem_type t) {
   return t == OXRT_FLOAT || t == OXRT_FLOAT16 || t == OXRT_BFLOAT16;
+}
+
+/* Node state of Gemm / MatMul: a constant B packed for the GEMM on first use. */
+typedef struct {
+  la_once_cache cache;
+} la_bpack_state;
+
+typedef struct {
+  oxrt_sgemm_bpack bp;
+  const void *data; /* the initializer it was made from */
+  bool tb;
+} la_bpack_item;
+
+typedef struct {
+  const oxrt_value *b;
+  bool tb;
+  size_t K, N;
+} la_bpack_arg;
+
+static inline oxrt_status *la_bpack_prepare(const oxrt_node *node, int opset, void **state) {
+  (void)node, (void)opset;
+  la_bpack_state *st = calloc(1, sizeof *st);
+  if (!st) return OXRT_OOM();
+  la_once_init(&st->cache);
+  *state = st;
+  return NULL;
+}
+
+static inline void la_bpack_release(void *state) {
+  la_bpack_state *st = state;
+  if (!st) return;
+  la_bpack_item *it = atomic_load(&st->cache.item);
+  if (it) {
+    oxrt_sgemm_bpack_free(&it->bp);
+    free(it);
+  }
+  pthread_mutex_destroy(&st->cache.mu);
+  free(st);
+}
+
+static inline void *la_bpack_make(void *varg) {
+  const la_bpack_arg *a = varg;
+  la_bpack_item *it = calloc(1, sizeof *it);
+  if (!it) return NULL;
+  const float *bf = NULL;
+  float *bt = NULL;
+  if (a->b->dtype != OXRT_FLOAT) {
+    bt = malloc(sizeof(float) * (a->b->count ? a->b->count : 1));
+    if (!bt || !oxrt_convert(OXRT_FLOAT, bt, a->b->dtype, a->b->data, a->b->count, false)) {
+      free(bt);
+      free(it);
+      return NULL;
+    }
+    bf = bt;
+  } else {
+    bf = a->b->data;
+  }
+  bool ok = oxrt_sgemm_pack_b(a->tb, a->K, a->N, bf, a->tb ? a->K : a->N, &it->bp);
+  free(bt);
+  if (!ok) {
+    free(it);
+    return NULL;
+  }
+  it->data = a->b->data;
+  it->tb = a->tb;
+  return it;
+}
+
+/* B (input `idx`, a float-family matrix read as op(B) [K,N]) packed once when it is the graph's initializer
+ * and the product is big enough to take the packed path; NULL otherwise (use B itself). */
+static inline const oxrt_sgemm_bpack *la_const_bpack(const oxrt_kernel_ctx *ctx, int idx, const oxrt_value *b,
+                                                     bool tb, size_t M, size_t K, size_t N) {
+  la_bpack_state *st = ctx->state;
+  if (!st || M < 4 || (double)M * (double)N * (double)K < 65536.0 || !la_is_f32_family(b->dtype) ||
+      !la_input_is_initializer(ctx, idx, b))
+    return NULL;
+  la_bpack_arg a = {b, tb, K, N};
+  const la_bpack_item *it = la_once_get(&st->cache, la_bpack_make, &a);
+  if (!it || it->data != b->data || it->tb != tb || it->bp.K != K || it->bp.N != N) return NULL;
+  return &it->bp;
 }
 
 /* C[M,N] = A[M,K] * B[K,N] for integer types, exact modulo 2^64 then wrapped into the output type
