@@ -3,6 +3,15 @@
 #define OXRT_OPS_UTIL_H
 #include "../exec/kernel.h"
 
+/* Compiles a hot loop function for AVX-512, AVX2 and baseline x86-64, picked when the library
+ * loads (GCC ifunc). Strict C11 mode keeps multiply-adds unfused, so every clone computes the
+ * same results. Elsewhere it expands to nothing. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(OXRT_NO_CLONES)
+#define OXRT_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define OXRT_SIMD_CLONES
+#endif
+
 /* Multidirectional (numpy) broadcast of n shapes into (rank, dims). */
 oxrt_status *oxrt_broadcast_shapes(int n, const oxrt_value *const *ins, int *rank, int64_t *dims);
 /* Element strides of `v` when broadcast to (rank, dims): 0 along broadcast axes. */

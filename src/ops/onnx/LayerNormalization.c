@@ -16,7 +16,7 @@ typedef struct {
   float *mean, *inv; /* per row, may be NULL */
 } ln_job;
 
-static void ln_rows(void *arg, size_t beg, size_t end) {
+OXRT_SIMD_CLONES static void ln_rows(void *arg, size_t beg, size_t end) {
   const ln_job *J = arg;
   const size_t n = J->cols;
   for (size_t r = beg; r < end; r++) {

@@ -14,7 +14,7 @@ typedef struct {
   bool log;
 } sm_job;
 
-static void sm_rows(void *arg, size_t b, size_t e) {
+OXRT_SIMD_CLONES static void sm_rows(void *arg, size_t b, size_t e) {
   const sm_job *J = arg;
   const size_t D = J->D, inner = J->inner;
   for (size_t o = b; o < e; o++) {
@@ -31,19 +31,14 @@ static void sm_rows(void *arg, size_t b, size_t e) {
       for (int l = 0; l < 8; l++) m = ml[l] > m ? ml[l] : m;
       for (; i < D; i++) m = x[i] > m ? x[i] : m;
       if (isinf(m) && m < 0) m = 0; /* all -inf: avoid inf - inf */
+      /* exps go to y unconditionally (LogSoftmax overwrites them below); the exp loop and the
+       * 8-lane sum are separate simple loops so that both vectorise */
+      for (i = 0; i < D; i++) y[i] = f32_exp(x[i] - m);
       for (i = 0; i + 8 <= D; i += 8)
-        for (int l = 0; l < 8; l++) {
-          const float v = f32_exp(x[i + l] - m);
-          if (!J->log) y[i + l] = v;
-          sl[l] += v;
-        }
+        for (int l = 0; l < 8; l++) sl[l] += y[i + l];
       float s = 0.0f;
       for (int l = 0; l < 8; l++) s += sl[l];
-      for (; i < D; i++) {
-        const float v = f32_exp(x[i] - m);
-        if (!J->log) y[i] = v;
-        s += v;
-      }
+      for (; i < D; i++) s += y[i];
       if (J->log) {
         const float ls = logf(s) + m;
         for (i = 0; i < D; i++) y[i] = x[i] - ls;

@@ -4,14 +4,8 @@
 #define OXRT_OPS_ONNX_ELEMENTWISE_H
 #include "../op_util.h"
 
-/* Hot loops are compiled for AVX-512, AVX2 and the baseline and picked at load
- * time (GCC ifunc clones). ISO C mode keeps fp-contract off, so every clone
- * gives the same results, only faster. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(OXRT_NO_CLONES)
-#define OXRT_EW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define OXRT_EW_CLONES
-#endif
+/* Hot loops are compiled per ISA and picked at load time (see OXRT_SIMD_CLONES). */
+#define OXRT_EW_CLONES OXRT_SIMD_CLONES
 
 typedef struct {
   oxrt_elem_type ta, tb, ty; /* element types of A, B and the output (for generic loops) */
