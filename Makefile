@@ -79,3 +79,5 @@ install: build
 
 clean:
 	rm -rf $(BUILD) build-asan
+
+-include mk/cross.mk

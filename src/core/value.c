@@ -55,7 +55,7 @@ oxrt_status *oxrt_tensor_new(oxrt_elem_type t, int rank, const int64_t *dims, ox
   oxrt_value *v = NULL;
   OXRT_TRY(tensor_header(t, rank, dims, &v));
   /* Refuse absurd sizes before asking the OS (overcommit would accept them). */
-  if (v->nbytes > ((size_t)1 << 40)) {
+  if ((double)v->nbytes > 0x1p40) { /* not (size_t)1 << 40: UB where size_t is 32-bit */
     char b[256];
     oxrt_status *st = oxrt_error(OXRT_ERR_OUT_OF_MEMORY, "tensor %s of %s needs %zu bytes, over the 1 TiB limit",
                                  oxrt_dims_str(dims, rank, b, sizeof b), oxrt_elem_type_name(t), v->nbytes);

@@ -1,6 +1,11 @@
 /* dwconv_body.h - included once per ISA by the dwconv files with DW_NAME set to the exported name. */
 #include "dwconv.h"
 
+/* An ISA file may vectorise whole blocks of the interior run: DW_VEC_INTERIOR returns the first output it left. */
+#ifndef DW_VEC_INTERIOR
+#define DW_VEC_INTERIOR(KS, r, w, bias, yr, a, b, sw, off) (a)
+#endif
+
 #define DW_ROWS(KS)                                                                                                    \
   static void dw_rows_##KS(const oxrt_dw_plane *p) {                                                                   \
     const float *w = p->w;                                                                                             \
@@ -14,7 +19,8 @@
       for (int64_t ow = 0; ow < p->OW; ow++) {                                                                         \
         if (ow == p->owa && p->owb > p->owa) {                                                                         \
           const int64_t sw = p->sw, off = -p->pw;                                                                      \
-          for (int64_t o = p->owa; o < p->owb; o++) {                                                                  \
+          int64_t o0 = DW_VEC_INTERIOR(KS, r, w, p->bias, yr, p->owa, p->owb, sw, off);                                \
+          for (int64_t o = o0; o < p->owb; o++) {                                                                      \
             const int64_t b = o * sw + off;                                                                            \
             float acc = p->bias;                                                                                       \
             for (int ki = 0; ki < KS; ki++)                                                                            \

@@ -119,13 +119,21 @@ static void pack_a_panel(bool ta, const float *A, size_t lda, size_t i0, size_t 
       for (size_t i = mr_eff; i < mr; i++) dst[k * mr + i] = 0;
 }
 
+/* GCC would turn the row copies below into memcpy calls of a few dozen bytes each, call overhead included. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NO_LIBCALLS
+#endif
+
 /* Columns [j0, j0+nr_eff) and rows [p0, p0+kc) of op(B) into dst[k*nr + j]; columns past nr_eff are zero. */
-static void pack_b_panel(bool tb, const float *B, size_t ldb, size_t p0, size_t kc, size_t j0, size_t nr_eff,
+NO_LIBCALLS static void pack_b_panel(bool tb, const float *B, size_t ldb, size_t p0, size_t kc, size_t j0, size_t nr_eff,
                          size_t nr, float *dst) {
   if (!tb) {
     for (size_t k = 0; k < kc; k++) {
       float *d = dst + k * nr;
-      memcpy(d, B + (p0 + k) * ldb + j0, nr_eff * sizeof(float));
+      const float *src = B + (p0 + k) * ldb + j0;
+      for (size_t j = 0; j < nr_eff; j++) d[j] = src[j];
       for (size_t j = nr_eff; j < nr; j++) d[j] = 0;
     }
   } else {

@@ -87,7 +87,7 @@ static size_t begin(wbuf *b, uint32_t field) {
 static void end(wbuf *b, size_t mark) {
   if (b->oom) return;
   size_t len = b->n - mark - SLOT;
-  if (len >> 35) {
+  if ((uint64_t)len >> 35) { /* size_t may be 32-bit */
     b->oom = true; /* cannot happen in practice: protobuf messages are limited to 2 GiB */
     return;
   }

@@ -3,6 +3,7 @@
  * float16/bfloat16 are computed through float32, double through the double path. */
 #include "conv_util.h"
 #include "linalg_util.h"
+#include <math.h>
 
 /* Per node: float weights packed for the GEMM on the first run that sees W as the graph's initializer. */
 typedef struct {
@@ -62,8 +63,60 @@ static void *conv_make_pack(void *varg) {
   return p;
 }
 
-static oxrt_status *conv_run(oxrt_kernel_ctx *ctx) {
+/* com.microsoft FusedConv: Conv, then + Z (input 3, same shape as Y), then an activation. */
+enum { FA_NONE, FA_RELU, FA_TANH, FA_SIGMOID, FA_LEAKY, FA_CLIP, FA_HARDSIGMOID };
+typedef struct {
+  int kind;
+  float a, b; /* activation_params */
+} fused_act;
+
+static oxrt_status *fused_act_parse(const oxrt_node *node, fused_act *fa) {
+  const char *name = oxrt_attr_string(node, "activation", "");
+  size_t np = 0;
+  const float *pv = oxrt_attr_floats(node, "activation_params", &np);
+  static const struct {
+    const char *name;
+    int kind, nparams;
+    float a, b;
+  } tab[] = {{"", FA_NONE, 0, 0, 0},           {"Relu", FA_RELU, 0, 0, 0},
+             {"Tanh", FA_TANH, 0, 0, 0},       {"Sigmoid", FA_SIGMOID, 0, 0, 0},
+             {"LeakyRelu", FA_LEAKY, 1, 0.01f, 0}, {"Clip", FA_CLIP, 2, -INFINITY, INFINITY},
+             {"HardSigmoid", FA_HARDSIGMOID, 2, 0.2f, 0.5f}};
+  for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+    if (!strcmp(name, tab[i].name)) {
+      if (pv && np != (size_t)tab[i].nparams)
+        return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "activation %s takes %d activation_params, got %zu", name,
+                          tab[i].nparams, np);
+      fa->kind = tab[i].kind;
+      fa->a = pv && np > 0 ? pv[0] : tab[i].a;
+      fa->b = pv && np > 1 ? pv[1] : tab[i].b;
+      return NULL;
+    }
+  return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "activation '%s' is not supported", name);
+}
+
+static void fused_act_apply(const fused_act *fa, float *y, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    float v = y[i];
+    switch (fa->kind) {
+    case FA_RELU: v = v < 0 ? 0.0f : v; break;
+    case FA_TANH: v = tanhf(v); break;
+    case FA_SIGMOID: v = 1.0f / (1.0f + expf(-v)); break;
+    case FA_LEAKY: v = v < 0 ? fa->a * v : v; break;
+    case FA_CLIP: v = v < fa->a ? fa->a : v > fa->b ? fa->b : v; break;
+    case FA_HARDSIGMOID: v = fa->a * v + fa->b, v = v < 0 ? 0.0f : v > 1 ? 1.0f : v; break;
+    default: break;
+    }
+    y[i] = v;
+  }
+}
+
+static oxrt_status *conv_compute(oxrt_kernel_ctx *ctx, bool fused) {
   const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 1), *b = oxrt_input(ctx, 2);
+  const oxrt_value *z = fused ? oxrt_input(ctx, 3) : NULL;
+  fused_act fa = {FA_NONE, 0, 0};
+  if (fused) OXRT_TRY(fused_act_parse(ctx->node, &fa));
+  if (z) OXRT_TRY(oxrt_check_tensor(z, 3, "Z"));
   OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
   OXRT_TRY(oxrt_check_tensor(w, 1, "W"));
   if (b) OXRT_TRY(oxrt_check_tensor(b, 2, "B"));
@@ -78,6 +131,9 @@ static oxrt_status *conv_run(oxrt_kernel_ctx *ctx) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, yr, yd, &y));
   if (y->count == 0) return NULL;
+  if (z && (z->dtype != x->dtype || z->count != y->count))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 3 (Z): expected the shape and type of Y");
+  if (fused && x->dtype == OXRT_DOUBLE) return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "FusedConv on double");
   if (x->dtype == OXRT_DOUBLE) {
     if (!oxrt_conv_f64(&s, x->data, w->data, b ? b->data : NULL, y->data, ctx->pool)) return OXRT_OOM();
     return NULL;
@@ -97,7 +153,17 @@ static oxrt_status *conv_run(oxrt_kernel_ctx *ctx) {
   oxrt_status *st = NULL;
   if (!(st = la_f32_in(x, &xf, &xt)) && !(st = la_f32_in(w, &wf, &wt)) && !(b && (st = la_f32_in(b, &bf, &bt))) &&
       !(st = la_f32_out(y, &yf, &yt))) {
-    if (!oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, OXRT_ACT_NONE, yf, ctx->pool)) st = OXRT_OOM();
+    /* Relu with nothing to add runs in the GEMM epilogue; anything else after the convolution */
+    bool epi_relu = fa.kind == FA_RELU && !z;
+    if (!oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, epi_relu ? OXRT_ACT_RELU : OXRT_ACT_NONE, yf,
+                          ctx->pool))
+      st = OXRT_OOM();
+    const float *zf = NULL;
+    float *zt = NULL;
+    if (!st && z && !(st = la_f32_in(z, &zf, &zt)))
+      for (size_t i = 0; i < y->count; i++) yf[i] += zf[i];
+    free(zt);
+    if (!st && !epi_relu && fa.kind != FA_NONE) fused_act_apply(&fa, yf, y->count);
   }
   free(xt);
   free(wt);
@@ -109,6 +175,9 @@ static oxrt_status *conv_run(oxrt_kernel_ctx *ctx) {
   return st;
 }
 
+static oxrt_status *conv_run(oxrt_kernel_ctx *ctx) { return conv_compute(ctx, false); }
+static oxrt_status *fused_conv_run(oxrt_kernel_ctx *ctx) { return conv_compute(ctx, true); }
+
 #define CONV_T1 (OXRT_TBIT(OXRT_FLOAT) | OXRT_TBIT(OXRT_DOUBLE) | OXRT_TBIT(OXRT_FLOAT16))
 static const oxrt_op_impl conv_impls[] = {
     {.since_version = 1, .type_mask = CONV_T1, .prepare = conv_prepare, .run = conv_run, .release = conv_release},
@@ -117,3 +186,10 @@ static const oxrt_op_impl conv_impls[] = {
      .release = conv_release},
 };
 OXRT_REGISTER_OP(Conv) = {"", "Conv", OXRT_IMPLS(conv_impls)};
+
+/* com.microsoft FusedConv (what graph optimizers emit for Conv followed by an activation): Relu is free. */
+static const oxrt_op_impl fused_conv_impls[] = {
+    {.since_version = 1, .type_mask = OXRT_TBIT(OXRT_FLOAT) | OXRT_TBIT(OXRT_FLOAT16), .prepare = conv_prepare,
+     .run = fused_conv_run, .release = conv_release},
+};
+OXRT_REGISTER_OP(ms_FusedConv) = {"com.microsoft", "FusedConv", OXRT_IMPLS(fused_conv_impls)};

@@ -28,7 +28,7 @@ static void dql_quant(void *arg, size_t i0, size_t i1) {
   const dql_job *j = arg;
   for (size_t i = i0; i < i1; i++) {
     float v = nearbyintf(j->x[i] / j->scale) + j->zp;
-    j->y[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    j->y[i] = (uint8_t)(v >= 0 ? (v > 255 ? 255 : v) : 0); /* NaN -> 0: casting it is UB */
   }
 }
 
@@ -62,7 +62,7 @@ static oxrt_status *dql_run(oxrt_kernel_ctx *ctx) {
   }
   float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
   float zp0 = 0.0f - lo / scale;
-  zp0 = zp0 < 0 ? 0 : zp0 > 255 ? 255 : zp0;
+  zp0 = zp0 >= 0 ? (zp0 > 255 ? 255 : zp0) : 0; /* NaN (infinite input) -> 0 */
   j.scale = scale;
   j.zp = nearbyintf(zp0);
   *(float *)ys->data = scale;

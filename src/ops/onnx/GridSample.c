@@ -24,19 +24,23 @@ typedef struct {
 static double gs_reflect(double x, double lo, double hi) {
   const double rng = hi - lo;
   if (rng <= 0) return lo;
+  /* fmod over one period (2 * rng) instead of an integer count: no out-of-range cast for huge x */
   if (x < lo) {
-    const double dx = lo - x;
-    const int64_t n = (int64_t)(dx / rng);
-    const double r = dx - (double)n * rng;
-    return n % 2 == 0 ? lo + r : hi - r;
+    const double m = fmod(lo - x, 2 * rng);
+    return m <= rng ? lo + m : hi - (m - rng);
   }
   if (x > hi) {
-    const double dx = x - hi;
-    const int64_t n = (int64_t)(dx / rng);
-    const double r = dx - (double)n * rng;
-    return n % 2 == 0 ? hi - r : lo + r;
+    const double m = fmod(x - hi, 2 * rng);
+    return m <= rng ? hi - m : lo + (m - rng);
   }
   return x;
+}
+
+/* Coordinate -> integer index. A plain cast of NaN or of a huge value is undefined (x86 and ARM give
+ * different results); far outside every axis behaves the same for all padding modes, NaN counts as below. */
+static int64_t gs_index(double v) {
+  const double lim = 0x1p40;
+  return v >= -lim && v <= lim ? (int64_t)v : v > 0 ? (int64_t)lim : -(int64_t)lim;
 }
 
 static void gs_cubic(double t, double *c) {
@@ -78,11 +82,11 @@ static void gs_points(void *arg, size_t b, size_t e) {
         else if (J->pad == GP_REFLECT) v = gs_reflect(v, lo, hi);
       }
       if (J->mode == GS_NEAREST) {
-        tap[i][0] = gs_tap(J, (int64_t)v, d);
+        tap[i][0] = gs_tap(J, gs_index(v), d);
         wt[i][0] = 1.0;
       } else {
         const double f = floor(v);
-        const int64_t i0 = (int64_t)f;
+        const int64_t i0 = gs_index(f);
         if (J->mode == GS_LINEAR) {
           wt[i][0] = 1 - (v - f), wt[i][1] = v - f;
           tap[i][0] = gs_tap(J, i0, d), tap[i][1] = gs_tap(J, i0 + 1, d);

@@ -14,7 +14,7 @@ static oxrt_status *mel_run(oxrt_kernel_ctx *ctx) {
   OXRT_TRY(oxrt_read_scalar_f64(oxrt_input(ctx, 4), 4, &hi));
   if (nmel < 1 || dftlen < 1 || rate < 1)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "num_mel_bins, dft_length and sample_rate must be positive");
-  if (lo < 0 || hi < lo || hi > rate / 2.0 + 1e-9)
+  if (!(lo >= 0 && hi >= lo && hi <= rate / 2.0 + 1e-9)) /* NaN fails too */
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT,
                       "need 0 <= lower_edge_hertz (%g) <= upper_edge_hertz (%g) <= sample_rate/2", lo, hi);
   int64_t dt = oxrt_attr_int(ctx->node, "output_datatype", OXRT_FLOAT);

@@ -41,13 +41,13 @@ static void quant_outer(void *arg, size_t o0, size_t o1) {
           uint8_t *ys = (uint8_t *)j->y->data + xb;
           for (size_t i = 0; i < L->inner; i++) {
             float v = nearbyintf(xs[i] / s) + z;
-            ys[i] = (uint8_t)(v < lo ? lo : v > hi ? hi : v);
+            ys[i] = (uint8_t)(v != v ? 0.0f : v < lo ? lo : v > hi ? hi : v); /* NaN: a cast would be UB */
           }
         } else {
           int8_t *ys = (int8_t *)j->y->data + xb;
           for (size_t i = 0; i < L->inner; i++) {
             float v = nearbyintf(xs[i] / s) + z;
-            ys[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+            ys[i] = (int8_t)(v != v ? 0.0f : v < lo ? lo : v > hi ? hi : v);
           }
         }
         continue;

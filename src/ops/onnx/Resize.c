@@ -32,12 +32,19 @@ static double rs_coord(const ix_rs_params *p, double j, double scale, int64_t in
 
 static int64_t rs_clamp(int64_t i, int64_t in) { return i < 0 ? 0 : i >= in ? in - 1 : i; }
 
+/* Integral double (from floor) -> index. Casting NaN or a huge value is undefined and differs between x86 and
+ * ARM; past +-2^40 every axis clamps to the same border, and NaN (a NaN roi) goes to the low end. */
+static int64_t rs_index(double f) {
+  const double lim = 0x1p40;
+  return f >= -lim && f <= lim ? (int64_t)f : f > 0 ? (int64_t)lim : -(int64_t)lim;
+}
+
 /* Nearest source index of coordinate x. */
 static int64_t rs_nearest(const ix_rs_params *p, double x, double scale, int64_t in) {
   double f = floor(x), fr = x - f;
   int64_t i;
   if (fr == 0) {
-    i = (int64_t)f;
+    i = rs_index(f);
   } else {
     bool up;
     switch (p->nearest) {
@@ -47,7 +54,7 @@ static int64_t rs_nearest(const ix_rs_params *p, double x, double scale, int64_t
     case IX_NM_CEIL: up = true; break;
     default: up = scale < 1; break;
     }
-    i = (int64_t)f + (up ? 1 : 0);
+    i = rs_index(f) + (up ? 1 : 0);
   }
   return rs_clamp(i, in);
 }
@@ -71,8 +78,8 @@ static oxrt_status *rs_make_taps(const ix_rs_params *p, double scale, int64_t in
                                  rs_taps *t) {
   double s = p->antialias && scale < 1 ? scale : 1;
   int64_t start;
-  if (p->mode == IX_RS_LINEAR) start = p->antialias ? (int64_t)floor(-1 / s) + 1 : 0;
-  else start = p->antialias ? (int64_t)floor(-2 / s) + 1 : -1;
+  if (p->mode == IX_RS_LINEAR) start = p->antialias ? rs_index(floor(-1 / s)) + 1 : 0;
+  else start = p->antialias ? rs_index(floor(-2 / s)) + 1 : -1;
   int64_t n = 2 - 2 * start; /* taps k in [start, 1 - start) around the base index */
   if (n < 1 || n > (1 << 20)) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "scale %g is too small to antialias", scale);
   t->n = (int)n;
@@ -88,8 +95,8 @@ static oxrt_status *rs_make_taps(const ix_rs_params *p, double scale, int64_t in
     /* base and ratio in (0, 1]: an integer x counts as the right end of the cell to its left, as the reference */
     double f = floor(x), ratio;
     int64_t base;
-    if (x == f) base = (int64_t)f - 1, ratio = 1;
-    else base = (int64_t)f, ratio = x - f;
+    if (x == f) base = rs_index(f) - 1, ratio = 1;
+    else base = rs_index(f), ratio = x - f;
     double sum = 0;
     for (int64_t k = 0; k < n; k++) {
       double d = ((double)(start + k) - ratio) * s, w;

@@ -30,8 +30,10 @@ static void roi_bins(void *arg, size_t b, size_t e) {
       rh = rh > 1.0 ? rh : 1.0;
     }
     const double bh = rh / (double)J->oh, bw = rw / (double)J->ow;
-    const int64_t gh = J->sampling > 0 ? J->sampling : (int64_t)ceil(rh / (double)J->oh);
-    const int64_t gw = J->sampling > 0 ? J->sampling : (int64_t)ceil(rw / (double)J->ow);
+    /* grid counts from a NaN or huge roi would be undefined casts (x86 and ARM differ): none, so zeros */
+    const double gh_d = ceil(rh / (double)J->oh), gw_d = ceil(rw / (double)J->ow);
+    const int64_t gh = J->sampling > 0 ? J->sampling : gh_d >= 0 && gh_d < 0x1p62 ? (int64_t)gh_d : 0;
+    const int64_t gw = J->sampling > 0 ? J->sampling : gw_d >= 0 && gw_d < 0x1p62 ? (int64_t)gw_d : 0;
     const double count = gh * gw > 1 ? (double)(gh * gw) : 1.0;
     const float *img = J->x + (size_t)J->bidx[r] * (size_t)(J->C * H * W);
     float *out = J->y + r * (size_t)(J->C * J->oh * J->ow);
@@ -47,7 +49,7 @@ static void roi_bins(void *arg, size_t b, size_t e) {
               double x = sw + pw * bw + (ix + 0.5) * bw / (double)gw;
               double w1 = 0, w2 = 0, w3 = 0, w4 = 0;
               int64_t yl = 0, yh = 0, xl = 0, xh = 0;
-              if (!(y < -1.0 || y > (double)H || x < -1.0 || x > (double)W)) {
+              if (y >= -1.0 && y <= (double)H && x >= -1.0 && x <= (double)W) { /* NaN counts as outside */
                 double yy = y < 0 ? 0 : y, xx = x < 0 ? 0 : x;
                 yl = (int64_t)yy, xl = (int64_t)xx;
                 if (yl >= H - 1) yh = yl = H - 1, yy = (double)yl;
