@@ -53,6 +53,7 @@ extern const oxrt_opt_pass oxrt_pass_collapse_transpose_reshape;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_bn;
 extern const oxrt_opt_pass oxrt_pass_fuse_bias_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_matmul_add;
+extern const oxrt_opt_pass oxrt_pass_fuse_conv_activation;
 extern const oxrt_opt_pass oxrt_pass_eliminate_dead;
 
 /* ------------------------------------------------------------ helpers */

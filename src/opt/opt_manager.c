@@ -11,6 +11,7 @@ static const oxrt_opt_pass *const all_passes[] = {
     &oxrt_pass_fuse_conv_bn,
     &oxrt_pass_fuse_bias_add,
     &oxrt_pass_fuse_matmul_add,
+    &oxrt_pass_fuse_conv_activation,
     &oxrt_pass_eliminate_dead,
     NULL,
 };

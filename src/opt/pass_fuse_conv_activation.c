@@ -1,0 +1,109 @@
+/* pass_fuse_conv_activation.c - Conv followed by an activation becomes one com.microsoft FusedConv,
+ * whose kernel applies the activation while each output tile is still in cache.
+ *
+ *   Relu(Conv(x, W, B))            -> FusedConv(x, W, B; activation="Relu")
+ *   LeakyRelu / HardSigmoid / Clip -> the same, with activation_params from their attributes or constant inputs
+ * Only float convolutions (FusedConv's type), and only when the activation is the Conv result's one reader.
+ * The activations chosen are computed exactly alike in both forms.
+ */
+#include "opt.h"
+#include <string.h>
+
+/* Activation name and params for node `a`, or false if it cannot be fused. */
+static bool activation_of(const oxrt_graph *g, const oxrt_node *a, int64_t opset, const char **name, float *p,
+                          size_t *np) {
+  *np = 0;
+  if (*a->domain) return false;
+  if (!strcmp(a->op_type, "Relu")) {
+    *name = "Relu";
+    return true;
+  }
+  if (!strcmp(a->op_type, "LeakyRelu")) {
+    *name = "LeakyRelu";
+    p[0] = oxrt_attr_float(a, "alpha", 0.01f);
+    *np = 1;
+    return true;
+  }
+  if (!strcmp(a->op_type, "HardSigmoid")) {
+    *name = "HardSigmoid";
+    p[0] = oxrt_attr_float(a, "alpha", 0.2f);
+    p[1] = oxrt_attr_float(a, "beta", 0.5f);
+    *np = 2;
+    return true;
+  }
+  if (!strcmp(a->op_type, "Clip")) {
+    *name = "Clip";
+    if (opset < 11) {
+      p[0] = oxrt_attr_float(a, "min", -3.402823466e38f);
+      p[1] = oxrt_attr_float(a, "max", 3.402823466e38f);
+    } else {
+      p[0] = -3.402823466e38f;
+      p[1] = 3.402823466e38f;
+      for (int k = 1; k <= 2; k++) {
+        if (a->n_inputs <= k || a->inputs[k] < 0) continue;
+        const oxrt_value *c = opt_const(g, a->inputs[k]);
+        if (!c || c->count != 1 || c->dtype != OXRT_FLOAT) return false;
+        p[k - 1] = ((const float *)c->data)[0];
+      }
+    }
+    *np = 2;
+    return true;
+  }
+  return false;
+}
+
+/* Makes sure the model imports com.microsoft (version 1), where FusedConv lives. */
+static oxrt_status *import_ms_domain(oxrt_model *m) {
+  if (oxrt_model_opset(m, "com.microsoft") >= 0) return NULL;
+  oxrt_opset *ops = oxrt_arena_alloc(m->arena, sizeof *ops * (size_t)(m->n_opsets + 1));
+  if (!ops) return OXRT_OOM();
+  if (m->n_opsets) memcpy(ops, m->opsets, sizeof *ops * (size_t)m->n_opsets);
+  ops[m->n_opsets].domain = "com.microsoft";
+  ops[m->n_opsets].version = 1;
+  m->opsets = ops;
+  m->n_opsets++;
+  return NULL;
+}
+
+static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
+  opt_uses u;
+  OXRT_TRY(opt_uses_build(g, &u));
+  oxrt_status *st = NULL;
+  for (int i = 0; i < g->n_nodes && !st; i++) {
+    oxrt_node *a = &g->nodes[i];
+    if (!a->op_type || a->n_inputs < 1 || a->n_outputs < 1 || a->inputs[0] < 0) continue;
+    const char *name;
+    float params[2];
+    size_t np;
+    if (!activation_of(g, a, opt_node_opset(ctx->model, a), &name, params, &np)) continue;
+    int y = a->inputs[0];
+    oxrt_node *conv = opt_producer(g, y);
+    if (!conv || !conv->op_type || *conv->domain || strcmp(conv->op_type, "Conv") != 0) continue;
+    if (u.count[y] != 1 || u.pinned[y] || conv->n_outputs != 1) continue;
+    if (opt_elem_type(g, conv->inputs[0]) != OXRT_FLOAT) continue;
+    if ((st = import_ms_domain(ctx->model))) break;
+    oxrt_attr act = {.name = "activation", .type = OXRT_ATTR_STRING, .s = name, .s_len = strlen(name)};
+    if ((st = opt_set_attr(g, conv, &act))) break;
+    if (np) {
+      float *pv = oxrt_arena_alloc(g->arena, sizeof(float) * np);
+      if (!pv) {
+        st = OXRT_OOM();
+        break;
+      }
+      memcpy(pv, params, sizeof(float) * np);
+      oxrt_attr ap = {.name = "activation_params", .type = OXRT_ATTR_FLOATS, .n = np, .floats = pv};
+      if ((st = opt_set_attr(g, conv, &ap))) break;
+    }
+    conv->op_type = "FusedConv";
+    conv->domain = "com.microsoft";
+    conv->outputs[0] = a->outputs[0]; /* the activation's output name stays */
+    a->op_type = NULL;                /* deleted; the manager compacts */
+    *changed = true;
+  }
+  opt_uses_free(&u);
+  return st;
+}
+
+const oxrt_opt_pass oxrt_pass_fuse_conv_activation = {
+    "fuse_conv_activation", OXRT_OPT_EXTENDED, true, run,
+    "Conv followed by Relu, LeakyRelu, HardSigmoid or Clip becomes com.microsoft FusedConv"};
