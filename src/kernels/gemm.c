@@ -480,9 +480,17 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
   if (raw) {
     sgemm_job j = {g->trans_a, g->trans_b, M, N, K, g->alpha, g->beta, g->A, g->B, g->lda, g->ldb, g->ldc, g->C};
     double flops = (double)M * (double)N * (double)K;
-    if (M == 1) {
+    /* One to four rows (batch-1/2 recurrent steps, decoding): a matrix-vector product per row
+     * beats packing B, which would cost as much as the multiply itself. */
+    if (M <= 4 && (M == 1 || N * K >= 4096)) {
       size_t grain = (size_t)(131072 / K) + 16;
-      oxrt_parallel_for(pool, N, grain, sgemv_cols, &j);
+      for (size_t i = 0; i < M; i++) {
+        sgemm_job row = j;
+        row.M = 1;
+        row.A = g->trans_a ? g->A + i : g->A + i * g->lda;
+        row.C = g->C + i * g->ldc;
+        oxrt_parallel_for(pool, N, grain, sgemv_cols, &row);
+      }
       if (g->bias || g->act) epilogue(g->C, g->ldc, M, N, g->bias, g->act);
       return true;
     }
