@@ -697,10 +697,14 @@ static void log_to_stderr(void *user, oxrt_log_level level, const char *message)
 }
 
 static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
-  static char *kwlist[] = {"model", "intra_op_num_threads", "optimization_level", "log_severity_level", NULL};
+  static char *kwlist[] = {"model", "intra_op_num_threads", "optimization_level", "log_severity_level",
+                           "optimized_model_filepath", NULL};
   PyObject *model;
   int threads = 0, level = OXRT_OPT_ALL, log_level = OXRT_LOG_WARNING;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iii", kwlist, &model, &threads, &level, &log_level)) return -1;
+  const char *optimized_path = NULL;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiiz", kwlist, &model, &threads, &level, &log_level,
+                                   &optimized_path))
+    return -1;
   if (self->session) {
     PyErr_SetString(PyExc_RuntimeError, "session already initialised");
     return -1;
@@ -710,6 +714,10 @@ static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
   if (st) return fail_status(st);
   oxrt_session_options_set_intra_op_threads(opts, threads);
   oxrt_session_options_set_opt_level(opts, (oxrt_opt_level)level);
+  if (optimized_path && *optimized_path && (st = oxrt_session_options_set_optimized_model_path(opts, optimized_path))) {
+    oxrt_session_options_free(opts);
+    return fail_status(st);
+  }
   if (log_level >= OXRT_LOG_VERBOSE && log_level <= OXRT_LOG_FATAL)
     oxrt_session_options_set_log(opts, log_to_stderr, NULL, (oxrt_log_level)log_level);
   oxrt_session *s = NULL;

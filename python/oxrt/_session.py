@@ -543,17 +543,12 @@ class InferenceSession:
         self._sess_options = sess_options
         self._providers, self._provider_options = _provider_names(providers, provider_options)
         self._enable_fallback = True
-        if sess_options.optimized_model_filepath:
-            warnings.warn(
-                "oxrt does not write optimized models yet: SessionOptions.optimized_model_filepath "
-                f"({sess_options.optimized_model_filepath!r}) is ignored",
-                stacklevel=2,
-            )
         self._sess = _oxrt.Session(
             model,
             sess_options.intra_op_num_threads,
             _OPT_LEVEL.get(int(sess_options.graph_optimization_level), 99),
             sess_options._effective_log_level(),
+            os.fspath(sess_options.optimized_model_filepath) if sess_options.optimized_model_filepath else None,
         )
         self._inputs_meta = [NodeArg(*t) for t in self._sess.inputs()]
         self._outputs_meta = [NodeArg(*t) for t in self._sess.outputs()]
