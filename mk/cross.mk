@@ -20,7 +20,7 @@ deps-cross:
 	fi
 
 cross-aarch64-build: deps-cross
-	cmake -S . -B $(CROSS_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake >/dev/null
+	cmake --no-warn-unused-cli -S . -B $(CROSS_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake >/dev/null
 	cmake --build $(CROSS_BUILD) -j$(JOBS)
 
 # Emulation is ~10-30x slower than native: the suite takes minutes, and a test still times out after 120 s.
