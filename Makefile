@@ -27,7 +27,7 @@ demo: build
 deps: deps-apt deps-py
 
 deps-apt:
-	@if ! dpkg -s cmake build-essential libonnx-testdata python3-venv python3-dev python3-torch python3-torchvision >/dev/null 2>&1; then \
+	@if ! dpkg -s cmake build-essential pkg-config libonnx-testdata python3-venv python3-dev python3-torch python3-torchvision >/dev/null 2>&1; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq cmake build-essential pkg-config libonnx-testdata \
 	    python3-venv python3-dev python3-torch python3-torchvision >/dev/null; \
