@@ -82,6 +82,9 @@ int opt_add_initializer(oxrt_opt_ctx *ctx, oxrt_graph *g, const char *base, oxrt
 oxrt_status *opt_set_attr(oxrt_graph *g, oxrt_node *n, const oxrt_attr *at);
 /* Sets the node's inputs to a new array of `n` ids. */
 oxrt_status *opt_set_inputs(oxrt_graph *g, oxrt_node *nd, const int *ids, int n);
+/* Node `p`, whose output 0 (`mid`) is read only by `consumer`, takes over the consumer's output 0
+ * (its name stays); `mid` dies and the consumer is marked deleted. */
+void opt_absorb_consumer(oxrt_graph *g, opt_uses *u, oxrt_node *p, oxrt_node *consumer, int mid);
 /* True if any attribute of the node holds a graph. */
 bool opt_has_subgraph(const oxrt_node *n);
 /* Redirects a noop node y = op(x) away: uses of y read x, or x's producer writes y.

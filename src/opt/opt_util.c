@@ -196,3 +196,12 @@ oxrt_status *opt_eval_node(const oxrt_model *m, const oxrt_node *n, const oxrt_v
     }
   return st;
 }
+
+void opt_absorb_consumer(oxrt_graph *g, opt_uses *u, oxrt_node *p, oxrt_node *consumer, int mid) {
+  int y = consumer->outputs[0];
+  p->outputs[0] = y;
+  g->values[y].producer = g->values[mid].producer;
+  g->values[mid].producer = -1;
+  if (u) u->count[mid] = 0;
+  consumer->op_type = NULL;
+}

@@ -128,12 +128,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
       if (st || !done) break;
       if (old_bias >= 0) u.count[old_bias]--;
       u.count[add->inputs[1 - side]]--;
-      int y = add->outputs[0];
-      p->outputs[0] = y;
-      g->values[y].producer = g->values[mid].producer;
-      g->values[mid].producer = -1;
-      u.count[mid] = 0;
-      add->op_type = NULL;
+      opt_absorb_consumer(g, &u, p, add, mid);
       *changed = true;
       break;
     }

@@ -96,8 +96,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
     }
     conv->op_type = "FusedConv";
     conv->domain = "com.microsoft";
-    conv->outputs[0] = a->outputs[0]; /* the activation's output name stays */
-    a->op_type = NULL;                /* deleted; the manager compacts */
+    opt_absorb_consumer(g, &u, conv, a, y); /* the activation's output name stays */
     *changed = true;
   }
   opt_uses_free(&u);

@@ -30,12 +30,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
       OXRT_TRY(opt_set_inputs(g, mm, ins, 3));
       mm->op_type = "Gemm";
       mm->n_attrs = 0;
-      int y = add->outputs[0];
-      mm->outputs[0] = y;
-      g->values[y].producer = g->values[mid].producer;
-      g->values[mid].producer = -1;
-      u.count[mid] = 0;
-      add->op_type = NULL;
+      opt_absorb_consumer(g, &u, mm, add, mid);
       *changed = true;
       break;
     }
