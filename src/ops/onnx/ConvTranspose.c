@@ -24,17 +24,7 @@ static oxrt_status *convt_geometry(const oxrt_node *node, const oxrt_value *x, c
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "W dim 0 (%lld) must equal the input channels %zu, a multiple of group %zu",
                       (long long)w->dims[0], s->C, s->group);
   s->M = (size_t)w->dims[1] * s->group;
-  size_t kc = 0;
-  const int64_t *ks = oxrt_attr_ints(node, "kernel_shape", &kc);
-  if (ks && kc != (size_t)nd)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute kernel_shape has %zu values, expected %d", kc, nd);
-  for (int d = 0; d < nd; d++) {
-    s->in[d] = x->dims[d + 2];
-    s->k[d] = w->dims[d + 2];
-    if (ks && ks[d] != s->k[d])
-      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "kernel_shape[%d] = %lld but W has %lld", d, (long long)ks[d],
-                        (long long)s->k[d]);
-  }
+  OXRT_TRY(conv_spatial_dims(node, x, w, nd, s));
   int64_t opad[OXRT_CONV_MAX_DIMS], pads[2 * OXRT_CONV_MAX_DIMS];
   OXRT_TRY(conv_ints_attr(node, "strides", nd, 1, 1, s->stride));
   OXRT_TRY(conv_ints_attr(node, "dilations", nd, 1, 1, s->dil));

@@ -26,6 +26,24 @@ static inline oxrt_status *conv_ints_attr(const oxrt_node *node, const char *nam
   return NULL;
 }
 
+/* Input and kernel spatial sizes from X and W, checked against a kernel_shape attribute if present
+ * (shared by Conv and ConvTranspose). */
+static inline oxrt_status *conv_spatial_dims(const oxrt_node *node, const oxrt_value *x, const oxrt_value *w, int nd,
+                                             oxrt_conv_shape *s) {
+  size_t kc = 0;
+  const int64_t *ks = oxrt_attr_ints(node, "kernel_shape", &kc);
+  if (ks && kc != (size_t)nd)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute kernel_shape has %zu values, expected %d", kc, nd);
+  for (int d = 0; d < nd; d++) {
+    s->in[d] = x->dims[d + 2];
+    s->k[d] = w->dims[d + 2];
+    if (ks && ks[d] != s->k[d])
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "kernel_shape[%d] = %lld but W has %lld", d, (long long)ks[d],
+                        (long long)s->k[d]);
+  }
+  return NULL;
+}
+
 /* Geometry of a forward convolution of X [N, C, in...] by W [M, C/group, k...]. */
 static inline oxrt_status *conv_geometry(const oxrt_node *node, const oxrt_value *x, const oxrt_value *w,
                                          oxrt_conv_shape *s) {
@@ -49,17 +67,7 @@ static inline oxrt_status *conv_geometry(const oxrt_node *node, const oxrt_value
   if ((size_t)w->dims[1] != s->C / s->group)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 1 (W): dim 1 is %lld, expected C/group = %zu",
                       (long long)w->dims[1], s->C / s->group);
-  size_t kc = 0;
-  const int64_t *ks = oxrt_attr_ints(node, "kernel_shape", &kc);
-  if (ks && kc != (size_t)nd)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute kernel_shape has %zu values, expected %d", kc, nd);
-  for (int d = 0; d < nd; d++) {
-    s->in[d] = x->dims[d + 2];
-    s->k[d] = w->dims[d + 2];
-    if (ks && ks[d] != s->k[d])
-      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "kernel_shape[%d] = %lld but W has %lld", d, (long long)ks[d],
-                        (long long)s->k[d]);
-  }
+  OXRT_TRY(conv_spatial_dims(node, x, w, nd, s));
   OXRT_TRY(conv_ints_attr(node, "strides", nd, 1, 1, s->stride));
   OXRT_TRY(conv_ints_attr(node, "dilations", nd, 1, 1, s->dil));
   int64_t pads[2 * OXRT_CONV_MAX_DIMS];
