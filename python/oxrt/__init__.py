@@ -8,7 +8,7 @@ The package is a C extension (oxrt._oxrt) over the public C API of liboxrt,
 which is linked into it: nothing else needs installing besides numpy.
 """
 
-from . import _oxrt
+from . import _oxrt, _session
 from ._oxrt import OxrtError
 from ._session import (
     ExecutionMode,
@@ -34,24 +34,4 @@ from . import capi  # noqa: F401  (oxrt.capi.onnxruntime_pybind11_state)
 __version__ = _oxrt.__version__
 version = __version__
 
-__all__ = [
-    "ExecutionMode",
-    "ExecutionOrder",
-    "GraphOptimizationLevel",
-    "InferenceSession",
-    "ModelMetadata",
-    "NodeArg",
-    "OrtValue",
-    "OxrtError",
-    "RunOptions",
-    "SessionOptions",
-    "__version__",
-    "get_all_providers",
-    "get_available_providers",
-    "get_build_info",
-    "get_device",
-    "get_version_string",
-    "set_default_logger_severity",
-    "set_default_logger_verbosity",
-    "set_seed",
-]
+__all__ = sorted(_session.__all__ + ["OxrtError", "__version__"])
