@@ -14,6 +14,8 @@ typedef struct {
   const char *out_dir;
   int threads, runs, warmup;
   unsigned seed;
+  int profile;              /* bench --profile: per-operator time table */
+  const char *profile_file; /* --profile-file PREFIX: Chrome trace */
 } run_args;
 
 static int parse_args(int argc, char **argv, run_args *a, const char *cmd) {
@@ -45,6 +47,8 @@ static int parse_args(int argc, char **argv, run_args *a, const char *cmd) {
     else if (!strcmp(o, "--runs") && v) a->runs = atoi(argv[++i]);
     else if (!strcmp(o, "--warmup") && v) a->warmup = atoi(argv[++i]);
     else if (!strcmp(o, "--seed") && v) a->seed = (unsigned)atoi(argv[++i]);
+    else if (!strcmp(o, "--profile")) a->profile = 1;
+    else if (!strcmp(o, "--profile-file") && v) a->profile_file = argv[++i];
     else if (o[0] == '-') {
       fprintf(stderr, "error: unknown option '%s' for oxrt %s\n", o, cmd);
       return 2;
@@ -90,7 +94,8 @@ static oxrt_status *open_session(run_args *a, oxrt_session **s) {
   oxrt_status *st = oxrt_session_options_create(&o);
   if (st) return st;
   oxrt_session_options_set_intra_op_threads(o, a->threads);
-  st = oxrt_session_create(a->model, o, s);
+  if (a->profile || a->profile_file) st = oxrt_session_options_enable_profiling(o, a->profile_file);
+  if (!st) st = oxrt_session_create(a->model, o, s);
   oxrt_session_options_free(o);
   return st;
 }
@@ -164,6 +169,57 @@ static int cmp_double(const void *x, const void *y) {
   return a < b ? -1 : a > b;
 }
 
+typedef struct {
+  const char *key;
+  double ns;
+  long count;
+} time_row;
+
+static int cmp_row(const void *x, const void *y) {
+  double a = ((const time_row *)x)->ns, b = ((const time_row *)y)->ns;
+  return a > b ? -1 : a < b;
+}
+
+/* Adds `ns` to the row named `key`, creating it; rows is sized for every event. */
+static void row_add(time_row *rows, size_t *n, const char *key, double ns) {
+  for (size_t i = 0; i < *n; i++)
+    if (!strcmp(rows[i].key, key)) {
+      rows[i].ns += ns;
+      rows[i].count++;
+      return;
+    }
+  rows[(*n)++] = (time_row){key, ns, 1};
+}
+
+static void print_rows(const char *title, time_row *rows, size_t n, size_t limit, double total_ns, int runs) {
+  qsort(rows, n, sizeof *rows, cmp_row);
+  printf("\n%-40s %10s %7s %8s\n", title, "ms/run", "share", "calls");
+  for (size_t i = 0; i < n && i < limit; i++)
+    printf("%-40.40s %10.3f %6.1f%% %8.1f\n", rows[i].key, rows[i].ns / runs / 1e6, 100.0 * rows[i].ns / total_ns,
+           (double)rows[i].count / runs);
+}
+
+/* Per-operator-type and per-node time over the measured runs (events from `first` on). */
+static void print_profile(oxrt_session *s, size_t first, int runs) {
+  size_t n = oxrt_session_get_profile_count(s);
+  if (n <= first || runs <= 0) return;
+  time_row *by_op = calloc(n - first, sizeof *by_op), *by_node = calloc(n - first, sizeof *by_node);
+  size_t n_op = 0, n_node = 0;
+  double total = 0;
+  for (size_t i = first; by_op && by_node && i < n; i++) {
+    oxrt_profile_event e;
+    if (oxrt_session_get_profile_event(s, i, &e)) continue;
+    row_add(by_op, &n_op, e.op_type, (double)e.duration_ns);
+    row_add(by_node, &n_node, *e.node_name ? e.node_name : e.op_type, (double)e.duration_ns);
+    total += (double)e.duration_ns;
+  }
+  printf("\nprofile: %.3f ms/run inside kernels over %d runs\n", total / runs / 1e6, runs);
+  print_rows("operator", by_op, n_op, n_op, total, runs);
+  print_rows("slowest nodes", by_node, n_node, 15, total, runs);
+  free(by_op);
+  free(by_node);
+}
+
 int cmd_bench(int argc, char **argv) {
   run_args a;
   int rc = parse_args(argc, argv, &a, "bench");
@@ -181,7 +237,9 @@ int cmd_bench(int argc, char **argv) {
   size_t nout = oxrt_session_get_output_count(s);
   oxrt_value **outs = calloc(nout + 1, sizeof *outs);
   double *times = calloc((size_t)(a.runs > 0 ? a.runs : 1), sizeof(double));
+  size_t first_event = 0;
   for (int r = 0; !rc && r < a.warmup + a.runs; r++) {
+    if (r == a.warmup) first_event = oxrt_session_get_profile_count(s);
     double s0 = cli_now();
     st = oxrt_session_run(s, NULL, names, (const oxrt_value *const *)vals, n, NULL, nout, outs);
     double dt = cli_now() - s0;
@@ -203,6 +261,13 @@ int cmd_bench(int argc, char **argv) {
     printf("min_ms:       %.3f\n", times[0] * 1e3);
     printf("peak_rss_mb:  %.1f\n", proc_status_mb("VmHWM"));
     printf("baseline_rss_mb: %.1f\n", baseline_mb);
+    if (a.profile) print_profile(s, first_event, a.runs);
+    if (a.profile_file) {
+      char path[4200];
+      st = oxrt_session_end_profiling(s, path, sizeof path);
+      if (st) rc = cli_fail(st);
+      else printf("profile_file: %s\n", path);
+    }
   }
   free(times);
   free(outs);

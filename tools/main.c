@@ -21,6 +21,8 @@ static void usage(FILE *f) {
           "      --write-failures FILE            write the names of failing tests to FILE\n"
           "      --no-fork                        run tests in this process (for debuggers)\n"
           "  oxrt bench MODEL [options]           load time and latency: --runs N --warmup N --threads N --dim\n"
+          "      --profile                        time per operator type and slowest nodes\n"
+          "      --profile-file PREFIX            write a Chrome trace PREFIX_<date>_<time>.json\n"
           "  oxrt ops                             list the operators and opset versions implemented\n"
           "  oxrt optimize MODEL OUT.onnx         optimize the graph and save it: --level basic|extended|all\n"
           "      --disable PASS,...               skip passes (--list shows them)\n"

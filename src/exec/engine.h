@@ -1,6 +1,7 @@
 /* engine.h - internal structures of sessions, graph plans and execution frames. */
 #ifndef OXRT_EXEC_ENGINE_H
 #define OXRT_EXEC_ENGINE_H
+#include "profile.h"
 #include "kernel.h"
 #include <pthread.h>
 
@@ -42,6 +43,8 @@ struct oxrt_session_options {
   oxrt_log_level log_min;
   int load_only;
   char optimized_model_path[4096]; /* "" = do not write (src/opt/opt_session.c) */
+  int profiling;
+  char profile_prefix[4096];
 };
 
 struct oxrt_session {
@@ -59,6 +62,7 @@ struct oxrt_session {
   /* reusable buffer pool (one cached; concurrent runs make their own) */
   pthread_mutex_t pool_lock;
   oxrt_buffer_pool *cached_pool;
+  oxrt_profiler profiler; /* profile.c */
 };
 
 typedef struct oxrt_frame {

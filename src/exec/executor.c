@@ -189,7 +189,10 @@ oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_f
     if (!st) {
       for (int o = 0; o < nd->n_outputs; o++) kout[o] = NULL;
       oxrt_kernel_ctx ctx = {nd, np->opset, np->state, nd->n_inputs, nd->n_outputs, kin, kout, s->pool, &f};
+      const bool timed = s->profiler.enabled;
+      int64_t t_start = timed ? oxrt_now_ns() : 0;
       st = impl->run(&ctx);
+      if (timed) oxrt_profiler_add(&s->profiler, nd->name, nd->op_type, t_start, oxrt_now_ns());
       for (int o = 0; o < nd->n_outputs; o++) {
         int id = nd->outputs[o];
         if (!st && id >= 0 && !kout[o])
