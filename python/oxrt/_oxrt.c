@@ -698,12 +698,12 @@ static void log_to_stderr(void *user, oxrt_log_level level, const char *message)
 
 static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
   static char *kwlist[] = {"model", "intra_op_num_threads", "optimization_level", "log_severity_level",
-                           "optimized_model_filepath", NULL};
+                           "optimized_model_filepath", "profile_file_prefix", NULL};
   PyObject *model;
   int threads = 0, level = OXRT_OPT_ALL, log_level = OXRT_LOG_WARNING;
-  const char *optimized_path = NULL;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiiz", kwlist, &model, &threads, &level, &log_level,
-                                   &optimized_path))
+  const char *optimized_path = NULL, *profile_prefix = NULL;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiizz", kwlist, &model, &threads, &level, &log_level,
+                                   &optimized_path, &profile_prefix))
     return -1;
   if (self->session) {
     PyErr_SetString(PyExc_RuntimeError, "session already initialised");
@@ -715,6 +715,10 @@ static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
   oxrt_session_options_set_intra_op_threads(opts, threads);
   oxrt_session_options_set_opt_level(opts, (oxrt_opt_level)level);
   if (optimized_path && *optimized_path && (st = oxrt_session_options_set_optimized_model_path(opts, optimized_path))) {
+    oxrt_session_options_free(opts);
+    return fail_status(st);
+  }
+  if (profile_prefix && (st = oxrt_session_options_enable_profiling(opts, profile_prefix))) {
     oxrt_session_options_free(opts);
     return fail_status(st);
   }
@@ -1016,7 +1020,54 @@ done:
   return result;
 }
 
+static PyObject *Session_end_profiling(SessionObject *self, PyObject *unused) {
+  (void)unused;
+  if (!self->session) return PyErr_Format(PyExc_RuntimeError, "session is closed");
+  char path[8192];
+  oxrt_status *st;
+  Py_BEGIN_ALLOW_THREADS
+  st = oxrt_session_end_profiling(self->session, path, sizeof path);
+  Py_END_ALLOW_THREADS
+  if (st) {
+    fail_status(st);
+    return NULL;
+  }
+  return PyUnicode_DecodeFSDefault(path);
+}
+
+static PyObject *Session_profiling_start_ns(SessionObject *self, PyObject *unused) {
+  (void)unused;
+  if (!self->session) return PyErr_Format(PyExc_RuntimeError, "session is closed");
+  return PyLong_FromLongLong((long long)oxrt_session_get_profiling_start_time_ns(self->session));
+}
+
+/* [(node_name, op_type, start_ns, duration_ns), ...] recorded since the last end_profiling. */
+static PyObject *Session_profile_events(SessionObject *self, PyObject *unused) {
+  (void)unused;
+  if (!self->session) return PyErr_Format(PyExc_RuntimeError, "session is closed");
+  size_t n = oxrt_session_get_profile_count(self->session);
+  PyObject *list = PyList_New(0);
+  for (size_t i = 0; list && i < n; i++) {
+    oxrt_profile_event e;
+    if (oxrt_session_get_profile_event(self->session, i, &e)) break; /* ended meanwhile */
+    PyObject *t = Py_BuildValue("(ssLL)", e.node_name, e.op_type, (long long)e.start_ns, (long long)e.duration_ns);
+    if (!t || PyList_Append(list, t) < 0) {
+      Py_XDECREF(t);
+      Py_DECREF(list);
+      return NULL;
+    }
+    Py_DECREF(t);
+  }
+  return list;
+}
+
 static PyMethodDef Session_methods[] = {
+    {"end_profiling", (PyCFunction)Session_end_profiling, METH_NOARGS,
+     "Write the profile recorded so far (Chrome trace JSON) and return its file name."},
+    {"profiling_start_ns", (PyCFunction)Session_profiling_start_ns, METH_NOARGS,
+     "Wall-clock ns since the epoch that profile event times count from."},
+    {"profile_events", (PyCFunction)Session_profile_events, METH_NOARGS,
+     "Profile events recorded since the last end_profiling: (node, op_type, start_ns, duration_ns)."},
     {"inputs", (PyCFunction)Session_inputs, METH_NOARGS,
      "List of (name, type, shape, kind, elem_type) for the model inputs."},
     {"outputs", (PyCFunction)Session_outputs, METH_NOARGS,

@@ -549,6 +549,8 @@ class InferenceSession:
             _OPT_LEVEL.get(int(sess_options.graph_optimization_level), 99),
             sess_options._effective_log_level(),
             os.fspath(sess_options.optimized_model_filepath) if sess_options.optimized_model_filepath else None,
+            (os.fspath(sess_options.profile_file_prefix) or "onnxruntime_profile_")
+            if sess_options.enable_profiling else None,
         )
         self._inputs_meta = [NodeArg(*t) for t in self._sess.inputs()]
         self._outputs_meta = [NodeArg(*t) for t in self._sess.outputs()]
@@ -590,10 +592,19 @@ class InferenceSession:
         self._enable_fallback = True
 
     def end_profiling(self):
-        return ""
+        """Writes the profile of the runs so far (Chrome trace JSON, as ONNX Runtime's) and returns its
+        file name; "" when the session options did not enable profiling."""
+        if not self._sess_options.enable_profiling:
+            return ""
+        return self._sess.end_profiling()
 
     def get_profiling_start_time_ns(self):
-        return 0
+        return self._sess.profiling_start_ns()
+
+    def get_profile_events(self):
+        """oxrt extra: (node_name, op_type, start_ns, duration_ns) per node run since the last
+        end_profiling; empty unless profiling is enabled."""
+        return self._sess.profile_events()
 
     def get_stats(self):
         """oxrt extra: node count, op type histogram and parameter counts of the loaded graph."""

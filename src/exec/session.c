@@ -167,6 +167,7 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   OXRT_TRY(build_descriptions(s));
   build_stats(s);
   if (s->opts.load_only) return NULL;
+  s->profiler.enabled = s->opts.profiling;
   s->pool = oxrt_threadpool_create(s->opts.threads);
   if (!s->pool) return OXRT_OOM();
   oxrt_session_log(s, OXRT_LOG_INFO, "session ready: %zu nodes, %d threads", s->stats.node_count,
@@ -176,7 +177,10 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
 
 static oxrt_session *session_alloc(void) {
   oxrt_session *s = calloc(1, sizeof *s);
-  if (s) pthread_mutex_init(&s->pool_lock, NULL);
+  if (s) {
+    pthread_mutex_init(&s->pool_lock, NULL);
+    oxrt_profiler_init(&s->profiler, 0);
+  }
   return s;
 }
 
@@ -252,6 +256,7 @@ void oxrt_session_free(oxrt_session *s) {
     free(s->cached_pool);
   }
   pthread_mutex_destroy(&s->pool_lock);
+  oxrt_profiler_free(&s->profiler);
   free(s->input_ids);
   free(s->output_ids);
   free(s->input_info);

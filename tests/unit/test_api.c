@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char model_path[1024];
 static unsigned char *model_bytes;
@@ -309,6 +310,62 @@ void test_api_output_selection(void) {
   outs[0] = "logits";
   CHECK(oxrt_session_run(s, NULL, names, feeds, 1, outs, 1, &out) == NULL);
   oxrt_value_free(out);
+  oxrt_value_free(x);
+  oxrt_session_free(s);
+}
+
+/* Profiling: off by default; on, one event per node run, written as a Chrome trace and then cleared. */
+void test_api_profiling(void) {
+  oxrt_session *s = open_digits();
+  if (!s) return;
+  char path[4096];
+  CHECK(oxrt_session_get_profile_count(s) == 0);
+  expect_error(oxrt_session_end_profiling(s, path, sizeof path), OXRT_ERR_INVALID_ARGUMENT, "not enabled");
+  oxrt_session_free(s);
+
+  oxrt_session_options *o = NULL;
+  CHECK(oxrt_session_options_create(&o) == NULL);
+  char prefix[128];
+  snprintf(prefix, sizeof prefix, "/tmp/oxrt_unit_profile_%d", (int)getpid());
+  CHECK(oxrt_session_options_enable_profiling(o, prefix) == NULL);
+  load_bytes();
+  s = NULL;
+  CHECK(oxrt_session_create(digits_path(), o, &s) == NULL);
+  oxrt_session_options_free(o);
+  if (!s) return;
+  oxrt_model_stats stats;
+  CHECK(oxrt_session_get_model_stats(s, &stats) == NULL);
+  int64_t dims[4] = {1, 1, 8, 8};
+  oxrt_value *x = NULL, *out = NULL;
+  CHECK(oxrt_value_wrap_tensor(OXRT_FLOAT, dims, 4, image, 256, &x) == NULL);
+  const char *names[] = {"image"}, *outs[] = {"logits"};
+  const oxrt_value *feeds[] = {x};
+  for (int r = 0; r < 2; r++) {
+    CHECK(oxrt_session_run(s, NULL, names, feeds, 1, outs, 1, &out) == NULL);
+    oxrt_value_free(out);
+  }
+  size_t n = oxrt_session_get_profile_count(s);
+  CHECK(n == 2 * stats.node_count);
+  oxrt_profile_event e, prev = {0};
+  for (size_t i = 0; i < n; i++) {
+    CHECK(oxrt_session_get_profile_event(s, i, &e) == NULL);
+    CHECK(e.op_type && *e.op_type && e.node_name && e.duration_ns >= 0 && e.start_ns >= prev.start_ns);
+    prev = e;
+  }
+  expect_error(oxrt_session_get_profile_event(s, n, &e), OXRT_ERR_INVALID_ARGUMENT, "requested");
+  CHECK(oxrt_session_get_profiling_start_time_ns(s) > 1600000000LL * 1000000000LL);
+  CHECK(oxrt_session_end_profiling(s, path, sizeof path) == NULL);
+  CHECK(strncmp(path, prefix, strlen(prefix)) == 0 && strstr(path, ".json"));
+  CHECK(oxrt_session_get_profile_count(s) == 0);
+  FILE *f = fopen(path, "r");
+  CHECK(f != NULL);
+  if (f) {
+    char buf[256] = {0};
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    CHECK(got > 0 && buf[0] == '[' && strstr(buf, "\"ph\":\"X\"") && strstr(buf, "\"op_name\""));
+    remove(path);
+  }
   oxrt_value_free(x);
   oxrt_session_free(s);
 }
