@@ -15,6 +15,7 @@ typedef struct {
   int threads, runs, warmup;
   unsigned seed;
   int profile;              /* bench --profile: per-operator time table */
+  int denormal_as_zero;
   const char *profile_file; /* --profile-file PREFIX: Chrome trace */
 } run_args;
 
@@ -48,6 +49,7 @@ static int parse_args(int argc, char **argv, run_args *a, const char *cmd) {
     else if (!strcmp(o, "--warmup") && v) a->warmup = atoi(argv[++i]);
     else if (!strcmp(o, "--seed") && v) a->seed = (unsigned)atoi(argv[++i]);
     else if (!strcmp(o, "--profile")) a->profile = 1;
+    else if (!strcmp(o, "--denormal-as-zero")) a->denormal_as_zero = 1;
     else if (!strcmp(o, "--profile-file") && v) a->profile_file = argv[++i];
     else if (o[0] == '-') {
       fprintf(stderr, "error: unknown option '%s' for oxrt %s\n", o, cmd);
@@ -94,6 +96,7 @@ static oxrt_status *open_session(run_args *a, oxrt_session **s) {
   oxrt_status *st = oxrt_session_options_create(&o);
   if (st) return st;
   oxrt_session_options_set_intra_op_threads(o, a->threads);
+  oxrt_session_options_set_denormal_as_zero(o, a->denormal_as_zero);
   if (a->profile || a->profile_file) st = oxrt_session_options_enable_profiling(o, a->profile_file);
   if (!st) st = oxrt_session_create(a->model, o, s);
   oxrt_session_options_free(o);

@@ -15,6 +15,7 @@ static void usage(FILE *f) {
           "      --output-dir DIR                 write each output as DIR/NAME.npy\n"
           "      --threads N                      intra-op threads (default: one per core)\n"
           "      --seed N                         seed of the random inputs\n"
+          "      --denormal-as-zero               flush subnormal floats to zero (run and bench)\n"
           "  oxrt test DIR...                     run ONNX backend tests (model.onnx + test_data_set_N)\n"
           "      --verbose                        print passing tests too\n"
           "      --expect-failures FILE           exit 0 when every failing test is listed in FILE\n"

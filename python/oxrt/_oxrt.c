@@ -698,12 +698,13 @@ static void log_to_stderr(void *user, oxrt_log_level level, const char *message)
 
 static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
   static char *kwlist[] = {"model", "intra_op_num_threads", "optimization_level", "log_severity_level",
-                           "optimized_model_filepath", "profile_file_prefix", NULL};
+                           "optimized_model_filepath", "profile_file_prefix", "denormal_as_zero", NULL};
   PyObject *model;
   int threads = 0, level = OXRT_OPT_ALL, log_level = OXRT_LOG_WARNING;
   const char *optimized_path = NULL, *profile_prefix = NULL;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiizz", kwlist, &model, &threads, &level, &log_level,
-                                   &optimized_path, &profile_prefix))
+  int denormal_as_zero = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiizzp", kwlist, &model, &threads, &level, &log_level,
+                                   &optimized_path, &profile_prefix, &denormal_as_zero))
     return -1;
   if (self->session) {
     PyErr_SetString(PyExc_RuntimeError, "session already initialised");
@@ -714,6 +715,7 @@ static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
   if (st) return fail_status(st);
   oxrt_session_options_set_intra_op_threads(opts, threads);
   oxrt_session_options_set_opt_level(opts, (oxrt_opt_level)level);
+  oxrt_session_options_set_denormal_as_zero(opts, denormal_as_zero);
   if (optimized_path && *optimized_path && (st = oxrt_session_options_set_optimized_model_path(opts, optimized_path))) {
     oxrt_session_options_free(opts);
     return fail_status(st);

@@ -551,6 +551,7 @@ class InferenceSession:
             os.fspath(sess_options.optimized_model_filepath) if sess_options.optimized_model_filepath else None,
             (os.fspath(sess_options.profile_file_prefix) or "onnxruntime_profile_")
             if sess_options.enable_profiling else None,
+            sess_options._config.get("session.set_denormal_as_zero", "0") == "1",
         )
         self._inputs_meta = [NodeArg(*t) for t in self._sess.inputs()]
         self._outputs_meta = [NodeArg(*t) for t in self._sess.outputs()]

@@ -6,6 +6,7 @@
  * bounded in time, so once a run is over every worker is asleep within microseconds. Sleeping and waking use
  * the Dekker pattern on seq_cst atomics (announce "I sleep", re-check) so no wake-up is lost. */
 #include "threadpool.h"
+#include "fpmode.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -36,6 +37,7 @@ struct oxrt_threadpool {
   oxrt_range_fn fn;
   void *arg;
   size_t n, chunk;
+  unsigned fp_mode; /* the caller's floating-point control state, mirrored by workers for the job */
   atomic_size_t next;
   atomic_int active; /* workers still inside the job */
 };
@@ -95,6 +97,7 @@ static void *worker_main(void *vp) {
     }
     if (atomic_load(&p->stop)) break;
     seen = atomic_load(&p->generation);
+    if (oxrt_fp_mode_get() != p->fp_mode) oxrt_fp_mode_set(p->fp_mode);
     run_chunks(p);
     if (atomic_fetch_sub(&p->active, 1) == 1 && atomic_load(&p->caller_sleeps)) {
       pthread_mutex_lock(&p->mu);
@@ -168,6 +171,7 @@ void oxrt_parallel_for(oxrt_threadpool *p, size_t n, size_t grain, oxrt_range_fn
   p->arg = arg;
   p->n = n;
   p->chunk = chunk;
+  p->fp_mode = oxrt_fp_mode_get();
   atomic_store(&p->next, 0);
   atomic_store(&p->active, p->nthreads - 1);
   atomic_fetch_add(&p->generation, 1);

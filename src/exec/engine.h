@@ -45,6 +45,7 @@ struct oxrt_session_options {
   char optimized_model_path[4096]; /* "" = do not write (src/opt/opt_session.c) */
   int profiling;
   char profile_prefix[4096];
+  int denormal_as_zero;
 };
 
 struct oxrt_session {

@@ -1,6 +1,7 @@
 /* session.c - the public session API: options, creation, model description, run. */
 #include "../onnx/onnx_reader.h"
 #include "engine.h"
+#include "../core/fpmode.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,9 @@ void oxrt_session_options_set_opt_level(oxrt_session_options *o, oxrt_opt_level 
 }
 void oxrt_session_options_set_load_only(oxrt_session_options *o, int load_only) {
   if (o) o->load_only = load_only;
+}
+void oxrt_session_options_set_denormal_as_zero(oxrt_session_options *o, int on) {
+  if (o) o->denormal_as_zero = on != 0;
 }
 void oxrt_session_options_set_log(oxrt_session_options *o, oxrt_log_fn fn, void *user, oxrt_log_level min_level) {
   if (!o) return;
@@ -363,9 +367,26 @@ static oxrt_status *check_input(const oxrt_value_info *info, size_t index, const
   return NULL;
 }
 
+static oxrt_status *run_impl(oxrt_session *s, const oxrt_run_options *run_options, const char *const *input_names,
+                             const oxrt_value *const *inputs, size_t n_inputs, const char *const *output_names,
+                             size_t n_outputs, oxrt_value **outputs);
+
 oxrt_status *oxrt_session_run(oxrt_session *s, const oxrt_run_options *run_options, const char *const *input_names,
                               const oxrt_value *const *inputs, size_t n_inputs, const char *const *output_names,
                               size_t n_outputs, oxrt_value **outputs) {
+  if (!s || !s->opts.denormal_as_zero)
+    return run_impl(s, run_options, input_names, inputs, n_inputs, output_names, n_outputs, outputs);
+  /* pool workers mirror this thread's mode for each job (threadpool.c) */
+  unsigned saved = oxrt_fp_mode_get();
+  oxrt_fp_mode_set(saved | OXRT_FP_FLUSH_BITS);
+  oxrt_status *st = run_impl(s, run_options, input_names, inputs, n_inputs, output_names, n_outputs, outputs);
+  oxrt_fp_mode_set(saved);
+  return st;
+}
+
+static oxrt_status *run_impl(oxrt_session *s, const oxrt_run_options *run_options, const char *const *input_names,
+                             const oxrt_value *const *inputs, size_t n_inputs, const char *const *output_names,
+                             size_t n_outputs, oxrt_value **outputs) {
   (void)run_options;
   if (!s || (n_inputs && (!input_names || !inputs)) || (n_outputs && !outputs))
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "NULL argument to oxrt_session_run");

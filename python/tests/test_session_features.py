@@ -1,4 +1,5 @@
-"""Profiling through the onnxruntime-style API: SessionOptions.enable_profiling and end_profiling."""
+"""Session features from the onnxruntime API: profiling (enable_profiling, end_profiling) and the
+session.set_denormal_as_zero config entry."""
 import json
 import os
 
@@ -45,3 +46,22 @@ def test_profile_file_is_a_chrome_trace(tmp_path):
     assert sess.get_profile_events() == []
     sess.run(None, {"x": x})
     assert len(sess.get_profile_events()) == 2
+
+
+def test_denormal_as_zero_config_entry():
+    """session.set_denormal_as_zero flushes subnormal results on every pool thread, and only during runs."""
+    n = 1 << 20  # big enough for the elementwise kernel to split over the pool
+    c = np.full([n], 1e-20, np.float32)
+    model = make_model([helper.make_node("Mul", ["x", "c"], ["y"])], [("x", TensorProto.FLOAT, [n])],
+                       [("y", TensorProto.FLOAT, [n])], initializers={"c": c})
+    x = np.full([n], 1e-20, np.float32)
+    expected = x * c
+    assert expected[0] != 0  # numpy keeps the subnormal 1e-40
+    so = oxrt.SessionOptions()
+    so.intra_op_num_threads = 2
+    (y,) = oxrt.InferenceSession(model, so).run(None, {"x": x})
+    np.testing.assert_array_equal(y, expected)
+    so.add_session_config_entry("session.set_denormal_as_zero", "1")
+    (y,) = oxrt.InferenceSession(model, so).run(None, {"x": x})
+    assert not y.any()
+    assert (x * c)[0] != 0  # this thread's floating-point mode was restored
