@@ -2,7 +2,9 @@
  * shift; optional Mean and InvStdDev outputs in the stash type (shape dims[:axis] followed by ones).
  *
  * The input is viewed as [rows, cols]; rows run in parallel. Scale/B normally cover the trailing block and
- * are expanded once to `cols` floats; a scale that also spans leading axes is expanded to the full shape. */
+ * are expanded once to `cols` floats; a scale that also spans leading axes is expanded to the full shape.
+ * Mean and variance are accumulated in double by the vectorised oxrt_vmean_var_f32. */
+#include "../../kernels/vmath.h"
 #include "f32_view.h"
 #include <math.h>
 #include <string.h>
@@ -25,7 +27,7 @@ OXRT_SIMD_CLONES static void ln_rows(void *arg, size_t beg, size_t end) {
     const float *w = J->w + (J->w_full ? r * n : 0);
     const float *b = J->b ? J->b + (J->b_full ? r * n : 0) : NULL;
     double mean, var;
-    f32_mean_var(x, n, &mean, &var);
+    oxrt_vmean_var_f32(x, n, &mean, &var);
     const float inv = (float)(1.0 / sqrt(var + (double)J->eps));
     const float m = (float)mean;
     if (b)

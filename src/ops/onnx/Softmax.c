@@ -3,8 +3,12 @@
  * Before opset 13 the input is coerced to 2-D at `axis` (default 1) and normalised over the flattened
  * trailing block; from 13 on, over the single axis `axis` (default -1). Either way the data is viewed as
  * [outer, D, inner]; inner == 1 (the usual last-axis case) runs contiguous rows, otherwise columns are
- * processed a row of `inner` at a time so memory is still read sequentially. Rows run in parallel. */
+ * processed a row of `inner` at a time so memory is still read sequentially. Rows run in parallel.
+ * The exponentials come from kernels/vmath.h; no output is subnormal (values below FLT_MIN become 0), since
+ * subnormal probabilities would slow every MatMul that consumes them by orders of magnitude. */
+#include "../../kernels/vmath.h"
 #include "f32_view.h"
+#include <float.h>
 #include <math.h>
 
 typedef struct {
@@ -21,9 +25,9 @@ OXRT_SIMD_CLONES static void sm_rows(void *arg, size_t b, size_t e) {
     const float *x = J->x + o * D * inner;
     float *y = J->y + o * D * inner;
     if (inner == 1) {
-      /* 8 independent lanes keep the max and sum reductions vectorisable without -ffast-math */
-      float ml[8], sl[8];
-      for (int l = 0; l < 8; l++) ml[l] = -INFINITY, sl[l] = 0.0f;
+      /* 8 independent lanes keep the max reduction vectorisable without -ffast-math */
+      float ml[8];
+      for (int l = 0; l < 8; l++) ml[l] = -INFINITY;
       size_t i = 0;
       for (; i + 8 <= D; i += 8)
         for (int l = 0; l < 8; l++) ml[l] = x[i + l] > ml[l] ? x[i + l] : ml[l];
@@ -31,27 +35,24 @@ OXRT_SIMD_CLONES static void sm_rows(void *arg, size_t b, size_t e) {
       for (int l = 0; l < 8; l++) m = ml[l] > m ? ml[l] : m;
       for (; i < D; i++) m = x[i] > m ? x[i] : m;
       if (isinf(m) && m < 0) m = 0; /* all -inf: avoid inf - inf */
-      /* exps go to y unconditionally (LogSoftmax overwrites them below); the exp loop and the
-       * 8-lane sum are separate simple loops so that both vectorise */
-      for (i = 0; i < D; i++) y[i] = f32_exp(x[i] - m);
-      for (i = 0; i + 8 <= D; i += 8)
-        for (int l = 0; l < 8; l++) sl[l] += y[i + l];
-      float s = 0.0f;
-      for (int l = 0; l < 8; l++) s += sl[l];
-      for (; i < D; i++) s += y[i];
+      /* exps go to y unconditionally (LogSoftmax overwrites them below) */
+      const float s = oxrt_vexp_shift_sum_f32(x, y, D, m);
       if (J->log) {
         const float ls = logf(s) + m;
         for (i = 0; i < D; i++) y[i] = x[i] - ls;
       } else {
         const float inv = 1.0f / s;
-        for (i = 0; i < D; i++) y[i] *= inv;
+        for (i = 0; i < D; i++) {
+          const float v = y[i] * inv;
+          y[i] = v < FLT_MIN ? 0.0f : v;
+        }
       }
     } else {
       /* column form: y holds the running max, then the exps; sums accumulate in a row of `inner` */
       for (size_t j = 0; j < inner; j++) y[j] = x[j];
       for (size_t i = 1; i < D; i++)
         for (size_t j = 0; j < inner; j++) y[j] = x[i * inner + j] > y[j] ? x[i * inner + j] : y[j];
-      float mbuf[256], sbuf[256];
+      float mbuf[256], sbuf[256], ebuf[256];
       for (size_t j0 = 0; j0 < inner; j0 += 256) {
         const size_t n = inner - j0 < 256 ? inner - j0 : 256;
         for (size_t j = 0; j < n; j++) {
@@ -61,12 +62,10 @@ OXRT_SIMD_CLONES static void sm_rows(void *arg, size_t b, size_t e) {
         }
         for (size_t i = 0; i < D; i++) {
           const float *xr = x + i * inner + j0;
-          float *yr = y + i * inner + j0;
-          for (size_t j = 0; j < n; j++) {
-            const float v = f32_exp(xr[j] - mbuf[j]);
-            sbuf[j] += v;
-            if (!J->log) yr[j] = v;
-          }
+          float *e = J->log ? ebuf : y + i * inner + j0;
+          for (size_t j = 0; j < n; j++) e[j] = xr[j] - mbuf[j];
+          oxrt_vexp_f32(e, e, n);
+          for (size_t j = 0; j < n; j++) sbuf[j] += e[j];
         }
         for (size_t j = 0; j < n; j++) sbuf[j] = J->log ? logf(sbuf[j]) + mbuf[j] : 1.0f / sbuf[j];
         for (size_t i = 0; i < D; i++) {
@@ -75,7 +74,10 @@ OXRT_SIMD_CLONES static void sm_rows(void *arg, size_t b, size_t e) {
           if (J->log)
             for (size_t j = 0; j < n; j++) yr[j] = xr[j] - sbuf[j];
           else
-            for (size_t j = 0; j < n; j++) yr[j] *= sbuf[j];
+            for (size_t j = 0; j < n; j++) {
+              const float v = yr[j] * sbuf[j];
+              yr[j] = v < FLT_MIN ? 0.0f : v;
+            }
         }
       }
     }

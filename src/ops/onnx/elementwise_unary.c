@@ -4,14 +4,15 @@
  * spec allows integers, an exact int64 scalar function. float16/bfloat16 run
  * through the float32 loop in blocks. Large tensors are split over the pool.
  * The float32 loops are plain loops over restrict pointers so the compiler
- * vectorises them; exp/sigmoid/tanh use branch-free polynomial versions for
- * that reason (about 2 ulp, far inside the backend tolerance).
+ * vectorises them; exp/sigmoid/tanh/erf/gelu/swish call the per-ISA array
+ * functions of kernels/vmath.h (a few ulp, no subnormal results).
  */
 #if defined(__GNUC__) && !defined(__clang__)
 /* errno from sqrtf etc. is never read; without it the loops vectorise. */
 #pragma GCC optimize("-fno-math-errno", "-fno-trapping-math")
 #endif
 #include "elementwise.h"
+#include "../../kernels/vmath.h"
 #include <math.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -33,95 +34,6 @@ typedef struct {
   uf64_fn f64;
   uint_fn i64;
 } unary_desc;
-
-/* ---------------------------------------------------------------- fast float32 math */
-
-static inline uint32_t f_bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return u;
-}
-static inline float f_from(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
-/* exp(x): round-to-nearest range reduction x = n ln2 + r, degree-6 polynomial
- * on r, scale by 2^(n-1) * 2 so that n = 128 stays representable. */
-static inline float fast_expf(float x) {
-  float xc = x < -86.6f ? -86.6f : x;
-  xc = xc > 88.72283f ? 88.72283f : xc;
-  const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  float t = xc * 1.44269504088896341f + magic;
-  float nf = t - magic;
-  int32_t n = (int32_t)(f_bits(t) - f_bits(magic));
-  float r = xc - nf * 0.693359375f;
-  r = r - nf * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  float y = p * f_from((uint32_t)(n + 126) << 23) * 2.0f;
-  y = x > 88.72283f ? INFINITY : y;
-  y = x < -86.6f ? 0.0f : y;
-  return y;
-}
-
-static inline float fast_sigmoidf(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
-
-static inline float fast_tanhf(float x) {
-  float a = fabsf(x);
-  float z = x * x;
-  float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z -
-                 3.33332819422e-1f) * z * x + x;
-  float big = 1.0f - 2.0f / (fast_expf(2.0f * a) + 1.0f);
-  big = x < 0 ? -big : big;
-  return a < 0.625f ? small : big;
-}
-
-/* erfc(z) for z >= 0: Chebyshev fit of erfc (Numerical Recipes' erfcc, fractional error
- * below 1.2e-7), with the exponential above. Relative accuracy holds in the tail. */
-static inline float fast_erfcf_pos(float z) {
-  float t = 1.0f / (1.0f + 0.5f * z);
-  float p = 0.17087277f;
-  p = p * t - 0.82215223f;
-  p = p * t + 1.48851587f;
-  p = p * t - 1.13520398f;
-  p = p * t + 0.27886807f;
-  p = p * t - 0.18628806f;
-  p = p * t + 0.09678418f;
-  p = p * t + 0.37409196f;
-  p = p * t + 1.00002368f;
-  return t * fast_expf(-z * z - 1.26551223f + t * p);
-}
-
-/* erf(x) by its Taylor series below 0.5 (where 1 - erfc would cancel), 1 - erfc above. */
-static inline float fast_erff(float x) {
-  float a = fabsf(x), z = x * x;
-  float s = -1.0f / 75600.0f;
-  s = s * z + 1.0f / 9360.0f;
-  s = s * z - 1.0f / 1320.0f;
-  s = s * z + 1.0f / 216.0f;
-  s = s * z - 1.0f / 42.0f;
-  s = s * z + 1.0f / 10.0f;
-  s = s * z - 1.0f / 3.0f;
-  float small = 1.1283791670955126f * (x + x * z * s);
-  float big = 1.0f - fast_erfcf_pos(a);
-  big = x < 0 ? -big : big;
-  return a < 0.5f ? small : big;
-}
-
-/* Gelu through erfc where 1 + erf(u) would cancel (u < -0.5). */
-static inline float fast_gelu_erf(float x) {
-  float u = x * 0.7071067811865476f;
-  float tail = fast_erfcf_pos(-u);
-  float body = 1.0f + fast_erff(u);
-  return 0.5f * x * (u < -0.5f ? tail : body);
-}
 
 /* ---------------------------------------------------------------- per-op loops */
 
@@ -148,13 +60,23 @@ static inline float fast_gelu_erf(float x) {
     }                                                                                                                  \
   }
 
+/* name##_f32 is the vmath array function CALL (of x, y, n and p); name##_f64 a loop over E64. */
+#define UNARY_VMATH(name, CALL, E64)                                                                                   \
+  static void name##_f32(const float *restrict x, float *restrict y, size_t n, const uparams *p) {                     \
+    (void)p;                                                                                                           \
+    CALL;                                                                                                              \
+  }                                                                                                                    \
+  static void name##_f64(const double *restrict x, double *restrict y, size_t n, const uparams *p) {                   \
+    PARAMS_LOCALS(double);                                                                                             \
+    for (size_t i = 0; i < n; i++) {                                                                                   \
+      double v = x[i];                                                                                                 \
+      y[i] = (E64);                                                                                                    \
+    }                                                                                                                  \
+  }
+
 static inline double sigmoid_d(double v) { return v >= 0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v)); }
 static inline float softplus_f(float v) { return v > 0 ? v + log1pf(expf(-v)) : log1pf(expf(v)); }
 static inline double softplus_d(double v) { return v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)); }
-static inline float gelu_f(float v, int approx) {
-  float t = 0.5f * v * (1.0f + fast_tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-  return approx ? t : fast_gelu_erf(v);
-}
 static inline double gelu_d(double v, int approx) {
   if (approx) return 0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
   return 0.5 * v * (1.0 + erf(v * 0.7071067811865476));
@@ -178,9 +100,9 @@ UNARY_FLOAT(cosh, coshf(v), cosh(v))
 UNARY_FLOAT(sin, sinf(v), sin(v))
 UNARY_FLOAT(sinh, sinhf(v), sinh(v))
 UNARY_FLOAT(tan, tanf(v), tan(v))
-UNARY_FLOAT(tanh, fast_tanhf(v), tanh(v))
-UNARY_FLOAT(erf, fast_erff(v), erf(v))
-UNARY_FLOAT(exp, fast_expf(v), exp(v))
+UNARY_VMATH(tanh, oxrt_vtanh_f32(x, y, n), tanh(v))
+UNARY_VMATH(erf, oxrt_verf_f32(x, y, n), erf(v))
+UNARY_VMATH(exp, oxrt_vexp_f32(x, y, n), exp(v))
 UNARY_FLOAT(log, logf(v), log(v))
 UNARY_FLOAT(sqrt_scalar, sqrtf(v), sqrt(v))
 /* Strict ISO C mode keeps errno semantics on sqrtf, which blocks vectorisation: use SSE directly. */
@@ -199,7 +121,7 @@ static void sqrt_f64(const double *restrict x, double *restrict y, size_t n, con
   sqrt_scalar_f64(x + i, y + i, n - i, p);
 }
 UNARY_FLOAT(reciprocal, 1.0f / v, 1.0 / v)
-UNARY_FLOAT(sigmoid, fast_sigmoidf(v), sigmoid_d(v))
+UNARY_VMATH(sigmoid, oxrt_vsigmoid_f32(x, y, n), sigmoid_d(v))
 UNARY_FLOAT(sign, v > 0 ? 1.0f : v < 0 ? -1.0f : v, v > 0 ? 1.0 : v < 0 ? -1.0 : v) /* keeps 0 and NaN */
 UNARY_FLOAT(relu, v > 0 ? v : 0.0f, v > 0 ? v : 0.0)
 UNARY_FLOAT(leakyrelu, v < 0 ? alpha * v : v, v < 0 ? alpha * v : v)
@@ -214,9 +136,9 @@ UNARY_FLOAT(softplus, softplus_f(v), softplus_d(v))
 UNARY_FLOAT(softsign, v / (1.0f + fabsf(v)), v / (1.0 + fabs(v)))
 UNARY_FLOAT(shrink, v < -lambd ? v + bias : v > lambd ? v - bias : 0.0f,
             v < -lambd ? v + bias : v > lambd ? v - bias : 0.0)
-UNARY_FLOAT(gelu, gelu_f(v, approx_tanh), gelu_d(v, approx_tanh))
+UNARY_VMATH(gelu, p->approx_tanh ? oxrt_vgelu_tanh_f32(x, y, n) : oxrt_vgelu_f32(x, y, n), gelu_d(v, approx_tanh))
 UNARY_FLOAT(mish, v * tanhf(softplus_f(v)), v * tanh(softplus_d(v)))
-UNARY_FLOAT(swish, v * fast_sigmoidf(alpha * v), v * sigmoid_d(alpha * v))
+UNARY_VMATH(swish, oxrt_vsilu_f32(x, y, n, p->alpha), v * sigmoid_d(alpha * v))
 
 /* Integer versions: exact, two's-complement wrapping (computed in uint64). */
 static int64_t abs_i(int64_t x, bool u, const uparams *p) {
