@@ -56,10 +56,11 @@ static oxrt_status *gru_prepare(const oxrt_node *node, int opset, void **state) 
 }
 static oxrt_status *gru_run(oxrt_kernel_ctx *ctx) { return oxrt_rnn_run(ctx, gru_step); }
 
+#define GRU_HOOKS .prepare = gru_prepare, .run = gru_run, .release = oxrt_rnn_release
 static const oxrt_op_impl gru_impls[] = {
-    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .prepare = gru_prepare, .run = gru_run},
-    {.since_version = 3, .type_mask = OXRT_TMASK_FLOATS, .prepare = gru_prepare, .run = gru_run},
-    {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, .prepare = gru_prepare, .run = gru_run},
-    {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, .prepare = gru_prepare, .run = gru_run},
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, GRU_HOOKS},
+    {.since_version = 3, .type_mask = OXRT_TMASK_FLOATS, GRU_HOOKS},
+    {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, GRU_HOOKS},
+    {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, GRU_HOOKS},
 };
 OXRT_REGISTER_OP(GRU) = {"", "GRU", OXRT_IMPLS(gru_impls)};

@@ -47,9 +47,10 @@ static oxrt_status *lstm_prepare(const oxrt_node *node, int opset, void **state)
 }
 static oxrt_status *lstm_run(oxrt_kernel_ctx *ctx) { return oxrt_rnn_run(ctx, lstm_step); }
 
+#define LSTM_HOOKS .prepare = lstm_prepare, .run = lstm_run, .release = oxrt_rnn_release
 static const oxrt_op_impl lstm_impls[] = {
-    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .prepare = lstm_prepare, .run = lstm_run},
-    {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, .prepare = lstm_prepare, .run = lstm_run},
-    {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, .prepare = lstm_prepare, .run = lstm_run},
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, LSTM_HOOKS},
+    {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, LSTM_HOOKS},
+    {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, LSTM_HOOKS},
 };
 OXRT_REGISTER_OP(LSTM) = {"", "LSTM", OXRT_IMPLS(lstm_impls)};

@@ -22,9 +22,10 @@ static oxrt_status *rnn_prepare(const oxrt_node *node, int opset, void **state) 
 }
 static oxrt_status *rnn_run(oxrt_kernel_ctx *ctx) { return oxrt_rnn_run(ctx, rnn_step); }
 
+#define RNN_HOOKS .prepare = rnn_prepare, .run = rnn_run, .release = oxrt_rnn_release
 static const oxrt_op_impl rnn_impls[] = {
-    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .prepare = rnn_prepare, .run = rnn_run},
-    {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, .prepare = rnn_prepare, .run = rnn_run},
-    {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, .prepare = rnn_prepare, .run = rnn_run},
+    {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, RNN_HOOKS},
+    {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, RNN_HOOKS},
+    {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, RNN_HOOKS},
 };
 OXRT_REGISTER_OP(RNN) = {"", "RNN", OXRT_IMPLS(rnn_impls)};

@@ -1,6 +1,7 @@
 /* rnn_common.c - the shared driver of RNN, GRU and LSTM (see rnn_common.h). */
 #include "rnn_common.h"
 #include "../../kernels/gemm.h"
+#include "../../kernels/vmath.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,40 +47,11 @@ static double rnn_act1(const rnn_act *f, double x) {
   return x;
 }
 
-/* e^x in float without a libm call, so the loops below vectorise: 2^n * e^r with |r| <= ln2/2 and a degree-6
- * Taylor polynomial (relative error about 2e-7). Input clamped to [-87, 88]. */
-static inline float fast_expf(float x) {
-  x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-  const float magic = 12582912.0f; /* 1.5 * 2^23: adding and subtracting it rounds to an integer */
-  float n = (x * 1.44269504f + magic) - magic;
-  float r = x - n * 0.693359375f; /* ln2 split in two parts for an exact first product */
-  r = r + n * 2.12194440e-4f;
-  float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-  int32_t bits = ((int32_t)n + 127) << 23;
-  float scale;
-  memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-
-/* tanh: odd Taylor series near 0 (where (1-t)/(1+t) would cancel), else (1 - e^-2|x|) / (1 + e^-2|x|). */
-static inline float fast_tanhf(float x) {
-  float ax = x < 0 ? -x : x;
-  float t = fast_expf(-2.0f * ax);
-  float y = (1.0f - t) / (1.0f + t);
-  float x2 = x * x;
-  float small = x * (1.0f + x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315))));
-  return ax < 0.0625f ? small : x < 0 ? -y : y;
-}
-
-/* Float path of oxrt_rnn_vact: single-precision math, one loop per kind so it vectorises. */
+/* Float path of oxrt_rnn_vact: single-precision math, the vectorised sigmoid and tanh of vmath.h. */
 static void vact_f32(const rnn_act *f, float *x, size_t n) {
   switch (f->kind) {
-  case RNN_ACT_SIGMOID:
-    for (size_t i = 0; i < n; i++) x[i] = 1.0f / (1.0f + fast_expf(-x[i]));
-    return;
-  case RNN_ACT_TANH:
-    for (size_t i = 0; i < n; i++) x[i] = fast_tanhf(x[i]);
-    return;
+  case RNN_ACT_SIGMOID: oxrt_vsigmoid_f32(x, x, n); return;
+  case RNN_ACT_TANH: oxrt_vtanh_f32(x, x, n); return;
   case RNN_ACT_RELU:
     for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
     return;
@@ -144,6 +116,7 @@ oxrt_status *oxrt_rnn_prepare(const oxrt_node *node, int opset, rnn_cell cell, v
   if (!a) return OXRT_OOM();
   *state = a;
   a->cell = cell;
+  if (!(a->f32 = oxrt_rnn_f32_cache_new())) return OXRT_OOM();
   a->gates = cell == RNN_CELL_RNN ? 1 : cell == RNN_CELL_GRU ? 3 : 4;
   a->n_act = cell == RNN_CELL_RNN ? 1 : cell == RNN_CELL_GRU ? 2 : 3;
   const char *dir = oxrt_attr_string(node, "direction", "forward");
@@ -251,13 +224,11 @@ typedef struct rnn_bufs {
 static void bufs_free(rnn_bufs *b) {
   for (int i = 0; i < 8; i++) free(b->tmp[i]);
   free(b->gx), free(b->gh), free(b->scratch), free(b->bias), free(b->y), free(b->yh), free(b->yc);
-  free(b->h0), free(b->c0), free(b->x), free(b->xs), free(b->rows), free(b->lens);
+  free(b->h0), free(b->c0), free(b->x), free(b->xs), free(b->rows);
 }
 
-/* Writes working buffer `src` ([D, Bt, H] or [S, D, Bt, H]) to output `o`, converting and applying layout 1
- * ([Bt, D, H] / [Bt, S, D, H]). */
-static oxrt_status *write_output(oxrt_kernel_ctx *ctx, int o, oxrt_elem_type t, bool dbl, const void *src, int rank,
-                                 const int64_t *dims0, int layout) {
+oxrt_status *oxrt_rnn_write_output(oxrt_kernel_ctx *ctx, int o, oxrt_elem_type t, bool dbl, const void *src, int rank,
+                                   const int64_t *dims0, int layout) {
   if (!oxrt_output_wanted(ctx, o)) return NULL;
   oxrt_elem_type wt = dbl ? OXRT_DOUBLE : OXRT_FLOAT;
   size_t ws = oxrt_elem_type_size(wt), es = oxrt_elem_type_size(t);
@@ -283,12 +254,13 @@ static oxrt_status *write_output(oxrt_kernel_ctx *ctx, int o, oxrt_elem_type t, 
   return NULL;
 }
 
-static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, rnn_step_fn step, rnn_bufs *bf) {
+oxrt_status *oxrt_rnn_check(oxrt_kernel_ctx *ctx, rnn_io *io) {
   const rnn_attrs *a = ctx->state;
   const bool lstm = a->cell == RNN_CELL_LSTM;
   const oxrt_value *X = oxrt_input(ctx, 0), *W = oxrt_input(ctx, 1), *R = oxrt_input(ctx, 2);
   const oxrt_value *B = oxrt_input(ctx, 3), *SL = oxrt_input(ctx, 4), *H0 = oxrt_input(ctx, 5);
   const oxrt_value *C0 = lstm ? oxrt_input(ctx, 6) : NULL, *P = lstm ? oxrt_input(ctx, 7) : NULL;
+  memset(io, 0, sizeof *io);
   OXRT_TRY(oxrt_check_tensor(X, 0, "X"));
   OXRT_TRY(oxrt_check_tensor(W, 1, "W"));
   OXRT_TRY(oxrt_check_tensor(R, 2, "R"));
@@ -296,8 +268,6 @@ static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, rnn_step_fn step, rnn_buf
   const oxrt_elem_type T = X->dtype;
   if (T != OXRT_FLOAT && T != OXRT_DOUBLE && T != OXRT_FLOAT16 && T != OXRT_BFLOAT16)
     return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "element type %s is not supported", oxrt_elem_type_name(T));
-  const bool dbl = T == OXRT_DOUBLE;
-  const size_t ws = dbl ? sizeof(double) : sizeof(float);
   const int64_t S = X->dims[a->layout ? 1 : 0], Bt = X->dims[a->layout ? 0 : 1], I = X->dims[2];
   const int64_t D = a->ndir, G = a->gates;
   if (W->rank != 3 || R->rank != 3)
@@ -313,27 +283,43 @@ static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, rnn_step_fn step, rnn_buf
   if (H0) OXRT_TRY(check_shape(H0, 5, "initial_h", T, 3, hd));
   if (C0) OXRT_TRY(check_shape(C0, 6, "initial_c", T, 3, hd));
   if (P) OXRT_TRY(check_shape(P, 7, "P", T, 2, pd));
-  const size_t s_ = (size_t)S, b_ = (size_t)Bt, h_ = (size_t)Hs, g_ = (size_t)G, i_ = (size_t)I;
-  const size_t gh_ = g_ * h_;
+  *io = (rnn_io){X, W, R, B, H0, C0, P, T, (size_t)S, (size_t)Bt, (size_t)I, (size_t)Hs, (size_t)D, (size_t)G, NULL};
 
   /* sequence lengths */
-  bf->lens = malloc((b_ + 1) * sizeof *bf->lens);
-  bf->rows = calloc(b_ + 1, sizeof *bf->rows);
-  if (!bf->lens || !bf->rows) return OXRT_OOM();
+  io->lens = malloc((io->Bt + 1) * sizeof *io->lens);
+  if (!io->lens) return OXRT_OOM();
   if (SL) {
     OXRT_TRY(oxrt_check_tensor(SL, 4, "sequence_lens"));
     if ((SL->dtype != OXRT_INT32 && SL->dtype != OXRT_INT64) || SL->rank != 1 || SL->dims[0] != Bt)
       return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 4 (sequence_lens) must be int32 [%lld]", (long long)Bt);
-    for (size_t b = 0; b < b_; b++) {
+    for (size_t b = 0; b < io->Bt; b++) {
       int64_t l = oxrt_load_i64(SL->dtype, SL->data, b);
       if (l < 0 || l > S)
         return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "sequence_lens[%zu] = %lld is outside [0, %lld]", b, (long long)l,
                           (long long)S);
-      bf->lens[b] = (int32_t)l;
+      io->lens[b] = (int32_t)l;
     }
   } else {
-    for (size_t b = 0; b < b_; b++) bf->lens[b] = (int32_t)S;
+    for (size_t b = 0; b < io->Bt; b++) io->lens[b] = (int32_t)S;
   }
+  return NULL;
+}
+
+/* The generic path (double, and float problems too large for the float path's buffers): the working type is
+ * double for double tensors, else float; one call of the cell's step per time step. */
+static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, const rnn_io *io, rnn_step_fn step, rnn_bufs *bf) {
+  const rnn_attrs *a = ctx->state;
+  const bool lstm = a->cell == RNN_CELL_LSTM;
+  const oxrt_value *X = io->X, *W = io->W, *R = io->R, *B = io->B, *H0 = io->H0, *C0 = io->C0, *P = io->P;
+  const oxrt_elem_type T = io->T;
+  const bool dbl = T == OXRT_DOUBLE;
+  const size_t ws = dbl ? sizeof(double) : sizeof(float);
+  const int64_t S = (int64_t)io->S, Bt = (int64_t)io->Bt, D = (int64_t)io->D, Hs = (int64_t)io->H;
+  const size_t s_ = io->S, b_ = io->Bt, h_ = io->H, g_ = io->G, i_ = io->I;
+  const size_t gh_ = g_ * h_;
+  bf->lens = io->lens;
+  bf->rows = calloc(b_ + 1, sizeof *bf->rows);
+  if (!bf->rows) return OXRT_OOM();
 
   /* inputs in the working type, time-major */
   const void *x, *w, *r, *bias = NULL, *h0 = NULL, *c0 = NULL, *p = NULL;
@@ -439,16 +425,30 @@ static oxrt_status *rnn_run_bufs(oxrt_kernel_ctx *ctx, rnn_step_fn step, rnn_buf
       }
   }
   const int64_t yd[4] = {S, D, Bt, Hs}, sdims[3] = {D, Bt, Hs};
-  OXRT_TRY(write_output(ctx, 0, T, dbl, bf->y, 4, yd, a->layout));
-  OXRT_TRY(write_output(ctx, 1, T, dbl, bf->yh, 3, sdims, a->layout));
-  if (lstm) OXRT_TRY(write_output(ctx, 2, T, dbl, bf->yc, 3, sdims, a->layout));
+  OXRT_TRY(oxrt_rnn_write_output(ctx, 0, T, dbl, bf->y, 4, yd, a->layout));
+  OXRT_TRY(oxrt_rnn_write_output(ctx, 1, T, dbl, bf->yh, 3, sdims, a->layout));
+  if (lstm) OXRT_TRY(oxrt_rnn_write_output(ctx, 2, T, dbl, bf->yc, 3, sdims, a->layout));
   return NULL;
 }
 
 oxrt_status *oxrt_rnn_run(oxrt_kernel_ctx *ctx, rnn_step_fn step) {
-  rnn_bufs bf;
-  memset(&bf, 0, sizeof bf);
-  oxrt_status *st = rnn_run_bufs(ctx, step, &bf);
-  bufs_free(&bf);
+  rnn_io io;
+  oxrt_status *st = oxrt_rnn_check(ctx, &io);
+  bool done = false;
+  if (!st && io.T != OXRT_DOUBLE) st = oxrt_rnn_run_f32(ctx, &io, &done);
+  if (!st && !done) {
+    rnn_bufs bf;
+    memset(&bf, 0, sizeof bf);
+    st = rnn_run_bufs(ctx, &io, step, &bf);
+    bufs_free(&bf);
+  }
+  free(io.lens);
   return st;
+}
+
+void oxrt_rnn_release(void *state) {
+  rnn_attrs *a = state;
+  if (!a) return;
+  oxrt_rnn_f32_cache_free(a->f32);
+  free(a);
 }

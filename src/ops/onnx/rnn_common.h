@@ -1,10 +1,13 @@
-/* rnn_common.h - shared driver of the recurrent family (RNN, GRU, LSTM); private to RNN.c, GRU.c, LSTM.c.
+/* rnn_common.h - shared driver of the recurrent family (RNN, GRU, LSTM); private to RNN.c, GRU.c, LSTM.c and
+ * rnn_f32.c.
  *
- * The driver validates inputs, converts them to a working precision (double for double tensors, float
- * otherwise: float16/bfloat16 are computed through float32), computes the input projections X*W^T + biases of
- * all time steps with one GEMM per direction, then calls the cell's step function once per time step. It
- * handles directions, sequence_lens (each row stops after its own length; reverse rows start at their
- * own last step), initial states, layout (opset 14) and writes Y, Y_h, Y_c. */
+ * The driver validates inputs and picks a path. float, float16 and bfloat16 take the float path (rnn_f32.c:
+ * weights packed once, fused per-step kernels, threads). double (and float problems whose input projections
+ * would not fit its buffer) take the generic path here: inputs converted to a working precision (double for
+ * double tensors, else float), the input projections X*W^T + biases of all time steps with one GEMM per
+ * direction, then the cell's step function once per time step. Both handle directions, sequence_lens (each
+ * row stops after its own length; reverse rows start at their own last step), initial states, layout
+ * (opset 14) and write Y, Y_h, Y_c. */
 #ifndef OXRT_OPS_ONNX_RNN_COMMON_H
 #define OXRT_OPS_ONNX_RNN_COMMON_H
 #include "../op_util.h"
@@ -42,6 +45,7 @@ typedef struct rnn_attrs {
   int layout;
   bool linear_before_reset, input_forget;
   rnn_act act[2][3]; /* per direction */
+  struct rnn_f32_cache *f32; /* the float path's weights prepared once (rnn_f32.c) */
 } rnn_attrs;
 
 /* What a cell's step sees for one direction. Buffers are in the working type (double when `dbl`, else float). */
@@ -63,10 +67,30 @@ typedef struct rnn_dir {
  * NULL when row b has finished its sequence; h (and c for LSTM) [batch, H] are updated in place for active rows. */
 typedef void (*rnn_step_fn)(const rnn_dir *d, void *const *gx, void *h, void *c);
 
-/* Parses and checks the attributes for `cell` into a new rnn_attrs state. */
+/* Parses and checks the attributes for `cell` into a new rnn_attrs state; oxrt_rnn_release frees it. */
 oxrt_status *oxrt_rnn_prepare(const oxrt_node *node, int opset, rnn_cell cell, void **state);
-/* Runs the whole operator with the cell's step function. */
+void oxrt_rnn_release(void *state);
+/* Runs the whole operator: the float path (rnn_f32.c) for float, float16 and bfloat16, else the generic driver
+ * with the cell's step function. */
 oxrt_status *oxrt_rnn_run(oxrt_kernel_ctx *ctx, rnn_step_fn step);
+
+/* The node's checked inputs and sizes. */
+typedef struct rnn_io {
+  const oxrt_value *X, *W, *R, *B, *H0, *C0, *P; /* optional ones NULL */
+  oxrt_elem_type T;
+  size_t S, Bt, I, H, D, G; /* steps, batch, input size, hidden size, directions, gates */
+  int32_t *lens;            /* [Bt] sequence lengths (malloc'd) */
+} rnn_io;
+oxrt_status *oxrt_rnn_check(oxrt_kernel_ctx *ctx, rnn_io *io);
+/* Writes working buffer `src` ([D, Bt, H] or [S, D, Bt, H], double when `dbl` else float) to output `o`,
+ * converting and applying layout 1 ([Bt, D, H] / [Bt, S, D, H]). Nothing when the output is not wanted. */
+oxrt_status *oxrt_rnn_write_output(oxrt_kernel_ctx *ctx, int o, oxrt_elem_type t, bool dbl, const void *src, int rank,
+                                   const int64_t *dims0, int layout);
+
+/* Float path (rnn_f32.c). Sets *done = false (and does nothing) when it declines the problem. */
+struct rnn_f32_cache *oxrt_rnn_f32_cache_new(void);
+void oxrt_rnn_f32_cache_free(struct rnn_f32_cache *c);
+oxrt_status *oxrt_rnn_run_f32(oxrt_kernel_ctx *ctx, const rnn_io *io, bool *done);
 
 /* Helpers for steps. */
 static inline double rnn_ld(const void *p, size_t i, bool dbl) {
