@@ -183,19 +183,42 @@ static void merge_tile(const float *tmp, size_t nr, float *c, size_t ldc, size_t
 }
 
 /* Bias and activation over an m_eff x n_eff block of C that the micro-kernel has just finished. */
-static void epilogue(float *c, size_t ldc, size_t m_eff, size_t n_eff, const float *bias, oxrt_act act) {
-  for (size_t i = 0; i < m_eff; i++) {
-    float *ci = c + i * ldc;
-    float b = bias ? bias[i] : 0.0f;
+/* One row of the epilogue; restrict and the vectorizer forced on: the cost model at -O2 leaves these scalar. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define EPI_VEC __attribute__((optimize("tree-vectorize")))
+#else
+#define EPI_VEC
+#endif
+EPI_VEC static void epi_row(float *restrict ci, const float *restrict zi, size_t n, float b, oxrt_act act) {
+  if (zi) {
     if (act == OXRT_ACT_RELU) {
-      for (size_t j = 0; j < n_eff; j++) {
-        float v = ci[j] + b;
-        ci[j] = v < 0 ? 0.0f : v; /* NaN passes through, as max(x, 0) does in the reference */
+      for (size_t j = 0; j < n; j++) {
+        float v = (ci[j] + b) + zi[j];
+        ci[j] = v < 0 ? 0.0f : v;
       }
-    } else if (bias) {
-      for (size_t j = 0; j < n_eff; j++) ci[j] += b;
+    } else {
+      for (size_t j = 0; j < n; j++) ci[j] = (ci[j] + b) + zi[j];
     }
+  } else if (act == OXRT_ACT_RELU) {
+    for (size_t j = 0; j < n; j++) {
+      float v = ci[j] + b;
+      ci[j] = v < 0 ? 0.0f : v; /* NaN passes through, as max(x, 0) does in the reference */
+    }
+  } else {
+    for (size_t j = 0; j < n; j++) ci[j] += b;
   }
+}
+
+static void epilogue(float *c, size_t ldc, size_t m_eff, size_t n_eff, const float *bias, const float *z, size_t ldz,
+                     oxrt_act act) {
+  for (size_t i = 0; i < m_eff; i++) epi_row(c + i * ldc, z ? z + i * ldz : NULL, n_eff, bias ? bias[i] : 0.0f, act);
+}
+
+/* The epilogue over rows [i0, i0+m) and columns [j0, j0+n) of g's C, if g asks for one. */
+static void epilogue_at(const oxrt_sgemm_ex *g, size_t i0, size_t j0, size_t m, size_t n) {
+  if (!g->bias && !g->Z && g->act == OXRT_ACT_NONE) return;
+  epilogue(g->C + i0 * g->ldc + j0, g->ldc, m, n, g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL,
+           g->ldz, g->act);
 }
 
 /* Out of memory for the B block with plain operands: the same tiles with dot products, which need no scratch. */
@@ -214,7 +237,7 @@ static void tiles_unpacked(const sgemm_plan *pl, size_t t0, size_t t1) {
         float *c = g->C + i * g->ldc + n;
         *c = g->beta == 0 ? g->alpha * s : g->alpha * s + g->beta * *c;
       }
-      if (g->bias || g->act) epilogue(g->C + i * g->ldc + j_beg, g->ldc, 1, j_end - j_beg, g->bias ? g->bias + i : NULL, g->act);
+      epilogue_at(g, i, j_beg, 1, j_end - j_beg);
     }
   }
 }
@@ -261,7 +284,6 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   sgemm_plan *pl = arg;
   const oxrt_sgemm_ex *g = pl->g;
   const size_t mr = pl->uk.mr, nr = pl->uk.nr, KC = pl->kc_max, K = g->K, M = g->M, N = g->N;
-  const bool epi = g->bias || g->act != OXRT_ACT_NONE;
   float *bp = scratch_get(KC * nr + mr * nr);
   if (!bp) {
     if (!g->ap && !g->bp && !g->bfill) tiles_unpacked(pl, t0, t1);
@@ -299,7 +321,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
             pl->uk.kern(kc, ap, b, tmp, nr, g->alpha, 0.0f);
             merge_tile(tmp, nr, c, g->ldc, m_eff, n_eff, beta);
           }
-          if (last && epi) epilogue(c, g->ldc, m_eff, n_eff, g->bias ? g->bias + i0 : NULL, g->act);
+          if (last) epilogue_at(g, i0, j0, m_eff, n_eff);
         }
       }
     }
@@ -472,7 +494,7 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
   if (M == 0 || N == 0) return true;
   if (K == 0) {
     scale_c(M, N, g->beta, g->C, g->ldc);
-    if (g->bias || g->act) epilogue(g->C, g->ldc, M, N, g->bias, g->act);
+    epilogue_at(g, 0, 0, M, N);
     return true;
   }
   ukernel_desc uk = pick_kernel();
@@ -491,13 +513,13 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
         row.C = g->C + i * g->ldc;
         oxrt_parallel_for(pool, N, grain, sgemv_cols, &row);
       }
-      if (g->bias || g->act) epilogue(g->C, g->ldc, M, N, g->bias, g->act);
+      epilogue_at(g, 0, 0, M, N);
       return true;
     }
     if (flops < 16384.0 || (N < uk.nr / 2 && !g->trans_b)) {
       size_t grain = (size_t)(65536 / (N * K)) + 1;
       oxrt_parallel_for(pool, M, grain, sgemm_rows, &j);
-      if (g->bias || g->act) epilogue(g->C, g->ldc, M, N, g->bias, g->act);
+      epilogue_at(g, 0, 0, M, N);
       return true;
     }
   }

@@ -80,7 +80,9 @@ typedef struct oxrt_sgemm_ex {
   float *C;
   size_t ldc;
   const float *bias; /* C[i,:] += bias[i] after alpha*AB + beta*C; NULL for none */
-  oxrt_act act;
+  const float *Z;    /* then C[i,j] += Z[i*ldz + j] (a residual); NULL for none */
+  size_t ldz;
+  oxrt_act act;      /* last, on the sum */
 } oxrt_sgemm_ex;
 
 /* Runs the product described by g; false when out of memory for scratch. */

@@ -210,66 +210,6 @@ static bool is_pointwise(const oxrt_conv_shape *s) {
 CONV_TEMPLATE(float, f32, oxrt_sgemm)
 CONV_TEMPLATE(double, f64, oxrt_dgemm)
 
-#define DW_NAME oxrt_dw_plane_portable
-#include "dwconv_body.h"
-
-/* Depthwise 2-D with square 3x3 / 5x5 taps and no dilation: the per-ISA plane kernels. */
-typedef struct {
-  const oxrt_conv_shape *s;
-  const float *x, *w, *b;
-  float *y;
-  const float *zrow;
-  int64_t owa, owb;
-  size_t Mg;
-  void (*plane)(const oxrt_dw_plane *);
-} dw_f32_job;
-
-static void dw_f32_planes(void *arg, size_t t0, size_t t1) {
-  const dw_f32_job *j = arg;
-  const oxrt_conv_shape *s = j->s;
-  size_t in_size = (size_t)(s->in[0] * s->in[1]), out_size = (size_t)(s->out[0] * s->out[1]);
-  int ks = (int)s->k[0];
-  for (size_t t = t0; t < t1; t++) {
-    size_t n = t / s->M, m = t % s->M, c = m / j->Mg;
-    oxrt_dw_plane p = {.x = j->x + (n * s->C + c) * in_size, .w = j->w + m * (size_t)(ks * ks),
-                       .bias = j->b ? j->b[m] : 0.0f, .y = j->y + (n * s->M + m) * out_size, .H = s->in[0],
-                       .W = s->in[1], .OH = s->out[0], .OW = s->out[1], .sh = s->stride[0], .sw = s->stride[1],
-                       .ph = s->pad[0], .pw = s->pad[1], .owa = j->owa, .owb = j->owb, .zrow = j->zrow, .ks = ks};
-    j->plane(&p);
-  }
-}
-
-static bool dw_f32_fast_ok(const oxrt_conv_shape *s) {
-  return s->nd == 2 && s->C == s->group && s->M / s->group <= 4 && s->k[0] == s->k[1] &&
-         (s->k[0] == 3 || s->k[0] == 5) && s->dil[0] == 1 && s->dil[1] == 1;
-}
-
-/* false: out of memory */
-static bool dw_f32_fast(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float *y,
-                        oxrt_threadpool *pool) {
-  dw_f32_job j = {.s = s, .x = x, .w = w, .b = bias, .y = y, .Mg = s->M / s->group};
-  float *z = calloc((size_t)s->in[1] + 1, sizeof(float));
-  if (!z) return false;
-  j.zrow = z;
-  int64_t lo, hi, lo2, hi2;
-  valid_range(-s->pad[1], s->stride[1], s->in[1], s->out[1], &lo, &hi);
-  valid_range(s->k[1] - 1 - s->pad[1], s->stride[1], s->in[1], s->out[1], &lo2, &hi2);
-  j.owa = lo > lo2 ? lo : lo2;
-  j.owb = hi < hi2 ? hi : hi2;
-  if (j.owb < j.owa) j.owb = j.owa;
-  switch (oxrt_gemm_isa()) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  case OXRT_ISA_AVX512: j.plane = oxrt_dw_plane_avx512; break;
-  case OXRT_ISA_AVX2: j.plane = oxrt_dw_plane_avx2; break;
-#endif
-  default: j.plane = oxrt_dw_plane_portable; break;
-  }
-  size_t out_size = (size_t)(s->out[0] * s->out[1]);
-  oxrt_parallel_for(pool, s->N * s->M, 1 + 16384 / (out_size * (size_t)(s->k[0] * s->k[0]) + 1), dw_f32_planes, &j);
-  free(z);
-  return true;
-}
-
 bool oxrt_conv_f64(const oxrt_conv_shape *s, const double *x, const double *w, const double *bias, double *y,
                    oxrt_threadpool *pool) {
   return conv_generic_f64(s, x, w, bias, y, pool);
@@ -287,6 +227,7 @@ typedef struct {
   size_t kprod, in_size, out_size;
   size_t img_stride; /* elements between images when columns span several images (batched), else 0 */
   const int64_t *wlo, *whi; /* per kernel column: outputs ow in [wlo, whi) read inside the row */
+  oxrt_isa vfill;           /* ISA of the vector fill (oxrt_conv_fill_*), PORTABLE for none */
 } conv2d_bsrc;
 
 /* One run of a panel row: lanes [lane, lane+len) copy from src (+ channel base, stride sw) or are zero. */
@@ -343,6 +284,28 @@ static int conv_tap_segs(const conv2d_bsrc *b, size_t tap, const conv_run *runs,
 
 #define CONV_SEG_CACHE 2048
 
+/* Table entries of kernel tap `tap` over the panel's runs (see oxrt_conv_fill), appended at n; returns the new n. */
+static int32_t conv_tap_table(const conv2d_bsrc *b, size_t tap, const conv_run *runs, int n_runs, int64_t *off,
+                              uint32_t *lanes, int32_t n) {
+  const int64_t kh = (int64_t)tap / b->KW, kw = (int64_t)tap % b->KW;
+  const int64_t hoff = kh * b->dh - b->ph, woff = kw * b->dw - b->pw, lo = b->wlo[kw], hi = b->whi[kw];
+  for (int r = 0; r < n_runs; r++) {
+    const conv_run *R = &runs[r];
+    int64_t ih = R->oh * b->sh + hoff, ow = R->ow, e = ow + R->len;
+    if (ih < 0 || ih >= b->IH) continue;
+    int64_t a = lo > ow ? lo : ow, z = hi < e ? hi : e;
+    if (z <= a) continue;
+    int64_t la = R->lane + (a - ow), lz = R->lane + (z - ow);
+    uint32_t upto = lz >= 32 ? 0xFFFFFFFFu : (1u << lz) - 1u;
+    lanes[n] = upto & ~((1u << la) - 1u);
+    off[n] = R->base + ih * b->IW + (ow - R->lane) * b->sw + woff;
+    n++;
+  }
+  return n;
+}
+
+#define CONV_FILL_TAB 2048
+
 NO_LIBCALLS static void conv2d_bfill(const void *vctx, size_t p0, size_t kc, size_t j0, size_t n_eff, size_t nr,
                                      float *dst) {
   const conv2d_bsrc *b = vctx;
@@ -360,6 +323,26 @@ NO_LIBCALLS static void conv2d_bfill(const void *vctx, size_t p0, size_t kc, siz
       ow = 0;
       if (++oh == OH) oh = 0, img++;
     }
+  }
+  /* Vector fill: a table of (offset, lane mask) per tap and run, then masked loads per panel row. */
+  if (b->vfill != OXRT_ISA_PORTABLE && nr <= (b->vfill == OXRT_ISA_AVX512 ? 32u : 16u) && b->kprod <= 256 &&
+      b->kprod * (size_t)n_runs <= CONV_FILL_TAB) {
+    int64_t off[CONV_FILL_TAB];
+    uint32_t lanes[CONV_FILL_TAB];
+    int32_t first[256], count[256], n = 0;
+    size_t ntaps = kc < b->kprod ? kc : b->kprod;
+    for (size_t t = 0, tap = p0 % b->kprod; t < ntaps; t++) {
+      first[tap] = n;
+      n = conv_tap_table(b, tap, runs, n_runs, off, lanes, n);
+      count[tap] = n - first[tap];
+      if (++tap == b->kprod) tap = 0;
+    }
+    oxrt_conv_fill f = {b->x, b->in_size, b->kprod, sw, first, count, off, lanes};
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (b->vfill == OXRT_ISA_AVX512) oxrt_conv_fill_avx512(&f, p0 / b->kprod, p0 % b->kprod, kc, nr, dst);
+    else oxrt_conv_fill_avx2(&f, p0 / b->kprod, p0 % b->kprod, kc, nr, dst);
+#endif
+    return;
   }
   /* Short runs (small images): a per-lane offset table per tap, filled branch-free, beats run bookkeeping. */
   if ((size_t)n_runs * 6 > n_eff && b->kprod * nr <= 2048) {
@@ -456,7 +439,7 @@ void oxrt_conv_wpack_free(oxrt_conv_wpack *p) {
 
 typedef struct {
   const oxrt_conv_shape *s;
-  const float *x, *bias;
+  const float *x, *bias, *z;
   const oxrt_conv_wpack *wp;
   oxrt_act act;
   float *y;
@@ -467,14 +450,25 @@ typedef struct {
   atomic_int failed;
 } conv_f32_job;
 
+/* y = act(y + z) (z may be NULL). */
+static void residual_act(float *y, const float *z, size_t n, oxrt_act act) {
+  if (z)
+    for (size_t i = 0; i < n; i++) y[i] += z[i];
+  if (act == OXRT_ACT_RELU)
+    for (size_t i = 0; i < n; i++) y[i] = y[i] < 0 ? 0.0f : y[i];
+}
+
 /* Image n, group g (or with j->batched, every image of group g in one product). */
 static void conv_f32_one(conv_f32_job *j, size_t n, size_t g, oxrt_threadpool *pool) {
   const oxrt_conv_shape *s = j->s;
   const float *xg = j->x + (n * s->C + g * j->Cg) * j->in_size;
   size_t cols = j->batched ? s->N * j->out_size : j->out_size;
+  size_t yoff = (n * s->M + g * j->Mg) * j->out_size;
   oxrt_sgemm_ex ge = {.M = j->Mg, .N = cols, .K = j->Kg, .alpha = 1, .beta = 0, .ap = &j->wp->g[g],
-                      .C = j->batched ? j->tmp : j->y + (n * s->M + g * j->Mg) * j->out_size, .ldc = cols,
+                      .C = j->batched ? j->tmp : j->y + yoff, .ldc = cols,
                       .bias = j->bias ? j->bias + g * j->Mg : NULL, .act = j->act};
+  if (j->z && !j->batched) ge.Z = j->z + yoff, ge.ldz = j->out_size;
+  else if (j->z) ge.act = OXRT_ACT_NONE; /* batched: z and the activation after the scatter */
   conv2d_bsrc src;
   if (j->pointwise && !j->batched) {
     ge.B = xg, ge.ldb = j->out_size;
@@ -485,7 +479,10 @@ static void conv_f32_one(conv_f32_job *j, size_t n, size_t g, oxrt_threadpool *p
                         .dh = two ? s->dil[0] : 1, .dw = s->dil[s->nd - 1], .ph = two ? s->pad[0] : 0,
                         .pw = s->pad[s->nd - 1], .KW = s->k[s->nd - 1], .kprod = j->kprod, .in_size = j->in_size,
                         .out_size = j->out_size, .img_stride = j->batched ? s->C * j->in_size : 0,
-                        .wlo = j->wlo, .whi = j->whi};
+                        .wlo = j->wlo, .whi = j->whi, .vfill = OXRT_ISA_PORTABLE};
+#if defined(__x86_64__) && defined(__GNUC__)
+    src.vfill = oxrt_gemm_isa();
+#endif
     ge.bfill = conv2d_bfill, ge.bctx = &src;
   }
   if (!oxrt_sgemm_run(&ge, pool)) {
@@ -494,9 +491,12 @@ static void conv_f32_one(conv_f32_job *j, size_t n, size_t g, oxrt_threadpool *p
   }
   if (j->batched)
     for (size_t i = 0; i < s->N; i++)
-      for (size_t m = 0; m < j->Mg; m++)
-        memcpy(j->y + ((i * s->M + g * j->Mg + m) * j->out_size), j->tmp + m * cols + i * j->out_size,
-               sizeof(float) * j->out_size);
+      for (size_t m = 0; m < j->Mg; m++) {
+        size_t off = (i * s->M + g * j->Mg + m) * j->out_size;
+        float *yr = j->y + off;
+        memcpy(yr, j->tmp + m * cols + i * j->out_size, sizeof(float) * j->out_size);
+        if (j->z) residual_act(yr, j->z + off, j->out_size, j->act);
+      }
 }
 
 static void conv_f32_tasks(void *arg, size_t t0, size_t t1) {
@@ -504,10 +504,6 @@ static void conv_f32_tasks(void *arg, size_t t0, size_t t1) {
   for (size_t t = t0; t < t1; t++) conv_f32_one(j, t / j->s->group, t % j->s->group, NULL);
 }
 
-static void act_apply(float *y, size_t n, oxrt_act act) {
-  if (act == OXRT_ACT_RELU)
-    for (size_t i = 0; i < n; i++) y[i] = y[i] < 0 ? 0.0f : y[i];
-}
 
 /* Depthwise 2-D, no input channels, 3-D and beyond: the generic paths, which read W directly. */
 static bool conv_f32_generic_case(const oxrt_conv_shape *s) {
@@ -518,8 +514,8 @@ static bool conv_f32_generic_case(const oxrt_conv_shape *s) {
 bool oxrt_conv_f32_uses_pack(const oxrt_conv_shape *s) { return s->group > 0 && !conv_f32_generic_case(s); }
 
 bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, const oxrt_conv_wpack *wp,
-                      const float *bias, oxrt_act act, float *y, oxrt_threadpool *pool) {
-  conv_f32_job j = {.s = s, .x = x, .bias = bias, .wp = wp, .act = act, .y = y};
+                      const float *bias, const float *z, oxrt_act act, float *y, oxrt_threadpool *pool) {
+  conv_f32_job j = {.s = s, .x = x, .bias = bias, .z = z, .wp = wp, .act = act, .y = y};
   j.Cg = s->C / s->group;
   j.Mg = s->M / s->group;
   j.kprod = prod(s->k, s->nd);
@@ -530,9 +526,9 @@ bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, 
   size_t total = s->N * s->M * j.out_size;
   if (s->N == 0 || s->M == 0 || j.out_size == 0) return true;
   if (conv_f32_generic_case(s)) { /* activation afterwards */
-    if (!(dw_f32_fast_ok(s) && j.Kg > 0 ? dw_f32_fast(s, x, w, bias, y, pool) : conv_generic_f32(s, x, w, bias, y, pool)))
-      return false;
-    act_apply(y, total, act);
+    if (oxrt_dwconv_f32_ok(s) && j.Kg > 0) return oxrt_dwconv_f32_act(s, x, w, bias, act, y, pool); /* dwconv.c */
+    if (!conv_generic_f32(s, x, w, bias, y, pool)) return false;
+    residual_act(y, z, total, act);
     return true;
   }
   oxrt_conv_wpack own = {0};
@@ -572,7 +568,7 @@ bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, 
 
 bool oxrt_conv_f32(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float *y,
                    oxrt_threadpool *pool) {
-  return oxrt_conv_f32_ex(s, x, w, NULL, bias, OXRT_ACT_NONE, y, pool);
+  return oxrt_conv_f32_ex(s, x, w, NULL, bias, NULL, OXRT_ACT_NONE, y, pool);
 }
 
 #define CONVT_TEMPLATE(T, SFX, GEMM)                                                                                   \

@@ -31,10 +31,24 @@ bool oxrt_conv_f32_pack(const oxrt_conv_shape *s, const float *w, oxrt_conv_wpac
 void oxrt_conv_wpack_free(oxrt_conv_wpack *p);
 /* False for the shapes that do not use packed weights (depthwise, 3-D and beyond): no need to pack. */
 bool oxrt_conv_f32_uses_pack(const oxrt_conv_shape *s);
-/* oxrt_conv_f32 with optional pre-packed weights (wp may be NULL; w is always required) and an activation
- * applied to the output (after the bias). */
+/* oxrt_conv_f32 with optional pre-packed weights (wp may be NULL; w is always required), an optional residual z
+ * of Y's shape added after the bias (NULL for none), and an activation applied last: y = act(conv + bias + z). */
 bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, const oxrt_conv_wpack *wp,
-                      const float *bias, oxrt_act act, float *y, oxrt_threadpool *pool);
+                      const float *bias, const float *z, oxrt_act act, float *y, oxrt_threadpool *pool);
+/* Internal (im2col.c and its ISA variants im2col_avx2.c / im2col_avx512.c): fills kc rows of an implicit-im2col
+ * B panel, starting at channel c, kernel tap `tap`. Row k takes the entries of its tap: lanes set in lanes[e]
+ * read x[c * in_size + off[e] + lane * sw]; all other lanes are zero. nr <= 32 (AVX-512), <= 16 (AVX2). */
+typedef struct oxrt_conv_fill {
+  const float *x;
+  size_t in_size, kprod;
+  int64_t sw;
+  const int32_t *first, *count; /* per tap: its entries */
+  const int64_t *off;
+  const uint32_t *lanes;
+} oxrt_conv_fill;
+void oxrt_conv_fill_avx512(const oxrt_conv_fill *f, size_t c, size_t tap, size_t kc, size_t nr, float *dst);
+void oxrt_conv_fill_avx2(const oxrt_conv_fill *f, size_t c, size_t tap, size_t kc, size_t nr, float *dst);
+
 bool oxrt_conv_f64(const oxrt_conv_shape *s, const double *x, const double *w, const double *bias, double *y,
                    oxrt_threadpool *pool);
 

@@ -53,7 +53,10 @@ extern const oxrt_opt_pass oxrt_pass_collapse_transpose_reshape;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_bn;
 extern const oxrt_opt_pass oxrt_pass_fuse_bias_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_matmul_add;
+extern const oxrt_opt_pass oxrt_pass_fuse_conv_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_activation;
+extern const oxrt_opt_pass oxrt_pass_fuse_gelu;
+extern const oxrt_opt_pass oxrt_pass_fuse_silu;
 extern const oxrt_opt_pass oxrt_pass_eliminate_dead;
 
 /* ------------------------------------------------------------ helpers */
@@ -95,5 +98,23 @@ bool opt_bypass(oxrt_graph *g, oxrt_node *n, int x, int y, opt_uses *u);
 oxrt_status *opt_eval_node(const oxrt_model *m, const oxrt_node *n, const oxrt_value *const *ins, oxrt_value **outs);
 /* Opset of the node's domain in the model, or -1. */
 int64_t opt_node_opset(const oxrt_model *m, const oxrt_node *n);
+
+/* Pattern fusions (fuse_util.c). */
+/* Adds `domain` at `version` to the model's opset imports unless it is imported already. */
+oxrt_status *opt_import_domain(oxrt_model *m, const char *domain, int64_t version);
+/* Node `n` is ai.onnx `op` with `n_inputs` inputs, one output and no attributes (no legacy broadcast). */
+bool opt_is_op(const oxrt_node *n, const char *op, int n_inputs);
+/* Value `id` is a one-element constant of type `t` (float, float16 or double), of rank <= max_rank, equal to
+ * `want` within the precision of its type. */
+bool opt_scalar_near(const oxrt_graph *g, int id, oxrt_elem_type t, int max_rank, double want);
+/* The one node reading `id`, if exactly one reads it and it is no graph output / captured value; else NULL. */
+oxrt_node *opt_sole_reader(oxrt_graph *g, const opt_uses *u, int id);
+/* The single-output producer of `id`, if `id` is read exactly once and is no graph output; else NULL. */
+oxrt_node *opt_sole_producer(oxrt_graph *g, const opt_uses *u, int id);
+/* For a binary node reading `id`: its other input (id itself for op(id, id)); -1 if it does not read id. */
+int opt_other_input(const oxrt_node *n, int id);
+/* Element type of value `id`: declared or inferred, else followed back through producers that keep their
+ * input's type (elementwise ops, Conv, MatMul, reshapes, Cast's `to`); UNDEFINED if that finds nothing. */
+oxrt_elem_type opt_value_type(oxrt_graph *g, int id);
 
 #endif

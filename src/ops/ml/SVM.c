@@ -2,6 +2,9 @@
  * one-vs-one voting, optional Platt probabilities with pairwise coupling, liblinear mode when there are no
  * support vectors. */
 #include "ml_common.h"
+#include "kernels/gemm.h"
+#include "kernels/vmath.h"
+#include "svm_kernels.h"
 
 enum { K_LINEAR, K_POLY, K_RBF, K_SIGMOID };
 
@@ -21,12 +24,18 @@ typedef struct {
   bool all_pos;
   /* regressor */
   bool one_class;
+  /* float copies for the evaluation: support vectors transposed to [feat][nvp] (nvp = n_vec rounded up to SVM_NV)
+   * so that a row's kernel values come out a register tile at a time, and the coefficients */
+  float *svt, *coef_f;
+  size_t nvp;
+  oxrt_isa isa;
 } svm_state;
 
 static void svm_release(void *p) {
   svm_state *s = p;
   if (!s) return;
   free(s->coef), free(s->sv), free(s->rho), free(s->prob_a), free(s->prob_b), free(s->start), free(s->per_class);
+  free(s->svt), free(s->coef_f);
   free(s);
 }
 
@@ -66,6 +75,100 @@ static double kernel_dot(const svm_state *s, const oxrt_value *x, size_t xoff, c
   return acc;
 }
 
+/* Packs the float copies (at the end of a successful prepare). */
+static oxrt_status *svm_pack(svm_state *s) {
+  s->isa = oxrt_gemm_isa();
+  s->coef_f = malloc(sizeof(float) * (s->n_coef + 1));
+  if (!s->coef_f) return OXRT_OOM();
+  for (size_t i = 0; i < s->n_coef; i++) s->coef_f[i] = (float)s->coef[i];
+  if (s->n_vec <= 0 || s->feat <= 0) return NULL;
+  size_t nv = (size_t)s->n_vec, C = (size_t)s->feat;
+  s->nvp = (nv + SVM_NV - 1) / SVM_NV * SVM_NV;
+  s->svt = calloc(s->nvp * C, sizeof(float));
+  if (!s->svt) return OXRT_OOM();
+  for (size_t j = 0; j < nv; j++)
+    for (size_t c = 0; c < C; c++) s->svt[c * s->nvp + j] = (float)s->sv[j * C + c];
+  return NULL;
+}
+
+/* The portable sums of svm_kernels.h. */
+static void svm_sums_portable(const float *svt, size_t nvp, const float *X, size_t C, size_t nr, int rbf, float *T) {
+  for (size_t j0 = 0; j0 < nvp; j0 += SVM_NV) {
+    float a[SVM_ROWS][SVM_NV] = {{0}};
+    for (size_t c = 0; c < C; c++) {
+      const float *sv = svt + c * nvp + j0;
+      for (size_t r = 0; r < nr; r++) {
+        float xv = X[r * C + c];
+        if (rbf)
+          for (size_t q = 0; q < SVM_NV; q++) {
+            float d = xv - sv[q];
+            a[r][q] += d * d;
+          }
+        else
+          for (size_t q = 0; q < SVM_NV; q++) a[r][q] += xv * sv[q];
+      }
+    }
+    for (size_t r = 0; r < nr; r++) memcpy(T + r * nvp + j0, a[r], sizeof a[r]);
+  }
+}
+
+/* Kernel values of rows [r0, r0 + nr) (nr <= SVM_ROWS) against the support vectors into T[nr][nvp] (float, like
+ * ONNX Runtime). Float input goes through the packed vectors; other types are read as double. */
+static void svm_kernels(const svm_state *s, const oxrt_value *x, size_t C, size_t r0, size_t nr, float *T) {
+  size_t nv = (size_t)s->n_vec, nvp = s->nvp;
+  if (x->dtype != OXRT_FLOAT) {
+    for (size_t r = 0; r < nr; r++)
+      for (size_t j = 0; j < nv; j++)
+        T[r * nvp + j] = (float)kernel_dot(s, x, (r0 + r) * C, s->sv + j * C, (int64_t)C, s->kernel);
+    return;
+  }
+  const float *X = (const float *)x->data + r0 * C;
+  int rbf = s->kernel == K_RBF;
+  switch (s->isa) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  case OXRT_ISA_AVX512: oxrt_svm_sums_avx512(s->svt, nvp, X, C, nr, rbf, T); break;
+  case OXRT_ISA_AVX2: oxrt_svm_sums_avx2(s->svt, nvp, X, C, nr, rbf, T); break;
+#endif
+  default: svm_sums_portable(s->svt, nvp, X, C, nr, rbf, T); break;
+  }
+  size_t n = nr * nvp;
+  float g = (float)s->gamma, c0 = (float)s->coef0;
+  switch (s->kernel) {
+  case K_RBF:
+    for (size_t i = 0; i < n; i++) T[i] *= -g;
+    oxrt_vexp_f32(T, T, n);
+    break;
+  case K_SIGMOID:
+    for (size_t i = 0; i < n; i++) T[i] = T[i] * g + c0;
+    oxrt_vtanh_f32(T, T, n);
+    break;
+  case K_POLY:
+    if (s->degree >= 0 && s->degree <= 16) { /* integer power by multiplication */
+      for (size_t i = 0; i < n; i++) {
+        float b = T[i] * g + c0, p = 1;
+        for (int d = 0; d < s->degree; d++) p *= b;
+        T[i] = p;
+      }
+    } else {
+      for (size_t i = 0; i < n; i++) T[i] = (float)pow((double)(T[i] * g + c0), s->degree);
+    }
+    break;
+  default: break;
+  }
+}
+
+/* sum a[i] * b[i] over float vectors: eight float partial sums (vectorisable), added in double. */
+static double svm_dot(const float *a, const float *b, size_t n) {
+  float acc[8] = {0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int q = 0; q < 8; q++) acc[q] += a[i + q] * b[i + q];
+  double s = 0;
+  for (; i < n; i++) s += (double)a[i] * b[i];
+  for (int q = 0; q < 8; q++) s += acc[q];
+  return s;
+}
+
 /* ------------------------------------------------------------ SVMRegressor */
 static oxrt_status *svr_prepare(const oxrt_node *node, int opset, void **state) {
   (void)opset;
@@ -85,7 +188,45 @@ static oxrt_status *svr_prepare(const oxrt_node *node, int opset, void **state) 
       s->feat = (int64_t)s->n_coef;
     }
   }
+  if (!st) st = svm_pack(s);
   return ml_prepared(st, s, svm_release, state);
+}
+
+typedef struct {
+  const svm_state *s;
+  const oxrt_value *x;
+  size_t C;
+  oxrt_value *y, *lab;
+  int64_t nout;
+  bool oom;
+} svm_job;
+
+static void svr_rows(void *arg, size_t begin, size_t end) {
+  svm_job *jb = arg;
+  const svm_state *s = jb->s;
+  size_t nv = s->n_vec > 0 ? (size_t)s->n_vec : 0, C = jb->C;
+  float *T = malloc(sizeof(float) * (SVM_ROWS * s->nvp + 1));
+  if (!T) {
+    jb->oom = true;
+    return;
+  }
+  for (size_t r0 = begin; r0 < end; r0 += SVM_ROWS) {
+    size_t nr = end - r0 < SVM_ROWS ? end - r0 : SVM_ROWS;
+    if (nv) svm_kernels(s, jb->x, C, r0, nr, T);
+    for (size_t r = 0; r < nr; r++) {
+      double v = 0;
+      if (nv) {
+        v = svm_dot(s->coef_f, T + r * s->nvp, nv);
+      } else {
+        v = kernel_dot(s, jb->x, (r0 + r) * C, s->coef, (int64_t)C, K_LINEAR);
+      }
+      v += s->rho[0];
+      if (s->one_class) v = v > 0 ? 1.0 : -1.0;
+      ml_post(&v, 1, s->post);
+      ((float *)jb->y->data)[r0 + r] = (float)v;
+    }
+  }
+  free(T);
 }
 
 static oxrt_status *svr_run(oxrt_kernel_ctx *ctx) {
@@ -97,22 +238,10 @@ static oxrt_status *svr_run(oxrt_kernel_ctx *ctx) {
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input has %lld features, the model expects %lld", (long long)C,
                       (long long)s->feat);
   int64_t dims[2] = {N, 1};
-  oxrt_value *y;
-  OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 2, dims, &y));
-  for (int64_t r = 0; r < N; r++) {
-    size_t off = (size_t)(r * C);
-    double v = 0;
-    if (s->n_vec > 0) {
-      for (int64_t j = 0; j < s->n_vec; j++) v += s->coef[j] * kernel_dot(s, x, off, s->sv + j * C, C, s->kernel);
-    } else {
-      v = kernel_dot(s, x, off, s->coef, C, K_LINEAR);
-    }
-    v += s->rho[0];
-    if (s->one_class) v = v > 0 ? 1.0 : -1.0;
-    ml_post(&v, 1, s->post);
-    ((float *)y->data)[r] = (float)v;
-  }
-  return NULL;
+  svm_job jb = {.s = s, .x = x, .C = (size_t)C};
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 2, dims, &jb.y));
+  oxrt_parallel(ctx, (size_t)N, 2 * SVM_ROWS, svr_rows, &jb);
+  return jb.oom ? OXRT_OOM() : NULL;
 }
 
 /* ------------------------------------------------------------ SVMClassifier */
@@ -161,6 +290,7 @@ static oxrt_status *svc_prepare(const oxrt_node *node, int opset, void **state) 
   s->all_pos = true;
   for (size_t i = 0; i < s->n_coef; i++)
     if (s->coef[i] < 0) s->all_pos = false;
+  if (!st) st = svm_pack(s);
   return ml_prepared(st, s, svm_release, state);
 }
 
@@ -188,56 +318,57 @@ static void couple(int64_t k, const double *R, double *P, double *Q, double *Qp)
       pQp += P[t] * Qp[t];
     }
     double max_err = 0;
-    for (int64_t t = 0; t < k; t++) max_err = fmax(max_err, fabs(Qp[t] - pQp));
+    for (int64_t t = 0; t < k; t++) {
+      double e = fabs(Qp[t] - pQp);
+      max_err = e > max_err ? e : max_err;
+    }
     if (max_err < eps) break;
     for (int64_t t = 0; t < k; t++) {
-      double diff = (-Qp[t] + pQp) / Q[t * k + t];
+      double diff = (-Qp[t] + pQp) / Q[t * k + t], inv = 1.0 / (1 + diff); /* one division, k multiplies */
       P[t] += diff;
-      pQp = (pQp + diff * (diff * Q[t * k + t] + 2 * Qp[t])) / (1 + diff) / (1 + diff);
+      pQp = (pQp + diff * (diff * Q[t * k + t] + 2 * Qp[t])) * inv * inv;
       for (int64_t j = 0; j < k; j++) {
-        Qp[j] = (Qp[j] + diff * Q[t * k + j]) / (1 + diff);
-        P[j] /= (1 + diff);
+        Qp[j] = (Qp[j] + diff * Q[t * k + j]) * inv;
+        P[j] *= inv;
       }
     }
   }
 }
 
-static oxrt_status *svc_run(oxrt_kernel_ctx *ctx) {
-  const svm_state *s = ctx->state;
-  const oxrt_value *x = oxrt_input(ctx, 0);
-  int64_t N, C;
-  OXRT_TRY(ml_rows(x, 0, &N, &C));
-  if (C != s->feat)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input has %lld features, the model expects %lld", (long long)C,
-                      (long long)s->feat);
-  int64_t k = s->n_cls, pairs = k * (k - 1) / 2;
+static void svc_rows(void *arg, size_t begin, size_t end) {
+  svm_job *jb = arg;
+  const svm_state *s = jb->s;
+  const oxrt_value *x = jb->x;
+  size_t C = jb->C;
+  oxrt_value *y = jb->y, *lab = jb->lab;
+  int64_t k = s->n_cls, pairs = k * (k - 1) / 2, nout = jb->nout;
   bool svc = s->n_vec > 0, proba = svc && s->n_pa > 0;
   int64_t nraw = svc ? pairs : k;
-  /* final score width */
-  int64_t nout = proba ? k : nraw;
-  if (nout == 1 && s->post != ML_PT_PROBIT && s->n_rho == 1 && s->n_labels == 2) nout = 2;
-  oxrt_value *lab, *y;
-  OXRT_TRY(ml_classifier_outputs(ctx, s->labels_s != NULL, N, nout, &lab, &y));
-  size_t scratch = (size_t)(s->n_vec + 3 * k + 3 * k * k + nraw + nout + 8);
+  size_t scratch = (size_t)(3 * k + 3 * k * k + nraw + nout + 8);
   double *buf = malloc(sizeof(double) * scratch);
-  if (!buf) return OXRT_OOM();
-  double *kern = buf, *votes = kern + s->n_vec, *raw = votes + k, *R = raw + nraw, *Q = R + k * k, *P = Q + k * k,
+  float *T = malloc(sizeof(float) * (SVM_ROWS * s->nvp + 1));
+  if (!buf || !T) {
+    free(buf), free(T);
+    jb->oom = true;
+    return;
+  }
+  double *votes = buf, *raw = votes + k, *R = raw + nraw, *Q = R + k * k, *P = Q + k * k,
          *Qp = P + k, *out = Qp + k;
-  oxrt_status *st = NULL;
-  for (int64_t r = 0; r < N && !st; r++) {
-    size_t off = (size_t)(r * C);
+  for (size_t r = begin; r < end; r++) {
+    size_t bi = (r - begin) % SVM_ROWS;
+    if (svc && !bi) svm_kernels(s, x, C, r, end - r < SVM_ROWS ? end - r : SVM_ROWS, T);
+    const float *kern = T + bi * s->nvp;
+    size_t off = r * C;
     int64_t maxc = 0;
     double maxw;
     if (svc) {
-      for (int64_t j = 0; j < s->n_vec; j++) kern[j] = kernel_dot(s, x, off, s->sv + j * C, C, s->kernel);
       for (int64_t i = 0; i < k; i++) votes[i] = 0;
       int64_t e = 0;
       for (int64_t i = 0; i < k; i++)
         for (int64_t j = i + 1; j < k; j++, e++) {
-          double s1 = 0, s2 = 0;
-          const double *ci = s->coef + (j - 1) * s->n_vec, *cj = s->coef + i * s->n_vec;
-          for (int64_t v = 0; v < s->per_class[i]; v++) s1 += ci[s->start[i] + v] * kern[s->start[i] + v];
-          for (int64_t v = 0; v < s->per_class[j]; v++) s2 += cj[s->start[j] + v] * kern[s->start[j] + v];
+          const float *ci = s->coef_f + (j - 1) * s->n_vec, *cj = s->coef_f + i * s->n_vec;
+          double s1 = svm_dot(ci + s->start[i], kern + s->start[i], (size_t)s->per_class[i]);
+          double s2 = svm_dot(cj + s->start[j], kern + s->start[j], (size_t)s->per_class[j]);
           raw[e] = s->rho[e] + s1 + s2;
           votes[raw[e] > 0 ? i : j] += 1;
         }
@@ -245,7 +376,7 @@ static oxrt_status *svc_run(oxrt_kernel_ctx *ctx) {
         if (votes[i] > votes[maxc]) maxc = i;
       maxw = votes[maxc];
     } else {
-      for (int64_t j = 0; j < k; j++) raw[j] = s->rho[0] + kernel_dot(s, x, off, s->coef + j * C, C, K_LINEAR);
+      for (int64_t j = 0; j < k; j++) raw[j] = s->rho[0] + kernel_dot(s, x, off, s->coef + j * C, (int64_t)C, K_LINEAR);
       for (int64_t i = 1; i < k; i++)
         if (raw[i] > raw[maxc]) maxc = i;
       maxw = raw[maxc];
@@ -257,7 +388,7 @@ static oxrt_status *svc_run(oxrt_kernel_ctx *ctx) {
       for (int64_t i = 0; i < k; i++)
         for (int64_t j = i + 1; j < k; j++, e++) {
           double v = 1.0 - ml_logistic(raw[e] * s->prob_a[e] + s->prob_b[e]);
-          v = fmin(fmax(v, 1e-7), 1 - 1e-7);
+          v = !(v >= 1e-7) ? 1e-7 : v > 1 - 1e-7 ? 1 - 1e-7 : v; /* NaN becomes 1e-7, as fmax would give */
           R[i * k + j] = v;
           R[j * k + i] = 1 - v;
         }
@@ -288,14 +419,34 @@ static oxrt_status *svc_run(oxrt_kernel_ctx *ctx) {
     } else {
       out[0] = sc[0];
     }
-    for (int64_t c = 0; c < nout; c++) ((float *)y->data)[r * nout + c] = (float)out[c];
-    if (s->labels_s)
-      st = ml_set_str(lab, (size_t)r, !raw_label && li < (int64_t)s->n_labels ? s->labels_s[li] : "");
-    else
+    for (int64_t c = 0; c < nout; c++) ((float *)y->data)[r * (size_t)nout + (size_t)c] = (float)out[c];
+    if (s->labels_s) {
+      if (ml_set_str(lab, r, !raw_label && li < (int64_t)s->n_labels ? s->labels_s[li] : "")) jb->oom = true;
+    } else {
       ((int64_t *)lab->data)[r] = !raw_label && s->labels_i && li < (int64_t)s->n_labels ? s->labels_i[li] : li;
+    }
   }
-  free(buf);
-  return st;
+  free(buf), free(T);
+}
+
+static oxrt_status *svc_run(oxrt_kernel_ctx *ctx) {
+  const svm_state *s = ctx->state;
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  int64_t N, C;
+  OXRT_TRY(ml_rows(x, 0, &N, &C));
+  if (C != s->feat)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input has %lld features, the model expects %lld", (long long)C,
+                      (long long)s->feat);
+  int64_t k = s->n_cls, pairs = k * (k - 1) / 2;
+  bool svc = s->n_vec > 0, proba = svc && s->n_pa > 0;
+  int64_t nraw = svc ? pairs : k;
+  /* final score width */
+  int64_t nout = proba ? k : nraw;
+  if (nout == 1 && s->post != ML_PT_PROBIT && s->n_rho == 1 && s->n_labels == 2) nout = 2;
+  svm_job jb = {.s = s, .x = x, .C = (size_t)C, .nout = nout};
+  OXRT_TRY(ml_classifier_outputs(ctx, s->labels_s != NULL, N, nout, &jb.lab, &jb.y));
+  oxrt_parallel(ctx, (size_t)N, 2 * SVM_ROWS, svc_rows, &jb);
+  return jb.oom ? OXRT_OOM() : NULL;
 }
 
 static const oxrt_op_impl svr_impls[] = {

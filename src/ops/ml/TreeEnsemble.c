@@ -38,13 +38,32 @@ typedef struct {
   const int64_t *labels_i;
   const char **labels_s;
   int64_t bin_class; /* class id carrying the score in the binary case */
+  /* fast path for float input (forest_fast): 16-byte nodes with float thresholds, one comparison mode for the
+   * whole forest, leaf runs summed (SUM/AVERAGE). fmode < 0 when the forest does not qualify. */
+  struct fnode *fnodes; /* fni internal nodes, then one self-looping node per leaf (forest_layout) */
+  int32_t *froots, fni;
+  size_t *tblk, n_tblk; /* tree blocks: trees [tblk[b], tblk[b + 1]) */
+  int32_t *ftargets;    /* targets as int32, parallel to weights */
+  bool lone;            /* one target, or one entry per leaf: */
+  double *lw;           /* each leaf's (summed) weight */
+  int32_t *lt;          /* and its target; otherwise */
+  int32_t *lo, *ll;     /* each leaf's run in ftargets/weights */
+  int fmode;
+  bool fmiss; /* some node sends a missing value (NaN) to its true branch: such rows take the general walk */
 } forest;
+
+typedef struct fnode {
+  float thr;
+  int32_t feat;
+  int32_t child[2]; /* [0] true, [1] false; < 0: ~leaf */
+} fnode;
 
 static void forest_release(void *p) {
   forest *f = p;
   if (!f) return;
   free(f->nodes), free(f->leaf_off), free(f->leaf_len), free(f->targets), free(f->weights), free(f->sets);
   free(f->roots), free(f->base);
+  free(f->fnodes), free(f->froots), free(f->tblk), free(f->ftargets), free(f->lw), free(f->lt), free(f->lo), free(f->ll);
   free(f);
 }
 
@@ -321,6 +340,222 @@ static void forest_row(const forest *f, const oxrt_value *x, size_t row_off, dou
       if (!hit[t]) s[t] = 0;
 }
 
+/* Lays the fast path's nodes out tree by tree in depth-first order (true child first): internal nodes first, then
+ * one self-looping node per leaf, so that a block of rows can step in lockstep until every row sits on a leaf.
+ * Consecutive trees are grouped into blocks of about FOREST_BLOCK_BYTES that stay in cache while many rows walk
+ * them. Nodes no root reaches are dropped. False when out of memory. */
+#define FOREST_BLOCK_BYTES (16 << 10)
+static bool forest_layout(forest *f, size_t ne) {
+  size_t ni = f->n_nodes, nl = f->n_leaves, nt = f->n_trees;
+  int32_t *nmap = malloc(sizeof(int32_t) * (ni + 1)), *lmap = malloc(sizeof(int32_t) * (nl + 1));
+  int32_t *lorig = malloc(sizeof(int32_t) * (nl + 1)), *stack = malloc(sizeof(int32_t) * (2 * ni + 2));
+  size_t *tend = malloc(sizeof(size_t) * (nt + 1));
+  bool ok = nmap && lmap && lorig && stack && tend;
+  if (!ok) goto out;
+  for (size_t i = 0; i < ni; i++) nmap[i] = -1;
+  for (size_t l = 0; l < nl; l++) lmap[l] = -1;
+  int32_t na = 0, nb = 0;
+  for (size_t t = 0; t < nt; t++) {
+    int32_t r = f->roots[t];
+    if (r < 0) {
+      if (lmap[~r] < 0) lorig[nb] = ~r, lmap[~r] = nb++;
+    } else {
+      size_t sp = 0;
+      stack[sp++] = r;
+      while (sp) { /* pre-order, the true child right after its parent */
+        int32_t n = stack[--sp];
+        if (nmap[n] >= 0) continue;
+        nmap[n] = na++;
+        const tnode *p = &f->nodes[n];
+        for (int c = 0; c < 2; c++)
+          if (p->child[c] < 0 && lmap[~p->child[c]] < 0) lorig[nb] = ~p->child[c], lmap[~p->child[c]] = nb++;
+        if (p->child[1] >= 0) stack[sp++] = p->child[1];
+        if (p->child[0] >= 0) stack[sp++] = p->child[0];
+      }
+    }
+    tend[t] = (size_t)na + (size_t)nb; /* cumulative nodes up to this tree */
+  }
+  f->fni = na;
+  size_t total = (size_t)na + (size_t)nb;
+  f->fnodes = malloc(sizeof(fnode) * (total + 1));
+  f->froots = malloc(sizeof(int32_t) * (nt + 1));
+  f->tblk = malloc(sizeof(size_t) * (nt + 2));
+  f->ftargets = malloc(sizeof(int32_t) * (ne + 1));
+  ok = f->fnodes && f->froots && f->tblk && f->ftargets;
+  if (ok && f->lone) {
+    f->lw = malloc(sizeof(double) * ((size_t)nb + 1));
+    f->lt = malloc(sizeof(int32_t) * ((size_t)nb + 1));
+    ok = f->lw && f->lt;
+  } else if (ok) {
+    f->lo = malloc(sizeof(int32_t) * ((size_t)nb + 1));
+    f->ll = malloc(sizeof(int32_t) * ((size_t)nb + 1));
+    ok = f->lo && f->ll;
+  }
+  if (!ok) goto out;
+#define FAST_CHILD(c) ((c) >= 0 ? nmap[c] : na + lmap[~(c)])
+  for (size_t i = 0; i < ni; i++) {
+    if (nmap[i] < 0) continue;
+    const tnode *t = &f->nodes[i];
+    f->fnodes[nmap[i]] = (fnode){(float)t->value, (int32_t)t->feature, {FAST_CHILD(t->child[0]), FAST_CHILD(t->child[1])}};
+  }
+  for (size_t t = 0; t < nt; t++) f->froots[t] = FAST_CHILD(f->roots[t]);
+#undef FAST_CHILD
+  for (int32_t l = 0; l < nb; l++) f->fnodes[na + l] = (fnode){0, 0, {na + l, na + l}};
+  for (size_t e = 0; e < ne; e++) f->ftargets[e] = (int32_t)f->targets[e];
+  for (int32_t l = 0; l < nb; l++) {
+    int32_t o = lorig[l];
+    if (f->lone) {
+      double w = 0;
+      for (int32_t k = 0; k < f->leaf_len[o]; k++) w += f->weights[f->leaf_off[o] + k];
+      f->lw[l] = w;
+      f->lt[l] = f->leaf_len[o] ? f->ftargets[f->leaf_off[o]] : 0;
+    } else {
+      f->lo[l] = f->leaf_off[o], f->ll[l] = f->leaf_len[o];
+    }
+  }
+  /* tree blocks */
+  f->n_tblk = 0;
+  size_t start = 0;
+  for (size_t t = 0; t < nt; t++) {
+    if (t == 0 || (tend[t] - start) * sizeof(fnode) > FOREST_BLOCK_BYTES) {
+      f->tblk[f->n_tblk++] = t;
+      start = t ? tend[t - 1] : 0;
+    }
+  }
+  f->tblk[f->n_tblk] = nt;
+out:
+  free(nmap), free(lmap), free(lorig), free(stack), free(tend);
+  return ok;
+}
+
+/* ------------------------------------------------------------ fast path
+ * Built once at prepare when the forest allows it; a row block walks each tree in turn so the tree stays in
+ * cache across the block's rows. Float input compared with float thresholds gives the same branch as the general
+ * walk's double comparison (the thresholds are required to be exact floats). */
+static void forest_fast(forest *f) {
+  f->fmode = -1;
+  if (f->agg != AGG_SUM && f->agg != AGG_AVERAGE) return;
+  if (!f->n_trees || f->n_nodes > (size_t)INT32_MAX / 2) return;
+  int mode = f->n_nodes ? f->nodes[0].mode : TM_LEQ;
+  bool miss = false;
+  for (size_t i = 0; i < f->n_nodes; i++) {
+    const tnode *t = &f->nodes[i];
+    if (t->mode != mode || t->mode > TM_GT || t->feature > INT32_MAX || (double)(float)t->value != t->value) return;
+    miss |= t->miss_true;
+  }
+  size_t ne = f->n_leaves ? (size_t)(f->leaf_off[f->n_leaves - 1] + f->leaf_len[f->n_leaves - 1]) : 0;
+  if (f->zero_unhit) { /* every leaf must carry every target, so that no target stays unhit */
+    if (f->n_targets > 1) {
+      uint8_t *seen = calloc((size_t)f->n_targets, 1);
+      if (!seen) return;
+      bool ok = true;
+      for (size_t l = 0; l < f->n_leaves && ok; l++) {
+        memset(seen, 0, (size_t)f->n_targets);
+        int64_t cnt = 0;
+        for (int32_t k = 0; k < f->leaf_len[l]; k++) {
+          int64_t t = f->targets[f->leaf_off[l] + k];
+          cnt += !seen[t], seen[t] = 1;
+        }
+        ok = cnt == f->n_targets;
+      }
+      free(seen);
+      if (!ok) return;
+    } else {
+      for (size_t l = 0; l < f->n_leaves; l++)
+        if (!f->leaf_len[l]) return;
+    }
+  }
+  f->lone = f->n_targets == 1;
+  if (!f->lone) {
+    f->lone = true;
+    for (size_t l = 0; l < f->n_leaves && f->lone; l++) f->lone = f->leaf_len[l] == 1;
+  }
+  if (!forest_layout(f, ne)) return; /* out of memory: the general path serves */
+  f->fmiss = miss;
+  f->fmode = mode;
+}
+
+#define FOREST_BLOCK 128 /* rows scored together (at most): every tree block serves them all */
+#define FOREST_LANES 8
+
+/* Sums the leaves reached by rows X[0..nr) (stride C) into s[nr][n_targets], which the caller zeroed. For each tree
+ * block, rows walk each tree FOREST_LANES at a time in lockstep (leaves loop on themselves), so the walks' load
+ * chains overlap instead of each waiting on the previous; one function per comparison mode keeps the steps free
+ * of dispatch. */
+#define FAST_BLOCK_FN(NAME, GO_TRUE)                                                                              \
+  static void NAME(const forest *f, const float *X, size_t C, size_t nr, double *s) {                             \
+    const fnode *fn = f->fnodes;                                                                                  \
+    const int32_t *lo = f->lo, *ll = f->ll, *tg = f->ftargets, *lt = f->lt;                                       \
+    const double *w = f->weights, *lw = f->lw;                                                                    \
+    size_t nt = (size_t)f->n_targets;                                                                             \
+    int32_t ni = f->fni;                                                                                          \
+    for (size_t b = 0; b < f->n_tblk; b++)                                                                        \
+      for (size_t i0 = 0; i0 < nr; i0 += FOREST_LANES) {                                                         \
+        const float *xs[FOREST_LANES];                                                                            \
+        size_t nl = nr - i0 < FOREST_LANES ? nr - i0 : FOREST_LANES;                                              \
+        for (size_t k = 0; k < FOREST_LANES; k++) xs[k] = X + (i0 + (k < nl ? k : nl - 1)) * C;                   \
+        for (size_t t = f->tblk[b]; t < f->tblk[b + 1]; t++) {                                                    \
+          int32_t nd[FOREST_LANES];                                                                               \
+          for (size_t k = 0; k < FOREST_LANES; k++) nd[k] = f->froots[t];                                         \
+          if (nd[0] < ni)                                                                                         \
+            for (;;) {                                                                                            \
+              int act = 0;                                                                                        \
+              for (size_t k = 0; k < FOREST_LANES; k++) {                                                         \
+                const fnode *p = fn + nd[k];                                                                      \
+                float v = xs[k][p->feat];                                                                         \
+                nd[k] = p->child[(GO_TRUE) ? 0 : 1];                                                              \
+                act |= nd[k] < ni;                                                                                \
+              }                                                                                                   \
+              if (!act) break;                                                                                    \
+            }                                                                                                     \
+          for (size_t k = 0; k < nl; k++) {                                                                       \
+            int32_t l = nd[k] - ni;                                                                               \
+            if (lw) {                                                                                             \
+              s[(i0 + k) * nt + (size_t)lt[l]] += lw[l];                                                          \
+            } else {                                                                                              \
+              double *si = s + (i0 + k) * nt;                                                                     \
+              for (int32_t q = lo[l], e = lo[l] + ll[l]; q < e; q++) si[tg[q]] += w[q];                           \
+            }                                                                                                     \
+          }                                                                                                       \
+        }                                                                                                         \
+      }                                                                                                           \
+  }
+FAST_BLOCK_FN(fast_block_leq, v <= p->thr)
+FAST_BLOCK_FN(fast_block_lt, v < p->thr)
+FAST_BLOCK_FN(fast_block_gte, v >= p->thr)
+FAST_BLOCK_FN(fast_block_gt, v > p->thr)
+
+/* Aggregated raw scores of rows [r0, r0 + nr) into s[nr][n_targets] (hit: n_targets scratch bytes). */
+static void forest_scores(const forest *f, const oxrt_value *x, size_t C, size_t r0, size_t nr, double *s,
+                          uint8_t *hit) {
+  size_t nt = (size_t)f->n_targets;
+  if (f->fmode < 0 || x->dtype != OXRT_FLOAT || !C) {
+    for (size_t i = 0; i < nr; i++) forest_row(f, x, (r0 + i) * C, s + i * nt, hit);
+    return;
+  }
+  const float *X = (const float *)x->data + r0 * C;
+  memset(s, 0, sizeof(double) * nr * nt);
+  switch (f->fmode) {
+  case TM_LEQ: fast_block_leq(f, X, C, nr, s); break;
+  case TM_LT: fast_block_lt(f, X, C, nr, s); break;
+  case TM_GTE: fast_block_gte(f, X, C, nr, s); break;
+  default: fast_block_gt(f, X, C, nr, s); break;
+  }
+  for (size_t i = 0; i < nr; i++) {
+    double *si = s + i * nt;
+    if (f->agg == AGG_AVERAGE)
+      for (size_t t = 0; t < nt; t++) si[t] /= (double)f->n_trees;
+    if (f->base)
+      for (size_t t = 0; t < nt; t++) si[t] += f->base[t];
+  }
+  if (f->fmiss) /* rows with a missing value may need the true branch: redo them with the general walk */
+    for (size_t i = 0; i < nr; i++) {
+      bool nan = false;
+      for (size_t c = 0; c < C; c++) nan |= isnan(X[i * C + c]);
+      if (nan) forest_row(f, x, (r0 + i) * C, s + i * nt, hit);
+    }
+}
+
 typedef struct {
   const forest *f;
   const oxrt_value *x;
@@ -334,15 +569,18 @@ static void forest_rows(void *arg, size_t begin, size_t end) {
   forest_job *j = arg;
   const forest *f = j->f;
   size_t nt = (size_t)f->n_targets + 2;
-  double *s = malloc(sizeof(double) * (nt + 2)), *o = malloc(sizeof(double) * (nt + 2));
+  size_t rb = (32768 / nt) < FOREST_BLOCK ? (32768 / nt ? 32768 / nt : 1) : FOREST_BLOCK; /* many targets: fewer rows */
+  double *sb = malloc(sizeof(double) * (rb * (size_t)f->n_targets + 2)), *o = malloc(sizeof(double) * (nt + 2));
   uint8_t *hit = malloc(nt);
-  if (!s || !o || !hit) {
+  if (!sb || !o || !hit) {
     j->oom = true;
-    free(s), free(o), free(hit);
+    free(sb), free(o), free(hit);
     return;
   }
   for (size_t r = begin; r < end; r++) {
-    forest_row(f, j->x, r * (size_t)j->C, s, hit);
+    size_t bi = (r - begin) % rb;
+    if (!bi) forest_scores(f, j->x, (size_t)j->C, r, end - r < rb ? end - r : rb, sb, hit);
+    double *s = sb + bi * (size_t)f->n_targets;
     if (!f->classifier) {
       ml_post(s, (size_t)f->n_targets, f->post);
       for (int64_t t = 0; t < f->n_targets; t++)
@@ -380,7 +618,7 @@ static void forest_rows(void *arg, size_t begin, size_t end) {
       ((int64_t *)j->labels->data)[r] = lab;
     }
   }
-  free(s), free(o), free(hit);
+  free(sb), free(o), free(hit);
 }
 
 static oxrt_status *forest_input(const forest *f, const oxrt_value *x, int64_t *N, int64_t *C) {
@@ -430,6 +668,7 @@ static oxrt_status *ter_prepare(const oxrt_node *node, int opset, void **state) 
     st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "base_values has %zu entries, expected n_targets = %lld", nb,
                     (long long)f->n_targets);
   if (!st) st = check_targets(f, "target_ids");
+  if (!st) forest_fast(f);
   return ml_prepared(st, f, forest_release, state);
 }
 
@@ -489,6 +728,7 @@ static oxrt_status *tec_prepare(const oxrt_node *node, int opset, void **state) 
       if (f->weights[e] < 0) f->all_pos = false;
     f->bin_class = ne ? f->targets[0] : 0;
     if (f->base && nb == 1 && f->bin_class != 0) f->base[f->bin_class] = f->base[0], f->base[0] = 0;
+    forest_fast(f);
   }
   return ml_prepared(st, f, forest_release, state);
 }
@@ -608,6 +848,7 @@ static oxrt_status *te5_prepare(const oxrt_node *node, int opset, void **state) 
   f->agg = agg_map[agg];
   f->post = pt_map[pt];
   if ((st = check_targets(f, "leaf_targetids")) || (st = forest_check(f))) goto fail;
+  forest_fast(f);
   free(splits), free(modes), free(members);
   *state = f;
   return NULL;

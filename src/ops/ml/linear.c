@@ -1,6 +1,7 @@
 /* linear.c - ai.onnx.ml LinearClassifier and LinearRegressor: scores = X * coefficients^T + intercepts, then a
  * post transform; the classifier also picks a label. */
 #include "ml_common.h"
+#include "kernels/vmath.h"
 
 typedef struct {
   double *coef, *icpt;
@@ -79,6 +80,57 @@ static void linear_row(const linear_state *s, const oxrt_value *x, int64_t r, in
   }
 }
 
+#define LIN_BLOCK 64 /* rows scored (and exponentiated) together */
+
+/* Raw scores of rows [r0, r0 + nr) (nr <= LIN_BLOCK) into o[nr][rows]; xt is LIN_BLOCK * C floats of scratch.
+ * Float input: the block is transposed so that each (class, feature) weight updates all the block's sums in one
+ * vectorisable pass. */
+static void linear_block(const linear_state *s, const oxrt_value *x, size_t r0, size_t nr, int64_t C, double *o,
+                         float *xt) {
+  size_t K = (size_t)s->rows;
+  if (x->dtype != OXRT_FLOAT) {
+    for (size_t r = 0; r < nr; r++) linear_row(s, x, (int64_t)(r0 + r), C, o + r * K);
+    return;
+  }
+  const float *X = (const float *)x->data + r0 * (size_t)C;
+  for (size_t r = 0; r < LIN_BLOCK; r++) /* rows past nr read as 0 */
+    for (int64_t c = 0; c < C; c++) xt[(size_t)c * LIN_BLOCK + r] = r < nr ? X[r * (size_t)C + (size_t)c] : 0.0f;
+  double acc[LIN_BLOCK];
+  for (size_t k = 0; k < K; k++) {
+    double b = s->n_icpt ? s->icpt[k] : 0.0;
+    for (size_t r = 0; r < LIN_BLOCK; r++) acc[r] = b;
+    const double *w = s->coef + k * (size_t)C;
+    for (int64_t c = 0; c < C; c++) {
+      const float *xc = xt + (size_t)c * LIN_BLOCK;
+      double wc = w[c];
+      for (size_t r = 0; r < LIN_BLOCK; r++) acc[r] += wc * xc[r];
+    }
+    for (size_t r = 0; r < nr; r++) o[r * K + k] = acc[r];
+  }
+}
+
+/* SOFTMAX of every row of o[nr][k] with one vector exp call; other transforms row by row (ml_post). t is
+ * nr * k floats of scratch. */
+static void linear_post(double *o, size_t nr, size_t k, int post, float *t) {
+  if (post != ML_PT_SOFTMAX || k < 2) {
+    for (size_t r = 0; r < nr; r++) ml_post(o + r * k, k, post);
+    return;
+  }
+  for (size_t r = 0; r < nr; r++) {
+    const double *v = o + r * k;
+    double mx = v[0];
+    for (size_t i = 1; i < k; i++) mx = v[i] > mx ? v[i] : mx;
+    for (size_t i = 0; i < k; i++) t[r * k + i] = (float)(v[i] - mx);
+  }
+  oxrt_vexp_f32(t, t, nr * k);
+  for (size_t r = 0; r < nr; r++) {
+    double sum = 0;
+    for (size_t i = 0; i < k; i++) sum += t[r * k + i];
+    double inv = 1.0 / sum;
+    for (size_t i = 0; i < k; i++) o[r * k + i] = t[r * k + i] * inv;
+  }
+}
+
 static oxrt_status *linreg_run(oxrt_kernel_ctx *ctx) {
   const linear_state *s = ctx->state;
   const oxrt_value *x = oxrt_input(ctx, 0);
@@ -87,14 +139,20 @@ static oxrt_status *linreg_run(oxrt_kernel_ctx *ctx) {
   int64_t dims[2] = {N, s->rows};
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 2, dims, &y));
-  double *o = malloc(sizeof(double) * (size_t)(s->rows + 1));
-  if (!o) return OXRT_OOM();
-  for (int64_t r = 0; r < N; r++) {
-    linear_row(s, x, r, C, o);
-    ml_post(o, (size_t)s->rows, s->post);
-    for (int64_t k = 0; k < s->rows; k++) ((float *)y->data)[r * s->rows + k] = (float)o[k];
+  size_t K = (size_t)s->rows;
+  double *o = malloc(sizeof(double) * (LIN_BLOCK * K + 1));
+  float *t = malloc(sizeof(float) * (LIN_BLOCK * (K + (size_t)C) + 1)), *xt = t + LIN_BLOCK * K;
+  if (!o || !t) {
+    free(o), free(t);
+    return OXRT_OOM();
   }
-  free(o);
+  for (size_t r0 = 0; r0 < (size_t)N; r0 += LIN_BLOCK) {
+    size_t nr = (size_t)N - r0 < LIN_BLOCK ? (size_t)N - r0 : LIN_BLOCK;
+    linear_block(s, x, r0, nr, C, o, xt);
+    linear_post(o, nr, K, s->post, t);
+    for (size_t i = 0; i < nr * K; i++) ((float *)y->data)[r0 * K + i] = (float)o[i];
+  }
+  free(o), free(t);
   return NULL;
 }
 
@@ -108,13 +166,26 @@ static oxrt_status *linclf_run(oxrt_kernel_ctx *ctx) {
   int64_t nout = binary ? 2 : s->rows;
   oxrt_value *lab, *y;
   OXRT_TRY(ml_classifier_outputs(ctx, s->labels_s != NULL, N, nout, &lab, &y));
-  double *o = malloc(sizeof(double) * (size_t)(nout + 2));
-  if (!o) return OXRT_OOM();
+  size_t K = (size_t)s->rows;
+  double *ob = malloc(sizeof(double) * (LIN_BLOCK * K + 1)), *ob_row = malloc(sizeof(double) * (size_t)(nout + 2)), *o;
+  float *t = malloc(sizeof(float) * (LIN_BLOCK * (K + (size_t)C) + 1)), *xt = t + LIN_BLOCK * K;
+  if (!ob || !ob_row || !t) {
+    free(ob), free(ob_row), free(t);
+    return OXRT_OOM();
+  }
   oxrt_status *st = NULL;
   for (int64_t r = 0; r < N && !st; r++) {
-    linear_row(s, x, r, C, binary ? o + 1 : o);
+    size_t bi = (size_t)r % LIN_BLOCK;
+    if (!bi) {
+      size_t nr = (size_t)(N - r) < LIN_BLOCK ? (size_t)(N - r) : LIN_BLOCK;
+      linear_block(s, x, (size_t)r, nr, C, ob, xt);
+      if (!binary) linear_post(ob, nr, K, s->post, t);
+    }
     int64_t li = 0;
-    if (binary) {
+    if (!binary) {
+      o = ob + bi * K; /* the block's row, transformed already */
+    } else {
+      o = ob_row, o[1] = ob[bi];
       /* ONNX Runtime's convention: label by the sign of the margin; LOGISTIC gives [1-p, p], the other
        * transforms leave the pair [1 - score, score] */
       double v = o[1];
@@ -125,8 +196,6 @@ static oxrt_status *linclf_run(oxrt_kernel_ctx *ctx) {
         o[1] = ml_probit(v), o[0] = 1.0 - o[1];
       else
         o[0] = 1.0 - v;
-    } else {
-      ml_post(o, (size_t)nout, s->post);
     }
     for (int64_t k = 0; k < nout; k++) ((float *)y->data)[r * nout + k] = (float)o[k];
     if (binary) {
@@ -147,7 +216,7 @@ static oxrt_status *linclf_run(oxrt_kernel_ctx *ctx) {
       ((int64_t *)lab->data)[r] = nout > 1 ? li : (li >= 0 ? 1 : 0);
     }
   }
-  free(o);
+  free(ob), free(ob_row), free(t);
   return st;
 }
 

@@ -15,13 +15,14 @@ static oxrt_status *scaler_run(oxrt_kernel_ctx *ctx) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, x->rank, x->dims, &y));
   float *o = y->data;
-  for (size_t i = 0; i < x->count; i++) {
-    size_t c = C ? i % (size_t)C : 0;
-    double v = ml_get(x, i);
-    if (no) v -= off[no == 1 ? 0 : c];
-    if (ns) v *= sc[ns == 1 ? 0 : c];
-    o[i] = (float)v;
-  }
+  size_t rows = C ? x->count / (size_t)C : 0, i = 0;
+  for (size_t r = 0; r < rows; r++) /* row by row: no division per element; float input read directly */
+    for (size_t c = 0; c < (size_t)C; c++, i++) {
+      double v = x->dtype == OXRT_FLOAT ? ((const float *)x->data)[i] : ml_get(x, i);
+      if (no) v -= off[no == 1 ? 0 : c];
+      if (ns) v *= sc[ns == 1 ? 0 : c];
+      o[i] = (float)v;
+    }
   return NULL;
 }
 
@@ -37,11 +38,12 @@ static oxrt_status *normalizer_run(oxrt_kernel_ctx *ctx) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, x->rank, x->dims, &y));
   float *o = y->data;
+  const float *xf = x->dtype == OXRT_FLOAT ? x->data : NULL; /* float input read directly */
   for (int64_t r = 0; r < N; r++) {
     size_t b = (size_t)(r * C);
     double d = 0;
     for (int64_t c = 0; c < C; c++) {
-      double v = ml_get(x, b + (size_t)c);
+      double v = xf ? xf[b + (size_t)c] : ml_get(x, b + (size_t)c);
       if (kind == 0)
         d = fmax(d, fabs(v));
       else if (kind == 1)
@@ -51,7 +53,8 @@ static oxrt_status *normalizer_run(oxrt_kernel_ctx *ctx) {
     }
     if (kind == 2) d = sqrt(d);
     if (d < 1e-30) d = 1e-30;
-    for (int64_t c = 0; c < C; c++) o[b + (size_t)c] = (float)(ml_get(x, b + (size_t)c) / d);
+    double inv = 1.0 / d; /* one division per row */
+    for (int64_t c = 0; c < C; c++) o[b + (size_t)c] = (float)((xf ? xf[b + (size_t)c] : ml_get(x, b + (size_t)c)) * inv);
   }
   return NULL;
 }

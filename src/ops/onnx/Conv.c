@@ -166,15 +166,14 @@ static oxrt_status *conv_compute(oxrt_kernel_ctx *ctx, bool fused) {
   oxrt_status *st = NULL;
   if (!(st = la_f32_in(x, &xf, &xt)) && !(st = la_f32_in(w, &wf, &wt)) && !(b && (st = la_f32_in(b, &bf, &bt))) &&
       !(st = la_f32_out(y, &yf, &yt))) {
-    /* Relu with nothing to add runs in the GEMM epilogue; anything else after the convolution */
-    bool epi_relu = fa.kind == FA_RELU && !z;
-    if (!oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, epi_relu ? OXRT_ACT_RELU : OXRT_ACT_NONE, yf,
-                          ctx->pool))
-      st = OXRT_OOM();
+    /* Z and Relu run in the GEMM epilogue, while each output tile is in cache; other activations afterwards. */
+    bool epi_relu = fa.kind == FA_RELU;
     const float *zf = NULL;
     float *zt = NULL;
-    if (!st && z && !(st = la_f32_in(z, &zf, &zt)))
-      for (size_t i = 0; i < y->count; i++) yf[i] += zf[i];
+    if (z) st = la_f32_in(z, &zf, &zt);
+    if (!st && !oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, zf, epi_relu ? OXRT_ACT_RELU : OXRT_ACT_NONE,
+                                 yf, ctx->pool))
+      st = OXRT_OOM();
     free(zt);
     if (!st && !epi_relu && fa.kind != FA_NONE) fused_act_apply(&fa, yf, y->count);
   }
@@ -200,7 +199,8 @@ static const oxrt_op_impl conv_impls[] = {
 };
 OXRT_REGISTER_OP(Conv) = {"", "Conv", OXRT_IMPLS(conv_impls)};
 
-/* com.microsoft FusedConv (what graph optimizers emit for Conv followed by an activation): Relu is free. */
+/* com.microsoft FusedConv (what graph optimizers emit for Conv followed by an activation, or by a residual Add):
+ * Z and Relu are applied in the GEMM epilogue, while each output tile is in cache. */
 static const oxrt_op_impl fused_conv_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TBIT(OXRT_FLOAT) | OXRT_TBIT(OXRT_FLOAT16), .prepare = conv_prepare,
      .run = fused_conv_run, .release = conv_release},

@@ -50,9 +50,9 @@ static oxrt_status *image_decoder_run(oxrt_kernel_ctx *ctx) {
   else if (n >= 2 && d[0] == 'P' && d[1] >= '1' && d[1] <= '6') dec = oxrt_decode_pnm;
   else if (n >= 4 && (!memcmp(d, "II*\0", 4) || !memcmp(d, "MM\0*", 4))) dec = oxrt_decode_tiff;
   else if (n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4))
-    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "input 0: WebP images are not supported");
+    dec = oxrt_decode_webp;
   else if ((n >= 12 && !memcmp(d, "\0\0\0\x0cjP  \r\n\x87\n", 12)) || (n >= 4 && !memcmp(d, "\xff\x4f\xff\x51", 4)))
-    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "input 0: JPEG 2000 images are not supported");
+    dec = oxrt_decode_jpeg2k;
   else
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0: unrecognised image format (%zu bytes)", n);
 

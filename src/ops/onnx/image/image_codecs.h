@@ -25,6 +25,8 @@ const char *oxrt_decode_pnm(const uint8_t *data, size_t size, oxrt_image *img);
 const char *oxrt_decode_png(const uint8_t *data, size_t size, oxrt_image *img);
 const char *oxrt_decode_tiff(const uint8_t *data, size_t size, oxrt_image *img);
 const char *oxrt_decode_jpeg(const uint8_t *data, size_t size, oxrt_image *img);
+const char *oxrt_decode_webp(const uint8_t *data, size_t size, oxrt_image *img);   /* webp.c */
+const char *oxrt_decode_jpeg2k(const uint8_t *data, size_t size, oxrt_image *img); /* jpeg2k.c: JP2 or raw J2K */
 
 /* Raw DEFLATE (RFC 1951) / zlib (RFC 1950) streams into a growing malloc'd buffer of at most `max_out`
  * bytes; *out is NULL on error. */

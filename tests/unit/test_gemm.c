@@ -1,0 +1,141 @@
+/* test_gemm.c - the extended GEMM (packed operands, bias + residual + Relu epilogue) and the implicit-im2col
+ * float convolution against plain double-precision loops, over random shapes with odd tails, strides,
+ * dilations and pads. Run under OXRT_ISA=portable|avx2|avx512 to cover every micro-kernel and panel fill. */
+#include "kernels/im2col.h"
+#include "unit.h"
+#include <math.h>
+#include <stdlib.h>
+
+static unsigned gseed = 11;
+static float grnd(void) {
+  gseed = gseed * 1103515245u + 12345u;
+  return (float)((gseed >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+static size_t gpick(size_t lo, size_t hi) { return lo + (size_t)((grnd() + 1) * 0.5f * (float)(hi - lo + 1)) % (hi - lo + 1); }
+
+static bool close_to(float got, double want) { return fabs((double)got - want) <= 1e-4 * (1.0 + fabs(want)); }
+
+void test_kernel_sgemm_epilogue(void) {
+  oxrt_threadpool *pool = oxrt_threadpool_create(2);
+  int bad = 0;
+  for (int t = 0; t < 120 && !bad; t++) {
+    size_t M = gpick(1, 70), N = gpick(1, 150), K = gpick(1, 300), ldc = N + (size_t)t % 3, ldz = N + (size_t)t % 2;
+    bool packa = t % 2, packb = t % 3 == 0, relu = t % 4 < 2, use_z = t % 5 != 0, use_bias = t % 3 != 1;
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N), *C = malloc(sizeof(float) * M * ldc);
+    float *Z = malloc(sizeof(float) * M * ldz), *bias = malloc(sizeof(float) * M);
+    for (size_t i = 0; i < M * K; i++) A[i] = grnd();
+    for (size_t i = 0; i < K * N; i++) B[i] = grnd();
+    for (size_t i = 0; i < M * ldz; i++) Z[i] = 4 * grnd();
+    for (size_t i = 0; i < M; i++) bias[i] = grnd();
+    for (size_t i = 0; i < M * ldc; i++) C[i] = NAN;
+    oxrt_sgemm_apack ap = {0};
+    oxrt_sgemm_bpack bp = {0};
+    if (packa) CHECK(oxrt_sgemm_pack_a(false, M, K, A, K, &ap));
+    if (packb) CHECK(oxrt_sgemm_pack_b(false, K, N, B, N, &bp));
+    oxrt_sgemm_ex g = {.M = M, .N = N, .K = K, .alpha = 1, .beta = 0, .ap = packa ? &ap : NULL, .A = A, .lda = K,
+                       .bp = packb ? &bp : NULL, .B = B, .ldb = N, .C = C, .ldc = ldc,
+                       .bias = use_bias ? bias : NULL, .Z = use_z ? Z : NULL, .ldz = ldz,
+                       .act = relu ? OXRT_ACT_RELU : OXRT_ACT_NONE};
+    CHECK(oxrt_sgemm_run(&g, pool));
+    for (size_t i = 0; i < M && !bad; i++)
+      for (size_t n = 0; n < N; n++) {
+        double s = 0;
+        for (size_t k = 0; k < K; k++) s += (double)A[i * K + k] * B[k * N + n];
+        if (use_bias) s += bias[i];
+        if (use_z) s += Z[i * ldz + n];
+        if (relu && s < 0) s = 0;
+        if (!close_to(C[i * ldc + n], s)) {
+          fprintf(stderr, "  sgemm_ex %s M=%zu N=%zu K=%zu packa=%d packb=%d: C[%zu,%zu] = %g, expected %g\n",
+                  oxrt_isa_name(oxrt_gemm_isa()), M, N, K, packa, packb, i, n, C[i * ldc + n], s);
+          bad++;
+          break;
+        }
+      }
+    oxrt_sgemm_apack_free(&ap);
+    oxrt_sgemm_bpack_free(&bp);
+    free(A), free(B), free(C), free(Z), free(bias);
+  }
+  CHECK(bad == 0);
+  oxrt_threadpool_free(pool);
+}
+
+/* Plain N-D convolution (1-D and 2-D here) in double, with optional z and Relu. */
+static void conv_ref(const oxrt_conv_shape *s, const float *x, const float *w, const float *b, const float *z,
+                     bool relu, double *y) {
+  size_t Cg = s->C / s->group, Mg = s->M / s->group;
+  int64_t IH = s->nd == 2 ? s->in[0] : 1, IW = s->in[s->nd - 1], OH = s->nd == 2 ? s->out[0] : 1,
+          OW = s->out[s->nd - 1], KH = s->nd == 2 ? s->k[0] : 1, KW = s->k[s->nd - 1];
+  int L = s->nd - 1;
+  for (size_t n = 0; n < s->N; n++)
+    for (size_t m = 0; m < s->M; m++)
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          size_t g = m / Mg;
+          double acc = b ? b[m] : 0;
+          for (size_t c = 0; c < Cg; c++)
+            for (int64_t kh = 0; kh < KH; kh++)
+              for (int64_t kw = 0; kw < KW; kw++) {
+                int64_t ih = s->nd == 2 ? oh * s->stride[0] + kh * s->dil[0] - s->pad[0] : 0;
+                int64_t iw = ow * s->stride[L] + kw * s->dil[L] - s->pad[L];
+                if (ih < 0 || ih >= IH || iw < 0 || iw >= IW) continue;
+                acc += (double)x[((n * s->C + g * Cg + c) * (size_t)IH + (size_t)ih) * (size_t)IW + (size_t)iw] *
+                       w[((m * Cg + c) * (size_t)KH + (size_t)kh) * (size_t)KW + (size_t)kw];
+              }
+          size_t o = ((n * s->M + m) * (size_t)OH + (size_t)oh) * (size_t)OW + (size_t)ow;
+          if (z) acc += z[o];
+          if (relu && acc < 0) acc = 0;
+          y[o] = acc;
+        }
+}
+
+void test_kernel_conv_f32_random(void) {
+  oxrt_threadpool *pool = oxrt_threadpool_create(2);
+  int bad = 0;
+  for (int t = 0; t < 80 && !bad; t++) {
+    oxrt_conv_shape s = {.nd = t % 5 == 0 ? 1 : 2};
+    s.N = t % 7 == 0 ? 2 : 1;
+    s.group = t % 6 == 0 ? 2 : 1;
+    s.C = s.group * gpick(1, 12);
+    s.M = s.group * gpick(1, 40);
+    for (int d = 0; d < s.nd; d++) {
+      s.k[d] = (int64_t)gpick(1, t % 9 == 0 ? 7 : 3);
+      s.stride[d] = (int64_t)gpick(1, t % 4 == 0 ? 3 : 2);
+      s.dil[d] = t % 8 == 0 ? 2 : 1;
+      s.pad[d] = (int64_t)gpick(0, (size_t)s.k[d] / 2 + 1);
+      s.in[d] = (int64_t)gpick(1, t % 3 == 0 ? 40 : 15);
+      int64_t span = s.in[d] + 2 * s.pad[d] - s.dil[d] * (s.k[d] - 1) - 1;
+      if (span < 0) s.in[d] += -span, span = 0;
+      s.out[d] = span / s.stride[d] + 1;
+    }
+    size_t in_sz = 1, out_sz = 1, kp = 1;
+    for (int d = 0; d < s.nd; d++) in_sz *= (size_t)s.in[d], out_sz *= (size_t)s.out[d], kp *= (size_t)s.k[d];
+    size_t nx = s.N * s.C * in_sz, nw = s.M * (s.C / s.group) * kp, ny = s.N * s.M * out_sz;
+    float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw), *b = malloc(sizeof(float) * s.M);
+    float *z = malloc(sizeof(float) * ny), *y = malloc(sizeof(float) * ny);
+    double *r = malloc(sizeof(double) * ny);
+    for (size_t i = 0; i < nx; i++) x[i] = grnd();
+    for (size_t i = 0; i < nw; i++) w[i] = grnd();
+    for (size_t i = 0; i < s.M; i++) b[i] = grnd();
+    for (size_t i = 0; i < ny; i++) z[i] = grnd(), y[i] = NAN;
+    bool use_z = t % 2, relu = t % 3 != 0, packed = t % 4 != 1;
+    oxrt_conv_wpack wp = {0};
+    if (packed && oxrt_conv_f32_uses_pack(&s)) CHECK(oxrt_conv_f32_pack(&s, w, &wp));
+    CHECK(oxrt_conv_f32_ex(&s, x, w, wp.g ? &wp : NULL, b, use_z ? z : NULL, relu ? OXRT_ACT_RELU : OXRT_ACT_NONE,
+                           y, t % 2 ? pool : NULL));
+    conv_ref(&s, x, w, b, use_z ? z : NULL, relu, r);
+    for (size_t i = 0; i < ny; i++)
+      if (!close_to(y[i], r[i])) {
+        fprintf(stderr, "  conv %s nd=%d N=%zu C=%zu M=%zu g=%zu in=%lld k=%lld s=%lld d=%lld p=%lld: y[%zu] = %g, "
+                        "expected %g\n",
+                oxrt_isa_name(oxrt_gemm_isa()), s.nd, s.N, s.C, s.M, s.group, (long long)s.in[s.nd - 1],
+                (long long)s.k[s.nd - 1], (long long)s.stride[s.nd - 1], (long long)s.dil[s.nd - 1],
+                (long long)s.pad[s.nd - 1], i, y[i], r[i]);
+        bad++;
+        break;
+      }
+    oxrt_conv_wpack_free(&wp);
+    free(x), free(w), free(b), free(z), free(y), free(r);
+  }
+  CHECK(bad == 0);
+  oxrt_threadpool_free(pool);
+}
