@@ -52,19 +52,6 @@ static bool activation_of(const oxrt_graph *g, const oxrt_node *a, int64_t opset
   return false;
 }
 
-/* Makes sure the model imports com.microsoft (version 1), where FusedConv lives. */
-static oxrt_status *import_ms_domain(oxrt_model *m) {
-  if (oxrt_model_opset(m, "com.microsoft") >= 0) return NULL;
-  oxrt_opset *ops = oxrt_arena_alloc(m->arena, sizeof *ops * (size_t)(m->n_opsets + 1));
-  if (!ops) return OXRT_OOM();
-  if (m->n_opsets) memcpy(ops, m->opsets, sizeof *ops * (size_t)m->n_opsets);
-  ops[m->n_opsets].domain = "com.microsoft";
-  ops[m->n_opsets].version = 1;
-  m->opsets = ops;
-  m->n_opsets++;
-  return NULL;
-}
-
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
   opt_uses u;
   OXRT_TRY(opt_uses_build(g, &u));
@@ -81,7 +68,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
     if (!conv || !conv->op_type || *conv->domain || strcmp(conv->op_type, "Conv") != 0) continue;
     if (u.count[y] != 1 || u.pinned[y] || conv->n_outputs != 1) continue;
     if (opt_elem_type(g, conv->inputs[0]) != OXRT_FLOAT) continue;
-    if ((st = import_ms_domain(ctx->model))) break;
+    if ((st = opt_import_domain(ctx->model, "com.microsoft", 1))) break;
     oxrt_attr act = {.name = "activation", .type = OXRT_ATTR_STRING, .s = name, .s_len = strlen(name)};
     if ((st = opt_set_attr(g, conv, &act))) break;
     if (np) {

@@ -178,30 +178,6 @@ static bool plain_conv(const oxrt_node *n) {
   return !*act; /* FusedConv without an activation (Z would come after it) */
 }
 
-/* Makes sure the model imports com.microsoft (version 1), where FusedConv lives. */
-static oxrt_status *import_ms(oxrt_model *m) {
-  if (oxrt_model_opset(m, "com.microsoft") >= 0) return NULL;
-  oxrt_opset *ops = oxrt_arena_alloc(m->arena, sizeof *ops * (size_t)(m->n_opsets + 1));
-  if (!ops) return OXRT_OOM();
-  if (m->n_opsets) memcpy(ops, m->opsets, sizeof *ops * (size_t)m->n_opsets);
-  ops[m->n_opsets].domain = "com.microsoft";
-  ops[m->n_opsets].version = 1;
-  m->opsets = ops;
-  m->n_opsets++;
-  return NULL;
-}
-
-/* The only node reading value id (none if pinned or read more than once). */
-static oxrt_node *sole_reader(oxrt_graph *g, const opt_uses *u, int id) {
-  if (id < 0 || u->pinned[id] || u->count[id] != 1) return NULL;
-  for (int i = 0; i < g->n_nodes; i++) {
-    oxrt_node *n = &g->nodes[i];
-    for (int k = 0; n->op_type && k < n->n_inputs; k++)
-      if (n->inputs[k] == id) return n;
-  }
-  return NULL;
-}
-
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
   opt_uses u;
   OXRT_TRY(opt_uses_build(g, &u));
@@ -218,11 +194,11 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
       if (opt_elem_type(g, conv->inputs[1]) != OXRT_FLOAT) continue;
       if (!same_shape(g, y, z)) continue;
       int sum = add->outputs[0];
-      oxrt_node *relu = sole_reader(g, &u, sum);
+      oxrt_node *relu = opt_sole_reader(g, &u, sum);
       if (relu && (*relu->domain || strcmp(relu->op_type, "Relu") != 0 || relu->n_inputs != 1 ||
                    relu->n_outputs != 1 || relu->outputs[0] < 0))
         relu = NULL;
-      if ((st = import_ms(ctx->model))) break;
+      if ((st = opt_import_domain(ctx->model, "com.microsoft", 1))) break;
       int ins[4] = {conv->inputs[0], conv->inputs[1], conv->n_inputs > 2 ? conv->inputs[2] : -1, z};
       if ((st = opt_set_inputs(g, conv, ins, 4))) break;
       if (relu) {
