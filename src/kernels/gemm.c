@@ -550,6 +550,16 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
   pl.n_tile = nt;
   pl.n_tiles_n = (N + nt - 1) / nt;
   size_t mb = 1, want = nth > 1 ? nth * 3 : 1;
+  if (!g->bp && nth > 1) {
+    /* B is packed or gathered (im2col) per tile: a row split would redo that work in every row tile, so
+     * split columns first, down to one panel per tile, and rows only as far as threads still lack work. */
+    size_t panels = (N + uk.nr - 1) / uk.nr, per = panels / want ? panels / want : 1;
+    if (pl.n_tiles_n < want && per * uk.nr < pl.n_tile) {
+      pl.n_tile = per * uk.nr;
+      pl.n_tiles_n = (N + pl.n_tile - 1) / pl.n_tile;
+    }
+    want = nth;
+  }
   while (pl.n_tiles_n * mb < want && (m_panels + mb * 2 - 1) / (mb * 2) >= 2) mb *= 2;
   pl.m_tile = (m_panels + mb - 1) / mb * uk.mr;
   size_t n_tiles = pl.n_tiles_n * ((M + pl.m_tile - 1) / pl.m_tile);

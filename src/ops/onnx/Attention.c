@@ -2,6 +2,8 @@
  * boolean or additive masks, offset-aware causal masking, KV cache concat (past/present), nonpad_kv_seqlen,
  * softcap and the qk_matmul_output debug output. Everything is computed in float32 through oxrt_sgemm. */
 #include "../../kernels/gemm.h"
+#include "../../kernels/vmath.h"
+#include <float.h>
 #include "../op_util.h"
 #include <math.h>
 #include <stdlib.h>
@@ -81,14 +83,14 @@ static void attn_head(void *arg, size_t begin, size_t end) {
       for (int64_t j = 0; j < a->T; j++)
         if (r[j] > mx) mx = r[j];
       if (isinf(mx) && mx < 0) mx = 0.f;
-      float sum = 0.f;
-      for (int64_t j = 0; j < a->T; j++) {
-        r[j] = expf(r[j] - mx);
-        sum += r[j];
-      }
+      float sum = oxrt_vexp_shift_sum_f32(r, r, (size_t)a->T, mx);
       if (sum == 0.f) sum = 1.f;
       float inv = 1.f / sum;
-      for (int64_t j = 0; j < a->T; j++) r[j] *= inv;
+      /* no subnormal probabilities: the MatMul with V that follows would crawl through them */
+      for (int64_t j = 0; j < a->T; j++) {
+        float v = r[j] * inv;
+        r[j] = v < FLT_MIN ? 0.f : v;
+      }
     }
     if (qk && a->mode == 3) memcpy(qk, s, st * sizeof(float));
     oxrt_sgemm(false, false, (size_t)a->Sq, (size_t)a->Dv, (size_t)a->T, 1.f, s, (size_t)a->T, v, (size_t)a->Dv, 0.f,

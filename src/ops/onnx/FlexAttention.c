@@ -5,6 +5,8 @@
  * softmax_precision = DOUBLE); float16/bfloat16 softmax precisions round the scores/probabilities through
  * that type so the modifiers and the result see what the precision allows. */
 #include "../../kernels/gemm.h"
+#include "../../kernels/vmath.h"
+#include <float.h>
 #include "../op_util.h"
 #include <math.h>
 #include <stdlib.h>
@@ -76,8 +78,11 @@ static void flex_softmax(void *arg, size_t begin, size_t end) {
         for (size_t j = 0; j < S; j++) x[j] = 0;
         continue;
       }
-      for (size_t j = 0; j < S; j++) sum += (x[j] = expf(x[j] - mx));
-      for (size_t j = 0; j < S; j++) x[j] /= sum;
+      sum = oxrt_vexp_shift_sum_f32(x, x, S, mx);
+      for (size_t j = 0; j < S; j++) {
+        float v = x[j] / sum;
+        x[j] = v < FLT_MIN ? 0.f : v; /* no subnormals for the MatMul with V */
+      }
     }
   }
 }
