@@ -550,9 +550,10 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
   pl.n_tile = nt;
   pl.n_tiles_n = (N + nt - 1) / nt;
   size_t mb = 1, want = nth > 1 ? nth * 3 : 1;
-  if (!g->bp && nth > 1) {
-    /* B is packed or gathered (im2col) per tile: a row split would redo that work in every row tile, so
-     * split columns first, down to one panel per tile, and rows only as far as threads still lack work. */
+  if (nth > 1 && (!g->bp || M <= N)) {
+    /* A row split makes every row tile pack or gather (im2col) its B block again, or, with B pre-packed, stream
+     * all of it again; a column split only re-reads A. So split columns first, down to one panel per tile,
+     * and rows only as far as threads still lack work (unless A is the bigger operand). */
     size_t panels = (N + uk.nr - 1) / uk.nr, per = panels / want ? panels / want : 1;
     if (pl.n_tiles_n < want && per * uk.nr < pl.n_tile) {
       pl.n_tile = per * uk.nr;
