@@ -64,7 +64,7 @@ oxrt_isa oxrt_gemm_isa(void) {
 #define P_NR 16
 
 static void ukernel_portable(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
-                             float beta) {
+                             float beta, const oxrt_sgemm_epi *epi) {
   float acc[P_MR][P_NR];
   memset(acc, 0, sizeof acc);
   for (size_t k = 0; k < kc; k++) {
@@ -80,6 +80,16 @@ static void ukernel_portable(size_t kc, const float *a, const float *b, float *c
       for (int j = 0; j < P_NR; j++) ci[j] = alpha * acc[i][j];
     } else {
       for (int j = 0; j < P_NR; j++) ci[j] = alpha * acc[i][j] + beta * ci[j];
+    }
+    if (epi) {
+      float bv = epi->bias ? epi->bias[i] : 0.0f;
+      const float *zi = epi->z ? epi->z + i * epi->ldz : NULL;
+      for (int j = 0; j < P_NR; j++) {
+        float v = ci[j];
+        if (epi->bias) v += bv;
+        if (zi) v += zi[j];
+        ci[j] = epi->relu && v < 0 ? 0.0f : v;
+      }
     }
   }
 }
@@ -291,6 +301,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
     return;
   }
   float *tmp = bp + KC * nr;
+  const bool has_epi = g->bias || g->Z || g->act != OXRT_ACT_NONE;
   for (size_t t = t0; t < t1; t++) {
     size_t tm = t / pl->n_tiles_n, tn = t % pl->n_tiles_n;
     size_t i_beg = tm * pl->m_tile, i_end = i_beg + pl->m_tile < M ? i_beg + pl->m_tile : M;
@@ -316,12 +327,15 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
           const float *ap = pl->Ap + (i0 / mr) * mr * K + p0 * mr;
           float *c = g->C + i0 * g->ldc + j0;
           if (m_eff == mr && n_eff == nr) {
-            pl->uk.kern(kc, ap, b, c, g->ldc, g->alpha, beta);
+            /* Full tile: bias, z and Relu in the micro-kernel's store of the last K block. */
+            oxrt_sgemm_epi epi = {g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL, g->ldz,
+                                  g->act == OXRT_ACT_RELU};
+            pl->uk.kern(kc, ap, b, c, g->ldc, g->alpha, beta, last && has_epi ? &epi : NULL);
           } else {
-            pl->uk.kern(kc, ap, b, tmp, nr, g->alpha, 0.0f);
+            pl->uk.kern(kc, ap, b, tmp, nr, g->alpha, 0.0f, NULL);
             merge_tile(tmp, nr, c, g->ldc, m_eff, n_eff, beta);
+            if (last) epilogue_at(g, i0, j0, m_eff, n_eff);
           }
-          if (last) epilogue_at(g, i0, j0, m_eff, n_eff);
         }
       }
     }

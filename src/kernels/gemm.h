@@ -29,13 +29,21 @@ oxrt_isa oxrt_gemm_isa(void);
 const char *oxrt_isa_name(oxrt_isa isa);
 
 /* Micro-kernel contract (internal, shared with gemm_avx2.c / gemm_avx512.c):
- * C[MR,NR] = alpha * sum_k a[k*MR + i] * b[k*NR + j] + beta * C (beta == 0: C not read). */
+ * C[MR,NR] = alpha * sum_k a[k*MR + i] * b[k*NR + j] + beta * C (beta == 0: C not read), then, when epi is not
+ * NULL (last K block of a full tile), while the sums are still in registers and in this order:
+ * C[i,j] += bias[i]; C[i,j] += z[i*ldz + j]; relu: C = C < 0 ? 0 : C (NaN passes). NULL bias/z: none. */
+typedef struct oxrt_sgemm_epi {
+  const float *bias;
+  const float *z;
+  size_t ldz;
+  bool relu;
+} oxrt_sgemm_epi;
 typedef void (*oxrt_sgemm_ukernel)(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
-                                   float beta);
+                                   float beta, const oxrt_sgemm_epi *epi);
 void oxrt_sgemm_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
-                             float beta); /* MR 6, NR 16 */
+                             float beta, const oxrt_sgemm_epi *epi); /* MR 6, NR 16 */
 void oxrt_sgemm_ukernel_avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
-                               float beta); /* MR 12, NR 32 */
+                               float beta, const oxrt_sgemm_epi *epi); /* MR 12, NR 32 */
 
 /* ------------------------------------------------------------------ extended interface
  * Constant operands packed once (weights), B produced on the fly (implicit im2col), and a per-row bias plus

@@ -20,9 +20,25 @@
 #define STORE1(i)                                                                                                      \
   _mm512_storeu_ps(c + (i) * ldc, _mm512_add_ps(_mm512_loadu_ps(c + (i) * ldc), c##i##a));                             \
   _mm512_storeu_ps(c + (i) * ldc + 16, _mm512_add_ps(_mm512_loadu_ps(c + (i) * ldc + 16), c##i##b));
+/* Fused epilogue: finish alpha/beta in the accumulators (same roundings as the stores above), then bias, z, Relu.
+ * max(0, v) returns its second operand for NaN and for +-0, so it is exactly v < 0 ? 0 : v. */
+#define FIN0(i) c##i##a = _mm512_mul_ps(va, c##i##a), c##i##b = _mm512_mul_ps(va, c##i##b);
+#define FINB(i)                                                                                                        \
+  c##i##a = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + (i) * ldc), _mm512_mul_ps(va, c##i##a));                          \
+  c##i##b = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + (i) * ldc + 16), _mm512_mul_ps(va, c##i##b));
+#define BIAS(i)                                                                                                        \
+  {                                                                                                                    \
+    __m512 bv = _mm512_set1_ps(bias[i]);                                                                               \
+    c##i##a = _mm512_add_ps(c##i##a, bv), c##i##b = _mm512_add_ps(c##i##b, bv);                                        \
+  }
+#define ADDZ(i)                                                                                                        \
+  c##i##a = _mm512_add_ps(c##i##a, _mm512_loadu_ps(z + (i) * ldz)),                                                    \
+  c##i##b = _mm512_add_ps(c##i##b, _mm512_loadu_ps(z + (i) * ldz + 16));
+#define RELU(i) c##i##a = _mm512_max_ps(zero, c##i##a), c##i##b = _mm512_max_ps(zero, c##i##b);
+#define STOREV(i) _mm512_storeu_ps(c + (i) * ldc, c##i##a), _mm512_storeu_ps(c + (i) * ldc + 16, c##i##b);
 
 void oxrt_sgemm_ukernel_avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
-                               float beta) {
+                               float beta, const oxrt_sgemm_epi *epi) {
   ROWS(DECL)
   for (size_t k = 0; k < kc; k++) {
     __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
@@ -32,6 +48,27 @@ void oxrt_sgemm_ukernel_avx512(size_t kc, const float *a, const float *b, float 
     b += 32;
   }
   __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  if (epi) {
+    if (beta == 0) {
+      ROWS(FIN0)
+    } else {
+      ROWS(FINB)
+    }
+    const float *bias = epi->bias, *z = epi->z;
+    size_t ldz = epi->ldz;
+    if (bias) {
+      ROWS(BIAS)
+    }
+    if (z) {
+      ROWS(ADDZ)
+    }
+    if (epi->relu) {
+      __m512 zero = _mm512_setzero_ps();
+      ROWS(RELU)
+    }
+    ROWS(STOREV)
+    return;
+  }
   if (beta == 0) {
     ROWS(STORE0)
   } else if (alpha == 1 && beta == 1) {

@@ -15,25 +15,32 @@ static size_t gpick(size_t lo, size_t hi) { return lo + (size_t)((grnd() + 1) * 
 
 static bool close_to(float got, double want) { return fabs((double)got - want) <= 1e-4 * (1.0 + fabs(want)); }
 
+/* NaN must come out where the reference is NaN (Relu passes it), otherwise the value must be close. */
+static bool close_or_nan(float got, double want) { return isnan(want) ? isnan(got) : close_to(got, want); }
+
 void test_kernel_sgemm_epilogue(void) {
   oxrt_threadpool *pool = oxrt_threadpool_create(2);
   int bad = 0;
-  for (int t = 0; t < 120 && !bad; t++) {
+  for (int t = 0; t < 160 && !bad; t++) {
     size_t M = gpick(1, 70), N = gpick(1, 150), K = gpick(1, 300), ldc = N + (size_t)t % 3, ldz = N + (size_t)t % 2;
     bool packa = t % 2, packb = t % 3 == 0, relu = t % 4 < 2, use_z = t % 5 != 0, use_bias = t % 3 != 1;
+    float alpha = t % 7 == 3 ? 0.5f : 1.0f, beta = t % 4 == 3 ? 0.75f : t % 8 == 5 ? 1.0f : 0.0f;
+    bool nans = t % 6 == 5; /* a NaN in A (a whole row of C) and one in Z, through bias, z and Relu */
     float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N), *C = malloc(sizeof(float) * M * ldc);
+    float *C0 = malloc(sizeof(float) * M * ldc);
     float *Z = malloc(sizeof(float) * M * ldz), *bias = malloc(sizeof(float) * M);
     for (size_t i = 0; i < M * K; i++) A[i] = grnd();
     for (size_t i = 0; i < K * N; i++) B[i] = grnd();
     for (size_t i = 0; i < M * ldz; i++) Z[i] = 4 * grnd();
     for (size_t i = 0; i < M; i++) bias[i] = grnd();
-    for (size_t i = 0; i < M * ldc; i++) C[i] = NAN;
+    for (size_t i = 0; i < M * ldc; i++) C[i] = C0[i] = beta == 0 ? NAN : 2 * grnd();
+    if (nans) A[(M / 2) * K + K / 3] = NAN, Z[(M - 1) * ldz + N - 1] = NAN;
     oxrt_sgemm_apack ap = {0};
     oxrt_sgemm_bpack bp = {0};
     if (packa) CHECK(oxrt_sgemm_pack_a(false, M, K, A, K, &ap));
     if (packb) CHECK(oxrt_sgemm_pack_b(false, K, N, B, N, &bp));
-    oxrt_sgemm_ex g = {.M = M, .N = N, .K = K, .alpha = 1, .beta = 0, .ap = packa ? &ap : NULL, .A = A, .lda = K,
-                       .bp = packb ? &bp : NULL, .B = B, .ldb = N, .C = C, .ldc = ldc,
+    oxrt_sgemm_ex g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .ap = packa ? &ap : NULL, .A = A,
+                       .lda = K, .bp = packb ? &bp : NULL, .B = B, .ldb = N, .C = C, .ldc = ldc,
                        .bias = use_bias ? bias : NULL, .Z = use_z ? Z : NULL, .ldz = ldz,
                        .act = relu ? OXRT_ACT_RELU : OXRT_ACT_NONE};
     CHECK(oxrt_sgemm_run(&g, pool));
@@ -41,19 +48,22 @@ void test_kernel_sgemm_epilogue(void) {
       for (size_t n = 0; n < N; n++) {
         double s = 0;
         for (size_t k = 0; k < K; k++) s += (double)A[i * K + k] * B[k * N + n];
+        s *= alpha;
+        if (beta != 0) s += (double)beta * C0[i * ldc + n];
         if (use_bias) s += bias[i];
         if (use_z) s += Z[i * ldz + n];
         if (relu && s < 0) s = 0;
-        if (!close_to(C[i * ldc + n], s)) {
-          fprintf(stderr, "  sgemm_ex %s M=%zu N=%zu K=%zu packa=%d packb=%d: C[%zu,%zu] = %g, expected %g\n",
-                  oxrt_isa_name(oxrt_gemm_isa()), M, N, K, packa, packb, i, n, C[i * ldc + n], s);
+        if (!close_or_nan(C[i * ldc + n], s)) {
+          fprintf(stderr, "  sgemm_ex %s M=%zu N=%zu K=%zu packa=%d packb=%d alpha=%g beta=%g: C[%zu,%zu] = %g, "
+                          "expected %g\n",
+                  oxrt_isa_name(oxrt_gemm_isa()), M, N, K, packa, packb, alpha, beta, i, n, C[i * ldc + n], s);
           bad++;
           break;
         }
       }
     oxrt_sgemm_apack_free(&ap);
     oxrt_sgemm_bpack_free(&bp);
-    free(A), free(B), free(C), free(Z), free(bias);
+    free(A), free(B), free(C), free(C0), free(Z), free(bias);
   }
   CHECK(bad == 0);
   oxrt_threadpool_free(pool);
