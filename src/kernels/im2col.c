@@ -341,6 +341,8 @@ NO_LIBCALLS static void conv2d_bfill(const void *vctx, size_t p0, size_t kc, siz
 #if defined(__x86_64__) && defined(__GNUC__)
     if (b->vfill == OXRT_ISA_AVX512) oxrt_conv_fill_avx512(&f, p0 / b->kprod, p0 % b->kprod, kc, nr, dst);
     else oxrt_conv_fill_avx2(&f, p0 / b->kprod, p0 % b->kprod, kc, nr, dst);
+#else
+    (void)f; /* vfill is only ever set on x86 (oxrt_gemm_isa) */
 #endif
     return;
   }
