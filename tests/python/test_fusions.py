@@ -6,15 +6,13 @@ pass disabled) agrees with ONNX Runtime on the original. Near misses must be lef
 import io
 import math
 import os
-import subprocess
 
 import numpy as np
 import onnx
-import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import run_cli
+from conftest import ort_outputs, oxrt_outputs, run_cli
 
 TOL = {np.float32: 1e-5, np.float16: 2e-3}
 NP = {TensorProto.FLOAT: np.float32, TensorProto.FLOAT16: np.float16}
@@ -22,30 +20,11 @@ SQRT2 = math.sqrt(2.0)
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _ort(path, feeds):
-    so = onnxruntime.SessionOptions()
-    so.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = onnxruntime.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
-
-
 def _oxrt(oxrt_bin, model, feeds, out_dir, disable=None):
-    os.makedirs(out_dir, exist_ok=True)
-    args = ["run", model, "--output-dir", out_dir]
-    for name, arr in feeds.items():
-        path = os.path.join(out_dir, f"in_{name}.npy")
-        np.save(path, arr)
-        args += ["--input", f"{name}={path}"]
-    env = dict(os.environ)
-    env.pop("OXRT_OPT_LEVEL", None)
+    env = {"OXRT_OPT_LEVEL": None}
     if disable:
         env["OXRT_OPT_DISABLE"] = disable
-    p = subprocess.run([oxrt_bin, *args], capture_output=True, text=True, timeout=600, env=env)
-    assert p.returncode == 0, p.stderr
-    outs = {}
-    for o in onnx.load(model, load_external_data=False).graph.output:
-        outs[o.name] = np.load(os.path.join(out_dir, o.name.replace("/", "_").replace(":", "_") + ".npy"))
-    return outs
+    return oxrt_outputs(oxrt_bin, model, feeds, out_dir, env)
 
 
 def _close(got, ref, what):
@@ -91,8 +70,8 @@ def _check(oxrt_bin, tmp_path, src, feeds, expect, pass_name):
     assert pass_name in out, out
     ops = _ops(dst)
     assert sorted(ops) == sorted(expect), ops
-    ref = _ort(src, feeds)
-    got_ort = _ort(dst, feeds)
+    ref = ort_outputs(src, feeds)
+    got_ort = ort_outputs(dst, feeds)
     for name, arr in ref.items():
         _close(got_ort[name], arr, f"onnxruntime on the optimized model, output {name}")
         assert [o.name for o in onnx.load(dst).graph.output] == [o.name for o in onnx.load(src).graph.output]
@@ -111,7 +90,7 @@ def _unchanged(oxrt_bin, tmp_path, src, feeds):
     dst = str(tmp_path / "opt.onnx")
     run_cli(oxrt_bin, "optimize", src, dst)
     assert _ops(dst) == _ops(src), _ops(dst)
-    ref = _ort(src, feeds)
+    ref = ort_outputs(src, feeds)
     for name, arr in _oxrt(oxrt_bin, src, feeds, str(tmp_path / "out")).items():
         _close(arr, ref[name], f"oxrt vs onnxruntime, output {name}")
 
@@ -362,8 +341,8 @@ def test_torch_modules(oxrt_bin, tmp_path):
     ops = [op for _, op in _ops(dst)]
     assert ops.count("BiasGelu") == 1 and ops.count("FastGelu") == 2 and ops.count("QuickGelu") == 1, ops
     assert not {"Erf", "Tanh", "Sigmoid", "Pow"} & set(ops), ops
-    ref = _ort(src, feeds)
-    _close(_ort(dst, feeds)["y"], ref["y"], "onnxruntime on the optimized model")
+    ref = ort_outputs(src, feeds)
+    _close(ort_outputs(dst, feeds)["y"], ref["y"], "onnxruntime on the optimized model")
     _close(_oxrt(oxrt_bin, src, feeds, str(tmp_path / "o"))["y"], ref["y"], "oxrt vs onnxruntime")
 
 
@@ -403,7 +382,7 @@ def test_contrib_kernels_match_onnxruntime(op, with_bias, attrs, dt, oxrt_bin, t
     feeds = _feeds(dt, shape=(3, 700, 16))  # several parallel chunks, rows of the bias across chunk borders
     if with_bias:
         feeds["b"] = np.linspace(-1, 1, 16).astype(NP[dt])
-    ref = _ort(src, feeds)
+    ref = ort_outputs(src, feeds)
     for isa in ["portable", "avx2", "avx512"]:
         os.environ["OXRT_ISA"] = isa
         try:
@@ -436,5 +415,5 @@ def test_python_optimized_model_path(tmp_path):
     feeds = _feeds()
     got = sess.run(None, feeds)[0]
     assert _ops(str(tmp_path / "opt.onnx")) == [(MS, "Gelu")]
-    _close(got, _ort(src, feeds)["y"], "oxrt Python vs onnxruntime")
-    _close(_ort(str(tmp_path / "opt.onnx"), feeds)["y"], got, "onnxruntime on the saved model")
+    _close(got, ort_outputs(src, feeds)["y"], "oxrt Python vs onnxruntime")
+    _close(ort_outputs(str(tmp_path / "opt.onnx"), feeds)["y"], got, "onnxruntime on the saved model")

@@ -5,40 +5,17 @@ import os
 
 import numpy as np
 import onnx
-import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import generate
-from conftest import ROOT, run_cli
+from conftest import ROOT, ort_outputs, oxrt_outputs, run_cli
 
 RTOL, ATOL = 1e-3, 1e-4
 
 
-def _ort(path, feeds):
-    so = onnxruntime.SessionOptions()
-    so.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = onnxruntime.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
-
-
 def _oxrt(oxrt_bin, model, feeds, out_dir, level=None):
-    os.makedirs(out_dir, exist_ok=True)
-    args = ["run", model, "--output-dir", out_dir]
-    for name, arr in feeds.items():
-        path = os.path.join(out_dir, f"in_{name}.npy")
-        np.save(path, arr)
-        args += ["--input", f"{name}={path}"]
-    env = dict(os.environ)
-    if level is not None:
-        env["OXRT_OPT_LEVEL"] = str(level)
-    import subprocess
-    p = subprocess.run([oxrt_bin, *args], capture_output=True, text=True, timeout=600, env=env)
-    assert p.returncode == 0, p.stderr
-    outs = {}
-    for o in onnx.load(model, load_external_data=False).graph.output:
-        outs[o.name] = np.load(os.path.join(out_dir, o.name.replace("/", "_").replace(":", "_") + ".npy"))
-    return outs
+    return oxrt_outputs(oxrt_bin, model, feeds, out_dir, None if level is None else {"OXRT_OPT_LEVEL": str(level)})
 
 
 def _close(a, b, what):
@@ -123,8 +100,8 @@ def test_conv_bn_fusion_drops_nodes(oxrt_bin, tmp_path):
     assert ops == ["FusedConv", "Conv"], ops  # Conv + BN + Add folded, then Relu fused (com.microsoft)
     assert len(after.graph.node) < len(before.graph.node)
     assert [o.name for o in after.graph.output] == ["y", "z"]
-    ref = _ort(src, feeds)
-    got = _ort(dst, feeds)
+    ref = ort_outputs(src, feeds)
+    got = ort_outputs(dst, feeds)
     for name in ref:
         _close(got[name], ref[name], f"onnxruntime on the optimized model, output {name}")
     # oxrt: optimized (default level) and unoptimized sessions agree with each other and with onnxruntime
@@ -144,7 +121,7 @@ def test_levels(oxrt_bin, tmp_path):
         _optimize(oxrt_bin, src, dst, "--level", level)
         m = onnx.load(dst)
         counts[level] = [n.op_type for n in m.graph.node]
-        _close(_ort(dst, feeds)["y"], _ort(src, feeds)["y"], f"level {level}")
+        _close(ort_outputs(dst, feeds)["y"], ort_outputs(src, feeds)["y"], f"level {level}")
     assert counts["disable"] == ["MatMul", "Add", "Transpose", "Transpose"]
     assert counts["basic"] == ["MatMul", "Add"]
     assert counts["extended"] == ["Gemm"] and counts["all"] == ["Gemm"]
@@ -159,8 +136,8 @@ def test_external_data(oxrt_bin, tmp_path):
     assert os.path.getsize(dst + ".data") > 0
     m = onnx.load(dst, load_external_data=False)
     assert any(t.data_location == TensorProto.EXTERNAL for t in m.graph.initializer)
-    ref = _ort(src, feeds)
-    for name, arr in _ort(dst, feeds).items():
+    ref = ort_outputs(src, feeds)
+    for name, arr in ort_outputs(dst, feeds).items():
         _close(arr, ref[name], f"external data model, output {name}")
     for name, arr in _oxrt(oxrt_bin, dst, feeds, str(tmp_path / "ext_out")).items():
         _close(arr, ref[name], f"oxrt on the external data model, output {name}")
@@ -175,8 +152,8 @@ def test_round_trip_examples(oxrt_bin, tmp_path):
         for level in ["disable", "all"]:
             dst = str(tmp_path / f"{name}_{level}.onnx")
             _optimize(oxrt_bin, src, dst, "--level", level)
-            ref = _ort(src, feeds)
-            got = _ort(dst, feeds)
+            ref = ort_outputs(src, feeds)
+            got = ort_outputs(dst, feeds)
             for out, arr in ref.items():
                 if isinstance(arr, np.ndarray):
                     _close(got[out], arr, f"{name} level {level}: {out}")
@@ -199,8 +176,8 @@ def test_generated_models(name, oxrt_bin, model_dir, tmp_path):
     out = _optimize(oxrt_bin, path, dst)
     assert "nodes:" in out
     assert len(onnx.load(dst).graph.node) <= len(onnx.load(path).graph.node)
-    ref = _ort(path, feeds)
-    for out_name, arr in _ort(dst, feeds).items():
+    ref = ort_outputs(path, feeds)
+    for out_name, arr in ort_outputs(dst, feeds).items():
         _close(arr, ref[out_name], f"{name}: onnxruntime on the optimized model, {out_name}")
     opt = _oxrt(oxrt_bin, path, feeds, str(tmp_path / "o99"))
     plain = _oxrt(oxrt_bin, path, feeds, str(tmp_path / "o0"), level=0)
