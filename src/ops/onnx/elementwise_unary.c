@@ -42,6 +42,16 @@ typedef struct {
   const int approx_tanh = p->approx_tanh;                                                                              \
   (void)alpha, (void)beta, (void)gamma, (void)lambd, (void)bias, (void)approx_tanh
 
+/* name##_f64: a loop over E64, an expression of `v` (and the parameters). */
+#define UNARY_F64(name, E64)                                                                                           \
+  static void name##_f64(const double *restrict x, double *restrict y, size_t n, const uparams *p) {                   \
+    PARAMS_LOCALS(double);                                                                                             \
+    for (size_t i = 0; i < n; i++) {                                                                                   \
+      double v = x[i];                                                                                                 \
+      y[i] = (E64);                                                                                                    \
+    }                                                                                                                  \
+  }
+
 /* name##_f32 / name##_f64: E32 and E64 are expressions of `v` (and the parameters). */
 #define UNARY_FLOAT(name, E32, E64)                                                                                    \
   OXRT_EW_CLONES                                                                                                       \
@@ -52,13 +62,7 @@ typedef struct {
       y[i] = (E32);                                                                                                    \
     }                                                                                                                  \
   }                                                                                                                    \
-  static void name##_f64(const double *restrict x, double *restrict y, size_t n, const uparams *p) {                   \
-    PARAMS_LOCALS(double);                                                                                             \
-    for (size_t i = 0; i < n; i++) {                                                                                   \
-      double v = x[i];                                                                                                 \
-      y[i] = (E64);                                                                                                    \
-    }                                                                                                                  \
-  }
+  UNARY_F64(name, E64)
 
 /* name##_f32 is the vmath array function CALL (of x, y, n and p); name##_f64 a loop over E64. */
 #define UNARY_VMATH(name, CALL, E64)                                                                                   \
@@ -66,13 +70,7 @@ typedef struct {
     (void)p;                                                                                                           \
     CALL;                                                                                                              \
   }                                                                                                                    \
-  static void name##_f64(const double *restrict x, double *restrict y, size_t n, const uparams *p) {                   \
-    PARAMS_LOCALS(double);                                                                                             \
-    for (size_t i = 0; i < n; i++) {                                                                                   \
-      double v = x[i];                                                                                                 \
-      y[i] = (E64);                                                                                                    \
-    }                                                                                                                  \
-  }
+  UNARY_F64(name, E64)
 
 static inline double sigmoid_d(double v) { return v >= 0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v)); }
 static inline float softplus_f(float v) { return v > 0 ? v + log1pf(expf(-v)) : log1pf(expf(v)); }
