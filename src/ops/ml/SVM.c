@@ -229,14 +229,20 @@ static void svr_rows(void *arg, size_t begin, size_t end) {
   free(T);
 }
 
+/* Rows and features of input X, which must have the model's feature count. */
+static oxrt_status *svm_rows(const svm_state *s, const oxrt_value *x, int64_t *N, int64_t *C) {
+  OXRT_TRY(ml_rows(x, 0, N, C));
+  if (*C != s->feat)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input has %lld features, the model expects %lld", (long long)*C,
+                      (long long)s->feat);
+  return NULL;
+}
+
 static oxrt_status *svr_run(oxrt_kernel_ctx *ctx) {
   const svm_state *s = ctx->state;
   const oxrt_value *x = oxrt_input(ctx, 0);
   int64_t N, C;
-  OXRT_TRY(ml_rows(x, 0, &N, &C));
-  if (C != s->feat)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input has %lld features, the model expects %lld", (long long)C,
-                      (long long)s->feat);
+  OXRT_TRY(svm_rows(s, x, &N, &C));
   int64_t dims[2] = {N, 1};
   svm_job jb = {.s = s, .x = x, .C = (size_t)C};
   OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 2, dims, &jb.y));
@@ -433,10 +439,7 @@ static oxrt_status *svc_run(oxrt_kernel_ctx *ctx) {
   const svm_state *s = ctx->state;
   const oxrt_value *x = oxrt_input(ctx, 0);
   int64_t N, C;
-  OXRT_TRY(ml_rows(x, 0, &N, &C));
-  if (C != s->feat)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input has %lld features, the model expects %lld", (long long)C,
-                      (long long)s->feat);
+  OXRT_TRY(svm_rows(s, x, &N, &C));
   int64_t k = s->n_cls, pairs = k * (k - 1) / 2;
   bool svc = s->n_vec > 0, proba = svc && s->n_pa > 0;
   int64_t nraw = svc ? pairs : k;
