@@ -18,13 +18,9 @@
 /* exp: x = n ln2 + r, |r| <= ln2/2 (Cody-Waite split of ln2, exact n*hi for |n| < 2^15), a degree-6
  * minimax polynomial for e^r (Cephes' coefficients), then scaling by 2^n through the exponent.
  * `lo` is a small correction added to r: it lets erfc pass an argument carrying more than float
- * precision. x is clamped so that n stays in [-127, 129] (over/underflow still come out as inf/0). */
-static inline V vm_exp2(V x, V lo) {
-  x = V_MIN(V_SET(88.8f), V_MAX(V_SET(-88.5f), x));
-  const V n = V_ROUND(V_MUL(x, V_SET(1.44269504088896341f)));
-  V r = V_FNMA(n, V_SET(0.693359375f), x);
-  r = V_FNMA(n, V_SET(-2.12194440e-4f), r);
-  r = V_ADD(r, lo);
+ * precision. x is clamped so that n stays in [-127, 129] (over/underflow still come out as inf/0).
+ * vm_exp_scaled: e^r for |r| <= ln2/2 (plus that correction), scaled by 2^n. */
+static inline V vm_exp_scaled(V r, V n) {
   V p = V_SET(1.9875691500e-4f);
   p = V_FMA(p, r, V_SET(1.3981999507e-3f));
   p = V_FMA(p, r, V_SET(8.3334519073e-3f));
@@ -34,19 +30,20 @@ static inline V vm_exp2(V x, V lo) {
   p = V_FMA(p, V_MUL(r, r), V_ADD(r, V_SET(1.0f)));
   return V_LDEXP(p, n);
 }
-static inline V vm_exp(V x) {
+/* r = x - n ln2 with n = round(x / ln2), after clamping x (hi and lo parts of ln2). */
+static inline V vm_exp_reduce(V x, V *n) {
   x = V_MIN(V_SET(88.8f), V_MAX(V_SET(-88.5f), x));
-  const V n = V_ROUND(V_MUL(x, V_SET(1.44269504088896341f)));
-  V r = V_FNMA(n, V_SET(0.693359375f), x);
-  r = V_FNMA(n, V_SET(-2.12194440e-4f), r);
-  V p = V_SET(1.9875691500e-4f);
-  p = V_FMA(p, r, V_SET(1.3981999507e-3f));
-  p = V_FMA(p, r, V_SET(8.3334519073e-3f));
-  p = V_FMA(p, r, V_SET(4.1665795894e-2f));
-  p = V_FMA(p, r, V_SET(1.6666665459e-1f));
-  p = V_FMA(p, r, V_SET(5.0000001201e-1f));
-  p = V_FMA(p, V_MUL(r, r), V_ADD(r, V_SET(1.0f)));
-  return V_LDEXP(p, n);
+  *n = V_ROUND(V_MUL(x, V_SET(1.44269504088896341f)));
+  V r = V_FNMA(*n, V_SET(0.693359375f), x);
+  return V_FNMA(*n, V_SET(-2.12194440e-4f), r);
+}
+static inline V vm_exp2(V x, V lo) {
+  V n, r = vm_exp_reduce(x, &n);
+  return vm_exp_scaled(V_ADD(r, lo), n);
+}
+static inline V vm_exp(V x) {
+  V n, r = vm_exp_reduce(x, &n);
+  return vm_exp_scaled(r, n);
 }
 
 /* num / d; every divisor below lies in [1, 8]. A real divide: on current cores it beats reciprocal estimate
