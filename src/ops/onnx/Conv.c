@@ -47,7 +47,7 @@ static void *conv_make_pack(void *varg) {
   const float *wf = NULL;
   float *wt = NULL;
   if (!p) return NULL;
-  oxrt_status *st = la_f32_in(a->w, &wf, &wt);
+  oxrt_status *st = oxrt_f32_view(a->w, &wf, &wt);
   if (st) {
     oxrt_status_free(st);
     free(p);
@@ -164,13 +164,13 @@ static oxrt_status *conv_compute(oxrt_kernel_ctx *ctx, bool fused) {
   const float *xf = NULL, *wf = NULL, *bf = NULL;
   float *xt = NULL, *wt = NULL, *bt = NULL, *yf, *yt = NULL;
   oxrt_status *st = NULL;
-  if (!(st = la_f32_in(x, &xf, &xt)) && !(st = la_f32_in(w, &wf, &wt)) && !(b && (st = la_f32_in(b, &bf, &bt))) &&
+  if (!(st = oxrt_f32_view(x, &xf, &xt)) && !(st = oxrt_f32_view(w, &wf, &wt)) && !(b && (st = oxrt_f32_view(b, &bf, &bt))) &&
       !(st = la_f32_out(y, &yf, &yt))) {
     /* Z and Relu run in the GEMM epilogue, while each output tile is in cache; other activations afterwards. */
     bool epi_relu = fa.kind == FA_RELU;
     const float *zf = NULL;
     float *zt = NULL;
-    if (z) st = la_f32_in(z, &zf, &zt);
+    if (z) st = oxrt_f32_view(z, &zf, &zt);
     if (!st && !oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, zf, epi_relu ? OXRT_ACT_RELU : OXRT_ACT_NONE,
                                  yf, ctx->pool))
       st = OXRT_OOM();

@@ -87,7 +87,7 @@ static oxrt_status *convt_run(oxrt_kernel_ctx *ctx) {
   const float *xf = NULL, *wf = NULL, *bf = NULL;
   float *xt = NULL, *wt = NULL, *bt = NULL, *yf = NULL, *yt = NULL;
   oxrt_status *st = NULL;
-  if (!(st = la_f32_in(x, &xf, &xt)) && !(st = la_f32_in(w, &wf, &wt)) && !(b && (st = la_f32_in(b, &bf, &bt))) &&
+  if (!(st = oxrt_f32_view(x, &xf, &xt)) && !(st = oxrt_f32_view(w, &wf, &wt)) && !(b && (st = oxrt_f32_view(b, &bf, &bt))) &&
       !(st = la_f32_out(y, &yf, &yt))) {
     if (!oxrt_conv_transpose_f32(&s, xf, wf, bf, yf, ctx->pool)) st = OXRT_OOM();
   }

@@ -79,8 +79,8 @@ static oxrt_status *dconv_run(oxrt_kernel_ctx *ctx) {
   float *xt = NULL, *wt = NULL, *ot = NULL, *bt = NULL, *mt = NULL, *yf = NULL, *yt = NULL, *col = NULL;
   oxrt_status *st = NULL;
   size_t Cg = s.C / s.group, Mg = s.M / s.group, Kg = Cg * kk_n;
-  if (!(st = la_f32_in(x, &xf, &xt)) && !(st = la_f32_in(w, &wf, &wt)) && !(st = la_f32_in(off, &of, &ot)) &&
-      !(b && (st = la_f32_in(b, &bf, &bt))) && !(mask && (st = la_f32_in(mask, &mf, &mt))) &&
+  if (!(st = oxrt_f32_view(x, &xf, &xt)) && !(st = oxrt_f32_view(w, &wf, &wt)) && !(st = oxrt_f32_view(off, &of, &ot)) &&
+      !(b && (st = oxrt_f32_view(b, &bf, &bt))) && !(mask && (st = oxrt_f32_view(mask, &mf, &mt))) &&
       !(st = la_f32_out(y, &yf, &yt)) && !(col = oxrt_aligned_alloc(sizeof(float) * s.C * kk_n * out_n + 64)))
     st = OXRT_OOM();
   for (size_t n = 0; !st && n < s.N; n++) {

@@ -291,7 +291,7 @@ static oxrt_status *einsum_run(oxrt_kernel_ctx *ctx) {
     const float *af = NULL, *bf = NULL;
     float *at = NULL, *bt = NULL, *yf = NULL, *yt = NULL;
     bool done = false;
-    if (!(st = la_f32_in(oxrt_input(ctx, 0), &af, &at)) && !(st = la_f32_in(oxrt_input(ctx, 1), &bf, &bt)) &&
+    if (!(st = oxrt_f32_view(oxrt_input(ctx, 0), &af, &at)) && !(st = oxrt_f32_view(oxrt_input(ctx, 1), &bf, &bt)) &&
         !(st = la_f32_out(y, &yf, &yt)))
       done = try_matmul(&sp, ctx, af, bf, yf, &st);
     free(at);

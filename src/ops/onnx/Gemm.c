@@ -82,7 +82,7 @@ static oxrt_status *gemm_run(oxrt_kernel_ctx *ctx) {
   if (la_is_f32_family(a->dtype)) {
     const float *af = NULL, *bf = NULL;
     float *at = NULL, *bt = NULL, *yf, *yt = NULL;
-    if (!(st = la_f32_in(a, &af, &at)) && !(st = la_f32_in(b, &bf, &bt)) && !(st = la_f32_out(y, &yf, &yt))) {
+    if (!(st = oxrt_f32_view(a, &af, &at)) && !(st = oxrt_f32_view(b, &bf, &bt)) && !(st = la_f32_out(y, &yf, &yt))) {
       if (use_c) st = broadcast_c(c, M, N, yf, false);
       const oxrt_sgemm_bpack *bp = st ? NULL : la_const_bpack(ctx, 1, b, tb, M, K, N);
       if (bp) {

@@ -50,7 +50,7 @@ static oxrt_status *matmul_run(oxrt_kernel_ctx *ctx) {
   const void *A = a->data, *B = b->data;
   void *Y = y->data;
   if (la_is_f32_family(a->dtype)) {
-    if ((st = la_f32_in(a, &af, &at)) || (st = la_f32_in(b, &bf, &bt)) || (st = la_f32_out(y, &yf, &yt))) goto done;
+    if ((st = oxrt_f32_view(a, &af, &at)) || (st = oxrt_f32_view(b, &bf, &bt)) || (st = la_f32_out(y, &yf, &yt))) goto done;
     A = af, B = bf, Y = yf;
   }
   if (K == 0) { /* empty sum */

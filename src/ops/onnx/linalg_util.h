@@ -10,24 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Float32 data of x: x's own for float tensors, else a converted copy returned in *tmp (free it). */
-static inline oxrt_status *la_f32_in(const oxrt_value *x, const float **out, float **tmp) {
-  *tmp = NULL;
-  if (x->dtype == OXRT_FLOAT) {
-    *out = (const float *)x->data;
-    return NULL;
-  }
-  float *b = malloc(sizeof(float) * (x->count ? x->count : 1));
-  if (!b) return OXRT_OOM();
-  if (!oxrt_convert(OXRT_FLOAT, b, x->dtype, x->data, x->count, false)) {
-    free(b);
-    return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "element type %s is not supported", oxrt_elem_type_name(x->dtype));
-  }
-  *out = b;
-  *tmp = b;
-  return NULL;
-}
-
 /* Where a float kernel writes output o: o's data when float, else a scratch buffer (*tmp) committed later. */
 static inline oxrt_status *la_f32_out(oxrt_value *o, float **out, float **tmp) {
   *tmp = NULL;
