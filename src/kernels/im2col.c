@@ -527,11 +527,14 @@ bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, 
   j.pointwise = is_pointwise(s);
   size_t total = s->N * s->M * j.out_size;
   if (s->N == 0 || s->M == 0 || j.out_size == 0) return true;
-  if (conv_f32_generic_case(s)) { /* activation afterwards */
-    if (oxrt_dwconv_f32_ok(s) && j.Kg > 0) return oxrt_dwconv_f32_act(s, x, w, bias, act, y, pool); /* dwconv.c */
-    if (!conv_generic_f32(s, x, w, bias, y, pool)) return false;
-    residual_act(y, z, total, act);
-    return true;
+  if (conv_f32_generic_case(s)) {
+    /* These paths have no residual in their output pass: Z and the activation after it are applied here, once,
+     * for all of them (a path that returned early here once dropped Z: issue 9). */
+    bool dw = oxrt_dwconv_f32_ok(s) && j.Kg > 0;
+    bool ok = dw ? oxrt_dwconv_f32_act(s, x, w, bias, z ? OXRT_ACT_NONE : act, y, pool) /* dwconv.c */
+                 : conv_generic_f32(s, x, w, bias, y, pool);
+    if (ok && (z || !dw)) residual_act(y, z, total, act);
+    return ok;
   }
   oxrt_conv_wpack own = {0};
   if (!wp || wp->group != s->group || wp->Mg != j.Mg || wp->Kg != j.Kg) {

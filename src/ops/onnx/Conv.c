@@ -144,7 +144,7 @@ static oxrt_status *conv_compute(oxrt_kernel_ctx *ctx, bool fused) {
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, yr, yd, &y));
   if (y->count == 0) return NULL;
-  if (z && (z->dtype != x->dtype || z->count != y->count))
+  if (z && (z->dtype != x->dtype || z->rank != y->rank || memcmp(z->dims, y->dims, sizeof(int64_t) * (size_t)y->rank)))
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 3 (Z): expected the shape and type of Y");
   if (fused && x->dtype == OXRT_DOUBLE) return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "FusedConv on double");
   if (x->dtype == OXRT_DOUBLE) {
