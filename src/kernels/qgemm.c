@@ -1,0 +1,423 @@
+/* qgemm.c - 8-bit GEMM driver: kernel choice, packing, blocking, threading and the output stage.
+ *
+ * Packed operand layout (both sides): panels of r rows (A: kernel mr rows, B: nr columns) over the whole K,
+ * panel p at data + p * kg * r * g elements, group kk of it at + kk * r * g, element (i, t) at + i * g + t.
+ * Work is split into tiles of C (up to MC rows x NC columns); a tile walks K in blocks of KC, accumulating
+ * int32 sums in a scratch block that stays in L2, then runs the output stage over it. B produced on the fly
+ * (implicit im2col) is filled raw, then packed, per tile and K block.
+ */
+#include "qgemm.h"
+#include "gemm.h"
+#include "../core/value.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define QGEMM_X86 1
+#endif
+
+/* ------------------------------------------------------------------ portable micro-kernels */
+
+#define P_MR 4
+#define P_NR 16
+
+static void qukernel_portable(size_t kg, const void *av, const void *bv, int32_t *c, size_t ldc, bool acc) {
+  const int16_t *a = av, *b = bv;
+  int32_t s[P_MR][P_NR];
+  memset(s, 0, sizeof s);
+  for (size_t kk = 0; kk < kg; kk++, a += P_MR * 2, b += P_NR * 2)
+    for (int i = 0; i < P_MR; i++) {
+      int32_t a0 = a[2 * i], a1 = a[2 * i + 1];
+      for (int j = 0; j < P_NR; j++) s[i][j] += a0 * b[2 * j] + a1 * b[2 * j + 1];
+    }
+  for (int i = 0; i < P_MR; i++)
+    for (int j = 0; j < P_NR; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + s[i][j];
+}
+
+static void qukernel_portable8(size_t kg, const void *av, const void *bv, int32_t *c, size_t ldc, bool acc) {
+  const uint8_t *a = av;
+  const int8_t *b = bv;
+  int32_t s[P_MR][P_NR];
+  memset(s, 0, sizeof s);
+  for (size_t kk = 0; kk < kg; kk++, a += P_MR * 4, b += P_NR * 4)
+    for (int i = 0; i < P_MR; i++)
+      for (int j = 0; j < P_NR; j++)
+        for (int t = 0; t < 4; t++) s[i][j] += (int32_t)a[4 * i + t] * b[4 * j + t];
+  for (int i = 0; i < P_MR; i++)
+    for (int j = 0; j < P_NR; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + s[i][j];
+}
+
+/* ------------------------------------------------------------------ kernel table and choice */
+
+static const oxrt_qkernel g_kernels[OXRT_QK_COUNT] = {
+    {OXRT_QK_PORTABLE, "portable", P_MR, P_NR, 2, qukernel_portable},
+    {OXRT_QK_PORTABLE8, "portable-bytes", P_MR, P_NR, 4, qukernel_portable8},
+#ifdef QGEMM_X86
+    {OXRT_QK_AVX2, "avx2", 6, 16, 2, oxrt_qukernel_avx2},
+    {OXRT_QK_AVXVNNI, "avxvnni", 6, 16, 4, oxrt_qukernel_avxvnni},
+    {OXRT_QK_AVX512, "avx512bw", 12, 32, 2, oxrt_qukernel_avx512},
+    {OXRT_QK_AVX512VNNI, "avx512vnni", 12, 32, 4, oxrt_qukernel_avx512vnni},
+#endif
+};
+
+const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id) {
+  if (id < 0 || id >= OXRT_QK_COUNT || !g_kernels[id].run) return NULL;
+  if (id <= OXRT_QK_PORTABLE8) return &g_kernels[id];
+#ifdef QGEMM_X86
+  /* The float kernels' level (CPU probe and OXRT_ISA cap) decides; VNNI is an extra feature on top. */
+  oxrt_isa isa = oxrt_gemm_isa();
+  __builtin_cpu_init();
+  switch (id) {
+  case OXRT_QK_AVX2: return isa >= OXRT_ISA_AVX2 ? &g_kernels[id] : NULL;
+  case OXRT_QK_AVXVNNI: return isa >= OXRT_ISA_AVX2 && __builtin_cpu_supports("avxvnni") ? &g_kernels[id] : NULL;
+  case OXRT_QK_AVX512: return isa >= OXRT_ISA_AVX512 && __builtin_cpu_supports("avx512bw") ? &g_kernels[id] : NULL;
+  case OXRT_QK_AVX512VNNI:
+    return isa >= OXRT_ISA_AVX512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni")
+               ? &g_kernels[id]
+               : NULL;
+  default: break;
+  }
+#endif
+  return NULL;
+}
+
+const oxrt_qkernel *oxrt_qgemm_kernel(void) {
+  static const oxrt_qkernel *chosen; /* deterministic, so a racing first call is harmless */
+  const oxrt_qkernel *k = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+  if (k) return k;
+  static const oxrt_qkernel_id order[] = {OXRT_QK_AVX512VNNI, OXRT_QK_AVXVNNI, OXRT_QK_AVX512, OXRT_QK_AVX2};
+  k = &g_kernels[OXRT_QK_PORTABLE];
+  for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+    const oxrt_qkernel *c = oxrt_qgemm_kernel_at(order[i]);
+    if (c) {
+      k = c;
+      break;
+    }
+  }
+  __atomic_store_n(&chosen, k, __ATOMIC_RELAXED);
+  return k;
+}
+
+/* ------------------------------------------------------------------ packing */
+
+static inline int32_t q_elem(const oxrt_qmat *m, size_t r, size_t k) {
+  const uint8_t *p = (const uint8_t *)m->data + r * m->rs + k * m->ks;
+  return m->is_signed ? (int32_t)(int8_t)*p : (int32_t)*p;
+}
+
+/* The zero point of row r in the packed domain: k-group 2 subtracts it while packing (so it is the source's),
+ * k-group 4 re-centres A to uint8 (+128 when signed) and B to int8 (-128 when unsigned). */
+static inline int32_t q_zp(const oxrt_qmat *m, size_t r) {
+  return m->zp ? m->zp[m->zp_per_row ? r : 0] : 0;
+}
+static inline int32_t q_shift(bool is_a, bool is_signed) { return is_a ? (is_signed ? 128 : 0) : (is_signed ? 0 : -128); }
+
+/* Rows [r0, r0+r_eff) and k [k0, k0+kc) of m into one panel of width r (zero padded to whole k-groups);
+ * k-group 4 also adds each row's packed bytes to sums[0..r_eff). */
+static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, size_t r0, size_t r_eff, size_t k0,
+                       size_t kc, size_t r, void *dst, int32_t *sums) {
+  size_t g = kern->g, kgc = (kc + g - 1) / g;
+  if (g == 2) {
+    int16_t *d = dst;
+    for (size_t kk = 0; kk < kgc; kk++, d += r * 2) {
+      for (size_t t = 0; t < 2; t++) {
+        size_t k = kk * 2 + t;
+        if (k >= kc) {
+          for (size_t i = 0; i < r; i++) d[2 * i + t] = 0;
+          continue;
+        }
+        for (size_t i = 0; i < r_eff; i++) d[2 * i + t] = (int16_t)(q_elem(m, r0 + i, k0 + k) - q_zp(m, r0 + i));
+        for (size_t i = r_eff; i < r; i++) d[2 * i + t] = 0;
+      }
+    }
+    return;
+  }
+  int32_t shift = q_shift(is_a, m->is_signed);
+  uint8_t *d = dst;
+  for (size_t kk = 0; kk < kgc; kk++, d += r * 4)
+    for (size_t t = 0; t < 4; t++) {
+      size_t k = kk * 4 + t;
+      if (k >= kc) {
+        for (size_t i = 0; i < r; i++) d[4 * i + t] = 0;
+        continue;
+      }
+      for (size_t i = 0; i < r_eff; i++) {
+        int32_t v = q_elem(m, r0 + i, k0 + k) + shift;
+        d[4 * i + t] = (uint8_t)v;
+        sums[i] += v;
+      }
+      for (size_t i = r_eff; i < r; i++) d[4 * i + t] = 0;
+    }
+}
+
+void oxrt_qpack_free(oxrt_qpack *p) {
+  if (!p) return;
+  oxrt_aligned_free(p->data);
+  free(p->sums);
+  free(p->zp);
+  memset(p, 0, sizeof *p);
+}
+
+static size_t esize(const oxrt_qkernel *k) { return k->g == 2 ? 2 : 1; }
+
+bool oxrt_qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K, const oxrt_qmat *src,
+                     oxrt_qpack *out) {
+  if (!kern) kern = oxrt_qgemm_kernel();
+  memset(out, 0, sizeof *out);
+  size_t r = is_a ? kern->mr : kern->nr, panels = (rows + r - 1) / r, kg = (K + kern->g - 1) / kern->g;
+  size_t panel_bytes = kg * r * kern->g * esize(kern);
+  *out = (oxrt_qpack){.kern = kern, .is_a = is_a, .rows = rows, .K = K, .kg = kg};
+  out->data = oxrt_aligned_alloc(panel_bytes * (panels ? panels : 1));
+  if (kern->g == 4) {
+    out->sums = calloc(panels * r + 1, sizeof(int32_t));
+    out->zp = calloc(panels * r + 1, sizeof(int32_t));
+  }
+  if (!out->data || (kern->g == 4 && (!out->sums || !out->zp))) {
+    oxrt_qpack_free(out);
+    return false;
+  }
+  for (size_t p = 0; p < panels; p++) {
+    size_t r0 = p * r, r_eff = rows - r0 < r ? rows - r0 : r;
+    pack_panel(kern, is_a, src, r0, r_eff, 0, K, r, (uint8_t *)out->data + p * panel_bytes,
+               out->sums ? out->sums + r0 : NULL);
+  }
+  if (out->zp)
+    for (size_t i = 0; i < rows; i++) out->zp[i] = q_zp(src, i) + q_shift(is_a, src->is_signed);
+  return true;
+}
+
+/* ------------------------------------------------------------------ scratch */
+
+/* Per-thread scratch kept between calls: fresh blocks of a few 100 KiB per call would cost page faults
+ * every time. Freed when the thread exits. */
+static pthread_key_t g_key;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static bool g_key_ok;
+typedef struct {
+  size_t cap;
+  void *p;
+} q_scratch;
+static void q_scratch_free(void *v) {
+  q_scratch *s = v;
+  if (s) oxrt_aligned_free(s->p);
+  free(s);
+}
+static void q_key_init(void) { g_key_ok = pthread_key_create(&g_key, q_scratch_free) == 0; }
+
+static void *q_scratch_get(size_t n) {
+  pthread_once(&g_once, q_key_init);
+  if (!g_key_ok) return NULL;
+  q_scratch *s = pthread_getspecific(g_key);
+  if (!s) {
+    if (!(s = calloc(1, sizeof *s))) return NULL;
+    if (pthread_setspecific(g_key, s) != 0) {
+      free(s);
+      return NULL;
+    }
+  }
+  if (s->cap < n) {
+    oxrt_aligned_free(s->p);
+    s->cap = 0;
+    if (!(s->p = oxrt_aligned_alloc(n))) return NULL;
+    s->cap = n;
+  }
+  return s->p;
+}
+
+/* ------------------------------------------------------------------ output stage */
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define Q_VEC __attribute__((optimize("tree-vectorize")))
+#else
+#define Q_VEC
+#endif
+
+/* Round half to even of |v| < 2^22 with the default rounding mode, without a libm call per element. */
+static inline float q_rint(float v) {
+  const float magic = 12582912.0f; /* 1.5 * 2^23; IEEE arithmetic keeps (v + magic) - magic unfolded */
+  return (v + magic) - magic;
+}
+
+typedef struct {
+  const oxrt_qgemm_out *o;
+  size_t K;
+  bool corr;         /* k-group 4: apply zero point corrections */
+  const int32_t *ra, *za; /* per row of the tile (sums and packed zero points of A) */
+  const int32_t *cb, *zb; /* per column of the tile */
+} q_store;
+
+/* Output stage of row i (global), columns [j0, j0+n) of sums s[0..n). */
+Q_VEC static void store_row(const q_store *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *restrict s) {
+  const oxrt_qgemm_out *o = st->o;
+  if (st->corr) {
+    uint32_t zai = (uint32_t)st->za[ti], rai = (uint32_t)st->ra[ti], kz = (uint32_t)st->K * zai;
+    for (size_t j = 0; j < n; j++)
+      s[j] = (int32_t)((uint32_t)s[j] - zai * (uint32_t)st->cb[j] - (uint32_t)st->zb[j] * rai +
+                       kz * (uint32_t)st->zb[j]);
+  }
+  if (o->bias) {
+    if (o->per_row) {
+      int32_t b = o->bias[i];
+      for (size_t j = 0; j < n; j++) s[j] += b;
+    } else {
+      const int32_t *b = o->bias + j0;
+      for (size_t j = 0; j < n; j++) s[j] += b[j];
+    }
+  }
+  if (o->kind == OXRT_QOUT_I32) {
+    memcpy((int32_t *)o->C + i * o->ldc + j0, s, n * sizeof(int32_t));
+    return;
+  }
+  bool vec = o->n_scale != 1 && !o->per_row;
+  float sc = o->n_scale == 1 ? o->scale[0] : o->per_row ? o->scale[i] : 0.0f;
+  const float *scv = o->scale + (vec ? j0 : 0);
+  if (o->kind == OXRT_QOUT_F32) {
+    float *restrict y = (float *)o->C + i * o->ldc + j0;
+    if (vec) {
+      for (size_t j = 0; j < n; j++) y[j] = (float)s[j] * scv[j];
+    } else {
+      for (size_t j = 0; j < n; j++) y[j] = (float)s[j] * sc;
+    }
+    if (o->fbias) {
+      if (o->per_row) {
+        float b = o->fbias[i];
+        for (size_t j = 0; j < n; j++) y[j] += b;
+      } else {
+        const float *b = o->fbias + j0;
+        for (size_t j = 0; j < n; j++) y[j] += b[j];
+      }
+    }
+    return;
+  }
+  float lo = (float)(o->lo - o->zp), hi = (float)(o->hi - o->zp);
+  int32_t zp = o->zp;
+  /* ORT's order: scale, clamp to the output range shifted by the zero point, round, add the zero point. */
+  if (o->kind == OXRT_QOUT_U8) {
+    uint8_t *restrict y = (uint8_t *)o->C + i * o->ldc + j0;
+    for (size_t j = 0; j < n; j++) {
+      float v = (float)s[j] * (vec ? scv[j] : sc);
+      v = v > lo ? v : lo;
+      v = v < hi ? v : hi;
+      y[j] = (uint8_t)((int32_t)q_rint(v) + zp);
+    }
+  } else {
+    int8_t *restrict y = (int8_t *)o->C + i * o->ldc + j0;
+    for (size_t j = 0; j < n; j++) {
+      float v = (float)s[j] * (vec ? scv[j] : sc);
+      v = v > lo ? v : lo;
+      v = v < hi ? v : hi;
+      y[j] = (int8_t)((int32_t)q_rint(v) + zp);
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ driver */
+
+#define Q_KC 256 /* k values per block */
+#define Q_NC 128 /* columns per tile */
+#define Q_MC 512 /* rows per tile (rounded down to the kernel's mr) */
+
+typedef struct {
+  const oxrt_qgemm_ex *g;
+  const oxrt_qkernel *k;
+  const oxrt_qpack *ap, *bp;
+  size_t mc, nc, tiles_n;
+  int failed;
+} q_plan;
+
+static void run_tiles(void *arg, size_t t0, size_t t1) {
+  q_plan *pl = arg;
+  const oxrt_qgemm_ex *g = pl->g;
+  const oxrt_qkernel *k = pl->k;
+  const size_t mr = k->mr, nr = k->nr, G = k->g, es = esize(k), K = g->K;
+  const bool g4 = G == 4, fill = !pl->bp;
+  /* scratch: sums [mc][nc] int32, B block [KC/G][nc][G], raw B [KC][nc], column sums and zero points [nc] */
+  size_t acc_b = pl->mc * pl->nc * 4, bblk_b = fill ? (Q_KC / G) * pl->nc * G * es : 0, raw_b = fill ? Q_KC * pl->nc : 0;
+  size_t col_b = 2 * pl->nc * 4 + 64 * 4;
+  uint8_t *scr = q_scratch_get(acc_b + bblk_b + raw_b + col_b + 64 * 4);
+  if (!scr) {
+    __atomic_store_n(&pl->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  int32_t *acc = (int32_t *)scr;
+  uint8_t *bblk = scr + acc_b, *raw = bblk + bblk_b;
+  int32_t *cb = (int32_t *)(raw + raw_b), *zb = cb + pl->nc;
+  for (size_t t = t0; t < t1; t++) {
+    size_t tm = t / pl->tiles_n, tn = t % pl->tiles_n;
+    size_t i_beg = tm * pl->mc, i_end = i_beg + pl->mc < g->M ? i_beg + pl->mc : g->M;
+    size_t j_beg = tn * pl->nc, j_end = j_beg + pl->nc < g->N ? j_beg + pl->nc : g->N;
+    size_t n_cols = j_end - j_beg, n_panels = (n_cols + nr - 1) / nr, ldacc = n_panels * nr;
+    if (fill && g4) memset(cb, 0, sizeof(int32_t) * ldacc);
+    for (size_t p0 = 0; p0 < K; p0 += Q_KC) {
+      size_t kc = K - p0 < Q_KC ? K - p0 : Q_KC, kgc = (kc + G - 1) / G, g0 = p0 / G;
+      if (fill) {
+        g->bfill(g->bctx, p0, kc, j_beg, n_cols, raw, n_cols);
+        oxrt_qmat rm = g->b;
+        rm.data = raw, rm.rs = 1, rm.ks = n_cols;
+        if (rm.zp && rm.zp_per_row) rm.zp += j_beg;
+        for (size_t q = 0; q < n_panels; q++) {
+          size_t c0 = q * nr, n_eff = n_cols - c0 < nr ? n_cols - c0 : nr;
+          pack_panel(k, false, &rm, c0, n_eff, 0, kc, nr, bblk + q * kgc * nr * G * es, g4 ? cb + c0 : NULL);
+        }
+      }
+      for (size_t q = 0; q < n_panels; q++) {
+        const uint8_t *b = fill ? bblk + q * kgc * nr * G * es
+                                : (const uint8_t *)pl->bp->data + ((j_beg / nr + q) * pl->bp->kg + g0) * nr * G * es;
+        for (size_t i0 = i_beg; i0 < i_end; i0 += mr) {
+          const uint8_t *a = (const uint8_t *)pl->ap->data + ((i0 / mr) * pl->ap->kg + g0) * mr * G * es;
+          k->run(kgc, a, b, acc + (i0 - i_beg) * ldacc + q * nr, ldacc, p0 > 0);
+        }
+      }
+    }
+    q_store st = {.o = &g->out, .K = K, .corr = g4};
+    if (g4) {
+      if (fill) {
+        for (size_t j = 0; j < n_cols; j++)
+          zb[j] = (g->b.zp ? g->b.zp[g->b.zp_per_row ? j_beg + j : 0] : 0) + q_shift(false, g->b.is_signed);
+        st.cb = cb, st.zb = zb;
+      } else {
+        st.cb = pl->bp->sums + j_beg, st.zb = pl->bp->zp + j_beg;
+      }
+      st.ra = pl->ap->sums + i_beg, st.za = pl->ap->zp + i_beg;
+    }
+    for (size_t i = i_beg; i < i_end; i++) store_row(&st, i, i - i_beg, j_beg, n_cols, acc + (i - i_beg) * ldacc);
+  }
+}
+
+bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
+  if (g->M == 0 || g->N == 0) return true;
+  const oxrt_qkernel *k = g->ap ? g->ap->kern : g->bp ? g->bp->kern : g->kern ? g->kern : oxrt_qgemm_kernel();
+  oxrt_qpack apk = {0}, bpk = {0};
+  const oxrt_qpack *ap = g->ap, *bp = g->bp;
+  bool ok = true;
+  if (!ap) {
+    ok = oxrt_qpack_make(k, true, g->M, g->K, &g->a, &apk);
+    ap = &apk;
+  }
+  if (ok && !bp && !g->bfill) {
+    ok = oxrt_qpack_make(k, false, g->N, g->K, &g->b, &bpk);
+    bp = &bpk;
+  }
+  if (ok && (ap->kern != k || (bp && bp->kern != k))) ok = false; /* packed for another kernel: caller's bug */
+  if (ok) {
+    q_plan pl = {.g = g, .k = k, .ap = ap, .bp = bp};
+    pl.nc = Q_NC;
+    pl.mc = (Q_MC / k->mr) * k->mr;
+    size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;
+    /* Enough tiles for every thread: narrow the row blocks when the columns alone do not split enough. */
+    size_t tn = (g->N + pl.nc - 1) / pl.nc;
+    while (threads > 1 && tn * ((g->M + pl.mc - 1) / pl.mc) < 2 * threads && pl.mc > 4 * k->mr)
+      pl.mc = ((pl.mc / 2 + k->mr - 1) / k->mr) * k->mr;
+    if (pl.mc > ((g->M + k->mr - 1) / k->mr) * k->mr) pl.mc = ((g->M + k->mr - 1) / k->mr) * k->mr;
+    pl.tiles_n = tn;
+    size_t tiles = tn * ((g->M + pl.mc - 1) / pl.mc);
+    double work = (double)g->M * (double)g->N * (double)g->K;
+    if (work < 262144.0 || threads == 1) run_tiles(&pl, 0, tiles);
+    else oxrt_parallel_for(pool, tiles, 1, run_tiles, &pl);
+    ok = !pl.failed;
+  }
+  oxrt_qpack_free(&apk);
+  oxrt_qpack_free(&bpk);
+  return ok;
+}

@@ -1,0 +1,120 @@
+/* qgemm.h - 8-bit integer matrix multiply with int32 accumulation, used by the quantized operators
+ * (QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger, MatMulIntegerToFloat, QGemm, QAttention, ...).
+ *
+ * C[M,N] = sum_k (A[m,k] - za[m]) * (B[k,n] - zb[n]) exactly in int32, for uint8 or int8 A and B (any mix);
+ * za per tensor or per row, zb per tensor or per column. The sum then goes through an output stage while the
+ * tile is in cache: int32 as is, float (times a scale, plus a float bias), or requantized to uint8/int8
+ * (int32 bias, times a multiplier, round half to even, plus the output zero point, clamp).
+ *
+ * Micro-kernels, one per instruction set, picked at run time at the level oxrt_gemm_isa() allows
+ * (OXRT_ISA caps it, as for the float kernels):
+ *   k-group 2: operands widened to int16 with their zero points subtracted while packing, so the product
+ *              is exact with VPMADDWD (AVX2, AVX-512BW) or plain C; no saturation anywhere.
+ *   k-group 4: raw bytes, A re-centred to uint8 and B to int8 while packing (x ^ 0x80 with the zero point
+ *              moved by 128), multiplied with VPDPBUSD (AVX-512 VNNI, AVX-VNNI), whose int32 sums do not
+ *              saturate; zero points enter through row / column sums afterwards. A portable k-group-4
+ *              kernel computes the same and lets tests check this path on any machine.
+ * VPMADDUBSW (which saturates its int16 pair sums) is deliberately not used.
+ */
+#ifndef OXRT_KERNELS_QGEMM_H
+#define OXRT_KERNELS_QGEMM_H
+#include "../core/threadpool.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum oxrt_qkernel_id {
+  OXRT_QK_PORTABLE = 0,  /* int16, k-group 2 */
+  OXRT_QK_PORTABLE8 = 1, /* bytes, k-group 4 (the VNNI data path in C) */
+  OXRT_QK_AVX2 = 2,
+  OXRT_QK_AVXVNNI = 3,
+  OXRT_QK_AVX512 = 4,
+  OXRT_QK_AVX512VNNI = 5,
+  OXRT_QK_COUNT = 6
+} oxrt_qkernel_id;
+
+/* C tile [mr, nr] (row stride ldc) = (acc ? C : 0) + sum over kg k-groups of a[kg][mr][g] * b[kg][nr][g]. */
+typedef void (*oxrt_qukernel)(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+
+typedef struct oxrt_qkernel {
+  oxrt_qkernel_id id;
+  const char *name;
+  size_t mr, nr, g; /* rows, columns, k-group (2: int16 elements, 4: bytes) */
+  oxrt_qukernel run;
+} oxrt_qkernel;
+
+/* The kernel this process uses (fixed on first call), and kernel `id` when this CPU can run it (else NULL;
+ * the OXRT_ISA cap applies, so tests loop over every id and skip the NULL ones). */
+const oxrt_qkernel *oxrt_qgemm_kernel(void);
+const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id);
+
+void oxrt_qukernel_avx2(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avxvnni(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512vnni(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+
+/* An 8-bit source matrix viewed as `rows` x K: element (r, k) at data[r*rs + k*ks]. For A, rows are A's rows
+ * (rs = lda, ks = 1); for B, rows are B's columns (rs = 1, ks = ldb; or rs = ldb, ks = 1 for a transposed B).
+ * zp: 1 value, or one per row (NULL: zero). */
+typedef struct oxrt_qmat {
+  const void *data;
+  bool is_signed;
+  size_t rs, ks;
+  const int32_t *zp;
+  bool zp_per_row;
+} oxrt_qmat;
+
+/* One operand packed for a kernel: panels of r rows (r = kernel mr for A, nr for B) over all K. */
+typedef struct oxrt_qpack {
+  const oxrt_qkernel *kern;
+  bool is_a;
+  size_t rows, K, kg; /* kg = K rounded up to the k-group, in groups */
+  void *data;
+  int32_t *sums; /* k-group 4: per row, sum over k of the packed bytes; else NULL */
+  int32_t *zp;   /* k-group 4: per row, the zero point in the packed (re-centred) domain; else NULL */
+} oxrt_qpack;
+
+/* Packs `rows` x K of `src` as the A (is_a) or B operand of kernel `kern` (NULL: oxrt_qgemm_kernel()).
+ * False when out of memory (*out is then empty). */
+bool oxrt_qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K, const oxrt_qmat *src,
+                     oxrt_qpack *out);
+void oxrt_qpack_free(oxrt_qpack *p);
+
+/* Fills raw 8-bit B rows [k0, k0+kc) x columns [j0, j0+n) into dst[k*ld + j] (an implicit im2col); values
+ * are in B's own type and zero point (padding holds the zero point). */
+typedef void (*oxrt_qbfill)(const void *ctx, size_t k0, size_t kc, size_t j0, size_t n, uint8_t *dst, size_t ld);
+
+typedef enum oxrt_qout_kind { OXRT_QOUT_I32 = 0, OXRT_QOUT_F32, OXRT_QOUT_U8, OXRT_QOUT_S8 } oxrt_qout_kind;
+
+/* What becomes of sum s at (i, j); vectors are indexed by row i when per_row, else by column j:
+ *   I32: C = s (+ bias)
+ *   F32: C = (float)(s + bias) * scale (+ fbias)          (scale: n_scale = 1 or a vector)
+ *   U8 / S8: C = clamp(round_half_even((float)(s + bias) * scale) + zp, lo, hi) */
+typedef struct oxrt_qgemm_out {
+  oxrt_qout_kind kind;
+  void *C;
+  size_t ldc;
+  bool per_row;
+  const int32_t *bias; /* NULL: none */
+  const float *scale;
+  size_t n_scale;
+  const float *fbias; /* F32 only; NULL: none */
+  int32_t zp, lo, hi; /* U8 / S8 (lo, hi inside the type's range; a fused Relu raises lo to zp) */
+} oxrt_qgemm_out;
+
+typedef struct oxrt_qgemm_ex {
+  size_t M, N, K;
+  const oxrt_qkernel *kern; /* NULL: oxrt_qgemm_kernel(); packed operands must have been made for it */
+  const oxrt_qpack *ap;     /* packed A, or NULL to pack `a` on the fly */
+  oxrt_qmat a;
+  const oxrt_qpack *bp; /* packed B, or NULL: bfill(bctx) when set (values typed and zero-pointed as b), else b */
+  oxrt_qbfill bfill;
+  const void *bctx;
+  oxrt_qmat b;
+  oxrt_qgemm_out out;
+} oxrt_qgemm_ex;
+
+/* Runs the product; false when out of memory for scratch. */
+bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool);
+
+#endif

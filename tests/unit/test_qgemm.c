@@ -1,0 +1,120 @@
+/* test_qgemm.c - the 8-bit GEMM against plain int64 loops, for every kernel this machine can run (in one
+ * process: the portable int16 and byte kernels always, AVX2 / AVX-VNNI / AVX-512 ones where present), over
+ * random shapes with odd tails, all signedness mixes, per-tensor / per-row / per-column zero points, packed
+ * and on-the-fly operands, an implicit-fill B, and each output stage. */
+#include "kernels/gemm.h"
+#include "kernels/qgemm.h"
+#include "unit.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned qseed = 7;
+static unsigned qrnd(void) {
+  qseed = qseed * 1103515245u + 12345u;
+  return (qseed >> 8) & 0xffffff;
+}
+static size_t qpick(size_t lo, size_t hi) { return lo + qrnd() % (hi - lo + 1); }
+
+/* B filled from a row-major [K, N] matrix, the way an implicit im2col would hand it over. */
+typedef struct {
+  const uint8_t *B;
+  size_t N;
+} fill_ctx;
+static void fill_b(const void *ctx, size_t k0, size_t kc, size_t j0, size_t n, uint8_t *dst, size_t ld) {
+  const fill_ctx *f = ctx;
+  for (size_t k = 0; k < kc; k++) memcpy(dst + k * ld, f->B + (k0 + k) * f->N + j0, n);
+}
+
+static int32_t val(const uint8_t *p, bool s) { return s ? (int32_t)(int8_t)*p : (int32_t)*p; }
+
+static void check_kernel(const oxrt_qkernel *kern, oxrt_threadpool *pool, int *bad) {
+  for (int t = 0; t < 60 && !*bad; t++) {
+    size_t M = qpick(1, 40), N = qpick(1, 300), K = qpick(1, 600);
+    if (t % 10 == 0) M = qpick(100, 700); /* several row tiles */
+    bool as = qrnd() & 1, bs = qrnd() & 1, zrow = qrnd() & 1, zcol = qrnd() & 1, packa = qrnd() & 1;
+    int bmode = (int)(qrnd() % 3); /* 0 packed, 1 on the fly, 2 filled */
+    oxrt_qout_kind kind = (oxrt_qout_kind)(t % 4);
+    bool per_row = qrnd() & 1, use_bias = qrnd() & 1, vscale = qrnd() & 1;
+    uint8_t *A = malloc(M * K), *B = malloc(K * N);
+    for (size_t i = 0; i < M * K; i++) A[i] = (uint8_t)qrnd();
+    for (size_t i = 0; i < K * N; i++) B[i] = (uint8_t)qrnd();
+    if (t % 7 == 3) memset(A, as ? 0x80 : 0xff, M * K); /* extremes: the largest products everywhere */
+    if (t % 7 == 3) memset(B, bs ? 0x80 : 0xff, K * N);
+    int32_t *za = malloc(sizeof(int32_t) * M), *zb = malloc(sizeof(int32_t) * N), *bias = malloc(sizeof(int32_t) * (M + N));
+    for (size_t i = 0; i < M; i++) za[i] = as ? (int32_t)(qrnd() % 256) - 128 : (int32_t)(qrnd() % 256);
+    for (size_t i = 0; i < N; i++) zb[i] = bs ? (int32_t)(qrnd() % 256) - 128 : (int32_t)(qrnd() % 256);
+    for (size_t i = 0; i < M + N; i++) bias[i] = (int32_t)(qrnd() % 20001) - 10000;
+    float *scale = malloc(sizeof(float) * (M + N)), *fbias = malloc(sizeof(float) * (M + N));
+    for (size_t i = 0; i < M + N; i++) scale[i] = 1e-5f * (float)(1 + qrnd() % 1000), fbias[i] = (float)(qrnd() % 100) - 50;
+    size_t es = kind == OXRT_QOUT_I32 || kind == OXRT_QOUT_F32 ? 4 : 1, ldc = N + (size_t)(t % 3);
+    uint8_t *C = malloc(es * M * ldc);
+    oxrt_qmat am = {A, as, K, 1, za, zrow}, bm = {B, bs, 1, N, zb, zcol};
+    oxrt_qpack ap = {0}, bp = {0};
+    if (packa) CHECK(oxrt_qpack_make(kern, true, M, K, &am, &ap));
+    if (bmode == 0) CHECK(oxrt_qpack_make(kern, false, N, K, &bm, &bp));
+    fill_ctx fc = {B, N};
+    oxrt_qgemm_ex g = {.M = M, .N = N, .K = K, .kern = kern, .ap = packa ? &ap : NULL, .a = am,
+                       .bp = bmode == 0 ? &bp : NULL, .bfill = bmode == 2 ? fill_b : NULL, .bctx = &fc, .b = bm};
+    int32_t lo = kind == OXRT_QOUT_S8 ? -128 : 0, hi = kind == OXRT_QOUT_S8 ? 127 : 255, ozp = kind == OXRT_QOUT_S8 ? -3 : 131;
+    if (t % 5 == 1) lo = ozp; /* a fused Relu */
+    g.out = (oxrt_qgemm_out){.kind = kind, .C = C, .ldc = ldc, .per_row = per_row, .bias = use_bias ? bias : NULL,
+                             .scale = scale, .n_scale = vscale ? (per_row ? M : N) : 1,
+                             .fbias = use_bias ? fbias : NULL, .zp = ozp, .lo = lo, .hi = hi};
+    CHECK(oxrt_qgemm_run(&g, pool));
+    for (size_t i = 0; i < M && !*bad; i++)
+      for (size_t j = 0; j < N; j++) {
+        int64_t s = 0;
+        for (size_t k = 0; k < K; k++)
+          s += (int64_t)(val(A + i * K + k, as) - za[zrow ? i : 0]) * (val(B + k * N + j, bs) - zb[zcol ? j : 0]);
+        size_t v = per_row ? i : j;
+        if (use_bias) s += bias[v];
+        float sc = g.out.n_scale == 1 ? scale[0] : scale[v];
+        bool ok;
+        double got, want;
+        if (kind == OXRT_QOUT_I32) {
+          got = ((int32_t *)C)[i * ldc + j], want = (double)s;
+          ok = got == want;
+        } else if (kind == OXRT_QOUT_F32) {
+          got = ((float *)C)[i * ldc + j], want = (double)((float)s * sc) + (use_bias ? fbias[v] : 0);
+          ok = fabs(got - want) <= 1e-5 * (1 + fabs(want));
+        } else {
+          float f = (float)s * sc;
+          f = f > (float)(lo - ozp) ? f : (float)(lo - ozp);
+          f = f < (float)(hi - ozp) ? f : (float)(hi - ozp);
+          want = nearbyintf(f) + ozp;
+          got = kind == OXRT_QOUT_U8 ? (double)C[i * ldc + j] : (double)(int8_t)C[i * ldc + j];
+          ok = got == want;
+        }
+        if (!ok) {
+          fprintf(stderr, "  qgemm %s M=%zu N=%zu K=%zu as=%d bs=%d zrow=%d zcol=%d packa=%d bmode=%d kind=%d: "
+                          "C[%zu,%zu] = %.17g, expected %.17g\n",
+                  kern->name, M, N, K, as, bs, zrow, zcol, packa, bmode, (int)kind, i, j, got, want);
+          (*bad)++;
+          break;
+        }
+      }
+    oxrt_qpack_free(&ap);
+    oxrt_qpack_free(&bp);
+    free(A), free(B), free(C), free(za), free(zb), free(bias), free(scale), free(fbias);
+  }
+}
+
+void test_kernel_qgemm_random(void) {
+  oxrt_threadpool *pool = oxrt_threadpool_create(2);
+  int ran = 0;
+  for (int id = 0; id < OXRT_QK_COUNT; id++) {
+    const oxrt_qkernel *k = oxrt_qgemm_kernel_at((oxrt_qkernel_id)id);
+    if (!k) continue;
+    int bad = 0;
+    check_kernel(k, pool, &bad);
+    CHECK(bad == 0);
+    ran++;
+  }
+  CHECK(ran >= 2);
+  /* The process-wide choice is one of the runnable kernels and follows the float kernels' ISA cap. */
+  const oxrt_qkernel *best = oxrt_qgemm_kernel();
+  CHECK(best && oxrt_qgemm_kernel_at(best->id) == best);
+  if (oxrt_gemm_isa() == OXRT_ISA_PORTABLE) CHECK(best->id == OXRT_QK_PORTABLE);
+  oxrt_threadpool_free(pool);
+}
