@@ -11,6 +11,7 @@ int cmd_test(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "error: <message>" to stderr, frees st, returns 1. */
 int cli_fail(oxrt_status *st);

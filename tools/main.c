@@ -28,6 +28,7 @@ static void usage(FILE *f) {
           "  oxrt optimize MODEL OUT.onnx         optimize the graph and save it: --level basic|extended|all\n"
           "      --disable PASS,...               skip passes (--list shows them)\n"
           "      --external-data BYTES            store initializers of at least BYTES in OUT.onnx.data\n"
+          "  oxrt serve MODEL_REPOSITORY          Open Inference Protocol server: --http-port N --grpc-port M\n"
           "  oxrt version\n",
           oxrt_version());
 }
@@ -44,6 +45,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
   if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 2, argv + 2);
   if (!strcmp(cmd, "ops")) return cmd_ops(argc - 2, argv + 2);
+  if (!strcmp(cmd, "serve")) return cmd_serve(argc - 2, argv + 2);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("oxrt %s\n", oxrt_version());
     return 0;
