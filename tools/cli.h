@@ -11,6 +11,11 @@ int cmd_test(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_infer_shapes(int argc, char **argv);
+int cmd_print(int argc, char **argv);
+int cmd_parse(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 /* Prints "error: <message>" to stderr, frees st, returns 1. */

@@ -9,7 +9,9 @@
  * reported here, naming the node, instead of at the first run.
  */
 #include "engine.h"
+#include "infer.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -41,8 +43,19 @@ static bool get_shape(const oxrt_graph *g, int id, shape_t *s) {
   return s->elem != OXRT_UNDEFINED;
 }
 
-static oxrt_status *set_shape(oxrt_graph *g, int id, const shape_t *s) {
+struct oxrt_infer {
+  const oxrt_model *m;
+  oxrt_graph *g;
+  unsigned flags;
+  oxrt_value **known; /* per value id: its constant content when data propagation found it (EXTENDED) */
+};
+
+static oxrt_status *check_declared(const oxrt_value_def *d, const shape_t *s);
+
+static oxrt_status *set_shape(oxrt_infer *c, int id, const shape_t *s) {
+  oxrt_graph *g = c->g;
   if (id < 0 || s->elem == OXRT_UNDEFINED) return NULL;
+  if (c->flags & OXRT_INFER_STRICT) OXRT_TRY(check_declared(&g->values[id], s));
   const oxrt_type *old = g->values[id].type;
   /* keep a declaration unless it says less than what was inferred */
   if (old && !(old->kind == OXRT_KIND_TENSOR && (old->elem_type == OXRT_UNDEFINED || (old->rank < 0 && s->rank >= 0))))
@@ -135,10 +148,16 @@ static int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t dil, in
   if (strcmp(auto_pad, "VALID") == 0) pb = pe = 0;
   int64_t span = in + pb + pe - ek;
   if (span < 0) return 0;
-  return (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+  /* with ceil_mode, a last window that would start inside the end padding is dropped */
+  if (ceil_mode && out > 1 && (out - 1) * stride >= in + pb) out--;
+  return out;
 }
 
-static oxrt_status *infer_node(oxrt_graph *g, const oxrt_node *n) {
+static oxrt_status *infer_extended(oxrt_infer *c, const oxrt_node *n, const shape_t *in, int k);
+
+oxrt_status *oxrt_infer_node(oxrt_infer *c, const oxrt_node *n) {
+  oxrt_graph *g = c->g;
   if (*n->domain || n->n_outputs < 1) return NULL;
   const char *op = n->op_type;
   shape_t in[4], out;
@@ -303,21 +322,93 @@ static oxrt_status *infer_node(oxrt_graph *g, const oxrt_node *n) {
       out.dims[axis] = out.dims[axis] < 0 || s.dims[axis] < 0 ? -1 : out.dims[axis] + s.dims[axis];
       out.names[axis] = NULL;
     }
+  } else if (c->flags & OXRT_INFER_EXTENDED) {
+    return infer_extended(c, n, in, k);
   } else {
     return NULL; /* shaped at run time */
   }
-  return set_shape(g, n->outputs[0], &out);
+  return set_shape(c, n->outputs[0], &out);
+}
+
+oxrt_status *oxrt_infer_begin(const oxrt_model *m, oxrt_graph *g, unsigned flags, oxrt_infer **out) {
+  oxrt_infer *c = calloc(1, sizeof *c);
+  if (!c) return OXRT_OOM();
+  c->m = m, c->g = g, c->flags = flags;
+  *out = c;
+  return NULL;
+}
+
+void oxrt_infer_end(oxrt_infer *c) {
+  if (!c) return;
+  if (c->known)
+    for (int i = 0; i < c->g->n_values; i++) oxrt_value_free(c->known[i]);
+  free(c->known);
+  free(c);
+}
+
+oxrt_status *oxrt_infer_graph(const oxrt_model *m, oxrt_graph *g, unsigned flags) {
+  oxrt_infer *c = NULL;
+  OXRT_TRY(oxrt_infer_begin(m, g, flags, &c));
+  oxrt_status *st = NULL;
+  for (int i = 0; i < g->n_nodes && !st; i++) {
+    st = oxrt_infer_node(c, &g->nodes[i]);
+    if (st) st = oxrt_error_prefix(st, "node '%s' (%s): ", g->nodes[i].name, g->nodes[i].op_type);
+  }
+  oxrt_infer_end(c);
+  return st;
 }
 
 oxrt_status *oxrt_infer_shapes(oxrt_session *s) {
   oxrt_graph *g = s->model->graph;
   const oxrt_graph_plan *p = s->main_plan;
   int n = p ? p->n_steps : g->n_nodes;
-  for (int i = 0; i < n; i++) {
+  oxrt_infer *c = NULL;
+  OXRT_TRY(oxrt_infer_begin(s->model, g, 0, &c));
+  oxrt_status *st = NULL;
+  for (int i = 0; i < n && !st; i++) {
     const oxrt_node *nd = p ? p->steps[i].node : &g->nodes[i];
-    oxrt_status *st = infer_node(g, nd);
-    if (st)
-      return oxrt_error_prefix(st, "node '%s' (%s): ", nd->name, nd->op_type);
+    st = oxrt_infer_node(c, nd);
+    if (st) st = oxrt_error_prefix(st, "node '%s' (%s): ", nd->name, nd->op_type);
   }
+  oxrt_infer_end(c);
+  return st;
+}
+
+/* ------------------------------------------------------------------------------------------------------------------
+ * Checker (STRICT) and toolkit (EXTENDED) rules. */
+
+/* A declaration contradicting the inferred type: different element type, rank, or fixed size. */
+static oxrt_status *check_declared(const oxrt_value_def *d, const shape_t *s) {
+  const oxrt_type *t = d->type;
+  if (!t || t->kind != OXRT_KIND_TENSOR) return NULL;
+  if (t->elem_type != OXRT_UNDEFINED && t->elem_type != s->elem)
+    return oxrt_error(OXRT_ERR_INVALID_MODEL, "output '%s' is inferred as %s but declared %s", d->name,
+                      oxrt_elem_type_name(s->elem), oxrt_elem_type_name(t->elem_type));
+  if (t->rank < 0 || s->rank < 0) return NULL;
+  if (t->rank != s->rank)
+    return oxrt_error(OXRT_ERR_INVALID_MODEL, "output '%s' is inferred with rank %d but declared with rank %d", d->name,
+                      s->rank, t->rank);
+  for (int i = 0; i < s->rank; i++)
+    if (s->dims[i] >= 0 && t->dims[i] >= 0 && s->dims[i] != t->dims[i])
+      return oxrt_error(OXRT_ERR_INVALID_MODEL, "output '%s' dimension %d is inferred as %lld but declared %lld",
+                        d->name, i, (long long)s->dims[i], (long long)t->dims[i]);
   return NULL;
+}
+
+static oxrt_status *infer_extended(oxrt_infer *c, const oxrt_node *n, const shape_t *in, int k) {
+  (void)in, (void)k;
+  const char *op = n->op_type;
+  shape_t out;
+  memset(&out, 0, sizeof out);
+  out.rank = -1;
+  if (strcmp(op, "Constant") == 0) {
+    const oxrt_attr *v = oxrt_node_attr(n, "value");
+    if (!v || !v->t) return NULL;
+    out.elem = v->t->dtype;
+    out.rank = v->t->rank;
+    memcpy(out.dims, v->t->dims, sizeof(int64_t) * (size_t)out.rank);
+  } else {
+    return NULL;
+  }
+  return set_shape(c, n->outputs[0], &out);
 }
