@@ -96,3 +96,13 @@ static const oxrt_op_impl dequant_impls[] = {
     {.since_version = 23, .run = dequant_run},
 };
 OXRT_REGISTER_OP(DequantizeLinear) = {"", "DequantizeLinear", OXRT_IMPLS(dequant_impls)};
+
+/* com.microsoft DequantizeLinear (ONNX Runtime's quantizer writes it for 16-bit and 4-bit types): opset 13's semantics,
+ * per tensor or per axis. */
+static oxrt_status *ms_dequant_run(oxrt_kernel_ctx *ctx) {
+  oxrt_kernel_ctx c = *ctx;
+  c.opset = 13;
+  return dequant_run(&c);
+}
+static const oxrt_op_impl ms_dequant_impls[] = {{.since_version = 1, .run = ms_dequant_run}};
+OXRT_REGISTER_OP(ms_DequantizeLinear) = {"com.microsoft", "DequantizeLinear", OXRT_IMPLS(ms_dequant_impls)};

@@ -60,12 +60,8 @@ static oxrt_status *dql_run(oxrt_kernel_ctx *ctx) {
     lo = v < lo ? v : lo;
     hi = v > hi ? v : hi;
   }
-  float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
-  float zp0 = 0.0f - lo / scale;
-  zp0 = zp0 >= 0 ? (zp0 > 255 ? 255 : zp0) : 0; /* NaN (infinite input) -> 0 */
-  j.scale = scale;
-  j.zp = nearbyintf(zp0);
-  *(float *)ys->data = scale;
+  q_dynamic_params(lo, hi, &j.scale, &j.zp);
+  *(float *)ys->data = j.scale;
   *(uint8_t *)yz->data = (uint8_t)j.zp;
   oxrt_parallel(ctx, n, 16384, dql_quant, &j);
   return NULL;

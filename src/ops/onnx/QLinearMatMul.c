@@ -1,8 +1,7 @@
 /* QLinearMatMul.c - quantized matrix product: y = quantize((a - a_zp)(b - b_zp) * a_scale * b_scale / y_scale
  * + y_zp). Scales/zero points per tensor, or per row of A ([M]) / per column of B and y ([N]). 8-bit integer
  * operands accumulate exactly in int32; float8 operands (opset 21) are decoded and summed in double. */
-#include "linalg_util.h"
-#include "quant_util.h"
+#include "qlinear_util.h"
 
 typedef struct {
   la_mm_plan p;
@@ -88,10 +87,47 @@ static oxrt_status *load_params(const oxrt_kernel_ctx *ctx, int si, int zi, cons
   return NULL;
 }
 
+
+/* 8-bit operands, float32 scales, scalar a_scale / a_zero_point / y_zero_point: the 8-bit GEMM requantizes
+ * with the per-column multiplier a_scale * b_scale[n] / y_scale[n], rounded to float like the scales. */
+static bool qmm_fast_ok(const oxrt_kernel_ctx *ctx, const oxrt_value *a, const oxrt_value *b, const oxrt_value *yz) {
+  const oxrt_value *as = oxrt_input(ctx, 1), *az = oxrt_input(ctx, 2), *bs = oxrt_input(ctx, 4), *ys = oxrt_input(ctx, 6);
+  return ql_is8(a->dtype) && ql_is8(b->dtype) && (!yz || ql_is8(yz->dtype)) && (!yz || yz->count == 1) && as &&
+         as->dtype == OXRT_FLOAT && as->count == 1 && (!az || az->count == 1) && bs && bs->dtype == OXRT_FLOAT &&
+         ys && ys->dtype == OXRT_FLOAT && b->rank >= 1;
+}
+
+static oxrt_status *qmm_fast(oxrt_kernel_ctx *ctx, const oxrt_value *a, const oxrt_value *b, const oxrt_value *yz) {
+  la_mm_plan p;
+  OXRT_TRY(la_mm_plan_make(a, b, &p));
+  oxrt_elem_type yt = yz ? yz->dtype : a->dtype;
+  int32_t *za = NULL, *zb = NULL, *zy = NULL;
+  float *as = NULL, *bs = NULL, *ys = NULL, *mult = NULL;
+  oxrt_value *y = NULL;
+  oxrt_status *st = ql_zp_vec(oxrt_input(ctx, 2), a->dtype, 2, 1, &za);
+  if (!st) st = ql_zp_vec(oxrt_input(ctx, 5), b->dtype, 5, p.N, &zb);
+  if (!st) st = ql_zp_vec(yz, yt, 7, 1, &zy);
+  if (!st) st = ql_scale_vec(oxrt_input(ctx, 1), 1, 1, &as);
+  if (!st) st = ql_scale_vec(oxrt_input(ctx, 4), 4, p.N, &bs);
+  if (!st) st = ql_scale_vec(oxrt_input(ctx, 6), 6, p.N, &ys);
+  if (!st && !(mult = malloc(sizeof(float) * (p.N ? p.N : 1)))) st = OXRT_OOM();
+  if (!st) st = oxrt_output_tensor(ctx, 0, yt, p.yr, p.yd, &y);
+  if (!st && y->count) {
+    for (size_t n = 0; n < p.N; n++) mult[n] = as[0] * bs[n] / ys[n];
+    const oxrt_value *bz = oxrt_input(ctx, 5);
+    oxrt_qgemm_out o = {.kind = yt == OXRT_INT8 ? OXRT_QOUT_S8 : OXRT_QOUT_U8, .scale = mult, .n_scale = p.N,
+                        .zp = zy[0], .lo = yt == OXRT_INT8 ? -128 : 0, .hi = yt == OXRT_INT8 ? 127 : 255};
+    st = ql_matmul(ctx, &p, a, za, 1, b, 3, 5, zb, bz && bz->count > 1 ? p.N : 1, &o, y->data, 1);
+  }
+  free(za), free(zb), free(zy), free(as), free(bs), free(ys), free(mult), free(p.offs);
+  return st;
+}
+
 static oxrt_status *qmm_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *a = oxrt_input(ctx, 0), *b = oxrt_input(ctx, 3), *yz = oxrt_input(ctx, 7);
   OXRT_TRY(oxrt_check_tensor(a, 0, "a"));
   OXRT_TRY(oxrt_check_tensor(b, 3, "b"));
+  if (qmm_fast_ok(ctx, a, b, yz)) return qmm_fast(ctx, a, b, yz);
   qmm_job j = {.a = a, .b = b};
   j.yt = yz ? yz->dtype : a->dtype;
   j.st = oxrt_input(ctx, 1) ? oxrt_input(ctx, 1)->dtype : OXRT_FLOAT;
@@ -125,7 +161,7 @@ static oxrt_status *qmm_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl qmm_impls[] = {
-    {.since_version = 10, .run = qmm_run},
-    {.since_version = 21, .run = qmm_run},
+    {.since_version = 10, .prepare = ql_prepare, .run = qmm_run, .release = ql_release},
+    {.since_version = 21, .prepare = ql_prepare, .run = qmm_run, .release = ql_release},
 };
 OXRT_REGISTER_OP(QLinearMatMul) = {"", "QLinearMatMul", OXRT_IMPLS(qmm_impls)};

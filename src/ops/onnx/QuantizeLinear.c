@@ -138,3 +138,13 @@ static const oxrt_op_impl quant_impls[] = {
     {.since_version = 23, .type_mask = QL_X19, .run = quant_run},
 };
 OXRT_REGISTER_OP(QuantizeLinear) = {"", "QuantizeLinear", OXRT_IMPLS(quant_impls)};
+
+/* com.microsoft QuantizeLinear (ONNX Runtime's quantizer writes it for 16-bit and 4-bit types): opset 13's semantics,
+ * per tensor or per axis. */
+static oxrt_status *ms_quant_run(oxrt_kernel_ctx *ctx) {
+  oxrt_kernel_ctx c = *ctx;
+  c.opset = 13;
+  return quant_run(&c);
+}
+static const oxrt_op_impl ms_quant_impls[] = {{.since_version = 1, .run = ms_quant_run}};
+OXRT_REGISTER_OP(ms_QuantizeLinear) = {"com.microsoft", "QuantizeLinear", OXRT_IMPLS(ms_quant_impls)};

@@ -106,41 +106,4 @@ static inline int conv_out_dims(const oxrt_conv_shape *s, int64_t *dims) {
   return s->nd + 2;
 }
 
-
-/* Integer convolution of the quantized family: (x - x_zp) conv (w - w_zp[m]) + bias[m], exact in double
- * (padding is zero after the zero point is subtracted, i.e. pads hold x_zp). x_zp: one value; w_zp and bias:
- * 1 or M values (bias may be NULL). out holds N*M*prod(out) doubles. */
-static inline oxrt_status *conv_int_exact(const oxrt_conv_shape *s, const oxrt_value *x, double x_zp,
-                                          const oxrt_value *w, const double *w_zp, size_t n_wzp, const double *bias,
-                                          double *out, oxrt_threadpool *pool) {
-  double *xd = malloc(sizeof(double) * (x->count ? x->count : 1)), *wd = malloc(sizeof(double) * (w->count ? w->count : 1));
-  if (!xd || !wd) {
-    free(xd);
-    free(wd);
-    return OXRT_OOM();
-  }
-  for (size_t i = 0; i < x->count; i++) xd[i] = oxrt_load_f64(x->dtype, x->data, i) - x_zp;
-  size_t per_m = s->M ? w->count / s->M : 0;
-  for (size_t i = 0; i < w->count; i++)
-    wd[i] = oxrt_load_f64(w->dtype, w->data, i) - (n_wzp == 1 ? w_zp[0] : w_zp[per_m ? i / per_m : 0]);
-  bool ok = oxrt_conv_f64(s, xd, wd, bias, out, pool);
-  free(xd);
-  free(wd);
-  return ok ? NULL : OXRT_OOM();
-}
-
-/* Zero point / scale input `i` as doubles: absent -> one 0; else 1 or n values. */
-static inline oxrt_status *conv_param(const oxrt_value *v, int i, const char *what, size_t n, double **out,
-                                      size_t *count) {
-  size_t c = v ? v->count : 1;
-  if (v && c != 1 && c != n)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input %d (%s) has %zu values, expected 1 or %zu", i, what, c, n);
-  double *d = malloc(sizeof(double) * c);
-  if (!d) return OXRT_OOM();
-  for (size_t k = 0; k < c; k++) d[k] = v ? oxrt_load_f64(v->dtype, v->data, k) : 0.0;
-  *out = d;
-  *count = c;
-  return NULL;
-}
-
 #endif

@@ -92,4 +92,30 @@ static inline int64_t q_round_clamp(double v, int64_t lo, int64_t hi) {
   return (int64_t)r;
 }
 
+/* DynamicQuantizeLinear's uint8 parameters for data in [lo, hi] (the range already stretched to contain 0):
+ * scale = (hi - lo) / 255 (1/255 for an empty range), zero point = saturate(round(-lo / scale)). */
+static inline void q_dynamic_params(float lo, float hi, float *scale, float *zp) {
+  float s = (hi == lo ? 1.0f : hi - lo) / 255.0f;
+  float z = 0.0f - lo / s;
+  z = z >= 0 ? (z > 255 ? 255 : z) : 0; /* NaN (infinite input) -> 0 */
+  *scale = s;
+  *zp = nearbyintf(z);
+}
+
+/* x quantized to uint8 with DynamicQuantizeLinear's parameters, returned in *scale / *zp. */
+static inline void q_dynamic_u8(const float *x, size_t n, uint8_t *y, float *scale, int32_t *zp) {
+  float lo = 0, hi = 0, s, z;
+  for (size_t i = 0; i < n; i++) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
+  }
+  q_dynamic_params(lo, hi, &s, &z);
+  for (size_t i = 0; i < n; i++) {
+    float v = nearbyintf(x[i] / s) + z;
+    y[i] = (uint8_t)(v >= 0 ? (v > 255 ? 255 : v) : 0);
+  }
+  *scale = s;
+  *zp = (int32_t)z;
+}
+
 #endif

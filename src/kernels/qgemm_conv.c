@@ -1,0 +1,131 @@
+/* qgemm_conv.c - 8-bit convolution: implicit im2col into the 8-bit GEMM (see qgemm_conv.h). */
+#include "qgemm_conv.h"
+#include <stdlib.h>
+#include <string.h>
+
+void oxrt_qconv_wpack_free(oxrt_qconv_wpack *p) {
+  if (!p) return;
+  for (size_t g = 0; p->g && g < p->group; g++) oxrt_qpack_free(&p->g[g]);
+  free(p->g);
+  memset(p, 0, sizeof *p);
+}
+
+static size_t kprod_of(const oxrt_conv_shape *s) {
+  size_t kp = 1;
+  for (int d = 0; d < s->nd; d++) kp *= (size_t)s->k[d];
+  return kp;
+}
+
+bool oxrt_qconv_pack(const oxrt_conv_shape *s, const void *w, bool w_signed, const int32_t *wzp, size_t n_wzp,
+                     oxrt_qconv_wpack *out) {
+  memset(out, 0, sizeof *out);
+  out->group = s->group, out->Mg = s->M / s->group, out->Kg = (s->C / s->group) * kprod_of(s);
+  out->g = calloc(s->group, sizeof(oxrt_qpack));
+  if (!out->g) return false;
+  for (size_t g = 0; g < s->group; g++) {
+    const int32_t *zp = wzp ? (n_wzp == 1 ? wzp : wzp + g * out->Mg) : NULL;
+    oxrt_qmat m = {(const uint8_t *)w + g * out->Mg * out->Kg, w_signed, out->Kg, 1, zp, n_wzp != 1};
+    if (!oxrt_qpack_make(NULL, true, out->Mg, out->Kg, &m, &out->g[g])) {
+      oxrt_qconv_wpack_free(out);
+      return false;
+    }
+  }
+  return true;
+}
+
+typedef struct {
+  const oxrt_conv_shape *s;
+  const uint8_t *x; /* this image and group: [Cg, in...] */
+  uint8_t zp;
+  size_t kprod, in_size, out_size;
+} qfill_ctx;
+
+/* Row k of the implicit im2col matrix, columns [j0, j0+n): kernel tap (c, taps...) at every output position. */
+static void fill_row_2d(const qfill_ctx *f, size_t k, size_t j0, size_t n, uint8_t *dst) {
+  const oxrt_conv_shape *s = f->s;
+  bool two = s->nd == 2;
+  size_t c = k / f->kprod, tap = k % f->kprod;
+  int64_t KW = s->k[s->nd - 1], kh = two ? (int64_t)tap / KW : 0, kw = (int64_t)tap % KW;
+  int64_t IH = two ? s->in[0] : 1, IW = s->in[s->nd - 1], OW = s->out[s->nd - 1];
+  int64_t sh = two ? s->stride[0] : 1, sw = s->stride[s->nd - 1], dh = two ? s->dil[0] : 1, dw = s->dil[s->nd - 1];
+  int64_t ph = two ? s->pad[0] : 0, pw = s->pad[s->nd - 1];
+  const uint8_t *xc = f->x + c * f->in_size;
+  size_t j = 0;
+  while (j < n) {
+    int64_t o = (int64_t)(j0 + j), oh = o / OW, ow = o % OW;
+    size_t run = (size_t)(OW - ow) < n - j ? (size_t)(OW - ow) : n - j; /* to the end of this output row */
+    int64_t ih = oh * sh - ph + kh * dh;
+    uint8_t *d = dst + j;
+    if (ih < 0 || ih >= IH) {
+      memset(d, f->zp, run);
+    } else {
+      const uint8_t *xr = xc + ih * IW;
+      int64_t iw = ow * sw - pw + kw * dw;
+      size_t r = 0;
+      for (; r < run && iw < 0; r++, iw += sw) d[r] = f->zp;
+      if (sw == 1) {
+        size_t len = iw < IW ? (size_t)(IW - iw) : 0;
+        if (len > run - r) len = run - r;
+        memcpy(d + r, xr + iw, len);
+        r += len;
+      } else {
+        for (; r < run && iw < IW; r++, iw += sw) d[r] = xr[iw];
+      }
+      for (; r < run; r++) d[r] = f->zp;
+    }
+    j += run;
+  }
+}
+
+/* Any number of spatial dims: each element's input position decoded on its own (3-D and beyond). */
+static void fill_row_nd(const qfill_ctx *f, size_t k, size_t j0, size_t n, uint8_t *dst) {
+  const oxrt_conv_shape *s = f->s;
+  size_t c = k / f->kprod, tap = k % f->kprod;
+  int64_t kidx[OXRT_CONV_MAX_DIMS];
+  for (int d = s->nd - 1; d >= 0; d--) kidx[d] = (int64_t)(tap % (size_t)s->k[d]), tap /= (size_t)s->k[d];
+  const uint8_t *xc = f->x + c * f->in_size;
+  for (size_t j = 0; j < n; j++) {
+    size_t o = j0 + j, off = 0;
+    bool in = true;
+    int64_t mul = 1;
+    for (int d = s->nd - 1; d >= 0; d--) {
+      int64_t od = (int64_t)(o % (size_t)s->out[d]);
+      o /= (size_t)s->out[d];
+      int64_t id = od * s->stride[d] - s->pad[d] + kidx[d] * s->dil[d];
+      if (id < 0 || id >= s->in[d]) in = false;
+      off += (size_t)(id * mul);
+      mul *= s->in[d];
+    }
+    dst[j] = in ? xc[off] : f->zp;
+  }
+}
+
+static void qconv_fill(const void *ctx, size_t k0, size_t kc, size_t j0, size_t n, uint8_t *dst, size_t ld) {
+  const qfill_ctx *f = ctx;
+  for (size_t k = 0; k < kc; k++) {
+    if (f->s->nd <= 2) fill_row_2d(f, k0 + k, j0, n, dst + k * ld);
+    else fill_row_nd(f, k0 + k, j0, n, dst + k * ld);
+  }
+}
+
+bool oxrt_qconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp, const oxrt_qconv_wpack *wp,
+                    const oxrt_qgemm_out *out, void *y, size_t y_esize, oxrt_threadpool *pool) {
+  size_t in_size = 1, out_size = 1, Cg = s->C / s->group;
+  for (int d = 0; d < s->nd; d++) in_size *= (size_t)s->in[d], out_size *= (size_t)s->out[d];
+  for (size_t n = 0; n < s->N; n++)
+    for (size_t g = 0; g < s->group; g++) {
+      qfill_ctx f = {s, (const uint8_t *)x + (n * s->C + g * Cg) * in_size, (uint8_t)x_zp, kprod_of(s), in_size,
+                     out_size};
+      int32_t zp = x_zp;
+      oxrt_qgemm_ex ge = {.M = wp->Mg, .N = out_size, .K = wp->Kg, .ap = &wp->g[g], .bfill = qconv_fill, .bctx = &f,
+                          .b = {NULL, x_signed, 1, 0, &zp, false}, .out = *out};
+      size_t m0 = g * wp->Mg;
+      ge.out.C = (uint8_t *)y + (n * s->M + m0) * out_size * y_esize;
+      ge.out.ldc = out_size;
+      if (ge.out.bias) ge.out.bias += m0;
+      if (ge.out.n_scale != 1) ge.out.scale += m0;
+      if (ge.out.fbias) ge.out.fbias += m0;
+      if (!oxrt_qgemm_run(&ge, pool)) return false;
+    }
+  return true;
+}

@@ -1,0 +1,58 @@
+/* qlinear_binary.c - com.microsoft QLinearAdd and QLinearMul (QOperator Add / Mul), numpy broadcasting:
+ *   QLinearAdd(A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp?):
+ *     C = round((A - A_zp) * A_scale / C_scale + (B - B_zp) * B_scale / C_scale) + C_zp
+ *   QLinearMul(same inputs):   C = round((A - A_zp) * (B - B_zp) * A_scale * B_scale / C_scale) + C_zp
+ * In float32 with the scale ratios formed once, as ONNX Runtime does; saturated to C's type (A's type). */
+#include "../onnx/qlinear_util.h"
+
+typedef struct {
+  bool mul, sa, sb, sc; /* op, signedness of A, B, C */
+  float ra, rb;         /* Add: A_scale / C_scale, B_scale / C_scale; Mul: ra = A_scale * B_scale / C_scale */
+  float za, zb, zc;
+  const uint8_t *a, *b;
+  uint8_t *c;
+} qbin_job;
+
+static void qbin_run_fn(void *arg, size_t out_off, const size_t *in_off, const int64_t *in_step, size_t len) {
+  const qbin_job *j = arg;
+  const uint8_t *a = j->a + in_off[0], *b = j->b + in_off[1];
+  uint8_t *c = j->c + out_off;
+  size_t sa = (size_t)in_step[0], sb = (size_t)in_step[1];
+  for (size_t i = 0; i < len; i++) {
+    float x = ql_ld8(a, i * sa, j->sa) - j->za, y = ql_ld8(b, i * sb, j->sb) - j->zb;
+    c[i] = ql_sat8(nearbyintf(j->mul ? x * y * j->ra : x * j->ra + y * j->rb) + j->zc, j->sc);
+  }
+}
+
+static oxrt_status *qbin_run(oxrt_kernel_ctx *ctx, bool mul) {
+  const oxrt_value *a = oxrt_input(ctx, 0), *b = oxrt_input(ctx, 3);
+  OXRT_TRY(oxrt_check_tensor(a, 0, "A"));
+  OXRT_TRY(oxrt_check_tensor(b, 3, "B"));
+  if (!ql_is8(a->dtype) || b->dtype != a->dtype)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "A and B must both be uint8 or both int8, got %s and %s",
+                      oxrt_elem_type_name(a->dtype), oxrt_elem_type_name(b->dtype));
+  qbin_job j = {.mul = mul, .sa = a->dtype == OXRT_INT8, .sb = a->dtype == OXRT_INT8, .sc = a->dtype == OXRT_INT8};
+  float as = 0, bs = 0, cs = 1;
+  OXRT_TRY(ql_scalar_param(ctx, 1, 2, a->dtype, &as, &j.za));
+  OXRT_TRY(ql_scalar_param(ctx, 4, 5, b->dtype, &bs, &j.zb));
+  OXRT_TRY(ql_scalar_param(ctx, 6, 7, a->dtype, &cs, &j.zc));
+  j.ra = mul ? as * bs / cs : as / cs;
+  j.rb = bs / cs;
+  const oxrt_value *ins[2] = {a, b};
+  int rank;
+  int64_t dims[OXRT_MAX_RANK];
+  OXRT_TRY(oxrt_broadcast_shapes(2, ins, &rank, dims));
+  oxrt_value *c;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, a->dtype, rank, dims, &c));
+  j.a = a->data, j.b = b->data, j.c = c->data;
+  if (c->count) oxrt_broadcast_foreach(2, ins, rank, dims, qbin_run_fn, &j);
+  return NULL;
+}
+
+static oxrt_status *qadd_run(oxrt_kernel_ctx *ctx) { return qbin_run(ctx, false); }
+static oxrt_status *qmul_run(oxrt_kernel_ctx *ctx) { return qbin_run(ctx, true); }
+
+static const oxrt_op_impl qadd_impls[] = {{.since_version = 1, .run = qadd_run}};
+OXRT_REGISTER_OP(ms_QLinearAdd) = {"com.microsoft", "QLinearAdd", OXRT_IMPLS(qadd_impls)};
+static const oxrt_op_impl qmul_impls[] = {{.since_version = 1, .run = qmul_run}};
+OXRT_REGISTER_OP(ms_QLinearMul) = {"com.microsoft", "QLinearMul", OXRT_IMPLS(qmul_impls)};

@@ -1,0 +1,386 @@
+"""Quantized models as ONNX Runtime's tools write them, run in oxrt and compared with ONNX Runtime on the same file.
+
+Models are generated here (a small CNN with residual Add / Concat / pooling / Sigmoid, an MLP, a BERT-style
+attention block, an LSTM) and quantized with onnxruntime.quantization: quantize_static in QDQ and QOperator
+formats, per tensor and per channel, uint8 / int8 activations and weights; quantize_dynamic (MatMulInteger,
+DynamicQuantizeLSTM, QAttention). ONNX Runtime's own optimized files (ORT_ENABLE_EXTENDED, saved with
+optimized_model_filepath) supply the com.microsoft operators its optimizer emits (QLinearConv, QLinearAdd,
+DynamicQuantizeMatMul, MatMulIntegerToFloat, ...). Single-node models cover the rest of the com.microsoft family.
+
+Tolerances: outputs of a quantized graph are dequantized 8-bit values, so they are compared in units of the
+output's quantization step (the scale of the DequantizeLinear / QLinear op feeding it): oxrt must be within
+QSTEPS steps of ONNX Runtime (rounding ties and float32 multiplier order differ by one step in a few elements,
+which can add up over a few layers). int8 weights are quantized with reduce_range (7 bits) for the comparison
+with ONNX Runtime's kernels: without a VNNI CPU, its u8s8 kernel (VPMADDUBSW) saturates 16-bit pair sums of
+full-range weights and lands ~20 steps away from the exact result, while oxrt's kernels are exact (a full-range
+file is compared with ONNX Runtime's unoptimized, float QDQ evaluation instead). Dynamic
+quantization (float outputs) is compared with a relative tolerance because ONNX Runtime quantizes activations
+inside its kernels differently (DynamicQuantizeLSTM per step).
+"""
+import os
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+ort = pytest.importorskip("onnxruntime")
+quant = pytest.importorskip("onnxruntime.quantization")
+oxrt = pytest.importorskip("oxrt")
+
+QSTEPS = 3
+RNG = np.random.default_rng(1234)
+
+
+def _init(name, arr):
+    return numpy_helper.from_array(np.asarray(arr), name)
+
+
+def _save(model, path):
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def _cnn(path):
+    """Conv/Relu -> (Conv, Conv) -> Add -> Concat -> MaxPool / AveragePool -> Sigmoid * ... -> GAP -> Gemm."""
+    w = lambda *s: (RNG.standard_normal(s) * 0.3).astype(np.float32)  # noqa: E731
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("Conv", ["r2", "w3", "b3"], ["c3"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c3", "r1"], ["a1"]),
+        helper.make_node("Relu", ["a1"], ["r3"]),
+        helper.make_node("Conv", ["r3", "w4", "b4"], ["c4"], strides=[2, 2]),  # 1x1, stride 2
+        helper.make_node("MaxPool", ["r3"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Concat", ["c4", "p1"], ["cat"], axis=1),
+        helper.make_node("AveragePool", ["cat"], ["ap"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1]),
+        helper.make_node("Sigmoid", ["ap"], ["sg"]),
+        helper.make_node("Mul", ["sg", "ap"], ["sw"]),
+        helper.make_node("LeakyRelu", ["sw"], ["lr"], alpha=0.1),
+        helper.make_node("Conv", ["lr", "w5", "b5"], ["c5"], group=4, pads=[1, 1, 1, 1]),
+        helper.make_node("GlobalAveragePool", ["c5"], ["gap"]),
+        helper.make_node("Flatten", ["gap"], ["fl"]),
+        helper.make_node("Gemm", ["fl", "wf", "bf"], ["y"], transB=1),
+    ]
+    inits = [_init("w1", w(16, 3, 3, 3)), _init("b1", w(16)), _init("w2", w(16, 16, 3, 3)), _init("b2", w(16)),
+             _init("w3", w(16, 16, 3, 3)), _init("b3", w(16)), _init("w4", w(16, 16, 1, 1)), _init("b4", w(16)),
+             _init("w5", w(32, 8, 3, 3)), _init("b5", w(32)), _init("wf", w(10, 32)), _init("bf", w(10))]
+    g = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 10])], inits)
+    return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def _mlp(path, batch=4):
+    w = lambda *s: (RNG.standard_normal(s) * 0.2).astype(np.float32)  # noqa: E731
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["m1"]),
+        helper.make_node("Add", ["m1", "b1"], ["a1"]),
+        helper.make_node("Relu", ["a1"], ["r1"]),
+        helper.make_node("MatMul", ["r1", "w2"], ["m2"]),
+        helper.make_node("Add", ["m2", "b2"], ["y"]),
+    ]
+    inits = [_init("w1", w(64, 96)), _init("b1", w(96)), _init("w2", w(96, 10)), _init("b2", w(10))]
+    g = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, 64])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 3, 10])], inits)
+    return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def _attention(path, hidden=32, heads=4, seq=7):
+    w = (RNG.standard_normal((hidden, 3 * hidden)) * 0.2).astype(np.float32)
+    b = (RNG.standard_normal(3 * hidden) * 0.1).astype(np.float32)
+    nodes = [helper.make_node("Attention", ["x", "w", "b", "mask"], ["att"], domain="com.microsoft", num_heads=heads),
+             helper.make_node("MatMul", ["att", "wo"], ["y"])]
+    inits = [_init("w", w), _init("b", b), _init("wo", (RNG.standard_normal((hidden, hidden)) * 0.2).astype(np.float32))]
+    g = helper.make_graph(nodes, "bert", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, seq, hidden]),
+                                          helper.make_tensor_value_info("mask", TensorProto.INT32, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, seq, hidden])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)])
+    return _save(m, path)
+
+
+def _lstm(path, inp=12, hid=16, seq=5, batch=3, dirs=2):
+    w = lambda *s: (RNG.standard_normal(s) * 0.3).astype(np.float32)  # noqa: E731
+    node = helper.make_node("LSTM", ["x", "W", "R", "B"], ["y", "yh", "yc"], hidden_size=hid,
+                            direction="bidirectional" if dirs == 2 else "forward")
+    inits = [_init("W", w(dirs, 4 * hid, inp)), _init("R", w(dirs, 4 * hid, hid)), _init("B", w(dirs, 8 * hid))]
+    g = helper.make_graph([node], "lstm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [seq, batch, inp])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [seq, dirs, batch, hid]),
+                           helper.make_tensor_value_info("yh", TensorProto.FLOAT, [dirs, batch, hid]),
+                           helper.make_tensor_value_info("yc", TensorProto.FLOAT, [dirs, batch, hid])], inits)
+    return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+class _Reader(quant.CalibrationDataReader):
+    def __init__(self, feeds):
+        self.it = iter(feeds)
+
+    def get_next(self):
+        return next(self.it, None)
+
+
+def _ort(path, feeds, level=None, save=None):
+    so = ort.SessionOptions()
+    if level is not None:
+        so.graph_optimization_level = level
+    if save:
+        so.optimized_model_filepath = save
+    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    return s.run(None, feeds)
+
+
+def _oxrt(path, feeds):
+    return oxrt.InferenceSession(path).run(None, feeds)
+
+
+def _out_step(path):
+    """Scale of the quantized value behind the graph's first output (DequantizeLinear or a QLinear op's y_scale)."""
+    m = onnx.load(path)
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    by_out = {o: n for n in m.graph.node for o in n.output}
+    name = m.graph.output[0].name
+    for _ in range(4):
+        n = by_out.get(name)
+        if n is None:
+            break
+        if n.op_type == "DequantizeLinear":
+            return float(np.max(inits[n.input[1]]))
+        if n.op_type in ("QGemm", "QLinearMatMul") and len(n.input) > 7:
+            return float(np.max(inits[n.input[7] if n.op_type == "QGemm" else n.input[6]]))
+        name = n.input[0]
+    return None
+
+
+def _steps(a, b, step):
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))) / step)
+
+
+@pytest.fixture(scope="module")
+def cnn(tmp_path_factory):
+    d = tmp_path_factory.mktemp("qcnn")
+    path = _cnn(str(d / "cnn.onnx"))
+    calib = [{"x": RNG.standard_normal((2, 3, 16, 16)).astype(np.float32)} for _ in range(4)]
+    return d, path, calib
+
+
+STATIC_CASES = [  # format, per_channel, activation type, weight type
+    ("qdq", False, "u8", "s8"),
+    ("qdq", True, "u8", "s8"),
+    ("qdq", True, "s8", "s8"),
+    ("qdq", True, "u8", "u8"),
+    ("qoperator", False, "u8", "u8"),
+    ("qoperator", True, "u8", "s8"),
+    ("qoperator", True, "s8", "s8"),
+]
+
+
+def _quantize_cnn(cnn, fmt, per_channel, act, wt, reduce_range):
+    d, path, calib = cnn
+    qt = {"u8": quant.QuantType.QUInt8, "s8": quant.QuantType.QInt8}
+    out = str(d / f"cnn_{fmt}_{per_channel}_{act}{wt}_{reduce_range}.onnx")
+    quant.quantize_static(path, out, _Reader(calib),
+                          quant_format=quant.QuantFormat.QDQ if fmt == "qdq" else quant.QuantFormat.QOperator,
+                          per_channel=per_channel, activation_type=qt[act], weight_type=qt[wt],
+                          reduce_range=reduce_range, extra_options={"ActivationSymmetric": act == "s8"})
+    return out
+
+
+def test_static_full_range_is_exact(cnn):
+    out = _quantize_cnn(cnn, "qdq", True, "u8", "s8", False)
+    feeds = {"x": RNG.standard_normal((2, 3, 16, 16)).astype(np.float32)}
+    want = _ort(out, feeds, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)[0]  # float evaluation of the QDQ graph
+    steps = _steps(_oxrt(out, feeds)[0], want, _out_step(out))
+    print(f"full-range int8 weights: max |oxrt - ORT float QDQ| = {steps:.2f} output steps")
+    assert steps <= QSTEPS
+
+
+@pytest.mark.parametrize("fmt,per_channel,act,wt", STATIC_CASES)
+def test_static_cnn_matches_ort(cnn, fmt, per_channel, act, wt):
+    d = cnn[0]
+    out = _quantize_cnn(cnn, fmt, per_channel, act, wt, wt == "s8")
+    ops = {n.op_type for n in onnx.load(out).graph.node}
+    if fmt == "qoperator":
+        assert {"QLinearConv", "QLinearAdd", "QLinearConcat", "QLinearGlobalAveragePool"} <= ops, ops
+    feeds = {"x": RNG.standard_normal((2, 3, 16, 16)).astype(np.float32)}
+    step = _out_step(out)
+    assert step, "no quantized output found"
+    want = _ort(out, feeds)[0]
+    got = _oxrt(out, feeds)[0]
+    steps = _steps(got, want, step)
+    print(f"{os.path.basename(out)}: max |oxrt - ORT| = {steps:.2f} output steps")
+    assert steps <= QSTEPS
+    # ONNX Runtime's own rewrite of the file (QDQ groups become QLinear* / com.microsoft operators) runs too.
+    opt = str(d / f"ortopt_{os.path.basename(out)}")
+    _ort(out, feeds, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, save=opt)
+    got2 = _oxrt(opt, feeds)[0]
+    assert _steps(got2, want, step) <= QSTEPS
+
+
+def test_dynamic_mlp_and_ort_fusions(tmp_path):
+    path = _mlp(str(tmp_path / "mlp.onnx"))
+    feeds = {"x": RNG.standard_normal((4, 3, 64)).astype(np.float32)}
+    ref = _ort(path, feeds)[0]
+    for wt in (quant.QuantType.QInt8, quant.QuantType.QUInt8):
+        for pc in (False, True):
+            out = str(tmp_path / f"mlp_dyn_{wt}_{pc}.onnx")
+            # reduce_range: ONNX Runtime's AVX2 u8s8 kernel saturates on full-range int8 weights (see above)
+            quant.quantize_dynamic(path, out, weight_type=wt, per_channel=pc, reduce_range=wt == quant.QuantType.QInt8)
+            assert "MatMulInteger" in {n.op_type for n in onnx.load(out).graph.node}
+            want = _ort(out, feeds)[0]
+            got = _oxrt(out, feeds)[0]
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+            assert np.abs(got - ref).max() < 0.1 * np.abs(ref).max()  # still the float model, roughly
+            opt = str(tmp_path / f"ortopt_{os.path.basename(out)}")
+            _ort(out, feeds, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, save=opt)
+            ops = {n.op_type for n in onnx.load(opt).graph.node}
+            assert ops & {"DynamicQuantizeMatMul", "MatMulIntegerToFloat"}, ops
+            np.testing.assert_allclose(_oxrt(opt, feeds)[0], want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_static_mlp_qgemm_and_qlinearmatmul(tmp_path):
+    path = _mlp(str(tmp_path / "mlp.onnx"))
+    calib = [{"x": RNG.standard_normal((4, 3, 64)).astype(np.float32)} for _ in range(4)]
+    feeds = {"x": RNG.standard_normal((4, 3, 64)).astype(np.float32)}
+    out = str(tmp_path / "mlp_qop.onnx")
+    quant.quantize_static(path, out, _Reader(calib), quant_format=quant.QuantFormat.QOperator, per_channel=True,
+                          reduce_range=True)
+    assert "QLinearMatMul" in {n.op_type for n in onnx.load(out).graph.node}
+    want = _ort(out, feeds)[0]
+    assert _steps(_oxrt(out, feeds)[0], want, _out_step(out) or 1.0) <= QSTEPS
+
+
+def test_dynamic_attention_qattention(tmp_path):
+    path = _attention(str(tmp_path / "att.onnx"))
+    out = str(tmp_path / "att_dyn.onnx")
+    quant.quantize_dynamic(path, out, weight_type=quant.QuantType.QInt8)
+    assert "QAttention" in {n.op_type for n in onnx.load(out).graph.node}
+    feeds = {"x": RNG.standard_normal((2, 7, 32)).astype(np.float32), "mask": np.array([7, 4], np.int32)}
+    want = _ort(out, feeds)[0]
+    got = _oxrt(out, feeds)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+
+
+def test_dynamic_lstm(tmp_path):
+    path = _lstm(str(tmp_path / "lstm.onnx"))
+    out = str(tmp_path / "lstm_dyn.onnx")
+    quant.quantize_dynamic(path, out, weight_type=quant.QuantType.QInt8, op_types_to_quantize=["LSTM"])
+    qm = onnx.load(out)
+    node = [n for n in qm.graph.node if n.op_type == "DynamicQuantizeLSTM"]
+    assert node, [n.op_type for n in qm.graph.node]
+    # Reference: ONNX LSTM with the file's weights dequantized (W [D, I, 4H] -> [D, 4H, I]), in ONNX Runtime.
+    inits = {i.name: numpy_helper.to_array(i) for i in qm.graph.initializer}
+    ins = list(node[0].input)
+
+    def deq(q, s, z):
+        s, z = inits[s].reshape(q.shape[0], 1, -1), inits[z].astype(np.float32).reshape(q.shape[0], 1, -1)
+        return ((q.astype(np.float32) - z) * s).transpose(0, 2, 1).copy()
+
+    ref = onnx.load(path)
+    for i in ref.graph.initializer:
+        if i.name == "W":
+            i.CopyFrom(_init("W", deq(inits[ins[1]], ins[8], ins[9])))
+        if i.name == "R":
+            i.CopyFrom(_init("R", deq(inits[ins[2]], ins[10], ins[11])))
+    ref_path = _save(ref, str(tmp_path / "lstm_deq.onnx"))
+    feeds = {"x": RNG.standard_normal((5, 3, 12)).astype(np.float32)}
+    got, want, ortq = _oxrt(out, feeds), _ort(ref_path, feeds), _ort(out, feeds)
+    for g, w, q in zip(got, want, ortq):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+        # ONNX Runtime's own kernel also quantizes X and H to uint8 per step: a few 1e-2 away
+        assert np.abs(g - q).max() < 0.1
+
+
+def _single(op, inputs, outputs, inits, attrs=None):
+    g = helper.make_graph([helper.make_node(op, [i[0] for i in inputs], [o[0] for o in outputs],
+                                            domain="com.microsoft", **(attrs or {}))], op,
+                          [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs if n and n not in inits],
+                          [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs],
+                          [_init(k, v) for k, v in inits.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)])
+    return m
+
+
+SINGLE = ["QLinearSoftmax", "QLinearWhere", "QLinearAveragePool", "QLinearLeakyRelu", "QLinearSigmoid",
+          "QLinearGlobalAveragePool", "QLinearMul", "QLinearAdd"]
+
+
+@pytest.mark.parametrize("op", SINGLE)
+@pytest.mark.parametrize("dt", [TensorProto.UINT8, TensorProto.INT8])
+def test_single_ms_ops(tmp_path, op, dt):
+    npdt = np.uint8 if dt == TensorProto.UINT8 else np.int8
+    lo, hi = (0, 256) if dt == TensorProto.UINT8 else (-128, 128)
+    x = RNG.integers(lo, hi, (2, 4, 5, 6)).astype(npdt)
+    zp = lambda v: np.array(v if dt == TensorProto.UINT8 else v - 128, npdt)  # noqa: E731
+    inits = {"xs": np.array(0.05, np.float32), "xz": zp(120), "ys": np.array(0.03, np.float32), "yz": zp(130)}
+    xin = ("x", dt, list(x.shape))
+    attrs = {}
+    feeds = {"x": x}
+    if op in ("QLinearSoftmax",):
+        inits["ys"], inits["yz"] = np.array(1 / 256, np.float32), zp(0) if dt == TensorProto.UINT8 else zp(128 - 128)
+        attrs = {"axis": -1, "opset": 13}
+        ins, yshape = [xin, ("xs",) * 3, ("xz",) * 3, ("ys",) * 3, ("yz",) * 3], x.shape
+    elif op == "QLinearAveragePool":
+        attrs = {"kernel_shape": [3, 2], "strides": [2, 1], "pads": [1, 0, 1, 1], "count_include_pad": 1}
+        ins, yshape = [xin, ("xs",) * 3, ("xz",) * 3, ("ys",) * 3, ("yz",) * 3], [2, 4, 3, 6]
+    elif op == "QLinearGlobalAveragePool":
+        ins, yshape = [xin, ("xs",) * 3, ("xz",) * 3, ("ys",) * 3, ("yz",) * 3], [2, 4, 1, 1]
+    elif op in ("QLinearLeakyRelu", "QLinearSigmoid"):
+        attrs = {"alpha": 0.2} if op == "QLinearLeakyRelu" else {}
+        ins, yshape = [xin, ("xs",) * 3, ("xz",) * 3, ("ys",) * 3, ("yz",) * 3], x.shape
+    elif op == "QLinearWhere":
+        b = RNG.integers(lo, hi, (4, 1, 6)).astype(npdt)
+        c = RNG.random((5, 1)) > 0.5
+        feeds.update(b=b, c=c)
+        inits.update(bs=np.array(0.07, np.float32), bz=zp(100))
+        ins = [("c", TensorProto.BOOL, [5, 1]), xin, ("xs",) * 3, ("xz",) * 3, ("b", dt, [4, 1, 6]), ("bs",) * 3,
+               ("bz",) * 3, ("ys",) * 3, ("yz",) * 3]
+        yshape = x.shape
+    else:  # QLinearAdd / QLinearMul with broadcasting
+        b = RNG.integers(lo, hi, (4, 1, 6)).astype(npdt)
+        feeds["b"] = b
+        inits.update(bs=np.array(0.07, np.float32), bz=zp(100))
+        if op == "QLinearMul":
+            inits["ys"] = np.array(0.5, np.float32)
+        ins = [xin, ("xs",) * 3, ("xz",) * 3, ("b", dt, [4, 1, 6]), ("bs",) * 3, ("bz",) * 3, ("ys",) * 3, ("yz",) * 3]
+        yshape = x.shape
+    m = _single(op, [(i[0], i[1], i[2]) if len(i) == 3 and isinstance(i[1], int) else (i[0], None, None) for i in ins],
+                [("y", dt, yshape)], inits, attrs)
+    path = _save(m, str(tmp_path / f"{op}.onnx"))
+    want = _ort(path, feeds)[0]
+    got = _oxrt(path, feeds)[0]
+    assert got.dtype == want.dtype and got.shape == want.shape
+    diff = np.abs(got.astype(np.int32) - want.astype(np.int32)).max()
+    assert diff <= 1, f"{op}: {diff} steps"
+
+
+def test_qlinearconcat_and_ms_qdq(tmp_path):
+    a = RNG.integers(0, 256, (2, 3, 4)).astype(np.uint8)
+    b = RNG.integers(0, 256, (2, 5, 4)).astype(np.uint8)
+    inits = {"ys": np.array(0.04, np.float32), "yz": np.array(128, np.uint8), "as": np.array(0.02, np.float32),
+             "az": np.array(100, np.uint8), "bs": np.array(0.04, np.float32), "bz": np.array(128, np.uint8)}
+    m = _single("QLinearConcat", [("ys", None, None), ("yz", None, None), ("a", TensorProto.UINT8, [2, 3, 4]),
+                                   ("as", None, None), ("az", None, None), ("b", TensorProto.UINT8, [2, 5, 4]),
+                                   ("bs", None, None), ("bz", None, None)],
+                [("y", TensorProto.UINT8, [2, 8, 4])], inits, {"axis": 1})
+    path = _save(m, str(tmp_path / "concat.onnx"))
+    feeds = {"a": a, "b": b}
+    want = _ort(path, feeds)[0]
+    assert np.abs(_oxrt(path, feeds)[0].astype(int) - want.astype(int)).max() <= 1
+    # com.microsoft QuantizeLinear / DequantizeLinear, per axis, 16-bit
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], domain="com.microsoft", axis=1),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], domain="com.microsoft", axis=1)]
+    g = helper.make_graph(nodes, "qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4]),
+                           helper.make_tensor_value_info("q", TensorProto.INT16, [3, 4])],
+                          [_init("s", np.array([0.01, 0.02, 0.03, 0.04], np.float32)),
+                           _init("z", np.array([0, 10, -10, 5], np.int16))])
+    path = _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13),
+                                                      helper.make_opsetid("com.microsoft", 1)]),
+                 str(tmp_path / "msqdq.onnx"))
+    want = _ort(path, {"x": x})
+    got = _oxrt(path, {"x": x})
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
