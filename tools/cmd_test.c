@@ -223,9 +223,26 @@ static oxrt_value *as_bfloat16(oxrt_value *v, oxrt_elem_type declared) {
     return v;
   oxrt_value *b = NULL;
   if (oxrt_value_create_tensor(OXRT_BFLOAT16, oxrt_value_get_dims(v), oxrt_value_get_rank(v), &b)) return v;
-  memcpy(oxrt_value_get_data(b), oxrt_value_get_data(v), oxrt_value_get_nbytes(v));
+  memcpy(oxrt_value_get_mutable_data(b), oxrt_value_get_data(v), oxrt_value_get_nbytes(v));
   oxrt_value_free(v);
   return b;
+}
+
+/* How sessions are optimized: the default level unless --opt-level says otherwise, and the passes to skip while
+ * a failure is bisected. */
+static int opt_level = -1;
+static const char *skip_passes = NULL;
+
+static oxrt_status *open_session(const char *path, oxrt_session **s) {
+  if (opt_level < 0 && !skip_passes) return oxrt_session_create(path, NULL, s);
+  oxrt_session_options *o;
+  oxrt_status *st = oxrt_session_options_create(&o);
+  if (st) return st;
+  if (opt_level >= 0) oxrt_session_options_set_opt_level(o, (oxrt_opt_level)opt_level);
+  if (skip_passes) st = oxrt_session_options_set_disabled_passes(o, skip_passes);
+  if (!st) st = oxrt_session_create(path, o, s);
+  oxrt_session_options_free(o);
+  return st;
 }
 
 /* Runs one test folder; returns true on pass, with the reason in `why` otherwise. */
@@ -233,7 +250,7 @@ static bool run_one(const char *dir, char *why, size_t cap) {
   char path[8192];
   snprintf(path, sizeof path, "%s/model.onnx", dir);
   oxrt_session *s = NULL;
-  oxrt_status *st = oxrt_session_create(path, NULL, &s);
+  oxrt_status *st = open_session(path, &s);
   if (st) {
     snprintf(why, cap, "load: %s", oxrt_status_get_message(st));
     oxrt_status_free(st);
@@ -253,7 +270,7 @@ static bool run_one(const char *dir, char *why, size_t cap) {
     const char **names = calloc(nin + 1, sizeof *names);
     size_t fed = 0;
     for (size_t i = 0; ok && i < nin; i++) {
-      oxrt_value_info info;
+      oxrt_value_info info = OXRT_INIT(oxrt_value_info);
       oxrt_session_get_input_info(s, i, &info);
       snprintf(path, sizeof path, "%s/input_%zu.pb", sdir, i);
       if (!is_file(path)) continue; /* omitted optional input */
@@ -269,7 +286,7 @@ static bool run_one(const char *dir, char *why, size_t cap) {
     }
     size_t n_exp = 0;
     for (size_t i = 0; ok && i < nout; i++) {
-      oxrt_value_info info;
+      oxrt_value_info info = OXRT_INIT(oxrt_value_info);
       oxrt_session_get_output_info(s, i, &info);
       snprintf(path, sizeof path, "%s/output_%zu.pb", sdir, i);
       if (!is_file(path)) break;
@@ -292,7 +309,7 @@ static bool run_one(const char *dir, char *why, size_t cap) {
       }
     }
     for (size_t i = 0; ok && i < n_exp; i++) {
-      oxrt_value_info info;
+      oxrt_value_info info = OXRT_INIT(oxrt_value_info);
       oxrt_session_get_output_info(s, i, &info);
       char inner[600];
       if (!compare_values(exp[i], outs[i], tol, inner, sizeof inner)) {
@@ -358,6 +375,30 @@ static bool run_isolated(const char *dir, char *why, size_t cap, bool fork_tests
   }
   snprintf(why, cap, "%s", buf + 1);
   return buf[0] != 0;
+}
+
+/* A test that fails with optimization on: if it passes with optimization off, name the pass whose removal makes
+ * it pass, so an optimizer bug is reported as one (appended to `why`). */
+static void blame_pass(const char *dir, char *why, size_t cap, bool fork_tests) {
+  if (opt_level == 0) return;
+  int saved = opt_level;
+  char scratch[2048];
+  opt_level = 0;
+  bool off_ok = run_isolated(dir, scratch, sizeof scratch, fork_tests);
+  opt_level = saved;
+  if (!off_ok) return;
+  size_t n = strlen(why);
+  for (size_t i = 0; oxrt_opt_pass_info(i, NULL, NULL); i++) {
+    skip_passes = oxrt_opt_pass_info(i, NULL, NULL);
+    bool ok = run_isolated(dir, scratch, sizeof scratch, fork_tests);
+    skip_passes = NULL;
+    if (ok) {
+      snprintf(why + n, cap - n, " [optimizer: passes with optimization off, and with pass '%s' disabled]",
+               oxrt_opt_pass_info(i, NULL, NULL));
+      return;
+    }
+  }
+  snprintf(why + n, cap - n, " [optimizer: passes with optimization off; no single pass disabled fixes it]");
 }
 
 /* ------------------------------------------------------------- driver */
@@ -430,13 +471,24 @@ int cmd_test(int argc, char **argv) {
     else if (!strcmp(argv[i], "--no-fork")) fork_tests = false;
     else if (!strcmp(argv[i], "--expect-failures") && i + 1 < argc) expect_file = argv[++i];
     else if (!strcmp(argv[i], "--write-failures") && i + 1 < argc) write_file = argv[++i];
+    else if (!strcmp(argv[i], "--opt-level") && i + 1 < argc) {
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      if (*end || (v != 0 && v != 1 && v != 2 && v != 99)) {
+        fprintf(stderr, "error: --opt-level must be 0, 1, 2 or 99 (got '%s')\n", argv[i]);
+        return 2;
+      }
+      opt_level = (int)v;
+    }
     else if (argv[i][0] == '-') {
       fprintf(stderr, "error: unknown option '%s' for oxrt test\n", argv[i]);
       return 2;
     } else strlist_add(&dirs, argv[i]);
   }
   if (!dirs.n) {
-    fprintf(stderr, "usage: oxrt test DIR... (folders with model.onnx and test_data_set_N)\n");
+    fprintf(stderr, "usage: oxrt test [--opt-level 0|1|2|99] [--expect-failures FILE] [--write-failures FILE] "
+                    "[--no-fork] [-v] DIR... (folders with model.onnx and test_data_set_N)\n"
+                    "A test that fails only with optimization on names the optimizer pass responsible.\n");
     return 2;
   }
   for (size_t i = 0; i < dirs.n; i++) collect(dirs.items[i], &tests);
@@ -467,6 +519,7 @@ int cmd_test(int argc, char **argv) {
       if (verbose) printf("PASS %s\n", tests.items[i]);
     } else {
       failed++;
+      blame_pass(tests.items[i], why, sizeof why, fork_tests);
       bool known = expect_file && listed(&expected, key);
       if (!known) unexpected++;
       printf("FAIL %s: %s%s\n", tests.items[i], why, known ? " [known]" : "");
