@@ -63,6 +63,8 @@ if OXRT_PREBUILT_STATIC_LIB="$PWD/$BUILD/liboxrt.a" "$PY" -m pip install -q --di
     --no-build-isolation --no-deps . >"$log/pip.out" 2>&1; then
   pytest_stage pytest-binding python/tests
   pytest_stage pytest-project tests/python
+  # the Open Inference Protocol server (oxrt serve) on loopback, with real clients
+  OXRT_BIN="$PWD/$BUILD/oxrt" pytest_stage pytest-serve tests/serve
 else
   tail -n 30 "$log/pip.out"
   echo "--- stage python package FAILED: the Python package did not install"

@@ -58,7 +58,7 @@ def make_mixed(path):
     _save(g, path)
 
 
-def make_slow(path, depth=24):
+def make_slow(path, depth=48):
     """Many 256x256 MatMuls on x [batch, 256, 256]: tens to hundreds of ms per run."""
     w = (np.eye(256) + 0.001 * np.random.default_rng(2).standard_normal((256, 256))).astype(np.float32)
     nodes, last = [], "x"
