@@ -75,7 +75,7 @@ def write_repo(root):
     make_dense(os.path.join(root, "dense", "1", "model.onnx"), scale=1.0)
     make_dense(os.path.join(root, "dense", "2", "model.onnx"), scale=2.0)
     with open(os.path.join(root, "dense", "config.json"), "w") as f:
-        json.dump({"max_batch_size": 16, "max_queue_delay_ms": 30, "version_policy": "all"}, f)
+        json.dump({"max_batch_size": 16, "max_queue_delay_ms": 40, "version_policy": "all"}, f)
     make_cnn(os.path.join(root, "cnn", "1", "model.onnx"))
     with open(os.path.join(root, "cnn", "config.json"), "w") as f:
         json.dump({"max_batch_size": 8, "max_queue_delay_ms": 5}, f)

@@ -100,7 +100,7 @@ def test_queue_full_http_and_grpc(server):
 
 def test_request_timeout(server):
     status, msg = http_slow(server, timeout_us=1000)  # 1 ms, less than one run of the model
-    assert status == "504" and "timed out" in msg or "no result within" in msg, (status, msg)
+    assert status == "504" and ("timed out" in msg or "no result within" in msg), (status, msg)
     c = grpcclient.InferenceServerClient(server.grpc)
     i = grpcclient.InferInput("x", [1, 256, 256], "FP32")
     i.set_data_from_numpy(slow_input())
@@ -170,6 +170,8 @@ def test_profile(server):
 
 
 def test_sigterm_finishes_accepted_requests(repo, tmp_path):
+    # slow: one worker, queue of 2. SIGTERM once two requests are in flight: one runs, one waits in the
+    # queue for ~a run's time, and both must still be answered; a request arriving after it gets 503.
     s = Server(repo, str(tmp_path))
     results = []
 
@@ -180,14 +182,15 @@ def test_sigterm_finishes_accepted_requests(repo, tmp_path):
     for t in threads:
         t.start()
     end = time.monotonic() + 20
-    while metric(s, "oxrt_inflight_requests") < 3 and time.monotonic() < end:
-        time.sleep(0.01)
-    assert metric(s, "oxrt_inflight_requests") == 3
+    while metric(s, "oxrt_inflight_requests") < 2 and time.monotonic() < end:
+        time.sleep(0.005)
+    assert metric(s, "oxrt_inflight_requests") >= 2
     s.terminate()
     for t in threads:
         t.join(60)
     rc = s.stop()
-    assert results == [(1, 256, 256)] * 3, results
+    ok = [r for r in results if r == (1, 256, 256)]
+    assert len(ok) >= 2 and all(r in ok or r[0] == "503" for r in results), results
     assert rc == 0, s.text()[-2000:]
     msgs = [e.get("msg") for e in s.events()]
     assert "draining" in msgs and msgs[-1] == "server stopped", msgs
