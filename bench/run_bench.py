@@ -1,8 +1,10 @@
 """Side-by-side benchmark: oxrt and ONNX Runtime in the same run, same machine, same inputs.
 
-For each model (full-size variants from bench/models/generate.py) and each thread count,
-a fresh process per runtime measures: session load time, latency median and p90 over N runs
-after warm-up, and peak RSS above the process's own baseline. Writes bench/RESULTS.md.
+For each model (full-size variants from bench/models/generate.py, and real trained models from public PyPI
+packages, bench/models/public.py) and each thread count, a fresh process per runtime measures: session load
+time, latency median and p90 over N runs after warm-up, and peak RSS above the process's own baseline. Then
+oxrt's per-operator profile of every model where oxrt is slower. Writes bench/RESULTS.md and the chart
+bench/ratios.png.
 
     python bench/run_bench.py --oxrt build/oxrt [--runs 20] [--threads 1 2] [names...]
 """
@@ -19,6 +21,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "models"))
 import generate  # noqa: E402
+import public  # noqa: E402
 
 ORT_CHILD = r"""
 import json, sys, time
@@ -79,6 +82,63 @@ def run_oxrt(oxrt, model, feeds, tmp, threads, runs, warmup):
             "rss_mb": float(vals["peak_rss_mb"]) - float(vals.get("baseline_rss_mb", 0))}
 
 
+def profile_oxrt(oxrt, model, feeds, tmp, threads, top=6):
+    """oxrt's per-operator table for one model: the `top` operator types by time, as `oxrt bench --profile`
+    prints them."""
+    args = [oxrt, "bench", model, "--threads", str(threads), "--runs", "5", "--warmup", "2", "--profile"]
+    for name, arr in feeds.items():
+        path = os.path.join(tmp, f"{os.path.basename(model)}.{name}.npy")
+        np.save(path, arr)
+        args += ["--input", f"{name}={path}"]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=3600)
+    lines, on = [], False
+    for line in p.stdout.splitlines():
+        if line.startswith("operator"):
+            on = True
+            continue
+        if on:
+            if not line.strip():
+                break
+            w = line.split()
+            if len(w) >= 4:
+                lines.append((w[0], w[1], w[2], w[3]))
+    return lines[:top]
+
+
+def draw_chart(a, rows):
+    """bench/ratios.png: oxrt/ORT median latency per model at each thread count (below 1: oxrt faster)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is missing: no chart (pip install matplotlib)")
+        return
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(models) * len(a.threads) + 1.5))
+    height = 0.8 / len(a.threads)
+    for k, t in enumerate(a.threads):
+        vals = []
+        for m in models:
+            row = next((r for r in rows if r["model"] == m and r["threads"] == t), None)
+            ok = row and "error" not in row["oxrt"] and "error" not in row["ort"]
+            vals.append(row["oxrt"]["median_ms"] / row["ort"]["median_ms"] if ok else 0.0)
+        ys = [i + k * height for i in range(len(models))]
+        ax.barh(ys, vals, height=height, label=f"{t} thread{'s' if t > 1 else ''}")
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(models))])
+    ax.set_yticklabels(models)
+    ax.invert_yaxis()
+    ax.set_xlabel("median latency, oxrt / ONNX Runtime (below 1: oxrt faster)")
+    ax.set_title(f"oxrt vs ONNX Runtime, {time.strftime('%Y-%m-%d')}")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    out = os.path.join(os.path.dirname(a.output), "ratios.png")
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -103,12 +163,14 @@ def main():
     ap.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("names", nargs="*")
     a = ap.parse_args()
-    names = a.names or list(generate.MODELS)
+    names = a.names or list(public.PUBLIC) + list(generate.MODELS)
     os.makedirs(a.models_dir, exist_ok=True)
     rows = []
     for name in names:
         model = os.path.join(a.models_dir, name + ".onnx")
-        if not os.path.exists(model):
+        if name in public.PUBLIC:
+            model = public.fetch(name, a.models_dir)
+        elif not os.path.exists(model):
             print(f"generating {name} ...", flush=True)
             generate.generate(name, a.models_dir, small=False)
         feeds_path = os.path.join(a.models_dir, name + ".inputs.npz")
@@ -124,7 +186,16 @@ def main():
             rows.append(row)
             o, r = row["oxrt"], row["ort"]
             print(name, t, json.dumps(o), json.dumps(r), flush=True)
-    write_results(a, rows)
+    profiles = {}
+    for name in dict.fromkeys(row["model"] for row in rows):  # where oxrt is slower: what its time goes to
+        slow = [row for row in rows if row["model"] == name and ratio(row["oxrt"], row["ort"], "median_ms") != "-"
+                and row["oxrt"]["median_ms"] > row["ort"]["median_ms"]]
+        if slow:
+            model = os.path.join(a.models_dir, name + ".onnx")
+            profiles[name] = profile_oxrt(a.oxrt, model, dict(np.load(os.path.join(a.models_dir, name + ".inputs.npz"))),
+                                          a.models_dir, slow[0]["threads"])
+    write_results(a, rows, profiles)
+    draw_chart(a, rows)
 
 
 def ratio(o, r, key):
@@ -137,7 +208,7 @@ def fmt(d, key, digits=2):
     return "fail" if "error" in d else f"{d[key]:.{digits}f}"
 
 
-def write_results(a, rows):
+def write_results(a, rows, profiles=None):
     lines = ["# Benchmark: oxrt vs ONNX Runtime", "",
              f"Machine: {machine()}  ", f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
              f"Command: `python bench/run_bench.py --runs {a.runs} --warmup {a.warmup} --threads "
@@ -158,6 +229,14 @@ def write_results(a, rows):
     errs = [(row["model"], rt, row[rt]["error"]) for row in rows for rt in ("oxrt", "ort") if "error" in row[rt]]
     if errs:
         lines += ["", "Failures:", ""] + [f"- {m} ({rt}): {e}" for m, rt, e in errs]
+    lines += ["", "![oxrt / ONNX Runtime median latency per model](ratios.png)", "",
+              "Models from public packages (bench/models/public.py): " +
+              ", ".join(f"{n} ({public.PUBLIC[n][0]})" for n in public.PUBLIC) + "."]
+    if profiles:
+        lines += ["", "## Where oxrt is slower: its time per operator type", "",
+                  "From `oxrt bench MODEL --profile` at the thread count where it loses (ms per run inside kernels)."]
+        for name, ops in profiles.items():
+            lines += ["", f"**{name}**: " + "; ".join(f"{op} {ms} ms ({share})" for op, ms, share, _ in ops)]
     with open(a.output, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {a.output}")
