@@ -137,8 +137,8 @@ def compare(args):
 
 
 def table(reports):
-    lines = ["| model config | clients x requests | ok | failed | req/s | p50 ms | p99 ms | RSS MiB start -> max -> end |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model config | clients x requests | ok | failed | req/s | p50 ms | p99 ms "
+             "| RSS MiB start -> max -> end |", "|---|---|---|---|---|---|---|---|"]
     for r in reports:
         rs = [v for _, v in r["rss_mib"]] or [float("nan")]
         lines.append(f"| {r['model']} | {r['clients']} x {r['requests']} | {r['ok']} | {r['failed']} | "

@@ -116,30 +116,27 @@ def test_http_oversized_body(server):
     still_serving(server)
 
 
-def test_grpc_errors(server):
+GRPC_CASES = [
+    # (name, model, datatype, shape, status, words in the message)
+    ("unknown model", "nope", "FP32", [2, 4], "NOT_FOUND", "nope"),
+    ("wrong dtype", "dense", "INT32", [2, 4], "INVALID_ARGUMENT", "expected datatype FP32"),
+    ("wrong shape", "dense", "FP32", [2, 5], "INVALID_ARGUMENT", "expected shape"),
+    ("over the 1 MiB limit", "dense", "FP32", [70000, 4], "RESOURCE_EXHAUSTED", ""),
+]
+
+
+@pytest.mark.parametrize("case", GRPC_CASES, ids=[c[0] for c in GRPC_CASES])
+def test_grpc_errors(server, case):
+    _, model, datatype, shape, status, words = case
     c = grpcclient.InferenceServerClient(server.grpc)
-    x = grpcclient.InferInput("x", [2, 4], "FP32")
-    x.set_data_from_numpy(np.zeros((2, 4), np.float32))
+    x = grpcclient.InferInput("x", shape, datatype)
+    x.set_data_from_numpy(np.zeros(shape, np.float32 if datatype == "FP32" else np.int32))
     with pytest.raises(InferenceServerException) as e:
-        c.infer("nope", [x])
-    assert e.value.status() == "StatusCode.NOT_FOUND" and "nope" in e.value.message()
-    bad = grpcclient.InferInput("x", [2, 4], "INT32")
-    bad.set_data_from_numpy(np.zeros((2, 4), np.int32))
-    with pytest.raises(InferenceServerException) as e:
-        c.infer("dense", [bad])
-    assert e.value.status() == "StatusCode.INVALID_ARGUMENT" and "expected datatype FP32" in e.value.message()
-    shp = grpcclient.InferInput("x", [2, 5], "FP32")
-    shp.set_data_from_numpy(np.zeros((2, 5), np.float32))
-    with pytest.raises(InferenceServerException) as e:
-        c.infer("dense", [shp])
-    assert e.value.status() == "StatusCode.INVALID_ARGUMENT" and "expected shape" in e.value.message()
-    big = grpcclient.InferInput("x", [70000, 4], "FP32")
-    big.set_data_from_numpy(np.zeros((70000, 4), np.float32))  # 1.1 MB > the 1 MiB limit
-    with pytest.raises(InferenceServerException) as e:
-        c.infer("dense", [big])
-    assert e.value.status() == "StatusCode.RESOURCE_EXHAUSTED"
-    ok = c.infer("dense", [x])
-    assert ok.as_numpy("y").shape == (2, 3)
+        c.infer(model, [x])
+    assert e.value.status() == f"StatusCode.{status}" and words in e.value.message(), e.value
+    ok = grpcclient.InferInput("x", [2, 4], "FP32")
+    ok.set_data_from_numpy(np.zeros((2, 4), np.float32))
+    assert c.infer("dense", [ok]).as_numpy("y").shape == (2, 3)
 
 
 def test_grpc_malformed_protobuf_and_raw_count(server):

@@ -1,6 +1,6 @@
 """Per-model configuration: MODEL_DIR/config.json (every key optional).
 
-    {"max_batch_size": 8, "max_queue_delay_ms": 2, "instance_count": 1, "threads": 1,
+    {"max_batch_size": 8, "max_queue_delay_ms": 2, "instance_count": 1, "threads": 0,
      "max_queue_size": 64, "timeout_ms": 30000, "version_policy": "latest"}
 
 max_batch_size 0 turns dynamic batching off; version_policy is "latest", "all" or a list of versions.
@@ -15,7 +15,7 @@ DEFAULTS = {
     "max_batch_size": 0,        # largest merged batch (sum of dim 0); 0: no dynamic batching
     "max_queue_delay_ms": 1.0,  # how long a batch waits for more requests
     "instance_count": 1,        # sessions (and worker threads) of each version
-    "threads": 1,               # intra-op threads of each session (0: one per core)
+    "threads": 0,               # intra-op threads of each session (0: one per core)
     "max_queue_size": 64,       # accepted requests waiting for a worker; more get 503 / UNAVAILABLE
     "timeout_ms": 30000,        # per-request limit, queueing included (a request may ask for less)
     "version_policy": "latest",
