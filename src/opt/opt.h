@@ -51,6 +51,7 @@ extern const oxrt_opt_pass oxrt_pass_constant_folding;
 extern const oxrt_opt_pass oxrt_pass_eliminate_noops;
 extern const oxrt_opt_pass oxrt_pass_collapse_transpose_reshape;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_bn;
+extern const oxrt_opt_pass oxrt_pass_fuse_qdq;
 extern const oxrt_opt_pass oxrt_pass_fuse_bias_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_matmul_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_add;

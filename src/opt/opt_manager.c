@@ -7,6 +7,7 @@ static const oxrt_opt_pass *const all_passes[] = {
     &oxrt_pass_fold_squeeze,
     &oxrt_pass_constant_folding,
     &oxrt_pass_eliminate_noops,
+    &oxrt_pass_fuse_qdq,
     &oxrt_pass_collapse_transpose_reshape,
     &oxrt_pass_fuse_conv_bn,
     &oxrt_pass_fuse_bias_add,

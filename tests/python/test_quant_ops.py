@@ -131,8 +131,11 @@ def _ort(path, feeds, level=None, save=None):
     return s.run(None, feeds)
 
 
-def _oxrt(path, feeds):
-    return oxrt.InferenceSession(path).run(None, feeds)
+def _oxrt(path, feeds, save=None):
+    so = oxrt.SessionOptions()
+    if save:
+        so.optimized_model_filepath = save
+    return oxrt.InferenceSession(path, so).run(None, feeds)
 
 
 def _out_step(path):
@@ -207,7 +210,11 @@ def test_static_cnn_matches_ort(cnn, fmt, per_channel, act, wt):
     step = _out_step(out)
     assert step, "no quantized output found"
     want = _ort(out, feeds)[0]
-    got = _oxrt(out, feeds)[0]
+    mine = str(d / f"oxrtopt_{os.path.basename(out)}")
+    got = _oxrt(out, feeds, save=mine)[0]
+    if fmt == "qdq":  # the QDQ groups became integer operators: no float convolution left
+        ops = [n.op_type for n in onnx.load(mine).graph.node]
+        assert "Conv" not in ops and ops.count("QLinearConv") == 5 and "QLinearAdd" in ops, ops
     steps = _steps(got, want, step)
     print(f"{os.path.basename(out)}: max |oxrt - ORT| = {steps:.2f} output steps")
     assert steps <= QSTEPS
@@ -384,3 +391,60 @@ def test_qlinearconcat_and_ms_qdq(tmp_path):
     got = _oxrt(path, {"x": x})
     np.testing.assert_array_equal(got[1], want[1])
     np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+
+
+def _qdq_alias_model(path, conv_out_is_output, dq_shared, q_out_is_output):
+    """Q -> DQ -> Conv -> Q -> DQ -> Add(DQ'd residual) -> Q -> DQ, with the fusion's aliasing hazards on demand."""
+    w = np.clip(np.round(RNG.standard_normal((8, 4, 3, 3)) * 30), -64, 63).astype(np.int8)
+    inits = [_init("s_x", np.float32(0.02)), _init("z_x", np.uint8(128)), _init("w", w),
+             _init("s_w", (RNG.random(8) * 0.01 + 0.005).astype(np.float32)), _init("z_w", np.zeros(8, np.int8)),
+             _init("s_y", np.float32(0.05)), _init("z_y", np.uint8(120)), _init("s_o", np.float32(0.06)),
+             _init("z_o", np.uint8(125))]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s_x", "z_x"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "s_x", "z_x"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["w", "s_w", "z_w"], ["wd"], axis=0),
+             helper.make_node("Conv", ["xd", "wd"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("QuantizeLinear", ["c", "s_y", "z_y"], ["cq"]),
+             helper.make_node("DequantizeLinear", ["cq", "s_y", "z_y"], ["cd"]),
+             helper.make_node("Slice", ["xd", "st", "en", "ax"], ["xs"]),
+             helper.make_node("Concat", ["xs", "xs"], ["xr"], axis=1),
+             helper.make_node("QuantizeLinear", ["xr", "s_x", "z_x"], ["xrq"]),
+             helper.make_node("DequantizeLinear", ["xrq", "s_x", "z_x"], ["xrd"]),
+             helper.make_node("Add", ["cd", "xrd"], ["a"]),
+             helper.make_node("QuantizeLinear", ["a", "s_o", "z_o"], ["aq"]),
+             helper.make_node("DequantizeLinear", ["aq", "s_o", "z_o"], ["y"])]
+    inits += [_init("st", np.array([0], np.int64)), _init("en", np.array([4], np.int64)), _init("ax", np.array([1], np.int64))]
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 6, 6])]
+    if conv_out_is_output:
+        outs.append(helper.make_tensor_value_info("c", TensorProto.FLOAT, [1, 8, 6, 6]))
+    if dq_shared:
+        nodes.append(helper.make_node("Relu", ["xd"], ["xrelu"]))
+        outs.append(helper.make_tensor_value_info("xrelu", TensorProto.FLOAT, [1, 4, 6, 6]))
+    if q_out_is_output:
+        outs.append(helper.make_tensor_value_info("cq", TensorProto.UINT8, [1, 8, 6, 6]))
+    g = helper.make_graph(nodes, "alias", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 6])], outs,
+                          inits)
+    return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+@pytest.mark.parametrize("case", [(False, False, False), (True, False, False), (False, True, True), (True, True, True)])
+def test_qdq_fusion_aliasing(tmp_path, case):
+    path = _qdq_alias_model(str(tmp_path / "alias.onnx"), *case)
+    feeds = {"x": RNG.standard_normal((1, 4, 6, 6)).astype(np.float32)}
+    want = _ort(path, feeds, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    so = oxrt.SessionOptions()
+    so.graph_optimization_level = oxrt.GraphOptimizationLevel.ORT_DISABLE_ALL
+    plain = oxrt.InferenceSession(path, so).run(None, feeds)
+    fused = _oxrt(path, feeds, save=str(tmp_path / "fused.onnx"))
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "fused.onnx")).graph.node]
+    conv_out_is_output = case[0]
+    assert ("Conv" in ops) == conv_out_is_output and ("QLinearConv" in ops) != conv_out_is_output, ops
+    assert "QLinearAdd" in ops, ops
+    for i, (f, p, w) in enumerate(zip(fused, plain, want)):
+        assert f.dtype == w.dtype and f.shape == w.shape
+        if f.dtype == np.float32 and i > 0 and not np.issubdtype(w.dtype, np.integer):
+            np.testing.assert_allclose(f, w, rtol=1e-5, atol=1e-5)  # float values other readers see are unchanged
+            np.testing.assert_allclose(p, w, rtol=1e-5, atol=1e-5)
+        else:
+            step = 1.0 if np.issubdtype(w.dtype, np.integer) else 0.06
+            assert _steps(f, w, step) <= 1.001 and _steps(p, w, step) <= 1.001  # one step (float rounding of it)

@@ -1,0 +1,107 @@
+"""int8 speed: oxrt int8 vs oxrt fp32 vs ONNX Runtime int8 (and fp32) on the same files, one thread.
+
+Models come from bench/models/generate.py (full sizes: ResNet-18 at 224x224, BERT-small with 128 tokens) and are
+quantized with onnxruntime.quantization the way the issue measured them:
+  resnet18  quantize_static, QDQ, per channel, uint8 activations / int8 weights (reduce_range: 7-bit weights,
+            so ONNX Runtime's AVX2 kernel does not saturate; --full-range to drop it) and QOperator
+  bert_small quantize_dynamic, int8 weights
+Each latency is the minimum over --runs runs after --warmup runs (the machine is shared: minima are the stable
+statistic). Prints one row per model and the ratios the issue's targets are stated in.
+
+    python bench/quant_bench.py [--out /tmp/qbench] [--runs 10] [--models resnet18 bert_small]
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "models"))
+
+
+def _time(run, runs, warmup):
+    for _ in range(warmup):
+        run()
+    best = float("inf")
+    for _ in range(runs):
+        t = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t)
+    return best * 1e3
+
+
+def ort_ms(path, feeds, runs, warmup):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    return _time(lambda: s.run(None, feeds), runs, warmup), s.run(None, feeds)
+
+
+def oxrt_ms(path, feeds, runs, warmup):
+    import oxrt
+    so = oxrt.SessionOptions()
+    so.intra_op_num_threads = 1
+    s = oxrt.InferenceSession(path, so)
+    return _time(lambda: s.run(None, feeds), runs, warmup), s.run(None, feeds)
+
+
+def quantized(name, path, feeds, out_dir, fmt, full_range):
+    from onnxruntime import quantization as q
+    if name.startswith("bert"):
+        out = os.path.join(out_dir, f"{name}.dyn.onnx")
+        if not os.path.exists(out):
+            q.quantize_dynamic(path, out, weight_type=q.QuantType.QInt8)
+        return out
+    out = os.path.join(out_dir, f"{name}.{fmt}{'.full' if full_range else ''}.onnx")
+    if not os.path.exists(out):
+        rng = np.random.default_rng(0)
+        calib = [{k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in feeds.items()} for _ in range(4)]
+
+        class Reader(q.CalibrationDataReader):
+            def __init__(self):
+                self.it = iter(calib)
+
+            def get_next(self):
+                return next(self.it, None)
+
+        reader = Reader()
+        q.quantize_static(path, out, reader, quant_format=q.QuantFormat.QDQ if fmt == "qdq" else q.QuantFormat.QOperator,
+                          per_channel=True, activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
+                          reduce_range=not full_range)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="/tmp/oxrt_quant_bench")
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--models", nargs="*", default=["resnet18", "bert_small"])
+    ap.add_argument("--full-range", action="store_true", help="8-bit weights without reduce_range")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    import generate
+    print(f"{'model':24s} {'ORT fp32':>9s} {'oxrt fp32':>9s} {'ORT int8':>9s} {'oxrt int8':>9s}  "
+          f"{'fp32/int8 (oxrt)':>16s} {'oxrt/ORT int8':>13s} {'max|diff| vs ORT':>16s}")
+    for name in a.models:
+        path = os.path.join(a.out, name + ".onnx")
+        if not os.path.exists(path):
+            generate.generate(name, a.out, small=False)
+        feeds = dict(np.load(os.path.join(a.out, name + ".inputs.npz")))
+        of, _ = ort_ms(path, feeds, a.runs, a.warmup)
+        xf, _ = oxrt_ms(path, feeds, a.runs, a.warmup)
+        for fmt in (["dyn"] if name.startswith("bert") else ["qdq", "qoperator"]):
+            qpath = quantized(name, path, feeds, a.out, fmt, a.full_range)
+            oq, ro = ort_ms(qpath, feeds, a.runs, a.warmup)
+            xq, rx = oxrt_ms(qpath, feeds, a.runs, a.warmup)
+            diff = float(np.max(np.abs(np.asarray(ro[0], np.float64) - np.asarray(rx[0], np.float64))))
+            print(f"{name + ' ' + fmt:24s} {of:9.2f} {xf:9.2f} {oq:9.2f} {xq:9.2f}  {xf / xq:16.2f}x "
+                  f"{xq / oq:12.2f}x {diff:16.4g}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

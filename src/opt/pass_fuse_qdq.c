@@ -1,0 +1,250 @@
+/* pass_fuse_qdq.c - QDQ groups become integer kernels, so a QDQ model runs without a float round trip:
+ *
+ *   DequantizeLinear(xq) , DequantizeLinear(wq const) [, DequantizeLinear(bias int32 const)]
+ *       -> Conv   -> QuantizeLinear   =>  QLinearConv(xq, .., wq, .., y_scale, y_zp [, bias])
+ *       -> MatMul -> QuantizeLinear   =>  QLinearMatMul(xq, .., wq, .., y_scale, y_zp)
+ *       -> Gemm   -> QuantizeLinear   =>  com.microsoft QGemm(xq, .., wq, .., bias, y_scale, y_zp)
+ *
+ * and around the other operators of a quantized graph (per-tensor 8-bit parameters, one type throughout):
+ *
+ *   DQ(a), DQ(b) -> Add | Mul -> Q                       =>  com.microsoft QLinearAdd | QLinearMul
+ *   DQ(x) -> GlobalAveragePool | AveragePool | Sigmoid | LeakyRelu -> Q
+ *                                                        =>  com.microsoft QLinearGlobalAveragePool | ...
+ *   DQ(x) -> MaxPool | Flatten | Reshape | Transpose | Squeeze | Unsqueeze -> Q, with the same scale and zero
+ *            point on both sides                         =>  the operator on x itself (it only selects or
+ *            moves values, so the result is exact)
+ *
+ * The operator takes over the QuantizeLinear's output (name kept); the DequantizeLinear nodes stay for their
+ * other readers and eliminate_dead drops those left unread. Conditions (else the group is left alone):
+ * activation and output quantized per tensor, 8-bit, with constant float32 scales and explicit constant zero
+ * points; the weight a constant 8-bit initializer quantized per tensor or per output channel (Conv: axis 0;
+ * MatMul: axis 1 of a 2-D weight; Gemm: the N axis); the bias, when present, a constant int32 vector dequantized
+ * with scale x_scale * w_scale (what ONNX Runtime's quantizer writes) and zero point 0; the float result read by
+ * the QuantizeLinear alone and no graph output (so no other reader sees a changed value); no block
+ * quantization, no output_dtype / precision attributes. The fused result differs from the float QDQ
+ * evaluation only by rounding: within one quantization step of the output.
+ */
+#include "opt.h"
+#include <math.h>
+#include <string.h>
+
+static bool is_onnx(const oxrt_node *n, const char *op) {
+  return n && n->op_type && !*n->domain && !strcmp(n->op_type, op);
+}
+
+static bool is8(oxrt_elem_type t) { return t == OXRT_UINT8 || t == OXRT_INT8; }
+
+/* A Q or DQ node without block quantization or attributes that change the type or precision. */
+static bool plain_qdq(const oxrt_node *n) {
+  for (int a = 0; a < n->n_attrs; a++) {
+    const char *nm = n->attrs[a].name;
+    if (strcmp(nm, "axis") && strcmp(nm, "saturate") && !(n->attrs[a].i == 0 && !strcmp(nm, "block_size")))
+      return false;
+  }
+  return n->n_outputs == 1 && (n->n_inputs == 2 || n->n_inputs == 3);
+}
+
+/* Per-tensor 8-bit quantization parameters of a Q/DQ node: constant float32 scale and an explicit 8-bit zero point. */
+static bool per_tensor8(oxrt_graph *g, const oxrt_node *n) {
+  if (n->n_inputs != 3) return false;
+  const oxrt_value *s = opt_const(g, n->inputs[1]), *z = opt_const(g, n->inputs[2]);
+  return s && z && s->dtype == OXRT_FLOAT && s->count == 1 && z->count == 1 && is8(z->dtype);
+}
+
+/* The DequantizeLinear producing `id` (plain, with 3 inputs), or NULL. */
+static oxrt_node *dq_of(oxrt_graph *g, int id) {
+  oxrt_node *n = opt_producer(g, id);
+  return is_onnx(n, "DequantizeLinear") && plain_qdq(n) && n->n_inputs == 3 ? n : NULL;
+}
+
+/* Activation side: DQ per tensor of an 8-bit value whose zero point has its type. */
+static bool act_dq(oxrt_graph *g, const oxrt_node *dq) {
+  if (!dq || !per_tensor8(g, dq)) return false;
+  oxrt_elem_type xt = opt_value_type(g, dq->inputs[0]), zt = opt_const(g, dq->inputs[2])->dtype;
+  return xt == OXRT_UNDEFINED || xt == zt;
+}
+
+/* Weight side: DQ of a constant 8-bit tensor of rank `rank`, per tensor or along `axis` (n_out channels). */
+static bool weight_dq(oxrt_graph *g, const oxrt_node *dq, int rank, int axis, size_t n_out) {
+  if (!dq) return false;
+  const oxrt_value *w = opt_const(g, dq->inputs[0]), *s = opt_const(g, dq->inputs[1]), *z = opt_const(g, dq->inputs[2]);
+  if (!w || !s || !z || !is8(w->dtype) || z->dtype != w->dtype || w->rank != rank || s->dtype != OXRT_FLOAT ||
+      s->count != z->count)
+    return false;
+  if (s->count == 1) return s->rank <= 1;
+  int64_t ax = oxrt_attr_int(dq, "axis", 1);
+  if (ax < 0) ax += rank;
+  return ax == axis && s->rank == 1 && s->count == n_out;
+}
+
+/* Bias: DQ of a constant int32 [n] with zero point 0 and scale x_scale * w_scale (per tensor or per channel). */
+static bool bias_dq(oxrt_graph *g, const oxrt_node *dq, const oxrt_node *dqx, const oxrt_node *dqw, size_t n) {
+  if (!dq) return false;
+  const oxrt_value *b = opt_const(g, dq->inputs[0]), *s = opt_const(g, dq->inputs[1]);
+  const oxrt_value *z = dq->n_inputs == 3 ? opt_const(g, dq->inputs[2]) : NULL;
+  if (!b || !s || b->dtype != OXRT_INT32 || b->rank != 1 || b->count != n || s->dtype != OXRT_FLOAT)
+    return false;
+  if (dq->n_inputs == 3 && !z) return false;
+  for (size_t i = 0; z && i < z->count; i++)
+    if (((const int32_t *)z->data)[i] != 0) return false;
+  const float xs = *(const float *)opt_const(g, dqx->inputs[1])->data;
+  const oxrt_value *ws = opt_const(g, dqw->inputs[1]);
+  if (s->count != 1 && s->count != n) return false;
+  for (size_t i = 0; i < n; i++) {
+    float want = xs * ((const float *)ws->data)[ws->count == 1 ? 0 : i], got = ((const float *)s->data)[s->count == 1 ? 0 : i];
+    if (!(fabsf(got - want) <= 1e-6f * fabsf(want))) return false;
+  }
+  return true;
+}
+
+/* The QuantizeLinear that alone reads the float result `id` (no graph output), per tensor 8-bit; else NULL. */
+static oxrt_node *q_after(oxrt_graph *g, const opt_uses *u, int id) {
+  oxrt_node *q = opt_sole_reader(g, u, id);
+  return is_onnx(q, "QuantizeLinear") && plain_qdq(q) && per_tensor8(g, q) ? q : NULL;
+}
+
+static oxrt_status *fuse(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, oxrt_node *n, bool *changed) {
+  if (n->n_outputs != 1 || n->outputs[0] < 0 || n->n_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0) return NULL;
+  bool conv = is_onnx(n, "Conv"), mm = is_onnx(n, "MatMul"), gemm = is_onnx(n, "Gemm");
+  if (!conv && !mm && !gemm) return NULL;
+  oxrt_node *dqx = dq_of(g, n->inputs[0]), *dqw = dq_of(g, n->inputs[1]);
+  if (!act_dq(g, dqx) || !dqw) return NULL;
+  const oxrt_value *w = opt_const(g, dqw->inputs[0]);
+  if (!w || w->rank < 1) return NULL;
+  size_t n_out;
+  int wrank, waxis;
+  bool trans_b = gemm && oxrt_attr_int(n, "transB", 0) != 0;
+  if (conv) {
+    wrank = w->rank, waxis = 0, n_out = (size_t)w->dims[0];
+    if (wrank < 3) return NULL;
+  } else if (mm) {
+    wrank = 2, waxis = 1, n_out = w->rank == 2 ? (size_t)w->dims[1] : 0;
+  } else {
+    wrank = 2, waxis = trans_b ? 0 : 1, n_out = w->rank == 2 ? (size_t)w->dims[trans_b ? 0 : 1] : 0;
+    if (n->n_inputs == 3 && oxrt_attr_float(n, "beta", 1.0f) != 1.0f) return NULL;
+  }
+  if (!weight_dq(g, dqw, wrank, waxis, n_out)) return NULL;
+  oxrt_node *dqb = NULL;
+  if (!mm && n->n_inputs == 3 && n->inputs[2] >= 0) {
+    dqb = dq_of(g, n->inputs[2]);
+    if (!dqb) {
+      dqb = opt_producer(g, n->inputs[2]); /* DQ with 2 inputs (zero point absent) */
+      if (!is_onnx(dqb, "DequantizeLinear") || !plain_qdq(dqb)) return NULL;
+    }
+    if (!bias_dq(g, dqb, dqx, dqw, n_out)) return NULL;
+  }
+  oxrt_node *q = q_after(g, u, n->outputs[0]);
+  if (!q) return NULL;
+  if (gemm) OXRT_TRY(opt_import_domain(ctx->model, "com.microsoft", 1));
+  int ins[9], k = 0;
+  int xs = dqx->inputs[1], xz = dqx->inputs[2], ws = dqw->inputs[1], wz = dqw->inputs[2];
+  if (gemm) {
+    int v[9] = {dqx->inputs[0], xs, xz, dqw->inputs[0], ws, wz, dqb ? dqb->inputs[0] : -1, q->inputs[1], q->inputs[2]};
+    memcpy(ins, v, sizeof v);
+    k = 9;
+  } else {
+    int v[9] = {dqx->inputs[0], xs, xz, dqw->inputs[0], ws, wz, q->inputs[1], q->inputs[2], dqb ? dqb->inputs[0] : -1};
+    memcpy(ins, v, sizeof v);
+    k = dqb ? 9 : 8;
+  }
+  OXRT_TRY(opt_set_inputs(g, n, ins, k));
+  int mid = n->outputs[0];
+  if (gemm) {
+    n->op_type = "QGemm";
+    n->domain = "com.microsoft";
+    /* QGemm takes alpha, transA, transB; beta is 1 (checked) and not one of its attributes */
+    int keep = 0;
+    for (int a = 0; a < n->n_attrs; a++)
+      if (strcmp(n->attrs[a].name, "beta")) n->attrs[keep++] = n->attrs[a];
+    n->n_attrs = keep;
+  } else {
+    n->op_type = conv ? "QLinearConv" : "QLinearMatMul";
+  }
+  opt_absorb_consumer(g, u, n, q, mid);
+  u->count[dqx->outputs[0]]--, u->count[dqw->outputs[0]]--;
+  if (dqb) u->count[dqb->outputs[0]]--;
+  *changed = true;
+  return NULL;
+}
+
+/* Same per-tensor parameters on two Q/DQ nodes (constant values compared). */
+static bool same_params(oxrt_graph *g, const oxrt_node *a, const oxrt_node *b) {
+  const oxrt_value *sa = opt_const(g, a->inputs[1]), *sb = opt_const(g, b->inputs[1]);
+  const oxrt_value *za = opt_const(g, a->inputs[2]), *zb = opt_const(g, b->inputs[2]);
+  return *(const float *)sa->data == *(const float *)sb->data && za->dtype == zb->dtype &&
+         !memcmp(za->data, zb->data, za->nbytes);
+}
+
+typedef struct {
+  const char *op, *qop; /* qop NULL: the operator runs on the quantized values as they are */
+  int n_in;             /* float inputs, each from a DequantizeLinear */
+  int min_opset;        /* of ai.onnx, for the 8-bit types (MaxPool) */
+} qdq_rule;
+
+static const qdq_rule rules[] = {
+    {"Add", "QLinearAdd", 2, 7},
+    {"Mul", "QLinearMul", 2, 7},
+    {"GlobalAveragePool", "QLinearGlobalAveragePool", 1, 1},
+    {"AveragePool", "QLinearAveragePool", 1, 1},
+    {"Sigmoid", "QLinearSigmoid", 1, 1},
+    {"LeakyRelu", "QLinearLeakyRelu", 1, 1},
+    {"MaxPool", NULL, 1, 12},
+    {"Flatten", NULL, 1, 1},
+    {"Reshape", NULL, 1, 5},
+    {"Transpose", NULL, 1, 1},
+    {"Squeeze", NULL, 1, 1},
+    {"Unsqueeze", NULL, 1, 1},
+};
+
+static oxrt_status *fuse_other(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, oxrt_node *n, bool *changed) {
+  const qdq_rule *r = NULL;
+  for (size_t i = 0; i < sizeof rules / sizeof *rules && !r; i++)
+    if (is_onnx(n, rules[i].op)) r = &rules[i];
+  if (!r || n->n_outputs != 1 || n->outputs[0] < 0 || n->n_inputs < r->n_in || opt_node_opset(ctx->model, n) < r->min_opset)
+    return NULL;
+  if (r->qop && n->n_inputs != r->n_in) return NULL;
+  size_t nd = 0;
+  if (r->qop && oxrt_attr_ints(n, "dilations", &nd)) return NULL; /* QLinearAveragePool has none */
+  oxrt_node *dq[2] = {NULL, NULL};
+  for (int k = 0; k < r->n_in; k++)
+    if (n->inputs[k] < 0 || !act_dq(g, dq[k] = dq_of(g, n->inputs[k]))) return NULL;
+  oxrt_node *q = q_after(g, u, n->outputs[0]);
+  if (!q) return NULL;
+  oxrt_elem_type t = opt_const(g, q->inputs[2])->dtype;
+  for (int k = 0; k < r->n_in; k++)
+    if (opt_const(g, dq[k]->inputs[2])->dtype != t) return NULL;
+  if (!r->qop && !same_params(g, dq[0], q)) return NULL;
+  int ins[8], k = 0;
+  if (r->qop) {
+    for (int i = 0; i < r->n_in; i++) ins[k++] = dq[i]->inputs[0], ins[k++] = dq[i]->inputs[1], ins[k++] = dq[i]->inputs[2];
+    ins[k++] = q->inputs[1], ins[k++] = q->inputs[2];
+    OXRT_TRY(opt_import_domain(ctx->model, "com.microsoft", 1));
+  } else {
+    for (int i = 0; i < n->n_inputs; i++) ins[k++] = i == 0 ? dq[0]->inputs[0] : n->inputs[i];
+  }
+  OXRT_TRY(opt_set_inputs(g, n, ins, k));
+  if (r->qop) n->op_type = r->qop, n->domain = "com.microsoft";
+  opt_absorb_consumer(g, u, n, q, n->outputs[0]);
+  for (int i = 0; i < r->n_in; i++) u->count[dq[i]->outputs[0]]--;
+  *changed = true;
+  return NULL;
+}
+
+static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
+  opt_uses u;
+  OXRT_TRY(opt_uses_build(g, &u));
+  oxrt_status *st = NULL;
+  for (int i = 0; i < g->n_nodes && !st; i++)
+    if (g->nodes[i].op_type) {
+      bool ch = false;
+      st = fuse(ctx, g, &u, &g->nodes[i], &ch);
+      if (!st && !ch) st = fuse_other(ctx, g, &u, &g->nodes[i], &ch);
+      *changed |= ch;
+    }
+  opt_uses_free(&u);
+  return st;
+}
+
+const oxrt_opt_pass oxrt_pass_fuse_qdq = {"fuse_qdq", OXRT_OPT_BASIC, true, run,
+                                          "DequantizeLinear -> op -> QuantizeLinear groups into integer "
+                                          "operators (QLinearConv, QLinearMatMul, QGemm, QLinearAdd, ...)"};
