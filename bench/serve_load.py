@@ -5,7 +5,7 @@ Against a running server (REST, binary tensor data):
 
 Or with and without dynamic batching on one CNN: starts a server on loopback with the model twice
 (max_batch_size 0 and N), loads each in turn, samples the server's RSS from /proc and prints a table:
-    python bench/serve_load.py --onnx model.onnx --clients 16 --requests 40 [--max-batch 16]
+    python bench/serve_load.py --onnx model.onnx --clients 16 --requests 40 [--max-batch 16] [--protocol grpc]
 
 Reports throughput, p50/p99 latency, failed requests and RSS over time. Every loop is bounded.
 """
@@ -22,6 +22,7 @@ import threading
 import time
 
 import numpy as np
+import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
 
@@ -46,7 +47,8 @@ def input_for(url, model):
     return inp["name"], inp["datatype"], np.random.default_rng(0).standard_normal(shape).astype(dt)
 
 
-def run_load(url, model, clients, requests, pid=None, sample_s=0.25):
+def run_load(url, model, clients, requests, pid=None, sample_s=0.25, grpc_url=None):
+    """REST clients on `url`, or gRPC clients on `grpc_url` when given."""
     name, datatype, x = input_for(url, model)
     lat, failures, lock = [], [], threading.Lock()
     rss, stop = [], threading.Event()
@@ -58,9 +60,14 @@ def run_load(url, model, clients, requests, pid=None, sample_s=0.25):
             stop.wait(sample_s)
 
     def client(_):
-        c = httpclient.InferenceServerClient(url, connection_timeout=30, network_timeout=60)
-        i = httpclient.InferInput(name, list(x.shape), datatype)
-        i.set_data_from_numpy(x, binary_data=True)
+        if grpc_url:
+            c = grpcclient.InferenceServerClient(grpc_url)
+            i = grpcclient.InferInput(name, list(x.shape), datatype)
+            i.set_data_from_numpy(x)
+        else:
+            c = httpclient.InferenceServerClient(url, connection_timeout=30, network_timeout=60)
+            i = httpclient.InferInput(name, list(x.shape), datatype)
+            i.set_data_from_numpy(x, binary_data=True)
         mine, bad = [], []
         for _ in range(requests):
             t = time.perf_counter()
@@ -86,7 +93,8 @@ def run_load(url, model, clients, requests, pid=None, sample_s=0.25):
         th.join()
         rss.append((round(wall, 2), round(rss_mib(pid), 1)))
     ms = np.array(lat) * 1000 if lat else np.array([0.0])
-    return {"model": model, "clients": clients, "requests": requests, "ok": len(lat), "failed": len(failures),
+    return {"model": model, "protocol": "grpc" if grpc_url else "http", "clients": clients, "requests": requests,
+            "ok": len(lat), "failed": len(failures),
             "errors": sorted(set(failures))[:3], "seconds": round(wall, 2),
             "throughput": round(len(lat) / wall, 1), "p50_ms": round(float(np.percentile(ms, 50)), 2),
             "p99_ms": round(float(np.percentile(ms, 99)), 2), "rss_mib": rss}
@@ -97,14 +105,15 @@ def start_server(repo, tmp):
     log_path = os.path.join(tmp, "server.log")
     log = open(log_path, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "oxrt.serve", repo, "--host", "127.0.0.1", "--http-port", "0",
-                             "--grpc-port", "-1"], stdout=log, stderr=subprocess.STDOUT)
+                             "--grpc-port", "0"], stdout=log, stderr=subprocess.STDOUT)
     end = time.monotonic() + 120
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise RuntimeError(open(log_path).read())
         for line in open(log_path, errors="replace"):
             if '"server started"' in line:
-                return proc, f"127.0.0.1:{json.loads(line)['http_port']}"
+                ev = json.loads(line)
+                return proc, f"127.0.0.1:{ev['http_port']}", f"127.0.0.1:{ev['grpc_port']}"
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError("server did not start in 120 s")
@@ -122,12 +131,13 @@ def compare(args):
             cfg["max_queue_size"] = max(64, args.clients * 2)
             with open(os.path.join(repo, name, "config.json"), "w") as f:
                 json.dump(cfg, f)
-        proc, url = start_server(repo, tmp)
+        proc, url, grpc_url = start_server(repo, tmp)
+        grpc_url = grpc_url if args.protocol == "grpc" else None
         try:
             reports = []
             for model in ("nobatch", "batch"):
-                run_load(url, model, args.clients, 2, None)  # warm-up
-                reports.append(run_load(url, model, args.clients, args.requests, proc.pid))
+                run_load(url, model, args.clients, 2, None, grpc_url=grpc_url)  # warm-up
+                reports.append(run_load(url, model, args.clients, args.requests, proc.pid, grpc_url=grpc_url))
         finally:
             proc.terminate()
             proc.wait(60)
@@ -137,11 +147,11 @@ def compare(args):
 
 
 def table(reports):
-    lines = ["| model config | clients x requests | ok | failed | req/s | p50 ms | p99 ms "
-             "| RSS MiB start -> max -> end |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model config | protocol | clients x requests | ok | failed | req/s | p50 ms | p99 ms "
+             "| RSS MiB start -> max -> end |", "|---|---|---|---|---|---|---|---|---|"]
     for r in reports:
         rs = [v for _, v in r["rss_mib"]] or [float("nan")]
-        lines.append(f"| {r['model']} | {r['clients']} x {r['requests']} | {r['ok']} | {r['failed']} | "
+        lines.append(f"| {r['model']} | {r['protocol']} | {r['clients']} x {r['requests']} | {r['ok']} | {r['failed']} | "
                      f"{r['throughput']} | {r['p50_ms']} | {r['p99_ms']} | {rs[0]} -> {max(rs)} -> {rs[-1]} |")
     return "\n".join(lines)
 
@@ -156,6 +166,8 @@ def main():
     ap.add_argument("--max-batch", type=int, default=16)
     ap.add_argument("--delay-ms", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads per session (0: one per core)")
+    ap.add_argument("--protocol", choices=["http", "grpc"], default="http", help="client protocol (default http)")
+    ap.add_argument("--grpc-url", help="host:port of the server's gRPC endpoint (with --url and --protocol grpc)")
     ap.add_argument("--pid", type=int, help="server process to sample RSS of (with --url)")
     ap.add_argument("--json", action="store_true", help="print one JSON line per run")
     a = ap.parse_args()
@@ -164,7 +176,10 @@ def main():
     if a.onnx:
         reports = compare(a)
     elif a.url and a.model:
-        reports = [run_load(a.url, a.model, a.clients, a.requests, a.pid)]
+        if a.protocol == "grpc" and not a.grpc_url:
+            ap.error("--protocol grpc with --url needs --grpc-url")
+        reports = [run_load(a.url, a.model, a.clients, a.requests, a.pid,
+                            grpc_url=a.grpc_url if a.protocol == "grpc" else None)]
     else:
         ap.error("give --url and --model, or --onnx")
     for r in reports:
