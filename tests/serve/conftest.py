@@ -58,6 +58,14 @@ def make_mixed(path):
     _save(g, path)
 
 
+def make_flags(path):
+    """BOOL and FP16 tensors: nb = Not(b), h2 = h + h."""
+    g = h.make_graph([h.make_node("Not", ["b"], ["nb"]), h.make_node("Add", ["h", "h"], ["h2"])], "flags",
+                     [h.make_tensor_value_info("b", T.BOOL, ["k"]), h.make_tensor_value_info("h", T.FLOAT16, ["k"])],
+                     [h.make_tensor_value_info("nb", T.BOOL, ["k"]), h.make_tensor_value_info("h2", T.FLOAT16, ["k"])])
+    _save(g, path)
+
+
 def make_slow(path, depth=48):
     """Many 256x256 MatMuls on x [batch, 256, 256]: tens to hundreds of ms per run."""
     w = (np.eye(256) + 0.001 * np.random.default_rng(2).standard_normal((256, 256))).astype(np.float32)
@@ -80,6 +88,7 @@ def write_repo(root):
     with open(os.path.join(root, "cnn", "config.json"), "w") as f:
         json.dump({"max_batch_size": 8, "max_queue_delay_ms": 5}, f)
     make_mixed(os.path.join(root, "mixed", "1", "model.onnx"))
+    make_flags(os.path.join(root, "flags", "1", "model.onnx"))
     make_slow(os.path.join(root, "slow", "3", "model.onnx"))
     with open(os.path.join(root, "slow", "config.json"), "w") as f:
         json.dump({"max_queue_size": 2, "instance_count": 1, "threads": 1}, f)

@@ -70,6 +70,28 @@ def test_http_bytes_and_int64(server, repo):
         assert [v.decode() if isinstance(v, bytes) else v for v in r.as_numpy("s2")] == list(s)
 
 
+def test_bool_fp16_and_gzip(server):
+    b = np.array([True, False, True])
+    f = np.array([0.5, -1.25, 3.0], dtype=np.float16)
+    c = httpclient.InferenceServerClient(server.http)
+    for binary in (False, True):
+        r = _http_infer(c, "flags", {"b": ("BOOL", b), "h": ("FP16", f)}, binary, binary)
+        np.testing.assert_array_equal(r.as_numpy("nb"), ~b)
+        np.testing.assert_array_equal(r.as_numpy("h2"), f + f)
+    ins = [httpclient.InferInput("b", [3], "BOOL"), httpclient.InferInput("h", [3], "FP16")]
+    ins[0].set_data_from_numpy(b)
+    ins[1].set_data_from_numpy(f)
+    r = c.infer("flags", ins, request_compression_algorithm="gzip")  # Content-Encoding: gzip
+    np.testing.assert_array_equal(r.as_numpy("h2"), f + f)
+    g = grpcclient.InferenceServerClient(server.grpc)
+    ins = [grpcclient.InferInput("b", [3], "BOOL"), grpcclient.InferInput("h", [3], "FP16")]
+    ins[0].set_data_from_numpy(b)
+    ins[1].set_data_from_numpy(f)
+    r = g.infer("flags", ins)
+    np.testing.assert_array_equal(r.as_numpy("nb"), ~b)
+    np.testing.assert_array_equal(r.as_numpy("h2"), f + f)
+
+
 def test_grpc_infer_and_metadata(server, repo):
     c = grpcclient.InferenceServerClient(server.grpc)
     assert c.is_server_live() and c.is_server_ready() and c.is_model_ready("cnn")
