@@ -5,8 +5,8 @@ quantized with onnxruntime.quantization the way the issue measured them:
   resnet18  quantize_static, QDQ, per channel, uint8 activations / int8 weights (reduce_range: 7-bit weights,
             so ONNX Runtime's AVX2 kernel does not saturate; --full-range to drop it) and QOperator
   bert_small quantize_dynamic, int8 weights
-Each latency is the minimum over --runs runs after --warmup runs (the machine is shared: minima are the stable
-statistic). Prints one row per model and the ratios the issue's targets are stated in.
+Each latency is the minimum CPU time of the calling thread over --runs runs after --warmup runs (one thread: both
+runtimes compute on the caller; the machine is shared, and CPU-time minima are the stable statistic there). Prints one row per model and the ratios the issue's targets are stated in.
 
     python bench/quant_bench.py [--out /tmp/qbench] [--runs 10] [--models resnet18 bert_small]
 """
@@ -22,13 +22,15 @@ sys.path.insert(0, os.path.join(HERE, "models"))
 
 
 def _time(run, runs, warmup):
+    """Minimum CPU time of this thread per run (both runtimes compute on the calling thread at one thread), in
+    ms: on a shared machine it ignores the time other processes hold the core, which wall time would count."""
     for _ in range(warmup):
         run()
     best = float("inf")
     for _ in range(runs):
-        t = time.perf_counter()
+        t = time.thread_time()
         run()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, time.thread_time() - t)
     return best * 1e3
 
 

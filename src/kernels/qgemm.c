@@ -54,7 +54,7 @@ static const oxrt_qkernel g_kernels[OXRT_QK_COUNT] = {
     {OXRT_QK_PORTABLE, "portable", P_MR, P_NR, 2, qukernel_portable},
     {OXRT_QK_PORTABLE8, "portable-bytes", P_MR, P_NR, 4, qukernel_portable8},
 #ifdef QGEMM_X86
-    {OXRT_QK_AVX2, "avx2", 6, 16, 2, oxrt_qukernel_avx2},
+    {OXRT_QK_AVX2, "avx2", 5, 16, 2, oxrt_qukernel_avx2},
     {OXRT_QK_AVXVNNI, "avxvnni", 6, 16, 4, oxrt_qukernel_avxvnni},
     {OXRT_QK_AVX512, "avx512bw", 12, 32, 2, oxrt_qukernel_avx512},
     {OXRT_QK_AVX512VNNI, "avx512vnni", 12, 32, 4, oxrt_qukernel_avx512vnni},
@@ -115,9 +115,42 @@ static inline int32_t q_shift(bool is_a, bool is_signed) { return is_a ? (is_sig
 
 /* Rows [r0, r0+r_eff) and k [k0, k0+kc) of m into one panel of width r (zero padded to whole k-groups);
  * k-group 4 also adds each row's packed bytes to sums[0..r_eff). */
+/* k-group 2, one zero point for the panel, rows of the source adjacent (rs == 1: a B block row by row, an
+ * im2col fill) or k adjacent (ks == 1: activations as A): the hot cases, without per-element index arithmetic. */
+#define PACK16_FAST(T)                                                                                                 \
+  do {                                                                                                                 \
+    const T *src = (const T *)m->data;                                                                                 \
+    if (m->rs == 1) {                                                                                                  \
+      for (size_t kk = 0; kk < kgc; kk++, d += r * 2) {                                                                \
+        const T *s0 = src + (k0 + 2 * kk) * m->ks + r0, *s1 = s0 + m->ks;                                              \
+        if (2 * kk + 1 < kc)                                                                                           \
+          for (size_t i = 0; i < r_eff; i++) d[2 * i] = (int16_t)(s0[i] - z), d[2 * i + 1] = (int16_t)(s1[i] - z);   \
+        else                                                                                                           \
+          for (size_t i = 0; i < r_eff; i++) d[2 * i] = (int16_t)(s0[i] - z), d[2 * i + 1] = 0;                      \
+        for (size_t i = 2 * r_eff; i < 2 * r; i++) d[i] = 0;                                                           \
+      }                                                                                                                \
+    } else {                                                                                                           \
+      for (size_t i = 0; i < r_eff; i++) {                                                                             \
+        const T *row = src + (r0 + i) * m->rs + k0;                                                                    \
+        int16_t *di = d + 2 * i;                                                                                       \
+        for (size_t k = 0; k < kc; k++) di[(k / 2) * r * 2 + (k & 1)] = (int16_t)(row[k] - z);                         \
+        if (kc & 1) di[(kc / 2) * r * 2 + 1] = 0;                                                                      \
+      }                                                                                                                \
+      for (size_t kk = 0; kk < kgc; kk++)                                                                              \
+        for (size_t i = 2 * r_eff; i < 2 * r; i++) d[kk * r * 2 + i] = 0;                                              \
+    }                                                                                                                  \
+  } while (0)
+
 static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, size_t r0, size_t r_eff, size_t k0,
                        size_t kc, size_t r, void *dst, int32_t *sums) {
   size_t g = kern->g, kgc = (kc + g - 1) / g;
+  if (g == 2 && (m->rs == 1 || m->ks == 1) && !(m->zp && m->zp_per_row)) {
+    int16_t *d = dst;
+    int32_t z = q_zp(m, 0);
+    if (m->is_signed) PACK16_FAST(int8_t);
+    else PACK16_FAST(uint8_t);
+    return;
+  }
   if (g == 2) {
     int16_t *d = dst;
     for (size_t kk = 0; kk < kgc; kk++, d += r * 2) {

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-#define DECL(i) __m512i c##i##a = _mm512_setzero_si512(), c##i##b = _mm512_setzero_si512();
+#define DECL(i)                                                                                                        \
+  __m512i c##i##a = acc ? _mm512_loadu_si512(c + (i) * ldc) : _mm512_setzero_si512();                                 \
+  __m512i c##i##b = acc ? _mm512_loadu_si512(c + (i) * ldc + 16) : _mm512_setzero_si512();
 #define STEP(i)                                                                                                        \
   {                                                                                                                    \
     int32_t quad;                                                                                                      \
@@ -14,16 +16,7 @@
     c##i##a = _mm512_dpbusd_epi32(c##i##a, av, b0);                                                                    \
     c##i##b = _mm512_dpbusd_epi32(c##i##b, av, b1);                                                                    \
   }
-#define STORE(i)                                                                                                       \
-  {                                                                                                                    \
-    int32_t *p0 = c + (i) * ldc, *p1 = c + (i) * ldc + 16;                                                             \
-    if (acc) {                                                                                                         \
-      c##i##a = _mm512_add_epi32(c##i##a, _mm512_loadu_si512(p0));                                                     \
-      c##i##b = _mm512_add_epi32(c##i##b, _mm512_loadu_si512(p1));                                                     \
-    }                                                                                                                  \
-    _mm512_storeu_si512(p0, c##i##a);                                                                                  \
-    _mm512_storeu_si512(p1, c##i##b);                                                                                  \
-  }
+#define STORE(i) _mm512_storeu_si512(c + (i) * ldc, c##i##a), _mm512_storeu_si512(c + (i) * ldc + 16, c##i##b);
 
 void oxrt_qukernel_avx512vnni(size_t kg, const void *av, const void *bv, int32_t *c, size_t ldc, bool acc) {
   const uint8_t *a = av;

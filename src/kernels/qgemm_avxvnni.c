@@ -5,7 +5,9 @@
 #include <string.h>
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
-#define DECL(i) __m256i c##i##a = _mm256_setzero_si256(), c##i##b = _mm256_setzero_si256();
+#define DECL(i)                                                                                                        \
+  __m256i c##i##a = acc ? _mm256_loadu_si256((const __m256i *)(c + (i) * ldc)) : _mm256_setzero_si256();              \
+  __m256i c##i##b = acc ? _mm256_loadu_si256((const __m256i *)(c + (i) * ldc + 8)) : _mm256_setzero_si256();
 #define STEP(i)                                                                                                        \
   {                                                                                                                    \
     int32_t quad;                                                                                                      \
@@ -15,15 +17,8 @@
     c##i##b = _mm256_dpbusd_avx_epi32(c##i##b, av, b1);                                                                \
   }
 #define STORE(i)                                                                                                       \
-  {                                                                                                                    \
-    __m256i *p0 = (__m256i *)(c + (i) * ldc), *p1 = (__m256i *)(c + (i) * ldc + 8);                                    \
-    if (acc) {                                                                                                         \
-      c##i##a = _mm256_add_epi32(c##i##a, _mm256_loadu_si256(p0));                                                     \
-      c##i##b = _mm256_add_epi32(c##i##b, _mm256_loadu_si256(p1));                                                     \
-    }                                                                                                                  \
-    _mm256_storeu_si256(p0, c##i##a);                                                                                  \
-    _mm256_storeu_si256(p1, c##i##b);                                                                                  \
-  }
+  _mm256_storeu_si256((__m256i *)(c + (i) * ldc), c##i##a);                                                            \
+  _mm256_storeu_si256((__m256i *)(c + (i) * ldc + 8), c##i##b);
 
 void oxrt_qukernel_avxvnni(size_t kg, const void *av, const void *bv, int32_t *c, size_t ldc, bool acc) {
   const uint8_t *a = av;

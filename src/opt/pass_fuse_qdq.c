@@ -10,9 +10,16 @@
  *   DQ(a), DQ(b) -> Add | Mul -> Q                       =>  com.microsoft QLinearAdd | QLinearMul
  *   DQ(x) -> GlobalAveragePool | AveragePool | Sigmoid | LeakyRelu -> Q
  *                                                        =>  com.microsoft QLinearGlobalAveragePool | ...
- *   DQ(x) -> MaxPool | Flatten | Reshape | Transpose | Squeeze | Unsqueeze -> Q, with the same scale and zero
- *            point on both sides                         =>  the operator on x itself (it only selects or
- *            moves values, so the result is exact)
+ *   DQ(x) -> Flatten | Reshape | Transpose | Squeeze | Unsqueeze -> Q, with the same scale and zero point on
+ *            both sides                                  =>  the operator on x itself (it only moves values, so
+ *            the result is exact). MaxPool would qualify too, but Pool.c's 8-bit path goes through doubles and
+ *            is slower than dequantize + float MaxPool + quantize, so it stays float for now.
+ *
+ * and quantize_dynamic's chain after an integer product (the scale of A a one-element value: a
+ * DynamicQuantizeLinear's scale output or a constant; the scale of B constant, one value or one per column):
+ *
+ *   MatMulInteger(a, b, az, bz) -> Cast(float) -> Mul(Mul(a_scale, b_scale)) [-> Add(constant row bias)]
+ *                                                        =>  com.microsoft MatMulIntegerToFloat
  *
  * The operator takes over the QuantizeLinear's output (name kept); the DequantizeLinear nodes stay for their
  * other readers and eliminate_dead drops those left unread. Conditions (else the group is left alone):
@@ -188,7 +195,6 @@ static const qdq_rule rules[] = {
     {"AveragePool", "QLinearAveragePool", 1, 1},
     {"Sigmoid", "QLinearSigmoid", 1, 1},
     {"LeakyRelu", "QLinearLeakyRelu", 1, 1},
-    {"MaxPool", NULL, 1, 12},
     {"Flatten", NULL, 1, 1},
     {"Reshape", NULL, 1, 5},
     {"Transpose", NULL, 1, 1},
@@ -230,6 +236,60 @@ static oxrt_status *fuse_other(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, ox
   return NULL;
 }
 
+/* Value `id` holds one element: a constant of one element, or DynamicQuantizeLinear's scale (output 1). */
+static bool one_element(oxrt_graph *g, int id) {
+  const oxrt_value *c = opt_const(g, id);
+  if (c) return c->count == 1 && c->dtype == OXRT_FLOAT;
+  oxrt_node *p = opt_producer(g, id);
+  return is_onnx(p, "DynamicQuantizeLinear") && p->n_outputs > 1 && p->outputs[1] == id;
+}
+
+static oxrt_status *fuse_dynamic(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, oxrt_node *n, bool *changed) {
+  if (!is_onnx(n, "MatMulInteger") || n->n_outputs != 1 || n->outputs[0] < 0 || n->n_inputs < 2) return NULL;
+  const oxrt_value *b = opt_const(g, n->inputs[1]);
+  if (!b || b->rank != 2) return NULL;
+  size_t N = (size_t)b->dims[1];
+  oxrt_node *cast = opt_sole_reader(g, u, n->outputs[0]);
+  if (!is_onnx(cast, "Cast") || cast->n_outputs != 1 || oxrt_attr_int(cast, "to", 0) != OXRT_FLOAT) return NULL;
+  oxrt_node *mul = opt_sole_reader(g, u, cast->outputs[0]);
+  if (!opt_is_op(mul, "Mul", 2)) return NULL;
+  int sid = opt_other_input(mul, cast->outputs[0]);
+  oxrt_node *smul = opt_sole_producer(g, u, sid);
+  if (sid == cast->outputs[0] || !opt_is_op(smul, "Mul", 2)) return NULL;
+  int as = -1, bs = -1;
+  for (int k = 0; k < 2; k++) {
+    const oxrt_value *c = opt_const(g, smul->inputs[k]);
+    if (c && c->dtype == OXRT_FLOAT && c->rank <= 1 && (c->count == 1 || c->count == N) &&
+        one_element(g, smul->inputs[1 - k]))
+      as = smul->inputs[1 - k], bs = smul->inputs[k];
+  }
+  if (as < 0) return NULL;
+  oxrt_node *last = mul, *add = opt_sole_reader(g, u, mul->outputs[0]);
+  int bias = -1;
+  if (opt_is_op(add, "Add", 2)) {
+    int other = opt_other_input(add, mul->outputs[0]);
+    const oxrt_value *c = opt_const(g, other);
+    if (other != mul->outputs[0] && c && c->dtype == OXRT_FLOAT && c->rank == 1 && c->count == N) bias = other, last = add;
+  }
+  OXRT_TRY(opt_import_domain(ctx->model, "com.microsoft", 1));
+  int ins[7] = {n->inputs[0], n->inputs[1], as, bs, n->n_inputs > 2 ? n->inputs[2] : -1,
+                n->n_inputs > 3 ? n->inputs[3] : -1, bias};
+  OXRT_TRY(opt_set_inputs(g, n, ins, bias >= 0 ? 7 : 6));
+  n->op_type = "MatMulIntegerToFloat";
+  n->domain = "com.microsoft";
+  int y = last->outputs[0], mid = n->outputs[0];
+  n->outputs[0] = y;
+  g->values[y].producer = g->values[mid].producer;
+  g->values[mid].producer = -1;
+  u->count[mid] = u->count[cast->outputs[0]] = u->count[sid] = 0;
+  if (last == add) u->count[mul->outputs[0]] = 0;
+  u->count[smul->inputs[0]]--, u->count[smul->inputs[1]]--;
+  cast->op_type = mul->op_type = smul->op_type = NULL;
+  if (last == add) add->op_type = NULL;
+  *changed = true;
+  return NULL;
+}
+
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
   opt_uses u;
   OXRT_TRY(opt_uses_build(g, &u));
@@ -239,6 +299,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
       bool ch = false;
       st = fuse(ctx, g, &u, &g->nodes[i], &ch);
       if (!st && !ch) st = fuse_other(ctx, g, &u, &g->nodes[i], &ch);
+      if (!st && !ch) st = fuse_dynamic(ctx, g, &u, &g->nodes[i], &ch);
       *changed |= ch;
     }
   opt_uses_free(&u);

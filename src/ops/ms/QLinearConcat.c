@@ -51,7 +51,7 @@ static oxrt_status *qconcat_run(oxrt_kernel_ctx *ctx) {
       uint8_t *dst = (uint8_t *)y->data + o * yrow + off;
       if (same) memcpy(dst, src, row);
       else
-        for (size_t k = 0; k < row; k++) dst[k] = ql_sat8(nearbyintf((ql_ld8(src, k, sg) - xz) * r) + yz, sg);
+        for (size_t k = 0; k < row; k++) dst[k] = ql_sat8((ql_ld8(src, k, sg) - xz) * r, yz, sg);
     }
     off += row;
   }

@@ -35,7 +35,7 @@ static oxrt_status *qsoftmax_run(oxrt_kernel_ctx *ctx) {
         mx = e[k] > mx ? e[k] : mx;
       }
       for (size_t k = 0; k < dim; k++) sum += e[k] = expf(e[k] - mx);
-      for (size_t k = 0; k < dim; k++) ((uint8_t *)y->data)[base + k * inner] = ql_sat8(nearbyintf(e[k] / sum / ys) + yz, sy);
+      for (size_t k = 0; k < dim; k++) ((uint8_t *)y->data)[base + k * inner] = ql_sat8(e[k] / sum / ys, yz, sy);
     }
   free(e);
   return NULL;

@@ -16,7 +16,7 @@ static void qwhere_fn(void *arg, size_t out_off, const size_t *in_off, const int
     bool c = j->c[in_off[0] + i * (size_t)in_step[0]];
     float v = c ? (ql_ld8(j->x, in_off[1] + i * (size_t)in_step[1], j->sg) - j->xz) * j->rx
                 : (ql_ld8(j->y, in_off[2] + i * (size_t)in_step[2], j->sg) - j->yz) * j->ry;
-    j->z[out_off + i] = ql_sat8(nearbyintf(v) + j->zz, j->sg);
+    j->z[out_off + i] = ql_sat8(v, j->zz, j->sg);
   }
 }
 

@@ -20,7 +20,7 @@ static oxrt_status *qlut_run(oxrt_kernel_ctx *ctx, qlut_kind kind) {
     uint8_t byte = (uint8_t)i;
     float v = (ql_ld8(&byte, 0, sg) - xz) * xs;
     v = kind == QLUT_SIGMOID ? 1.0f / (1.0f + expf(-v)) : (v >= 0 ? v : v * alpha);
-    lut[i] = ql_sat8(nearbyintf(v / ys) + yz, sg);
+    lut[i] = ql_sat8(v / ys, yz, sg);
   }
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, x->dtype, x->rank, x->dims, &y));

@@ -41,7 +41,7 @@ static oxrt_status *qgap_run(oxrt_kernel_ctx *ctx) {
       int64_t sum = 0;
       for (size_t s = 0; s < S; s++) sum += io.sg ? (int8_t)xb[s * cs] : xb[s * cs];
       float v = (float)(sum - (int64_t)io.xz * (int64_t)S) * r;
-      ((uint8_t *)y->data)[n * io.C + c] = ql_sat8(nearbyintf(v) + io.yz, io.sg);
+      ((uint8_t *)y->data)[n * io.C + c] = ql_sat8(v, io.yz, io.sg);
     }
   return NULL;
 }
@@ -110,7 +110,7 @@ static oxrt_status *qavgpool_run(oxrt_kernel_ctx *ctx) {
         }
         size_t div = incl ? padded : cnt;
         float v = div ? (float)sum * io.r / (float)div : 0.0f;
-        yb[o * cs] = ql_sat8(nearbyintf(v) + io.yz, io.sg);
+        yb[o * cs] = ql_sat8(v, io.yz, io.sg);
       }
     }
   return NULL;

@@ -27,8 +27,7 @@ static void dql_range(void *arg, size_t c0, size_t c1) {
 static void dql_quant(void *arg, size_t i0, size_t i1) {
   const dql_job *j = arg;
   for (size_t i = i0; i < i1; i++) {
-    float v = nearbyintf(j->x[i] / j->scale) + j->zp;
-    j->y[i] = (uint8_t)(v >= 0 ? (v > 255 ? 255 : v) : 0); /* NaN -> 0: casting it is UB */
+    j->y[i] = (uint8_t)(int32_t)q_rne_sat(j->x[i] / j->scale, j->zp, 0.0f, 255.0f);
   }
 }
 

@@ -39,16 +39,10 @@ static void quant_outer(void *arg, size_t o0, size_t o1) {
         float s = j->scale[pb], z = j->zp ? (float)j->zp[pb] : 0.0f, lo = (float)j->lo, hi = (float)j->hi;
         if (j->qt == OXRT_UINT8) {
           uint8_t *ys = (uint8_t *)j->y->data + xb;
-          for (size_t i = 0; i < L->inner; i++) {
-            float v = nearbyintf(xs[i] / s) + z;
-            ys[i] = (uint8_t)(v != v ? 0.0f : v < lo ? lo : v > hi ? hi : v); /* NaN: a cast would be UB */
-          }
+          for (size_t i = 0; i < L->inner; i++) ys[i] = (uint8_t)(int32_t)q_rne_sat(xs[i] / s, z, lo, hi);
         } else {
           int8_t *ys = (int8_t *)j->y->data + xb;
-          for (size_t i = 0; i < L->inner; i++) {
-            float v = nearbyintf(xs[i] / s) + z;
-            ys[i] = (int8_t)(v != v ? 0.0f : v < lo ? lo : v > hi ? hi : v);
-          }
+          for (size_t i = 0; i < L->inner; i++) ys[i] = (int8_t)(int32_t)q_rne_sat(xs[i] / s, z, lo, hi);
         }
         continue;
       }

@@ -52,12 +52,9 @@ static inline oxrt_status *ql_scalar_param(const oxrt_kernel_ctx *ctx, int si, i
   return NULL;
 }
 
-/* Round half to even and saturate to [lo, hi]; stored as an 8-bit value of the given signedness. */
-static inline uint8_t ql_sat8(float v, bool is_signed) {
-  float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
-  v = nearbyintf(v);
-  v = v > lo ? v : lo;
-  v = v < hi ? v : hi;
+/* round_half_even(v) + z saturated to the 8-bit type of the given signedness, as its byte. */
+static inline uint8_t ql_sat8(float v, float z, bool is_signed) {
+  v = q_rne_sat(v, z, is_signed ? -128.0f : 0.0f, is_signed ? 127.0f : 255.0f);
   return is_signed ? (uint8_t)(int8_t)v : (uint8_t)v;
 }
 

@@ -92,6 +92,17 @@ static inline int64_t q_round_clamp(double v, int64_t lo, int64_t hi) {
   return (int64_t)r;
 }
 
+/* round_half_even(v) + z saturated to [lo, hi] (z, lo, hi integral; NaN gives 0) without a libm call, so loops
+ * over it vectorize: clamping to [lo - z, hi - z] first keeps |v| small enough for the 1.5 * 2^23 trick, which
+ * rounds in the default (nearest-even) mode; IEEE arithmetic keeps (v + magic) - magic unfolded. */
+static inline float q_rne_sat(float v, float z, float lo, float hi) {
+  v = v != v ? -z : v;
+  float a = lo - z, b = hi - z;
+  v = v > a ? v : a;
+  v = v < b ? v : b;
+  return ((v + 12582912.0f) - 12582912.0f) + z;
+}
+
 /* DynamicQuantizeLinear's uint8 parameters for data in [lo, hi] (the range already stretched to contain 0):
  * scale = (hi - lo) / 255 (1/255 for an empty range), zero point = saturate(round(-lo / scale)). */
 static inline void q_dynamic_params(float lo, float hi, float *scale, float *zp) {
@@ -111,8 +122,7 @@ static inline void q_dynamic_u8(const float *x, size_t n, uint8_t *y, float *sca
   }
   q_dynamic_params(lo, hi, &s, &z);
   for (size_t i = 0; i < n; i++) {
-    float v = nearbyintf(x[i] / s) + z;
-    y[i] = (uint8_t)(v >= 0 ? (v > 255 ? 255 : v) : 0);
+    y[i] = (uint8_t)(int32_t)q_rne_sat(x[i] / s, z, 0.0f, 255.0f);
   }
   *scale = s;
   *zp = (int32_t)z;
