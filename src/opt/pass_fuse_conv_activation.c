@@ -67,7 +67,9 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
     oxrt_node *conv = opt_producer(g, y);
     if (!conv || !conv->op_type || *conv->domain || strcmp(conv->op_type, "Conv") != 0) continue;
     if (u.count[y] != 1 || u.pinned[y] || conv->n_outputs != 1) continue;
-    if (opt_elem_type(g, conv->inputs[0]) != OXRT_FLOAT) continue;
+    /* X and W share a type; W is the one known without shape inference (an initializer) */
+    if (opt_elem_type(g, conv->inputs[0]) != OXRT_FLOAT && (conv->n_inputs < 2 || opt_elem_type(g, conv->inputs[1]) != OXRT_FLOAT))
+      continue;
     if ((st = opt_import_domain(ctx->model, "com.microsoft", 1))) break;
     oxrt_attr act = {.name = "activation", .type = OXRT_ATTR_STRING, .s = name, .s_len = strlen(name)};
     if ((st = opt_set_attr(g, conv, &act))) break;

@@ -33,6 +33,7 @@ class Builder:
         self.nodes, self.inits, self.inputs, self.feeds = [], [], [], {}
         self.shape = {}
         self.outputs = []  # names exported as graph outputs
+        self.opset = OPSET  # a pattern may ask for an older opset (ops whose form changed)
         self._n = 0
 
     def name(self, base):
@@ -159,7 +160,7 @@ class Builder:
             g = helper.make_graph([node], "net", ins,
                                   [helper.make_tensor_value_info(r, TensorProto.FLOAT, None) for r in res],
                                   self.inits)
-        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", self.opset)])
         m.ir_version = 8
         return m
 
@@ -387,6 +388,41 @@ def p_constant_folding(b):
     b.output(b.binary("Add", x, u))
 
 
+def p_hardswish(b):
+    """x * Clip(x + 3, 0, 6) / 6 (PaddlePaddle's and older PyTorch's hard-swish), at opsets before and after
+    HardSwish existed (11 and 12: bounds as inputs; 10: as attributes), with near misses."""
+    b.opset = int(b.rng.choice([10, 11, 12, 14, 17]))
+    x = _image(b) if b.rng.random() < 0.5 else b.input((2, 5, 7), scale=4.0)
+    if len(b.shape[x]) == 4 and b.rng.random() < 0.6:
+        x = b.conv(x, b.shape[x][1], k=1)
+    three = 3.0 if b.rng.random() < 0.9 else 2.5
+    hi = 6.0 if b.rng.random() < 0.9 else 5.0
+    a = b.binary("Add", x, b.const(np.float32(three))) if b.rng.random() < 0.5 else \
+        b.binary("Add", b.const(np.float32(three)), x)
+    if b.opset < 11:
+        c = b.node("Clip", [a], b.shape[a], min=0.0, max=hi)
+    else:
+        lo = b.const(np.float32(0.0)) if b.rng.random() < 0.9 else b.input(())
+        c = b.node("Clip", [a, lo, b.const(np.float32(hi))], b.shape[a])
+    b.maybe_reader(a, p=0.15)
+    b.maybe_reader(c, p=0.15)
+    other = x if b.rng.random() < 0.9 else b.input(b.shape[x])
+
+    def sixth(v):
+        return b.binary("Div", v, b.const(np.float32(6.0))) if b.rng.random() < 0.5 else \
+            b.binary("Mul", v, b.const(np.float32(1.0 / 6.0)))
+
+    if b.rng.random() < 0.5:
+        m = b.binary("Mul", other, c) if b.rng.random() < 0.5 else b.binary("Mul", c, other)
+        b.maybe_reader(m, p=0.15)
+        out = sixth(m)
+    else:
+        q = sixth(c)
+        b.maybe_reader(q, p=0.15)
+        out = b.binary("Mul", other, q) if b.rng.random() < 0.5 else b.binary("Mul", q, other)
+    b.output(out)
+
+
 def p_chain(b):
     """Several patterns in a row: a conv block with residual, activation, BN, and SiLU (a YOLO-style block)."""
     x = _image(b, c=4)
@@ -407,7 +443,7 @@ def p_chain(b):
 PATTERNS = {
     "conv_add": p_conv_add, "conv_activation": p_conv_activation, "conv_bn": p_conv_bn, "bias_add": p_bias_add,
     "matmul_add": p_matmul_add, "gelu": p_gelu, "silu": p_silu, "transpose_reshape": p_transpose_reshape,
-    "noops": p_noops, "constant_folding": p_constant_folding, "chain": p_chain,
+    "noops": p_noops, "constant_folding": p_constant_folding, "chain": p_chain, "hardswish": p_hardswish,
 }
 
 
@@ -418,7 +454,7 @@ def make_case(seed, pattern=None):
     pat = pattern or names[rng.integers(0, len(names))]
     b = Builder(rng)
     PATTERNS[pat](b)
-    if rng.random() < 0.25:  # a second pattern in the same graph: fusions that meet
+    if rng.random() < 0.25 and b.opset == OPSET:  # a second pattern in the same graph: fusions that meet
         PATTERNS[names[rng.integers(0, len(names))]](b)
     wrap = rng.random() < 0.15
     return f"{pat}#{seed}{' (in If)' if wrap else ''}", b.model(wrap_if=wrap), b.feeds
