@@ -455,7 +455,8 @@ def make_case(seed, pattern=None):
     b = Builder(rng)
     PATTERNS[pat](b)
     if rng.random() < 0.25 and b.opset == OPSET:  # a second pattern in the same graph: fusions that meet
-        PATTERNS[names[rng.integers(0, len(names))]](b)
+        same_opset = [n for n in names if n != "hardswish"]  # hardswish picks its own opset
+        PATTERNS[same_opset[rng.integers(0, len(same_opset))]](b)
     wrap = rng.random() < 0.15
     return f"{pat}#{seed}{' (in If)' if wrap else ''}", b.model(wrap_if=wrap), b.feeds
 
@@ -569,7 +570,47 @@ def check_case(name, model, feeds, passes, reference="ort"):
         problems.append(f"{name}: level {level.name} differs by {err:.3g}; "
                         f"disabling {' or '.join(culprits) if culprits else 'no single pass'} fixes it")
         break
+    problems += check_named(name, data, feeds, off)
     return "\n".join(problems) or None
+
+
+def named_passes():
+    """The passes oxrt.optimizer.optimize accepts by name (onnxoptimizer's names and oxrt's own); [] when this
+    build has none."""
+    try:
+        import oxrt.optimizer
+
+        return oxrt.optimizer.get_available_passes()
+    except (ImportError, AttributeError):
+        return []
+
+
+def check_named(name, data, feeds, reference, k=3):
+    """Three named passes drawn at random, and onnxoptimizer's default list, each applied alone through
+    oxrt.optimizer.optimize: the rewritten model must give the unoptimized results (run with the session's own
+    optimizer off, so only the named pass acts)."""
+    import oxrt
+    import oxrt.optimizer
+
+    names = named_passes()
+    if not names:
+        return []
+    rng = np.random.default_rng(abs(hash(name)) % (2**32))
+    picks = [[p] for p in rng.choice(names, size=min(k, len(names)), replace=False)] + [None]
+    problems = []
+    for passes in picks:
+        what = f"named pass {passes[0]}" if passes else "onnxoptimizer's default pass list"
+        try:
+            out = oxrt.optimizer.optimize(data, passes)
+            got = _run_oxrt(out if isinstance(out, bytes) else out.SerializeToString(), feeds,
+                            oxrt.GraphOptimizationLevel.ORT_DISABLE_ALL)
+            err = _diff(got, reference)
+        except Exception as e:
+            problems.append(f"{name}: {what} failed: {e}")
+            continue
+        if err > TOL:
+            problems.append(f"{name}: {what} changes the results by {err:.3g}")
+    return problems
 
 
 def run_net(oxrt_bin, cases, seed=0, save_dir=None, log=None):
