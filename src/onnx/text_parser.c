@@ -1,0 +1,813 @@
+/* text_parser.c - ONNX's textual syntax (what onnx.parser reads and onnx.printer writes) into the IR.
+ *
+ *   model    ::= ('<' key ':' value, ... '>')? graph function*
+ *   graph    ::= id '(' type id, ... ')' '=>' '(' type id, ... ')' ('<' tensor-or-value-info, ... '>')? '{' node* '}'
+ *   node     ::= ('[' id ']')? id, ... '=' (domain '.')? op ('<' attr, ... '>')? '(' id, ... ')' ('<' attr, ... '>')?
+ *   attr     ::= id (':' attr-type)? '=' value | '@' id
+ *   function ::= ('<' key ':' value, ... '>')? id ('<' id, ... '>')? '(' id, ... ')' '=>' '(' id, ... ')' '{' node* '}'
+ * A type is `float[N,3,?]` (a shape), `float[]` (no shape), `float` (a scalar), seq(T), map(K, T), optional(T),
+ * sparse_tensor(T). Names may be quoted. Every error gives the line and column.
+ */
+#include "../core/dtype.h"
+#include "../core/status.h"
+#include "onnx_writer.h"
+#include "text_format.h"
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct parser {
+  const char *s, *p;
+  oxrt_model *m;
+  oxrt_arena *a;
+  oxrt_status *err;
+} parser;
+
+static void where(const parser *P, int *line, int *col) {
+  *line = 1, *col = 1;
+  for (const char *q = P->s; q < P->p; q++) {
+    if (*q == '\n') (*line)++, *col = 1;
+    else (*col)++;
+  }
+}
+
+static bool fail(parser *P, const char *what) {
+  if (P->err) return false;
+  int line, col;
+  where(P, &line, &col);
+  char got[24];
+  size_t n = 0;
+  while (P->p[n] && P->p[n] != '\n' && n < 20) n++;
+  memcpy(got, P->p, n);
+  got[n] = 0;
+  P->err = oxrt_error(OXRT_ERR_INVALID_MODEL, "line %d, column %d: expected %s, found '%s'", line, col, what,
+                      *P->p ? got : "end of text");
+  return false;
+}
+
+static bool oom(parser *P) {
+  if (!P->err) P->err = OXRT_OOM();
+  return false;
+}
+
+static void skip_ws(parser *P) {
+  for (;;) {
+    while (isspace((unsigned char)*P->p)) P->p++;
+    if (*P->p != '#') return;
+    while (*P->p && *P->p != '\n') P->p++;
+  }
+}
+
+static bool peek(parser *P, const char *tok) {
+  skip_ws(P);
+  return strncmp(P->p, tok, strlen(tok)) == 0;
+}
+
+static bool accept(parser *P, const char *tok) {
+  if (!peek(P, tok)) return false;
+  P->p += strlen(tok);
+  return true;
+}
+
+static bool expect(parser *P, const char *tok) {
+  if (accept(P, tok)) return true;
+  char what[32];
+  snprintf(what, sizeof what, "'%s'", tok);
+  return fail(P, what);
+}
+
+static bool is_id_char(char c, bool dots) { return isalnum((unsigned char)c) || c == '_' || (dots && c == '.'); }
+
+/* A quoted string (escapes \" \\ \n \t); sets *len. */
+static char *parse_string(parser *P, size_t *len) {
+  skip_ws(P);
+  if (*P->p != '"') return fail(P, "a quoted string"), NULL;
+  const char *q = ++P->p;
+  size_t n = 0;
+  while (*q && *q != '"') {
+    if (*q == '\\' && q[1]) q++;
+    q++, n++;
+  }
+  if (*q != '"') return fail(P, "a closing '\"'"), NULL;
+  char *out = oxrt_arena_alloc(P->a, n + 1);
+  if (!out) return oom(P), NULL;
+  size_t k = 0;
+  while (*P->p != '"') {
+    char c = *P->p++;
+    if (c == '\\') {
+      c = *P->p++;
+      c = c == 'n' ? '\n' : c == 't' ? '\t' : c;
+    }
+    out[k++] = c;
+  }
+  P->p++;
+  out[k] = 0;
+  if (len) *len = k;
+  return out;
+}
+
+/* An identifier (letters, digits, '_'; with `dots` also '.'), or a quoted name. */
+static char *parse_id(parser *P, bool dots) {
+  skip_ws(P);
+  if (*P->p == '"') return parse_string(P, NULL);
+  const char *q = P->p;
+  if (!(isalpha((unsigned char)*q) || *q == '_')) return fail(P, "a name"), NULL;
+  while (is_id_char(*q, dots)) q++;
+  char *out = oxrt_arena_strndup(P->a, P->p, (size_t)(q - P->p));
+  if (!out) return oom(P), NULL;
+  P->p = q;
+  return out;
+}
+
+static bool at_id(parser *P) {
+  skip_ws(P);
+  return isalpha((unsigned char)*P->p) || *P->p == '_' || *P->p == '"';
+}
+
+static bool parse_int(parser *P, int64_t *v) {
+  skip_ws(P);
+  char *end;
+  errno = 0;
+  long long x = strtoll(P->p, &end, 10);
+  if (end == P->p || errno) return fail(P, "an integer");
+  if (*end == '.' || *end == 'e' || *end == 'E') return fail(P, "an integer");
+  *v = x;
+  P->p = end;
+  return true;
+}
+
+static bool parse_number(parser *P, double *v, bool *is_int) {
+  skip_ws(P);
+  const char *q = P->p;
+  bool neg = *q == '-';
+  if (*q == '-' || *q == '+') q++;
+  if (!strncmp(q, "inf", 3) || !strncmp(q, "nan", 3)) {
+    *v = q[0] == 'i' ? (neg ? -INFINITY : INFINITY) : NAN;
+    if (is_int) *is_int = false;
+    P->p = q + 3;
+    return true;
+  }
+  char *end;
+  double x = strtod(P->p, &end);
+  if (end == P->p) return fail(P, "a number");
+  if (is_int) {
+    *is_int = true;
+    for (const char *c = P->p; c < end; c++)
+      if (*c == '.' || *c == 'e' || *c == 'E') *is_int = false;
+  }
+  *v = x;
+  P->p = end;
+  return true;
+}
+
+/* ------------------------------------------------------------------ types */
+static int elem_from_name(const char *s) {
+  for (int t = 1; t < OXRT_ELEM_TYPE_COUNT; t++)
+    if (!strcmp(s, oxrt_elem_type_name((oxrt_elem_type)t))) return t;
+  return 0;
+}
+
+static bool is_type_start(parser *P) {
+  skip_ws(P);
+  const char *q = P->p;
+  size_t n = 0;
+  while (is_id_char(q[n], false)) n++;
+  char w[32];
+  if (!n || n >= sizeof w) return false;
+  memcpy(w, q, n);
+  w[n] = 0;
+  return elem_from_name(w) || !strcmp(w, "seq") || !strcmp(w, "map") || !strcmp(w, "optional") ||
+         !strcmp(w, "sparse_tensor");
+}
+
+/* The shape part after an element type: `[d, ...]`, `[]` (no shape) or nothing (a scalar). */
+static bool parse_dims(parser *P, oxrt_type *t) {
+  t->rank = 0;
+  if (!accept(P, "[")) return true;
+  if (accept(P, "]")) {
+    t->rank = -1;
+    return true;
+  }
+  int cap = 8;
+  t->dims = oxrt_arena_alloc(P->a, sizeof(int64_t) * (size_t)cap);
+  t->dim_params = oxrt_arena_alloc(P->a, sizeof(char *) * (size_t)cap);
+  if (!t->dims || !t->dim_params) return oom(P);
+  do {
+    if (t->rank == cap) {
+      int64_t *nd = oxrt_arena_alloc(P->a, sizeof(int64_t) * (size_t)cap * 2);
+      char **np = oxrt_arena_alloc(P->a, sizeof(char *) * (size_t)cap * 2);
+      if (!nd || !np) return oom(P);
+      memcpy(nd, t->dims, sizeof(int64_t) * (size_t)cap);
+      memcpy(np, t->dim_params, sizeof(char *) * (size_t)cap);
+      t->dims = nd, t->dim_params = np, cap *= 2;
+    }
+    skip_ws(P);
+    t->dims[t->rank] = -1;
+    t->dim_params[t->rank] = NULL;
+    if (accept(P, "?")) {
+    } else if (isdigit((unsigned char)*P->p)) {
+      if (!parse_int(P, &t->dims[t->rank])) return false;
+    } else {
+      if (!(t->dim_params[t->rank] = parse_id(P, false))) return false;
+    }
+    t->rank++;
+  } while (accept(P, ","));
+  return expect(P, "]");
+}
+
+static oxrt_type *parse_type(parser *P) {
+  oxrt_type *t = oxrt_arena_alloc(P->a, sizeof *t);
+  if (!t) return oom(P), NULL;
+  char *w = parse_id(P, false);
+  if (!w) return NULL;
+  if (!strcmp(w, "seq") || !strcmp(w, "optional")) {
+    t->kind = w[0] == 's' ? OXRT_KIND_SEQUENCE : OXRT_KIND_OPTIONAL;
+    t->rank = -1;
+    if (!expect(P, "(") || !(t->elem = parse_type(P)) || !expect(P, ")")) return NULL;
+  } else if (!strcmp(w, "map")) {
+    t->kind = OXRT_KIND_MAP;
+    t->rank = -1;
+    if (!expect(P, "(")) return NULL;
+    char *k = parse_id(P, false);
+    if (!k) return NULL;
+    if (!(t->elem_type = (oxrt_elem_type)elem_from_name(k))) return fail(P, "a map key type"), NULL;
+    if (!expect(P, ",") || !(t->elem = parse_type(P)) || !expect(P, ")")) return NULL;
+  } else if (!strcmp(w, "sparse_tensor")) {
+    if (!expect(P, "(")) return NULL;
+    oxrt_type *in = parse_type(P);
+    if (!in || !expect(P, ")")) return NULL;
+    *t = *in;
+    t->kind = OXRT_KIND_SPARSE_TENSOR;
+  } else {
+    t->kind = OXRT_KIND_TENSOR;
+    if (!(t->elem_type = (oxrt_elem_type)elem_from_name(w))) return fail(P, "an element type (float, int64, ...)"), NULL;
+    if (!parse_dims(P, t)) return NULL;
+  }
+  return t;
+}
+
+/* ---------------------------------------------------------------- tensors */
+/* `float[2,3] name = {1, 2, ...}` (name and '=' optional); the type has been read into `t`. */
+static oxrt_value *parse_tensor_body(parser *P, const oxrt_type *t) {
+  if (t->kind != OXRT_KIND_TENSOR || t->rank < 0)
+    return fail(P, "a tensor type with a shape (float[2,3] or float for a scalar)"), NULL;
+  for (int i = 0; i < t->rank; i++)
+    if (t->dims[i] < 0) return fail(P, "fixed dimensions in a tensor constant"), NULL;
+  oxrt_value *v = NULL;
+  oxrt_status *st = oxrt_value_create_tensor(t->elem_type, t->dims, (size_t)t->rank, &v);
+  if (st) {
+    P->err = st;
+    return NULL;
+  }
+  if (!expect(P, "{")) goto bad;
+  size_t i = 0;
+  if (!peek(P, "}")) do {
+      if (i >= v->count) {
+        fail(P, "'}' (more values than the shape holds)");
+        goto bad;
+      }
+      if (t->elem_type == OXRT_STRING) {
+        size_t len;
+        char *s = parse_string(P, &len);
+        if (!s) goto bad;
+        if ((st = oxrt_value_set_string(v, i, s, len))) {
+          P->err = st;
+          goto bad;
+        }
+      } else {
+        double d;
+        bool is_int;
+        const char *at = P->p;
+        if (!parse_number(P, &d, &is_int)) goto bad;
+        switch (t->elem_type) {
+        case OXRT_FLOAT: ((float *)v->data)[i] = (float)d; break;
+        case OXRT_DOUBLE: ((double *)v->data)[i] = d; break;
+        case OXRT_FLOAT16:
+        case OXRT_BFLOAT16: ((uint16_t *)v->data)[i] = (uint16_t)d; break; /* bit patterns, as the printer writes */
+        case OXRT_FLOAT8E4M3FN:
+        case OXRT_FLOAT8E4M3FNUZ:
+        case OXRT_FLOAT8E5M2:
+        case OXRT_FLOAT8E5M2FNUZ:
+        case OXRT_FLOAT8E8M0:
+        case OXRT_FLOAT4E2M1: ((uint8_t *)v->data)[i] = (uint8_t)d; break;
+        case OXRT_UINT64: ((uint64_t *)v->data)[i] = strtoull(at, NULL, 10); break;
+        case OXRT_INT64: ((int64_t *)v->data)[i] = strtoll(at, NULL, 10); break;
+        default:
+          if (!is_int) {
+            fail(P, "an integer value");
+            goto bad;
+          }
+          oxrt_store_i64(t->elem_type, v->data, i, (int64_t)d);
+        }
+      }
+      i++;
+    } while (accept(P, ","));
+  if (!expect(P, "}")) goto bad;
+  if (i != v->count) {
+    fail(P, "as many values as the shape holds");
+    goto bad;
+  }
+  return v;
+bad:
+  oxrt_value_free(v);
+  return NULL;
+}
+
+/* A tensor constant as an attribute value: type, optional name, optional '=', values. */
+static oxrt_value *parse_tensor_const(parser *P) {
+  oxrt_type *t = parse_type(P);
+  if (!t) return NULL;
+  if (!peek(P, "=") && !peek(P, "{") && at_id(P) && !parse_id(P, false)) return NULL;
+  accept(P, "=");
+  return parse_tensor_body(P, t);
+}
+
+/* ------------------------------------------------------------------ graph */
+static oxrt_graph *parse_graph(parser *P, oxrt_graph *parent);
+
+static bool push_int(parser *P, int **arr, int *n, int *cap, int v) {
+  if (*n == *cap) {
+    int nc = *cap ? *cap * 2 : 8;
+    int *na = oxrt_arena_alloc(P->a, sizeof(int) * (size_t)nc);
+    if (!na) return oom(P);
+    if (*n) memcpy(na, *arr, sizeof(int) * (size_t)*n);
+    *arr = na, *cap = nc;
+  }
+  (*arr)[(*n)++] = v;
+  return true;
+}
+
+static const struct {
+  const char *name;
+  oxrt_attr_type type;
+} attr_types[] = {{"float", OXRT_ATTR_FLOAT},       {"int", OXRT_ATTR_INT},         {"string", OXRT_ATTR_STRING},
+                  {"tensor", OXRT_ATTR_TENSOR},     {"graph", OXRT_ATTR_GRAPH},     {"floats", OXRT_ATTR_FLOATS},
+                  {"ints", OXRT_ATTR_INTS},         {"strings", OXRT_ATTR_STRINGS}, {"tensors", OXRT_ATTR_TENSORS},
+                  {"graphs", OXRT_ATTR_GRAPHS},     {"type_proto", OXRT_ATTR_TYPE_PROTO},
+                  {"type_protos", OXRT_ATTR_TYPE_PROTOS}, {"sparse_tensor", OXRT_ATTR_SPARSE_TENSOR}};
+
+/* The type of an attribute written without one, from how its value starts. */
+static oxrt_attr_type guess_attr_type(parser *P, bool list) {
+  skip_ws(P);
+  const char *q = P->p;
+  if (*q == '"') return list ? OXRT_ATTR_STRINGS : OXRT_ATTR_STRING;
+  if (*q == '-' || *q == '+' || *q == '.' || isdigit((unsigned char)*q)) {
+    char *end;
+    strtod(q, &end);
+    bool is_int = true;
+    for (const char *c = q; c < end; c++)
+      if (*c == '.' || *c == 'e' || *c == 'E') is_int = false;
+    if (list) { /* a list is floats when any item is */
+      for (const char *c = q; *c && *c != ']'; c++)
+        if (*c == '.' || *c == 'e' || *c == 'E') is_int = false;
+      return is_int ? OXRT_ATTR_INTS : OXRT_ATTR_FLOATS;
+    }
+    return is_int ? OXRT_ATTR_INT : OXRT_ATTR_FLOAT;
+  }
+  if (is_type_start(P)) return list ? OXRT_ATTR_TENSORS : OXRT_ATTR_TENSOR;
+  return list ? OXRT_ATTR_GRAPHS : OXRT_ATTR_GRAPH;
+}
+
+#define GROW_ARR(P, arr, n, cap)                                                                                       \
+  do {                                                                                                                 \
+    if ((n) == (cap)) {                                                                                                \
+      size_t nc_ = (cap) ? (cap) * 2 : 4;                                                                              \
+      void *na_ = oxrt_arena_alloc((P)->a, nc_ * sizeof(*(arr)));                                                      \
+      if (!na_) return oom(P);                                                                                         \
+      if (n) memcpy(na_, (arr), (n) * sizeof(*(arr)));                                                                 \
+      (arr) = na_;                                                                                                     \
+      (cap) = nc_;                                                                                                     \
+    }                                                                                                                  \
+  } while (0)
+
+static bool parse_attr_value(parser *P, oxrt_graph *g, oxrt_attr *at) {
+  if (accept(P, "@")) {
+    return (at->ref_attr_name = parse_id(P, false)) != NULL;
+  }
+  bool list = peek(P, "[");
+  if (at->type == OXRT_ATTR_UNDEFINED) {
+    if (list) accept(P, "[");
+    at->type = guess_attr_type(P, list);
+    if (list) P->p--; /* back to '[' */
+  }
+  size_t cap = 0;
+  switch (at->type) {
+  case OXRT_ATTR_FLOAT: {
+    double d;
+    if (!parse_number(P, &d, NULL)) return false;
+    at->f = (float)d;
+    return true;
+  }
+  case OXRT_ATTR_INT: return parse_int(P, &at->i);
+  case OXRT_ATTR_STRING: return (at->s = parse_string(P, &at->s_len)) != NULL;
+  case OXRT_ATTR_TENSOR:
+  case OXRT_ATTR_SPARSE_TENSOR: return (at->t = parse_tensor_const(P)) != NULL;
+  case OXRT_ATTR_GRAPH: return (at->g = parse_graph(P, g)) != NULL;
+  case OXRT_ATTR_TYPE_PROTO: return (at->tp = parse_type(P)) != NULL;
+  default: break;
+  }
+  if (!expect(P, "[")) return false;
+  if (accept(P, "]")) return true;
+  do {
+    switch (at->type) {
+    case OXRT_ATTR_FLOATS: {
+      GROW_ARR(P, at->floats, at->n, cap);
+      double d;
+      if (!parse_number(P, &d, NULL)) return false;
+      at->floats[at->n++] = (float)d;
+      break;
+    }
+    case OXRT_ATTR_INTS:
+      GROW_ARR(P, at->ints, at->n, cap);
+      if (!parse_int(P, &at->ints[at->n++])) return false;
+      break;
+    case OXRT_ATTR_STRINGS: {
+      size_t c2 = cap;
+      GROW_ARR(P, at->string_lens, at->n, c2);
+      GROW_ARR(P, at->strings, at->n, cap);
+      if (!(at->strings[at->n] = parse_string(P, &at->string_lens[at->n]))) return false;
+      at->n++;
+      break;
+    }
+    case OXRT_ATTR_TENSORS:
+      GROW_ARR(P, at->tensors, at->n, cap);
+      if (!(at->tensors[at->n] = parse_tensor_const(P))) return false;
+      at->n++;
+      break;
+    case OXRT_ATTR_GRAPHS:
+      GROW_ARR(P, at->graphs, at->n, cap);
+      if (!(at->graphs[at->n] = parse_graph(P, g))) return false;
+      at->n++;
+      break;
+    case OXRT_ATTR_TYPE_PROTOS:
+      GROW_ARR(P, at->tps, at->n, cap);
+      if (!(at->tps[at->n] = parse_type(P))) return false;
+      at->n++;
+      break;
+    default: return fail(P, "an attribute value of a known type");
+    }
+  } while (accept(P, ","));
+  return expect(P, "]");
+}
+
+static bool parse_attrs(parser *P, oxrt_graph *g, int node_id) {
+  int cap = 0;
+  do {
+    oxrt_node *n = &g->nodes[node_id];
+    if (n->n_attrs == cap) {
+      int nc = cap ? cap * 2 : 4;
+      oxrt_attr *na = oxrt_arena_alloc(P->a, sizeof(oxrt_attr) * (size_t)nc);
+      if (!na) return oom(P);
+      if (n->n_attrs) memcpy(na, n->attrs, sizeof(oxrt_attr) * (size_t)n->n_attrs);
+      n->attrs = na, cap = nc;
+    }
+    oxrt_attr at;
+    memset(&at, 0, sizeof at);
+    if (!(at.name = parse_id(P, false))) return false;
+    if (accept(P, ":")) {
+      char *tn = parse_id(P, false);
+      if (!tn) return false;
+      for (size_t k = 0; k < sizeof attr_types / sizeof attr_types[0]; k++)
+        if (!strcmp(tn, attr_types[k].name)) at.type = attr_types[k].type;
+      if (!at.type) return fail(P, "an attribute type (int, float, string, tensor, graph, ints, ...)");
+    }
+    if (!expect(P, "=")) return false;
+    if (!parse_attr_value(P, g, &at)) {
+      oxrt_value_free(at.t);
+      return false;
+    }
+    n = &g->nodes[node_id];
+    n->attrs[n->n_attrs++] = at;
+  } while (accept(P, ","));
+  return expect(P, ">");
+}
+
+/* A list of (possibly empty, quoted) value names; ids into `g` (-1 for ""). */
+static bool parse_name_list(parser *P, oxrt_graph *g, int **ids, int *n, const char *close) {
+  int cap = 0;
+  *n = 0;
+  *ids = NULL;
+  if (peek(P, close)) return true;
+  do {
+    char *nm = parse_id(P, false);
+    if (!nm) return false;
+    int id = *nm ? oxrt_graph_intern(g, nm) : -1;
+    if (*nm && id < 0) return oom(P);
+    if (!push_int(P, ids, n, &cap, id)) return false;
+  } while (accept(P, ","));
+  return true;
+}
+
+static bool parse_node(parser *P, oxrt_graph *g) {
+  int id = oxrt_graph_add_node(g);
+  if (id < 0) return oom(P);
+  oxrt_node *n = &g->nodes[id];
+  n->name = "";
+  n->domain = "";
+  if (accept(P, "[")) {
+    char *nm = parse_id(P, false);
+    if (!nm || !expect(P, "]")) return false;
+    g->nodes[id].name = nm;
+  }
+  int *outs, no;
+  if (!parse_name_list(P, g, &outs, &no, "=") || !expect(P, "=")) return false;
+  char *q = parse_id(P, true);
+  if (!q) return false;
+  n = &g->nodes[id];
+  n->outputs = outs, n->n_outputs = no;
+  char *dot = strrchr(q, '.');
+  if (dot) {
+    *dot = 0;
+    n->domain = strcmp(q, "ai.onnx") ? q : "";
+    n->op_type = dot + 1;
+  } else {
+    n->op_type = q;
+  }
+  if (accept(P, "<") && !parse_attrs(P, g, id)) return false;
+  int *ins, ni;
+  if (!expect(P, "(") || !parse_name_list(P, g, &ins, &ni, ")") || !expect(P, ")")) return false;
+  n = &g->nodes[id];
+  n->inputs = ins, n->n_inputs = ni;
+  if (!n->inputs) n->inputs = oxrt_arena_alloc(P->a, sizeof(int));
+  if (!n->outputs) n->outputs = oxrt_arena_alloc(P->a, sizeof(int));
+  if (!n->attrs) n->attrs = oxrt_arena_alloc(P->a, sizeof(oxrt_attr));
+  if (!n->inputs || !n->outputs || !n->attrs) return oom(P);
+  if (accept(P, "<") && !parse_attrs(P, g, id)) return false;
+  return true;
+}
+
+static bool parse_nodes(parser *P, oxrt_graph *g) {
+  if (!expect(P, "{")) return false;
+  while (!accept(P, "}")) {
+    if (!*P->p) return fail(P, "'}'");
+    if (!parse_node(P, g)) return false;
+  }
+  return true;
+}
+
+/* `(type name, ...)`: graph inputs or outputs. */
+static bool parse_value_infos(parser *P, oxrt_graph *g, bool inputs) {
+  int cap = 0;
+  if (!expect(P, "(")) return false;
+  if (accept(P, ")")) return true;
+  do {
+    oxrt_type *t = NULL; /* a name alone declares a value of unknown type */
+    if (is_type_start(P) && !(t = parse_type(P))) return false;
+    char *nm = parse_id(P, false);
+    if (!nm) return false;
+    int id = oxrt_graph_intern(g, nm);
+    if (id < 0) return oom(P);
+    g->values[id].type = t;
+    if (inputs) {
+      g->values[id].is_input = true;
+      if (!push_int(P, &g->inputs, &g->n_inputs, &cap, id)) return false;
+    } else {
+      g->values[id].is_output = true;
+      if (!push_int(P, &g->outputs, &g->n_outputs, &cap, id)) return false;
+    }
+  } while (accept(P, ","));
+  return expect(P, ")");
+}
+
+/* Producers of node outputs, and names taken from enclosing graphs. */
+static bool link_graph(parser *P, oxrt_graph *g) {
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_outputs; k++) {
+      int v = g->nodes[i].outputs[k];
+      if (v < 0) continue;
+      if (g->values[v].producer >= 0 || g->values[v].init || g->values[v].is_input) {
+        P->err = oxrt_error(OXRT_ERR_INVALID_MODEL, "graph '%s': '%s' is assigned twice (node '%s' %s)", g->name,
+                            g->values[v].name, g->nodes[i].name, g->nodes[i].op_type);
+        return false;
+      }
+      g->values[v].producer = i;
+    }
+  for (int v = 0; v < g->n_values; v++) {
+    oxrt_value_def *d = &g->values[v];
+    if (d->producer >= 0 || d->init || d->is_input) continue;
+    for (oxrt_graph *p = g->parent; p; p = p->parent)
+      if (oxrt_graph_find(p, d->name) >= 0) d->is_outer = true;
+  }
+  return true;
+}
+
+/* A new graph, recorded in the model so that its initializers are freed even if parsing stops inside it. */
+static oxrt_graph *new_graph(parser *P, oxrt_graph *parent) {
+  oxrt_model *m = P->m;
+  if (m->n_all_graphs == m->cap_all_graphs) {
+    int nc = m->cap_all_graphs ? m->cap_all_graphs * 2 : 8;
+    oxrt_graph **na = realloc(m->all_graphs, sizeof *na * (size_t)nc);
+    if (!na) return NULL;
+    m->all_graphs = na, m->cap_all_graphs = nc;
+  }
+  oxrt_graph *g = oxrt_graph_new(P->a, parent);
+  if (g) m->all_graphs[m->n_all_graphs++] = g;
+  return g;
+}
+
+static oxrt_graph *parse_graph(parser *P, oxrt_graph *parent) {
+  oxrt_graph *g = new_graph(P, parent);
+  if (!g) return oom(P), NULL;
+  if (!(g->name = parse_id(P, false))) return NULL;
+  if (!parse_value_infos(P, g, true) || !expect(P, "=>") || !parse_value_infos(P, g, false)) return NULL;
+  if (accept(P, "<") && !accept(P, ">")) {
+    do {
+      oxrt_type *t = parse_type(P);
+      if (!t) return NULL;
+      char *nm = parse_id(P, false);
+      if (!nm) return NULL;
+      int id = oxrt_graph_intern(g, nm);
+      if (id < 0) return oom(P), NULL;
+      if (accept(P, "=") || peek(P, "{")) {
+        oxrt_value *v = parse_tensor_body(P, t);
+        if (!v) return NULL;
+        if (g->values[id].init) {
+          oxrt_value_free(v);
+          return fail(P, "a new initializer name"), NULL;
+        }
+        g->values[id].init = v;
+      } else {
+        g->values[id].type = t;
+      }
+    } while (accept(P, ","));
+    if (!expect(P, ">")) return NULL;
+  }
+  if (!parse_nodes(P, g) || !link_graph(P, g)) return NULL;
+  return g;
+}
+
+/* ------------------------------------------------------------------ model */
+static bool parse_opsets(parser *P, oxrt_opset **out, int *n) {
+  int cap = 0;
+  *n = 0;
+  if (!expect(P, "[")) return false;
+  if (accept(P, "]")) return true;
+  do {
+    if (*n == cap) {
+      int nc = cap ? cap * 2 : 4;
+      oxrt_opset *na = oxrt_arena_alloc(P->a, sizeof *na * (size_t)nc);
+      if (!na) return oom(P);
+      if (*n) memcpy(na, *out, sizeof *na * (size_t)*n);
+      *out = na, cap = nc;
+    }
+    char *d = parse_string(P, NULL);
+    if (!d || !expect(P, ":") || !parse_int(P, &(*out)[*n].version)) return false;
+    (*out)[(*n)++].domain = strcmp(d, "ai.onnx") ? d : "";
+  } while (accept(P, ","));
+  return expect(P, "]");
+}
+
+static bool parse_model_header(parser *P) {
+  oxrt_model *m = P->m;
+  do {
+    char *key = parse_id(P, false);
+    if (!key || !expect(P, ":")) return false;
+    if (!strcmp(key, "ir_version")) {
+      if (!parse_int(P, &m->ir_version)) return false;
+    } else if (!strcmp(key, "model_version")) {
+      if (!parse_int(P, &m->model_version)) return false;
+    } else if (!strcmp(key, "opset_import")) {
+      if (!parse_opsets(P, &m->opsets, &m->n_opsets)) return false;
+    } else if (!strcmp(key, "producer_name")) {
+      if (!(m->producer_name = parse_string(P, NULL))) return false;
+    } else if (!strcmp(key, "producer_version")) {
+      if (!(m->producer_version = parse_string(P, NULL))) return false;
+    } else if (!strcmp(key, "domain")) {
+      if (!(m->domain = parse_string(P, NULL))) return false;
+    } else if (!strcmp(key, "doc_string")) {
+      if (!(m->doc = parse_string(P, NULL))) return false;
+    } else if (!strcmp(key, "metadata_props")) {
+      size_t cap = 0, n = 0, cap2 = 0;
+      if (!expect(P, "[")) return false;
+      if (!accept(P, "]")) {
+        do {
+          GROW_ARR(P, m->meta_keys, n, cap);
+          GROW_ARR(P, m->meta_values, n, cap2);
+          if (!(m->meta_keys[n] = parse_string(P, NULL)) || !expect(P, ":") ||
+              !(m->meta_values[n] = parse_string(P, NULL)))
+            return false;
+          n++;
+        } while (accept(P, ","));
+        if (!expect(P, "]")) return false;
+      }
+      m->n_meta = (int)n;
+    } else {
+      return fail(P, "a model field (ir_version, opset_import, producer_name, ...)");
+    }
+  } while (accept(P, ","));
+  return expect(P, ">");
+}
+
+static bool parse_function(parser *P, oxrt_function *fn) {
+  fn->name = fn->domain = fn->overload = "";
+  if (accept(P, "<")) {
+    do {
+      char *key = parse_id(P, false);
+      if (!key || !expect(P, ":")) return false;
+      if (!strcmp(key, "domain")) {
+        if (!(fn->domain = parse_string(P, NULL))) return false;
+      } else if (!strcmp(key, "opset_import")) {
+        if (!parse_opsets(P, &fn->opsets, &fn->n_opsets)) return false;
+      } else if (!strcmp(key, "overload")) {
+        if (!(fn->overload = parse_string(P, NULL))) return false;
+      } else {
+        return fail(P, "a function field (domain, opset_import, overload)");
+      }
+    } while (accept(P, ","));
+    if (!expect(P, ">")) return false;
+  }
+  if (!(fn->name = parse_id(P, false))) return false;
+  fn->body = new_graph(P, NULL);
+  if (!fn->body) return oom(P);
+  fn->body->name = fn->name;
+  size_t cap = 0, n = 0;
+  if (accept(P, "<")) {
+    do {
+      GROW_ARR(P, fn->attr_names, n, cap);
+      if (!(fn->attr_names[n++] = parse_id(P, false))) return false;
+      if (accept(P, "=")) { /* a default value: kept as the name only */
+        oxrt_attr at;
+        memset(&at, 0, sizeof at);
+        if (!parse_attr_value(P, fn->body, &at)) return false;
+        oxrt_value_free(at.t);
+      }
+    } while (accept(P, ","));
+    fn->n_attr_names = (int)n;
+    if (!expect(P, ">")) return false;
+  }
+  for (int io = 0; io < 2; io++) {
+    if (io && !expect(P, "=>")) return false;
+    if (!expect(P, "(")) return false;
+    const char **names = NULL;
+    size_t c = 0, k = 0;
+    if (!peek(P, ")")) do {
+        GROW_ARR(P, names, k, c);
+        char *nm = parse_id(P, false);
+        if (!nm) return false;
+        names[k++] = nm;
+        int id = oxrt_graph_intern(fn->body, nm);
+        if (id < 0) return oom(P);
+        if (!io) fn->body->values[id].is_input = true;
+      } while (accept(P, ","));
+    if (!expect(P, ")")) return false;
+    if (io) fn->outputs = names, fn->n_outputs = (int)k;
+    else fn->inputs = names, fn->n_inputs = (int)k;
+  }
+  return parse_nodes(P, fn->body) && link_graph(P, fn->body);
+}
+
+oxrt_status *oxrt_text_parse(const char *text, oxrt_model **out) {
+  parser P = {text, text, NULL, NULL, NULL};
+  P.m = calloc(1, sizeof *P.m);
+  if (!P.m) return OXRT_OOM();
+  P.a = P.m->arena = oxrt_arena_create();
+  if (!P.a) {
+    free(P.m);
+    return OXRT_OOM();
+  }
+  oxrt_model *m = P.m;
+  m->producer_name = m->producer_version = m->domain = m->doc = "";
+  m->ir_version = 10;
+  if (accept(&P, "<")) parse_model_header(&P);
+  if (!P.err) m->graph = parse_graph(&P, NULL);
+  size_t cap = 0, nf = 0;
+  while (!P.err && (skip_ws(&P), *P.p)) {
+    if (nf == cap) {
+      size_t nc = cap ? cap * 2 : 4;
+      oxrt_function *na = oxrt_arena_alloc(P.a, sizeof *na * nc);
+      if (!na) {
+        oom(&P);
+        break;
+      }
+      if (nf) memcpy(na, m->functions, sizeof *na * nf);
+      m->functions = na, cap = nc;
+    }
+    memset(&m->functions[nf], 0, sizeof m->functions[nf]);
+    if (parse_function(&P, &m->functions[nf])) nf++;
+    m->n_functions = (int)nf;
+  }
+  if (!P.err && m->n_opsets == 0) P.err = oxrt_error(OXRT_ERR_INVALID_MODEL, "the model imports no opset (opset_import)");
+  if (P.err) {
+    oxrt_model_free(m);
+    return P.err;
+  }
+  *out = m;
+  return NULL;
+}
+
+oxrt_status *oxrt_parse_model_text(const char *text, void **out, size_t *out_size) {
+  if (!text || !out || !out_size) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "text and out must not be NULL");
+  oxrt_model *m;
+  OXRT_TRY(oxrt_text_parse(text, &m));
+  uint8_t *data;
+  size_t size;
+  oxrt_status *st = oxrt_serialize_model(m, &data, &size);
+  oxrt_model_free(m);
+  if (st) return st;
+  *out = data;
+  *out_size = size;
+  return NULL;
+}
