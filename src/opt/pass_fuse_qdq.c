@@ -128,7 +128,10 @@ static oxrt_status *fuse(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, oxrt_nod
     wrank = 2, waxis = 1, n_out = w->rank == 2 ? (size_t)w->dims[1] : 0;
   } else {
     wrank = 2, waxis = trans_b ? 0 : 1, n_out = w->rank == 2 ? (size_t)w->dims[trans_b ? 0 : 1] : 0;
-    if (n->n_inputs == 3 && oxrt_attr_float(n, "beta", 1.0f) != 1.0f) return NULL;
+    /* QGemm scales (acc + C) by alpha, Gemm only A*B: with a bias both must be 1 */
+    if (n->n_inputs == 3 && n->inputs[2] >= 0 &&
+        (oxrt_attr_float(n, "beta", 1.0f) != 1.0f || oxrt_attr_float(n, "alpha", 1.0f) != 1.0f))
+      return NULL;
   }
   if (!weight_dq(g, dqw, wrank, waxis, n_out)) return NULL;
   oxrt_node *dqb = NULL;
