@@ -11,7 +11,7 @@ SUITE_OLD := /usr/include/onnx/backend/test/data
 SUITE_NEW := ../shared/onnx-tests
 
 .PHONY: all build demo test deps deps-apt deps-py unit conformance conformance-new pytest sanitize test-asan \
-        bench install clean examples
+        bench bench-gemm install clean examples
 
 all: build
 
@@ -81,6 +81,12 @@ serve-load: build deps-py
 	  --no-build-isolation --no-deps .
 	$(PY) bench/models/generate.py --size small --out /tmp/oxrt-serve-load resnet18
 	$(PY) bench/serve_load.py --onnx /tmp/oxrt-serve-load/resnet18.onnx --clients 16 --requests 25 --threads 1
+
+# SGEMM against OpenBLAS in the same run (the benchmark alone links libopenblas: apt-get install libopenblas-dev).
+bench-gemm: build
+	$(CC) -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+	  bench/gemm_bench.c $(BUILD)/liboxrt.a -lopenblas -lpthread -lm -o $(BUILD)/gemm_bench
+	./$(BUILD)/gemm_bench
 
 install: build
 	cmake --install $(BUILD)

@@ -197,9 +197,22 @@ typedef struct {
   const float *x, *w, *b;
   float lo, hi;
   float *y;
+  const float *z;      /* residual of Y's shape, or NULL */
+  oxrt_activation act; /* after z, when not applied as the kernels' clamp */
+  bool post;           /* z or act run over each output plane right after it is written (still in cache) */
   size_t Mg;
   atomic_int failed;
 } dw_job;
+
+/* The plane at offset off of Y: + z, then the activation. */
+static void dw_post(const dw_job *j, size_t off, size_t n) {
+  float *y = j->y + off;
+  if (j->z) {
+    const float *z = j->z + off;
+    for (size_t i = 0; i < n; i++) y[i] += z[i];
+  }
+  if (j->act.kind != OXRT_ACT_NONE) oxrt_act_apply(j->act, y, n);
+}
 
 /* Input planes [t0, t1) (image n, channel c), each giving Mg output planes. */
 static void dw_planes(void *arg, size_t t0, size_t t1) {
@@ -214,6 +227,7 @@ static void dw_planes(void *arg, size_t t0, size_t t1) {
         const size_t m = c * j->Mg + k;
         j->direct(g, j->x + (n * s->C + c) * in_size, j->w + m * (size_t)g->ntaps, j->b ? j->b[m] : 0.0f, j->lo,
                   j->hi, j->y + (n * s->M + m) * out_size);
+        if (j->post) dw_post(j, (n * s->M + m) * out_size, out_size);
       }
     }
     return;
@@ -231,6 +245,7 @@ static void dw_planes(void *arg, size_t t0, size_t t1) {
         const size_t m = c * j->Mg + k;
         j->plane(g, buf, j->w + m * (size_t)g->ntaps, j->b ? j->b[m] : 0.0f, j->lo, j->hi,
                  j->y + (n * s->M + m) * out_size, scratch);
+        if (j->post) dw_post(j, (n * s->M + m) * out_size, out_size);
       }
     }
   }
@@ -238,22 +253,42 @@ static void dw_planes(void *arg, size_t t0, size_t t1) {
   oxrt_aligned_free(scratch);
 }
 
+static bool dwconv_run(dw_job *jp, oxrt_isa isa, oxrt_threadpool *pool);
+
 bool oxrt_dwconv_f32(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float lo, float hi,
                      float *y, oxrt_isa isa, oxrt_threadpool *pool) {
-  dw_job j = {.s = s, .x = x, .w = w, .b = bias, .lo = lo, .hi = hi, .y = y, .Mg = s->M / s->group,
-              .fill = dw_fill_portable, .plane = dw_plane_portable};
+  dw_job j = {.s = s, .x = x, .w = w, .b = bias, .lo = lo, .hi = hi, .y = y};
+  return dwconv_run(&j, isa, pool);
+}
+
+bool oxrt_dwconv_f32_fused(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias,
+                           const float *z, oxrt_activation act, float *y, oxrt_isa isa, oxrt_threadpool *pool) {
+  dw_job j = {.s = s, .x = x, .w = w, .b = bias, .y = y, .z = z, .act = act};
+  /* without z a clamp runs in the kernels' store; otherwise the plane gets z and the activation after it */
+  if (!z && oxrt_act_is_clamp(act, &j.lo, &j.hi)) {
+    j.act.kind = OXRT_ACT_NONE;
+  } else {
+    j.lo = -INFINITY, j.hi = INFINITY, j.post = true;
+  }
+  return dwconv_run(&j, isa, pool);
+}
+
+static bool dwconv_run(dw_job *jp, oxrt_isa isa, oxrt_threadpool *pool) {
+  dw_job *j = jp;
+  const oxrt_conv_shape *s = j->s;
+  j->Mg = s->M / s->group, j->fill = dw_fill_portable, j->plane = dw_plane_portable;
   int vw = 1;
   switch (isa) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  case OXRT_ISA_AVX512: j.fill = oxrt_dw_fill_avx512, j.plane = oxrt_dw_plane_avx512, vw = 16; break;
-  case OXRT_ISA_AVX2: j.fill = oxrt_dw_fill_avx2, j.plane = oxrt_dw_plane_avx2, vw = 8; break;
+  case OXRT_ISA_AVX512: j->fill = oxrt_dw_fill_avx512, j->plane = oxrt_dw_plane_avx512, vw = 16; break;
+  case OXRT_ISA_AVX2: j->fill = oxrt_dw_fill_avx2, j->plane = oxrt_dw_plane_avx2, vw = 8; break;
 #endif
   default: break;
   }
   oxrt_dw_geom g;
   int64_t *toff;
   if (!dw_geom_init(s, vw, &g, &toff)) return false;
-  j.g = &g;
+  j->g = &g;
   void *dmem = NULL;
 #if defined(__x86_64__) && defined(__GNUC__)
   /* small stride-1 planes as wide as their input: AVX-512 reads the input in place (no copies at all); with more
@@ -263,19 +298,19 @@ bool oxrt_dwconv_f32(const oxrt_conv_shape *s, const float *x, const float *w, c
       free(toff);
       return false;
     }
-    j.direct = oxrt_dw_direct_avx512;
+    j->direct = oxrt_dw_direct_avx512;
   }
 #endif
   const size_t planes = s->N * s->C;
   /* chunks of at least ~64K multiply-adds, so the per-chunk buffer set-up stays small */
-  const size_t per_plane = (size_t)(g.OH * g.OW) * (size_t)g.ntaps * j.Mg + (size_t)(g.H * g.W);
-  oxrt_parallel_for(pool, planes, 1 + 65536 / (per_plane + 1), dw_planes, &j);
+  const size_t per_plane = (size_t)(g.OH * g.OW) * (size_t)g.ntaps * j->Mg + (size_t)(g.H * g.W);
+  oxrt_parallel_for(pool, planes, 1 + 65536 / (per_plane + 1), dw_planes, j);
   free(toff);
   free(dmem);
-  return !atomic_load(&j.failed);
+  return !atomic_load(&j->failed);
 }
 
-bool oxrt_dwconv_f32_act(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, oxrt_act act,
-                         float *y, oxrt_threadpool *pool) {
-  return oxrt_dwconv_f32(s, x, w, bias, act == OXRT_ACT_RELU ? 0.0f : -INFINITY, INFINITY, y, oxrt_gemm_isa(), pool);
+bool oxrt_dwconv_f32_act(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, const float *z,
+                         oxrt_activation act, float *y, oxrt_threadpool *pool) {
+  return oxrt_dwconv_f32_fused(s, x, w, bias, z, act, y, oxrt_gemm_isa(), pool);
 }

@@ -62,8 +62,12 @@ bool oxrt_dwconv_f32_ok(const oxrt_conv_shape *s);
  * `isa` picks the kernels (at most oxrt_gemm_isa(); tests pass each level). False when out of memory. */
 bool oxrt_dwconv_f32(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float lo, float hi,
                      float *y, oxrt_isa isa, oxrt_threadpool *pool);
-/* The same with the process's ISA and an oxrt_act (im2col.c's entry). */
-bool oxrt_dwconv_f32_act(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, oxrt_act act,
-                         float *y, oxrt_threadpool *pool);
+/* Y = act(conv(X, W) + bias + z) (z of Y's shape, or NULL): a clamp activation without z runs in the kernels'
+ * store, anything else over each output plane right after it is written. */
+bool oxrt_dwconv_f32_fused(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias,
+                           const float *z, oxrt_activation act, float *y, oxrt_isa isa, oxrt_threadpool *pool);
+/* The same with the process's ISA (im2col.c's entry). */
+bool oxrt_dwconv_f32_act(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, const float *z,
+                         oxrt_activation act, float *y, oxrt_threadpool *pool);
 
 #endif

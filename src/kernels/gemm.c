@@ -58,6 +58,13 @@ oxrt_isa oxrt_gemm_isa(void) {
   return (oxrt_isa)v;
 }
 
+oxrt_isa oxrt_gemm_isa_cap(oxrt_isa cap) {
+  oxrt_isa hw = detect_isa();
+  oxrt_isa v = cap < hw ? cap : hw;
+  atomic_store_explicit(&g_isa, (int)v, memory_order_relaxed);
+  return v;
+}
+
 /* ------------------------------------------------------------------ portable micro-kernel */
 
 #define P_MR 4
@@ -88,23 +95,27 @@ static void ukernel_portable(size_t kc, const float *a, const float *b, float *c
         float v = ci[j];
         if (epi->bias) v += bv;
         if (zi) v += zi[j];
-        ci[j] = epi->relu && v < 0 ? 0.0f : v;
+        if (epi->clamp) v = v < epi->lo ? epi->lo : v > epi->hi ? epi->hi : v;
+        ci[j] = v;
       }
     }
   }
 }
 
+/* Blocking (Goto / BLIS): a KC x NC block of B is packed once per tile and K block; an MC x KC block of A
+ * (MC rows of the packed A) stays in L2 while each KC x NR micro-panel of B, in L1, meets every MR-row micro-panel
+ * of it. AVX2 sizes are for 32 KiB L1d / 512 KiB L2 per core (Zen 2/3, Skylake: 256 KiB L2 takes MC 120 too). */
 typedef struct {
   oxrt_sgemm_ukernel kern;
-  size_t mr, nr, kc, nc;
+  size_t mr, nr, kc, mc, nc;
 } ukernel_desc;
 
 static ukernel_desc pick_kernel(void) {
-  ukernel_desc d = {ukernel_portable, P_MR, P_NR, 256, 512};
+  ukernel_desc d = {ukernel_portable, P_MR, P_NR, 256, 64, 512};
 #ifdef OXRT_GEMM_X86
   switch (oxrt_gemm_isa()) {
-  case OXRT_ISA_AVX512: d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, 12, 32, 256, 512}; break;
-  case OXRT_ISA_AVX2: d = (ukernel_desc){oxrt_sgemm_ukernel_avx2, 6, 16, 256, 512}; break;
+  case OXRT_ISA_AVX512: d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, 12, 32, 256, 288, 512}; break;
+  case OXRT_ISA_AVX2: d = (ukernel_desc){oxrt_sgemm_ukernel_avx2, 6, 16, 256, 120, 512}; break;
   default: break;
   }
 #endif
@@ -116,6 +127,13 @@ static ukernel_desc pick_kernel(void) {
 /* Rows [i0, i0+mr_eff) of op(A), all K, into one panel dst[k*mr + i]; rows past mr_eff are zero. */
 static void pack_a_panel(bool ta, const float *A, size_t lda, size_t i0, size_t mr_eff, size_t mr, size_t K,
                          float *dst) {
+  if (!ta && mr_eff == 6 && mr == 6) {
+    /* k outer: six read streams, one sequential write stream (rows outer wrote with a stride of mr) */
+    const float *r0 = A + i0 * lda, *r1 = r0 + lda, *r2 = r1 + lda, *r3 = r2 + lda, *r4 = r3 + lda, *r5 = r4 + lda;
+    for (size_t k = 0; k < K; k++, dst += 6)
+      dst[0] = r0[k], dst[1] = r1[k], dst[2] = r2[k], dst[3] = r3[k], dst[4] = r4[k], dst[5] = r5[k];
+    return;
+  }
   if (!ta) {
     for (size_t i = 0; i < mr_eff; i++) {
       const float *src = A + (i0 + i) * lda;
@@ -139,6 +157,14 @@ static void pack_a_panel(bool ta, const float *A, size_t lda, size_t i0, size_t 
 /* Columns [j0, j0+nr_eff) and rows [p0, p0+kc) of op(B) into dst[k*nr + j]; columns past nr_eff are zero. */
 NO_LIBCALLS static void pack_b_panel(bool tb, const float *B, size_t ldb, size_t p0, size_t kc, size_t j0, size_t nr_eff,
                          size_t nr, float *dst) {
+  if (!tb && nr_eff == nr && (nr == 16 || nr == 32)) { /* full panels: fixed-size row copies, inlined as vector moves */
+    const float *src = B + p0 * ldb + j0;
+    if (nr == 16)
+      for (size_t k = 0; k < kc; k++, src += ldb, dst += 16) memcpy(dst, src, 16 * sizeof(float));
+    else
+      for (size_t k = 0; k < kc; k++, src += ldb, dst += 32) memcpy(dst, src, 32 * sizeof(float));
+    return;
+  }
   if (!tb) {
     for (size_t k = 0; k < kc; k++) {
       float *d = dst + k * nr;
@@ -192,43 +218,36 @@ static void merge_tile(const float *tmp, size_t nr, float *c, size_t ldc, size_t
   }
 }
 
-/* Bias and activation over an m_eff x n_eff block of C that the micro-kernel has just finished. */
 /* One row of the epilogue; restrict and the vectorizer forced on: the cost model at -O2 leaves these scalar. */
 #if defined(__GNUC__) && !defined(__clang__)
 #define EPI_VEC __attribute__((optimize("tree-vectorize")))
 #else
 #define EPI_VEC
 #endif
-EPI_VEC static void epi_row(float *restrict ci, const float *restrict zi, size_t n, float b, oxrt_act act) {
+EPI_VEC static void epi_row(float *restrict ci, const float *restrict zi, size_t n, float b, bool has_b) {
   if (zi) {
-    if (act == OXRT_ACT_RELU) {
-      for (size_t j = 0; j < n; j++) {
-        float v = (ci[j] + b) + zi[j];
-        ci[j] = v < 0 ? 0.0f : v;
-      }
-    } else {
-      for (size_t j = 0; j < n; j++) ci[j] = (ci[j] + b) + zi[j];
-    }
-  } else if (act == OXRT_ACT_RELU) {
-    for (size_t j = 0; j < n; j++) {
-      float v = ci[j] + b;
-      ci[j] = v < 0 ? 0.0f : v; /* NaN passes through, as max(x, 0) does in the reference */
-    }
-  } else {
+    for (size_t j = 0; j < n; j++) ci[j] = (ci[j] + b) + zi[j];
+  } else if (has_b) {
     for (size_t j = 0; j < n; j++) ci[j] += b;
   }
 }
 
+static oxrt_activation act_of(const oxrt_sgemm_ex *g) { return (oxrt_activation){g->act, g->act_a, g->act_b}; }
+
+/* Bias, residual and activation over an m_eff x n_eff block of C that the micro-kernel has just finished. */
 static void epilogue(float *c, size_t ldc, size_t m_eff, size_t n_eff, const float *bias, const float *z, size_t ldz,
-                     oxrt_act act) {
-  for (size_t i = 0; i < m_eff; i++) epi_row(c + i * ldc, z ? z + i * ldz : NULL, n_eff, bias ? bias[i] : 0.0f, act);
+                     oxrt_activation act) {
+  for (size_t i = 0; i < m_eff; i++) {
+    epi_row(c + i * ldc, z ? z + i * ldz : NULL, n_eff, bias ? bias[i] : 0.0f, bias != NULL);
+    if (act.kind != OXRT_ACT_NONE) oxrt_act_apply(act, c + i * ldc, n_eff);
+  }
 }
 
 /* The epilogue over rows [i0, i0+m) and columns [j0, j0+n) of g's C, if g asks for one. */
 static void epilogue_at(const oxrt_sgemm_ex *g, size_t i0, size_t j0, size_t m, size_t n) {
   if (!g->bias && !g->Z && g->act == OXRT_ACT_NONE) return;
   epilogue(g->C + i0 * g->ldc + j0, g->ldc, m, n, g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL,
-           g->ldz, g->act);
+           g->ldz, act_of(g));
 }
 
 /* Out of memory for the B block with plain operands: the same tiles with dot products, which need no scratch. */
@@ -293,15 +312,20 @@ static float *scratch_get(size_t n) {
 static void run_tiles(void *arg, size_t t0, size_t t1) {
   sgemm_plan *pl = arg;
   const oxrt_sgemm_ex *g = pl->g;
-  const size_t mr = pl->uk.mr, nr = pl->uk.nr, KC = pl->kc_max, K = g->K, M = g->M, N = g->N;
-  float *bp = scratch_get(KC * nr + mr * nr);
+  const size_t mr = pl->uk.mr, nr = pl->uk.nr, KC = pl->kc_max, MC = pl->uk.mc, K = g->K, M = g->M, N = g->N;
+  /* the B block of one tile and K block (none with B pre-packed), then one edge tile */
+  size_t bfloats = g->bp ? 0 : KC * ((pl->n_tile + nr - 1) / nr * nr);
+  float *bp = scratch_get(bfloats + mr * nr);
   if (!bp) {
     if (!g->ap && !g->bp && !g->bfill) tiles_unpacked(pl, t0, t1);
     else atomic_store(&pl->failed, 1);
     return;
   }
-  float *tmp = bp + KC * nr;
+  float *tmp = bp + bfloats;
   const bool has_epi = g->bias || g->Z || g->act != OXRT_ACT_NONE;
+  const oxrt_activation act = act_of(g);
+  float lo, hi;
+  const bool clamp = oxrt_act_is_clamp(act, &lo, &hi), act_after = !clamp; /* transcendental: on the stored tile */
   for (size_t t = t0; t < t1; t++) {
     size_t tm = t / pl->n_tiles_n, tn = t % pl->n_tiles_n;
     size_t i_beg = tm * pl->m_tile, i_end = i_beg + pl->m_tile < M ? i_beg + pl->m_tile : M;
@@ -311,30 +335,41 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       size_t kc = K - p0 < KC ? K - p0 : KC;
       float beta = p0 == 0 ? g->beta : 1.0f;
       bool last = p0 + kc == K;
-      /* One B panel at a time, filled into L1 and used by every A micro-panel of the tile right away. */
-      for (size_t q = 0; q < n_panels; q++) {
-        size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
-        const float *b;
-        if (g->bp) {
-          b = g->bp->data + (j0 / nr) * K * nr + p0 * nr;
-        } else {
-          if (g->bfill) g->bfill(g->bctx, p0, kc, j0, n_eff, nr, bp);
-          else pack_b_panel(g->trans_b, g->B, g->ldb, p0, kc, j0, n_eff, nr, bp);
-          b = bp;
+      /* The tile's B block, packed (or gathered, im2col) once for every row block below. */
+      const float *bblk;
+      size_t bstride;
+      if (g->bp) {
+        bblk = g->bp->data + (j_beg / nr) * K * nr + p0 * nr, bstride = K * nr;
+      } else {
+        for (size_t q = 0; q < n_panels; q++) {
+          size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
+          if (g->bfill) g->bfill(g->bctx, p0, kc, j0, n_eff, nr, bp + q * kc * nr);
+          else pack_b_panel(g->trans_b, g->B, g->ldb, p0, kc, j0, n_eff, nr, bp + q * kc * nr);
         }
-        for (size_t i0 = i_beg; i0 < i_end; i0 += mr) {
-          size_t m_eff = i_end - i0 < mr ? i_end - i0 : mr;
-          const float *ap = pl->Ap + (i0 / mr) * mr * K + p0 * mr;
-          float *c = g->C + i0 * g->ldc + j0;
-          if (m_eff == mr && n_eff == nr) {
-            /* Full tile: bias, z and Relu in the micro-kernel's store of the last K block. */
-            oxrt_sgemm_epi epi = {g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL, g->ldz,
-                                  g->act == OXRT_ACT_RELU};
-            pl->uk.kern(kc, ap, b, c, g->ldc, g->alpha, beta, last && has_epi ? &epi : NULL);
-          } else {
-            pl->uk.kern(kc, ap, b, tmp, nr, g->alpha, 0.0f, NULL);
-            merge_tile(tmp, nr, c, g->ldc, m_eff, n_eff, beta);
-            if (last) epilogue_at(g, i0, j0, m_eff, n_eff);
+        bblk = bp, bstride = kc * nr;
+      }
+      for (size_t ib = i_beg; ib < i_end; ib += MC) {
+        size_t ie = i_end - ib < MC ? i_end : ib + MC;
+        /* Each B micro-panel (L1) meets every A micro-panel of the row block (L2). */
+        for (size_t q = 0; q < n_panels; q++) {
+          size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
+          const float *b = bblk + q * bstride;
+          for (size_t i0 = ib; i0 < ie; i0 += mr) {
+            size_t m_eff = ie - i0 < mr ? ie - i0 : mr;
+            const float *ap = pl->Ap + (i0 / mr) * mr * K + p0 * mr;
+            float *c = g->C + i0 * g->ldc + j0;
+            if (m_eff == mr && n_eff == nr) {
+              /* Full tile: bias, z and a clamp (Relu, Clip) in the micro-kernel's store of the last K block. */
+              oxrt_sgemm_epi epi = {g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL, g->ldz,
+                                    clamp && act.kind != OXRT_ACT_NONE, lo, hi};
+              pl->uk.kern(kc, ap, b, c, g->ldc, g->alpha, beta, last && has_epi ? &epi : NULL);
+              if (last && act_after)
+                for (size_t i = 0; i < mr; i++) oxrt_act_apply(act, c + i * g->ldc, nr);
+            } else {
+              pl->uk.kern(kc, ap, b, tmp, nr, g->alpha, 0.0f, NULL);
+              merge_tile(tmp, nr, c, g->ldc, m_eff, n_eff, beta);
+              if (last) epilogue_at(g, i0, j0, m_eff, n_eff);
+            }
           }
         }
       }
@@ -554,7 +589,7 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
     oxrt_parallel_for(pool, m_panels, (size_t)(16384 / (uk.mr * K)) + 1, pack_a_range, args);
     pl.Ap = own.data;
   }
-  pl.kc_max = K < uk.kc ? K : uk.kc;
+  pl.kc_max = (K + (K + uk.kc - 1) / uk.kc - 1) / ((K + uk.kc - 1) / uk.kc); /* equal K blocks of at most kc */
 
   /* Tiles: balanced column blocks of at most uk.nc, then split rows until there is work for every thread. */
   size_t nth = (size_t)oxrt_threadpool_size(pool);

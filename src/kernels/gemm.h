@@ -27,16 +27,22 @@ void oxrt_dgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, double
 typedef enum oxrt_isa { OXRT_ISA_PORTABLE = 0, OXRT_ISA_AVX2 = 1, OXRT_ISA_AVX512 = 2 } oxrt_isa;
 oxrt_isa oxrt_gemm_isa(void);
 const char *oxrt_isa_name(oxrt_isa isa);
+/* For tests that run every level in one process: the level becomes min(cap, what the CPU and OXRT_ISA allow), for
+ * every kernel family that follows oxrt_gemm_isa(); returns the level now in force. Call it only while no kernel
+ * runs; operands packed at another level are refused by oxrt_sgemm_run (their panel sizes differ). */
+oxrt_isa oxrt_gemm_isa_cap(oxrt_isa cap);
 
 /* Micro-kernel contract (internal, shared with gemm_avx2.c / gemm_avx512.c):
  * C[MR,NR] = alpha * sum_k a[k*MR + i] * b[k*NR + j] + beta * C (beta == 0: C not read), then, when epi is not
  * NULL (last K block of a full tile), while the sums are still in registers and in this order:
- * C[i,j] += bias[i]; C[i,j] += z[i*ldz + j]; relu: C = C < 0 ? 0 : C (NaN passes). NULL bias/z: none. */
+ * C[i,j] += bias[i]; C[i,j] += z[i*ldz + j]; clamp: C = min(hi, max(lo, C)) (NaN passes). NULL bias/z: none.
+ * (Relu and Clip are the clamp; the other activations run on the tile right after its store, still in L1.) */
 typedef struct oxrt_sgemm_epi {
   const float *bias;
   const float *z;
   size_t ldz;
-  bool relu;
+  bool clamp;
+  float lo, hi;
 } oxrt_sgemm_epi;
 typedef void (*oxrt_sgemm_ukernel)(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
                                    float beta, const oxrt_sgemm_epi *epi);
@@ -70,7 +76,34 @@ void oxrt_sgemm_bpack_free(oxrt_sgemm_bpack *p);
 typedef void (*oxrt_sgemm_bfill)(const void *ctx, size_t p0, size_t kc, size_t j0, size_t n_eff, size_t nr,
                                  float *dst);
 
-typedef enum oxrt_act { OXRT_ACT_NONE = 0, OXRT_ACT_RELU = 1 } oxrt_act;
+/* Activations fused into output passes (GEMM epilogue, convolution paths), with their parameters a and b:
+ *   RELU max(x, 0)                    CLIP min(max(x, a), b)            LEAKY_RELU x < 0 ? a*x : x
+ *   HARD_SIGMOID max(0, min(1, a*x+b)) HARD_SWISH x*max(0, min(1, x/6 + 1/2))
+ *   SIGMOID 1/(1+e^-x)   TANH tanh(x)   SILU x*sigmoid(x) (Swish)     GELU 0.5x(1+erf(x/sqrt 2))
+ *   GELU_TANH 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3)))
+ * NaN in gives NaN out. The transcendental ones use vmath.h at the process's ISA level. */
+typedef enum oxrt_act {
+  OXRT_ACT_NONE = 0,
+  OXRT_ACT_RELU = 1,
+  OXRT_ACT_CLIP,
+  OXRT_ACT_LEAKY_RELU,
+  OXRT_ACT_HARD_SIGMOID,
+  OXRT_ACT_HARD_SWISH,
+  OXRT_ACT_SIGMOID,
+  OXRT_ACT_TANH,
+  OXRT_ACT_SILU,
+  OXRT_ACT_GELU,
+  OXRT_ACT_GELU_TANH,
+  OXRT_ACT_COUNT_
+} oxrt_act;
+typedef struct oxrt_activation {
+  oxrt_act kind;
+  float a, b;
+} oxrt_activation;
+/* y[i] = act(y[i]) for i < n, in place. */
+void oxrt_act_apply(oxrt_activation act, float *y, size_t n);
+/* True when the activation is a clamp to [*lo, *hi] (NONE, RELU, CLIP), which kernels apply in registers. */
+bool oxrt_act_is_clamp(oxrt_activation act, float *lo, float *hi);
 
 typedef struct oxrt_sgemm_ex {
   size_t M, N, K;
@@ -91,6 +124,7 @@ typedef struct oxrt_sgemm_ex {
   const float *Z;    /* then C[i,j] += Z[i*ldz + j] (a residual); NULL for none */
   size_t ldz;
   oxrt_act act;      /* last, on the sum */
+  float act_a, act_b; /* the activation's parameters (oxrt_activation's a and b) */
 } oxrt_sgemm_ex;
 
 /* Runs the product described by g; false when out of memory for scratch. */

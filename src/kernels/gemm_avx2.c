@@ -4,6 +4,7 @@
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define DECL(i) __m256 c##i##a = _mm256_setzero_ps(), c##i##b = _mm256_setzero_ps();
+#define PREC(i) _mm_prefetch((const char *)(c + (i) * ldc), _MM_HINT_T0), _mm_prefetch((const char *)(c + (i) * ldc + 15), _MM_HINT_T0);
 #define STEP(i)                                                                                                        \
   {                                                                                                                    \
     __m256 av = _mm256_broadcast_ss(a + (i));                                                                          \
@@ -19,8 +20,7 @@
 #define STORE1(i)                                                                                                      \
   _mm256_storeu_ps(c + (i) * ldc, _mm256_add_ps(_mm256_loadu_ps(c + (i) * ldc), c##i##a));                             \
   _mm256_storeu_ps(c + (i) * ldc + 8, _mm256_add_ps(_mm256_loadu_ps(c + (i) * ldc + 8), c##i##b));
-/* Fused epilogue: finish alpha/beta in the accumulators (same roundings as the stores above), then bias, z, Relu.
- * max(0, v) returns its second operand for NaN and for +-0, so it is exactly v < 0 ? 0 : v. */
+/* Fused epilogue: finish alpha/beta in the accumulators (same roundings as the stores above), then bias, z, clamp. */
 #define FIN0(i) c##i##a = _mm256_mul_ps(va, c##i##a), c##i##b = _mm256_mul_ps(va, c##i##b);
 #define FINB(i)                                                                                                        \
   c##i##a = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + (i) * ldc), _mm256_mul_ps(va, c##i##a));                          \
@@ -33,12 +33,16 @@
 #define ADDZ(i)                                                                                                        \
   c##i##a = _mm256_add_ps(c##i##a, _mm256_loadu_ps(z + (i) * ldz)),                                                    \
   c##i##b = _mm256_add_ps(c##i##b, _mm256_loadu_ps(z + (i) * ldz + 8));
-#define RELU(i) c##i##a = _mm256_max_ps(zero, c##i##a), c##i##b = _mm256_max_ps(zero, c##i##b);
+/* max(lo, v) and min(hi, v) return their second operand v for NaN. */
+#define CLAMP(i)                                                                                                       \
+  c##i##a = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c##i##a)), c##i##b = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c##i##b));
 #define STOREV(i) _mm256_storeu_ps(c + (i) * ldc, c##i##a), _mm256_storeu_ps(c + (i) * ldc + 8, c##i##b);
 
 void oxrt_sgemm_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
                              float beta, const oxrt_sgemm_epi *epi) {
   ROWS(DECL)
+  ROWS(PREC) /* the C tile is read or written at the end: start fetching it now */
+#pragma GCC unroll 4
   for (size_t k = 0; k < kc; k++) {
     __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     ROWS(STEP)
@@ -60,9 +64,9 @@ void oxrt_sgemm_ukernel_avx2(size_t kc, const float *a, const float *b, float *c
     if (z) {
       ROWS(ADDZ)
     }
-    if (epi->relu) {
-      __m256 zero = _mm256_setzero_ps();
-      ROWS(RELU)
+    if (epi->clamp) {
+      __m256 vlo = _mm256_set1_ps(epi->lo), vhi = _mm256_set1_ps(epi->hi);
+      ROWS(CLAMP)
     }
     ROWS(STOREV)
     return;

@@ -20,8 +20,7 @@
 #define STORE1(i)                                                                                                      \
   _mm512_storeu_ps(c + (i) * ldc, _mm512_add_ps(_mm512_loadu_ps(c + (i) * ldc), c##i##a));                             \
   _mm512_storeu_ps(c + (i) * ldc + 16, _mm512_add_ps(_mm512_loadu_ps(c + (i) * ldc + 16), c##i##b));
-/* Fused epilogue: finish alpha/beta in the accumulators (same roundings as the stores above), then bias, z, Relu.
- * max(0, v) returns its second operand for NaN and for +-0, so it is exactly v < 0 ? 0 : v. */
+/* Fused epilogue: finish alpha/beta in the accumulators (same roundings as the stores above), then bias, z, clamp. */
 #define FIN0(i) c##i##a = _mm512_mul_ps(va, c##i##a), c##i##b = _mm512_mul_ps(va, c##i##b);
 #define FINB(i)                                                                                                        \
   c##i##a = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + (i) * ldc), _mm512_mul_ps(va, c##i##a));                          \
@@ -34,7 +33,9 @@
 #define ADDZ(i)                                                                                                        \
   c##i##a = _mm512_add_ps(c##i##a, _mm512_loadu_ps(z + (i) * ldz)),                                                    \
   c##i##b = _mm512_add_ps(c##i##b, _mm512_loadu_ps(z + (i) * ldz + 16));
-#define RELU(i) c##i##a = _mm512_max_ps(zero, c##i##a), c##i##b = _mm512_max_ps(zero, c##i##b);
+/* max(lo, v) and min(hi, v) return their second operand v for NaN. */
+#define CLAMP(i)                                                                                                       \
+  c##i##a = _mm512_min_ps(vhi, _mm512_max_ps(vlo, c##i##a)), c##i##b = _mm512_min_ps(vhi, _mm512_max_ps(vlo, c##i##b));
 #define STOREV(i) _mm512_storeu_ps(c + (i) * ldc, c##i##a), _mm512_storeu_ps(c + (i) * ldc + 16, c##i##b);
 
 void oxrt_sgemm_ukernel_avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
@@ -62,9 +63,9 @@ void oxrt_sgemm_ukernel_avx512(size_t kc, const float *a, const float *b, float 
     if (z) {
       ROWS(ADDZ)
     }
-    if (epi->relu) {
-      __m512 zero = _mm512_setzero_ps();
-      ROWS(RELU)
+    if (epi->clamp) {
+      __m512 vlo = _mm512_set1_ps(epi->lo), vhi = _mm512_set1_ps(epi->hi);
+      ROWS(CLAMP)
     }
     ROWS(STOREV)
     return;

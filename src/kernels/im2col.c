@@ -443,7 +443,7 @@ typedef struct {
   const oxrt_conv_shape *s;
   const float *x, *bias, *z;
   const oxrt_conv_wpack *wp;
-  oxrt_act act;
+  oxrt_activation act;
   float *y;
   float *tmp; /* batched: [Mg, N * out_size] result of one group, scattered into y */
   size_t Cg, Mg, kprod, Kg, in_size, out_size;
@@ -453,11 +453,10 @@ typedef struct {
 } conv_f32_job;
 
 /* y = act(y + z) (z may be NULL). */
-static void residual_act(float *y, const float *z, size_t n, oxrt_act act) {
+static void residual_act(float *y, const float *z, size_t n, oxrt_activation act) {
   if (z)
     for (size_t i = 0; i < n; i++) y[i] += z[i];
-  if (act == OXRT_ACT_RELU)
-    for (size_t i = 0; i < n; i++) y[i] = y[i] < 0 ? 0.0f : y[i];
+  if (act.kind != OXRT_ACT_NONE) oxrt_act_apply(act, y, n);
 }
 
 /* Image n, group g (or with j->batched, every image of group g in one product). */
@@ -468,7 +467,8 @@ static void conv_f32_one(conv_f32_job *j, size_t n, size_t g, oxrt_threadpool *p
   size_t yoff = (n * s->M + g * j->Mg) * j->out_size;
   oxrt_sgemm_ex ge = {.M = j->Mg, .N = cols, .K = j->Kg, .alpha = 1, .beta = 0, .ap = &j->wp->g[g],
                       .C = j->batched ? j->tmp : j->y + yoff, .ldc = cols,
-                      .bias = j->bias ? j->bias + g * j->Mg : NULL, .act = j->act};
+                      .bias = j->bias ? j->bias + g * j->Mg : NULL, .act = j->act.kind, .act_a = j->act.a,
+                      .act_b = j->act.b};
   if (j->z && !j->batched) ge.Z = j->z + yoff, ge.ldz = j->out_size;
   else if (j->z) ge.act = OXRT_ACT_NONE; /* batched: z and the activation after the scatter */
   conv2d_bsrc src;
@@ -516,7 +516,7 @@ static bool conv_f32_generic_case(const oxrt_conv_shape *s) {
 bool oxrt_conv_f32_uses_pack(const oxrt_conv_shape *s) { return s->group > 0 && !conv_f32_generic_case(s); }
 
 bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, const oxrt_conv_wpack *wp,
-                      const float *bias, const float *z, oxrt_act act, float *y, oxrt_threadpool *pool) {
+                      const float *bias, const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
   conv_f32_job j = {.s = s, .x = x, .bias = bias, .z = z, .wp = wp, .act = act, .y = y};
   j.Cg = s->C / s->group;
   j.Mg = s->M / s->group;
@@ -528,12 +528,12 @@ bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, 
   size_t total = s->N * s->M * j.out_size;
   if (s->N == 0 || s->M == 0 || j.out_size == 0) return true;
   if (conv_f32_generic_case(s)) {
-    /* These paths have no residual in their output pass: Z and the activation after it are applied here, once,
-     * for all of them (a path that returned early here once dropped Z: issue 9). */
-    bool dw = oxrt_dwconv_f32_ok(s) && j.Kg > 0;
-    bool ok = dw ? oxrt_dwconv_f32_act(s, x, w, bias, z ? OXRT_ACT_NONE : act, y, pool) /* dwconv.c */
-                 : conv_generic_f32(s, x, w, bias, y, pool);
-    if (ok && (z || !dw)) residual_act(y, z, total, act);
+    /* The depthwise kernels take z and the activation per output plane; the generic loops have no residual in
+     * their output pass, so Z and the activation are applied here, once (a path that returned early here once
+     * dropped Z: issue 9). */
+    if (oxrt_dwconv_f32_ok(s) && j.Kg > 0) return oxrt_dwconv_f32_act(s, x, w, bias, z, act, y, pool); /* dwconv.c */
+    bool ok = conv_generic_f32(s, x, w, bias, y, pool);
+    if (ok) residual_act(y, z, total, act);
     return ok;
   }
   oxrt_conv_wpack own = {0};
@@ -573,7 +573,7 @@ bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, 
 
 bool oxrt_conv_f32(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float *y,
                    oxrt_threadpool *pool) {
-  return oxrt_conv_f32_ex(s, x, w, NULL, bias, NULL, OXRT_ACT_NONE, y, pool);
+  return oxrt_conv_f32_ex(s, x, w, NULL, bias, NULL, (oxrt_activation){OXRT_ACT_NONE, 0, 0}, y, pool);
 }
 
 #define CONVT_TEMPLATE(T, SFX, GEMM)                                                                                   \

@@ -32,9 +32,10 @@ void oxrt_conv_wpack_free(oxrt_conv_wpack *p);
 /* False for the shapes that do not use packed weights (depthwise, 3-D and beyond): no need to pack. */
 bool oxrt_conv_f32_uses_pack(const oxrt_conv_shape *s);
 /* oxrt_conv_f32 with optional pre-packed weights (wp may be NULL; w is always required), an optional residual z
- * of Y's shape added after the bias (NULL for none), and an activation applied last: y = act(conv + bias + z). */
+ * of Y's shape added after the bias (NULL for none), and an activation applied last: y = act(conv + bias + z).
+ * Every path (GEMM tiles, batched small images, depthwise, generic loops) applies all three in its output pass. */
 bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, const oxrt_conv_wpack *wp,
-                      const float *bias, const float *z, oxrt_act act, float *y, oxrt_threadpool *pool);
+                      const float *bias, const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool);
 /* Internal (im2col.c and its ISA variants im2col_avx2.c / im2col_avx512.c): fills kc rows of an implicit-im2col
  * B panel, starting at channel c, kernel tap `tap`. Row k takes the entries of its tap: lanes set in lanes[e]
  * read x[c * in_size + off[e] + lane * sw]; all other lanes are zero. nr <= 32 (AVX-512), <= 16 (AVX2). */

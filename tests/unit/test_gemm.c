@@ -1,6 +1,6 @@
 /* test_gemm.c - the extended GEMM (packed operands, bias + residual + Relu epilogue) and the implicit-im2col
  * float convolution against plain double-precision loops, over random shapes with odd tails, strides,
- * dilations and pads. Run under OXRT_ISA=portable|avx2|avx512 to cover every micro-kernel and panel fill. */
+ * dilations and pads, at every ISA level the machine has (one process), so every micro-kernel and panel fill runs. */
 #include "kernels/im2col.h"
 #include "unit.h"
 #include <math.h>
@@ -18,12 +18,20 @@ static bool close_to(float got, double want) { return fabs((double)got - want) <
 /* NaN must come out where the reference is NaN (Relu passes it), otherwise the value must be close. */
 static bool close_or_nan(float got, double want) { return isnan(want) ? isnan(got) : close_to(got, want); }
 
-void test_kernel_sgemm_epilogue(void) {
+double unit_act_ref(oxrt_activation a, double x); /* test_conv_paths.c */
+void unit_each_isa(void (*fn)(void));
+
+static void sgemm_epilogue_at_level(void) {
   oxrt_threadpool *pool = oxrt_threadpool_create(2);
   int bad = 0;
   for (int t = 0; t < 160 && !bad; t++) {
     size_t M = gpick(1, 70), N = gpick(1, 150), K = gpick(1, 300), ldc = N + (size_t)t % 3, ldz = N + (size_t)t % 2;
-    bool packa = t % 2, packb = t % 3 == 0, relu = t % 4 < 2, use_z = t % 5 != 0, use_bias = t % 3 != 1;
+    bool packa = t % 2, packb = t % 3 == 0, use_z = t % 5 != 0, use_bias = t % 3 != 1;
+    /* every activation kind, Relu (the common one) every other case */
+    oxrt_activation act = {t % 2 ? OXRT_ACT_RELU : (oxrt_act)((t / 2) % OXRT_ACT_COUNT_), 0, 0};
+    if (act.kind == OXRT_ACT_CLIP) act.a = -0.5f, act.b = 0.75f;
+    if (act.kind == OXRT_ACT_LEAKY_RELU) act.a = 0.1f;
+    if (act.kind == OXRT_ACT_HARD_SIGMOID) act.a = 0.2f, act.b = 0.5f;
     float alpha = t % 7 == 3 ? 0.5f : 1.0f, beta = t % 4 == 3 ? 0.75f : t % 8 == 5 ? 1.0f : 0.0f;
     bool nans = t % 6 == 5; /* a NaN in A (a whole row of C) and one in Z, through bias, z and Relu */
     float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N), *C = malloc(sizeof(float) * M * ldc);
@@ -42,7 +50,7 @@ void test_kernel_sgemm_epilogue(void) {
     oxrt_sgemm_ex g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .ap = packa ? &ap : NULL, .A = A,
                        .lda = K, .bp = packb ? &bp : NULL, .B = B, .ldb = N, .C = C, .ldc = ldc,
                        .bias = use_bias ? bias : NULL, .Z = use_z ? Z : NULL, .ldz = ldz,
-                       .act = relu ? OXRT_ACT_RELU : OXRT_ACT_NONE};
+                       .act = act.kind, .act_a = act.a, .act_b = act.b};
     CHECK(oxrt_sgemm_run(&g, pool));
     for (size_t i = 0; i < M && !bad; i++)
       for (size_t n = 0; n < N; n++) {
@@ -52,11 +60,12 @@ void test_kernel_sgemm_epilogue(void) {
         if (beta != 0) s += (double)beta * C0[i * ldc + n];
         if (use_bias) s += bias[i];
         if (use_z) s += Z[i * ldz + n];
-        if (relu && s < 0) s = 0;
+        s = unit_act_ref(act, s);
         if (!close_or_nan(C[i * ldc + n], s)) {
-          fprintf(stderr, "  sgemm_ex %s M=%zu N=%zu K=%zu packa=%d packb=%d alpha=%g beta=%g: C[%zu,%zu] = %g, "
+          fprintf(stderr, "  sgemm_ex %s M=%zu N=%zu K=%zu packa=%d packb=%d alpha=%g beta=%g act=%d: C[%zu,%zu] = %g, "
                           "expected %g\n",
-                  oxrt_isa_name(oxrt_gemm_isa()), M, N, K, packa, packb, alpha, beta, i, n, C[i * ldc + n], s);
+                  oxrt_isa_name(oxrt_gemm_isa()), M, N, K, packa, packb, alpha, beta, (int)act.kind, i, n,
+                  C[i * ldc + n], s);
           bad++;
           break;
         }
@@ -68,6 +77,8 @@ void test_kernel_sgemm_epilogue(void) {
   CHECK(bad == 0);
   oxrt_threadpool_free(pool);
 }
+
+void test_kernel_sgemm_epilogue(void) { unit_each_isa(sgemm_epilogue_at_level); }
 
 /* Plain N-D convolution (1-D and 2-D here) in double, with optional z and Relu. */
 static void conv_ref(const oxrt_conv_shape *s, const float *x, const float *w, const float *b, const float *z,
@@ -98,7 +109,7 @@ static void conv_ref(const oxrt_conv_shape *s, const float *x, const float *w, c
         }
 }
 
-void test_kernel_conv_f32_random(void) {
+static void conv_f32_random_at_level(void) {
   oxrt_threadpool *pool = oxrt_threadpool_create(2);
   int bad = 0;
   for (int t = 0; t < 80 && !bad; t++) {
@@ -130,8 +141,8 @@ void test_kernel_conv_f32_random(void) {
     bool use_z = t % 2, relu = t % 3 != 0, packed = t % 4 != 1;
     oxrt_conv_wpack wp = {0};
     if (packed && oxrt_conv_f32_uses_pack(&s)) CHECK(oxrt_conv_f32_pack(&s, w, &wp));
-    CHECK(oxrt_conv_f32_ex(&s, x, w, wp.g ? &wp : NULL, b, use_z ? z : NULL, relu ? OXRT_ACT_RELU : OXRT_ACT_NONE,
-                           y, t % 2 ? pool : NULL));
+    oxrt_activation act = {relu ? OXRT_ACT_RELU : OXRT_ACT_NONE, 0, 0};
+    CHECK(oxrt_conv_f32_ex(&s, x, w, wp.g ? &wp : NULL, b, use_z ? z : NULL, act, y, t % 2 ? pool : NULL));
     conv_ref(&s, x, w, b, use_z ? z : NULL, relu, r);
     for (size_t i = 0; i < ny; i++)
       if (!close_to(y[i], r[i])) {
@@ -149,3 +160,5 @@ void test_kernel_conv_f32_random(void) {
   CHECK(bad == 0);
   oxrt_threadpool_free(pool);
 }
+
+void test_kernel_conv_f32_random(void) { unit_each_isa(conv_f32_random_at_level); }

@@ -1,6 +1,5 @@
-/* test_kernels.c - the SIMD GEMM against a double-precision reference over random shapes. The ISA
- * level is the one the machine supports (capped by OXRT_ISA), so CI with OXRT_ISA=portable|avx2|avx512
- * exercises each path. */
+/* test_kernels.c - the SIMD GEMM against a double-precision reference over random shapes, at every ISA level the
+ * machine supports (one process), with a few shapes large enough for several row (MC), column (NC) and K blocks. */
 #include "kernels/gemm.h"
 #include "unit.h"
 #include <math.h>
@@ -23,12 +22,16 @@ static void reference(bool ta, bool tb, size_t M, size_t N, size_t K, float alph
     }
 }
 
-void test_kernel_sgemm_random(void) {
+void unit_each_isa(void (*fn)(void)); /* test_conv_paths.c */
+
+static void sgemm_random_at_level(void) {
   oxrt_threadpool *pool = oxrt_threadpool_create(2);
   int bad = 0;
-  for (int t = 0; t < 150 && bad < 3; t++) {
+  for (int t = 0; t < 154 && bad < 3; t++) {
     size_t M = 1 + (size_t)((rnd() + 1) * (t % 3 == 0 ? 3 : 60)), N = 1 + (size_t)((rnd() + 1) * 90),
            K = (size_t)((rnd() + 1) * 120);
+    if (t >= 150) /* the last few: several MC row blocks, NC column tiles and K blocks, odd edges */
+      M = 250 + (size_t)t % 7 * 3, N = 530 + (size_t)t * 7 % 40, K = 300 + (size_t)t * 13 % 250;
     bool ta = rnd() > 0, tb = rnd() > 0;
     float alpha = t % 4 ? rnd() : 1.0f, beta = t % 3 == 0 ? 0.0f : t % 3 == 1 ? 1.0f : rnd();
     size_t lda = (ta ? M : K) + (size_t)t % 3, ldb = (tb ? K : N) + (size_t)t % 2, ldc = N + (size_t)t % 4;
@@ -54,3 +57,5 @@ void test_kernel_sgemm_random(void) {
   CHECK(bad == 0);
   oxrt_threadpool_free(pool);
 }
+
+void test_kernel_sgemm_random(void) { unit_each_isa(sgemm_random_at_level); }

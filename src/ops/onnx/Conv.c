@@ -63,25 +63,30 @@ static void *conv_make_pack(void *varg) {
   return p;
 }
 
-/* com.microsoft FusedConv: Conv, then + Z (input 3, same shape as Y), then an activation. */
-enum { FA_NONE, FA_RELU, FA_TANH, FA_SIGMOID, FA_LEAKY, FA_CLIP, FA_HARDSIGMOID };
-typedef struct {
-  int kind;
-  float a, b; /* activation_params */
-} fused_act;
-
-static oxrt_status *fused_act_parse(const oxrt_node *node, fused_act *fa) {
+/* com.microsoft FusedConv: Conv, then + Z (input 3, same shape as Y), then an activation, all in the kernels' output
+ * pass. Beyond ONNX Runtime's set (Relu, Tanh, Sigmoid, LeakyRelu, Clip, HardSigmoid) the names of oxrt's fused
+ * activations are accepted too (HardSwish, Silu/Swish, Gelu, FastGelu), for the optimizer's fusions. */
+static oxrt_status *fused_act_parse(const oxrt_node *node, oxrt_activation *fa) {
   const char *name = oxrt_attr_string(node, "activation", "");
   size_t np = 0;
   const float *pv = oxrt_attr_floats(node, "activation_params", &np);
   static const struct {
     const char *name;
-    int kind, nparams;
+    oxrt_act kind;
+    int nparams;
     float a, b;
-  } tab[] = {{"", FA_NONE, 0, 0, 0},           {"Relu", FA_RELU, 0, 0, 0},
-             {"Tanh", FA_TANH, 0, 0, 0},       {"Sigmoid", FA_SIGMOID, 0, 0, 0},
-             {"LeakyRelu", FA_LEAKY, 1, 0.01f, 0}, {"Clip", FA_CLIP, 2, -INFINITY, INFINITY},
-             {"HardSigmoid", FA_HARDSIGMOID, 2, 0.2f, 0.5f}};
+  } tab[] = {{"", OXRT_ACT_NONE, 0, 0, 0},
+             {"Relu", OXRT_ACT_RELU, 0, 0, 0},
+             {"Tanh", OXRT_ACT_TANH, 0, 0, 0},
+             {"Sigmoid", OXRT_ACT_SIGMOID, 0, 0, 0},
+             {"LeakyRelu", OXRT_ACT_LEAKY_RELU, 1, 0.01f, 0},
+             {"Clip", OXRT_ACT_CLIP, 2, -INFINITY, INFINITY},
+             {"HardSigmoid", OXRT_ACT_HARD_SIGMOID, 2, 0.2f, 0.5f},
+             {"HardSwish", OXRT_ACT_HARD_SWISH, 0, 0, 0},
+             {"Silu", OXRT_ACT_SILU, 0, 0, 0},
+             {"Swish", OXRT_ACT_SILU, 0, 0, 0},
+             {"Gelu", OXRT_ACT_GELU, 0, 0, 0},
+             {"FastGelu", OXRT_ACT_GELU_TANH, 0, 0, 0}};
   for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
     if (!strcmp(name, tab[i].name)) {
       if (pv && np != (size_t)tab[i].nparams)
@@ -95,39 +100,10 @@ static oxrt_status *fused_act_parse(const oxrt_node *node, fused_act *fa) {
   return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "activation '%s' is not supported", name);
 }
 
-/* One loop per activation (the switch outside), so each loop vectorises; per-ISA clones. */
-OXRT_SIMD_CLONES static void fused_act_apply(const fused_act *fa, float *y, size_t n) {
-  const float a = fa->a, b = fa->b;
-  switch (fa->kind) {
-  case FA_RELU:
-    for (size_t i = 0; i < n; i++) y[i] = y[i] < 0 ? 0.0f : y[i];
-    break;
-  case FA_TANH:
-    for (size_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
-    break;
-  case FA_SIGMOID:
-    for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
-    break;
-  case FA_LEAKY:
-    for (size_t i = 0; i < n; i++) y[i] = y[i] < 0 ? a * y[i] : y[i];
-    break;
-  case FA_CLIP:
-    for (size_t i = 0; i < n; i++) y[i] = y[i] < a ? a : y[i] > b ? b : y[i];
-    break;
-  case FA_HARDSIGMOID:
-    for (size_t i = 0; i < n; i++) {
-      float v = a * y[i] + b;
-      y[i] = v < 0 ? 0.0f : v > 1 ? 1.0f : v;
-    }
-    break;
-  default: break;
-  }
-}
-
 static oxrt_status *conv_compute(oxrt_kernel_ctx *ctx, bool fused) {
   const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 1), *b = oxrt_input(ctx, 2);
   const oxrt_value *z = fused ? oxrt_input(ctx, 3) : NULL;
-  fused_act fa = {FA_NONE, 0, 0};
+  oxrt_activation fa = {OXRT_ACT_NONE, 0, 0};
   if (fused) OXRT_TRY(fused_act_parse(ctx->node, &fa));
   if (z) OXRT_TRY(oxrt_check_tensor(z, 3, "Z"));
   OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
@@ -166,16 +142,12 @@ static oxrt_status *conv_compute(oxrt_kernel_ctx *ctx, bool fused) {
   oxrt_status *st = NULL;
   if (!(st = oxrt_f32_view(x, &xf, &xt)) && !(st = oxrt_f32_view(w, &wf, &wt)) && !(b && (st = oxrt_f32_view(b, &bf, &bt))) &&
       !(st = la_f32_out(y, &yf, &yt))) {
-    /* Z and Relu run in the GEMM epilogue, while each output tile is in cache; other activations afterwards. */
-    bool epi_relu = fa.kind == FA_RELU;
+    /* Bias, Z and the activation run in the kernels' output pass, while each output tile is in cache. */
     const float *zf = NULL;
     float *zt = NULL;
     if (z) st = oxrt_f32_view(z, &zf, &zt);
-    if (!st && !oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, zf, epi_relu ? OXRT_ACT_RELU : OXRT_ACT_NONE,
-                                 yf, ctx->pool))
-      st = OXRT_OOM();
+    if (!st && !oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, zf, fa, yf, ctx->pool)) st = OXRT_OOM();
     free(zt);
-    if (!st && !epi_relu && fa.kind != FA_NONE) fused_act_apply(&fa, yf, y->count);
   }
   free(xt);
   free(wt);
@@ -200,7 +172,7 @@ static const oxrt_op_impl conv_impls[] = {
 OXRT_REGISTER_OP(Conv) = {"", "Conv", OXRT_IMPLS(conv_impls)};
 
 /* com.microsoft FusedConv (what graph optimizers emit for Conv followed by an activation, or by a residual Add):
- * Z and Relu are applied in the GEMM epilogue, while each output tile is in cache. */
+ * Z and the activation are applied in the kernels' output pass, while each output tile is in cache. */
 static const oxrt_op_impl fused_conv_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TBIT(OXRT_FLOAT) | OXRT_TBIT(OXRT_FLOAT16), .prepare = conv_prepare,
      .run = fused_conv_run, .release = conv_release},

@@ -1,0 +1,105 @@
+/* gemm_bench.c - oxrt's SGEMM against OpenBLAS in the same process, interleaved, minimum of N repetitions.
+ *
+ * Build and run with `make bench-gemm` (links libopenblas; only this program does, never the library).
+ * Shapes are M x N x K of C[M,N] = A[M,K] * B[K,N], row-major: 1024^3, the issue's model shapes (BERT rows,
+ * ResNet convolutions as spatial x channels x C*k*k) and the same convolutions in oxrt's own orientation
+ * (output channels x spatial: weights are A). Each repetition times oxrt then OpenBLAS back to back, so both
+ * see the same machine load; the table prints the best time of each and the ratio oxrt/OpenBLAS in GFLOP/s.
+ *   gemm_bench [reps] [threads...]      defaults: 20 repetitions, threads 1 2
+ */
+#include "core/threadpool.h"
+#include "kernels/gemm.h"
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void openblas_set_num_threads(int n);
+
+/* One thread: this thread's CPU time, so that time slices taken by other processes on a shared machine do not
+ * count (their cache pollution still does). More threads: wall time. */
+static clockid_t g_clock = CLOCK_MONOTONIC;
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(g_clock, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+typedef struct {
+  const char *label;
+  size_t M, N, K;
+} shape;
+
+static void fill(float *p, size_t n, unsigned seed) {
+  for (size_t i = 0; i < n; i++) {
+    seed = seed * 1103515245u + 12345u;
+    p[i] = (float)((seed >> 9) & 0xffff) / 32768.0f - 1.0f;
+  }
+}
+
+int main(int argc, char **argv) {
+  int reps = argc > 1 ? atoi(argv[1]) : 20;
+  int threads[8] = {1, 2}, nthr = 2;
+  if (argc > 2) {
+    nthr = 0;
+    for (int i = 2; i < argc && nthr < 8; i++) threads[nthr++] = atoi(argv[i]);
+  }
+  if (reps < 1) reps = 1;
+  static const shape shapes[] = {
+      {"square", 1024, 1024, 1024},   {"bert-gemv", 1, 768, 768},      {"bert-ffn", 128, 768, 3072},
+      {"res-3x3-rows", 3136, 64, 576}, {"res-7x7-rows", 49, 512, 4608}, {"res-3x3-conv", 64, 3136, 576},
+      {"res-7x7-conv", 512, 49, 4608},
+  };
+  printf("isa %s, %d repetitions (min), oxrt and OpenBLAS interleaved in one process; 1 thread timed in thread CPU "
+         "time, more in wall time\n",
+         oxrt_isa_name(oxrt_gemm_isa()), reps);
+  printf("%-13s %16s %3s %10s %10s %7s %9s\n", "shape", "MxNxK", "thr", "oxrt GF/s", "blas GF/s", "ratio",
+         "max|diff|");
+  for (int ti = 0; ti < nthr; ti++) {
+    int nt = threads[ti];
+    oxrt_threadpool *pool = nt > 1 ? oxrt_threadpool_create(nt) : NULL;
+    openblas_set_num_threads(nt);
+    g_clock = nt == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+      const shape *s = &shapes[si];
+      float *A = malloc(sizeof(float) * s->M * s->K), *B = malloc(sizeof(float) * s->K * s->N);
+      float *C1 = malloc(sizeof(float) * s->M * s->N), *C2 = malloc(sizeof(float) * s->M * s->N);
+      if (!A || !B || !C1 || !C2) {
+        fprintf(stderr, "gemm_bench: out of memory for %s\n", s->label);
+        return 1;
+      }
+      fill(A, s->M * s->K, 1), fill(B, s->K * s->N, 2);
+      double flop = 2.0 * (double)s->M * (double)s->N * (double)s->K;
+      /* at least ~10 ms of work per timed sample, so tiny shapes are not timer noise */
+      int inner = (int)(1e-2 * 50e9 / flop) + 1;
+      double best_o = 1e30, best_b = 1e30;
+      for (int r = 0; r < reps + 1; r++) {
+        double t0 = now_s();
+        for (int i = 0; i < inner; i++)
+          oxrt_sgemm(false, false, s->M, s->N, s->K, 1.0f, A, s->K, B, s->N, 0.0f, C1, s->N, pool);
+        double t1 = now_s();
+        for (int i = 0; i < inner; i++)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->M, (int)s->N, (int)s->K, 1.0f, A, (int)s->K,
+                      B, (int)s->N, 0.0f, C2, (int)s->N);
+        double t2 = now_s();
+        if (r == 0) continue; /* warm-up: page faults, pool start, packing buffers */
+        if ((t1 - t0) / inner < best_o) best_o = (t1 - t0) / inner;
+        if ((t2 - t1) / inner < best_b) best_b = (t2 - t1) / inner;
+      }
+      double md = 0;
+      for (size_t i = 0; i < s->M * s->N; i++) {
+        double d = C1[i] > C2[i] ? C1[i] - C2[i] : C2[i] - C1[i];
+        if (d > md) md = d;
+      }
+      char dims[48];
+      snprintf(dims, sizeof dims, "%zux%zux%zu", s->M, s->N, s->K);
+      double go = flop / best_o * 1e-9, gb = flop / best_b * 1e-9;
+      printf("%-13s %16s %3d %10.1f %10.1f %7.3f %9.2e\n", s->label, dims, nt, go, gb, go / gb, md);
+      fflush(stdout);
+      free(A), free(B), free(C1), free(C2);
+    }
+    oxrt_threadpool_free(pool);
+  }
+  return 0;
+}
