@@ -332,9 +332,20 @@ typedef struct oxrt_optimize_options {
 OXRT_API oxrt_status *oxrt_optimize_model_file(const char *model_path, const char *out_path,
                                                const oxrt_optimize_options *opts);
 
+/* Like oxrt_optimize_model_file, but runs the comma-separated pass names `passes` in that order instead of a
+ * level: oxrt's own (oxrt_opt_pass_info) or onnxoptimizer's (oxrt_opt_named_pass_info), each once as
+ * onnxoptimizer.optimize does, or with `fixed_point` until nothing changes. `opts` (may be NULL) gives the
+ * external data threshold and the pass callback; its level and disable list are ignored. */
+OXRT_API oxrt_status *oxrt_optimize_model_file_passes(const char *model_path, const char *out_path, const char *passes,
+                                                      int fixed_point, const oxrt_optimize_options *opts);
+
 /* Name and one-line description of optimization pass `index` (in the order
  * they run), and the lowest level that runs it; NULL past the last. */
 OXRT_API const char *oxrt_opt_pass_info(size_t index, const char **summary, oxrt_opt_level *level);
+/* Passes that only run when named (oxrt_optimize_model_file_passes; onnxoptimizer's names), then
+ * onnxoptimizer's names that one of oxrt's own passes serves (`alias_of` is then that pass's name, else
+ * NULL). NULL past the last. */
+OXRT_API const char *oxrt_opt_named_pass_info(size_t index, const char **summary, const char **alias_of);
 
 /* ------------------------------------------------------------ ONNX toolkit */
 /* Checker, shape inference, text format and opset conversion: the onnx package's tools. */

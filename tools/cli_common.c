@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 int cli_fail(oxrt_status *st) {
@@ -45,6 +46,84 @@ long long cli_dim_lookup(int n, char **names, long long *values, const char *nam
   return -1;
 }
 
+/* What --dim calls an unnamed free dim: "INPUT:AXIS". */
+static const char *dim_key(const char *input, int axis, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s:%d", input, axis);
+  return buf;
+}
+
+/* A positive integer metadata value for `key` (case-insensitive), or -1. For a list such as "[640, 640]" the
+ * element `index`. */
+static long long meta_int(const oxrt_model_meta *m, const char *key, int index) {
+  for (size_t i = 0; i < m->custom_count; i++) {
+    if (strcasecmp(m->custom_keys[i], key)) continue;
+    const char *p = m->custom_values[i];
+    for (int k = 0; *p; k++) {
+      while (*p && (*p < '0' || *p > '9')) p++;
+      char *end;
+      long long v = strtoll(p, &end, 10);
+      if (end == p) break;
+      if (k == index || (k == 0 && !strpbrk(end, "0123456789"))) return v > 0 ? v : -1;
+      p = end;
+    }
+  }
+  return -1;
+}
+
+/* Adds NAME=VALUE to the --dim list unless it is there; false when the list is full. */
+static bool add_dim(int *n, char **names, long long *values, int cap, const char *name, long long v) {
+  if (cli_dim_lookup(*n, names, values, name) >= 0) return true;
+  if (*n == cap) return false;
+  names[*n] = strdup(name);
+  values[(*n)++] = v;
+  return names[*n - 1] != NULL;
+}
+
+int cli_guess_dims(oxrt_session *s, int *n_dims, char **names, long long *values, int cap) {
+  oxrt_model_meta meta;
+  memset(&meta, 0, sizeof meta);
+  oxrt_status_free(oxrt_session_get_model_meta(s, &meta));
+  char notes[2048] = "";
+  size_t used = 0;
+  int guessed = 0;
+  for (size_t k = 0; k < oxrt_session_get_input_count(s); k++) {
+    oxrt_value_info in;
+    if (oxrt_session_get_input_info(s, k, &in) || in.kind != OXRT_KIND_TENSOR || in.rank < 0) continue;
+    /* an image in NCHW (or NHWC) layout: channel count fixed at 1, 3 or 4, height and width free */
+    int ch = in.rank == 4 && in.dims[1] >= 1 && in.dims[1] <= 4 ? 1 : in.rank == 4 && in.dims[3] >= 1 && in.dims[3] <= 4 ? 3 : 0;
+    for (int i = 0; i < in.rank; i++) {
+      if (in.dims[i] >= 0) continue;
+      char key[300];
+      const char *name = in.dim_names && in.dim_names[i] ? in.dim_names[i] : dim_key(in.name, i, key, sizeof key);
+      if (cli_dim_lookup(*n_dims, names, values, name) >= 0) continue; /* set by --dim, or guessed already */
+      bool spatial = ch && i != 0 && i != ch;
+      int hw = ch == 1 ? i - 2 : i - 1; /* 0 for height, 1 for width */
+      long long v = meta_int(&meta, name, 0);
+      const char *why = "stated in the model's metadata";
+      if (v < 0 && spatial) {
+        v = meta_int(&meta, "imgsz", hw);
+        why = "the metadata's imgsz";
+      }
+      if (v < 0 && spatial) {
+        v = 640;
+        why = "image input, size not stated in the model: a detector's usual 640";
+      }
+      if (v < 0) {
+        v = 1;
+        why = i == 0 ? "batch" : "nothing in the model states it";
+      }
+      if (!add_dim(n_dims, names, values, cap, name, v)) return -1;
+      guessed++;
+      int w = snprintf(notes + used, sizeof notes - used, "\n  %s=%lld  (input '%s' axis %d: %s)", name, v, in.name, i, why);
+      if (w > 0 && (size_t)w < sizeof notes - used) used += (size_t)w;
+    }
+  }
+  if (guessed)
+    fprintf(stderr, "note: %d symbolic dimension%s guessed:%s\n  set them with --dim NAME=VALUE (an unnamed one as "
+                    "--dim INPUT:AXIS=VALUE)\n", guessed, guessed == 1 ? "" : "s", notes);
+  return guessed;
+}
+
 static double rnd(unsigned *seed) {
   *seed = *seed * 1103515245u + 12345u;
   return (double)((*seed >> 8) & 0xffffff) / 16777216.0;
@@ -64,7 +143,9 @@ int cli_random_input(const oxrt_value_info *info, int n_dims, char **dim_names, 
       dims[i] = info->dims[i];
       continue;
     }
-    long long v = cli_dim_lookup(n_dims, dim_names, dim_values, info->dim_names ? info->dim_names[i] : NULL);
+    char key[300];
+    const char *name = info->dim_names && info->dim_names[i] ? info->dim_names[i] : dim_key(info->name, i, key, sizeof key);
+    long long v = cli_dim_lookup(n_dims, dim_names, dim_values, name);
     dims[i] = v >= 0 ? v : 1;
   }
   oxrt_value *v;

@@ -32,10 +32,18 @@ static void list_passes(void) {
   for (size_t i = 0; oxrt_opt_pass_info(i, &summary, &level); i++)
     printf("  %-28s %-9s %s\n", oxrt_opt_pass_info(i, NULL, NULL),
            level <= OXRT_OPT_BASIC ? "basic" : level <= OXRT_OPT_EXTENDED ? "extended" : "all", summary);
+  printf("onnxoptimizer's passes (run only when named with --passes):\n");
+  const char *alias;
+  for (size_t i = 0; oxrt_opt_named_pass_info(i, &summary, &alias); i++) {
+    const char *name = oxrt_opt_named_pass_info(i, NULL, NULL);
+    if (alias) printf("  %-32s same as %s: %s\n", name, alias, summary);
+    else printf("  %-32s %s\n", name, summary);
+  }
 }
 
 int cmd_optimize(int argc, char **argv) {
-  const char *in = NULL, *out = NULL;
+  const char *in = NULL, *out = NULL, *passes = NULL;
+  int fixed_point = 0;
   oxrt_optimize_options o = {OXRT_OPT_ALL, 0, NULL, NULL, NULL};
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--level") && i + 1 < argc) {
@@ -48,6 +56,12 @@ int cmd_optimize(int argc, char **argv) {
         fprintf(stderr, "error: --level must be disable, basic, extended or all (got '%s')\n", argv[i] + 8);
         return 2;
       }
+    } else if (!strcmp(argv[i], "--passes") && i + 1 < argc) {
+      passes = argv[++i];
+    } else if (!strncmp(argv[i], "--passes=", 9)) {
+      passes = argv[i] + 9;
+    } else if (!strcmp(argv[i], "--fixed-point")) {
+      fixed_point = 1;
     } else if (!strcmp(argv[i], "--disable") && i + 1 < argc) {
       o.disable_passes = argv[++i];
     } else if (!strcmp(argv[i], "--external-data") && i + 1 < argc) {
@@ -75,17 +89,20 @@ int cmd_optimize(int argc, char **argv) {
   }
   if (!in || !out) {
     fprintf(stderr, "usage: oxrt optimize MODEL OUT.onnx [--level basic|extended|all] [--disable PASS,...]\n"
-                    "                     [--external-data BYTES] [--list]\n");
+                    "                     [--passes PASS,... [--fixed-point]] [--external-data BYTES] [--list]\n");
     return 2;
   }
   opt_report r = {0, 0};
   o.on_pass = on_pass;
   o.user = &r;
-  printf("optimizing %s (level %s)\n", in,
-         o.level == OXRT_OPT_DISABLE ? "disable" : o.level <= OXRT_OPT_BASIC ? "basic"
-                                                   : o.level <= OXRT_OPT_EXTENDED ? "extended" : "all");
+  if (passes) printf("optimizing %s (passes %s%s)\n", in, passes, fixed_point ? ", to a fixed point" : "");
+  else
+    printf("optimizing %s (level %s)\n", in,
+           o.level == OXRT_OPT_DISABLE ? "disable" : o.level <= OXRT_OPT_BASIC ? "basic"
+                                                     : o.level <= OXRT_OPT_EXTENDED ? "extended" : "all");
   double t0 = cli_now();
-  oxrt_status *st = oxrt_optimize_model_file(in, out, &o);
+  oxrt_status *st = passes ? oxrt_optimize_model_file_passes(in, out, passes, fixed_point, &o)
+                           : oxrt_optimize_model_file(in, out, &o);
   if (st) return cli_fail(st);
   /* Count the saved model's nodes through the public API (load only). */
   oxrt_session_options *so;

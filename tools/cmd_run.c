@@ -17,6 +17,9 @@ typedef struct {
   int profile;              /* bench --profile: per-operator time table */
   int denormal_as_zero;
   const char *profile_file; /* --profile-file PREFIX: Chrome trace */
+  const char *dump_dir;     /* run --dump-all DIR: every intermediate tensor */
+  cli_dump dump;
+  int dims_guessed;         /* symbolic dims given values by cli_guess_dims */
 } run_args;
 
 static int parse_args(int argc, char **argv, run_args *a, const char *cmd) {
@@ -51,6 +54,7 @@ static int parse_args(int argc, char **argv, run_args *a, const char *cmd) {
     else if (!strcmp(o, "--profile")) a->profile = 1;
     else if (!strcmp(o, "--denormal-as-zero")) a->denormal_as_zero = 1;
     else if (!strcmp(o, "--profile-file") && v) a->profile_file = argv[++i];
+    else if (!strcmp(o, "--dump-all") && v && !strcmp(cmd, "run")) a->dump_dir = argv[++i];
     else if (o[0] == '-') {
       fprintf(stderr, "error: unknown option '%s' for oxrt %s\n", o, cmd);
       return 2;
@@ -77,6 +81,12 @@ static int make_feed(oxrt_session *s, run_args *a, const char **names, oxrt_valu
     names[*n] = a->in_names[i];
     vals[(*n)++] = v;
   }
+  int guessed = cli_guess_dims(s, &a->n_dims, a->dim_names, a->dim_values, 64);
+  if (guessed < 0) {
+    fprintf(stderr, "error: more than 64 symbolic dimensions\n");
+    return 1;
+  }
+  a->dims_guessed = guessed;
   for (size_t k = 0; k < nin; k++) {
     oxrt_value_info info;
     oxrt_session_get_input_info(s, k, &info);
@@ -98,9 +108,24 @@ static oxrt_status *open_session(run_args *a, oxrt_session **s) {
   oxrt_session_options_set_intra_op_threads(o, a->threads);
   oxrt_session_options_set_denormal_as_zero(o, a->denormal_as_zero);
   if (a->profile || a->profile_file) st = oxrt_session_options_enable_profiling(o, a->profile_file);
+  if (a->dump_dir) {
+    /* every node of the model as written, so that dumps of different runtimes line up */
+    oxrt_session_options_set_opt_level(o, OXRT_OPT_DISABLE);
+    oxrt_session_options_set_node_output_callback(o, cli_dump_node_output, &a->dump);
+  }
   if (!st) st = oxrt_session_create(a->model, o, s);
   oxrt_session_options_free(o);
   return st;
+}
+
+/* A run that fails after dims were guessed most likely failed because of them: say so. */
+static int fail_hint(oxrt_status *st, const run_args *a) {
+  int rc = cli_fail(st);
+  if (a->dims_guessed)
+    fprintf(stderr, "hint: %d symbolic dimension%s of the inputs %s guessed (see the note above); give the sizes the "
+                    "model expects with --dim NAME=VALUE\n", a->dims_guessed, a->dims_guessed == 1 ? "" : "s",
+            a->dims_guessed == 1 ? "was" : "were");
+  return rc;
 }
 
 int cmd_run(int argc, char **argv) {
@@ -116,11 +141,15 @@ int cmd_run(int argc, char **argv) {
   rc = make_feed(s, &a, names, vals, &n);
   size_t nout = oxrt_session_get_output_count(s);
   oxrt_value **outs = calloc(nout + 1, sizeof *outs);
+  if (!rc && a.dump_dir) {
+    rc = cli_dump_open(&a.dump, a.dump_dir);
+    for (size_t i = 0; !rc && i < n; i++) cli_dump_value(&a.dump, "", "<input>", names[i], vals[i]);
+  }
   if (!rc) {
     double t0 = cli_now();
     st = oxrt_session_run(s, NULL, names, (const oxrt_value *const *)vals, n, NULL, nout, outs);
     double t1 = cli_now();
-    if (st) rc = cli_fail(st);
+    if (st) rc = fail_hint(st, &a);
     else {
       for (size_t i = 0; i < nout; i++) {
         oxrt_value_info info;
@@ -142,6 +171,7 @@ int cmd_run(int argc, char **argv) {
       printf("time: %.3f ms\n", (t1 - t0) * 1e3);
     }
   }
+  if (a.dump_dir && a.dump.index && cli_dump_close(&a.dump) && !rc) rc = 1;
   for (size_t i = 0; i < nout; i++) oxrt_value_free(outs[i]);
   for (size_t i = 0; i < n; i++) oxrt_value_free(vals[i]);
   free(outs);
@@ -247,7 +277,7 @@ int cmd_bench(int argc, char **argv) {
     st = oxrt_session_run(s, NULL, names, (const oxrt_value *const *)vals, n, NULL, nout, outs);
     double dt = cli_now() - s0;
     if (st) {
-      rc = cli_fail(st);
+      rc = fail_hint(st, &a);
       break;
     }
     for (size_t i = 0; i < nout; i++) oxrt_value_free(outs[i]);

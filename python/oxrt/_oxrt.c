@@ -1112,7 +1112,44 @@ static PyObject *mod_elem_type_name(PyObject *self, PyObject *arg) {
   return PyUnicode_FromString(oxrt_elem_type_name((oxrt_elem_type)t));
 }
 
+/* optimize_passes(in_path, out_path, passes, fixed_point, external_threshold): oxrt.optimizer's engine. */
+static PyObject *mod_optimize_passes(PyObject *self, PyObject *args) {
+  (void)self;
+  const char *in, *out, *passes;
+  int fixed_point = 0;
+  unsigned long long threshold = 0;
+  if (!PyArg_ParseTuple(args, "sss|pK", &in, &out, &passes, &fixed_point, &threshold)) return NULL;
+  oxrt_optimize_options o = {OXRT_OPT_ALL, (size_t)threshold, NULL, NULL, NULL};
+  oxrt_status *st;
+  Py_BEGIN_ALLOW_THREADS st = oxrt_optimize_model_file_passes(in, out, passes, fixed_point, &o);
+  Py_END_ALLOW_THREADS
+  if (st) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+/* optimizer_passes(): [(name, summary, alias_of or None, named_only)] of every name optimize_passes takes. */
+static PyObject *mod_optimizer_passes(PyObject *self, PyObject *noargs) {
+  (void)self, (void)noargs;
+  PyObject *list = PyList_New(0);
+  const char *summary, *alias;
+  oxrt_opt_level level;
+  for (size_t i = 0; list && oxrt_opt_pass_info(i, &summary, &level); i++) {
+    PyObject *t = Py_BuildValue("(ssOO)", oxrt_opt_pass_info(i, NULL, NULL), summary, Py_None, Py_False);
+    if (!t || PyList_Append(list, t) < 0) Py_CLEAR(list);
+    Py_XDECREF(t);
+  }
+  for (size_t i = 0; list && oxrt_opt_named_pass_info(i, &summary, &alias); i++) {
+    PyObject *t = Py_BuildValue("(sszO)", oxrt_opt_named_pass_info(i, NULL, NULL), summary, alias, Py_True);
+    if (!t || PyList_Append(list, t) < 0) Py_CLEAR(list);
+    Py_XDECREF(t);
+  }
+  return list;
+}
+
 static PyMethodDef module_methods[] = {
+    {"optimize_passes", mod_optimize_passes, METH_VARARGS,
+     "optimize_passes(in_path, out_path, passes, fixed_point=False, external_threshold=0): run named passes."},
+    {"optimizer_passes", mod_optimizer_passes, METH_NOARGS, "[(name, summary, alias_of, named_only)] of every pass."},
     {"version", mod_version, METH_NOARGS, "Version string of the C library."},
     {"elem_type_name", mod_elem_type_name, METH_O, "ONNX name of an element type number."},
     {NULL, NULL, 0, NULL},

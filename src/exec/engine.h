@@ -46,6 +46,8 @@ struct oxrt_session_options {
   int profiling;
   char profile_prefix[4096];
   int denormal_as_zero;
+  oxrt_node_output_fn node_output_fn; /* debugging: sees each main-graph node's outputs (executor.c) */
+  void *node_output_user;
 };
 
 struct oxrt_session {

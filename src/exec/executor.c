@@ -204,6 +204,8 @@ oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_f
         if (f.owned[id]) recycle(pool, f.vals[id]);
         f.vals[id] = kout[o];
         f.owned[id] = true;
+        if (s->opts.node_output_fn && !parent)
+          s->opts.node_output_fn(s->opts.node_output_user, nd->name, nd->op_type, g->values[id].name, kout[o]);
       }
     }
     if (st) {

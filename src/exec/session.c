@@ -33,6 +33,11 @@ void oxrt_session_options_set_load_only(oxrt_session_options *o, int load_only) 
 void oxrt_session_options_set_denormal_as_zero(oxrt_session_options *o, int on) {
   if (o) o->denormal_as_zero = on != 0;
 }
+void oxrt_session_options_set_node_output_callback(oxrt_session_options *o, oxrt_node_output_fn fn, void *user) {
+  if (!o) return;
+  o->node_output_fn = fn;
+  o->node_output_user = user;
+}
 void oxrt_session_options_set_log(oxrt_session_options *o, oxrt_log_fn fn, void *user, oxrt_log_level min_level) {
   if (!o) return;
   o->log_fn = fn;

@@ -40,8 +40,17 @@ typedef struct oxrt_opt_options {
 
 /* Runs the passes of `o->level` over the model's main graph and its subgraphs. */
 oxrt_status *oxrt_optimize_model(oxrt_model *m, const oxrt_opt_options *o);
+/* Runs the comma-separated pass names `list` in that order (onnxoptimizer's semantics: each once, or with
+ * `fixed_point` until nothing changes) instead of a level; `o` gives fold_max_bytes, report and user. */
+oxrt_status *oxrt_optimize_model_named(oxrt_model *m, const char *list, bool fixed_point, const oxrt_opt_options *o);
 /* All passes, NULL-terminated, in the order they run. */
 const oxrt_opt_pass *const *oxrt_opt_passes(void);
+/* Passes that run only when named (onnxoptimizer's names), NULL-terminated. */
+const oxrt_opt_pass *const *oxrt_opt_named_passes(void);
+/* onnxoptimizer names served by one of oxrt's passes: pairs {name, oxrt pass name}, NULL-terminated. */
+extern const char *const oxrt_opt_aliases[][2];
+/* The pass called `name` (a level pass, a named-only pass or an alias), or NULL. */
+const oxrt_opt_pass *oxrt_opt_find_pass(const char *name);
 /* Nodes in a graph and all its subgraphs. */
 size_t oxrt_opt_count_nodes(const oxrt_graph *g);
 
@@ -59,6 +68,33 @@ extern const oxrt_opt_pass oxrt_pass_fuse_conv_activation;
 extern const oxrt_opt_pass oxrt_pass_fuse_gelu;
 extern const oxrt_opt_pass oxrt_pass_fuse_silu;
 extern const oxrt_opt_pass oxrt_pass_eliminate_dead;
+/* Named-only passes (onnxoptimizer's names), one file each except the no-op family (pass_eliminate_nop.c). */
+extern const oxrt_opt_pass oxrt_pass_nop;
+extern const oxrt_opt_pass oxrt_pass_eliminate_identity;
+extern const oxrt_opt_pass oxrt_pass_eliminate_nop_cast;
+extern const oxrt_opt_pass oxrt_pass_eliminate_nop_dropout;
+extern const oxrt_opt_pass oxrt_pass_eliminate_nop_flatten;
+extern const oxrt_opt_pass oxrt_pass_eliminate_nop_transpose;
+extern const oxrt_opt_pass oxrt_pass_eliminate_nop_pad;
+extern const oxrt_opt_pass oxrt_pass_eliminate_nop_concat;
+extern const oxrt_opt_pass oxrt_pass_eliminate_nop_split;
+extern const oxrt_opt_pass oxrt_pass_eliminate_nop_expand;
+extern const oxrt_opt_pass oxrt_pass_eliminate_nop_reshape;
+extern const oxrt_opt_pass oxrt_pass_eliminate_nop_with_unit;
+extern const oxrt_opt_pass oxrt_pass_eliminate_consecutive_idempotent_ops;
+extern const oxrt_opt_pass oxrt_pass_eliminate_nop_monotone_argmax;
+extern const oxrt_opt_pass oxrt_pass_eliminate_unused_initializer;
+extern const oxrt_opt_pass oxrt_pass_eliminate_duplicate_initializer;
+extern const oxrt_opt_pass oxrt_pass_eliminate_common_subexpression;
+extern const oxrt_opt_pass oxrt_pass_extract_constant_to_initializer;
+extern const oxrt_opt_pass oxrt_pass_fuse_consecutive_squeezes;
+extern const oxrt_opt_pass oxrt_pass_fuse_consecutive_unsqueezes;
+extern const oxrt_opt_pass oxrt_pass_fuse_consecutive_concats;
+extern const oxrt_opt_pass oxrt_pass_fuse_consecutive_log_softmax;
+extern const oxrt_opt_pass oxrt_pass_fuse_pad_into_conv;
+extern const oxrt_opt_pass oxrt_pass_fuse_transpose_into_gemm;
+extern const oxrt_opt_pass oxrt_pass_eliminate_shape_op;
+extern const oxrt_opt_pass oxrt_pass_rewrite_where;
 
 /* ------------------------------------------------------------ helpers */
 /* Use information of a graph's values. */

@@ -22,6 +22,77 @@ static const oxrt_opt_pass *const all_passes[] = {
 
 const oxrt_opt_pass *const *oxrt_opt_passes(void) { return all_passes; }
 
+/* onnxoptimizer's passes that no level runs: `oxrt optimize --passes` and oxrt.optimizer name them. */
+static const oxrt_opt_pass *const named_passes[] = {
+    &oxrt_pass_nop,
+    &oxrt_pass_eliminate_identity,
+    &oxrt_pass_eliminate_nop_cast,
+    &oxrt_pass_eliminate_nop_dropout,
+    &oxrt_pass_eliminate_nop_flatten,
+    &oxrt_pass_eliminate_nop_transpose,
+    &oxrt_pass_eliminate_nop_pad,
+    &oxrt_pass_eliminate_nop_concat,
+    &oxrt_pass_eliminate_nop_split,
+    &oxrt_pass_eliminate_nop_expand,
+    &oxrt_pass_eliminate_nop_reshape,
+    &oxrt_pass_eliminate_nop_with_unit,
+    &oxrt_pass_eliminate_consecutive_idempotent_ops,
+    &oxrt_pass_eliminate_nop_monotone_argmax,
+    &oxrt_pass_eliminate_unused_initializer,
+    &oxrt_pass_eliminate_duplicate_initializer,
+    &oxrt_pass_eliminate_common_subexpression,
+    &oxrt_pass_extract_constant_to_initializer,
+    &oxrt_pass_fuse_consecutive_squeezes,
+    &oxrt_pass_fuse_consecutive_unsqueezes,
+    &oxrt_pass_fuse_consecutive_concats,
+    &oxrt_pass_fuse_consecutive_log_softmax,
+    &oxrt_pass_fuse_pad_into_conv,
+    &oxrt_pass_fuse_transpose_into_gemm,
+    &oxrt_pass_eliminate_shape_op,
+    &oxrt_pass_rewrite_where,
+    NULL,
+};
+
+const oxrt_opt_pass *const *oxrt_opt_named_passes(void) { return named_passes; }
+
+/* onnxoptimizer names whose work one of oxrt's own passes does. */
+const char *const oxrt_opt_aliases[][2] = {
+    {"eliminate_deadend", "eliminate_dead_nodes"},
+    {"fuse_bn_into_conv", "fuse_conv_bn"},
+    {"fuse_add_bias_into_conv", "fuse_bias_add"},
+    {"fuse_matmul_add_bias_into_gemm", "fuse_matmul_add"},
+    {"fuse_consecutive_transposes", "collapse_transpose_reshape"},
+    {NULL, NULL},
+};
+
+const char *oxrt_opt_named_pass_info(size_t index, const char **summary, const char **alias_of) {
+  size_t n = 0;
+  while (named_passes[n]) n++;
+  if (index < n) {
+    if (summary) *summary = named_passes[index]->summary;
+    if (alias_of) *alias_of = NULL;
+    return named_passes[index]->name;
+  }
+  for (size_t i = 0; oxrt_opt_aliases[i][0]; i++)
+    if (i == index - n) {
+      const oxrt_opt_pass *p = oxrt_opt_find_pass(oxrt_opt_aliases[i][1]);
+      if (summary) *summary = p ? p->summary : "";
+      if (alias_of) *alias_of = oxrt_opt_aliases[i][1];
+      return oxrt_opt_aliases[i][0];
+    }
+  return NULL;
+}
+
+const oxrt_opt_pass *oxrt_opt_find_pass(const char *name) {
+  for (int i = 0; oxrt_opt_aliases[i][0]; i++)
+    if (!strcmp(name, oxrt_opt_aliases[i][0])) name = oxrt_opt_aliases[i][1];
+  for (int i = 0; all_passes[i]; i++)
+    if (!strcmp(name, all_passes[i]->name)) return all_passes[i];
+  for (int i = 0; named_passes[i]; i++)
+    if (!strcmp(name, named_passes[i]->name)) return named_passes[i];
+  return NULL;
+}
+
 size_t oxrt_opt_count_nodes(const oxrt_graph *g) {
   size_t n = 0;
   for (int i = 0; i < g->n_nodes; i++) {
@@ -125,6 +196,42 @@ static bool disabled(const char *list, const char *name) {
     s = e + 1;
   }
   return false;
+}
+
+oxrt_status *oxrt_optimize_model_named(oxrt_model *m, const char *list, bool fixed_point, const oxrt_opt_options *o) {
+  if (!m || !m->graph || !list || !o) return NULL;
+  oxrt_opt_ctx c = {m, o->fold_max_bytes ? o->fold_max_bytes : (size_t)64 << 20, 0}, *ctx = &c;
+  const oxrt_opt_pass *seq[128];
+  int n = 0;
+  for (const char *s = list; *s;) {
+    const char *e = strchr(s, ',');
+    size_t len = e ? (size_t)(e - s) : strlen(s);
+    char name[128];
+    if (len >= sizeof name) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "optimizer pass name '%.40s...' is too long", s);
+    memcpy(name, s, len);
+    name[len] = 0;
+    if (len) {
+      const oxrt_opt_pass *p = oxrt_opt_find_pass(name);
+      if (!p) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "unknown optimizer pass '%s' (oxrt optimize --list names them)", name);
+      if (n == (int)(sizeof seq / sizeof *seq)) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "more than 128 passes named");
+      seq[n++] = p;
+    }
+    if (!e) break;
+    s = e + 1;
+  }
+  for (int round = 1; round <= (fixed_point ? 16 : 1); round++) {
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+      size_t before = o->report ? oxrt_opt_count_nodes(ctx->model->graph) : 0;
+      bool changed = false;
+      oxrt_status *st = run_on(ctx, seq[i], ctx->model->graph, &changed);
+      if (st) return oxrt_error_prefix(st, "optimizer pass '%s': ", seq[i]->name);
+      if (o->report) o->report(o->user, seq[i]->name, round, before, oxrt_opt_count_nodes(ctx->model->graph));
+      any |= changed;
+    }
+    if (!any) break;
+  }
+  return NULL;
 }
 
 oxrt_status *oxrt_optimize_model(oxrt_model *m, const oxrt_opt_options *o) {

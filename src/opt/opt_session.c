@@ -57,7 +57,8 @@ static uint64_t initializer_bytes(const oxrt_graph *g) {
 /* Static shapes help the passes (ranks for MatMul -> Gemm, types for no-op Casts); the
  * inferred types are dropped again afterwards so that what gets saved holds only
  * declared types, and the session infers again on the final graph. */
-static oxrt_status *optimize_with_shapes(oxrt_model *m, const oxrt_opt_options *o) {
+static oxrt_status *optimize_with_shapes(oxrt_model *m, const oxrt_opt_options *o, const char *passes,
+                                         bool fixed_point) {
   oxrt_graph *g = m->graph;
   int n_before = g->n_values;
   oxrt_type **saved = malloc(sizeof(oxrt_type *) * ((size_t)n_before + 1));
@@ -67,7 +68,7 @@ static oxrt_status *optimize_with_shapes(oxrt_model *m, const oxrt_opt_options *
   memset(&tmp, 0, sizeof tmp);
   tmp.model = m;
   oxrt_status_free(oxrt_infer_shapes(&tmp)); /* a contradiction is reported later, by the session */
-  oxrt_status *st = oxrt_optimize_model(m, o);
+  oxrt_status *st = passes ? oxrt_optimize_model_named(m, passes, fixed_point, o) : oxrt_optimize_model(m, o);
   for (int i = 0; i < n_before && i < g->n_values; i++) g->values[i].type = saved[i];
   free(saved);
   return st;
@@ -90,7 +91,7 @@ oxrt_status *oxrt_session_optimize(oxrt_session *s) {
     log_ctx lc = {s};
     oxrt_opt_options o = {level, 0, getenv("OXRT_OPT_DISABLE"), log_pass, &lc};
     size_t before = oxrt_opt_count_nodes(m->graph);
-    OXRT_TRY(optimize_with_shapes(m, &o));
+    OXRT_TRY(optimize_with_shapes(m, &o, NULL, false));
     oxrt_session_log(s, OXRT_LOG_INFO, "optimizer (level %d): %zu -> %zu nodes", (int)level, before,
                      oxrt_opt_count_nodes(m->graph));
   }
@@ -103,7 +104,9 @@ oxrt_status *oxrt_session_optimize(oxrt_session *s) {
   return NULL;
 }
 
-oxrt_status *oxrt_optimize_model_file(const char *model_path, const char *out_path, const oxrt_optimize_options *opts) {
+/* Loads, optimizes (by level, or the named `passes` when not NULL) and saves. */
+static oxrt_status *optimize_file(const char *model_path, const char *out_path, const oxrt_optimize_options *opts,
+                                  const char *passes, bool fixed_point) {
   if (!model_path || !out_path || !*out_path)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model_path and out_path must be given");
   oxrt_optimize_options dflt = {OXRT_OPT_ALL, 0, NULL, NULL, NULL};
@@ -131,7 +134,7 @@ oxrt_status *oxrt_optimize_model_file(const char *model_path, const char *out_pa
   snprintf(disable, sizeof disable, "%s%s%s", opts->disable_passes ? opts->disable_passes : "",
            opts->disable_passes && env_disable ? "," : "", env_disable ? env_disable : "");
   oxrt_opt_options o = {effective_level(opts->level), 0, disable, opts->on_pass, opts->user};
-  st = optimize_with_shapes(m, &o);
+  st = optimize_with_shapes(m, &o, passes, fixed_point);
   if (!st) {
     oxrt_write_options wo = {0};
     wo.external_threshold = opts->external_data_threshold;
@@ -140,4 +143,14 @@ oxrt_status *oxrt_optimize_model_file(const char *model_path, const char *out_pa
   }
   oxrt_model_free(m);
   return st;
+}
+
+oxrt_status *oxrt_optimize_model_file(const char *model_path, const char *out_path, const oxrt_optimize_options *opts) {
+  return optimize_file(model_path, out_path, opts, NULL, false);
+}
+
+oxrt_status *oxrt_optimize_model_file_passes(const char *model_path, const char *out_path, const char *passes,
+                                             int fixed_point, const oxrt_optimize_options *opts) {
+  if (!passes) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "passes must be given (a comma-separated list of names)");
+  return optimize_file(model_path, out_path, opts, passes, fixed_point != 0);
 }
