@@ -599,15 +599,20 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
   pl.n_tile = nt;
   pl.n_tiles_n = (N + nt - 1) / nt;
   size_t mb = 1, want = nth > 1 ? nth * 3 : 1;
-  if (nth > 1 && (!g->bp || M <= N)) {
+  size_t n_panels = (N + uk.nr - 1) / uk.nr;
+  if (nth > 1 && (!g->bp || M <= N) && (n_panels >= 4 * nth || m_panels < 2 * nth)) {
     /* A row split makes every row tile pack or gather (im2col) its B block again, or, with B pre-packed, stream
      * all of it again; a column split only re-reads A. So split columns first, down to one panel per tile,
-     * and rows only as far as threads still lack work (unless A is the bigger operand). */
-    size_t panels = (N + uk.nr - 1) / uk.nr, per = panels / want ? panels / want : 1;
-    if (pl.n_tiles_n < want && per * uk.nr < pl.n_tile) {
-      pl.n_tile = per * uk.nr;
-      pl.n_tiles_n = (N + pl.n_tile - 1) / pl.n_tile;
-    }
+     * and rows only as far as threads still lack work (unless A is the bigger operand).
+     * The tile count is a multiple of the thread count where the panels allow: 7 equal tiles on 2 threads
+     * leave one thread idle for a seventh of the time. With few column panels (a ragged last one weighs as
+     * much as a full one) rows are split instead. */
+    size_t panels = n_panels, tiles = pl.n_tiles_n > want ? pl.n_tiles_n : want;
+    tiles = (tiles + nth - 1) / nth * nth;
+    if (tiles > panels) tiles = panels;
+    size_t per = (panels + tiles - 1) / tiles;
+    pl.n_tile = per * uk.nr;
+    pl.n_tiles_n = (N + pl.n_tile - 1) / pl.n_tile;
     want = nth;
   }
   while (pl.n_tiles_n * mb < want && (m_panels + mb * 2 - 1) / (mb * 2) >= 2) mb *= 2;
