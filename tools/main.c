@@ -43,6 +43,11 @@ static void usage(FILE *f) {
           "  oxrt run MODEL --dump-all DIR        write every intermediate tensor as DIR/*.npy + DIR/index.tsv\n"
           "  oxrt diff DUMP_A DUMP_B | MODEL DUMP first node whose output departs (--rtol R --atol A)\n"
           "  oxrt graph MODEL -o OUT.svg|OUT.dot  draw the graph (Graphviz dot renders SVG/PNG; --max-nodes N)\n"
+          "  oxrt check MODEL... [--full]          check like onnx.checker (--full: types and shapes too)\n"
+          "  oxrt infer-shapes MODEL OUT.onnx     write inferred types and shapes as value_info\n"
+          "  oxrt print MODEL                     the model in ONNX's textual syntax (onnx.printer)\n"
+          "  oxrt parse FILE.txt OUT.onnx         textual syntax (onnx.parser) to a model\n"
+          "  oxrt convert MODEL OUT.onnx --opset N  convert to another ai.onnx opset (onnx.version_converter)\n"
           "  oxrt version\n",
           oxrt_version());
 }
@@ -59,6 +64,11 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
   if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 2, argv + 2);
   if (!strcmp(cmd, "ops")) return cmd_ops(argc - 2, argv + 2);
+  if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
+  if (!strcmp(cmd, "infer-shapes")) return cmd_infer_shapes(argc - 2, argv + 2);
+  if (!strcmp(cmd, "print")) return cmd_print(argc - 2, argv + 2);
+  if (!strcmp(cmd, "parse")) return cmd_parse(argc - 2, argv + 2);
+  if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
   if (!strcmp(cmd, "diff")) return cmd_diff(argc - 2, argv + 2);
   if (!strcmp(cmd, "graph")) return cmd_graph(argc - 2, argv + 2);
   if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);

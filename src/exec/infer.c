@@ -23,6 +23,14 @@ typedef struct {
   const char *names[OXRT_MAX_RANK];
 } shape_t;
 
+/* Content of a small int64 tensor found by data propagation (EXTENDED); names for symbolic sizes. */
+typedef struct kval {
+  bool valid, scalar;
+  int n;
+  int64_t v[OXRT_MAX_RANK];
+  const char *names[OXRT_MAX_RANK];
+} kval;
+
 static bool get_shape(const oxrt_graph *g, int id, shape_t *s) {
   memset(s, 0, sizeof *s);
   s->rank = -1;
@@ -49,7 +57,7 @@ struct oxrt_infer {
   const oxrt_model *m;
   oxrt_graph *g;
   unsigned flags;
-  oxrt_value **known; /* per value id: its constant content when data propagation found it (EXTENDED) */
+  struct kval *known; /* per value id: the content of small int64 tensors, when data propagation found it */
 };
 
 static oxrt_status *check_declared(const oxrt_value_def *d, const shape_t *s);
@@ -156,11 +164,18 @@ static int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t dil, in
   return out;
 }
 
-static oxrt_status *infer_extended(oxrt_infer *c, const oxrt_node *n, const shape_t *in, int k);
+static oxrt_status *infer_extended(oxrt_infer *c, const oxrt_node *n, bool *handled);
+static void propagate(oxrt_infer *c, const oxrt_node *n);
 
 oxrt_status *oxrt_infer_node(oxrt_infer *c, const oxrt_node *n) {
   oxrt_graph *g = c->g;
   if (*n->domain || n->n_outputs < 1) return NULL;
+  if (c->flags & OXRT_INFER_EXTENDED) {
+    bool handled = false;
+    propagate(c, n);
+    oxrt_status *st = infer_extended(c, n, &handled);
+    if (st || handled) return st;
+  }
   const char *op = n->op_type;
   shape_t in[4], out;
   int k = n->n_inputs < 4 ? n->n_inputs : 4;
@@ -324,8 +339,6 @@ oxrt_status *oxrt_infer_node(oxrt_infer *c, const oxrt_node *n) {
       out.dims[axis] = out.dims[axis] < 0 || s.dims[axis] < 0 ? -1 : out.dims[axis] + s.dims[axis];
       out.names[axis] = NULL;
     }
-  } else if (c->flags & OXRT_INFER_EXTENDED) {
-    return infer_extended(c, n, in, k);
   } else {
     return NULL; /* shaped at run time */
   }
@@ -336,14 +349,16 @@ oxrt_status *oxrt_infer_begin(const oxrt_model *m, oxrt_graph *g, unsigned flags
   oxrt_infer *c = calloc(1, sizeof *c);
   if (!c) return OXRT_OOM();
   c->m = m, c->g = g, c->flags = flags;
+  if ((flags & OXRT_INFER_EXTENDED) && !(c->known = calloc((size_t)g->n_values + 1, sizeof *c->known))) {
+    free(c);
+    return OXRT_OOM();
+  }
   *out = c;
   return NULL;
 }
 
 void oxrt_infer_end(oxrt_infer *c) {
   if (!c) return;
-  if (c->known)
-    for (int i = 0; i < c->g->n_values; i++) oxrt_value_free(c->known[i]);
   free(c->known);
   free(c);
 }
@@ -397,19 +412,345 @@ static oxrt_status *check_declared(const oxrt_value_def *d, const shape_t *s) {
   return NULL;
 }
 
-static oxrt_status *infer_extended(oxrt_infer *c, const oxrt_node *n, const shape_t *in, int k) {
-  (void)in, (void)k;
+/* Data propagation: the content of small int64 tensors (shapes and what is computed from them), with
+ * symbolic sizes kept by name, so that Shape -> Gather -> Concat -> Reshape chains give exact shapes. */
+static kval *known(oxrt_infer *c, int id) {
+  if (id < 0 || !c->known) return NULL;
+  kval *k = &c->known[id];
+  if (k->valid) return k;
+  const oxrt_value *t = c->g->values[id].init;
+  if (t && (t->dtype == OXRT_INT64 || t->dtype == OXRT_INT32) && t->rank <= 1 && t->count <= OXRT_MAX_RANK) {
+    k->valid = true, k->scalar = t->rank == 0, k->n = (int)t->count;
+    for (int i = 0; i < k->n; i++) k->v[i] = oxrt_load_i64(t->dtype, t->data, (size_t)i), k->names[i] = NULL;
+    return k;
+  }
+  return NULL;
+}
+
+static void set_known(oxrt_infer *c, int id, const kval *k) {
+  if (id >= 0 && c->known && k->n <= OXRT_MAX_RANK) c->known[id] = *k, c->known[id].valid = true;
+}
+
+static void propagate(oxrt_infer *c, const oxrt_node *n) {
   const char *op = n->op_type;
-  shape_t out;
+  kval r;
+  memset(&r, 0, sizeof r);
+  kval *a = n->n_inputs > 0 ? known(c, n->inputs[0]) : NULL;
+  kval *b = n->n_inputs > 1 ? known(c, n->inputs[1]) : NULL;
+  if (!strcmp(op, "Shape")) {
+    shape_t s;
+    if (!get_shape(c->g, n->inputs[0], &s) || s.rank < 0) return;
+    int64_t st = oxrt_attr_int(n, "start", 0), en = oxrt_attr_int(n, "end", s.rank);
+    if (st < 0) st += s.rank;
+    if (en < 0) en += s.rank;
+    st = st < 0 ? 0 : st > s.rank ? s.rank : st;
+    en = en < 0 ? 0 : en > s.rank ? s.rank : en;
+    for (int64_t i = st; i < en; i++) r.v[r.n] = s.dims[i], r.names[r.n++] = s.names[i];
+  } else if (!strcmp(op, "Constant")) {
+    const oxrt_attr *v = oxrt_node_attr(n, "value");
+    const oxrt_attr *vi = oxrt_node_attr(n, "value_ints"), *v1 = oxrt_node_attr(n, "value_int");
+    if (v && v->t && (v->t->dtype == OXRT_INT64 || v->t->dtype == OXRT_INT32) && v->t->rank <= 1 &&
+        v->t->count <= OXRT_MAX_RANK) {
+      r.scalar = v->t->rank == 0;
+      for (size_t i = 0; i < v->t->count; i++) r.v[r.n++] = oxrt_load_i64(v->t->dtype, v->t->data, i);
+    } else if (vi && vi->n <= OXRT_MAX_RANK) {
+      for (size_t i = 0; i < vi->n; i++) r.v[r.n++] = vi->ints[i];
+    } else if (v1) {
+      r.scalar = true, r.v[r.n++] = v1->i;
+    } else {
+      return;
+    }
+  } else if (!strcmp(op, "Identity") || (!strcmp(op, "Cast") && a &&
+                                         (oxrt_attr_int(n, "to", 0) == OXRT_INT64 || oxrt_attr_int(n, "to", 0) == OXRT_INT32))) {
+    if (!a) return;
+    r = *a;
+  } else if (!strcmp(op, "Gather")) {
+    if (!a || !b || a->scalar || oxrt_attr_int(n, "axis", 0) != 0) return;
+    r.scalar = b->scalar;
+    for (int i = 0; i < b->n; i++) {
+      int64_t ix = b->v[i] < 0 ? b->v[i] + a->n : b->v[i];
+      if (b->v[i] == -1 && b->names[i]) return;
+      if (ix < 0 || ix >= a->n) return;
+      r.v[r.n] = a->v[ix], r.names[r.n++] = a->names[ix];
+    }
+  } else if (!strcmp(op, "Concat")) {
+    for (int i = 0; i < n->n_inputs; i++) {
+      kval *k = known(c, n->inputs[i]);
+      if (!k || k->scalar || r.n + k->n > OXRT_MAX_RANK) return;
+      for (int j = 0; j < k->n; j++) r.v[r.n] = k->v[j], r.names[r.n++] = k->names[j];
+    }
+  } else if (!strcmp(op, "Unsqueeze") || !strcmp(op, "Squeeze")) {
+    if (!a) return;
+    r = *a;
+    r.scalar = op[0] == 'S' && a->n == 1;
+    if (op[0] == 'U' && !a->scalar) return;
+  } else if (!strcmp(op, "Slice")) {
+    kval *e = n->n_inputs > 2 ? known(c, n->inputs[2]) : NULL;
+    kval *ax = n->n_inputs > 3 ? known(c, n->inputs[3]) : NULL, *sp = n->n_inputs > 4 ? known(c, n->inputs[4]) : NULL;
+    if (!a || a->scalar || !b || !e || b->n != 1 || e->n != 1 || (ax && (ax->n != 1 || (ax->v[0] != 0 && ax->v[0] != -1))))
+      return;
+    int64_t step = sp ? sp->v[0] : 1, st = b->v[0], en = e->v[0], len = a->n;
+    if (step != 1) return;
+    if (st < 0) st += len;
+    if (en < 0) en += len;
+    st = st < 0 ? 0 : st > len ? len : st;
+    en = en < 0 ? 0 : en > len ? len : en;
+    for (int64_t i = st; i < en; i++) r.v[r.n] = a->v[i], r.names[r.n++] = a->names[i];
+  } else if (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div")) {
+    if (!a || !b || (a->n != b->n && a->n != 1 && b->n != 1)) return;
+    r.n = a->n > b->n ? a->n : b->n;
+    r.scalar = a->scalar && b->scalar;
+    for (int i = 0; i < r.n; i++) {
+      int64_t x = a->v[a->n == 1 ? 0 : i], y = b->v[b->n == 1 ? 0 : i];
+      if (x < 0 || y < 0) r.v[i] = -1; /* a symbolic size: its result has no name */
+      else if (op[0] == 'A') r.v[i] = x + y;
+      else if (op[0] == 'S') r.v[i] = x - y;
+      else if (op[0] == 'M') r.v[i] = x * y;
+      else r.v[i] = y ? x / y : -1;
+      r.names[i] = NULL;
+    }
+  } else {
+    return;
+  }
+  set_known(c, n->outputs[0], &r);
+}
+
+/* Axes from the `axes` attribute or (newer opsets) input 1; false when they are not known. */
+static bool get_axes(oxrt_infer *c, const oxrt_node *n, int input, int64_t *axes, int *n_axes) {
+  size_t na;
+  const int64_t *at = oxrt_attr_ints(n, "axes", &na);
+  if (at) {
+    if (na > OXRT_MAX_RANK) return false;
+    for (size_t i = 0; i < na; i++) axes[i] = at[i];
+    *n_axes = (int)na;
+    return true;
+  }
+  if (input < n->n_inputs && n->inputs[input] >= 0) {
+    kval *k = known(c, n->inputs[input]);
+    if (!k) return false;
+    for (int i = 0; i < k->n; i++) axes[i] = k->v[i];
+    *n_axes = k->n;
+    return true;
+  }
+  *n_axes = 0;
+  return true;
+}
+
+static bool has_axis(const int64_t *axes, int n, int64_t d, int rank) {
+  for (int i = 0; i < n; i++)
+    if (axes[i] == d || axes[i] + rank == d) return true;
+  return false;
+}
+
+static const char *const reduce_ops[] = {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
+                                         "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
+                                         "ArgMax", "ArgMin", NULL};
+
+/* Shape rules of the toolkit (checker, infer-shapes); `*handled` when the op is one of them. */
+static oxrt_status *infer_extended(oxrt_infer *c, const oxrt_node *n, bool *handled) {
+  oxrt_graph *g = c->g;
+  const char *op = n->op_type;
+  shape_t x, out;
+  get_shape(g, n->n_inputs > 0 ? n->inputs[0] : -1, &x);
   memset(&out, 0, sizeof out);
   out.rank = -1;
-  if (strcmp(op, "Constant") == 0) {
+  *handled = true;
+  if (!strcmp(op, "Constant")) {
     const oxrt_attr *v = oxrt_node_attr(n, "value");
-    if (!v || !v->t) return NULL;
-    out.elem = v->t->dtype;
-    out.rank = v->t->rank;
-    memcpy(out.dims, v->t->dims, sizeof(int64_t) * (size_t)out.rank);
+    if (v && v->t) {
+      out.elem = v->t->dtype, out.rank = v->t->rank;
+      memcpy(out.dims, v->t->dims, sizeof(int64_t) * (size_t)out.rank);
+    } else if (oxrt_node_attr(n, "value_float") || oxrt_node_attr(n, "value_int")) {
+      out.elem = oxrt_node_attr(n, "value_float") ? OXRT_FLOAT : OXRT_INT64, out.rank = 0;
+    } else if (oxrt_node_attr(n, "value_floats") || oxrt_node_attr(n, "value_ints")) {
+      const oxrt_attr *l = oxrt_node_attr(n, "value_floats");
+      out.elem = l ? OXRT_FLOAT : OXRT_INT64, out.rank = 1;
+      out.dims[0] = (int64_t)(l ? l : oxrt_node_attr(n, "value_ints"))->n;
+    } else {
+      return NULL;
+    }
+  } else if (!strcmp(op, "Reshape") || !strcmp(op, "ConstantOfShape") || !strcmp(op, "Expand")) {
+    kval *k = known(c, n->n_inputs > (op[0] == 'C' ? 0 : 1) ? n->inputs[op[0] == 'C' ? 0 : 1] : -1);
+    if (!k || (op[0] != 'C' && x.elem == OXRT_UNDEFINED)) {
+      *handled = op[0] == 'R'; /* the base rule may still shape Reshape from an initializer */
+      *handled = false;
+      return NULL;
+    }
+    if (op[0] == 'C') {
+      const oxrt_attr *v = oxrt_node_attr(n, "value");
+      out.elem = v && v->t ? v->t->dtype : OXRT_FLOAT;
+      out.rank = k->n;
+      for (int i = 0; i < k->n; i++) out.dims[i] = k->v[i], out.names[i] = k->names[i];
+    } else if (op[0] == 'E') {
+      shape_t t;
+      memset(&t, 0, sizeof t);
+      t.rank = k->n;
+      for (int i = 0; i < k->n; i++) t.dims[i] = k->v[i], t.names[i] = k->names[i];
+      if (!broadcast(&out, (shape_t[]){x, t}, 2))
+        return oxrt_error(OXRT_ERR_INVALID_MODEL, "input shape and the target shape cannot be broadcast");
+      out.elem = x.elem;
+    } else {
+      bool allowzero = oxrt_attr_int(n, "allowzero", 0) != 0;
+      out.elem = x.elem, out.rank = k->n;
+      int infer_at = -1;
+      int64_t known_prod = 1, total = 1;
+      bool total_known = x.rank >= 0;
+      for (int i = 0; i < x.rank; i++) total_known &= x.dims[i] >= 0, total *= x.dims[i] >= 0 ? x.dims[i] : 1;
+      bool rest_known = true;
+      for (int i = 0; i < k->n; i++) {
+        int64_t d = k->v[i];
+        out.names[i] = NULL;
+        if (d == 0 && !allowzero && !k->names[i]) {
+          if (i >= x.rank) return NULL;
+          out.dims[i] = x.dims[i], out.names[i] = x.names[i];
+        } else if (d == -1 && !k->names[i]) {
+          infer_at = i, out.dims[i] = -1;
+          continue;
+        } else {
+          out.dims[i] = d, out.names[i] = k->names[i];
+        }
+        if (out.dims[i] >= 0) known_prod *= out.dims[i];
+        else rest_known = false;
+      }
+      if (infer_at >= 0 && total_known && rest_known && known_prod > 0) out.dims[infer_at] = total / known_prod;
+    }
+  } else if (in_list(op, reduce_ops)) {
+    if (x.rank < 0) return NULL;
+    bool arg = op[0] == 'A';
+    int64_t axes[OXRT_MAX_RANK];
+    int na = 0;
+    if (arg) axes[0] = oxrt_attr_int(n, "axis", 0), na = 1;
+    else if (!get_axes(c, n, 1, axes, &na)) return NULL;
+    bool keep = oxrt_attr_int(n, "keepdims", 1) != 0;
+    if (na == 0 && oxrt_attr_int(n, "noop_with_empty_axes", 0)) {
+      out = x;
+    } else {
+      out.elem = arg ? OXRT_INT64 : x.elem, out.rank = 0;
+      for (int d = 0; d < x.rank; d++) {
+        bool red = na == 0 || has_axis(axes, na, d, x.rank);
+        if (!red) out.dims[out.rank] = x.dims[d], out.names[out.rank++] = x.names[d];
+        else if (keep) out.dims[out.rank] = 1, out.names[out.rank++] = NULL;
+      }
+    }
+  } else if (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) {
+    if (x.rank < 0) return NULL;
+    int64_t axes[OXRT_MAX_RANK];
+    int na;
+    if (!get_axes(c, n, 1, axes, &na)) return NULL;
+    out.elem = x.elem, out.rank = 0;
+    if (op[0] == 'S') {
+      for (int d = 0; d < x.rank; d++) {
+        if (na ? has_axis(axes, na, d, x.rank) : x.dims[d] == 1) continue;
+        if (!na && x.dims[d] < 0) return NULL; /* unknown whether it is 1 */
+        out.dims[out.rank] = x.dims[d], out.names[out.rank++] = x.names[d];
+      }
+    } else {
+      int r = x.rank + na, j = 0;
+      if (r > OXRT_MAX_RANK) return NULL;
+      for (int d = 0; d < r; d++) {
+        if (has_axis(axes, na, d, r)) out.dims[d] = 1, out.names[d] = NULL;
+        else out.dims[d] = x.dims[j], out.names[d] = x.names[j], j++;
+      }
+      out.rank = r;
+    }
+  } else if (!strcmp(op, "Slice")) {
+    if (x.rank < 0) return NULL;
+    kval *st = n->n_inputs > 1 ? known(c, n->inputs[1]) : NULL, *en = n->n_inputs > 2 ? known(c, n->inputs[2]) : NULL;
+    kval *ax = n->n_inputs > 3 ? known(c, n->inputs[3]) : NULL, *sp = n->n_inputs > 4 ? known(c, n->inputs[4]) : NULL;
+    if (!st || !en || st->n != en->n || (n->n_inputs > 3 && n->inputs[3] >= 0 && !ax) ||
+        (n->n_inputs > 4 && n->inputs[4] >= 0 && !sp))
+      return NULL;
+    out = x;
+    for (int i = 0; i < st->n; i++) {
+      int64_t a = ax ? ax->v[i] : i, step = sp ? sp->v[i] : 1;
+      if (a < 0) a += x.rank;
+      if (a < 0 || a >= x.rank || step == 0 || st->names[i] || en->names[i]) return NULL;
+      int64_t len = x.dims[a];
+      out.names[a] = NULL;
+      if (len < 0) {
+        out.dims[a] = -1;
+        continue;
+      }
+      int64_t s0 = st->v[i], e0 = en->v[i];
+      if (s0 < 0) s0 += len;
+      if (e0 < 0) e0 += len;
+      if (step > 0) {
+        s0 = s0 < 0 ? 0 : s0 > len ? len : s0;
+        e0 = e0 < 0 ? 0 : e0 > len ? len : e0;
+        out.dims[a] = e0 > s0 ? (e0 - s0 + step - 1) / step : 0;
+      } else {
+        s0 = s0 < 0 ? -1 : s0 > len - 1 ? len - 1 : s0;
+        e0 = e0 < -1 ? -1 : e0 > len - 1 ? len - 1 : e0;
+        out.dims[a] = s0 > e0 ? (s0 - e0 - step - 1) / -step : 0;
+      }
+    }
+  } else if (!strcmp(op, "Split")) {
+    if (x.rank < 0) return NULL;
+    int64_t axis = oxrt_attr_int(n, "axis", 0), sizes[OXRT_MAX_RANK];
+    if (axis < 0) axis += x.rank;
+    if (axis < 0 || axis >= x.rank || n->n_outputs > OXRT_MAX_RANK) return NULL;
+    int ns = 0;
+    if (!get_axes(c, n, 1, sizes, &ns)) return NULL; /* `split` attribute or input, read like axes */
+    size_t na;
+    const int64_t *sa = oxrt_attr_ints(n, "split", &na);
+    if (sa && na <= OXRT_MAX_RANK) {
+      for (size_t i = 0; i < na; i++) sizes[i] = sa[i];
+      ns = (int)na;
+    }
+    for (int i = 0; i < n->n_outputs; i++) {
+      out = x;
+      out.names[axis] = NULL;
+      if (ns) out.dims[axis] = i < ns ? sizes[i] : -1;
+      else if (x.dims[axis] >= 0) {
+        int64_t k = n->n_outputs, each = (x.dims[axis] + k - 1) / k; /* the last part may be smaller */
+        out.dims[axis] = i < k - 1 ? each : x.dims[axis] - each * (k - 1);
+        if (x.dims[axis] % k == 0) out.dims[axis] = x.dims[axis] / k;
+      } else out.dims[axis] = -1;
+      OXRT_TRY(set_shape(c, n->outputs[i], &out));
+    }
+    return NULL;
+  } else if (!strcmp(op, "Size")) {
+    out.elem = OXRT_INT64, out.rank = 0;
+  } else if (!strcmp(op, "Gather") || !strcmp(op, "GatherElements")) {
+    shape_t ix;
+    if (x.rank < 0 || !get_shape(g, n->inputs[1], &ix) || ix.rank < 0) return NULL;
+    if (op[6] == 'E') {
+      out = ix, out.elem = x.elem;
+    } else {
+      int64_t axis = oxrt_attr_int(n, "axis", 0);
+      if (axis < 0) axis += x.rank;
+      if (axis < 0 || axis >= x.rank || x.rank - 1 + ix.rank > OXRT_MAX_RANK) return NULL;
+      out.elem = x.elem, out.rank = 0;
+      for (int d = 0; d < x.rank; d++) {
+        if (d == axis)
+          for (int j = 0; j < ix.rank; j++) out.dims[out.rank] = ix.dims[j], out.names[out.rank++] = ix.names[j];
+        else out.dims[out.rank] = x.dims[d], out.names[out.rank++] = x.names[d];
+      }
+    }
+  } else if (!strcmp(op, "Range")) {
+    if (x.elem == OXRT_UNDEFINED) return NULL;
+    out.elem = x.elem, out.rank = 1, out.dims[0] = -1;
+  } else if (!strcmp(op, "CastLike")) {
+    shape_t like;
+    if (x.elem == OXRT_UNDEFINED || !get_shape(g, n->inputs[1], &like)) return NULL;
+    out = x, out.elem = like.elem;
+  } else if (!strcmp(op, "NonZero")) {
+    if (x.rank < 0) return NULL;
+    out.elem = OXRT_INT64, out.rank = 2, out.dims[0] = x.rank, out.dims[1] = -1;
+  } else if (!strcmp(op, "Tile")) {
+    kval *k = n->n_inputs > 1 ? known(c, n->inputs[1]) : NULL;
+    if (x.rank < 0 || !k || k->n != x.rank) return NULL;
+    out = x;
+    for (int d = 0; d < x.rank; d++) {
+      out.dims[d] = x.dims[d] >= 0 && k->v[d] >= 0 && !k->names[d] ? x.dims[d] * k->v[d] : -1;
+      out.names[d] = k->v[d] == 1 ? x.names[d] : NULL;
+    }
+  } else if (!strcmp(op, "RandomUniformLike") || !strcmp(op, "RandomNormalLike") || !strcmp(op, "Bernoulli")) {
+    if (x.elem == OXRT_UNDEFINED) return NULL;
+    out = x;
+    if (oxrt_node_attr(n, "dtype")) out.elem = (oxrt_elem_type)oxrt_attr_int(n, "dtype", 0);
   } else {
+    *handled = false;
     return NULL;
   }
   return set_shape(c, n->outputs[0], &out);
