@@ -58,6 +58,8 @@ static const oxrt_qkernel g_kernels[OXRT_QK_COUNT] = {
     {OXRT_QK_AVXVNNI, "avxvnni", 6, 16, 4, oxrt_qukernel_avxvnni},
     {OXRT_QK_AVX512, "avx512bw", 12, 32, 2, oxrt_qukernel_avx512},
     {OXRT_QK_AVX512VNNI, "avx512vnni", 12, 32, 4, oxrt_qukernel_avx512vnni},
+    {OXRT_QK_AVX2_BYTES_A, "avx2-bytes-a", 4, 16, 4, oxrt_qukernel_avx2_bytes_a, false, true},
+    {OXRT_QK_AVX2_BYTES_B, "avx2-bytes-b", 4, 16, 4, oxrt_qukernel_avx2_bytes_b, true, true},
 #endif
 };
 
@@ -69,7 +71,9 @@ const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id) {
   oxrt_isa isa = oxrt_gemm_isa();
   __builtin_cpu_init();
   switch (id) {
-  case OXRT_QK_AVX2: return isa >= OXRT_ISA_AVX2 ? &g_kernels[id] : NULL;
+  case OXRT_QK_AVX2:
+  case OXRT_QK_AVX2_BYTES_A:
+  case OXRT_QK_AVX2_BYTES_B: return isa >= OXRT_ISA_AVX2 ? &g_kernels[id] : NULL;
   case OXRT_QK_AVXVNNI: return isa >= OXRT_ISA_AVX2 && __builtin_cpu_supports("avxvnni") ? &g_kernels[id] : NULL;
   case OXRT_QK_AVX512: return isa >= OXRT_ISA_AVX512 && __builtin_cpu_supports("avx512bw") ? &g_kernels[id] : NULL;
   case OXRT_QK_AVX512VNNI:
@@ -111,7 +115,10 @@ static inline int32_t q_elem(const oxrt_qmat *m, size_t r, size_t k) {
 static inline int32_t q_zp(const oxrt_qmat *m, size_t r) {
   return m->zp ? m->zp[m->zp_per_row ? r : 0] : 0;
 }
-static inline int32_t q_shift(bool is_a, bool is_signed) { return is_a ? (is_signed ? 128 : 0) : (is_signed ? 0 : -128); }
+static inline int32_t q_shift(const oxrt_qkernel *k, bool is_a, bool is_signed) {
+  bool to_u8 = is_a != k->b_u8;
+  return to_u8 ? (is_signed ? 128 : 0) : (is_signed ? 0 : -128);
+}
 
 /* Rows [r0, r0+r_eff) and k [k0, k0+kc) of m into one panel of width r (zero padded to whole k-groups);
  * k-group 4 also adds each row's packed bytes to sums[0..r_eff). */
@@ -166,8 +173,36 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
     }
     return;
   }
-  int32_t shift = q_shift(is_a, m->is_signed);
+  int32_t shift = q_shift(kern, is_a, m->is_signed);
   uint8_t *d = dst;
+  if (m->rs == 1) { /* rows adjacent (a B block, an im2col fill): bytes gathered four at a time, re-centred by
+                     * flipping the top bit; rows past kc read as zero */
+    uint32_t flip = shift ? 0x80808080u : 0;
+    bool to_u8 = is_a != kern->b_u8;
+    static const uint8_t zeros[64] = {0};
+    for (size_t kk = 0; kk < kgc; kk++, d += r * 4) {
+      const uint8_t *src[4];
+      uint32_t mask = 0;
+      for (size_t t = 0; t < 4; t++) {
+        size_t k = kk * 4 + t;
+        src[t] = k < kc ? (const uint8_t *)m->data + (k0 + k) * m->ks + r0 : NULL;
+        if (k < kc) mask |= 0xffu << (8 * t);
+      }
+      uint32_t *d32 = (uint32_t *)(void *)d;
+      for (size_t i = 0; i < r_eff; i++) {
+        uint32_t w = 0;
+        for (size_t t = 0; t < 4; t++) w |= (uint32_t)(src[t] ? src[t][i] : zeros[0]) << (8 * t);
+        w = (w ^ flip) & mask;
+        d32[i] = w;
+        if (to_u8)
+          sums[i] += (int32_t)(w & 0xff) + (int32_t)((w >> 8) & 0xff) + (int32_t)((w >> 16) & 0xff) + (int32_t)(w >> 24);
+        else
+          sums[i] += (int8_t)(w & 0xff) + (int8_t)((w >> 8) & 0xff) + (int8_t)((w >> 16) & 0xff) + (int8_t)(w >> 24);
+      }
+      for (size_t i = r_eff; i < r; i++) d32[i] = 0;
+    }
+    return;
+  }
   for (size_t kk = 0; kk < kgc; kk++, d += r * 4)
     for (size_t t = 0; t < 4; t++) {
       size_t k = kk * 4 + t;
@@ -216,8 +251,31 @@ bool oxrt_qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K,
                out->sums ? out->sums + r0 : NULL);
   }
   if (out->zp)
-    for (size_t i = 0; i < rows; i++) out->zp[i] = q_zp(src, i) + q_shift(is_a, src->is_signed);
+    for (size_t i = 0; i < rows; i++) out->zp[i] = q_zp(src, i) + q_shift(kern, is_a, src->is_signed);
   return true;
+}
+
+/* Every pair (k even, k + 1) of the packed int8 side within |w0| + |w1| <= 128. */
+static bool pairs_fit(const oxrt_qpack *p) {
+  size_t r = p->is_a ? p->kern->mr : p->kern->nr, panels = (p->rows + r - 1) / r, n = panels * p->kg * r * 4;
+  const int8_t *d = p->data;
+  for (size_t i = 0; i < n; i += 2) {
+    int a = d[i] < 0 ? -d[i] : d[i], b = d[i + 1] < 0 ? -d[i + 1] : d[i + 1];
+    if (a + b > 128) return false;
+  }
+  return true;
+}
+
+bool oxrt_qpack_make_weight(bool is_a, size_t rows, size_t K, const oxrt_qmat *src, oxrt_qpack *out) {
+  const oxrt_qkernel *best = oxrt_qgemm_kernel();
+  if (best->id == OXRT_QK_AVX2) {
+    const oxrt_qkernel *bytes = oxrt_qgemm_kernel_at(is_a ? OXRT_QK_AVX2_BYTES_B : OXRT_QK_AVX2_BYTES_A);
+    if (bytes && oxrt_qpack_make(bytes, is_a, rows, K, src, out)) {
+      if (pairs_fit(out)) return true;
+      oxrt_qpack_free(out);
+    }
+  }
+  return oxrt_qpack_make(best, is_a, rows, K, src, out);
 }
 
 /* ------------------------------------------------------------------ scratch */
@@ -407,7 +465,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
     if (g4) {
       if (fill) {
         for (size_t j = 0; j < n_cols; j++)
-          zb[j] = (g->b.zp ? g->b.zp[g->b.zp_per_row ? j_beg + j : 0] : 0) + q_shift(false, g->b.is_signed);
+          zb[j] = (g->b.zp ? g->b.zp[g->b.zp_per_row ? j_beg + j : 0] : 0) + q_shift(k, false, g->b.is_signed);
         st.cb = cb, st.zb = zb;
       } else {
         st.cb = pl->bp->sums + j_beg, st.zb = pl->bp->zp + j_beg;

@@ -14,7 +14,10 @@
  *              moved by 128), multiplied with VPDPBUSD (AVX-512 VNNI, AVX-VNNI), whose int32 sums do not
  *              saturate; zero points enter through row / column sums afterwards. A portable k-group-4
  *              kernel computes the same and lets tests check this path on any machine.
- * VPMADDUBSW (which saturates its int16 pair sums) is deliberately not used.
+ *   AVX2 bytes: the k-group-4 layout multiplied with VPMADDUBSW, whose int16 sums of two u8*s8 products
+ *              saturate in general; used only for constant weights whose adjacent pairs satisfy
+ *              |w0| + |w1| <= 128 (7-bit weights, as ONNX Runtime's reduce_range writes them), where no sum
+ *              can reach 32767, so the result stays exact. oxrt_qpack_make_weight checks and picks it.
  */
 #ifndef OXRT_KERNELS_QGEMM_H
 #define OXRT_KERNELS_QGEMM_H
@@ -30,7 +33,9 @@ typedef enum oxrt_qkernel_id {
   OXRT_QK_AVXVNNI = 3,
   OXRT_QK_AVX512 = 4,
   OXRT_QK_AVX512VNNI = 5,
-  OXRT_QK_COUNT = 6
+  OXRT_QK_AVX2_BYTES_A = 6, /* VPMADDUBSW, A unsigned: weights are B */
+  OXRT_QK_AVX2_BYTES_B = 7, /* VPMADDUBSW, B unsigned: weights are A (convolution) */
+  OXRT_QK_COUNT = 8
 } oxrt_qkernel_id;
 
 /* C tile [mr, nr] (row stride ldc) = (acc ? C : 0) + sum over kg k-groups of a[kg][mr][g] * b[kg][nr][g]. */
@@ -41,6 +46,8 @@ typedef struct oxrt_qkernel {
   const char *name;
   size_t mr, nr, g; /* rows, columns, k-group (2: int16 elements, 4: bytes) */
   oxrt_qukernel run;
+  bool b_u8;    /* k-group 4: B packed as uint8 and A as int8 (else A uint8, B int8) */
+  bool pairs7;  /* products of the int8 side must satisfy |w0| + |w1| <= 128 per pair (VPMADDUBSW) */
 } oxrt_qkernel;
 
 /* The kernel this process uses (fixed on first call), and kernel `id` when this CPU can run it (else NULL;
@@ -52,6 +59,8 @@ void oxrt_qukernel_avx2(size_t kg, const void *a, const void *b, int32_t *c, siz
 void oxrt_qukernel_avxvnni(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512vnni(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx2_bytes_a(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx2_bytes_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 
 /* An 8-bit source matrix viewed as `rows` x K: element (r, k) at data[r*rs + k*ks]. For A, rows are A's rows
  * (rs = lda, ks = 1); for B, rows are B's columns (rs = 1, ks = ldb; or rs = ldb, ks = 1 for a transposed B).
@@ -79,6 +88,9 @@ typedef struct oxrt_qpack {
 bool oxrt_qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K, const oxrt_qmat *src,
                      oxrt_qpack *out);
 void oxrt_qpack_free(oxrt_qpack *p);
+/* Packs a constant weight operand for the fastest exact kernel: the VPMADDUBSW kernel of its side when this
+ * process uses the AVX2 int16 kernel and the weights allow it (see above), else oxrt_qgemm_kernel(). */
+bool oxrt_qpack_make_weight(bool is_a, size_t rows, size_t K, const oxrt_qmat *src, oxrt_qpack *out);
 
 /* Fills raw 8-bit B rows [k0, k0+kc) x columns [j0, j0+n) into dst[k*ld + j] (an implicit im2col); values
  * are in B's own type and zero point (padding holds the zero point). */

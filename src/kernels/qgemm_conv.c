@@ -25,7 +25,7 @@ bool oxrt_qconv_pack(const oxrt_conv_shape *s, const void *w, bool w_signed, con
   for (size_t g = 0; g < s->group; g++) {
     const int32_t *zp = wzp ? (n_wzp == 1 ? wzp : wzp + g * out->Mg) : NULL;
     oxrt_qmat m = {(const uint8_t *)w + g * out->Mg * out->Kg, w_signed, out->Kg, 1, zp, n_wzp != 1};
-    if (!oxrt_qpack_make(NULL, true, out->Mg, out->Kg, &m, &out->g[g])) {
+    if (!oxrt_qpack_make_weight(true, out->Mg, out->Kg, &m, &out->g[g])) {
       oxrt_qconv_wpack_free(out);
       return false;
     }

@@ -1,6 +1,6 @@
 /* test_qgemm.c - the 8-bit GEMM against plain int64 loops, for every kernel this machine can run (in one
  * process: the portable int16 and byte kernels always, AVX2 / AVX-VNNI / AVX-512 ones where present), over
- * random shapes with odd tails, all signedness mixes, per-tensor / per-row / per-column zero points, packed
+ * random shapes with odd tails (7-bit weights for the VPMADDUBSW ones), all signedness mixes, per-tensor / per-row / per-column zero points, packed
  * and on-the-fly operands, an implicit-fill B, and each output stage. */
 #include "kernels/gemm.h"
 #include "kernels/qgemm.h"
@@ -41,6 +41,12 @@ static void check_kernel(const oxrt_qkernel *kern, oxrt_threadpool *pool, int *b
     for (size_t i = 0; i < K * N; i++) B[i] = (uint8_t)qrnd();
     if (t % 7 == 3) memset(A, as ? 0x80 : 0xff, M * K); /* extremes: the largest products everywhere */
     if (t % 7 == 3) memset(B, bs ? 0x80 : 0xff, K * N);
+    if (kern->pairs7) { /* VPMADDUBSW kernels take int8-side values of 7 bits only (the driver checks) */
+      bool a_side = kern->b_u8, sg = a_side ? as : bs;
+      uint8_t *w = a_side ? A : B;
+      for (size_t i = 0; i < (a_side ? M * K : K * N); i++) w[i] = (uint8_t)((qrnd() % 128) + (sg ? 192 : 64));
+      if (t % 7 == 3) memset(w, sg ? 0xc0 : 0x40, a_side ? M * K : K * N); /* -64 in the packed domain */
+    }
     int32_t *za = malloc(sizeof(int32_t) * M), *zb = malloc(sizeof(int32_t) * N), *bias = malloc(sizeof(int32_t) * (M + N));
     for (size_t i = 0; i < M; i++) za[i] = as ? (int32_t)(qrnd() % 256) - 128 : (int32_t)(qrnd() % 256);
     for (size_t i = 0; i < N; i++) zb[i] = bs ? (int32_t)(qrnd() % 256) - 128 : (int32_t)(qrnd() % 256);
@@ -112,6 +118,17 @@ void test_kernel_qgemm_random(void) {
     ran++;
   }
   CHECK(ran >= 2);
+  /* Weights go to the VPMADDUBSW kernel only when every pair fits (7-bit weights), else to the default one. */
+  if (oxrt_qgemm_kernel()->id == OXRT_QK_AVX2) {
+    int8_t w7[64], w8[64];
+    for (int i = 0; i < 64; i++) w7[i] = (int8_t)(i % 2 ? -64 : 63), w8[i] = (int8_t)(i % 2 ? -65 : 64);
+    oxrt_qmat m7 = {w7, true, 16, 1, NULL, false}, m8 = {w8, true, 16, 1, NULL, false};
+    oxrt_qpack p7, p8;
+    CHECK(oxrt_qpack_make_weight(true, 4, 16, &m7, &p7) && p7.kern->id == OXRT_QK_AVX2_BYTES_B);
+    CHECK(oxrt_qpack_make_weight(false, 4, 16, &m8, &p8) && p8.kern->id == OXRT_QK_AVX2);
+    oxrt_qpack_free(&p7);
+    oxrt_qpack_free(&p8);
+  }
   /* The process-wide choice is one of the runnable kernels and follows the float kernels' ISA cap. */
   const oxrt_qkernel *best = oxrt_qgemm_kernel();
   CHECK(best && oxrt_qgemm_kernel_at(best->id) == best);

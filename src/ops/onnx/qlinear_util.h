@@ -122,7 +122,7 @@ static inline void *ql_make(void *varg) {
     ok = oxrt_qconv_pack(a->s, a->w->data, a->w->dtype == OXRT_INT8, a->zv, a->nz, &it->wp);
   } else {
     oxrt_qmat m = {a->w->data, a->w->dtype == OXRT_INT8, a->trans ? a->K : 1, a->trans ? 1 : a->N, a->zv, a->nz != 1};
-    ok = oxrt_qpack_make(NULL, false, a->N, a->K, &m, &it->bp);
+    ok = oxrt_qpack_make_weight(false, a->N, a->K, &m, &it->bp);
   }
   if (!ok) {
     ql_item_free(it);
