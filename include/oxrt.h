@@ -501,6 +501,80 @@ typedef int (*oxrt_graph_visit_fn)(void *user, oxrt_visit_event event, const oxr
  * node order, descending into subgraphs between their BEGIN and END events. */
 OXRT_API oxrt_status *oxrt_session_visit_graph(const oxrt_session *s, oxrt_graph_visit_fn fn, void *user);
 
+/* ------------------------------------------------------- reduced precision */
+/* Quantization (src/quant/): the model's Conv, MatMul and Gemm nodes with constant float weights are
+ * rewritten to 8-bit. Files written load in ONNX Runtime as well as here.
+ *  - dynamic: weights quantized offline; activations quantized at run time (DynamicQuantizeLinear +
+ *    MatMulInteger/ConvInteger, uint8 activations), or weight-only DequantizeLinear with OXRT_QUANT_QDQ.
+ *  - static: activations quantized with ranges measured on calibration batches; QDQ puts
+ *    QuantizeLinear/DequantizeLinear pairs around each quantized node, QOperator uses QLinearConv,
+ *    QLinearMatMul and com.microsoft QGemm. */
+typedef enum oxrt_quant_mode { OXRT_QUANT_DYNAMIC = 0, OXRT_QUANT_STATIC = 1 } oxrt_quant_mode;
+typedef enum oxrt_quant_format { OXRT_QUANT_QDQ = 0, OXRT_QUANT_QOPERATOR = 1 } oxrt_quant_format;
+typedef enum oxrt_calib_method {
+  OXRT_CALIB_MINMAX = 0,
+  OXRT_CALIB_ENTROPY = 1,   /* threshold with the least KL divergence over a 2048-bin histogram */
+  OXRT_CALIB_PERCENTILE = 2 /* threshold at a percentile of |x| */
+} oxrt_calib_method;
+
+/* One calibration batch: values for the model's inputs, by name (borrowed). */
+typedef struct oxrt_calib_batch {
+  size_t n_inputs;
+  const char *const *names;
+  const oxrt_value *const *values;
+} oxrt_calib_batch;
+
+/* Progress over calibration: `stage` ("ranges", "histograms"), batches done of `total`. */
+typedef void (*oxrt_progress_fn)(void *user, const char *stage, size_t done, size_t total);
+
+typedef struct oxrt_quantize_options {
+  oxrt_quant_mode mode;
+  oxrt_quant_format format;
+  int per_channel;                 /* one scale per output channel of each weight */
+  int reduce_range;                /* 7-bit weights: exact on CPUs whose 8-bit kernels multiply u8 x s8 pairs
+                                      into saturating int16 (AVX2 VPMADDUBSW, ONNX Runtime's choice there) */
+  oxrt_elem_type weight_type;      /* OXRT_INT8 (0 means this; symmetric) or OXRT_UINT8 (asymmetric) */
+  oxrt_elem_type activation_type;  /* static: OXRT_UINT8 (0 means this) or OXRT_INT8; dynamic: always uint8 */
+  oxrt_calib_method method;
+  float percentile;                /* OXRT_CALIB_PERCENTILE: 0 means 99.999 */
+  const char *op_types;            /* comma-separated op types to quantize; NULL: "Conv,MatMul,Gemm" */
+  const char *exclude_nodes;       /* comma-separated node names left in float; NULL: none */
+  const oxrt_calib_batch *batches; /* static mode: at least one */
+  size_t n_batches;
+  oxrt_progress_fn on_progress;    /* optional */
+  void *user;
+} oxrt_quantize_options;
+
+/* Quantize the model at `model_path` and save it to `out_path`. */
+OXRT_API oxrt_status *oxrt_quantize_model_file(const char *model_path, const char *out_path,
+                                               const oxrt_quantize_options *opts);
+
+/* float32 -> float16 / bfloat16 conversion of a model's weights and computation. */
+typedef struct oxrt_convert_options {
+  oxrt_elem_type to;     /* OXRT_FLOAT16 (0 means this) or OXRT_BFLOAT16 */
+  int keep_io_types;     /* graph inputs and outputs stay float32 (Casts at the borders) */
+  const char *block_ops; /* comma-separated op types kept in float32 with Casts around them; NULL: the
+                            default list (ops ONNX Runtime's CPU provider has no float16 kernel for) */
+  const char *block_nodes; /* comma-separated node names kept in float32; NULL: none */
+} oxrt_convert_options;
+
+OXRT_API oxrt_status *oxrt_convert_float_model_file(const char *model_path, const char *out_path,
+                                                    const oxrt_convert_options *opts);
+/* The default block list of oxrt_convert_options (comma-separated). */
+OXRT_API const char *oxrt_convert_default_block_ops(void);
+
+/* bfloat16 compute for float32 models (opt-in). Mode 0: off (default). Mode 1: Conv, MatMul, Gemm and
+ * Attention take bfloat16 inputs with float32 accumulation where the CPU has AVX512_BF16 or AMX-BF16,
+ * and run in float32 elsewhere (oxrt_bf16_compute_native says which). Mode 2: emulation on any CPU: those
+ * ops' inputs are rounded to bfloat16 (round to nearest even) and the products accumulate in float32,
+ * which gives bfloat16 hardware's numbers at float32 speed, to measure the accuracy cost. Python:
+ * session config entry "session.bf16_compute" = "1" / "emulate". */
+OXRT_API void oxrt_session_options_set_bf16_compute(oxrt_session_options *o, int mode);
+/* 1 if this CPU has AVX512_BF16 or AMX-BF16 and this build has a native bfloat16 kernel for it. */
+OXRT_API int oxrt_bf16_compute_native(void);
+/* 1 if this CPU reports AVX512_BF16 or AMX-BF16 (whatever the build can use). */
+OXRT_API int oxrt_cpu_has_bf16(void);
+
 #ifdef __cplusplus
 }
 #endif

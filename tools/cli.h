@@ -11,6 +11,9 @@ int cmd_test(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+/* `oxrt convert ... --to fp16|bf16` (cmd_convert_precision.c) */
+int oxrt_cli_convert_precision(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_infer_shapes(int argc, char **argv);
 int cmd_print(int argc, char **argv);

@@ -48,6 +48,10 @@ static void usage(FILE *f) {
           "  oxrt print MODEL                     the model in ONNX's textual syntax (onnx.printer)\n"
           "  oxrt parse FILE.txt OUT.onnx         textual syntax (onnx.parser) to a model\n"
           "  oxrt convert MODEL OUT.onnx --opset N  convert to another ai.onnx opset (onnx.version_converter)\n"
+          "  oxrt quantize MODEL OUT.onnx         8-bit quantization: --mode dynamic|static --format qdq|qoperator\n"
+          "      --per-channel --weight-type int8|uint8 --activation-type int8|uint8 --calibration DIR\n"
+          "      --method minmax|entropy|percentile --exclude-nodes A,B --op-types Conv,MatMul,Gemm --progress\n"
+          "  oxrt convert MODEL OUT.onnx --to fp16|bf16  float16/bfloat16 model: --keep-io-types --block-ops A,B\n"
           "  oxrt version\n",
           oxrt_version());
 }
@@ -64,6 +68,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
   if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 2, argv + 2);
   if (!strcmp(cmd, "ops")) return cmd_ops(argc - 2, argv + 2);
+  if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 2, argv + 2);
+  if (!strcmp(cmd, "convert"))
+    for (int i = 2; i < argc; i++)
+      if (!strcmp(argv[i], "--to")) return oxrt_cli_convert_precision(argc - 2, argv + 2);
   if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
   if (!strcmp(cmd, "infer-shapes")) return cmd_infer_shapes(argc - 2, argv + 2);
   if (!strcmp(cmd, "print")) return cmd_print(argc - 2, argv + 2);

@@ -46,6 +46,7 @@ struct oxrt_session_options {
   int profiling;
   char profile_prefix[4096];
   int denormal_as_zero;
+  int bf16_compute; /* 0 off, 1 hardware bfloat16 where present, 2 emulated (src/quant/bf16_compute.c) */
   oxrt_node_output_fn node_output_fn; /* debugging: sees each main-graph node's outputs (executor.c) */
   void *node_output_user;
 };

@@ -151,6 +151,8 @@ static void build_stats(oxrt_session *s) {
 }
 
 /* ----------------------------------------------------------------- create */
+oxrt_status *oxrt_bf16_prepare_model(oxrt_model *m, int mode, int *n_rounded); /* src/quant/bf16_compute.c */
+
 static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *opts) {
   oxrt_model *m = s->model;
   if (m->ir_version < 1)
@@ -171,6 +173,12 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   }
   OXRT_TRY(oxrt_inline_functions(m));
   if (!s->opts.load_only) OXRT_TRY(oxrt_session_optimize(s));
+  if (!s->opts.load_only && s->opts.bf16_compute) {
+    int n = 0;
+    OXRT_TRY(oxrt_bf16_prepare_model(m, s->opts.bf16_compute, &n));
+    oxrt_session_log(s, OXRT_LOG_INFO, "bf16 compute mode %d: %d inputs rounded to bfloat16%s", s->opts.bf16_compute, n,
+                     s->opts.bf16_compute == 1 ? " (no native kernel in this build: float32)" : "");
+  }
   if (!s->opts.load_only) OXRT_TRY(oxrt_plan_graph(s, m->graph, &s->main_plan));
   OXRT_TRY(oxrt_infer_shapes(s));
   OXRT_TRY(build_descriptions(s));
