@@ -27,10 +27,10 @@ demo: build
 deps: deps-apt deps-py
 
 deps-apt:
-	@if ! dpkg -s cmake build-essential pkg-config libonnx-testdata python3-venv python3-dev python3-torch python3-torchvision >/dev/null 2>&1; then \
+	@if ! dpkg -s cmake build-essential pkg-config libonnx-testdata python3-venv python3-dev python3-torch python3-torchvision graphviz >/dev/null 2>&1; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq cmake build-essential pkg-config libonnx-testdata \
-	    python3-venv python3-dev python3-torch python3-torchvision >/dev/null; \
+	    python3-venv python3-dev python3-torch python3-torchvision graphviz >/dev/null; \
 	fi
 
 # Debian's python3 with its torch (needs numpy 1.x), plus pip's onnx, onnxruntime and friends.
@@ -95,3 +95,8 @@ clean:
 	rm -rf $(BUILD) build-asan
 
 -include mk/cross.mk
+
+# Models over 2 GB with external data through run, dump/diff, graph and optimize --external-data (~7 GB of disk).
+.PHONY: test-toolkit-big
+test-toolkit-big: build deps-py
+	OXRT_BUILD=$(CURDIR)/$(BUILD) $(PY) tests/python/toolkit_big_external.py

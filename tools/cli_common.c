@@ -79,7 +79,8 @@ static bool add_dim(int *n, char **names, long long *values, int cap, const char
   return names[*n - 1] != NULL;
 }
 
-int cli_guess_dims(oxrt_session *s, int *n_dims, char **names, long long *values, int cap) {
+int cli_guess_dims(oxrt_session *s, int n_given, char *const *given, int *n_dims, char **names, long long *values,
+                   int cap) {
   oxrt_model_meta meta;
   memset(&meta, 0, sizeof meta);
   oxrt_status_free(oxrt_session_get_model_meta(s, &meta));
@@ -89,6 +90,9 @@ int cli_guess_dims(oxrt_session *s, int *n_dims, char **names, long long *values
   for (size_t k = 0; k < oxrt_session_get_input_count(s); k++) {
     oxrt_value_info in;
     if (oxrt_session_get_input_info(s, k, &in) || in.kind != OXRT_KIND_TENSOR || in.rank < 0) continue;
+    bool fed = false; /* inputs read from files have their own shape */
+    for (int i = 0; i < n_given; i++) fed |= !strcmp(given[i], in.name);
+    if (fed) continue;
     /* an image in NCHW (or NHWC) layout: channel count fixed at 1, 3 or 4, height and width free */
     int ch = in.rank == 4 && in.dims[1] >= 1 && in.dims[1] <= 4 ? 1 : in.rank == 4 && in.dims[3] >= 1 && in.dims[3] <= 4 ? 3 : 0;
     for (int i = 0; i < in.rank; i++) {

@@ -81,7 +81,7 @@ static int make_feed(oxrt_session *s, run_args *a, const char **names, oxrt_valu
     names[*n] = a->in_names[i];
     vals[(*n)++] = v;
   }
-  int guessed = cli_guess_dims(s, &a->n_dims, a->dim_names, a->dim_values, 64);
+  int guessed = cli_guess_dims(s, a->n_inputs, a->in_names, &a->n_dims, a->dim_names, a->dim_values, 64);
   if (guessed < 0) {
     fprintf(stderr, "error: more than 64 symbolic dimensions\n");
     return 1;

@@ -237,3 +237,24 @@ def test_python_optimizer_api():
         opt.optimize(m, ["no_such_pass"])
     default = opt.optimize(m)  # passes=None: onnxoptimizer's default list
     assert len(default.graph.node) == 1
+
+
+def test_external_data_in_and_out(oxrt_bin, tmp_path):
+    """A model whose weights live in an external file, optimized into one that writes them externally again."""
+    rng = np.random.RandomState(9)
+    m = model([N("Identity", ["X"], ["i"]), N("MatMul", ["i", "W"], ["mm"]), N("Add", ["mm", "B"], ["Y"])], X23,
+              [vi("Y", [2, 64])], [init("W", rng.randn(3, 64).astype(np.float32)), init("B", np.ones(64, np.float32))])
+    src = str(tmp_path / "ext.onnx")
+    onnx.save(m, src, save_as_external_data=True, all_tensors_to_one_file=True, location="ext.bin", size_threshold=0)
+    dst = str(tmp_path / "ext_opt.onnx")
+    run_cli(oxrt_bin, "optimize", src, dst, "--passes", "eliminate_identity,fuse_matmul_add_bias_into_gemm",
+            "--external-data", "256")
+    assert os.path.getsize(dst + ".data") >= 3 * 64 * 4
+    out = onnx.load(dst, load_external_data=False)
+    assert [n.op_type for n in out.graph.node] == ["Gemm"]
+    assert any(t.data_location == onnx.TensorProto.EXTERNAL for t in out.graph.initializer)
+    f = feeds(m)
+    np.testing.assert_allclose(ort_run(dst, f)[0], ort_run(src, f)[0], rtol=1e-5, atol=1e-5)
+    d = str(tmp_path / "dump")
+    run_cli(oxrt_bin, "run", dst, "--dump-all", d)
+    assert "match" in run_cli(oxrt_bin, "diff", src, d).stdout
