@@ -11,6 +11,14 @@ int cmd_test(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_infer_shapes(int argc, char **argv);
+int cmd_print(int argc, char **argv);
+int cmd_parse(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+/* Whole-file helpers of the model commands (cmd_parse.c); errors printed. */
+int cli_write_file(const char *path, const void *data, size_t size);
+void *cli_read_model(const char *path, size_t *size);
 int cmd_quantize(int argc, char **argv);
 /* `oxrt convert ... --to fp16|bf16` (cmd_convert_precision.c) */
 int oxrt_cli_convert_precision(int argc, char **argv);

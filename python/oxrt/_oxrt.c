@@ -1146,7 +1146,127 @@ static PyObject *mod_optimizer_passes(PyObject *self, PyObject *noargs) {
   return list;
 }
 
+/* ---- ONNX toolkit (checker, shape inference, text format, opset conversion) over serialized models */
+/* check_model(path_or_bytes, full) -> None when valid, else the checker's message. */
+static PyObject *mod_check_model(PyObject *self, PyObject *args) {
+  PyObject *obj;
+  int full = 0;
+  if (!PyArg_ParseTuple(args, "Op", &obj, &full)) return NULL;
+  unsigned flags = full ? OXRT_CHECK_FULL : 0;
+  oxrt_status *st;
+  if (PyUnicode_Check(obj)) {
+    const char *path = PyUnicode_AsUTF8(obj);
+    if (!path) return NULL;
+    Py_BEGIN_ALLOW_THREADS st = oxrt_check_model(path, flags);
+    Py_END_ALLOW_THREADS
+  } else {
+    Py_buffer b;
+    if (PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS st = oxrt_check_model_bytes(b.buf, (size_t)b.len, flags);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&b);
+  }
+  if (!st) Py_RETURN_NONE;
+  if (oxrt_status_get_code(st) == OXRT_ERR_IO || oxrt_status_get_code(st) == OXRT_ERR_OUT_OF_MEMORY) return raise_status(st);
+  PyObject *msg = PyUnicode_DecodeUTF8(oxrt_status_get_message(st), (Py_ssize_t)strlen(oxrt_status_get_message(st)),
+                                       "replace");
+  oxrt_status_free(st);
+  return msg;
+}
+
+/* Wraps a malloc'd result buffer as bytes and frees it. */
+static PyObject *take_bytes(oxrt_status *st, void *data, size_t size) {
+  if (st) return raise_status(st);
+  PyObject *r = PyBytes_FromStringAndSize(data, (Py_ssize_t)size);
+  free(data);
+  return r;
+}
+
+static PyObject *mod_infer_shapes(PyObject *self, PyObject *arg) {
+  Py_buffer b;
+  if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+  void *out = NULL;
+  size_t n = 0;
+  oxrt_status *st = oxrt_infer_shapes_bytes(b.buf, (size_t)b.len, &out, &n);
+  PyBuffer_Release(&b);
+  return take_bytes(st, out, n);
+}
+
+static PyObject *mod_print_model(PyObject *self, PyObject *arg) {
+  Py_buffer b;
+  if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+  char *text = NULL;
+  oxrt_status *st = oxrt_print_model_bytes(b.buf, (size_t)b.len, &text);
+  PyBuffer_Release(&b);
+  if (st) return raise_status(st);
+  PyObject *r = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+  free(text);
+  return r;
+}
+
+static PyObject *mod_parse_model(PyObject *self, PyObject *arg) {
+  const char *text = PyUnicode_AsUTF8(arg);
+  if (!text) return NULL;
+  void *out = NULL;
+  size_t n = 0;
+  oxrt_status *st = oxrt_parse_model_text(text, &out, &n);
+  return take_bytes(st, out, n);
+}
+
+static PyObject *mod_convert_opset(PyObject *self, PyObject *args) {
+  Py_buffer b;
+  long long target;
+  if (!PyArg_ParseTuple(args, "y*L", &b, &target)) return NULL;
+  void *out = NULL;
+  size_t n = 0;
+  oxrt_status *st = oxrt_convert_opset_bytes(b.buf, (size_t)b.len, (int64_t)target, &out, &n);
+  PyBuffer_Release(&b);
+  return take_bytes(st, out, n);
+}
+
+/* optimize_passes(in_path, out_path, passes, fixed_point, external_threshold): oxrt.optimizer's engine. */
+static PyObject *mod_optimize_passes(PyObject *self, PyObject *args) {
+  (void)self;
+  const char *in, *out, *passes;
+  int fixed_point = 0;
+  unsigned long long threshold = 0;
+  if (!PyArg_ParseTuple(args, "sss|pK", &in, &out, &passes, &fixed_point, &threshold)) return NULL;
+  oxrt_optimize_options o = {OXRT_OPT_ALL, (size_t)threshold, NULL, NULL, NULL};
+  oxrt_status *st;
+  Py_BEGIN_ALLOW_THREADS st = oxrt_optimize_model_file_passes(in, out, passes, fixed_point, &o);
+  Py_END_ALLOW_THREADS
+  if (st) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+/* optimizer_passes(): [(name, summary, alias_of or None, named_only)] of every name optimize_passes takes. */
+static PyObject *mod_optimizer_passes(PyObject *self, PyObject *noargs) {
+  (void)self, (void)noargs;
+  PyObject *list = PyList_New(0);
+  const char *summary, *alias;
+  oxrt_opt_level level;
+  for (size_t i = 0; list && oxrt_opt_pass_info(i, &summary, &level); i++) {
+    PyObject *t = Py_BuildValue("(ssOO)", oxrt_opt_pass_info(i, NULL, NULL), summary, Py_None, Py_False);
+    if (!t || PyList_Append(list, t) < 0) Py_CLEAR(list);
+    Py_XDECREF(t);
+  }
+  for (size_t i = 0; list && oxrt_opt_named_pass_info(i, &summary, &alias); i++) {
+    PyObject *t = Py_BuildValue("(sszO)", oxrt_opt_named_pass_info(i, NULL, NULL), summary, alias, Py_True);
+    if (!t || PyList_Append(list, t) < 0) Py_CLEAR(list);
+    Py_XDECREF(t);
+  }
+  return list;
+}
+
 static PyMethodDef module_methods[] = {
+    {"optimize_passes", mod_optimize_passes, METH_VARARGS,
+     "optimize_passes(in_path, out_path, passes, fixed_point=False, external_threshold=0): run named passes."},
+    {"optimizer_passes", mod_optimizer_passes, METH_NOARGS, "[(name, summary, alias_of, named_only)] of every pass."},
+    {"check_model", mod_check_model, METH_VARARGS, "check_model(path_or_bytes, full): None if valid, else the message."},
+    {"infer_shapes", mod_infer_shapes, METH_O, "Serialized model with inferred value_info."},
+    {"print_model", mod_print_model, METH_O, "A serialized model in ONNX's textual syntax."},
+    {"parse_model", mod_parse_model, METH_O, "ONNX textual syntax to a serialized model."},
+    {"convert_opset", mod_convert_opset, METH_VARARGS, "convert_opset(bytes, target_opset): converted model bytes."},
     {"optimize_passes", mod_optimize_passes, METH_VARARGS,
      "optimize_passes(in_path, out_path, passes, fixed_point=False, external_threshold=0): run named passes."},
     {"optimizer_passes", mod_optimizer_passes, METH_NOARGS, "[(name, summary, alias_of, named_only)] of every pass."},
