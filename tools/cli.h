@@ -11,25 +11,6 @@ int cmd_test(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
-int cmd_check(int argc, char **argv);
-int cmd_infer_shapes(int argc, char **argv);
-int cmd_print(int argc, char **argv);
-int cmd_parse(int argc, char **argv);
-int cmd_convert(int argc, char **argv);
-/* Whole-file helpers of the model commands (cmd_parse.c); errors printed. */
-int cli_write_file(const char *path, const void *data, size_t size);
-void *cli_read_model(const char *path, size_t *size);
-int cmd_quantize(int argc, char **argv);
-/* `oxrt convert ... --to fp16|bf16` (cmd_convert_precision.c) */
-int oxrt_cli_convert_precision(int argc, char **argv);
-int cmd_check(int argc, char **argv);
-int cmd_infer_shapes(int argc, char **argv);
-int cmd_print(int argc, char **argv);
-int cmd_parse(int argc, char **argv);
-int cmd_convert(int argc, char **argv);
-/* Whole-file helpers of the model commands (cmd_parse.c); errors printed. */
-int cli_write_file(const char *path, const void *data, size_t size);
-void *cli_read_model(const char *path, size_t *size);
 int cmd_diff(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 
@@ -50,6 +31,9 @@ int cli_dump_close(cli_dump *d); /* prints what was written; nonzero if a file c
  * guess on stderr. Returns the number of guesses, -1 when the list is full. */
 int cli_guess_dims(oxrt_session *s, int n_given, char *const *given, int *n_dims, char **names, long long *values,
                    int cap);
+int cmd_quantize(int argc, char **argv);
+/* `oxrt convert ... --to fp16|bf16` (cmd_convert_precision.c) */
+int oxrt_cli_convert_precision(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_infer_shapes(int argc, char **argv);
 int cmd_print(int argc, char **argv);
@@ -58,11 +42,6 @@ int cmd_convert(int argc, char **argv);
 /* Whole-file helpers of the model commands (cmd_parse.c); errors printed. */
 int cli_write_file(const char *path, const void *data, size_t size);
 void *cli_read_model(const char *path, size_t *size);
-int cmd_check(int argc, char **argv);
-int cmd_infer_shapes(int argc, char **argv);
-int cmd_print(int argc, char **argv);
-int cmd_parse(int argc, char **argv);
-int cmd_convert(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 /* Prints "error: <message>" to stderr, frees st, returns 1. */

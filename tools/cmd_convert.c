@@ -1,5 +1,5 @@
 /* cmd_convert.c - `oxrt convert MODEL OUT.onnx --opset N`: upgrade to a newer ai.onnx opset
- * (onnx.version_converter). `--to fp16|bf16` (precision conversion) belongs to the quantization tools. */
+ * (onnx.version_converter). With `--to fp16|bf16` the precision conversion of cmd_convert_precision.c runs. */
 #include "cli.h"
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,9 @@ static int usage(void) {
 }
 
 int cmd_convert(int argc, char **argv) {
-  const char *in = NULL, *out = NULL, *to = NULL;
+  for (int i = 0; i < argc; i++)
+    if (!strcmp(argv[i], "--to")) return oxrt_cli_convert_precision(argc, argv);
+  const char *in = NULL, *out = NULL;
   long long opset = -1;
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--opset") && i + 1 < argc) {
@@ -20,8 +22,6 @@ int cmd_convert(int argc, char **argv) {
         fprintf(stderr, "error: --opset expects a positive integer, got '%s'\n", argv[i]);
         return 2;
       }
-    } else if (!strcmp(argv[i], "--to") && i + 1 < argc) {
-      to = argv[++i];
     } else if (argv[i][0] == '-') {
       fprintf(stderr, "error: convert: unknown option '%s'\n", argv[i]);
       return usage();
@@ -32,10 +32,6 @@ int cmd_convert(int argc, char **argv) {
     } else {
       return usage();
     }
-  }
-  if (to) {
-    fprintf(stderr, "error: convert --to %s: precision conversion is not supported yet (use --opset N)\n", to);
-    return 2;
   }
   if (!in || !out || opset < 0) return usage();
   size_t size;

@@ -34,29 +34,14 @@ static void usage(FILE *f) {
           "  oxrt print MODEL                     the model in ONNX's textual syntax (onnx.printer)\n"
           "  oxrt parse FILE.txt OUT.onnx         textual syntax (onnx.parser) to a model\n"
           "  oxrt convert MODEL OUT.onnx --opset N  convert to another ai.onnx opset (onnx.version_converter)\n"
-          "  oxrt check MODEL... [--full]          check like onnx.checker (--full: types and shapes too)\n"
-          "  oxrt infer-shapes MODEL OUT.onnx     write inferred types and shapes as value_info\n"
-          "  oxrt print MODEL                     the model in ONNX's textual syntax (onnx.printer)\n"
-          "  oxrt parse FILE.txt OUT.onnx         textual syntax (onnx.parser) to a model\n"
-          "  oxrt convert MODEL OUT.onnx --opset N  convert to another ai.onnx opset (onnx.version_converter)\n"
-          "      --passes PASS,...                run these passes in order instead (onnxoptimizer's names too)\n"
-          "  oxrt run MODEL --dump-all DIR        write every intermediate tensor as DIR/*.npy + DIR/index.tsv\n"
-          "  oxrt diff DUMP_A DUMP_B | MODEL DUMP first node whose output departs (--rtol R --atol A)\n"
-          "  oxrt graph MODEL -o OUT.svg|OUT.dot  draw the graph (Graphviz dot renders SVG/PNG; --max-nodes N)\n"
-          "  oxrt check MODEL... [--full]          check like onnx.checker (--full: types and shapes too)\n"
-          "  oxrt infer-shapes MODEL OUT.onnx     write inferred types and shapes as value_info\n"
-          "  oxrt print MODEL                     the model in ONNX's textual syntax (onnx.printer)\n"
-          "  oxrt parse FILE.txt OUT.onnx         textual syntax (onnx.parser) to a model\n"
-          "  oxrt convert MODEL OUT.onnx --opset N  convert to another ai.onnx opset (onnx.version_converter)\n"
           "  oxrt quantize MODEL OUT.onnx         8-bit quantization: --mode dynamic|static --format qdq|qoperator\n"
           "      --per-channel --weight-type int8|uint8 --activation-type int8|uint8 --calibration DIR\n"
           "      --method minmax|entropy|percentile --exclude-nodes A,B --op-types Conv,MatMul,Gemm --progress\n"
           "  oxrt convert MODEL OUT.onnx --to fp16|bf16  float16/bfloat16 model: --keep-io-types --block-ops A,B\n"
-          "  oxrt check MODEL... [--full]          check like onnx.checker (--full: types and shapes too)\n"
-          "  oxrt infer-shapes MODEL OUT.onnx     write inferred types and shapes as value_info\n"
-          "  oxrt print MODEL                     the model in ONNX's textual syntax (onnx.printer)\n"
-          "  oxrt parse FILE.txt OUT.onnx         textual syntax (onnx.parser) to a model\n"
-          "  oxrt convert MODEL OUT.onnx --opset N  convert to another ai.onnx opset (onnx.version_converter)\n"
+          "      --passes PASS,...                run these passes in order instead (onnxoptimizer's names too)\n"
+          "  oxrt run MODEL --dump-all DIR        write every intermediate tensor as DIR/*.npy + DIR/index.tsv\n"
+          "  oxrt diff DUMP_A DUMP_B | MODEL DUMP first node whose output departs (--rtol R --atol A)\n"
+          "  oxrt graph MODEL -o OUT.svg|OUT.dot  draw the graph (Graphviz dot renders SVG/PNG; --max-nodes N)\n"
           "  oxrt version\n",
           oxrt_version());
 }
@@ -73,11 +58,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
   if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 2, argv + 2);
   if (!strcmp(cmd, "ops")) return cmd_ops(argc - 2, argv + 2);
-  if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
-  if (!strcmp(cmd, "infer-shapes")) return cmd_infer_shapes(argc - 2, argv + 2);
-  if (!strcmp(cmd, "print")) return cmd_print(argc - 2, argv + 2);
-  if (!strcmp(cmd, "parse")) return cmd_parse(argc - 2, argv + 2);
-  if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
+  if (!strcmp(cmd, "diff")) return cmd_diff(argc - 2, argv + 2);
+  if (!strcmp(cmd, "graph")) return cmd_graph(argc - 2, argv + 2);
   if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 2, argv + 2);
   if (!strcmp(cmd, "convert"))
     for (int i = 2; i < argc; i++)
@@ -87,14 +69,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "print")) return cmd_print(argc - 2, argv + 2);
   if (!strcmp(cmd, "parse")) return cmd_parse(argc - 2, argv + 2);
   if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
-  if (!strcmp(cmd, "diff")) return cmd_diff(argc - 2, argv + 2);
-  if (!strcmp(cmd, "graph")) return cmd_graph(argc - 2, argv + 2);
-  if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
-  if (!strcmp(cmd, "infer-shapes")) return cmd_infer_shapes(argc - 2, argv + 2);
-  if (!strcmp(cmd, "print")) return cmd_print(argc - 2, argv + 2);
-  if (!strcmp(cmd, "parse")) return cmd_parse(argc - 2, argv + 2);
-  if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
-  if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
   if (!strcmp(cmd, "serve")) return cmd_serve(argc - 2, argv + 2);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("oxrt %s\n", oxrt_version());
