@@ -482,67 +482,6 @@ OXRT_API int oxrt_bf16_compute_native(void);
 /* 1 if this CPU reports AVX512_BF16 or AMX-BF16 (whatever the build can use). */
 OXRT_API int oxrt_cpu_has_bf16(void);
 
-/* ------------------------------------------------------------ ONNX toolkit */
-/* Checker, shape inference, text format and opset conversion: the onnx package's tools. */
-#define OXRT_CHECK_FULL 1u /* also run type and shape inference (onnx's full_check=True) */
-/* Checks a model like onnx.checker.check_model: NULL when valid, else a status naming the graph, node, field and
- * what was expected. External data paths must stay inside the model's folder (the current folder for bytes). */
-OXRT_API oxrt_status *oxrt_check_model(const char *path, unsigned flags);
-OXRT_API oxrt_status *oxrt_check_model_bytes(const void *data, size_t size, unsigned flags);
-/* Infers types and shapes of intermediate values (symbolic dims kept by name, small int64 tensors propagated
- * through Shape/Gather/Concat/... into Reshape) and writes them as value_info, like
- * onnx.shape_inference.infer_shapes. The result is a malloc'd serialized model; free it with free(). */
-OXRT_API oxrt_status *oxrt_infer_shapes_bytes(const void *data, size_t size, void **out, size_t *out_size);
-/* The model in ONNX's textual syntax (what onnx.printer writes), NUL-terminated, malloc'd. */
-OXRT_API oxrt_status *oxrt_print_model_bytes(const void *data, size_t size, char **text);
-/* Parses ONNX's textual syntax (onnx.parser) into a malloc'd serialized model. */
-OXRT_API oxrt_status *oxrt_parse_model_text(const char *text, void **out, size_t *out_size);
-/* Converts the model to opset `target` of ai.onnx, like onnx.version_converter.convert_version, rewriting the
- * operators whose signature changed (attributes that became inputs and the like). */
-OXRT_API oxrt_status *oxrt_convert_opset_bytes(const void *data, size_t size, int64_t target, void **out,
-                                               size_t *out_size);
-
-/* --------------------------------------------------------------- debugging */
-
-/* Called during oxrt_session_run after each node of the main graph ran, once for every output it produced,
- * in execution (topological) order: the node's name and op type, the output's name and its value, borrowed
- * for the duration of the call only. Nodes inside subgraphs (If, Loop, Scan bodies) are not reported. With
- * the optimizer on, fused nodes report only what they still compute; level OXRT_OPT_DISABLE shows every node
- * of the model. Called on the thread that runs; concurrent runs call it concurrently. NULL turns it off. */
-typedef void (*oxrt_node_output_fn)(void *user, const char *node_name, const char *op_type, const char *output_name,
-                                    const oxrt_value *value);
-OXRT_API void oxrt_session_options_set_node_output_callback(oxrt_session_options *o, oxrt_node_output_fn fn,
-                                                            void *user);
-
-/* ------------------------------------------------------------ graph walk */
-
-/* One node as oxrt_session_visit_graph shows it; everything is borrowed for the duration of the call. Types
- * are "float32[1,3,224,224]", with symbolic dims by name ("float32[batch,3,H,W]") and '?' where unknown; ""
- * when the type is not known at all. */
-typedef struct oxrt_node_view {
-  const char *name, *op_type, *domain;
-  size_t n_inputs, n_outputs;
-  const char *const *inputs;  /* value names; "" for an omitted optional input */
-  const char *const *outputs;
-  const char *const *input_types;
-  const char *const *output_types;
-  const unsigned char *input_is_const; /* 1 where the input is an initializer (a weight) */
-  int depth;                           /* 0 in the main graph, 1 in a subgraph of a main-graph node, ... */
-} oxrt_node_view;
-
-typedef enum oxrt_visit_event {
-  OXRT_VISIT_NODE = 0,
-  OXRT_VISIT_SUBGRAPH_BEGIN = 1, /* `node` owns the subgraph, `subgraph` is its attribute name */
-  OXRT_VISIT_SUBGRAPH_END = 2
-} oxrt_visit_event;
-
-/* Return nonzero to stop the walk. */
-typedef int (*oxrt_graph_visit_fn)(void *user, oxrt_visit_event event, const oxrt_node_view *node,
-                                   const char *subgraph);
-/* Walks the session's graph (after its optimizations; a load_only session shows the model as written) in
- * node order, descending into subgraphs between their BEGIN and END events. */
-OXRT_API oxrt_status *oxrt_session_visit_graph(const oxrt_session *s, oxrt_graph_visit_fn fn, void *user);
-
 #ifdef __cplusplus
 }
 #endif
