@@ -27,10 +27,11 @@ demo: build
 deps: deps-apt deps-py
 
 deps-apt:
-	@if ! dpkg -s cmake build-essential pkg-config libonnx-testdata python3-venv python3-dev python3-torch python3-torchvision graphviz >/dev/null 2>&1; then \
+	@if ! dpkg -s cmake build-essential pkg-config libonnx-testdata python3-venv python3-dev python3-torch python3-torchvision graphviz \
+	    clang libclang-rt-14-dev >/dev/null 2>&1; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq cmake build-essential pkg-config libonnx-testdata \
-	    python3-venv python3-dev python3-torch python3-torchvision graphviz >/dev/null; \
+	    python3-venv python3-dev python3-torch python3-torchvision graphviz clang libclang-rt-14-dev >/dev/null; \
 	fi
 
 # Debian's python3 with its torch (needs numpy 1.x), plus pip's onnx, onnxruntime and friends.
@@ -88,11 +89,46 @@ bench-gemm: build
 	  bench/gemm_bench.c $(BUILD)/liboxrt.a -lopenblas -lpthread -lm -o $(BUILD)/gemm_bench
 	./$(BUILD)/gemm_bench
 
+# ------------------------------------------------------------- hardening (docs/hardening.md)
+# libFuzzer targets with ASan+UBSan (clang): FUZZ_SECONDS per target, corpus kept in FUZZ_DIR.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_DIR ?= /tmp/oxrt-fuzz
+.PHONY: fuzz fuzz-build test-tsan test-alloc
+fuzz-build:
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON -DOXRT_BUILD_TOOLS=OFF >/dev/null
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_model fuzz_proto fuzz_npy oxrt_hostile oxrt_alloc_fail
+
+fuzz: fuzz-build
+	bash tests/fuzz/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_DIR)
+
+# ThreadSanitizer: one session run from 8 threads, concurrent session creation, profiling on.
+test-tsan:
+	CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_TSAN=ON -DOXRT_BUILD_TOOLS=OFF >/dev/null
+	cmake --build build-tsan -j$(JOBS) --target oxrt_threads
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ./build-tsan/tests/hardening/oxrt_threads examples/digits/model.onnx 4
+
+# Allocation-failure injection: every allocation of open + run fails once, for each model (slow; the test
+# command samples every 7th).
+ALLOC_MODELS := examples/digits/model.onnx examples/iris/model.onnx $(SUITE_OLD)/node/test_lstm_defaults \
+  $(SUITE_OLD)/node/test_gru_seq_length $(SUITE_OLD)/node/test_if_seq $(SUITE_OLD)/node/test_loop11 \
+  $(SUITE_OLD)/node/test_convtranspose $(SUITE_OLD)/node/test_scan9_sum
+test-alloc: build
+	./$(BUILD)/tests/hardening/oxrt_alloc_fail $(ALLOC_MODELS)
+
+# Load test of `oxrt serve` on loopback with and without dynamic batching on a CNN (bench/SERVE.md).
+.PHONY: serve-load
+serve-load: build deps-py
+	OXRT_PREBUILT_STATIC_LIB=$(CURDIR)/$(BUILD)/liboxrt.a $(PY) -m pip install -q --disable-pip-version-check \
+	  --no-build-isolation --no-deps .
+	$(PY) bench/models/generate.py --size small --out /tmp/oxrt-serve-load resnet18
+	$(PY) bench/serve_load.py --onnx /tmp/oxrt-serve-load/resnet18.onnx --clients 16 --requests 25 --threads 1
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) build-tsan
 
 -include mk/cross.mk
 

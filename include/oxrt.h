@@ -482,6 +482,25 @@ OXRT_API int oxrt_bf16_compute_native(void);
 /* 1 if this CPU reports AVX512_BF16 or AMX-BF16 (whatever the build can use). */
 OXRT_API int oxrt_cpu_has_bf16(void);
 
+/* --------------------------------------------------------- resource limits */
+/* Limits that keep a hostile or broken model from taking the embedding process down. A session that hits
+ * one fails with a status naming the limit (OUT_OF_MEMORY for the byte limits, INVALID_MODEL for nesting
+ * and rank at load, INVALID_ARGUMENT/RUNTIME at run time); nothing aborts. Defaults in brackets. */
+typedef enum oxrt_limit {
+  OXRT_LIMIT_TENSOR_BYTES = 0,   /* bytes of the largest tensor a run may create [64 GiB; at most 1 TiB] */
+  OXRT_LIMIT_RUN_BYTES = 1,      /* bytes of tensors one run may allocate, summed over the run [1 TiB] */
+  OXRT_LIMIT_SUBGRAPH_DEPTH = 2, /* nesting of subgraphs (If/Loop/Scan bodies) in the model [64; at most 256] */
+  OXRT_LIMIT_PROTO_DEPTH = 3,    /* nesting of TypeProto / SequenceProto / MapProto / OptionalProto
+                                    messages [100; at most 1000] */
+  OXRT_LIMIT_RANK = 4            /* largest tensor rank a run may create [16, also the most] */
+} oxrt_limit;
+
+/* Sets one limit; 0 restores its default. Fails (leaving the options unchanged) for an unknown limit or a
+ * value above the limit's maximum. */
+OXRT_API oxrt_status *oxrt_session_options_set_limit(oxrt_session_options *o, oxrt_limit which, uint64_t value);
+/* The limit in force (its default where unset); 0 for an unknown limit. `o` may be NULL for the defaults. */
+OXRT_API uint64_t oxrt_session_options_get_limit(const oxrt_session_options *o, oxrt_limit which);
+
 #ifdef __cplusplus
 }
 #endif

@@ -45,6 +45,27 @@ if [ -d "$SUITE_NEW" ]; then
 fi
 stage demo "./$BUILD/oxrt_demo" examples
 
+# Hardening (docs/hardening.md): hostile models and limits, concurrency, allocation failures (every 7th
+# allocation here; `make test-alloc` fails each one), and a short libFuzzer smoke under ASan+UBSan.
+stage hardening-hostile "./$BUILD/tests/hardening/oxrt_hostile"
+stage hardening-threads "./$BUILD/tests/hardening/oxrt_threads" examples/digits/model.onnx 3
+stage hardening-alloc "./$BUILD/tests/hardening/oxrt_alloc_fail" --stride 7 examples/digits/model.onnx \
+  examples/iris/model.onnx "$SUITE_OLD/node/test_lstm_defaults" "$SUITE_OLD/node/test_if_seq" \
+  "$SUITE_OLD/node/test_loop11" "$SUITE_OLD/node/test_convtranspose"
+if command -v clang >/dev/null && [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a \
+    /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-aarch64.a 2>/dev/null)" ]; then
+  fuzz_smoke() {
+    CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON -DOXRT_BUILD_TOOLS=OFF \
+      >/dev/null && cmake --build build-fuzz -j"$(nproc)" --target fuzz_model fuzz_proto fuzz_npy >/dev/null &&
+      bash tests/fuzz/run_fuzz.sh build-fuzz 15 "$log/fuzz" 200
+  }
+  stage fuzz-smoke fuzz_smoke
+else
+  echo "=== fuzz-smoke"
+  echo "fuzz smoke skipped (neither passed nor failed): clang with libFuzzer not found;" \
+    "apt-get install clang libclang-rt-14-dev (make deps-apt does)"
+fi
+
 # Python: install the binding into the test venv (linking the library built above), then pytest.
 # The binding's tests and the project's tests run as separate sessions (each has its own conftest).
 pytest_stage() { # name, dir

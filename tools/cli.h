@@ -51,6 +51,8 @@ void *cli_read_file(const char *path, size_t *size);
 /* .npy I/O */
 /* .npy I/O; 0 on success, error printed otherwise. */
 int npy_read(const char *path, oxrt_value **out);
+/* The same from bytes in memory (`path` only names them in messages); never reads past `size`. */
+int npy_parse(const unsigned char *buf, size_t size, const char *path, oxrt_value **out);
 int npy_write(const char *path, const oxrt_value *v);
 /* Value of `name` in a --dim NAME=VALUE list, or -1. */
 long long cli_dim_lookup(int n, char **names, long long *values, const char *name);

@@ -22,6 +22,12 @@ int npy_read(const char *path, oxrt_value **out) {
   size_t size;
   unsigned char *buf = cli_read_file(path, &size);
   if (!buf) return npy_error(path, "cannot read file");
+  int st = npy_parse(buf, size, path, out);
+  free(buf);
+  return st;
+}
+
+int npy_parse(const unsigned char *buf, size_t size, const char *path, oxrt_value **out) {
   int st = 0;
   oxrt_status *ast;
   if (size < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
@@ -45,6 +51,10 @@ int npy_read(const char *path, oxrt_value **out) {
     goto done;
   }
   char *hdr = malloc(hlen + 1);
+  if (!hdr) {
+    st = npy_error(path, "out of memory");
+    goto done;
+  }
   memcpy(hdr, buf + off, hlen);
   hdr[hlen] = 0;
   char *descr = strstr(hdr, "'descr'");
@@ -89,17 +99,26 @@ int npy_read(const char *path, oxrt_value **out) {
     dims[rank++] = strtoll(p, &p, 10);
   }
   free(hdr);
-  size_t count = 1;
-  for (size_t i = 0; i < rank; i++) count *= (size_t)dims[i];
+  /* The data must be in the file before anything is allocated for it (no overflow on hostile shapes). */
+  size_t count = 1, esize = unicode ? 4 : oxrt_elem_type_size(t);
+  for (size_t i = 0; i < rank; i++) {
+    if (dims[i] < 0) {
+      st = npy_error(path, "negative dimension in shape");
+      goto done;
+    }
+    if (dims[i] && count > SIZE_MAX / (size_t)dims[i]) count = SIZE_MAX;
+    else count *= (size_t)dims[i];
+  }
   off += hlen;
+  if (unicode && ulen > SIZE_MAX / 4) ulen = SIZE_MAX / 4;
+  size_t unit = unicode ? ulen * esize : esize;
+  if (count && unit && count > (size - off) / unit) {
+    st = npy_error(path, "file holds fewer bytes than its shape needs");
+    goto done;
+  }
   if (unicode) {
     if ((ast = oxrt_value_create_tensor(OXRT_STRING, dims, rank, out))) {
       st = cli_fail(ast);
-      goto done;
-    }
-    if (off + count * ulen * 4 > size) {
-      oxrt_value_free(*out);
-      st = npy_error(path, "truncated data");
       goto done;
     }
     for (size_t i = 0; i < count; i++) {
@@ -134,7 +153,6 @@ int npy_read(const char *path, oxrt_value **out) {
   }
   memcpy(oxrt_value_get_data(*out), buf + off, nb);
 done:
-  free(buf);
   return st;
 }
 

@@ -3,6 +3,7 @@
 #define OXRT_EXEC_ENGINE_H
 #include "profile.h"
 #include "kernel.h"
+#include "../core/limits.h"
 #include <pthread.h>
 
 /* Buffers freed by dead intermediates, reused by later allocations (best fit). */
@@ -10,6 +11,7 @@ typedef struct oxrt_buffer_pool {
   size_t n, cap;
   void **bufs;
   size_t *sizes;
+  uint64_t run_bytes; /* bytes of tensors the run owning this pool has allocated (OXRT_LIMIT_RUN_BYTES) */
 } oxrt_buffer_pool;
 
 void *oxrt_pool_take(oxrt_buffer_pool *p, size_t nbytes, size_t *got);
@@ -46,6 +48,7 @@ struct oxrt_session_options {
   int profiling;
   char profile_prefix[4096];
   int denormal_as_zero;
+  oxrt_limits limits; /* core/limits.h; zero fields mean the defaults */
   int bf16_compute; /* 0 off, 1 hardware bfloat16 where present, 2 emulated (src/quant/bf16_compute.c) */
   oxrt_node_output_fn node_output_fn; /* debugging: sees each main-graph node's outputs (executor.c) */
   void *node_output_user;

@@ -61,6 +61,35 @@ static void recycle(oxrt_buffer_pool *pool, oxrt_value *v) {
 }
 
 /* ---------------------------------------------------------- kernel helpers */
+/* The session's rank and byte limits for a tensor about to be allocated; counts its bytes against the run. */
+static oxrt_status *check_limits(const oxrt_limits *lim, oxrt_buffer_pool *pool, oxrt_elem_type t, int rank,
+                                 const int64_t *dims) {
+  uint64_t max_rank = oxrt_limit_get(lim, OXRT_LIMIT_RANK);
+  if (rank < 0 || (uint64_t)rank > max_rank)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "output rank %d exceeds the session limit rank = %llu", rank,
+                      (unsigned long long)max_rank);
+  size_t count;
+  char b[256];
+  if (!oxrt_dims_count(dims, rank, &count))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "invalid output shape %s (negative or too large)",
+                      oxrt_dims_str(dims, rank, b, sizeof b));
+  double bytes = (double)count * (double)oxrt_elem_type_size(t);
+  uint64_t max_bytes = oxrt_limit_get(lim, OXRT_LIMIT_TENSOR_BYTES);
+  if (bytes > (double)max_bytes)
+    return oxrt_error(OXRT_ERR_OUT_OF_MEMORY, "output %s%s needs %.0f bytes, over the session limit tensor_bytes = %llu",
+                      oxrt_elem_type_name(t), oxrt_dims_str(dims, rank, b, sizeof b), bytes,
+                      (unsigned long long)max_bytes);
+  if (pool) {
+    uint64_t max_run = oxrt_limit_get(lim, OXRT_LIMIT_RUN_BYTES);
+    if ((double)pool->run_bytes + bytes > (double)max_run)
+      return oxrt_error(OXRT_ERR_OUT_OF_MEMORY, "output %s%s would bring this run's allocations to %.0f bytes, over the "
+                        "session limit run_bytes = %llu", oxrt_elem_type_name(t), oxrt_dims_str(dims, rank, b, sizeof b),
+                        (double)pool->run_bytes + bytes, (unsigned long long)max_run);
+    pool->run_bytes += (uint64_t)bytes;
+  }
+  return NULL;
+}
+
 oxrt_status *oxrt_output_tensor(oxrt_kernel_ctx *ctx, int i, oxrt_elem_type t, int rank, const int64_t *dims,
                                 oxrt_value **out) {
   if (i < 0 || i >= ctx->n_outputs)
@@ -68,6 +97,7 @@ oxrt_status *oxrt_output_tensor(oxrt_kernel_ctx *ctx, int i, oxrt_elem_type t, i
   oxrt_value *v;
   oxrt_buffer_pool *pool = ctx->frame ? ctx->frame->pool : NULL;
   size_t count;
+  if (ctx->frame) OXRT_TRY(check_limits(&ctx->frame->session->opts.limits, pool, t, rank, dims));
   if (t != OXRT_STRING && pool && rank >= 0 && rank <= OXRT_MAX_RANK && oxrt_dims_count(dims, rank, &count) &&
       count * oxrt_elem_type_size(t) >= 256) {
     size_t got;
@@ -123,7 +153,7 @@ static const oxrt_value *lookup_outer(const oxrt_frame *f, int id) {
 
 static void frame_release(oxrt_frame *f) {
   int n = f->plan->graph->n_values;
-  for (int i = 0; i < n; i++)
+  for (int i = 0; f->owned && i < n; i++) /* owned is NULL when its allocation failed */
     if (f->owned[i]) recycle(f->pool, f->vals[i]);
   free(f->vals);
   free(f->owned);

@@ -165,8 +165,8 @@ static oxrt_status *plan_one(oxrt_session *s, const oxrt_graph *g, missing_list 
   p->next_alloc = s->all_plans;
   s->all_plans = p;
   ((oxrt_graph *)g)->name_index = ((oxrt_graph *)g)->name_index; /* index already built by the loader */
-  p->n_steps = g->n_nodes;
   p->steps = calloc((size_t)g->n_nodes + 1, sizeof *p->steps);
+  p->n_steps = p->steps ? g->n_nodes : 0; /* oxrt_plan_free_all walks the steps even when this fails */
   p->outer_src = malloc(sizeof(int) * ((size_t)g->n_values + 1));
   int *order = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
   int *last_use = malloc(sizeof(int) * ((size_t)g->n_values + 1));

@@ -38,6 +38,13 @@ void oxrt_session_options_set_node_output_callback(oxrt_session_options *o, oxrt
   o->node_output_fn = fn;
   o->node_output_user = user;
 }
+oxrt_status *oxrt_session_options_set_limit(oxrt_session_options *o, oxrt_limit which, uint64_t value) {
+  if (!o) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "options are NULL");
+  return oxrt_limit_set(&o->limits, which, value);
+}
+uint64_t oxrt_session_options_get_limit(const oxrt_session_options *o, oxrt_limit which) {
+  return oxrt_limit_get(o ? &o->limits : NULL, which);
+}
 void oxrt_session_options_set_log(oxrt_session_options *o, oxrt_log_fn fn, void *user, oxrt_log_level min_level) {
   if (!o) return;
   o->log_fn = fn;
@@ -247,7 +254,7 @@ oxrt_status *oxrt_session_create(const char *path, const oxrt_session_options *o
   } else {
     strcpy(dir, ".");
   }
-  oxrt_tensor_src src = {true, dir, NULL, kind == 1};
+  oxrt_tensor_src src = {true, dir, NULL, kind == 1, opts ? &opts->limits : NULL};
   oxrt_status *st = open_bytes(base, size, kind, &src, opts, out);
   return st ? oxrt_error_prefix(st, "%s: ", path) : NULL;
 }
@@ -260,7 +267,7 @@ oxrt_status *oxrt_session_create_from_memory(const void *data, size_t size, cons
   void *copy = malloc(size);
   if (!copy) return OXRT_OOM();
   memcpy(copy, data, size);
-  oxrt_tensor_src src = {true, ".", NULL, false};
+  oxrt_tensor_src src = {true, ".", NULL, false, opts ? &opts->limits : NULL};
   return open_bytes(copy, size, 2, &src, opts, out);
 }
 
@@ -476,6 +483,11 @@ static oxrt_status *run_impl(oxrt_session *s, const oxrt_run_options *run_option
   s->cached_pool = NULL;
   pthread_mutex_unlock(&s->pool_lock);
   if (!pool) pool = calloc(1, sizeof *pool);
+  if (!pool) {
+    st = OXRT_OOM(); /* without a pool the run's byte limit could not be kept */
+    goto out;
+  }
+  pool->run_bytes = 0;
   st = oxrt_frame_run(s, s->main_plan, NULL, pool, in_ids, inputs, (int)n_inputs, want, (int)n_outputs, tmp);
   if (pool) {
     pthread_mutex_lock(&s->pool_lock);

@@ -592,7 +592,8 @@ bool oxrt_conv_f32(const oxrt_conv_shape *s, const float *x, const float *w, con
     int64_t kidx[OXRT_CONV_MAX_DIMS], iidx[OXRT_CONV_MAX_DIMS], ostr[OXRT_CONV_MAX_DIMS];                             \
     ostr[L] = 1;                                                                                                       \
     for (int d = L - 1; d >= 0; d--) ostr[d] = ostr[d + 1] * s->out[d + 1];                                            \
-    size_t n_outer = j->in_size / (size_t)s->in[L];                                                                    \
+    /* an empty input (in[L] = 0) with a non-empty output (pads, output_shape) leaves only the bias */                 \
+    size_t n_outer = s->in[L] ? j->in_size / (size_t)s->in[L] : 0;                                                     \
     for (size_t m = m0; m < m1; m++) {                                                                                 \
       size_t mo = j->g * j->Mg + m;                                                                                    \
       T *yc = j->y + (j->n * s->M + mo) * j->out_size;                                                                 \

@@ -12,6 +12,7 @@ typedef struct loader {
   oxrt_arena *a;
   const oxrt_tensor_src *src;
   int depth;
+  int max_depth, type_depth; /* OXRT_LIMIT_SUBGRAPH_DEPTH, OXRT_LIMIT_PROTO_DEPTH */
 } loader;
 
 static oxrt_status *read_graph(loader *L, pb_reader *r, oxrt_graph *parent, oxrt_graph **out);
@@ -39,12 +40,13 @@ static oxrt_status *read_string(loader *L, pb_reader *r, const char **out) {
   } while (0)
 
 /* ------------------------------------------------------------- attribute */
-static oxrt_status *read_attr(loader *L, pb_reader *r, oxrt_graph *g, oxrt_attr *at) {
+/* `*n_tensors` counts the tensors read into at->tensors, which the caller frees if this fails. */
+static oxrt_status *read_attr_fields(loader *L, pb_reader *r, oxrt_graph *g, oxrt_attr *at, size_t *n_tensors) {
   pb_reader sub;
   if (!pb_sub(r, &sub)) return BAD("truncated AttributeProto");
   at->name = "";
   size_t cap_f = 0, cap_i = 0, cap_s = 0, cap_t = 0, cap_g = 0, cap_tp = 0;
-  size_t nf = 0, ni = 0, ns = 0, nt = 0, ng = 0, ntp = 0;
+  size_t nf = 0, ni = 0, ns = 0, ng = 0, ntp = 0;
   uint32_t field, wire;
   bool has_type = false;
   while (pb_next(&sub, &field, &wire)) {
@@ -70,10 +72,13 @@ static oxrt_status *read_attr(loader *L, pb_reader *r, oxrt_graph *g, oxrt_attr 
     case 4:
       if (!pb_bytes_read(&sub, &b)) goto bad;
       at->s = dup_bytes(L, b);
+      if (!at->s) return OXRT_OOM();
       at->s_len = b.len;
       break;
     case 5: {
       const char *nm;
+      oxrt_value_free(at->t); /* a repeated field: the last one wins */
+      at->t = NULL;
       OXRT_TRY(oxrt_read_tensor(&sub, L->src, L->a, &at->t, &nm));
       break;
     }
@@ -120,13 +125,14 @@ static oxrt_status *read_attr(loader *L, pb_reader *r, oxrt_graph *g, oxrt_attr 
         size_t c2 = cap_s; /* string_lens grows in step with strings */
         (void)c2;
       }
-      at->strings[ns++] = dup_bytes(L, b);
+      at->strings[ns] = dup_bytes(L, b);
+      if (!at->strings[ns++]) return OXRT_OOM();
       break;
     case 10: {
-      GROW(L, at->tensors, nt, cap_t);
+      GROW(L, at->tensors, *n_tensors, cap_t);
       const char *nm;
-      OXRT_TRY(oxrt_read_tensor(&sub, L->src, L->a, &at->tensors[nt], &nm));
-      nt++;
+      OXRT_TRY(oxrt_read_tensor(&sub, L->src, L->a, &at->tensors[*n_tensors], &nm));
+      (*n_tensors)++;
       break;
     }
     case 11: {
@@ -137,16 +143,18 @@ static oxrt_status *read_attr(loader *L, pb_reader *r, oxrt_graph *g, oxrt_attr 
       ng++;
       break;
     }
-    case 14: OXRT_TRY(oxrt_read_type(&sub, L->a, &at->tp)); break;
+    case 14: OXRT_TRY(oxrt_read_type(&sub, L->a, L->type_depth, &at->tp)); break;
     case 15:
       GROW(L, at->tps, ntp, cap_tp);
-      OXRT_TRY(oxrt_read_type(&sub, L->a, &at->tps[ntp]));
+      OXRT_TRY(oxrt_read_type(&sub, L->a, L->type_depth, &at->tps[ntp]));
       ntp++;
       break;
     case 22: /* sparse_tensor: densify */
     {
       pb_reader sp;
       if (!pb_sub(&sub, &sp)) goto bad;
+      oxrt_value_free(at->t);
+      at->t = NULL;
       OXRT_TRY(oxrt_read_sparse_dense(&sp, L->src, &at->t, NULL, L->a));
       if (!has_type) at->type = OXRT_ATTR_SPARSE_TENSOR;
       break;
@@ -163,7 +171,7 @@ static oxrt_status *read_attr(loader *L, pb_reader *r, oxrt_graph *g, oxrt_attr 
     else if (nf) at->type = OXRT_ATTR_FLOATS;
     else if (ni) at->type = OXRT_ATTR_INTS;
     else if (ns) at->type = OXRT_ATTR_STRINGS;
-    else if (nt) at->type = OXRT_ATTR_TENSORS;
+    else if (*n_tensors) at->type = OXRT_ATTR_TENSORS;
     else if (ng) at->type = OXRT_ATTR_GRAPHS;
     else if (at->f != 0) at->type = OXRT_ATTR_FLOAT;
     else at->type = OXRT_ATTR_INT;
@@ -172,7 +180,7 @@ static oxrt_status *read_attr(loader *L, pb_reader *r, oxrt_graph *g, oxrt_attr 
   case OXRT_ATTR_FLOATS: at->n = nf; break;
   case OXRT_ATTR_INTS: at->n = ni; break;
   case OXRT_ATTR_STRINGS: at->n = ns; break;
-  case OXRT_ATTR_TENSORS: at->n = nt; break;
+  case OXRT_ATTR_TENSORS: at->n = *n_tensors; break;
   case OXRT_ATTR_GRAPHS: at->n = ng; break;
   case OXRT_ATTR_TYPE_PROTOS: at->n = ntp; break;
   default: at->n = 0;
@@ -186,6 +194,22 @@ static oxrt_status *read_attr(loader *L, pb_reader *r, oxrt_graph *g, oxrt_attr 
   return NULL;
 bad:
   return BAD("truncated or corrupt AttributeProto '%s'", at->name ? at->name : "");
+}
+
+/* A failed attribute is never counted by its node, so it frees the tensors it read here; arrays of another
+ * type than the attribute's are dropped (their graphs are released with the model's list of graphs). */
+static oxrt_status *read_attr(loader *L, pb_reader *r, oxrt_graph *g, oxrt_attr *at) {
+  size_t nt = 0;
+  oxrt_status *st = read_attr_fields(L, r, g, at, &nt);
+  bool keep_tensors = !st && at->type == OXRT_ATTR_TENSORS;
+  for (size_t k = 0; !keep_tensors && k < nt; k++) oxrt_value_free(at->tensors[k]);
+  if (!keep_tensors) at->tensors = NULL;
+  if (st || at->type != OXRT_ATTR_GRAPHS) at->graphs = NULL;
+  if (st) {
+    oxrt_value_free(at->t);
+    at->t = NULL;
+  }
+  return st;
 }
 
 /* ------------------------------------------------------------------ node */
@@ -258,7 +282,7 @@ static oxrt_status *read_value_info(loader *L, pb_reader *r, oxrt_graph *g, int 
   uint32_t field, wire;
   while (pb_next(&sub, &field, &wire)) {
     if (field == 1 && wire == PB_BYTES) OXRT_TRY(read_string(L, &sub, &name));
-    else if (field == 2 && wire == PB_BYTES) OXRT_TRY(oxrt_read_type(&sub, L->a, &type));
+    else if (field == 2 && wire == PB_BYTES) OXRT_TRY(oxrt_read_type(&sub, L->a, L->type_depth, &type));
     else if (!pb_skip(&sub, wire)) break;
   }
   if (sub.error) return BAD("truncated or corrupt ValueInfoProto");
@@ -293,7 +317,8 @@ static oxrt_graph *new_graph(loader *L, oxrt_graph *parent) {
 }
 
 static oxrt_status *read_graph(loader *L, pb_reader *r, oxrt_graph *parent, oxrt_graph **out) {
-  if (++L->depth > 64) return BAD("subgraphs nested deeper than 64 levels");
+  if (++L->depth > L->max_depth)
+    return BAD("subgraphs nested deeper than %d levels (session limit subgraph_depth)", L->max_depth);
   oxrt_graph *g = new_graph(L, parent);
   if (!g) return OXRT_OOM();
   pb_reader all = *r;
@@ -489,7 +514,8 @@ oxrt_status *oxrt_read_model(const void *data, size_t size, const oxrt_tensor_sr
   }
   oxrt_tensor_src src = *src_in;
   src.model = m;
-  loader L = {m, m->arena, &src, 0};
+  loader L = {m, m->arena, &src, 0, (int)oxrt_limit_get(src.limits, OXRT_LIMIT_SUBGRAPH_DEPTH),
+              (int)oxrt_limit_get(src.limits, OXRT_LIMIT_PROTO_DEPTH)};
   m->producer_name = m->producer_version = m->domain = m->doc = "";
   pb_reader r = pb_init(data, size);
   uint32_t field, wire;

@@ -1,6 +1,7 @@
 /* onnx_reader.h - decoding ONNX protobuf messages into the IR and runtime values. */
 #ifndef OXRT_ONNX_READER_H
 #define OXRT_ONNX_READER_H
+#include "../core/limits.h"
 #include "../ir/ir.h"
 #include "pb.h"
 
@@ -10,6 +11,7 @@ typedef struct oxrt_tensor_src {
   const char *base_dir; /* folder for external data; NULL forbids external data */
   oxrt_model *model;    /* owner of mapped external files; NULL to copy external data */
   bool file_backed;     /* the bytes are a read-only file mapping: pages copied out may be dropped */
+  const struct oxrt_limits *limits; /* nesting limits (core/limits.h); NULL for the defaults */
 } oxrt_tensor_src;
 
 /* Decode a TensorProto into a tensor value. `name_out` (optional) receives its name. */
@@ -22,8 +24,8 @@ oxrt_status *oxrt_read_sparse_dense(pb_reader *r, const oxrt_tensor_src *src, ox
 oxrt_status *oxrt_read_sequence(pb_reader *r, oxrt_value **out);
 oxrt_status *oxrt_read_map(pb_reader *r, oxrt_value **out);
 oxrt_status *oxrt_read_optional(pb_reader *r, oxrt_value **out);
-/* Decode a TypeProto. */
-oxrt_status *oxrt_read_type(pb_reader *r, oxrt_arena *a, oxrt_type **out);
+/* Decode a TypeProto nested at most `depth` levels (OXRT_LIMIT_PROTO_DEPTH). */
+oxrt_status *oxrt_read_type(pb_reader *r, oxrt_arena *a, int depth, oxrt_type **out);
 
 /* Parse a whole ModelProto from memory. `data` must stay alive as long as
  * the model when src->borrow is set. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -123,14 +124,18 @@ static oxrt_status *scan_tensor(pb_reader r, tensor_fields *f) {
       if (key.len == 8 && memcmp(key.data, "location", 8) == 0) {
         f->ext_location = (const char *)val.data;
         f->ext_location_len = val.len;
-      } else if (key.len == 6 && memcmp(key.data, "offset", 6) == 0) {
+      } else if ((key.len == 6 && memcmp(key.data, "offset", 6) == 0) ||
+                 (key.len == 6 && memcmp(key.data, "length", 6) == 0)) {
+        /* a decimal number, nothing else: "12abc", "-1" or an overflow would misplace the read */
         memcpy(num, val.data, n);
         num[n] = 0;
-        f->ext_offset = strtoll(num, NULL, 10);
-      } else if (key.len == 6 && memcmp(key.data, "length", 6) == 0) {
-        memcpy(num, val.data, n);
-        num[n] = 0;
-        f->ext_length = strtoll(num, NULL, 10);
+        char *end = num;
+        long long x = n && val.len < sizeof num && num[0] >= '0' && num[0] <= '9' ? strtoll(num, &end, 10) : -1;
+        if (*end || x < 0 || x == LLONG_MAX)
+          return BAD("external_data %.6s '%.*s' is not a non-negative decimal number", (const char *)key.data,
+                     (int)n, num);
+        if (key.data[0] == 'o') f->ext_offset = x;
+        else f->ext_length = x;
       }
     } else if ((int)field == want) {
       if (wire == PB_BYTES) {
@@ -273,10 +278,18 @@ static oxrt_status *external_bytes(const tensor_fields *f, const oxrt_tensor_src
     return BAD("tensor '%s': external data location '%s' must be a relative path inside the model's folder", tname, loc);
   char path[2048];
   snprintf(path, sizeof path, "%s/%s", src->base_dir, loc);
+  /* Symbolic links must not lead out of the model's folder either (ONNX's external data security notes). */
+  char real_dir[PATH_MAX], real_file[PATH_MAX];
+  if (!realpath(src->base_dir, real_dir) || !realpath(path, real_file))
+    return oxrt_error(OXRT_ERR_IO, "tensor '%s': external data file '%s' not found in the model's folder", tname, loc);
+  size_t rd = strlen(real_dir);
+  if (strncmp(real_file, real_dir, rd) != 0 || (real_file[rd] != '/' && strcmp(real_dir, "/") != 0))
+    return BAD("tensor '%s': external data location '%s' resolves to '%s', outside the model's folder '%s'", tname, loc,
+               real_file, real_dir);
   void *base;
   size_t size;
   int kind;
-  oxrt_status *st = oxrt_map_file(path, &base, &size, &kind);
+  oxrt_status *st = oxrt_map_file(real_file, &base, &size, &kind);
   if (st) return oxrt_error_prefix(st, "tensor '%s' external data: ", tname);
   if (f->ext_offset < 0 || (uint64_t)f->ext_offset > size ||
       (f->ext_length > 0 && (uint64_t)f->ext_length > size - (uint64_t)f->ext_offset)) {
@@ -428,9 +441,10 @@ static oxrt_status *read_shape(pb_reader *r, oxrt_arena *a, oxrt_type *t) {
   return NULL;
 }
 
-oxrt_status *oxrt_read_type(pb_reader *r, oxrt_arena *a, oxrt_type **out) {
+oxrt_status *oxrt_read_type(pb_reader *r, oxrt_arena *a, int depth, oxrt_type **out) {
   pb_reader sub;
   if (!pb_sub(r, &sub)) return BAD("truncated TypeProto");
+  if (depth <= 0) return BAD("TypeProto nested too deeply (session limit proto_depth)");
   oxrt_type *t = oxrt_arena_alloc(a, sizeof *t);
   if (!t) return OXRT_OOM();
   t->rank = -1;
@@ -452,7 +466,7 @@ oxrt_status *oxrt_read_type(pb_reader *r, oxrt_arena *a, oxrt_type **out) {
         if (f2 == 1 && w2 == PB_VARINT) {
           if (pb_varint(&inner, &v)) t->elem_type = (oxrt_elem_type)v;
         } else if (f2 == 2 && w2 == PB_BYTES) {
-          OXRT_TRY(map ? oxrt_read_type(&inner, a, &t->elem) : read_shape(&inner, a, t));
+          OXRT_TRY(map ? oxrt_read_type(&inner, a, depth - 1, &t->elem) : read_shape(&inner, a, t));
         } else {
           pb_skip(&inner, w2);
         }
@@ -463,7 +477,7 @@ oxrt_status *oxrt_read_type(pb_reader *r, oxrt_arena *a, oxrt_type **out) {
       if (!pb_sub(&sub, &inner)) break;
       uint32_t f2, w2;
       while (pb_next(&inner, &f2, &w2)) {
-        if (f2 == 1 && w2 == PB_BYTES) OXRT_TRY(oxrt_read_type(&inner, a, &t->elem));
+        if (f2 == 1 && w2 == PB_BYTES) OXRT_TRY(oxrt_read_type(&inner, a, depth - 1, &t->elem));
         else pb_skip(&inner, w2);
       }
       if (inner.error) return BAD("corrupt TypeProto");
@@ -496,7 +510,11 @@ static oxrt_status *push_item(oxrt_value *c, oxrt_value *item, size_t *cap) {
   return NULL;
 }
 
-static oxrt_status *read_container(pb_reader *r, oxrt_value_kind kind, oxrt_value **out) {
+static oxrt_status *read_map(pb_reader *r, int depth, oxrt_value **out);
+
+/* SequenceProto / OptionalProto; `depth` levels of nesting are left (OXRT_LIMIT_PROTO_DEPTH). */
+static oxrt_status *read_container(pb_reader *r, oxrt_value_kind kind, int depth, oxrt_value **out) {
+  if (depth <= 0) return BAD("SequenceProto/MapProto/OptionalProto nested too deeply (limit proto_depth)");
   pb_reader sub = *r;
   oxrt_value *c;
   OXRT_TRY(oxrt_value_new_container(kind, OXRT_UNDEFINED, 0, &c));
@@ -515,18 +533,15 @@ static oxrt_status *read_container(pb_reader *r, oxrt_value_kind kind, oxrt_valu
     } else if (field == 5) {
       pb_reader in;
       if (!pb_sub(&sub, &in)) break;
-      st = read_container(&in, OXRT_KIND_SEQUENCE, &item);
+      st = read_container(&in, OXRT_KIND_SEQUENCE, depth - 1, &item);
     } else if (field == 6) {
       pb_reader in;
       if (!pb_sub(&sub, &in)) break;
-      st = read_container(&in, OXRT_KIND_MAP, &item);
-      if (!st) {
-        /* map proto read as generic container below */
-      }
+      st = read_map(&in, depth - 1, &item);
     } else if (field == 7) {
       pb_reader in;
       if (!pb_sub(&sub, &in)) break;
-      st = read_container(&in, OXRT_KIND_OPTIONAL, &item);
+      st = read_container(&in, OXRT_KIND_OPTIONAL, depth - 1, &item);
     } else {
       if (!pb_skip(&sub, wire)) break;
       continue;
@@ -542,10 +557,17 @@ static oxrt_status *read_container(pb_reader *r, oxrt_value_kind kind, oxrt_valu
   return NULL;
 }
 
-oxrt_status *oxrt_read_sequence(pb_reader *r, oxrt_value **out) { return read_container(r, OXRT_KIND_SEQUENCE, out); }
-oxrt_status *oxrt_read_optional(pb_reader *r, oxrt_value **out) { return read_container(r, OXRT_KIND_OPTIONAL, out); }
+#define DEFAULT_PROTO_DEPTH ((int)oxrt_limit_get(NULL, OXRT_LIMIT_PROTO_DEPTH))
+oxrt_status *oxrt_read_sequence(pb_reader *r, oxrt_value **out) {
+  return read_container(r, OXRT_KIND_SEQUENCE, DEFAULT_PROTO_DEPTH, out);
+}
+oxrt_status *oxrt_read_optional(pb_reader *r, oxrt_value **out) {
+  return read_container(r, OXRT_KIND_OPTIONAL, DEFAULT_PROTO_DEPTH, out);
+}
+oxrt_status *oxrt_read_map(pb_reader *r, oxrt_value **out) { return read_map(r, DEFAULT_PROTO_DEPTH, out); }
 
-oxrt_status *oxrt_read_map(pb_reader *r, oxrt_value **out) {
+static oxrt_status *read_map(pb_reader *r, int depth, oxrt_value **out) {
+  if (depth <= 0) return BAD("MapProto nested too deeply (limit proto_depth)");
   pb_reader sub = *r;
   int key_type = 0;
   size_t n_keys = 0, n_skeys = 0;
@@ -597,7 +619,7 @@ oxrt_status *oxrt_read_map(pb_reader *r, oxrt_value **out) {
   oxrt_status *st = NULL;
   if (has_values) {
     oxrt_value *seq;
-    st = oxrt_read_sequence(&values, &seq);
+    st = read_container(&values, OXRT_KIND_SEQUENCE, depth - 1, &seq);
     if (!st) {
       /* ZipMap-style maps hold one scalar per key: flatten to a 1-D tensor. */
       if (seq->n_items && seq->items[0] && seq->items[0]->kind == OXRT_KIND_TENSOR) {
@@ -608,8 +630,9 @@ oxrt_status *oxrt_read_map(pb_reader *r, oxrt_value **out) {
             st = BAD("MapProto values must hold one scalar per key");
             break;
           }
-          oxrt_convert(vals->dtype, (char *)vals->data + i * oxrt_elem_type_size(vals->dtype), seq->items[i]->dtype,
-                       seq->items[i]->data, 1, false);
+          if (!oxrt_convert(vals->dtype, (char *)vals->data + i * oxrt_elem_type_size(vals->dtype), seq->items[i]->dtype,
+                            seq->items[i]->data, 1, false))
+            st = OXRT_OOM();
         }
         oxrt_value_free(seq);
       } else {
@@ -620,11 +643,16 @@ oxrt_status *oxrt_read_map(pb_reader *r, oxrt_value **out) {
     int64_t z = 0;
     st = oxrt_tensor_new_zero(OXRT_FLOAT, 1, &z, &vals);
   }
+  /* a map pairs every key with one value: consumers index the values by key position */
+  size_t n_vals = vals ? (vals->kind == OXRT_KIND_TENSOR ? vals->count : vals->n_items) : 0;
+  if (!st && n_vals != keys->count)
+    st = BAD("MapProto has %zu keys but %zu values", keys->count, n_vals);
+  if (!st) st = oxrt_value_create_map(keys, vals, out);
   if (st) {
     oxrt_value_free(keys);
-    return st;
+    oxrt_value_free(vals);
   }
-  return oxrt_value_create_map(keys, vals, out);
+  return st;
 }
 
 oxrt_status *oxrt_value_parse_proto(oxrt_value_kind kind, const void *data, size_t size, oxrt_value **out) {
@@ -701,6 +729,14 @@ oxrt_status *oxrt_read_sparse_dense(pb_reader *r, const oxrt_tensor_src *src, ox
   if (!st && sub.error) st = BAD("truncated or corrupt SparseTensorProto");
   if (!st && (!vals || !idx)) st = BAD("SparseTensorProto needs values and indices");
   oxrt_value *d = NULL;
+  size_t dense_count;
+  uint64_t max_bytes = oxrt_limit_get(src ? src->limits : NULL, OXRT_LIMIT_TENSOR_BYTES);
+  if (!st && oxrt_dims_count(dims, rank, &dense_count) &&
+      (double)dense_count * (double)oxrt_elem_type_size(vals->dtype) > (double)max_bytes) {
+    char b[200];
+    st = oxrt_error(OXRT_ERR_OUT_OF_MEMORY, "sparse tensor of shape %s densifies to more than %llu bytes "
+                    "(session limit tensor_bytes)", oxrt_dims_str(dims, rank, b, sizeof b), (unsigned long long)max_bytes);
+  }
   if (!st) st = oxrt_tensor_new_zero(vals->dtype, rank, dims, &d);
   if (!st && idx->dtype != OXRT_INT64) st = BAD("sparse indices must be int64");
   if (!st) {

@@ -119,7 +119,7 @@ static oxrt_status *optimize_file(const char *model_path, const char *out_path, 
   const char *slash = strrchr(model_path, '/');
   if (slash) snprintf(dir, sizeof dir, "%.*s", slash == model_path ? 1 : (int)(slash - model_path), model_path);
   else snprintf(dir, sizeof dir, ".");
-  oxrt_tensor_src src = {true, dir, NULL, kind == 1};
+  oxrt_tensor_src src = {.borrow = true, .base_dir = dir, .file_backed = kind == 1};
   oxrt_model *m;
   oxrt_status *st = oxrt_read_model(base, size, &src, &m);
   if (st) {

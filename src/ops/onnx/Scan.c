@@ -218,7 +218,7 @@ static oxrt_status *scan9_run_axes(oxrt_kernel_ctx *ctx, const scan_state *s, co
   for (int64_t t = 0; t < len && !st; t++) {
     for (int j = 0; j < mi && !st; j++) {
       const oxrt_value *x = ctx->inputs[ns + j];
-      oxrt_value *sl;
+      oxrt_value *sl = NULL; /* stays NULL when slice_at fails: scan_step frees it */
       st = slice_at(x, in_axis[j], s->in_dirs[j] ? len - 1 - t : t, &sl);
       in[ns + j] = sl;
     }
@@ -328,7 +328,7 @@ static oxrt_status *scan8_run(oxrt_kernel_ctx *ctx) {
   for (int64_t b = 0; b < batch && !st; b++) {
     int64_t n = lens ? oxrt_load_i64(lens->dtype, lens->data, (size_t)b) : max_len;
     for (int i = 0; i < ns && !st; i++) {
-      oxrt_value *sl;
+      oxrt_value *sl = NULL; /* stays NULL when slice_at fails: scan_step frees it */
       st = slice_at(ctx->inputs[1 + i], 0, b, &sl);
       in[i] = sl;
       own[i] = true;

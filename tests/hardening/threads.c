@@ -1,0 +1,165 @@
+/* threads.c - concurrency test, meant to run under ThreadSanitizer (make test-tsan) and plainly in the test
+ * command.
+ *   1. One session (profiling on, 2 intra-op threads) is run from 8 threads at once, each thread with its
+ *      own input, many times; every output must be bit-identical to the single-threaded reference run.
+ *   2. Sessions are created, run and freed from 4 threads at once.
+ *   3. The profile recorded under that load is read and written.
+ * Usage: oxrt_threads MODEL.onnx [ROUNDS]  (a model with one float input whose symbolic dims become 1).
+ * Ends with "N passed, M failed". */
+#include "oxrt.h"
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { N_THREADS = 8, N_CREATORS = 4, MAX_OUT = 8 };
+
+static const char *model_path;
+static int rounds = 6;
+static oxrt_session *shared;
+static oxrt_value_info in_info = {0};
+static size_t n_out;
+static oxrt_value *inputs[N_THREADS];
+static oxrt_value *refs[N_THREADS][MAX_OUT];
+static int n_pass, n_fail;
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void report(bool ok, const char *what, const char *detail) {
+  pthread_mutex_lock(&report_lock);
+  if (ok) n_pass++;
+  else {
+    n_fail++;
+    printf("FAIL %s: %s\n", what, detail ? detail : "");
+  }
+  pthread_mutex_unlock(&report_lock);
+}
+
+/* A float input of the declared shape (symbolic dims 1) filled from `seed`. */
+static oxrt_value *make_input(unsigned seed) {
+  int64_t dims[16];
+  for (int i = 0; i < in_info.rank; i++) dims[i] = in_info.dims[i] < 0 ? 1 : in_info.dims[i];
+  oxrt_value *v = NULL;
+  oxrt_status *st = oxrt_value_create_tensor(OXRT_FLOAT, dims, (size_t)in_info.rank, &v);
+  if (st) {
+    oxrt_status_free(st);
+    return NULL;
+  }
+  float *d = oxrt_value_get_data(v);
+  for (size_t i = 0; i < oxrt_value_get_elem_count(v); i++) {
+    seed = seed * 1103515245u + 12345u;
+    d[i] = (float)((seed >> 8) & 0xffff) / 65536.0f - 0.5f;
+  }
+  return v;
+}
+
+static oxrt_status *run(oxrt_session *s, const oxrt_value *in, oxrt_value **out) {
+  const char *name = in_info.name;
+  return oxrt_session_run(s, NULL, &name, &in, 1, NULL, n_out, out);
+}
+
+static bool identical(oxrt_value *const *a, oxrt_value *const *b) {
+  for (size_t i = 0; i < n_out; i++) {
+    size_t nb = oxrt_value_get_nbytes(a[i]);
+    if (oxrt_value_get_kind(a[i]) != OXRT_KIND_TENSOR || oxrt_value_get_elem_type(a[i]) == OXRT_STRING) continue;
+    if (nb != oxrt_value_get_nbytes(b[i]) || memcmp(oxrt_value_get_data(a[i]), oxrt_value_get_data(b[i]), nb)) return false;
+  }
+  return true;
+}
+
+static void *runner(void *arg) {
+  size_t t = (size_t)arg;
+  for (int r = 0; r < rounds; r++) {
+    oxrt_value *out[MAX_OUT] = {0};
+    oxrt_status *st = run(shared, inputs[t], out);
+    char d[300];
+    snprintf(d, sizeof d, "thread %zu round %d: %s", t, r, st ? oxrt_status_get_message(st) : "outputs differ");
+    report(!st && identical(out, refs[t]), "concurrent run on one session", d);
+    oxrt_status_free(st);
+    for (size_t i = 0; i < n_out; i++) oxrt_value_free(out[i]);
+  }
+  return NULL;
+}
+
+static void *creator(void *arg) {
+  size_t t = (size_t)arg;
+  oxrt_session_options *o = NULL;
+  oxrt_session *s = NULL;
+  oxrt_status *st = oxrt_session_options_create(&o);
+  if (!st) {
+    oxrt_session_options_set_intra_op_threads(o, 2);
+    st = oxrt_session_create(model_path, o, &s);
+  }
+  oxrt_session_options_free(o);
+  oxrt_value *out[MAX_OUT] = {0};
+  if (!st) st = run(s, inputs[t], out);
+  char d[300];
+  snprintf(d, sizeof d, "creator %zu: %s", t, st ? oxrt_status_get_message(st) : "outputs differ");
+  report(!st && identical(out, refs[t]), "concurrent session creation", d);
+  oxrt_status_free(st);
+  for (size_t i = 0; i < n_out; i++) oxrt_value_free(out[i]);
+  oxrt_session_free(s);
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s MODEL.onnx [ROUNDS]\n", argv[0]);
+    return 2;
+  }
+  model_path = argv[1];
+  if (argc > 2) rounds = atoi(argv[2]) > 0 ? atoi(argv[2]) : rounds;
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "/tmp/oxrt_threads_%d", (int)getpid());
+  oxrt_session_options *o = NULL;
+  oxrt_status *st = oxrt_session_options_create(&o);
+  if (!st) st = oxrt_session_options_enable_profiling(o, prefix);
+  if (!st) {
+    oxrt_session_options_set_intra_op_threads(o, 2);
+    st = oxrt_session_create(model_path, o, &shared);
+  }
+  oxrt_session_options_free(o);
+  if (!st) st = oxrt_session_get_input_info(shared, 0, &in_info);
+  n_out = shared ? oxrt_session_get_output_count(shared) : 0;
+  const char *why = st ? oxrt_status_get_message(st) : n_out > MAX_OUT ? "too many outputs" : NULL;
+  if (!why && (in_info.kind != OXRT_KIND_TENSOR || in_info.elem_type != OXRT_FLOAT || in_info.rank < 0 || in_info.rank > 16))
+    why = "the model's first input is not a float tensor of known rank";
+  if (why) {
+    printf("FAIL setup: %s\n0 passed, 1 failed\n", why);
+    return 1;
+  }
+  /* single-threaded references */
+  for (size_t t = 0; t < N_THREADS; t++) {
+    inputs[t] = make_input(7u + 13u * (unsigned)t);
+    st = run(shared, inputs[t], refs[t]);
+    if (st) {
+      printf("FAIL reference run: %s\n0 passed, 1 failed\n", oxrt_status_get_message(st));
+      return 1;
+    }
+  }
+  bool differ = N_THREADS < 2 || !identical(refs[0], refs[1]);
+  report(differ, "inputs of different threads give different outputs", "thread 0 and 1 outputs are equal");
+  pthread_t th[N_THREADS];
+  for (size_t t = 0; t < N_THREADS; t++) pthread_create(&th[t], NULL, runner, (void *)t);
+  for (size_t t = 0; t < N_THREADS; t++) pthread_join(th[t], NULL);
+  for (size_t t = 0; t < N_CREATORS; t++) pthread_create(&th[t], NULL, creator, (void *)t);
+  for (size_t t = 0; t < N_CREATORS; t++) pthread_join(th[t], NULL);
+  /* the profile saw every run */
+  size_t events = oxrt_session_get_profile_count(shared);
+  char d[200];
+  snprintf(d, sizeof d, "%zu events", events);
+  report(events >= (size_t)(N_THREADS * (rounds + 1)), "profile recorded the concurrent runs", d);
+  char path[4200];
+  st = oxrt_session_end_profiling(shared, path, sizeof path);
+  report(!st, "end_profiling", st ? oxrt_status_get_message(st) : NULL);
+  if (!st) remove(path);
+  oxrt_status_free(st);
+  for (size_t t = 0; t < N_THREADS; t++) {
+    oxrt_value_free(inputs[t]);
+    for (size_t i = 0; i < n_out; i++) oxrt_value_free(refs[t][i]);
+  }
+  oxrt_session_free(shared);
+  printf("%d passed, %d failed\n", n_pass, n_fail);
+  return n_fail ? 1 : 0;
+}
