@@ -10,8 +10,7 @@
  */
 #include "engine.h"
 #include "infer.h"
-#include "../onnx/onnx_reader.h"
-#include "../onnx/onnx_writer.h"
+#include "../onnx/version_convert.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -758,18 +757,11 @@ static oxrt_status *infer_extended(oxrt_infer *c, const oxrt_node *n, bool *hand
 
 /* ------------------------------------------------------------------------------------------------------------------
  * `oxrt infer-shapes`: a model with its inferred types written as value_info. */
+static oxrt_status *infer_fn(oxrt_model *m, void *unused) {
+  (void)unused;
+  return oxrt_infer_graph(m, m->graph, OXRT_INFER_EXTENDED);
+}
+
 oxrt_status *oxrt_infer_shapes_bytes(const void *data, size_t size, void **out, size_t *out_size) {
-  if (!data || !out || !out_size) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "data and out must not be NULL");
-  oxrt_tensor_src src = {.borrow = true, .base_dir = "."};
-  oxrt_model *m;
-  OXRT_TRY(oxrt_read_model(data, size, &src, &m));
-  oxrt_status *st = oxrt_infer_graph(m, m->graph, OXRT_INFER_EXTENDED);
-  uint8_t *buf = NULL;
-  size_t n = 0;
-  if (!st) st = oxrt_serialize_model(m, &buf, &n);
-  oxrt_model_free(m);
-  if (st) return st;
-  *out = buf;
-  *out_size = n;
-  return NULL;
+  return oxrt_rewrite_model_bytes(data, size, infer_fn, NULL, out, out_size);
 }

@@ -440,12 +440,13 @@ oxrt_status *oxrt_convert_opset(oxrt_model *m, int64_t target) {
   return NULL;
 }
 
-oxrt_status *oxrt_convert_opset_bytes(const void *data, size_t size, int64_t target, void **out, size_t *out_size) {
+oxrt_status *oxrt_rewrite_model_bytes(const void *data, size_t size, oxrt_status *(*fn)(oxrt_model *, void *),
+                                      void *arg, void **out, size_t *out_size) {
   if (!data || !out || !out_size) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "data and out must not be NULL");
   oxrt_tensor_src src = {.borrow = true, .base_dir = "."};
   oxrt_model *m;
   OXRT_TRY(oxrt_read_model(data, size, &src, &m));
-  oxrt_status *st = oxrt_convert_opset(m, target);
+  oxrt_status *st = fn(m, arg);
   uint8_t *buf = NULL;
   size_t n = 0;
   if (!st) st = oxrt_serialize_model(m, &buf, &n);
@@ -454,4 +455,10 @@ oxrt_status *oxrt_convert_opset_bytes(const void *data, size_t size, int64_t tar
   *out = buf;
   *out_size = n;
   return NULL;
+}
+
+static oxrt_status *convert_fn(oxrt_model *m, void *target) { return oxrt_convert_opset(m, *(int64_t *)target); }
+
+oxrt_status *oxrt_convert_opset_bytes(const void *data, size_t size, int64_t target, void **out, size_t *out_size) {
+  return oxrt_rewrite_model_bytes(data, size, convert_fn, &target, out, out_size);
 }

@@ -7,4 +7,8 @@
 /* Rewrites the nodes of `m` (subgraphs included) for ai.onnx opset `target` (>= the current one). */
 oxrt_status *oxrt_convert_opset(oxrt_model *m, int64_t target);
 
+/* Reads a serialized model, applies `fn` to it, and serializes the result (malloc'd, in *out). */
+oxrt_status *oxrt_rewrite_model_bytes(const void *data, size_t size, oxrt_status *(*fn)(oxrt_model *, void *),
+                                      void *arg, void **out, size_t *out_size);
+
 #endif
