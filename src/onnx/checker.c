@@ -124,7 +124,8 @@ typedef struct ck {
   int n_opsets;
   opset_entry opsets[64];
   int n_funcs;
-  char *func_keys[256]; /* "domain\0name" joined as "domain:name" */
+  char *func_keys[256]; /* "domain:name" of the model-local functions */
+  int depth;            /* subgraph nesting, bounded so that hostile input cannot exhaust the stack */
 } ck;
 
 static char *dup_b(ck *c, pb_bytes b) {
@@ -659,8 +660,11 @@ static oxrt_status *check_graph(ck *c, pb_reader g, scope *parent, bool main_gra
     }
   }
   if (!gname || !*gname) return BAD("%s: graph field 'name' is empty", ctx);
+  if (c->depth >= 64) return BAD("%s: graph '%s' is nested more than 64 levels deep", ctx, gname);
   scope sc = {parent, 0, 0, NULL};
+  c->depth++;
   oxrt_status *st = check_graph_in(c, g, &sc, main_graph, gname);
+  c->depth--;
   scope_free(&sc);
   return st ? oxrt_error_prefix(st, "%s%s", ctx, *ctx ? ": " : "") : NULL;
 }

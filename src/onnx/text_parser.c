@@ -24,6 +24,7 @@ typedef struct parser {
   oxrt_model *m;
   oxrt_arena *a;
   oxrt_status *err;
+  int depth; /* nesting of types and graphs, bounded against hostile input */
 } parser;
 
 static void where(const parser *P, int *line, int *col) {
@@ -218,7 +219,17 @@ static bool parse_dims(parser *P, oxrt_type *t) {
   return expect(P, "]");
 }
 
+static oxrt_type *parse_type_in(parser *P);
+
 static oxrt_type *parse_type(parser *P) {
+  if (P->depth >= 64) return fail(P, "types nested at most 64 levels deep"), NULL;
+  P->depth++;
+  oxrt_type *t = parse_type_in(P);
+  P->depth--;
+  return t;
+}
+
+static oxrt_type *parse_type_in(parser *P) {
   oxrt_type *t = oxrt_arena_alloc(P->a, sizeof *t);
   if (!t) return oom(P), NULL;
   char *w = parse_id(P, false);
@@ -608,7 +619,17 @@ static oxrt_graph *new_graph(parser *P, oxrt_graph *parent) {
   return g;
 }
 
+static oxrt_graph *parse_graph_in(parser *P, oxrt_graph *parent);
+
 static oxrt_graph *parse_graph(parser *P, oxrt_graph *parent) {
+  if (P->depth >= 64) return fail(P, "graphs nested at most 64 levels deep"), NULL;
+  P->depth++;
+  oxrt_graph *g = parse_graph_in(P, parent);
+  P->depth--;
+  return g;
+}
+
+static oxrt_graph *parse_graph_in(parser *P, oxrt_graph *parent) {
   oxrt_graph *g = new_graph(P, parent);
   if (!g) return oom(P), NULL;
   if (!(g->name = parse_id(P, false))) return NULL;
@@ -760,7 +781,7 @@ static bool parse_function(parser *P, oxrt_function *fn) {
 }
 
 oxrt_status *oxrt_text_parse(const char *text, oxrt_model **out) {
-  parser P = {text, text, NULL, NULL, NULL};
+  parser P = {text, text, NULL, NULL, NULL, 0};
   P.m = calloc(1, sizeof *P.m);
   if (!P.m) return OXRT_OOM();
   P.a = P.m->arena = oxrt_arena_create();
