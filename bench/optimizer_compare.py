@@ -123,11 +123,12 @@ def table(rows, n_passes, n_ours):
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         err = r.get("onnxopt_error")
-        lines.append(
-            f"| {r['model']} | {r['nodes']} | {err or r['onnxopt_nodes']} | {r['oxrt_nodes']} | {r['size'] / 1024:.0f} "
-            f"| {'-' if err else f'{r['onnxopt_size'] / 1024:.0f}'} | {r['oxrt_size'] / 1024:.0f} "
-            f"| {'-' if err else f'{r['onnxopt_s'] * 1e3:.0f}'} | {r['oxrt_s'] * 1e3:.0f} "
-            f"| {'-' if err else r['onnxopt_ok']} / {r['oxrt_ok']} |")
+        t_size = "-" if err else "%.0f" % (r["onnxopt_size"] / 1024)
+        t_time = "-" if err else "%.0f" % (r["onnxopt_s"] * 1e3)
+        t_ok = "-" if err else r["onnxopt_ok"]
+        lines.append(f"| {r['model']} | {r['nodes']} | {err or r['onnxopt_nodes']} | {r['oxrt_nodes']} "
+                     f"| {r['size'] / 1024:.0f} | {t_size} | {r['oxrt_size'] / 1024:.0f} | {t_time} "
+                     f"| {r['oxrt_s'] * 1e3:.0f} | {t_ok} / {r['oxrt_ok']} |")
     return "\n".join(lines)
 
 

@@ -115,6 +115,24 @@ static void emit_node(FILE *f, const gnode *n, int id) {
   fprintf(f, "\"];\n");
 }
 
+/* "name\ntensor(float)[N,3,224,224]" for a graph input or output, closing the label. */
+static void put_io_label(FILE *f, const oxrt_value_info *vi) {
+  esc(f, vi->name);
+  fprintf(f, "\\n");
+  esc(f, vi->type_string);
+  if (vi->kind == OXRT_KIND_TENSOR && vi->rank >= 0) {
+    fputc('[', f);
+    for (int d = 0; d < vi->rank; d++) {
+      if (d) fputc(',', f);
+      if (vi->dims[d] >= 0) fprintf(f, "%lld", (long long)vi->dims[d]);
+      else if (vi->dim_names && vi->dim_names[d]) esc(f, vi->dim_names[d]);
+      else fputc('?', f);
+    }
+    fputc(']', f);
+  }
+  fprintf(f, "\"];\n");
+}
+
 static int write_dot(FILE *f, oxrt_session *s, graph_rec *g, int max_nodes) {
   int drawn = g->n < max_nodes ? g->n : max_nodes;
   fprintf(f, "digraph model {\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8eef8\", "
@@ -124,10 +142,7 @@ static int write_dot(FILE *f, oxrt_session *s, graph_rec *g, int max_nodes) {
     oxrt_value_info vi;
     if (oxrt_session_get_input_info(s, i, &vi)) continue;
     fprintf(f, "  in%zu [shape=ellipse, fillcolor=\"#d8f0d8\", label=\"", i);
-    esc(f, vi.name);
-    fprintf(f, "\\n");
-    esc(f, vi.type_string);
-    fprintf(f, "\"];\n");
+    put_io_label(f, &vi);
   }
   /* nodes, each inside the clusters that enclose it: open and close clusters as the record order does */
   int open[64], n_open = 0;
@@ -168,10 +183,7 @@ static int write_dot(FILE *f, oxrt_session *s, graph_rec *g, int max_nodes) {
     oxrt_value_info vi;
     if (oxrt_session_get_output_info(s, i, &vi)) continue;
     fprintf(f, "  out%zu [shape=ellipse, fillcolor=\"#f8e0d0\", label=\"", i);
-    esc(f, vi.name);
-    fprintf(f, "\\n");
-    esc(f, vi.type_string);
-    fprintf(f, "\"];\n");
+    put_io_label(f, &vi);
     int p = producer(g, drawn, -1, vi.name);
     if (p >= 0) fprintf(f, "  n%d -> out%zu;\n", p, i);
   }

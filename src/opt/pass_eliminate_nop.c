@@ -138,8 +138,10 @@ static bool unit_const(oxrt_graph *g, const oxrt_node *n, int k, double unit) {
   const oxrt_value *c = opt_const(g, n->inputs[k]);
   int other = n->inputs[1 - k];
   int64_t d[OXRT_MAX_RANK];
-  int r = static_shape(g, other, d);
-  if (!c || r < 0 || c->rank > r || opt_value_type(g, other) != c->dtype || c->dtype == OXRT_STRING) return false;
+  int r = opt_shape(g, other, d);
+  if (!c || opt_value_type(g, other) != c->dtype || c->dtype == OXRT_STRING) return false;
+  /* a scalar keeps any shape; a one-element constant any shape of at least its rank; else dims must match */
+  if (c->rank > 0 && (r < 0 || c->rank > r)) return false;
   for (int i = 0; i < c->rank; i++)
     if (c->dims[c->rank - 1 - i] != 1 && c->dims[c->rank - 1 - i] != d[r - 1 - i]) return false;
   for (size_t i = 0; i < c->count; i++)

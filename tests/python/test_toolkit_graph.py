@@ -47,6 +47,7 @@ def test_dot_has_ops_shapes_and_weights(oxrt_bin, tmp_path):
     assert "Conv\\nconv1" in text and "Relu\\nrelu1" in text and "GlobalAveragePool" in text
     assert "W float[8,3,3,3]" in text  # weights in the node's box, not as edges
     assert 'label="float[N,8,32,32]"' in text  # inferred shape on the Conv -> Relu edge, symbolic dim by name
+    assert "x\\ntensor(float)[N,3,32,32]" in text  # the graph input with its shape
 
 
 def test_subgraphs_are_clusters(oxrt_bin, tmp_path):
