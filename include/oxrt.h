@@ -366,6 +366,13 @@ OXRT_API oxrt_status *oxrt_parse_model_text(const char *text, void **out, size_t
  * operators whose signature changed (attributes that became inputs and the like). */
 OXRT_API oxrt_status *oxrt_convert_opset_bytes(const void *data, size_t size, int64_t target, void **out,
                                                size_t *out_size);
+/* The same three from and to files: external data is read from the model's folder, and initializers of at least
+ * `external_data_threshold` bytes (0: none) are written to "<out file>.data" next to the output. */
+OXRT_API oxrt_status *oxrt_infer_shapes_file(const char *model_path, const char *out_path,
+                                             size_t external_data_threshold);
+OXRT_API oxrt_status *oxrt_convert_opset_file(const char *model_path, const char *out_path, int64_t target,
+                                              size_t external_data_threshold);
+OXRT_API oxrt_status *oxrt_print_model_file(const char *model_path, char **text);
 
 /* --------------------------------------------------------------- debugging */
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 static int usage(void) {
-  fprintf(stderr, "usage: oxrt convert MODEL OUT.onnx --opset N\n");
+  fprintf(stderr, "usage: oxrt convert MODEL OUT.onnx --opset N [--external-data BYTES]\n");
   return 2;
 }
 
@@ -14,6 +14,7 @@ int cmd_convert(int argc, char **argv) {
     if (!strcmp(argv[i], "--to")) return oxrt_cli_convert_precision(argc, argv);
   const char *in = NULL, *out = NULL;
   long long opset = -1;
+  unsigned long long ext = 0; /* initializers of at least this many bytes go to OUT.onnx.data */
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--opset") && i + 1 < argc) {
       char *end;
@@ -22,6 +23,8 @@ int cmd_convert(int argc, char **argv) {
         fprintf(stderr, "error: --opset expects a positive integer, got '%s'\n", argv[i]);
         return 2;
       }
+    } else if (!strcmp(argv[i], "--external-data") && i + 1 < argc) {
+      ext = strtoull(argv[++i], NULL, 10);
     } else if (argv[i][0] == '-') {
       fprintf(stderr, "error: convert: unknown option '%s'\n", argv[i]);
       return usage();
@@ -34,15 +37,6 @@ int cmd_convert(int argc, char **argv) {
     }
   }
   if (!in || !out || opset < 0) return usage();
-  size_t size;
-  void *data = cli_read_model(in, &size);
-  if (!data) return 1;
-  void *res = NULL;
-  size_t n = 0;
-  oxrt_status *st = oxrt_convert_opset_bytes(data, size, (int64_t)opset, &res, &n);
-  free(data);
-  if (st) return cli_fail(st);
-  int rc = cli_write_file(out, res, n);
-  free(res);
-  return rc;
+  oxrt_status *st = oxrt_convert_opset_file(in, out, (int64_t)opset, (size_t)ext);
+  return st ? cli_fail(st) : 0;
 }

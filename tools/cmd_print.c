@@ -7,12 +7,8 @@ int cmd_print(int argc, char **argv) {
     fprintf(stderr, "usage: oxrt print MODEL\n");
     return 2;
   }
-  size_t size;
-  void *data = cli_read_model(argv[0], &size);
-  if (!data) return 1;
   char *text = NULL;
-  oxrt_status *st = oxrt_print_model_bytes(data, size, &text);
-  free(data);
+  oxrt_status *st = oxrt_print_model_file(argv[0], &text);
   if (st) return cli_fail(st);
   fputs(text, stdout);
   free(text);

@@ -765,3 +765,7 @@ static oxrt_status *infer_fn(oxrt_model *m, void *unused) {
 oxrt_status *oxrt_infer_shapes_bytes(const void *data, size_t size, void **out, size_t *out_size) {
   return oxrt_rewrite_model_bytes(data, size, infer_fn, NULL, out, out_size);
 }
+
+oxrt_status *oxrt_infer_shapes_file(const char *model_path, const char *out_path, size_t external_data_threshold) {
+  return oxrt_rewrite_model_file(model_path, out_path, external_data_threshold, infer_fn, NULL);
+}

@@ -11,6 +11,7 @@
 #include "../core/status.h"
 #include "onnx_reader.h"
 #include "text_format.h"
+#include "version_convert.h"
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -415,6 +416,15 @@ oxrt_status *oxrt_print_model_bytes(const void *data, size_t size, char **text) 
   oxrt_tensor_src src = {.borrow = true, .base_dir = "."};
   oxrt_model *m;
   OXRT_TRY(oxrt_read_model(data, size, &src, &m));
+  oxrt_status *st = oxrt_text_print(m, text);
+  oxrt_model_free(m);
+  return st;
+}
+
+oxrt_status *oxrt_print_model_file(const char *model_path, char **text) {
+  if (!model_path || !text) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model_path and text must not be NULL");
+  oxrt_model *m;
+  OXRT_TRY(oxrt_load_model_file(model_path, &m));
   oxrt_status *st = oxrt_text_print(m, text);
   oxrt_model_free(m);
   return st;

@@ -457,7 +457,48 @@ oxrt_status *oxrt_rewrite_model_bytes(const void *data, size_t size, oxrt_status
   return NULL;
 }
 
+oxrt_status *oxrt_rewrite_model_file(const char *path, const char *out_path, size_t external_threshold,
+                                     oxrt_status *(*fn)(oxrt_model *, void *), void *arg) {
+  if (!path || !out_path) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "paths must not be NULL");
+  oxrt_model *m;
+  OXRT_TRY(oxrt_load_model_file(path, &m));
+  oxrt_status *st = fn(m, arg);
+  oxrt_write_options wo = {.external_threshold = external_threshold};
+  if (!st) st = oxrt_write_model(m, out_path, &wo);
+  oxrt_model_free(m);
+  return st ? oxrt_error_prefix(st, "%s: ", path) : NULL;
+}
+
+oxrt_status *oxrt_load_model_file(const char *path, oxrt_model **out) {
+  void *base;
+  size_t size;
+  int kind;
+  OXRT_TRY(oxrt_map_file(path, &base, &size, &kind));
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  size_t n = slash ? (size_t)(slash - path) : 0;
+  if (n >= sizeof dir) n = sizeof dir - 1;
+  memcpy(dir, path, n);
+  dir[n] = 0;
+  if (!slash) strcpy(dir, ".");
+  else if (n == 0) strcpy(dir, "/");
+  oxrt_tensor_src src = {.borrow = true, .base_dir = dir, .file_backed = kind == 1};
+  oxrt_status *st = oxrt_read_model(base, size, &src, out);
+  if (st) {
+    oxrt_unmap_file(base, size, kind);
+    return oxrt_error_prefix(st, "%s: ", path);
+  }
+  /* the model owns the mapping its initializers borrow from */
+  (*out)->map_base = base, (*out)->map_size = size, (*out)->map_kind = kind;
+  return NULL;
+}
+
 static oxrt_status *convert_fn(oxrt_model *m, void *target) { return oxrt_convert_opset(m, *(int64_t *)target); }
+
+oxrt_status *oxrt_convert_opset_file(const char *model_path, const char *out_path, int64_t target,
+                                     size_t external_data_threshold) {
+  return oxrt_rewrite_model_file(model_path, out_path, external_data_threshold, convert_fn, &target);
+}
 
 oxrt_status *oxrt_convert_opset_bytes(const void *data, size_t size, int64_t target, void **out, size_t *out_size) {
   return oxrt_rewrite_model_bytes(data, size, convert_fn, &target, out, out_size);

@@ -92,3 +92,31 @@ def test_adapters_rewrite_signatures(oxrt_bin, tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-6)
     p = subprocess.run([oxrt_bin, "convert", out, src, "--opset", "9"], capture_output=True, text=True)
     assert p.returncode != 0 and "only upgrades" in p.stderr
+
+
+def test_external_data_in_and_out(oxrt_bin, tmp_path):
+    # weights stored next to the model in a .data file are read from the model's folder and written out again
+    import numpy as np
+    w = h.make_tensor("w", T.FLOAT, [64, 64], np.random.RandomState(1).randn(64 * 64).astype(np.float32))
+    x = h.make_tensor_value_info("x", T.FLOAT, [1, 64])
+    m = h.make_model(h.make_graph([h.make_node("MatMul", ["x", "w"], ["t"]),
+                                   h.make_node("Softmax", ["t"], ["y"], axis=1)], "g", [x],
+                                  [h.make_tensor_value_info("y", T.FLOAT, [1, 64])], [w]),
+                     opset_imports=[h.make_opsetid("", 11)])
+    src_dir = tmp_path / "src"
+    src_dir.mkdir()
+    onnx.save(m, str(src_dir / "m.onnx"), save_as_external_data=True, location="m.bin", size_threshold=0)
+    out = str(tmp_path / "up.onnx")
+    subprocess.run([oxrt_bin, "convert", str(src_dir / "m.onnx"), out, "--opset", "18", "--external-data", "1024"],
+                   check=True, timeout=60)
+    assert os.path.getsize(out + ".data") >= 64 * 64 * 4 and os.path.getsize(out) < 4096
+    onnx.checker.check_model(out, full_check=True)
+    subprocess.run([oxrt_bin, "check", "--full", out], check=True, timeout=60)
+    shaped = str(tmp_path / "shaped.onnx")
+    subprocess.run([oxrt_bin, "infer-shapes", out, shaped], check=True, timeout=60)
+    assert "t" in {v.name for v in onnx.load(shaped).graph.value_info}
+    ort = pytest.importorskip("onnxruntime")
+    feed = {"x": np.random.RandomState(0).randn(1, 64).astype(np.float32)}
+    want = ort.InferenceSession(str(src_dir / "m.onnx"), providers=["CPUExecutionProvider"]).run(None, feed)[0]
+    got = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, feed)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
