@@ -94,6 +94,7 @@ extern const oxrt_opt_pass oxrt_pass_fuse_consecutive_log_softmax;
 extern const oxrt_opt_pass oxrt_pass_fuse_pad_into_conv;
 extern const oxrt_opt_pass oxrt_pass_fuse_transpose_into_gemm;
 extern const oxrt_opt_pass oxrt_pass_eliminate_shape_op;
+extern const oxrt_opt_pass oxrt_pass_eliminate_shape_gather;
 extern const oxrt_opt_pass oxrt_pass_rewrite_where;
 
 /* ------------------------------------------------------------ helpers */

@@ -49,6 +49,7 @@ static const oxrt_opt_pass *const named_passes[] = {
     &oxrt_pass_fuse_pad_into_conv,
     &oxrt_pass_fuse_transpose_into_gemm,
     &oxrt_pass_eliminate_shape_op,
+    &oxrt_pass_eliminate_shape_gather,
     &oxrt_pass_rewrite_where,
     NULL,
 };

@@ -101,6 +101,9 @@ CASES = {
         [init("W", np.random.RandomState(4).randn(2, 4).astype(np.float32))]),
     "eliminate_shape_op": model(
         [N("Relu", ["X"], ["r"]), N("Shape", ["X"], ["s"]), N("Reshape", ["r", "s"], ["Y"])], X23, Y23),
+    "eliminate_shape_gather": model(
+        [N("Shape", ["X"], ["s"]), N("Gather", ["s", "i"], ["g"]), N("Reshape", ["X", "g"], ["Y"])],
+        [vi("X", [2, 3])], [vi("Y", [3, 2])], [init("i", np.array([1, 0], np.int64))]),
     "rewrite_where": model(
         [N("Not", ["C"], ["n"]), N("Where", ["n", "X", "Z"], ["Y"])],
         [vi("C", [2, 3], TensorProto.BOOL), vi("X", [2, 3]), vi("Z", [2, 3])], Y23),
@@ -171,8 +174,9 @@ def check(oxrt_bin, tmp_path, name, m, tag):
 
 # Passes where oxrt does more than onnxoptimizer 0.4 on these models: Dropout is an identity in inference whatever
 # its ratio (onnxoptimizer drops only ratio 0); the conv fusions fold the new weights into initializers where
-# onnxoptimizer leaves Unsqueeze/arithmetic nodes for a later constant folding.
-DOES_MORE = {"eliminate_nop_dropout", "fuse_add_bias_into_conv", "fuse_bn_into_conv"}
+# onnxoptimizer leaves Unsqueeze/arithmetic nodes for a later constant folding; onnxoptimizer 0.4 leaves this
+# Gather(Shape(x)) of a statically shaped input alone.
+DOES_MORE = {"eliminate_nop_dropout", "fuse_add_bias_into_conv", "fuse_bn_into_conv", "eliminate_shape_gather"}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
