@@ -801,6 +801,90 @@ static oxrt_status *check_graph_in(ck *c, pb_reader g, scope *sc, bool main_grap
   return NULL;
 }
 
+/* A model-local function: nodes in order over its inputs (SSA), each node against the schemas of the function's
+ * own opset imports. */
+static oxrt_status *check_function(ck *c, pb_reader fn) {
+  char *name = "";
+  opset_entry saved[64];
+  int n_saved = c->n_opsets;
+  memcpy(saved, c->opsets, sizeof saved);
+  c->n_opsets = 0;
+  uint32_t f, w;
+  pb_reader r = fn;
+  while (pb_next(&r, &f, &w)) {
+    uint64_t v;
+    if (f == 1 && w == PB_BYTES) {
+      if (!(name = read_str(c, &r))) return CORRUPT("FunctionProto");
+    } else if (f == 9 && w == PB_BYTES) {
+      pb_reader o;
+      if (!pb_sub(&r, &o)) return CORRUPT("FunctionProto opset_import");
+      char *dom = "";
+      int64_t ver = 0;
+      while (pb_next(&o, &f, &w)) {
+        if (f == 1 && w == PB_BYTES) dom = read_str(c, &o);
+        else if (f == 2 && w == PB_VARINT && pb_varint(&o, &v)) ver = (int64_t)v;
+        else if (!pb_skip(&o, w)) break;
+      }
+      if (o.error || !dom) return CORRUPT("FunctionProto opset_import");
+      if (c->n_opsets < 64) c->opsets[c->n_opsets++] = (opset_entry){strcmp(dom, "ai.onnx") ? dom : "", ver};
+    } else if (!pb_skip(&r, w)) {
+      break;
+    }
+  }
+  if (r.error) return CORRUPT("FunctionProto");
+  scope sc = {NULL, 0, 0, NULL};
+  oxrt_status *st = NULL;
+  strlist ins, outs;
+  if (!(st = collect_strings(c, fn, 4, &ins, "FunctionProto inputs")))
+    for (int i = 0; i < ins.n && !st; i++)
+      if (!scope_add(&sc, ins.v[i])) st = OXRT_OOM();
+  int idx = 0;
+  r = fn;
+  while (!st && pb_next(&r, &f, &w)) {
+    if (f != 7 || w != PB_BYTES) {
+      if (!pb_skip(&r, w)) break;
+      continue;
+    }
+    pb_reader nsub, q;
+    if (!pb_sub(&r, &nsub)) break;
+    char *op = "", *nname = "", *domain = "";
+    q = nsub;
+    while (pb_next(&q, &f, &w)) {
+      if (f == 3 && w == PB_BYTES) nname = read_str(c, &q);
+      else if (f == 4 && w == PB_BYTES) op = read_str(c, &q);
+      else if (f == 7 && w == PB_BYTES) domain = read_str(c, &q);
+      else if (!pb_skip(&q, w)) break;
+    }
+    if (q.error || !op || !nname || !domain) {
+      st = CORRUPT("NodeProto");
+      break;
+    }
+    char nctx[600];
+    snprintf(nctx, sizeof nctx, "function '%s' node #%d '%s' (%s%s%s)", name, idx++, nname, domain, *domain ? ":" : "",
+             op);
+    if ((st = collect_strings(c, nsub, 1, &ins, "NodeProto inputs")) ||
+        (st = collect_strings(c, nsub, 2, &outs, "NodeProto outputs")))
+      break;
+    for (int i = 0; i < ins.n && !st; i++)
+      if (*ins.v[i] && !scope_has(&sc, ins.v[i]))
+        st = BAD("%s: input %d '%s' is not a function input or an output of an earlier node (nodes must be "
+                 "topologically sorted)", nctx, i, ins.v[i]);
+    if (!st) st = check_node(c, nsub, &sc, op, domain, nctx, &ins, &outs);
+    for (int i = 0; i < outs.n && !st; i++) {
+      if (!*outs.v[i]) continue;
+      if (scope_has(&sc, outs.v[i]))
+        st = BAD("%s: output %d '%s' is already defined; every name must be assigned once (SSA)", nctx, i, outs.v[i]);
+      else if (!scope_add(&sc, outs.v[i]))
+        st = OXRT_OOM();
+    }
+  }
+  if (!st && r.error) st = CORRUPT("FunctionProto");
+  scope_free(&sc);
+  memcpy(c->opsets, saved, sizeof saved);
+  c->n_opsets = n_saved;
+  return st;
+}
+
 /* ---------------------------------------------------------------- model */
 static oxrt_status *check_model_struct(ck *c, const void *data, size_t size) {
   pb_reader r = pb_init(data, size);
@@ -864,7 +948,18 @@ static oxrt_status *check_model_struct(ck *c, const void *data, size_t size) {
     c->opsets[c->n_opsets++] = (opset_entry){"", 1};
   }
   if (!has_graph) return BAD("model: field 'graph' is missing");
-  return check_graph(c, graph, NULL, true, "");
+  OXRT_TRY(check_graph(c, graph, NULL, true, ""));
+  r = pb_init(data, size);
+  while (pb_next(&r, &f, &w)) {
+    pb_reader fn;
+    if (f == 25 && w == PB_BYTES) {
+      if (!pb_sub(&r, &fn)) break;
+      OXRT_TRY(check_function(c, fn));
+    } else if (!pb_skip(&r, w)) {
+      break;
+    }
+  }
+  return NULL;
 }
 
 /* ------------------------------------------------------------ full check */

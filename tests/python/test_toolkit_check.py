@@ -195,6 +195,23 @@ BROKEN = {
 }
 
 
+def fn_model(*nodes, opsets=(("", 17),)):
+    f = h.make_function("local", "F", ["a"], ["b"], list(nodes), [h.make_opsetid(d, v) for d, v in opsets])
+    m = mk([h.make_node("F", ["x"], ["y"], domain="local")], functions=[f])
+    m.opset_import.append(h.make_opsetid("local", 1))
+    return m
+
+
+BROKEN.update({
+    "function_valid_output_unused": fn_model(h.make_node("Relu", ["a"], ["c"])),
+    "function_dangling": fn_model(h.make_node("Relu", ["q"], ["b"])),
+    "function_unknown_op": fn_model(h.make_node("Reluxx", ["a"], ["b"])),
+    "function_unknown_attribute": fn_model(h.make_node("Relu", ["a"], ["b"], foo=1)),
+    "function_not_ssa": fn_model(h.make_node("Relu", ["a"], ["b"]), h.make_node("Relu", ["a"], ["b"])),
+    "function_no_opset": fn_model(h.make_node("Relu", ["a"], ["b"]), opsets=()),
+})
+
+
 @pytest.fixture(scope="module")
 def broken_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("broken")
@@ -215,7 +232,7 @@ def test_broken_models_same_verdict(oxrt_bin, broken_dir):
     n_invalid = sum(p in bad for p in paths)
     print(f"broken models: {len(paths) - len(wrong)} of {len(paths)} verdicts agree ({n_invalid} invalid)")
     assert not wrong, "\n".join(wrong)
-    assert n_invalid >= 40
+    assert n_invalid >= 45
 
 
 @pytest.mark.parametrize("name,words", [
@@ -226,6 +243,7 @@ def test_broken_models_same_verdict(oxrt_bin, broken_dir):
     ("output_shape_contradiction", ["Relu", "'y'", "dimension 0", "2", "3"]),
     ("input_type_not_allowed", ["Relu", "string", "type constraint"]),
     ("external_data_dotdot", ["'w'", "../x.bin", "outside"]),
+    ("function_dangling", ["function 'F'", "'q'", "topologically"]),
 ])
 def test_messages_name_what_and_where(oxrt_bin, broken_dir, name, words):
     p = str(broken_dir / f"{name}.onnx")
