@@ -76,6 +76,11 @@ static inline void oxrt_parallel(oxrt_kernel_ctx *ctx, size_t n, size_t grain, o
   oxrt_parallel_for(ctx->pool, n, grain, fn, arg);
 }
 
+/* True once the run should stop (its terminate flag was set or its time limit passed): kernels with long loops
+ * check it now and then and return oxrt_error(OXRT_ERR_CANCELLED, ...) early; the executor also checks between
+ * nodes, so short kernels need not. */
+bool oxrt_should_stop(const oxrt_kernel_ctx *ctx);
+
 /* Runs subgraph `g` (an attribute of ctx->node) with the given inputs bound to
  * its formal inputs in order; outer-scope names resolve through the running
  * frame. outputs[k] (k < g->n_outputs) receive new values owned by the caller. */
@@ -84,5 +89,9 @@ oxrt_status *oxrt_subgraph_run(oxrt_kernel_ctx *ctx, const oxrt_graph *g, const 
 
 /* Common checks with uniform messages. */
 oxrt_status *oxrt_check_tensor(const oxrt_value *v, int index, const char *what);
+
+/* True when input i is `v` and `v` is the graph's initializer (not a feed that overrides it): a constant the
+ * kernel may pack once and reuse across runs (src/exec/kernel_ctx.c). */
+bool oxrt_input_is_constant(const oxrt_kernel_ctx *ctx, int i, const oxrt_value *v);
 
 #endif

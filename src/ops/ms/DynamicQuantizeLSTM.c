@@ -106,7 +106,7 @@ static oxrt_status *dqlstm_run(oxrt_kernel_ctx *ctx) {
   dqlstm_weights *w = NULL, *own = NULL;
   bool constant = true;
   for (int i = 1; i <= 11 && constant; i++)
-    if (i <= 2 || i >= 8) constant = !oxrt_input(ctx, i) || la_input_is_initializer(ctx, i, oxrt_input(ctx, i));
+    if (i <= 2 || i >= 8) constant = !oxrt_input(ctx, i) || oxrt_input_is_constant(ctx, i, oxrt_input(ctx, i));
   if (constant) {
     w = la_once_get(&st->cache, weights_make, &arg);
     if (w && (w->wdata != W->data || w->rdata != R->data)) w = NULL;

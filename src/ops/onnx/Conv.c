@@ -130,7 +130,7 @@ static oxrt_status *conv_compute(oxrt_kernel_ctx *ctx, bool fused) {
   /* Constant W: packed once per session (only for the shapes that run through the packed GEMM). */
   const conv_packed *pk = NULL;
   conv_state *cs = ctx->state;
-  if (cs && oxrt_conv_f32_uses_pack(&s) && la_input_is_initializer(ctx, 1, w)) {
+  if (cs && oxrt_conv_f32_uses_pack(&s) && oxrt_input_is_constant(ctx, 1, w)) {
     conv_pack_arg pa = {&s, w};
     pk = la_once_get(&cs->cache, conv_make_pack, &pa);
     if (pk && (pk->wdata != w->data || pk->wp.group != s.group || pk->wp.Mg != s.M / s.group ||

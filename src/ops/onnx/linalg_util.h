@@ -2,7 +2,6 @@
  * numeric tensor, and exact integer matrix products for the non-float types. */
 #ifndef OXRT_OPS_LINALG_UTIL_H
 #define OXRT_OPS_LINALG_UTIL_H
-#include "../../exec/engine.h"
 #include "../../kernels/gemm.h"
 #include "../op_util.h"
 #include <pthread.h>
@@ -29,13 +28,6 @@ static inline void la_f32_commit(oxrt_value *o, float *tmp) {
 
 /* True when input i of the running node is bound to the graph's own initializer (a constant that every run
  * sees unchanged, so work derived from it can be cached in the node state); false for fed values. */
-static inline bool la_input_is_initializer(const oxrt_kernel_ctx *ctx, int i, const oxrt_value *v) {
-  if (!v || !ctx->frame || !ctx->frame->plan || i < 0 || i >= ctx->node->n_inputs) return false;
-  int id = ctx->node->inputs[i];
-  const oxrt_graph *g = ctx->frame->plan->graph;
-  return id >= 0 && id < g->n_values && g->values[id].init == v;
-}
-
 /* A cache filled once, on first use, by whichever run gets there first; later runs read it without locking. */
 typedef struct {
   pthread_mutex_t mu;
@@ -141,7 +133,7 @@ static inline const oxrt_sgemm_bpack *la_const_bpack(const oxrt_kernel_ctx *ctx,
                                                      bool tb, size_t M, size_t K, size_t N) {
   la_bpack_state *st = ctx->state;
   if (!st || M < 4 || (double)M * (double)N * (double)K < 65536.0 || !la_is_f32_family(b->dtype) ||
-      !la_input_is_initializer(ctx, idx, b))
+      !oxrt_input_is_constant(ctx, idx, b))
     return NULL;
   la_bpack_arg a = {b, tb, K, N};
   const la_bpack_item *it = la_once_get(&st->cache, la_bpack_make, &a);

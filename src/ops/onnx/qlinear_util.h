@@ -138,7 +138,7 @@ static inline const ql_item *ql_weight(const oxrt_kernel_ctx *ctx, int wi, int z
                                        ql_item **tmp) {
   *tmp = NULL;
   ql_state *st = ctx->state;
-  if (st && la_input_is_initializer(ctx, wi, a->w) && (!a->zp || la_input_is_initializer(ctx, zi, a->zp))) {
+  if (st && oxrt_input_is_constant(ctx, wi, a->w) && (!a->zp || oxrt_input_is_constant(ctx, zi, a->zp))) {
     const ql_item *it = la_once_get(&st->cache, ql_make, (void *)a);
     if (it && it->wdata == a->w->data && it->zdata == (a->zp ? a->zp->data : NULL) && it->K == a->K &&
         it->N == a->N && it->trans == a->trans)

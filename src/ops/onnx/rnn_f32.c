@@ -327,8 +327,8 @@ oxrt_status *oxrt_rnn_run_f32(oxrt_kernel_ctx *ctx, const rnn_io *io, bool *done
   /* weights: prepared once when constant, else for this run */
   const f32_weights *wt = NULL;
   f32_weights *own_wt = NULL;
-  if (a->f32 && la_input_is_initializer(ctx, 1, io->W) && la_input_is_initializer(ctx, 2, io->R) &&
-      (!io->B || la_input_is_initializer(ctx, 3, io->B))) {
+  if (a->f32 && oxrt_input_is_constant(ctx, 1, io->W) && oxrt_input_is_constant(ctx, 2, io->R) &&
+      (!io->B || oxrt_input_is_constant(ctx, 3, io->B))) {
     weights_arg wa = {a, io, true};
     const f32_weights *c = la_once_get(&a->f32->once, weights_make_cached, &wa);
     if (c && c->w_src == io->W->data && c->r_src == io->R->data && c->b_src == (io->B ? io->B->data : NULL))
