@@ -74,7 +74,11 @@ const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id) {
   case OXRT_QK_AVX2:
   case OXRT_QK_AVX2_BYTES_A:
   case OXRT_QK_AVX2_BYTES_B: return isa >= OXRT_ISA_AVX2 ? &g_kernels[id] : NULL;
+#if defined(__clang__) && __clang_major__ < 16 /* older clang does not know the "avxvnni" feature name */
+  case OXRT_QK_AVXVNNI: return NULL;
+#else
   case OXRT_QK_AVXVNNI: return isa >= OXRT_ISA_AVX2 && __builtin_cpu_supports("avxvnni") ? &g_kernels[id] : NULL;
+#endif
   case OXRT_QK_AVX512: return isa >= OXRT_ISA_AVX512 && __builtin_cpu_supports("avx512bw") ? &g_kernels[id] : NULL;
   case OXRT_QK_AVX512VNNI:
     return isa >= OXRT_ISA_AVX512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni")
