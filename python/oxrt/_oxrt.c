@@ -347,7 +347,7 @@ static int tensor_from_buffer(PyObject *obj, oxrt_elem_type forced, BufferList *
     st = oxrt_value_wrap_tensor(et, dims, (size_t)view->ndim, data, (size_t)view->len, out);
   } else {
     st = oxrt_value_create_tensor(et, dims, (size_t)view->ndim, out);
-    if (!st) memcpy(oxrt_value_get_data(*out), view->buf, (size_t)view->len);
+    if (!st) memcpy(oxrt_value_get_mutable_data(*out), view->buf, (size_t)view->len);
   }
   return st ? fail_status(st) : 0;
 }
@@ -575,7 +575,7 @@ static PyObject *tensor_to_numpy(PyObject *owner, const oxrt_value *v) {
   static char empty_data[16];
   tv->itemsize = (Py_ssize_t)oxrt_elem_type_size(et);
   tv->nbytes = (Py_ssize_t)oxrt_value_get_elem_count(v) * tv->itemsize;
-  tv->data = oxrt_value_get_data(v);
+  tv->data = (void *)oxrt_value_get_data(v); /* results the library made: writable */
   if (!tv->data || tv->nbytes == 0) tv->data = empty_data;
   tv->format = fmt;
   tv->ndim = (int)rank;
@@ -698,13 +698,14 @@ static void log_to_stderr(void *user, oxrt_log_level level, const char *message)
 
 static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
   static char *kwlist[] = {"model", "intra_op_num_threads", "optimization_level", "log_severity_level",
-                           "optimized_model_filepath", "profile_file_prefix", "denormal_as_zero", NULL};
+                           "optimized_model_filepath", "profile_file_prefix", "denormal_as_zero", "disabled_passes", "bf16_compute", NULL};
   PyObject *model;
   int threads = 0, level = OXRT_OPT_ALL, log_level = OXRT_LOG_WARNING;
   const char *optimized_path = NULL, *profile_prefix = NULL;
-  int denormal_as_zero = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiizzp", kwlist, &model, &threads, &level, &log_level,
-                                   &optimized_path, &profile_prefix, &denormal_as_zero))
+  int denormal_as_zero = 0, bf16_compute = 0;
+  const char *disabled_passes = NULL;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiizzpzi", kwlist, &model, &threads, &level, &log_level,
+                                   &optimized_path, &profile_prefix, &denormal_as_zero, &disabled_passes, &bf16_compute))
     return -1;
   if (self->session) {
     PyErr_SetString(PyExc_RuntimeError, "session already initialised");
@@ -716,7 +717,12 @@ static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
   oxrt_session_options_set_intra_op_threads(opts, threads);
   oxrt_session_options_set_opt_level(opts, (oxrt_opt_level)level);
   oxrt_session_options_set_denormal_as_zero(opts, denormal_as_zero);
+  oxrt_session_options_set_bf16_compute(opts, bf16_compute);
   if (optimized_path && *optimized_path && (st = oxrt_session_options_set_optimized_model_path(opts, optimized_path))) {
+    oxrt_session_options_free(opts);
+    return fail_status(st);
+  }
+  if (disabled_passes && (st = oxrt_session_options_set_disabled_passes(opts, disabled_passes))) {
     oxrt_session_options_free(opts);
     return fail_status(st);
   }
@@ -807,7 +813,7 @@ static PyObject *describe_list(SessionObject *self, int outputs) {
   PyObject *list = PyList_New((Py_ssize_t)n);
   if (!list) return NULL;
   for (size_t i = 0; i < n; i++) {
-    oxrt_value_info info;
+    oxrt_value_info info = OXRT_INIT(oxrt_value_info);
     oxrt_status *st = outputs ? oxrt_session_get_output_info(self->session, i, &info)
                               : oxrt_session_get_input_info(self->session, i, &info);
     if (st) {
@@ -844,7 +850,7 @@ static int dict_set_steal(PyObject *d, const char *key, PyObject *v) {
 static PyObject *Session_meta(SessionObject *self, PyObject *unused) {
   (void)unused;
   if (check_open(self) < 0) return NULL;
-  oxrt_model_meta m;
+  oxrt_model_meta m = OXRT_INIT(oxrt_model_meta);
   oxrt_status *st = oxrt_session_get_model_meta(self->session, &m);
   if (st) return raise_status(st);
   PyObject *d = PyDict_New();
@@ -888,7 +894,7 @@ fail:
 static PyObject *Session_stats(SessionObject *self, PyObject *unused) {
   (void)unused;
   if (check_open(self) < 0) return NULL;
-  oxrt_model_stats m;
+  oxrt_model_stats m = OXRT_INIT(oxrt_model_stats);
   oxrt_status *st = oxrt_session_get_model_stats(self->session, &m);
   if (st) return raise_status(st);
   PyObject *ops = PyDict_New();
@@ -925,10 +931,112 @@ static int borrow_names(PyObject *seq, const char **names, const char *what) {
 }
 
 /* run(input_names, inputs, output_names_or_None) -> list */
+/* ------------------------------------------------------------- run options */
+/* oxrt_run_options behind onnxruntime.RunOptions (python/oxrt/_session.py); `terminate` may be set from any
+ * thread while a run that uses it is in progress (the run releases the GIL). */
+typedef struct {
+  PyObject_HEAD
+  oxrt_run_options *ro;
+} RunOptionsObject;
+
+static int RunOptions_init(RunOptionsObject *self, PyObject *args, PyObject *kwds) {
+  (void)args, (void)kwds;
+  if (self->ro) return 0;
+  oxrt_status *st = oxrt_run_options_create(&self->ro);
+  return st ? fail_status(st) : 0;
+}
+
+static void RunOptions_dealloc(RunOptionsObject *self) {
+  oxrt_run_options_free(self->ro);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *status_none(oxrt_status *st) {
+  if (st) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *RunOptions_set_tag(RunOptionsObject *self, PyObject *arg) {
+  const char *tag = PyUnicode_AsUTF8(arg);
+  return tag ? status_none(oxrt_run_options_set_tag(self->ro, tag)) : NULL;
+}
+static PyObject *RunOptions_set_log_level(RunOptionsObject *self, PyObject *arg) {
+  long v = PyLong_AsLong(arg);
+  if (v == -1 && PyErr_Occurred()) return NULL;
+  return status_none(oxrt_run_options_set_log_level(self->ro, (oxrt_log_level)v));
+}
+static PyObject *RunOptions_set_terminate(RunOptionsObject *self, PyObject *arg) {
+  int on = PyObject_IsTrue(arg);
+  if (on < 0) return NULL;
+  return status_none(oxrt_run_options_set_terminate(self->ro, on));
+}
+static PyObject *RunOptions_get_terminate(RunOptionsObject *self, PyObject *unused) {
+  (void)unused;
+  return PyBool_FromLong(oxrt_run_options_get_terminate(self->ro));
+}
+static PyObject *RunOptions_set_time_limit_ms(RunOptionsObject *self, PyObject *arg) {
+  long long v = PyLong_AsLongLong(arg);
+  if (v == -1 && PyErr_Occurred()) return NULL;
+  return status_none(oxrt_run_options_set_time_limit_ms(self->ro, (int64_t)v));
+}
+static PyObject *RunOptions_add_config_entry(RunOptionsObject *self, PyObject *args) {
+  const char *k, *v;
+  if (!PyArg_ParseTuple(args, "ss", &k, &v)) return NULL;
+  return status_none(oxrt_run_options_add_config_entry(self->ro, k, v));
+}
+
+static PyMethodDef RunOptions_methods[] = {
+    {"set_tag", (PyCFunction)RunOptions_set_tag, METH_O, "Run tag for log messages and errors."},
+    {"set_log_level", (PyCFunction)RunOptions_set_log_level, METH_O, "Log level of this run (0 verbose .. 4 fatal)."},
+    {"set_terminate", (PyCFunction)RunOptions_set_terminate, METH_O, "Stop runs using these options (any thread)."},
+    {"get_terminate", (PyCFunction)RunOptions_get_terminate, METH_NOARGS, "The terminate flag."},
+    {"set_time_limit_ms", (PyCFunction)RunOptions_set_time_limit_ms, METH_O, "Wall-clock limit per run; 0: none."},
+    {"add_config_entry", (PyCFunction)RunOptions_add_config_entry, METH_VARARGS, "Run configuration entry."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject RunOptionsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "oxrt._oxrt.RunOptions",
+    .tp_basicsize = sizeof(RunOptionsObject),
+    .tp_dealloc = (destructor)RunOptions_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "oxrt_run_options: tag, log level, terminate flag, time limit, config entries.",
+    .tp_methods = RunOptions_methods,
+    .tp_init = (initproc)RunOptions_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* A writable C-contiguous buffer as an oxrt tensor that receives an output in place. */
+static int tensor_into_buffer(PyObject *obj, BufferList *bufs, oxrt_value **out) {
+  Py_buffer *view = buffers_push(bufs);
+  if (!view) return -1;
+  if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+  bufs->count++;
+  oxrt_elem_type et = elem_type_of_format(view->format, view->itemsize);
+  if (et == OXRT_UNDEFINED || et == OXRT_STRING) {
+    PyErr_Format(PyExc_TypeError, "output buffer of format '%s' cannot receive a tensor", view->format);
+    return -1;
+  }
+  if (view->ndim > 16) {
+    PyErr_SetString(PyExc_ValueError, "output buffer has too many dimensions");
+    return -1;
+  }
+  int64_t dims[16];
+  for (int i = 0; i < view->ndim; i++) dims[i] = (int64_t)view->shape[i];
+  static char empty_data[16];
+  void *data = view->len ? view->buf : (void *)empty_data;
+  oxrt_status *st = oxrt_value_wrap_mutable_tensor(et, dims, (size_t)view->ndim, data, (size_t)view->len, out);
+  return st ? fail_status(st) : 0;
+}
+
 static PyObject *Session_run(SessionObject *self, PyObject *args) {
-  PyObject *in_names_obj, *in_values_obj, *out_names_obj;
-  if (!PyArg_ParseTuple(args, "OOO", &in_names_obj, &in_values_obj, &out_names_obj)) return NULL;
+  PyObject *in_names_obj, *in_values_obj, *out_names_obj, *ro_obj = Py_None, *out_bufs_obj = Py_None;
+  if (!PyArg_ParseTuple(args, "OOO|OO", &in_names_obj, &in_values_obj, &out_names_obj, &ro_obj, &out_bufs_obj))
+    return NULL;
   if (check_open(self) < 0) return NULL;
+  if (ro_obj != Py_None && !PyObject_TypeCheck(ro_obj, &RunOptionsType))
+    return PyErr_Format(PyExc_TypeError, "run_options must be an oxrt._oxrt.RunOptions");
+  const oxrt_run_options *run_opts = ro_obj != Py_None ? ((RunOptionsObject *)ro_obj)->ro : NULL;
   PyObject *in_names = PySequence_Fast(in_names_obj, "input names must be a sequence");
   PyObject *in_values = in_names ? PySequence_Fast(in_values_obj, "inputs must be a sequence") : NULL;
   PyObject *out_names = NULL;
@@ -975,12 +1083,26 @@ static PyObject *Session_run(SessionObject *self, PyObject *args) {
       }
       goto done;
     }
+  /* optional writable arrays that receive outputs in place (io binding); None entries get new arrays */
+  if (out_bufs_obj != Py_None) {
+    if (!PySequence_Check(out_bufs_obj) || PySequence_Size(out_bufs_obj) != n_out) {
+      PyErr_SetString(PyExc_ValueError, "output buffers must be a sequence with one entry per output");
+      goto done;
+    }
+    for (Py_ssize_t i = 0; i < n_out; i++) {
+      PyObject *b = PySequence_GetItem(out_bufs_obj, i);
+      if (!b) goto done;
+      int rc = b == Py_None ? 0 : tensor_into_buffer(b, &bufs, &outputs[i]);
+      Py_DECREF(b);
+      if (rc < 0) goto done;
+    }
+  }
   oxrt_status *st;
   {
     oxrt_session *s = self->session;
     const char *const *on = out_names ? onames : NULL;
     Py_BEGIN_ALLOW_THREADS
-    st = oxrt_session_run(s, NULL, inames, (const oxrt_value *const *)inputs, (size_t)n_in, on, (size_t)n_out,
+    st = oxrt_session_run(s, run_opts, inames, (const oxrt_value *const *)inputs, (size_t)n_in, on, (size_t)n_out,
                           outputs);
     Py_END_ALLOW_THREADS
   }
@@ -991,6 +1113,12 @@ static PyObject *Session_run(SessionObject *self, PyObject *args) {
   result = PyList_New(n_out);
   if (!result) goto done;
   for (Py_ssize_t i = 0; i < n_out; i++) {
+    PyObject *given = out_bufs_obj != Py_None ? PySequence_GetItem(out_bufs_obj, i) : NULL;
+    if (given && given != Py_None) { /* filled in place: the caller's array is the result */
+      PyList_SET_ITEM(result, i, given);
+      continue;
+    }
+    Py_XDECREF(given);
     OwnerObject *owner = PyObject_New(OwnerObject, &OwnerType);
     if (!owner) {
       Py_CLEAR(result);
@@ -1050,7 +1178,7 @@ static PyObject *Session_profile_events(SessionObject *self, PyObject *unused) {
   size_t n = oxrt_session_get_profile_count(self->session);
   PyObject *list = PyList_New(0);
   for (size_t i = 0; list && i < n; i++) {
-    oxrt_profile_event e;
+    oxrt_profile_event e = OXRT_INIT(oxrt_profile_event);
     if (oxrt_session_get_profile_event(self->session, i, &e)) break; /* ended meanwhile */
     PyObject *t = Py_BuildValue("(ssLL)", e.node_name, e.op_type, (long long)e.start_ns, (long long)e.duration_ns);
     if (!t || PyList_Append(list, t) < 0) {
@@ -1110,40 +1238,6 @@ static PyObject *mod_elem_type_name(PyObject *self, PyObject *arg) {
     return NULL;
   }
   return PyUnicode_FromString(oxrt_elem_type_name((oxrt_elem_type)t));
-}
-
-/* optimize_passes(in_path, out_path, passes, fixed_point, external_threshold): oxrt.optimizer's engine. */
-static PyObject *mod_optimize_passes(PyObject *self, PyObject *args) {
-  (void)self;
-  const char *in, *out, *passes;
-  int fixed_point = 0;
-  unsigned long long threshold = 0;
-  if (!PyArg_ParseTuple(args, "sss|pK", &in, &out, &passes, &fixed_point, &threshold)) return NULL;
-  oxrt_optimize_options o = {OXRT_OPT_ALL, (size_t)threshold, NULL, NULL, NULL};
-  oxrt_status *st;
-  Py_BEGIN_ALLOW_THREADS st = oxrt_optimize_model_file_passes(in, out, passes, fixed_point, &o);
-  Py_END_ALLOW_THREADS
-  if (st) return raise_status(st);
-  Py_RETURN_NONE;
-}
-
-/* optimizer_passes(): [(name, summary, alias_of or None, named_only)] of every name optimize_passes takes. */
-static PyObject *mod_optimizer_passes(PyObject *self, PyObject *noargs) {
-  (void)self, (void)noargs;
-  PyObject *list = PyList_New(0);
-  const char *summary, *alias;
-  oxrt_opt_level level;
-  for (size_t i = 0; list && oxrt_opt_pass_info(i, &summary, &level); i++) {
-    PyObject *t = Py_BuildValue("(ssOO)", oxrt_opt_pass_info(i, NULL, NULL), summary, Py_None, Py_False);
-    if (!t || PyList_Append(list, t) < 0) Py_CLEAR(list);
-    Py_XDECREF(t);
-  }
-  for (size_t i = 0; list && oxrt_opt_named_pass_info(i, &summary, &alias); i++) {
-    PyObject *t = Py_BuildValue("(sszO)", oxrt_opt_named_pass_info(i, NULL, NULL), summary, alias, Py_True);
-    if (!t || PyList_Append(list, t) < 0) Py_CLEAR(list);
-    Py_XDECREF(t);
-  }
-  return list;
 }
 
 /* ---- ONNX toolkit (checker, shape inference, text format, opset conversion) over serialized models */
@@ -1258,7 +1352,108 @@ static PyObject *mod_optimizer_passes(PyObject *self, PyObject *noargs) {
   return list;
 }
 
+/* ------------------------------------------------------- reduced precision */
+/* quantize(in_path, out_path, mode, fmt, per_channel, reduce_range, weight_type, activation_type, method,
+ *          percentile, op_types, exclude_nodes, batches, progress): batches is a list of (names, arrays). */
+static PyObject *mod_quantize(PyObject *self, PyObject *args) {
+  (void)self;
+  const char *in, *out, *op_types, *exclude;
+  int mode, fmt, per_channel, reduce_range, wt, at, method;
+  float pct;
+  PyObject *batches_obj, *progress;
+  if (!PyArg_ParseTuple(args, "ssiiiiiiifzzOO", &in, &out, &mode, &fmt, &per_channel, &reduce_range, &wt, &at,
+                        &method, &pct, &op_types, &exclude, &batches_obj, &progress))
+    return NULL;
+  PyObject *batches = PySequence_Fast(batches_obj, "batches must be a sequence");
+  if (!batches) return NULL;
+  Py_ssize_t nb = PySequence_Fast_GET_SIZE(batches), total = 0;
+  oxrt_calib_batch *cb = PyMem_Calloc((size_t)nb + 1, sizeof *cb);
+  for (Py_ssize_t b = 0; b < nb; b++) {
+    PyObject *names = PyTuple_Check(PySequence_Fast_GET_ITEM(batches, b)) ? PyTuple_GetItem(PySequence_Fast_GET_ITEM(batches, b), 0) : NULL;
+    total += names ? PySequence_Size(names) : 0;
+  }
+  const char **names_all = PyMem_Calloc((size_t)total + 1, sizeof(char *));
+  oxrt_value **vals_all = PyMem_Calloc((size_t)total + 1, sizeof(oxrt_value *));
+  BufferList bufs = {0};
+  PyObject *result = NULL;
+  Py_ssize_t k = 0;
+  if (!cb || !names_all || !vals_all) {
+    PyErr_NoMemory();
+    goto done;
+  }
+  for (Py_ssize_t b = 0; b < nb; b++) {
+    PyObject *pair = PySequence_Fast_GET_ITEM(batches, b), *names, *values;
+    if (!PyTuple_Check(pair) || PyTuple_Size(pair) != 2) {
+      PyErr_SetString(PyExc_TypeError, "each calibration batch must be a (names, arrays) tuple");
+      goto done;
+    }
+    names = PyTuple_GET_ITEM(pair, 0), values = PyTuple_GET_ITEM(pair, 1);
+    Py_ssize_t n = PySequence_Size(names);
+    if (n < 0 || PySequence_Size(values) != n) {
+      PyErr_SetString(PyExc_ValueError, "calibration batch: names and arrays differ in length");
+      goto done;
+    }
+    cb[b].n_inputs = (size_t)n;
+    cb[b].names = names_all + k;
+    cb[b].values = (const oxrt_value *const *)(vals_all + k);
+    for (Py_ssize_t i = 0; i < n; i++, k++) {
+      PyObject *nm = PySequence_GetItem(names, i), *v = PySequence_GetItem(values, i);
+      names_all[k] = nm ? PyUnicode_AsUTF8(nm) : NULL; /* kept alive by the batches list */
+      int rc = names_all[k] && v ? value_from_py(v, &bufs, 0, &vals_all[k]) : -1;
+      Py_XDECREF(nm);
+      Py_XDECREF(v);
+      if (rc < 0) goto done;
+    }
+  }
+  oxrt_quantize_options o;
+  memset(&o, 0, sizeof o);
+  o.mode = (oxrt_quant_mode)mode, o.format = (oxrt_quant_format)fmt, o.per_channel = per_channel;
+  o.reduce_range = reduce_range, o.weight_type = (oxrt_elem_type)wt, o.activation_type = (oxrt_elem_type)at;
+  o.method = (oxrt_calib_method)method, o.percentile = pct, o.op_types = op_types, o.exclude_nodes = exclude;
+  o.batches = cb, o.n_batches = (size_t)nb;
+  (void)progress; /* the Python side draws its own bar while reading batches */
+  oxrt_status *st;
+  Py_BEGIN_ALLOW_THREADS
+  st = oxrt_quantize_model_file(in, out, &o);
+  Py_END_ALLOW_THREADS
+  if (st) raise_status(st);
+  else result = Py_NewRef(Py_None);
+done:
+  for (Py_ssize_t i = 0; vals_all && i < total; i++) oxrt_value_free(vals_all[i]);
+  buffers_release(&bufs);
+  PyMem_Free(cb), PyMem_Free(names_all), PyMem_Free(vals_all);
+  Py_DECREF(batches);
+  return result;
+}
+
+/* convert_float(in_path, out_path, to, keep_io_types, block_ops or None, block_nodes or None) */
+static PyObject *mod_convert_float(PyObject *self, PyObject *args) {
+  (void)self;
+  const char *in, *out, *block_ops, *block_nodes;
+  int to, keep;
+  if (!PyArg_ParseTuple(args, "ssiizz", &in, &out, &to, &keep, &block_ops, &block_nodes)) return NULL;
+  oxrt_convert_options o;
+  memset(&o, 0, sizeof o);
+  o.to = (oxrt_elem_type)to, o.keep_io_types = keep, o.block_ops = block_ops, o.block_nodes = block_nodes;
+  oxrt_status *st;
+  Py_BEGIN_ALLOW_THREADS
+  st = oxrt_convert_float_model_file(in, out, &o);
+  Py_END_ALLOW_THREADS
+  if (st) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *mod_bf16_info(PyObject *self, PyObject *unused) {
+  (void)self, (void)unused;
+  return Py_BuildValue("{s:O,s:O,s:s}", "cpu_has_bf16", oxrt_cpu_has_bf16() ? Py_True : Py_False, "native_kernel",
+                       oxrt_bf16_compute_native() ? Py_True : Py_False, "default_block_ops",
+                       oxrt_convert_default_block_ops());
+}
+
 static PyMethodDef module_methods[] = {
+    {"quantize", mod_quantize, METH_VARARGS, "8-bit quantization of a model file (oxrt.quantization)."},
+    {"convert_float", mod_convert_float, METH_VARARGS, "float16/bfloat16 conversion of a model file (oxrt.float16)."},
+    {"bf16_info", mod_bf16_info, METH_NOARGS, "bfloat16 support of this CPU and build."},
     {"optimize_passes", mod_optimize_passes, METH_VARARGS,
      "optimize_passes(in_path, out_path, passes, fixed_point=False, external_threshold=0): run named passes."},
     {"optimizer_passes", mod_optimizer_passes, METH_NOARGS, "[(name, summary, alias_of, named_only)] of every pass."},
@@ -1267,9 +1462,6 @@ static PyMethodDef module_methods[] = {
     {"print_model", mod_print_model, METH_O, "A serialized model in ONNX's textual syntax."},
     {"parse_model", mod_parse_model, METH_O, "ONNX textual syntax to a serialized model."},
     {"convert_opset", mod_convert_opset, METH_VARARGS, "convert_opset(bytes, target_opset): converted model bytes."},
-    {"optimize_passes", mod_optimize_passes, METH_VARARGS,
-     "optimize_passes(in_path, out_path, passes, fixed_point=False, external_threshold=0): run named passes."},
-    {"optimizer_passes", mod_optimizer_passes, METH_NOARGS, "[(name, summary, alias_of, named_only)] of every pass."},
     {"version", mod_version, METH_NOARGS, "Version string of the C library."},
     {"elem_type_name", mod_elem_type_name, METH_O, "ONNX name of an element type number."},
     {NULL, NULL, 0, NULL},
@@ -1281,7 +1473,8 @@ static struct PyModuleDef module_def = {
 };
 
 PyMODINIT_FUNC PyInit__oxrt(void) {
-  if (PyType_Ready(&OwnerType) < 0 || PyType_Ready(&TensorViewType) < 0 || PyType_Ready(&SessionType) < 0)
+  if (PyType_Ready(&OwnerType) < 0 || PyType_Ready(&TensorViewType) < 0 || PyType_Ready(&SessionType) < 0 ||
+      PyType_Ready(&RunOptionsType) < 0)
     return NULL;
   PyObject *m = PyModule_Create(&module_def);
   if (!m) return NULL;
@@ -1317,6 +1510,7 @@ PyMODINIT_FUNC PyInit__oxrt(void) {
   }
   Py_DECREF(dict);
   if (PyModule_AddObjectRef(m, "Session", (PyObject *)&SessionType) < 0) goto fail;
+  if (PyModule_AddObjectRef(m, "RunOptions", (PyObject *)&RunOptionsType) < 0) goto fail;
   if (PyModule_AddStringConstant(m, "__version__", oxrt_version()) < 0) goto fail;
   return m;
 fail:

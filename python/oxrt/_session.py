@@ -10,8 +10,10 @@ NodeArg, ModelMetadata, SessionOptions and RunOptions.
 
 from __future__ import annotations
 
+import ctypes
 import enum
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -22,6 +24,7 @@ __all__ = [
     "ExecutionMode",
     "ExecutionOrder",
     "GraphOptimizationLevel",
+    "IOBinding",
     "InferenceSession",
     "ModelMetadata",
     "NodeArg",
@@ -213,17 +216,66 @@ class SessionOptions:
 
 
 class RunOptions:
-    """Options of one run (onnxruntime.RunOptions). Accepted; oxrt runs need none yet."""
+    """Options of one run (onnxruntime.RunOptions), over the C library's oxrt_run_options.
+
+    ``terminate = True`` (from any thread) stops the runs using these options at the next node and makes them
+    raise (Fail, "... was terminated"); runs started while it is set fail at once. ``run_tag`` names the run in
+    messages; ``log_severity_level`` (0 verbose .. 4 fatal, -1: the session's) applies to this run;
+    ``time_limit_ms`` (oxrt extra, 0: none) stops a run that takes longer.
+    """
 
     def __init__(self):
-        self.log_severity_level = -1
+        self._c = _oxrt.RunOptions()
+        self._log_severity_level = -1
+        self._time_limit_ms = 0
         self.log_verbosity_level = 0
-        self.logid = ""
-        self.terminate = False
         self.only_execute_path_to_fetches = False
         self._config = {}
 
+    @property
+    def run_tag(self):
+        return self._tag if hasattr(self, "_tag") else ""
+
+    @run_tag.setter
+    def run_tag(self, value):
+        self._c.set_tag(str(value))
+        self._tag = str(value)
+
+    logid = run_tag  # onnxruntime's older name
+
+    @property
+    def log_severity_level(self):
+        return self._log_severity_level
+
+    @log_severity_level.setter
+    def log_severity_level(self, value):
+        value = _check_int("log_severity_level", value, -1)
+        if value > 4:
+            raise ValueError(f"log_severity_level must be -1 (the session's) or 0 to 4, got {value}")
+        if value >= 0:
+            self._c.set_log_level(value)
+        self._log_severity_level = value
+
+    @property
+    def terminate(self):
+        return self._c.get_terminate()
+
+    @terminate.setter
+    def terminate(self, value):
+        self._c.set_terminate(bool(value))
+
+    @property
+    def time_limit_ms(self):
+        return self._time_limit_ms
+
+    @time_limit_ms.setter
+    def time_limit_ms(self, value):
+        value = _check_int("time_limit_ms", value, 0)
+        self._c.set_time_limit_ms(value)
+        self._time_limit_ms = value
+
     def add_run_config_entry(self, key, value):
+        self._c.add_config_entry(str(key), str(value))
         self._config[str(key)] = str(value)
 
     def get_run_config_entry(self, key):
@@ -348,6 +400,11 @@ def _parse_type(s):
         return parse(0)[0]
     except ValueError:
         return ("unknown",)
+
+
+def _bf16_mode(v):
+    """session.bf16_compute: "0" off, "1" hardware bfloat16 where present, "emulate" (or "2") rounding emulation."""
+    return {"0": 0, "": 0, "1": 1, "2": 2, "emulate": 2}.get(str(v).strip().lower(), 0)
 
 
 # ------------------------------------------------------- input conversion
@@ -483,6 +540,113 @@ class OrtValue:
         np.copyto(self._value, np_arr)
 
 
+def _run_options_c(run_options):
+    if run_options is None:
+        return None
+    if not isinstance(run_options, RunOptions):
+        raise TypeError(f"run_options must be an oxrt.RunOptions, got {type(run_options).__name__}")
+    return run_options._c
+
+
+def _is_cpu(device_type):
+    if str(device_type).lower() != "cpu":
+        raise RuntimeError(f"oxrt only has the CPU device, not '{device_type}'")
+
+
+def _array_at(buffer_ptr, element_type, shape):
+    """A numpy array over `shape` elements of `element_type` at address `buffer_ptr` (bind_input's raw pointer)."""
+    dt = np.dtype(element_type)
+    n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+    raw = (ctypes.c_char * n).from_address(int(buffer_ptr))
+    return np.frombuffer(raw, dtype=dt).reshape(shape)
+
+
+class IOBinding:
+    """Inputs and outputs bound once by name for many runs (onnxruntime.IOBinding, CPU only).
+
+    An output bound to an array (bind_output with shape and buffer_ptr, bind_ortvalue_output) is written in
+    place on every run, without new memory; its type and shape must match the result (else an error, never a
+    silent replacement). An output bound by name only gets an array from its first run, which later runs
+    write into, as onnxruntime does (bind it again to accept a new shape).
+    """
+
+    def __init__(self, session):
+        self._session = session
+        self._inputs = {}
+        self._outputs = {}  # name -> writable array or None
+        self._results = []
+
+    # inputs
+    def bind_cpu_input(self, name, arr_on_cpu):
+        self._inputs[name] = arr_on_cpu
+
+    def bind_input(self, name, device_type, device_id, element_type, shape, buffer_ptr):
+        _is_cpu(device_type)
+        self._inputs[name] = _array_at(buffer_ptr, element_type, shape)
+
+    def bind_ortvalue_input(self, name, ortvalue):
+        self._inputs[name] = ortvalue.numpy() if isinstance(ortvalue, OrtValue) else ortvalue
+
+    # outputs
+    def bind_output(self, name, device_type="cpu", device_id=0, element_type=None, shape=None, buffer_ptr=None):
+        _is_cpu(device_type)
+        if buffer_ptr is not None:
+            if element_type is None or shape is None:
+                raise ValueError("bind_output with buffer_ptr needs element_type and shape")
+            self._outputs[name] = _array_at(buffer_ptr, element_type, shape)
+        else:
+            self._outputs[name] = None
+        self._check_output_name(name)
+
+    def bind_ortvalue_output(self, name, ortvalue):
+        arr = ortvalue.numpy() if isinstance(ortvalue, OrtValue) else ortvalue
+        if not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous or not arr.flags.writeable:
+            raise ValueError(f"output '{name}' must be bound to a writable C-contiguous tensor")
+        self._outputs[name] = arr
+        self._check_output_name(name)
+
+    def _check_output_name(self, name):
+        if name not in {o.name for o in self._session.get_outputs()}:
+            del self._outputs[name]
+            raise ValueError(f"cannot bind output '{name}': the model has no output of that name")
+
+    def clear_binding_inputs(self):
+        self._inputs.clear()
+
+    def clear_binding_outputs(self):
+        self._outputs.clear()
+        self._results = []
+
+    def synchronize_inputs(self):
+        """Nothing to do on the CPU."""
+
+    def synchronize_outputs(self):
+        """Nothing to do on the CPU."""
+
+    def _run(self, run_options):
+        names = list(self._outputs)
+        if not names:
+            raise ValueError("no outputs are bound")
+        s = self._session
+        s._validate_input(list(self._inputs))
+        in_names, values = s._feed(self._inputs)
+        bufs = [self._outputs[n] for n in names]
+        self._results = s._sess.run(in_names, values, names, _run_options_c(run_options), bufs)
+        # as onnxruntime: an output the run allocated stays bound, and later runs write into it
+        for n, r in zip(names, self._results):
+            if self._outputs[n] is None and isinstance(r, np.ndarray) and r.flags.writeable and r.flags.c_contiguous \
+                    and r.dtype.kind not in "OUS":
+                self._outputs[n] = r
+
+    def get_outputs(self):
+        return [OrtValue(r) for r in self._results]
+
+    get_outputs_as_ortvaluevector = get_outputs
+
+    def copy_outputs_to_cpu(self):
+        return [np.array(r, copy=True) if isinstance(r, np.ndarray) else r for r in self._results]
+
+
 # --------------------------------------------------------------- session
 
 def _provider_names(providers, provider_options):
@@ -552,6 +716,8 @@ class InferenceSession:
             (os.fspath(sess_options.profile_file_prefix) or "onnxruntime_profile_")
             if sess_options.enable_profiling else None,
             sess_options._config.get("session.set_denormal_as_zero", "0") == "1",
+            ",".join(kwargs.get("disabled_optimizers") or ()) or None,
+            bf16_compute=_bf16_mode(sess_options._config.get("session.bf16_compute", "0")),
         )
         self._inputs_meta = [NodeArg(*t) for t in self._sess.inputs()]
         self._outputs_meta = [NodeArg(*t) for t in self._sess.outputs()]
@@ -620,6 +786,14 @@ class InferenceSession:
         if missing:
             raise ValueError(f"Required inputs ({missing}) are missing from input feed ({feed_input_names}).")
 
+    def _feed(self, input_feed):
+        names, values = [], []
+        unknown = ("unknown",)
+        for name, value in input_feed.items():
+            names.append(name)
+            values.append(_convert(value, self._input_types.get(name, unknown)))
+        return names, values
+
     def run(self, output_names, input_feed, run_options=None):
         """Compute outputs: ``output_names`` (None or [] for all) from ``input_feed`` ({name: value}).
 
@@ -628,17 +802,37 @@ class InferenceSession:
         ZipMap's sequence of maps). The GIL is released while the model runs.
         """
         self._validate_input(list(input_feed.keys()))
-        names = []
-        values = []
-        unknown = ("unknown",)
-        for name, value in input_feed.items():
-            names.append(name)
-            values.append(_convert(value, self._input_types.get(name, unknown)))
+        names, values = self._feed(input_feed)
         if not output_names:
             output_names = None
         elif isinstance(output_names, str):
             output_names = [output_names]
-        return self._sess.run(names, values, output_names)
+        return self._sess.run(names, values, output_names, _run_options_c(run_options))
+
+    def run_async(self, output_names, input_feed, callback, user_data=None, run_options=None):
+        """Runs on a worker thread and calls ``callback(outputs, user_data, error)`` from it, as onnxruntime
+        does: ``outputs`` is the list run() returns ([] on failure) and ``error`` "" or the error message."""
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        self._validate_input(list(input_feed.keys()))  # as onnxruntime: a missing input raises here
+
+        def work():
+            try:
+                results, err = self.run(output_names, input_feed, run_options), ""
+            except Exception as e:  # noqa: BLE001 - reported to the callback, as onnxruntime does
+                results, err = [], str(e)
+            callback(results, user_data, err)
+
+        threading.Thread(target=work, name="oxrt-run-async", daemon=True).start()
+
+    def io_binding(self):
+        """An IOBinding for this session (onnxruntime.IOBinding, CPU only)."""
+        return IOBinding(self)
+
+    def run_with_iobinding(self, iobinding, run_options=None):
+        """Runs with the inputs and outputs bound to ``iobinding``; outputs bound to an array or OrtValue
+        are written in place (no new memory), the others are new arrays (get_outputs, copy_outputs_to_cpu)."""
+        iobinding._run(run_options)
 
     def run_with_ort_values(self, output_names, input_dict_ort_values, run_options=None):
         results = self.run(output_names, input_dict_ort_values, run_options)

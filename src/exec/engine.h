@@ -3,6 +3,7 @@
 #define OXRT_EXEC_ENGINE_H
 #include "profile.h"
 #include "kernel.h"
+#include "run_options.h"
 #include "../core/limits.h"
 #include <pthread.h>
 
@@ -12,6 +13,7 @@ typedef struct oxrt_buffer_pool {
   void **bufs;
   size_t *sizes;
   uint64_t run_bytes; /* bytes of tensors the run owning this pool has allocated (OXRT_LIMIT_RUN_BYTES) */
+  const oxrt_run_state *run; /* the run owning this pool: terminate flag and time limit (run_options.c) */
 } oxrt_buffer_pool;
 
 void *oxrt_pool_take(oxrt_buffer_pool *p, size_t nbytes, size_t *got);
@@ -48,8 +50,11 @@ struct oxrt_session_options {
   int profiling;
   char profile_prefix[4096];
   int denormal_as_zero;
-  oxrt_limits limits; /* core/limits.h; zero fields mean the defaults */
+  int opt_level_set; /* set_opt_level was called: OXRT_OPT_LEVEL no longer applies (session.c) */
+  struct oxrt_thread_pool *shared_pool; /* oxrt_session_options_set_thread_pool; the options hold a reference */
   int bf16_compute; /* 0 off, 1 hardware bfloat16 where present, 2 emulated (src/quant/bf16_compute.c) */
+  oxrt_limits limits; /* core/limits.h; zero fields mean the defaults */
+  char disabled_passes[2048]; /* comma-separated optimizer pass names to skip (src/opt/opt_session.c) */
   oxrt_node_output_fn node_output_fn; /* debugging: sees each main-graph node's outputs (executor.c) */
   void *node_output_user;
 };
@@ -58,6 +63,7 @@ struct oxrt_session {
   oxrt_model *model;
   struct oxrt_session_options opts;
   oxrt_threadpool *pool;
+  struct oxrt_thread_pool *shared_pool; /* when `pool` is shared: the reference this session holds */
   oxrt_graph_plan *main_plan;
   oxrt_graph_plan *all_plans;
   /* descriptions for the public API */
@@ -66,6 +72,10 @@ struct oxrt_session {
   oxrt_value_info *input_info, *output_info;
   /* model statistics */
   oxrt_model_stats stats;
+  /* the model's own opset imports, saved before the optimizer adds domains (oxrt_session_get_model_meta) */
+  size_t n_model_opsets;
+  const char **model_opset_domains;
+  int64_t *model_opset_versions;
   /* reusable buffer pool (one cached; concurrent runs make their own) */
   pthread_mutex_t pool_lock;
   oxrt_buffer_pool *cached_pool;
@@ -94,5 +104,13 @@ oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_f
                             int n_want, oxrt_value **outputs);
 
 void oxrt_session_log(const oxrt_session *s, oxrt_log_level level, const char *fmt, ...);
+
+/* Copies `full` (a public size-versioned struct of `full_size` bytes) into `out`, whose first size_t is the caller's
+ * sizeof; fails naming `type` when the caller's struct is smaller than this release's. */
+oxrt_status *oxrt_fill_sized(void *out, const void *full, size_t full_size, const char *type);
+
+/* Shared intra-op pools (thread_pool_api.c): a reference more or less, and the pool itself. */
+void oxrt_thread_pool_retain(struct oxrt_thread_pool *p);
+oxrt_threadpool *oxrt_thread_pool_get(struct oxrt_thread_pool *p);
 
 #endif

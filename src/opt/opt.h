@@ -17,6 +17,7 @@ typedef struct oxrt_opt_ctx {
   oxrt_model *model;
   size_t fold_max_bytes; /* constant folding: largest result kept */
   int counter;           /* for unique names */
+  bool portable;         /* the result will be saved: emit only what ONNX Runtime also runs */
 } oxrt_opt_ctx;
 
 typedef struct oxrt_opt_pass {
@@ -36,6 +37,7 @@ typedef struct oxrt_opt_options {
   const char *disable;    /* comma-separated pass names to skip, or NULL */
   oxrt_opt_report_fn report;
   void *user;
+  bool portable; /* the model will be saved: fuse only into forms ONNX Runtime runs too */
 } oxrt_opt_options;
 
 /* Runs the passes of `o->level` over the model's main graph and its subgraphs. */
@@ -66,6 +68,7 @@ extern const oxrt_opt_pass oxrt_pass_fuse_matmul_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_activation;
 extern const oxrt_opt_pass oxrt_pass_fuse_gelu;
+extern const oxrt_opt_pass oxrt_pass_fuse_attention;
 extern const oxrt_opt_pass oxrt_pass_fuse_silu;
 extern const oxrt_opt_pass oxrt_pass_eliminate_dead;
 /* Named-only passes (onnxoptimizer's names), one file each except the no-op family (pass_eliminate_nop.c). */
@@ -95,6 +98,7 @@ extern const oxrt_opt_pass oxrt_pass_fuse_pad_into_conv;
 extern const oxrt_opt_pass oxrt_pass_fuse_transpose_into_gemm;
 extern const oxrt_opt_pass oxrt_pass_eliminate_shape_op;
 extern const oxrt_opt_pass oxrt_pass_eliminate_shape_gather;
+extern const oxrt_opt_pass oxrt_pass_fuse_consecutive_reduce_unsqueeze;
 extern const oxrt_opt_pass oxrt_pass_rewrite_where;
 
 /* ------------------------------------------------------------ helpers */

@@ -9,6 +9,7 @@ static const oxrt_opt_pass *const all_passes[] = {
     &oxrt_pass_eliminate_noops,
     &oxrt_pass_fuse_qdq,
     &oxrt_pass_collapse_transpose_reshape,
+    &oxrt_pass_fuse_attention,
     &oxrt_pass_fuse_conv_bn,
     &oxrt_pass_fuse_bias_add,
     &oxrt_pass_fuse_matmul_add,
@@ -50,6 +51,7 @@ static const oxrt_opt_pass *const named_passes[] = {
     &oxrt_pass_fuse_transpose_into_gemm,
     &oxrt_pass_eliminate_shape_op,
     &oxrt_pass_eliminate_shape_gather,
+    &oxrt_pass_fuse_consecutive_reduce_unsqueeze,
     &oxrt_pass_rewrite_where,
     NULL,
 };
@@ -201,7 +203,7 @@ static bool disabled(const char *list, const char *name) {
 
 oxrt_status *oxrt_optimize_model_named(oxrt_model *m, const char *list, bool fixed_point, const oxrt_opt_options *o) {
   if (!m || !m->graph || !list || !o) return NULL;
-  oxrt_opt_ctx c = {m, o->fold_max_bytes ? o->fold_max_bytes : (size_t)64 << 20, 0}, *ctx = &c;
+  oxrt_opt_ctx c = {m, o->fold_max_bytes ? o->fold_max_bytes : (size_t)64 << 20, 0, o->portable}, *ctx = &c;
   const oxrt_opt_pass *seq[128];
   int n = 0;
   for (const char *s = list; *s;) {
@@ -237,7 +239,7 @@ oxrt_status *oxrt_optimize_model_named(oxrt_model *m, const char *list, bool fix
 
 oxrt_status *oxrt_optimize_model(oxrt_model *m, const oxrt_opt_options *o) {
   if (!m || !m->graph || !o || o->level <= OXRT_OPT_DISABLE) return NULL;
-  oxrt_opt_ctx ctx = {m, o->fold_max_bytes ? o->fold_max_bytes : (size_t)64 << 20, 0};
+  oxrt_opt_ctx ctx = {m, o->fold_max_bytes ? o->fold_max_bytes : (size_t)64 << 20, 0, o->portable};
   /* Fusions expose new chances (MatMul+Add -> Gemm, then Gemm+Add ...): a few rounds at most. */
   for (int round = 1; round <= 4; round++) {
     bool any = false;

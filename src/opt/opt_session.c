@@ -86,10 +86,16 @@ static void log_pass(void *user, const char *pass, int round, size_t before, siz
 
 oxrt_status *oxrt_session_optimize(oxrt_session *s) {
   oxrt_model *m = s->model;
-  oxrt_opt_level level = effective_level(s->opts.opt_level);
+  oxrt_opt_level level = s->opts.opt_level; /* OXRT_OPT_LEVEL was applied as a default in session.c */
   if (level > OXRT_OPT_DISABLE) {
     log_ctx lc = {s};
-    oxrt_opt_options o = {level, 0, getenv("OXRT_OPT_DISABLE"), log_pass, &lc};
+    /* the session's list of passes to skip, plus OXRT_OPT_DISABLE's (for debugging without code changes) */
+    const char *env = getenv("OXRT_OPT_DISABLE");
+    char disable[4096];
+    snprintf(disable, sizeof disable, "%s%s%s", s->opts.disabled_passes, s->opts.disabled_passes[0] && env ? "," : "",
+             env ? env : "");
+    /* a model the session also saves must run in ONNX Runtime */
+    oxrt_opt_options o = {level, 0, disable, log_pass, &lc, s->opts.optimized_model_path[0] != 0};
     size_t before = oxrt_opt_count_nodes(m->graph);
     OXRT_TRY(optimize_with_shapes(m, &o, NULL, false));
     oxrt_session_log(s, OXRT_LOG_INFO, "optimizer (level %d): %zu -> %zu nodes", (int)level, before,
@@ -101,6 +107,28 @@ oxrt_status *oxrt_session_optimize(oxrt_session *s) {
     OXRT_TRY(oxrt_write_model(m, s->opts.optimized_model_path, &wo));
     oxrt_session_log(s, OXRT_LOG_INFO, "optimized model written to %s", s->opts.optimized_model_path);
   }
+  return NULL;
+}
+
+oxrt_status *oxrt_session_options_set_disabled_passes(oxrt_session_options *o, const char *names) {
+  if (!o) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "options must not be NULL");
+  if (!names) names = "";
+  if (strlen(names) >= sizeof o->disabled_passes)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "disabled pass list is %zu bytes; at most %zu", strlen(names),
+                      sizeof o->disabled_passes - 1);
+  /* every name must be a pass: a misspelt name would silently disable nothing */
+  for (const char *p = names; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    bool known = len == 0;
+    for (size_t i = 0; !known && oxrt_opt_pass_info(i, NULL, NULL); i++) {
+      const char *n = oxrt_opt_pass_info(i, NULL, NULL);
+      known = strlen(n) == len && !strncmp(n, p, len);
+    }
+    if (!known) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "no optimizer pass named '%.*s' (oxrt optimize --list)", (int)len, p);
+    p += len + (e ? 1 : 0);
+  }
+  snprintf(o->disabled_passes, sizeof o->disabled_passes, "%s", names);
   return NULL;
 }
 
@@ -133,7 +161,9 @@ static oxrt_status *optimize_file(const char *model_path, const char *out_path, 
   const char *env_disable = getenv("OXRT_OPT_DISABLE");
   snprintf(disable, sizeof disable, "%s%s%s", opts->disable_passes ? opts->disable_passes : "",
            opts->disable_passes && env_disable ? "," : "", env_disable ? env_disable : "");
-  oxrt_opt_options o = {effective_level(opts->level), 0, disable, opts->on_pass, opts->user};
+  /* OXRT_OPT_LEVEL only changes the default: it applies when the caller passed no options */
+  oxrt_opt_options o = {opts == &dflt ? effective_level(opts->level) : opts->level, 0, disable, opts->on_pass,
+                        opts->user, true};
   st = optimize_with_shapes(m, &o, passes, fixed_point);
   if (!st) {
     oxrt_write_options wo = {0};

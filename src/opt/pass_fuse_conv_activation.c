@@ -2,21 +2,38 @@
  * whose kernel applies the activation while each output tile is still in cache.
  *
  *   Relu(Conv(x, W, B))            -> FusedConv(x, W, B; activation="Relu")
+ *   Sigmoid / Tanh                 -> the same
  *   LeakyRelu / HardSigmoid / Clip -> the same, with activation_params from their attributes or constant inputs
+ *   HardSwish, com.microsoft QuickGelu(alpha 1) (SiLU, after fuse_silu), Gelu, FastGelu
+ *                                  -> activation HardSwish / Silu / Gelu / FastGelu: oxrt's FusedConv only, so
+ *                                     not when the optimized model is to be saved (ctx->portable)
+ * The Conv may already be a FusedConv holding a residual Z and no activation (YOLO's conv + add + SiLU).
  * Only float convolutions (FusedConv's type), and only when the activation is the Conv result's one reader.
- * The activations chosen are computed exactly alike in both forms.
  */
 #include "opt.h"
 #include <string.h>
 
 /* Activation name and params for node `a`, or false if it cannot be fused. */
-static bool activation_of(const oxrt_graph *g, const oxrt_node *a, int64_t opset, const char **name, float *p,
-                          size_t *np) {
+static bool activation_of(const oxrt_graph *g, const oxrt_node *a, int64_t opset, bool portable, const char **name,
+                          float *p, size_t *np) {
   *np = 0;
-  if (*a->domain) return false;
-  if (!strcmp(a->op_type, "Relu")) {
-    *name = "Relu";
+  if (!strcmp(a->domain, "com.microsoft")) {
+    /* oxrt's own FusedConv activations, which ONNX Runtime's FusedConv lacks: only in models that are not saved */
+    if (portable || a->n_inputs != 1) return false;
+    if (!strcmp(a->op_type, "QuickGelu") && oxrt_attr_float(a, "alpha", 1.702f) == 1.0f) *name = "Silu";
+    else if (!strcmp(a->op_type, "Gelu")) *name = "Gelu";
+    else if (!strcmp(a->op_type, "FastGelu")) *name = "FastGelu";
+    else return false;
     return true;
+  }
+  if (*a->domain) return false;
+  if (!strcmp(a->op_type, "Relu") || !strcmp(a->op_type, "Sigmoid") || !strcmp(a->op_type, "Tanh")) {
+    *name = a->op_type;
+    return true;
+  }
+  if (!strcmp(a->op_type, "HardSwish")) {
+    *name = "HardSwish";
+    return !portable;
   }
   if (!strcmp(a->op_type, "LeakyRelu")) {
     *name = "LeakyRelu";
@@ -62,10 +79,14 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
     const char *name;
     float params[2];
     size_t np;
-    if (!activation_of(g, a, opt_node_opset(ctx->model, a), &name, params, &np)) continue;
+    if (!activation_of(g, a, opt_node_opset(ctx->model, a), ctx->portable, &name, params, &np)) continue;
     int y = a->inputs[0];
     oxrt_node *conv = opt_producer(g, y);
-    if (!conv || !conv->op_type || *conv->domain || strcmp(conv->op_type, "Conv") != 0) continue;
+    /* a Conv, or a FusedConv that has only its residual Z so far (the activation then applies to conv + Z) */
+    bool plain = conv && conv->op_type && !*conv->domain && !strcmp(conv->op_type, "Conv");
+    bool with_z = conv && conv->op_type && !strcmp(conv->domain, "com.microsoft") &&
+                  !strcmp(conv->op_type, "FusedConv") && !*oxrt_attr_string(conv, "activation", "");
+    if (!plain && !with_z) continue;
     if (u.count[y] != 1 || u.pinned[y] || conv->n_outputs != 1) continue;
     /* X and W share a type; W is the one known without shape inference (an initializer) */
     if (opt_elem_type(g, conv->inputs[0]) != OXRT_FLOAT && (conv->n_inputs < 2 || opt_elem_type(g, conv->inputs[1]) != OXRT_FLOAT))

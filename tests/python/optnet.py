@@ -167,7 +167,7 @@ class Builder:
 
 # ------------------------------------------------------------------------------------------------ patterns
 # Each takes a Builder and builds one instance of a pass's pattern (or a near miss), exporting its result(s).
-ACTS = ["Relu", "LeakyRelu", "HardSigmoid", "Clip", "Sigmoid", "Tanh", "HardSwish"]
+ACTS = ["Relu", "LeakyRelu", "HardSigmoid", "Clip", "Sigmoid", "Tanh", "HardSwish", "SiLU", "GELU"]
 
 
 def _image(b, c=None, hw=None, nd=2):
@@ -202,6 +202,11 @@ def _activation(b, x):
         if b.rng.random() < 0.2:  # a non-constant bound: not a fusable clip
             return b.node("Clip", [x, b.input(()), b.const(np.float32(1.0))], b.shape[x])
         return b.node("Clip", [x, b.const(np.float32(-0.5)), b.const(np.float32(0.8))], b.shape[x])
+    if act == "SiLU":  # written out, as exporters do: fuse_silu then fuse_conv_activation take it
+        return b.binary("Mul", x, b.unary("Sigmoid", x))
+    if act == "GELU":
+        e = b.unary("Erf", b.binary("Div", x, b.const(np.float32(math.sqrt(2.0)))))
+        return b.binary("Mul", b.binary("Mul", x, b.const(np.float32(0.5))), b.binary("Add", e, b.const(np.float32(1.0))))
     if act == "LeakyRelu":
         return b.unary(act, x, alpha=float(b.rng.choice([0.01, 0.2])))
     if act == "HardSigmoid":

@@ -183,7 +183,7 @@ static void run_conv_model(oxrt_session *s, float *y, float *z) {
 }
 
 static size_t node_count(oxrt_session *s) {
-  oxrt_model_stats ms;
+  oxrt_model_stats ms = OXRT_INIT(oxrt_model_stats);
   oxrt_session_get_model_stats(s, &ms);
   return ms.node_count;
 }
@@ -218,7 +218,7 @@ void test_opt_conv_bn_fusion(void) {
 void test_opt_levels_and_disable(void) {
   builder b;
   build_conv_model(&b);
-  oxrt_opt_options o = {OXRT_OPT_BASIC, 0, "fuse_conv_bn,eliminate_dead_nodes", NULL, NULL};
+  oxrt_opt_options o = {OXRT_OPT_BASIC, 0, "fuse_conv_bn,eliminate_dead_nodes", NULL, NULL, false};
   CHECK(oxrt_optimize_model(b.m, &o) == NULL);
   bool has_bn = false, has_neg = false, has_identity = false;
   for (int i = 0; i < b.g->n_nodes; i++) {
@@ -323,7 +323,7 @@ static oxrt_status *run_digits(const char *path, float *probs10) {
   int64_t dims[4] = {1, 1, 8, 8};
   oxrt_value *x, *outs[8] = {0};
   oxrt_value_wrap_tensor(OXRT_FLOAT, dims, 4, digits_in, sizeof digits_in, &x);
-  oxrt_value_info info;
+  oxrt_value_info info = OXRT_INIT(oxrt_value_info);
   oxrt_session_get_input_info(s, 0, &info);
   const char *in_names[1] = {info.name};
   const oxrt_value *ins[1] = {x};
@@ -424,7 +424,7 @@ void test_opt_matmul_add_and_reshape(void) {
     add_node(&b, "Reshape", "r1 s2", "y");
     int64_t yd[2] = {4, 2};
     add_io(&b, "y", tensor_type(&b, OXRT_FLOAT, 2, yd), false);
-    oxrt_opt_options o = {level ? OXRT_OPT_EXTENDED : OXRT_OPT_BASIC, 0, NULL, NULL, NULL};
+    oxrt_opt_options o = {level ? OXRT_OPT_EXTENDED : OXRT_OPT_BASIC, 0, NULL, NULL, NULL, false};
     CHECK(oxrt_optimize_model(b.m, &o) == NULL);
     CHECK(b.g->n_nodes == (level ? 2 : 3));
     CHECK(!strcmp(b.g->nodes[0].op_type, level ? "Gemm" : "MatMul"));
