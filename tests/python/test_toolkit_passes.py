@@ -104,6 +104,9 @@ CASES = {
     "eliminate_shape_gather": model(
         [N("Shape", ["X"], ["s"]), N("Gather", ["s", "i"], ["g"]), N("Reshape", ["X", "g"], ["Y"])],
         [vi("X", [2, 3])], [vi("Y", [3, 2])], [init("i", np.array([1, 0], np.int64))]),
+    "fuse_consecutive_reduce_unsqueeze": model(
+        [N("ReduceSum", ["X", "ax"], ["r"], keepdims=0), N("Unsqueeze", ["r", "ax"], ["Y"])], X23, [vi("Y", [2, 1])],
+        [init("ax", np.array([1], np.int64))]),
     "rewrite_where": model(
         [N("Not", ["C"], ["n"]), N("Where", ["n", "X", "Z"], ["Y"])],
         [vi("C", [2, 3], TensorProto.BOOL), vi("X", [2, 3]), vi("Z", [2, 3])], Y23),
@@ -125,6 +128,10 @@ ALIASING = {
     "eliminate_common_subexpression": model(
         [N("Relu", ["X"], ["a"]), N("Relu", ["X"], ["Y"]), N("Add", ["a", "Y"], ["Z"])], X23, [vi("Y", [2, 3]),
                                                                                             vi("Z", [2, 3])]),
+    # axes written -1 and 1: the same axis once normalised (onnxoptimizer compares them as written)
+    "fuse_consecutive_reduce_unsqueeze": model(
+        [N("ReduceSum", ["X", "ax"], ["r"], keepdims=0), N("Unsqueeze", ["r", "ax2"], ["Y"])], X23, [vi("Y", [2, 1])],
+        [init("ax", np.array([-1], np.int64)), init("ax2", np.array([1], np.int64))]),
     "fuse_pad_into_conv": model(
         [N("Pad", ["X", "p"], ["a"]), N("Conv", ["a", "W"], ["Y"]), N("Neg", ["a"], ["Z"])], [vi("X", [1, 3, 5, 5])],
         [vi("Y", [1, 4, 5, 5]), vi("Z", [1, 3, 7, 7])],
