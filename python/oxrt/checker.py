@@ -12,7 +12,13 @@ from . import _oxrt
 __all__ = ["ValidationError", "check_model"]
 
 
-class ValidationError(Exception):
+try:  # with onnx installed, `except onnx.checker.ValidationError` catches ours too
+    from onnx.checker import ValidationError as _Base
+except Exception:  # onnx is optional
+    _Base = ValueError
+
+
+class ValidationError(_Base):
     """The model breaks a rule of the ONNX specification; the message names the graph, node and field."""
 
 

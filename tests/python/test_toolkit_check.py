@@ -272,3 +272,5 @@ def test_python_checker(broken_dir):
     with pytest.raises(checker.ValidationError, match="dimension 0"):
         checker.check_model(str(broken_dir / "output_shape_contradiction.onnx"), full_check=True)
     checker.check_model(str(broken_dir / "output_shape_contradiction.onnx"), full_check=False)
+    with pytest.raises(onnx.checker.ValidationError):  # onnx's own exception type catches ours
+        checker.check_model(str(broken_dir / "duplicate_input.onnx"))
