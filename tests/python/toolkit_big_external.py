@@ -1,8 +1,8 @@
-"""Models over 2 GB with external data through every toolkit command (`make test-toolkit-big`; needs ~7 GB of
+"""Models over 2 GB with external data through the toolkit commands (`make test-toolkit-big`; needs ~7 GB of
 disk and a minute or two, too big for the test command).
 
 The model: Gather from a 2.25 GB float table (36M rows x 16) stored in an external data file written in chunks,
-plus an Identity and an Add so that the optimizer has work. Checks: oxrt run, run --dump-all + diff, graph, and
+plus an Identity and an Add so that the optimizer has work. Checks: oxrt info, run, run --dump-all + diff, graph, and
 optimize --passes ... --external-data writing a > 2 GB model that oxrt and ONNX Runtime load with the same output.
 """
 import os
@@ -58,6 +58,7 @@ def main():
         idx = np.array([0, 12345678, ROWS - 1], np.int64)
         np.save(os.path.join(d, "idx.npy"), idx)
         want = idx[:, None].astype(np.float32) + np.arange(COLS, dtype=np.float32) / 100 + 1
+        sh("info", src)
         sh("run", src, "--input", f"idx={d}/idx.npy", "--output-dir", d)
         np.testing.assert_allclose(np.load(os.path.join(d, "y.npy")), want, rtol=1e-6)
         sh("run", src, "--input", f"idx={d}/idx.npy", "--dump-all", os.path.join(d, "dump"))
