@@ -44,6 +44,8 @@ if [ -d "$SUITE_NEW" ]; then
   stage conformance-new "./$BUILD/oxrt" test --expect-failures tests/conformance/known_failures_new.txt "$SUITE_NEW"
 fi
 stage demo "./$BUILD/oxrt_demo" examples
+# The installed library as a user gets it: C, C++ and CMake consumers, exported symbols, ABI (tests/consumer/run.sh).
+stage install-consumers bash tests/consumer/run.sh "$BUILD"
 
 # Hardening (docs/hardening.md): hostile models and limits, concurrency, allocation failures (every 7th
 # allocation here; `make test-alloc` fails each one), and a short libFuzzer smoke under ASan+UBSan.

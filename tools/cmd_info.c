@@ -30,8 +30,8 @@ int cmd_info(int argc, char **argv) {
   st = oxrt_session_create(argv[0], o, &s);
   oxrt_session_options_free(o);
   if (st) return cli_fail(st);
-  oxrt_model_meta m;
-  oxrt_model_stats ms;
+  oxrt_model_meta m = OXRT_INIT(oxrt_model_meta);
+  oxrt_model_stats ms = OXRT_INIT(oxrt_model_stats);
   oxrt_session_get_model_meta(s, &m);
   oxrt_session_get_model_stats(s, &ms);
   printf("model:      %s\n", argv[0]);
@@ -49,14 +49,14 @@ int cmd_info(int argc, char **argv) {
   size_t n = oxrt_session_get_input_count(s);
   printf("inputs (%zu):\n", n);
   for (size_t i = 0; i < n; i++) {
-    oxrt_value_info v;
+    oxrt_value_info v = OXRT_INIT(oxrt_value_info);
     oxrt_session_get_input_info(s, i, &v);
     print_info(&v);
   }
   n = oxrt_session_get_output_count(s);
   printf("outputs (%zu):\n", n);
   for (size_t i = 0; i < n; i++) {
-    oxrt_value_info v;
+    oxrt_value_info v = OXRT_INIT(oxrt_value_info);
     oxrt_session_get_output_info(s, i, &v);
     print_info(&v);
   }

@@ -112,7 +112,7 @@ int cmd_optimize(int argc, char **argv) {
   st = oxrt_session_create(out, so, &s);
   oxrt_session_options_free(so);
   if (st) return cli_fail(st);
-  oxrt_model_stats ms;
+  oxrt_model_stats ms = OXRT_INIT(oxrt_model_stats);
   oxrt_session_get_model_stats(s, &ms);
   if (r.first) printf("nodes: %zu -> %zu", r.first, ms.node_count);
   else printf("nodes: %zu", ms.node_count);

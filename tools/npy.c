@@ -151,7 +151,7 @@ int npy_parse(const unsigned char *buf, size_t size, const char *path, oxrt_valu
     st = npy_error(path, "file holds fewer bytes than its shape needs");
     goto done;
   }
-  memcpy(oxrt_value_get_data(*out), buf + off, nb);
+  memcpy(oxrt_value_get_mutable_data(*out), buf + off, nb);
 done:
   return st;
 }

@@ -23,7 +23,7 @@ int main(int argc, char **argv) {
   oxrt_session *session;
   if (check(oxrt_session_create(argv[1], NULL, &session))) return 1;
 
-  oxrt_value_info in;
+  oxrt_value_info in = OXRT_INIT(oxrt_value_info);
   if (check(oxrt_session_get_input_info(session, 0, &in))) return 1;
   if (in.elem_type != OXRT_FLOAT) {
     fprintf(stderr, "this example feeds float inputs; '%s' is %s\n", in.name, in.type_string);
@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
   if (check(oxrt_session_run(session, NULL, names, feeds, 1, NULL, n_out, outs))) return 1;
 
   for (size_t i = 0; i < n_out; i++) {
-    oxrt_value_info info;
+    oxrt_value_info info = OXRT_INIT(oxrt_value_info);
     oxrt_session_get_output_info(session, i, &info);
     printf("%s (%s):", info.name, info.type_string);
     if (oxrt_value_get_kind(outs[i]) == OXRT_KIND_TENSOR) {

@@ -86,7 +86,7 @@ static int run_example(const char *dir, const char *name) {
   if (st) return fail(st);
   double load_ms = now_ms() - t0;
 
-  oxrt_value_info in, out0;
+  oxrt_value_info in = OXRT_INIT(oxrt_value_info), out0 = OXRT_INIT(oxrt_value_info);
   oxrt_session_get_input_info(s, 0, &in);
   oxrt_session_get_output_info(s, 0, &out0);
   oxrt_value *xv;

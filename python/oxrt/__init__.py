@@ -15,6 +15,7 @@ from ._session import (
     ExecutionOrder,
     GraphOptimizationLevel,
     InferenceSession,
+    IOBinding,
     ModelMetadata,
     NodeArg,
     OrtValue,

@@ -65,8 +65,10 @@ const char *oxrt_status_code_name(oxrt_status_code code) {
   case OXRT_ERR_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
   case OXRT_ERR_IO: return "IO";
   case OXRT_ERR_RUNTIME: return "RUNTIME";
+  case OXRT_ERR_CANCELLED: return "CANCELLED";
   }
   return "UNKNOWN";
 }
 
 const char *oxrt_version(void) { return OXRT_VERSION; }
+uint32_t oxrt_version_number(void) { return OXRT_VERSION_NUMBER; }

@@ -16,6 +16,8 @@ struct oxrt_value {
   void *data;    /* tensor data; strings: char *[count], each NUL-terminated */
   size_t nbytes;
   bool owns_data; /* data (and for strings every string) freed with the value */
+  bool read_only; /* wraps caller memory the library must not write (oxrt_value_wrap_tensor) */
+  size_t *str_lens; /* string tensors: byte length of each string, kept only once one holds a NUL; else NULL */
   /* sequence items, optional (0 or 1 item), map (keys, values) */
   size_t n_items;
   struct oxrt_value **items;
@@ -35,6 +37,11 @@ oxrt_status *oxrt_value_clone(const oxrt_value *v, oxrt_value **out);
 /* Empty sequence/optional/map value of a given kind with room for `n` items. */
 oxrt_status *oxrt_value_new_container(oxrt_value_kind kind, oxrt_elem_type dtype, size_t n, oxrt_value **out);
 
+/* Copies `src` into `dst` in place: same kind, element type and shape required (else an error naming both);
+ * `dst` must be writable. Sequences, maps and optionals are not filled in place. */
+oxrt_status *oxrt_value_copy_into(oxrt_value *dst, const oxrt_value *src);
+
+/* Tensor memory, through the allocator hooks (oxrt_set_allocator). */
 void *oxrt_aligned_alloc(size_t nbytes);
 void oxrt_aligned_free(void *p);
 

@@ -80,10 +80,8 @@ oxrt_status *oxrt_session_get_profile_event(oxrt_session *s, size_t index, oxrt_
                     s->profiler.n);
   else {
     const oxrt_profile_record *r = &s->profiler.recs[index];
-    out->node_name = r->node_name;
-    out->op_type = r->op_type;
-    out->start_ns = r->start_ns;
-    out->duration_ns = r->duration_ns;
+    oxrt_profile_event e = {sizeof e, r->node_name, r->op_type, r->start_ns, r->duration_ns};
+    st = oxrt_fill_sized(out, &e, sizeof e, "oxrt_profile_event");
   }
   pthread_mutex_unlock(&s->profiler.lock);
   return st;
@@ -112,11 +110,14 @@ oxrt_status *oxrt_session_end_profiling(oxrt_session *s, char *path, size_t path
   localtime_r(&now, &tmv);
   char stamp[32];
   strftime(stamp, sizeof stamp, "%Y-%m-%d_%H-%M-%S", &tmv);
-  int n = snprintf(path, path_cap, "%s_%s.json", s->opts.profile_prefix, stamp);
+  /* the name is built aside: on any error the caller's buffer stays untouched */
+  char name[sizeof s->opts.profile_prefix + 64];
+  int n = snprintf(name, sizeof name, "%s_%s.json", s->opts.profile_prefix, stamp);
   if (n < 0 || (size_t)n >= path_cap)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "path buffer of %zu bytes is too small for the profile's name", path_cap);
-  FILE *f = fopen(path, "w");
-  if (!f) return oxrt_error(OXRT_ERR_RUNTIME, "cannot write profile '%s'", path);
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "path buffer of %zu bytes is too small for the profile's name (%d bytes)",
+                      path_cap, n + 1);
+  FILE *f = fopen(name, "w");
+  if (!f) return oxrt_error(OXRT_ERR_IO, "cannot write profile '%s'", name);
   pthread_mutex_lock(&s->profiler.lock);
   fputs("[\n", f);
   for (size_t i = 0; i < s->profiler.n; i++) {
@@ -130,6 +131,10 @@ oxrt_status *oxrt_session_end_profiling(oxrt_session *s, char *path, size_t path
   fputs("]\n", f);
   s->profiler.n = 0; /* like ONNX Runtime: a profile covers the runs since the last one */
   pthread_mutex_unlock(&s->profiler.lock);
-  if (fclose(f) != 0) return oxrt_error(OXRT_ERR_RUNTIME, "cannot write profile '%s'", path);
+  if (fclose(f) != 0) {
+    remove(name); /* a truncated profile is worse than none */
+    return oxrt_error(OXRT_ERR_IO, "cannot write profile '%s'", name);
+  }
+  memcpy(path, name, (size_t)n + 1);
   return NULL;
 }

@@ -287,13 +287,13 @@ void test_api_describe_io(void) {
   oxrt_session *s = open_digits();
   if (!s) return;
   CHECK(oxrt_session_get_input_count(s) == 1 && oxrt_session_get_output_count(s) == 1);
-  oxrt_value_info in;
+  oxrt_value_info in = OXRT_INIT(oxrt_value_info);
   CHECK(oxrt_session_get_input_info(s, 0, &in) == NULL);
   CHECK(strcmp(in.name, "image") == 0 && in.elem_type == OXRT_FLOAT && in.rank == 4);
   CHECK(in.dims[0] == -1 && in.dim_names && in.dim_names[0] && strcmp(in.dim_names[0], "batch") == 0);
   CHECK(in.dims[1] == 1 && in.dims[2] == 8 && strcmp(in.type_string, "tensor(float)") == 0);
   expect_error(oxrt_session_get_input_info(s, 5, &in), OXRT_ERR_INVALID_ARGUMENT, "out of range");
-  oxrt_model_meta m;
+  oxrt_model_meta m = OXRT_INIT(oxrt_model_meta);
   CHECK(oxrt_session_get_model_meta(s, &m) == NULL && strcmp(m.producer_name, "pytorch") == 0);
   oxrt_session_free(s);
 }
@@ -333,7 +333,7 @@ void test_api_profiling(void) {
   CHECK(oxrt_session_create(digits_path(), o, &s) == NULL);
   oxrt_session_options_free(o);
   if (!s) return;
-  oxrt_model_stats stats;
+  oxrt_model_stats stats = OXRT_INIT(oxrt_model_stats);
   CHECK(oxrt_session_get_model_stats(s, &stats) == NULL);
   int64_t dims[4] = {1, 1, 8, 8};
   oxrt_value *x = NULL, *out = NULL;
@@ -343,10 +343,11 @@ void test_api_profiling(void) {
   for (int r = 0; r < 2; r++) {
     CHECK(oxrt_session_run(s, NULL, names, feeds, 1, outs, 1, &out) == NULL);
     oxrt_value_free(out);
+    out = NULL; /* a non-NULL output would be filled in place */
   }
   size_t n = oxrt_session_get_profile_count(s);
   CHECK(n == 2 * stats.node_count);
-  oxrt_profile_event e, prev = {0};
+  oxrt_profile_event e = OXRT_INIT(oxrt_profile_event), prev = {0};
   for (size_t i = 0; i < n; i++) {
     CHECK(oxrt_session_get_profile_event(s, i, &e) == NULL);
     CHECK(e.op_type && *e.op_type && e.node_name && e.duration_ns >= 0 && e.start_ns >= prev.start_ns);

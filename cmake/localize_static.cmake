@@ -1,0 +1,18 @@
+# localize_static.cmake - makes an installed liboxrt.a export only its visible (API) symbols.
+# cmake -DLIB=path/liboxrt.a -DLD=ld -DOBJCOPY=objcopy -DAR=ar -P localize_static.cmake
+get_filename_component(dir ${LIB} DIRECTORY)
+set(obj ${dir}/oxrt_prelinked.o)
+execute_process(COMMAND ${LD} -r --whole-archive ${LIB} -o ${obj} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "ld -r on ${LIB} failed")
+endif()
+execute_process(COMMAND ${OBJCOPY} --localize-hidden ${obj} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "objcopy --localize-hidden failed")
+endif()
+file(REMOVE ${LIB})
+execute_process(COMMAND ${AR} rcs ${LIB} ${obj} RESULT_VARIABLE rc)
+file(REMOVE ${obj})
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "ar failed")
+endif()

@@ -1,0 +1,30 @@
+/* run_options.h - per-run settings (oxrt_run_options) and what a run checks while it goes. */
+#ifndef OXRT_EXEC_RUN_OPTIONS_H
+#define OXRT_EXEC_RUN_OPTIONS_H
+#include "../core/status.h"
+#include <stdbool.h>
+
+#define OXRT_RUN_TAG_MAX 256
+
+struct oxrt_run_options {
+  char tag[OXRT_RUN_TAG_MAX];
+  int log_level; /* -1: the session's */
+  int terminate; /* atomic: set from any thread */
+  int64_t time_limit_ns; /* 0: none */
+  size_t n_config;
+  char **config_keys, **config_values;
+};
+
+/* The state of one run, reachable from its frames (through the buffer pool) and kernels. */
+typedef struct oxrt_run_state {
+  const oxrt_run_options *ro; /* may be NULL */
+  int64_t deadline_ns;        /* monotonic; 0: none */
+} oxrt_run_state;
+
+void oxrt_run_state_init(oxrt_run_state *rs, const oxrt_run_options *ro);
+/* NULL while the run may go on; else a CANCELLED status saying why (terminate flag or time limit). */
+oxrt_status *oxrt_run_state_check(const oxrt_run_state *rs);
+/* Cheap test for kernels' inner loops: true once the run should stop. */
+bool oxrt_run_state_stopped(const oxrt_run_state *rs);
+
+#endif

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# run.sh - builds against the INSTALLED library (cmake --install into a temporary prefix): a C program (pkg-config,
+# shared and static), the C++ wrapper's tests and example, a CMake find_package project; checks RPATH, that only
+# oxrt_ symbols are exported (both libraries) and the ABI against tests/abi/oxrt.abi. Ends "N passed, M failed".
+# Usage: tests/consumer/run.sh BUILD_DIR
+set -u
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+passed=0
+failed=0
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1"; [ -f "$tmp/log" ] && tail -n 20 "$tmp/log"; failed=$((failed + 1)); }
+check() { # name, command...
+  local name=$1
+  shift
+  if "$@" >"$tmp/log" 2>&1; then ok "$name"; else bad "$name"; fi
+}
+
+if ! cmake --install "$ROOT/$BUILD" --prefix "$prefix" >"$tmp/log" 2>&1; then
+  bad "cmake --install"
+  echo "$passed passed, $failed failed"
+  exit 1
+fi
+ok "cmake --install into a temporary prefix"
+lib=$prefix/lib
+[ -d "$lib" ] || lib=$(dirname "$(find "$prefix" -name liboxrt.a | head -n 1)")
+export PKG_CONFIG_PATH=$lib/pkgconfig
+model=$ROOT/examples/digits/model.onnx
+CC=${CC:-cc}
+CXX=${CXX:-c++}
+WARN="-Wall -Wextra -pedantic -Werror"
+
+# C, shared library through pkg-config; the RPATH flag only because the prefix is not a system folder
+check "C program, pkg-config, shared" $CC -std=c11 $WARN "$ROOT/tests/consumer/c_consumer.c" -o "$tmp/c_shared" \
+  $(pkg-config --cflags --libs oxrt) -Wl,-rpath,"$lib"
+check "C program (shared) runs" "$tmp/c_shared" "$model"
+check "C program links liboxrt.so" sh -c "readelf -d '$tmp/c_shared' | grep -q 'NEEDED.*liboxrt.so'"
+# C, static library through pkg-config --static (and oxrt-static.pc, which names liboxrt.a itself)
+check "C program, pkg-config --static, static" $CC -std=c11 $WARN "$ROOT/tests/consumer/c_consumer.c" \
+  -o "$tmp/c_static" $(pkg-config --static --cflags --libs oxrt)
+check "C program, oxrt-static.pc" $CC -std=c11 $WARN "$ROOT/tests/consumer/c_consumer.c" \
+  -o "$tmp/c_static2" $(pkg-config --cflags --libs oxrt-static)
+check "C program (oxrt-static.pc) runs" "$tmp/c_static2" "$model"
+check "C program (static) runs" "$tmp/c_static" "$model"
+check "static C program needs no liboxrt.so" sh -c "readelf -d '$tmp/c_static' >'$tmp/dyn' && ! grep -q liboxrt '$tmp/dyn'"
+# C++ wrapper: tests and the example
+check "C++ tests build (-std=c++17 $WARN)" $CXX -std=c++17 $WARN "$ROOT/tests/cpp/test_hpp.cpp" -o "$tmp/cpp_test" \
+  $(pkg-config --cflags --libs oxrt) -Wl,-rpath,"$lib" -pthread
+check "C++ tests pass" "$tmp/cpp_test" "$ROOT"
+check "C++ example builds" $CXX -std=c++17 $WARN "$ROOT/examples/cpp/classify.cpp" -o "$tmp/cpp_example" \
+  $(pkg-config --static --cflags --libs oxrt-static)
+check "C++ example runs" sh -c "'$tmp/cpp_example' '$model' | grep -q '^logits: tensor(float)'"
+# CMake package
+check "find_package(oxrt) project configures" cmake -S "$ROOT/tests/consumer" -B "$tmp/consumer" \
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release
+check "find_package(oxrt) project builds" cmake --build "$tmp/consumer" -j2
+check "CMake consumer (oxrt::oxrt) runs" "$tmp/consumer/consumer_shared" "$model"
+check "CMake consumer (oxrt::oxrt_static) runs" "$tmp/consumer/consumer_static" "$model"
+check "CMake consumer (C++) runs" "$tmp/consumer/consumer_cpp" "$ROOT"
+# RPATH of the installed command
+check "installed oxrt has RUNPATH \$ORIGIN/../lib" sh -c "readelf -d '$prefix/bin/oxrt' | grep -q 'ORIGIN/../lib'"
+# exported symbols: only oxrt_ names, from both libraries, and every OXRT_API function of the header is there
+nm -D --defined-only "$lib/liboxrt.so" | awk '{print $3}' | sort -u >"$tmp/so.syms"
+nm -g --defined-only "$lib/liboxrt.a" | awk 'NF == 3 {print $3}' | sort -u >"$tmp/a.syms"
+check "liboxrt.so exports only oxrt_ symbols" sh -c "! grep -v '^oxrt_' '$tmp/so.syms'"
+check "liboxrt.a exports only oxrt_ symbols" sh -c "! grep -v '^oxrt_' '$tmp/a.syms'"
+check "both libraries export the same symbols" cmp "$tmp/so.syms" "$tmp/a.syms"
+grep -ohE 'OXRT_API [^(]*\boxrt_[a-z0-9_]+\(' "$prefix/include/oxrt.h" | grep -oE 'oxrt_[a-z0-9_]+\($' | tr -d '(' |
+  sort -u >"$tmp/h.syms"
+check "every OXRT_API function is exported" sh -c "comm -23 '$tmp/h.syms' '$tmp/so.syms' | tee /dev/stderr | (! grep -q .)"
+echo "exported: $(wc -l <"$tmp/so.syms") functions"
+check "0.2 struct layouts and enum values kept (tests/abi/layout.c)" $CC -std=c11 $WARN "$ROOT/tests/abi/layout.c" \
+  -I"$prefix/include" -o "$tmp/layout"
+# ABI against the previous release (tests/abi/oxrt.abi, written by abidw): removals or changed signatures fail
+if command -v abidiff >/dev/null; then
+  abidiff --no-added-syms "$ROOT/tests/abi/oxrt.abi" "$lib/liboxrt.so" >"$tmp/abi.txt" 2>&1
+  rc=$?
+  if [ $((rc & 1)) -ne 0 ] || [ $((rc & 8)) -ne 0 ]; then
+    cp "$tmp/abi.txt" "$tmp/log"
+    bad "ABI compatible with tests/abi/oxrt.abi (abidiff exit $rc)"
+  else
+    ok "ABI compatible with tests/abi/oxrt.abi (abidiff exit $rc)"
+  fi
+else
+  bad "abidiff missing (apt-get install abigail-tools; make deps-apt)"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
