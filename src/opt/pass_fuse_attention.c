@@ -9,7 +9,7 @@
  * Proofs: every intermediate has one reader and is no graph output; q3/k3/v3 are float of rank 3 with a static
  * last dim C, H divides C; each Reshape's first two target dims are 0 (copy) or Gather(Shape(x), i) of a tensor
  * whose leading dims are q3's (q3 itself, or the x of x -> MatMul(const W) -> Add(const) -> Split(last axis) that
- * made it); dim 2 is the constant H (then the element count fixes D). A mask of rank 4 whose third dim is not
+ * made it, also through LayerNormalization); dim 2 is the constant H (then the element count fixes D). A mask of rank 4 whose third dim is not
  * proven S (BERT's [B,1,1,T]) is expanded to [B,m,T,T] by Shape -> Gather -> Expand (ORT wants the full S axis);
  * that needs self-attention (q, k, v from one x, so S == T) and is shared between the layers reading that mask.
  */
@@ -39,6 +39,17 @@ static int root(oxrt_graph *g, int id) {
   if (opt_is_op(p, "MatMul", 2)) {
     const oxrt_value *w = opt_const(g, p->inputs[1]);
     if (w && w->rank == 2) return p->inputs[0];
+  }
+  return id;
+}
+
+/* root(), then through LayerNormalization (keeps the shape: GPT-2's pre-LN reads the block input's Shape). */
+static int base(oxrt_graph *g, int id) {
+  for (int i = 0; i < 4; i++) {
+    id = root(g, id);
+    oxrt_node *p = opt_producer(g, id);
+    if (!p || !p->op_type || *p->domain || strcmp(p->op_type, "LayerNormalization") || p->n_inputs < 1) break;
+    id = p->inputs[0];
   }
   return id;
 }
@@ -87,6 +98,12 @@ static int rank_of(oxrt_graph *g, int id, int depth) {
     const oxrt_value *ax = opt_const(g, p->inputs[1]);
     int rk = rank_of(g, p->inputs[0], depth + 1);
     return ax && rk >= 0 ? rk + (int)ax->count : -1;
+  }
+  if (!strcmp(p->op_type, "Shape")) return 1;
+  if (!strcmp(p->op_type, "Gather") && p->n_inputs == 2) { /* a scalar index drops the axis */
+    const oxrt_value *ix = opt_const(g, p->inputs[1]);
+    int rk = rank_of(g, p->inputs[0], depth + 1);
+    return ix && rk >= 1 ? rk - 1 + ix->rank : -1;
   }
   if (!strcmp(p->op_type, "ConstantOfShape")) {
     const oxrt_value *c = opt_const(g, p->inputs[0]);
@@ -154,7 +171,7 @@ static bool reshape_ok(oxrt_graph *g, const oxrt_node *r, int n, int rx, int64_t
       continue;
     }
     if (src >= 0) {
-      if (idx != k || root(g, src) != rx) return false;
+      if (idx != k || base(g, src) != base(g, rx)) return false;
     } else if (c != 0 && !(xr > k && dims[k] == c)) {
       return false;
     }
