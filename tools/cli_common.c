@@ -156,7 +156,7 @@ int cli_random_input(const oxrt_value_info *info, int n_dims, char **dim_names, 
   oxrt_status *st = oxrt_value_create_tensor(info->elem_type, dims, (size_t)rank, &v);
   if (st) return cli_fail(st);
   size_t n = oxrt_value_get_elem_count(v);
-  void *d = oxrt_value_get_data(v);
+  void *d = oxrt_value_get_mutable_data(v);
   for (size_t i = 0; i < n; i++) {
     double r = rnd(seed);
     switch (info->elem_type) {

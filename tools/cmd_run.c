@@ -88,7 +88,7 @@ static int make_feed(oxrt_session *s, run_args *a, const char **names, oxrt_valu
   }
   a->dims_guessed = guessed;
   for (size_t k = 0; k < nin; k++) {
-    oxrt_value_info info;
+    oxrt_value_info info = OXRT_INIT(oxrt_value_info);
     oxrt_session_get_input_info(s, k, &info);
     bool given = false;
     for (int i = 0; i < a->n_inputs; i++) given |= strcmp(a->in_names[i], info.name) == 0;
@@ -152,7 +152,7 @@ int cmd_run(int argc, char **argv) {
     if (st) rc = fail_hint(st, &a);
     else {
       for (size_t i = 0; i < nout; i++) {
-        oxrt_value_info info;
+        oxrt_value_info info = OXRT_INIT(oxrt_value_info);
         oxrt_session_get_output_info(s, i, &info);
         cli_print_value_summary(stdout, info.name, outs[i]);
         if (a.out_dir) {
@@ -240,7 +240,7 @@ static void print_profile(oxrt_session *s, size_t first, int runs) {
   size_t n_op = 0, n_node = 0;
   double total = 0;
   for (size_t i = first; by_op && by_node && i < n; i++) {
-    oxrt_profile_event e;
+    oxrt_profile_event e = OXRT_INIT(oxrt_profile_event);
     if (oxrt_session_get_profile_event(s, i, &e)) continue;
     row_add(by_op, &n_op, e.op_type, (double)e.duration_ns);
     row_add(by_node, &n_node, *e.node_name ? e.node_name : e.op_type, (double)e.duration_ns);
@@ -280,7 +280,10 @@ int cmd_bench(int argc, char **argv) {
       rc = fail_hint(st, &a);
       break;
     }
-    for (size_t i = 0; i < nout; i++) oxrt_value_free(outs[i]);
+    for (size_t i = 0; i < nout; i++) {
+      oxrt_value_free(outs[i]);
+      outs[i] = NULL; /* a non-NULL output would be filled in place */
+    }
     if (r >= a.warmup) times[r - a.warmup] = dt;
   }
   if (!rc && a.runs > 0) {

@@ -199,6 +199,8 @@ oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_f
     if (inputs[i]) f.vals[input_ids[i]] = (oxrt_value *)inputs[i];
 
   for (int k = 0; k < plan->n_steps && !st; k++) {
+    /* the terminate flag and time limit are checked between nodes (and by long kernels: oxrt_should_stop) */
+    if (pool && pool->run && (st = oxrt_run_state_check(pool->run))) break;
     const oxrt_node_plan *np = &plan->steps[k];
     const oxrt_node *nd = np->node;
     for (int i = 0; i < nd->n_inputs; i++) {
@@ -272,6 +274,10 @@ out:
   free(kout);
   free(taken);
   return st;
+}
+
+bool oxrt_should_stop(const oxrt_kernel_ctx *ctx) {
+  return ctx && ctx->frame && ctx->frame->pool && oxrt_run_state_stopped(ctx->frame->pool->run);
 }
 
 oxrt_status *oxrt_subgraph_run(oxrt_kernel_ctx *ctx, const oxrt_graph *g, const oxrt_value *const *inputs,

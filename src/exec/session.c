@@ -2,6 +2,7 @@
 #include "../onnx/onnx_reader.h"
 #include "engine.h"
 #include "../core/fpmode.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +21,51 @@ oxrt_status *oxrt_session_options_create(oxrt_session_options **out) {
   *out = o;
   return NULL;
 }
-void oxrt_session_options_free(oxrt_session_options *o) { free(o); }
-void oxrt_session_options_set_intra_op_threads(oxrt_session_options *o, int threads) {
-  if (o) o->threads = threads < 0 ? 0 : threads;
+void oxrt_session_options_free(oxrt_session_options *o) {
+  if (!o) return;
+  oxrt_thread_pool_free(o->shared_pool);
+  free(o);
 }
-void oxrt_session_options_set_opt_level(oxrt_session_options *o, oxrt_opt_level level) {
-  if (o) o->opt_level = level;
+#define NEED_OPTS(o)                                                                                                   \
+  if (!(o)) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "session options are NULL")
+oxrt_status *oxrt_session_options_set_intra_op_threads(oxrt_session_options *o, int threads) {
+  NEED_OPTS(o);
+  if (threads < 0 || threads > 1024)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "intra-op threads must be 0 (one per core) to 1024, got %d", threads);
+  o->threads = threads;
+  return NULL;
 }
-void oxrt_session_options_set_load_only(oxrt_session_options *o, int load_only) {
-  if (o) o->load_only = load_only;
+oxrt_status *oxrt_session_options_set_opt_level(oxrt_session_options *o, oxrt_opt_level level) {
+  NEED_OPTS(o);
+  if (level != OXRT_OPT_DISABLE && level != OXRT_OPT_BASIC && level != OXRT_OPT_EXTENDED && level != OXRT_OPT_ALL)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "optimization level %d is not one of 0 (disable), 1 (basic), "
+                      "2 (extended), 99 (all)", (int)level);
+  o->opt_level = level;
+  o->opt_level_set = 1;
+  return NULL;
 }
-void oxrt_session_options_set_denormal_as_zero(oxrt_session_options *o, int on) {
-  if (o) o->denormal_as_zero = on != 0;
+static oxrt_status *flag_arg(int v, const char *what) {
+  if (v != 0 && v != 1) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%s must be 0 or 1, got %d", what, v);
+  return NULL;
+}
+oxrt_status *oxrt_session_options_set_load_only(oxrt_session_options *o, int load_only) {
+  NEED_OPTS(o);
+  OXRT_TRY(flag_arg(load_only, "load_only"));
+  o->load_only = load_only;
+  return NULL;
+}
+oxrt_status *oxrt_session_options_set_denormal_as_zero(oxrt_session_options *o, int on) {
+  NEED_OPTS(o);
+  OXRT_TRY(flag_arg(on, "denormal_as_zero"));
+  o->denormal_as_zero = on;
+  return NULL;
+}
+oxrt_status *oxrt_session_options_set_thread_pool(oxrt_session_options *o, oxrt_thread_pool *p) {
+  NEED_OPTS(o);
+  oxrt_thread_pool_retain(p);
+  oxrt_thread_pool_free(o->shared_pool);
+  o->shared_pool = p;
+  return NULL;
 }
 void oxrt_session_options_set_node_output_callback(oxrt_session_options *o, oxrt_node_output_fn fn, void *user) {
   if (!o) return;
@@ -45,17 +79,53 @@ oxrt_status *oxrt_session_options_set_limit(oxrt_session_options *o, oxrt_limit 
 uint64_t oxrt_session_options_get_limit(const oxrt_session_options *o, oxrt_limit which) {
   return oxrt_limit_get(o ? &o->limits : NULL, which);
 }
-void oxrt_session_options_set_log(oxrt_session_options *o, oxrt_log_fn fn, void *user, oxrt_log_level min_level) {
-  if (!o) return;
+oxrt_status *oxrt_session_options_set_log(oxrt_session_options *o, oxrt_log_fn fn, void *user,
+                                          oxrt_log_level min_level) {
+  NEED_OPTS(o);
+  if ((int)min_level < OXRT_LOG_VERBOSE || (int)min_level > OXRT_LOG_FATAL)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "log level %d is outside 0 (verbose) .. 4 (fatal)", (int)min_level);
   o->log_fn = fn;
   o->log_user = user;
   o->log_min = min_level;
+  return NULL;
 }
 
 /* ------------------------------------------------------------- description */
+/* Innermost tensor element type of a type: a map's values', a sequence's or optional's items'. */
+static oxrt_elem_type innermost_elem(const oxrt_type *t) {
+  for (int depth = 0; t && depth < 64; depth++, t = t->elem)
+    if (t->kind == OXRT_KIND_TENSOR || t->kind == OXRT_KIND_SPARSE_TENSOR) return t->elem_type;
+  return OXRT_UNDEFINED;
+}
+
+/* The nested description of what a sequence/optional holds or of a map's values (arena-owned). */
+static const oxrt_value_info *describe_element(oxrt_arena *a, const oxrt_type *t, int depth) {
+  if (!t || depth > 64) return NULL;
+  oxrt_value_info *e = oxrt_arena_alloc(a, sizeof *e);
+  if (!e) return NULL;
+  memset(e, 0, sizeof *e);
+  e->size = sizeof *e;
+  e->name = "";
+  e->kind = t->kind;
+  e->rank = -1;
+  e->elem_type = innermost_elem(t);
+  if (t->kind == OXRT_KIND_TENSOR || t->kind == OXRT_KIND_SPARSE_TENSOR) {
+    e->rank = t->rank;
+    e->dims = t->dims;
+    e->dim_names = (const char *const *)t->dim_params;
+  }
+  if (t->kind == OXRT_KIND_MAP) e->key_type = t->elem_type;
+  if (t->kind != OXRT_KIND_TENSOR && t->kind != OXRT_KIND_SPARSE_TENSOR) e->element = describe_element(a, t->elem, depth + 1);
+  char buf[512];
+  oxrt_type_string(t, buf, sizeof buf);
+  e->type_string = oxrt_arena_strndup(a, buf, strlen(buf));
+  return e;
+}
+
 static oxrt_status *describe(oxrt_session *s, const oxrt_value_def *d, oxrt_value_info *info) {
   oxrt_arena *a = s->model->arena;
   memset(info, 0, sizeof *info);
+  info->size = sizeof *info;
   info->name = d->name;
   info->rank = -1;
   const oxrt_type *t = d->type;
@@ -68,11 +138,15 @@ static oxrt_status *describe(oxrt_session *s, const oxrt_value_def *d, oxrt_valu
   char buf[512];
   if (t) {
     info->kind = t->kind;
-    info->elem_type = t->kind == OXRT_KIND_MAP ? (t->elem ? t->elem->elem_type : OXRT_UNDEFINED) : t->elem_type;
+    info->elem_type = innermost_elem(t);
     if (t->kind == OXRT_KIND_TENSOR || t->kind == OXRT_KIND_SPARSE_TENSOR) {
       info->rank = t->rank;
       info->dims = t->dims;
       info->dim_names = (const char *const *)t->dim_params;
+    } else {
+      if (t->kind == OXRT_KIND_MAP) info->key_type = t->elem_type;
+      info->element = describe_element(a, t->elem, 0);
+      if (t->elem && !info->element) return OXRT_OOM();
     }
     oxrt_type_string(t, buf, sizeof buf);
   } else if (d->init) {
@@ -158,6 +232,20 @@ static void build_stats(oxrt_session *s) {
 }
 
 /* ----------------------------------------------------------------- create */
+static oxrt_status *save_model_opsets(oxrt_session *s) {
+  const oxrt_model *m = s->model;
+  size_t n = (size_t)m->n_opsets;
+  s->model_opset_domains = oxrt_arena_alloc(m->arena, sizeof(char *) * (n + 1));
+  s->model_opset_versions = oxrt_arena_alloc(m->arena, sizeof(int64_t) * (n + 1));
+  if (!s->model_opset_domains || !s->model_opset_versions) return OXRT_OOM();
+  for (size_t i = 0; i < n; i++) {
+    s->model_opset_domains[i] = m->opsets[i].domain;
+    s->model_opset_versions[i] = m->opsets[i].version;
+  }
+  s->n_model_opsets = n;
+  return NULL;
+}
+
 oxrt_status *oxrt_bf16_prepare_model(oxrt_model *m, int mode, int *n_rounded); /* src/quant/bf16_compute.c */
 
 static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *opts) {
@@ -178,6 +266,15 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
     s->opts.opt_level = OXRT_OPT_ALL;
     s->opts.log_min = OXRT_LOG_WARNING;
   }
+  s->opts.shared_pool = NULL; /* the session takes its own reference below */
+  /* OXRT_OPT_LEVEL only changes the default: an explicit set_opt_level wins */
+  const char *env_level = getenv("OXRT_OPT_LEVEL");
+  if (!s->opts.opt_level_set && env_level && *env_level) {
+    char *end;
+    long v = strtol(env_level, &end, 10);
+    if (*end == 0 && (v == 0 || v == 1 || v == 2 || v == 99)) s->opts.opt_level = (oxrt_opt_level)v;
+  }
+  OXRT_TRY(save_model_opsets(s));
   OXRT_TRY(oxrt_inline_functions(m));
   if (!s->opts.load_only) OXRT_TRY(oxrt_session_optimize(s));
   if (!s->opts.load_only && s->opts.bf16_compute) {
@@ -192,7 +289,13 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   build_stats(s);
   if (s->opts.load_only) return NULL;
   s->profiler.enabled = s->opts.profiling;
-  s->pool = oxrt_threadpool_create(s->opts.threads);
+  if (opts && opts->shared_pool) {
+    s->shared_pool = opts->shared_pool;
+    oxrt_thread_pool_retain(s->shared_pool);
+    s->pool = oxrt_thread_pool_get(s->shared_pool);
+  } else {
+    s->pool = oxrt_threadpool_create(s->opts.threads);
+  }
   if (!s->pool) return OXRT_OOM();
   oxrt_session_log(s, OXRT_LOG_INFO, "session ready: %zu nodes, %d threads", s->stats.node_count,
                    oxrt_threadpool_size(s->pool));
@@ -274,7 +377,8 @@ oxrt_status *oxrt_session_create_from_memory(const void *data, size_t size, cons
 void oxrt_session_free(oxrt_session *s) {
   if (!s) return;
   oxrt_plan_free_all(s);
-  oxrt_threadpool_free(s->pool);
+  if (s->shared_pool) oxrt_thread_pool_free(s->shared_pool);
+  else oxrt_threadpool_free(s->pool);
   if (s->cached_pool) {
     oxrt_pool_clear(s->cached_pool);
     free(s->cached_pool);
@@ -292,6 +396,19 @@ void oxrt_session_free(oxrt_session *s) {
 }
 
 /* ------------------------------------------------------------ accessors */
+/* Size-versioned structs: `out` starts with the caller's sizeof; write at most that much, never less than the
+ * 0.2 struct, and record what was written. */
+oxrt_status *oxrt_fill_sized(void *out, const void *full, size_t full_size, const char *type) {
+  size_t want;
+  memcpy(&want, out, sizeof want);
+  if (want < full_size)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%s.size is %zu; set it to sizeof(%s) (%zu) before the call", type, want,
+                      type, full_size);
+  memcpy(out, full, full_size);
+  memcpy(out, &full_size, sizeof full_size);
+  return NULL;
+}
+
 size_t oxrt_session_get_input_count(const oxrt_session *s) { return s ? s->n_inputs : 0; }
 size_t oxrt_session_get_output_count(const oxrt_session *s) { return s ? s->n_outputs : 0; }
 
@@ -299,8 +416,7 @@ oxrt_status *oxrt_session_get_input_info(const oxrt_session *s, size_t index, ox
   if (!s || !out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "NULL argument");
   if (index >= s->n_inputs)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input index %zu out of range (model has %zu inputs)", index, s->n_inputs);
-  *out = s->input_info[index];
-  return NULL;
+  return oxrt_fill_sized(out, &s->input_info[index], sizeof *out, "oxrt_value_info");
 }
 
 oxrt_status *oxrt_session_get_output_info(const oxrt_session *s, size_t index, oxrt_value_info *out) {
@@ -308,50 +424,38 @@ oxrt_status *oxrt_session_get_output_info(const oxrt_session *s, size_t index, o
   if (index >= s->n_outputs)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "output index %zu out of range (model has %zu outputs)", index,
                       s->n_outputs);
-  *out = s->output_info[index];
-  return NULL;
+  return oxrt_fill_sized(out, &s->output_info[index], sizeof *out, "oxrt_value_info");
 }
 
 oxrt_status *oxrt_session_get_model_meta(const oxrt_session *s, oxrt_model_meta *out) {
   if (!s || !out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "NULL argument");
   const oxrt_model *m = s->model;
-  memset(out, 0, sizeof *out);
-  out->ir_version = m->ir_version;
-  out->producer_name = m->producer_name;
-  out->producer_version = m->producer_version;
-  out->domain = m->domain;
-  out->model_version = m->model_version;
-  out->description = m->doc;
-  out->graph_name = m->graph->name;
-  out->graph_description = m->graph->doc;
-  out->custom_count = (size_t)m->n_meta;
-  out->custom_keys = m->meta_keys;
-  out->custom_values = m->meta_values;
-  out->opset_count = (size_t)m->n_opsets;
-  static const char *const no_str[1] = {""};
-  static const int64_t no_int[1] = {0};
-  if (m->n_opsets) {
-    /* opsets are stored as structs: expose parallel arrays from the arena */
-    const char **d = oxrt_arena_alloc(m->arena, sizeof(char *) * (size_t)m->n_opsets);
-    int64_t *v = oxrt_arena_alloc(m->arena, sizeof(int64_t) * (size_t)m->n_opsets);
-    if (!d || !v) return OXRT_OOM();
-    for (int i = 0; i < m->n_opsets; i++) {
-      d[i] = m->opsets[i].domain;
-      v[i] = m->opsets[i].version;
-    }
-    out->opset_domains = d;
-    out->opset_versions = v;
-  } else {
-    out->opset_domains = no_str;
-    out->opset_versions = no_int;
-  }
-  return NULL;
+  oxrt_model_meta r;
+  memset(&r, 0, sizeof r);
+  r.size = sizeof r;
+  r.ir_version = m->ir_version;
+  r.producer_name = m->producer_name;
+  r.producer_version = m->producer_version;
+  r.domain = m->domain;
+  r.model_version = m->model_version;
+  r.description = m->doc;
+  r.graph_name = m->graph->name;
+  r.graph_description = m->graph->doc;
+  r.custom_count = (size_t)m->n_meta;
+  r.custom_keys = m->meta_keys;
+  r.custom_values = m->meta_values;
+  /* the model's own imports, as saved before the optimizer could add domains (com.microsoft for fusions) */
+  r.opset_count = s->n_model_opsets;
+  r.opset_domains = s->model_opset_domains;
+  r.opset_versions = s->model_opset_versions;
+  return oxrt_fill_sized(out, &r, sizeof r, "oxrt_model_meta");
 }
 
 oxrt_status *oxrt_session_get_model_stats(const oxrt_session *s, oxrt_model_stats *out) {
   if (!s || !out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "NULL argument");
-  *out = s->stats;
-  return NULL;
+  oxrt_model_stats r = s->stats;
+  r.size = sizeof r;
+  return oxrt_fill_sized(out, &r, sizeof r, "oxrt_model_stats");
 }
 
 /* -------------------------------------------------------------------- run */
@@ -389,25 +493,95 @@ static oxrt_status *check_input(const oxrt_value_info *info, size_t index, const
 
 static oxrt_status *run_impl(oxrt_session *s, const oxrt_run_options *run_options, const char *const *input_names,
                              const oxrt_value *const *inputs, size_t n_inputs, const char *const *output_names,
-                             size_t n_outputs, oxrt_value **outputs);
+                             size_t n_outputs, oxrt_value **outputs, const bool *replaceable);
 
-oxrt_status *oxrt_session_run(oxrt_session *s, const oxrt_run_options *run_options, const char *const *input_names,
-                              const oxrt_value *const *inputs, size_t n_inputs, const char *const *output_names,
-                              size_t n_outputs, oxrt_value **outputs) {
+/* `replaceable[i]` (may be NULL): a provided outputs[i] of another type or shape than the result is replaced by a
+ * new value instead of failing the run (io_binding.c's own values). */
+oxrt_status *oxrt_session_run_ex(oxrt_session *s, const oxrt_run_options *run_options, const char *const *input_names,
+                                 const oxrt_value *const *inputs, size_t n_inputs, const char *const *output_names,
+                                 size_t n_outputs, oxrt_value **outputs, const bool *replaceable) {
   if (!s || !s->opts.denormal_as_zero)
-    return run_impl(s, run_options, input_names, inputs, n_inputs, output_names, n_outputs, outputs);
+    return run_impl(s, run_options, input_names, inputs, n_inputs, output_names, n_outputs, outputs, replaceable);
   /* pool workers mirror this thread's mode for each job (threadpool.c) */
   unsigned saved = oxrt_fp_mode_get();
   oxrt_fp_mode_set(saved | OXRT_FP_FLUSH_BITS);
-  oxrt_status *st = run_impl(s, run_options, input_names, inputs, n_inputs, output_names, n_outputs, outputs);
+  oxrt_status *st = run_impl(s, run_options, input_names, inputs, n_inputs, output_names, n_outputs, outputs,
+                             replaceable);
   oxrt_fp_mode_set(saved);
   return st;
 }
 
+oxrt_status *oxrt_session_run(oxrt_session *s, const oxrt_run_options *run_options, const char *const *input_names,
+                              const oxrt_value *const *inputs, size_t n_inputs, const char *const *output_names,
+                              size_t n_outputs, oxrt_value **outputs) {
+  return oxrt_session_run_ex(s, run_options, input_names, inputs, n_inputs, output_names, n_outputs, outputs, NULL);
+}
+
+/* Log for one run: its options' level replaces the session's. */
+static void run_log(const oxrt_session *s, const oxrt_run_options *ro, oxrt_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static void run_log(const oxrt_session *s, const oxrt_run_options *ro, oxrt_log_level level, const char *fmt, ...) {
+  oxrt_log_level min = ro && ro->log_level >= 0 ? (oxrt_log_level)ro->log_level : s->opts.log_min;
+  if (!s->opts.log_fn || level < min) return;
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  s->opts.log_fn(s->opts.log_user, level, buf);
+}
+
+/* Caller-provided outputs: checked before the run where the model declares the type (fail early), and
+ * against the result after it, all before any is written, so a mismatch leaves every caller value as it was. */
+static bool same_type_shape(const oxrt_value *a, const oxrt_value *b) {
+  bool same = a && b && a->kind == OXRT_KIND_TENSOR && b->kind == OXRT_KIND_TENSOR && a->dtype == b->dtype &&
+              a->rank == b->rank;
+  for (int d = 0; same && d < a->rank; d++) same = a->dims[d] == b->dims[d];
+  return same;
+}
+
+static oxrt_status *check_provided(const oxrt_session *s, const int *want, size_t n, oxrt_value *const *outputs,
+                                   oxrt_value *const *results, const bool *replaceable) {
+  for (size_t i = 0; i < n; i++) {
+    const oxrt_value *o = outputs[i];
+    if (!o || (replaceable && replaceable[i])) continue;
+    const char *name = s->model->graph->values[want[i]].name;
+    char a[256], b[256];
+    if (o->kind != OXRT_KIND_TENSOR || o->read_only)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "output '%s' (index %zu): the provided value is %s; only writable "
+                        "tensors can receive outputs (oxrt_value_create_tensor, oxrt_value_wrap_mutable_tensor)", name, i,
+                        o->read_only ? "a read-only tensor" : oxrt_value_describe(o, a, sizeof a));
+    for (size_t j = 0; j < i; j++)
+      if (outputs[j] == o)
+        return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "output '%s' (index %zu): the same value is provided for output %zu",
+                          name, i, j);
+    if (!results) {
+      for (size_t k = 0; k < s->n_outputs; k++) {
+        const oxrt_value_info *info = &s->output_info[k];
+        if (s->output_ids[k] != want[i]) continue;
+        if (info->kind != OXRT_KIND_UNKNOWN && info->kind != OXRT_KIND_TENSOR)
+          return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "output '%s' (index %zu) is %s; only tensor outputs can be "
+                            "provided", name, i, info->type_string);
+        if (info->kind == OXRT_KIND_TENSOR && info->elem_type != OXRT_UNDEFINED && info->elem_type != o->dtype)
+          return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "output '%s' (index %zu) is %s but the provided value is %s", name,
+                            i, info->type_string, oxrt_value_describe(o, a, sizeof a));
+      }
+      continue;
+    }
+    const oxrt_value *r = results[i];
+    if (!same_type_shape(r, o))
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "output '%s' (index %zu): the result is %s but the provided value is "
+                        "%s", name, i, oxrt_value_describe(r, a, sizeof a), oxrt_value_describe(o, b, sizeof b));
+  }
+  return NULL;
+}
+
 static oxrt_status *run_impl(oxrt_session *s, const oxrt_run_options *run_options, const char *const *input_names,
                              const oxrt_value *const *inputs, size_t n_inputs, const char *const *output_names,
-                             size_t n_outputs, oxrt_value **outputs) {
-  (void)run_options;
+                             size_t n_outputs, oxrt_value **outputs, const bool *replaceable) {
   if (!s || (n_inputs && (!input_names || !inputs)) || (n_outputs && !outputs))
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "NULL argument to oxrt_session_run");
   if (!s->main_plan)
@@ -477,7 +651,14 @@ static oxrt_status *run_impl(oxrt_session *s, const oxrt_run_options *run_option
     }
     want[i] = s->output_ids[k];
   }
+  if (!st) st = check_provided(s, want, n_outputs, outputs, NULL, replaceable);
+  oxrt_run_state rs;
+  oxrt_run_state_init(&rs, run_options);
+  if (!st) st = oxrt_run_state_check(&rs);
   if (st) goto out;
+  int64_t t0 = oxrt_now_ns();
+  run_log(s, run_options, OXRT_LOG_VERBOSE, "run%s%s%s started", run_options && run_options->tag[0] ? " '" : "",
+          run_options ? run_options->tag : "", run_options && run_options->tag[0] ? "'" : "");
   pthread_mutex_lock(&s->pool_lock);
   oxrt_buffer_pool *pool = s->cached_pool;
   s->cached_pool = NULL;
@@ -488,7 +669,32 @@ static oxrt_status *run_impl(oxrt_session *s, const oxrt_run_options *run_option
     goto out;
   }
   pool->run_bytes = 0;
+  pool->run = &rs;
   st = oxrt_frame_run(s, s->main_plan, NULL, pool, in_ids, inputs, (int)n_inputs, want, (int)n_outputs, tmp);
+  pool->run = NULL;
+  if (!st) st = check_provided(s, want, n_outputs, outputs, tmp, replaceable);
+  for (size_t i = 0; i < n_outputs; i++) {
+    if (!outputs[i] || !tmp[i]) continue;
+    if (!st && replaceable && replaceable[i] && !same_type_shape(tmp[i], outputs[i])) {
+      outputs[i] = tmp[i]; /* the binding frees its old value */
+      tmp[i] = NULL;
+      continue;
+    }
+    if (!st) st = oxrt_value_copy_into(outputs[i], tmp[i]); /* only fails on out-of-memory for strings */
+    /* the result's buffer goes back to the pool: bound outputs run without new tensor memory */
+    if (tmp[i]->owns_data && tmp[i]->dtype != OXRT_STRING && tmp[i]->nbytes >= 256) {
+      oxrt_pool_give(pool, tmp[i]->data, (tmp[i]->nbytes + 63) & ~(size_t)63);
+      tmp[i]->data = NULL;
+      tmp[i]->owns_data = false;
+    }
+    oxrt_value_free(tmp[i]);
+    tmp[i] = NULL;
+  }
+  if (run_options && oxrt_run_options_get_config_entry(run_options, "memory.enable_memory_arena_shrinkage")) {
+    oxrt_pool_clear(pool);
+    free(pool);
+    pool = NULL;
+  }
   if (pool) {
     pthread_mutex_lock(&s->pool_lock);
     if (!s->cached_pool) {
@@ -502,7 +708,15 @@ static oxrt_status *run_impl(oxrt_session *s, const oxrt_run_options *run_option
     }
   }
   if (!st)
-    for (size_t i = 0; i < n_outputs; i++) outputs[i] = tmp[i];
+    for (size_t i = 0; i < n_outputs; i++) {
+      if (tmp[i]) outputs[i] = tmp[i]; /* tmp[i] is left only where outputs[i] was NULL */
+      tmp[i] = NULL;
+    }
+  for (size_t i = 0; st && i < n_outputs; i++) oxrt_value_free(tmp[i]);
+  run_log(s, run_options, st ? OXRT_LOG_WARNING : OXRT_LOG_VERBOSE, "run%s%s%s %s after %.3f ms%s%s",
+          run_options && run_options->tag[0] ? " '" : "", run_options ? run_options->tag : "",
+          run_options && run_options->tag[0] ? "'" : "", st ? "failed" : "finished", (oxrt_now_ns() - t0) / 1e6,
+          st ? ": " : "", st ? oxrt_status_get_message(st) : "");
 out:
   free(in_ids);
   free(want);
