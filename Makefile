@@ -28,10 +28,10 @@ deps: deps-apt deps-py
 
 deps-apt:
 	@if ! dpkg -s cmake build-essential pkg-config libonnx-testdata python3-venv python3-dev python3-torch python3-torchvision graphviz \
-	    clang libclang-rt-14-dev >/dev/null 2>&1; then \
+	    clang libclang-rt-14-dev abigail-tools >/dev/null 2>&1; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq cmake build-essential pkg-config libonnx-testdata \
-	    python3-venv python3-dev python3-torch python3-torchvision graphviz clang libclang-rt-14-dev >/dev/null; \
+	    python3-venv python3-dev python3-torch python3-torchvision graphviz clang libclang-rt-14-dev abigail-tools >/dev/null; \
 	fi
 
 # Debian's python3 with its torch (needs numpy 1.x), plus pip's onnx, onnxruntime and friends.
