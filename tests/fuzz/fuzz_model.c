@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t fed = 0;
   bool runnable = true;
   for (size_t i = 0; i < n_in; i++) {
-    oxrt_value_info info = {0};
+    oxrt_value_info info = OXRT_INIT(oxrt_value_info);
     oxrt_status_free(oxrt_session_get_input_info(s, i, &info));
     if (info.kind == OXRT_KIND_OPTIONAL) continue;
     inputs[fed] = zero_input(&info);

@@ -206,7 +206,7 @@ static oxrt_value *make_input(const char *dir, size_t k, const oxrt_value_info *
     return NULL;
   }
   if (info->elem_type == OXRT_FLOAT) {
-    float *d = oxrt_value_get_data(v);
+    float *d = oxrt_value_get_mutable_data(v);
     for (size_t i = 0; i < oxrt_value_get_elem_count(v); i++) d[i] = (float)((i * 37) % 11) * 0.25f - 1.0f;
   }
   return v;
@@ -341,7 +341,7 @@ static void sweep(const char *arg, long stride) {
     return;
   }
   for (size_t i = 0; i < mc.n_in; i++) {
-    oxrt_value_info info = {0};
+    oxrt_value_info info = OXRT_INIT(oxrt_value_info);
     oxrt_status_free(oxrt_session_get_input_info(witness, i, &info));
     mc.names[i] = strdup(info.name);
     mc.inputs[i] = make_input(dir, i, &info);

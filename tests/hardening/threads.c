@@ -19,7 +19,7 @@ enum { N_THREADS = 8, N_CREATORS = 4, MAX_OUT = 8 };
 static const char *model_path;
 static int rounds = 6;
 static oxrt_session *shared;
-static oxrt_value_info in_info = {0};
+static oxrt_value_info in_info = OXRT_INIT(oxrt_value_info);
 static size_t n_out;
 static oxrt_value *inputs[N_THREADS];
 static oxrt_value *refs[N_THREADS][MAX_OUT];
