@@ -81,14 +81,14 @@ static bool add_dim(int *n, char **names, long long *values, int cap, const char
 
 int cli_guess_dims(oxrt_session *s, int n_given, char *const *given, int *n_dims, char **names, long long *values,
                    int cap) {
-  oxrt_model_meta meta;
+  oxrt_model_meta meta = OXRT_INIT(oxrt_model_meta);
   memset(&meta, 0, sizeof meta);
   oxrt_status_free(oxrt_session_get_model_meta(s, &meta));
   char notes[2048] = "";
   size_t used = 0;
   int guessed = 0;
   for (size_t k = 0; k < oxrt_session_get_input_count(s); k++) {
-    oxrt_value_info in;
+    oxrt_value_info in = OXRT_INIT(oxrt_value_info);
     if (oxrt_session_get_input_info(s, k, &in) || in.kind != OXRT_KIND_TENSOR || in.rank < 0) continue;
     bool fed = false; /* inputs read from files have their own shape */
     for (int i = 0; i < n_given; i++) fed |= !strcmp(given[i], in.name);

@@ -139,7 +139,7 @@ static int write_dot(FILE *f, oxrt_session *s, graph_rec *g, int max_nodes) {
              "fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=8, color=\"#555555\"];\n");
   size_t nin = oxrt_session_get_input_count(s), nout = oxrt_session_get_output_count(s);
   for (size_t i = 0; i < nin; i++) {
-    oxrt_value_info vi;
+    oxrt_value_info vi = OXRT_INIT(oxrt_value_info);
     if (oxrt_session_get_input_info(s, i, &vi)) continue;
     fprintf(f, "  in%zu [shape=ellipse, fillcolor=\"#d8f0d8\", label=\"", i);
     put_io_label(f, &vi);
@@ -170,7 +170,7 @@ static int write_dot(FILE *f, oxrt_session *s, graph_rec *g, int max_nodes) {
       char from[32] = "";
       if (p >= 0) snprintf(from, sizeof from, "n%d", p);
       for (size_t j = 0; p < 0 && j < nin; j++) {
-        oxrt_value_info vi;
+        oxrt_value_info vi = OXRT_INIT(oxrt_value_info);
         if (!oxrt_session_get_input_info(s, j, &vi) && !strcmp(vi.name, n->in[k])) snprintf(from, sizeof from, "in%zu", j);
       }
       if (!*from) continue; /* a subgraph's own input, or a value past the node limit */
@@ -180,7 +180,7 @@ static int write_dot(FILE *f, oxrt_session *s, graph_rec *g, int max_nodes) {
     }
   }
   for (size_t i = 0; i < nout; i++) {
-    oxrt_value_info vi;
+    oxrt_value_info vi = OXRT_INIT(oxrt_value_info);
     if (oxrt_session_get_output_info(s, i, &vi)) continue;
     fprintf(f, "  out%zu [shape=ellipse, fillcolor=\"#f8e0d0\", label=\"", i);
     put_io_label(f, &vi);
