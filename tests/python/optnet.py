@@ -445,10 +445,50 @@ def p_chain(b):
     b.output(b.binary("Mul", out, b.unary("Sigmoid", out)))
 
 
+def p_attention(b):
+    """Exported multi-head attention (fuse_attention): packed QKV, heads, scale, additive mask, Softmax, context;
+    near misses: a wrong-axis Softmax, scores read elsewhere, a rank-3 head reshape, a scale from an input."""
+    bs, s, h, d = 2, 5, 2, 3
+    c = h * d
+    x = b.input((bs, s, c))
+    qkv = b.binary("Add", b.node("MatMul", [x, b.rand((c, 3 * c), 0.5)], (bs, s, 3 * c)), b.rand((3 * c,), 0.1))
+    q3, k3, v3 = b.split(qkv, 2, [c, c, c])
+    near = b.rng.integers(0, 8)  # 0..3: one near miss, else the pattern
+    heads = []
+    for t in (q3, k3, v3):
+        r = b.reshape(t, (bs, s, h, d)) if near != 2 else b.reshape(t, (bs, s * h, d))
+        heads.append(r)
+    if near == 2:
+        q = b.node("Transpose", [heads[0]], (s * h, bs, d), perm=[1, 0, 2])
+        k = b.node("Transpose", [heads[1]], (s * h, d, bs), perm=[1, 2, 0])
+        v = b.node("Transpose", [heads[2]], (s * h, bs, d), perm=[1, 0, 2])
+        sc = b.node("MatMul", [q, k], (s * h, bs, bs))
+    else:
+        q = b.node("Transpose", [heads[0]], (bs, h, s, d), perm=[0, 2, 1, 3])
+        k = b.node("Transpose", [heads[1]], (bs, h, d, s), perm=[0, 2, 3, 1])
+        v = b.node("Transpose", [heads[2]], (bs, h, s, d), perm=[0, 2, 1, 3])
+        sc = b.node("MatMul", [q, k], (bs, h, s, s))
+    scale = b.const(np.float32(math.sqrt(d))) if near != 3 else b.input(())
+    sc = b.binary("Div", sc, scale)
+    mask = b.const(np.where(b.rng.random((bs, 1, 1, s)) < 0.3, -10000.0, 0.0).astype(np.float32), "mask")
+    if len(b.shape[sc]) == 4:
+        sc = b.binary("Add", sc, mask)
+    if near == 1:
+        b.output(sc)
+    p = b.node("Softmax", [sc], b.shape[sc], axis=2 if near == 0 else -1)
+    ctx = b.node("MatMul", [p, v], None)
+    if near == 2:
+        b.output(ctx)
+        return
+    t = b.node("Transpose", [ctx], (bs, s, h, d), perm=[0, 2, 1, 3])
+    b.output(b.reshape(t, (bs, s, c)))
+
+
 PATTERNS = {
     "conv_add": p_conv_add, "conv_activation": p_conv_activation, "conv_bn": p_conv_bn, "bias_add": p_bias_add,
     "matmul_add": p_matmul_add, "gelu": p_gelu, "silu": p_silu, "transpose_reshape": p_transpose_reshape,
     "noops": p_noops, "constant_folding": p_constant_folding, "chain": p_chain, "hardswish": p_hardswish,
+    "attention": p_attention,
 }
 
 
