@@ -495,6 +495,21 @@ static void propagate(oxrt_infer *c, const oxrt_node *n) {
     st = st < 0 ? 0 : st > len ? len : st;
     en = en < 0 ? 0 : en > len ? len : en;
     for (int64_t i = st; i < en; i++) r.v[r.n] = a->v[i], r.names[r.n++] = a->names[i];
+  } else if (!strcmp(op, "Size")) {
+    shape_t s;
+    if (!get_shape(c->g, n->inputs[0], &s) || s.rank < 0) return;
+    int64_t total = 1;
+    for (int i = 0; i < s.rank; i++) {
+      if (s.dims[i] < 0) return;
+      total *= s.dims[i];
+    }
+    r.scalar = true, r.n = 1, r.v[0] = total;
+  } else if (!strcmp(op, "Neg")) {
+    if (!a) return;
+    for (int i = 0; i < a->n; i++)
+      if (a->v[i] < 0 || a->names[i]) return; /* -1 stands for "unknown": only fixed sizes are negated */
+    r = *a;
+    for (int i = 0; i < r.n; i++) r.v[i] = -a->v[i];
   } else if (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div")) {
     if (!a || !b || (a->n != b->n && a->n != 1 && b->n != 1)) return;
     r.n = a->n > b->n ? a->n : b->n;
@@ -570,9 +585,16 @@ static oxrt_status *infer_extended(oxrt_infer *c, const oxrt_node *n, bool *hand
     }
   } else if (!strcmp(op, "Reshape") || !strcmp(op, "ConstantOfShape") || !strcmp(op, "Expand")) {
     kval *k = known(c, n->n_inputs > (op[0] == 'C' ? 0 : 1) ? n->inputs[op[0] == 'C' ? 0 : 1] : -1);
+    if (!k && op[0] == 'C' && x.rank == 1 && x.dims[0] >= 0 && x.dims[0] <= OXRT_MAX_RANK) {
+      /* the values are unknown but their count gives the rank */
+      const oxrt_attr *v = oxrt_node_attr(n, "value");
+      out.elem = v && v->t ? v->t->dtype : OXRT_FLOAT;
+      out.rank = (int)x.dims[0];
+      for (int i = 0; i < out.rank; i++) out.dims[i] = -1;
+      return set_shape(c, n->outputs[0], &out);
+    }
     if (!k || (op[0] != 'C' && x.elem == OXRT_UNDEFINED)) {
-      *handled = op[0] == 'R'; /* the base rule may still shape Reshape from an initializer */
-      *handled = false;
+      *handled = false; /* the base rule may still shape Reshape from an initializer */
       return NULL;
     }
     if (op[0] == 'C') {
