@@ -49,11 +49,12 @@ typedef struct {
 /* Runs batch `b`; `fn` sees each exposed output as float values. */
 static oxrt_status *run_batch(oxrt_session *s, const oxrt_calib_batch *b, const char **names, int n_ids,
                               oxrt_value **outs) {
+  for (int i = 0; i < n_ids; i++) outs[i] = NULL;
   oxrt_status *st = oxrt_session_run(s, NULL, b->names, b->values, b->n_inputs, names, (size_t)n_ids, outs);
   if (st) return st;
   for (int i = 0; i < n_ids; i++)
     if (!outs[i] || outs[i]->kind != OXRT_KIND_TENSOR || outs[i]->dtype != OXRT_FLOAT) {
-      for (int k = 0; k < n_ids; k++) oxrt_value_free(outs[k]);
+      for (int k = 0; k < n_ids; k++) oxrt_value_free(outs[k]), outs[k] = NULL;
       return oxrt_error(OXRT_ERR_INVALID_MODEL, "calibration: value '%s' is not a float tensor", names[i]);
     }
   return NULL;

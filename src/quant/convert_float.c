@@ -8,6 +8,7 @@
  * Constant's and ConstantOfShape's tensors, `dtype` of the random/EyeLike generators. */
 #include "../core/dtype.h"
 #include "../exec/engine.h"
+#include "../exec/registry.h"
 #include "quant.h"
 #include <math.h>
 #include <stdlib.h>
@@ -41,7 +42,12 @@ static bool blocked(const cv *v, const oxrt_node *n) {
   if (opt_has_subgraph(n)) return true;
   if (qg_list_has(v->o->block_nodes, n->name)) return true;
   const char *list = v->o->block_ops ? v->o->block_ops : default_block;
-  return qg_list_has(list, n->op_type) || (*n->domain && strcmp(n->domain, "com.microsoft"));
+  if (qg_list_has(list, n->op_type) || (*n->domain && strcmp(n->domain, "com.microsoft"))) return true;
+  /* the operator at the model's opset does not take the target type (Conv takes bfloat16 from opset 22) */
+  int64_t opset = oxrt_model_opset(v->c.opt.model, n->domain);
+  const oxrt_op_schema *sc = opset >= 0 ? oxrt_registry_find(n->domain, n->op_type) : NULL;
+  const oxrt_op_impl *impl = sc ? oxrt_registry_resolve(sc, opset) : NULL;
+  return impl && impl->type_mask && !(impl->type_mask & OXRT_TBIT(v->to)) && (impl->type_mask & OXRT_TBIT(OXRT_FLOAT));
 }
 
 static oxrt_status *convert_tensor(oxrt_elem_type to, oxrt_value **pv) {

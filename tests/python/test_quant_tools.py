@@ -1,0 +1,181 @@
+"""oxrt.quantization / `oxrt quantize`: files oxrt writes run in ONNX Runtime with the same results as in oxrt,
+and stay within a quantization tolerance of the float model (digits CNN from examples/, a small MLP)."""
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+ort = pytest.importorskip("onnxruntime")
+import oxrt  # noqa: E402
+from oxrt.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,  # noqa: E402
+                               quantize_dynamic, quantize_static)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DIGITS = os.path.join(ROOT, "examples", "digits")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return os.path.join(DIGITS, "model.onnx"), np.load(os.path.join(DIGITS, "test_x.npy")), np.load(
+        os.path.join(DIGITS, "test_y.npy"))
+
+
+class Reader(CalibrationDataReader):
+    def __init__(self, x, bs=32, n=128):
+        self.batches = iter([{"image": x[i:i + bs]} for i in range(0, n, bs)])
+
+    def get_next(self):
+        return next(self.batches, None)
+
+
+def ort_run(path, x, optimize=True):
+    so = ort.SessionOptions()
+    if not optimize:  # the QDQ graph as written, without ORT's integer fusions
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+
+
+def ox_run(path, x):
+    return oxrt.InferenceSession(path).run(None, {"image": x})[0]
+
+
+CASES = [  # (static?, format, per_channel)
+    (False, QuantFormat.QOperator, False),
+    (False, QuantFormat.QOperator, True),
+    (True, QuantFormat.QDQ, False),
+    (True, QuantFormat.QDQ, True),
+    (True, QuantFormat.QOperator, True),
+]
+
+
+@pytest.mark.parametrize("static,fmt,per_channel", CASES)
+def test_digits_oxrt_quantized_runs_in_ort(tmp_path, digits, static, fmt, per_channel):
+    model, x, y = digits
+    out = str(tmp_path / "q.onnx")
+    # reduce_range: 7-bit weights, so ORT's AVX2 u8s8 kernels (saturating int16 pairs) are exact too
+    if static:
+        quantize_static(model, out, Reader(x), quant_format=fmt, per_channel=per_channel, reduce_range=True,
+                        activation_type=QuantType.QUInt8)
+    else:
+        quantize_dynamic(model, out, per_channel=per_channel, reduce_range=True)
+    ref = ort_run(model, x)
+    a, b = ort_run(out, x), ox_run(out, x)
+    # both runtimes compute the same integer arithmetic: equal up to float rounding of the scales
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-3 * np.abs(ref).max())
+    agree = (a.argmax(1) == ref.argmax(1)).mean()
+    assert agree >= 0.97, agree
+    assert (b.argmax(1) == y).mean() >= 0.95
+    assert np.abs(b - ref).max() < 0.15 * np.abs(ref).max()
+    # an 8-bit model really: integer weights, quantization ops
+    import onnx
+    m = onnx.load(out)
+    ops = {n.op_type for n in m.graph.node}
+    assert ops & {"DequantizeLinear", "MatMulInteger", "ConvInteger", "QLinearConv"}, ops
+    assert any(t.data_type in (2, 3) for t in m.graph.initializer)
+
+
+def test_static_qdq_matches_ort_unfused_full_range(tmp_path, digits):
+    """Full 8-bit range: oxrt equals ORT's reference (unfused) execution of the QDQ graph."""
+    model, x, _ = digits
+    out = str(tmp_path / "q.onnx")
+    quantize_static(model, out, Reader(x), per_channel=True, activation_type=QuantType.QUInt8,
+                    calibrate_method=CalibrationMethod.Percentile)
+    np.testing.assert_allclose(ox_run(out, x), ort_run(out, x, optimize=False), rtol=0, atol=1e-4)
+
+
+def test_entropy_and_int8_activations(tmp_path, digits):
+    model, x, _ = digits
+    out = str(tmp_path / "q.onnx")
+    quantize_static(model, out, Reader(x), activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.Entropy, reduce_range=True)
+    ref, b = ort_run(model, x), ox_run(out, x)
+    np.testing.assert_allclose(b, ort_run(out, x), rtol=0, atol=1e-3 * np.abs(ref).max())
+    assert (b.argmax(1) == ref.argmax(1)).mean() >= 0.95
+
+
+def test_exclude_nodes_and_op_types(tmp_path, digits):
+    import onnx
+    model, x, _ = digits
+    m = onnx.load(model)
+    conv_names = [n.name for n in m.graph.node if n.op_type == "Conv"]
+    out = str(tmp_path / "q.onnx")
+    quantize_dynamic(model, out, op_types_to_quantize=["Conv", "Gemm"], nodes_to_exclude=conv_names[:1])
+    q = onnx.load(out)
+    assert conv_names[0] in [n.name for n in q.graph.node if n.op_type == "Conv"]  # left in float
+    assert sum(n.op_type == "ConvInteger" for n in q.graph.node) == len(conv_names) - 1
+    np.testing.assert_allclose(ox_run(out, x), ort_run(out, x), rtol=0, atol=0.05)
+
+
+def test_ort_quantized_model_runs_in_oxrt(tmp_path, digits):
+    """The other direction: onnxruntime.quantization's file, oxrt against ORT."""
+    oq = pytest.importorskip("onnxruntime.quantization")
+    model, x, _ = digits
+
+    class R(oq.CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{"image": x[i:i + 32]} for i in range(0, 128, 32)])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    out = str(tmp_path / "ort_q.onnx")
+    oq.quantize_static(model, out, R(), quant_format=oq.QuantFormat.QDQ, per_channel=True, reduce_range=True)
+    np.testing.assert_allclose(ox_run(out, x), ort_run(out, x), rtol=0, atol=0.05)
+
+
+def test_matmul_mlp_uint8_weights(tmp_path):
+    """Gemm/MatMul with uint8 (asymmetric) weights, both formats, on a small MLP built with onnx.helper."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    w1, b1 = rng.standard_normal((16, 32)).astype(np.float32), rng.standard_normal(32).astype(np.float32)
+    w2 = rng.standard_normal((32, 4)).astype(np.float32)
+    g = helper.make_graph(
+        [helper.make_node("Gemm", ["image", "w1", "b1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("MatMul", ["r", "w2"], ["y"])], "mlp",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"), numpy_helper.from_array(w2, "w2")])
+    path = str(tmp_path / "mlp.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = rng.standard_normal((64, 16)).astype(np.float32)
+    ref = ort_run(path, x)
+    for fmt in (QuantFormat.QDQ, QuantFormat.QOperator):
+        out = str(tmp_path / f"mlp_{fmt}.onnx")
+        quantize_static(path, out, Reader(x, 16, 64), quant_format=fmt, weight_type=QuantType.QUInt8,
+                        activation_type=QuantType.QUInt8, reduce_range=True)
+        a, b = ort_run(out, x), ox_run(out, x)
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-3 * np.abs(ref).max())
+        assert np.abs(b - ref).max() < 0.1 * np.abs(ref).max()
+
+
+def oxrt_cli():
+    if os.environ.get("OXRT_CLI"):
+        return os.environ["OXRT_CLI"]
+    for d in ("build-quanttools", "build"):
+        p = os.path.join(ROOT, d, "oxrt")
+        if os.path.exists(p):
+            return p
+    return shutil.which("oxrt")
+
+
+def test_cli_quantize_with_calibration_dir(tmp_path, digits):
+    exe = oxrt_cli()
+    if not exe:
+        pytest.skip("oxrt command not built")
+    model, x, _ = digits
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    np.save(calib / "image.npy", x[:96])
+    out = str(tmp_path / "q.onnx")
+    r = subprocess.run([exe, "quantize", model, out, "--mode", "static", "--format", "qdq", "--per-channel",
+                        "--reduce-range", "--calibration", str(calib), "--batch-size", "32", "--progress"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "3/3 batches" in r.stderr  # the progress bar over calibration batches
+    ref = ort_run(model, x)
+    np.testing.assert_allclose(ox_run(out, x), ort_run(out, x), rtol=0, atol=1e-3 * np.abs(ref).max())
+    r = subprocess.run([exe, "quantize", model, out, "--mode", "static"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--calibration" in r.stderr
