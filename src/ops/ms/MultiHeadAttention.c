@@ -16,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MHA_ROWS 32 /* query rows per block: scores of one block stay in L2 for T up to a few thousand */
+/* query rows per block: at least 32, more while a block's scores fit in 64 KiB (fewer, larger GEMM calls) */
+#define MHA_MIN_ROWS 32
+#define MHA_BLOCK_FLOATS 16384
 
 typedef struct {
-  int64_t B, S, T, H, D, Dv, nblk;
+  int64_t B, S, T, H, D, Dv, nblk, rows;
   float scale;
   bool causal;
   const float *q, *k, *v;
@@ -76,14 +78,14 @@ static void mha_rows(mha_args *a, int64_t b, int64_t h, int64_t i0, int64_t i1, 
 
 static void mha_range(void *arg, size_t begin, size_t end) {
   mha_args *a = arg;
-  float *s = malloc(sizeof(float) * (size_t)(MHA_ROWS * (a->T > 0 ? a->T : 1)));
+  float *s = malloc(sizeof(float) * (size_t)(a->rows * (a->T > 0 ? a->T : 1)));
   if (!s) {
     a->failed = 1; /* benign race: any writer stores the same value */
     return;
   }
   for (size_t t = begin; t < end; t++) {
     int64_t blk = (int64_t)t % a->nblk, bh = (int64_t)t / a->nblk;
-    int64_t i0 = blk * MHA_ROWS, i1 = i0 + MHA_ROWS < a->S ? i0 + MHA_ROWS : a->S;
+    int64_t i0 = blk * a->rows, i1 = i0 + a->rows < a->S ? i0 + a->rows : a->S;
     mha_rows(a, bh / a->H, bh % a->H, i0, i1, s);
   }
   free(s);
@@ -154,7 +156,10 @@ static oxrt_status *mha_run(oxrt_kernel_ctx *ctx) {
   a.k = K->data;
   a.v = V->data;
   a.y = Y->data;
-  a.nblk = (a.S + MHA_ROWS - 1) / MHA_ROWS;
+  a.rows = MHA_BLOCK_FLOATS / (a.T > 0 ? a.T : 1);
+  if (a.rows < MHA_MIN_ROWS) a.rows = MHA_MIN_ROWS;
+  if (a.rows > a.S) a.rows = a.S > 0 ? a.S : 1;
+  a.nblk = (a.S + a.rows - 1) / a.rows;
   oxrt_parallel(ctx, (size_t)(a.B * a.H * a.nblk), 1, mha_range, &a);
   return a.failed ? OXRT_OOM() : NULL;
 }
