@@ -112,7 +112,8 @@ int npy_parse(const unsigned char *buf, size_t size, const char *path, oxrt_valu
   off += hlen;
   if (unicode && ulen > SIZE_MAX / 4) ulen = SIZE_MAX / 4;
   size_t unit = unicode ? ulen * esize : esize;
-  if (count && unit && count > (size - off) / unit) {
+  /* zero-byte elements ('<U0') are still allocated one by one: at most one per byte of the file */
+  if (count && (unit ? count > (size - off) / unit : count > size)) {
     st = npy_error(path, "file holds fewer bytes than its shape needs");
     goto done;
   }

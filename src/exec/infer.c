@@ -307,7 +307,8 @@ oxrt_status *oxrt_infer_node(oxrt_infer *c, const oxrt_node *n) {
     bool all_known = true;
     for (int i = 0; i < in[0].rank; i++) all_known &= in[0].dims[i] >= 0;
     int64_t total = 1;
-    for (int i = 0; i < in[0].rank; i++) total *= in[0].dims[i] >= 0 ? in[0].dims[i] : 1;
+    for (int i = 0; i < in[0].rank; i++) /* a hostile shape may overflow: then nothing is inferred */
+      if (__builtin_mul_overflow(total, in[0].dims[i] >= 0 ? in[0].dims[i] : 1, &total)) return NULL;
     for (int i = 0; i < out.rank; i++) {
       int64_t d = sv[i];
       if (d == 0 && !allowzero) {
@@ -319,8 +320,8 @@ oxrt_status *oxrt_infer_node(oxrt_infer *c, const oxrt_node *n) {
       } else {
         out.dims[i] = d;
       }
-      if (out.dims[i] >= 0) known *= out.dims[i];
-      else all_known = false;
+      if (out.dims[i] < 0) all_known = false;
+      else if (__builtin_mul_overflow(known, out.dims[i], &known)) return NULL;
     }
     if (infer_at >= 0 && all_known && known > 0) out.dims[infer_at] = total / known;
   } else if (strcmp(op, "Concat") == 0) {

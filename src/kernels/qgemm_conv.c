@@ -123,7 +123,7 @@ bool oxrt_qconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, int3
       ge.out.C = (uint8_t *)y + (n * s->M + m0) * out_size * y_esize;
       ge.out.ldc = out_size;
       if (ge.out.bias) ge.out.bias += m0;
-      if (ge.out.n_scale != 1) ge.out.scale += m0;
+      if (ge.out.scale && ge.out.n_scale != 1) ge.out.scale += m0; /* ConvInteger has no scale */
       if (ge.out.fbias) ge.out.fbias += m0;
       if (!oxrt_qgemm_run(&ge, pool)) return false;
     }

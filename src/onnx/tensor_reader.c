@@ -581,10 +581,10 @@ static oxrt_status *read_map(pb_reader *r, int depth, oxrt_value **out) {
     pb_bytes b;
     if (field == 2 && wire == PB_VARINT) {
       if (pb_varint(&c, &v)) key_type = (int)v;
-    } else if (field == 3) {
-      if (wire == PB_BYTES) {
-        if (pb_bytes_read(&c, &b)) n_keys += count_field(b.data, b.len, wire, 0);
-      } else if (pb_varint(&c, &v)) n_keys++;
+    } else if (field == 3 && wire == PB_BYTES) {
+      if (pb_bytes_read(&c, &b)) n_keys += count_field(b.data, b.len, wire, 0);
+    } else if (field == 3 && wire == PB_VARINT) {
+      if (pb_varint(&c, &v)) n_keys++;
     } else if (field == 4 && wire == PB_BYTES) {
       if (pb_bytes_read(&c, &b)) n_skeys++;
     } else if (field == 5 && wire == PB_BYTES) {
@@ -598,26 +598,27 @@ static oxrt_status *read_map(pb_reader *r, int depth, oxrt_value **out) {
   int64_t kd = (int64_t)(string_keys ? n_skeys : n_keys);
   oxrt_value *keys = NULL, *vals = NULL;
   OXRT_TRY(oxrt_tensor_new_zero(string_keys ? OXRT_STRING : (oxrt_elem_type)(key_type ? key_type : OXRT_INT64), 1, &kd, &keys));
+  /* second pass with the first pass's field and wire-type rules; k stays below the count it found */
   size_t k = 0;
-  while (pb_next(&sub, &field, &wire)) {
+  oxrt_status *st = NULL;
+  while (!st && pb_next(&sub, &field, &wire)) {
     uint64_t v;
     pb_bytes b;
-    if (field == 3 && !string_keys) {
-      if (wire == PB_BYTES) {
-        pb_reader in;
-        if (!pb_sub(&sub, &in)) break;
-        while (in.p < in.end && pb_varint(&in, &v)) oxrt_store_i64(keys->dtype, keys->data, k++, (int64_t)v);
-      } else if (pb_varint(&sub, &v)) {
+    if (field == 3 && wire == PB_BYTES && !string_keys) {
+      pb_reader in;
+      if (!pb_sub(&sub, &in)) break;
+      while (in.p < in.end && k < keys->count && pb_varint(&in, &v))
         oxrt_store_i64(keys->dtype, keys->data, k++, (int64_t)v);
-      }
+    } else if (field == 3 && wire == PB_VARINT && !string_keys) {
+      if (pb_varint(&sub, &v) && k < keys->count) oxrt_store_i64(keys->dtype, keys->data, k++, (int64_t)v);
     } else if (field == 4 && wire == PB_BYTES && string_keys) {
-      if (pb_bytes_read(&sub, &b)) oxrt_value_set_string(keys, k++, (const char *)b.data, b.len);
+      if (pb_bytes_read(&sub, &b) && k < keys->count)
+        st = oxrt_value_set_string(keys, k++, (const char *)b.data, b.len);
     } else {
       pb_skip(&sub, wire);
     }
   }
-  oxrt_status *st = NULL;
-  if (has_values) {
+  if (!st && has_values) {
     oxrt_value *seq;
     st = read_container(&values, OXRT_KIND_SEQUENCE, depth - 1, &seq);
     if (!st) {
@@ -630,8 +631,8 @@ static oxrt_status *read_map(pb_reader *r, int depth, oxrt_value **out) {
             st = BAD("MapProto values must hold one scalar per key");
             break;
           }
-          if (!oxrt_convert(vals->dtype, (char *)vals->data + i * oxrt_elem_type_size(vals->dtype), seq->items[i]->dtype,
-                            seq->items[i]->data, 1, false))
+          char *dst = (char *)vals->data + i * oxrt_elem_type_size(vals->dtype);
+          if (!oxrt_convert(vals->dtype, dst, seq->items[i]->dtype, seq->items[i]->data, 1, false))
             st = OXRT_OOM();
         }
         oxrt_value_free(seq);
@@ -639,7 +640,7 @@ static oxrt_status *read_map(pb_reader *r, int depth, oxrt_value **out) {
         vals = seq;
       }
     }
-  } else {
+  } else if (!st) {
     int64_t z = 0;
     st = oxrt_tensor_new_zero(OXRT_FLOAT, 1, &z, &vals);
   }
@@ -735,7 +736,8 @@ oxrt_status *oxrt_read_sparse_dense(pb_reader *r, const oxrt_tensor_src *src, ox
       (double)dense_count * (double)oxrt_elem_type_size(vals->dtype) > (double)max_bytes) {
     char b[200];
     st = oxrt_error(OXRT_ERR_OUT_OF_MEMORY, "sparse tensor of shape %s densifies to more than %llu bytes "
-                    "(session limit tensor_bytes)", oxrt_dims_str(dims, rank, b, sizeof b), (unsigned long long)max_bytes);
+                    "(session limit tensor_bytes)", oxrt_dims_str(dims, rank, b, sizeof b),
+                    (unsigned long long)max_bytes);
   }
   if (!st) st = oxrt_tensor_new_zero(vals->dtype, rank, dims, &d);
   if (!st && idx->dtype != OXRT_INT64) st = BAD("sparse indices must be int64");
@@ -761,7 +763,7 @@ oxrt_status *oxrt_read_sparse_dense(pb_reader *r, const oxrt_tensor_src *src, ox
         if (lin < 0 || (size_t)lin >= d->count) st = BAD("sparse index out of range");
       }
       if (!st) {
-        if (vals->dtype == OXRT_STRING) oxrt_value_set_string(d, (size_t)lin, ((char **)vals->data)[k], strlen(((char **)vals->data)[k]));
+        if (vals->dtype == OXRT_STRING) st = oxrt_value_set_string(d, (size_t)lin, ((char **)vals->data)[k], strlen(((char **)vals->data)[k]));
         else memcpy((char *)d->data + (size_t)lin * es, (char *)vals->data + k * es, es);
       }
     }

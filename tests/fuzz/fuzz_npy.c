@@ -1,13 +1,5 @@
 /* fuzz_npy.c - libFuzzer target: the .npy reader of the oxrt command (tools/npy.c). */
 #include "../../tools/cli.h"
-#include <stdio.h>
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  if (!freopen("/dev/null", "w", stderr)) return 0; /* the reader reports errors on stderr */
-  return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   oxrt_value *v = NULL;
