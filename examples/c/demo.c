@@ -98,7 +98,7 @@ static int run_example(const char *dir, const char *name) {
   int64_t *pred = malloc(rows * sizeof(int64_t));
   double best = 1e30;
   for (int rep = 0; rep < 10; rep++) { /* batch latency: best of 10 */
-    oxrt_value *out;
+    oxrt_value *out = NULL; /* NULL: the run makes a new value */
     t0 = now_ms();
     if ((st = oxrt_session_run(s, NULL, in_names, feeds, 1, out_names, 1, &out))) return fail(st);
     double dt = now_ms() - t0;
@@ -113,7 +113,7 @@ static int run_example(const char *dir, const char *name) {
   size_t row_elems = x.count / rows;
   double single = 1e30;
   for (size_t r = 0; r < rows && r < 50; r++) {
-    oxrt_value *xr, *out;
+    oxrt_value *xr, *out = NULL;
     oxrt_value_wrap_tensor(OXRT_FLOAT, one_dims, x.rank, (float *)x.data + r * row_elems, row_elems * 4, &xr);
     const oxrt_value *f1[] = {xr};
     t0 = now_ms();
