@@ -82,7 +82,6 @@ static bool add_dim(int *n, char **names, long long *values, int cap, const char
 int cli_guess_dims(oxrt_session *s, int n_given, char *const *given, int *n_dims, char **names, long long *values,
                    int cap) {
   oxrt_model_meta meta = OXRT_INIT(oxrt_model_meta);
-  memset(&meta, 0, sizeof meta);
   oxrt_status_free(oxrt_session_get_model_meta(s, &meta));
   char notes[2048] = "";
   size_t used = 0;

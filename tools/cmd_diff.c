@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static bool npy_type(oxrt_elem_type t) {
   switch (t) {
@@ -262,6 +263,18 @@ static int dump_model(const char *model, const dump_index *ref, char *out, size_
   return rc;
 }
 
+/* Deletes a dump folder this command made: its files, the index, the folder. */
+static void remove_dump(const dump_index *x) {
+  char path[8300];
+  for (int i = 0; i < x->n; i++) {
+    snprintf(path, sizeof path, "%s/%s", x->dir, x->e[i].file);
+    remove(path);
+  }
+  snprintf(path, sizeof path, "%s/index.tsv", x->dir);
+  remove(path);
+  rmdir(x->dir);
+}
+
 int cmd_diff(int argc, char **argv) {
   const char *pa = NULL, *pb = NULL;
   double rtol = 1e-3, atol = 1e-4;
@@ -347,6 +360,7 @@ int cmd_diff(int argc, char **argv) {
     if (only_a || only_b) printf("; %d only in A, %d only in B (renamed or fused away)", only_a, only_b);
     printf("\n");
   }
+  if (pa == tmp) remove_dump(&a); /* the model's dump was only a means to compare */
   free_index(&a);
   free_index(&b);
   return rc;
