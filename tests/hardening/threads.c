@@ -4,6 +4,9 @@
  *      own input, many times; every output must be bit-identical to the single-threaded reference run.
  *   2. Sessions are created, run and freed from 4 threads at once.
  *   3. The profile recorded under that load is read and written.
+ *   4. Cancellation: a generated model that loops 2^40 times runs on another session during phase 1; setting
+ *      its run options' terminate flag from this thread must stop it promptly with CANCELLED; a run started
+ *      while the flag is set fails at once; a 100 ms time limit stops it too.
  * Usage: oxrt_threads MODEL.onnx [ROUNDS]  (a model with one float input whose symbolic dims become 1).
  * Ends with "N passed, M failed". */
 #include "oxrt.h"
@@ -12,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include "pbwrite.h"
 
 enum { N_THREADS = 8, N_CREATORS = 4, MAX_OUT = 8 };
 
@@ -46,7 +51,7 @@ static oxrt_value *make_input(unsigned seed) {
     oxrt_status_free(st);
     return NULL;
   }
-  float *d = oxrt_value_get_data(v);
+  float *d = oxrt_value_get_mutable_data(v);
   for (size_t i = 0; i < oxrt_value_get_elem_count(v); i++) {
     seed = seed * 1103515245u + 12345u;
     d[i] = (float)((seed >> 8) & 0xffff) / 65536.0f - 0.5f;
@@ -103,6 +108,77 @@ static void *creator(void *arg) {
   return NULL;
 }
 
+/* ------------------------------------------------------------ cancellation */
+/* Loop(M = 2^40, cond = true, v0 = zeros[4096]) whose body doubles v: runs until stopped. */
+static buf endless_loop_model(void) {
+  buf body = {0}, g = {0}, n, at = {0};
+  int64_t d4k = 4096;
+  const char *ci[] = {"c_in"}, *co[] = {"c_out"}, *vi[] = {"v_in", "v_in"}, *vo[] = {"v_out"};
+  buf in1 = value_info_t("i", 7, NULL, 0), in2 = value_info_t("c_in", 9, NULL, 0), in3 = value_info("v_in", &d4k, 1);
+  buf o1 = value_info_t("c_out", 9, NULL, 0), o2 = value_info("v_out", &d4k, 1);
+  buf n1 = node("Identity", ci, 1, co, 1), n2 = node("Add", vi, 2, vo, 1);
+  f_msg(&body, 11, &in1);
+  f_msg(&body, 11, &in2);
+  f_msg(&body, 11, &in3);
+  f_msg(&body, 1, &n1);
+  f_msg(&body, 1, &n2);
+  f_str(&body, 2, "body");
+  f_msg(&body, 12, &o1);
+  f_msg(&body, 12, &o2);
+  int64_t m = (int64_t)1 << 40;
+  buf tm = tensor_i64("M", NULL, 0, &m, 1), tc = {0}, tv = tensor_f32_raw("v0", &d4k, 1, 4096);
+  f_int(&tc, 2, 9);
+  f_str(&tc, 8, "cond");
+  f_bytes(&tc, 9, "\1", 1);
+  f_msg(&g, 5, &tm);
+  f_msg(&g, 5, &tc);
+  f_msg(&g, 5, &tv);
+  const char *li[] = {"M", "cond", "v0"}, *lo[] = {"v"};
+  n = node("Loop", li, 3, lo, 1);
+  f_str(&at, 1, "body");
+  f_int(&at, 20, 5);
+  f_msg(&at, 6, &body);
+  f_msg(&n, 5, &at);
+  f_msg(&g, 1, &n);
+  f_str(&g, 2, "endless");
+  buf out = value_info("v", &d4k, 1);
+  f_msg(&g, 12, &out);
+  return model(&g, 17);
+}
+
+static oxrt_session *loop_session;
+static oxrt_run_options *loop_ro;
+static oxrt_status *loop_status;
+static double loop_end;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static oxrt_status *run_loop(void) {
+  oxrt_value *out = NULL;
+  oxrt_status *st = oxrt_session_run(loop_session, loop_ro, NULL, NULL, 0, NULL, 1, &out);
+  oxrt_value_free(out);
+  return st;
+}
+
+static void *loop_runner(void *arg) {
+  (void)arg;
+  loop_status = run_loop();
+  loop_end = now_s();
+  return NULL;
+}
+
+static void expect_cancelled(const char *what, oxrt_status *st, double seconds, double max_seconds) {
+  char d[400];
+  snprintf(d, sizeof d, "%s after %.3f s (at most %.1f): %s", oxrt_status_code_name(oxrt_status_get_code(st)), seconds,
+           max_seconds, st ? oxrt_status_get_message(st) : "(finished)");
+  report(oxrt_status_get_code(st) == OXRT_ERR_CANCELLED && seconds <= max_seconds, what, d);
+  oxrt_status_free(st);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s MODEL.onnx [ROUNDS]\n", argv[0]);
@@ -140,9 +216,35 @@ int main(int argc, char **argv) {
   }
   bool differ = N_THREADS < 2 || !identical(refs[0], refs[1]);
   report(differ, "inputs of different threads give different outputs", "thread 0 and 1 outputs are equal");
+  /* the endless loop runs on its own session while the 8 threads use the shared one */
+  buf lm = endless_loop_model();
+  st = oxrt_session_create_from_memory(lm.p, lm.n, NULL, &loop_session);
+  free(lm.p);
+  if (!st) st = oxrt_run_options_create(&loop_ro);
+  report(!st, "open the endless-loop model", st ? oxrt_status_get_message(st) : NULL);
+  oxrt_status_free(st);
+  pthread_t lt;
+  bool looping = loop_session && loop_ro && pthread_create(&lt, NULL, loop_runner, NULL) == 0;
   pthread_t th[N_THREADS];
   for (size_t t = 0; t < N_THREADS; t++) pthread_create(&th[t], NULL, runner, (void *)t);
   for (size_t t = 0; t < N_THREADS; t++) pthread_join(th[t], NULL);
+  if (looping) {
+    usleep(100 * 1000);
+    double t0 = now_s();
+    oxrt_status_free(oxrt_run_options_set_terminate(loop_ro, 1));
+    pthread_join(lt, NULL);
+    expect_cancelled("terminate stops a running loop from another thread", loop_status, loop_end - t0, 2.0);
+    t0 = now_s();
+    expect_cancelled("a run started with terminate set fails at once", run_loop(), now_s() - t0, 0.5);
+    oxrt_status_free(oxrt_run_options_set_terminate(loop_ro, 0));
+    st = oxrt_run_options_set_time_limit_ms(loop_ro, 100);
+    report(!st, "set_time_limit_ms", st ? oxrt_status_get_message(st) : NULL);
+    oxrt_status_free(st);
+    t0 = now_s();
+    expect_cancelled("a 100 ms time limit stops the loop", run_loop(), now_s() - t0, 3.0);
+  }
+  oxrt_run_options_free(loop_ro);
+  oxrt_session_free(loop_session);
   for (size_t t = 0; t < N_CREATORS; t++) pthread_create(&th[t], NULL, creator, (void *)t);
   for (size_t t = 0; t < N_CREATORS; t++) pthread_join(th[t], NULL);
   /* the profile saw every run */
