@@ -12,6 +12,9 @@
  * made it, also through LayerNormalization); dim 2 is the constant H (then the element count fixes D). A mask of rank 4 whose third dim is not
  * proven S (BERT's [B,1,1,T]) is expanded to [B,m,T,T] by Shape -> Gather -> Expand (ORT wants the full S axis);
  * that needs self-attention (q, k, v from one x, so S == T) and is shared between the layers reading that mask.
+ * Not matched yet: the scale applied to Q and K separately, HuggingFace's Where/Slice causal masks (the mask stays
+ * an additive input when it is one Add), packed-QKV MultiHeadAttention inputs, and a mask whose last dim is 1 at run
+ * time (oxrt broadcasts it; ONNX Runtime would refuse the saved model).
  */
 #include "opt.h"
 #include <math.h>
