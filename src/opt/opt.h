@@ -69,7 +69,6 @@ extern const oxrt_opt_pass oxrt_pass_fuse_conv_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_activation;
 extern const oxrt_opt_pass oxrt_pass_fuse_gelu;
 extern const oxrt_opt_pass oxrt_pass_fuse_attention;
-extern const oxrt_opt_pass oxrt_pass_fuse_attention;
 extern const oxrt_opt_pass oxrt_pass_fuse_silu;
 extern const oxrt_opt_pass oxrt_pass_eliminate_dead;
 /* Named-only passes (onnxoptimizer's names), one file each except the no-op family (pass_eliminate_nop.c). */
