@@ -50,7 +50,7 @@ oxrt_status *oxrt_bf16_prepare_model(oxrt_model *m, int mode, int *n_rounded);
 oxrt_status *oxrt_bf16_prepare_model(oxrt_model *m, int mode, int *n_rounded) {
   *n_rounded = 0;
   if (mode != 2) return NULL;
-  qg_ctx c = {{m, 0, 0}, m->graph};
+  qg_ctx c = {.opt = {.model = m}, .g = m->graph};
   oxrt_graph *g = m->graph;
   int n0 = g->n_nodes, nv = g->n_values;
   int *rounded = malloc(sizeof(int) * ((size_t)nv + 1)); /* per value: its rounded copy */

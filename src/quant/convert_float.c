@@ -209,7 +209,7 @@ oxrt_status *oxrt_convert_float_model_file(const char *model_path, const char *o
   OXRT_TRY(qg_load(model_path, &m));
   oxrt_graph *g = m->graph;
   int nv = g->n_values;
-  cv v = {{{m, 0, 0}, g}, to, opts, calloc((size_t)nv + 1, 1), calloc((size_t)nv + 1, 1),
+  cv v = {{.opt = {.model = m}, .g = g}, to, opts, calloc((size_t)nv + 1, 1), calloc((size_t)nv + 1, 1),
           malloc(sizeof(int) * ((size_t)nv + 1)), malloc(sizeof(int) * ((size_t)nv + 1)), nv};
   oxrt_status *st = !v.is_f32 || !v.low || !v.cast_low || !v.cast_f32 ? OXRT_OOM() : NULL;
   for (int i = 0; !st && i < nv; i++) v.cast_low[i] = v.cast_f32[i] = -1;
