@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SUITE_OLD := /usr/include/onnx/backend/test/data
 SUITE_NEW := ../shared/onnx-tests
 
-.PHONY: all build demo test deps deps-apt deps-py unit conformance conformance-new pytest sanitize test-asan \
+.PHONY: all build demo test deps deps-apt deps-py unit test-optnet conformance conformance-new pytest sanitize test-asan \
         bench bench-gemm install clean examples
 
 all: build
@@ -72,7 +72,17 @@ test-asan: sanitize
 examples: deps-py
 	$(PY) examples/make_examples.py
 
+# The optimizer's differential net, long run (the test command runs a bounded one): random graphs around every
+# pass's pattern; optimized == unoptimized == ONNX Runtime, a failure names the pass. OPTNET_CASES, OPTNET_SEED.
+OPTNET_CASES ?= 20000
+OPTNET_SEED ?= 1
+test-optnet: build deps-py
+	OXRT_PREBUILT_STATIC_LIB=$(CURDIR)/$(BUILD)/liboxrt.a $(PY) -m pip install -q --disable-pip-version-check \
+	  --no-build-isolation --no-deps .
+	$(PY) tests/python/optnet.py --oxrt $(BUILD)/oxrt --cases $(OPTNET_CASES) --seed $(OPTNET_SEED) --save optnet-failures
+
 bench: build deps-py
+	$(PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 	$(PY) bench/run_bench.py --oxrt $(BUILD)/oxrt
 
 # Load test of `oxrt serve` on loopback with and without dynamic batching on a CNN (bench/SERVE.md).

@@ -43,6 +43,11 @@ stage conformance-opset17 "./$BUILD/oxrt" test --expect-failures tests/conforman
 if [ -d "$SUITE_NEW" ]; then
   stage conformance-new "./$BUILD/oxrt" test --expect-failures tests/conformance/known_failures_new.txt "$SUITE_NEW"
 fi
+# The same suite with the optimizer off: with the run above, every pass runs on and off over it (a test that
+# fails only with optimization on names the pass in its FAIL line).
+stage conformance-opset17-unoptimized "./$BUILD/oxrt" test --opt-level 0 --expect-failures \
+  tests/conformance/known_failures.txt "$SUITE_OLD/node" "$SUITE_OLD/simple" "$SUITE_OLD/pytorch-converted" \
+  "$SUITE_OLD/pytorch-operator"
 stage demo "./$BUILD/oxrt_demo" examples
 # The installed library as a user gets it: C, C++ and CMake consumers, exported symbols, ABI (tests/consumer/run.sh).
 stage install-consumers bash tests/consumer/run.sh "$BUILD"
