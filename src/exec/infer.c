@@ -151,11 +151,16 @@ static const char *const compare_ops[] = {"Equal", "Less", "Greater", "LessOrEqu
 /* Spatial output size of a convolution/pooling window; -1 when unknown. */
 static int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t pb, int64_t pe, const char *auto_pad,
                           bool ceil_mode) {
-  if (in < 0 || k < 0) return -1;
-  if (strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0) return (in + stride - 1) / stride;
-  int64_t ek = (k - 1) * dil + 1;
+  /* hostile attributes (stride 0, huge values) leave the size unknown; the kernel reports them */
+  if (in < 0 || k < 0 || stride < 1 || dil < 1) return -1;
+  if (strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0)
+    return in > INT64_MAX - stride ? -1 : (in + stride - 1) / stride;
+  int64_t ek, span;
+  if (__builtin_mul_overflow(k - 1, dil, &ek) || __builtin_add_overflow(ek, 1, &ek)) return -1;
   if (strcmp(auto_pad, "VALID") == 0) pb = pe = 0;
-  int64_t span = in + pb + pe - ek;
+  if (__builtin_add_overflow(in, pb, &span) || __builtin_add_overflow(span, pe, &span) ||
+      __builtin_sub_overflow(span, ek, &span) || span > INT64_MAX - stride)
+    return -1;
   if (span < 0) return 0;
   int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
   /* with ceil_mode, a last window that would start inside the end padding is dropped */

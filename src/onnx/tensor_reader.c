@@ -127,7 +127,7 @@ static oxrt_status *scan_tensor(pb_reader r, tensor_fields *f) {
       } else if ((key.len == 6 && memcmp(key.data, "offset", 6) == 0) ||
                  (key.len == 6 && memcmp(key.data, "length", 6) == 0)) {
         /* a decimal number, nothing else: "12abc", "-1" or an overflow would misplace the read */
-        memcpy(num, val.data, n);
+        if (n) memcpy(num, val.data, n); /* an empty value has no data pointer */
         num[n] = 0;
         char *end = num;
         long long x = n && val.len < sizeof num && num[0] >= '0' && num[0] <= '9' ? strtoll(num, &end, 10) : -1;
