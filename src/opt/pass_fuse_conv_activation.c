@@ -4,9 +4,11 @@
  *   Relu(Conv(x, W, B))            -> FusedConv(x, W, B; activation="Relu")
  *   Sigmoid / Tanh                 -> the same
  *   LeakyRelu / HardSigmoid / Clip -> the same, with activation_params from their attributes or constant inputs
- *   HardSwish, com.microsoft QuickGelu(alpha 1) (SiLU, after fuse_silu), Gelu, FastGelu
- *                                  -> activation HardSwish / Silu / Gelu / FastGelu: oxrt's FusedConv only, so
- *                                     not when the optimized model is to be saved (ctx->portable)
+ *   com.microsoft QuickGelu(alpha 1) (SiLU, after fuse_silu), Gelu, FastGelu
+ *                                  -> activation Silu / Gelu / FastGelu: oxrt's FusedConv only, so not when the
+ *                                     optimized model is to be saved (ctx->portable)
+ * Not HardSwish: FusedConv's HardSwish output pass measured 2.2x slower than Conv + HardSwish on PP-LCNet
+ * (orientation model, 1 thread: 22-25 ms against 10-11 ms), to be found in src/kernels/gemm_act.c.
  * The Conv may already be a FusedConv holding a residual Z and no activation (YOLO's conv + add + SiLU).
  * Only float convolutions (FusedConv's type), and only when the activation is the Conv result's one reader.
  */
@@ -30,10 +32,6 @@ static bool activation_of(const oxrt_graph *g, const oxrt_node *a, int64_t opset
   if (!strcmp(a->op_type, "Relu") || !strcmp(a->op_type, "Sigmoid") || !strcmp(a->op_type, "Tanh")) {
     *name = a->op_type;
     return true;
-  }
-  if (!strcmp(a->op_type, "HardSwish")) {
-    *name = "HardSwish";
-    return !portable;
   }
   if (!strcmp(a->op_type, "LeakyRelu")) {
     *name = "LeakyRelu";
