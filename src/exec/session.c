@@ -347,16 +347,7 @@ oxrt_status *oxrt_session_create(const char *path, const oxrt_session_options *o
   OXRT_TRY(oxrt_map_file(path, &base, &size, &kind));
   if (size == 0) return oxrt_error(OXRT_ERR_INVALID_MODEL, "model file '%s' is empty", path);
   char dir[2048];
-  const char *slash = strrchr(path, '/');
-  if (slash) {
-    size_t n = (size_t)(slash - path);
-    if (n >= sizeof dir) n = sizeof dir - 1;
-    memcpy(dir, path, n);
-    dir[n] = 0;
-    if (n == 0) strcpy(dir, "/");
-  } else {
-    strcpy(dir, ".");
-  }
+  oxrt_model_dir(path, dir, sizeof dir);
   oxrt_tensor_src src = {true, dir, NULL, kind == 1, opts ? &opts->limits : NULL};
   oxrt_status *st = open_bytes(base, size, kind, &src, opts, out);
   return st ? oxrt_error_prefix(st, "%s: ", path) : NULL;

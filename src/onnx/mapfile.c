@@ -2,6 +2,7 @@
 #include "onnx_reader.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -58,4 +59,32 @@ oxrt_status *oxrt_map_file(const char *path, void **base, size_t *size, int *kin
 void oxrt_unmap_file(void *base, size_t size, int kind) {
   if (kind == 1) munmap(base, size);
   else if (kind == 2) free(base);
+}
+
+void oxrt_model_dir(const char *path, char *dir, size_t cap) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    snprintf(dir, cap, ".");
+    return;
+  }
+  size_t n = (size_t)(slash - path);
+  snprintf(dir, cap, "%.*s", n ? (int)n : 1, n ? path : "/");
+}
+
+oxrt_status *oxrt_load_model_file(const char *path, oxrt_model **out) {
+  void *base;
+  size_t size;
+  int kind;
+  OXRT_TRY(oxrt_map_file(path, &base, &size, &kind));
+  char dir[4096];
+  oxrt_model_dir(path, dir, sizeof dir);
+  oxrt_tensor_src src = {.borrow = true, .base_dir = dir, .file_backed = kind == 1};
+  oxrt_status *st = oxrt_read_model(base, size, &src, out);
+  if (st) {
+    oxrt_unmap_file(base, size, kind);
+    return oxrt_error_prefix(st, "%s: ", path);
+  }
+  /* the model owns the mapping its initializers borrow from */
+  (*out)->map_base = base, (*out)->map_size = size, (*out)->map_kind = kind;
+  return NULL;
 }

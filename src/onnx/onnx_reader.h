@@ -34,5 +34,10 @@ oxrt_status *oxrt_read_model(const void *data, size_t size, const oxrt_tensor_sr
 /* Memory-map (or read) a whole file; kind 1 = mmap, 2 = malloc. */
 oxrt_status *oxrt_map_file(const char *path, void **base, size_t *size, int *kind);
 void oxrt_unmap_file(void *base, size_t size, int kind);
+/* The folder of model file `path` ("." without one), where its external data files are looked up. */
+void oxrt_model_dir(const char *path, char *dir, size_t cap);
+/* Maps and reads the model at `path`; the model owns the mapping its initializers borrow from. Errors start
+ * with the path. */
+oxrt_status *oxrt_load_model_file(const char *path, oxrt_model **out);
 
 #endif

@@ -469,30 +469,6 @@ oxrt_status *oxrt_rewrite_model_file(const char *path, const char *out_path, siz
   return st ? oxrt_error_prefix(st, "%s: ", path) : NULL;
 }
 
-oxrt_status *oxrt_load_model_file(const char *path, oxrt_model **out) {
-  void *base;
-  size_t size;
-  int kind;
-  OXRT_TRY(oxrt_map_file(path, &base, &size, &kind));
-  char dir[4096];
-  const char *slash = strrchr(path, '/');
-  size_t n = slash ? (size_t)(slash - path) : 0;
-  if (n >= sizeof dir) n = sizeof dir - 1;
-  memcpy(dir, path, n);
-  dir[n] = 0;
-  if (!slash) strcpy(dir, ".");
-  else if (n == 0) strcpy(dir, "/");
-  oxrt_tensor_src src = {.borrow = true, .base_dir = dir, .file_backed = kind == 1};
-  oxrt_status *st = oxrt_read_model(base, size, &src, out);
-  if (st) {
-    oxrt_unmap_file(base, size, kind);
-    return oxrt_error_prefix(st, "%s: ", path);
-  }
-  /* the model owns the mapping its initializers borrow from */
-  (*out)->map_base = base, (*out)->map_size = size, (*out)->map_kind = kind;
-  return NULL;
-}
-
 static oxrt_status *convert_fn(oxrt_model *m, void *target) { return oxrt_convert_opset(m, *(int64_t *)target); }
 
 oxrt_status *oxrt_convert_opset_file(const char *model_path, const char *out_path, int64_t target,

@@ -15,6 +15,5 @@ oxrt_status *oxrt_rewrite_model_bytes(const void *data, size_t size, oxrt_status
 oxrt_status *oxrt_rewrite_model_file(const char *path, const char *out_path, size_t external_threshold,
                                      oxrt_status *(*fn)(oxrt_model *, void *), void *arg);
 /* Loads a model file (memory-mapped; external data from its folder); free with oxrt_model_free. */
-oxrt_status *oxrt_load_model_file(const char *path, oxrt_model **out);
 
 #endif

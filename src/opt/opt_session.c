@@ -139,24 +139,8 @@ static oxrt_status *optimize_file(const char *model_path, const char *out_path, 
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model_path and out_path must be given");
   oxrt_optimize_options dflt = {OXRT_OPT_ALL, 0, NULL, NULL, NULL};
   if (!opts) opts = &dflt;
-  void *base;
-  size_t size;
-  int kind;
-  OXRT_TRY(oxrt_map_file(model_path, &base, &size, &kind));
-  char dir[2048];
-  const char *slash = strrchr(model_path, '/');
-  if (slash) snprintf(dir, sizeof dir, "%.*s", slash == model_path ? 1 : (int)(slash - model_path), model_path);
-  else snprintf(dir, sizeof dir, ".");
-  oxrt_tensor_src src = {.borrow = true, .base_dir = dir, .file_backed = kind == 1};
   oxrt_model *m;
-  oxrt_status *st = oxrt_read_model(base, size, &src, &m);
-  if (st) {
-    oxrt_unmap_file(base, size, kind);
-    return oxrt_error_prefix(st, "%s: ", model_path);
-  }
-  m->map_base = base;
-  m->map_size = size;
-  m->map_kind = kind;
+  OXRT_TRY(oxrt_load_model_file(model_path, &m));
   char disable[1024];
   const char *env_disable = getenv("OXRT_OPT_DISABLE");
   snprintf(disable, sizeof disable, "%s%s%s", opts->disable_passes ? opts->disable_passes : "",
@@ -164,7 +148,7 @@ static oxrt_status *optimize_file(const char *model_path, const char *out_path, 
   /* OXRT_OPT_LEVEL only changes the default: it applies when the caller passed no options */
   oxrt_opt_options o = {opts == &dflt ? effective_level(opts->level) : opts->level, 0, disable, opts->on_pass,
                         opts->user, true};
-  st = optimize_with_shapes(m, &o, passes, fixed_point);
+  oxrt_status *st = optimize_with_shapes(m, &o, passes, fixed_point);
   if (!st) {
     oxrt_write_options wo = {0};
     wo.external_threshold = opts->external_data_threshold;

@@ -206,7 +206,7 @@ oxrt_status *oxrt_convert_float_model_file(const char *model_path, const char *o
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "conversion target must be float16 or bfloat16, got %s",
                       oxrt_elem_type_name(to));
   oxrt_model *m;
-  OXRT_TRY(qg_load(model_path, &m));
+  OXRT_TRY(oxrt_load_model_file(model_path, &m));
   oxrt_graph *g = m->graph;
   int nv = g->n_values;
   cv v = {{.opt = {.model = m}, .g = g}, to, opts, calloc((size_t)nv + 1, 1), calloc((size_t)nv + 1, 1),

@@ -162,28 +162,6 @@ oxrt_status *qg_topo_sort(oxrt_graph *g) {
   return st;
 }
 
-oxrt_status *qg_load(const char *path, oxrt_model **out) {
-  void *base;
-  size_t size;
-  int kind;
-  OXRT_TRY(oxrt_map_file(path, &base, &size, &kind));
-  char dir[2048];
-  const char *slash = strrchr(path, '/');
-  if (slash) snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-  else snprintf(dir, sizeof dir, ".");
-  oxrt_tensor_src src = {.borrow = true, .base_dir = dir, .file_backed = kind == 1};
-  oxrt_model *m;
-  oxrt_status *st = oxrt_read_model(base, size, &src, &m);
-  if (st) {
-    oxrt_unmap_file(base, size, kind);
-    return oxrt_error_prefix(st, "%s: ", path);
-  }
-  m->map_base = base;
-  m->map_size = size;
-  m->map_kind = kind;
-  *out = m;
-  return NULL;
-}
 
 oxrt_status *qg_save(oxrt_model *m, const char *path) {
   uint64_t bytes = 0;

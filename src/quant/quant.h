@@ -5,6 +5,7 @@
  * puts them back into an order where every node follows the producers of its inputs before saving. */
 #ifndef OXRT_QUANT_H
 #define OXRT_QUANT_H
+#include "../onnx/onnx_reader.h"
 #include "../opt/opt.h"
 
 /* A rewrite in progress: the model, its main graph, a counter for fresh names. */
@@ -31,7 +32,6 @@ int qg_const_tensor(qg_ctx *c, const char *base, oxrt_value *t); /* adopts t */
  * original order). Fails on a cycle. */
 oxrt_status *qg_topo_sort(oxrt_graph *g);
 /* Loads the model at `path` (memory-mapped; external data relative to its folder). */
-oxrt_status *qg_load(const char *path, oxrt_model **out);
 /* Writes the model (large models with external data next to it). */
 oxrt_status *qg_save(oxrt_model *m, const char *path);
 /* True if `name` is one of the comma-separated items of `list`. */

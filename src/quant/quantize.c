@@ -519,7 +519,7 @@ oxrt_status *oxrt_quantize_model_file(const char *model_path, const char *out_pa
   if (!model_path || !out_path || !*out_path || !opts)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model_path, out_path and options must be given");
   oxrt_model *m;
-  OXRT_TRY(qg_load(model_path, &m));
+  OXRT_TRY(oxrt_load_model_file(model_path, &m));
   oxrt_status *st = quantize(m, opts);
   if (!st) st = qg_save(m, out_path);
   oxrt_model_free(m);

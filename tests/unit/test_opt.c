@@ -261,7 +261,7 @@ void test_opt_writer_roundtrip(void) {
   uint8_t *data;
   size_t size;
   CHECK(oxrt_serialize_model(b.m, &data, &size) == NULL);
-  oxrt_tensor_src src = {false, NULL, NULL, false};
+  oxrt_tensor_src src = {false, NULL, NULL, false, NULL};
   oxrt_model *m2 = NULL;
   oxrt_status *st = oxrt_read_model(data, size, &src, &m2);
   CHECK(st == NULL);
