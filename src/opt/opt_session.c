@@ -84,16 +84,20 @@ static void log_pass(void *user, const char *pass, int round, size_t before, siz
     oxrt_session_log(c->s, OXRT_LOG_INFO, "optimizer round %d: %s: %zu -> %zu nodes", round, pass, before, after);
 }
 
+/* The passes to skip: the caller's list (may be NULL) plus OXRT_OPT_DISABLE's, for debugging without code changes. */
+static void skip_list(const char *own, char *buf, size_t cap) {
+  const char *env = getenv("OXRT_OPT_DISABLE");
+  own = own ? own : "";
+  snprintf(buf, cap, "%s%s%s", own, *own && env ? "," : "", env ? env : "");
+}
+
 oxrt_status *oxrt_session_optimize(oxrt_session *s) {
   oxrt_model *m = s->model;
   oxrt_opt_level level = s->opts.opt_level; /* OXRT_OPT_LEVEL was applied as a default in session.c */
   if (level > OXRT_OPT_DISABLE) {
     log_ctx lc = {s};
-    /* the session's list of passes to skip, plus OXRT_OPT_DISABLE's (for debugging without code changes) */
-    const char *env = getenv("OXRT_OPT_DISABLE");
     char disable[4096];
-    snprintf(disable, sizeof disable, "%s%s%s", s->opts.disabled_passes, s->opts.disabled_passes[0] && env ? "," : "",
-             env ? env : "");
+    skip_list(s->opts.disabled_passes, disable, sizeof disable);
     /* a model the session also saves must run in ONNX Runtime */
     oxrt_opt_options o = {level, 0, disable, log_pass, &lc, s->opts.optimized_model_path[0] != 0};
     size_t before = oxrt_opt_count_nodes(m->graph);
@@ -141,10 +145,8 @@ static oxrt_status *optimize_file(const char *model_path, const char *out_path, 
   if (!opts) opts = &dflt;
   oxrt_model *m;
   OXRT_TRY(oxrt_load_model_file(model_path, &m));
-  char disable[1024];
-  const char *env_disable = getenv("OXRT_OPT_DISABLE");
-  snprintf(disable, sizeof disable, "%s%s%s", opts->disable_passes ? opts->disable_passes : "",
-           opts->disable_passes && env_disable ? "," : "", env_disable ? env_disable : "");
+  char disable[4096];
+  skip_list(opts->disable_passes, disable, sizeof disable);
   /* OXRT_OPT_LEVEL only changes the default: it applies when the caller passed no options */
   oxrt_opt_options o = {opts == &dflt ? effective_level(opts->level) : opts->level, 0, disable, opts->on_pass,
                         opts->user, true};
