@@ -126,13 +126,6 @@ ALLOC_MODELS := examples/digits/model.onnx examples/iris/model.onnx $(SUITE_OLD)
 test-alloc: build
 	./$(BUILD)/tests/hardening/oxrt_alloc_fail $(ALLOC_MODELS)
 
-# Load test of `oxrt serve` on loopback with and without dynamic batching on a CNN (bench/SERVE.md).
-.PHONY: serve-load
-serve-load: build deps-py
-	OXRT_PREBUILT_STATIC_LIB=$(CURDIR)/$(BUILD)/liboxrt.a $(PY) -m pip install -q --disable-pip-version-check \
-	  --no-build-isolation --no-deps .
-	$(PY) bench/models/generate.py --size small --out /tmp/oxrt-serve-load resnet18
-	$(PY) bench/serve_load.py --onnx /tmp/oxrt-serve-load/resnet18.onnx --clients 16 --requests 25 --threads 1
 
 install: build
 	cmake --install $(BUILD)
