@@ -6,6 +6,7 @@
 #include "run_options.h"
 #include "../core/limits.h"
 #include <pthread.h>
+#include <string.h>
 
 /* Buffers freed by dead intermediates, reused by later allocations (best fit). */
 typedef struct oxrt_buffer_pool {
@@ -123,8 +124,18 @@ oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_f
 void oxrt_session_log(const oxrt_session *s, oxrt_log_level level, const char *fmt, ...);
 
 /* Copies `full` (a public size-versioned struct of `full_size` bytes) into `out`, whose first size_t is the caller's
- * sizeof; fails naming `type` when the caller's struct is smaller than this release's. */
-oxrt_status *oxrt_fill_sized(void *out, const void *full, size_t full_size, const char *type);
+ * sizeof; fails naming `type` when the caller's struct is smaller than this release's. Writes at most that much
+ * and records what was written. */
+static inline oxrt_status *oxrt_fill_sized(void *out, const void *full, size_t full_size, const char *type) {
+  size_t want;
+  memcpy(&want, out, sizeof want);
+  if (want < full_size)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%s.size is %zu; set it to sizeof(%s) (%zu) before the call", type, want,
+                      type, full_size);
+  memcpy(out, full, full_size);
+  memcpy(out, &full_size, sizeof full_size);
+  return NULL;
+}
 
 /* Shared intra-op pools (thread_pool_api.c): a reference more or less, and the pool itself. */
 void oxrt_thread_pool_retain(struct oxrt_thread_pool *p);

@@ -321,19 +321,6 @@ void oxrt_session_free(oxrt_session *s) {
 }
 
 /* ------------------------------------------------------------ accessors */
-/* Size-versioned structs: `out` starts with the caller's sizeof; write at most that much, never less than the
- * 0.2 struct, and record what was written. */
-oxrt_status *oxrt_fill_sized(void *out, const void *full, size_t full_size, const char *type) {
-  size_t want;
-  memcpy(&want, out, sizeof want);
-  if (want < full_size)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%s.size is %zu; set it to sizeof(%s) (%zu) before the call", type, want,
-                      type, full_size);
-  memcpy(out, full, full_size);
-  memcpy(out, &full_size, sizeof full_size);
-  return NULL;
-}
-
 size_t oxrt_session_get_input_count(const oxrt_session *s) { return s ? s->n_inputs : 0; }
 size_t oxrt_session_get_output_count(const oxrt_session *s) { return s ? s->n_outputs : 0; }
 
