@@ -325,23 +325,20 @@ static void release_initializer(oxrt_session *s, oxrt_value *v) {
   s->weights.released_bytes += freed;
 }
 
-/* Initializers of plan p whose readers all consumed them, that are no graph output and no subgraph captures. */
-static oxrt_status *release_consumed(oxrt_session *s, oxrt_graph_plan *p) {
+/* Per value of a plan's graph: node inputs still to consume it before it may be released; -1 when it never may
+ * (not a constant, a graph output, captured by a subgraph, or not read at all). */
+static oxrt_status *count_readers(const oxrt_graph_plan *p, int **out) {
   const oxrt_graph *g = p->graph;
-  int *reads = calloc((size_t)g->n_values + 1, sizeof(int)), *eaten = calloc((size_t)g->n_values + 1, sizeof(int));
+  int *left = calloc((size_t)g->n_values + 1, sizeof(int));
   unsigned char *captured = calloc((size_t)g->n_values + 1, 1);
-  if (!reads || !eaten || !captured) {
-    free(reads), free(eaten), free(captured);
+  if (!left || !captured) {
+    free(left), free(captured);
     return OXRT_OOM();
   }
   for (int k = 0; k < p->n_steps; k++) {
     const oxrt_node *nd = p->steps[k].node;
-    for (int i = 0; i < nd->n_inputs; i++) {
-      int id = nd->inputs[i];
-      if (id < 0) continue;
-      reads[id]++;
-      if (p->steps[k].consumed && p->steps[k].consumed[i]) eaten[id]++, s->weights.consumed++;
-    }
+    for (int i = 0; i < nd->n_inputs; i++)
+      if (nd->inputs[i] >= 0) left[nd->inputs[i]]++;
     for (int a = 0; a < nd->n_attrs; a++) {
       if (nd->attrs[a].g) collect_captures(nd->attrs[a].g, g, mark_captured, captured);
       for (size_t q = 0; nd->attrs[a].graphs && q < nd->attrs[a].n; q++)
@@ -349,13 +346,23 @@ static oxrt_status *release_consumed(oxrt_session *s, oxrt_graph_plan *p) {
     }
   }
   for (int i = 0; i < g->n_outputs; i++) captured[g->outputs[i]] = 1;
-  for (int id = 0; id < g->n_values; id++) {
-    const oxrt_value_def *d = &g->values[id];
-    if (constant_of(g, id) && !d->is_output && !captured[id] && reads[id] > 0 && eaten[id] == reads[id])
-      release_initializer(s, d->init);
-  }
-  free(reads), free(eaten), free(captured);
+  for (int id = 0; id < g->n_values; id++)
+    if (!constant_of(g, id) || g->values[id].is_output || captured[id] || !left[id]) left[id] = -1;
+  free(captured);
+  *out = left;
   return NULL;
+}
+
+/* After node np's prepare: the constants it consumed lose a reader; the last one releases the initializer at
+ * once, so that peak memory holds the packed copies and the weights not packed yet, never both in full. */
+static void consume_inputs(oxrt_session *s, const oxrt_graph *g, const oxrt_node_plan *np, int *left) {
+  const oxrt_node *nd = np->node;
+  for (int i = 0; i < nd->n_inputs; i++) {
+    int id = nd->inputs[i];
+    if (id < 0 || !np->consumed || !np->consumed[i]) continue;
+    s->weights.consumed++;
+    if (left && left[id] > 0 && --left[id] == 0) release_initializer(s, g->values[id].init);
+  }
 }
 
 oxrt_status *oxrt_plan_prepare(oxrt_session *s) {
@@ -363,16 +370,20 @@ oxrt_status *oxrt_plan_prepare(oxrt_session *s) {
     size_t n = (size_t)(p->max_inputs > p->max_outputs ? p->max_inputs : p->max_outputs) + 1;
     const oxrt_value **consts = calloc(n, sizeof *consts);
     const oxrt_type **in_types = calloc(n, sizeof *in_types), **out_types = calloc(n, sizeof *out_types);
+    int *left = NULL;
     oxrt_status *st = consts && in_types && out_types ? NULL : OXRT_OOM();
+    if (!st && !s->opts.keep_weights) st = count_readers(p, &left);
     for (int k = 0; k < p->n_steps && !st; k++) {
       oxrt_node_plan *np = &p->steps[k];
+      /* a node without prepare (or with a bare one) reads its inputs at run time: it never consumes */
       if (!np->impl || !np->impl->prepare) continue;
       st = prepare_step(p->graph, np, consts, in_types, out_types);
       if (st)
         st = oxrt_error_prefix(st, "node '%s' (%s, opset %d): ", np->node->name, np->node->op_type, np->opset);
+      else
+        consume_inputs(s, p->graph, np, left);
     }
-    free(consts), free(in_types), free(out_types);
-    if (!st && !s->opts.keep_weights) st = release_consumed(s, p);
+    free(consts), free(in_types), free(out_types), free(left);
     if (st) return st;
   }
   return NULL;

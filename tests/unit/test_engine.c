@@ -166,6 +166,23 @@ static void ref_gemm(float *const *in, float *const *w, float *y) { /* [5,128] x
     }
 }
 
+static void ref_row(float *const *in, float *const *w, float *y) { /* [1,128] x [128,160] */
+  for (int n = 0; n < 160; n++) {
+    double s = 0;
+    for (int k = 0; k < 128; k++) s += (double)in[0][k] * w[0][k * 160 + n];
+    y[n] = (float)s;
+  }
+}
+
+static void ref_gemm_t(float *const *in, float *const *w, float *y) { /* 0.5 * A[128,3]^T x W[160,128]^T + 2 C */
+  for (int m = 0; m < 3; m++)
+    for (int n = 0; n < 160; n++) {
+      double s = 0;
+      for (int k = 0; k < 128; k++) s += (double)in[0][k * 3 + m] * w[0][n * 128 + k];
+      y[m * 160 + n] = (float)(0.5 * s + 2.0 * w[1][n]);
+    }
+}
+
 static void ref_conv(float *const *in, float *const *w, float *y) { /* X[1,16,12,12] * W[32,16,3,3] + B, pad 1 */
   for (int o = 0; o < 32; o++)
     for (int i = 0; i < 12; i++)
@@ -198,6 +215,14 @@ static const engine_case cases[] = {
     {"MatMul float16", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
      "g (float16[8,128] A) => (float16[8,96] Y)\n<float16[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
      {{"A", OXRT_FLOAT16, 2, {8, 128}}}, {{"W", OXRT_FLOAT16, 2, {128, 96}}}, 1, 1, 8 * 96, ref_matmul, 4e-3f, 1, 1},
+    {"MatMul, one row at run time (symbolic M)", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+     "g (float[M,128] A) => (float[M,160] Y)\n<float[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
+     {{"A", OXRT_FLOAT, 2, {1, 128}}}, {{"W", OXRT_FLOAT, 2, {128, 160}}}, 1, 1, 160, ref_row, 1e-4f, 1, 1},
+    {"Gemm transA transB alpha beta, three rows", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+     "g (float[128,M] A) => (float[M,160] Y)\n<float[1] W = {0}, float[1] C = {0}>\n"
+     "{\n  Y = Gemm<transA = 1, transB = 1, alpha = 0.5, beta = 2.0>(A, W, C)\n}\n",
+     {{"A", OXRT_FLOAT, 2, {128, 3}}}, {{"W", OXRT_FLOAT, 2, {160, 128}}, {"C", OXRT_FLOAT, 1, {160}}}, 1, 2,
+     3 * 160, ref_gemm_t, 1e-4f, 1, 1},
     {"W also a graph output (kept)", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
      "g (float[8,128] A) => (float[8,96] Y, float[128,96] W)\n<float[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
      {{"A", OXRT_FLOAT, 2, {8, 128}}}, {{"W", OXRT_FLOAT, 2, {128, 96}}}, 1, 1, 8 * 96, ref_matmul, 1e-4f, 1, 0},
