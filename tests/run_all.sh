@@ -38,6 +38,7 @@ stage() { # name, command...
 }
 
 stage unit "./$BUILD/oxrt_unit_tests"
+stage layers "$PY" tests/tools/check_layers.py
 stage conformance-opset17 "./$BUILD/oxrt" test --expect-failures tests/conformance/known_failures.txt \
   "$SUITE_OLD/node" "$SUITE_OLD/simple" "$SUITE_OLD/pytorch-converted" "$SUITE_OLD/pytorch-operator"
 if [ -d "$SUITE_NEW" ]; then

@@ -6,6 +6,7 @@
 #include "run_options.h"
 #include "../core/limits.h"
 #include <pthread.h>
+#include <string.h>
 
 /* Buffers freed by dead intermediates, reused by later allocations (best fit). */
 typedef struct oxrt_buffer_pool {
@@ -28,6 +29,7 @@ typedef struct oxrt_node_plan {
   void *state;
   int n_free;    /* values whose last use is this node */
   int *free_ids; /* ... freed (or recycled) right after it runs */
+  unsigned char *consumed; /* per input: the kernel's prepare consumed this constant (oxrt_prepare_consume) */
 } oxrt_node_plan;
 
 typedef struct oxrt_graph_plan {
@@ -57,7 +59,15 @@ struct oxrt_session_options {
   char disabled_passes[2048]; /* comma-separated optimizer pass names to skip (src/opt/opt_session.c) */
   oxrt_node_output_fn node_output_fn; /* debugging: sees each main-graph node's outputs (executor.c) */
   void *node_output_user;
+  int keep_weights; /* debugging (OXRT_KEEP_WEIGHTS=1): consumed initializers are not released (plan.c) */
 };
+
+/* What prepare did with constant weights (plan.c), for tests and the log. */
+typedef struct oxrt_weight_stats {
+  size_t consumed;       /* node inputs whose kernel packed the constant and never reads it at run time */
+  size_t released;       /* initializers released because every reader consumed them */
+  size_t released_bytes; /* heap bytes freed plus mapped bytes dropped */
+} oxrt_weight_stats;
 
 struct oxrt_session {
   oxrt_model *model;
@@ -80,6 +90,7 @@ struct oxrt_session {
   pthread_mutex_t pool_lock;
   oxrt_buffer_pool *cached_pool;
   oxrt_profiler profiler; /* profile.c */
+  oxrt_weight_stats weights;
 };
 
 typedef struct oxrt_frame {
@@ -91,8 +102,15 @@ typedef struct oxrt_frame {
   oxrt_buffer_pool *pool;
 } oxrt_frame;
 
-/* Plans `g` and all its subgraphs; plans are recorded on the session. */
+/* Plans `g` and all its subgraphs (kernels resolved, order, lifetimes); plans are recorded on the session. */
 oxrt_status *oxrt_plan_graph(oxrt_session *s, const oxrt_graph *g, oxrt_graph_plan **out);
+/* Runs every planned node's prepare hook (after static inference), then releases the initializers that every
+ * reader consumed (unless opts.keep_weights). */
+oxrt_status *oxrt_plan_prepare(oxrt_session *s);
+/* Expands calls of model-local functions into their bodies (inline.c). */
+oxrt_status *oxrt_inline_functions(oxrt_model *m);
+/* Static types and shapes of the main graph's values, in plan order (infer.c). */
+oxrt_status *oxrt_infer_shapes(oxrt_session *s);
 void oxrt_plan_free_all(oxrt_session *s);
 const oxrt_graph_plan *oxrt_plan_of(const oxrt_session *s, const oxrt_graph *g);
 
@@ -106,8 +124,18 @@ oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_f
 void oxrt_session_log(const oxrt_session *s, oxrt_log_level level, const char *fmt, ...);
 
 /* Copies `full` (a public size-versioned struct of `full_size` bytes) into `out`, whose first size_t is the caller's
- * sizeof; fails naming `type` when the caller's struct is smaller than this release's. */
-oxrt_status *oxrt_fill_sized(void *out, const void *full, size_t full_size, const char *type);
+ * sizeof; fails naming `type` when the caller's struct is smaller than this release's. Writes at most that much
+ * and records what was written. */
+static inline oxrt_status *oxrt_fill_sized(void *out, const void *full, size_t full_size, const char *type) {
+  size_t want;
+  memcpy(&want, out, sizeof want);
+  if (want < full_size)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%s.size is %zu; set it to sizeof(%s) (%zu) before the call", type, want,
+                      type, full_size);
+  memcpy(out, full, full_size);
+  memcpy(out, &full_size, sizeof full_size);
+  return NULL;
+}
 
 /* Shared intra-op pools (thread_pool_api.c): a reference more or less, and the pool itself. */
 void oxrt_thread_pool_retain(struct oxrt_thread_pool *p);

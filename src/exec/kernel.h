@@ -7,9 +7,9 @@
  * whose since_version <= the model's opset for the schema's domain.
  *
  * Hooks of an implementation:
- *   prepare  once per session: validate attributes, parse them into a state,
- *            pre-pack constant weights. Optional. The state is shared by
- *            concurrent runs and must not be written by `run`.
+ *   prepare  once per session, when it opens: validate attributes, parse them into a state, pack constant weights
+ *            (oxrt_prepare_ctx below: constants, static shapes, consuming an input). Optional. The state is shared
+ *            by concurrent runs and must not be written by `run`.
  *   run      compute outputs from inputs. Inputs are read-only.
  *   release  free the state. Optional (free() is not called otherwise).
  * Errors are returned as oxrt_status; the engine prefixes node name, op type
@@ -24,6 +24,7 @@
 #include "../ir/ir.h"
 
 typedef struct oxrt_kernel_ctx oxrt_kernel_ctx;
+typedef struct oxrt_prepare_ctx oxrt_prepare_ctx;
 
 typedef struct oxrt_op_impl {
   int since_version;
@@ -31,7 +32,7 @@ typedef struct oxrt_op_impl {
    * Checked before `run` with a clear error. */
   uint64_t type_mask;
   int type_input;
-  oxrt_status *(*prepare)(const oxrt_node *node, int opset, void **state);
+  oxrt_status *(*prepare)(const oxrt_prepare_ctx *pc, void **state);
   oxrt_status *(*run)(oxrt_kernel_ctx *ctx);
   void (*release)(void *state);
 } oxrt_op_impl;
@@ -93,5 +94,53 @@ oxrt_status *oxrt_check_tensor(const oxrt_value *v, int index, const char *what)
 /* True when input i is `v` and `v` is the graph's initializer (not a feed that overrides it): a constant the
  * kernel may pack once and reuse across runs (src/exec/kernel_ctx.c). */
 bool oxrt_input_is_constant(const oxrt_kernel_ctx *ctx, int i, const oxrt_value *v);
+
+/* ------------------------------------------------------------------ the running graph
+ * For operators that evaluate other nodes of the graph they run in (ai.onnx.preview.training Gradient), without
+ * reading the executor's frames or plans. Steps are the graph's nodes in execution order. */
+const oxrt_graph *oxrt_ctx_graph(const oxrt_kernel_ctx *ctx); /* NULL outside a running graph */
+/* Current value of value `id` of that graph in this run (an input, an initializer, a computed value), or NULL. */
+const oxrt_value *oxrt_ctx_value(const oxrt_kernel_ctx *ctx, int id);
+int oxrt_ctx_step_count(const oxrt_kernel_ctx *ctx);
+/* Node of step k and its opset (NULL when k is out of range). */
+const oxrt_node *oxrt_ctx_step_node(const oxrt_kernel_ctx *ctx, int k, int *opset);
+/* Runs step k's kernel (with its prepared state) on `inputs` (one per node input, NULL when omitted); outputs[o]
+ * receive new values owned by the caller. Errors are not prefixed with the node. */
+oxrt_status *oxrt_ctx_run_step(oxrt_kernel_ctx *ctx, int k, const oxrt_value *const *inputs, oxrt_value **outputs);
+
+/* ------------------------------------------------------------------ prepare context
+ * What `prepare` sees at session creation, after the optimizer and static shape inference. */
+struct oxrt_prepare_ctx {
+  const oxrt_node *node;
+  int opset;
+  int n_inputs, n_outputs;             /* the node's */
+  const oxrt_value *const *constants;  /* per input: the initializer when no feed can override it, else NULL */
+  const oxrt_type *const *input_types; /* per input / output: statically inferred type, NULL when unknown; */
+  const oxrt_type *const *output_types; /* dims are -1 (dim_params names them) where not a fixed number */
+  unsigned char *consumed;             /* engine-private: per input, set by oxrt_prepare_consume */
+};
+
+/* Input i's value when it is a constant known at session creation (a non-overridable initializer), else NULL. */
+static inline const oxrt_value *oxrt_prepare_constant(const oxrt_prepare_ctx *pc, int i) {
+  return pc->constants && i >= 0 && i < pc->n_inputs ? pc->constants[i] : NULL;
+}
+/* Statically inferred type of input / output i (tensor types carry rank and dims), NULL when unknown. */
+static inline const oxrt_type *oxrt_prepare_input_type(const oxrt_prepare_ctx *pc, int i) {
+  return pc->input_types && i >= 0 && i < pc->n_inputs ? pc->input_types[i] : NULL;
+}
+static inline const oxrt_type *oxrt_prepare_output_type(const oxrt_prepare_ctx *pc, int i) {
+  return pc->output_types && i >= 0 && i < pc->n_outputs ? pc->output_types[i] : NULL;
+}
+/* The kernel declares that its runs never read constant input i's data (it keeps a packed copy in its state):
+ * once every reader of an initializer consumed it, the session releases the initializer's memory (its dtype and
+ * dims stay, `data` may become NULL). Ignored for inputs that are not constants. */
+static inline void oxrt_prepare_consume(const oxrt_prepare_ctx *pc, int i) {
+  if (pc->consumed && oxrt_prepare_constant(pc, i)) pc->consumed[i] = 1;
+}
+/* A context for a node outside a session (constant folding, tools): no constants, no shapes, nothing consumed. */
+static inline oxrt_prepare_ctx oxrt_prepare_ctx_bare(const oxrt_node *node, int opset) {
+  oxrt_prepare_ctx pc = {node, opset, node->n_inputs, node->n_outputs, NULL, NULL, NULL, NULL};
+  return pc;
+}
 
 #endif

@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 typedef struct missing_list {
   char text[4096];
@@ -245,15 +249,143 @@ static oxrt_status *plan_one(oxrt_session *s, const oxrt_graph *g, missing_list 
   return NULL;
 }
 
-static oxrt_status *prepare_all(oxrt_session *s) {
-  for (oxrt_graph_plan *p = s->all_plans; p; p = p->next_alloc)
-    for (int k = 0; k < p->n_steps; k++) {
-      oxrt_node_plan *np = &p->steps[k];
-      if (!np->impl || !np->impl->prepare) continue;
-      oxrt_status *st = np->impl->prepare(np->node, np->opset, &np->state);
-      if (st)
-        return oxrt_error_prefix(st, "node '%s' (%s, opset %d): ", np->node->name, np->node->op_type, np->opset);
+/* ---------------------------------------------------------------------------------------------- prepare
+ * Every kernel's prepare hook sees its constant inputs and the statically inferred types; a kernel that packs a
+ * constant declares it consumed, and an initializer whose every reader consumed it gives its memory back. */
+
+static void mark_captured(void *arg, int id) { ((unsigned char *)arg)[id] = 1; }
+
+/* The initializer behind input `id` of graph g when no feed can override it (not a graph input). */
+static const oxrt_value *constant_of(const oxrt_graph *g, int id) {
+  if (id < 0 || id >= g->n_values) return NULL;
+  const oxrt_value_def *d = &g->values[id];
+  return d->init && !d->is_input && !d->is_outer ? d->init : NULL;
+}
+
+static const oxrt_type *static_type(const oxrt_graph *g, int id) {
+  return id >= 0 && id < g->n_values ? g->values[id].type : NULL;
+}
+
+static oxrt_status *prepare_step(const oxrt_graph *g, oxrt_node_plan *np, const oxrt_value **consts,
+                                 const oxrt_type **in_types, const oxrt_type **out_types) {
+  const oxrt_node *nd = np->node;
+  for (int i = 0; i < nd->n_inputs; i++) {
+    consts[i] = constant_of(g, nd->inputs[i]);
+    in_types[i] = static_type(g, nd->inputs[i]);
+  }
+  for (int o = 0; o < nd->n_outputs; o++) out_types[o] = static_type(g, nd->outputs[o]);
+  np->consumed = calloc((size_t)nd->n_inputs + 1, 1);
+  if (!np->consumed) return OXRT_OOM();
+  oxrt_prepare_ctx pc = {nd, np->opset, nd->n_inputs, nd->n_outputs, consts, in_types, out_types, np->consumed};
+  return np->impl->prepare(&pc, &np->state);
+}
+
+/* Gives the whole pages inside [p, p + n) back to the system; returns their bytes. */
+static size_t drop_pages(const void *p, size_t n) {
+#if defined(__unix__) || defined(__APPLE__)
+  long pg = sysconf(_SC_PAGESIZE);
+  if (pg <= 0) return 0;
+  uintptr_t b = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1), e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+  if (e <= b || madvise((void *)b, e - b, MADV_DONTNEED) != 0) return 0;
+  return e - b;
+#else
+  (void)p, (void)n;
+  return 0;
+#endif
+}
+
+/* Whole pages of [p, p + n) inside a mapping the model owns are dropped (a file mapping reads them again from
+ * the file if touched; anonymous memory would read zeros, so the value's data is cleared then). */
+static size_t drop_mapped(const oxrt_model *m, oxrt_value *v) {
+  uintptr_t b = (uintptr_t)v->data, e = b + v->nbytes;
+  for (int k = -1; k < m->n_ext; k++) {
+    uintptr_t mb = (uintptr_t)(k < 0 ? m->map_base : m->ext_base[k]);
+    size_t ms = k < 0 ? m->map_size : m->ext_size[k];
+    int kind = k < 0 ? m->map_kind : m->ext_kind[k];
+    if (!mb || b < mb || e > mb + ms || (kind != 1 && kind != 2)) continue;
+    size_t dropped = drop_pages(v->data, v->nbytes);
+    if (kind == 2) v->data = NULL;
+    return dropped;
+  }
+  return 0;
+}
+
+static void release_initializer(oxrt_session *s, oxrt_value *v) {
+  if (v->kind != OXRT_KIND_TENSOR || !v->data || v->dtype == OXRT_STRING) return;
+  size_t freed = 0;
+  if (v->owns_data) {
+    oxrt_aligned_free(v->data);
+    v->data = NULL;
+    v->owns_data = false;
+    freed = v->nbytes;
+  } else {
+    freed = drop_mapped(s->model, v);
+  }
+  s->weights.released++;
+  s->weights.released_bytes += freed;
+}
+
+/* Per value of a plan's graph: node inputs still to consume it before it may be released; -1 when it never may
+ * (not a constant, a graph output, captured by a subgraph, or not read at all). */
+static oxrt_status *count_readers(const oxrt_graph_plan *p, int **out) {
+  const oxrt_graph *g = p->graph;
+  int *left = calloc((size_t)g->n_values + 1, sizeof(int));
+  unsigned char *captured = calloc((size_t)g->n_values + 1, 1);
+  if (!left || !captured) {
+    free(left), free(captured);
+    return OXRT_OOM();
+  }
+  for (int k = 0; k < p->n_steps; k++) {
+    const oxrt_node *nd = p->steps[k].node;
+    for (int i = 0; i < nd->n_inputs; i++)
+      if (nd->inputs[i] >= 0) left[nd->inputs[i]]++;
+    for (int a = 0; a < nd->n_attrs; a++) {
+      if (nd->attrs[a].g) collect_captures(nd->attrs[a].g, g, mark_captured, captured);
+      for (size_t q = 0; nd->attrs[a].graphs && q < nd->attrs[a].n; q++)
+        collect_captures(nd->attrs[a].graphs[q], g, mark_captured, captured);
     }
+  }
+  for (int i = 0; i < g->n_outputs; i++) captured[g->outputs[i]] = 1;
+  for (int id = 0; id < g->n_values; id++)
+    if (!constant_of(g, id) || g->values[id].is_output || captured[id] || !left[id]) left[id] = -1;
+  free(captured);
+  *out = left;
+  return NULL;
+}
+
+/* After node np's prepare: the constants it consumed lose a reader; the last one releases the initializer at
+ * once, so that peak memory holds the packed copies and the weights not packed yet, never both in full. */
+static void consume_inputs(oxrt_session *s, const oxrt_graph *g, const oxrt_node_plan *np, int *left) {
+  const oxrt_node *nd = np->node;
+  for (int i = 0; i < nd->n_inputs; i++) {
+    int id = nd->inputs[i];
+    if (id < 0 || !np->consumed || !np->consumed[i]) continue;
+    s->weights.consumed++;
+    if (left && left[id] > 0 && --left[id] == 0) release_initializer(s, g->values[id].init);
+  }
+}
+
+oxrt_status *oxrt_plan_prepare(oxrt_session *s) {
+  for (oxrt_graph_plan *p = s->all_plans; p; p = p->next_alloc) {
+    size_t n = (size_t)(p->max_inputs > p->max_outputs ? p->max_inputs : p->max_outputs) + 1;
+    const oxrt_value **consts = calloc(n, sizeof *consts);
+    const oxrt_type **in_types = calloc(n, sizeof *in_types), **out_types = calloc(n, sizeof *out_types);
+    int *left = NULL;
+    oxrt_status *st = consts && in_types && out_types ? NULL : OXRT_OOM();
+    if (!st && !s->opts.keep_weights) st = count_readers(p, &left);
+    for (int k = 0; k < p->n_steps && !st; k++) {
+      oxrt_node_plan *np = &p->steps[k];
+      /* a node without prepare (or with a bare one) reads its inputs at run time: it never consumes */
+      if (!np->impl || !np->impl->prepare) continue;
+      st = prepare_step(p->graph, np, consts, in_types, out_types);
+      if (st)
+        st = oxrt_error_prefix(st, "node '%s' (%s, opset %d): ", np->node->name, np->node->op_type, np->opset);
+      else
+        consume_inputs(s, p->graph, np, left);
+    }
+    free(consts), free(in_types), free(out_types), free(left);
+    if (st) return st;
+  }
   return NULL;
 }
 
@@ -263,7 +395,7 @@ oxrt_status *oxrt_plan_graph(oxrt_session *s, const oxrt_graph *g, oxrt_graph_pl
   if (ml.count)
     return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "model needs %d operator%s that oxrt does not support:\n%s", ml.count,
                       ml.count == 1 ? "" : "s", ml.text);
-  return prepare_all(s);
+  return NULL;
 }
 
 void oxrt_plan_free_all(oxrt_session *s) {
@@ -276,6 +408,7 @@ void oxrt_plan_free_all(oxrt_session *s) {
         else free(np->state);
       }
       free(np->free_ids);
+      free(np->consumed);
     }
     free(p->steps);
     free(p->outer_src);

@@ -1,29 +1,17 @@
-/* opt_session.c - the optimizer's front: running it at session creation, saving the
+/* opt_session.c - the optimizer's front: running it for a session being created (opt_session.h), saving the
  * optimized model, and the public oxrt_optimize_model_file. */
-#include "../exec/engine.h"
+#include "opt_session.h"
+#include "../exec/infer.h"
 #include "../onnx/onnx_reader.h"
 #include "../onnx/onnx_writer.h"
 #include "opt.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-oxrt_status *oxrt_infer_shapes(oxrt_session *s);
-oxrt_status *oxrt_session_optimize(oxrt_session *s);
-
 /* Models whose weights get near protobuf's 2 GiB limit must keep them outside. */
 #define AUTO_EXTERNAL_TOTAL ((uint64_t)3 << 29) /* 1.5 GiB */
-
-oxrt_status *oxrt_session_options_set_optimized_model_path(oxrt_session_options *o, const char *path) {
-  if (!o) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "options are NULL");
-  if (!path) path = "";
-  size_t n = strlen(path);
-  if (n >= sizeof o->optimized_model_path)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "optimized model path is %zu bytes long; the limit is %zu", n,
-                      sizeof o->optimized_model_path - 1);
-  memcpy(o->optimized_model_path, path, n + 1);
-  return NULL;
-}
 
 const char *oxrt_opt_pass_info(size_t index, const char **summary, oxrt_opt_level *level) {
   const oxrt_opt_pass *const *all = oxrt_opt_passes();
@@ -64,24 +52,30 @@ static oxrt_status *optimize_with_shapes(oxrt_model *m, const oxrt_opt_options *
   oxrt_type **saved = malloc(sizeof(oxrt_type *) * ((size_t)n_before + 1));
   if (!saved) return OXRT_OOM();
   for (int i = 0; i < n_before; i++) saved[i] = g->values[i].type;
-  oxrt_session tmp;
-  memset(&tmp, 0, sizeof tmp);
-  tmp.model = m;
-  oxrt_status_free(oxrt_infer_shapes(&tmp)); /* a contradiction is reported later, by the session */
+  oxrt_status_free(oxrt_infer_graph(m, g, 0)); /* a contradiction is reported later, by the session */
   oxrt_status *st = passes ? oxrt_optimize_model_named(m, passes, fixed_point, o) : oxrt_optimize_model(m, o);
   for (int i = 0; i < n_before && i < g->n_values; i++) g->values[i].type = saved[i];
   free(saved);
   return st;
 }
 
-typedef struct {
-  oxrt_session *s;
-} log_ctx;
+static void cfg_log(const oxrt_opt_session_cfg *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void cfg_log(const oxrt_opt_session_cfg *c, const char *fmt, ...) {
+  if (!c->log) return;
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  c->log(c->log_user, buf);
+}
 
 static void log_pass(void *user, const char *pass, int round, size_t before, size_t after) {
-  log_ctx *c = user;
-  if (after != before)
-    oxrt_session_log(c->s, OXRT_LOG_INFO, "optimizer round %d: %s: %zu -> %zu nodes", round, pass, before, after);
+  if (after != before) cfg_log(user, "optimizer round %d: %s: %zu -> %zu nodes", round, pass, before, after);
 }
 
 /* The passes to skip: the caller's list (may be NULL) plus OXRT_OPT_DISABLE's, for debugging without code changes. */
@@ -91,48 +85,24 @@ static void skip_list(const char *own, char *buf, size_t cap) {
   snprintf(buf, cap, "%s%s%s", own, *own && env ? "," : "", env ? env : "");
 }
 
-oxrt_status *oxrt_session_optimize(oxrt_session *s) {
-  oxrt_model *m = s->model;
-  oxrt_opt_level level = s->opts.opt_level; /* OXRT_OPT_LEVEL was applied as a default in session.c */
+oxrt_status *oxrt_opt_for_session(oxrt_model *m, const oxrt_opt_session_cfg *cfg) {
+  oxrt_opt_level level = cfg->level; /* OXRT_OPT_LEVEL was applied as a default by the session */
+  const char *save = cfg->save_path ? cfg->save_path : "";
   if (level > OXRT_OPT_DISABLE) {
-    log_ctx lc = {s};
     char disable[4096];
-    skip_list(s->opts.disabled_passes, disable, sizeof disable);
+    skip_list(cfg->disabled_passes, disable, sizeof disable);
     /* a model the session also saves must run in ONNX Runtime */
-    oxrt_opt_options o = {level, 0, disable, log_pass, &lc, s->opts.optimized_model_path[0] != 0};
+    oxrt_opt_options o = {level, 0, disable, log_pass, (void *)cfg, save[0] != 0};
     size_t before = oxrt_opt_count_nodes(m->graph);
     OXRT_TRY(optimize_with_shapes(m, &o, NULL, false));
-    oxrt_session_log(s, OXRT_LOG_INFO, "optimizer (level %d): %zu -> %zu nodes", (int)level, before,
-                     oxrt_opt_count_nodes(m->graph));
+    cfg_log(cfg, "optimizer (level %d): %zu -> %zu nodes", (int)level, before, oxrt_opt_count_nodes(m->graph));
   }
-  if (s->opts.optimized_model_path[0]) {
+  if (save[0]) {
     oxrt_write_options wo = {0};
     if (initializer_bytes(m->graph) > AUTO_EXTERNAL_TOTAL) wo.external_threshold = 1024;
-    OXRT_TRY(oxrt_write_model(m, s->opts.optimized_model_path, &wo));
-    oxrt_session_log(s, OXRT_LOG_INFO, "optimized model written to %s", s->opts.optimized_model_path);
+    OXRT_TRY(oxrt_write_model(m, save, &wo));
+    cfg_log(cfg, "optimized model written to %s", save);
   }
-  return NULL;
-}
-
-oxrt_status *oxrt_session_options_set_disabled_passes(oxrt_session_options *o, const char *names) {
-  if (!o) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "options must not be NULL");
-  if (!names) names = "";
-  if (strlen(names) >= sizeof o->disabled_passes)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "disabled pass list is %zu bytes; at most %zu", strlen(names),
-                      sizeof o->disabled_passes - 1);
-  /* every name must be a pass: a misspelt name would silently disable nothing */
-  for (const char *p = names; *p;) {
-    const char *e = strchr(p, ',');
-    size_t len = e ? (size_t)(e - p) : strlen(p);
-    bool known = len == 0;
-    for (size_t i = 0; !known && oxrt_opt_pass_info(i, NULL, NULL); i++) {
-      const char *n = oxrt_opt_pass_info(i, NULL, NULL);
-      known = strlen(n) == len && !strncmp(n, p, len);
-    }
-    if (!known) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "no optimizer pass named '%.*s' (oxrt optimize --list)", (int)len, p);
-    p += len + (e ? 1 : 0);
-  }
-  snprintf(o->disabled_passes, sizeof o->disabled_passes, "%s", names);
   return NULL;
 }
 

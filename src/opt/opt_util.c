@@ -181,7 +181,8 @@ oxrt_status *opt_eval_node(const oxrt_model *m, const oxrt_node *n, const oxrt_v
       return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "type not supported");
   }
   void *state = NULL;
-  if (impl->prepare) OXRT_TRY(impl->prepare(n, (int)opset, &state));
+  oxrt_prepare_ctx pc = oxrt_prepare_ctx_bare(n, (int)opset);
+  if (impl->prepare) OXRT_TRY(impl->prepare(&pc, &state));
   for (int k = 0; k < n->n_outputs; k++) outs[k] = NULL;
   oxrt_kernel_ctx kc = {n, (int)opset, state, n->n_inputs, n->n_outputs, ins, outs, NULL, NULL};
   oxrt_status *st = impl->run(&kc);

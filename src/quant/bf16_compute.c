@@ -6,7 +6,7 @@
  * Mode 2 emulates bfloat16 hardware on any CPU: at session creation each float input of those ops is
  * routed through Cast(bfloat16) -> Cast(float), which rounds it to nearest even as VDPBF16PS's inputs are;
  * the product then accumulates in float32, so the numbers match bfloat16 hardware up to summation order. */
-#include "../exec/engine.h"
+#include "bf16_compute.h"
 #include "quant.h"
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +31,6 @@ int oxrt_cpu_has_bf16(void) {
 
 int oxrt_bf16_compute_native(void) { return 0; /* no native kernel in this build: mode 1 runs float32 */ }
 
-void oxrt_session_options_set_bf16_compute(oxrt_session_options *o, int mode) {
-  if (o) o->bf16_compute = mode < 0 || mode > 2 ? 0 : mode;
-}
-
 /* Inputs of a heavy op that take bfloat16 (the rest, e.g. biases, stay float32). */
 static int heavy_inputs(const oxrt_node *n) {
   static const char *const two[] = {"Conv", "MatMul", "Gemm", "FusedConv", "FusedMatMul", "FusedGemm", "Attention"};
@@ -44,8 +40,6 @@ static int heavy_inputs(const oxrt_node *n) {
     if (!strcmp(n->op_type, two[i])) return 2;
   return 0;
 }
-
-oxrt_status *oxrt_bf16_prepare_model(oxrt_model *m, int mode, int *n_rounded);
 
 oxrt_status *oxrt_bf16_prepare_model(oxrt_model *m, int mode, int *n_rounded) {
   *n_rounded = 0;

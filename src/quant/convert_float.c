@@ -7,14 +7,12 @@
  * converted (float16 saturates at +-65504), as are the float32 attributes that make values: Cast's `to`,
  * Constant's and ConstantOfShape's tensors, `dtype` of the random/EyeLike generators. */
 #include "../core/dtype.h"
-#include "../exec/engine.h"
+#include "../exec/infer.h"
 #include "../exec/registry.h"
 #include "quant.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-oxrt_status *oxrt_infer_shapes(oxrt_session *s);
 
 /* ONNX Runtime's CPU provider has no float16 kernel for these (found by running each op converted), and
  * the ML ops and Resize/Upsample scales are float32 by definition. */
@@ -177,10 +175,7 @@ static oxrt_status *find_floats(oxrt_model *m, char *is_f32, int n_vals) {
   oxrt_type **saved = malloc(sizeof(oxrt_type *) * ((size_t)n_vals + 1));
   if (!saved) return OXRT_OOM();
   for (int i = 0; i < n_vals; i++) saved[i] = g->values[i].type;
-  oxrt_session tmp;
-  memset(&tmp, 0, sizeof tmp);
-  tmp.model = m;
-  oxrt_status_free(oxrt_infer_shapes(&tmp)); /* values it cannot type are left alone */
+  oxrt_status_free(oxrt_infer_graph(m, g, 0)); /* values it cannot type are left alone */
   for (int i = 0; i < n_vals; i++) {
     const oxrt_value_def *d = &g->values[i];
     if (d->init) is_f32[i] = d->init->kind == OXRT_KIND_TENSOR && d->init->dtype == OXRT_FLOAT;

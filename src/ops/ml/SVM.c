@@ -170,7 +170,9 @@ static double svm_dot(const float *a, const float *b, size_t n) {
 }
 
 /* ------------------------------------------------------------ SVMRegressor */
-static oxrt_status *svr_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *svr_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   svm_state *s = calloc(1, sizeof *s);
   if (!s) return OXRT_OOM();
@@ -251,7 +253,9 @@ static oxrt_status *svr_run(oxrt_kernel_ctx *ctx) {
 }
 
 /* ------------------------------------------------------------ SVMClassifier */
-static oxrt_status *svc_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *svc_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   svm_state *s = calloc(1, sizeof *s);
   if (!s) return OXRT_OOM();

@@ -652,7 +652,9 @@ static oxrt_status *check_targets(forest *f, const char *what) {
   return NULL;
 }
 
-static oxrt_status *ter_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *ter_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   forest *f = calloc(1, sizeof *f);
   if (!f) return OXRT_OOM();
@@ -687,7 +689,9 @@ static oxrt_status *forest_regress(oxrt_kernel_ctx *ctx, bool input_type) {
 static oxrt_status *ter_run(oxrt_kernel_ctx *ctx) { return forest_regress(ctx, false); }
 
 /* ------------------------------------------------------------ TreeEnsembleClassifier */
-static oxrt_status *tec_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *tec_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   forest *f = calloc(1, sizeof *f);
   if (!f) return OXRT_OOM();
@@ -744,7 +748,9 @@ static oxrt_status *tec_run(oxrt_kernel_ctx *ctx) {
 }
 
 /* ------------------------------------------------------------ TreeEnsemble (ai.onnx.ml 5) */
-static oxrt_status *te5_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *te5_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   forest *f = calloc(1, sizeof *f);
   if (!f) return OXRT_OOM();

@@ -202,7 +202,9 @@ static void labelenc_release(void *p) {
   free(l);
 }
 
-static oxrt_status *labelenc_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *labelenc_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   labelenc *l = calloc(1, sizeof *l);
   if (!l) return OXRT_OOM();
   oxrt_status *st = NULL;
@@ -324,7 +326,9 @@ static void catmap_release(void *p) {
   free(c);
 }
 
-static oxrt_status *catmap_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *catmap_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   catmap *c = calloc(1, sizeof *c);
   if (!c) return OXRT_OOM();
@@ -380,7 +384,9 @@ static void onehot_release(void *p) {
   free(o);
 }
 
-static oxrt_status *onehot_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *onehot_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   onehot *o = calloc(1, sizeof *o);
   if (!o) return OXRT_OOM();
@@ -433,7 +439,9 @@ static void dictvec_release(void *p) {
   free(d);
 }
 
-static oxrt_status *dictvec_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *dictvec_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   dictvec *d = calloc(1, sizeof *d);
   if (!d) return OXRT_OOM();

@@ -29,7 +29,9 @@ static oxrt_status *linear_common(const oxrt_node *node, linear_state *s) {
   return NULL;
 }
 
-static oxrt_status *linreg_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *linreg_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   linear_state *s = calloc(1, sizeof *s);
   if (!s) return OXRT_OOM();
@@ -43,7 +45,9 @@ static oxrt_status *linreg_prepare(const oxrt_node *node, int opset, void **stat
   return ml_prepared(st, s, linear_release, state);
 }
 
-static oxrt_status *linclf_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *linclf_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   linear_state *s = calloc(1, sizeof *s);
   if (!s) return OXRT_OOM();

@@ -27,12 +27,16 @@ static void weights_free(dqlstm_weights *w) {
   free(w);
 }
 
-static oxrt_status *dqlstm_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *dqlstm_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   dqlstm_state *st = calloc(1, sizeof *st);
   if (!st) return OXRT_OOM();
   la_once_init(&st->cache);
-  oxrt_status *s = lstm_impl()->prepare ? lstm_impl()->prepare(node, lstm_impl()->since_version, &st->lstm) : NULL;
+  /* LSTM's own inputs differ from these (int8 W and R): it prepares without constants */
+  oxrt_prepare_ctx lpc = oxrt_prepare_ctx_bare(node, lstm_impl()->since_version);
+  oxrt_status *s = lstm_impl()->prepare ? lstm_impl()->prepare(&lpc, &st->lstm) : NULL;
   if (s) {
     pthread_mutex_destroy(&st->cache.mu);
     free(st);

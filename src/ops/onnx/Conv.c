@@ -5,33 +5,29 @@
 #include "linalg_util.h"
 #include <math.h>
 
-/* Per node: float weights packed for the GEMM on the first run that sees W as the graph's initializer. */
-typedef struct {
-  la_once_cache cache;
-} conv_state;
-
+/* Per node: float weights packed for the GEMM at session creation when W is a constant (`packed`, fixed from then
+ * on; W's data may have been released), else on the first run that sees W as the graph's initializer. */
 typedef struct {
   oxrt_conv_wpack wp;
   const void *wdata; /* the initializer it was made from */
 } conv_packed;
 
-static oxrt_status *conv_prepare(const oxrt_node *node, int opset, void **state) {
-  (void)node, (void)opset;
-  conv_state *st = calloc(1, sizeof *st);
-  if (!st) return OXRT_OOM();
-  la_once_init(&st->cache);
-  *state = st;
-  return NULL;
+typedef struct {
+  conv_packed *packed;
+  la_once_cache cache;
+} conv_state;
+
+static void conv_packed_free(conv_packed *p) {
+  if (!p) return;
+  oxrt_conv_wpack_free(&p->wp);
+  free(p);
 }
 
 static void conv_release(void *state) {
   conv_state *st = state;
   if (!st) return;
-  conv_packed *p = atomic_load(&st->cache.item);
-  if (p) {
-    oxrt_conv_wpack_free(&p->wp);
-    free(p);
-  }
+  conv_packed_free(st->packed);
+  conv_packed_free(atomic_load(&st->cache.item));
   pthread_mutex_destroy(&st->cache.mu);
   free(st);
 }
@@ -61,6 +57,49 @@ static void *conv_make_pack(void *varg) {
   }
   p->wdata = a->w->data;
   return p;
+}
+
+/* The geometry prepare packs for: X as the static shape says when it is fully known, else a stand-in of one image
+ * with the smallest valid spatial sizes (the packed layout depends only on W, group and the kernel). */
+static bool conv_static_geometry(const oxrt_prepare_ctx *pc, const oxrt_value *w, oxrt_conv_shape *s) {
+  if (w->rank < 3 || w->rank > OXRT_MAX_RANK) return false;
+  oxrt_value x;
+  memset(&x, 0, sizeof x);
+  x.kind = OXRT_KIND_TENSOR;
+  x.dtype = w->dtype;
+  x.rank = w->rank;
+  const oxrt_type *t = oxrt_prepare_input_type(pc, 0);
+  bool known = t && t->kind == OXRT_KIND_TENSOR && t->rank == w->rank && t->dims;
+  for (int d = 0; known && d < t->rank; d++) known = t->dims[d] > 0;
+  int64_t group = oxrt_attr_int(pc->node, "group", 1);
+  size_t nd = 0;
+  const int64_t *dil = oxrt_attr_ints(pc->node, "dilations", &nd);
+  x.dims[0] = 1;
+  x.dims[1] = w->dims[1] * (group > 0 ? group : 1);
+  for (int d = 2; d < w->rank; d++)
+    x.dims[d] = known ? t->dims[d] : (w->dims[d] - 1) * (dil && nd == (size_t)(w->rank - 2) ? dil[d - 2] : 1) + 1;
+  if (known) memcpy(x.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
+  oxrt_status *st = conv_geometry(pc->node, &x, w, s);
+  oxrt_status_free(st); /* a bad geometry is reported by the run, with the real X */
+  return !st;
+}
+
+/* A constant float-family W is packed now and consumed when the kernels take the packed path for it. */
+static oxrt_status *conv_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  conv_state *st = calloc(1, sizeof *st);
+  if (!st) return OXRT_OOM();
+  la_once_init(&st->cache);
+  *state = st;
+  const oxrt_value *w = oxrt_prepare_constant(pc, 1);
+  oxrt_conv_shape s;
+  if (!w || w->kind != OXRT_KIND_TENSOR || !la_is_f32_family(w->dtype) || !w->data || !w->count ||
+      !conv_static_geometry(pc, w, &s) || !oxrt_conv_f32_uses_pack(&s))
+    return NULL;
+  conv_pack_arg pa = {&s, w};
+  st->packed = conv_make_pack(&pa);
+  if (!st->packed) return OXRT_OOM();
+  oxrt_prepare_consume(pc, 1);
+  return NULL;
 }
 
 /* com.microsoft FusedConv: Conv, then + Z (input 3, same shape as Y), then an activation, all in the kernels' output
@@ -130,23 +169,28 @@ static oxrt_status *conv_compute(oxrt_kernel_ctx *ctx, bool fused) {
   /* Constant W: packed once per session (only for the shapes that run through the packed GEMM). */
   const conv_packed *pk = NULL;
   conv_state *cs = ctx->state;
-  if (cs && oxrt_conv_f32_uses_pack(&s) && oxrt_input_is_constant(ctx, 1, w)) {
+  bool uses_pack = oxrt_conv_f32_uses_pack(&s);
+  if (cs && uses_pack && oxrt_input_is_constant(ctx, 1, w)) {
     conv_pack_arg pa = {&s, w};
-    pk = la_once_get(&cs->cache, conv_make_pack, &pa);
-    if (pk && (pk->wdata != w->data || pk->wp.group != s.group || pk->wp.Mg != s.M / s.group ||
+    pk = cs->packed ? cs->packed : la_once_get(&cs->cache, conv_make_pack, &pa);
+    if (pk && ((!cs->packed && pk->wdata != w->data) || pk->wp.group != s.group || pk->wp.Mg != s.M / s.group ||
                pk->wp.Kg != (size_t)(w->count / (s.M ? s.M : 1))))
       pk = NULL;
   }
+  /* W packed at session creation may have no data left: it is viewed only when not packed */
+  if (!pk) OXRT_TRY(la_check_data(w, 1));
   const float *xf = NULL, *wf = NULL, *bf = NULL;
   float *xt = NULL, *wt = NULL, *bt = NULL, *yf, *yt = NULL;
   oxrt_status *st = NULL;
-  if (!(st = oxrt_f32_view(x, &xf, &xt)) && !(st = oxrt_f32_view(w, &wf, &wt)) && !(b && (st = oxrt_f32_view(b, &bf, &bt))) &&
-      !(st = la_f32_out(y, &yf, &yt))) {
+  if (!(st = oxrt_f32_view(x, &xf, &xt)) && !(!pk && (st = oxrt_f32_view(w, &wf, &wt))) &&
+      !(b && (st = oxrt_f32_view(b, &bf, &bt))) && !(st = la_f32_out(y, &yf, &yt))) {
     /* Bias, Z and the activation run in the kernels' output pass, while each output tile is in cache. */
     const float *zf = NULL;
     float *zt = NULL;
     if (z) st = oxrt_f32_view(z, &zf, &zt);
-    if (!st && !oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, zf, fa, yf, ctx->pool)) st = OXRT_OOM();
+    if (pk && w->dtype == OXRT_FLOAT) wf = w->data; /* NULL once released: the packed path does not read it */
+    if (!st && !oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, zf, fa, yf, ctx->pool))
+      st = w->data ? OXRT_OOM() : la_check_data(w, 1);
     free(zt);
   }
   free(xt);

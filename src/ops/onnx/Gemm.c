@@ -82,13 +82,16 @@ static oxrt_status *gemm_run(oxrt_kernel_ctx *ctx) {
   if (la_is_f32_family(a->dtype)) {
     const float *af = NULL, *bf = NULL;
     float *at = NULL, *bt = NULL, *yf, *yt = NULL;
-    if (!(st = oxrt_f32_view(a, &af, &at)) && !(st = oxrt_f32_view(b, &bf, &bt)) && !(st = la_f32_out(y, &yf, &yt))) {
+    /* B packed at session creation may have no data left: it is viewed only when not packed */
+    const oxrt_sgemm_bpack *bp = la_const_bpack(ctx, 1, b, tb, M, K, N);
+    if (!(st = oxrt_f32_view(a, &af, &at)) && !(st = bp ? NULL : la_check_data(b, 1)) &&
+        !(st = bp ? NULL : oxrt_f32_view(b, &bf, &bt)) && !(st = la_f32_out(y, &yf, &yt))) {
       if (use_c) st = broadcast_c(c, M, N, yf, false);
-      const oxrt_sgemm_bpack *bp = st ? NULL : la_const_bpack(ctx, 1, b, tb, M, K, N);
-      if (bp) {
+      if (bp && !st) {
         oxrt_sgemm_ex g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = use_c ? beta : 0.0f, .trans_a = ta,
                            .A = af, .lda = ta ? M : K, .bp = bp, .C = yf, .ldc = N};
-        if (!oxrt_sgemm_run(&g, ctx->pool)) st = OXRT_OOM();
+        if (!oxrt_sgemm_run(&g, ctx->pool))
+          st = b->data ? OXRT_OOM() : la_check_data(b, 1);
       } else if (!st) {
         oxrt_sgemm(ta, tb, M, N, K, alpha, af, ta ? M : K, bf, tb ? K : N, use_c ? beta : 0.0f, yf, N, ctx->pool);
       }
@@ -101,6 +104,7 @@ static oxrt_status *gemm_run(oxrt_kernel_ctx *ctx) {
     }
     return st;
   }
+  OXRT_TRY(la_check_data(b, 1));
   if (a->dtype == OXRT_DOUBLE) {
     if (use_c) OXRT_TRY(broadcast_c(c, M, N, y->data, true));
     oxrt_dgemm(ta, tb, M, N, K, alpha, a->data, ta ? M : K, b->data, tb ? K : N, use_c ? beta : 0.0, y->data, N,
@@ -124,8 +128,8 @@ static oxrt_status *gemm_run(oxrt_kernel_ctx *ctx) {
 
 #define GEMM_T1 (OXRT_TBIT(OXRT_FLOAT) | OXRT_TBIT(OXRT_DOUBLE) | OXRT_TBIT(OXRT_FLOAT16))
 #define GEMM_T9 (GEMM_T1 | OXRT_TBIT(OXRT_INT32) | OXRT_TBIT(OXRT_INT64) | OXRT_TBIT(OXRT_UINT32) | OXRT_TBIT(OXRT_UINT64))
-/* prepare/release hold B packed once when it is a constant (linalg_util.h) */
-#define GEMM_HOOKS .prepare = la_bpack_prepare, .run = gemm_run, .release = la_bpack_release
+/* prepare packs a constant B at session creation and release frees it (linalg_util.h) */
+#define GEMM_HOOKS .prepare = la_gemm_prepare, .run = gemm_run, .release = la_bpack_release
 static const oxrt_op_impl gemm_impls[] = {
     {.since_version = 1, .type_mask = GEMM_T1, GEMM_HOOKS},
     {.since_version = 9, .type_mask = GEMM_T9, GEMM_HOOKS},

@@ -5,7 +5,6 @@
  * graph, re-evaluated with the Gradient node's inputs bound to xs and zs (their own kernels run
  * them, so any operator works in the forward pass), then the derivative of sum(y) is propagated
  * back in double precision through the differentiable operators listed in `backward`. */
-#include "../../exec/engine.h"
 #include "../op_util.h"
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +12,6 @@
 
 typedef struct gstate {
   const oxrt_graph *g;
-  const oxrt_frame *frame;
   oxrt_kernel_ctx *ctx;
   oxrt_value **vals; /* forward values by graph value id (borrowed or owned) */
   bool *owned;
@@ -567,9 +565,8 @@ static oxrt_status *resolve_names(const oxrt_graph *g, const oxrt_attr *a, const
 
 static oxrt_status *gradient_run(oxrt_kernel_ctx *ctx) {
   const oxrt_node *node = ctx->node;
-  if (!ctx->frame || !ctx->frame->plan) return oxrt_error(OXRT_ERR_RUNTIME, "Gradient needs its enclosing graph");
-  const oxrt_graph_plan *plan = ctx->frame->plan;
-  const oxrt_graph *g = plan->graph;
+  const oxrt_graph *g = oxrt_ctx_graph(ctx);
+  if (!g) return oxrt_error(OXRT_ERR_RUNTIME, "Gradient needs its enclosing graph");
   const oxrt_attr *ax = oxrt_node_attr(node, "xs"), *az = oxrt_node_attr(node, "zs");
   const char *yname = oxrt_attr_string(node, "y", NULL);
   if (!ax || ax->type != OXRT_ATTR_STRINGS || ax->n == 0)
@@ -585,14 +582,18 @@ static oxrt_status *gradient_run(oxrt_kernel_ctx *ctx) {
   if (yid < 0) return oxrt_error(OXRT_ERR_INVALID_MODEL, "y '%s' is not a tensor of the graph", yname);
   for (int i = 0; i < nx + nz; i++) OXRT_TRY(oxrt_check_tensor(oxrt_input(ctx, i), i, i < nx ? "xs" : "zs"));
 
-  int nv = g->n_values, ns = plan->n_steps;
-  gstate s = {g, ctx->frame, ctx, NULL, NULL, NULL, NULL};
+  int nv = g->n_values, ns = oxrt_ctx_step_count(ctx), max_in = 0, max_out = 0;
+  for (int k = 0; k < g->n_nodes; k++) {
+    if (g->nodes[k].n_inputs > max_in) max_in = g->nodes[k].n_inputs;
+    if (g->nodes[k].n_outputs > max_out) max_out = g->nodes[k].n_outputs;
+  }
+  gstate s = {g, ctx, NULL, NULL, NULL, NULL};
   int *ids = malloc(sizeof(int) * (size_t)(nx + nz));
   int *stack = malloc(sizeof(int) * ((size_t)nv + 1));
   int *step_of = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
   bool *seen = calloc((size_t)nv + 1, 1), *bound = calloc((size_t)nv + 1, 1), *need = calloc((size_t)ns + 1, 1);
-  const oxrt_value **kin = malloc(sizeof(*kin) * ((size_t)plan->max_inputs + 1));
-  oxrt_value **kout = malloc(sizeof(*kout) * ((size_t)plan->max_outputs + 1));
+  const oxrt_value **kin = malloc(sizeof(*kin) * ((size_t)max_in + 1));
+  oxrt_value **kout = malloc(sizeof(*kout) * ((size_t)max_out + 1));
   s.vals = calloc((size_t)nv + 1, sizeof *s.vals);
   s.owned = calloc((size_t)nv + 1, 1);
   s.grad = calloc((size_t)nv + 1, sizeof *s.grad);
@@ -613,7 +614,7 @@ static oxrt_status *gradient_run(oxrt_kernel_ctx *ctx) {
     if (i < nx) s.active[ids[i]] = true;
   }
   for (int k = 0; k < g->n_nodes; k++) step_of[k] = -1;
-  for (int k = 0; k < ns; k++) step_of[plan->steps[k].node - g->nodes] = k;
+  for (int k = 0; k < ns; k++) step_of[oxrt_ctx_step_node(ctx, k, NULL) - g->nodes] = k;
 
   /* Nodes between {xs, zs} and y; other leaves come from the running graph. */
   int sp = 0;
@@ -624,7 +625,7 @@ static oxrt_status *gradient_run(oxrt_kernel_ctx *ctx) {
     if (bound[v]) continue;
     const oxrt_value_def *d = &g->values[v];
     if (d->producer < 0) {
-      s.vals[v] = ctx->frame->vals[v] ? ctx->frame->vals[v] : d->init;
+      s.vals[v] = (oxrt_value *)oxrt_ctx_value(ctx, v);
       if (!s.vals[v] && !(d->type && d->type->kind == OXRT_KIND_OPTIONAL))
         st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "'%s', needed to evaluate y, has no value", d->name);
       continue;
@@ -652,30 +653,14 @@ static oxrt_status *gradient_run(oxrt_kernel_ctx *ctx) {
   /* Forward pass with the nodes' own kernels. */
   for (int k = 0; k < ns && !st; k++) {
     if (!need[k]) continue;
-    const oxrt_node_plan *np = &plan->steps[k];
-    const oxrt_node *nd = np->node;
+    const oxrt_node *nd = oxrt_ctx_step_node(ctx, k, NULL);
     bool act = false;
     for (int i = 0; i < nd->n_inputs; i++) {
       int u = nd->inputs[i];
       kin[i] = u >= 0 ? s.vals[u] : NULL;
       if (u >= 0 && s.active[u]) act = true;
     }
-    const oxrt_op_impl *impl = np->impl;
-    if (!impl) {
-      st = oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "no kernel for %s", nd->op_type);
-      break;
-    }
-    if (impl->type_mask && impl->type_input < nd->n_inputs) {
-      const oxrt_value *tin = kin[impl->type_input];
-      if (tin && tin->kind == OXRT_KIND_TENSOR && !(impl->type_mask & OXRT_TBIT(tin->dtype))) {
-        st = oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "forward node '%s' (%s): element type %s not supported", nd->name,
-                        nd->op_type, oxrt_elem_type_name(tin->dtype));
-        break;
-      }
-    }
-    for (int o = 0; o < nd->n_outputs; o++) kout[o] = NULL;
-    oxrt_kernel_ctx kc = {nd, np->opset, np->state, nd->n_inputs, nd->n_outputs, kin, kout, ctx->pool, ctx->frame};
-    st = impl->run(&kc);
+    st = oxrt_ctx_run_step(ctx, k, kin, kout);
     if (st) st = oxrt_error_prefix(st, "forward node '%s' (%s): ", nd->name ? nd->name : "", nd->op_type);
     for (int o = 0; o < nd->n_outputs; o++) {
       int id = nd->outputs[o];
@@ -707,8 +692,8 @@ static oxrt_status *gradient_run(oxrt_kernel_ctx *ctx) {
   }
   for (int k = ns - 1; k >= 0 && !st; k--) {
     if (!need[k]) continue;
-    const oxrt_node_plan *np = &plan->steps[k];
-    const oxrt_node *nd = np->node;
+    int opset = 0;
+    const oxrt_node *nd = oxrt_ctx_step_node(ctx, k, &opset);
     int o0 = nd->n_outputs > 0 ? nd->outputs[0] : -1;
     for (int o = 1; o < nd->n_outputs; o++)
       if (nd->outputs[o] >= 0 && s.grad[nd->outputs[o]] && !bound[nd->outputs[o]]) {
@@ -724,7 +709,7 @@ static oxrt_status *gradient_run(oxrt_kernel_ctx *ctx) {
       if (u >= 0 && s.active[u]) any = true;
     }
     if (!any) continue;
-    st = backward(&s, nd, np->opset, kin, s.vals[o0], s.grad[o0]);
+    st = backward(&s, nd, opset, kin, s.vals[o0], s.grad[o0]);
   }
 
   for (int i = 0; i < ctx->n_outputs && !st; i++) {

@@ -4,7 +4,9 @@
 #include "../op_util.h"
 #include <stdlib.h>
 
-static oxrt_status *if_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *if_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   (void)state;
   const char *names[2] = {"then_branch", "else_branch"};

@@ -19,7 +19,9 @@ const char *oxrt_image_alloc(oxrt_image *img, int64_t w, int64_t h) {
 
 typedef enum { FMT_RGB, FMT_BGR, FMT_GRAY } pixel_format;
 
-static oxrt_status *image_decoder_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *image_decoder_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   const char *pf = oxrt_attr_string(node, "pixel_format", "RGB");
   pixel_format f;

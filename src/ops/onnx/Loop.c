@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static oxrt_status *loop_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *loop_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   (void)state;
   const oxrt_attr *a = oxrt_node_attr(node, "body");

@@ -49,8 +49,14 @@ static oxrt_status *matmul_run(oxrt_kernel_ctx *ctx) {
   float *at = NULL, *bt = NULL, *yf = NULL, *yt = NULL;
   const void *A = a->data, *B = b->data;
   void *Y = y->data;
+  /* B packed at session creation may have no data left: it is viewed only when not packed */
+  const oxrt_sgemm_bpack *bp = la_is_f32_family(a->dtype) && p.b_total == 1 && K
+                                   ? la_const_bpack(ctx, 1, b, false, nb * (size_t)M, K, N) : NULL;
+  if (!bp && (st = la_check_data(b, 1))) goto done;
   if (la_is_f32_family(a->dtype)) {
-    if ((st = oxrt_f32_view(a, &af, &at)) || (st = oxrt_f32_view(b, &bf, &bt)) || (st = la_f32_out(y, &yf, &yt))) goto done;
+    if ((st = oxrt_f32_view(a, &af, &at)) || (!bp && (st = oxrt_f32_view(b, &bf, &bt))) ||
+        (st = la_f32_out(y, &yf, &yt)))
+      goto done;
     A = af, B = bf, Y = yf;
   }
   if (K == 0) { /* empty sum */
@@ -64,11 +70,13 @@ static oxrt_status *matmul_run(oxrt_kernel_ctx *ctx) {
     size_t zero = 0;
     j.M = nb * (size_t)M;
     j.a_off = j.b_off = &zero;
-    const oxrt_sgemm_bpack *bp = la_is_f32_family(a->dtype) ? la_const_bpack(ctx, 1, b, false, j.M, K, N) : NULL;
     if (bp) {
       oxrt_sgemm_ex g = {.M = j.M, .N = N, .K = K, .alpha = 1, .beta = 0, .A = A, .lda = K, .bp = bp, .C = Y,
                          .ldc = N};
       if (oxrt_sgemm_run(&g, ctx->pool)) goto done;
+      if ((st = la_check_data(b, 1))) goto done; /* no data to fall back on */
+      if (la_is_f32_family(a->dtype) && (st = oxrt_f32_view(b, &bf, &bt))) goto done;
+      j.B = la_is_f32_family(a->dtype) ? (const void *)bf : b->data;
     }
     mm_batches(&j, 0, 1);
     goto done;
@@ -95,8 +103,8 @@ done:
 
 #define MM_T1 (OXRT_TMASK_FLOATS)
 #define MM_T9 (OXRT_TMASK_FLOATS | OXRT_TBIT(OXRT_INT32) | OXRT_TBIT(OXRT_INT64) | OXRT_TBIT(OXRT_UINT32) | OXRT_TBIT(OXRT_UINT64))
-/* prepare/release hold B packed once when it is a constant (linalg_util.h) */
-#define MM_HOOKS .prepare = la_bpack_prepare, .run = matmul_run, .release = la_bpack_release
+/* prepare packs a constant B at session creation and release frees it (linalg_util.h) */
+#define MM_HOOKS .prepare = la_matmul_prepare, .run = matmul_run, .release = la_bpack_release
 static const oxrt_op_impl matmul_impls[] = {
     {.since_version = 1, .type_mask = MM_T1, MM_HOOKS},
     {.since_version = 9, .type_mask = MM_T9, MM_HOOKS},

@@ -437,7 +437,9 @@ static void regex_release(void *p) {
   free(g);
 }
 
-static oxrt_status *regex_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *regex_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   const char *pat = oxrt_attr_string(node, "pattern", NULL);
   if (!pat) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute 'pattern' is required");

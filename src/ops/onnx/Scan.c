@@ -37,7 +37,9 @@ static oxrt_status *read_list(const oxrt_node *node, const char *name, int n, bo
   return NULL;
 }
 
-static oxrt_status *scan_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *scan_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   const oxrt_attr *a = oxrt_node_attr(node, "body");
   if (!a || !a->g) return oxrt_error(OXRT_ERR_INVALID_MODEL, "graph attribute 'body' is required");
   const oxrt_graph *g = a->g;

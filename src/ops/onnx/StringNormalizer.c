@@ -92,7 +92,9 @@ static void strnorm_release(void *p) {
   free(s);
 }
 
-static oxrt_status *strnorm_prepare(const oxrt_node *node, int opset, void **state) {
+static oxrt_status *strnorm_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)opset;
   strnorm_state *s = calloc(1, sizeof *s);
   if (!s) return OXRT_OOM();

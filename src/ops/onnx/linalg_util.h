@@ -61,16 +61,22 @@ static inline bool la_is_f32_family(oxrt_elem_type t) {
   return t == OXRT_FLOAT || t == OXRT_FLOAT16 || t == OXRT_BFLOAT16;
 }
 
-/* Node state of Gemm / MatMul: a constant B packed for the GEMM on first use. */
+/* Node state of Gemm / MatMul: a constant B packed for the GEMM at session creation (`packed`, fixed from then on),
+ * or, for a B that becomes constant only later (constant folding's bare prepare), on first use. */
 typedef struct {
   la_once_cache cache;
-} la_bpack_state;
+} la_bpack_lazy;
 
 typedef struct {
   oxrt_sgemm_bpack bp;
-  const void *data; /* the initializer it was made from */
+  const void *data; /* the initializer it was made from (lazy path) */
   bool tb;
 } la_bpack_item;
+
+typedef struct {
+  la_bpack_item *packed; /* made in prepare: B's data may have been released, runs always use this */
+  la_bpack_lazy lazy;
+} la_bpack_state;
 
 typedef struct {
   const oxrt_value *b;
@@ -78,24 +84,18 @@ typedef struct {
   size_t K, N;
 } la_bpack_arg;
 
-static inline oxrt_status *la_bpack_prepare(const oxrt_node *node, int opset, void **state) {
-  (void)node, (void)opset;
-  la_bpack_state *st = calloc(1, sizeof *st);
-  if (!st) return OXRT_OOM();
-  la_once_init(&st->cache);
-  *state = st;
-  return NULL;
+static inline void la_bpack_item_free(la_bpack_item *it) {
+  if (!it) return;
+  oxrt_sgemm_bpack_free(&it->bp);
+  free(it);
 }
 
 static inline void la_bpack_release(void *state) {
   la_bpack_state *st = state;
   if (!st) return;
-  la_bpack_item *it = atomic_load(&st->cache.item);
-  if (it) {
-    oxrt_sgemm_bpack_free(&it->bp);
-    free(it);
-  }
-  pthread_mutex_destroy(&st->cache.mu);
+  la_bpack_item_free(st->packed);
+  la_bpack_item_free(atomic_load(&st->lazy.cache.item));
+  pthread_mutex_destroy(&st->lazy.cache.mu);
   free(st);
 }
 
@@ -127,18 +127,79 @@ static inline void *la_bpack_make(void *varg) {
   return it;
 }
 
-/* B (input `idx`, a float-family matrix read as op(B) [K,N]) packed once when it is the graph's initializer
- * and the product is big enough to take the packed path; NULL otherwise (use B itself). */
+/* Rows of the product as the static shape of A (input 0) says: Gemm's op(A) rows, MatMul's folded batch rows;
+ * -1 when not known at session creation. */
+static inline int64_t la_static_rows(const oxrt_prepare_ctx *pc, bool gemm) {
+  const oxrt_type *t = oxrt_prepare_input_type(pc, 0);
+  const oxrt_value *c = oxrt_prepare_constant(pc, 0);
+  int rank = c ? c->rank : t && t->kind == OXRT_KIND_TENSOR ? t->rank : -1;
+  const int64_t *dims = c ? c->dims : t ? t->dims : NULL;
+  if (rank < 1 || !dims) return -1;
+  if (gemm) {
+    if (rank != 2) return -1;
+    return dims[oxrt_attr_int(pc->node, "transA", 0) ? 1 : 0];
+  }
+  int64_t m = 1;
+  for (int d = 0; d < rank - 1; d++) {
+    if (dims[d] < 0) return -1;
+    m *= dims[d];
+  }
+  return m;
+}
+
+/* prepare of Gemm (gemm = true) and MatMul: a constant float-family 2-D B is packed now and consumed (its
+ * initializer may be released), unless the static shape of A says the product stays on the unpacked paths
+ * (fewer than 4 rows: matrix-vector; under 64 K multiply-adds). */
+static inline oxrt_status *la_bpack_prepare_for(const oxrt_prepare_ctx *pc, void **state, bool gemm) {
+  la_bpack_state *st = calloc(1, sizeof *st);
+  if (!st) return OXRT_OOM();
+  la_once_init(&st->lazy.cache);
+  *state = st;
+  const oxrt_value *b = oxrt_prepare_constant(pc, 1);
+  if (!b || b->kind != OXRT_KIND_TENSOR || b->rank != 2 || !la_is_f32_family(b->dtype) || !b->data) return NULL;
+  bool tb = gemm && oxrt_attr_int(pc->node, "transB", 0) != 0;
+  size_t K = (size_t)b->dims[tb ? 1 : 0], N = (size_t)b->dims[tb ? 0 : 1];
+  int64_t M = la_static_rows(pc, gemm);
+  double kn = (double)K * (double)N;
+  if (M >= 0 ? M < 4 || (double)M * kn < 65536.0 : kn < 16384.0) return NULL;
+  la_bpack_arg a = {b, tb, K, N};
+  st->packed = la_bpack_make(&a);
+  if (!st->packed) return OXRT_OOM();
+  oxrt_prepare_consume(pc, 1);
+  return NULL;
+}
+static inline oxrt_status *la_gemm_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  return la_bpack_prepare_for(pc, state, true);
+}
+static inline oxrt_status *la_matmul_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  return la_bpack_prepare_for(pc, state, false);
+}
+
+/* B (input `idx`, a float-family matrix read as op(B) [K,N]) packed: at session creation, or once on first use
+ * when it is the graph's initializer and the product is big enough to take the packed path; NULL otherwise (use
+ * B itself). */
 static inline const oxrt_sgemm_bpack *la_const_bpack(const oxrt_kernel_ctx *ctx, int idx, const oxrt_value *b,
                                                      bool tb, size_t M, size_t K, size_t N) {
   la_bpack_state *st = ctx->state;
-  if (!st || M < 4 || (double)M * (double)N * (double)K < 65536.0 || !la_is_f32_family(b->dtype) ||
-      !oxrt_input_is_constant(ctx, idx, b))
-    return NULL;
+  if (!st || !la_is_f32_family(b->dtype) || !oxrt_input_is_constant(ctx, idx, b)) return NULL;
+  if (st->packed) {
+    const la_bpack_item *it = st->packed;
+    return it->tb == tb && it->bp.K == K && it->bp.N == N ? &it->bp : NULL;
+  }
+  if (M < 4 || (double)M * (double)N * (double)K < 65536.0) return NULL;
   la_bpack_arg a = {b, tb, K, N};
-  const la_bpack_item *it = la_once_get(&st->cache, la_bpack_make, &a);
+  const la_bpack_item *it = la_once_get(&st->lazy.cache, la_bpack_make, &a);
   if (!it || it->data != b->data || it->tb != tb || it->bp.K != K || it->bp.N != N) return NULL;
   return &it->bp;
+}
+
+/* An error instead of a read through NULL when an input's data was released after prepare packed it (only a
+ * kernel whose packed copy stopped fitting could get here). */
+static inline oxrt_status *la_check_data(const oxrt_value *v, int idx) {
+  if (v->data || !v->count) return NULL;
+  return oxrt_error(OXRT_ERR_RUNTIME, "input %d: its data was released after being packed at session creation, "
+                    "and the packed copy does not fit this run (was the ISA level changed after creating the session?)",
+                    idx);
 }
 
 /* C[M,N] = A[M,K] * B[K,N] for integer types, exact modulo 2^64 then wrapped into the output type

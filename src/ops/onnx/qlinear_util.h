@@ -80,7 +80,9 @@ typedef struct {
   bool trans;
 } ql_item;
 
-static inline oxrt_status *ql_prepare(const oxrt_node *node, int opset, void **state) {
+static inline oxrt_status *ql_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_node *node = pc->node;
+  int opset = pc->opset;
   (void)node, (void)opset;
   ql_state *st = calloc(1, sizeof *st);
   if (!st) return OXRT_OOM();

@@ -1,94 +1,16 @@
-/* session.c - the public session API: options, creation, model description, run. */
-#include "../onnx/onnx_reader.h"
-#include "engine.h"
+/* session.c - the session layer: creation (load -> optimize -> plan -> infer -> prepare), the model's
+ * description, run. It sits above exec, opt and quant and is the only place that strings them together
+ * (docs/architecture.md, Layers). */
 #include "../core/fpmode.h"
+#include "../exec/engine.h"
+#include "../onnx/onnx_reader.h"
+#include "../opt/opt_session.h"
+#include "../quant/bf16_compute.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-oxrt_status *oxrt_inline_functions(oxrt_model *m);
-oxrt_status *oxrt_infer_shapes(oxrt_session *s);
-oxrt_status *oxrt_session_optimize(oxrt_session *s); /* src/opt/opt_session.c */
-
-/* ----------------------------------------------------------------- options */
-oxrt_status *oxrt_session_options_create(oxrt_session_options **out) {
-  if (!out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "out is NULL");
-  oxrt_session_options *o = calloc(1, sizeof *o);
-  if (!o) return OXRT_OOM();
-  o->opt_level = OXRT_OPT_ALL;
-  o->log_min = OXRT_LOG_WARNING;
-  *out = o;
-  return NULL;
-}
-void oxrt_session_options_free(oxrt_session_options *o) {
-  if (!o) return;
-  oxrt_thread_pool_free(o->shared_pool);
-  free(o);
-}
-#define NEED_OPTS(o)                                                                                                   \
-  if (!(o)) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "session options are NULL")
-oxrt_status *oxrt_session_options_set_intra_op_threads(oxrt_session_options *o, int threads) {
-  NEED_OPTS(o);
-  if (threads < 0 || threads > 1024)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "intra-op threads must be 0 (one per core) to 1024, got %d", threads);
-  o->threads = threads;
-  return NULL;
-}
-oxrt_status *oxrt_session_options_set_opt_level(oxrt_session_options *o, oxrt_opt_level level) {
-  NEED_OPTS(o);
-  if (level != OXRT_OPT_DISABLE && level != OXRT_OPT_BASIC && level != OXRT_OPT_EXTENDED && level != OXRT_OPT_ALL)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "optimization level %d is not one of 0 (disable), 1 (basic), "
-                      "2 (extended), 99 (all)", (int)level);
-  o->opt_level = level;
-  o->opt_level_set = 1;
-  return NULL;
-}
-static oxrt_status *flag_arg(int v, const char *what) {
-  if (v != 0 && v != 1) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%s must be 0 or 1, got %d", what, v);
-  return NULL;
-}
-oxrt_status *oxrt_session_options_set_load_only(oxrt_session_options *o, int load_only) {
-  NEED_OPTS(o);
-  OXRT_TRY(flag_arg(load_only, "load_only"));
-  o->load_only = load_only;
-  return NULL;
-}
-oxrt_status *oxrt_session_options_set_denormal_as_zero(oxrt_session_options *o, int on) {
-  NEED_OPTS(o);
-  OXRT_TRY(flag_arg(on, "denormal_as_zero"));
-  o->denormal_as_zero = on;
-  return NULL;
-}
-oxrt_status *oxrt_session_options_set_thread_pool(oxrt_session_options *o, oxrt_thread_pool *p) {
-  NEED_OPTS(o);
-  oxrt_thread_pool_retain(p);
-  oxrt_thread_pool_free(o->shared_pool);
-  o->shared_pool = p;
-  return NULL;
-}
-void oxrt_session_options_set_node_output_callback(oxrt_session_options *o, oxrt_node_output_fn fn, void *user) {
-  if (!o) return;
-  o->node_output_fn = fn;
-  o->node_output_user = user;
-}
-oxrt_status *oxrt_session_options_set_limit(oxrt_session_options *o, oxrt_limit which, uint64_t value) {
-  if (!o) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "options are NULL");
-  return oxrt_limit_set(&o->limits, which, value);
-}
-uint64_t oxrt_session_options_get_limit(const oxrt_session_options *o, oxrt_limit which) {
-  return oxrt_limit_get(o ? &o->limits : NULL, which);
-}
-oxrt_status *oxrt_session_options_set_log(oxrt_session_options *o, oxrt_log_fn fn, void *user,
-                                          oxrt_log_level min_level) {
-  NEED_OPTS(o);
-  if ((int)min_level < OXRT_LOG_VERBOSE || (int)min_level > OXRT_LOG_FATAL)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "log level %d is outside 0 (verbose) .. 4 (fatal)", (int)min_level);
-  o->log_fn = fn;
-  o->log_user = user;
-  o->log_min = min_level;
-  return NULL;
-}
 
 /* ------------------------------------------------------------- description */
 /* Innermost tensor element type of a type: a map's values', a sequence's or optional's items'. */
@@ -246,7 +168,12 @@ static oxrt_status *save_model_opsets(oxrt_session *s) {
   return NULL;
 }
 
-oxrt_status *oxrt_bf16_prepare_model(oxrt_model *m, int mode, int *n_rounded); /* src/quant/bf16_compute.c */
+static void opt_log(void *user, const char *msg) { oxrt_session_log(user, OXRT_LOG_INFO, "%s", msg); }
+
+static oxrt_status *optimize(oxrt_session *s) {
+  oxrt_opt_session_cfg cfg = {s->opts.opt_level, s->opts.disabled_passes, s->opts.optimized_model_path, opt_log, s};
+  return oxrt_opt_for_session(s->model, &cfg);
+}
 
 static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *opts) {
   oxrt_model *m = s->model;
@@ -274,9 +201,11 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
     long v = strtol(env_level, &end, 10);
     if (*end == 0 && (v == 0 || v == 1 || v == 2 || v == 99)) s->opts.opt_level = (oxrt_opt_level)v;
   }
+  const char *keep = getenv("OXRT_KEEP_WEIGHTS"); /* debugging: compare with a run that keeps every initializer */
+  if (keep && *keep == '1') s->opts.keep_weights = 1;
   OXRT_TRY(save_model_opsets(s));
   OXRT_TRY(oxrt_inline_functions(m));
-  if (!s->opts.load_only) OXRT_TRY(oxrt_session_optimize(s));
+  if (!s->opts.load_only) OXRT_TRY(optimize(s));
   if (!s->opts.load_only && s->opts.bf16_compute) {
     int n = 0;
     OXRT_TRY(oxrt_bf16_prepare_model(m, s->opts.bf16_compute, &n));
@@ -285,6 +214,11 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   }
   if (!s->opts.load_only) OXRT_TRY(oxrt_plan_graph(s, m->graph, &s->main_plan));
   OXRT_TRY(oxrt_infer_shapes(s));
+  /* kernels prepare with the inferred shapes; packed constants may release their initializers */
+  if (!s->opts.load_only) OXRT_TRY(oxrt_plan_prepare(s));
+  if (s->weights.consumed)
+    oxrt_session_log(s, OXRT_LOG_INFO, "prepare: %zu constant inputs packed, %zu initializers released (%zu bytes)",
+                     s->weights.consumed, s->weights.released, s->weights.released_bytes);
   OXRT_TRY(build_descriptions(s));
   build_stats(s);
   if (s->opts.load_only) return NULL;
@@ -387,19 +321,6 @@ void oxrt_session_free(oxrt_session *s) {
 }
 
 /* ------------------------------------------------------------ accessors */
-/* Size-versioned structs: `out` starts with the caller's sizeof; write at most that much, never less than the
- * 0.2 struct, and record what was written. */
-oxrt_status *oxrt_fill_sized(void *out, const void *full, size_t full_size, const char *type) {
-  size_t want;
-  memcpy(&want, out, sizeof want);
-  if (want < full_size)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "%s.size is %zu; set it to sizeof(%s) (%zu) before the call", type, want,
-                      type, full_size);
-  memcpy(out, full, full_size);
-  memcpy(out, &full_size, sizeof full_size);
-  return NULL;
-}
-
 size_t oxrt_session_get_input_count(const oxrt_session *s) { return s ? s->n_inputs : 0; }
 size_t oxrt_session_get_output_count(const oxrt_session *s) { return s ? s->n_outputs : 0; }
 

@@ -1,5 +1,5 @@
 /* io_binding.c - inputs and outputs bound once by name, run many times (ONNX Runtime's IOBinding). */
-#include "engine.h"
+#include "../exec/engine.h"
 #include <stdlib.h>
 #include <string.h>
 

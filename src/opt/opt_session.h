@@ -1,0 +1,17 @@
+/* opt_session.h - the optimizer as a session runs it while it opens (opt_session.c). */
+#ifndef OXRT_OPT_SESSION_H
+#define OXRT_OPT_SESSION_H
+#include "../ir/ir.h"
+
+typedef struct oxrt_opt_session_cfg {
+  oxrt_opt_level level;                     /* OXRT_OPT_DISABLE runs no pass */
+  const char *disabled_passes;              /* comma-separated pass names to skip (OXRT_OPT_DISABLE adds more) */
+  const char *save_path;                    /* write the optimized model here; NULL or "" for none */
+  void (*log)(void *user, const char *msg); /* informational messages; may be NULL */
+  void *log_user;
+} oxrt_opt_session_cfg;
+
+/* Optimizes m in place by cfg, then saves it when cfg->save_path is set. */
+oxrt_status *oxrt_opt_for_session(oxrt_model *m, const oxrt_opt_session_cfg *cfg);
+
+#endif

@@ -1,0 +1,330 @@
+/* test_engine.c - decisions at session creation (src/exec/plan.c): prepare packs constant weights (Conv, Gemm,
+ * MatMul) and an initializer every reader consumed is released; results match a plain reference at every ISA
+ * level the machine has, with the model in heap memory (data freed) and memory-mapped from a file (pages
+ * dropped), and equal a session that keeps its weights and one with the optimizer off. An initializer that is
+ * also a graph input is overridable: never packed at creation, and a feed wins. */
+#include "core/dtype.h"
+#include "exec/engine.h"
+#include "kernels/gemm.h"
+#include "onnx/onnx_writer.h"
+#include "onnx/text_format.h"
+#include "unit.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+  const char *name;
+  oxrt_elem_type t;
+  int rank;
+  int64_t dims[4];
+} tensor_spec;
+
+static size_t spec_count(const tensor_spec *s) {
+  size_t n = 1;
+  for (int i = 0; i < s->rank; i++) n *= (size_t)s->dims[i];
+  return n;
+}
+
+/* Deterministic values in [-1, 1), rounded to float16 for float16 tensors (so the float reference sees them). */
+static void fill(float *f, size_t n, unsigned seed, oxrt_elem_type t) {
+  unsigned x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < n; i++) {
+    x = x * 1664525u + 1013904223u;
+    f[i] = (float)((x >> 8) & 0xffff) / 32768.0f - 1.0f;
+    if (t == OXRT_FLOAT16) {
+      uint16_t h;
+      oxrt_convert(OXRT_FLOAT16, &h, OXRT_FLOAT, &f[i], 1, false);
+      oxrt_convert(OXRT_FLOAT, &f[i], OXRT_FLOAT16, &h, 1, false);
+    }
+  }
+}
+
+/* A tensor of spec `s` holding f (converted to its type). */
+static oxrt_value *make_value(const tensor_spec *s, const float *f) {
+  oxrt_value *v = NULL;
+  oxrt_status *st = oxrt_tensor_new(s->t, s->rank, s->dims, &v);
+  if (st) {
+    oxrt_status_free(st);
+    return NULL;
+  }
+  oxrt_convert(s->t, v->data, OXRT_FLOAT, f, v->count, false);
+  return v;
+}
+
+/* The model of `text` with each initializer of `inits` replaced by one of its spec (values seeded by index),
+ * serialised; *w receives the float values of the initializers, in order. */
+static bool build(const char *text, const tensor_spec *inits, int n_inits, float **w, uint8_t **bytes, size_t *size) {
+  oxrt_model *m = NULL;
+  oxrt_status *st = oxrt_text_parse(text, &m);
+  if (st) {
+    fprintf(stderr, "  parse: %s\n", oxrt_status_get_message(st));
+    oxrt_status_free(st);
+    return false;
+  }
+  bool ok = true;
+  for (int i = 0; ok && i < n_inits; i++) {
+    int id = oxrt_graph_find(m->graph, inits[i].name);
+    w[i] = malloc(sizeof(float) * spec_count(&inits[i]));
+    ok = id >= 0 && w[i] && m->graph->values[id].init;
+    if (!ok) break;
+    fill(w[i], spec_count(&inits[i]), 100 + (unsigned)i, inits[i].t);
+    oxrt_value_free(m->graph->values[id].init);
+    m->graph->values[id].init = make_value(&inits[i], w[i]);
+    ok = m->graph->values[id].init != NULL;
+  }
+  if (ok) {
+    st = oxrt_serialize_model(m, bytes, size);
+    ok = !st;
+    oxrt_status_free(st);
+  }
+  oxrt_model_free(m);
+  return ok;
+}
+
+enum { FROM_MEMORY, FROM_FILE, KEEP_WEIGHTS, UNOPTIMIZED, N_WAYS };
+
+static oxrt_session *open_session(const uint8_t *bytes, size_t size, int way) {
+  oxrt_session_options *o = NULL;
+  oxrt_session *s = NULL;
+  oxrt_status *st = oxrt_session_options_create(&o);
+  if (!st && way == KEEP_WEIGHTS) o->keep_weights = 1;
+  if (!st && way == UNOPTIMIZED) st = oxrt_session_options_set_opt_level(o, OXRT_OPT_DISABLE);
+  if (!st && way == FROM_FILE) {
+    char path[] = "/tmp/oxrt_engine_XXXXXX";
+    int fd = mkstemp(path);
+    bool wrote = fd >= 0 && write(fd, bytes, size) == (ssize_t)size;
+    if (fd >= 0) close(fd);
+    if (wrote) st = oxrt_session_create(path, o, &s);
+    unlink(path);
+  } else if (!st) {
+    st = oxrt_session_create_from_memory(bytes, size, o, &s);
+  }
+  if (st) fprintf(stderr, "  session: %s\n", oxrt_status_get_message(st));
+  oxrt_status_free(st);
+  oxrt_session_options_free(o);
+  return s;
+}
+
+/* Runs s on inputs (specs and float values) and returns output Y as floats (malloc'd), or NULL. */
+static float *run(oxrt_session *s, const tensor_spec *ins, float *const *vals, int n_ins, size_t n_out) {
+  oxrt_value *feeds[4] = {0}, *out = NULL;
+  const char *names[4], *out_name = "Y";
+  for (int i = 0; i < n_ins; i++) {
+    names[i] = ins[i].name;
+    feeds[i] = make_value(&ins[i], vals[i]);
+  }
+  oxrt_status *st = oxrt_session_run(s, NULL, names, (const oxrt_value *const *)feeds, (size_t)n_ins, &out_name, 1, &out);
+  float *y = NULL;
+  if (st) fprintf(stderr, "  run: %s\n", oxrt_status_get_message(st));
+  else if (out->count == n_out && (y = malloc(sizeof(float) * n_out)))
+    oxrt_convert(OXRT_FLOAT, y, out->dtype, out->data, n_out, false);
+  oxrt_status_free(st);
+  oxrt_value_free(out);
+  for (int i = 0; i < n_ins; i++) oxrt_value_free(feeds[i]);
+  return y;
+}
+
+static bool close_to(const float *a, const float *b, size_t n, float tol) {
+  for (size_t i = 0; i < n; i++)
+    if (!(fabsf(a[i] - b[i]) <= tol * (1.0f + fabsf(b[i])))) {
+      fprintf(stderr, "  element %zu: %g vs %g\n", i, a[i], b[i]);
+      return false;
+    }
+  return true;
+}
+
+typedef void (*reference_fn)(float *const *in, float *const *w, float *y);
+
+typedef struct {
+  const char *what, *text;
+  tensor_spec ins[2], inits[3];
+  int n_ins, n_inits;
+  size_t n_out;
+  reference_fn ref;
+  float tol;
+  size_t consumed;         /* node inputs prepare must consume */
+  size_t released_inits;   /* initializers that must be released */
+} engine_case;
+
+static void ref_matmul(float *const *in, float *const *w, float *y) { /* [8,128] x [128,96] */
+  for (int m = 0; m < 8; m++)
+    for (int n = 0; n < 96; n++) {
+      double s = 0;
+      for (int k = 0; k < 128; k++) s += (double)in[0][m * 128 + k] * w[0][k * 96 + n];
+      y[m * 96 + n] = (float)s;
+    }
+}
+
+static void ref_gemm(float *const *in, float *const *w, float *y) { /* [5,128] x [160,128]^T + C[160] */
+  for (int m = 0; m < 5; m++)
+    for (int n = 0; n < 160; n++) {
+      double s = w[1][n];
+      for (int k = 0; k < 128; k++) s += (double)in[0][m * 128 + k] * w[0][n * 128 + k];
+      y[m * 160 + n] = (float)s;
+    }
+}
+
+static void ref_row(float *const *in, float *const *w, float *y) { /* [1,128] x [128,160] */
+  for (int n = 0; n < 160; n++) {
+    double s = 0;
+    for (int k = 0; k < 128; k++) s += (double)in[0][k] * w[0][k * 160 + n];
+    y[n] = (float)s;
+  }
+}
+
+static void ref_gemm_t(float *const *in, float *const *w, float *y) { /* 0.5 * A[128,3]^T x W[160,128]^T + 2 C */
+  for (int m = 0; m < 3; m++)
+    for (int n = 0; n < 160; n++) {
+      double s = 0;
+      for (int k = 0; k < 128; k++) s += (double)in[0][k * 3 + m] * w[0][n * 128 + k];
+      y[m * 160 + n] = (float)(0.5 * s + 2.0 * w[1][n]);
+    }
+}
+
+static void ref_conv(float *const *in, float *const *w, float *y) { /* X[1,16,12,12] * W[32,16,3,3] + B, pad 1 */
+  for (int o = 0; o < 32; o++)
+    for (int i = 0; i < 12; i++)
+      for (int j = 0; j < 12; j++) {
+        double s = w[1][o];
+        for (int c = 0; c < 16; c++)
+          for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++) {
+              int r = i + a - 1, q = j + b - 1;
+              if (r >= 0 && r < 12 && q >= 0 && q < 12) s += (double)in[0][(c * 12 + r) * 12 + q] * w[0][((o * 16 + c) * 3 + a) * 3 + b];
+            }
+        y[(o * 12 + i) * 12 + j] = (float)s;
+      }
+}
+
+static const engine_case cases[] = {
+    {"MatMul, static M", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+     "g (float[8,128] A) => (float[8,96] Y)\n<float[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
+     {{"A", OXRT_FLOAT, 2, {8, 128}}}, {{"W", OXRT_FLOAT, 2, {128, 96}}}, 1, 1, 8 * 96, ref_matmul, 1e-4f, 1, 1},
+    {"Gemm transB with bias, symbolic M", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+     "g (float[N,128] A) => (float[N,160] Y)\n<float[1] W = {0}, float[1] C = {0}>\n"
+     "{\n  Y = Gemm<transB = 1>(A, W, C)\n}\n",
+     {{"A", OXRT_FLOAT, 2, {5, 128}}}, {{"W", OXRT_FLOAT, 2, {160, 128}}, {"C", OXRT_FLOAT, 1, {160}}}, 1, 2,
+     5 * 160, ref_gemm, 1e-4f, 1, 1},
+    {"Conv 3x3 with bias", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+     "g (float[1,16,12,12] X) => (float[1,32,12,12] Y)\n<float[1] W = {0}, float[1] B = {0}>\n"
+     "{\n  Y = Conv<pads = [1, 1, 1, 1]>(X, W, B)\n}\n",
+     {{"X", OXRT_FLOAT, 4, {1, 16, 12, 12}}}, {{"W", OXRT_FLOAT, 4, {32, 16, 3, 3}}, {"B", OXRT_FLOAT, 1, {32}}}, 1,
+     2, 32 * 144, ref_conv, 1e-4f, 1, 1},
+    {"MatMul float16", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+     "g (float16[8,128] A) => (float16[8,96] Y)\n<float16[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
+     {{"A", OXRT_FLOAT16, 2, {8, 128}}}, {{"W", OXRT_FLOAT16, 2, {128, 96}}}, 1, 1, 8 * 96, ref_matmul, 4e-3f, 1, 1},
+    {"MatMul, one row at run time (symbolic M)", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+     "g (float[M,128] A) => (float[M,160] Y)\n<float[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
+     {{"A", OXRT_FLOAT, 2, {1, 128}}}, {{"W", OXRT_FLOAT, 2, {128, 160}}}, 1, 1, 160, ref_row, 1e-4f, 1, 1},
+    {"Gemm transA transB alpha beta, three rows", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+     "g (float[128,M] A) => (float[M,160] Y)\n<float[1] W = {0}, float[1] C = {0}>\n"
+     "{\n  Y = Gemm<transA = 1, transB = 1, alpha = 0.5, beta = 2.0>(A, W, C)\n}\n",
+     {{"A", OXRT_FLOAT, 2, {128, 3}}}, {{"W", OXRT_FLOAT, 2, {160, 128}}, {"C", OXRT_FLOAT, 1, {160}}}, 1, 2,
+     3 * 160, ref_gemm_t, 1e-4f, 1, 1},
+    {"W also a graph output (kept)", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+     "g (float[8,128] A) => (float[8,96] Y, float[128,96] W)\n<float[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
+     {{"A", OXRT_FLOAT, 2, {8, 128}}}, {{"W", OXRT_FLOAT, 2, {128, 96}}}, 1, 1, 8 * 96, ref_matmul, 1e-4f, 1, 0},
+    {"W also read by Add (kept)", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+     "g (float[8,128] A, float[1] S) => (float[8,96] Y, float[128,96] Z)\n<float[1] W = {0}>\n"
+     "{\n  Y = MatMul(A, W)\n  Z = Add(W, S)\n}\n",
+     {{"A", OXRT_FLOAT, 2, {8, 128}}, {"S", OXRT_FLOAT, 1, {1}}}, {{"W", OXRT_FLOAT, 2, {128, 96}}}, 2, 1, 8 * 96,
+     ref_matmul, 1e-4f, 1, 0},
+};
+
+/* (a) packed at creation, (b) released and still equal, at every ISA level. */
+void test_engine_prepare_packs(void) {
+  oxrt_isa top = oxrt_gemm_isa();
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    const engine_case *k = &cases[c];
+    float *w[3] = {0}, *in[2] = {0}, *want = malloc(sizeof(float) * k->n_out);
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    bool ok = want && build(k->text, k->inits, k->n_inits, w, &bytes, &size);
+    CHECK(ok);
+    for (int i = 0; ok && i < k->n_ins; i++) {
+      in[i] = malloc(sizeof(float) * spec_count(&k->ins[i]));
+      fill(in[i], spec_count(&k->ins[i]), 7 + (unsigned)i, k->ins[i].t);
+    }
+    if (ok) k->ref(in, w, want);
+    for (int isa = 0; ok && isa <= (int)top; isa++) {
+      oxrt_gemm_isa_cap((oxrt_isa)isa);
+      float *got[N_WAYS] = {0};
+      for (int way = 0; way < N_WAYS; way++) {
+        oxrt_session *s = open_session(bytes, size, way);
+        CHECK(s != NULL);
+        if (!s) continue;
+        if (way == FROM_MEMORY || way == FROM_FILE) {
+          if (s->weights.consumed != k->consumed || s->weights.released != k->released_inits)
+            fprintf(stderr, "  %s, way %d: consumed %zu, released %zu\n", k->what, way, s->weights.consumed,
+                    s->weights.released);
+          CHECK(s->weights.consumed == k->consumed);       /* packed in prepare, before any run */
+          CHECK(s->weights.released == k->released_inits); /* and given back */
+          /* heap data is freed whole; a file mapping drops the whole pages inside the weight (64 KB and up) */
+          if (k->released_inits) CHECK(s->weights.released_bytes >= (way == FROM_MEMORY ? 16384u : 4096u));
+        }
+        if (way == KEEP_WEIGHTS) CHECK(s->weights.released == 0);
+        got[way] = run(s, k->ins, in, k->n_ins, k->n_out);
+        float *again = run(s, k->ins, in, k->n_ins, k->n_out); /* a second run reads the same packed weights */
+        CHECK(got[way] && again && !memcmp(got[way], again, sizeof(float) * k->n_out));
+        free(again);
+        oxrt_session_free(s);
+      }
+      for (int way = 0; way < N_WAYS; way++) {
+        if (!got[way]) continue;
+        if (!close_to(got[way], want, k->n_out, k->tol))
+          fprintf(stderr, "  %s: way %d at ISA %s differs from the reference\n", k->what, way,
+                  oxrt_isa_name((oxrt_isa)isa));
+        CHECK(close_to(got[way], want, k->n_out, k->tol));
+        /* released weights change nothing: the same kernels on the same packed panels */
+        if (got[KEEP_WEIGHTS]) CHECK(!memcmp(got[way], got[KEEP_WEIGHTS], sizeof(float) * k->n_out) || way == UNOPTIMIZED);
+        free(got[way]);
+      }
+    }
+    oxrt_gemm_isa_cap(top);
+    for (int i = 0; i < 3; i++) free(w[i]);
+    for (int i = 0; i < 2; i++) free(in[i]);
+    free(want);
+    free(bytes);
+  }
+}
+
+/* (c) W is an initializer and a graph input: no feed -> the initializer, a feed -> the feed; never consumed. */
+void test_engine_overridable_initializer(void) {
+  static const char text[] = "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+                             "g (float[8,128] A, float[128,96] W) => (float[8,96] Y)\n<float[1] W = {0}>\n"
+                             "{\n  Y = MatMul(A, W)\n}\n";
+  tensor_spec wspec = {"W", OXRT_FLOAT, 2, {128, 96}};
+  tensor_spec ins[2] = {{"A", OXRT_FLOAT, 2, {8, 128}}, wspec};
+  float *w = NULL, *a = malloc(sizeof(float) * 8 * 128), *w2 = malloc(sizeof(float) * 128 * 96);
+  float *want = malloc(sizeof(float) * 8 * 96), *want2 = malloc(sizeof(float) * 8 * 96);
+  uint8_t *bytes = NULL;
+  size_t size = 0;
+  bool ok = a && w2 && want && want2 && build(text, &wspec, 1, &w, &bytes, &size);
+  CHECK(ok);
+  if (ok) {
+    fill(a, 8 * 128, 3, OXRT_FLOAT);
+    fill(w2, 128 * 96, 4, OXRT_FLOAT);
+    float *in[1] = {a}, *wv[1] = {w}, *wv2[1] = {w2};
+    ref_matmul(in, wv, want);
+    ref_matmul(in, wv2, want2);
+    for (int way = FROM_MEMORY; way <= FROM_FILE; way++) {
+      oxrt_session *s = open_session(bytes, size, way);
+      CHECK(s != NULL);
+      if (!s) continue;
+      CHECK(s->weights.consumed == 0 && s->weights.released == 0);
+      float *vals[2] = {a, w2};
+      for (int rep = 0; rep < 2; rep++) { /* alternate: a lazily packed W must not stick to a fed one */
+        float *y = run(s, ins, vals, 1, 8 * 96);
+        CHECK(y && close_to(y, want, 8 * 96, 1e-4f));
+        free(y);
+        y = run(s, ins, vals, 2, 8 * 96);
+        CHECK(y && close_to(y, want2, 8 * 96, 1e-4f));
+        free(y);
+      }
+      oxrt_session_free(s);
+    }
+  }
+  free(w), free(a), free(w2), free(want), free(want2), free(bytes);
+}
