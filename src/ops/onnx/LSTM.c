@@ -45,7 +45,8 @@ static void lstm_step(const rnn_dir *d, void *const *gx, void *h, void *c) {
 static oxrt_status *lstm_prepare(const oxrt_prepare_ctx *pc, void **state) {
   const oxrt_node *node = pc->node;
   int opset = pc->opset;
-  return oxrt_rnn_prepare(node, opset, RNN_CELL_LSTM, state);
+  OXRT_TRY(oxrt_rnn_prepare(node, opset, RNN_CELL_LSTM, state));
+  return oxrt_rnn_f32_prepare(*state, pc);
 }
 static oxrt_status *lstm_run(oxrt_kernel_ctx *ctx) { return oxrt_rnn_run(ctx, lstm_step); }
 

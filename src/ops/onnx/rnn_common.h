@@ -91,6 +91,8 @@ oxrt_status *oxrt_rnn_write_output(oxrt_kernel_ctx *ctx, int o, oxrt_elem_type t
 struct rnn_f32_cache *oxrt_rnn_f32_cache_new(void);
 void oxrt_rnn_f32_cache_free(struct rnn_f32_cache *c);
 oxrt_status *oxrt_rnn_run_f32(oxrt_kernel_ctx *ctx, const rnn_io *io, bool *done);
+/* prepare's part: constant W, R, B made into the float path's weights at session creation. */
+oxrt_status *oxrt_rnn_f32_prepare(const rnn_attrs *a, const oxrt_prepare_ctx *pc);
 
 /* Helpers for steps. */
 static inline double rnn_ld(const void *p, size_t i, bool dbl) {

@@ -107,6 +107,28 @@ fail:
   return NULL;
 }
 
+/* At session creation: constant float-family W, R and B (when given) become the cached weights now instead of on
+ * the first run (the run still checks they were made from the tensors it sees; the originals are kept, since
+ * runs too long for this path read them). Shapes that do not match the attributes are left to the run. */
+oxrt_status *oxrt_rnn_f32_prepare(const rnn_attrs *a, const oxrt_prepare_ctx *pc) {
+  const oxrt_value *W = oxrt_prepare_constant(pc, 1), *R = oxrt_prepare_constant(pc, 2);
+  const oxrt_value *B = oxrt_prepare_constant(pc, 3);
+  bool has_b = pc->n_inputs > 3 && pc->node->inputs[3] >= 0;
+  if (!a->f32 || !W || !R || (has_b && !B) || !la_is_f32_family(W->dtype) || R->dtype != W->dtype ||
+      (B && B->dtype != W->dtype) || W->rank != 3 || R->rank != 3 || !W->data || !R->data || (B && !B->data))
+    return NULL;
+  size_t D = (size_t)a->ndir, G = (size_t)a->gates, H = (size_t)R->dims[2], I = (size_t)W->dims[2];
+  if ((a->hidden > 0 && (size_t)a->hidden != H) || (size_t)W->dims[0] != D || (size_t)R->dims[0] != D ||
+      (size_t)W->dims[1] != G * H || (size_t)R->dims[1] != G * H ||
+      (B && (B->rank != 2 || (size_t)B->dims[0] != D || (size_t)B->dims[1] != 2 * G * H)))
+    return NULL;
+  rnn_io io = {.W = W, .R = R, .B = B, .T = W->dtype, .I = I, .H = H, .D = D, .G = G};
+  f32_weights *wt = weights_make(a, &io, true);
+  if (!wt) return OXRT_OOM();
+  atomic_store(&a->f32->once.item, wt);
+  return NULL;
+}
+
 static void *weights_make_cached(void *varg) {
   const weights_arg *w = varg;
   return weights_make(w->a, w->io, w->pack_w);
