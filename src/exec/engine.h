@@ -48,11 +48,11 @@ struct oxrt_session_options {
   void *log_user;
   oxrt_log_level log_min;
   int load_only;
-  char optimized_model_path[4096]; /* "" = do not write (src/opt/opt_session.c) */
+  char optimized_model_path[4096]; /* "" = do not write (src/session/session.c -> opt_session.h) */
   int profiling;
   char profile_prefix[4096];
   int denormal_as_zero;
-  int opt_level_set; /* set_opt_level was called: OXRT_OPT_LEVEL no longer applies (session.c) */
+  int opt_level_set; /* set_opt_level was called: OXRT_OPT_LEVEL no longer applies (src/session/session.c) */
   struct oxrt_thread_pool *shared_pool; /* oxrt_session_options_set_thread_pool; the options hold a reference */
   int bf16_compute; /* 0 off, 1 hardware bfloat16 where present, 2 emulated (src/quant/bf16_compute.c) */
   oxrt_limits limits; /* core/limits.h; zero fields mean the defaults */

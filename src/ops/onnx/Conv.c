@@ -189,8 +189,7 @@ static oxrt_status *conv_compute(oxrt_kernel_ctx *ctx, bool fused) {
     float *zt = NULL;
     if (z) st = oxrt_f32_view(z, &zf, &zt);
     if (pk && w->dtype == OXRT_FLOAT) wf = w->data; /* NULL once released: the packed path does not read it */
-    if (!st && !oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, zf, fa, yf, ctx->pool))
-      st = w->data ? OXRT_OOM() : la_check_data(w, 1);
+    if (!st && !oxrt_conv_f32_ex(&s, xf, wf, pk ? &pk->wp : NULL, bf, zf, fa, yf, ctx->pool)) st = OXRT_OOM();
     free(zt);
   }
   free(xt);

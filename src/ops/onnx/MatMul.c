@@ -74,7 +74,10 @@ static oxrt_status *matmul_run(oxrt_kernel_ctx *ctx) {
       oxrt_sgemm_ex g = {.M = j.M, .N = N, .K = K, .alpha = 1, .beta = 0, .A = A, .lda = K, .bp = bp, .C = Y,
                          .ldc = N};
       if (oxrt_sgemm_run(&g, ctx->pool)) goto done;
-      if ((st = la_check_data(b, 1))) goto done; /* no data to fall back on */
+      if (!b->data && b->count) { /* released: nothing to fall back on */
+        st = OXRT_OOM();
+        goto done;
+      }
       if (la_is_f32_family(a->dtype) && (st = oxrt_f32_view(b, &bf, &bt))) goto done;
       j.B = la_is_f32_family(a->dtype) ? (const void *)bf : b->data;
     }

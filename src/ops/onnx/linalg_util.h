@@ -193,13 +193,12 @@ static inline const oxrt_sgemm_bpack *la_const_bpack(const oxrt_kernel_ctx *ctx,
   return &it->bp;
 }
 
-/* An error instead of a read through NULL when an input's data was released after prepare packed it (only a
- * kernel whose packed copy stopped fitting could get here). */
+/* An error instead of a read through NULL when an input's data was released after prepare packed it and the
+ * packed copy does not fit this run (a kernel whose packing rule disagrees with its prepare: a bug). */
 static inline oxrt_status *la_check_data(const oxrt_value *v, int idx) {
   if (v->data || !v->count) return NULL;
   return oxrt_error(OXRT_ERR_RUNTIME, "input %d: its data was released after being packed at session creation, "
-                    "and the packed copy does not fit this run (was the ISA level changed after creating the session?)",
-                    idx);
+                    "and the packed copy does not fit this run", idx);
 }
 
 /* C[M,N] = A[M,K] * B[K,N] for integer types, exact modulo 2^64 then wrapped into the output type
