@@ -564,9 +564,9 @@ bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, 
     oxrt_conv_wpack_free(&own);
     return ok;
   }
-  if (!wp->g) { /* Winograd packs for a shape that cannot use them: pack for the GEMM */
+  if (!wp->g) { /* Winograd packs for a shape that cannot use them: pack for the GEMM (W must still be there) */
     oxrt_conv_wpack_free(&own);
-    if (!oxrt_conv_f32_pack_method(s, w, false, &own)) return false;
+    if (!w || !oxrt_conv_f32_pack_method(s, w, false, &own)) return false;
     wp = &own;
   }
   j.wp = wp;
