@@ -113,7 +113,9 @@ static int ort_code_of(const oxrt_status *st) {
 /* Raise the Python exception for `st`, free it, return NULL. */
 static PyObject *raise_status(oxrt_status *st) {
   int code = ort_code_of(st);
-  PyErr_Format(g_exc[code], "[oxrt] : %d : %s : %s", code, k_ort_codes[code].code_name,
+  /* onnxruntime raises Fail for a terminated run; the message also names oxrt's own code */
+  const char *why = oxrt_status_get_code(st) == OXRT_ERR_CANCELLED ? "CANCELLED: " : "";
+  PyErr_Format(g_exc[code], "[oxrt] : %d : %s : %s%s", code, k_ort_codes[code].code_name, why,
                oxrt_status_get_message(st));
   oxrt_status_free(st);
   return NULL;
