@@ -83,6 +83,7 @@ static PyObject *g_exc[ORT_CODE_COUNT];   /* one class per onnxruntime code */
 static PyObject *g_np_asarray;            /* numpy.asarray */
 static PyObject *g_np_array;              /* numpy.array */
 static PyObject *g_np_object;             /* numpy.object_ */
+static PyObject *g_np_ndarray;            /* numpy.ndarray: fed as is when its buffer maps to an element type */
 static PyObject *g_ml_dtypes;             /* ml_dtypes module or Py_None */
 
 /* A model that fails to parse is InvalidProtobuf in onnxruntime; a model
@@ -112,7 +113,9 @@ static int ort_code_of(const oxrt_status *st) {
 /* Raise the Python exception for `st`, free it, return NULL. */
 static PyObject *raise_status(oxrt_status *st) {
   int code = ort_code_of(st);
-  PyErr_Format(g_exc[code], "[oxrt] : %d : %s : %s", code, k_ort_codes[code].code_name,
+  /* onnxruntime raises Fail for a terminated run; the message also names oxrt's own code */
+  const char *why = oxrt_status_get_code(st) == OXRT_ERR_CANCELLED ? "CANCELLED: " : "";
+  PyErr_Format(g_exc[code], "[oxrt] : %d : %s : %s%s", code, k_ort_codes[code].code_name, why,
                oxrt_status_get_message(st));
   oxrt_status_free(st);
   return NULL;
@@ -274,11 +277,12 @@ static oxrt_elem_type elem_type_of_format(const char *fmt, Py_ssize_t itemsize) 
 typedef struct {
   Py_buffer *views;
   size_t count, cap;
+  Py_buffer *stack; /* the caller's array `views` starts as, if any (never freed here) */
 } BufferList;
 
 static void buffers_release(BufferList *b) {
   for (size_t i = 0; i < b->count; i++) PyBuffer_Release(&b->views[i]);
-  PyMem_Free(b->views);
+  if (b->views != b->stack) PyMem_Free(b->views);
   b->views = NULL;
   b->count = b->cap = 0;
 }
@@ -286,11 +290,12 @@ static void buffers_release(BufferList *b) {
 static Py_buffer *buffers_push(BufferList *b) {
   if (b->count == b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 8;
-    Py_buffer *v = PyMem_Realloc(b->views, cap * sizeof *v);
+    Py_buffer *v = b->views == b->stack ? PyMem_Malloc(cap * sizeof *v) : PyMem_Realloc(b->views, cap * sizeof *v);
     if (!v) {
       PyErr_NoMemory();
       return NULL;
     }
+    if (b->views && b->views == b->stack) memcpy(v, b->views, b->count * sizeof *v);
     b->views = v;
     b->cap = cap;
   }
@@ -1150,6 +1155,159 @@ done:
   return result;
 }
 
+/* An exact numpy.ndarray whose buffer is C-contiguous, native and of a plain element type, wrapped without a copy
+ * (the common feed): 1. 0 when the array needs the Python conversion (strings, objects, ml_dtypes, other layouts),
+ * with no exception set. -1 on error. */
+static int try_plain_ndarray(PyObject *obj, BufferList *bufs, oxrt_value **out) {
+  if ((PyObject *)Py_TYPE(obj) != g_np_ndarray) return 0;
+  Py_buffer *view = buffers_push(bufs);
+  if (!view) return -1;
+  if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+    PyErr_Clear();
+    return 0;
+  }
+  oxrt_elem_type et = elem_type_of_format(view->format, view->itemsize);
+  size_t align = view->itemsize > 8 ? 8 : (size_t)view->itemsize;
+  if (et == OXRT_UNDEFINED || et == OXRT_STRING || view->ndim > OXRT_MAX_RANK ||
+      (Py_ssize_t)oxrt_elem_type_size(et) != view->itemsize || view->len == 0 || ((uintptr_t)view->buf % align)) {
+    PyBuffer_Release(view);
+    return 0;
+  }
+  bufs->count++;
+  int64_t dims[OXRT_MAX_RANK];
+  for (int i = 0; i < view->ndim; i++) dims[i] = (int64_t)view->shape[i];
+  oxrt_status *st = oxrt_value_wrap_tensor(et, dims, (size_t)view->ndim, view->buf, (size_t)view->len, out);
+  return st ? fail_status(st) : 1;
+}
+
+/* Outputs of a finished run as a new list (numpy arrays, lists, dicts); takes the values. */
+static PyObject *results_list(oxrt_value **outputs, Py_ssize_t n_out) {
+  PyObject *result = PyList_New(n_out);
+  for (Py_ssize_t i = 0; result && i < n_out; i++) {
+    OwnerObject *owner = PyObject_New(OwnerObject, &OwnerType);
+    if (!owner) {
+      Py_CLEAR(result);
+      break;
+    }
+    owner->value = outputs[i];
+    outputs[i] = NULL; /* the owner frees it */
+    PyObject *item = py_from_value((PyObject *)owner, owner->value, 0);
+    Py_DECREF(owner);
+    if (!item) {
+      Py_CLEAR(result);
+      break;
+    }
+    PyList_SET_ITEM(result, i, item);
+  }
+  return result;
+}
+
+enum { FEED_STACK = 16 };
+
+/* run_feed(feed_dict, output_names_or_None, run_options_or_None, convert) -> list: InferenceSession.run's path.
+ * Plain numpy arrays go straight to the library; any other value goes through convert(name, value) (the Python
+ * conversion of _session.py) first. Arrays of names and values live on the stack for up to FEED_STACK entries. */
+static PyObject *Session_run_feed(SessionObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs != 4) return PyErr_Format(PyExc_TypeError, "run_feed takes 4 arguments, got %zd", nargs);
+  PyObject *feed = args[0], *out_names_obj = args[1], *ro_obj = args[2], *convert = args[3];
+  if (check_open(self) < 0) return NULL;
+  if (!PyDict_Check(feed)) return PyErr_Format(PyExc_TypeError, "input feed must be a dict, not %R", Py_TYPE(feed));
+  if (ro_obj != Py_None && !PyObject_TypeCheck(ro_obj, &RunOptionsType))
+    return PyErr_Format(PyExc_TypeError, "run_options must be an oxrt._oxrt.RunOptions");
+  const oxrt_run_options *run_opts = ro_obj != Py_None ? ((RunOptionsObject *)ro_obj)->ro : NULL;
+  PyObject *out_names = NULL;
+  if (out_names_obj != Py_None && !(out_names = PySequence_Fast(out_names_obj, "output names must be a sequence")))
+    return NULL;
+  const Py_ssize_t n_in = PyDict_GET_SIZE(feed);
+  const Py_ssize_t n_out =
+      out_names ? PySequence_Fast_GET_SIZE(out_names) : (Py_ssize_t)oxrt_session_get_output_count(self->session);
+  const char *inames_s[FEED_STACK], *onames_s[FEED_STACK];
+  oxrt_value *inputs_s[FEED_STACK] = {0}, *outputs_s[FEED_STACK] = {0};
+  Py_buffer views_s[FEED_STACK];
+  const char **inames = inames_s, **onames = onames_s;
+  oxrt_value **inputs = inputs_s, **outputs = outputs_s;
+  PyObject *result = NULL, *keep = NULL; /* keep: converted values, alive until the run is over */
+  BufferList bufs = {0};
+  if (n_in > FEED_STACK || n_out > FEED_STACK) {
+    inames = PyMem_Calloc((size_t)n_in + 1, sizeof *inames);
+    inputs = PyMem_Calloc((size_t)n_in + 1, sizeof *inputs);
+    onames = PyMem_Calloc((size_t)n_out + 1, sizeof *onames);
+    outputs = PyMem_Calloc((size_t)n_out + 1, sizeof *outputs);
+    if (!inames || !inputs || !onames || !outputs) {
+      PyErr_NoMemory();
+      goto done;
+    }
+  } else {
+    bufs.views = bufs.stack = views_s; /* buffers_push moves to the heap only past FEED_STACK */
+    bufs.cap = FEED_STACK;
+  }
+  if (out_names && borrow_names(out_names, onames, "output name") < 0) goto done;
+  Py_ssize_t pos = 0, i = 0;
+  PyObject *key, *value;
+  while (PyDict_Next(feed, &pos, &key, &value)) {
+    if (!PyUnicode_Check(key)) {
+      PyErr_Format(PyExc_TypeError, "input name must be str, not %R", (PyObject *)Py_TYPE(key));
+      goto done;
+    }
+    if (!(inames[i] = PyUnicode_AsUTF8(key))) goto done;
+    int rc = try_plain_ndarray(value, &bufs, &inputs[i]);
+    if (rc == 0) {
+      PyObject *conv = PyObject_CallFunctionObjArgs(convert, key, value, NULL);
+      if (!conv || ((!keep && !(keep = PyList_New(0))) || PyList_Append(keep, conv) < 0)) {
+        Py_XDECREF(conv);
+        goto done;
+      }
+      Py_DECREF(conv);
+      rc = value_from_py(conv, &bufs, 0, &inputs[i]) < 0 ? -1 : 1;
+      if (rc < 0) {
+        PyObject *type, *val, *tb;
+        PyErr_Fetch(&type, &val, &tb);
+        PyErr_NormalizeException(&type, &val, &tb);
+        int plain = type == PyExc_TypeError || type == PyExc_ValueError || type == PyExc_RuntimeError;
+        PyObject *msg = plain && val ? PyObject_Str(val) : NULL;
+        if (msg) { /* name the input; keep the exception's type */
+          PyErr_Format(type, "%U (input '%s')", msg, inames[i]);
+          Py_DECREF(msg);
+          Py_XDECREF(type);
+          Py_XDECREF(val);
+          Py_XDECREF(tb);
+        } else {
+          PyErr_Restore(type, val, tb);
+        }
+      }
+    }
+    if (rc < 0) goto done;
+    i++;
+  }
+  oxrt_status *st;
+  {
+    oxrt_session *s = self->session;
+    const char *const *on = out_names ? onames : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = oxrt_session_run(s, run_opts, inames, (const oxrt_value *const *)inputs, (size_t)n_in, on, (size_t)n_out,
+                          outputs);
+    Py_END_ALLOW_THREADS
+  }
+  if (st) {
+    raise_status(st);
+    goto done;
+  }
+  result = results_list(outputs, n_out);
+done:
+  for (Py_ssize_t k = 0; outputs && k < n_out; k++) oxrt_value_free(outputs[k]);
+  for (Py_ssize_t k = 0; inputs && k < n_in; k++) oxrt_value_free(inputs[k]);
+  buffers_release(&bufs);
+  if (inames != inames_s) {
+    PyMem_Free(inames);
+    PyMem_Free(onames);
+    PyMem_Free(inputs);
+    PyMem_Free(outputs);
+  }
+  Py_XDECREF(keep);
+  Py_XDECREF(out_names);
+  return result;
+}
+
 static PyObject *Session_end_profiling(SessionObject *self, PyObject *unused) {
   (void)unused;
   if (!self->session) return PyErr_Format(PyExc_RuntimeError, "session is closed");
@@ -1204,6 +1362,9 @@ static PyMethodDef Session_methods[] = {
      "List of (name, type, shape, kind, elem_type) for the model outputs."},
     {"meta", (PyCFunction)Session_meta, METH_NOARGS, "Model metadata as a dict."},
     {"stats", (PyCFunction)Session_stats, METH_NOARGS, "Node and parameter counts as a dict."},
+    {"run_feed", (PyCFunction)(void (*)(void))Session_run_feed, METH_FASTCALL,
+     "run_feed(feed_dict, output_names_or_None, run_options_or_None, convert) -> list; the GIL is released while "
+     "the model runs."},
     {"run", (PyCFunction)Session_run, METH_VARARGS,
      "run(input_names, inputs, output_names_or_None) -> list; releases the GIL while the model runs."},
     {NULL, NULL, 0, NULL},
@@ -1482,9 +1643,10 @@ PyMODINIT_FUNC PyInit__oxrt(void) {
   if (!np) goto fail;
   g_np_asarray = PyObject_GetAttrString(np, "asarray");
   g_np_array = PyObject_GetAttrString(np, "array");
+  g_np_ndarray = PyObject_GetAttrString(np, "ndarray");
   g_np_object = PyObject_GetAttrString(np, "object_");
   Py_DECREF(np);
-  if (!g_np_asarray || !g_np_array || !g_np_object) goto fail;
+  if (!g_np_asarray || !g_np_array || !g_np_object || !g_np_ndarray) goto fail;
   g_ml_dtypes = PyImport_ImportModule("ml_dtypes");
   if (!g_ml_dtypes) {
     PyErr_Clear();

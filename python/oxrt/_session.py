@@ -723,6 +723,10 @@ class InferenceSession:
         self._outputs_meta = [NodeArg(*t) for t in self._sess.outputs()]
         self._input_types = {a.name: a._parsed for a in self._inputs_meta}
         self._model_meta = None
+        # run()'s fast path: the feed dict goes to C as it is, plain numpy arrays need no Python work (see run)
+        self._required = frozenset(a.name for a in self._inputs_meta if not a.type.startswith("optional"))
+        self._fast_feed = all(t[0] not in ("optional", "seq", "map") for t in self._input_types.values())
+        self._convert_one = self._convert_named
 
     # description
     def get_inputs(self):
@@ -794,6 +798,9 @@ class InferenceSession:
             values.append(_convert(value, self._input_types.get(name, unknown)))
         return names, values
 
+    def _convert_named(self, name, value):
+        return _convert(value, self._input_types.get(name, ("unknown",)))
+
     def run(self, output_names, input_feed, run_options=None):
         """Compute outputs: ``output_names`` (None or [] for all) from ``input_feed`` ({name: value}).
 
@@ -801,6 +808,14 @@ class InferenceSession:
         a list for a sequence, a dict for a map (so a list of dicts for
         ZipMap's sequence of maps). The GIL is released while the model runs.
         """
+        if self._fast_feed and type(input_feed) is dict and input_feed.keys() >= self._required:
+            # numpy arrays are taken by the extension directly; other values go through _convert_named
+            if not output_names:
+                output_names = None
+            elif isinstance(output_names, str):
+                output_names = [output_names]
+            ro = None if run_options is None else _run_options_c(run_options)
+            return self._sess.run_feed(input_feed, output_names, ro, self._convert_one)
         self._validate_input(list(input_feed.keys()))
         names, values = self._feed(input_feed)
         if not output_names:

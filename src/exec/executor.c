@@ -153,10 +153,8 @@ static const oxrt_value *lookup_outer(const oxrt_frame *f, int id) {
 
 static void frame_release(oxrt_frame *f) {
   int n = f->plan->graph->n_values;
-  for (int i = 0; f->owned && i < n; i++) /* owned is NULL when its allocation failed */
+  for (int i = 0; i < n; i++)
     if (f->owned[i]) recycle(f->pool, f->vals[i]);
-  free(f->vals);
-  free(f->owned);
 }
 
 static oxrt_status *hand_out(const oxrt_frame *f, int id, bool *taken, oxrt_value **out) {
@@ -171,22 +169,42 @@ static oxrt_status *hand_out(const oxrt_frame *f, int id, bool *taken, oxrt_valu
   return oxrt_value_clone(v, out);
 }
 
+/* A stop check for parallel loops inside this run's nodes (threadpool.h): latched, see run_options.h. */
+static bool run_stop_check(void *rs) { return oxrt_run_state_stop_latched(rs); }
+
+/* The status of a node that ran while the run was told to stop: whatever it returned may be incomplete. */
+static oxrt_status *cut_status(const oxrt_run_state *rs) {
+  oxrt_status *st = oxrt_run_state_check(rs);
+  return st ? st : oxrt_error(OXRT_ERR_CANCELLED, "run was terminated while this node ran");
+}
+
+/* A frame's arrays in one allocation; small graphs (most subgraphs of If and Loop bodies) use the stack. */
+#define FRAME_STACK_BYTES 3072
+
 oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_frame *parent, oxrt_buffer_pool *pool,
                             const int *input_ids, const oxrt_value *const *inputs, int n_inputs, const int *want,
                             int n_want, oxrt_value **outputs) {
   const oxrt_graph *g = plan->graph;
   oxrt_frame f = {plan, parent, s, NULL, NULL, pool};
-  size_t nv = (size_t)g->n_values + 1;
-  f.vals = calloc(nv, sizeof *f.vals);
-  f.owned = calloc(nv, sizeof *f.owned);
-  const oxrt_value **kin = calloc((size_t)plan->max_inputs + 1, sizeof *kin);
-  oxrt_value **kout = calloc((size_t)plan->max_outputs + 1, sizeof *kout);
-  bool *taken = calloc(nv, sizeof *taken);
+  const size_t nv = (size_t)g->n_values + 1, nin = (size_t)plan->max_inputs + 1, nout = (size_t)plan->max_outputs + 1;
+  const size_t bytes = (nv + nin + nout) * sizeof(void *) + 2 * nv * sizeof(bool);
+  _Alignas(void *) unsigned char stack[FRAME_STACK_BYTES];
+  unsigned char *mem = bytes <= sizeof stack ? stack : malloc(bytes);
+  if (!mem) return OXRT_OOM();
+  memset(mem, 0, bytes);
+  f.vals = (oxrt_value **)mem;
+  const oxrt_value **kin = (const oxrt_value **)(f.vals + nv);
+  oxrt_value **kout = (oxrt_value **)(kin + nin);
+  f.owned = (bool *)(kout + nout);
+  bool *taken = f.owned + nv;
   oxrt_status *st = NULL;
-  if (!f.vals || !f.owned || !kin || !kout || !taken) {
-    st = OXRT_OOM();
-    goto out;
-  }
+  oxrt_run_state *rs = pool ? (oxrt_run_state *)pool->run : NULL; /* the run's own state, latched from here */
+  /* parallel loops of a cancellable run skip their remaining chunks once it should stop (set by the top frame) */
+  oxrt_stop_check check = {run_stop_check, rs};
+  const oxrt_stop_check *prev_check = NULL;
+  const bool install = !parent && rs && rs->ro;
+  if (install) prev_check = oxrt_parallel_stop_swap(&check);
+
   for (int i = 0; i < g->n_values; i++) {
     const oxrt_value_def *d = &g->values[i];
     if (d->init) f.vals[i] = d->init;
@@ -199,8 +217,8 @@ oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_f
     if (inputs[i]) f.vals[input_ids[i]] = (oxrt_value *)inputs[i];
 
   for (int k = 0; k < plan->n_steps && !st; k++) {
-    /* the terminate flag and time limit are checked between nodes (and by long kernels: oxrt_should_stop) */
-    if (pool && pool->run && (st = oxrt_run_state_check(pool->run))) break;
+    /* the terminate flag and time limit are checked between nodes, and inside them by parallel loops */
+    if (rs && (st = oxrt_run_state_check(rs))) break;
     const oxrt_node_plan *np = &plan->steps[k];
     const oxrt_node *nd = np->node;
     for (int i = 0; i < nd->n_inputs; i++) {
@@ -225,6 +243,8 @@ oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_f
       int64_t t_start = timed ? oxrt_now_ns() : 0;
       st = impl->run(&ctx);
       if (timed) oxrt_profiler_add(&s->profiler, nd->name, nd->op_type, t_start, oxrt_now_ns());
+      /* a loop inside the node saw the stop: its outputs may be partial, never hand them on as a success */
+      if (!st && oxrt_run_state_was_cut(rs)) st = cut_status(rs);
       for (int o = 0; o < nd->n_outputs; o++) {
         int id = nd->outputs[o];
         if (!st && id >= 0 && !kout[o])
@@ -267,17 +287,14 @@ oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_f
   if (!st)
     for (int i = 0; i < g->n_values; i++)
       if (taken[i]) f.owned[i] = false;
-out:
-  if (f.vals) frame_release(&f);
-  else free(f.owned);
-  free(kin);
-  free(kout);
-  free(taken);
+  if (install) oxrt_parallel_stop_swap(prev_check);
+  frame_release(&f);
+  if (mem != stack) free(mem);
   return st;
 }
 
 bool oxrt_should_stop(const oxrt_kernel_ctx *ctx) {
-  return ctx && ctx->frame && ctx->frame->pool && oxrt_run_state_stopped(ctx->frame->pool->run);
+  return ctx && ctx->frame && ctx->frame->pool && oxrt_run_state_stop_latched((oxrt_run_state *)ctx->frame->pool->run);
 }
 
 oxrt_status *oxrt_subgraph_run(oxrt_kernel_ctx *ctx, const oxrt_graph *g, const oxrt_value *const *inputs,

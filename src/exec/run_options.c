@@ -105,7 +105,18 @@ const char *oxrt_run_options_get_config_entry(const oxrt_run_options *ro, const 
 void oxrt_run_state_init(oxrt_run_state *rs, const oxrt_run_options *ro) {
   rs->ro = ro;
   rs->deadline_ns = ro && ro->time_limit_ns ? oxrt_now_ns() + ro->time_limit_ns : 0;
+  rs->cut = 0;
 }
+
+bool oxrt_run_state_stop_latched(oxrt_run_state *rs) {
+  if (!rs) return false;
+  if (__atomic_load_n(&rs->cut, __ATOMIC_RELAXED)) return true;
+  if (!oxrt_run_state_stopped(rs)) return false;
+  __atomic_store_n(&rs->cut, 1, __ATOMIC_RELAXED);
+  return true;
+}
+
+bool oxrt_run_state_was_cut(const oxrt_run_state *rs) { return rs && __atomic_load_n(&rs->cut, __ATOMIC_RELAXED); }
 
 bool oxrt_run_state_stopped(const oxrt_run_state *rs) {
   if (!rs) return false;

@@ -19,6 +19,7 @@ struct oxrt_run_options {
 typedef struct oxrt_run_state {
   const oxrt_run_options *ro; /* may be NULL */
   int64_t deadline_ns;        /* monotonic; 0: none */
+  int cut; /* atomic: set once a check inside a node found the run should stop (its loops may have skipped work) */
 } oxrt_run_state;
 
 void oxrt_run_state_init(oxrt_run_state *rs, const oxrt_run_options *ro);
@@ -26,5 +27,10 @@ void oxrt_run_state_init(oxrt_run_state *rs, const oxrt_run_options *ro);
 oxrt_status *oxrt_run_state_check(const oxrt_run_state *rs);
 /* Cheap test for kernels' inner loops: true once the run should stop. */
 bool oxrt_run_state_stopped(const oxrt_run_state *rs);
+/* The same test for checks inside a node (parallel loops, oxrt_should_stop): a true answer is latched in `cut`,
+ * so the node is reported as cancelled even if the terminate flag is cleared again before it returns. */
+bool oxrt_run_state_stop_latched(oxrt_run_state *rs);
+/* True once a check inside a node has answered true: that node's outputs may be incomplete. */
+bool oxrt_run_state_was_cut(const oxrt_run_state *rs);
 
 #endif

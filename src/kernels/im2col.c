@@ -4,6 +4,7 @@
 #include "../core/value.h"
 #include "gemm.h"
 #include "dwconv.h"
+#include "winograd.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,9 +420,17 @@ NO_LIBCALLS static void conv2d_bfill(const void *vctx, size_t p0, size_t kc, siz
   }
 }
 
-bool oxrt_conv_f32_pack(const oxrt_conv_shape *s, const float *w, oxrt_conv_wpack *out) {
+bool oxrt_conv_f32_pack_method(const oxrt_conv_shape *s, const float *w, bool winograd, oxrt_conv_wpack *out) {
   size_t Mg = s->M / s->group, Kg = s->C / s->group * prod(s->k, s->nd);
-  out->group = s->group, out->Mg = Mg, out->Kg = Kg;
+  out->group = s->group, out->Mg = Mg, out->Kg = Kg, out->g = NULL, out->wino = NULL;
+  if (winograd && oxrt_wino_shape_ok(s)) {
+    out->wino = calloc(OXRT_WINO_POS, sizeof *out->wino);
+    if (!out->wino) return false;
+    if (oxrt_wino_pack(s, w, out->wino)) return true;
+    free(out->wino);
+    out->wino = NULL;
+    return false;
+  }
   out->g = calloc(s->group ? s->group : 1, sizeof *out->g);
   if (!out->g) return false;
   for (size_t g = 0; g < s->group; g++)
@@ -432,7 +441,16 @@ bool oxrt_conv_f32_pack(const oxrt_conv_shape *s, const float *w, oxrt_conv_wpac
   return true;
 }
 
+bool oxrt_conv_f32_pack(const oxrt_conv_shape *s, const float *w, oxrt_conv_wpack *out) {
+  return oxrt_conv_f32_pack_method(s, w, oxrt_wino_pays(s), out);
+}
+
 void oxrt_conv_wpack_free(oxrt_conv_wpack *p) {
+  if (p && p->wino) {
+    for (int i = 0; i < OXRT_WINO_POS; i++) oxrt_sgemm_apack_free(&p->wino[i]);
+    free(p->wino);
+    p->wino = NULL;
+  }
   if (!p || !p->g) return;
   for (size_t g = 0; g < p->group; g++) oxrt_sgemm_apack_free(&p->g[g]);
   free(p->g);
@@ -539,6 +557,16 @@ bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, 
   oxrt_conv_wpack own = {0};
   if (!wp || wp->group != s->group || wp->Mg != j.Mg || wp->Kg != j.Kg) {
     if (!oxrt_conv_f32_pack(s, w, &own)) return false;
+    wp = &own;
+  }
+  if (wp->wino && oxrt_wino_shape_ok(s)) {
+    bool ok = oxrt_wino_run(s, x, wp->wino, bias, z, act, y, pool);
+    oxrt_conv_wpack_free(&own);
+    return ok;
+  }
+  if (!wp->g) { /* Winograd packs for a shape that cannot use them: pack for the GEMM (W must still be there) */
+    oxrt_conv_wpack_free(&own);
+    if (!w || !oxrt_conv_f32_pack_method(s, w, false, &own)) return false;
     wp = &own;
   }
   j.wp = wp;

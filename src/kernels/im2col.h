@@ -22,12 +22,17 @@ typedef struct oxrt_conv_shape {
  * Returns false when scratch memory could not be allocated. */
 bool oxrt_conv_f32(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float *y,
                    oxrt_threadpool *pool);
-/* Float weights packed once for the GEMM (constant W): one panel set per group. */
+/* Float weights packed once (constant W): one GEMM panel set per group, or for a 3x3 stride-1 shape where
+ * Winograd pays (winograd.h), the 36 transformed-weight packs instead (g NULL, wino set). */
 typedef struct oxrt_conv_wpack {
   size_t group, Mg, Kg;
   oxrt_sgemm_apack *g;
+  oxrt_sgemm_apack *wino; /* OXRT_WINO_POS packs, or NULL */
 } oxrt_conv_wpack;
 bool oxrt_conv_f32_pack(const oxrt_conv_shape *s, const float *w, oxrt_conv_wpack *out);
+/* The same with the method forced: winograd true packs for Winograd when the shape allows it at all
+ * (oxrt_wino_shape_ok), false always for the GEMM (tests and benchmarks compare the two). */
+bool oxrt_conv_f32_pack_method(const oxrt_conv_shape *s, const float *w, bool winograd, oxrt_conv_wpack *out);
 void oxrt_conv_wpack_free(oxrt_conv_wpack *p);
 /* False for the shapes that do not use packed weights (depthwise, 3-D and beyond): no need to pack. */
 bool oxrt_conv_f32_uses_pack(const oxrt_conv_shape *s);

@@ -21,6 +21,21 @@ static bool foldable_op(const oxrt_node *n) {
   return !opt_has_subgraph(n);
 }
 
+/* A constant input: an initializer of g, or (inside a subgraph) one of the enclosing graph that defines the name,
+ * as ONNX Runtime folds subgraph nodes fed by the outer graph's weights (silero_vad slices and concatenates its
+ * LSTM weights inside an If branch on every run otherwise). */
+static const oxrt_value *scoped_const(const oxrt_graph *g, int id) {
+  if (id < 0 || id >= g->n_values) return NULL;
+  if (!g->values[id].is_outer) return opt_const(g, id);
+  const char *name = g->values[id].name;
+  for (oxrt_graph *p = g->parent; p; p = p->parent) {
+    int o = oxrt_graph_find(p, name);
+    if (o < 0) continue;
+    if (!p->values[o].is_outer) return opt_const(p, o);
+  }
+  return NULL;
+}
+
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
   const oxrt_value *ins[64];
   oxrt_value *outs[64];
@@ -31,7 +46,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
     size_t in_bytes = 0;
     for (int k = 0; k < n->n_inputs && ok; k++) {
       int v = n->inputs[k];
-      ins[k] = v >= 0 ? opt_const(g, v) : NULL;
+      ins[k] = v >= 0 ? scoped_const(g, v) : NULL;
       if (v >= 0 && !ins[k]) ok = false;
       else if (ins[k]) in_bytes += ins[k]->nbytes;
     }

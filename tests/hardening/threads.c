@@ -7,6 +7,9 @@
  *   4. Cancellation: a generated model that loops 2^40 times runs on another session during phase 1; setting
  *      its run options' terminate flag from this thread must stop it promptly with CANCELLED; a run started
  *      while the flag is set fails at once; a 100 ms time limit stops it too.
+ *   5. Cancellation inside one node: a single MatMul of ~34 GFLOP (hundreds of ms) at 1 and 2 intra-op threads is
+ *      stopped part-way by terminate from another thread and by a 10 ms time limit: CANCELLED, no output (the
+ *      executor alone checks only between nodes, so it would finish and succeed).
  * Usage: oxrt_threads MODEL.onnx [ROUNDS]  (a model with one float input whose symbolic dims become 1).
  * Ends with "N passed, M failed". */
 #include "oxrt.h"
@@ -176,7 +179,97 @@ static void expect_cancelled(const char *what, oxrt_status *st, double seconds, 
   snprintf(d, sizeof d, "%s after %.3f s (at most %.1f): %s", oxrt_status_code_name(oxrt_status_get_code(st)), seconds,
            max_seconds, st ? oxrt_status_get_message(st) : "(finished)");
   report(oxrt_status_get_code(st) == OXRT_ERR_CANCELLED && seconds <= max_seconds, what, d);
+  if (getenv("OXRT_THREADS_VERBOSE")) printf("%s: %s\n", what, d);
   oxrt_status_free(st);
+}
+
+/* ------------------------------------------------- cancellation inside one node */
+enum { MM_M = 2048, MM_K = 4096, MM_N = 2048 };
+
+/* Y = MatMul(A [M, K], B [K, N]), both graph inputs (nothing to fold or pre-pack). */
+static buf matmul_model(void) {
+  buf g = {0};
+  int64_t da[2] = {MM_M, MM_K}, db[2] = {MM_K, MM_N}, dy[2] = {MM_M, MM_N};
+  const char *ins[] = {"A", "B"}, *outs[] = {"Y"};
+  buf n = node("MatMul", ins, 2, outs, 1), ia = value_info("A", da, 2), ib = value_info("B", db, 2),
+      oy = value_info("Y", dy, 2);
+  f_msg(&g, 1, &n);
+  f_str(&g, 2, "one_matmul");
+  f_msg(&g, 11, &ia);
+  f_msg(&g, 11, &ib);
+  f_msg(&g, 12, &oy);
+  return model(&g, 17);
+}
+
+typedef struct {
+  oxrt_session *s;
+  oxrt_run_options *ro;
+  const oxrt_value *in[2];
+  oxrt_value *out;
+  oxrt_status *st;
+  double end;
+} mm_run;
+
+static void *mm_runner(void *arg) {
+  mm_run *r = arg;
+  const char *names[] = {"A", "B"};
+  r->st = oxrt_session_run(r->s, r->ro, names, r->in, 2, NULL, 1, &r->out);
+  r->end = now_s();
+  return NULL;
+}
+
+static oxrt_value *zeros(int64_t rows, int64_t cols) {
+  int64_t d[2] = {rows, cols};
+  oxrt_value *v = NULL;
+  oxrt_status *st = oxrt_value_create_tensor(OXRT_FLOAT, d, 2, &v);
+  if (st) {
+    oxrt_status_free(st);
+    return NULL;
+  }
+  memset(oxrt_value_get_mutable_data(v), 0, oxrt_value_get_nbytes(v));
+  return v;
+}
+
+static void cancel_inside_node(int threads) {
+  char what[160];
+  buf m = matmul_model();
+  oxrt_session_options *o = NULL;
+  mm_run r = {0};
+  oxrt_status *st = oxrt_session_options_create(&o);
+  if (!st) st = oxrt_session_options_set_intra_op_threads(o, threads);
+  if (!st) st = oxrt_session_create_from_memory(m.p, m.n, o, &r.s);
+  oxrt_session_options_free(o);
+  free(m.p);
+  if (!st) st = oxrt_run_options_create(&r.ro);
+  oxrt_value *a = zeros(MM_M, MM_K), *b = zeros(MM_K, MM_N);
+  snprintf(what, sizeof what, "open the one-MatMul model (%d threads)", threads);
+  report(!st && a && b, what, st ? oxrt_status_get_message(st) : "out of memory");
+  oxrt_status_free(st);
+  r.in[0] = a, r.in[1] = b;
+  pthread_t t;
+  if (r.s && r.ro && a && b && pthread_create(&t, NULL, mm_runner, &r) == 0) {
+    usleep(10 * 1000); /* the run is inside MatMul by now (it starts with that node) */
+    double t0 = now_s();
+    oxrt_status_free(oxrt_run_options_set_terminate(r.ro, 1));
+    pthread_join(t, NULL);
+    snprintf(what, sizeof what, "terminate stops one long MatMul part-way (%d threads)", threads);
+    report(!r.out, what, "an output was returned");
+    expect_cancelled(what, r.st, r.end - t0, 3.0);
+    oxrt_value_free(r.out);
+    r.out = NULL;
+    oxrt_status_free(oxrt_run_options_set_terminate(r.ro, 0));
+    oxrt_status_free(oxrt_run_options_set_time_limit_ms(r.ro, 10));
+    t0 = now_s();
+    mm_runner(&r);
+    snprintf(what, sizeof what, "a 10 ms time limit stops one long MatMul part-way (%d threads)", threads);
+    report(!r.out, what, "an output was returned");
+    expect_cancelled(what, r.st, r.end - t0, 3.0);
+    oxrt_value_free(r.out);
+  }
+  oxrt_value_free(a);
+  oxrt_value_free(b);
+  oxrt_run_options_free(r.ro);
+  oxrt_session_free(r.s);
 }
 
 int main(int argc, char **argv) {
@@ -245,6 +338,8 @@ int main(int argc, char **argv) {
   }
   oxrt_run_options_free(loop_ro);
   oxrt_session_free(loop_session);
+  cancel_inside_node(1);
+  cancel_inside_node(2);
   for (size_t t = 0; t < N_CREATORS; t++) pthread_create(&th[t], NULL, creator, (void *)t);
   for (size_t t = 0; t < N_CREATORS; t++) pthread_join(th[t], NULL);
   /* the profile saw every run */

@@ -5,6 +5,7 @@
  * (issue 9). */
 #include "kernels/dwconv.h"
 #include "kernels/im2col.h"
+#include "kernels/winograd.h"
 #include "unit.h"
 #include <math.h>
 #include <stdlib.h>
@@ -145,6 +146,76 @@ void test_kernel_conv_paths(void) {
                               "expected %g\n",
                       cases[ci].path, oxrt_isa_name((oxrt_isa)isa), (int)acts[ai].kind, use_z, bias != NULL, packed,
                       threaded ? 2 : 1, i, y[i], ref[i]);
+              bad++;
+              break;
+            }
+        }
+      oxrt_conv_wpack_free(&wp);
+      free(x), free(w), free(b), free(z), free(y), free(ref);
+    }
+  }
+  oxrt_gemm_isa_cap(top);
+  CHECK(bad == 0);
+  CHECK(runs > 0);
+  oxrt_threadpool_free(pool);
+}
+
+/* Winograd F(4x4, 3x3) forced on (oxrt_conv_f32_pack_method) for odd plane sizes (partial edge tiles), pads 0-2,
+ * batches, blocks of several tile rows, with bias, Z and every activation, at every ISA level, one and two
+ * threads, against the double reference. Its rounding differs from the direct sum, hence the wider bound. */
+void test_kernel_conv_winograd(void) {
+  typedef struct {
+    size_t N, C, M;
+    int64_t h, w, pad;
+  } wcase;
+  static const wcase cases[] = {{1, 3, 5, 7, 9, 1}, {2, 16, 24, 13, 11, 1}, {1, 17, 33, 30, 21, 0},
+                                {1, 8, 40, 5, 6, 2}, {1, 64, 32, 45, 38, 1}, {3, 4, 4, 4, 4, 1}};
+  static const oxrt_activation acts[] = {
+      {OXRT_ACT_NONE, 0, 0},     {OXRT_ACT_RELU, 0, 0},          {OXRT_ACT_CLIP, -0.5f, 0.7f},
+      {OXRT_ACT_LEAKY_RELU, 0.1f, 0}, {OXRT_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {OXRT_ACT_HARD_SWISH, 0, 0},
+      {OXRT_ACT_SIGMOID, 0, 0},  {OXRT_ACT_TANH, 0, 0},          {OXRT_ACT_SILU, 0, 0},
+      {OXRT_ACT_GELU, 0, 0},     {OXRT_ACT_GELU_TANH, 0, 0},
+  };
+  oxrt_threadpool *pool = oxrt_threadpool_create(2);
+  oxrt_isa top = oxrt_gemm_isa();
+  int bad = 0, runs = 0;
+  for (int isa = 0; isa <= (int)top; isa++) {
+    oxrt_gemm_isa_cap((oxrt_isa)isa);
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+      const wcase *c = &cases[ci];
+      oxrt_conv_shape s;
+      memset(&s, 0, sizeof s);
+      s.nd = 2, s.N = c->N, s.C = c->C, s.M = c->M, s.group = 1;
+      s.in[0] = c->h, s.in[1] = c->w;
+      for (int d = 0; d < 2; d++) {
+        s.k[d] = 3, s.stride[d] = 1, s.dil[d] = 1, s.pad[d] = c->pad;
+        s.out[d] = s.in[d] + 2 * c->pad - 2;
+      }
+      CHECK(oxrt_wino_shape_ok(&s));
+      size_t nx = s.N * s.C * (size_t)(c->h * c->w), nw = s.M * s.C * 9, ny = s.N * s.M * (size_t)(s.out[0] * s.out[1]);
+      float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw), *b = malloc(sizeof(float) * s.M);
+      float *z = malloc(sizeof(float) * ny), *y = malloc(sizeof(float) * ny);
+      double *ref = malloc(sizeof(double) * ny);
+      for (size_t i = 0; i < nx; i++) x[i] = crnd();
+      for (size_t i = 0; i < nw; i++) w[i] = crnd();
+      for (size_t i = 0; i < s.M; i++) b[i] = crnd();
+      for (size_t i = 0; i < ny; i++) z[i] = 2 * crnd();
+      oxrt_conv_wpack wp = {0};
+      CHECK(oxrt_conv_f32_pack_method(&s, w, true, &wp));
+      CHECK(wp.wino != NULL);
+      for (size_t ai = 0; ai < sizeof acts / sizeof acts[0] && !bad; ai++)
+        for (int use_z = 0; use_z < 2 && !bad; use_z++) {
+          bool threaded = (ai + (size_t)use_z + ci) % 2 == 0;
+          const float *bias = (ai + ci) % 3 == 2 ? NULL : b;
+          for (size_t i = 0; i < ny; i++) y[i] = NAN;
+          CHECK(oxrt_conv_f32_ex(&s, x, w, &wp, bias, use_z ? z : NULL, acts[ai], y, threaded ? pool : NULL));
+          conv_paths_ref(&s, x, w, bias, use_z ? z : NULL, acts[ai], ref);
+          runs++;
+          double scale = sqrt((double)s.C * 9); /* typical magnitude of a sum of C*9 products of [-1, 1) */
+          for (size_t i = 0; i < ny; i++)
+            if (!(fabs((double)y[i] - ref[i]) <= 1e-5 * scale * (1 + fabs(ref[i])) + 1e-5 * scale)) {
+              fprintf(stderr, "  winograd case %zu isa %s act %d z %d threads %d: y[%zu] = %.7g, expected %.7g\n", ci,
+                      oxrt_isa_name((oxrt_isa)isa), (int)acts[ai].kind, use_z, threaded ? 2 : 1, i, y[i], ref[i]);
               bad++;
               break;
             }

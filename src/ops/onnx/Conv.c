@@ -3,6 +3,7 @@
  * float16/bfloat16 are computed through float32, double through the double path. */
 #include "conv_util.h"
 #include "linalg_util.h"
+#include "../../kernels/winograd.h"
 #include <math.h>
 
 /* Per node: float weights packed for the GEMM at session creation when W is a constant (`packed`, fixed from then
@@ -70,7 +71,7 @@ static bool conv_static_geometry(const oxrt_prepare_ctx *pc, const oxrt_value *w
   x.rank = w->rank;
   const oxrt_type *t = oxrt_prepare_input_type(pc, 0);
   bool known = t && t->kind == OXRT_KIND_TENSOR && t->rank == w->rank && t->dims;
-  for (int d = 0; known && d < t->rank; d++) known = t->dims[d] > 0;
+  for (int d = 1; known && d < t->rank; d++) known = t->dims[d] > 0; /* a symbolic batch does not matter */
   int64_t group = oxrt_attr_int(pc->node, "group", 1);
   size_t nd = 0;
   const int64_t *dil = oxrt_attr_ints(pc->node, "dilations", &nd);
@@ -78,10 +79,11 @@ static bool conv_static_geometry(const oxrt_prepare_ctx *pc, const oxrt_value *w
   x.dims[1] = w->dims[1] * (group > 0 ? group : 1);
   for (int d = 2; d < w->rank; d++)
     x.dims[d] = known ? t->dims[d] : (w->dims[d] - 1) * (dil && nd == (size_t)(w->rank - 2) ? dil[d - 2] : 1) + 1;
-  if (known) memcpy(x.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
+  if (known) memcpy(x.dims + 1, t->dims + 1, sizeof(int64_t) * (size_t)(t->rank - 1));
   oxrt_status *st = conv_geometry(pc->node, &x, w, s);
   oxrt_status_free(st); /* a bad geometry is reported by the run, with the real X */
-  return !st;
+  /* Winograd or the GEMM is picked by the real plane size (oxrt_wino_pays): packed at the first run then */
+  return !st && (known || !oxrt_wino_shape_ok(s));
 }
 
 /* A constant float-family W is packed now and consumed when the kernels take the packed path for it. */

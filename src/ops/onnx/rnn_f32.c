@@ -13,8 +13,11 @@
 
 /* The input projections of all steps take one buffer; larger problems go to the generic path. */
 #define RNN_F32_MAX_GX ((size_t)256 << 20)
-/* Multiply-adds of one step above which its columns are split across threads. */
-#define RNN_SPLIT_MIN ((size_t)1 << 16)
+/* Multiply-adds of one step above which its columns are split across threads: below it the hand-off costs about
+ * what the second thread saves (a batch-1 step of hidden size 128, 65536 multiply-adds, takes a few us). */
+#define RNN_SPLIT_MIN ((size_t)1 << 18)
+/* Rows of input projections (steps x batch) up to which they are matrix-vector products over the plain W. */
+#define RNN_GEMV_ROWS 4
 
 /* One node's weights in the form of this path. */
 typedef struct f32_weights {
@@ -373,8 +376,12 @@ oxrt_status *oxrt_rnn_run_f32(oxrt_kernel_ctx *ctx, const rnn_io *io, bool *done
     goto done;
   }
 
-  /* input projections of every step, direction and gate: one GEMM */
-  if (nrows) {
+  /* input projections of every step, direction and gate: one GEMM; a few rows (batch-1 streaming, one step at a
+   * time) take matrix-vector products over W as it is, where the packed GEMM would fill a 12-row panel per row */
+  const float *w_plain = wt->w ? wt->w : io->W->dtype == OXRT_FLOAT ? io->W->data : NULL;
+  if (nrows && nrows <= RNN_GEMV_ROWS && w_plain) {
+    oxrt_sgemm(false, true, nrows, ldg, I, 1.0f, x, I, w_plain, I, 0.0f, gx, ldg, ctx->pool);
+  } else if (nrows) {
     if (wt->packed_w) {
       oxrt_sgemm_ex g = {.M = nrows, .N = ldg, .K = I, .alpha = 1, .beta = 0, .A = x, .lda = I, .bp = &wt->wp,
                          .C = gx, .ldc = ldg};

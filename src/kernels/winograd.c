@@ -1,0 +1,149 @@
+/* winograd.c - F(4x4, 3x3) convolution driver (winograd.h): weight transform at pack time, tile blocks, the three
+ * phases split across the pool, and the portable transforms (winograd_body.h). */
+#include "winograd.h"
+#include "../core/value.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define WINO_SFX portable
+#include "winograd_body.h"
+#undef WINO_SFX
+
+bool oxrt_wino_shape_ok(const oxrt_conv_shape *s) {
+  return s->nd == 2 && s->group == 1 && s->k[0] == 3 && s->k[1] == 3 && s->stride[0] == 1 && s->stride[1] == 1 &&
+         s->dil[0] == 1 && s->dil[1] == 1 && s->C > 0 && s->M > 0 && s->pad[0] >= 0 && s->pad[1] >= 0 &&
+         s->pad[0] <= 2 && s->pad[1] <= 2 && s->out[0] > 0 && s->out[1] > 0;
+}
+
+/* Measured against the implicit-im2col GEMM (bench/KERNELS.md, Xeon AVX-512): 0.52-0.6x the time from 16x16
+ * channels at 80x80 up to 512 at 28x28; at 14x14 (16 tiles) the products' 16 columns waste half of each 32-wide
+ * panel and Winograd loses (0.9-1.2x), at 7x7 it loses 2.9x. */
+bool oxrt_wino_pays(const oxrt_conv_shape *s) {
+  if (!oxrt_wino_shape_ok(s) || s->C < 16 || s->M < 16) return false;
+  int64_t tiles = ((s->out[0] + 3) / 4) * ((s->out[1] + 3) / 4);
+  return tiles >= 20;
+}
+
+size_t oxrt_wino_scratch(int64_t TW) {
+  size_t twp = (size_t)((TW + 15) & ~(int64_t)15);
+  size_t in = 12 * (4 * twp + 8), out = 28 * twp;
+  return (in > out ? in : out) + 64; /* input: 6 padded rows + 6 transformed rows; output: q[24] + a row */
+}
+
+/* G g G^T for one 3x3 kernel g (row-major) into u[36]. */
+static void wino_weight(const float *g, float *u) {
+  static const double G[6][3] = {{0.25, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                 {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+  double t[6][3];
+  for (int a = 0; a < 6; a++)
+    for (int j = 0; j < 3; j++) t[a][j] = G[a][0] * g[0 * 3 + j] + G[a][1] * g[1 * 3 + j] + G[a][2] * g[2 * 3 + j];
+  for (int a = 0; a < 6; a++)
+    for (int b = 0; b < 6; b++) u[a * 6 + b] = (float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2]);
+}
+
+bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, oxrt_sgemm_apack *u) {
+  size_t M = s->M, C = s->C;
+  memset(u, 0, sizeof *u * OXRT_WINO_POS);
+  float *t = malloc(sizeof(float) * OXRT_WINO_POS * M * C);
+  if (!t) return false;
+  float tile[36];
+  for (size_t m = 0; m < M; m++)
+    for (size_t c = 0; c < C; c++) {
+      wino_weight(w + (m * C + c) * 9, tile);
+      for (int p = 0; p < OXRT_WINO_POS; p++) t[(size_t)p * M * C + m * C + c] = tile[p];
+    }
+  bool ok = true;
+  for (int p = 0; p < OXRT_WINO_POS && ok; p++) ok = oxrt_sgemm_pack_a(false, M, C, t + (size_t)p * M * C, C, &u[p]);
+  free(t);
+  if (!ok)
+    for (int p = 0; p < OXRT_WINO_POS; p++) oxrt_sgemm_apack_free(&u[p]);
+  return ok;
+}
+
+typedef struct {
+  const oxrt_conv_shape *s;
+  const float *x, *bias, *z;
+  const oxrt_sgemm_apack *u;
+  oxrt_activation act;
+  float *y, *v, *o;
+  size_t vstride; /* tiles of the block: distance between positions in v and o */
+  int64_t TW, ty0, nty;
+  oxrt_wino_in_fn in;
+  oxrt_wino_out_fn out;
+  int failed;
+} wino_job;
+
+static void wino_in_range(void *arg, size_t c0, size_t c1) {
+  wino_job *j = arg;
+  const oxrt_conv_shape *s = j->s;
+  float *scratch = oxrt_aligned_alloc(sizeof(float) * oxrt_wino_scratch(j->TW));
+  if (!scratch) {
+    __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  size_t plane = (size_t)(s->in[0] * s->in[1]);
+  for (size_t c = c0; c < c1; c++)
+    j->in(j->x + c * plane, s->in[0], s->in[1], s->pad[0], s->pad[1], j->ty0, j->nty, j->TW,
+          j->v + c * j->vstride, s->C * j->vstride, scratch);
+  oxrt_aligned_free(scratch);
+}
+
+static void wino_gemm_range(void *arg, size_t p0, size_t p1) {
+  wino_job *j = arg;
+  size_t cols = (size_t)(j->nty * j->TW), M = j->s->M, C = j->s->C;
+  for (size_t p = p0; p < p1; p++) {
+    oxrt_sgemm_ex ge = {.M = M, .N = cols, .K = C, .alpha = 1, .beta = 0, .ap = &j->u[p],
+                        .B = j->v + p * C * j->vstride, .ldb = j->vstride,
+                        .C = j->o + p * M * j->vstride, .ldc = j->vstride};
+    if (!oxrt_sgemm_run(&ge, NULL)) __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+  }
+}
+
+static void wino_out_range(void *arg, size_t m0, size_t m1) {
+  wino_job *j = arg;
+  const oxrt_conv_shape *s = j->s;
+  float *scratch = oxrt_aligned_alloc(sizeof(float) * oxrt_wino_scratch(j->TW));
+  if (!scratch) {
+    __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  size_t plane = (size_t)(s->out[0] * s->out[1]);
+  for (size_t m = m0; m < m1; m++)
+    j->out(j->o + m * j->vstride, s->M * j->vstride, j->ty0, j->nty, j->TW, s->out[0], s->out[1],
+           j->bias ? j->bias[m] : 0.0f, j->z ? j->z + m * plane : NULL, j->act, j->y + m * plane, scratch);
+  oxrt_aligned_free(scratch);
+}
+
+bool oxrt_wino_run(const oxrt_conv_shape *s, const float *x, const oxrt_sgemm_apack *u, const float *bias,
+                   const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
+  const int64_t OH = s->out[0], OW = s->out[1], TH = (OH + 3) / 4, TW = (OW + 3) / 4;
+  wino_job j = {.s = s, .bias = bias, .u = u, .act = act, .TW = TW,
+                .in = oxrt_wino_in_portable, .out = oxrt_wino_out_portable};
+#if defined(__x86_64__) && defined(__GNUC__)
+  oxrt_isa isa = oxrt_gemm_isa();
+  if (isa == OXRT_ISA_AVX512) j.in = oxrt_wino_in_avx512, j.out = oxrt_wino_out_avx512;
+  else if (isa == OXRT_ISA_AVX2) j.in = oxrt_wino_in_avx2, j.out = oxrt_wino_out_avx2;
+#endif
+  /* A block of whole tile rows: V and O together about 1.5 MiB, at least 64 tiles for the GEMM's columns. */
+  size_t per_tile = sizeof(float) * OXRT_WINO_POS * (s->C + s->M);
+  int64_t want = (int64_t)((size_t)(3 << 19) / per_tile);
+  if (want < 64) want = 64;
+  int64_t rows = (want + TW - 1) / TW;
+  if (rows > TH) rows = TH;
+  j.vstride = (size_t)(rows * TW);
+  j.v = oxrt_aligned_alloc(sizeof(float) * OXRT_WINO_POS * (s->C + s->M) * j.vstride);
+  if (!j.v) return false;
+  j.o = j.v + OXRT_WINO_POS * s->C * j.vstride;
+  size_t in_img = s->C * (size_t)(s->in[0] * s->in[1]), out_img = s->M * (size_t)(OH * OW);
+  for (size_t n = 0; n < s->N && !j.failed; n++) {
+    j.x = x + n * in_img, j.y = y + n * out_img, j.z = z ? z + n * out_img : NULL;
+    for (int64_t ty = 0; ty < TH && !j.failed; ty += rows) {
+      j.ty0 = ty, j.nty = TH - ty < rows ? TH - ty : rows;
+      oxrt_parallel_for(pool, s->C, 1, wino_in_range, &j);
+      oxrt_parallel_for(pool, OXRT_WINO_POS, 1, wino_gemm_range, &j);
+      oxrt_parallel_for(pool, s->M, 1, wino_out_range, &j);
+    }
+  }
+  oxrt_aligned_free(j.v);
+  return !j.failed;
+}
