@@ -157,29 +157,38 @@ static void ref_matmul(float *const *in, float *const *w, float *y) { /* [8,128]
     }
 }
 
-static void ref_gemm(float *const *in, float *const *w, float *y) { /* [5,128] x [160,128]^T + C[160] */
+static void ref_gemm(float *const *in, float *const *w, float *y) { /* [5,512] x [512,512]^T + C[512] */
   for (int m = 0; m < 5; m++)
-    for (int n = 0; n < 160; n++) {
+    for (int n = 0; n < 512; n++) {
       double s = w[1][n];
-      for (int k = 0; k < 128; k++) s += (double)in[0][m * 128 + k] * w[0][n * 128 + k];
-      y[m * 160 + n] = (float)s;
+      for (int k = 0; k < 512; k++) s += (double)in[0][m * 512 + k] * w[0][n * 512 + k];
+      y[m * 512 + n] = (float)s;
     }
 }
 
-static void ref_row(float *const *in, float *const *w, float *y) { /* [1,128] x [128,160] */
-  for (int n = 0; n < 160; n++) {
+static void ref_row(float *const *in, float *const *w, float *y) { /* [1,512] x [512,512] */
+  for (int n = 0; n < 512; n++) {
     double s = 0;
-    for (int k = 0; k < 128; k++) s += (double)in[0][k] * w[0][k * 160 + n];
+    for (int k = 0; k < 512; k++) s += (double)in[0][k] * w[0][k * 512 + n];
     y[n] = (float)s;
   }
 }
 
-static void ref_gemm_t(float *const *in, float *const *w, float *y) { /* 0.5 * A[128,3]^T x W[160,128]^T + 2 C */
-  for (int m = 0; m < 3; m++)
+static void ref_small_row(float *const *in, float *const *w, float *y) { /* [2,128] x [128,160] */
+  for (int m = 0; m < 2; m++)
     for (int n = 0; n < 160; n++) {
       double s = 0;
-      for (int k = 0; k < 128; k++) s += (double)in[0][k * 3 + m] * w[0][n * 128 + k];
-      y[m * 160 + n] = (float)(0.5 * s + 2.0 * w[1][n]);
+      for (int k = 0; k < 128; k++) s += (double)in[0][m * 128 + k] * w[0][k * 160 + n];
+      y[m * 160 + n] = (float)s;
+    }
+}
+
+static void ref_gemm_t(float *const *in, float *const *w, float *y) { /* 0.5 * A[512,3]^T x W[512,512]^T + 2 C */
+  for (int m = 0; m < 3; m++)
+    for (int n = 0; n < 512; n++) {
+      double s = 0;
+      for (int k = 0; k < 512; k++) s += (double)in[0][k * 3 + m] * w[0][n * 512 + k];
+      y[m * 512 + n] = (float)(0.5 * s + 2.0 * w[1][n]);
     }
 }
 
@@ -203,10 +212,10 @@ static const engine_case cases[] = {
      "g (float[8,128] A) => (float[8,96] Y)\n<float[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
      {{"A", OXRT_FLOAT, 2, {8, 128}}}, {{"W", OXRT_FLOAT, 2, {128, 96}}}, 1, 1, 8 * 96, ref_matmul, 1e-4f, 1, 1},
     {"Gemm transB with bias, symbolic M", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
-     "g (float[N,128] A) => (float[N,160] Y)\n<float[1] W = {0}, float[1] C = {0}>\n"
+     "g (float[N,512] A) => (float[N,512] Y)\n<float[1] W = {0}, float[1] C = {0}>\n"
      "{\n  Y = Gemm<transB = 1>(A, W, C)\n}\n",
-     {{"A", OXRT_FLOAT, 2, {5, 128}}}, {{"W", OXRT_FLOAT, 2, {160, 128}}, {"C", OXRT_FLOAT, 1, {160}}}, 1, 2,
-     5 * 160, ref_gemm, 1e-4f, 1, 1},
+     {{"A", OXRT_FLOAT, 2, {5, 512}}}, {{"W", OXRT_FLOAT, 2, {512, 512}}, {"C", OXRT_FLOAT, 1, {512}}}, 1, 2,
+     5 * 512, ref_gemm, 1e-4f, 1, 1},
     {"Conv 3x3 with bias", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
      "g (float[1,16,12,12] X) => (float[1,32,12,12] Y)\n<float[1] W = {0}, float[1] B = {0}>\n"
      "{\n  Y = Conv<pads = [1, 1, 1, 1]>(X, W, B)\n}\n",
@@ -216,13 +225,17 @@ static const engine_case cases[] = {
      "g (float16[8,128] A) => (float16[8,96] Y)\n<float16[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
      {{"A", OXRT_FLOAT16, 2, {8, 128}}}, {{"W", OXRT_FLOAT16, 2, {128, 96}}}, 1, 1, 8 * 96, ref_matmul, 4e-3f, 1, 1},
     {"MatMul, one row at run time (symbolic M)", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
+     "g (float[M,512] A) => (float[M,512] Y)\n<float[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
+     {{"A", OXRT_FLOAT, 2, {1, 512}}}, {{"W", OXRT_FLOAT, 2, {512, 512}}}, 1, 1, 512, ref_row, 1e-4f, 1, 1},
+    {"MatMul, small B and symbolic M: left to the run", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
      "g (float[M,128] A) => (float[M,160] Y)\n<float[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
-     {{"A", OXRT_FLOAT, 2, {1, 128}}}, {{"W", OXRT_FLOAT, 2, {128, 160}}}, 1, 1, 160, ref_row, 1e-4f, 1, 1},
+     {{"A", OXRT_FLOAT, 2, {2, 128}}}, {{"W", OXRT_FLOAT, 2, {128, 160}}}, 1, 1, 2 * 160, ref_small_row, 1e-4f, 0,
+     0},
     {"Gemm transA transB alpha beta, three rows", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
-     "g (float[128,M] A) => (float[M,160] Y)\n<float[1] W = {0}, float[1] C = {0}>\n"
+     "g (float[512,M] A) => (float[M,512] Y)\n<float[1] W = {0}, float[1] C = {0}>\n"
      "{\n  Y = Gemm<transA = 1, transB = 1, alpha = 0.5, beta = 2.0>(A, W, C)\n}\n",
-     {{"A", OXRT_FLOAT, 2, {128, 3}}}, {{"W", OXRT_FLOAT, 2, {160, 128}}, {"C", OXRT_FLOAT, 1, {160}}}, 1, 2,
-     3 * 160, ref_gemm_t, 1e-4f, 1, 1},
+     {{"A", OXRT_FLOAT, 2, {512, 3}}}, {{"W", OXRT_FLOAT, 2, {512, 512}}, {"C", OXRT_FLOAT, 1, {512}}}, 1, 2,
+     3 * 512, ref_gemm_t, 1e-4f, 1, 1},
     {"W also a graph output (kept)", "<ir_version: 8, opset_import: [\"\" : 17]>\n"
      "g (float[8,128] A) => (float[8,96] Y, float[128,96] W)\n<float[1] W = {0}>\n{\n  Y = MatMul(A, W)\n}\n",
      {{"A", OXRT_FLOAT, 2, {8, 128}}}, {{"W", OXRT_FLOAT, 2, {128, 96}}}, 1, 1, 8 * 96, ref_matmul, 1e-4f, 1, 0},
