@@ -35,6 +35,9 @@ typedef struct oxrt_op_impl {
   oxrt_status *(*prepare)(const oxrt_prepare_ctx *pc, void **state);
   oxrt_status *(*run)(oxrt_kernel_ctx *ctx);
   void (*release)(void *state);
+  /* The kernel reads values of its running graph beyond its inputs (oxrt_ctx_value): no initializer of that
+   * graph is released after prepare. */
+  bool reads_graph;
 } oxrt_op_impl;
 
 typedef struct oxrt_op_schema {

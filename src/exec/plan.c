@@ -326,7 +326,8 @@ static void release_initializer(oxrt_session *s, oxrt_value *v) {
 }
 
 /* Per value of a plan's graph: node inputs still to consume it before it may be released; -1 when it never may
- * (not a constant, a graph output, captured by a subgraph, or not read at all). */
+ * (not a constant, a graph output, captured by a subgraph, not read at all, or a node of the graph reads values
+ * beyond its inputs: impl->reads_graph). */
 static oxrt_status *count_readers(const oxrt_graph_plan *p, int **out) {
   const oxrt_graph *g = p->graph;
   int *left = calloc((size_t)g->n_values + 1, sizeof(int));
@@ -335,8 +336,10 @@ static oxrt_status *count_readers(const oxrt_graph_plan *p, int **out) {
     free(left), free(captured);
     return OXRT_OOM();
   }
+  bool keep_all = false;
   for (int k = 0; k < p->n_steps; k++) {
     const oxrt_node *nd = p->steps[k].node;
+    if (p->steps[k].impl && p->steps[k].impl->reads_graph) keep_all = true;
     for (int i = 0; i < nd->n_inputs; i++)
       if (nd->inputs[i] >= 0) left[nd->inputs[i]]++;
     for (int a = 0; a < nd->n_attrs; a++) {
@@ -347,7 +350,7 @@ static oxrt_status *count_readers(const oxrt_graph_plan *p, int **out) {
   }
   for (int i = 0; i < g->n_outputs; i++) captured[g->outputs[i]] = 1;
   for (int id = 0; id < g->n_values; id++)
-    if (!constant_of(g, id) || g->values[id].is_output || captured[id] || !left[id]) left[id] = -1;
+    if (keep_all || !constant_of(g, id) || g->values[id].is_output || captured[id] || !left[id]) left[id] = -1;
   free(captured);
   *out = left;
   return NULL;

@@ -384,3 +384,39 @@ void test_engine_rnn_prepared(void) {
     free(x), free(b1), free(b2);
   }
 }
+
+static void ref_grad(float *const *in, float *const *w, float *y) { /* d(sum x W)/dx = row sums of W, per row of x */
+  (void)in;
+  for (int m = 0; m < 4; m++)
+    for (int k = 0; k < 512; k++) {
+      double s = 0;
+      for (int n = 0; n < 512; n++) s += w[0][k * 512 + n];
+      y[m * 512 + k] = (float)s;
+    }
+}
+
+/* Gradient evaluates the graph's own nodes and reads their weights itself: nothing of its graph is released. */
+void test_engine_gradient_keeps_weights(void) {
+  static const char text[] = "<ir_version: 8, opset_import: [\"\" : 17, \"ai.onnx.preview.training\" : 1]>\n"
+                             "g (float[4,512] X) => (float[4,512] Y)\n<float[1] W = {0}>\n{\n  Z = MatMul(X, W)\n"
+                             "  Y = ai.onnx.preview.training.Gradient<xs = [\"X\"], y = \"Z\">(X)\n}\n";
+  tensor_spec ins[1] = {{"X", OXRT_FLOAT, 2, {4, 512}}}, inits[1] = {{"W", OXRT_FLOAT, 2, {512, 512}}};
+  float *w[1] = {0}, *x = malloc(sizeof(float) * 4 * 512), *want = malloc(sizeof(float) * 4 * 512);
+  uint8_t *bytes = NULL;
+  size_t size = 0;
+  bool ok = x && want && build(text, inits, 1, w, &bytes, &size);
+  CHECK(ok);
+  oxrt_session *s = ok ? open_session(bytes, size, FROM_MEMORY) : NULL;
+  CHECK(s != NULL);
+  if (s) {
+    fill(x, 4 * 512, 5, OXRT_FLOAT);
+    float *in[1] = {x};
+    ref_grad(in, w, want);
+    CHECK(s->weights.released == 0);
+    float *y = run(s, ins, in, 1, 4 * 512);
+    CHECK(y && close_to(y, want, 4 * 512, 1e-4f));
+    free(y);
+  }
+  oxrt_session_free(s);
+  free(w[0]), free(x), free(want), free(bytes);
+}

@@ -739,5 +739,6 @@ out:
   return st;
 }
 
-static const oxrt_op_impl gradient_impls[] = {{.since_version = 1, .run = gradient_run}};
+/* its forward and backward passes read the graph's weights themselves: they stay */
+static const oxrt_op_impl gradient_impls[] = {{.since_version = 1, .run = gradient_run, .reads_graph = true}};
 OXRT_REGISTER_OP(training_Gradient) = {"ai.onnx.preview.training", "Gradient", OXRT_IMPLS(gradient_impls)};
