@@ -285,7 +285,8 @@ static size_t drop_pages(const void *p, size_t n) {
 #if defined(__unix__) || defined(__APPLE__)
   long pg = sysconf(_SC_PAGESIZE);
   if (pg <= 0) return 0;
-  uintptr_t b = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1), e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+  uintptr_t mask = ~((uintptr_t)pg - 1);
+  uintptr_t b = ((uintptr_t)p + (uintptr_t)pg - 1) & mask, e = ((uintptr_t)p + n) & mask;
   if (e <= b || madvise((void *)b, e - b, MADV_DONTNEED) != 0) return 0;
   return e - b;
 #else
@@ -304,7 +305,7 @@ static size_t drop_mapped(const oxrt_model *m, oxrt_value *v) {
     int kind = k < 0 ? m->map_kind : m->ext_kind[k];
     if (!mb || b < mb || e > mb + ms || (kind != 1 && kind != 2)) continue;
     size_t dropped = drop_pages(v->data, v->nbytes);
-    if (kind == 2) v->data = NULL;
+    if (kind == 2 && dropped) v->data = NULL; /* zeros now where pages were dropped */
     return dropped;
   }
   return 0;
