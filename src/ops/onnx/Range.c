@@ -1,6 +1,7 @@
 /* Range.c - Range(start, limit, delta): max(ceil((limit - start) / delta), 0) values start + i * delta.
  * Integers are exact; float16/bfloat16 (opset 27) are computed in float (stash_type 1) or double (11). */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <math.h>
 
 static oxrt_status *range_int(oxrt_kernel_ctx *ctx, oxrt_elem_type t, int64_t start, int64_t limit, int64_t delta) {
@@ -64,4 +65,14 @@ static const oxrt_op_impl range_impls[] = {
     {.since_version = 11, .type_mask = RANGE_TYPES, .run = range_run},
     {.since_version = 27, .type_mask = RANGE_TYPES | OXRT_TBIT(OXRT_FLOAT16) | OXRT_TBIT(OXRT_BFLOAT16), .run = range_run},
 };
-OXRT_REGISTER_OP(Range) = {"", "Range", OXRT_IMPLS(range_impls)};
+
+/* 1-D of the type of `start`; its length is known only from the values. */
+static oxrt_status *infer_range(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x, out;
+  if (!oxrt_infer_input(ctx, 0, &x)) return NULL;
+  oxrt_tshape_clear(&out);
+  out.elem = x.elem, out.rank = 1, out.dims[0] = -1;
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Range) = {"", "Range", OXRT_IMPLS(range_impls), .infer = infer_range};
