@@ -53,6 +53,20 @@ bool oxrt_tshape_broadcast(oxrt_tshape *out, const oxrt_tshape *in, int n) {
   return true;
 }
 
+bool oxrt_tshape_union(const oxrt_tshape *a, const oxrt_tshape *b, oxrt_tshape *out) {
+  oxrt_tshape_clear(out);
+  if (a->elem == OXRT_UNDEFINED || a->elem != b->elem) return false;
+  out->elem = a->elem;
+  if (a->rank < 0 || a->rank != b->rank) return true;
+  out->rank = a->rank;
+  for (int i = 0; i < a->rank; i++) {
+    bool same_name = a->names[i] && b->names[i] && strcmp(a->names[i], b->names[i]) == 0;
+    out->dims[i] = a->dims[i] >= 0 && a->dims[i] == b->dims[i] ? a->dims[i] : -1;
+    out->names[i] = out->dims[i] < 0 && same_name ? a->names[i] : NULL;
+  }
+  return true;
+}
+
 int64_t oxrt_window_out(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t pb, int64_t pe,
                         const char *auto_pad, bool ceil_mode) {
   /* hostile attributes (stride 0, huge values) leave the size unknown; the kernel reports them */

@@ -14,6 +14,9 @@ void oxrt_tshape_clear(oxrt_tshape *s);
 /* Multidirectional (numpy) broadcast of n shapes into *out (rank -1 when one rank is unknown); false on a
  * contradiction between fixed sizes. Symbolic sizes are kept when they agree by name. */
 bool oxrt_tshape_broadcast(oxrt_tshape *out, const oxrt_tshape *in, int n);
+/* What two values have in common (If branches, loop state before and after): false when the element types
+ * differ or one is unknown; sizes that differ become unknown, ranks that differ an unknown rank. */
+bool oxrt_tshape_union(const oxrt_tshape *a, const oxrt_tshape *b, oxrt_tshape *out);
 /* "[batch,3,224,224]" into buf, for messages. */
 const char *oxrt_tshape_text(const oxrt_tshape *s, char *buf, size_t cap);
 /* Spatial output size of a convolution/pooling window; -1 when unknown (or attributes are hostile). */
