@@ -109,9 +109,23 @@ static oxrt_status *set_shape(struct oxrt_infer *c, int id, const oxrt_tshape *s
   if (id < 0 || s->elem == OXRT_UNDEFINED || s->rank > OXRT_MAX_RANK) return NULL;
   if (c->flags & OXRT_INFER_STRICT) OXRT_TRY(check_declared(&g->values[id], s));
   const oxrt_type *old = g->values[id].type;
-  /* keep a declaration unless it says less than what was inferred */
-  if (old && !(old->kind == OXRT_KIND_TENSOR && (old->elem_type == OXRT_UNDEFINED || (old->rank < 0 && s->rank >= 0))))
+  /* keep a declaration unless it says less than what was inferred; unknown sizes it leaves are filled in */
+  oxrt_tshape merged;
+  if (old && old->kind == OXRT_KIND_TENSOR && old->elem_type == s->elem && old->rank >= 0 && old->rank == s->rank &&
+      old->rank <= OXRT_MAX_RANK) {
+    bool more = false;
+    merged = *s;
+    for (int i = 0; i < s->rank; i++) {
+      const char *name = old->dim_params ? old->dim_params[i] : NULL;
+      if (old->dims[i] >= 0 || name) merged.dims[i] = old->dims[i], merged.names[i] = name;
+      else more |= s->dims[i] >= 0 || s->names[i];
+    }
+    if (!more) return NULL;
+    s = &merged;
+  } else if (old && !(old->kind == OXRT_KIND_TENSOR &&
+                      (old->elem_type == OXRT_UNDEFINED || (old->rank < 0 && s->rank >= 0)))) {
     return NULL;
+  }
   oxrt_type *t = oxrt_arena_alloc(g->arena, sizeof *t);
   if (!t) return OXRT_OOM();
   memset(t, 0, sizeof *t);
