@@ -6,8 +6,8 @@
  * and, for small int64 tensors, their content (data propagation through Shape/Gather/Concat/... chains).
  * Values no rule describes stay unknown and are shaped at run time by the kernels. Contradictions between fixed
  * dimensions (e.g. a MatMul whose inner sizes differ) are reported here, naming the node, instead of at the first
- * run. With OXRT_INFER_EXTENDED (the toolkit) the bodies of If/Loop/Scan are walked too, through
- * oxrt_infer_subgraph, so that `oxrt infer-shapes` writes value_info inside subgraphs.
+ * run. With OXRT_INFER_EXTENDED (the session and the toolkit) the bodies of If/Loop/Scan are walked too, through
+ * oxrt_infer_subgraph, so that their outputs are shaped and `oxrt infer-shapes` writes value_info inside them.
  */
 #include "engine.h"
 #include "infer.h"
@@ -157,6 +157,15 @@ const oxrt_known_ints *oxrt_infer_known(const oxrt_infer_ctx *ctx, int i) {
   return i >= 0 && i < n->n_inputs ? known(ctx->walk, n->inputs[i]) : NULL;
 }
 
+const oxrt_value *oxrt_infer_constant(const oxrt_infer_ctx *ctx, int i) {
+  const oxrt_node *n = ctx->node;
+  int id = i >= 0 && i < n->n_inputs ? n->inputs[i] : -1;
+  if (id < 0) return NULL;
+  struct oxrt_infer *c = owner(ctx->walk, &id);
+  const oxrt_value *t = c->g->values[id].init;
+  return t && t->kind == OXRT_KIND_TENSOR ? t : NULL;
+}
+
 oxrt_status *oxrt_infer_output(oxrt_infer_ctx *ctx, int i, const oxrt_tshape *s) {
   const oxrt_node *n = ctx->node;
   return i >= 0 && i < n->n_outputs ? set_shape(ctx->walk, n->outputs[i], s) : NULL;
@@ -176,7 +185,7 @@ oxrt_status *oxrt_infer_subgraph(oxrt_infer_ctx *ctx, oxrt_graph *g, const oxrt_
                                  oxrt_tshape *outs) {
   struct oxrt_infer *c = ctx->walk;
   for (int k = 0; k < g->n_outputs; k++) tshape_clear(&outs[k]);
-  if (!(c->flags & OXRT_INFER_EXTENDED)) return NULL; /* the session shapes subgraph values at run time */
+  if (!(c->flags & OXRT_INFER_EXTENDED)) return NULL; /* main graph only */
   struct oxrt_infer sub = {c->m, g, c->flags, NULL, c};
   if (!(sub.known = calloc((size_t)g->n_values + 1, sizeof *sub.known))) return OXRT_OOM();
   oxrt_status *st = NULL;
@@ -238,7 +247,7 @@ oxrt_status *oxrt_infer_shapes(oxrt_session *s) {
   const oxrt_graph_plan *p = s->main_plan;
   int n = p ? p->n_steps : g->n_nodes;
   oxrt_infer *c = NULL;
-  OXRT_TRY(oxrt_infer_begin(s->model, g, 0, &c));
+  OXRT_TRY(oxrt_infer_begin(s->model, g, OXRT_INFER_EXTENDED, &c));
   oxrt_status *st = NULL;
   for (int i = 0; i < n && !st; i++) {
     const oxrt_node *nd = p ? p->steps[i].node : &g->nodes[i];

@@ -73,6 +73,9 @@ typedef oxrt_status *(*oxrt_infer_fn)(oxrt_infer_ctx *ctx);
 bool oxrt_infer_input(const oxrt_infer_ctx *ctx, int i, oxrt_tshape *s);
 /* The content of input i when data propagation knows it (initializers and Constant included), else NULL. */
 const oxrt_known_ints *oxrt_infer_known(const oxrt_infer_ctx *ctx, int i);
+/* Input i when it is a constant tensor (an initializer no feed overrides at session creation), else NULL: float
+ * parameters such as Resize scales. */
+const oxrt_value *oxrt_infer_constant(const oxrt_infer_ctx *ctx, int i);
 /* Sets output i (an omitted output is ignored). Under the checker's strict mode a contradiction with the
  * declared type is an error. */
 oxrt_status *oxrt_infer_output(oxrt_infer_ctx *ctx, int i, const oxrt_tshape *s);

@@ -262,3 +262,26 @@ static oxrt_status *reduce_rule(oxrt_infer_ctx *ctx, bool arg) {
 
 oxrt_status *oxrt_infer_reduce(oxrt_infer_ctx *ctx) { return reduce_rule(ctx, false); }
 oxrt_status *oxrt_infer_arg_reduce(oxrt_infer_ctx *ctx) { return reduce_rule(ctx, true); }
+
+oxrt_status *oxrt_infer_rnn(oxrt_infer_ctx *ctx) {
+  const oxrt_node *n = ctx->node;
+  oxrt_tshape x, y, h;
+  if (!oxrt_infer_input(ctx, 0, &x) || x.rank != 3) return NULL;
+  int64_t hidden = oxrt_attr_int(n, "hidden_size", -1);
+  int64_t dirs = strcmp(oxrt_attr_string(n, "direction", "forward"), "bidirectional") == 0 ? 2 : 1;
+  bool batch_first = oxrt_attr_int(n, "layout", 0) != 0;
+  int64_t seq = x.dims[batch_first ? 1 : 0], batch = x.dims[batch_first ? 0 : 1];
+  const char *seq_name = x.names[batch_first ? 1 : 0], *batch_name = x.names[batch_first ? 0 : 1];
+  if (hidden < 0) return NULL;
+  y = x, y.rank = 4;
+  int64_t yd[4] = {seq, dirs, batch, hidden}, yb[4] = {batch, seq, dirs, hidden};
+  const char *yn[4] = {seq_name, NULL, batch_name, NULL}, *ybn[4] = {batch_name, seq_name, NULL, NULL};
+  for (int i = 0; i < 4; i++) y.dims[i] = batch_first ? yb[i] : yd[i], y.names[i] = batch_first ? ybn[i] : yn[i];
+  h = x, h.rank = 3;
+  h.dims[batch_first ? 0 : 1] = batch, h.names[batch_first ? 0 : 1] = batch_name;
+  h.dims[batch_first ? 1 : 0] = dirs, h.names[batch_first ? 1 : 0] = NULL;
+  h.dims[2] = hidden, h.names[2] = NULL;
+  OXRT_TRY(oxrt_infer_output(ctx, 0, &y));
+  for (int i = 1; i < n->n_outputs; i++) OXRT_TRY(oxrt_infer_output(ctx, i, &h));
+  return NULL;
+}

@@ -54,4 +54,7 @@ oxrt_status *oxrt_infer_reduce(oxrt_infer_ctx *ctx);
 /* ArgMax/ArgMin: one `axis`, int64 output. */
 oxrt_status *oxrt_infer_arg_reduce(oxrt_infer_ctx *ctx);
 
+/* RNN, GRU, LSTM: Y [seq, dirs, batch, hidden] and Y_h/Y_c [dirs, batch, hidden] (batch first with layout 1). */
+oxrt_status *oxrt_infer_rnn(oxrt_infer_ctx *ctx);
+
 #endif

@@ -67,7 +67,8 @@ static oxrt_elem_type value_type(oxrt_graph *g, int id, int depth) {
   const oxrt_op_schema *sc = oxrt_registry_find(p->domain, p->op_type);
   if (!sc || !(sc->flags & OXRT_OP_SAME_ELEM_TYPE) || p->outputs[0] != id) return OXRT_UNDEFINED;
   /* ops whose first two inputs share the type: a declared one (a constant, a weight) settles it at once */
-  if ((sc->flags & OXRT_OP_INPUT1_SAME_TYPE) && p->n_inputs >= 2 && (t = opt_elem_type(g, p->inputs[1])) != OXRT_UNDEFINED)
+  if ((sc->flags & OXRT_OP_INPUT1_SAME_TYPE) && p->n_inputs >= 2 &&
+      (t = opt_elem_type(g, p->inputs[1])) != OXRT_UNDEFINED)
     return t;
   return value_type(g, p->inputs[0], depth + 1);
 }

@@ -18,7 +18,8 @@ from onnx import shape_inference  # noqa: E402
 from test_toolkit_infer import says_less, tinfo  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUITES = ["/usr/include/onnx/backend/test/data/node", os.path.join(HERE, "..", "..", "..", "shared", "onnx-tests", "node")]
+SUITES = ["/usr/include/onnx/backend/test/data/node",
+          os.path.join(HERE, "..", "..", "..", "shared", "onnx-tests", "node")]
 PATTERNS = ["test_if*", "test_loop*", "test_scan*", "test_range_*_expanded"]
 
 

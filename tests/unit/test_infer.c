@@ -122,8 +122,9 @@ void test_infer_matmul_gemm_and_layout(void) {
            "  fl = Flatten <axis = 2> (t)\n  ax = Constant <value = int64[1] {1}> ()\n  un = Unsqueeze(a, ax)\n"
            "  sq = Squeeze(un, ax)\n  rs = ReduceMean <keepdims = 0> (t, ax)\n  am = ArgMax <axis = -1> (t)\n"
            "  z = Identity(m)\n}\n",
-           (const char *const[]){"m", "float[B,S,3072]", "g1", "float[N,7]", "tr", "float[B,4,5,3]", "fl", "float[?,20]",
-                                 "un", "float[N,1,5]", "sq", "float[N,5]", "rs", "float[B,4,5]", "am", "int64[B,3,4,1]",
+           (const char *const[]){"m", "float[B,S,3072]", "g1", "float[N,7]", "tr", "float[B,4,5,3]",
+                                 "fl", "float[?,20]", "un", "float[N,1,5]", "sq", "float[N,5]", "rs", "float[B,4,5]",
+                                 "am", "int64[B,3,4,1]",
                                  NULL});
 }
 

@@ -11,4 +11,6 @@ static oxrt_status *bias_gelu_run(oxrt_kernel_ctx *ctx) {
 
 static const oxrt_op_impl bias_gelu_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = bias_gelu_run}};
-OXRT_REGISTER_OP(ms_BiasGelu) = {"com.microsoft", "BiasGelu", OXRT_IMPLS(bias_gelu_impls), .infer = oxrt_infer_broadcast, .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(ms_BiasGelu) = {"com.microsoft", "BiasGelu", OXRT_IMPLS(bias_gelu_impls),
+                                 .infer = oxrt_infer_broadcast,
+                                 .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};

@@ -10,4 +10,6 @@ static oxrt_status *fast_gelu_run(oxrt_kernel_ctx *ctx) {
 
 static const oxrt_op_impl fast_gelu_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = fast_gelu_run}};
-OXRT_REGISTER_OP(ms_FastGelu) = {"com.microsoft", "FastGelu", OXRT_IMPLS(fast_gelu_impls), .infer = oxrt_infer_broadcast, .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(ms_FastGelu) = {"com.microsoft", "FastGelu", OXRT_IMPLS(fast_gelu_impls),
+                                 .infer = oxrt_infer_broadcast,
+                                 .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};

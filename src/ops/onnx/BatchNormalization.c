@@ -171,4 +171,5 @@ static const oxrt_op_impl bn_impls[] = {
     {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, .run = bn_run}, /* training_mode */
     {.since_version = 15, .type_mask = OXRT_TMASK_FLOATS, .run = bn_run}, /* scale/bias and mean/var types apart */
 };
-OXRT_REGISTER_OP(BatchNormalization) = {"", "BatchNormalization", OXRT_IMPLS(bn_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(BatchNormalization) = {"", "BatchNormalization", OXRT_IMPLS(bn_impls), .infer = oxrt_infer_same,
+                                        .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -80,4 +80,5 @@ static oxrt_status *infer_concat(oxrt_infer_ctx *ctx) {
   return n->n_inputs > 0 ? oxrt_infer_output(ctx, 0, &out) : NULL;
 }
 
-OXRT_REGISTER_OP(Concat) = {"", "Concat", OXRT_IMPLS(concat_impls), .infer = infer_concat, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Concat) = {"", "Concat", OXRT_IMPLS(concat_impls), .infer = infer_concat,
+                            .flags = OXRT_OP_SAME_ELEM_TYPE};

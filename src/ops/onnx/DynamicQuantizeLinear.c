@@ -77,4 +77,5 @@ static oxrt_status *dql_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl dql_impls[] = {{.since_version = 11, .type_mask = OXRT_TBIT(OXRT_FLOAT), .run = dql_run}};
-OXRT_REGISTER_OP(DynamicQuantizeLinear) = {"", "DynamicQuantizeLinear", OXRT_IMPLS(dql_impls), .flags = OXRT_OP_NO_FOLD};
+OXRT_REGISTER_OP(DynamicQuantizeLinear) = {"", "DynamicQuantizeLinear", OXRT_IMPLS(dql_impls),
+                                           .flags = OXRT_OP_NO_FOLD};

@@ -56,4 +56,5 @@ static oxrt_status *infer_expand(oxrt_infer_ctx *ctx) {
   return oxrt_infer_output(ctx, 0, &out);
 }
 
-OXRT_REGISTER_OP(Expand) = {"", "Expand", OXRT_IMPLS(expand_impls), .infer = infer_expand, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Expand) = {"", "Expand", OXRT_IMPLS(expand_impls), .infer = infer_expand,
+                            .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -34,4 +34,5 @@ static oxrt_status *infer_flatten(oxrt_infer_ctx *ctx) {
   return oxrt_infer_output(ctx, 0, &out);
 }
 
-OXRT_REGISTER_OP(Flatten) = {"", "Flatten", OXRT_IMPLS(flatten_impls), .infer = infer_flatten, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Flatten) = {"", "Flatten", OXRT_IMPLS(flatten_impls), .infer = infer_flatten,
+                             .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -76,4 +76,5 @@ static oxrt_status *infer_gather(oxrt_infer_ctx *ctx) {
   return oxrt_infer_output(ctx, 0, &out);
 }
 
-OXRT_REGISTER_OP(Gather) = {"", "Gather", OXRT_IMPLS(gather_impls), .infer = infer_gather, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Gather) = {"", "Gather", OXRT_IMPLS(gather_impls), .infer = infer_gather,
+                            .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -47,4 +47,5 @@ static oxrt_status *infer_gather_elements(oxrt_infer_ctx *ctx) {
   return oxrt_infer_output(ctx, 0, &ix);
 }
 
-OXRT_REGISTER_OP(GatherElements) = {"", "GatherElements", OXRT_IMPLS(gather_elements_impls), .infer = infer_gather_elements};
+OXRT_REGISTER_OP(GatherElements) = {"", "GatherElements", OXRT_IMPLS(gather_elements_impls),
+                                    .infer = infer_gather_elements};

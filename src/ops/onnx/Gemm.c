@@ -153,4 +153,5 @@ static oxrt_status *infer_gemm(oxrt_infer_ctx *ctx) {
   return oxrt_infer_output(ctx, 0, &out);
 }
 
-OXRT_REGISTER_OP(Gemm) = {"", "Gemm", OXRT_IMPLS(gemm_impls), .infer = infer_gemm, .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(Gemm) = {"", "Gemm", OXRT_IMPLS(gemm_impls), .infer = infer_gemm,
+                          .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};

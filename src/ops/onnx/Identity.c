@@ -12,4 +12,5 @@ static oxrt_status *identity_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl identity_impls[] = {{.since_version = 1, .run = identity_run}};
-OXRT_REGISTER_OP(Identity) = {"", "Identity", OXRT_IMPLS(identity_impls), .infer = oxrt_infer_same_content, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Identity) = {"", "Identity", OXRT_IMPLS(identity_impls), .infer = oxrt_infer_same_content,
+                              .flags = OXRT_OP_SAME_ELEM_TYPE};

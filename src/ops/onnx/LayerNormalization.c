@@ -98,4 +98,5 @@ static oxrt_status *ln_run(oxrt_kernel_ctx *ctx) {
 static const oxrt_op_impl ln_impls[] = {
     {.since_version = 17, .type_mask = OXRT_TMASK_FLOATS, .run = ln_run},
 };
-OXRT_REGISTER_OP(LayerNormalization) = {"", "LayerNormalization", OXRT_IMPLS(ln_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(LayerNormalization) = {"", "LayerNormalization", OXRT_IMPLS(ln_impls), .infer = oxrt_infer_same,
+                                        .flags = OXRT_OP_SAME_ELEM_TYPE};

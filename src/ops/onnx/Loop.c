@@ -208,7 +208,8 @@ static oxrt_status *infer_loop(oxrt_infer_ctx *ctx) {
   const oxrt_node *n = ctx->node;
   const oxrt_attr *ba = oxrt_node_attr(n, "body");
   int n_state = n->n_inputs - 2;
-  if (!ba || !ba->g || n_state < 0 || ba->g->n_inputs != n_state + 2 || ba->g->n_outputs != n->n_outputs + 1) return NULL;
+  if (!ba || !ba->g || n_state < 0 || ba->g->n_inputs != n_state + 2 || ba->g->n_outputs != n->n_outputs + 1)
+    return NULL;
   oxrt_graph *body = ba->g;
   oxrt_tshape *formal = calloc((size_t)body->n_inputs + (size_t)body->n_outputs + 1, sizeof *formal);
   if (!formal) return OXRT_OOM();

@@ -139,4 +139,5 @@ static oxrt_status *infer_matmul(oxrt_infer_ctx *ctx) {
   return oxrt_infer_output(ctx, 0, &out);
 }
 
-OXRT_REGISTER_OP(MatMul) = {"", "MatMul", OXRT_IMPLS(matmul_impls), .infer = infer_matmul, .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(MatMul) = {"", "MatMul", OXRT_IMPLS(matmul_impls), .infer = infer_matmul,
+                            .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};

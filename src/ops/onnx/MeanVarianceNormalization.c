@@ -75,4 +75,5 @@ static const oxrt_op_impl mvn_impls[] = {
     {.since_version = 9, .type_mask = OXRT_TMASK_FLOATS, .run = mvn_run},
     {.since_version = 13, .type_mask = OXRT_TMASK_FLOATS, .run = mvn_run},
 };
-OXRT_REGISTER_OP(MeanVarianceNormalization) = {"", "MeanVarianceNormalization", OXRT_IMPLS(mvn_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(MeanVarianceNormalization) = {"", "MeanVarianceNormalization", OXRT_IMPLS(mvn_impls),
+                                               .infer = oxrt_infer_same};

@@ -490,7 +490,8 @@ static const oxrt_op_impl maxpool_impls[] = {
     {.since_version = 12, .type_mask = MAXPOOL_T12, .run = maxpool_run}, /* int8, uint8 */
     {.since_version = 22, .type_mask = MAXPOOL_T12, .run = maxpool_run},
 };
-OXRT_REGISTER_OP(MaxPool) = {"", "MaxPool", OXRT_IMPLS(maxpool_impls), .infer = oxrt_infer_pool, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(MaxPool) = {"", "MaxPool", OXRT_IMPLS(maxpool_impls), .infer = oxrt_infer_pool,
+                             .flags = OXRT_OP_SAME_ELEM_TYPE};
 
 static const oxrt_op_impl avgpool_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run},
@@ -500,7 +501,8 @@ static const oxrt_op_impl avgpool_impls[] = {
     {.since_version = 19, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run}, /* dilations */
     {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run},
 };
-OXRT_REGISTER_OP(AveragePool) = {"", "AveragePool", OXRT_IMPLS(avgpool_impls), .infer = oxrt_infer_pool, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(AveragePool) = {"", "AveragePool", OXRT_IMPLS(avgpool_impls), .infer = oxrt_infer_pool,
+                                 .flags = OXRT_OP_SAME_ELEM_TYPE};
 
 static const oxrt_op_impl lppool_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = lppool_run}, /* float p */
@@ -521,7 +523,8 @@ static const oxrt_op_impl gavg_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = gavg_run},
     {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = gavg_run},
 };
-OXRT_REGISTER_OP(GlobalAveragePool) = {"", "GlobalAveragePool", OXRT_IMPLS(gavg_impls), .infer = oxrt_infer_global_pool, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(GlobalAveragePool) = {"", "GlobalAveragePool", OXRT_IMPLS(gavg_impls), .infer = oxrt_infer_global_pool,
+                                       .flags = OXRT_OP_SAME_ELEM_TYPE};
 
 static const oxrt_op_impl glp_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = glp_run},

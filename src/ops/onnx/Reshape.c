@@ -96,4 +96,5 @@ static oxrt_status *infer_reshape(oxrt_infer_ctx *ctx) {
   return oxrt_infer_output(ctx, 0, &out);
 }
 
-OXRT_REGISTER_OP(Reshape) = {"", "Reshape", OXRT_IMPLS(reshape_impls), .infer = infer_reshape, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Reshape) = {"", "Reshape", OXRT_IMPLS(reshape_impls), .infer = infer_reshape,
+                             .flags = OXRT_OP_SAME_ELEM_TYPE};

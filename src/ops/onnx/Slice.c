@@ -91,7 +91,8 @@ static oxrt_status *infer_slice(oxrt_infer_ctx *ctx) {
   const oxrt_known_ints *a = oxrt_infer_known(ctx, 0), *st = oxrt_infer_known(ctx, 1), *en = oxrt_infer_known(ctx, 2);
   const oxrt_known_ints *ax = oxrt_infer_known(ctx, 3), *sp = oxrt_infer_known(ctx, 4);
   bool has_ax = n->n_inputs > 3 && n->inputs[3] >= 0, has_sp = n->n_inputs > 4 && n->inputs[4] >= 0;
-  if (a && !a->scalar && st && en && st->n == 1 && en->n == 1 && (!ax || (ax->n == 1 && (ax->v[0] == 0 || ax->v[0] == -1))) &&
+  if (a && !a->scalar && st && en && st->n == 1 && en->n == 1 &&
+      (!ax || (ax->n == 1 && (ax->v[0] == 0 || ax->v[0] == -1))) &&
       (!sp || (sp->n == 1 && sp->v[0] == 1)) && !(has_ax && !ax) && !(has_sp && !sp)) {
     int64_t s0 = st->v[0], e0 = en->v[0], len = a->n;
     if (s0 < 0) s0 += len;

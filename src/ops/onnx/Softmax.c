@@ -129,7 +129,8 @@ static const oxrt_op_impl softmax_impls[] = {
     {.since_version = 11, .type_mask = OXRT_TMASK_FLOATS, .run = softmax_run},
     {.since_version = 13, .type_mask = OXRT_TMASK_FLOATS, .run = softmax_run}, /* single-axis semantics */
 };
-OXRT_REGISTER_OP(Softmax) = {"", "Softmax", OXRT_IMPLS(softmax_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Softmax) = {"", "Softmax", OXRT_IMPLS(softmax_impls), .infer = oxrt_infer_same,
+                             .flags = OXRT_OP_SAME_ELEM_TYPE};
 
 static const oxrt_op_impl logsoftmax_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = logsoftmax_run},

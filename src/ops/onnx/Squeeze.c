@@ -71,4 +71,5 @@ static oxrt_status *infer_squeeze(oxrt_infer_ctx *ctx) {
   return oxrt_infer_output(ctx, 0, &out);
 }
 
-OXRT_REGISTER_OP(Squeeze) = {"", "Squeeze", OXRT_IMPLS(squeeze_impls), .infer = infer_squeeze, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Squeeze) = {"", "Squeeze", OXRT_IMPLS(squeeze_impls), .infer = infer_squeeze,
+                             .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -46,4 +46,5 @@ static oxrt_status *infer_transpose(oxrt_infer_ctx *ctx) {
   return oxrt_infer_output(ctx, 0, &out);
 }
 
-OXRT_REGISTER_OP(Transpose) = {"", "Transpose", OXRT_IMPLS(transpose_impls), .infer = infer_transpose, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Transpose) = {"", "Transpose", OXRT_IMPLS(transpose_impls), .infer = infer_transpose,
+                               .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -66,4 +66,5 @@ static oxrt_status *infer_unsqueeze(oxrt_infer_ctx *ctx) {
   return oxrt_infer_output(ctx, 0, &out);
 }
 
-OXRT_REGISTER_OP(Unsqueeze) = {"", "Unsqueeze", OXRT_IMPLS(unsqueeze_impls), .infer = infer_unsqueeze, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Unsqueeze) = {"", "Unsqueeze", OXRT_IMPLS(unsqueeze_impls), .infer = infer_unsqueeze,
+                               .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -520,11 +520,16 @@ static const oxrt_op_impl bitshift_impls[] = {
     {.since_version = 28, .type_mask = OXRT_TMASK_INTS, .run = bitshift_run},
 };
 
-OXRT_REGISTER_OP(Add) = {"", "Add", OXRT_IMPLS(add_impls), .infer = oxrt_infer_add, .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
-OXRT_REGISTER_OP(Sub) = {"", "Sub", OXRT_IMPLS(sub_impls), .infer = oxrt_infer_sub, .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
-OXRT_REGISTER_OP(Mul) = {"", "Mul", OXRT_IMPLS(mul_impls), .infer = oxrt_infer_mul, .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
-OXRT_REGISTER_OP(Div) = {"", "Div", OXRT_IMPLS(div_impls), .infer = oxrt_infer_div, .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
-OXRT_REGISTER_OP(Pow) = {"", "Pow", OXRT_IMPLS(pow_impls), .infer = oxrt_infer_broadcast, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Add) = {"", "Add", OXRT_IMPLS(add_impls), .infer = oxrt_infer_add,
+                         .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(Sub) = {"", "Sub", OXRT_IMPLS(sub_impls), .infer = oxrt_infer_sub,
+                         .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(Mul) = {"", "Mul", OXRT_IMPLS(mul_impls), .infer = oxrt_infer_mul,
+                         .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(Div) = {"", "Div", OXRT_IMPLS(div_impls), .infer = oxrt_infer_div,
+                         .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(Pow) = {"", "Pow", OXRT_IMPLS(pow_impls), .infer = oxrt_infer_broadcast,
+                         .flags = OXRT_OP_SAME_ELEM_TYPE};
 OXRT_REGISTER_OP(Mod) = {"", "Mod", OXRT_IMPLS(mod_impls), .infer = oxrt_infer_broadcast};
 OXRT_REGISTER_OP(And) = {"", "And", OXRT_IMPLS(and_impls), .infer = oxrt_infer_broadcast};
 OXRT_REGISTER_OP(Or) = {"", "Or", OXRT_IMPLS(or_impls), .infer = oxrt_infer_broadcast};

@@ -431,22 +431,30 @@ OXRT_REGISTER_OP(Cosh) = {"", "Cosh", OXRT_IMPLS(cosh_impls), .infer = oxrt_infe
 OXRT_REGISTER_OP(Sin) = {"", "Sin", OXRT_IMPLS(sin_impls), .infer = oxrt_infer_same};
 OXRT_REGISTER_OP(Sinh) = {"", "Sinh", OXRT_IMPLS(sinh_impls), .infer = oxrt_infer_same};
 OXRT_REGISTER_OP(Tan) = {"", "Tan", OXRT_IMPLS(tan_impls), .infer = oxrt_infer_same};
-OXRT_REGISTER_OP(Tanh) = {"", "Tanh", OXRT_IMPLS(tanh_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Tanh) = {"", "Tanh", OXRT_IMPLS(tanh_impls), .infer = oxrt_infer_same,
+                          .flags = OXRT_OP_SAME_ELEM_TYPE};
 OXRT_REGISTER_OP(Erf) = {"", "Erf", OXRT_IMPLS(erf_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
 OXRT_REGISTER_OP(Exp) = {"", "Exp", OXRT_IMPLS(exp_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
 OXRT_REGISTER_OP(Log) = {"", "Log", OXRT_IMPLS(log_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
-OXRT_REGISTER_OP(Sqrt) = {"", "Sqrt", OXRT_IMPLS(sqrt_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Sqrt) = {"", "Sqrt", OXRT_IMPLS(sqrt_impls), .infer = oxrt_infer_same,
+                          .flags = OXRT_OP_SAME_ELEM_TYPE};
 OXRT_REGISTER_OP(Reciprocal) = {"", "Reciprocal", OXRT_IMPLS(reciprocal_impls), .infer = oxrt_infer_same};
-OXRT_REGISTER_OP(Sigmoid) = {"", "Sigmoid", OXRT_IMPLS(sigmoid_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Sigmoid) = {"", "Sigmoid", OXRT_IMPLS(sigmoid_impls), .infer = oxrt_infer_same,
+                             .flags = OXRT_OP_SAME_ELEM_TYPE};
 OXRT_REGISTER_OP(Sign) = {"", "Sign", OXRT_IMPLS(sign_impls), .infer = oxrt_infer_same};
-OXRT_REGISTER_OP(Relu) = {"", "Relu", OXRT_IMPLS(relu_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
-OXRT_REGISTER_OP(LeakyRelu) = {"", "LeakyRelu", OXRT_IMPLS(leakyrelu_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
-OXRT_REGISTER_OP(ThresholdedRelu) = {"", "ThresholdedRelu", OXRT_IMPLS(thresholdedrelu_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Relu) = {"", "Relu", OXRT_IMPLS(relu_impls), .infer = oxrt_infer_same,
+                          .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(LeakyRelu) = {"", "LeakyRelu", OXRT_IMPLS(leakyrelu_impls), .infer = oxrt_infer_same,
+                               .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(ThresholdedRelu) = {"", "ThresholdedRelu", OXRT_IMPLS(thresholdedrelu_impls),
+                                     .infer = oxrt_infer_same};
 OXRT_REGISTER_OP(Elu) = {"", "Elu", OXRT_IMPLS(elu_impls), .infer = oxrt_infer_same};
 OXRT_REGISTER_OP(Selu) = {"", "Selu", OXRT_IMPLS(selu_impls), .infer = oxrt_infer_same};
 OXRT_REGISTER_OP(Celu) = {"", "Celu", OXRT_IMPLS(celu_impls), .infer = oxrt_infer_same};
-OXRT_REGISTER_OP(HardSigmoid) = {"", "HardSigmoid", OXRT_IMPLS(hardsigmoid_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
-OXRT_REGISTER_OP(HardSwish) = {"", "HardSwish", OXRT_IMPLS(hardswish_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(HardSigmoid) = {"", "HardSigmoid", OXRT_IMPLS(hardsigmoid_impls), .infer = oxrt_infer_same,
+                                 .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(HardSwish) = {"", "HardSwish", OXRT_IMPLS(hardswish_impls), .infer = oxrt_infer_same,
+                               .flags = OXRT_OP_SAME_ELEM_TYPE};
 OXRT_REGISTER_OP(Softplus) = {"", "Softplus", OXRT_IMPLS(softplus_impls), .infer = oxrt_infer_same};
 OXRT_REGISTER_OP(Softsign) = {"", "Softsign", OXRT_IMPLS(softsign_impls), .infer = oxrt_infer_same};
 OXRT_REGISTER_OP(Shrink) = {"", "Shrink", OXRT_IMPLS(shrink_impls), .infer = oxrt_infer_same};

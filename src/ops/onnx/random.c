@@ -175,7 +175,10 @@ static oxrt_status *infer_random_like(oxrt_infer_ctx *ctx) {
 
 OXRT_REGISTER_OP(RandomNormal) = {"", "RandomNormal", OXRT_IMPLS(rnormal_impls), .flags = OXRT_OP_NONDETERMINISTIC};
 OXRT_REGISTER_OP(RandomUniform) = {"", "RandomUniform", OXRT_IMPLS(runiform_impls), .flags = OXRT_OP_NONDETERMINISTIC};
-OXRT_REGISTER_OP(RandomNormalLike) = {"", "RandomNormalLike", OXRT_IMPLS(rnormal_like_impls), .infer = infer_random_like, .flags = OXRT_OP_NONDETERMINISTIC};
-OXRT_REGISTER_OP(RandomUniformLike) = {"", "RandomUniformLike", OXRT_IMPLS(runiform_like_impls), .infer = infer_random_like, .flags = OXRT_OP_NONDETERMINISTIC};
-OXRT_REGISTER_OP(Bernoulli) = {"", "Bernoulli", OXRT_IMPLS(bernoulli_impls), .infer = infer_random_like, .flags = OXRT_OP_NONDETERMINISTIC};
+OXRT_REGISTER_OP(RandomNormalLike) = {"", "RandomNormalLike", OXRT_IMPLS(rnormal_like_impls),
+                                      .infer = infer_random_like, .flags = OXRT_OP_NONDETERMINISTIC};
+OXRT_REGISTER_OP(RandomUniformLike) = {"", "RandomUniformLike", OXRT_IMPLS(runiform_like_impls),
+                                       .infer = infer_random_like, .flags = OXRT_OP_NONDETERMINISTIC};
+OXRT_REGISTER_OP(Bernoulli) = {"", "Bernoulli", OXRT_IMPLS(bernoulli_impls), .infer = infer_random_like,
+                               .flags = OXRT_OP_NONDETERMINISTIC};
 OXRT_REGISTER_OP(Multinomial) = {"", "Multinomial", OXRT_IMPLS(multinomial_impls), .flags = OXRT_OP_NONDETERMINISTIC};

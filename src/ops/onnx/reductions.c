@@ -381,7 +381,8 @@ static const oxrt_op_impl rmin_impls[] = {
 };
 
 OXRT_REGISTER_OP(ReduceSum) = {"", "ReduceSum", OXRT_IMPLS(rsum_impls), .infer = oxrt_infer_reduce};
-OXRT_REGISTER_OP(ReduceMean) = {"", "ReduceMean", OXRT_IMPLS(rmean_impls), .infer = oxrt_infer_reduce, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(ReduceMean) = {"", "ReduceMean", OXRT_IMPLS(rmean_impls), .infer = oxrt_infer_reduce,
+                                .flags = OXRT_OP_SAME_ELEM_TYPE};
 OXRT_REGISTER_OP(ReduceMax) = {"", "ReduceMax", OXRT_IMPLS(rmax_impls), .infer = oxrt_infer_reduce};
 OXRT_REGISTER_OP(ReduceMin) = {"", "ReduceMin", OXRT_IMPLS(rmin_impls), .infer = oxrt_infer_reduce};
 OXRT_REGISTER_OP(ReduceProd) = {"", "ReduceProd", OXRT_IMPLS(rprod_impls), .infer = oxrt_infer_reduce};
