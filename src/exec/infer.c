@@ -20,6 +20,7 @@
 typedef struct kval {
   bool valid;
   oxrt_known_ints k;
+  const oxrt_value *tensor; /* a constant produced by a node (oxrt_infer_set_constant) */
 } kval;
 
 struct oxrt_infer {
@@ -163,7 +164,13 @@ const oxrt_value *oxrt_infer_constant(const oxrt_infer_ctx *ctx, int i) {
   if (id < 0) return NULL;
   struct oxrt_infer *c = owner(ctx->walk, &id);
   const oxrt_value *t = c->g->values[id].init;
+  if (!t && c->known) t = c->known[id].tensor;
   return t && t->kind == OXRT_KIND_TENSOR ? t : NULL;
+}
+
+void oxrt_infer_set_constant(oxrt_infer_ctx *ctx, int i, const oxrt_value *t) {
+  const oxrt_node *n = ctx->node;
+  if (i >= 0 && i < n->n_outputs && n->outputs[i] >= 0 && ctx->walk->known) ctx->walk->known[n->outputs[i]].tensor = t;
 }
 
 oxrt_status *oxrt_infer_output(oxrt_infer_ctx *ctx, int i, const oxrt_tshape *s) {

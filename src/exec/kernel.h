@@ -73,14 +73,17 @@ typedef oxrt_status *(*oxrt_infer_fn)(oxrt_infer_ctx *ctx);
 bool oxrt_infer_input(const oxrt_infer_ctx *ctx, int i, oxrt_tshape *s);
 /* The content of input i when data propagation knows it (initializers and Constant included), else NULL. */
 const oxrt_known_ints *oxrt_infer_known(const oxrt_infer_ctx *ctx, int i);
-/* Input i when it is a constant tensor (an initializer no feed overrides at session creation), else NULL: float
- * parameters such as Resize scales. */
+/* Input i when it is a constant tensor (an initializer, or an output recorded by oxrt_infer_set_constant), else
+ * NULL: float parameters such as Resize scales. */
 const oxrt_value *oxrt_infer_constant(const oxrt_infer_ctx *ctx, int i);
 /* Sets output i (an omitted output is ignored). Under the checker's strict mode a contradiction with the
  * declared type is an error. */
 oxrt_status *oxrt_infer_output(oxrt_infer_ctx *ctx, int i, const oxrt_tshape *s);
 /* Records the content of output i for data propagation. */
 void oxrt_infer_set_known(oxrt_infer_ctx *ctx, int i, const oxrt_known_ints *k);
+/* Records that output i is the constant tensor `t` (owned by the node, e.g. Constant's value attribute), so that
+ * oxrt_infer_constant sees it in readers. */
+void oxrt_infer_set_constant(oxrt_infer_ctx *ctx, int i, const oxrt_value *t);
 /* Infers subgraph `g` (an attribute of ctx->node) with its formal inputs typed as `formal[0..n_formal)` (entries
  * with elem OXRT_UNDEFINED stay as declared) and outer-scope values seen as inferred so far; outs[k] receives what
  * is known of its output k (k < g->n_outputs). Writes the types into the subgraph's values. */

@@ -146,3 +146,20 @@ void test_infer_if_branches_merge(void) {
         expect_types(then_g->g, (const char *const[]){"t1", "float[N,4]", "t2", "float[N,4]", NULL}) == 0);
   oxrt_model_free(m);
 }
+
+void test_infer_resize_pad_convtranspose_rnn(void) {
+  run_case("g (float[1,8,20,30] x, float[8,4,3,3] w, float[B,50,16] s, float[4,64,16] wl, float[4,64,16] rl) "
+           "=> (float z) {\n"
+           "  sc = Constant <value = float[4] {1.0, 1.0, 2.0, 0.5}> ()\n  r = Resize <mode = \"nearest\"> (x, \"\", sc)\n"
+           "  sz = Constant <value = int64[4] {1, 8, 7, 9}> ()\n  r2 = Resize(x, \"\", \"\", sz)\n"
+           "  pd = Constant <value = int64[8] {0, 0, 1, 2, 0, 0, 3, 4}> ()\n  p = Pad(x, pd)\n"
+           "  ct = ConvTranspose <strides = [2, 2], pads = [1, 1, 1, 1], output_padding = [1, 1], group = 2> (x, w)\n"
+           "  y, yh = LSTM <hidden_size = 16, layout = 1> (s, wl, rl)\n"
+           "  zero = Constant <value = int64 {0}> ()\n  sh = Shape(s)\n  one = Constant <value = int64[1] {1}> ()\n"
+           "  n = Gather <axis = 0> (sh, zero)\n  step = Constant <value = int64 {1}> ()\n  rg = Range(zero, n, step)\n"
+           "  z = Identity(r)\n}\n",
+           (const char *const[]){"r", "float[1,8,40,15]", "r2", "float[1,8,7,9]", "p", "float[1,8,24,36]",
+                                 /* 2 * (20 - 1) + 1 + 3 - 2 = 40, channels 4 * group 2 */
+                                 "ct", "float[1,8,40,60]", "y", "float[B,50,1,16]", "yh", "float[B,1,16]",
+                                 "rg", "int64[B]", NULL});
+}

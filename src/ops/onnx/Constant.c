@@ -62,6 +62,7 @@ static oxrt_status *infer_constant(oxrt_infer_ctx *ctx) {
   const oxrt_attr *v1 = oxrt_node_attr(n, "value_int"), *vf = oxrt_node_attr(n, "value_floats");
   if (v && v->t) {
     if (v->t->kind != OXRT_KIND_TENSOR) return NULL;
+    oxrt_infer_set_constant(ctx, 0, v->t);
     out.elem = v->t->dtype, out.rank = v->t->rank;
     memcpy(out.dims, v->t->dims, sizeof(int64_t) * (size_t)out.rank);
     if ((v->t->dtype == OXRT_INT64 || v->t->dtype == OXRT_INT32) && v->t->rank <= 1 && v->t->count <= OXRT_MAX_RANK) {
