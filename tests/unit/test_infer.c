@@ -3,6 +3,7 @@
  * are written in ONNX's text syntax; each expectation is the type of one value as "float[N,3,?]". */
 #include "unit.h"
 #include "exec/infer.h"
+#include "exec/registry.h"
 #include "onnx/text_format.h"
 #include <stdio.h>
 #include <string.h>
@@ -162,4 +163,41 @@ void test_infer_resize_pad_convtranspose_rnn(void) {
                                  /* 2 * (20 - 1) + 1 + 3 - 2 = 40, channels 4 * group 2 */
                                  "ct", "float[1,8,40,60]", "y", "float[B,50,1,16]", "yh", "float[B,1,16]",
                                  "rg", "int64[B]", NULL});
+}
+
+void test_infer_op_flags(void) {
+  /* operator properties the optimizer reads from the schema instead of name lists */
+  const struct {
+    const char *domain, *op;
+    unsigned want, not_want;
+  } cases[] = {
+      {"", "RandomNormal", OXRT_OP_NONDETERMINISTIC, 0},
+      {"", "RandomUniformLike", OXRT_OP_NONDETERMINISTIC, 0},
+      {"", "Dropout", OXRT_OP_NONDETERMINISTIC | OXRT_OP_SAME_ELEM_TYPE, 0},
+      {"", "DequantizeLinear", OXRT_OP_NO_FOLD, OXRT_OP_NONDETERMINISTIC},
+      {"", "Add", OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE, OXRT_OP_NONDETERMINISTIC | OXRT_OP_NO_FOLD},
+      {"", "Reshape", OXRT_OP_SAME_ELEM_TYPE, OXRT_OP_INPUT1_SAME_TYPE},
+      {"com.microsoft", "FusedConv", OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE, 0},
+      {"", "Cast", 0, OXRT_OP_SAME_ELEM_TYPE},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const oxrt_op_schema *sc = oxrt_registry_find(cases[i].domain, cases[i].op);
+    CHECK(sc != NULL);
+    if (!sc) continue;
+    if ((sc->flags & cases[i].want) != cases[i].want || (sc->flags & cases[i].not_want))
+      fprintf(stderr, "  %s: flags %#x\n", cases[i].op, sc->flags);
+    CHECK((sc->flags & cases[i].want) == cases[i].want);
+    CHECK((sc->flags & cases[i].not_want) == 0);
+  }
+  /* every ai.onnx operator the old central lists shaped still has a hook */
+  const char *const shaped[] = {"Relu", "Add", "Equal", "Where", "Cast", "MatMul", "Gemm", "Conv", "MaxPool",
+                                "GlobalAveragePool", "Flatten", "Transpose", "Shape", "Reshape", "Concat", "Constant",
+                                "ConstantOfShape", "Expand", "ReduceMean", "ArgMax", "Squeeze", "Unsqueeze", "Slice",
+                                "Split", "Size", "Gather", "GatherElements", "Range", "CastLike", "NonZero", "Tile",
+                                "RandomNormalLike", "Bernoulli", "Identity", "LayerNormalization", "If", "Loop", "Scan"};
+  for (size_t i = 0; i < sizeof shaped / sizeof *shaped; i++) {
+    const oxrt_op_schema *sc = oxrt_registry_find("", shaped[i]);
+    if (!sc || !sc->infer) fprintf(stderr, "  %s: no infer hook\n", shaped[i]);
+    CHECK(sc && sc->infer);
+  }
 }

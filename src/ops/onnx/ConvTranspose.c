@@ -127,16 +127,23 @@ static oxrt_status *infer_conv_transpose(oxrt_infer_ctx *ctx) {
     int64_t in = x.dims[2 + i], k = ks && (int)nk == sp ? ks[i] : w.dims[2 + i];
     int64_t s = st && (int)ns == sp ? st[i] : 1, d = dl && (int)nd == sp ? dl[i] : 1;
     int64_t o = op && (int)nop == sp ? op[i] : 0, v = -1;
+    /* hostile attributes leave the size unknown; the kernel reports them */
+    bool hostile = o < -(1 << 30) || o > (1 << 30);
+    int64_t pads = 0;
+    if (pd && (int)np == 2 * sp && strcmp(auto_pad, "VALID") != 0) {
+      hostile |= pd[i] < 0 || pd[i] > (1 << 30) || pd[sp + i] < 0 || pd[sp + i] > (1 << 30);
+      if (!hostile) pads = pd[i] + pd[sp + i];
+    }
     out.names[2 + i] = NULL;
     if (os && (int)nos == sp) v = os[i];
     else if (os) v = -1;
-    else if (in < 0 || k < 0 || s < 1 || d < 1 || in > (1 << 30) || k > (1 << 20) || s > (1 << 20) || d > (1 << 20))
+    else if (hostile || in < 0 || k < 0 || s < 1 || d < 1 || in > (1 << 30) || k > (1 << 20) || s > (1 << 20) ||
+             d > (1 << 20))
       v = -1;
     else if (!strcmp(auto_pad, "SAME_UPPER") || !strcmp(auto_pad, "SAME_LOWER"))
       v = in * s;
     else
-      v = s * (in - 1) + o + (k - 1) * d + 1 -
-          (pd && (int)np == 2 * sp && strcmp(auto_pad, "VALID") != 0 ? pd[i] + pd[sp + i] : 0);
+      v = s * (in - 1) + o + (k - 1) * d + 1 - pads;
     out.dims[2 + i] = v < 0 ? -1 : v;
   }
   return oxrt_infer_output(ctx, 0, &out);
