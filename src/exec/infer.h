@@ -7,8 +7,9 @@
 enum {
   /* A declared type or shape (value_info, graph output) that contradicts the inferred one is an error. */
   OXRT_INFER_STRICT = 1,
-  /* The rules of the toolkit: more operators, and values of small int64 tensors carried through
-   * Shape/Gather/Slice/Concat/Unsqueeze/... chains so that Reshape/Expand/ConstantOfShape get exact shapes. */
+  /* Also infer inside If/Loop/Scan bodies (their formal inputs typed by the node, outer-scope values visible), so
+   * that the outputs of those nodes are shaped and subgraph values typed. Every operator rule and data
+   * propagation (small int64 contents through Shape/Gather/Concat/... chains) apply with or without it. */
   OXRT_INFER_EXTENDED = 2,
 };
 

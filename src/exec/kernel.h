@@ -40,15 +40,79 @@ typedef struct oxrt_op_impl {
   bool reads_graph;
 } oxrt_op_impl;
 
+/* ---- Shape and type inference: the `infer` hook of a schema --------------------------------------------------
+ * One hook per schema (not per implementation): a shape rule rarely changes with the opset, and where it does
+ * (axes as attribute or input, legacy broadcasting) the hook reads ctx->opset or the node's attributes. The
+ * walker (src/exec/infer.c) calls it in topological order for the session, `oxrt check --full` and
+ * `oxrt infer-shapes`; shared rules (same as input 0, broadcasting, conv/pool windows, reductions) are in
+ * src/ops/infer_rules.h, and an operator without a hook leaves its outputs to be shaped at run time. */
+typedef struct oxrt_infer_ctx {
+  const oxrt_node *node;
+  int opset;               /* the model's opset for the node's domain */
+  struct oxrt_infer *walk; /* engine-private */
+} oxrt_infer_ctx;
+
+/* What is known statically of a tensor value. */
+typedef struct oxrt_tshape {
+  oxrt_elem_type elem;                /* OXRT_UNDEFINED: unknown */
+  int rank;                           /* -1: unknown */
+  int64_t dims[OXRT_MAX_RANK];        /* -1: unknown size */
+  const char *names[OXRT_MAX_RANK];   /* symbolic name of an unknown size ("batch"), or NULL */
+} oxrt_tshape;
+
+/* Content of a small int64 tensor (rank <= 1, at most OXRT_MAX_RANK elements) found by data propagation: shapes
+ * and what is computed from them. -1 is an unknown element; names[i] names a symbolic one. */
+typedef struct oxrt_known_ints {
+  bool scalar;
+  int n;
+  int64_t v[OXRT_MAX_RANK];
+  const char *names[OXRT_MAX_RANK];
+} oxrt_known_ints;
+
+typedef oxrt_status *(*oxrt_infer_fn)(oxrt_infer_ctx *ctx);
+
+/* Input i: true with its element type and shape (rank -1 when only the type is known); false when the input is
+ * absent or its type is unknown (then *s is cleared to "nothing known"). */
+bool oxrt_infer_input(const oxrt_infer_ctx *ctx, int i, oxrt_tshape *s);
+/* The content of input i when data propagation knows it (initializers and Constant included), else NULL. */
+const oxrt_known_ints *oxrt_infer_known(const oxrt_infer_ctx *ctx, int i);
+/* Input i when it is a constant tensor (an initializer, or an output recorded by oxrt_infer_set_constant), else
+ * NULL: float parameters such as Resize scales. */
+const oxrt_value *oxrt_infer_constant(const oxrt_infer_ctx *ctx, int i);
+/* Sets output i (an omitted output is ignored). Under the checker's strict mode a contradiction with the
+ * declared type is an error. */
+oxrt_status *oxrt_infer_output(oxrt_infer_ctx *ctx, int i, const oxrt_tshape *s);
+/* Records the content of output i for data propagation. */
+void oxrt_infer_set_known(oxrt_infer_ctx *ctx, int i, const oxrt_known_ints *k);
+/* Records that output i is the constant tensor `t` (owned by the node, e.g. Constant's value attribute), so that
+ * oxrt_infer_constant sees it in readers. */
+void oxrt_infer_set_constant(oxrt_infer_ctx *ctx, int i, const oxrt_value *t);
+/* Infers subgraph `g` (an attribute of ctx->node) with its formal inputs typed as `formal[0..n_formal)` (entries
+ * with elem OXRT_UNDEFINED stay as declared) and outer-scope values seen as inferred so far; outs[k] receives what
+ * is known of its output k (k < g->n_outputs). Writes the types into the subgraph's values. */
+oxrt_status *oxrt_infer_subgraph(oxrt_infer_ctx *ctx, oxrt_graph *g, const oxrt_tshape *formal, int n_formal,
+                                 oxrt_tshape *outs);
+
+/* Properties of an operator that passes ask for (instead of lists of op names). */
+enum {
+  OXRT_OP_NONDETERMINISTIC = 1u << 0, /* outputs may differ between runs with equal inputs: never folded or merged */
+  OXRT_OP_NO_FOLD = 1u << 1,          /* kept as a node even with constant inputs (quantization boundaries) */
+  OXRT_OP_SAME_ELEM_TYPE = 1u << 2,   /* output 0 has the element type of input 0 */
+  OXRT_OP_INPUT1_SAME_TYPE = 1u << 3, /* input 1 has the element type of input 0 */
+};
+
 typedef struct oxrt_op_schema {
   const char *domain; /* "" = ai.onnx; "ai.onnx.ml"; "ai.onnx.preview.training"; "com.microsoft" */
   const char *name;
   const oxrt_op_impl *impls;
   int n_impls;
+  oxrt_infer_fn infer; /* shape/type inference, or NULL (shaped at run time); set with .infer = ... */
+  unsigned flags;      /* OXRT_OP_* */
 } oxrt_op_schema;
 
 #define OXRT_REGISTER_OP(id) const oxrt_op_schema oxrt_op_##id
-#define OXRT_IMPLS(arr) (arr), (int)(sizeof(arr) / sizeof((arr)[0]))
+/* Designated, so that a schema may leave .infer and .flags out. */
+#define OXRT_IMPLS(arr) .impls = (arr), .n_impls = (int)(sizeof(arr) / sizeof((arr)[0]))
 
 struct oxrt_frame;
 

@@ -1,6 +1,7 @@
 /* fuse_util.c - helpers for the pattern fusions (GELU, SiLU, HardSwish): scalar constants compared
  * within the precision of their type, single readers, plain elementwise nodes, domain imports. */
 #include "opt.h"
+#include "../exec/registry.h"
 #include <math.h>
 #include <string.h>
 
@@ -55,30 +56,20 @@ int opt_other_input(const oxrt_node *n, int id) {
   return -1;
 }
 
-/* Operators whose output 0 has the element type of their input 0. */
-static const char *const same_type_ops[] = {
-    "Add", "Sub", "Mul", "Div", "Pow", "Neg", "Abs", "Sqrt", "Exp", "Log", "Erf", "Tanh", "Sigmoid", "Relu",
-    "LeakyRelu", "HardSigmoid", "HardSwish", "Clip", "Conv", "MatMul", "Gemm", "BatchNormalization",
-    "LayerNormalization", "Softmax", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Dropout",
-    "Concat", "Slice", "Gather", "Expand", "Split", "GlobalAveragePool", "AveragePool", "MaxPool", "ReduceMean", NULL};
-static const char *const same_type_ms_ops[] = {"FusedConv", "Gelu", "FastGelu", "BiasGelu", "QuickGelu", NULL};
-
+/* Element type of value `id`: declared, or followed back through producers that keep their input's type
+ * (OXRT_OP_SAME_ELEM_TYPE in the schema); Cast states it. */
 static oxrt_elem_type value_type(oxrt_graph *g, int id, int depth) {
   oxrt_elem_type t = opt_elem_type(g, id);
   if (t != OXRT_UNDEFINED || depth > 64) return t;
   oxrt_node *p = opt_producer(g, id);
   if (!p || p->n_inputs < 1) return OXRT_UNDEFINED;
   if (!*p->domain && !strcmp(p->op_type, "Cast")) return (oxrt_elem_type)oxrt_attr_int(p, "to", OXRT_UNDEFINED);
-  const char *const *list = !*p->domain ? same_type_ops : !strcmp(p->domain, "com.microsoft") ? same_type_ms_ops : NULL;
-  for (; list && *list; list++)
-    if (!strcmp(p->op_type, *list)) break;
-  if (!list || !*list || p->outputs[0] != id) return OXRT_UNDEFINED;
+  const oxrt_op_schema *sc = oxrt_registry_find(p->domain, p->op_type);
+  if (!sc || !(sc->flags & OXRT_OP_SAME_ELEM_TYPE) || p->outputs[0] != id) return OXRT_UNDEFINED;
   /* ops whose first two inputs share the type: a declared one (a constant, a weight) settles it at once */
-  static const char *const two[] = {"Add", "Sub", "Mul", "Div", "Conv", "MatMul", "Gemm", "FusedConv", "BiasGelu",
-                                    "FastGelu", NULL};
-  for (const char *const *o = two; *o; o++)
-    if (!strcmp(p->op_type, *o) && p->n_inputs >= 2 && (t = opt_elem_type(g, p->inputs[1])) != OXRT_UNDEFINED)
-      return t;
+  if ((sc->flags & OXRT_OP_INPUT1_SAME_TYPE) && p->n_inputs >= 2 &&
+      (t = opt_elem_type(g, p->inputs[1])) != OXRT_UNDEFINED)
+    return t;
   return value_type(g, p->inputs[0], depth + 1);
 }
 

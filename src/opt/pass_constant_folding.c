@@ -7,17 +7,15 @@
  * graph, so its error surfaces at run time exactly as without optimisation.
  */
 #include "opt.h"
+#include "../exec/registry.h"
 #include <string.h>
 
-static const char *const never_fold[] = {
-    "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
-    "Dropout", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", NULL,
-};
-
+/* Operator properties from the schema (kernel.h): random ops and Dropout are nondeterministic, quantize/dequantize
+ * are kept for quantized kernels. */
 static bool foldable_op(const oxrt_node *n) {
   if (*n->domain && strcmp(n->domain, "ai.onnx.ml") != 0) return false; /* custom domains may be stateful */
-  for (const char *const *p = never_fold; *p; p++)
-    if (strcmp(n->op_type, *p) == 0) return false;
+  const oxrt_op_schema *sc = oxrt_registry_find(n->domain, n->op_type);
+  if (sc && (sc->flags & (OXRT_OP_NONDETERMINISTIC | OXRT_OP_NO_FOLD))) return false;
   return !opt_has_subgraph(n);
 }
 

@@ -5,16 +5,14 @@
  * an output the earlier node omits.
  */
 #include "opt.h"
+#include "../exec/registry.h"
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const random_ops[] = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
-                                         "Multinomial", "Bernoulli", "Dropout", NULL};
-
 static bool mergeable(const oxrt_node *n) {
   if (!n->op_type || n->n_outputs < 1 || opt_has_subgraph(n)) return false;
-  for (const char *const *p = random_ops; *p; p++)
-    if (!strcmp(n->op_type, *p)) return false;
+  const oxrt_op_schema *sc = oxrt_registry_find(n->domain, n->op_type);
+  if (sc && (sc->flags & OXRT_OP_NONDETERMINISTIC)) return false; /* each draw differs */
   for (int a = 0; a < n->n_attrs; a++)
     if (n->attrs[a].tp || n->attrs[a].tps || n->attrs[a].ref_attr_name) return false;
   return true;

@@ -10,6 +10,7 @@
  * The packed forms, the projection bias, key_padding_mask and the past/present cache are refused with an error.
  */
 #include "../../kernels/gemm.h"
+#include "../infer_rules.h"
 #include "../../kernels/vmath.h"
 #include "../op_util.h"
 #include <math.h>
@@ -166,4 +167,13 @@ static oxrt_status *mha_run(oxrt_kernel_ctx *ctx) {
 
 static const oxrt_op_impl mha_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TBIT(OXRT_FLOAT), .type_input = 0, .run = mha_run}};
-OXRT_REGISTER_OP(ms_MultiHeadAttention) = {"com.microsoft", "MultiHeadAttention", OXRT_IMPLS(mha_impls)};
+/* Unpacked form: query [B,S,H*D], value [B,T,H*Dv] -> [B,S,H*Dv] (the packed forms are shaped at run time). */
+static oxrt_status *infer_mha(oxrt_infer_ctx *ctx) {
+  oxrt_tshape q, v;
+  if (!oxrt_infer_input(ctx, 0, &q) || !oxrt_infer_input(ctx, 2, &v) || q.rank != 3 || v.rank != 3) return NULL;
+  q.dims[2] = v.dims[2], q.names[2] = v.names[2];
+  return oxrt_infer_output(ctx, 0, &q);
+}
+
+OXRT_REGISTER_OP(ms_MultiHeadAttention) = {"com.microsoft", "MultiHeadAttention", OXRT_IMPLS(mha_impls),
+                                           .infer = infer_mha};

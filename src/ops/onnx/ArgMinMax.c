@@ -1,6 +1,7 @@
 /* ArgMinMax.c - ArgMax and ArgMin: int64 index of the largest/smallest entry along `axis`; the first one on ties,
  * or the last with select_last_index (opset 12). NaN wins over every number, as in numpy. */
 #include "index_util.h"
+#include "../infer_rules.h"
 
 typedef struct {
   const oxrt_value *x;
@@ -102,7 +103,7 @@ static const oxrt_op_impl argmax_impls[] = {
     {.since_version = 12, .type_mask = OXRT_TMASK_NUMERIC, .run = argmax_run},
     {.since_version = 13, .type_mask = OXRT_TMASK_NUMERIC, .run = argmax_run},
 };
-OXRT_REGISTER_OP(ArgMax) = {"", "ArgMax", OXRT_IMPLS(argmax_impls)};
+OXRT_REGISTER_OP(ArgMax) = {"", "ArgMax", OXRT_IMPLS(argmax_impls), .infer = oxrt_infer_arg_reduce};
 
 static const oxrt_op_impl argmin_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_NUMERIC, .run = argmin_run},
@@ -110,4 +111,4 @@ static const oxrt_op_impl argmin_impls[] = {
     {.since_version = 12, .type_mask = OXRT_TMASK_NUMERIC, .run = argmin_run},
     {.since_version = 13, .type_mask = OXRT_TMASK_NUMERIC, .run = argmin_run},
 };
-OXRT_REGISTER_OP(ArgMin) = {"", "ArgMin", OXRT_IMPLS(argmin_impls)};
+OXRT_REGISTER_OP(ArgMin) = {"", "ArgMin", OXRT_IMPLS(argmin_impls), .infer = oxrt_infer_arg_reduce};

@@ -7,6 +7,7 @@
  * additionally return the batch mean and variance (saved_mean, saved_var).
  * Before opset 9, spatial=0 gives per-activation parameters of shape [C, D1, ...]. */
 #include "f32_view.h"
+#include "../infer_rules.h"
 #include <math.h>
 #include <string.h>
 
@@ -170,4 +171,5 @@ static const oxrt_op_impl bn_impls[] = {
     {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, .run = bn_run}, /* training_mode */
     {.since_version = 15, .type_mask = OXRT_TMASK_FLOATS, .run = bn_run}, /* scale/bias and mean/var types apart */
 };
-OXRT_REGISTER_OP(BatchNormalization) = {"", "BatchNormalization", OXRT_IMPLS(bn_impls)};
+OXRT_REGISTER_OP(BatchNormalization) = {"", "BatchNormalization", OXRT_IMPLS(bn_impls), .infer = oxrt_infer_same,
+                                        .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -2,6 +2,7 @@
  * (oxrt_convert: strings, float8 with `saturate`, int4/int2 wrapping) and
  * the `round_mode` of conversions to float8e8m0 (opset 24+). */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <string.h>
 #include <strings.h>
 
@@ -93,5 +94,23 @@ static oxrt_status *castlike_run(oxrt_kernel_ctx *ctx) {
  * (19) and `round_mode` (24); an attribute absent from older models keeps its default. */
 static const oxrt_op_impl cast_impls[] = {{.since_version = 1, .run = cast_run}};
 static const oxrt_op_impl castlike_impls[] = {{.since_version = 15, .run = castlike_run}};
-OXRT_REGISTER_OP(Cast) = {"", "Cast", OXRT_IMPLS(cast_impls)};
-OXRT_REGISTER_OP(CastLike) = {"", "CastLike", OXRT_IMPLS(castlike_impls)};
+
+/* The shape of input 0 with the element type `to` (Cast) or of input 1 (CastLike); integer contents pass. */
+static oxrt_status *infer_cast(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x;
+  if (!oxrt_infer_input(ctx, 0, &x)) return NULL;
+  x.elem = (oxrt_elem_type)oxrt_attr_int(ctx->node, "to", 0);
+  const oxrt_known_ints *k = oxrt_infer_known(ctx, 0);
+  if (k && (x.elem == OXRT_INT64 || x.elem == OXRT_INT32)) oxrt_infer_set_known(ctx, 0, k);
+  return oxrt_infer_output(ctx, 0, &x);
+}
+
+static oxrt_status *infer_cast_like(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x, like;
+  if (!oxrt_infer_input(ctx, 0, &x) || !oxrt_infer_input(ctx, 1, &like)) return NULL;
+  x.elem = like.elem;
+  return oxrt_infer_output(ctx, 0, &x);
+}
+
+OXRT_REGISTER_OP(Cast) = {"", "Cast", OXRT_IMPLS(cast_impls), .infer = infer_cast};
+OXRT_REGISTER_OP(CastLike) = {"", "CastLike", OXRT_IMPLS(castlike_impls), .infer = infer_cast_like};

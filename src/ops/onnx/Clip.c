@@ -5,6 +5,7 @@
 #pragma GCC optimize("-fno-trapping-math")
 #endif
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <float.h>
 #include <math.h>
 
@@ -112,4 +113,5 @@ static const oxrt_op_impl clip_impls[] = {
     {.since_version = 11, .type_mask = OXRT_TMASK_FLOATS, .run = clip11_run},
     {.since_version = 12, .type_mask = OXRT_TMASK_NUMERIC, .run = clip11_run},
 };
-OXRT_REGISTER_OP(Clip) = {"", "Clip", OXRT_IMPLS(clip_impls)};
+OXRT_REGISTER_OP(Clip) = {"", "Clip", OXRT_IMPLS(clip_impls), .infer = oxrt_infer_same,
+                          .flags = OXRT_OP_SAME_ELEM_TYPE};

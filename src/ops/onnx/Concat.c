@@ -1,5 +1,6 @@
 /* Concat.c - Concat along `axis` (default 1 in opset 1, required from 4, negative from 11). */
 #include "layout_util.h"
+#include "../infer_rules.h"
 
 static oxrt_status *concat_run(oxrt_kernel_ctx *ctx) {
   const oxrt_node *node = ctx->node;
@@ -49,4 +50,35 @@ static oxrt_status *concat_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl concat_impls[] = {{.since_version = 1, .run = concat_run}};
-OXRT_REGISTER_OP(Concat) = {"", "Concat", OXRT_IMPLS(concat_impls)};
+
+/* Sizes along `axis` add up; the contents of 1-D integer inputs are joined. */
+static oxrt_status *infer_concat(oxrt_infer_ctx *ctx) {
+  const oxrt_node *n = ctx->node;
+  oxrt_known_ints r;
+  memset(&r, 0, sizeof r);
+  for (int i = 0; i < n->n_inputs && r.n >= 0; i++) {
+    const oxrt_known_ints *k = oxrt_infer_known(ctx, i);
+    if (!k || k->scalar || r.n + k->n > OXRT_MAX_RANK) r.n = -1;
+    else
+      for (int j = 0; j < k->n; j++) r.v[r.n] = k->v[j], r.names[r.n++] = k->names[j];
+  }
+  if (r.n >= 0 && n->n_inputs > 0) oxrt_infer_set_known(ctx, 0, &r);
+  oxrt_tshape out, s;
+  for (int i = 0; i < n->n_inputs; i++) {
+    if (!oxrt_infer_input(ctx, i, &s) || s.rank < 1) return NULL;
+    int64_t axis = oxrt_attr_int(n, "axis", 0);
+    if (axis < 0) axis += s.rank;
+    if (axis < 0 || axis >= s.rank) return NULL;
+    if (i == 0) {
+      out = s;
+      continue;
+    }
+    if (s.rank != out.rank) return NULL;
+    out.dims[axis] = out.dims[axis] < 0 || s.dims[axis] < 0 ? -1 : out.dims[axis] + s.dims[axis];
+    out.names[axis] = NULL;
+  }
+  return n->n_inputs > 0 ? oxrt_infer_output(ctx, 0, &out) : NULL;
+}
+
+OXRT_REGISTER_OP(Concat) = {"", "Concat", OXRT_IMPLS(concat_impls), .infer = infer_concat,
+                            .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -1,6 +1,7 @@
 /* Constant.c - Constant: the tensor in `value` or `sparse_value` (densified by the loader), or, from
  * opset 12, a scalar/1-D tensor from value_float(s), value_int(s), value_string(s). */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <string.h>
 
 static oxrt_status *constant_run(oxrt_kernel_ctx *ctx) {
@@ -49,4 +50,39 @@ static oxrt_status *constant_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl constant_impls[] = {{.since_version = 1, .run = constant_run}};
-OXRT_REGISTER_OP(Constant) = {"", "Constant", OXRT_IMPLS(constant_impls)};
+
+/* The type and shape of the value attribute; small integer contents are known. */
+static oxrt_status *infer_constant(oxrt_infer_ctx *ctx) {
+  const oxrt_node *n = ctx->node;
+  oxrt_tshape out;
+  oxrt_known_ints k;
+  oxrt_tshape_clear(&out);
+  memset(&k, 0, sizeof k);
+  const oxrt_attr *v = oxrt_node_attr(n, "value"), *vi = oxrt_node_attr(n, "value_ints");
+  const oxrt_attr *v1 = oxrt_node_attr(n, "value_int"), *vf = oxrt_node_attr(n, "value_floats");
+  if (v && v->t) {
+    if (v->t->kind != OXRT_KIND_TENSOR) return NULL;
+    oxrt_infer_set_constant(ctx, 0, v->t);
+    out.elem = v->t->dtype, out.rank = v->t->rank;
+    memcpy(out.dims, v->t->dims, sizeof(int64_t) * (size_t)out.rank);
+    if ((v->t->dtype == OXRT_INT64 || v->t->dtype == OXRT_INT32) && v->t->rank <= 1 && v->t->count <= OXRT_MAX_RANK) {
+      k.scalar = v->t->rank == 0;
+      for (size_t i = 0; i < v->t->count; i++) k.v[k.n++] = oxrt_load_i64(v->t->dtype, v->t->data, i);
+      oxrt_infer_set_known(ctx, 0, &k);
+    }
+  } else if (oxrt_node_attr(n, "value_float") || v1) {
+    out.elem = v1 ? OXRT_INT64 : OXRT_FLOAT, out.rank = 0;
+    if (v1) k.scalar = true, k.v[k.n++] = v1->i, oxrt_infer_set_known(ctx, 0, &k);
+  } else if (vf || vi) {
+    out.elem = vf ? OXRT_FLOAT : OXRT_INT64, out.rank = 1, out.dims[0] = (int64_t)(vf ? vf : vi)->n;
+    if (!vf && vi->n <= OXRT_MAX_RANK) {
+      for (size_t i = 0; i < vi->n; i++) k.v[k.n++] = vi->ints[i];
+      oxrt_infer_set_known(ctx, 0, &k);
+    }
+  } else {
+    return NULL;
+  }
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Constant) = {"", "Constant", OXRT_IMPLS(constant_impls), .infer = infer_constant};

@@ -1,6 +1,7 @@
 /* ConstantOfShape.c - ConstantOfShape: a tensor of the given shape filled with the one-element `value`
  * attribute (any element type; float 0 when absent). */
 #include "layout_util.h"
+#include "../infer_rules.h"
 #include <stdlib.h>
 
 static oxrt_status *cos_run(oxrt_kernel_ctx *ctx) {
@@ -28,4 +29,22 @@ static oxrt_status *cos_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl cos_impls[] = {{.since_version = 9, .run = cos_run}};
-OXRT_REGISTER_OP(ConstantOfShape) = {"", "ConstantOfShape", OXRT_IMPLS(cos_impls)};
+
+/* The shape is input 0's content (or only its rank when the content is unknown); the type is the value's. */
+static oxrt_status *infer_constant_of_shape(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x, out;
+  const oxrt_known_ints *k = oxrt_infer_known(ctx, 0);
+  const oxrt_attr *v = oxrt_node_attr(ctx->node, "value");
+  oxrt_tshape_clear(&out);
+  out.elem = v && v->t ? v->t->dtype : OXRT_FLOAT;
+  if (k) {
+    out.rank = k->n;
+    for (int i = 0; i < k->n; i++) out.dims[i] = k->v[i], out.names[i] = k->names[i];
+  } else if (oxrt_infer_input(ctx, 0, &x) && x.rank == 1 && x.dims[0] >= 0 && x.dims[0] <= OXRT_MAX_RANK) {
+    out.rank = (int)x.dims[0];
+    for (int i = 0; i < out.rank; i++) out.dims[i] = -1;
+  }
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(ConstantOfShape) = {"", "ConstantOfShape", OXRT_IMPLS(cos_impls), .infer = infer_constant_of_shape};

@@ -2,6 +2,7 @@
  * Lowered to im2col + oxrt_sgemm (pointwise kernels skip im2col; depthwise 2-D runs direct loops).
  * float16/bfloat16 are computed through float32, double through the double path. */
 #include "conv_util.h"
+#include "../infer_rules.h"
 #include "linalg_util.h"
 #include "../../kernels/winograd.h"
 #include <math.h>
@@ -214,7 +215,8 @@ static const oxrt_op_impl conv_impls[] = {
     {.since_version = 22, .type_mask = CONV_T1 | OXRT_TBIT(OXRT_BFLOAT16), .prepare = conv_prepare, .run = conv_run,
      .release = conv_release},
 };
-OXRT_REGISTER_OP(Conv) = {"", "Conv", OXRT_IMPLS(conv_impls)};
+OXRT_REGISTER_OP(Conv) = {"", "Conv", OXRT_IMPLS(conv_impls), .infer = oxrt_infer_conv,
+                          .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
 
 /* com.microsoft FusedConv (what graph optimizers emit for Conv followed by an activation, or by a residual Add):
  * Z and the activation are applied in the kernels' output pass, while each output tile is in cache. */
@@ -222,4 +224,5 @@ static const oxrt_op_impl fused_conv_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TBIT(OXRT_FLOAT) | OXRT_TBIT(OXRT_FLOAT16), .prepare = conv_prepare,
      .run = fused_conv_run, .release = conv_release},
 };
-OXRT_REGISTER_OP(ms_FusedConv) = {"com.microsoft", "FusedConv", OXRT_IMPLS(fused_conv_impls)};
+OXRT_REGISTER_OP(ms_FusedConv) = {"com.microsoft", "FusedConv", OXRT_IMPLS(fused_conv_impls), .infer = oxrt_infer_conv,
+                                  .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};

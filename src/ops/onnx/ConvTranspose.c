@@ -2,6 +2,7 @@
  * pads, output_padding, output_shape and auto_pad. Computed as one GEMM per image-group (W^T * X) followed
  * by col2im, through float32 for float/float16/bfloat16 and double for double. */
 #include "conv_util.h"
+#include "../infer_rules.h"
 #include "linalg_util.h"
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
@@ -107,4 +108,45 @@ static const oxrt_op_impl convt_impls[] = {
     {.since_version = 11, .type_mask = CONVT_T1, .run = convt_run},
     {.since_version = 22, .type_mask = CONVT_T1 | OXRT_TBIT(OXRT_BFLOAT16), .run = convt_run},
 };
-OXRT_REGISTER_OP(ConvTranspose) = {"", "ConvTranspose", OXRT_IMPLS(convt_impls)};
+/* [N, W.dims[1] * group, stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - pads], or output_shape. */
+static oxrt_status *infer_conv_transpose(oxrt_infer_ctx *ctx) {
+  const oxrt_node *n = ctx->node;
+  oxrt_tshape x, w, out;
+  if (!oxrt_infer_input(ctx, 0, &x) || !oxrt_infer_input(ctx, 1, &w) || x.rank < 3 || w.rank != x.rank) return NULL;
+  int sp = x.rank - 2;
+  size_t nk, ns, nd, np, nop, nos;
+  const int64_t *ks = oxrt_attr_ints(n, "kernel_shape", &nk), *st = oxrt_attr_ints(n, "strides", &ns);
+  const int64_t *dl = oxrt_attr_ints(n, "dilations", &nd), *pd = oxrt_attr_ints(n, "pads", &np);
+  const int64_t *op = oxrt_attr_ints(n, "output_padding", &nop), *os = oxrt_attr_ints(n, "output_shape", &nos);
+  const char *auto_pad = oxrt_attr_string(n, "auto_pad", "NOTSET");
+  int64_t group = oxrt_attr_int(n, "group", 1);
+  out = x;
+  out.names[1] = NULL;
+  if (w.dims[1] < 0 || __builtin_mul_overflow(w.dims[1], group, &out.dims[1])) out.dims[1] = -1;
+  for (int i = 0; i < sp; i++) {
+    int64_t in = x.dims[2 + i], k = ks && (int)nk == sp ? ks[i] : w.dims[2 + i];
+    int64_t s = st && (int)ns == sp ? st[i] : 1, d = dl && (int)nd == sp ? dl[i] : 1;
+    int64_t o = op && (int)nop == sp ? op[i] : 0, v = -1;
+    /* hostile attributes leave the size unknown; the kernel reports them */
+    bool hostile = o < -(1 << 30) || o > (1 << 30);
+    int64_t pads = 0;
+    if (pd && (int)np == 2 * sp && strcmp(auto_pad, "VALID") != 0) {
+      hostile |= pd[i] < 0 || pd[i] > (1 << 30) || pd[sp + i] < 0 || pd[sp + i] > (1 << 30);
+      if (!hostile) pads = pd[i] + pd[sp + i];
+    }
+    out.names[2 + i] = NULL;
+    if (os && (int)nos == sp) v = os[i];
+    else if (os) v = -1;
+    else if (hostile || in < 0 || k < 0 || s < 1 || d < 1 || in > (1 << 30) || k > (1 << 20) || s > (1 << 20) ||
+             d > (1 << 20))
+      v = -1;
+    else if (!strcmp(auto_pad, "SAME_UPPER") || !strcmp(auto_pad, "SAME_LOWER"))
+      v = in * s;
+    else
+      v = s * (in - 1) + o + (k - 1) * d + 1 - pads;
+    out.dims[2 + i] = v < 0 ? -1 : v;
+  }
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(ConvTranspose) = {"", "ConvTranspose", OXRT_IMPLS(convt_impls), .infer = infer_conv_transpose};

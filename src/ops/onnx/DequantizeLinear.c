@@ -2,6 +2,7 @@
  * from 8/16/32/4/2-bit integers, float8 (opset 19) and float4e2m1 (opset 23; float zero points are ignored).
  * Computed in float32; the output type is the scale's, or `output_dtype` (opset 23). */
 #include "quant_util.h"
+#include "../infer_rules.h"
 
 typedef struct {
   const oxrt_value *x;
@@ -95,7 +96,7 @@ static const oxrt_op_impl dequant_impls[] = {
     {.since_version = 21, .run = dequant_run},
     {.since_version = 23, .run = dequant_run},
 };
-OXRT_REGISTER_OP(DequantizeLinear) = {"", "DequantizeLinear", OXRT_IMPLS(dequant_impls)};
+OXRT_REGISTER_OP(DequantizeLinear) = {"", "DequantizeLinear", OXRT_IMPLS(dequant_impls), .flags = OXRT_OP_NO_FOLD};
 
 /* com.microsoft DequantizeLinear (ONNX Runtime's quantizer writes it for 16-bit and 4-bit types): opset 13's semantics,
  * per tensor or per axis. */

@@ -4,6 +4,7 @@
  * scaled by 1 / (1 - ratio). The mask is bool from opset 10, of the input type before. Random bits come
  * from a splitmix64 stream seeded by the `seed` attribute (or a per-run counter when absent). */
 #include "f32_view.h"
+#include "../infer_rules.h"
 #include <stdatomic.h>
 #include <string.h>
 
@@ -69,4 +70,5 @@ static const oxrt_op_impl dropout_impls[] = {
     {.since_version = 13, .type_mask = OXRT_TMASK_FLOATS | OXRT_TMASK_FLOAT8, .run = dropout_run},
     {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS | OXRT_TMASK_FLOAT8, .run = dropout_run},
 };
-OXRT_REGISTER_OP(Dropout) = {"", "Dropout", OXRT_IMPLS(dropout_impls)};
+OXRT_REGISTER_OP(Dropout) = {"", "Dropout", OXRT_IMPLS(dropout_impls), .infer = oxrt_infer_same_content,
+                             .flags = OXRT_OP_NONDETERMINISTIC | OXRT_OP_SAME_ELEM_TYPE};

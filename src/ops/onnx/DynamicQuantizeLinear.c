@@ -1,6 +1,7 @@
 /* DynamicQuantizeLinear.c - uint8 quantization with scale and zero point computed from the data range
  * (which always includes 0): scale = (max - min) / 255, zero_point = saturate(round(-min / scale)). */
 #include "quant_util.h"
+#include "../infer_rules.h"
 
 typedef struct {
   const float *x;
@@ -76,4 +77,5 @@ static oxrt_status *dql_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl dql_impls[] = {{.since_version = 11, .type_mask = OXRT_TBIT(OXRT_FLOAT), .run = dql_run}};
-OXRT_REGISTER_OP(DynamicQuantizeLinear) = {"", "DynamicQuantizeLinear", OXRT_IMPLS(dql_impls)};
+OXRT_REGISTER_OP(DynamicQuantizeLinear) = {"", "DynamicQuantizeLinear", OXRT_IMPLS(dql_impls),
+                                           .flags = OXRT_OP_NO_FOLD};

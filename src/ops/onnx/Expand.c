@@ -1,5 +1,6 @@
 /* Expand.c - Expand: bidirectional broadcast of the input to a shape (the output rank is the larger). */
 #include "layout_util.h"
+#include "../infer_rules.h"
 #include <stdlib.h>
 
 static oxrt_status *expand_run(oxrt_kernel_ctx *ctx) {
@@ -40,4 +41,20 @@ static oxrt_status *expand_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl expand_impls[] = {{.since_version = 8, .run = expand_run}};
-OXRT_REGISTER_OP(Expand) = {"", "Expand", OXRT_IMPLS(expand_impls)};
+
+/* Broadcast of input 0 with the shape given by input 1's content. */
+static oxrt_status *infer_expand(oxrt_infer_ctx *ctx) {
+  oxrt_tshape in[2], out;
+  const oxrt_known_ints *k = oxrt_infer_known(ctx, 1);
+  if (!oxrt_infer_input(ctx, 0, &in[0]) || !k) return NULL;
+  oxrt_tshape_clear(&in[1]);
+  in[1].rank = k->n;
+  for (int i = 0; i < k->n; i++) in[1].dims[i] = k->v[i], in[1].names[i] = k->names[i];
+  if (!oxrt_tshape_broadcast(&out, in, 2))
+    return oxrt_error(OXRT_ERR_INVALID_MODEL, "input shape and the target shape cannot be broadcast");
+  out.elem = in[0].elem;
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Expand) = {"", "Expand", OXRT_IMPLS(expand_impls), .infer = infer_expand,
+                            .flags = OXRT_OP_SAME_ELEM_TYPE};

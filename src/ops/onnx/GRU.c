@@ -6,6 +6,7 @@
  * The shared driver (rnn_common.c) folds Wb and Rb into the input projections, except Rbh with
  * linear_before_reset, which this step adds. */
 #include "rnn_common.h"
+#include "../infer_rules.h"
 #include <string.h>
 
 static void gru_step(const rnn_dir *d, void *const *gx, void *h, void *c) {
@@ -66,4 +67,4 @@ static const oxrt_op_impl gru_impls[] = {
     {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, GRU_HOOKS},
     {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, GRU_HOOKS},
 };
-OXRT_REGISTER_OP(GRU) = {"", "GRU", OXRT_IMPLS(gru_impls)};
+OXRT_REGISTER_OP(GRU) = {"", "GRU", OXRT_IMPLS(gru_impls), .infer = oxrt_infer_rnn};

@@ -1,5 +1,6 @@
 /* Gather.c - Gather: entries of `data` along `axis` picked by `indices` (negative indices wrap from opset 11). */
 #include "index_util.h"
+#include "../infer_rules.h"
 
 static oxrt_status *gather_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *x = oxrt_input(ctx, 0), *ind = oxrt_input(ctx, 1);
@@ -45,4 +46,35 @@ static const oxrt_op_impl gather_impls[] = {
     {.since_version = 11, .run = gather_run},
     {.since_version = 13, .run = gather_run},
 };
-OXRT_REGISTER_OP(Gather) = {"", "Gather", OXRT_IMPLS(gather_impls)};
+
+/* data.shape[:axis] + indices.shape + data.shape[axis+1:]; gathering from a known 1-D content gives content. */
+static oxrt_status *infer_gather(oxrt_infer_ctx *ctx) {
+  const oxrt_node *n = ctx->node;
+  const oxrt_known_ints *a = oxrt_infer_known(ctx, 0), *b = oxrt_infer_known(ctx, 1);
+  if (a && b && !a->scalar && oxrt_attr_int(n, "axis", 0) == 0) {
+    oxrt_known_ints r;
+    memset(&r, 0, sizeof r);
+    r.scalar = b->scalar;
+    for (int i = 0; i < b->n && r.n >= 0; i++) {
+      int64_t ix = b->v[i] < 0 ? b->v[i] + a->n : b->v[i];
+      if ((b->v[i] == -1 && b->names[i]) || ix < 0 || ix >= a->n) r.n = -1;
+      else r.v[r.n] = a->v[ix], r.names[r.n++] = a->names[ix];
+    }
+    if (r.n >= 0) oxrt_infer_set_known(ctx, 0, &r);
+  }
+  oxrt_tshape x, ix, out;
+  if (!oxrt_infer_input(ctx, 0, &x) || x.rank < 0 || !oxrt_infer_input(ctx, 1, &ix) || ix.rank < 0) return NULL;
+  int64_t axis = oxrt_attr_int(n, "axis", 0);
+  if (axis < 0) axis += x.rank;
+  if (axis < 0 || axis >= x.rank || x.rank - 1 + ix.rank > OXRT_MAX_RANK) return NULL;
+  out = x, out.rank = 0;
+  for (int d = 0; d < x.rank; d++) {
+    if (d == axis)
+      for (int j = 0; j < ix.rank; j++) out.dims[out.rank] = ix.dims[j], out.names[out.rank++] = ix.names[j];
+    else out.dims[out.rank] = x.dims[d], out.names[out.rank++] = x.names[d];
+  }
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Gather) = {"", "Gather", OXRT_IMPLS(gather_impls), .infer = infer_gather,
+                            .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -1,5 +1,6 @@
 /* GatherElements.c - GatherElements: out[i..] = data[i.. with the axis coordinate replaced by indices[i..]]. */
 #include "index_util.h"
+#include "../infer_rules.h"
 
 static oxrt_status *gather_elements_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *x = oxrt_input(ctx, 0), *ind = oxrt_input(ctx, 1);
@@ -37,4 +38,14 @@ static const oxrt_op_impl gather_elements_impls[] = {
     {.since_version = 11, .run = gather_elements_run},
     {.since_version = 13, .run = gather_elements_run},
 };
-OXRT_REGISTER_OP(GatherElements) = {"", "GatherElements", OXRT_IMPLS(gather_elements_impls)};
+
+/* The shape of the indices, the type of the data. */
+static oxrt_status *infer_gather_elements(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x, ix;
+  if (!oxrt_infer_input(ctx, 0, &x) || x.rank < 0 || !oxrt_infer_input(ctx, 1, &ix) || ix.rank < 0) return NULL;
+  ix.elem = x.elem;
+  return oxrt_infer_output(ctx, 0, &ix);
+}
+
+OXRT_REGISTER_OP(GatherElements) = {"", "GatherElements", OXRT_IMPLS(gather_elements_impls),
+                                    .infer = infer_gather_elements};

@@ -3,6 +3,7 @@
  * unidirectionally); C is optional from opset 11. float/float16/bfloat16 use oxrt_sgemm, double oxrt_dgemm,
  * integer types an exact int64 dot product scaled in double and truncated, as numpy's astype does. */
 #include "../../kernels/gemm.h"
+#include "../infer_rules.h"
 #include "linalg_util.h"
 #include <math.h>
 
@@ -134,4 +135,23 @@ static const oxrt_op_impl gemm_impls[] = {
     {.since_version = 9, .type_mask = GEMM_T9, GEMM_HOOKS},
     {.since_version = 13, .type_mask = GEMM_T9 | OXRT_TBIT(OXRT_BFLOAT16), GEMM_HOOKS},
 };
-OXRT_REGISTER_OP(Gemm) = {"", "Gemm", OXRT_IMPLS(gemm_impls)};
+
+/* [M, N] from A [M, K] and B [K, N], each possibly transposed. */
+static oxrt_status *infer_gemm(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x, y, out;
+  if (!oxrt_infer_input(ctx, 0, &x) || !oxrt_infer_input(ctx, 1, &y) || x.rank != 2 || y.rank != 2) return NULL;
+  bool ta = oxrt_attr_int(ctx->node, "transA", 0) != 0, tb = oxrt_attr_int(ctx->node, "transB", 0) != 0;
+  int64_t ka = x.dims[ta ? 0 : 1], kb = y.dims[tb ? 1 : 0];
+  char a[256], b[256];
+  if (ka >= 0 && kb >= 0 && ka != kb)
+    return oxrt_error(OXRT_ERR_INVALID_MODEL, "inner dimensions differ: A %s%s, B %s%s",
+                      oxrt_tshape_text(&x, a, sizeof a), ta ? " (transposed)" : "", oxrt_tshape_text(&y, b, sizeof b),
+                      tb ? " (transposed)" : "");
+  out = x;
+  out.dims[0] = x.dims[ta ? 1 : 0], out.names[0] = x.names[ta ? 1 : 0];
+  out.dims[1] = y.dims[tb ? 0 : 1], out.names[1] = y.names[tb ? 0 : 1];
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Gemm) = {"", "Gemm", OXRT_IMPLS(gemm_impls), .infer = infer_gemm,
+                          .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};

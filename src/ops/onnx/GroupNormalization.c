@@ -1,6 +1,7 @@
 /* GroupNormalization.c - statistics per (n, group of C/num_groups channels); scale and bias hold one value
  * per group in opset 18 and one per channel from opset 21. Groups run in parallel. */
 #include "f32_view.h"
+#include "../infer_rules.h"
 #include <math.h>
 
 typedef struct {
@@ -67,4 +68,4 @@ static const oxrt_op_impl gn_impls[] = {
     {.since_version = 18, .type_mask = OXRT_TMASK_FLOATS, .run = gn_run}, /* scale/bias per group */
     {.since_version = 21, .type_mask = OXRT_TMASK_FLOATS, .run = gn_run}, /* per channel, stash_type */
 };
-OXRT_REGISTER_OP(GroupNormalization) = {"", "GroupNormalization", OXRT_IMPLS(gn_impls)};
+OXRT_REGISTER_OP(GroupNormalization) = {"", "GroupNormalization", OXRT_IMPLS(gn_impls), .infer = oxrt_infer_same};

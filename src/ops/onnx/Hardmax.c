@@ -1,6 +1,7 @@
 /* Hardmax.c - Hardmax: 1 at the first maximum of each row, 0 elsewhere. Opsets 1 and 11 flatten the input to 2-D
  * at `axis` (default 1); opset 13 works along `axis` (default -1). */
 #include "index_util.h"
+#include "../infer_rules.h"
 
 static oxrt_status *hardmax_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *x = oxrt_input(ctx, 0);
@@ -43,4 +44,4 @@ static const oxrt_op_impl hardmax_impls[] = {
     {.since_version = 11, .type_mask = OXRT_TMASK_FLOATS, .run = hardmax_run},
     {.since_version = 13, .type_mask = OXRT_TMASK_FLOATS, .run = hardmax_run},
 };
-OXRT_REGISTER_OP(Hardmax) = {"", "Hardmax", OXRT_IMPLS(hardmax_impls)};
+OXRT_REGISTER_OP(Hardmax) = {"", "Hardmax", OXRT_IMPLS(hardmax_impls), .infer = oxrt_infer_same};

@@ -1,5 +1,6 @@
 /* Identity.c - Identity (tensors, sequences and optionals pass through as copies). */
 #include "../op_util.h"
+#include "../infer_rules.h"
 
 static oxrt_status *identity_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *x = oxrt_input(ctx, 0);
@@ -11,4 +12,5 @@ static oxrt_status *identity_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl identity_impls[] = {{.since_version = 1, .run = identity_run}};
-OXRT_REGISTER_OP(Identity) = {"", "Identity", OXRT_IMPLS(identity_impls)};
+OXRT_REGISTER_OP(Identity) = {"", "Identity", OXRT_IMPLS(identity_impls), .infer = oxrt_infer_same_content,
+                              .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -2,6 +2,7 @@
  * Runs then_branch or else_branch with no inputs; their outputs (tensors, sequences, optionals)
  * become the node's outputs. Branch outputs may differ in shape. */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <stdlib.h>
 
 static oxrt_status *if_prepare(const oxrt_prepare_ctx *pc, void **state) {
@@ -44,4 +45,21 @@ static oxrt_status *if_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl if_impls[] = {{.since_version = 1, .prepare = if_prepare, .run = if_run}};
-OXRT_REGISTER_OP(If) = {"", "If", OXRT_IMPLS(if_impls)};
+
+/* Both branches inferred (outer-scope values visible); each output is what the two branches have in common. */
+static oxrt_status *infer_if(oxrt_infer_ctx *ctx) {
+  const oxrt_node *n = ctx->node;
+  const oxrt_attr *ta = oxrt_node_attr(n, "then_branch"), *ea = oxrt_node_attr(n, "else_branch");
+  if (!ta || !ta->g || !ea || !ea->g || ta->g->n_outputs != n->n_outputs || ea->g->n_outputs != n->n_outputs)
+    return NULL;
+  oxrt_tshape *t = calloc((size_t)n->n_outputs * 2 + 1, sizeof *t), *e = t + n->n_outputs, out;
+  if (!t) return OXRT_OOM();
+  oxrt_status *st = oxrt_infer_subgraph(ctx, ta->g, NULL, 0, t);
+  if (!st) st = oxrt_infer_subgraph(ctx, ea->g, NULL, 0, e);
+  for (int k = 0; k < n->n_outputs && !st; k++)
+    if (oxrt_tshape_union(&t[k], &e[k], &out)) st = oxrt_infer_output(ctx, k, &out);
+  free(t);
+  return st;
+}
+
+OXRT_REGISTER_OP(If) = {"", "If", OXRT_IMPLS(if_impls), .infer = infer_if};

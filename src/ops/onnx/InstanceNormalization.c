@@ -1,6 +1,7 @@
 /* InstanceNormalization.c - y = scale[c] * (x - mean) / sqrt(var + eps) + B[c], statistics per (n, c) plane.
  * Planes run in parallel. */
 #include "f32_view.h"
+#include "../infer_rules.h"
 #include <math.h>
 
 typedef struct {
@@ -53,4 +54,4 @@ static const oxrt_op_impl in_impls[] = {
     {.since_version = 6, .type_mask = OXRT_TMASK_FLOATS, .run = in_run},
     {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = in_run},
 };
-OXRT_REGISTER_OP(InstanceNormalization) = {"", "InstanceNormalization", OXRT_IMPLS(in_impls)};
+OXRT_REGISTER_OP(InstanceNormalization) = {"", "InstanceNormalization", OXRT_IMPLS(in_impls), .infer = oxrt_infer_same};

@@ -2,6 +2,7 @@
  * y = x / (bias + alpha / size * sum of x^2 over channels [c - floor((size-1)/2), c + ceil((size-1)/2)])^beta.
  * Works for any rank >= 2 ([N, C, spatial...]); (n, c) planes run in parallel. */
 #include "f32_view.h"
+#include "../infer_rules.h"
 #include <math.h>
 
 typedef struct {
@@ -62,4 +63,4 @@ static const oxrt_op_impl lrn_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = lrn_run},
     {.since_version = 13, .type_mask = OXRT_TMASK_FLOATS, .run = lrn_run},
 };
-OXRT_REGISTER_OP(LRN) = {"", "LRN", OXRT_IMPLS(lrn_impls)};
+OXRT_REGISTER_OP(LRN) = {"", "LRN", OXRT_IMPLS(lrn_impls), .infer = oxrt_infer_same};

@@ -8,6 +8,7 @@
  * clip bounds the gates' pre-activations; h(Ct) takes the cell state unclipped, as ONNX Runtime does.
  * Directions, sequence_lens, initial states, clip, layout: the shared driver (rnn_common.c). */
 #include "rnn_common.h"
+#include "../infer_rules.h"
 
 static void lstm_step(const rnn_dir *d, void *const *gx, void *h, void *c) {
   const size_t H = d->hidden, B = d->batch, G = 4 * H;
@@ -56,4 +57,4 @@ static const oxrt_op_impl lstm_impls[] = {
     {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, LSTM_HOOKS},
     {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, LSTM_HOOKS},
 };
-OXRT_REGISTER_OP(LSTM) = {"", "LSTM", OXRT_IMPLS(lstm_impls)};
+OXRT_REGISTER_OP(LSTM) = {"", "LSTM", OXRT_IMPLS(lstm_impls), .infer = oxrt_infer_rnn};

@@ -5,6 +5,7 @@
  * are expanded once to `cols` floats; a scale that also spans leading axes is expanded to the full shape.
  * Mean and variance are accumulated in double by the vectorised oxrt_vmean_var_f32. */
 #include "../../kernels/vmath.h"
+#include "../infer_rules.h"
 #include "f32_view.h"
 #include <math.h>
 #include <string.h>
@@ -97,4 +98,5 @@ static oxrt_status *ln_run(oxrt_kernel_ctx *ctx) {
 static const oxrt_op_impl ln_impls[] = {
     {.since_version = 17, .type_mask = OXRT_TMASK_FLOATS, .run = ln_run},
 };
-OXRT_REGISTER_OP(LayerNormalization) = {"", "LayerNormalization", OXRT_IMPLS(ln_impls)};
+OXRT_REGISTER_OP(LayerNormalization) = {"", "LayerNormalization", OXRT_IMPLS(ln_impls), .infer = oxrt_infer_same,
+                                        .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -8,6 +8,7 @@
  *   M absent, cond given   : while cond
  *   both                   : at most M iterations while cond */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,4 +200,41 @@ done:
 }
 
 static const oxrt_op_impl loop_impls[] = {{.since_version = 1, .prepare = loop_prepare, .run = loop_run}};
-OXRT_REGISTER_OP(Loop) = {"", "Loop", OXRT_IMPLS(loop_impls)};
+
+/* The body sees the iteration number, the condition and the loop-carried values' element types (their shapes
+ * may change across iterations); loop-carried outputs keep what the initial value and the body output share,
+ * scan outputs get a leading dimension of unknown size. */
+static oxrt_status *infer_loop(oxrt_infer_ctx *ctx) {
+  const oxrt_node *n = ctx->node;
+  const oxrt_attr *ba = oxrt_node_attr(n, "body");
+  int n_state = n->n_inputs - 2;
+  if (!ba || !ba->g || n_state < 0 || ba->g->n_inputs != n_state + 2 || ba->g->n_outputs != n->n_outputs + 1)
+    return NULL;
+  oxrt_graph *body = ba->g;
+  oxrt_tshape *formal = calloc((size_t)body->n_inputs + (size_t)body->n_outputs + 1, sizeof *formal);
+  if (!formal) return OXRT_OOM();
+  oxrt_tshape *outs = formal + body->n_inputs, init, o;
+  for (int i = 0; i < body->n_inputs; i++) oxrt_tshape_clear(&formal[i]);
+  formal[0].elem = OXRT_INT64;
+  oxrt_infer_input(ctx, 1, &formal[1]);
+  for (int i = 0; i < n_state; i++)
+    if (oxrt_infer_input(ctx, 2 + i, &formal[2 + i])) formal[2 + i].rank = -1;
+  oxrt_status *st = oxrt_infer_subgraph(ctx, body, formal, body->n_inputs, outs);
+  for (int k = 0; k < n->n_outputs && !st; k++) {
+    const oxrt_tshape *b = &outs[1 + k];
+    if (k < n_state) {
+      if (oxrt_infer_input(ctx, 2 + k, &init) && oxrt_tshape_union(&init, b, &o)) st = oxrt_infer_output(ctx, k, &o);
+    } else if (b->elem != OXRT_UNDEFINED && b->rank < OXRT_MAX_RANK) {
+      o = *b;
+      if (b->rank >= 0) {
+        for (int d = b->rank; d > 0; d--) o.dims[d] = b->dims[d - 1], o.names[d] = b->names[d - 1];
+        o.dims[0] = -1, o.names[0] = NULL, o.rank = b->rank + 1;
+      }
+      st = oxrt_infer_output(ctx, k, &o);
+    }
+  }
+  free(formal);
+  return st;
+}
+
+OXRT_REGISTER_OP(Loop) = {"", "Loop", OXRT_IMPLS(loop_impls), .infer = infer_loop};

@@ -1,6 +1,7 @@
 /* LpNormalization.c - x / ||x||_p along `axis` (p = 1 or 2); a zero norm gives 0. Data is viewed as
  * [outer, D, inner]. */
 #include "f32_view.h"
+#include "../infer_rules.h"
 #include <math.h>
 
 static oxrt_status *lpn_run(oxrt_kernel_ctx *ctx) {
@@ -41,4 +42,4 @@ static const oxrt_op_impl lpn_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = lpn_run},
     {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = lpn_run},
 };
-OXRT_REGISTER_OP(LpNormalization) = {"", "LpNormalization", OXRT_IMPLS(lpn_impls)};
+OXRT_REGISTER_OP(LpNormalization) = {"", "LpNormalization", OXRT_IMPLS(lpn_impls), .infer = oxrt_infer_same};

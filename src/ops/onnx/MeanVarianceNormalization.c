@@ -2,6 +2,7 @@
  * [0, 2, 3]), as ONNX's function body defines it. Statistics are accumulated in double with per-element
  * output strides (0 along the reduced axes), so any axes set works in two sequential passes. */
 #include "f32_view.h"
+#include "../infer_rules.h"
 #include <math.h>
 #include <string.h>
 
@@ -74,4 +75,5 @@ static const oxrt_op_impl mvn_impls[] = {
     {.since_version = 9, .type_mask = OXRT_TMASK_FLOATS, .run = mvn_run},
     {.since_version = 13, .type_mask = OXRT_TMASK_FLOATS, .run = mvn_run},
 };
-OXRT_REGISTER_OP(MeanVarianceNormalization) = {"", "MeanVarianceNormalization", OXRT_IMPLS(mvn_impls)};
+OXRT_REGISTER_OP(MeanVarianceNormalization) = {"", "MeanVarianceNormalization", OXRT_IMPLS(mvn_impls),
+                                               .infer = oxrt_infer_same};

@@ -1,5 +1,6 @@
 /* NonZero.c - NonZero: int64 [rank, n] coordinates of the non-zero elements in row-major order. */
 #include "index_util.h"
+#include "../infer_rules.h"
 
 static bool nz_elem(const oxrt_value *x, size_t i) {
   switch (x->dtype) {
@@ -49,4 +50,14 @@ static const oxrt_op_impl nonzero_impls[] = {
     {.since_version = 9, .run = nonzero_run},
     {.since_version = 13, .run = nonzero_run},
 };
-OXRT_REGISTER_OP(NonZero) = {"", "NonZero", OXRT_IMPLS(nonzero_impls)};
+
+/* int64 [rank, number of non-zeros]. */
+static oxrt_status *infer_nonzero(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x, out;
+  if (!oxrt_infer_input(ctx, 0, &x) || x.rank < 0) return NULL;
+  oxrt_tshape_clear(&out);
+  out.elem = OXRT_INT64, out.rank = 2, out.dims[0] = x.rank, out.dims[1] = -1;
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(NonZero) = {"", "NonZero", OXRT_IMPLS(nonzero_impls), .infer = infer_nonzero};

@@ -2,6 +2,7 @@
  * (`paddings` in opset 1, `pads` in 2) or an input (11+), optionally restricted to `axes` (18+).
  * Negative pads crop. */
 #include "layout_util.h"
+#include "../infer_rules.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,4 +225,46 @@ static const oxrt_op_impl pad_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = pad_attr_run},
     {.since_version = 11, .run = pad11_run},
 };
-OXRT_REGISTER_OP(Pad) = {"", "Pad", OXRT_IMPLS(pad_impls)};
+/* Each dimension grows by its begin and end pads (attribute before opset 11, input 1 after; `axes` input 3). */
+static oxrt_status *infer_pad(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x, out;
+  if (!oxrt_infer_input(ctx, 0, &x) || x.rank < 0) return NULL;
+  int64_t pads[2 * OXRT_MAX_RANK], axes[OXRT_MAX_RANK];
+  int np = 0, na = x.rank;
+  if (ctx->opset < 11) {
+    size_t n;
+    const int64_t *p = oxrt_attr_ints(ctx->node, "pads", &n);
+    if (!p || n > 2 * OXRT_MAX_RANK) return NULL;
+    for (size_t i = 0; i < n; i++) pads[i] = p[i];
+    np = (int)n;
+  } else {
+    const oxrt_known_ints *k = oxrt_infer_known(ctx, 1);
+    if (!k) return NULL;
+    for (int i = 0; i < k->n; i++) pads[i] = k->v[i];
+    np = k->n;
+    if (ctx->node->n_inputs > 3 && ctx->node->inputs[3] >= 0) {
+      const oxrt_known_ints *a = oxrt_infer_known(ctx, 3);
+      if (!a) return NULL;
+      for (int i = 0; i < a->n; i++) axes[i] = a->v[i];
+      na = a->n;
+    } else {
+      for (int i = 0; i < x.rank; i++) axes[i] = i;
+    }
+  }
+  if (ctx->opset < 11)
+    for (int i = 0; i < x.rank; i++) axes[i] = i;
+  if (np != 2 * na) return NULL;
+  out = x;
+  for (int i = 0; i < na; i++) {
+    int64_t d = axes[i] < 0 ? axes[i] + x.rank : axes[i];
+    if (d < 0 || d >= x.rank) return NULL;
+    if (pads[i] == 0 && pads[na + i] == 0) continue;
+    out.names[d] = NULL;
+    int64_t v;
+    out.dims[d] = x.dims[d] < 0 || __builtin_add_overflow(x.dims[d], pads[i], &v) ||
+                          __builtin_add_overflow(v, pads[na + i], &v) || v < 0 ? -1 : v;
+  }
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Pad) = {"", "Pad", OXRT_IMPLS(pad_impls), .infer = infer_pad};

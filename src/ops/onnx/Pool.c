@@ -4,6 +4,7 @@
  * leading unit dims so one set of loops serves all; per output position and axis the valid kernel taps are
  * precomputed once, so the inner loops never test bounds. Planes (n, c) run in parallel. */
 #include "f32_view.h"
+#include "../infer_rules.h"
 #include <math.h>
 #include <string.h>
 
@@ -489,7 +490,8 @@ static const oxrt_op_impl maxpool_impls[] = {
     {.since_version = 12, .type_mask = MAXPOOL_T12, .run = maxpool_run}, /* int8, uint8 */
     {.since_version = 22, .type_mask = MAXPOOL_T12, .run = maxpool_run},
 };
-OXRT_REGISTER_OP(MaxPool) = {"", "MaxPool", OXRT_IMPLS(maxpool_impls)};
+OXRT_REGISTER_OP(MaxPool) = {"", "MaxPool", OXRT_IMPLS(maxpool_impls), .infer = oxrt_infer_pool,
+                             .flags = OXRT_OP_SAME_ELEM_TYPE};
 
 static const oxrt_op_impl avgpool_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run},
@@ -499,7 +501,8 @@ static const oxrt_op_impl avgpool_impls[] = {
     {.since_version = 19, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run}, /* dilations */
     {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = avgpool_run},
 };
-OXRT_REGISTER_OP(AveragePool) = {"", "AveragePool", OXRT_IMPLS(avgpool_impls)};
+OXRT_REGISTER_OP(AveragePool) = {"", "AveragePool", OXRT_IMPLS(avgpool_impls), .infer = oxrt_infer_pool,
+                                 .flags = OXRT_OP_SAME_ELEM_TYPE};
 
 static const oxrt_op_impl lppool_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = lppool_run}, /* float p */
@@ -508,23 +511,24 @@ static const oxrt_op_impl lppool_impls[] = {
     {.since_version = 18, .type_mask = OXRT_TMASK_FLOATS, .run = lppool_run}, /* ceil_mode, dilations */
     {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = lppool_run},
 };
-OXRT_REGISTER_OP(LpPool) = {"", "LpPool", OXRT_IMPLS(lppool_impls)};
+OXRT_REGISTER_OP(LpPool) = {"", "LpPool", OXRT_IMPLS(lppool_impls), .infer = oxrt_infer_pool};
 
 static const oxrt_op_impl gmax_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = gmax_run},
     {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = gmax_run},
 };
-OXRT_REGISTER_OP(GlobalMaxPool) = {"", "GlobalMaxPool", OXRT_IMPLS(gmax_impls)};
+OXRT_REGISTER_OP(GlobalMaxPool) = {"", "GlobalMaxPool", OXRT_IMPLS(gmax_impls), .infer = oxrt_infer_global_pool};
 
 static const oxrt_op_impl gavg_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = gavg_run},
     {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = gavg_run},
 };
-OXRT_REGISTER_OP(GlobalAveragePool) = {"", "GlobalAveragePool", OXRT_IMPLS(gavg_impls)};
+OXRT_REGISTER_OP(GlobalAveragePool) = {"", "GlobalAveragePool", OXRT_IMPLS(gavg_impls), .infer = oxrt_infer_global_pool,
+                                       .flags = OXRT_OP_SAME_ELEM_TYPE};
 
 static const oxrt_op_impl glp_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = glp_run},
     {.since_version = 2, .type_mask = OXRT_TMASK_FLOATS, .run = glp_run},
     {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = glp_run},
 };
-OXRT_REGISTER_OP(GlobalLpPool) = {"", "GlobalLpPool", OXRT_IMPLS(glp_impls)};
+OXRT_REGISTER_OP(GlobalLpPool) = {"", "GlobalLpPool", OXRT_IMPLS(glp_impls), .infer = oxrt_infer_global_pool};

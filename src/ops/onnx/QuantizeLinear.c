@@ -2,6 +2,7 @@
  * or blocked (opset 21), into any quantized type: 8/16/4/2-bit integers, float8 (opset 19, with `saturate`)
  * and float4e2m1 (opset 23). The output type comes from the zero point, else `output_dtype`, else uint8. */
 #include "quant_util.h"
+#include "../infer_rules.h"
 #include <string.h>
 
 typedef struct {
@@ -131,7 +132,7 @@ static const oxrt_op_impl quant_impls[] = {
     {.since_version = 21, .type_mask = QL_X19, .run = quant_run},
     {.since_version = 23, .type_mask = QL_X19, .run = quant_run},
 };
-OXRT_REGISTER_OP(QuantizeLinear) = {"", "QuantizeLinear", OXRT_IMPLS(quant_impls)};
+OXRT_REGISTER_OP(QuantizeLinear) = {"", "QuantizeLinear", OXRT_IMPLS(quant_impls), .flags = OXRT_OP_NO_FOLD};
 
 /* com.microsoft QuantizeLinear (ONNX Runtime's quantizer writes it for 16-bit and 4-bit types): opset 13's semantics,
  * per tensor or per axis. */

@@ -1,6 +1,7 @@
 /* RMSNormalization.c - RMSNormalization (opset 23): y = x / sqrt(mean(x^2 over [axis, rank)) + eps) * scale.
  * Rows of the [rows, cols] view run in parallel; Scale broadcasts like LayerNormalization's. */
 #include "f32_view.h"
+#include "../infer_rules.h"
 #include <math.h>
 
 typedef struct {
@@ -58,4 +59,4 @@ static oxrt_status *rms_run(oxrt_kernel_ctx *ctx) {
 static const oxrt_op_impl rms_impls[] = {
     {.since_version = 23, .type_mask = OXRT_TMASK_FLOATS, .run = rms_run},
 };
-OXRT_REGISTER_OP(RMSNormalization) = {"", "RMSNormalization", OXRT_IMPLS(rms_impls)};
+OXRT_REGISTER_OP(RMSNormalization) = {"", "RMSNormalization", OXRT_IMPLS(rms_impls), .infer = oxrt_infer_same};

@@ -1,6 +1,7 @@
 /* RNN.c - RNN (opsets 1, 7, 14 (layout), 22 (bfloat16)): Ht = f(Xt*Wi^T + Ht-1*Ri^T + Wbi + Rbi).
  * Directions, sequence_lens, initial_h, clip and activations are handled by the shared driver (rnn_common.c). */
 #include "rnn_common.h"
+#include "../infer_rules.h"
 #include <string.h>
 
 static void rnn_step(const rnn_dir *d, void *const *gx, void *h, void *c) {
@@ -31,4 +32,4 @@ static const oxrt_op_impl rnn_impls[] = {
     {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, RNN_HOOKS},
     {.since_version = 14, .type_mask = OXRT_TMASK_FLOATS, RNN_HOOKS},
 };
-OXRT_REGISTER_OP(RNN) = {"", "RNN", OXRT_IMPLS(rnn_impls)};
+OXRT_REGISTER_OP(RNN) = {"", "RNN", OXRT_IMPLS(rnn_impls), .infer = oxrt_infer_rnn};

@@ -1,6 +1,7 @@
 /* Range.c - Range(start, limit, delta): max(ceil((limit - start) / delta), 0) values start + i * delta.
  * Integers are exact; float16/bfloat16 (opset 27) are computed in float (stash_type 1) or double (11). */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <math.h>
 
 static oxrt_status *range_int(oxrt_kernel_ctx *ctx, oxrt_elem_type t, int64_t start, int64_t limit, int64_t delta) {
@@ -64,4 +65,25 @@ static const oxrt_op_impl range_impls[] = {
     {.since_version = 11, .type_mask = RANGE_TYPES, .run = range_run},
     {.since_version = 27, .type_mask = RANGE_TYPES | OXRT_TBIT(OXRT_FLOAT16) | OXRT_TBIT(OXRT_BFLOAT16), .run = range_run},
 };
-OXRT_REGISTER_OP(Range) = {"", "Range", OXRT_IMPLS(range_impls)};
+
+/* 1-D of the type of `start`; its length from known integer start/limit/delta, and Range(0, n, 1) of a symbolic
+ * size n (a Shape element) is n long, name kept. */
+static oxrt_status *infer_range(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x, out;
+  if (!oxrt_infer_input(ctx, 0, &x)) return NULL;
+  oxrt_tshape_clear(&out);
+  out.elem = x.elem, out.rank = 1, out.dims[0] = -1;
+  const oxrt_known_ints *a = oxrt_infer_known(ctx, 0), *b = oxrt_infer_known(ctx, 1), *d = oxrt_infer_known(ctx, 2);
+  if (a && b && d && a->n == 1 && b->n == 1 && d->n == 1 && a->v[0] >= 0 && !a->names[0] && d->v[0] >= 1 &&
+      !d->names[0]) {
+    if (b->v[0] >= 0 && !b->names[0]) {
+      int64_t span = b->v[0] - a->v[0];
+      out.dims[0] = span <= 0 ? 0 : span / d->v[0] + (span % d->v[0] != 0);
+    } else if (a->v[0] == 0 && d->v[0] == 1 && b->names[0]) {
+      out.names[0] = b->names[0];
+    }
+  }
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Range) = {"", "Range", OXRT_IMPLS(range_impls), .infer = infer_range};

@@ -1,5 +1,6 @@
 /* Reshape.c - Reshape: shape from an attribute (opset 1) or an input (5+); `allowzero` from 14. */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <stdlib.h>
 
 static oxrt_status *reshape_common(oxrt_kernel_ctx *ctx, const int64_t *shape, size_t n, bool allowzero) {
@@ -63,4 +64,37 @@ static const oxrt_op_impl reshape_impls[] = {
     {.since_version = 1, .run = reshape1_run},
     {.since_version = 5, .run = reshape5_run},
 };
-OXRT_REGISTER_OP(Reshape) = {"", "Reshape", OXRT_IMPLS(reshape_impls)};
+
+/* The target shape from input 1's content: 0 copies the input dimension (unless allowzero), one -1 takes what is
+ * left when the total is known. */
+static oxrt_status *infer_reshape(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x, out;
+  const oxrt_known_ints *k = oxrt_infer_known(ctx, 1);
+  if (!oxrt_infer_input(ctx, 0, &x) || !k || k->scalar) return NULL;
+  bool allowzero = oxrt_attr_int(ctx->node, "allowzero", 0) != 0;
+  oxrt_tshape_clear(&out);
+  out.elem = x.elem, out.rank = k->n;
+  int infer_at = -1;
+  int64_t known_prod = 1, total = 1;
+  bool total_known = x.rank >= 0, rest_known = true;
+  for (int i = 0; i < x.rank; i++) /* a hostile shape may overflow: then the -1 stays unknown */
+    if (x.dims[i] < 0 || __builtin_mul_overflow(total, x.dims[i], &total)) total_known = false;
+  for (int i = 0; i < k->n; i++) {
+    int64_t d = k->v[i];
+    if (d == 0 && !allowzero && !k->names[i]) {
+      if (x.rank < 0 || i >= x.rank) return NULL;
+      out.dims[i] = x.dims[i], out.names[i] = x.names[i];
+    } else if (d == -1 && !k->names[i]) {
+      infer_at = i, out.dims[i] = -1;
+      continue;
+    } else {
+      out.dims[i] = d, out.names[i] = k->names[i];
+    }
+    if (out.dims[i] < 0 || __builtin_mul_overflow(known_prod, out.dims[i], &known_prod)) rest_known = false;
+  }
+  if (infer_at >= 0 && total_known && rest_known && known_prod > 0) out.dims[infer_at] = total / known_prod;
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Reshape) = {"", "Reshape", OXRT_IMPLS(reshape_impls), .infer = infer_reshape,
+                             .flags = OXRT_OP_SAME_ELEM_TYPE};

@@ -3,6 +3,7 @@
  * keep_aspect_ratio_policy. Linear and cubic run as separable 1-D passes in double precision, axis by axis like the
  * ONNX reference; nearest is an exact gather that works for any element type. Also the core of Upsample. */
 #include "index_util.h"
+#include "../infer_rules.h"
 #include <float.h>
 
 /* Source coordinate of output position j along an axis; *extrap is set when it falls outside the crop. */
@@ -489,4 +490,41 @@ static const oxrt_op_impl resize_impls[] = {
     {.since_version = 13, .run = resize_run}, {.since_version = 18, .run = resize_run},
     {.since_version = 19, .run = resize_run},
 };
-OXRT_REGISTER_OP(Resize) = {"", "Resize", OXRT_IMPLS(resize_impls)};
+/* Output sizes from `sizes` (content known) or constant `scales` (floor(size * scale)); `axes` (opset 18) names
+ * the dimensions they cover. tf_crop_and_resize and aspect-ratio policies are shaped at run time. */
+static oxrt_status *infer_resize(oxrt_infer_ctx *ctx) {
+  const oxrt_node *n = ctx->node;
+  oxrt_tshape x, out;
+  if (!oxrt_infer_input(ctx, 0, &x) || x.rank < 1) return NULL;
+  if (!strcmp(oxrt_attr_string(n, "coordinate_transformation_mode", ""), "tf_crop_and_resize") ||
+      strcmp(oxrt_attr_string(n, "keep_aspect_ratio_policy", "stretch"), "stretch") != 0)
+    return NULL;
+  size_t nax;
+  const int64_t *axes = oxrt_attr_ints(n, "axes", &nax);
+  int na = axes ? (int)nax : x.rank;
+  if (na > x.rank) return NULL;
+  const oxrt_known_ints *sizes = ctx->opset >= 11 ? oxrt_infer_known(ctx, 3) : NULL;
+  const oxrt_value *scales = oxrt_infer_constant(ctx, ctx->opset >= 11 ? 2 : 1);
+  if (scales && (scales->dtype != OXRT_FLOAT || scales->rank != 1 || scales->count == 0)) scales = NULL;
+  if (sizes && sizes->n != na) sizes = NULL;
+  if (scales && (int64_t)scales->count != na) scales = NULL;
+  if (!sizes && !scales) return NULL;
+  out = x;
+  for (int i = 0; i < na; i++) {
+    int64_t d = axes ? axes[i] : i;
+    if (d < 0) d += x.rank;
+    if (d < 0 || d >= x.rank) return NULL;
+    out.names[d] = NULL;
+    if (sizes) {
+      out.dims[d] = sizes->v[i], out.names[d] = sizes->names[i];
+    } else {
+      float sc = ((const float *)scales->data)[i];
+      if (sc == 1.0f) out.names[d] = x.names[d];
+      double v = (double)x.dims[d] * sc;
+      out.dims[d] = x.dims[d] < 0 || !(sc > 0) || v > 9e15 ? -1 : (int64_t)v;
+    }
+  }
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Resize) = {"", "Resize", OXRT_IMPLS(resize_impls), .infer = infer_resize};

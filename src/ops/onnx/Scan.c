@@ -6,6 +6,7 @@
  *   axis and order each input is read along, scan_output_axes / scan_output_directions where and in which order
  *   each scan output is written (negative axes from opset 11). */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -432,4 +433,62 @@ static const oxrt_op_impl scan_impls[] = {
     {.since_version = 8, .prepare = scan_prepare, .run = scan8_run, .release = scan_release},
     {.since_version = 9, .prepare = scan_prepare, .run = scan9_run, .release = scan_release},
 };
-OXRT_REGISTER_OP(Scan) = {"", "Scan", OXRT_IMPLS(scan_impls)};
+
+/* Opset 9+: the body sees the state values and one slice of each scan input (its scan axis removed); scan
+ * outputs get the sequence length inserted at their scan_output_axes. Opset 8 (batched) is shaped at run time. */
+static oxrt_status *infer_scan(oxrt_infer_ctx *ctx) {
+  const oxrt_node *n = ctx->node;
+  const oxrt_attr *ba = oxrt_node_attr(n, "body");
+  int64_t m = oxrt_attr_int(n, "num_scan_inputs", 0);
+  if (ctx->opset < 9 || !ba || !ba->g || m < 0 || m > n->n_inputs) return NULL;
+  oxrt_graph *body = ba->g;
+  int n_state = n->n_inputs - (int)m;
+  if (body->n_inputs != n->n_inputs || body->n_outputs != n->n_outputs || n_state > n->n_outputs) return NULL;
+  size_t nia, noa;
+  const int64_t *in_axes = oxrt_attr_ints(n, "scan_input_axes", &nia);
+  const int64_t *out_axes = oxrt_attr_ints(n, "scan_output_axes", &noa);
+  oxrt_tshape *formal = calloc((size_t)body->n_inputs + (size_t)body->n_outputs + 1, sizeof *formal);
+  if (!formal) return OXRT_OOM();
+  oxrt_tshape *outs = formal + body->n_inputs, x, o;
+  int64_t seq_len = -1;
+  const char *seq_name = NULL;
+  for (int i = 0; i < n->n_inputs; i++) {
+    if (!oxrt_infer_input(ctx, i, &formal[i]) || i < n_state || formal[i].rank < 0) continue;
+    x = formal[i];
+    int64_t ax = in_axes && (int64_t)nia == m ? in_axes[i - n_state] : 0;
+    if (ax < 0) ax += x.rank;
+    if (ax < 0 || ax >= x.rank) {
+      formal[i].rank = -1;
+      continue;
+    }
+    if (i == n_state) seq_len = x.dims[ax], seq_name = x.names[ax];
+    formal[i].rank = 0;
+    for (int d = 0; d < x.rank; d++)
+      if (d != ax) formal[i].dims[formal[i].rank] = x.dims[d], formal[i].names[formal[i].rank++] = x.names[d];
+  }
+  oxrt_status *st = oxrt_infer_subgraph(ctx, body, formal, body->n_inputs, outs);
+  for (int k = 0; k < n->n_outputs && !st; k++) {
+    const oxrt_tshape *b = &outs[k];
+    if (k < n_state) {
+      if (oxrt_infer_input(ctx, k, &x) && oxrt_tshape_union(&x, b, &o)) st = oxrt_infer_output(ctx, k, &o);
+      continue;
+    }
+    if (b->elem == OXRT_UNDEFINED || b->rank >= OXRT_MAX_RANK) continue;
+    o = *b;
+    if (b->rank >= 0) {
+      int64_t ax = out_axes && (int)noa == n->n_outputs - n_state ? out_axes[k - n_state] : 0;
+      if (ax < 0) ax += b->rank + 1;
+      if (ax < 0 || ax > b->rank) continue;
+      o.rank = b->rank + 1;
+      for (int d = 0, j = 0; d < o.rank; d++) {
+        if (d == ax) o.dims[d] = seq_len, o.names[d] = seq_name;
+        else o.dims[d] = b->dims[j], o.names[d] = b->names[j], j++;
+      }
+    }
+    st = oxrt_infer_output(ctx, k, &o);
+  }
+  free(formal);
+  return st;
+}
+
+OXRT_REGISTER_OP(Scan) = {"", "Scan", OXRT_IMPLS(scan_impls), .infer = infer_scan};

@@ -1,6 +1,7 @@
 /* Slice.c - Slice: starts/ends/axes as attributes (opset 1) or inputs with steps (10+).
  * Indices are clamped like numpy; negative steps walk backwards. */
 #include "layout_util.h"
+#include "../infer_rules.h"
 #include <stdlib.h>
 
 static oxrt_status *slice_common(oxrt_kernel_ctx *ctx, const int64_t *starts, const int64_t *ends, size_t n,
@@ -83,4 +84,55 @@ static const oxrt_op_impl slice_impls[] = {
     {.since_version = 1, .run = slice1_run},
     {.since_version = 10, .run = slice10_run},
 };
-OXRT_REGISTER_OP(Slice) = {"", "Slice", OXRT_IMPLS(slice_impls)};
+
+/* Sizes from known starts/ends/axes/steps (inputs 1-4); the content of a sliced 1-D integer tensor. */
+static oxrt_status *infer_slice(oxrt_infer_ctx *ctx) {
+  const oxrt_node *n = ctx->node;
+  const oxrt_known_ints *a = oxrt_infer_known(ctx, 0), *st = oxrt_infer_known(ctx, 1), *en = oxrt_infer_known(ctx, 2);
+  const oxrt_known_ints *ax = oxrt_infer_known(ctx, 3), *sp = oxrt_infer_known(ctx, 4);
+  bool has_ax = n->n_inputs > 3 && n->inputs[3] >= 0, has_sp = n->n_inputs > 4 && n->inputs[4] >= 0;
+  if (a && !a->scalar && st && en && st->n == 1 && en->n == 1 &&
+      (!ax || (ax->n == 1 && (ax->v[0] == 0 || ax->v[0] == -1))) &&
+      (!sp || (sp->n == 1 && sp->v[0] == 1)) && !(has_ax && !ax) && !(has_sp && !sp)) {
+    int64_t s0 = st->v[0], e0 = en->v[0], len = a->n;
+    if (s0 < 0) s0 += len;
+    if (e0 < 0) e0 += len;
+    s0 = s0 < 0 ? 0 : s0 > len ? len : s0;
+    e0 = e0 < 0 ? 0 : e0 > len ? len : e0;
+    oxrt_known_ints r;
+    memset(&r, 0, sizeof r);
+    for (int64_t i = s0; i < e0; i++) r.v[r.n] = a->v[i], r.names[r.n++] = a->names[i];
+    oxrt_infer_set_known(ctx, 0, &r);
+  }
+  oxrt_tshape x, out;
+  if (!oxrt_infer_input(ctx, 0, &x) || x.rank < 0 || !st || !en || st->n != en->n || (has_ax && !ax) ||
+      (has_sp && !sp) || (ax && ax->n != st->n) || (sp && sp->n != st->n))
+    return NULL;
+  out = x;
+  for (int i = 0; i < st->n; i++) {
+    int64_t axis = ax ? ax->v[i] : i, step = sp ? sp->v[i] : 1;
+    if (axis < 0) axis += x.rank;
+    if (axis < 0 || axis >= x.rank || step == 0 || st->names[i] || en->names[i]) return NULL;
+    int64_t len = x.dims[axis];
+    out.names[axis] = NULL;
+    if (len < 0) {
+      out.dims[axis] = -1;
+      continue;
+    }
+    int64_t s0 = st->v[i], e0 = en->v[i];
+    if (s0 < 0) s0 += len;
+    if (e0 < 0) e0 += len;
+    if (step > 0) {
+      s0 = s0 < 0 ? 0 : s0 > len ? len : s0;
+      e0 = e0 < 0 ? 0 : e0 > len ? len : e0;
+      out.dims[axis] = e0 > s0 ? (e0 - s0 + step - 1) / step : 0;
+    } else {
+      s0 = s0 < 0 ? -1 : s0 > len - 1 ? len - 1 : s0;
+      e0 = e0 < -1 ? -1 : e0 > len - 1 ? len - 1 : e0;
+      out.dims[axis] = s0 > e0 ? (s0 - e0 - step - 1) / -step : 0;
+    }
+  }
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Slice) = {"", "Slice", OXRT_IMPLS(slice_impls), .infer = infer_slice, .flags = OXRT_OP_SAME_ELEM_TYPE};

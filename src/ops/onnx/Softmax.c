@@ -7,6 +7,7 @@
  * The exponentials come from kernels/vmath.h; no output is subnormal (values below FLT_MIN become 0), since
  * subnormal probabilities would slow every MatMul that consumes them by orders of magnitude. */
 #include "../../kernels/vmath.h"
+#include "../infer_rules.h"
 #include "f32_view.h"
 #include <float.h>
 #include <math.h>
@@ -128,11 +129,12 @@ static const oxrt_op_impl softmax_impls[] = {
     {.since_version = 11, .type_mask = OXRT_TMASK_FLOATS, .run = softmax_run},
     {.since_version = 13, .type_mask = OXRT_TMASK_FLOATS, .run = softmax_run}, /* single-axis semantics */
 };
-OXRT_REGISTER_OP(Softmax) = {"", "Softmax", OXRT_IMPLS(softmax_impls)};
+OXRT_REGISTER_OP(Softmax) = {"", "Softmax", OXRT_IMPLS(softmax_impls), .infer = oxrt_infer_same,
+                             .flags = OXRT_OP_SAME_ELEM_TYPE};
 
 static const oxrt_op_impl logsoftmax_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = logsoftmax_run},
     {.since_version = 11, .type_mask = OXRT_TMASK_FLOATS, .run = logsoftmax_run},
     {.since_version = 13, .type_mask = OXRT_TMASK_FLOATS, .run = logsoftmax_run},
 };
-OXRT_REGISTER_OP(LogSoftmax) = {"", "LogSoftmax", OXRT_IMPLS(logsoftmax_impls)};
+OXRT_REGISTER_OP(LogSoftmax) = {"", "LogSoftmax", OXRT_IMPLS(logsoftmax_impls), .infer = oxrt_infer_same};

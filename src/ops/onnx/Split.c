@@ -1,6 +1,7 @@
 /* Split.c - Split along `axis`: sizes from the `split` attribute (1, 2, 11), an input (1, 13+) or
  * equal parts (the last one smaller with `num_outputs` in opset 18). */
 #include "layout_util.h"
+#include "../infer_rules.h"
 #include <stdlib.h>
 
 static oxrt_status *split_common(oxrt_kernel_ctx *ctx, const int64_t *split, size_t n_split) {
@@ -91,4 +92,32 @@ static const oxrt_op_impl split_impls[] = {
     {.since_version = 1, .run = split_attr_run},
     {.since_version = 13, .run = split13_run},
 };
-OXRT_REGISTER_OP(Split) = {"", "Split", OXRT_IMPLS(split_impls)};
+
+/* Parts along `axis` from `split` (attribute or input 1), else equal parts (the last may be smaller). */
+static oxrt_status *infer_split(oxrt_infer_ctx *ctx) {
+  const oxrt_node *n = ctx->node;
+  oxrt_tshape x, out;
+  if (!oxrt_infer_input(ctx, 0, &x) || x.rank < 0) return NULL;
+  int64_t axis = oxrt_attr_int(n, "axis", 0), sizes[OXRT_MAX_RANK];
+  if (axis < 0) axis += x.rank;
+  if (axis < 0 || axis >= x.rank || n->n_outputs > OXRT_MAX_RANK) return NULL;
+  int ns = 0;
+  if (!oxrt_infer_axes(ctx, "split", 1, sizes, &ns)) return NULL;
+  for (int i = 0; i < n->n_outputs; i++) {
+    out = x;
+    out.names[axis] = NULL;
+    if (ns) {
+      out.dims[axis] = i < ns ? sizes[i] : -1;
+    } else if (x.dims[axis] >= 0) {
+      int64_t k = n->n_outputs, each = (x.dims[axis] + k - 1) / k;
+      out.dims[axis] = i < k - 1 ? each : x.dims[axis] - each * (k - 1);
+      if (x.dims[axis] % k == 0) out.dims[axis] = x.dims[axis] / k;
+    } else {
+      out.dims[axis] = -1;
+    }
+    OXRT_TRY(oxrt_infer_output(ctx, i, &out));
+  }
+  return NULL;
+}
+
+OXRT_REGISTER_OP(Split) = {"", "Split", OXRT_IMPLS(split_impls), .infer = infer_split, .flags = OXRT_OP_SAME_ELEM_TYPE};

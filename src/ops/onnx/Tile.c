@@ -1,6 +1,7 @@
 /* Tile.c - Tile: opset 1 repeats along one axis (scalar `tiles`, `axis` inputs); from 6 a `repeats`
  * vector. The output is gathered as a view [r0, d0, r1, d1, ...] with zero strides on the repeat axes. */
 #include "layout_util.h"
+#include "../infer_rules.h"
 #include <stdlib.h>
 
 static oxrt_status *tile_common(oxrt_kernel_ctx *ctx, const oxrt_value *x, const int64_t *reps) {
@@ -52,4 +53,19 @@ static const oxrt_op_impl tile_impls[] = {
     {.since_version = 1, .run = tile1_run},
     {.since_version = 6, .run = tile6_run},
 };
-OXRT_REGISTER_OP(Tile) = {"", "Tile", OXRT_IMPLS(tile_impls)};
+
+/* Each dimension times the known repeat count. */
+static oxrt_status *infer_tile(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x, out;
+  const oxrt_known_ints *k = oxrt_infer_known(ctx, 1);
+  if (!oxrt_infer_input(ctx, 0, &x) || x.rank < 0 || !k || k->n != x.rank) return NULL;
+  out = x;
+  for (int d = 0; d < x.rank; d++) {
+    if (x.dims[d] < 0 || k->v[d] < 0 || k->names[d] || __builtin_mul_overflow(x.dims[d], k->v[d], &out.dims[d]))
+      out.dims[d] = -1;
+    out.names[d] = k->v[d] == 1 ? x.names[d] : NULL;
+  }
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Tile) = {"", "Tile", OXRT_IMPLS(tile_impls), .infer = infer_tile};

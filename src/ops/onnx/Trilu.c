@@ -1,6 +1,7 @@
 /* Trilu.c - Trilu: keep the upper (j - i >= k) or lower (j - i <= k) triangle of the last two axes,
  * zero (or "" / false) elsewhere. Any element type. */
 #include "layout_util.h"
+#include "../infer_rules.h"
 #include <string.h>
 
 static oxrt_status *trilu_run(oxrt_kernel_ctx *ctx) {
@@ -41,4 +42,4 @@ static oxrt_status *trilu_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl trilu_impls[] = {{.since_version = 14, .run = trilu_run}};
-OXRT_REGISTER_OP(Trilu) = {"", "Trilu", OXRT_IMPLS(trilu_impls)};
+OXRT_REGISTER_OP(Trilu) = {"", "Trilu", OXRT_IMPLS(trilu_impls), .infer = oxrt_infer_same};

@@ -1,5 +1,6 @@
 /* Unsqueeze.c - Unsqueeze: axes from an attribute (1, 11) or an input (13+); axes index the output. */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <stdlib.h>
 
 static oxrt_status *unsqueeze_common(oxrt_kernel_ctx *ctx, const int64_t *axes, size_t n) {
@@ -40,4 +41,30 @@ static const oxrt_op_impl unsqueeze_impls[] = {
     {.since_version = 1, .run = unsqueeze1_run},
     {.since_version = 13, .run = unsqueeze13_run},
 };
-OXRT_REGISTER_OP(Unsqueeze) = {"", "Unsqueeze", OXRT_IMPLS(unsqueeze_impls)};
+
+/* Inserts size-1 dimensions at `axes` (attribute or input 1); a scalar content becomes 1-D. */
+static oxrt_status *infer_unsqueeze(oxrt_infer_ctx *ctx) {
+  const oxrt_known_ints *a = oxrt_infer_known(ctx, 0);
+  if (a && a->scalar) {
+    oxrt_known_ints r = *a;
+    r.scalar = false;
+    oxrt_infer_set_known(ctx, 0, &r);
+  }
+  oxrt_tshape x, out;
+  int64_t axes[OXRT_MAX_RANK];
+  int na;
+  if (!oxrt_infer_input(ctx, 0, &x) || x.rank < 0 || !oxrt_infer_axes(ctx, "axes", 1, axes, &na)) return NULL;
+  int r = x.rank + na, j = 0;
+  if (r > OXRT_MAX_RANK) return NULL;
+  out = x, out.rank = r;
+  for (int d = 0; d < r; d++) {
+    bool ins = false;
+    for (int i = 0; i < na; i++) ins |= axes[i] == d || axes[i] + r == d;
+    if (ins) out.dims[d] = 1, out.names[d] = NULL;
+    else out.dims[d] = x.dims[j], out.names[d] = x.names[j], j++;
+  }
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Unsqueeze) = {"", "Unsqueeze", OXRT_IMPLS(unsqueeze_impls), .infer = infer_unsqueeze,
+                               .flags = OXRT_OP_SAME_ELEM_TYPE};

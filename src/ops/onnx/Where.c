@@ -1,5 +1,6 @@
 /* Where.c - Where(condition, X, Y): elements of X where condition is true, else Y (numpy broadcasting). */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <string.h>
 
 typedef struct {
@@ -66,4 +67,16 @@ static oxrt_status *where_run(oxrt_kernel_ctx *ctx) {
 
 /* 16 only widened the types (bfloat16). */
 static const oxrt_op_impl where_impls[] = {{.since_version = 9, .type_input = 1, .run = where_run}};
-OXRT_REGISTER_OP(Where) = {"", "Where", OXRT_IMPLS(where_impls)};
+
+/* Broadcast of condition, X and Y; the element type of X. */
+static oxrt_status *infer_where(oxrt_infer_ctx *ctx) {
+  oxrt_tshape in[3], out;
+  for (int i = 0; i < 3; i++)
+    if (!oxrt_infer_input(ctx, i, &in[i])) return NULL;
+  if (!oxrt_tshape_broadcast(&out, in, 3))
+    return oxrt_error(OXRT_ERR_INVALID_MODEL, "condition, X and Y shapes cannot be broadcast together");
+  out.elem = in[1].elem;
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
+OXRT_REGISTER_OP(Where) = {"", "Where", OXRT_IMPLS(where_impls), .infer = infer_where};

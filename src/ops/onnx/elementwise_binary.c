@@ -12,6 +12,7 @@
 #pragma GCC optimize("-fno-math-errno", "-fno-trapping-math")
 #endif
 #include "elementwise.h"
+#include "../infer_rules.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -519,22 +520,27 @@ static const oxrt_op_impl bitshift_impls[] = {
     {.since_version = 28, .type_mask = OXRT_TMASK_INTS, .run = bitshift_run},
 };
 
-OXRT_REGISTER_OP(Add) = {"", "Add", OXRT_IMPLS(add_impls)};
-OXRT_REGISTER_OP(Sub) = {"", "Sub", OXRT_IMPLS(sub_impls)};
-OXRT_REGISTER_OP(Mul) = {"", "Mul", OXRT_IMPLS(mul_impls)};
-OXRT_REGISTER_OP(Div) = {"", "Div", OXRT_IMPLS(div_impls)};
-OXRT_REGISTER_OP(Pow) = {"", "Pow", OXRT_IMPLS(pow_impls)};
-OXRT_REGISTER_OP(Mod) = {"", "Mod", OXRT_IMPLS(mod_impls)};
-OXRT_REGISTER_OP(And) = {"", "And", OXRT_IMPLS(and_impls)};
-OXRT_REGISTER_OP(Or) = {"", "Or", OXRT_IMPLS(or_impls)};
-OXRT_REGISTER_OP(Xor) = {"", "Xor", OXRT_IMPLS(xor_impls)};
-OXRT_REGISTER_OP(Equal) = {"", "Equal", OXRT_IMPLS(eq_impls)};
-OXRT_REGISTER_OP(Less) = {"", "Less", OXRT_IMPLS(lt_impls)};
-OXRT_REGISTER_OP(Greater) = {"", "Greater", OXRT_IMPLS(gt_impls)};
-OXRT_REGISTER_OP(LessOrEqual) = {"", "LessOrEqual", OXRT_IMPLS(le_impls)};
-OXRT_REGISTER_OP(GreaterOrEqual) = {"", "GreaterOrEqual", OXRT_IMPLS(ge_impls)};
-OXRT_REGISTER_OP(BitwiseAnd) = {"", "BitwiseAnd", OXRT_IMPLS(band_impls)};
-OXRT_REGISTER_OP(BitwiseOr) = {"", "BitwiseOr", OXRT_IMPLS(bor_impls)};
-OXRT_REGISTER_OP(BitwiseXor) = {"", "BitwiseXor", OXRT_IMPLS(bxor_impls)};
-OXRT_REGISTER_OP(BitShift) = {"", "BitShift", OXRT_IMPLS(bitshift_impls)};
-OXRT_REGISTER_OP(PRelu) = {"", "PRelu", OXRT_IMPLS(prelu_impls)};
+OXRT_REGISTER_OP(Add) = {"", "Add", OXRT_IMPLS(add_impls), .infer = oxrt_infer_add,
+                         .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(Sub) = {"", "Sub", OXRT_IMPLS(sub_impls), .infer = oxrt_infer_sub,
+                         .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(Mul) = {"", "Mul", OXRT_IMPLS(mul_impls), .infer = oxrt_infer_mul,
+                         .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(Div) = {"", "Div", OXRT_IMPLS(div_impls), .infer = oxrt_infer_div,
+                         .flags = OXRT_OP_SAME_ELEM_TYPE | OXRT_OP_INPUT1_SAME_TYPE};
+OXRT_REGISTER_OP(Pow) = {"", "Pow", OXRT_IMPLS(pow_impls), .infer = oxrt_infer_broadcast,
+                         .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Mod) = {"", "Mod", OXRT_IMPLS(mod_impls), .infer = oxrt_infer_broadcast};
+OXRT_REGISTER_OP(And) = {"", "And", OXRT_IMPLS(and_impls), .infer = oxrt_infer_broadcast};
+OXRT_REGISTER_OP(Or) = {"", "Or", OXRT_IMPLS(or_impls), .infer = oxrt_infer_broadcast};
+OXRT_REGISTER_OP(Xor) = {"", "Xor", OXRT_IMPLS(xor_impls), .infer = oxrt_infer_broadcast};
+OXRT_REGISTER_OP(Equal) = {"", "Equal", OXRT_IMPLS(eq_impls), .infer = oxrt_infer_compare};
+OXRT_REGISTER_OP(Less) = {"", "Less", OXRT_IMPLS(lt_impls), .infer = oxrt_infer_compare};
+OXRT_REGISTER_OP(Greater) = {"", "Greater", OXRT_IMPLS(gt_impls), .infer = oxrt_infer_compare};
+OXRT_REGISTER_OP(LessOrEqual) = {"", "LessOrEqual", OXRT_IMPLS(le_impls), .infer = oxrt_infer_compare};
+OXRT_REGISTER_OP(GreaterOrEqual) = {"", "GreaterOrEqual", OXRT_IMPLS(ge_impls), .infer = oxrt_infer_compare};
+OXRT_REGISTER_OP(BitwiseAnd) = {"", "BitwiseAnd", OXRT_IMPLS(band_impls), .infer = oxrt_infer_broadcast};
+OXRT_REGISTER_OP(BitwiseOr) = {"", "BitwiseOr", OXRT_IMPLS(bor_impls), .infer = oxrt_infer_broadcast};
+OXRT_REGISTER_OP(BitwiseXor) = {"", "BitwiseXor", OXRT_IMPLS(bxor_impls), .infer = oxrt_infer_broadcast};
+OXRT_REGISTER_OP(BitShift) = {"", "BitShift", OXRT_IMPLS(bitshift_impls), .infer = oxrt_infer_broadcast};
+OXRT_REGISTER_OP(PRelu) = {"", "PRelu", OXRT_IMPLS(prelu_impls), .infer = oxrt_infer_same};

@@ -12,6 +12,7 @@
 #pragma GCC optimize("-fno-math-errno", "-fno-trapping-math")
 #endif
 #include "elementwise.h"
+#include "../infer_rules.h"
 #include "../../kernels/vmath.h"
 #include <math.h>
 #include <string.h>
@@ -400,45 +401,67 @@ static const oxrt_op_impl relu_impls[] = {
     {.since_version = 14, .type_mask = F_SI, .run = relu_run},
 };
 
-OXRT_REGISTER_OP(Abs) = {"", "Abs", OXRT_IMPLS(abs_impls)};
-OXRT_REGISTER_OP(Neg) = {"", "Neg", OXRT_IMPLS(neg_impls)};
-OXRT_REGISTER_OP(Acos) = {"", "Acos", OXRT_IMPLS(acos_impls)};
-OXRT_REGISTER_OP(Acosh) = {"", "Acosh", OXRT_IMPLS(acosh_impls)};
-OXRT_REGISTER_OP(Asin) = {"", "Asin", OXRT_IMPLS(asin_impls)};
-OXRT_REGISTER_OP(Asinh) = {"", "Asinh", OXRT_IMPLS(asinh_impls)};
-OXRT_REGISTER_OP(Atan) = {"", "Atan", OXRT_IMPLS(atan_impls)};
-OXRT_REGISTER_OP(Atanh) = {"", "Atanh", OXRT_IMPLS(atanh_impls)};
-OXRT_REGISTER_OP(Ceil) = {"", "Ceil", OXRT_IMPLS(ceil_impls)};
-OXRT_REGISTER_OP(Floor) = {"", "Floor", OXRT_IMPLS(floor_impls)};
-OXRT_REGISTER_OP(Round) = {"", "Round", OXRT_IMPLS(round_impls)};
-OXRT_REGISTER_OP(Cos) = {"", "Cos", OXRT_IMPLS(cos_impls)};
-OXRT_REGISTER_OP(Cosh) = {"", "Cosh", OXRT_IMPLS(cosh_impls)};
-OXRT_REGISTER_OP(Sin) = {"", "Sin", OXRT_IMPLS(sin_impls)};
-OXRT_REGISTER_OP(Sinh) = {"", "Sinh", OXRT_IMPLS(sinh_impls)};
-OXRT_REGISTER_OP(Tan) = {"", "Tan", OXRT_IMPLS(tan_impls)};
-OXRT_REGISTER_OP(Tanh) = {"", "Tanh", OXRT_IMPLS(tanh_impls)};
-OXRT_REGISTER_OP(Erf) = {"", "Erf", OXRT_IMPLS(erf_impls)};
-OXRT_REGISTER_OP(Exp) = {"", "Exp", OXRT_IMPLS(exp_impls)};
-OXRT_REGISTER_OP(Log) = {"", "Log", OXRT_IMPLS(log_impls)};
-OXRT_REGISTER_OP(Sqrt) = {"", "Sqrt", OXRT_IMPLS(sqrt_impls)};
-OXRT_REGISTER_OP(Reciprocal) = {"", "Reciprocal", OXRT_IMPLS(reciprocal_impls)};
-OXRT_REGISTER_OP(Sigmoid) = {"", "Sigmoid", OXRT_IMPLS(sigmoid_impls)};
-OXRT_REGISTER_OP(Sign) = {"", "Sign", OXRT_IMPLS(sign_impls)};
-OXRT_REGISTER_OP(Relu) = {"", "Relu", OXRT_IMPLS(relu_impls)};
-OXRT_REGISTER_OP(LeakyRelu) = {"", "LeakyRelu", OXRT_IMPLS(leakyrelu_impls)};
-OXRT_REGISTER_OP(ThresholdedRelu) = {"", "ThresholdedRelu", OXRT_IMPLS(thresholdedrelu_impls)};
-OXRT_REGISTER_OP(Elu) = {"", "Elu", OXRT_IMPLS(elu_impls)};
-OXRT_REGISTER_OP(Selu) = {"", "Selu", OXRT_IMPLS(selu_impls)};
-OXRT_REGISTER_OP(Celu) = {"", "Celu", OXRT_IMPLS(celu_impls)};
-OXRT_REGISTER_OP(HardSigmoid) = {"", "HardSigmoid", OXRT_IMPLS(hardsigmoid_impls)};
-OXRT_REGISTER_OP(HardSwish) = {"", "HardSwish", OXRT_IMPLS(hardswish_impls)};
-OXRT_REGISTER_OP(Softplus) = {"", "Softplus", OXRT_IMPLS(softplus_impls)};
-OXRT_REGISTER_OP(Softsign) = {"", "Softsign", OXRT_IMPLS(softsign_impls)};
-OXRT_REGISTER_OP(Shrink) = {"", "Shrink", OXRT_IMPLS(shrink_impls)};
-OXRT_REGISTER_OP(Gelu) = {"", "Gelu", OXRT_IMPLS(gelu_impls)};
-OXRT_REGISTER_OP(Mish) = {"", "Mish", OXRT_IMPLS(mish_impls)};
-OXRT_REGISTER_OP(Swish) = {"", "Swish", OXRT_IMPLS(swish_impls)};
-OXRT_REGISTER_OP(BitwiseNot) = {"", "BitwiseNot", OXRT_IMPLS(bitwise_not_impls)};
-OXRT_REGISTER_OP(Not) = {"", "Not", OXRT_IMPLS(not_impls)};
+
+/* Same shape; a known content of fixed sizes is negated (Shape -> Neg chains). */
+static oxrt_status *infer_neg(oxrt_infer_ctx *ctx) {
+  const oxrt_known_ints *a = oxrt_infer_known(ctx, 0);
+  bool fixed = a != NULL;
+  for (int i = 0; a && i < a->n; i++) fixed &= a->v[i] >= 0 && !a->names[i]; /* -1 stands for "unknown" */
+  if (fixed) {
+    oxrt_known_ints r = *a;
+    for (int i = 0; i < r.n; i++) r.v[i] = -a->v[i];
+    oxrt_infer_set_known(ctx, 0, &r);
+  }
+  return oxrt_infer_same(ctx);
+}
+
+OXRT_REGISTER_OP(Abs) = {"", "Abs", OXRT_IMPLS(abs_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Neg) = {"", "Neg", OXRT_IMPLS(neg_impls), .infer = infer_neg, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Acos) = {"", "Acos", OXRT_IMPLS(acos_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Acosh) = {"", "Acosh", OXRT_IMPLS(acosh_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Asin) = {"", "Asin", OXRT_IMPLS(asin_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Asinh) = {"", "Asinh", OXRT_IMPLS(asinh_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Atan) = {"", "Atan", OXRT_IMPLS(atan_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Atanh) = {"", "Atanh", OXRT_IMPLS(atanh_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Ceil) = {"", "Ceil", OXRT_IMPLS(ceil_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Floor) = {"", "Floor", OXRT_IMPLS(floor_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Round) = {"", "Round", OXRT_IMPLS(round_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Cos) = {"", "Cos", OXRT_IMPLS(cos_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Cosh) = {"", "Cosh", OXRT_IMPLS(cosh_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Sin) = {"", "Sin", OXRT_IMPLS(sin_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Sinh) = {"", "Sinh", OXRT_IMPLS(sinh_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Tan) = {"", "Tan", OXRT_IMPLS(tan_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Tanh) = {"", "Tanh", OXRT_IMPLS(tanh_impls), .infer = oxrt_infer_same,
+                          .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Erf) = {"", "Erf", OXRT_IMPLS(erf_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Exp) = {"", "Exp", OXRT_IMPLS(exp_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Log) = {"", "Log", OXRT_IMPLS(log_impls), .infer = oxrt_infer_same, .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Sqrt) = {"", "Sqrt", OXRT_IMPLS(sqrt_impls), .infer = oxrt_infer_same,
+                          .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Reciprocal) = {"", "Reciprocal", OXRT_IMPLS(reciprocal_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Sigmoid) = {"", "Sigmoid", OXRT_IMPLS(sigmoid_impls), .infer = oxrt_infer_same,
+                             .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Sign) = {"", "Sign", OXRT_IMPLS(sign_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Relu) = {"", "Relu", OXRT_IMPLS(relu_impls), .infer = oxrt_infer_same,
+                          .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(LeakyRelu) = {"", "LeakyRelu", OXRT_IMPLS(leakyrelu_impls), .infer = oxrt_infer_same,
+                               .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(ThresholdedRelu) = {"", "ThresholdedRelu", OXRT_IMPLS(thresholdedrelu_impls),
+                                     .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Elu) = {"", "Elu", OXRT_IMPLS(elu_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Selu) = {"", "Selu", OXRT_IMPLS(selu_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Celu) = {"", "Celu", OXRT_IMPLS(celu_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(HardSigmoid) = {"", "HardSigmoid", OXRT_IMPLS(hardsigmoid_impls), .infer = oxrt_infer_same,
+                                 .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(HardSwish) = {"", "HardSwish", OXRT_IMPLS(hardswish_impls), .infer = oxrt_infer_same,
+                               .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(Softplus) = {"", "Softplus", OXRT_IMPLS(softplus_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Softsign) = {"", "Softsign", OXRT_IMPLS(softsign_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Shrink) = {"", "Shrink", OXRT_IMPLS(shrink_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Gelu) = {"", "Gelu", OXRT_IMPLS(gelu_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Mish) = {"", "Mish", OXRT_IMPLS(mish_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Swish) = {"", "Swish", OXRT_IMPLS(swish_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(BitwiseNot) = {"", "BitwiseNot", OXRT_IMPLS(bitwise_not_impls), .infer = oxrt_infer_same};
+OXRT_REGISTER_OP(Not) = {"", "Not", OXRT_IMPLS(not_impls), .infer = oxrt_infer_same};
 OXRT_REGISTER_OP(IsNaN) = {"", "IsNaN", OXRT_IMPLS(isnan_impls)};
 OXRT_REGISTER_OP(IsInf) = {"", "IsInf", OXRT_IMPLS(isinf_impls)};

@@ -2,6 +2,7 @@
  * A seeded node draws the same sequence on every run (the state is read-only during run); an unseeded node
  * draws a fresh seed per run from a process-wide counter mixed with the clock. splitmix64 generator. */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <math.h>
 #include <stdlib.h>
 #include <stdatomic.h>
@@ -163,9 +164,21 @@ static const oxrt_op_impl bernoulli_impls[] = {
 static const oxrt_op_impl multinomial_impls[] = {
     {.since_version = 7, .type_mask = OXRT_TMASK_FLOATS, .run = multinomial_run},
     {.since_version = 22, .type_mask = OXRT_TMASK_FLOATS, .run = multinomial_run}};
-OXRT_REGISTER_OP(RandomNormal) = {"", "RandomNormal", OXRT_IMPLS(rnormal_impls)};
-OXRT_REGISTER_OP(RandomUniform) = {"", "RandomUniform", OXRT_IMPLS(runiform_impls)};
-OXRT_REGISTER_OP(RandomNormalLike) = {"", "RandomNormalLike", OXRT_IMPLS(rnormal_like_impls)};
-OXRT_REGISTER_OP(RandomUniformLike) = {"", "RandomUniformLike", OXRT_IMPLS(runiform_like_impls)};
-OXRT_REGISTER_OP(Bernoulli) = {"", "Bernoulli", OXRT_IMPLS(bernoulli_impls)};
-OXRT_REGISTER_OP(Multinomial) = {"", "Multinomial", OXRT_IMPLS(multinomial_impls)};
+
+/* The shape of input 0; the element type `dtype` when given, else input 0's. */
+static oxrt_status *infer_random_like(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x;
+  if (!oxrt_infer_input(ctx, 0, &x)) return NULL;
+  if (oxrt_node_attr(ctx->node, "dtype")) x.elem = (oxrt_elem_type)oxrt_attr_int(ctx->node, "dtype", 0);
+  return oxrt_infer_output(ctx, 0, &x);
+}
+
+OXRT_REGISTER_OP(RandomNormal) = {"", "RandomNormal", OXRT_IMPLS(rnormal_impls), .flags = OXRT_OP_NONDETERMINISTIC};
+OXRT_REGISTER_OP(RandomUniform) = {"", "RandomUniform", OXRT_IMPLS(runiform_impls), .flags = OXRT_OP_NONDETERMINISTIC};
+OXRT_REGISTER_OP(RandomNormalLike) = {"", "RandomNormalLike", OXRT_IMPLS(rnormal_like_impls),
+                                      .infer = infer_random_like, .flags = OXRT_OP_NONDETERMINISTIC};
+OXRT_REGISTER_OP(RandomUniformLike) = {"", "RandomUniformLike", OXRT_IMPLS(runiform_like_impls),
+                                       .infer = infer_random_like, .flags = OXRT_OP_NONDETERMINISTIC};
+OXRT_REGISTER_OP(Bernoulli) = {"", "Bernoulli", OXRT_IMPLS(bernoulli_impls), .infer = infer_random_like,
+                               .flags = OXRT_OP_NONDETERMINISTIC};
+OXRT_REGISTER_OP(Multinomial) = {"", "Multinomial", OXRT_IMPLS(multinomial_impls), .flags = OXRT_OP_NONDETERMINISTIC};

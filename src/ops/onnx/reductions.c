@@ -8,6 +8,7 @@
  * Floats accumulate in double; integer Sum/Prod/Max/Min/L1/SumSquare are exact in int64 (wrapping like the
  * element type); integer Mean/L2/LogSum go through double and truncate like numpy's astype. */
 #include "../op_util.h"
+#include "../infer_rules.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,13 +380,14 @@ static const oxrt_op_impl rmin_impls[] = {
     {.since_version = 20, .type_mask = T_NUM8 | OXRT_TBIT(OXRT_BOOL), .run = rmin_run},
 };
 
-OXRT_REGISTER_OP(ReduceSum) = {"", "ReduceSum", OXRT_IMPLS(rsum_impls)};
-OXRT_REGISTER_OP(ReduceMean) = {"", "ReduceMean", OXRT_IMPLS(rmean_impls)};
-OXRT_REGISTER_OP(ReduceMax) = {"", "ReduceMax", OXRT_IMPLS(rmax_impls)};
-OXRT_REGISTER_OP(ReduceMin) = {"", "ReduceMin", OXRT_IMPLS(rmin_impls)};
-OXRT_REGISTER_OP(ReduceProd) = {"", "ReduceProd", OXRT_IMPLS(rprod_impls)};
-OXRT_REGISTER_OP(ReduceL1) = {"", "ReduceL1", OXRT_IMPLS(rl1_impls)};
-OXRT_REGISTER_OP(ReduceL2) = {"", "ReduceL2", OXRT_IMPLS(rl2_impls)};
-OXRT_REGISTER_OP(ReduceLogSum) = {"", "ReduceLogSum", OXRT_IMPLS(rlogsum_impls)};
-OXRT_REGISTER_OP(ReduceLogSumExp) = {"", "ReduceLogSumExp", OXRT_IMPLS(rlse_impls)};
-OXRT_REGISTER_OP(ReduceSumSquare) = {"", "ReduceSumSquare", OXRT_IMPLS(rsumsq_impls)};
+OXRT_REGISTER_OP(ReduceSum) = {"", "ReduceSum", OXRT_IMPLS(rsum_impls), .infer = oxrt_infer_reduce};
+OXRT_REGISTER_OP(ReduceMean) = {"", "ReduceMean", OXRT_IMPLS(rmean_impls), .infer = oxrt_infer_reduce,
+                                .flags = OXRT_OP_SAME_ELEM_TYPE};
+OXRT_REGISTER_OP(ReduceMax) = {"", "ReduceMax", OXRT_IMPLS(rmax_impls), .infer = oxrt_infer_reduce};
+OXRT_REGISTER_OP(ReduceMin) = {"", "ReduceMin", OXRT_IMPLS(rmin_impls), .infer = oxrt_infer_reduce};
+OXRT_REGISTER_OP(ReduceProd) = {"", "ReduceProd", OXRT_IMPLS(rprod_impls), .infer = oxrt_infer_reduce};
+OXRT_REGISTER_OP(ReduceL1) = {"", "ReduceL1", OXRT_IMPLS(rl1_impls), .infer = oxrt_infer_reduce};
+OXRT_REGISTER_OP(ReduceL2) = {"", "ReduceL2", OXRT_IMPLS(rl2_impls), .infer = oxrt_infer_reduce};
+OXRT_REGISTER_OP(ReduceLogSum) = {"", "ReduceLogSum", OXRT_IMPLS(rlogsum_impls), .infer = oxrt_infer_reduce};
+OXRT_REGISTER_OP(ReduceLogSumExp) = {"", "ReduceLogSumExp", OXRT_IMPLS(rlse_impls), .infer = oxrt_infer_reduce};
+OXRT_REGISTER_OP(ReduceSumSquare) = {"", "ReduceSumSquare", OXRT_IMPLS(rsumsq_impls), .infer = oxrt_infer_reduce};

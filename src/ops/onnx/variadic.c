@@ -8,6 +8,7 @@
 #pragma GCC optimize("-fno-math-errno", "-fno-trapping-math")
 #endif
 #include "elementwise.h"
+#include "../infer_rules.h"
 #include <string.h>
 
 /* In-place capable loops (the fold reads and writes the output at the same index). */
@@ -95,7 +96,7 @@ static const oxrt_op_impl max_impls[] = {{.since_version = 1, .type_mask = OXRT_
 static const oxrt_op_impl min_impls[] = {{.since_version = 1, .type_mask = OXRT_TMASK_NUMERIC, .run = min_run}};
 static const oxrt_op_impl sum_impls[] = {{.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = sum_run}};
 static const oxrt_op_impl mean_impls[] = {{.since_version = 1, .type_mask = OXRT_TMASK_FLOATS, .run = mean_run}};
-OXRT_REGISTER_OP(Max) = {"", "Max", OXRT_IMPLS(max_impls)};
-OXRT_REGISTER_OP(Min) = {"", "Min", OXRT_IMPLS(min_impls)};
-OXRT_REGISTER_OP(Sum) = {"", "Sum", OXRT_IMPLS(sum_impls)};
-OXRT_REGISTER_OP(Mean) = {"", "Mean", OXRT_IMPLS(mean_impls)};
+OXRT_REGISTER_OP(Max) = {"", "Max", OXRT_IMPLS(max_impls), .infer = oxrt_infer_broadcast};
+OXRT_REGISTER_OP(Min) = {"", "Min", OXRT_IMPLS(min_impls), .infer = oxrt_infer_broadcast};
+OXRT_REGISTER_OP(Sum) = {"", "Sum", OXRT_IMPLS(sum_impls), .infer = oxrt_infer_broadcast};
+OXRT_REGISTER_OP(Mean) = {"", "Mean", OXRT_IMPLS(mean_impls), .infer = oxrt_infer_broadcast};
