@@ -176,10 +176,6 @@ static ukernel_desc pick_kernel(void) {
   default: break;
   }
 #endif
-  const char *e;
-  if ((e = getenv("OXRT_GEMM_KC")) && atoi(e) > 0) d.kc = (size_t)atoi(e);
-  if ((e = getenv("OXRT_GEMM_MC")) && atoi(e) > 0) d.mc = (size_t)atoi(e) / d.mr * d.mr;
-  if ((e = getenv("OXRT_GEMM_NC")) && atoi(e) > 0) d.nc = (size_t)atoi(e) / d.nr * d.nr;
   return d;
 }
 
@@ -209,6 +205,8 @@ typedef struct {
   const oxrt_sgemm_ex *g;
   size_t m_panels, n_panels, tiles_m, tiles_n;
   size_t kc_max;  /* K block */
+  size_t k_parts; /* > 1: K split over threads, part p > 0 summed into parts + (p-1)*M*N, added to C afterwards */
+  float *parts;
   bool b_direct;  /* B read in place (one row panel of A, B not transposed): packing it would not pay */
   atomic_int failed;
 } sgemm_plan;
@@ -321,7 +319,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   size_t bfloats = g->bp || pl->b_direct ? 0 : KC * max_np * nr, afloats = g->ap ? 0 : KC * mc_panels * mr;
   float *bbuf = scratch_get(bfloats + afloats);
   if (!bbuf) {
-    if (!g->ap && !g->bp && !g->bfill) tiles_unpacked(pl, t0, t1);
+    if (!g->ap && !g->bp && !g->bfill && pl->k_parts == 1) tiles_unpacked(pl, t0, t1);
     else atomic_store(&pl->failed, 1);
     return;
   }
@@ -330,15 +328,22 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   const oxrt_activation act = act_of(g);
   float lo, hi;
   const bool clamp = oxrt_act_is_clamp(act, &lo, &hi), act_after = !clamp; /* transcendental: on the stored tile */
-  for (size_t t = t0; t < t1; t++) {
-    size_t i_beg, i_end, j_beg, j_end;
+  const size_t tiles = pl->tiles_m * pl->tiles_n, k_blocks = (K + KC - 1) / KC;
+  for (size_t tt = t0; tt < t1; tt++) {
+    size_t t = tt % tiles, part = tt / tiles, i_beg, i_end, j_beg, j_end;
     tile_range(t / pl->tiles_n, pl->tiles_m, pl->m_panels, mr, M, &i_beg, &i_end);
     tile_range(t % pl->tiles_n, pl->tiles_n, pl->n_panels, nr, N, &j_beg, &j_end);
     size_t n_panels = (j_end - j_beg + nr - 1) / nr;
-    for (size_t p0 = 0; p0 < K; p0 += KC) {
-      size_t kc = K - p0 < KC ? K - p0 : KC;
-      float beta = p0 == 0 ? g->beta : 1.0f;
-      bool last = p0 + kc == K;
+    /* this part's K blocks, and where its sums go (a K split finishes bias/activation after the reduction) */
+    size_t k_lo = part * k_blocks / pl->k_parts * KC, k_hi = (part + 1) * k_blocks / pl->k_parts * KC;
+    if (k_hi > K) k_hi = K;
+    float *C = part ? pl->parts + (part - 1) * M * N : g->C;
+    size_t ldc = part ? N : g->ldc;
+    const bool fuse = pl->k_parts == 1;
+    for (size_t p0 = k_lo; p0 < k_hi; p0 += KC) {
+      size_t kc = k_hi - p0 < KC ? k_hi - p0 : KC;
+      float beta = p0 > k_lo ? 1.0f : part ? 0.0f : g->beta;
+      bool last = p0 + kc == k_hi && fuse;
       /* The tile's B block, packed (or gathered, im2col) once for every row below. */
       const float *bblk;
       size_t bstride, bld;
@@ -366,14 +371,14 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
           const float *ap = g->ap ? g->ap->data + i0 * K + p0 * m_eff : abuf + (i0 - ib) * kc;
           for (size_t q = 0; q < n_panels; q++) {
             size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
-            float *c = g->C + i0 * g->ldc + j0;
+            float *c = C + i0 * ldc + j0;
             /* bias, z and a clamp (Relu, Clip) in the micro-kernel's store of the last K block */
             oxrt_sgemm_epi epi = {g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL, g->ldz,
                                   clamp && act.kind != OXRT_ACT_NONE, lo, hi};
-            uk->kern(kc, ap, bblk + q * bstride, bld, c, g->ldc, g->alpha, beta, last && has_epi ? &epi : NULL, m_eff,
+            uk->kern(kc, ap, bblk + q * bstride, bld, c, ldc, g->alpha, beta, last && has_epi ? &epi : NULL, m_eff,
                      n_eff);
             if (last && act_after)
-              for (size_t i = 0; i < m_eff; i++) oxrt_act_apply(act, c + i * g->ldc, n_eff);
+              for (size_t i = 0; i < m_eff; i++) oxrt_act_apply(act, c + i * ldc, n_eff);
           }
         }
       }
@@ -558,7 +563,9 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
     /* One row (decoding, batch-1 recurrent steps), or a few rows against a transposed B: a matrix-vector product
      * per row beats packing B, which would cost as much as the multiply itself. */
     if (M == 1 || (M <= 4 && g->trans_b && N * K >= 4096)) {
-      size_t grain = (size_t)(131072 / K) + 16;
+      /* one equal share of columns per thread (multiples of 16), or one thread below 128K multiply-adds */
+      size_t nth = (size_t)oxrt_threadpool_size(pool), share = ((N + nth - 1) / nth + 15) / 16 * 16;
+      size_t grain = N * K < 131072 ? N : share;
       for (size_t i = 0; i < M; i++) {
         sgemm_job row = j;
         row.M = 1;
@@ -582,7 +589,7 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
       (g->bp && (g->bp->nr != uk.nr || g->bp->N != N || g->bp->K != K)))
     return false; /* packed for another kernel or shape: a caller bug, reported as failure */
 
-  sgemm_plan pl = {.uk = uk, .g = g, .b_direct = b_direct};
+  sgemm_plan pl = {.uk = uk, .g = g, .b_direct = b_direct, .k_parts = 1};
   pl.m_panels = (M + uk.mr - 1) / uk.mr, pl.n_panels = (N + uk.nr - 1) / uk.nr;
   pl.kc_max = (K + (K + uk.kc - 1) / uk.kc - 1) / ((K + uk.kc - 1) / uk.kc); /* equal K blocks of at most kc */
   /* One thread: column tiles of at most NC (the B block in L2). More: a grid with work for every thread. A column
@@ -601,7 +608,26 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
       if (pl.tiles_m * pl.tiles_n < nth && pl.n_panels >= nth) pl.tiles_n = nth;
     }
   }
-  oxrt_parallel_for(pool, pl.tiles_m * pl.tiles_n, 1, run_tiles, &pl);
+  /* Too few tiles for the threads (a few rows and columns, long K): split K too, each extra part summing into a
+   * scratch block that is added to C afterwards. */
+  size_t tiles = pl.tiles_m * pl.tiles_n, k_blocks = (K + pl.kc_max - 1) / pl.kc_max;
+  if (nth > 1 && tiles < nth && k_blocks >= 2 && (double)M * (double)N * (double)K >= 262144.0) {
+    size_t kp = (nth + tiles - 1) / tiles;
+    kp = kp < k_blocks ? kp : k_blocks;
+    pl.parts = oxrt_aligned_alloc(sizeof(float) * (kp - 1) * M * N);
+    if (pl.parts) pl.k_parts = kp;
+  }
+  oxrt_parallel_for(pool, tiles * pl.k_parts, 1, run_tiles, &pl);
+  if (pl.k_parts > 1) {
+    for (size_t p = 1; p < pl.k_parts; p++)
+      for (size_t i = 0; i < M; i++) {
+        float *c = g->C + i * g->ldc;
+        const float *s = pl.parts + (p - 1) * M * N + i * N;
+        for (size_t j = 0; j < N; j++) c[j] += s[j];
+      }
+    oxrt_aligned_free(pl.parts);
+    epilogue_at(g, 0, 0, M, N);
+  }
   return !atomic_load(&pl.failed);
 }
 
