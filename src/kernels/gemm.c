@@ -317,7 +317,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   size_t max_np = (pl->n_panels + pl->tiles_n - 1) / pl->tiles_n, max_mp = (pl->m_panels + pl->tiles_m - 1) / pl->tiles_m;
   size_t mc_panels = uk->mc / mr < max_mp ? uk->mc / mr : max_mp;
   size_t bfloats = g->bp || pl->b_direct ? 0 : KC * max_np * nr, afloats = g->ap ? 0 : KC * mc_panels * mr;
-  float *bbuf = scratch_get(bfloats + afloats);
+  float *bbuf = scratch_get(bfloats + afloats + 16); /* never 0: a fresh thread has no buffer yet */
   if (!bbuf) {
     if (!g->ap && !g->bp && !g->bfill && pl->k_parts == 1) tiles_unpacked(pl, t0, t1);
     else atomic_store(&pl->failed, 1);
