@@ -5,7 +5,12 @@
  * ResNet convolutions as spatial x channels x C*k*k) and the same convolutions in oxrt's own orientation
  * (output channels x spatial: weights are A). Each repetition times oxrt then OpenBLAS back to back, so both
  * see the same machine load; the table prints the best time of each and the ratio oxrt/OpenBLAS in GFLOP/s.
- *   gemm_bench [reps] [threads...]      defaults: 20 repetitions, threads 1 2
+ * "packed" is oxrt with B packed once beforehand (constant weights, as MatMul/Gemm/Conv prepare them).
+ * OpenBLAS 0.3.21 does not know Sapphire Rapids and would fall back to its SSE3 (Prescott) kernels. Without
+ * OXRT_ISA, the program runs itself once per ISA level the machine has, each with OXRT_ISA set and OpenBLAS told the
+ * kernels of the same vector width (OPENBLAS_CORETYPE SkylakeX for avx512, Haswell for avx2, Prescott (SSE3) for
+ * portable, which is built for the x86-64 baseline).
+ *   gemm_bench [reps] [threads...]      defaults: 8 repetitions, threads 1 2
  */
 #include "core/threadpool.h"
 #include "kernels/gemm.h"
@@ -14,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 void openblas_set_num_threads(int n);
 
@@ -29,6 +36,7 @@ static double now_s(void) {
 typedef struct {
   const char *label;
   size_t M, N, K;
+  bool tb; /* B given transposed, [N,K] (ONNX Gemm transB = 1, as exported from Linear layers) */
 } shape;
 
 static void fill(float *p, size_t n, unsigned seed) {
@@ -39,23 +47,45 @@ static void fill(float *p, size_t n, unsigned seed) {
 }
 
 int main(int argc, char **argv) {
-  int reps = argc > 1 ? atoi(argv[1]) : 20;
+  int reps = argc > 1 ? atoi(argv[1]) : 8;
   int threads[8] = {1, 2}, nthr = 2;
   if (argc > 2) {
     nthr = 0;
     for (int i = 2; i < argc && nthr < 8; i++) threads[nthr++] = atoi(argv[i]);
   }
   if (reps < 1) reps = 1;
+  static const char *const isa_env[] = {"portable", "avx2", "avx512"}, *const blas_core[] = {"Prescott", "Haswell",
+                                                                                           "SkylakeX"};
+  if (!getenv("OXRT_ISA")) { /* every level, widest first, each in its own process (OpenBLAS reads its core once) */
+    for (int l = (int)oxrt_gemm_isa(); l >= 0; l--) {
+      fflush(stdout);
+      pid_t pid = fork();
+      if (pid == 0) {
+        setenv("OXRT_ISA", isa_env[l], 1);
+        setenv("OPENBLAS_CORETYPE", blas_core[l], 1);
+        execv("/proc/self/exe", argv);
+        _exit(127);
+      }
+      int st = 0;
+      if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return 1;
+    }
+    return 0;
+  }
+  if (!getenv("OPENBLAS_CORETYPE")) { /* read when libopenblas loads: set it, then start again */
+    setenv("OPENBLAS_CORETYPE", blas_core[oxrt_gemm_isa()], 1);
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "gemm_bench: could not re-run itself with OPENBLAS_CORETYPE set; OpenBLAS picks its own kernels\n");
+  }
   static const shape shapes[] = {
-      {"square", 1024, 1024, 1024},   {"bert-gemv", 1, 768, 768},      {"bert-ffn", 128, 768, 3072},
-      {"res-3x3-rows", 3136, 64, 576}, {"res-7x7-rows", 49, 512, 4608}, {"res-3x3-conv", 64, 3136, 576},
-      {"res-7x7-conv", 512, 49, 4608},
+      {"square", 1024, 1024, 1024, false},    {"bert-gemv", 1, 768, 768, false},      {"bert-ffn", 128, 768, 3072, false},
+      {"res-3x3-rows", 3136, 64, 576, false}, {"res-7x7-rows", 49, 512, 4608, false}, {"res-3x3-conv", 64, 3136, 576, false},
+      {"res-7x7-conv", 512, 49, 4608, false}, {"bert-ffn-tB", 128, 768, 3072, true}, {"bert-gemv-tB", 1, 768, 768, true},
   };
-  printf("isa %s, %d repetitions (min), oxrt and OpenBLAS interleaved in one process; 1 thread timed in thread CPU "
-         "time, more in wall time\n",
-         oxrt_isa_name(oxrt_gemm_isa()), reps);
-  printf("%-13s %16s %3s %10s %10s %7s %9s\n", "shape", "MxNxK", "thr", "oxrt GF/s", "blas GF/s", "ratio",
-         "max|diff|");
+  printf("oxrt isa %s, OpenBLAS core %s; %d repetitions (min), oxrt and OpenBLAS interleaved in one process; 1 thread "
+         "timed in thread CPU time, more in wall time\n",
+         oxrt_isa_name(oxrt_gemm_isa()), getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "auto", reps);
+  printf("%-13s %16s %3s %10s %10s %10s %7s %7s %9s\n", "shape", "MxNxK", "thr", "oxrt GF/s", "packed", "blas GF/s",
+         "ratio", "pk/blas", "max|diff|");
   for (int ti = 0; ti < nthr; ti++) {
     int nt = threads[ti];
     oxrt_threadpool *pool = nt > 1 ? oxrt_threadpool_create(nt) : NULL;
@@ -73,19 +103,30 @@ int main(int argc, char **argv) {
       double flop = 2.0 * (double)s->M * (double)s->N * (double)s->K;
       /* at least ~10 ms of work per timed sample, so tiny shapes are not timer noise */
       int inner = (int)(1e-2 * 50e9 / flop) + 1;
-      double best_o = 1e30, best_b = 1e30;
+      oxrt_sgemm_bpack bp = {0};
+      size_t ldb = s->tb ? s->K : s->N;
+      if (!oxrt_sgemm_pack_b(s->tb, s->K, s->N, B, ldb, &bp)) {
+        fprintf(stderr, "gemm_bench: out of memory for %s\n", s->label);
+        return 1;
+      }
+      oxrt_sgemm_ex gp = {.M = s->M, .N = s->N, .K = s->K, .alpha = 1.0f, .A = A, .lda = s->K, .bp = &bp, .C = C1,
+                          .ldc = s->N};
+      double best_o = 1e30, best_b = 1e30, best_p = 1e30;
       for (int r = 0; r < reps + 1; r++) {
         double t0 = now_s();
         for (int i = 0; i < inner; i++)
-          oxrt_sgemm(false, false, s->M, s->N, s->K, 1.0f, A, s->K, B, s->N, 0.0f, C1, s->N, pool);
+          oxrt_sgemm(false, s->tb, s->M, s->N, s->K, 1.0f, A, s->K, B, ldb, 0.0f, C1, s->N, pool);
         double t1 = now_s();
         for (int i = 0; i < inner; i++)
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->M, (int)s->N, (int)s->K, 1.0f, A, (int)s->K,
-                      B, (int)s->N, 0.0f, C2, (int)s->N);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, (int)s->M, (int)s->N, (int)s->K,
+                      1.0f, A, (int)s->K, B, (int)ldb, 0.0f, C2, (int)s->N);
         double t2 = now_s();
+        for (int i = 0; i < inner; i++) oxrt_sgemm_run(&gp, pool);
+        double t3 = now_s();
         if (r == 0) continue; /* warm-up: page faults, pool start, packing buffers */
         if ((t1 - t0) / inner < best_o) best_o = (t1 - t0) / inner;
         if ((t2 - t1) / inner < best_b) best_b = (t2 - t1) / inner;
+        if ((t3 - t2) / inner < best_p) best_p = (t3 - t2) / inner;
       }
       double md = 0;
       for (size_t i = 0; i < s->M * s->N; i++) {
@@ -94,9 +135,11 @@ int main(int argc, char **argv) {
       }
       char dims[48];
       snprintf(dims, sizeof dims, "%zux%zux%zu", s->M, s->N, s->K);
-      double go = flop / best_o * 1e-9, gb = flop / best_b * 1e-9;
-      printf("%-13s %16s %3d %10.1f %10.1f %7.3f %9.2e\n", s->label, dims, nt, go, gb, go / gb, md);
+      double go = flop / best_o * 1e-9, gb = flop / best_b * 1e-9, gp_ = flop / best_p * 1e-9;
+      printf("%-13s %16s %3d %10.1f %10.1f %10.1f %7.3f %7.3f %9.2e\n", s->label, dims, nt, go, gp_, gb, go / gb,
+             gp_ / gb, md);
       fflush(stdout);
+      oxrt_sgemm_bpack_free(&bp);
       free(A), free(B), free(C1), free(C2);
     }
     oxrt_threadpool_free(pool);

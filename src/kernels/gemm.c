@@ -67,31 +67,67 @@ oxrt_isa oxrt_gemm_isa_cap(oxrt_isa cap) {
 
 /* ------------------------------------------------------------------ portable micro-kernel */
 
-#define P_MR 4
-#define P_NR 16
+/* 6 x 8: twelve 4-wide sums, two B vectors and a broadcast fit the 16 registers of SSE2 (the x86-64 baseline).
+ * GCC and Clang get the sums as generic 4-float vectors (SSE, NEON, ...); other compilers plain loops. */
+#define P_MR 6
+#define P_NR 8
 
-static void ukernel_portable(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
-                             float beta, const oxrt_sgemm_epi *epi) {
+#if defined(__GNUC__)
+typedef float pvec __attribute__((vector_size(16)));
+static inline pvec pv_load(const float *p) {
+  pvec v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+#endif
+
+static void ukernel_portable(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,
+                             float beta, const oxrt_sgemm_epi *epi, size_t m, size_t n) {
   float acc[P_MR][P_NR];
-  memset(acc, 0, sizeof acc);
-  for (size_t k = 0; k < kc; k++) {
-    const float *bk = b + k * P_NR;
-    for (int i = 0; i < P_MR; i++) {
-      float av = a[k * P_MR + i];
-      for (int j = 0; j < P_NR; j++) acc[i][j] += av * bk[j];
+#if defined(__GNUC__)
+  pvec s[P_MR][2];
+  memset(s, 0, sizeof s);
+  if (ldb != P_NR && n < P_NR) { /* B in place, its rows end at column n: no vector reads past them */
+    memset(acc, 0, sizeof acc);
+    for (size_t k = 0; k < kc; k++, a += m, b += ldb)
+      for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) acc[i][j] += a[i] * b[j];
+    memcpy(s, acc, sizeof acc);
+  } else if (m == P_MR) {
+    for (size_t k = 0; k < kc; k++, a += P_MR, b += ldb) {
+      pvec b0 = pv_load(b), b1 = pv_load(b + 4);
+      for (int i = 0; i < P_MR; i++) {
+        pvec av = {a[i], a[i], a[i], a[i]};
+        s[i][0] += av * b0, s[i][1] += av * b1;
+      }
+    }
+  } else {
+    for (size_t k = 0; k < kc; k++, a += m, b += ldb) {
+      pvec b0 = pv_load(b), b1 = pv_load(b + 4);
+      for (size_t i = 0; i < m; i++) {
+        pvec av = {a[i], a[i], a[i], a[i]};
+        s[i][0] += av * b0, s[i][1] += av * b1;
+      }
     }
   }
-  for (int i = 0; i < P_MR; i++) {
+  memcpy(acc, s, sizeof acc);
+#else
+  memset(acc, 0, sizeof acc);
+  for (size_t k = 0; k < kc; k++, a += m, b += ldb)
+    for (size_t i = 0; i < m; i++)
+      for (size_t j = 0; j < n; j++) acc[i][j] += a[i] * b[j];
+#endif
+  for (size_t i = 0; i < m; i++) {
     float *ci = c + i * ldc;
     if (beta == 0) {
-      for (int j = 0; j < P_NR; j++) ci[j] = alpha * acc[i][j];
+      for (size_t j = 0; j < n; j++) ci[j] = alpha * acc[i][j];
     } else {
-      for (int j = 0; j < P_NR; j++) ci[j] = alpha * acc[i][j] + beta * ci[j];
+      for (size_t j = 0; j < n; j++) ci[j] = alpha * acc[i][j] + beta * ci[j];
     }
     if (epi) {
       float bv = epi->bias ? epi->bias[i] : 0.0f;
       const float *zi = epi->z ? epi->z + i * epi->ldz : NULL;
-      for (int j = 0; j < P_NR; j++) {
+      for (size_t j = 0; j < n; j++) {
         float v = ci[j];
         if (epi->bias) v += bv;
         if (zi) v += zi[j];
@@ -102,20 +138,41 @@ static void ukernel_portable(size_t kc, const float *a, const float *b, float *c
   }
 }
 
-/* Blocking (Goto / BLIS): a KC x NC block of B is packed once per tile and K block; an MC x KC block of A
- * (MC rows of the packed A) stays in L2 while each KC x NR micro-panel of B, in L1, meets every MR-row micro-panel
- * of it. AVX2 sizes are for 32 KiB L1d / 512 KiB L2 per core (Zen 2/3, Skylake: 256 KiB L2 takes MC 120 too). */
+/* Same contract as oxrt_sgemm_pack_avx512. */
+static void pack_portable(bool contiguous, const float *src, size_t ld, size_t rows, size_t width, size_t kc,
+                          float *dst) {
+  if (contiguous) {
+    for (size_t k = 0; k < kc; k++, src += ld, dst += width) {
+      size_t r = 0;
+      for (; r < rows; r++) dst[r] = src[r];
+      for (; r < width; r++) dst[r] = 0;
+    }
+    return;
+  }
+  for (size_t r = 0; r < rows; r++)
+    for (size_t k = 0; k < kc; k++) dst[k * width + r] = src[r * ld + k];
+  for (size_t k = 0; k < kc; k++)
+    for (size_t r = rows; r < width; r++) dst[k * width + r] = 0;
+}
+
+/* Blocking (Goto & van de Geijn; BLIS). Per tile and K block, a KC x NC block of B is packed once and stays in
+ * L2; the tile's rows are packed MR at a time into an A micro-panel (MR x KC, in L1) that then meets every
+ * KC x NR micro-panel of the B block, streamed from L2 with a software prefetch ahead of the loads. MC is only
+ * the granularity of A packing. AVX-512 sizes for 48 KiB L1d / 2 MiB L2 per core (Sapphire Rapids): the A
+ * micro-panel 12 x 256 floats is 12 KiB, the B block 256 x 1024 floats 1 MiB. AVX2 sizes for 32 KiB L1d /
+ * 512 KiB L2 (Zen 2/3, Skylake): 6 x 256 (6 KiB) and 256 x 512 (512 KiB). */
 typedef struct {
   oxrt_sgemm_ukernel kern;
+  oxrt_sgemm_packer pack;
   size_t mr, nr, kc, mc, nc;
 } ukernel_desc;
 
 static ukernel_desc pick_kernel(void) {
-  ukernel_desc d = {ukernel_portable, P_MR, P_NR, 256, 64, 512};
+  ukernel_desc d = {ukernel_portable, pack_portable, P_MR, P_NR, 256, 64, 512};
 #ifdef OXRT_GEMM_X86
   switch (oxrt_gemm_isa()) {
-  case OXRT_ISA_AVX512: d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, 12, 32, 256, 288, 512}; break;
-  case OXRT_ISA_AVX2: d = (ukernel_desc){oxrt_sgemm_ukernel_avx2, 6, 16, 256, 120, 512}; break;
+  case OXRT_ISA_AVX512: d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, oxrt_sgemm_pack_avx512, 12, 32, 256, 288, 1024}; break;
+  case OXRT_ISA_AVX2: d = (ukernel_desc){oxrt_sgemm_ukernel_avx2, oxrt_sgemm_pack_avx2, 6, 16, 256, 120, 512}; break;
   default: break;
   }
 #endif
@@ -124,99 +181,35 @@ static ukernel_desc pick_kernel(void) {
 
 /* ------------------------------------------------------------------ packing */
 
-/* Rows [i0, i0+mr_eff) of op(A), all K, into one panel dst[k*mr + i]; rows past mr_eff are zero. */
-static void pack_a_panel(bool ta, const float *A, size_t lda, size_t i0, size_t mr_eff, size_t mr, size_t K,
-                         float *dst) {
-  if (!ta && mr_eff == 6 && mr == 6) {
-    /* k outer: six read streams, one sequential write stream (rows outer wrote with a stride of mr) */
-    const float *r0 = A + i0 * lda, *r1 = r0 + lda, *r2 = r1 + lda, *r3 = r2 + lda, *r4 = r3 + lda, *r5 = r4 + lda;
-    for (size_t k = 0; k < K; k++, dst += 6)
-      dst[0] = r0[k], dst[1] = r1[k], dst[2] = r2[k], dst[3] = r3[k], dst[4] = r4[k], dst[5] = r5[k];
-    return;
-  }
-  if (!ta) {
-    for (size_t i = 0; i < mr_eff; i++) {
-      const float *src = A + (i0 + i) * lda;
-      for (size_t k = 0; k < K; k++) dst[k * mr + i] = src[k];
-    }
-  } else {
-    for (size_t k = 0; k < K; k++) memcpy(dst + k * mr, A + k * lda + i0, mr_eff * sizeof(float));
-  }
-  if (mr_eff < mr)
-    for (size_t k = 0; k < K; k++)
-      for (size_t i = mr_eff; i < mr; i++) dst[k * mr + i] = 0;
+/* Rows [i0, i0+m) and K range [p0, p0+kc) of op(A) into one panel dst[k*m + i] (m <= mr: the last panel of a
+ * matrix is as tall as its rows, with no padding, so the micro-kernel for m rows reads it directly). */
+static void pack_a_panel(const ukernel_desc *uk, bool ta, const float *A, size_t lda, size_t i0, size_t m, size_t p0,
+                         size_t kc, float *dst) {
+  if (ta) uk->pack(true, A + p0 * lda + i0, lda, m, m, kc, dst);
+  else uk->pack(false, A + i0 * lda + p0, lda, m, m, kc, dst);
 }
 
-/* GCC would turn the row copies below into memcpy calls of a few dozen bytes each, call overhead included. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#define NO_LIBCALLS
-#endif
-
-/* Columns [j0, j0+nr_eff) and rows [p0, p0+kc) of op(B) into dst[k*nr + j]; columns past nr_eff are zero. */
-NO_LIBCALLS static void pack_b_panel(bool tb, const float *B, size_t ldb, size_t p0, size_t kc, size_t j0, size_t nr_eff,
-                         size_t nr, float *dst) {
-  if (!tb && nr_eff == nr && (nr == 16 || nr == 32)) { /* full panels: fixed-size row copies, inlined as vector moves */
-    const float *src = B + p0 * ldb + j0;
-    if (nr == 16)
-      for (size_t k = 0; k < kc; k++, src += ldb, dst += 16) memcpy(dst, src, 16 * sizeof(float));
-    else
-      for (size_t k = 0; k < kc; k++, src += ldb, dst += 32) memcpy(dst, src, 32 * sizeof(float));
-    return;
-  }
-  if (!tb) {
-    for (size_t k = 0; k < kc; k++) {
-      float *d = dst + k * nr;
-      const float *src = B + (p0 + k) * ldb + j0;
-      for (size_t j = 0; j < nr_eff; j++) d[j] = src[j];
-      for (size_t j = nr_eff; j < nr; j++) d[j] = 0;
-    }
-  } else {
-    for (size_t j = 0; j < nr_eff; j++) {
-      const float *src = B + (j0 + j) * ldb + p0;
-      for (size_t k = 0; k < kc; k++) dst[k * nr + j] = src[k];
-    }
-    if (nr_eff < nr)
-      for (size_t k = 0; k < kc; k++)
-        for (size_t j = nr_eff; j < nr; j++) dst[k * nr + j] = 0;
-  }
+/* Columns [j0, j0+n_eff) and rows [p0, p0+kc) of op(B) into dst[k*nr + j]; columns past n_eff are zero. */
+static void pack_b_panel(const ukernel_desc *uk, bool tb, const float *B, size_t ldb, size_t p0, size_t kc, size_t j0,
+                         size_t n_eff, float *dst) {
+  if (tb) uk->pack(false, B + j0 * ldb + p0, ldb, n_eff, uk->nr, kc, dst);
+  else uk->pack(true, B + p0 * ldb + j0, ldb, n_eff, uk->nr, kc, dst);
 }
 
 /* ------------------------------------------------------------------ driver */
 
+/* Tiles of C form a tiles_m x tiles_n grid over the MR-row and NR-column panels, split as evenly as whole panels
+ * allow (tile t covers panels [t*P/T, (t+1)*P/T)). */
 typedef struct {
   ukernel_desc uk;
   const oxrt_sgemm_ex *g;
-  const float *Ap;   /* packed A, whole K per panel */
-  size_t m_tile;     /* rows per tile (multiple of mr) */
-  size_t n_tile;     /* columns per tile (multiple of nr) */
-  size_t n_tiles_n;  /* tiles along N */
-  size_t kc_max;     /* K block */
+  size_t m_panels, n_panels, tiles_m, tiles_n;
+  size_t kc_max;  /* K block */
+  size_t k_parts; /* > 1: K split over threads, part p > 0 summed into parts + (p-1)*M*N, added to C afterwards */
+  float *parts;
+  bool b_direct;  /* B read in place (one row panel of A, B not transposed): packing it would not pay */
   atomic_int failed;
 } sgemm_plan;
-
-static void pack_a_range(void *arg, size_t p0, size_t p1) {
-  const oxrt_sgemm_apack *ap = ((void **)arg)[0];
-  const oxrt_sgemm_ex *g = ((void **)arg)[1];
-  size_t mr = ap->mr;
-  for (size_t p = p0; p < p1; p++) {
-    size_t i0 = p * mr, mr_eff = ap->M - i0 < mr ? ap->M - i0 : mr;
-    pack_a_panel(g->trans_a, g->A, g->lda, i0, mr_eff, mr, ap->K, ap->data + p * mr * ap->K);
-  }
-}
-
-static void merge_tile(const float *tmp, size_t nr, float *c, size_t ldc, size_t m_eff, size_t n_eff, float beta) {
-  for (size_t i = 0; i < m_eff; i++) {
-    float *ci = c + i * ldc;
-    const float *ti = tmp + i * nr;
-    if (beta == 0) {
-      for (size_t j = 0; j < n_eff; j++) ci[j] = ti[j];
-    } else {
-      for (size_t j = 0; j < n_eff; j++) ci[j] = ti[j] + beta * ci[j];
-    }
-  }
-}
 
 /* One row of the epilogue; restrict and the vectorizer forced on: the cost model at -O2 leaves these scalar. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -251,12 +244,18 @@ static void epilogue_at(const oxrt_sgemm_ex *g, size_t i0, size_t j0, size_t m, 
 }
 
 /* Out of memory for the B block with plain operands: the same tiles with dot products, which need no scratch. */
+static void tile_range(size_t t, size_t tiles, size_t panels, size_t w, size_t limit, size_t *beg, size_t *end) {
+  *beg = t * panels / tiles * w;
+  *end = (t + 1) * panels / tiles * w;
+  if (*end > limit) *end = limit;
+}
+
 static void tiles_unpacked(const sgemm_plan *pl, size_t t0, size_t t1) {
   const oxrt_sgemm_ex *g = pl->g;
   for (size_t t = t0; t < t1; t++) {
-    size_t tm = t / pl->n_tiles_n, tn = t % pl->n_tiles_n;
-    size_t i_beg = tm * pl->m_tile, i_end = i_beg + pl->m_tile < g->M ? i_beg + pl->m_tile : g->M;
-    size_t j_beg = tn * pl->n_tile, j_end = j_beg + pl->n_tile < g->N ? j_beg + pl->n_tile : g->N;
+    size_t i_beg, i_end, j_beg, j_end;
+    tile_range(t / pl->tiles_n, pl->tiles_m, pl->m_panels, pl->uk.mr, g->M, &i_beg, &i_end);
+    tile_range(t % pl->tiles_n, pl->tiles_n, pl->n_panels, pl->uk.nr, g->N, &j_beg, &j_end);
     for (size_t i = i_beg; i < i_end; i++) {
       for (size_t n = j_beg; n < j_end; n++) {
         float s = 0;
@@ -312,64 +311,74 @@ static float *scratch_get(size_t n) {
 static void run_tiles(void *arg, size_t t0, size_t t1) {
   sgemm_plan *pl = arg;
   const oxrt_sgemm_ex *g = pl->g;
-  const size_t mr = pl->uk.mr, nr = pl->uk.nr, KC = pl->kc_max, MC = pl->uk.mc, K = g->K, M = g->M, N = g->N;
-  /* the B block of one tile and K block (none with B pre-packed), then one edge tile */
-  size_t bfloats = g->bp ? 0 : KC * ((pl->n_tile + nr - 1) / nr * nr);
-  float *bp = scratch_get(bfloats + mr * nr);
-  if (!bp) {
-    if (!g->ap && !g->bp && !g->bfill) tiles_unpacked(pl, t0, t1);
+  const ukernel_desc *uk = &pl->uk;
+  const size_t mr = uk->mr, nr = uk->nr, KC = pl->kc_max, K = g->K, M = g->M, N = g->N;
+  /* the B block of one tile and K block (none with B pre-packed or in place), then the A row block */
+  size_t max_np = (pl->n_panels + pl->tiles_n - 1) / pl->tiles_n, max_mp = (pl->m_panels + pl->tiles_m - 1) / pl->tiles_m;
+  size_t mc_panels = uk->mc / mr < max_mp ? uk->mc / mr : max_mp;
+  size_t bfloats = g->bp || pl->b_direct ? 0 : KC * max_np * nr, afloats = g->ap ? 0 : KC * mc_panels * mr;
+  float *bbuf = scratch_get(bfloats + afloats + 16); /* never 0: a fresh thread has no buffer yet */
+  if (!bbuf) {
+    if (!g->ap && !g->bp && !g->bfill && pl->k_parts == 1) tiles_unpacked(pl, t0, t1);
     else atomic_store(&pl->failed, 1);
     return;
   }
-  float *tmp = bp + bfloats;
+  float *abuf = bbuf + bfloats;
   const bool has_epi = g->bias || g->Z || g->act != OXRT_ACT_NONE;
   const oxrt_activation act = act_of(g);
   float lo, hi;
   const bool clamp = oxrt_act_is_clamp(act, &lo, &hi), act_after = !clamp; /* transcendental: on the stored tile */
-  for (size_t t = t0; t < t1; t++) {
-    size_t tm = t / pl->n_tiles_n, tn = t % pl->n_tiles_n;
-    size_t i_beg = tm * pl->m_tile, i_end = i_beg + pl->m_tile < M ? i_beg + pl->m_tile : M;
-    size_t j_beg = tn * pl->n_tile, j_end = j_beg + pl->n_tile < N ? j_beg + pl->n_tile : N;
+  const size_t tiles = pl->tiles_m * pl->tiles_n, k_blocks = (K + KC - 1) / KC;
+  for (size_t tt = t0; tt < t1; tt++) {
+    size_t t = tt % tiles, part = tt / tiles, i_beg, i_end, j_beg, j_end;
+    tile_range(t / pl->tiles_n, pl->tiles_m, pl->m_panels, mr, M, &i_beg, &i_end);
+    tile_range(t % pl->tiles_n, pl->tiles_n, pl->n_panels, nr, N, &j_beg, &j_end);
     size_t n_panels = (j_end - j_beg + nr - 1) / nr;
-    for (size_t p0 = 0; p0 < K; p0 += KC) {
-      size_t kc = K - p0 < KC ? K - p0 : KC;
-      float beta = p0 == 0 ? g->beta : 1.0f;
-      bool last = p0 + kc == K;
-      /* The tile's B block, packed (or gathered, im2col) once for every row block below. */
+    /* this part's K blocks, and where its sums go (a K split finishes bias/activation after the reduction) */
+    size_t k_lo = part * k_blocks / pl->k_parts * KC, k_hi = (part + 1) * k_blocks / pl->k_parts * KC;
+    if (k_hi > K) k_hi = K;
+    float *C = part ? pl->parts + (part - 1) * M * N : g->C;
+    size_t ldc = part ? N : g->ldc;
+    const bool fuse = pl->k_parts == 1;
+    for (size_t p0 = k_lo; p0 < k_hi; p0 += KC) {
+      size_t kc = k_hi - p0 < KC ? k_hi - p0 : KC;
+      float beta = p0 > k_lo ? 1.0f : part ? 0.0f : g->beta;
+      bool last = p0 + kc == k_hi && fuse;
+      /* The tile's B block, packed (or gathered, im2col) once for every row below. */
       const float *bblk;
-      size_t bstride;
+      size_t bstride, bld;
       if (g->bp) {
-        bblk = g->bp->data + (j_beg / nr) * K * nr + p0 * nr, bstride = K * nr;
+        bblk = g->bp->data + (j_beg / nr) * K * nr + p0 * nr, bstride = K * nr, bld = nr;
+      } else if (pl->b_direct) {
+        bblk = g->B + p0 * g->ldb + j_beg, bstride = nr, bld = g->ldb;
       } else {
         for (size_t q = 0; q < n_panels; q++) {
           size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
-          if (g->bfill) g->bfill(g->bctx, p0, kc, j0, n_eff, nr, bp + q * kc * nr);
-          else pack_b_panel(g->trans_b, g->B, g->ldb, p0, kc, j0, n_eff, nr, bp + q * kc * nr);
+          if (g->bfill) g->bfill(g->bctx, p0, kc, j0, n_eff, nr, bbuf + q * kc * nr);
+          else pack_b_panel(uk, g->trans_b, g->B, g->ldb, p0, kc, j0, n_eff, bbuf + q * kc * nr);
         }
-        bblk = bp, bstride = kc * nr;
+        bblk = bbuf, bstride = kc * nr, bld = nr;
       }
-      for (size_t ib = i_beg; ib < i_end; ib += MC) {
-        size_t ie = i_end - ib < MC ? i_end : ib + MC;
-        /* Each B micro-panel (L1) meets every A micro-panel of the row block (L2). */
-        for (size_t q = 0; q < n_panels; q++) {
-          size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
-          const float *b = bblk + q * bstride;
-          for (size_t i0 = ib; i0 < ie; i0 += mr) {
-            size_t m_eff = ie - i0 < mr ? ie - i0 : mr;
-            const float *ap = pl->Ap + (i0 / mr) * mr * K + p0 * mr;
-            float *c = g->C + i0 * g->ldc + j0;
-            if (m_eff == mr && n_eff == nr) {
-              /* Full tile: bias, z and a clamp (Relu, Clip) in the micro-kernel's store of the last K block. */
-              oxrt_sgemm_epi epi = {g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL, g->ldz,
-                                    clamp && act.kind != OXRT_ACT_NONE, lo, hi};
-              pl->uk.kern(kc, ap, b, c, g->ldc, g->alpha, beta, last && has_epi ? &epi : NULL);
-              if (last && act_after)
-                for (size_t i = 0; i < mr; i++) oxrt_act_apply(act, c + i * g->ldc, nr);
-            } else {
-              pl->uk.kern(kc, ap, b, tmp, nr, g->alpha, 0.0f, NULL);
-              merge_tile(tmp, nr, c, g->ldc, m_eff, n_eff, beta);
-              if (last) epilogue_at(g, i0, j0, m_eff, n_eff);
-            }
+      for (size_t ib = i_beg; ib < i_end; ib += mc_panels * mr) {
+        size_t ie = i_end - ib < mc_panels * mr ? i_end : ib + mc_panels * mr;
+        if (!g->ap)
+          for (size_t i0 = ib; i0 < ie; i0 += mr)
+            pack_a_panel(uk, g->trans_a, g->A, g->lda, i0, ie - i0 < mr ? ie - i0 : mr, p0, kc,
+                         abuf + (i0 - ib) * kc);
+        /* Each A micro-panel (L1) meets every B micro-panel of the block (L2). */
+        for (size_t i0 = ib; i0 < ie; i0 += mr) {
+          size_t m_eff = ie - i0 < mr ? ie - i0 : mr;
+          const float *ap = g->ap ? g->ap->data + i0 * K + p0 * m_eff : abuf + (i0 - ib) * kc;
+          for (size_t q = 0; q < n_panels; q++) {
+            size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
+            float *c = C + i0 * ldc + j0;
+            /* bias, z and a clamp (Relu, Clip) in the micro-kernel's store of the last K block */
+            oxrt_sgemm_epi epi = {g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL, g->ldz,
+                                  clamp && act.kind != OXRT_ACT_NONE, lo, hi};
+            uk->kern(kc, ap, bblk + q * bstride, bld, c, ldc, g->alpha, beta, last && has_epi ? &epi : NULL, m_eff,
+                     n_eff);
+            if (last && act_after)
+              for (size_t i = 0; i < m_eff; i++) oxrt_act_apply(act, c + i * ldc, n_eff);
           }
         }
       }
@@ -379,13 +388,12 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
 
 bool oxrt_sgemm_pack_a(bool trans_a, size_t M, size_t K, const float *A, size_t lda, oxrt_sgemm_apack *out) {
   ukernel_desc uk = pick_kernel();
-  size_t panels = (M + uk.mr - 1) / uk.mr;
   out->M = M, out->K = K, out->mr = uk.mr;
-  out->data = oxrt_aligned_alloc(sizeof(float) * (panels * uk.mr * K + 1));
+  out->data = oxrt_aligned_alloc(sizeof(float) * (M * K + 1));
   if (!out->data) return false;
-  oxrt_sgemm_ex g = {.trans_a = trans_a, .A = A, .lda = lda};
-  void *args[2] = {out, &g};
-  pack_a_range(args, 0, panels);
+  /* panel i0 at data + i0*K, its rows m = min(mr, M - i0) interleaved: data[i0*K + k*m + i] */
+  for (size_t i0 = 0; i0 < M; i0 += uk.mr)
+    pack_a_panel(&uk, trans_a, A, lda, i0, M - i0 < uk.mr ? M - i0 : uk.mr, 0, K, out->data + i0 * K);
   return true;
 }
 
@@ -397,7 +405,7 @@ bool oxrt_sgemm_pack_b(bool trans_b, size_t K, size_t N, const float *B, size_t 
   if (!out->data) return false;
   for (size_t q = 0; q < panels; q++) {
     size_t j0 = q * uk.nr, n_eff = N - j0 < uk.nr ? N - j0 : uk.nr;
-    pack_b_panel(trans_b, B, ldb, 0, K, j0, n_eff, uk.nr, out->data + q * K * uk.nr);
+    pack_b_panel(&uk, trans_b, B, ldb, 0, K, j0, n_eff, out->data + q * K * uk.nr);
   }
   return true;
 }
@@ -548,13 +556,16 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
   }
   ukernel_desc uk = pick_kernel();
   bool raw = !g->ap && !g->bp && !g->bfill; /* plain operands: the simple paths may serve */
+  bool b_direct = false;
   if (raw) {
     sgemm_job j = {g->trans_a, g->trans_b, M, N, K, g->alpha, g->beta, g->A, g->B, g->lda, g->ldb, g->ldc, g->C};
     double flops = (double)M * (double)N * (double)K;
-    /* One to four rows (batch-1/2 recurrent steps, decoding): a matrix-vector product per row
-     * beats packing B, which would cost as much as the multiply itself. */
-    if (M <= 4 && (M == 1 || N * K >= 4096)) {
-      size_t grain = (size_t)(131072 / K) + 16;
+    /* One row (decoding, batch-1 recurrent steps), or a few rows against a transposed B: a matrix-vector product
+     * per row beats packing B, which would cost as much as the multiply itself. */
+    if (M == 1 || (M <= 4 && g->trans_b && N * K >= 4096)) {
+      /* one equal share of columns per thread (multiples of 16), or one thread below 128K multiply-adds */
+      size_t nth = (size_t)oxrt_threadpool_size(pool), share = ((N + nth - 1) / nth + 15) / 16 * 16;
+      size_t grain = N * K < 131072 ? N : share;
       for (size_t i = 0; i < M; i++) {
         sgemm_job row = j;
         row.M = 1;
@@ -565,61 +576,58 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
       epilogue_at(g, 0, 0, M, N);
       return true;
     }
-    if (flops < 16384.0 || (N < uk.nr / 2 && !g->trans_b)) {
+    if (flops < 16384.0 || (N < uk.nr / 2 && !g->trans_b && M > uk.mr)) {
       size_t grain = (size_t)(65536 / (N * K)) + 1;
       oxrt_parallel_for(pool, M, grain, sgemm_rows, &j);
       epilogue_at(g, 0, 0, M, N);
       return true;
     }
+    /* Up to MR rows: each B panel would serve one A panel only, so the micro-kernels read B where it is. */
+    b_direct = M <= uk.mr && !g->trans_b;
   }
   if ((g->ap && (g->ap->mr != uk.mr || g->ap->M != M || g->ap->K != K)) ||
       (g->bp && (g->bp->nr != uk.nr || g->bp->N != N || g->bp->K != K)))
     return false; /* packed for another kernel or shape: a caller bug, reported as failure */
 
-  sgemm_plan pl = {.uk = uk, .g = g};
-  size_t m_panels = (M + uk.mr - 1) / uk.mr;
-  oxrt_sgemm_apack own = {0};
-  if (g->ap) {
-    pl.Ap = g->ap->data;
-  } else {
-    own.M = M, own.K = K, own.mr = uk.mr;
-    own.data = oxrt_aligned_alloc(sizeof(float) * m_panels * uk.mr * K);
-    if (!own.data) return false;
-    void *args[2] = {&own, (void *)g};
-    oxrt_parallel_for(pool, m_panels, (size_t)(16384 / (uk.mr * K)) + 1, pack_a_range, args);
-    pl.Ap = own.data;
-  }
+  sgemm_plan pl = {.uk = uk, .g = g, .b_direct = b_direct, .k_parts = 1};
+  pl.m_panels = (M + uk.mr - 1) / uk.mr, pl.n_panels = (N + uk.nr - 1) / uk.nr;
   pl.kc_max = (K + (K + uk.kc - 1) / uk.kc - 1) / ((K + uk.kc - 1) / uk.kc); /* equal K blocks of at most kc */
-
-  /* Tiles: balanced column blocks of at most uk.nc, then split rows until there is work for every thread. */
-  size_t nth = (size_t)oxrt_threadpool_size(pool);
-  size_t nb = (N + uk.nc - 1) / uk.nc;
-  size_t nt = (N + nb - 1) / nb;
-  nt = (nt + uk.nr - 1) / uk.nr * uk.nr;
-  pl.n_tile = nt;
-  pl.n_tiles_n = (N + nt - 1) / nt;
-  size_t mb = 1, want = nth > 1 ? nth * 3 : 1;
-  size_t n_panels = (N + uk.nr - 1) / uk.nr;
-  if (nth > 1 && (!g->bp || M <= N) && (n_panels >= 4 * nth || m_panels < 2 * nth)) {
-    /* A row split makes every row tile pack or gather (im2col) its B block again, or, with B pre-packed, stream
-     * all of it again; a column split only re-reads A. So split columns first, down to one panel per tile,
-     * and rows only as far as threads still lack work (unless A is the bigger operand).
-     * The tile count is a multiple of the thread count where the panels allow: 7 equal tiles on 2 threads
-     * leave one thread idle for a seventh of the time. With few column panels (a ragged last one weighs as
-     * much as a full one) rows are split instead. */
-    size_t panels = n_panels, tiles = pl.n_tiles_n > want ? pl.n_tiles_n : want;
-    tiles = (tiles + nth - 1) / nth * nth;
-    if (tiles > panels) tiles = panels;
-    size_t per = (panels + tiles - 1) / tiles;
-    pl.n_tile = per * uk.nr;
-    pl.n_tiles_n = (N + pl.n_tile - 1) / pl.n_tile;
-    want = nth;
+  /* One thread: column tiles of at most NC (the B block in L2). More: a grid with work for every thread. A column
+   * split packs the A rows again in every column tile, a row split packs (or im2col-gathers) B again in every row
+   * tile (with B pre-packed, streams it again), so the split goes along the cheaper operand: columns when A is
+   * pre-packed or not the larger one; rows when there are too few column panels. */
+  size_t nth = (size_t)oxrt_threadpool_size(pool), nc_panels = uk.nc / uk.nr;
+  pl.tiles_m = 1, pl.tiles_n = (pl.n_panels + nc_panels - 1) / nc_panels;
+  if (nth > 1) {
+    bool cols = pl.n_panels >= nth && (g->ap || M <= N || pl.m_panels < nth);
+    if (cols) {
+      size_t tn = (pl.tiles_n + nth - 1) / nth * nth; /* a multiple of the thread count */
+      pl.tiles_n = tn < pl.n_panels ? tn : pl.n_panels;
+    } else {
+      pl.tiles_m = nth < pl.m_panels ? nth : pl.m_panels;
+      if (pl.tiles_m * pl.tiles_n < nth && pl.n_panels >= nth) pl.tiles_n = nth;
+    }
   }
-  while (pl.n_tiles_n * mb < want && (m_panels + mb * 2 - 1) / (mb * 2) >= 2) mb *= 2;
-  pl.m_tile = (m_panels + mb - 1) / mb * uk.mr;
-  size_t n_tiles = pl.n_tiles_n * ((M + pl.m_tile - 1) / pl.m_tile);
-  oxrt_parallel_for(pool, n_tiles, 1, run_tiles, &pl);
-  oxrt_aligned_free(own.data);
+  /* Too few tiles for the threads (a few rows and columns, long K): split K too, each extra part summing into a
+   * scratch block that is added to C afterwards. */
+  size_t tiles = pl.tiles_m * pl.tiles_n, k_blocks = (K + pl.kc_max - 1) / pl.kc_max;
+  if (nth > 1 && tiles < nth && k_blocks >= 2 && (double)M * (double)N * (double)K >= 262144.0) {
+    size_t kp = (nth + tiles - 1) / tiles;
+    kp = kp < k_blocks ? kp : k_blocks;
+    pl.parts = oxrt_aligned_alloc(sizeof(float) * (kp - 1) * M * N);
+    if (pl.parts) pl.k_parts = kp;
+  }
+  oxrt_parallel_for(pool, tiles * pl.k_parts, 1, run_tiles, &pl);
+  if (pl.k_parts > 1) {
+    for (size_t p = 1; p < pl.k_parts; p++)
+      for (size_t i = 0; i < M; i++) {
+        float *c = g->C + i * g->ldc;
+        const float *s = pl.parts + (p - 1) * M * N + i * N;
+        for (size_t j = 0; j < N; j++) c[j] += s[j];
+      }
+    oxrt_aligned_free(pl.parts);
+    epilogue_at(g, 0, 0, M, N);
+  }
   return !atomic_load(&pl.failed);
 }
 

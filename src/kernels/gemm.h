@@ -32,10 +32,11 @@ const char *oxrt_isa_name(oxrt_isa isa);
  * runs; operands packed at another level are refused by oxrt_sgemm_run (their panel sizes differ). */
 oxrt_isa oxrt_gemm_isa_cap(oxrt_isa cap);
 
-/* Micro-kernel contract (internal, shared with gemm_avx2.c / gemm_avx512.c):
- * C[MR,NR] = alpha * sum_k a[k*MR + i] * b[k*NR + j] + beta * C (beta == 0: C not read), then, when epi is not
- * NULL (last K block of a full tile), while the sums are still in registers and in this order:
- * C[i,j] += bias[i]; C[i,j] += z[i*ldz + j]; clamp: C = min(hi, max(lo, C)) (NaN passes). NULL bias/z: none.
+/* Micro-kernel contract (internal, shared with gemm_avx2.c / gemm_avx512.c), for m <= MR rows and n <= NR columns:
+ * C[i,j] = alpha * sum_k a[k*m + i] * b[k*ldb + j] + beta * C[i,j] for i < m, j < n (beta == 0: C not read; a is
+ * an m-row panel, b a packed panel (ldb == NR) or B in place), then, when epi is not NULL (last K block), while the
+ * sums are still in registers and in this order: C[i,j] += bias[i]; C[i,j] += z[i*ldz + j];
+ * clamp: C = min(hi, max(lo, C)) (NaN passes). NULL bias/z: none. Nothing outside the m x n tile is touched.
  * (Relu and Clip are the clamp; the other activations run on the tile right after its store, still in L1.) */
 typedef struct oxrt_sgemm_epi {
   const float *bias;
@@ -44,12 +45,22 @@ typedef struct oxrt_sgemm_epi {
   bool clamp;
   float lo, hi;
 } oxrt_sgemm_epi;
-typedef void (*oxrt_sgemm_ukernel)(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
-                                   float beta, const oxrt_sgemm_epi *epi);
-void oxrt_sgemm_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
-                             float beta, const oxrt_sgemm_epi *epi); /* MR 6, NR 16 */
-void oxrt_sgemm_ukernel_avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
-                               float beta, const oxrt_sgemm_epi *epi); /* MR 12, NR 32 */
+typedef void (*oxrt_sgemm_ukernel)(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                                   float alpha, float beta, const oxrt_sgemm_epi *epi, size_t m, size_t n);
+void oxrt_sgemm_ukernel_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,
+                             float beta, const oxrt_sgemm_epi *epi, size_t m, size_t n); /* MR 6, NR 16 */
+void oxrt_sgemm_ukernel_avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                               float alpha, float beta, const oxrt_sgemm_epi *epi, size_t m,
+                               size_t n); /* MR 12, NR 32 */
+/* Panel packing: dst[k*width + r] = src(r, k) for k < kc, r < rows; 0 for rows <= r < width. src(r, k) is
+ * src[k*ld + r] when contiguous (rows of B, columns of a transposed A), else src[r*ld + k] (rows of A, columns of a
+ * transposed B: transposed in registers). width <= NR of the ISA. */
+typedef void (*oxrt_sgemm_packer)(bool contiguous, const float *src, size_t ld, size_t rows, size_t width, size_t kc,
+                                  float *dst);
+void oxrt_sgemm_pack_avx2(bool contiguous, const float *src, size_t ld, size_t rows, size_t width, size_t kc,
+                          float *dst);
+void oxrt_sgemm_pack_avx512(bool contiguous, const float *src, size_t ld, size_t rows, size_t width, size_t kc,
+                            float *dst);
 
 /* ------------------------------------------------------------------ extended interface
  * Constant operands packed once (weights), B produced on the fly (implicit im2col), and a per-row bias plus

@@ -1,61 +1,90 @@
-/* gemm_avx2.c - AVX2+FMA sgemm micro-kernel: 6 rows x 16 columns (12 ymm accumulators). */
+/* gemm_avx2.c - AVX2+FMA sgemm micro-kernel (6 rows x 16 columns, 12 ymm accumulators) and panel packing.
+ *
+ * As in gemm_avx512.c: one body instantiated for 1..6 rows, columns past n masked in every C access, B read with
+ * a stride of ldb floats per k (16 for packed panels, the matrix's row stride for small-M products in place). */
 #include "gemm.h"
 #include <immintrin.h>
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define DECL(i) __m256 c##i##a = _mm256_setzero_ps(), c##i##b = _mm256_setzero_ps();
-#define PREC(i) _mm_prefetch((const char *)(c + (i) * ldc), _MM_HINT_T0), _mm_prefetch((const char *)(c + (i) * ldc + 15), _MM_HINT_T0);
+#define PREC(i)                                                                                                        \
+  if ((i) < MR) _mm_prefetch((const char *)(c + (i) * ldc), _MM_HINT_T0), _mm_prefetch((const char *)(c + (i) * ldc + 15), _MM_HINT_T0);
 #define STEP(i)                                                                                                        \
-  {                                                                                                                    \
+  if ((i) < MR) {                                                                                                      \
     __m256 av = _mm256_broadcast_ss(a + (i));                                                                          \
     c##i##a = _mm256_fmadd_ps(av, b0, c##i##a);                                                                        \
     c##i##b = _mm256_fmadd_ps(av, b1, c##i##b);                                                                        \
   }
-#define STORE0(i)                                                                                                      \
-  _mm256_storeu_ps(c + (i) * ldc, _mm256_mul_ps(va, c##i##a));                                                         \
-  _mm256_storeu_ps(c + (i) * ldc + 8, _mm256_mul_ps(va, c##i##b));
-#define STOREB(i)                                                                                                      \
-  _mm256_storeu_ps(c + (i) * ldc, _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + (i) * ldc), _mm256_mul_ps(va, c##i##a)));  \
-  _mm256_storeu_ps(c + (i) * ldc + 8, _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + (i) * ldc + 8), _mm256_mul_ps(va, c##i##b)));
-#define STORE1(i)                                                                                                      \
-  _mm256_storeu_ps(c + (i) * ldc, _mm256_add_ps(_mm256_loadu_ps(c + (i) * ldc), c##i##a));                             \
-  _mm256_storeu_ps(c + (i) * ldc + 8, _mm256_add_ps(_mm256_loadu_ps(c + (i) * ldc + 8), c##i##b));
-/* Fused epilogue: finish alpha/beta in the accumulators (same roundings as the stores above), then bias, z, clamp. */
-#define FIN0(i) c##i##a = _mm256_mul_ps(va, c##i##a), c##i##b = _mm256_mul_ps(va, c##i##b);
+/* C (and Z) rows: plain loads and stores for full tiles, masked ones for the last columns */
+#define LD(p, h) (full ? _mm256_loadu_ps((p) + (h)) : _mm256_maskload_ps((p) + (h), (h) ? k1 : k0))
+#define ST(p, h, v)                                                                                                    \
+  if (full) _mm256_storeu_ps((p) + (h), v);                                                                            \
+  else _mm256_maskstore_ps((p) + (h), (h) ? k1 : k0, v);
+#define FIN0(i)                                                                                                        \
+  if ((i) < MR) c##i##a = _mm256_mul_ps(va, c##i##a), c##i##b = _mm256_mul_ps(va, c##i##b);
+#define FIN1(i)                                                                                                        \
+  if ((i) < MR)                                                                                                        \
+    c##i##a = _mm256_add_ps(LD(c + (i) * ldc, 0), c##i##a), c##i##b = _mm256_add_ps(LD(c + (i) * ldc, 8), c##i##b);
 #define FINB(i)                                                                                                        \
-  c##i##a = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + (i) * ldc), _mm256_mul_ps(va, c##i##a));                          \
-  c##i##b = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + (i) * ldc + 8), _mm256_mul_ps(va, c##i##b));
+  if ((i) < MR) {                                                                                                      \
+    c##i##a = _mm256_fmadd_ps(vb, LD(c + (i) * ldc, 0), _mm256_mul_ps(va, c##i##a));                                   \
+    c##i##b = _mm256_fmadd_ps(vb, LD(c + (i) * ldc, 8), _mm256_mul_ps(va, c##i##b));                                   \
+  }
 #define BIAS(i)                                                                                                        \
-  {                                                                                                                    \
+  if ((i) < MR) {                                                                                                      \
     __m256 bv = _mm256_broadcast_ss(bias + (i));                                                                       \
     c##i##a = _mm256_add_ps(c##i##a, bv), c##i##b = _mm256_add_ps(c##i##b, bv);                                        \
   }
 #define ADDZ(i)                                                                                                        \
-  c##i##a = _mm256_add_ps(c##i##a, _mm256_loadu_ps(z + (i) * ldz)),                                                    \
-  c##i##b = _mm256_add_ps(c##i##b, _mm256_loadu_ps(z + (i) * ldz + 8));
+  if ((i) < MR)                                                                                                        \
+    c##i##a = _mm256_add_ps(c##i##a, LD(z + (i) * ldz, 0)), c##i##b = _mm256_add_ps(c##i##b, LD(z + (i) * ldz, 8));
 /* max(lo, v) and min(hi, v) return their second operand v for NaN. */
 #define CLAMP(i)                                                                                                       \
-  c##i##a = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c##i##a)), c##i##b = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c##i##b));
-#define STOREV(i) _mm256_storeu_ps(c + (i) * ldc, c##i##a), _mm256_storeu_ps(c + (i) * ldc + 8, c##i##b);
+  if ((i) < MR)                                                                                                        \
+    c##i##a = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c##i##a)),                                                         \
+    c##i##b = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c##i##b));
+#define STOREV(i)                                                                                                      \
+  if ((i) < MR) {                                                                                                      \
+    ST(c + (i) * ldc, 0, c##i##a)                                                                                      \
+    ST(c + (i) * ldc, 8, c##i##b)                                                                                      \
+  }
 
-void oxrt_sgemm_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_t ldc, float alpha,
-                             float beta, const oxrt_sgemm_epi *epi) {
+static inline __m256i lane_mask(size_t n) { /* lanes below n set */
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline __attribute__((always_inline)) void ukernel(const int MR, size_t kc, const float *a, const float *b,
+                                                          size_t ldb, float *c, size_t ldc, float alpha, float beta,
+                                                          const oxrt_sgemm_epi *epi, size_t n) {
+  const bool full = n >= 16;
+  const __m256i k0 = lane_mask(n), k1 = lane_mask(n > 8 ? n - 8 : 0);
   ROWS(DECL)
   ROWS(PREC) /* the C tile is read or written at the end: start fetching it now */
+  if (ldb == 16 || full) {
 #pragma GCC unroll 4
-  for (size_t k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    ROWS(STEP)
-    a += 6;
-    b += 16;
+    for (size_t k = 0; k < kc; k++) {
+      __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+      ROWS(STEP)
+      a += MR;
+      b += ldb;
+    }
+  } else { /* B in place: its rows may end at column n */
+    for (size_t k = 0; k < kc; k++) {
+      __m256 b0 = _mm256_maskload_ps(b, k0), b1 = _mm256_maskload_ps(b + 8, k1);
+      ROWS(STEP)
+      a += MR;
+      b += ldb;
+    }
   }
   __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  if (beta == 0) {
+    ROWS(FIN0)
+  } else if (alpha == 1 && beta == 1) {
+    ROWS(FIN1)
+  } else {
+    ROWS(FINB)
+  }
   if (epi) {
-    if (beta == 0) {
-      ROWS(FIN0)
-    } else {
-      ROWS(FINB)
-    }
     const float *bias = epi->bias, *z = epi->z;
     size_t ldz = epi->ldz;
     if (bias) {
@@ -68,15 +97,75 @@ void oxrt_sgemm_ukernel_avx2(size_t kc, const float *a, const float *b, float *c
       __m256 vlo = _mm256_set1_ps(epi->lo), vhi = _mm256_set1_ps(epi->hi);
       ROWS(CLAMP)
     }
-    ROWS(STOREV)
+  }
+  ROWS(STOREV)
+}
+
+#define INST(m)                                                                                                        \
+  static void ukernel_##m(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,   \
+                          float beta, const oxrt_sgemm_epi *epi, size_t n) {                                           \
+    ukernel(m, kc, a, b, ldb, c, ldc, alpha, beta, epi, n);                                                            \
+  }
+INST(1) INST(2) INST(3) INST(4) INST(5) INST(6)
+typedef void (*kern_fn)(size_t, const float *, const float *, size_t, float *, size_t, float, float,
+                        const oxrt_sgemm_epi *, size_t);
+static const kern_fn kernels[7] = {NULL, ukernel_1, ukernel_2, ukernel_3, ukernel_4, ukernel_5, ukernel_6};
+
+void oxrt_sgemm_ukernel_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,
+                             float beta, const oxrt_sgemm_epi *epi, size_t m, size_t n) {
+  kernels[m](kc, a, b, ldb, c, ldc, alpha, beta, epi, n);
+}
+
+/* ------------------------------------------------------------------ packing */
+
+/* In-register transpose of 8 rows of 8 floats. */
+static inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
+/* Same contract as oxrt_sgemm_pack_avx512 (width <= 16). */
+void oxrt_sgemm_pack_avx2(bool contiguous, const float *src, size_t ld, size_t rows, size_t width, size_t kc,
+                          float *dst) {
+  if (contiguous) {
+    if (rows == width && width == 16) {
+      for (size_t k = 0; k < kc; k++, src += ld, dst += 16)
+        _mm256_storeu_ps(dst, _mm256_loadu_ps(src)), _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
+      return;
+    }
+    for (size_t k = 0; k < kc; k++, src += ld, dst += width) {
+      size_t r = 0;
+      for (; r < rows; r++) dst[r] = src[r];
+      for (; r < width; r++) dst[r] = 0;
+    }
     return;
   }
-  if (beta == 0) {
-    ROWS(STORE0)
-  } else if (alpha == 1 && beta == 1) {
-    ROWS(STORE1)
-  } else {
-    ROWS(STOREB)
+  for (size_t g = 0; g < width; g += 8) { /* groups of 8 rows, transposed in 8 x 8 blocks */
+    size_t gw = width - g < 8 ? width - g : 8;
+    __m256i wm = lane_mask(gw);
+    for (size_t k = 0; k < kc; k += 8) {
+      size_t kn = kc - k < 8 ? kc - k : 8;
+      __m256i km = lane_mask(kn);
+      __m256 r[8];
+      for (size_t i = 0; i < 8; i++)
+        r[i] = g + i < rows ? (kn == 8 ? _mm256_loadu_ps(src + (g + i) * ld + k) : _mm256_maskload_ps(src + (g + i) * ld + k, km))
+                            : _mm256_setzero_ps();
+      transpose8(r);
+      for (size_t j = 0; j < kn; j++) {
+        if (gw == 8) _mm256_storeu_ps(dst + (k + j) * width + g, r[j]);
+        else _mm256_maskstore_ps(dst + (k + j) * width + g, wm, r[j]);
+      }
+    }
   }
 }
 

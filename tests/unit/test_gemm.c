@@ -4,6 +4,7 @@
 #include "kernels/im2col.h"
 #include "unit.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 static unsigned gseed = 11;
@@ -79,6 +80,91 @@ static void sgemm_epilogue_at_level(void) {
 }
 
 void test_kernel_sgemm_epilogue(void) { unit_each_isa(sgemm_epilogue_at_level); }
+
+/* Every shape class the driver treats differently, with every operand form: small M (1..8 rows: GEMV, B read in
+ * place, row-count kernels over packed B), small N (masked columns), a few rows and columns over a long K (K split
+ * across threads), blocks larger than KC/MC/NC; transposed A/B, packed A/B, alpha/beta, an epilogue, one and two
+ * threads. C has padding columns with a sentinel that no path may touch. */
+typedef struct {
+  size_t M, N, K;
+} mnk;
+
+static int sgemm_case(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool packa, bool packb, float alpha, float beta,
+                      bool epi) {
+  size_t M = s.M, N = s.N, K = s.K, lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2, ldc = N + 3;
+  float *A = malloc(sizeof(float) * ((ta ? K : M) * lda + 1)), *B = malloc(sizeof(float) * ((tb ? N : K) * ldb + 1));
+  float *C = malloc(sizeof(float) * M * ldc), *C0 = malloc(sizeof(float) * M * ldc), *bias = malloc(sizeof(float) * M);
+  for (size_t i = 0; i < (ta ? K : M) * lda; i++) A[i] = grnd();
+  for (size_t i = 0; i < (tb ? N : K) * ldb; i++) B[i] = grnd();
+  for (size_t i = 0; i < M; i++) bias[i] = grnd();
+  for (size_t i = 0; i < M * ldc; i++) C[i] = C0[i] = i % ldc >= N ? 12345.0f : beta == 0 ? NAN : grnd();
+  oxrt_sgemm_apack ap = {0};
+  oxrt_sgemm_bpack bp = {0};
+  if (packa) CHECK(oxrt_sgemm_pack_a(ta, M, K, A, lda, &ap));
+  if (packb) CHECK(oxrt_sgemm_pack_b(tb, K, N, B, ldb, &bp));
+  oxrt_activation act = {epi ? OXRT_ACT_RELU : OXRT_ACT_NONE, 0, 0};
+  if (packa || packb || epi) {
+    oxrt_sgemm_ex g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .ap = packa ? &ap : NULL, .trans_a = ta,
+                       .A = A, .lda = lda, .bp = packb ? &bp : NULL, .trans_b = tb, .B = B, .ldb = ldb, .C = C,
+                       .ldc = ldc, .bias = epi ? bias : NULL, .act = act.kind};
+    CHECK(oxrt_sgemm_run(&g, pool));
+  } else {
+    oxrt_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pool);
+  }
+  int bad = 0;
+  for (size_t i = 0; i < M && !bad; i++)
+    for (size_t n = 0; n < ldc && !bad; n++) {
+      double want = 12345.0;
+      if (n < N) {
+        double d = 0;
+        for (size_t k = 0; k < K; k++)
+          d += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[n * ldb + k] : B[k * ldb + n]);
+        want = alpha * d + (beta != 0 ? (double)beta * C0[i * ldc + n] : 0.0);
+        if (epi) want = unit_act_ref(act, want + bias[i]);
+      }
+      if (!close_to(C[i * ldc + n], want)) {
+        fprintf(stderr, "  sgemm class %s M=%zu N=%zu K=%zu ta=%d tb=%d packa=%d packb=%d alpha=%g beta=%g epi=%d "
+                        "threads=%d: C[%zu,%zu] = %g, expected %g\n",
+                oxrt_isa_name(oxrt_gemm_isa()), M, N, K, ta, tb, packa, packb, alpha, beta, epi,
+                oxrt_threadpool_size(pool), i, n, C[i * ldc + n], want);
+        bad++;
+      }
+    }
+  oxrt_sgemm_apack_free(&ap);
+  oxrt_sgemm_bpack_free(&bp);
+  free(A), free(B), free(C), free(C0), free(bias);
+  return bad;
+}
+
+/* Both operands packed need no scratch for panels: the first call on a fresh thread once failed there. */
+static void *packed_on_fresh_thread(void *bad) {
+  *(int *)bad = sgemm_case(NULL, (mnk){20, 40, 30}, false, true, true, true, 1.0f, 0.0f, false);
+  return NULL;
+}
+
+static void sgemm_classes_at_level(void) {
+  static const mnk shapes[] = {
+      {1, 1, 1},     {1, 37, 300},  {1, 768, 64},  {2, 50, 70},    {3, 33, 129},  {4, 16, 520},  {5, 100, 40},
+      {6, 31, 257},  {7, 64, 17},   {8, 129, 300}, {12, 32, 64},   {13, 47, 90},  {40, 1, 300},  {70, 3, 50},
+      {200, 5, 130}, {64, 9, 700},  {5, 20, 3000}, {3, 40, 2600},  {150, 300, 520}, {300, 1100, 40}, {61, 70, 1},
+  };
+  oxrt_threadpool *pools[2] = {NULL, oxrt_threadpool_create(2)};
+  int bad = 0;
+  for (size_t si = 0; si < sizeof shapes / sizeof *shapes && !bad; si++)
+    for (int v = 0; v < 16 && !bad; v++) {
+      bool ta = v & 1, tb = v & 2, packa = v & 4, packb = v & 8;
+      float alpha = v % 3 == 1 ? 0.5f : 1.0f, beta = v % 5 == 0 ? 0.0f : v % 5 == 1 ? 1.0f : 0.75f;
+      bad += sgemm_case(pools[(v + si) % 2], shapes[si], ta, tb, packa, packb, alpha, beta, v % 7 == 3);
+    }
+  pthread_t th;
+  int fresh_bad = 1;
+  if (pthread_create(&th, NULL, packed_on_fresh_thread, &fresh_bad) == 0) pthread_join(th, NULL);
+  CHECK(fresh_bad == 0);
+  CHECK(bad == 0);
+  oxrt_threadpool_free(pools[1]);
+}
+
+void test_kernel_sgemm_classes(void) { unit_each_isa(sgemm_classes_at_level); }
 
 /* Plain N-D convolution (1-D and 2-D here) in double, with optional z and Relu. */
 static void conv_ref(const oxrt_conv_shape *s, const float *x, const float *w, const float *b, const float *z,
