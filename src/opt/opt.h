@@ -100,6 +100,12 @@ extern const oxrt_opt_pass oxrt_pass_eliminate_shape_op;
 extern const oxrt_opt_pass oxrt_pass_eliminate_shape_gather;
 extern const oxrt_opt_pass oxrt_pass_fuse_consecutive_reduce_unsqueeze;
 extern const oxrt_opt_pass oxrt_pass_rewrite_where;
+extern const oxrt_opt_pass oxrt_pass_eliminate_if_with_const_cond;
+extern const oxrt_opt_pass oxrt_pass_eliminate_slice_after_shape;
+extern const oxrt_opt_pass oxrt_pass_fuse_pad_into_pool;
+extern const oxrt_opt_pass oxrt_pass_fuse_concat_into_reshape;
+extern const oxrt_opt_pass oxrt_pass_fuse_qkv;
+extern const oxrt_opt_pass oxrt_pass_fuse_consecutive_slices;
 
 /* ------------------------------------------------------------ helpers */
 /* Use information of a graph's values. */
@@ -158,5 +164,8 @@ int opt_other_input(const oxrt_node *n, int id);
 /* Element type of value `id`: declared or inferred, else followed back through producers that keep their
  * input's type (elementwise ops, Conv, MatMul, reshapes, Cast's `to`); UNDEFINED if that finds nothing. */
 oxrt_elem_type opt_value_type(oxrt_graph *g, int id);
+/* The Pad node's pads (2 * rank entries) into p when it is plain zero padding of the spatial axes only (constant
+ * mode, value 0, none negative, no axes input); returns the rank, else -1 (pass_fuse_pad_into_conv.c). */
+int opt_zero_pads(oxrt_opt_ctx *ctx, oxrt_graph *g, const oxrt_node *pad, int64_t *p);
 
 #endif

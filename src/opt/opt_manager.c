@@ -53,6 +53,12 @@ static const oxrt_opt_pass *const named_passes[] = {
     &oxrt_pass_eliminate_shape_gather,
     &oxrt_pass_fuse_consecutive_reduce_unsqueeze,
     &oxrt_pass_rewrite_where,
+    &oxrt_pass_eliminate_if_with_const_cond,
+    &oxrt_pass_eliminate_slice_after_shape,
+    &oxrt_pass_fuse_pad_into_pool,
+    &oxrt_pass_fuse_concat_into_reshape,
+    &oxrt_pass_fuse_qkv,
+    &oxrt_pass_fuse_consecutive_slices,
     NULL,
 };
 
