@@ -107,7 +107,7 @@ FUZZ_DIR ?= /tmp/oxrt-fuzz
 .PHONY: fuzz fuzz-build test-tsan test-alloc
 fuzz-build:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON -DOXRT_BUILD_TOOLS=OFF >/dev/null
-	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_model fuzz_proto fuzz_npy oxrt_hostile oxrt_alloc_fail
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_model fuzz_proto fuzz_npy fuzz_text oxrt_hostile oxrt_alloc_fail
 
 fuzz: fuzz-build
 	bash tests/fuzz/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_DIR)
