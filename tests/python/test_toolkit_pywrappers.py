@@ -103,7 +103,7 @@ def test_convert_version_like_onnx():
     m = h.make_model(h.make_graph(
         [h.make_node("Unsqueeze", ["x"], ["u"], axes=[0]), h.make_node("ReduceSum", ["u"], ["r"], axes=[2]),
          h.make_node("Split", ["r"], ["s0", "s1"], axis=1, split=[1, 1])], "g", [x],
-        [h.make_tensor_value_info("s0", T.FLOAT, None), h.make_tensor_value_info("s1", T.FLOAT, None)]),
+        [h.make_tensor_value_info("s0", T.FLOAT, [1, 1, 1]), h.make_tensor_value_info("s1", T.FLOAT, [1, 1, 1])]),
         opset_imports=[h.make_opsetid("", 11)])
     m.ir_version = 7
     ours = oxrt.version_converter.convert_version(m, 13)
