@@ -111,8 +111,12 @@ static oxrt_status *optimize_file(const char *model_path, const char *out_path, 
                                   const char *passes, bool fixed_point) {
   if (!model_path || !out_path || !*out_path)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model_path and out_path must be given");
-  oxrt_optimize_options dflt = {OXRT_OPT_ALL, 0, NULL, NULL, NULL};
+  oxrt_optimize_options dflt = {sizeof dflt, OXRT_OPT_ALL, 0, NULL, NULL, NULL};
   if (!opts) opts = &dflt;
+  if (opts->size < sizeof *opts) /* fields are only appended: a smaller size was never initialised */
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT,
+                      "oxrt_optimize_options.size is %zu, expected %zu: initialise it with OXRT_INIT(oxrt_optimize_options)",
+                      opts->size, sizeof *opts);
   oxrt_model *m;
   OXRT_TRY(oxrt_load_model_file(model_path, &m));
   char disable[4096];

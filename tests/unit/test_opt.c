@@ -345,7 +345,7 @@ static oxrt_status *run_digits(const char *path, float *probs10) {
 void test_opt_save_files(void) {
   char src[1024], out[512], out2[512], data_file[600];
   snprintf(src, sizeof src, "%s/examples/digits/model.onnx", unit_root);
-  oxrt_optimize_options o = {OXRT_OPT_ALL, 64, NULL, NULL, NULL};
+  oxrt_optimize_options o = {sizeof o, OXRT_OPT_ALL, 64, NULL, NULL, NULL};
   oxrt_status *st = oxrt_optimize_model_file(src, tmp_path("digits_opt.onnx", out, sizeof out), &o);
   CHECK(st == NULL);
   if (st) {
