@@ -13,11 +13,21 @@
 #define OXRT_OPT_H
 #include "../exec/kernel.h"
 
+/* A message for the user (a pass skipped work because of a limit); see oxrt_opt_options.log. */
+typedef void (*oxrt_opt_log_fn)(void *user, const char *message);
+
 typedef struct oxrt_opt_ctx {
   oxrt_model *model;
   size_t fold_max_bytes; /* constant folding: largest result kept */
   int counter;           /* for unique names */
   bool portable;         /* the result will be saved: emit only what ONNX Runtime also runs */
+  /* constant folding's budget over one optimize call (pass_constant_folding.c) */
+  size_t fold_total_max; /* bytes all folded results may take together */
+  size_t fold_total;     /* taken so far */
+  double fold_seconds;   /* time spent evaluating so far */
+  bool fold_stopped;     /* a budget ran out (logged once): no more folding in this call */
+  oxrt_opt_log_fn log;   /* may be NULL */
+  void *log_user;
 } oxrt_opt_ctx;
 
 typedef struct oxrt_opt_pass {
@@ -38,6 +48,9 @@ typedef struct oxrt_opt_options {
   oxrt_opt_report_fn report;
   void *user;
   bool portable; /* the model will be saved: fuse only into forms ONNX Runtime runs too */
+  size_t fold_total_max; /* 0: default (1 TiB, the session's run_bytes default) */
+  oxrt_opt_log_fn log;   /* optional: why folding left work to run time */
+  void *log_user;
 } oxrt_opt_options;
 
 /* Runs the passes of `o->level` over the model's main graph and its subgraphs. */
