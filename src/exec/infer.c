@@ -622,7 +622,8 @@ static oxrt_status *infer_extended(oxrt_infer *c, const oxrt_node *n, bool *hand
       int infer_at = -1;
       int64_t known_prod = 1, total = 1;
       bool total_known = x.rank >= 0;
-      for (int i = 0; i < x.rank; i++) total_known &= x.dims[i] >= 0, total *= x.dims[i] >= 0 ? x.dims[i] : 1;
+      for (int i = 0; i < x.rank; i++) /* overflow-checked: hostile dims make the total unknown */
+        total_known &= x.dims[i] >= 0 && !__builtin_mul_overflow(total, x.dims[i] >= 0 ? x.dims[i] : 1, &total);
       bool rest_known = true;
       for (int i = 0; i < k->n; i++) {
         int64_t d = k->v[i];
@@ -636,8 +637,7 @@ static oxrt_status *infer_extended(oxrt_infer *c, const oxrt_node *n, bool *hand
         } else {
           out.dims[i] = d, out.names[i] = k->names[i];
         }
-        if (out.dims[i] >= 0) known_prod *= out.dims[i];
-        else rest_known = false;
+        if (out.dims[i] < 0 || __builtin_mul_overflow(known_prod, out.dims[i], &known_prod)) rest_known = false;
       }
       if (infer_at >= 0 && total_known && rest_known && known_prod > 0) out.dims[infer_at] = total / known_prod;
     }
