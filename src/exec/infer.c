@@ -506,8 +506,7 @@ static void propagate(oxrt_infer *c, const oxrt_node *n) {
     if (!get_shape(c->g, n->inputs[0], &s) || s.rank < 0) return;
     int64_t total = 1;
     for (int i = 0; i < s.rank; i++) {
-      if (s.dims[i] < 0) return;
-      total *= s.dims[i];
+      if (s.dims[i] < 0 || __builtin_mul_overflow(total, s.dims[i], &total)) return;
     }
     r.scalar = true, r.n = 1, r.v[0] = total;
   } else if (!strcmp(op, "Neg")) {
@@ -522,11 +521,13 @@ static void propagate(oxrt_infer *c, const oxrt_node *n) {
     r.scalar = a->scalar && b->scalar;
     for (int i = 0; i < r.n; i++) {
       int64_t x = a->v[a->n == 1 ? 0 : i], y = b->v[b->n == 1 ? 0 : i];
+      bool ovf = false; /* an overflowing size is unknown */
       if (x < 0 || y < 0) r.v[i] = -1; /* a symbolic size: its result has no name */
-      else if (op[0] == 'A') r.v[i] = x + y;
+      else if (op[0] == 'A') ovf = __builtin_add_overflow(x, y, &r.v[i]);
       else if (op[0] == 'S') r.v[i] = x - y;
-      else if (op[0] == 'M') r.v[i] = x * y;
+      else if (op[0] == 'M') ovf = __builtin_mul_overflow(x, y, &r.v[i]);
       else r.v[i] = y ? x / y : -1;
+      if (ovf) r.v[i] = -1;
       r.names[i] = NULL;
     }
   } else {
@@ -769,7 +770,8 @@ static oxrt_status *infer_extended(oxrt_infer *c, const oxrt_node *n, bool *hand
     if (x.rank < 0 || !k || k->n != x.rank) return NULL;
     out = x;
     for (int d = 0; d < x.rank; d++) {
-      out.dims[d] = x.dims[d] >= 0 && k->v[d] >= 0 && !k->names[d] ? x.dims[d] * k->v[d] : -1;
+      if (x.dims[d] < 0 || k->v[d] < 0 || k->names[d] || __builtin_mul_overflow(x.dims[d], k->v[d], &out.dims[d]))
+        out.dims[d] = -1;
       out.names[d] = k->v[d] == 1 ? x.names[d] : NULL;
     }
   } else if (!strcmp(op, "RandomUniformLike") || !strcmp(op, "RandomNormalLike") || !strcmp(op, "Bernoulli")) {
