@@ -106,13 +106,19 @@ bench-gemm: build
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 600
 FUZZ_DIR ?= /tmp/oxrt-fuzz
-.PHONY: fuzz fuzz-build test-tsan test-alloc
+.PHONY: fuzz fuzz-build test-tsan test-alloc test-hardening-asan
 fuzz-build:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON -DOXRT_BUILD_TOOLS=OFF >/dev/null
-	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_model fuzz_proto fuzz_npy oxrt_hostile oxrt_alloc_fail
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_model fuzz_proto fuzz_npy fuzz_text oxrt_hostile oxrt_alloc_fail
 
 fuzz: fuzz-build
 	bash tests/fuzz/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_DIR)
+
+# Hostile models and the thread test under the same clang ASan+UBSan build (also stages of the test command).
+test-hardening-asan: fuzz-build
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target oxrt_threads
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 ./$(FUZZ_BUILD)/tests/hardening/oxrt_hostile
+	ASAN_OPTIONS=detect_leaks=1 ./$(FUZZ_BUILD)/tests/hardening/oxrt_threads examples/digits/model.onnx 3
 
 # ThreadSanitizer: one session run from 8 threads, concurrent session creation, profiling on.
 test-tsan:

@@ -273,7 +273,12 @@ OXRT_API void oxrt_session_free(oxrt_session *s);
  * which the caller sets to sizeof(the struct) before the call (OXRT_INIT does
  * it). The library writes only that many bytes and sets `size` to what it
  * wrote, so a program built against an older, smaller struct keeps working;
- * a size smaller than this release's 0.2 struct is an INVALID_ARGUMENT. */
+ * a size smaller than this release's 0.2 struct is an INVALID_ARGUMENT.
+ * The option structs the caller fills in and passes (oxrt_optimize_options,
+ * oxrt_quantize_options, oxrt_calib_batch, oxrt_convert_options) start with
+ * `size` too, set the same way: the library reads only the fields it knows
+ * and refuses a size smaller than its own struct (for example 0: a struct
+ * that was not initialised with OXRT_INIT). */
 #ifdef __cplusplus
 #define OXRT_INIT(type) {sizeof(type)}
 #else
@@ -494,6 +499,7 @@ OXRT_API oxrt_status *oxrt_session_options_set_optimized_model_path(oxrt_session
 typedef void (*oxrt_opt_pass_fn)(void *user, const char *pass, int round, size_t nodes_before, size_t nodes_after);
 
 typedef struct oxrt_optimize_options {
+  size_t size;                     /* sizeof(oxrt_optimize_options): OXRT_INIT(oxrt_optimize_options) */
   oxrt_opt_level level;            /* OXRT_OPT_DISABLE only re-saves the model */
   size_t external_data_threshold;  /* initializers of at least this many bytes go to
                                       "<out file>.data" next to the model; 0 keeps them inline
@@ -549,6 +555,7 @@ typedef enum oxrt_calib_method {
 
 /* One calibration batch: values for the model's inputs, by name (borrowed). */
 typedef struct oxrt_calib_batch {
+  size_t size; /* sizeof(oxrt_calib_batch), the same in every batch of an array (its stride) */
   size_t n_inputs;
   const char *const *names;
   const oxrt_value *const *values;
@@ -558,6 +565,7 @@ typedef struct oxrt_calib_batch {
 typedef void (*oxrt_progress_fn)(void *user, const char *stage, size_t done, size_t total);
 
 typedef struct oxrt_quantize_options {
+  size_t size;                     /* sizeof(oxrt_quantize_options): OXRT_INIT(oxrt_quantize_options) */
   oxrt_quant_mode mode;
   oxrt_quant_format format;
   int per_channel;                 /* one scale per output channel of each weight */
@@ -581,6 +589,7 @@ OXRT_API oxrt_status *oxrt_quantize_model_file(const char *model_path, const cha
 
 /* float32 -> float16 / bfloat16 conversion of a model's weights and computation. */
 typedef struct oxrt_convert_options {
+  size_t size;           /* sizeof(oxrt_convert_options): OXRT_INIT(oxrt_convert_options) */
   oxrt_elem_type to;     /* OXRT_FLOAT16 (0 means this) or OXRT_BFLOAT16 */
   int keep_io_types;     /* graph inputs and outputs stay float32 (Casts at the borders) */
   const char *block_ops; /* comma-separated op types kept in float32 with Casts around them; NULL: the
@@ -598,8 +607,9 @@ OXRT_API const char *oxrt_convert_default_block_ops(void);
  * and run in float32 elsewhere (oxrt_bf16_compute_native says which). Mode 2: emulation on any CPU: those
  * ops' inputs are rounded to bfloat16 (round to nearest even) and the products accumulate in float32,
  * which gives bfloat16 hardware's numbers at float32 speed, to measure the accuracy cost. Python:
- * session config entry "session.bf16_compute" = "1" / "emulate". */
-OXRT_API void oxrt_session_options_set_bf16_compute(oxrt_session_options *o, int mode);
+ * session config entry "session.bf16_compute" = "1" / "emulate". A mode other than 0, 1, 2 (or NULL options) is
+ * INVALID_ARGUMENT and leaves the options unchanged (the 0.2.0 baseline returned void and took such a mode as 0). */
+OXRT_API oxrt_status *oxrt_session_options_set_bf16_compute(oxrt_session_options *o, int mode);
 /* 1 if this CPU has AVX512_BF16 or AMX-BF16 and this build has a native bfloat16 kernel for it. */
 OXRT_API int oxrt_bf16_compute_native(void);
 /* 1 if this CPU reports AVX512_BF16 or AMX-BF16 (whatever the build can use). */
@@ -657,11 +667,12 @@ OXRT_API oxrt_status *oxrt_print_model_file(const char *model_path, char **text)
  * in execution (topological) order: the node's name and op type, the output's name and its value, borrowed
  * for the duration of the call only. Nodes inside subgraphs (If, Loop, Scan bodies) are not reported. With
  * the optimizer on, fused nodes report only what they still compute; level OXRT_OPT_DISABLE shows every node
- * of the model. Called on the thread that runs; concurrent runs call it concurrently. NULL turns it off. */
+ * of the model. Called on the thread that runs; concurrent runs call it concurrently. NULL turns it off. Fails only
+ * for NULL options (the 0.2.0 baseline returned void). */
 typedef void (*oxrt_node_output_fn)(void *user, const char *node_name, const char *op_type, const char *output_name,
                                     const oxrt_value *value);
-OXRT_API void oxrt_session_options_set_node_output_callback(oxrt_session_options *o, oxrt_node_output_fn fn,
-                                                            void *user);
+OXRT_API oxrt_status *oxrt_session_options_set_node_output_callback(oxrt_session_options *o, oxrt_node_output_fn fn,
+                                                                    void *user);
 
 /* ------------------------------------------------------------ graph walk */
 

@@ -64,10 +64,18 @@ if command -v clang >/dev/null && [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/lin
     /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-aarch64.a 2>/dev/null)" ]; then
   fuzz_smoke() {
     CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON -DOXRT_BUILD_TOOLS=OFF \
-      >/dev/null && cmake --build build-fuzz -j"$(nproc)" --target fuzz_model fuzz_proto fuzz_npy >/dev/null &&
+      >/dev/null && cmake --build build-fuzz -j"$(nproc)" --target fuzz_model fuzz_proto fuzz_npy fuzz_text >/dev/null &&
       bash tests/fuzz/run_fuzz.sh build-fuzz 15 "$log/fuzz" 200
   }
   stage fuzz-smoke fuzz_smoke
+  # the hostile-model and thread tests again under that clang ASan+UBSan build (make test-hardening-asan)
+  hardening_asan() { # test binary, args...
+    cmake --build build-fuzz -j"$(nproc)" --target "$1" >/dev/null &&
+      ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "./build-fuzz/tests/hardening/$1" "${@:2}"
+  }
+  stage hardening-hostile-asan hardening_asan oxrt_hostile
+  stage hardening-threads-asan hardening_asan oxrt_threads examples/digits/model.onnx 3
 else
   echo "=== fuzz-smoke"
   echo "fuzz smoke skipped (neither passed nor failed): clang with libFuzzer not found;" \

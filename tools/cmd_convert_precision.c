@@ -7,6 +7,7 @@ int oxrt_cli_convert_precision(int argc, char **argv) {
   const char *in = NULL, *out = NULL;
   oxrt_convert_options o;
   memset(&o, 0, sizeof o);
+  o.size = sizeof o;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--keep-io-types")) {

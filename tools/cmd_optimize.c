@@ -44,7 +44,7 @@ static void list_passes(void) {
 int cmd_optimize(int argc, char **argv) {
   const char *in = NULL, *out = NULL, *passes = NULL;
   int fixed_point = 0;
-  oxrt_optimize_options o = {OXRT_OPT_ALL, 0, NULL, NULL, NULL};
+  oxrt_optimize_options o = {sizeof o, OXRT_OPT_ALL, 0, NULL, NULL, NULL};
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--level") && i + 1 < argc) {
       if (parse_level(argv[++i], &o.level)) {

@@ -151,6 +151,7 @@ static int load_calibration(oxrt_session *s, const char *dir, long batch_size, c
   c->batches = calloc(c->n_batches, sizeof(oxrt_calib_batch));
   if (!c->batches) return fprintf(stderr, "error: out of memory\n"), 1;
   for (size_t b = 0; b < c->n_batches; b++) {
+    c->batches[b].size = sizeof(oxrt_calib_batch);
     c->batches[b].n_inputs = c->n_inputs;
     c->batches[b].names = (const char *const *)c->names;
     c->batches[b].values = (const oxrt_value *const *)&c->slices[b * c->n_inputs];
@@ -187,6 +188,7 @@ int cmd_quantize(int argc, char **argv) {
   const char *in = NULL, *out = NULL, *calib = NULL;
   oxrt_quantize_options o;
   memset(&o, 0, sizeof o);
+  o.size = sizeof o;
   o.format = OXRT_QUANT_QDQ;
   int mode_set = 0, progress = isatty(2);
   long batch_size = 0;

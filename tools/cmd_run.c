@@ -111,7 +111,7 @@ static oxrt_status *open_session(run_args *a, oxrt_session **s) {
   if (a->dump_dir) {
     /* every node of the model as written, so that dumps of different runtimes line up */
     oxrt_session_options_set_opt_level(o, OXRT_OPT_DISABLE);
-    oxrt_session_options_set_node_output_callback(o, cli_dump_node_output, &a->dump);
+    if (!st) st = oxrt_session_options_set_node_output_callback(o, cli_dump_node_output, &a->dump);
   }
   if (!st) st = oxrt_session_create(a->model, o, s);
   oxrt_session_options_free(o);

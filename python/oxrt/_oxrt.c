@@ -722,7 +722,10 @@ static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
   oxrt_session_options_set_intra_op_threads(opts, threads);
   oxrt_session_options_set_opt_level(opts, (oxrt_opt_level)level);
   oxrt_session_options_set_denormal_as_zero(opts, denormal_as_zero);
-  oxrt_session_options_set_bf16_compute(opts, bf16_compute);
+  if ((st = oxrt_session_options_set_bf16_compute(opts, bf16_compute))) {
+    oxrt_session_options_free(opts);
+    return fail_status(st);
+  }
   if (optimized_path && *optimized_path && (st = oxrt_session_options_set_optimized_model_path(opts, optimized_path))) {
     oxrt_session_options_free(opts);
     return fail_status(st);
@@ -1486,7 +1489,7 @@ static PyObject *mod_optimize_passes(PyObject *self, PyObject *args) {
   int fixed_point = 0;
   unsigned long long threshold = 0;
   if (!PyArg_ParseTuple(args, "sss|pK", &in, &out, &passes, &fixed_point, &threshold)) return NULL;
-  oxrt_optimize_options o = {OXRT_OPT_ALL, (size_t)threshold, NULL, NULL, NULL};
+  oxrt_optimize_options o = {sizeof o, OXRT_OPT_ALL, (size_t)threshold, NULL, NULL, NULL};
   oxrt_status *st;
   Py_BEGIN_ALLOW_THREADS st = oxrt_optimize_model_file_passes(in, out, passes, fixed_point, &o);
   Py_END_ALLOW_THREADS
@@ -1554,6 +1557,7 @@ static PyObject *mod_quantize(PyObject *self, PyObject *args) {
       PyErr_SetString(PyExc_ValueError, "calibration batch: names and arrays differ in length");
       goto done;
     }
+    cb[b].size = sizeof *cb;
     cb[b].n_inputs = (size_t)n;
     cb[b].names = names_all + k;
     cb[b].values = (const oxrt_value *const *)(vals_all + k);
@@ -1568,6 +1572,7 @@ static PyObject *mod_quantize(PyObject *self, PyObject *args) {
   }
   oxrt_quantize_options o;
   memset(&o, 0, sizeof o);
+  o.size = sizeof o;
   o.mode = (oxrt_quant_mode)mode, o.format = (oxrt_quant_format)fmt, o.per_channel = per_channel;
   o.reduce_range = reduce_range, o.weight_type = (oxrt_elem_type)wt, o.activation_type = (oxrt_elem_type)at;
   o.method = (oxrt_calib_method)method, o.percentile = pct, o.op_types = op_types, o.exclude_nodes = exclude;
@@ -1595,6 +1600,7 @@ static PyObject *mod_convert_float(PyObject *self, PyObject *args) {
   if (!PyArg_ParseTuple(args, "ssiizz", &in, &out, &to, &keep, &block_ops, &block_nodes)) return NULL;
   oxrt_convert_options o;
   memset(&o, 0, sizeof o);
+  o.size = sizeof o;
   o.to = (oxrt_elem_type)to, o.keep_io_types = keep, o.block_ops = block_ops, o.block_nodes = block_nodes;
   oxrt_status *st;
   Py_BEGIN_ALLOW_THREADS

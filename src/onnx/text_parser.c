@@ -14,6 +14,7 @@
 #include "text_format.h"
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,9 @@ typedef struct parser {
   oxrt_arena *a;
   oxrt_status *err;
   int depth; /* nesting of types and graphs, bounded against hostile input */
+  /* the last `# doc_string: "..."` comment (its quote) and where the blanks after it end: a graph that starts
+   * there takes it as its doc_string (onnx's syntax has no place for a graph's doc_string; onnx.parser skips it) */
+  const char *doc_at, *doc_after;
 } parser;
 
 static void where(const parser *P, int *line, int *col) {
@@ -54,12 +58,36 @@ static bool oom(parser *P) {
   return false;
 }
 
+static char *parse_string(parser *P, size_t *len);
+
 static void skip_ws(parser *P) {
+  if (P->p != P->doc_after) P->doc_at = NULL; /* a token came between: the comment was someone else's */
   for (;;) {
     while (isspace((unsigned char)*P->p)) P->p++;
-    if (*P->p != '#') return;
+    if (*P->p != '#') break;
+    const char *q = P->p + 1;
+    while (*q == ' ') q++;
+    if (!strncmp(q, "doc_string:", 11)) {
+      for (q += 11; *q == ' ';) q++;
+      P->doc_at = *q == '"' ? q : NULL;
+    }
     while (*P->p && *P->p != '\n') P->p++;
   }
+  P->doc_after = P->p;
+}
+
+/* The doc_string comment right before the current position, or "" (never NULL). */
+static const char *take_doc(parser *P) {
+  skip_ws(P);
+  if (!P->doc_at || P->doc_after != P->p) return "";
+  const char *here = P->p;
+  P->p = P->doc_at;
+  P->doc_at = NULL;
+  size_t len;
+  char *doc = parse_string(P, &len);
+  P->p = here;
+  P->doc_after = NULL;
+  return doc ? doc : "";
 }
 
 static bool peek(parser *P, const char *tok) {
@@ -140,15 +168,28 @@ static bool parse_int(parser *P, int64_t *v) {
   return true;
 }
 
+/* Length of the word inf, infinity or nan (any case) at q when no identifier character follows it; else 0. */
+static size_t special_float_len(const char *q) {
+  static const char *const words[] = {"infinity", "inf", "nan"};
+  for (int w = 0; w < 3; w++) {
+    size_t n = strlen(words[w]);
+    size_t k = 0;
+    while (k < n && tolower((unsigned char)q[k]) == words[w][k]) k++;
+    if (k == n && !isalnum((unsigned char)q[n]) && q[n] != '_') return n;
+  }
+  return 0;
+}
+
 static bool parse_number(parser *P, double *v, bool *is_int) {
   skip_ws(P);
   const char *q = P->p;
   bool neg = *q == '-';
   if (*q == '-' || *q == '+') q++;
-  if (!strncmp(q, "inf", 3) || !strncmp(q, "nan", 3)) {
-    *v = q[0] == 'i' ? (neg ? -INFINITY : INFINITY) : NAN;
+  size_t special = special_float_len(q);
+  if (special) { /* inf, nan, and onnx.parser's Infinity / NaN */
+    *v = (q[0] | 0x20) == 'i' ? (neg ? -INFINITY : INFINITY) : NAN;
     if (is_int) *is_int = false;
-    P->p = q + 3;
+    P->p = q + special;
     return true;
   }
   char *end;
@@ -274,9 +315,12 @@ static oxrt_value *parse_tensor_body(parser *P, const oxrt_type *t) {
     return NULL;
   }
   if (!expect(P, "{")) goto bad;
+  /* complex tensors are written as real, imaginary pairs (as onnx.parser reads them) */
+  bool complex = t->elem_type == OXRT_COMPLEX64 || t->elem_type == OXRT_COMPLEX128;
+  size_t n_scalars = complex ? 2 * v->count : v->count;
   size_t i = 0;
   if (!peek(P, "}")) do {
-      if (i >= v->count) {
+      if (i >= n_scalars) {
         fail(P, "'}' (more values than the shape holds)");
         goto bad;
       }
@@ -293,9 +337,22 @@ static oxrt_value *parse_tensor_body(parser *P, const oxrt_type *t) {
         bool is_int;
         const char *at = P->p;
         if (!parse_number(P, &d, &is_int)) goto bad;
+        /* integer conversions only of values in range: a cast of any other double is undefined */
+        bool bits16 = t->elem_type == OXRT_FLOAT16 || t->elem_type == OXRT_BFLOAT16;
+        bool bits8 = t->elem_type == OXRT_FLOAT8E4M3FN || t->elem_type == OXRT_FLOAT8E4M3FNUZ ||
+                     t->elem_type == OXRT_FLOAT8E5M2 || t->elem_type == OXRT_FLOAT8E5M2FNUZ ||
+                     t->elem_type == OXRT_FLOAT8E8M0 || t->elem_type == OXRT_FLOAT4E2M1;
+        if ((bits16 || bits8) && (!is_int || d < 0 || d > (bits16 ? 65535 : 255))) {
+          fail(P, bits16 ? "a 16-bit pattern 0..65535" : "an 8-bit pattern 0..255");
+          goto bad;
+        }
         switch (t->elem_type) {
-        case OXRT_FLOAT: ((float *)v->data)[i] = (float)d; break;
-        case OXRT_DOUBLE: ((double *)v->data)[i] = d; break;
+        case OXRT_FLOAT:
+        case OXRT_COMPLEX64:
+          ((float *)v->data)[i] = d > FLT_MAX ? INFINITY : d < -FLT_MAX ? -INFINITY : (float)d;
+          break;
+        case OXRT_DOUBLE:
+        case OXRT_COMPLEX128: ((double *)v->data)[i] = d; break;
         case OXRT_FLOAT16:
         case OXRT_BFLOAT16: ((uint16_t *)v->data)[i] = (uint16_t)d; break; /* bit patterns, as the printer writes */
         case OXRT_FLOAT8E4M3FN:
@@ -307,7 +364,7 @@ static oxrt_value *parse_tensor_body(parser *P, const oxrt_type *t) {
         case OXRT_UINT64: ((uint64_t *)v->data)[i] = strtoull(at, NULL, 10); break;
         case OXRT_INT64: ((int64_t *)v->data)[i] = strtoll(at, NULL, 10); break;
         default:
-          if (!is_int) {
+          if (!is_int || !(d >= -9.2233720368547758e18 && d < 9.2233720368547758e18)) {
             fail(P, "an integer value");
             goto bad;
           }
@@ -317,8 +374,8 @@ static oxrt_value *parse_tensor_body(parser *P, const oxrt_type *t) {
       i++;
     } while (accept(P, ","));
   if (!expect(P, "}")) goto bad;
-  if (i != v->count) {
-    fail(P, "as many values as the shape holds");
+  if (i != n_scalars) {
+    fail(P, complex ? "a real and an imaginary part for each element the shape holds" : "as many values as the shape holds");
     goto bad;
   }
   return v;
@@ -365,6 +422,7 @@ static oxrt_attr_type guess_attr_type(parser *P, bool list) {
   skip_ws(P);
   const char *q = P->p;
   if (*q == '"') return list ? OXRT_ATTR_STRINGS : OXRT_ATTR_STRING;
+  if (special_float_len(q + (*q == '-' || *q == '+'))) return list ? OXRT_ATTR_FLOATS : OXRT_ATTR_FLOAT;
   if (*q == '-' || *q == '+' || *q == '.' || isdigit((unsigned char)*q)) {
     char *end;
     strtod(q, &end);
@@ -373,7 +431,7 @@ static oxrt_attr_type guess_attr_type(parser *P, bool list) {
       if (*c == '.' || *c == 'e' || *c == 'E') is_int = false;
     if (list) { /* a list is floats when any item is */
       for (const char *c = q; *c && *c != ']'; c++)
-        if (*c == '.' || *c == 'e' || *c == 'E') is_int = false;
+        if (*c == '.' || *c == 'e' || *c == 'E' || special_float_len(c)) is_int = false;
       return is_int ? OXRT_ATTR_INTS : OXRT_ATTR_FLOATS;
     }
     return is_int ? OXRT_ATTR_INT : OXRT_ATTR_FLOAT;
@@ -632,6 +690,8 @@ static oxrt_graph *parse_graph(parser *P, oxrt_graph *parent) {
 static oxrt_graph *parse_graph_in(parser *P, oxrt_graph *parent) {
   oxrt_graph *g = new_graph(P, parent);
   if (!g) return oom(P), NULL;
+  g->doc = take_doc(P);
+  if (P->err) return NULL;
   if (!(g->name = parse_id(P, false))) return NULL;
   if (!parse_value_infos(P, g, true) || !expect(P, "=>") || !parse_value_infos(P, g, false)) return NULL;
   if (accept(P, "<") && !accept(P, ">")) {
@@ -781,7 +841,7 @@ static bool parse_function(parser *P, oxrt_function *fn) {
 }
 
 oxrt_status *oxrt_text_parse(const char *text, oxrt_model **out) {
-  parser P = {text, text, NULL, NULL, NULL, 0};
+  parser P = {text, text, NULL, NULL, NULL, 0, NULL, NULL};
   P.m = calloc(1, sizeof *P.m);
   if (!P.m) return OXRT_OOM();
   P.a = P.m->arena = oxrt_arena_create();

@@ -179,8 +179,16 @@ static void put_elem(tbuf *b, const oxrt_value *t, size_t i) {
   case OXRT_FLOAT8E8M0:
   case OXRT_FLOAT4E2M1: tb_printf(b, "%u", (unsigned)((const uint8_t *)t->data)[i]); break;
   case OXRT_UINT64: tb_printf(b, "%llu", (unsigned long long)((const uint64_t *)t->data)[i]); break;
-  case OXRT_COMPLEX64:
-  case OXRT_COMPLEX128: tb_puts(b, "0"); break; /* the text format has no complex literals */
+  case OXRT_COMPLEX64: /* real, imaginary: the pair onnx.parser reads for one element */
+    put_float(b, ((const float *)t->data)[2 * i], false);
+    tb_puts(b, ",");
+    put_float(b, ((const float *)t->data)[2 * i + 1], false);
+    break;
+  case OXRT_COMPLEX128:
+    put_float(b, ((const double *)t->data)[2 * i], true);
+    tb_puts(b, ",");
+    put_float(b, ((const double *)t->data)[2 * i + 1], true);
+    break;
   default: tb_printf(b, "%lld", (long long)oxrt_load_i64(t->dtype, t->data, i)); break;
   }
 }
@@ -300,6 +308,15 @@ static void put_nodes(tbuf *b, const oxrt_graph *g, int depth) {
 }
 
 static void put_graph(tbuf *b, const oxrt_graph *g, int depth) {
+  if (g->doc && *g->doc) { /* onnx's syntax has no graph doc_string: a comment that oxrt parse reads back */
+    tb_puts(b, "# doc_string: \"");
+    for (const char *c = g->doc; *c; c++) /* a comment ends at a newline: written as \n, which the parser reads */
+      if (*c == '\n') tb_puts(b, "\\n");
+      else if (*c == '"' || *c == '\\') tb_put(b, "\\", 1), tb_put(b, c, 1);
+      else tb_put(b, c, 1);
+    tb_puts(b, "\"\n");
+    indent(b, depth);
+  }
   put_id(b, g->name && *g->name ? g->name : "graph");
   tb_puts(b, " (");
   for (int i = 0; i < g->n_inputs; i++) {

@@ -13,11 +13,21 @@
 #define OXRT_OPT_H
 #include "../exec/kernel.h"
 
+/* A message for the user (a pass skipped work because of a limit); see oxrt_opt_options.log. */
+typedef void (*oxrt_opt_log_fn)(void *user, const char *message);
+
 typedef struct oxrt_opt_ctx {
   oxrt_model *model;
   size_t fold_max_bytes; /* constant folding: largest result kept */
   int counter;           /* for unique names */
   bool portable;         /* the result will be saved: emit only what ONNX Runtime also runs */
+  /* constant folding's budget over one optimize call (pass_constant_folding.c) */
+  size_t fold_total_max; /* bytes all folded results may take together */
+  size_t fold_total;     /* taken so far */
+  double fold_seconds;   /* time spent evaluating so far */
+  bool fold_stopped;     /* a budget ran out (logged once): no more folding in this call */
+  oxrt_opt_log_fn log;   /* may be NULL */
+  void *log_user;
 } oxrt_opt_ctx;
 
 typedef struct oxrt_opt_pass {
@@ -38,6 +48,9 @@ typedef struct oxrt_opt_options {
   oxrt_opt_report_fn report;
   void *user;
   bool portable; /* the model will be saved: fuse only into forms ONNX Runtime runs too */
+  size_t fold_total_max; /* 0: default (1 TiB, the session's run_bytes default) */
+  oxrt_opt_log_fn log;   /* optional: why folding left work to run time */
+  void *log_user;
 } oxrt_opt_options;
 
 /* Runs the passes of `o->level` over the model's main graph and its subgraphs. */
@@ -100,6 +113,12 @@ extern const oxrt_opt_pass oxrt_pass_eliminate_shape_op;
 extern const oxrt_opt_pass oxrt_pass_eliminate_shape_gather;
 extern const oxrt_opt_pass oxrt_pass_fuse_consecutive_reduce_unsqueeze;
 extern const oxrt_opt_pass oxrt_pass_rewrite_where;
+extern const oxrt_opt_pass oxrt_pass_eliminate_if_with_const_cond;
+extern const oxrt_opt_pass oxrt_pass_eliminate_slice_after_shape;
+extern const oxrt_opt_pass oxrt_pass_fuse_pad_into_pool;
+extern const oxrt_opt_pass oxrt_pass_fuse_concat_into_reshape;
+extern const oxrt_opt_pass oxrt_pass_fuse_qkv;
+extern const oxrt_opt_pass oxrt_pass_fuse_consecutive_slices;
 
 /* ------------------------------------------------------------ helpers */
 /* Use information of a graph's values. */
@@ -158,5 +177,8 @@ int opt_other_input(const oxrt_node *n, int id);
 /* Element type of value `id`: declared or inferred, else followed back through producers that keep their
  * input's type (elementwise ops, Conv, MatMul, reshapes, Cast's `to`); UNDEFINED if that finds nothing. */
 oxrt_elem_type opt_value_type(oxrt_graph *g, int id);
+/* The Pad node's pads (2 * rank entries) into p when it is plain zero padding of the spatial axes only (constant
+ * mode, value 0, none negative, no axes input); returns the rank, else -1 (pass_fuse_pad_into_conv.c). */
+int opt_zero_pads(oxrt_opt_ctx *ctx, oxrt_graph *g, const oxrt_node *pad, int64_t *p);
 
 #endif

@@ -53,6 +53,12 @@ static const oxrt_opt_pass *const named_passes[] = {
     &oxrt_pass_eliminate_shape_gather,
     &oxrt_pass_fuse_consecutive_reduce_unsqueeze,
     &oxrt_pass_rewrite_where,
+    &oxrt_pass_eliminate_if_with_const_cond,
+    &oxrt_pass_eliminate_slice_after_shape,
+    &oxrt_pass_fuse_pad_into_pool,
+    &oxrt_pass_fuse_concat_into_reshape,
+    &oxrt_pass_fuse_qkv,
+    &oxrt_pass_fuse_consecutive_slices,
     NULL,
 };
 
@@ -201,9 +207,19 @@ static bool disabled(const char *list, const char *name) {
   return false;
 }
 
+/* Constant folding's budget over one optimize call: total bytes, and its log. */
+static void set_fold_budget(oxrt_opt_ctx *ctx, const oxrt_opt_options *o) {
+  ctx->fold_total_max = o->fold_total_max ? o->fold_total_max : (size_t)1 << 40;
+  ctx->log = o->log;
+  ctx->log_user = o->log_user;
+}
+
 oxrt_status *oxrt_optimize_model_named(oxrt_model *m, const char *list, bool fixed_point, const oxrt_opt_options *o) {
   if (!m || !m->graph || !list || !o) return NULL;
-  oxrt_opt_ctx c = {m, o->fold_max_bytes ? o->fold_max_bytes : (size_t)64 << 20, 0, o->portable}, *ctx = &c;
+  oxrt_opt_ctx c = {.model = m, .fold_max_bytes = o->fold_max_bytes ? o->fold_max_bytes : (size_t)64 << 20,
+                    .portable = o->portable},
+               *ctx = &c;
+  set_fold_budget(ctx, o);
   const oxrt_opt_pass *seq[128];
   int n = 0;
   for (const char *s = list; *s;) {
@@ -239,7 +255,9 @@ oxrt_status *oxrt_optimize_model_named(oxrt_model *m, const char *list, bool fix
 
 oxrt_status *oxrt_optimize_model(oxrt_model *m, const oxrt_opt_options *o) {
   if (!m || !m->graph || !o || o->level <= OXRT_OPT_DISABLE) return NULL;
-  oxrt_opt_ctx ctx = {m, o->fold_max_bytes ? o->fold_max_bytes : (size_t)64 << 20, 0, o->portable};
+  oxrt_opt_ctx ctx = {.model = m, .fold_max_bytes = o->fold_max_bytes ? o->fold_max_bytes : (size_t)64 << 20,
+                      .portable = o->portable};
+  set_fold_budget(&ctx, o);
   /* Fusions expose new chances (MatMul+Add -> Gemm, then Gemm+Add ...): a few rounds at most. */
   for (int round = 1; round <= 4; round++) {
     bool any = false;

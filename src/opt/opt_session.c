@@ -1,6 +1,7 @@
 /* opt_session.c - the optimizer's front: running it for a session being created (opt_session.h), saving the
  * optimized model, and the public oxrt_optimize_model_file. */
 #include "opt_session.h"
+#include "../core/limits.h"
 #include "../exec/infer.h"
 #include "../onnx/onnx_reader.h"
 #include "../onnx/onnx_writer.h"
@@ -78,6 +79,18 @@ static void log_pass(void *user, const char *pass, int round, size_t before, siz
   if (after != before) cfg_log(user, "optimizer round %d: %s: %zu -> %zu nodes", round, pass, before, after);
 }
 
+static void fold_warn(void *user, const char *message) {
+  const oxrt_opt_session_cfg *c = user;
+  if (c->warn) c->warn(c->log_user, message);
+}
+
+/* Constant folding creates tensors too: the session's tensor_bytes and run_bytes limits bound what it folds. */
+static void fold_limits(const oxrt_limits *l, oxrt_opt_options *o) {
+  uint64_t tensor = oxrt_limit_get(l, OXRT_LIMIT_TENSOR_BYTES), run = oxrt_limit_get(l, OXRT_LIMIT_RUN_BYTES);
+  if (tensor < ((uint64_t)64 << 20)) o->fold_max_bytes = (size_t)tensor;
+  if (run < SIZE_MAX) o->fold_total_max = (size_t)run;
+}
+
 /* The passes to skip: the caller's list (may be NULL) plus OXRT_OPT_DISABLE's, for debugging without code changes. */
 static void skip_list(const char *own, char *buf, size_t cap) {
   const char *env = getenv("OXRT_OPT_DISABLE");
@@ -92,7 +105,8 @@ oxrt_status *oxrt_opt_for_session(oxrt_model *m, const oxrt_opt_session_cfg *cfg
     char disable[4096];
     skip_list(cfg->disabled_passes, disable, sizeof disable);
     /* a model the session also saves must run in ONNX Runtime */
-    oxrt_opt_options o = {level, 0, disable, log_pass, (void *)cfg, save[0] != 0};
+    oxrt_opt_options o = {level, 0, disable, log_pass, (void *)cfg, save[0] != 0, 0, fold_warn, (void *)cfg};
+    fold_limits(cfg->limits, &o);
     size_t before = oxrt_opt_count_nodes(m->graph);
     OXRT_TRY(optimize_with_shapes(m, &o, NULL, false));
     cfg_log(cfg, "optimizer (level %d): %zu -> %zu nodes", (int)level, before, oxrt_opt_count_nodes(m->graph));
@@ -111,15 +125,19 @@ static oxrt_status *optimize_file(const char *model_path, const char *out_path, 
                                   const char *passes, bool fixed_point) {
   if (!model_path || !out_path || !*out_path)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model_path and out_path must be given");
-  oxrt_optimize_options dflt = {OXRT_OPT_ALL, 0, NULL, NULL, NULL};
+  oxrt_optimize_options dflt = {sizeof dflt, OXRT_OPT_ALL, 0, NULL, NULL, NULL};
   if (!opts) opts = &dflt;
+  if (opts->size < sizeof *opts) /* fields are only appended: a smaller size was never initialised */
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT,
+                      "oxrt_optimize_options.size is %zu, expected %zu: initialise it with OXRT_INIT(oxrt_optimize_options)",
+                      opts->size, sizeof *opts);
   oxrt_model *m;
   OXRT_TRY(oxrt_load_model_file(model_path, &m));
   char disable[4096];
   skip_list(opts->disable_passes, disable, sizeof disable);
   /* OXRT_OPT_LEVEL only changes the default: it applies when the caller passed no options */
   oxrt_opt_options o = {opts == &dflt ? effective_level(opts->level) : opts->level, 0, disable, opts->on_pass,
-                        opts->user, true};
+                        opts->user, true, 0, NULL, NULL};
   oxrt_status *st = optimize_with_shapes(m, &o, passes, fixed_point);
   if (!st) {
     oxrt_write_options wo = {0};

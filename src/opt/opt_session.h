@@ -9,6 +9,8 @@ typedef struct oxrt_opt_session_cfg {
   const char *save_path;                    /* write the optimized model here; NULL or "" for none */
   void (*log)(void *user, const char *msg); /* informational messages; may be NULL */
   void *log_user;
+  const struct oxrt_limits *limits;         /* the session's: folding stays within tensor_bytes, run_bytes; NULL: defaults */
+  void (*warn)(void *user, const char *msg); /* work left to run time because of a limit (log_user); may be NULL */
 } oxrt_opt_session_cfg;
 
 /* Optimizes m in place by cfg, then saves it when cfg->save_path is set. */

@@ -7,8 +7,9 @@
 #include "opt.h"
 #include <string.h>
 
-/* Pads of the Pad node (2 * rank entries) into p; its rank, or -1 when they are not plain zero padding. */
-static int zero_pads(oxrt_opt_ctx *ctx, oxrt_graph *g, const oxrt_node *pad, int64_t *p) {
+/* Pads of the Pad node (2 * rank entries) into p; its rank, or -1 when they are not plain zero padding.
+ * Shared with fuse_pad_into_pool. */
+int opt_zero_pads(oxrt_opt_ctx *ctx, oxrt_graph *g, const oxrt_node *pad, int64_t *p) {
   if (strcmp(oxrt_attr_string(pad, "mode", "constant"), "constant")) return -1;
   size_t c;
   const int64_t *v;
@@ -47,7 +48,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
     int mid = conv->inputs[0];
     oxrt_node *pad = opt_sole_producer(g, &u, mid);
     int64_t p[2 * OXRT_MAX_RANK];
-    int r = pad && !*pad->domain && !strcmp(pad->op_type, "Pad") && pad->inputs[0] >= 0 ? zero_pads(ctx, g, pad, p) : -1;
+    int r = pad && !*pad->domain && !strcmp(pad->op_type, "Pad") && pad->inputs[0] >= 0 ? opt_zero_pads(ctx, g, pad, p) : -1;
     if (r < 0) continue;
     int s = r - 2; /* spatial axes */
     size_t c;

@@ -194,8 +194,12 @@ oxrt_status *oxrt_convert_float_model_file(const char *model_path, const char *o
                                            const oxrt_convert_options *opts) {
   if (!model_path || !out_path || !*out_path)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model_path and out_path must be given");
-  oxrt_convert_options dflt = {0};
+  oxrt_convert_options dflt = {.size = sizeof dflt};
   if (!opts) opts = &dflt;
+  if (opts->size < sizeof *opts) /* fields are only appended: a smaller size was never initialised */
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT,
+                      "oxrt_convert_options.size is %zu, expected %zu: initialise it with OXRT_INIT(oxrt_convert_options)",
+                      opts->size, sizeof *opts);
   oxrt_elem_type to = opts->to ? opts->to : OXRT_FLOAT16;
   if (to != OXRT_FLOAT16 && to != OXRT_BFLOAT16)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "conversion target must be float16 or bfloat16, got %s",

@@ -515,13 +515,49 @@ static oxrt_status *quantize(oxrt_model *m, const oxrt_quantize_options *o) {
   return st;
 }
 
+/* The caller's calibration batches in this release's layout: the array's stride is batch 0's `size`, so that a
+ * program built with a later, larger oxrt_calib_batch still works. *out is NULL when there are none. */
+static oxrt_status *read_batches(const oxrt_quantize_options *o, oxrt_calib_batch **out) {
+  *out = NULL;
+  if (!o->batches || !o->n_batches) return NULL;
+  size_t stride = o->batches[0].size;
+  if (stride < sizeof(oxrt_calib_batch))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT,
+                      "calibration batch 0: size is %zu, expected %zu: initialise it with OXRT_INIT(oxrt_calib_batch)",
+                      stride, sizeof(oxrt_calib_batch));
+  oxrt_calib_batch *b = calloc(o->n_batches, sizeof *b);
+  if (!b) return OXRT_OOM();
+  for (size_t i = 0; i < o->n_batches; i++) {
+    const oxrt_calib_batch *src = (const oxrt_calib_batch *)((const char *)o->batches + i * stride);
+    if (src->size != stride) {
+      free(b);
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "calibration batch %zu: size is %zu, batch 0's is %zu", i,
+                        src->size, stride);
+    }
+    memcpy(&b[i], src, sizeof *b);
+  }
+  *out = b;
+  return NULL;
+}
+
 oxrt_status *oxrt_quantize_model_file(const char *model_path, const char *out_path, const oxrt_quantize_options *opts) {
   if (!model_path || !out_path || !*out_path || !opts)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model_path, out_path and options must be given");
+  if (opts->size < sizeof *opts) /* fields are only appended: a smaller size was never initialised */
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT,
+                      "oxrt_quantize_options.size is %zu, expected %zu: initialise it with OXRT_INIT(oxrt_quantize_options)",
+                      opts->size, sizeof *opts);
+  oxrt_quantize_options o = *opts;
+  oxrt_calib_batch *batches;
+  OXRT_TRY(read_batches(opts, &batches));
+  if (batches) o.batches = batches;
   oxrt_model *m;
-  OXRT_TRY(oxrt_load_model_file(model_path, &m));
-  oxrt_status *st = quantize(m, opts);
-  if (!st) st = qg_save(m, out_path);
-  oxrt_model_free(m);
+  oxrt_status *st = oxrt_load_model_file(model_path, &m);
+  if (!st) {
+    st = quantize(m, &o);
+    if (!st) st = qg_save(m, out_path);
+    oxrt_model_free(m);
+  }
+  free(batches);
   return st;
 }

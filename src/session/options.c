@@ -59,10 +59,12 @@ oxrt_status *oxrt_session_options_set_thread_pool(oxrt_session_options *o, oxrt_
   o->shared_pool = p;
   return NULL;
 }
-void oxrt_session_options_set_node_output_callback(oxrt_session_options *o, oxrt_node_output_fn fn, void *user) {
-  if (!o) return;
+oxrt_status *oxrt_session_options_set_node_output_callback(oxrt_session_options *o, oxrt_node_output_fn fn,
+                                                          void *user) {
+  NEED_OPTS(o);
   o->node_output_fn = fn;
   o->node_output_user = user;
+  return NULL;
 }
 oxrt_status *oxrt_session_options_set_limit(oxrt_session_options *o, oxrt_limit which, uint64_t value) {
   if (!o) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "options are NULL");
@@ -115,6 +117,10 @@ oxrt_status *oxrt_session_options_set_disabled_passes(oxrt_session_options *o, c
   return NULL;
 }
 
-void oxrt_session_options_set_bf16_compute(oxrt_session_options *o, int mode) {
-  if (o) o->bf16_compute = mode < 0 || mode > 2 ? 0 : mode;
+oxrt_status *oxrt_session_options_set_bf16_compute(oxrt_session_options *o, int mode) {
+  NEED_OPTS(o);
+  if (mode < 0 || mode > 2)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "bf16 compute mode %d: 0 (off), 1 (native) or 2 (emulate)", mode);
+  o->bf16_compute = mode;
+  return NULL;
 }

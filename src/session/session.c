@@ -169,9 +169,11 @@ static oxrt_status *save_model_opsets(oxrt_session *s) {
 }
 
 static void opt_log(void *user, const char *msg) { oxrt_session_log(user, OXRT_LOG_INFO, "%s", msg); }
+static void opt_warn(void *user, const char *msg) { oxrt_session_log(user, OXRT_LOG_WARNING, "%s", msg); }
 
 static oxrt_status *optimize(oxrt_session *s) {
-  oxrt_opt_session_cfg cfg = {s->opts.opt_level, s->opts.disabled_passes, s->opts.optimized_model_path, opt_log, s};
+  oxrt_opt_session_cfg cfg = {s->opts.opt_level, s->opts.disabled_passes, s->opts.optimized_model_path, opt_log, s,
+                              &s->opts.limits, opt_warn};
   return oxrt_opt_for_session(s->model, &cfg);
 }
 

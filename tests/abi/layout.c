@@ -74,6 +74,31 @@ _Static_assert(OXRT_OPT_DISABLE == 0, "OXRT_OPT_DISABLE changed value");
 _Static_assert(OXRT_OPT_BASIC == 1, "OXRT_OPT_BASIC changed value");
 _Static_assert(OXRT_OPT_EXTENDED == 2, "OXRT_OPT_EXTENDED changed value");
 _Static_assert(OXRT_OPT_ALL == 99, "OXRT_OPT_ALL changed value");
+/* Deliberate ABI change after the 0.2.0 baseline (docs/c_api.md, "ABI changes"): the caller-filled option
+ * structs got `size` as their first field, so each of their fields moved by 8 bytes. Recorded here from then on. */
+_Static_assert(offsetof(oxrt_optimize_options, size) == 0, "oxrt_optimize_options.size moved");
+_Static_assert(offsetof(oxrt_optimize_options, level) == 8, "oxrt_optimize_options.level moved");
+_Static_assert(offsetof(oxrt_optimize_options, external_data_threshold) == 16, "oxrt_optimize_options moved");
+_Static_assert(offsetof(oxrt_optimize_options, user) == 40, "oxrt_optimize_options.user moved");
+_Static_assert(offsetof(oxrt_calib_batch, size) == 0, "oxrt_calib_batch.size moved");
+_Static_assert(offsetof(oxrt_calib_batch, n_inputs) == 8, "oxrt_calib_batch.n_inputs moved");
+_Static_assert(offsetof(oxrt_calib_batch, values) == 24, "oxrt_calib_batch.values moved");
+_Static_assert(offsetof(oxrt_quantize_options, size) == 0, "oxrt_quantize_options.size moved");
+_Static_assert(offsetof(oxrt_quantize_options, mode) == 8, "oxrt_quantize_options.mode moved");
+_Static_assert(offsetof(oxrt_quantize_options, batches) == 56, "oxrt_quantize_options.batches moved");
+_Static_assert(offsetof(oxrt_quantize_options, user) == 80, "oxrt_quantize_options.user moved");
+_Static_assert(offsetof(oxrt_convert_options, size) == 0, "oxrt_convert_options.size moved");
+_Static_assert(offsetof(oxrt_convert_options, to) == 8, "oxrt_convert_options.to moved");
+_Static_assert(offsetof(oxrt_convert_options, block_nodes) == 24, "oxrt_convert_options.block_nodes moved");
 #endif
+
+/* The same change made these two setters return a status (they returned void in 0.2.0); _Generic does not
+ * evaluate its operand, so this needs no linking. */
+_Static_assert(_Generic(&oxrt_session_options_set_bf16_compute, oxrt_status *(*)(oxrt_session_options *, int): 1,
+                        default: 0),
+               "oxrt_session_options_set_bf16_compute changed signature");
+_Static_assert(_Generic(&oxrt_session_options_set_node_output_callback,
+                        oxrt_status *(*)(oxrt_session_options *, oxrt_node_output_fn, void *): 1, default: 0),
+               "oxrt_session_options_set_node_output_callback changed signature");
 
 int main(void) { return 0; }

@@ -38,6 +38,7 @@ for t in model proto npy text; do
   [ "$t" = model ] && extra=(-max_len=16384 -timeout=20)
   [ "$t" = npy ] && extra=(-max_len=4096 -timeout=10)
   [ "$t" = proto ] && extra=(-max_len=8192 -timeout=10)
+  [ "$t" = text ] && extra=(-max_len=16384 -timeout=10)
   "$bin" -max_total_time="$secs" -rss_limit_mb=2560 -malloc_limit_mb=1024 -print_final_stats=1 \
     -artifact_prefix="$work/crash-$t-" "${extra[@]}" "$work/corpus/$t" ${seeds:+"$seeds"} >"$log" 2>&1
   rc=$?

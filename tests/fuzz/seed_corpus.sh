@@ -3,7 +3,7 @@
 #   tests/fuzz/seed_corpus.sh OUT_DIR [MAX_PER_TARGET]
 # OUT_DIR/model: small model.onnx files; OUT_DIR/proto: input/output .pb files, each prefixed with the kind byte
 # fuzz_proto reads (0 tensor, 1 sequence, 2 map, 3 optional); OUT_DIR/npy: .npy files of every dtype the reader
-# knows. MAX_PER_TARGET (default: all) keeps a spread sample (every k-th file) for short runs.
+# knows; OUT_DIR/text: those models printed in ONNX's textual syntax (oxrt print, else onnx.printer). MAX_PER_TARGET (default: all) keeps a spread sample (every k-th file) for short runs.
 set -u
 out=${1:?usage: seed_corpus.sh OUT_DIR [MAX_PER_TARGET]}
 max=${2:-0}
@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 suites=()
 for d in /usr/include/onnx/backend/test/data "$root/../shared/onnx-tests"; do [ -d "$d" ] && suites+=("$d"); done
-mkdir -p "$out/model" "$out/proto" "$out/npy"
+mkdir -p "$out/model" "$out/proto" "$out/npy" "$out/text"
 
 sample() { # keeps every k-th line so that at most $max remain
   if [ "$max" -gt 0 ]; then awk -v m="$max" '{a[NR] = $0} END {k = NR > m ? NR / m : 1; for (i = 1; i <= NR && n < m; i += k) {print a[int(i)]; n++}}'
@@ -49,4 +49,17 @@ np.save(f"{d}/scalar.npy", np.float32(1.5))
 np.save(f"{d}/empty.npy", np.zeros((0, 4), np.float32))
 np.save(f"{d}/unicode.npy", np.array(["ab", "cde", "\u00e9\u4e2d"]))
 PY
-for t in model proto npy; do echo "$t: $(ls "$out/$t" | wc -l) seeds"; done
+# text: the model seeds printed (a model the printer rejects is skipped)
+printer=""
+for b in "$root/build/oxrt" "$root/build-asan/oxrt"; do [ -x "$b" ] && printer=$b && break; done
+for f in "$out"/model/seed_*.onnx; do
+  [ -e "$f" ] || continue
+  t="$out/text/$(basename "$f" .onnx).txt"
+  if [ -n "$printer" ]; then
+    "$printer" print "$f" >"$t" 2>/dev/null || rm -f "$t"
+  else
+    "$py" -c 'import sys, onnx, onnx.printer; print(onnx.printer.to_text(onnx.load(sys.argv[1])))' "$f" >"$t" \
+      2>/dev/null || rm -f "$t"
+  fi
+done
+for t in model proto npy text; do echo "$t: $(ls "$out/$t" | wc -l) seeds"; done

@@ -128,6 +128,145 @@ static void test_huge_tensors(void) {
   oxrt_session_options_free(o);
 }
 
+/* ------------------------------------------------------- constant folding */
+/* Folding creates tensors when a session opens: it must stay within the session's limits and bounded work.
+ * The largest tensor allocation is watched through the allocator hooks, the skips through the session log. */
+static size_t largest_alloc;
+static void *watch_alloc(void *user, size_t n, size_t align) {
+  (void)user;
+  if (n > largest_alloc) largest_alloc = n;
+  void *p = NULL;
+  return posix_memalign(&p, align, n ? n : 1) ? NULL : p;
+}
+static void watch_free(void *user, void *p) {
+  (void)user;
+  free(p);
+}
+
+static char fold_log[4096];
+static void log_to_buffer(void *user, oxrt_log_level level, const char *msg) {
+  (void)user, (void)level;
+  size_t used = strlen(fold_log);
+  snprintf(fold_log + used, sizeof fold_log - used, "%s\n", msg);
+}
+
+/* y = sum of `n` ConstantOfShape([elems]) (the fuzzers' 20 s model was of this kind). */
+static buf many_constant_of_shape(int n, int64_t elems) {
+  buf g = {0}, init, out;
+  int64_t one = 1;
+  init = tensor_i64("shape", &one, 1, &elems, 1);
+  f_msg(&g, 5, &init);
+  char a[32], b[32], c[32];
+  for (int i = 0; i < n; i++) {
+    snprintf(a, sizeof a, "c%d", i);
+    const char *in[] = {"shape"}, *o[] = {a};
+    buf nd = node("ConstantOfShape", in, 1, o, 1);
+    f_msg(&g, 1, &nd);
+    if (i == 0) continue;
+    snprintf(b, sizeof b, i == 1 ? "c0" : "s%d", i - 1);
+    snprintf(c, sizeof c, i == n - 1 ? "y" : "s%d", i);
+    const char *ab[] = {b, a}, *so[] = {c};
+    buf add = node("Add", ab, 2, so, 1);
+    f_msg(&g, 1, &add);
+  }
+  f_str(&g, 2, "many_cos");
+  out = value_info("y", NULL, -1);
+  f_msg(&g, 12, &out);
+  return model(&g, 17);
+}
+
+/* y = op(A, B) with zero float initializers of the given shapes (Tile: B is int64 repeats). */
+static buf binary_const_model(const char *op, const int64_t *da, int ra, const int64_t *db, int rb, bool b_i64) {
+  buf g = {0}, ta, tb, nd, out;
+  size_t na = 1, nb = 1;
+  for (int i = 0; i < ra; i++) na *= (size_t)da[i];
+  for (int i = 0; i < rb; i++) nb *= (size_t)db[i];
+  ta = tensor_f32_raw("A", da, ra, na);
+  if (b_i64) {
+    int64_t reps[4] = {4, 1, 1, 1};
+    tb = tensor_i64("B", db, rb, reps, nb);
+  } else {
+    tb = tensor_f32_raw("B", db, rb, nb);
+  }
+  f_msg(&g, 5, &ta);
+  f_msg(&g, 5, &tb);
+  const char *in[] = {"A", "B"}, *o[] = {"y"};
+  nd = node(op, in, 2, o, 1);
+  f_msg(&g, 1, &nd);
+  f_str(&g, 2, op);
+  out = value_info("y", NULL, -1);
+  f_msg(&g, 12, &out);
+  return model(&g, 17);
+}
+
+static oxrt_session_options *logging_options(oxrt_limit which, uint64_t value) {
+  oxrt_session_options *o = NULL;
+  oxrt_status_free(oxrt_session_options_create(&o));
+  oxrt_status_free(oxrt_session_options_set_log(o, log_to_buffer, NULL, OXRT_LOG_WARNING));
+  if (value) oxrt_status_free(oxrt_session_options_set_limit(o, which, value));
+  fold_log[0] = 0;
+  return o;
+}
+
+static void test_constant_folding_limits(void) {
+  /* 64 ConstantOfShape of 16 MiB each: before, each was filled and then dropped as too large for its input;
+   * now none is evaluated (no allocation near 16 MiB while the session opens) */
+  oxrt_allocator hooks = {sizeof hooks, watch_alloc, watch_free, NULL};
+  oxrt_status *st = oxrt_set_allocator(&hooks);
+  check(!st, "allocator hooks set (no tensor memory live)", oxrt_status_get_message(st));
+  oxrt_status_free(st);
+  buf m = many_constant_of_shape(64, (int64_t)1 << 22);
+  oxrt_session *s = NULL;
+  largest_alloc = 0;
+  st = oxrt_session_create_from_memory(m.p, m.n, NULL, &s);
+  free(m.p);
+  char d[160];
+  snprintf(d, sizeof d, "largest tensor allocated while opening: %zu bytes", largest_alloc);
+  check(!st && largest_alloc < ((size_t)1 << 20), "64 x 16 MiB ConstantOfShape: nothing folded or filled", d);
+  oxrt_status_free(st);
+  oxrt_session_free(s);
+  oxrt_status_free(oxrt_set_allocator(NULL));
+
+  /* Tile of 256 KiB into 1 MiB folds under the defaults; tensor_bytes = 512 KiB leaves it to the run, which
+   * then fails on the limit exactly as without optimization */
+  int64_t a[] = {65536}, rep[] = {1};
+  oxrt_session_options *o = logging_options(OXRT_LIMIT_TENSOR_BYTES, 0);
+  m = binary_const_model("Tile", a, 1, rep, 1, true);
+  oxrt_value *y = NULL;
+  st = open_run(&m, o, &y);
+  check(!st && y && oxrt_value_get_nbytes(y) == 1u << 20 && !strstr(fold_log, "constant folding"),
+        "Tile to 1 MiB folds under the defaults", st ? oxrt_status_get_message(st) : fold_log);
+  oxrt_status_free(st);
+  oxrt_value_free(y);
+  oxrt_session_options_free(o);
+  o = logging_options(OXRT_LIMIT_TENSOR_BYTES, 512 << 10);
+  m = binary_const_model("Tile", a, 1, rep, 1, true);
+  expect_error("tensor_bytes = 512 KiB: Tile left to the run, which fails", open_run(&m, o, NULL),
+               OXRT_ERR_OUT_OF_MEMORY, "tensor_bytes");
+  check(strstr(fold_log, "constant folding: node") && strstr(fold_log, "524288-byte limit"),
+        "tensor_bytes: folding's skip is logged", fold_log);
+  oxrt_session_options_free(o);
+  /* run_bytes bounds the total folded: a 1 MiB result under a 768 KiB budget is skipped (the run then fails) */
+  o = logging_options(OXRT_LIMIT_RUN_BYTES, 768 << 10);
+  m = binary_const_model("Tile", a, 1, rep, 1, true);
+  expect_error("run_bytes = 768 KiB: Tile left to the run", open_run(&m, o, NULL), OXRT_ERR_OUT_OF_MEMORY,
+               "run_bytes");
+  check(strstr(fold_log, "(run_bytes)") != NULL, "run_bytes: folding's skip is logged", fold_log);
+  oxrt_session_options_free(o);
+  /* a 2048^3 MatMul of constants (8.6e9 multiply-adds) is not folded when the session opens (not run here) */
+  int64_t sq[] = {2048, 2048};
+  o = logging_options(OXRT_LIMIT_TENSOR_BYTES, 0);
+  m = binary_const_model("MatMul", sq, 2, sq, 2, false);
+  s = NULL;
+  st = oxrt_session_create_from_memory(m.p, m.n, o, &s);
+  free(m.p);
+  check(!st && strstr(fold_log, "multiply-adds") != NULL, "2048^3 MatMul of constants left to run time (logged)",
+        st ? oxrt_status_get_message(st) : fold_log);
+  oxrt_status_free(st);
+  oxrt_session_free(s);
+  oxrt_session_options_free(o);
+}
+
 static void test_setters(void) {
   oxrt_session_options *o = NULL;
   oxrt_status_free(oxrt_session_options_create(&o));
@@ -424,6 +563,7 @@ static void test_regressions(void) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc > 2 && strcmp(argv[1], "--write-regressions") == 0) regress_dir = argv[2];
+  test_constant_folding_limits(); /* first: it sets allocator hooks, allowed only while no tensor is live */
   test_setters();
   test_huge_tensors();
   test_nesting();

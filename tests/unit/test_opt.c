@@ -218,7 +218,7 @@ void test_opt_conv_bn_fusion(void) {
 void test_opt_levels_and_disable(void) {
   builder b;
   build_conv_model(&b);
-  oxrt_opt_options o = {OXRT_OPT_BASIC, 0, "fuse_conv_bn,eliminate_dead_nodes", NULL, NULL, false};
+  oxrt_opt_options o = {OXRT_OPT_BASIC, 0, "fuse_conv_bn,eliminate_dead_nodes", NULL, NULL, false, 0, NULL, NULL};
   CHECK(oxrt_optimize_model(b.m, &o) == NULL);
   bool has_bn = false, has_neg = false, has_identity = false;
   for (int i = 0; i < b.g->n_nodes; i++) {
@@ -345,7 +345,7 @@ static oxrt_status *run_digits(const char *path, float *probs10) {
 void test_opt_save_files(void) {
   char src[1024], out[512], out2[512], data_file[600];
   snprintf(src, sizeof src, "%s/examples/digits/model.onnx", unit_root);
-  oxrt_optimize_options o = {OXRT_OPT_ALL, 64, NULL, NULL, NULL};
+  oxrt_optimize_options o = {sizeof o, OXRT_OPT_ALL, 64, NULL, NULL, NULL};
   oxrt_status *st = oxrt_optimize_model_file(src, tmp_path("digits_opt.onnx", out, sizeof out), &o);
   CHECK(st == NULL);
   if (st) {
@@ -424,7 +424,7 @@ void test_opt_matmul_add_and_reshape(void) {
     add_node(&b, "Reshape", "r1 s2", "y");
     int64_t yd[2] = {4, 2};
     add_io(&b, "y", tensor_type(&b, OXRT_FLOAT, 2, yd), false);
-    oxrt_opt_options o = {level ? OXRT_OPT_EXTENDED : OXRT_OPT_BASIC, 0, NULL, NULL, NULL, false};
+    oxrt_opt_options o = {level ? OXRT_OPT_EXTENDED : OXRT_OPT_BASIC, 0, NULL, NULL, NULL, false, 0, NULL, NULL};
     CHECK(oxrt_optimize_model(b.m, &o) == NULL);
     CHECK(b.g->n_nodes == (level ? 2 : 3));
     CHECK(!strcmp(b.g->nodes[0].op_type, level ? "Gemm" : "MatMul"));

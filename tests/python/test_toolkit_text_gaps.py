@@ -1,0 +1,117 @@
+"""The text format's edge values: complex tensors, inf/nan floats, doc strings; printed by oxrt and read back by
+onnx.parser and by oxrt parse, and onnx.printer's text read by oxrt parse (onnx.printer writes complex tensors as
+"...", which neither parser reads, so that direction is tested without them)."""
+import math
+import subprocess
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+import onnx.parser  # noqa: E402
+import onnx.printer  # noqa: E402
+from onnx import TensorProto as T  # noqa: E402
+from onnx import helper as h  # noqa: E402
+from onnx import numpy_helper as nh  # noqa: E402
+
+from test_toolkit_text import canon  # noqa: E402
+
+INF, NAN = float("inf"), float("nan")
+
+
+def special_model(with_complex):
+    branch = h.make_graph([h.make_node("Identity", ["x"], ["t"])], "br", [], [h.make_tensor_value_info("t", T.FLOAT, [2])],
+                          doc_string='branch "doc"\nsecond line # not a comment\\')
+    nodes = [h.make_node("Relu", ["x"], ["y"]),
+             h.make_node("Constant", [], ["k"], value=nh.from_array(np.array([INF, -INF, NAN, 1.5], np.float32), "kv")),
+             h.make_node("If", ["c"], ["z"], then_branch=branch, else_branch=branch),
+             h.make_node("Constant", [], ["kf"], value_float=-INF),
+             h.make_node("Constant", [], ["kn"], value_float=NAN),
+             h.make_node("Constant", [], ["kfs"], value_floats=[1.0, NAN, INF, -INF])]
+    inits = [nh.from_array(np.array([INF, NAN, -0.0, 1e-310, -1e308], np.float64), "d"),
+             nh.from_array(np.array([3.4e38, -INF, 1e-45], np.float32), "f")]
+    if with_complex:
+        inits += [nh.from_array(np.array([1 + 2j, -3.5 - 0.25j, complex(INF, NAN)], np.complex64), "c64"),
+                  nh.from_array(np.array([[1j, 1e300 - 1e-300j]], np.complex128), "c128")]
+    outs = [h.make_tensor_value_info(n, T.FLOAT, s) for n, s in (("y", [2]), ("k", [4]), ("z", [2]), ("kf", []),
+                                                                 ("kn", []), ("kfs", [4]))]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, [2]), h.make_tensor_value_info("c", T.BOOL, [])],
+                     outs, inits, doc_string="the graph's doc\n\twith a tab")
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 17)], doc_string='model "doc"')
+
+
+def oxrt_print(oxrt_bin, tmp_path, m):
+    path = str(tmp_path / "m.onnx")
+    onnx.save(m, path)
+    return subprocess.run([oxrt_bin, "print", path], capture_output=True, text=True, check=True).stdout
+
+
+def oxrt_parse(oxrt_bin, tmp_path, text):
+    src, dst = tmp_path / "t.txt", str(tmp_path / "t.onnx")
+    src.write_text(text)
+    p = subprocess.run([oxrt_bin, "parse", str(src), dst], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return onnx.load(dst)
+
+
+def docs(m):
+    def graph_docs(g):
+        out = [g.doc_string]
+        for n in g.node:
+            for a in n.attribute:
+                if a.type == a.GRAPH:
+                    out += graph_docs(a.g)
+        return out
+    return [m.doc_string] + graph_docs(m.graph)
+
+
+def test_oxrt_print_read_by_onnx_parser(oxrt_bin, tmp_path):
+    m = special_model(with_complex=True)
+    text = oxrt_print(oxrt_bin, tmp_path, m)
+    assert "inf" in text and "nan" in text and "# doc_string:" in text
+    back = onnx.parser.parse_model(text)
+    assert canon(back) == canon(m)  # initializer values compared with repr: nan == nan, -0.0 kept
+    got = {t.name: nh.to_array(t) for t in back.graph.initializer}
+    np.testing.assert_array_equal(got["c64"], nh.to_array(m.graph.initializer[2]))
+    assert back.doc_string == m.doc_string  # onnx's syntax has the model's doc_string only
+
+
+def test_oxrt_round_trip_keeps_everything(oxrt_bin, tmp_path):
+    m = special_model(with_complex=True)
+    back = oxrt_parse(oxrt_bin, tmp_path, oxrt_print(oxrt_bin, tmp_path, m))
+    assert canon(back) == canon(m)
+    assert docs(back) == docs(m)
+    kfs = [a for a in back.graph.node[5].attribute][0].floats
+    assert kfs[0] == 1 and math.isnan(kfs[1]) and kfs[2] == INF and kfs[3] == -INF
+
+
+def test_onnx_printer_read_by_oxrt(oxrt_bin, tmp_path):
+    m = special_model(with_complex=False)
+    back = oxrt_parse(oxrt_bin, tmp_path, onnx.printer.to_text(m))
+    assert canon(back) == canon(m)
+    assert back.doc_string == m.doc_string
+
+
+@pytest.mark.parametrize("literal,want", [("inf", INF), ("-inf", -INF), ("nan", NAN), ("NaN", NAN),
+                                          ("Infinity", INF), ("-Infinity", -INF)])
+def test_float_literals_like_onnx_parser(oxrt_bin, tmp_path, literal, want):
+    """onnx.parser's spellings, in a tensor and as an attribute written without its type."""
+    text = ('<ir_version: 8, opset_import: ["" : 17]>\ng (float[1] x) => (float[1] y, float a) <float[1] w = {%s}>'
+            ' { y = Add (x, w)  a = Constant <value_float = %s> () }' % (literal, literal))
+    for m in (oxrt_parse(oxrt_bin, tmp_path, text), onnx.parser.parse_model(text)):
+        w = nh.to_array(m.graph.initializer[0])[0]
+        f = m.graph.node[1].attribute[0].f
+        for v in (w, f):
+            assert (math.isnan(v) and math.isnan(want)) or v == want, (literal, v)
+
+
+@pytest.mark.parametrize("body,what", [("complex64[2] c = {1,2,3}", "imaginary"),
+                                       ("float16[1] h = {70000}", "16-bit"),
+                                       ("int32[1] i = {1e40}", "integer"),
+                                       ("int8[1] i = {nan}", "integer")])
+def test_bad_literals_are_errors(oxrt_bin, tmp_path, body, what):
+    src = tmp_path / "bad.txt"
+    src.write_text('<ir_version: 8, opset_import: ["" : 17]>\ng (float[1] x) => (float[1] y) <%s> { y = Relu (x) }'
+                   % body)
+    p = subprocess.run([oxrt_bin, "parse", str(src), str(tmp_path / "bad.onnx")], capture_output=True, text=True)
+    assert p.returncode != 0 and what in p.stderr, p.stderr
