@@ -85,12 +85,28 @@ static const oxrt_op_impl slice_impls[] = {
     {.since_version = 10, .run = slice10_run},
 };
 
-/* Sizes from known starts/ends/axes/steps (inputs 1-4); the content of a sliced 1-D integer tensor. */
+/* An ints attribute of Slice-1 as known content (NULL when absent or too long). */
+static const oxrt_known_ints *attr_ints(const oxrt_node *n, const char *name, oxrt_known_ints *k) {
+  size_t c;
+  const int64_t *v = oxrt_attr_ints(n, name, &c);
+  if (!v || c > OXRT_MAX_RANK) return NULL;
+  memset(k, 0, sizeof *k);
+  for (size_t i = 0; i < c; i++) k->v[k->n++] = v[i];
+  return k;
+}
+
+/* Sizes from known starts/ends/axes/steps (inputs 1-4, attributes before opset 10); the content of a sliced 1-D
+ * integer tensor. With starts/ends unknown, the rank is kept and the sliced axes become unknown. */
 static oxrt_status *infer_slice(oxrt_infer_ctx *ctx) {
   const oxrt_node *n = ctx->node;
   const oxrt_known_ints *a = oxrt_infer_known(ctx, 0), *st = oxrt_infer_known(ctx, 1), *en = oxrt_infer_known(ctx, 2);
   const oxrt_known_ints *ax = oxrt_infer_known(ctx, 3), *sp = oxrt_infer_known(ctx, 4);
   bool has_ax = n->n_inputs > 3 && n->inputs[3] >= 0, has_sp = n->n_inputs > 4 && n->inputs[4] >= 0;
+  oxrt_known_ints k1, k2, k3;
+  if (ctx->opset < 10) {
+    st = attr_ints(n, "starts", &k1), en = attr_ints(n, "ends", &k2), ax = attr_ints(n, "axes", &k3), sp = NULL;
+    has_ax = ax != NULL, has_sp = false;
+  }
   if (a && !a->scalar && st && en && st->n == 1 && en->n == 1 &&
       (!ax || (ax->n == 1 && (ax->v[0] == 0 || ax->v[0] == -1))) &&
       (!sp || (sp->n == 1 && sp->v[0] == 1)) && !(has_ax && !ax) && !(has_sp && !sp)) {
@@ -105,9 +121,17 @@ static oxrt_status *infer_slice(oxrt_infer_ctx *ctx) {
     oxrt_infer_set_known(ctx, 0, &r);
   }
   oxrt_tshape x, out;
-  if (!oxrt_infer_input(ctx, 0, &x) || x.rank < 0 || !st || !en || st->n != en->n || (has_ax && !ax) ||
-      (has_sp && !sp) || (ax && ax->n != st->n) || (sp && sp->n != st->n))
-    return NULL;
+  if (!oxrt_infer_input(ctx, 0, &x) || x.rank < 0) return NULL;
+  if (!st || !en || st->n != en->n || (has_ax && !ax) || (has_sp && !sp) || (ax && st && ax->n != st->n) ||
+      (sp && st && sp->n != st->n)) {
+    out = x; /* the rank stays; sliced axes (every axis when they are not known) lose their size */
+    for (int d = 0; d < x.rank; d++) {
+      bool sliced = !ax;
+      for (int i = 0; ax && i < ax->n; i++) sliced |= ax->v[i] == d || ax->v[i] + x.rank == d;
+      if (sliced) out.dims[d] = -1, out.names[d] = NULL;
+    }
+    return oxrt_infer_output(ctx, 0, &out);
+  }
   out = x;
   for (int i = 0; i < st->n; i++) {
     int64_t axis = ax ? ax->v[i] : i, step = sp ? sp->v[i] : 1;

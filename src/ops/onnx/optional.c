@@ -3,6 +3,7 @@
  * OptionalGetElement also take a plain tensor or sequence (treated as a present value), and
  * OptionalHasElement an omitted input (treated as empty). */
 #include "../op_util.h"
+#include "../infer_rules.h"
 
 static oxrt_status *optional_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *x = oxrt_input(ctx, 0);
@@ -68,6 +69,15 @@ static const oxrt_op_impl has_element_impls[] = {{.since_version = 15, .run = ha
                                                  {.since_version = 18, .run = has_element_run}};
 static const oxrt_op_impl get_element_impls[] = {{.since_version = 15, .run = get_element_run},
                                                  {.since_version = 18, .run = get_element_run}};
+/* A bool scalar, whatever the optional holds. */
+static oxrt_status *infer_has_element(oxrt_infer_ctx *ctx) {
+  oxrt_tshape out;
+  oxrt_tshape_clear(&out);
+  out.elem = OXRT_BOOL, out.rank = 0;
+  return oxrt_infer_output(ctx, 0, &out);
+}
+
 OXRT_REGISTER_OP(Optional) = {"", "Optional", OXRT_IMPLS(optional_impls)};
-OXRT_REGISTER_OP(OptionalHasElement) = {"", "OptionalHasElement", OXRT_IMPLS(has_element_impls)};
+OXRT_REGISTER_OP(OptionalHasElement) = {"", "OptionalHasElement", OXRT_IMPLS(has_element_impls),
+                                        .infer = infer_has_element};
 OXRT_REGISTER_OP(OptionalGetElement) = {"", "OptionalGetElement", OXRT_IMPLS(get_element_impls)};
