@@ -41,7 +41,8 @@
     c##i##a = _mm512_min_ps(vhi, _mm512_max_ps(vlo, c##i##a)),                                                         \
     c##i##b = _mm512_min_ps(vhi, _mm512_max_ps(vlo, c##i##b));
 #define STOREV(i)                                                                                                      \
-  if ((i) < MR) _mm512_mask_storeu_ps(c + (i) * ldc, m0, c##i##a), _mm512_mask_storeu_ps(c + (i) * ldc + 16, m1, c##i##b);
+  if ((i) < MR)                                                                                                        \
+    _mm512_mask_storeu_ps(c + (i) * ldc, m0, c##i##a), _mm512_mask_storeu_ps(c + (i) * ldc + 16, m1, c##i##b);
 
 static inline __attribute__((always_inline)) void ukernel(const int MR, size_t kc, const float *a, const float *b,
                                                           size_t ldb, float *c, size_t ldc, float alpha, float beta,
@@ -260,7 +261,8 @@ void oxrt_sgemv_n_avx512(size_t K, const float *a, const float *B, size_t ldb, s
     __mmask16 m = N - n >= 16 ? (__mmask16)0xFFFF : tail_mask(N - n);
     __m512 s0 = _mm512_setzero_ps();
     const float *b = B + n;
-    for (size_t k = 0; k < K; k++, b += ldb) s0 = _mm512_fmadd_ps(_mm512_set1_ps(a[k]), _mm512_maskz_loadu_ps(m, b), s0);
+    for (size_t k = 0; k < K; k++, b += ldb)
+      s0 = _mm512_fmadd_ps(_mm512_set1_ps(a[k]), _mm512_maskz_loadu_ps(m, b), s0);
     _mm512_mask_storeu_ps(y + n, m, s0);
   }
 }
