@@ -171,7 +171,9 @@ static ukernel_desc pick_kernel(void) {
   ukernel_desc d = {ukernel_portable, pack_portable, P_MR, P_NR, 256, 64, 512};
 #ifdef OXRT_GEMM_X86
   switch (oxrt_gemm_isa()) {
-  case OXRT_ISA_AVX512: d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, oxrt_sgemm_pack_avx512, 12, 32, 256, 288, 1024}; break;
+  case OXRT_ISA_AVX512:
+    d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, oxrt_sgemm_pack_avx512, 12, 32, 256, 288, 1024};
+    break;
   case OXRT_ISA_AVX2: d = (ukernel_desc){oxrt_sgemm_ukernel_avx2, oxrt_sgemm_pack_avx2, 6, 16, 256, 120, 512}; break;
   default: break;
   }
@@ -314,7 +316,8 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   const ukernel_desc *uk = &pl->uk;
   const size_t mr = uk->mr, nr = uk->nr, KC = pl->kc_max, K = g->K, M = g->M, N = g->N;
   /* the B block of one tile and K block (none with B pre-packed or in place), then the A row block */
-  size_t max_np = (pl->n_panels + pl->tiles_n - 1) / pl->tiles_n, max_mp = (pl->m_panels + pl->tiles_m - 1) / pl->tiles_m;
+  size_t max_np = (pl->n_panels + pl->tiles_n - 1) / pl->tiles_n;
+  size_t max_mp = (pl->m_panels + pl->tiles_m - 1) / pl->tiles_m;
   size_t mc_panels = uk->mc / mr < max_mp ? uk->mc / mr : max_mp;
   size_t bfloats = g->bp || pl->b_direct ? 0 : KC * max_np * nr, afloats = g->ap ? 0 : KC * mc_panels * mr;
   float *bbuf = scratch_get(bfloats + afloats + 16); /* never 0: a fresh thread has no buffer yet */
@@ -447,7 +450,8 @@ static void sgemm_rows(void *arg, size_t r0, size_t r1) {
       for (size_t n = 0; n < N; n++) {
         float s = 0;
         for (size_t k = 0; k < K; k++)
-          s += (j->ta ? j->A[k * j->lda + i] : j->A[i * j->lda + k]) * (j->tb ? j->B[n * j->ldb + k] : j->B[k * j->ldb + n]);
+          s += (j->ta ? j->A[k * j->lda + i] : j->A[i * j->lda + k]) *
+               (j->tb ? j->B[n * j->ldb + k] : j->B[k * j->ldb + n]);
         float *c = j->C + i * j->ldc + n;
         *c = j->beta == 0 ? j->alpha * s : j->alpha * s + j->beta * *c;
       }

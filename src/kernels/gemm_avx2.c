@@ -8,7 +8,9 @@
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define DECL(i) __m256 c##i##a = _mm256_setzero_ps(), c##i##b = _mm256_setzero_ps();
 #define PREC(i)                                                                                                        \
-  if ((i) < MR) _mm_prefetch((const char *)(c + (i) * ldc), _MM_HINT_T0), _mm_prefetch((const char *)(c + (i) * ldc + 15), _MM_HINT_T0);
+  if ((i) < MR)                                                                                                        \
+    _mm_prefetch((const char *)(c + (i) * ldc), _MM_HINT_T0),                                                          \
+    _mm_prefetch((const char *)(c + (i) * ldc + 15), _MM_HINT_T0);
 #define STEP(i)                                                                                                        \
   if ((i) < MR) {                                                                                                      \
     __m256 av = _mm256_broadcast_ss(a + (i));                                                                          \
@@ -121,7 +123,8 @@ void oxrt_sgemm_ukernel_avx2(size_t kc, const float *a, const float *b, size_t l
 /* In-register transpose of 8 rows of 8 floats. */
 static inline void transpose8(__m256 r[8]) {
   __m256 t[8], u[8];
-  for (int i = 0; i < 8; i += 2) t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  for (int i = 0; i < 8; i += 2)
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
   for (int i = 0; i < 8; i += 4) {
     u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
     u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
@@ -158,8 +161,9 @@ void oxrt_sgemm_pack_avx2(bool contiguous, const float *src, size_t ld, size_t r
       __m256i km = lane_mask(kn);
       __m256 r[8];
       for (size_t i = 0; i < 8; i++)
-        r[i] = g + i < rows ? (kn == 8 ? _mm256_loadu_ps(src + (g + i) * ld + k) : _mm256_maskload_ps(src + (g + i) * ld + k, km))
-                            : _mm256_setzero_ps();
+        r[i] = g + i >= rows ? _mm256_setzero_ps()
+               : kn == 8     ? _mm256_loadu_ps(src + (g + i) * ld + k)
+                             : _mm256_maskload_ps(src + (g + i) * ld + k, km);
       transpose8(r);
       for (size_t j = 0; j < kn; j++) {
         if (gw == 8) _mm256_storeu_ps(dst + (k + j) * width + g, r[j]);

@@ -41,7 +41,8 @@
     c##i##a = _mm512_min_ps(vhi, _mm512_max_ps(vlo, c##i##a)),                                                         \
     c##i##b = _mm512_min_ps(vhi, _mm512_max_ps(vlo, c##i##b));
 #define STOREV(i)                                                                                                      \
-  if ((i) < MR) _mm512_mask_storeu_ps(c + (i) * ldc, m0, c##i##a), _mm512_mask_storeu_ps(c + (i) * ldc + 16, m1, c##i##b);
+  if ((i) < MR)                                                                                                        \
+    _mm512_mask_storeu_ps(c + (i) * ldc, m0, c##i##a), _mm512_mask_storeu_ps(c + (i) * ldc + 16, m1, c##i##b);
 
 static inline __attribute__((always_inline)) void ukernel(const int MR, size_t kc, const float *a, const float *b,
                                                           size_t ldb, float *c, size_t ldc, float alpha, float beta,
@@ -49,7 +50,29 @@ static inline __attribute__((always_inline)) void ukernel(const int MR, size_t k
   const __mmask16 m0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
   const __mmask16 m1 = n >= 32 ? (__mmask16)0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1u) : 0;
   ROWS(DECL)
-  if (ldb == 32) {
+  if (ldb == 32 && MR <= 2) {
+    /* one or two rows: two k-steps in flight on separate sums, or the FMA latency (4 cycles) bounds the loop */
+    __m512 d0a = _mm512_setzero_ps(), d0b = d0a, d1a = d0a, d1b = d0a;
+    size_t k = 0;
+    for (; k + 2 <= kc; k += 2, a += 2 * MR, b += 64) {
+      __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), e0 = _mm512_loadu_ps(b + 32),
+             e1 = _mm512_loadu_ps(b + 48);
+      __m512 x0 = _mm512_set1_ps(a[0]), y0 = _mm512_set1_ps(a[MR]);
+      c0a = _mm512_fmadd_ps(x0, b0, c0a), c0b = _mm512_fmadd_ps(x0, b1, c0b);
+      d0a = _mm512_fmadd_ps(y0, e0, d0a), d0b = _mm512_fmadd_ps(y0, e1, d0b);
+      if (MR == 2) {
+        __m512 x1 = _mm512_set1_ps(a[1]), y1 = _mm512_set1_ps(a[MR + 1]);
+        c1a = _mm512_fmadd_ps(x1, b0, c1a), c1b = _mm512_fmadd_ps(x1, b1, c1b);
+        d1a = _mm512_fmadd_ps(y1, e0, d1a), d1b = _mm512_fmadd_ps(y1, e1, d1b);
+      }
+    }
+    for (; k < kc; k++, a += MR, b += 32) {
+      __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+      ROWS(STEP)
+    }
+    c0a = _mm512_add_ps(c0a, d0a), c0b = _mm512_add_ps(c0b, d0b);
+    c1a = _mm512_add_ps(c1a, d1a), c1b = _mm512_add_ps(c1b, d1b);
+  } else if (ldb == 32) {
     for (size_t k = 0; k < kc; k++) {
       __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
       _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
@@ -238,7 +261,8 @@ void oxrt_sgemv_n_avx512(size_t K, const float *a, const float *B, size_t ldb, s
     __mmask16 m = N - n >= 16 ? (__mmask16)0xFFFF : tail_mask(N - n);
     __m512 s0 = _mm512_setzero_ps();
     const float *b = B + n;
-    for (size_t k = 0; k < K; k++, b += ldb) s0 = _mm512_fmadd_ps(_mm512_set1_ps(a[k]), _mm512_maskz_loadu_ps(m, b), s0);
+    for (size_t k = 0; k < K; k++, b += ldb)
+      s0 = _mm512_fmadd_ps(_mm512_set1_ps(a[k]), _mm512_maskz_loadu_ps(m, b), s0);
     _mm512_mask_storeu_ps(y + n, m, s0);
   }
 }
