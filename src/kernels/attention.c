@@ -99,8 +99,9 @@ static void at_block(const at_job *J, int64_t b, int64_t h, int64_t i0, int64_t 
   const float *q = d->q + b * d->qs[0] + h * d->qs[1] + i0 * d->qs[2];
   const float *k = d->k + b * d->ks[0] + kvh * d->ks[1], *v = d->v + b * d->vs[0] + kvh * d->vs[1];
   memset(qt, 0, sizeof(float) * (size_t)(d->D * mp));
+  const float *qb = d->q_bias ? d->q_bias + h * d->D : NULL;
   for (int64_t r = 0; r < m; r++)
-    for (int64_t e = 0; e < d->D; e++) qt[e * mp + r] = q[r * d->qs[2] + e];
+    for (int64_t e = 0; e < d->D; e++) qt[e * mp + r] = q[r * d->qs[2] + e] + (qb ? qb[e] : 0.f);
   memset(ot, 0, sizeof(float) * (size_t)(d->Dv * mp));
   for (int64_t c = 0; c < mp; c++) mx[c] = -INFINITY, l[c] = 0.f;
   const int64_t end = at_key_end(d, b, i0 + m);
@@ -139,8 +140,11 @@ static void at_block(const at_job *J, int64_t b, int64_t h, int64_t i0, int64_t 
   for (int64_t c = 0; c < m; c++) l[c] = l[c] > 0.f ? 1.f / l[c] : 0.f; /* no visible key: a zero row */
   if (d->qk && d->qk_mode == 3 && end > 0) at_qk_store(d, b, h, i0, m, 0, end, mp, st, l); /* one block: all T */
   float *y = d->y + b * d->ys[0] + h * d->ys[1] + i0 * d->ys[2];
-  for (int64_t r = 0; r < m; r++)
-    for (int64_t e = 0; e < d->Dv; e++) y[r * d->ys[2] + e] = ot[e * mp + r] * l[r];
+  const float *vb = d->v_bias ? d->v_bias + kvh * d->Dv : NULL;
+  for (int64_t r = 0; r < m; r++) {
+    const float add = vb && l[r] > 0.f ? 1.f : 0.f; /* a row that attends to nothing stays zero */
+    for (int64_t e = 0; e < d->Dv; e++) y[r * d->ys[2] + e] = ot[e * mp + r] * l[r] + (vb ? add * vb[e] : 0.f);
+  }
 }
 
 static void at_range(void *arg, size_t begin, size_t end) {

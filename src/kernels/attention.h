@@ -34,6 +34,10 @@ typedef struct oxrt_attn_desc {
   float *y;
   /* element strides of batch, head and row (sequence position); the last axis is contiguous */
   int64_t qs[3], ks[3], vs[3], ys[3];
+  const float *q_bias;      /* NULL or [Hq*D]: added to the queries (head h: q_bias + h*D) */
+  const float *v_bias;      /* NULL or [Hkv*Dv]: added to the values, hence to each output row that attends to a key
+                             * (softmax weights sum to 1). A key bias needs no input: it moves all of a query's
+                             * scores by the same q.bias, which the softmax cancels. */
   float scale;
   float softcap;            /* > 0: scores become softcap * tanh(scores / softcap) before the masks */
   const float *bias;        /* additive, element strides broadcast to [B,Hq,S,mlen] (0 on broadcast axes) */

@@ -7,7 +7,8 @@
  *
  * Three passes over the activations become one. When the sum is read elsewhere too (pre-LN models such as GPT-2
  * carry it as the residual stream), the fused node writes it as its output 3 under the same name.
- * Proofs: float tensors (a float gamma makes X float, and Add's operands share its type); gamma, beta, bias constant 1-D [H] with H the static last dim; the LayerNormalization
+ * Proofs: float tensors (a float gamma makes X float, and Add's operands share its type); gamma, beta, bias
+ * constant 1-D [H] with H the static last dim; the LayerNormalization
  * normalises the last axis only (axis -1) and has no Mean/InvStdDev readers; both Add operands have the static
  * last dim H (from shapes or the constants of their producers, see last_dim), so only leading dims can broadcast,
  * which the kernel does (ONNX Runtime's kernel wants equal shapes: a transformer's residual stream has them);

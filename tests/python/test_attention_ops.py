@@ -23,8 +23,10 @@ def _run_both(model, feeds):
         np.testing.assert_allclose(g, r, rtol=RTOL, atol=ATOL)
 
 
-# (B, S, T, H, D, Dv, mask kind, causal, scale)
+# (B, S, T, H, D, Dv, mask kind, causal, scale); mask "proj_bias" is the Q/K/V projection bias (input 3)
 MHA_CASES = [
+    (2, 20, 20, 3, 8, 8, "proj_bias", False, 0.0),
+    (1, 70, 70, 2, 16, 16, "proj_bias", True, 0.0),
     (1, 128, 128, 12, 64, 64, None, False, 0.0),
     (2, 7, 7, 2, 4, 4, "key_pad", False, 0.0),
     (2, 70, 70, 3, 5, 7, "full", False, 0.3),
@@ -44,7 +46,11 @@ def test_multihead_attention_matches_ort(B, S, T, H, D, Dv, mask, causal, scale)
              "v": rng.standard_normal((B, T, H * Dv), dtype=np.float32)}
     ins = ["q", "k", "v"]
     inputs = [oh.make_tensor_value_info(n, TP.FLOAT, feeds[n].shape) for n in ins]
-    if mask:
+    if mask == "proj_bias":
+        feeds["pb"] = rng.standard_normal(2 * H * D + H * Dv, dtype=np.float32)
+        ins.append("pb")
+        inputs.append(oh.make_tensor_value_info("pb", TP.FLOAT, feeds["pb"].shape))
+    elif mask:
         shape = {"key_pad": (B, 1, S, T), "full": (B, H, S, T), "rows": (1, 1, S, T)}[mask]
         m = np.where(rng.random(shape) < 0.2, -10000.0, rng.standard_normal(shape)).astype(np.float32)
         if mask == "key_pad":  # padded tail keys in the last batch (ORT wants the bias's S axis, heads broadcast)

@@ -2,7 +2,7 @@
  * reference that builds the whole score matrix: random shapes (odd head sizes, S not a multiple of the block,
  * T past one key block so the online softmax rescales), both layouts, GQA, additive bias and boolean masks with
  * broadcast axes and a short last dim, causal with offsets (per batch too), key lengths, softcap, fully masked
- * rows, and the four qk output stages. */
+ * rows, the query/value projection biases, and the four qk output stages. */
 #include "kernels/attention.h"
 #include "unit.h"
 #include <math.h>
@@ -47,7 +47,8 @@ static void at_reference(const oxrt_attn_desc *d, float *y, float *qk) {
         for (int64_t j = 0; j < d->T; j++) {
           double s = 0;
           for (int64_t e = 0; e < d->D; e++)
-            s += (double)d->q[b * d->qs[0] + h * d->qs[1] + i * d->qs[2] + e] *
+            s += ((double)d->q[b * d->qs[0] + h * d->qs[1] + i * d->qs[2] + e] +
+                  (d->q_bias ? d->q_bias[h * d->D + e] : 0)) *
                  d->k[b * d->ks[0] + g * d->ks[1] + j * d->ks[2] + e];
           s *= d->scale;
           if (qr && d->qk_mode == 0) qr[j] = (float)s;
@@ -66,7 +67,9 @@ static void at_reference(const oxrt_attn_desc *d, float *y, float *qk) {
           for (int64_t j = 0; j < d->T; j++) qr[j] = (float)sc[j];
         for (int64_t e = 0; e < d->Dv; e++) {
           double acc = 0;
-          for (int64_t j = 0; j < d->T; j++) acc += sc[j] * d->v[b * d->vs[0] + g * d->vs[1] + j * d->vs[2] + e];
+          for (int64_t j = 0; j < d->T; j++)
+            acc += sc[j] * ((double)d->v[b * d->vs[0] + g * d->vs[1] + j * d->vs[2] + e] +
+                            (d->v_bias ? d->v_bias[g * d->Dv + e] : 0));
           y[b * d->ys[0] + h * d->ys[1] + i * d->ys[2] + e] = (float)acc;
         }
       }
@@ -149,6 +152,10 @@ void test_kernel_attention_random(void) {
       d.kv_len = kvl;
     }
     if (t % 10 == 7) d.softcap = 2.f;
+    float *qb = malloc(sizeof(float) * (size_t)(d.Hq * d.D)), *vb = malloc(sizeof(float) * (size_t)(d.Hkv * d.Dv));
+    for (int64_t i = 0; i < d.Hq * d.D; i++) qb[i] = at_rnd();
+    for (int64_t i = 0; i < d.Hkv * d.Dv; i++) vb[i] = at_rnd();
+    if (t % 4 == 1) d.q_bias = qb, d.v_bias = vb;
     const bool want_qk = t % 5 == 2 || t % 11 == 0;
     if (want_qk) d.qk = qk, d.qk_mode = at_rand(4);
     oxrt_attn_desc rd = d;
@@ -159,8 +166,9 @@ void test_kernel_attention_random(void) {
       for (size_t i = 0; i < ns; i++) qk[i] = NAN;
       CHECK(oxrt_attention_f32(&d, (oxrt_isa)isa, t % 2 ? pool : NULL));
       if (!at_close(y, ry, ny, "y", t, isa) || (want_qk && !at_close(qk, rqk, ns, "qk", t, isa))) {
-        fprintf(stderr, "    B %lld Hq %lld Hkv %lld S %lld T %lld D %lld Dv %lld mask %d mlen %lld causal %d off %lld "
-                        "kv_len %d softcap %g qk %d mode %d\n",
+        fprintf(stderr,
+                "    B %lld Hq %lld Hkv %lld S %lld T %lld D %lld Dv %lld mask %d mlen %lld causal %d off %lld "
+                "kv_len %d softcap %g qk %d mode %d\n",
                 (long long)d.B, (long long)d.Hq, (long long)d.Hkv, (long long)d.S, (long long)d.T, (long long)d.D,
                 (long long)d.Dv, mk, (long long)d.mlen, d.causal, (long long)d.causal_off, d.kv_len != NULL,
                 d.softcap, want_qk, d.qk_mode);
@@ -168,7 +176,7 @@ void test_kernel_attention_random(void) {
         bad++;
       }
     }
-    free(q), free(k), free(v), free(y), free(ry), free(bias), free(qk), free(rqk), free(bm);
+    free(q), free(k), free(v), free(y), free(ry), free(bias), free(qk), free(rqk), free(bm), free(qb), free(vb);
   }
   oxrt_threadpool_free(pool);
 }

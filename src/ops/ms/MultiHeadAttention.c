@@ -6,7 +6,8 @@
  *
  * The work is the shared attention core (kernels/attention.h): heads read in place with strides, (batch, head,
  * query block) tasks, an online softmax over key blocks, keys past a block's causal frontier never visited.
- * The packed forms, the projection bias, key_padding_mask and the past/present cache are refused with an error.
+ * bias (input 3, the Q/K/V projection bias) is applied inside the kernel. The packed forms, key_padding_mask and
+ * the past/present cache are refused with an error.
  */
 #include "../../kernels/attention.h"
 #include "../infer_rules.h"
@@ -20,10 +21,10 @@ static oxrt_status *mha_run(oxrt_kernel_ctx *ctx) {
   if (!Q || !K || !V)
     return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "MultiHeadAttention: packed QKV/KV forms (no key or value) are not "
                                                 "supported");
-  for (int i = 3; i < ctx->n_inputs; i++)
+  for (int i = 4; i < ctx->n_inputs; i++)
     if (i != 5 && oxrt_input(ctx, i))
-      return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "MultiHeadAttention: input %d (bias, key_padding_mask or past/"
-                                                  "cache inputs) is not supported",
+      return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "MultiHeadAttention: input %d (key_padding_mask or past/cache "
+                                                  "inputs) is not supported",
                         i);
   for (int i = 1; i < ctx->n_outputs; i++)
     if (oxrt_output_wanted(ctx, i))
@@ -78,6 +79,16 @@ static oxrt_status *mha_run(oxrt_kernel_ctx *ctx) {
   OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 3, ydims, &Y));
   if (!Y->count) return NULL;
   int64_t HD = a.Hq * a.D, HDv = a.Hq * a.Dv;
+  const oxrt_value *PB = oxrt_input(ctx, 3);
+  if (PB) { /* projection bias [q | k | v]: q and v reach the kernel, k's cancels in the softmax */
+    OXRT_TRY(oxrt_check_tensor(PB, 3, "bias"));
+    if (PB->dtype != OXRT_FLOAT || PB->rank != 1 || PB->dims[0] != 2 * HD + HDv)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "MultiHeadAttention: bias (input 3) must be float [%lld], got rank "
+                                                   "%d",
+                        (long long)(2 * HD + HDv), PB->rank);
+    a.q_bias = PB->data;
+    a.v_bias = (const float *)PB->data + 2 * HD;
+  }
   a.q = Q->data, a.k = K->data, a.v = V->data, a.y = Y->data;
   int64_t qs[3] = {a.S * HD, a.D, HD}, ks[3] = {a.T * HD, a.D, HD}, vs[3] = {a.T * HDv, a.Dv, HDv},
           ys[3] = {a.S * HDv, a.Dv, HDv};

@@ -5,7 +5,8 @@
  *   input_skip_bias_sum (output 3) = s, for the readers of the residual stream (pre-LN models)
  *
  * input and skip [.., H]: ONNX Runtime takes skip as input's shape, [1, S, H] or [S, H]; any numpy broadcast of
- * the leading dims is computed here (the output has the broadcast shape). gamma, beta, bias [H]. float only; the mean and inv_std_var outputs (1, 2) are refused (the optimizer never asks for them).
+ * the leading dims is computed here (the output has the broadcast shape). gamma, beta, bias [H]. float only; the
+ * mean and inv_std_var outputs (1, 2) are refused (the optimizer never asks for them).
  * Rows run in parallel; mean and variance accumulate in double (oxrt_vmean_var_f32). */
 #include "../../kernels/vmath.h"
 #include "../op_util.h"
