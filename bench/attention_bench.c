@@ -38,19 +38,28 @@ static void two_gemm(const oxrt_attn_desc *d, float *s) {
 }
 
 int main(void) {
-  const int64_t shapes[][4] = {{12, 128, 64, 0}, {12, 128, 64, 1}, {4, 128, 64, 0}, {12, 512, 64, 0},
-                               {12, 512, 64, 1}};
+  /* last field: 0 no mask, 1 causal flag, 2 causal as an additive [S, T] bias (GPT-2 exports; the old form
+   * is timed without adding it) */
+  const int64_t shapes[][4] = {{12, 128, 64, 0}, {12, 128, 64, 1}, {12, 128, 64, 2}, {4, 128, 64, 0},
+                               {12, 512, 64, 0}, {12, 512, 64, 1}, {12, 512, 64, 2}};
   for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
     const int64_t H = shapes[si][0], S = shapes[si][1], D = shapes[si][2], HD = H * D;
-    oxrt_attn_desc d = {.B = 1, .Hq = H, .Hkv = H, .S = S, .T = S, .D = D, .Dv = D, .causal = shapes[si][3] != 0};
-    float *buf = malloc(sizeof(float) * (size_t)(4 * S * HD + S * S));
+    oxrt_attn_desc d = {.B = 1, .Hq = H, .Hkv = H, .S = S, .T = S, .D = D, .Dv = D, .causal = shapes[si][3] == 1};
+    float *buf = malloc(sizeof(float) * (size_t)(4 * S * HD + 2 * S * S));
+    if (shapes[si][3] == 2) {
+      float *cb = buf + 4 * S * HD + S * S;
+      for (int64_t i = 0; i < S; i++)
+        for (int64_t j = 0; j < S; j++) cb[i * S + j] = j > i ? -INFINITY : 0.f;
+      d.bias = cb, d.mlen = S, d.bias_str[2] = S, d.bias_str[3] = 1;
+    }
     for (int64_t i = 0; i < 3 * S * HD; i++) buf[i] = (float)((i * 7919 % 1000) - 500) / 500.f;
     d.q = buf, d.k = buf + S * HD, d.v = buf + 2 * S * HD, d.y = buf + 3 * S * HD;
     const int64_t st[3] = {S * HD, D, HD};
     for (int i = 0; i < 3; i++) d.qs[i] = d.ks[i] = d.vs[i] = d.ys[i] = st[i];
     d.scale = 1.f / sqrtf((float)D);
-    const double flops = 4.0 * (double)(H * S * S * D) * (d.causal ? 0.5 : 1.0);
-    printf("H=%lld S=T=%lld D=%lld%s\n", (long long)H, (long long)S, (long long)D, d.causal ? " causal" : "");
+    const double flops = 4.0 * (double)(H * S * S * D) * (shapes[si][3] ? 0.5 : 1.0);
+    printf("H=%lld S=T=%lld D=%lld%s\n", (long long)H, (long long)S, (long long)D,
+           d.causal ? " causal" : d.bias ? " causal as bias" : "");
     for (int isa = -1; isa <= (int)oxrt_gemm_isa(); isa++) {
       double best = 1e9;
       for (int rep = 0; rep < 30; rep++) {

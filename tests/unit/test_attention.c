@@ -1,7 +1,7 @@
 /* test_attention.c - the attention core (kernels/attention.h) at every ISA level against a double-precision
  * reference that builds the whole score matrix: random shapes (odd head sizes, S not a multiple of the block,
  * T past one key block so the online softmax rescales), both layouts, GQA, additive bias and boolean masks with
- * broadcast axes and a short last dim, causal with offsets (per batch too), key lengths, softcap, fully masked
+ * broadcast axes and a short last dim, a causal mask given as bias, causal with offsets (per batch too), key lengths, softcap, fully masked
  * rows, the query/value projection biases, and the four qk output stages. */
 #include "kernels/attention.h"
 #include "unit.h"
@@ -126,6 +126,13 @@ void test_kernel_attention_random(void) {
     at_strides(l4, d.Hq, d.S, d.Dv, d.ys);
     /* masks: [B,1,1,mlen] key padding, full [B,Hq,S,mlen], or [1,1,S,mlen] */
     const int mk = t % 6;
+    if (mk == 5 && d.S == d.T) { /* a causal mask given as an additive bias [S, T], -inf above the diagonal */
+      d.mlen = d.T;
+      d.bias_str[0] = d.bias_str[1] = 0, d.bias_str[2] = d.T, d.bias_str[3] = 1;
+      for (int64_t i = 0; i < d.S; i++)
+        for (int64_t j = 0; j < d.T; j++) bias[i * d.T + j] = j > i ? -INFINITY : at_rnd();
+      d.bias = bias;
+    }
     if (mk == 1 || mk == 2 || mk == 4) {
       d.mlen = t % 4 == 1 ? 1 + at_rand((int)d.T) : d.T;
       const int64_t full[4] = {d.B, d.Hq, d.S, d.mlen};
