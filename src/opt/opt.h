@@ -119,6 +119,7 @@ extern const oxrt_opt_pass oxrt_pass_fuse_pad_into_pool;
 extern const oxrt_opt_pass oxrt_pass_fuse_concat_into_reshape;
 extern const oxrt_opt_pass oxrt_pass_fuse_qkv;
 extern const oxrt_opt_pass oxrt_pass_fuse_consecutive_slices;
+extern const oxrt_opt_pass oxrt_pass_fuse_skip_layer_norm;
 
 /* ------------------------------------------------------------ helpers */
 /* Use information of a graph's values. */

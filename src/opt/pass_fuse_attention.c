@@ -12,6 +12,8 @@
  * made it, also through LayerNormalization); dim 2 is the constant H (then the element count fixes D). A mask of rank 4 whose third dim is not
  * proven S (BERT's [B,1,1,T]) is expanded to [B,m,T,T] by Shape -> Gather -> Expand (ORT wants the full S axis);
  * that needs self-attention (q, k, v from one x, so S == T) and is shared between the layers reading that mask.
+ * When q3/k3/v3 are the outputs of Split(Add(x, const b)), that Add is dropped and b becomes the node's projection
+ * bias (input 3), which the kernel applies while it reads Q and writes Y (K's bias cancels in the softmax).
  * Not matched yet: the scale applied to Q and K separately, HuggingFace's Where/Slice causal masks (the mask stays
  * an additive input when it is one Add), packed-QKV MultiHeadAttention inputs, and a mask whose last dim is 1 at run
  * time (oxrt broadcasts it; ONNX Runtime would refuse the saved model).
@@ -240,6 +242,31 @@ typedef struct {
   int mask, expanded;
 } mask_cache;
 
+/* q3, k3, v3 = Split(Add(x, b), last axis) with b a constant float [Cq + Ck + Cv], each output read once (by the
+ * fused node): the Add goes (the Split reads x) and b becomes MultiHeadAttention's projection bias; returns b's id
+ * or -1. */
+static int fold_qkv_bias(oxrt_graph *g, const opt_uses *u, int q3, int k3, int v3, const int64_t *c) {
+  oxrt_node *sp = opt_producer(g, q3);
+  if (!sp || !sp->op_type || *sp->domain || strcmp(sp->op_type, "Split") || sp->n_outputs != 3 ||
+      sp->outputs[0] != q3 || sp->outputs[1] != k3 || sp->outputs[2] != v3 || sp->n_inputs < 1)
+    return -1;
+  for (int i = 0; i < 3; i++)
+    if (u->count[sp->outputs[i]] != 1 || u->pinned[sp->outputs[i]]) return -1;
+  oxrt_node *add = opt_sole_producer(g, u, sp->inputs[0]);
+  if (!opt_is_op(add, "Add", 2)) return -1;
+  for (int side = 0; side < 2; side++) {
+    const oxrt_value *b = opt_const(g, add->inputs[side]);
+    if (!b || b->dtype != OXRT_FLOAT || b->rank != 1 || b->dims[0] != c[0] + c[1] + c[2]) continue;
+    int x = add->inputs[1 - side];
+    if (opt_const(g, x)) return -1;
+    int *ins = sp->inputs; /* the Split's own array: only input 0 changes */
+    ins[0] = x;
+    add->op_type = NULL;
+    return add->inputs[side];
+  }
+  return -1;
+}
+
 static oxrt_status *try_fuse(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, oxrt_node *sm, mask_cache *mc,
                              int *n_mc, bool *changed) {
   if (sm->n_inputs != 1 || sm->n_outputs != 1) return NULL;
@@ -344,8 +371,9 @@ static oxrt_status *try_fuse(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, oxrt
   for (size_t i = 0; i < sizeof gone / sizeof *gone; i++)
     if (gone[i]) m.del[m.n_del++] = gone[i];
   for (int k = 0; k < m.n_del; k++) m.del[k]->op_type = NULL;
-  int ins[6] = {q3, k3, v3, -1, -1, bias};
-  OXRT_TRY(opt_set_inputs(g, out, ins, bias >= 0 ? 6 : 3));
+  int pbias = fold_qkv_bias(g, u, q3, k3, v3, d);
+  int ins[6] = {q3, k3, v3, pbias, -1, bias};
+  OXRT_TRY(opt_set_inputs(g, out, ins, bias >= 0 ? 6 : pbias >= 0 ? 4 : 3));
   out->op_type = "MultiHeadAttention";
   out->domain = "com.microsoft";
   out->n_attrs = 0;
