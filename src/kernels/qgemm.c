@@ -8,10 +8,13 @@
  */
 #include "qgemm.h"
 #include "gemm.h"
+#include "scratch.h"
 #include "../core/value.h"
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define QGEMM_X86 1
@@ -35,37 +38,45 @@ static void qukernel_portable(size_t kg, const void *av, const void *bv, int32_t
     for (int j = 0; j < P_NR; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + s[i][j];
 }
 
-static void qukernel_portable8(size_t kg, const void *av, const void *bv, int32_t *c, size_t ldc, bool acc) {
-  const uint8_t *a = av;
-  const int8_t *b = bv;
-  int32_t s[P_MR][P_NR];
-  memset(s, 0, sizeof s);
-  for (size_t kk = 0; kk < kg; kk++, a += P_MR * 4, b += P_NR * 4)
-    for (int i = 0; i < P_MR; i++)
-      for (int j = 0; j < P_NR; j++)
-        for (int t = 0; t < 4; t++) s[i][j] += (int32_t)a[4 * i + t] * b[4 * j + t];
-  for (int i = 0; i < P_MR; i++)
-    for (int j = 0; j < P_NR; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + s[i][j];
-}
+/* k-group 4 in C; AT / BT: the signedness of A and B bytes */
+#define PORTABLE8(name, AT, BT)                                                                                        \
+  static void name(size_t kg, const void *av, const void *bv, int32_t *c, size_t ldc, bool acc) {                     \
+    const AT *a = av;                                                                                                  \
+    const BT *b = bv;                                                                                                  \
+    int32_t s[P_MR][P_NR];                                                                                             \
+    memset(s, 0, sizeof s);                                                                                            \
+    for (size_t kk = 0; kk < kg; kk++, a += P_MR * 4, b += P_NR * 4)                                                   \
+      for (int i = 0; i < P_MR; i++)                                                                                   \
+        for (int j = 0; j < P_NR; j++)                                                                                 \
+          for (int t = 0; t < 4; t++) s[i][j] += (int32_t)a[4 * i + t] * b[4 * j + t];                                 \
+    for (int i = 0; i < P_MR; i++)                                                                                     \
+      for (int j = 0; j < P_NR; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + s[i][j];                            \
+  }
+PORTABLE8(qukernel_portable8, uint8_t, int8_t)
+PORTABLE8(qukernel_portable8_b, int8_t, uint8_t)
 
 /* ------------------------------------------------------------------ kernel table and choice */
 
 static const oxrt_qkernel g_kernels[OXRT_QK_COUNT] = {
-    {OXRT_QK_PORTABLE, "portable", P_MR, P_NR, 2, qukernel_portable},
-    {OXRT_QK_PORTABLE8, "portable-bytes", P_MR, P_NR, 4, qukernel_portable8},
+    /* id, name, mr, nr, g, run, b_u8, pairs7 */
+    {OXRT_QK_PORTABLE, "portable", P_MR, P_NR, 2, qukernel_portable, false, false},
+    {OXRT_QK_PORTABLE8, "portable-bytes", P_MR, P_NR, 4, qukernel_portable8, false, false},
 #ifdef QGEMM_X86
-    {OXRT_QK_AVX2, "avx2", 5, 16, 2, oxrt_qukernel_avx2},
-    {OXRT_QK_AVXVNNI, "avxvnni", 6, 16, 4, oxrt_qukernel_avxvnni},
-    {OXRT_QK_AVX512, "avx512bw", 12, 32, 2, oxrt_qukernel_avx512},
-    {OXRT_QK_AVX512VNNI, "avx512vnni", 12, 32, 4, oxrt_qukernel_avx512vnni},
+    {OXRT_QK_AVX2, "avx2", 5, 16, 2, oxrt_qukernel_avx2, false, false},
+    {OXRT_QK_AVXVNNI, "avxvnni", 6, 16, 4, oxrt_qukernel_avxvnni, false, false},
+    {OXRT_QK_AVX512, "avx512bw", 12, 32, 2, oxrt_qukernel_avx512, false, false},
+    {OXRT_QK_AVX512VNNI, "avx512vnni", 12, 32, 4, oxrt_qukernel_avx512vnni, false, false},
     {OXRT_QK_AVX2_BYTES_A, "avx2-bytes-a", 4, 16, 4, oxrt_qukernel_avx2_bytes_a, false, true},
     {OXRT_QK_AVX2_BYTES_B, "avx2-bytes-b", 4, 16, 4, oxrt_qukernel_avx2_bytes_b, true, true},
+    {OXRT_QK_AVXVNNI_B, "avxvnni-b", 6, 16, 4, oxrt_qukernel_avxvnni_b, true, false},
+    {OXRT_QK_AVX512VNNI_B, "avx512vnni-b", 12, 32, 4, oxrt_qukernel_avx512vnni_b, true, false},
 #endif
+    [OXRT_QK_PORTABLE8_B] = {OXRT_QK_PORTABLE8_B, "portable-bytes-b", P_MR, P_NR, 4, qukernel_portable8_b, true, false},
 };
 
 const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id) {
   if (id < 0 || id >= OXRT_QK_COUNT || !g_kernels[id].run) return NULL;
-  if (id <= OXRT_QK_PORTABLE8) return &g_kernels[id];
+  if (id <= OXRT_QK_PORTABLE8 || id == OXRT_QK_PORTABLE8_B) return &g_kernels[id];
 #ifdef QGEMM_X86
   /* The float kernels' level (CPU probe and OXRT_ISA cap) decides; VNNI is an extra feature on top. */
   oxrt_isa isa = oxrt_gemm_isa();
@@ -75,12 +86,15 @@ const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id) {
   case OXRT_QK_AVX2_BYTES_A:
   case OXRT_QK_AVX2_BYTES_B: return isa >= OXRT_ISA_AVX2 ? &g_kernels[id] : NULL;
 #if defined(__clang__) && __clang_major__ < 16 /* older clang does not know the "avxvnni" feature name */
-  case OXRT_QK_AVXVNNI: return NULL;
+  case OXRT_QK_AVXVNNI:
+  case OXRT_QK_AVXVNNI_B: return NULL;
 #else
-  case OXRT_QK_AVXVNNI: return isa >= OXRT_ISA_AVX2 && __builtin_cpu_supports("avxvnni") ? &g_kernels[id] : NULL;
+  case OXRT_QK_AVXVNNI:
+  case OXRT_QK_AVXVNNI_B: return isa >= OXRT_ISA_AVX2 && __builtin_cpu_supports("avxvnni") ? &g_kernels[id] : NULL;
 #endif
   case OXRT_QK_AVX512: return isa >= OXRT_ISA_AVX512 && __builtin_cpu_supports("avx512bw") ? &g_kernels[id] : NULL;
   case OXRT_QK_AVX512VNNI:
+  case OXRT_QK_AVX512VNNI_B:
     return isa >= OXRT_ISA_AVX512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni")
                ? &g_kernels[id]
                : NULL;
@@ -179,10 +193,10 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
   }
   int32_t shift = q_shift(kern, is_a, m->is_signed);
   uint8_t *d = dst;
-  if (m->rs == 1) { /* rows adjacent (a B block, an im2col fill): bytes gathered four at a time, re-centred by
-                     * flipping the top bit; rows past kc read as zero */
-    uint32_t flip = shift ? 0x80808080u : 0;
-    bool to_u8 = is_a != kern->b_u8;
+  uint32_t flip = shift ? 0x80808080u : 0;
+  bool to_u8 = is_a != kern->b_u8;
+  if (m->rs == 1) { /* rows adjacent (a B block, an im2col fill): four source rows interleaved into k-groups,
+                     * re-centred by flipping the top bit; rows past kc read as zero */
     static const uint8_t zeros[64] = {0};
     for (size_t kk = 0; kk < kgc; kk++, d += r * 4) {
       const uint8_t *src[4];
@@ -193,18 +207,52 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
         if (k < kc) mask |= 0xffu << (8 * t);
       }
       uint32_t *d32 = (uint32_t *)(void *)d;
-      for (size_t i = 0; i < r_eff; i++) {
+      size_t i = 0;
+#ifdef __SSE2__
+      if (!sums) { /* 16 columns at a time: two rounds of byte / word unpacking make the groups */
+        __m128i fl = _mm_set1_epi32((int)flip), z = _mm_setzero_si128();
+        for (; i + 16 <= r_eff; i += 16) {
+          __m128i v[4];
+          for (int t = 0; t < 4; t++) v[t] = src[t] ? _mm_loadu_si128((const __m128i *)(src[t] + i)) : z;
+          __m128i ab0 = _mm_unpacklo_epi8(v[0], v[1]), ab1 = _mm_unpackhi_epi8(v[0], v[1]);
+          __m128i cd0 = _mm_unpacklo_epi8(v[2], v[3]), cd1 = _mm_unpackhi_epi8(v[2], v[3]);
+          __m128i fm = _mm_and_si128(fl, _mm_set1_epi32((int)mask)); /* padding rows stay zero */
+          _mm_storeu_si128((__m128i *)(d32 + i), _mm_xor_si128(_mm_unpacklo_epi16(ab0, cd0), fm));
+          _mm_storeu_si128((__m128i *)(d32 + i + 4), _mm_xor_si128(_mm_unpackhi_epi16(ab0, cd0), fm));
+          _mm_storeu_si128((__m128i *)(d32 + i + 8), _mm_xor_si128(_mm_unpacklo_epi16(ab1, cd1), fm));
+          _mm_storeu_si128((__m128i *)(d32 + i + 12), _mm_xor_si128(_mm_unpackhi_epi16(ab1, cd1), fm));
+        }
+      }
+#endif
+      for (; i < r_eff; i++) {
         uint32_t w = 0;
         for (size_t t = 0; t < 4; t++) w |= (uint32_t)(src[t] ? src[t][i] : zeros[0]) << (8 * t);
         w = (w ^ flip) & mask;
         d32[i] = w;
+        if (!sums) continue;
         if (to_u8)
           sums[i] += (int32_t)(w & 0xff) + (int32_t)((w >> 8) & 0xff) + (int32_t)((w >> 16) & 0xff) + (int32_t)(w >> 24);
         else
           sums[i] += (int8_t)(w & 0xff) + (int8_t)((w >> 8) & 0xff) + (int8_t)((w >> 16) & 0xff) + (int8_t)(w >> 24);
       }
-      for (size_t i = r_eff; i < r; i++) d32[i] = 0;
+      for (i = r_eff; i < r; i++) d32[i] = 0;
     }
+    return;
+  }
+  if (m->ks == 1 && sums) { /* k adjacent (activations as A, weight rows): each group is four bytes of a row */
+    for (size_t i = 0; i < r_eff; i++) {
+      const uint8_t *row = (const uint8_t *)m->data + (r0 + i) * m->rs + k0;
+      int32_t sum = 0;
+      for (size_t kk = 0; kk < kgc; kk++) {
+        uint8_t q[4];
+        for (size_t t = 0; t < 4; t++) q[t] = kk * 4 + t < kc ? (uint8_t)(row[kk * 4 + t] ^ (flip & 0xff)) : 0;
+        memcpy(d + (kk * r + i) * 4, q, 4);
+        if (to_u8) sum += q[0] + q[1] + q[2] + q[3];
+        else sum += (int8_t)q[0] + (int8_t)q[1] + (int8_t)q[2] + (int8_t)q[3];
+      }
+      sums[i] += sum;
+    }
+    for (size_t kk = 0; kk < kgc; kk++) memset(d + (kk * r + r_eff) * 4, 0, (r - r_eff) * 4);
     return;
   }
   for (size_t kk = 0; kk < kgc; kk++, d += r * 4)
@@ -217,7 +265,7 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
       for (size_t i = 0; i < r_eff; i++) {
         int32_t v = q_elem(m, r0 + i, k0 + k) + shift;
         d[4 * i + t] = (uint8_t)v;
-        sums[i] += v;
+        if (sums) sums[i] += v;
       }
       for (size_t i = r_eff; i < r; i++) d[4 * i + t] = 0;
     }
@@ -272,6 +320,11 @@ static bool pairs_fit(const oxrt_qpack *p) {
 
 bool oxrt_qpack_make_weight(bool is_a, size_t rows, size_t K, const oxrt_qmat *src, oxrt_qpack *out) {
   const oxrt_qkernel *best = oxrt_qgemm_kernel();
+  if (is_a && (best->id == OXRT_QK_AVX512VNNI || best->id == OXRT_QK_AVXVNNI)) {
+    oxrt_qkernel_id bid = best->id == OXRT_QK_AVX512VNNI ? OXRT_QK_AVX512VNNI_B : OXRT_QK_AVXVNNI_B;
+    const oxrt_qkernel *b = oxrt_qgemm_kernel_at(bid);
+    if (b) best = b;
+  }
   if (best->id == OXRT_QK_AVX2) {
     const oxrt_qkernel *bytes = oxrt_qgemm_kernel_at(is_a ? OXRT_QK_AVX2_BYTES_B : OXRT_QK_AVX2_BYTES_A);
     if (bytes && oxrt_qpack_make(bytes, is_a, rows, K, src, out)) {
@@ -280,44 +333,6 @@ bool oxrt_qpack_make_weight(bool is_a, size_t rows, size_t K, const oxrt_qmat *s
     }
   }
   return oxrt_qpack_make(best, is_a, rows, K, src, out);
-}
-
-/* ------------------------------------------------------------------ scratch */
-
-/* Per-thread scratch kept between calls: fresh blocks of a few 100 KiB per call would cost page faults
- * every time. Freed when the thread exits. */
-static pthread_key_t g_key;
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static bool g_key_ok;
-typedef struct {
-  size_t cap;
-  void *p;
-} q_scratch;
-static void q_scratch_free(void *v) {
-  q_scratch *s = v;
-  if (s) oxrt_aligned_free(s->p);
-  free(s);
-}
-static void q_key_init(void) { g_key_ok = pthread_key_create(&g_key, q_scratch_free) == 0; }
-
-static void *q_scratch_get(size_t n) {
-  pthread_once(&g_once, q_key_init);
-  if (!g_key_ok) return NULL;
-  q_scratch *s = pthread_getspecific(g_key);
-  if (!s) {
-    if (!(s = calloc(1, sizeof *s))) return NULL;
-    if (pthread_setspecific(g_key, s) != 0) {
-      free(s);
-      return NULL;
-    }
-  }
-  if (s->cap < n) {
-    oxrt_aligned_free(s->p);
-    s->cap = 0;
-    if (!(s->p = oxrt_aligned_alloc(n))) return NULL;
-    s->cap = n;
-  }
-  return s->p;
 }
 
 /* ------------------------------------------------------------------ output stage */
@@ -407,6 +422,11 @@ Q_VEC static void store_row(const q_store *st, size_t i, size_t ti, size_t j0, s
   }
 }
 
+void oxrt_qgemm_store(const oxrt_qgemm_out *o, size_t i, size_t j0, size_t n, int32_t *s) {
+  q_store st = {.o = o};
+  store_row(&st, i, 0, j0, n, s);
+}
+
 /* ------------------------------------------------------------------ driver */
 
 #define Q_KC 256 /* k values per block */
@@ -418,6 +438,7 @@ typedef struct {
   const oxrt_qkernel *k;
   const oxrt_qpack *ap, *bp;
   size_t mc, nc, tiles_n;
+  bool need_cb; /* k-group 4 with B filled: some row of A has a packed zero point, so B's column sums count */
   int failed;
 } q_plan;
 
@@ -430,7 +451,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   /* scratch: sums [mc][nc] int32, B block [KC/G][nc][G], raw B [KC][nc], column sums and zero points [nc] */
   size_t acc_b = pl->mc * pl->nc * 4, bblk_b = fill ? (Q_KC / G) * pl->nc * G * es : 0, raw_b = fill ? Q_KC * pl->nc : 0;
   size_t col_b = 2 * pl->nc * 4 + 64 * 4;
-  uint8_t *scr = q_scratch_get(acc_b + bblk_b + raw_b + col_b + 64 * 4);
+  uint8_t *scr = oxrt_scratch_get(OXRT_SCRATCH_QGEMM, acc_b + bblk_b + raw_b + col_b + 64 * 4);
   if (!scr) {
     __atomic_store_n(&pl->failed, 1, __ATOMIC_RELAXED);
     return;
@@ -453,7 +474,8 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
         if (rm.zp && rm.zp_per_row) rm.zp += j_beg;
         for (size_t q = 0; q < n_panels; q++) {
           size_t c0 = q * nr, n_eff = n_cols - c0 < nr ? n_cols - c0 : nr;
-          pack_panel(k, false, &rm, c0, n_eff, 0, kc, nr, bblk + q * kgc * nr * G * es, g4 ? cb + c0 : NULL);
+          pack_panel(k, false, &rm, c0, n_eff, 0, kc, nr, bblk + q * kgc * nr * G * es,
+                     pl->need_cb ? cb + c0 : NULL);
         }
       }
       for (size_t q = 0; q < n_panels; q++) {
@@ -497,6 +519,7 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
   if (ok && (ap->kern != k || (bp && bp->kern != k))) ok = false; /* packed for another kernel: caller's bug */
   if (ok) {
     q_plan pl = {.g = g, .k = k, .ap = ap, .bp = bp};
+    for (size_t i = 0; k->g == 4 && !bp && i < g->M && !pl.need_cb; i++) pl.need_cb = ap->zp[i] != 0;
     pl.nc = Q_NC;
     pl.mc = (Q_MC / k->mr) * k->mr;
     size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;

@@ -49,6 +49,11 @@ static void check_kernel(const oxrt_qkernel *kern, oxrt_threadpool *pool, int *b
     }
     int32_t *za = malloc(sizeof(int32_t) * M), *zb = malloc(sizeof(int32_t) * N), *bias = malloc(sizeof(int32_t) * (M + N));
     for (size_t i = 0; i < M; i++) za[i] = as ? (int32_t)(qrnd() % 256) - 128 : (int32_t)(qrnd() % 256);
+    /* A already in the kernel's A type with zero point 0: B's column sums are skipped (symmetric conv weights) */
+    if (t % 5 == 1 && kern->g == 4 && !kern->pairs7) {
+      as = kern->b_u8;
+      memset(za, 0, sizeof(int32_t) * M);
+    }
     for (size_t i = 0; i < N; i++) zb[i] = bs ? (int32_t)(qrnd() % 256) - 128 : (int32_t)(qrnd() % 256);
     for (size_t i = 0; i < M + N; i++) bias[i] = (int32_t)(qrnd() % 20001) - 10000;
     float *scale = malloc(sizeof(float) * (M + N)), *fbias = malloc(sizeof(float) * (M + N));
@@ -128,6 +133,16 @@ void test_kernel_qgemm_random(void) {
     CHECK(oxrt_qpack_make_weight(false, 4, 16, &m8, &p8) && p8.kern->id == OXRT_QK_AVX2);
     oxrt_qpack_free(&p7);
     oxrt_qpack_free(&p8);
+  }
+  /* Weights as A (convolution) go to the B-unsigned variant of a VNNI kernel. */
+  oxrt_qkernel_id bid = oxrt_qgemm_kernel()->id;
+  if (bid == OXRT_QK_AVX512VNNI || bid == OXRT_QK_AVXVNNI) {
+    int8_t w[64];
+    for (int i = 0; i < 64; i++) w[i] = (int8_t)(i * 37);
+    oxrt_qmat m = {w, true, 16, 1, NULL, false};
+    oxrt_qpack p;
+    CHECK(oxrt_qpack_make_weight(true, 4, 16, &m, &p) && p.kern->b_u8 && p.kern->g == 4);
+    oxrt_qpack_free(&p);
   }
   /* The process-wide choice is one of the runnable kernels and follows the float kernels' ISA cap. */
   const oxrt_qkernel *best = oxrt_qgemm_kernel();

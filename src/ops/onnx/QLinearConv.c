@@ -4,6 +4,7 @@
  * ONNX Runtime); constant weights are packed once per session. Geometry attributes as Conv. */
 #include "conv_util.h"
 #include "qlinear_util.h"
+#include "../../kernels/qdwconv.h"
 
 static oxrt_status *qconv_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 3), *yz = oxrt_input(ctx, 7), *b = oxrt_input(ctx, 8);
@@ -38,13 +39,20 @@ static oxrt_status *qconv_run(oxrt_kernel_ctx *ctx) {
   if (!st && !(mult = malloc(sizeof(float) * s.M))) st = OXRT_OOM();
   if (!st) {
     for (size_t m = 0; m < s.M; m++) mult[m] = xs[0] * ws[m] / ys[0];
-    ql_make_arg arg = {&s, w, wz, wzp, wz && wz->count > 1 ? s.M : 1, 0, 0, false};
-    const ql_item *it = ql_weight(ctx, 3, 5, &arg, &tmp);
+    size_t nwz = wz && wz->count > 1 ? s.M : 1;
     oxrt_qgemm_out o = {.kind = yt == OXRT_INT8 ? OXRT_QOUT_S8 : OXRT_QOUT_U8, .per_row = true,
                         .bias = b ? b->data : NULL, .scale = mult, .n_scale = s.M, .zp = yzp[0],
                         .lo = yt == OXRT_INT8 ? -128 : 0, .hi = yt == OXRT_INT8 ? 127 : 255};
-    if (!it || !oxrt_qconv_run(&s, x->data, x->dtype == OXRT_INT8, xzp[0], &it->wp, &o, y->data, 1, ctx->pool))
-      st = OXRT_OOM();
+    if (oxrt_qdwconv_ok(&s)) { /* depthwise: one row per channel would starve the GEMM */
+      if (!oxrt_qdwconv_run(&s, x->data, x->dtype == OXRT_INT8, xzp[0], w->data, w->dtype == OXRT_INT8, wzp, nwz, &o,
+                            y->data, 1, ctx->pool))
+        st = OXRT_OOM();
+    } else {
+      ql_make_arg arg = {&s, w, wz, wzp, nwz, 0, 0, false};
+      const ql_item *it = ql_weight(ctx, 3, 5, &arg, &tmp);
+      if (!it || !oxrt_qconv_run(&s, x->data, x->dtype == OXRT_INT8, xzp[0], &it->wp, &o, y->data, 1, ctx->pool))
+        st = OXRT_OOM();
+    }
   }
   ql_item_free(tmp);
   free(xzp), free(wzp), free(yzp), free(xs), free(ws), free(ys), free(mult);
