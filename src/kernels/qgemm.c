@@ -123,8 +123,13 @@ const oxrt_qkernel *oxrt_qgemm_kernel(void) {
 
 /* ------------------------------------------------------------------ packing */
 
+/* Start of k-row k (rs == 1 sources) */
+static inline const uint8_t *q_krow(const oxrt_qmat *m, size_t k) {
+  return m->kp ? m->kp[k] : (const uint8_t *)m->data + k * m->ks;
+}
+
 static inline int32_t q_elem(const oxrt_qmat *m, size_t r, size_t k) {
-  const uint8_t *p = (const uint8_t *)m->data + r * m->rs + k * m->ks;
+  const uint8_t *p = m->kp ? m->kp[k] + r : (const uint8_t *)m->data + r * m->rs + k * m->ks;
   return m->is_signed ? (int32_t)(int8_t)*p : (int32_t)*p;
 }
 
@@ -147,7 +152,8 @@ static inline int32_t q_shift(const oxrt_qkernel *k, bool is_a, bool is_signed) 
     const T *src = (const T *)m->data;                                                                                 \
     if (m->rs == 1) {                                                                                                  \
       for (size_t kk = 0; kk < kgc; kk++, d += r * 2) {                                                                \
-        const T *s0 = src + (k0 + 2 * kk) * m->ks + r0, *s1 = s0 + m->ks;                                              \
+        const T *s0 = (const T *)(const void *)q_krow(m, k0 + 2 * kk) + r0;                                            \
+        const T *s1 = 2 * kk + 1 < kc ? (const T *)(const void *)q_krow(m, k0 + 2 * kk + 1) + r0 : s0;                \
         if (2 * kk + 1 < kc)                                                                                           \
           for (size_t i = 0; i < r_eff; i++) d[2 * i] = (int16_t)(s0[i] - z), d[2 * i + 1] = (int16_t)(s1[i] - z);   \
         else                                                                                                           \
@@ -203,7 +209,7 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
       uint32_t mask = 0;
       for (size_t t = 0; t < 4; t++) {
         size_t k = kk * 4 + t;
-        src[t] = k < kc ? (const uint8_t *)m->data + (k0 + k) * m->ks + r0 : NULL;
+        src[t] = k < kc ? q_krow(m, k0 + k) + r0 : NULL;
         if (k < kc) mask |= 0xffu << (8 * t);
       }
       uint32_t *d32 = (uint32_t *)(void *)d;
@@ -357,15 +363,17 @@ typedef struct {
   const int32_t *cb, *zb; /* per column of the tile */
 } q_store;
 
+/* Zero-point corrections of k-group 4 sums (tile row ti, n columns). */
+Q_VEC static void correct_row(const q_store *st, size_t ti, size_t n, int32_t *restrict s) {
+  uint32_t zai = (uint32_t)st->za[ti], rai = (uint32_t)st->ra[ti], kz = (uint32_t)st->K * zai;
+  for (size_t j = 0; j < n; j++)
+    s[j] = (int32_t)((uint32_t)s[j] - zai * (uint32_t)st->cb[j] - (uint32_t)st->zb[j] * rai + kz * (uint32_t)st->zb[j]);
+}
+
 /* Output stage of row i (global), columns [j0, j0+n) of sums s[0..n). */
 Q_VEC static void store_row(const q_store *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *restrict s) {
   const oxrt_qgemm_out *o = st->o;
-  if (st->corr) {
-    uint32_t zai = (uint32_t)st->za[ti], rai = (uint32_t)st->ra[ti], kz = (uint32_t)st->K * zai;
-    for (size_t j = 0; j < n; j++)
-      s[j] = (int32_t)((uint32_t)s[j] - zai * (uint32_t)st->cb[j] - (uint32_t)st->zb[j] * rai +
-                       kz * (uint32_t)st->zb[j]);
-  }
+  if (st->corr) correct_row(st, ti, n, s);
   if (o->bias) {
     if (o->per_row) {
       int32_t b = o->bias[i];
@@ -468,13 +476,19 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
     for (size_t p0 = 0; p0 < K; p0 += Q_KC) {
       size_t kc = K - p0 < Q_KC ? K - p0 : Q_KC, kgc = (kc + G - 1) / G, g0 = p0 / G;
       if (fill) {
-        g->bfill(g->bctx, p0, kc, j_beg, n_cols, raw, n_cols);
         oxrt_qmat rm = g->b;
-        rm.data = raw, rm.rs = 1, rm.ks = n_cols;
-        if (rm.zp && rm.zp_per_row) rm.zp += j_beg;
+        size_t r_off = 0;
+        if (rm.kp) { /* k-rows in place: packed straight from them */
+          rm.kp += p0;
+          r_off = j_beg;
+        } else {
+          g->bfill(g->bctx, p0, kc, j_beg, n_cols, raw, n_cols);
+          rm.data = raw, rm.rs = 1, rm.ks = n_cols;
+          if (rm.zp && rm.zp_per_row) rm.zp += j_beg;
+        }
         for (size_t q = 0; q < n_panels; q++) {
           size_t c0 = q * nr, n_eff = n_cols - c0 < nr ? n_cols - c0 : nr;
-          pack_panel(k, false, &rm, c0, n_eff, 0, kc, nr, bblk + q * kgc * nr * G * es,
+          pack_panel(k, false, &rm, r_off + c0, n_eff, 0, kc, nr, bblk + q * kgc * nr * G * es,
                      pl->need_cb ? cb + c0 : NULL);
         }
       }
@@ -498,7 +512,25 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       }
       st.ra = pl->ap->sums + i_beg, st.za = pl->ap->zp + i_beg;
     }
-    for (size_t i = i_beg; i < i_end; i++) store_row(&st, i, i - i_beg, j_beg, n_cols, acc + (i - i_beg) * ldacc);
+    const oxrt_qcols cols = g->out.cols;
+    for (size_t i = i_beg; i < i_end; i++) {
+      int32_t *s = acc + (i - i_beg) * ldacc;
+      if (!cols.seg) {
+        store_row(&st, i, i - i_beg, j_beg, n_cols, s);
+        continue;
+      }
+      if (st.corr) correct_row(&st, i - i_beg, n_cols, s);
+      q_store plain = st;
+      plain.corr = false;
+      for (size_t j = j_beg; j < j_end;) { /* the kept part of each segment */
+        size_t in_seg = j % cols.seg, seg_end = j - in_seg + cols.seg, stop = seg_end < j_end ? seg_end : j_end;
+        if (in_seg < cols.keep) {
+          size_t n = (cols.keep < stop - j + in_seg ? cols.keep - in_seg : stop - j);
+          store_row(&plain, i, i - i_beg, (j / cols.seg) * cols.keep + in_seg, n, s + (j - j_beg));
+        }
+        j = stop;
+      }
+    }
   }
 }
 
@@ -512,7 +544,7 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
     ok = oxrt_qpack_make(k, true, g->M, g->K, &g->a, &apk);
     ap = &apk;
   }
-  if (ok && !bp && !g->bfill) {
+  if (ok && !bp && !g->bfill && !g->b.kp) {
     ok = oxrt_qpack_make(k, false, g->N, g->K, &g->b, &bpk);
     bp = &bpk;
   }

@@ -79,6 +79,7 @@ typedef struct oxrt_qmat {
   size_t rs, ks;
   const int32_t *zp;
   bool zp_per_row;
+  const uint8_t *const *kp; /* B only, with rs == 1: k-row k starts at kp[k] instead of data + k * ks (NULL: no) */
 } oxrt_qmat;
 
 /* One operand packed for a kernel: panels of r rows (r = kernel mr for A, nr for B) over all K. */
@@ -105,6 +106,12 @@ bool oxrt_qpack_make_weight(bool is_a, size_t rows, size_t K, const oxrt_qmat *s
  * are in B's own type and zero point (padding holds the zero point). */
 typedef void (*oxrt_qbfill)(const void *ctx, size_t k0, size_t kc, size_t j0, size_t n, uint8_t *dst, size_t ld);
 
+/* Column j of the product lands at output column (j / seg) * keep + j % seg, and only when j % seg < keep
+ * (seg 0: column j at j). A convolution computed over a padded row pitch drops its pad columns this way. */
+typedef struct oxrt_qcols {
+  size_t seg, keep;
+} oxrt_qcols;
+
 typedef enum oxrt_qout_kind { OXRT_QOUT_I32 = 0, OXRT_QOUT_F32, OXRT_QOUT_U8, OXRT_QOUT_S8 } oxrt_qout_kind;
 
 /* What becomes of sum s at (i, j); vectors are indexed by row i when per_row, else by column j:
@@ -121,6 +128,7 @@ typedef struct oxrt_qgemm_out {
   size_t n_scale;
   const float *fbias; /* F32 only; NULL: none */
   int32_t zp, lo, hi; /* U8 / S8 (lo, hi inside the type's range; a fused Relu raises lo to zp) */
+  oxrt_qcols cols;    /* per_row only */
 } oxrt_qgemm_out;
 
 /* The output stage alone: row i, columns [j0, j0+n) of `out` from the exact sums s[0..n) (s is overwritten).

@@ -1,5 +1,6 @@
 /* qgemm_conv.c - 8-bit convolution: implicit im2col into the 8-bit GEMM (see qgemm_conv.h). */
 #include "qgemm_conv.h"
+#include "scratch.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ bool oxrt_qconv_pack(const oxrt_conv_shape *s, const void *w, bool w_signed, con
   if (!out->g) return false;
   for (size_t g = 0; g < s->group; g++) {
     const int32_t *zp = wzp ? (n_wzp == 1 ? wzp : wzp + g * out->Mg) : NULL;
-    oxrt_qmat m = {(const uint8_t *)w + g * out->Mg * out->Kg, w_signed, out->Kg, 1, zp, n_wzp != 1};
+    oxrt_qmat m = {(const uint8_t *)w + g * out->Mg * out->Kg, w_signed, out->Kg, 1, zp, n_wzp != 1, NULL};
     if (!oxrt_qpack_make_weight(true, out->Mg, out->Kg, &m, &out->g[g])) {
       oxrt_qconv_wpack_free(out);
       return false;
@@ -108,8 +109,62 @@ static void qconv_fill(const void *ctx, size_t k0, size_t kc, size_t j0, size_t 
   }
 }
 
+/* Stride 1 (any dilation, 1-D or 2-D, pads >= 0): the input copied once into a zero-point-padded plane of pitch
+ * PW = OW + (KW-1)*dw, so the im2col row of tap (c, kh, kw) is that plane shifted by kh*dh*PW + kw*dw: the GEMM packs
+ * its B panels straight from those k-row pointers (no im2col), computing PW - OW pad columns per output row that the
+ * output stage drops (oxrt_qcols). Worth it while the pad columns stay a small share. */
+static bool shifted_ok(const oxrt_conv_shape *s) {
+  if (s->nd < 1 || s->nd > 2) return false;
+  for (int d = 0; d < s->nd; d++)
+    if (s->stride[d] != 1 || s->pad[d] < 0) return false;
+  int64_t OW = s->out[s->nd - 1], PW = OW + (s->k[s->nd - 1] - 1) * s->dil[s->nd - 1];
+  return OW > 0 && PW * 2 <= OW * 3;
+}
+
+static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp,
+                          const oxrt_qconv_wpack *wp, const oxrt_qgemm_out *out, void *y, size_t y_esize,
+                          oxrt_threadpool *pool) {
+  bool two = s->nd == 2;
+  size_t Cg = s->C / s->group, KH = two ? (size_t)s->k[0] : 1, KW = (size_t)s->k[s->nd - 1];
+  size_t dh = two ? (size_t)s->dil[0] : 1, dw = (size_t)s->dil[s->nd - 1];
+  size_t IH = two ? (size_t)s->in[0] : 1, IW = (size_t)s->in[s->nd - 1], OH = two ? (size_t)s->out[0] : 1;
+  size_t OW = (size_t)s->out[s->nd - 1], pt = two ? (size_t)s->pad[0] : 0, pl = (size_t)s->pad[s->nd - 1];
+  size_t PH = OH + (KH - 1) * dh, PW = OW + (KW - 1) * dw, plane = PH * PW, slack = (KW - 1) * dw + 64;
+  size_t in_size = IH * IW, out_size = OH * OW, K = Cg * KH * KW;
+  size_t kp_bytes = (K * sizeof(uint8_t *) + 63) / 64 * 64;
+  uint8_t *buf = oxrt_scratch_get(OXRT_SCRATCH_QCONV, kp_bytes + Cg * plane + slack);
+  if (!buf) return false;
+  const uint8_t **kp = (const uint8_t **)(void *)buf;
+  uint8_t *xp = buf + kp_bytes;
+  size_t rows = IH < PH - pt ? IH : PH - pt, cols = IW < PW - pl ? IW : PW - pl; /* input inside the plane */
+  for (size_t c = 0; c < Cg; c++)
+    for (size_t kh = 0; kh < KH; kh++)
+      for (size_t kw = 0; kw < KW; kw++) kp[(c * KH + kh) * KW + kw] = xp + c * plane + kh * dh * PW + kw * dw;
+  for (size_t n = 0; n < s->N; n++)
+    for (size_t g = 0; g < s->group; g++) {
+      const uint8_t *xg = (const uint8_t *)x + (n * s->C + g * Cg) * in_size;
+      memset(xp, (uint8_t)x_zp, Cg * plane + slack);
+      for (size_t c = 0; c < Cg; c++)
+        for (size_t r = 0; r < rows; r++) memcpy(xp + c * plane + (pt + r) * PW + pl, xg + c * in_size + r * IW, cols);
+      int32_t zp = x_zp;
+      oxrt_qgemm_ex ge = {.M = wp->Mg, .N = OH * PW, .K = K, .ap = &wp->g[g], .out = *out};
+      ge.b = (oxrt_qmat){xp, x_signed, 1, 0, &zp, false, kp};
+      size_t m0 = g * wp->Mg;
+      ge.out.C = (uint8_t *)y + (n * s->M + m0) * out_size * y_esize;
+      ge.out.ldc = out_size;
+      ge.out.cols = (oxrt_qcols){PW, OW};
+      if (ge.out.bias) ge.out.bias += m0;
+      if (ge.out.scale && ge.out.n_scale != 1) ge.out.scale += m0;
+      if (ge.out.fbias) ge.out.fbias += m0;
+      if (!oxrt_qgemm_run(&ge, pool)) return false;
+    }
+  return true;
+}
+
 bool oxrt_qconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp, const oxrt_qconv_wpack *wp,
                     const oxrt_qgemm_out *out, void *y, size_t y_esize, oxrt_threadpool *pool) {
+  if (out->per_row && shifted_ok(s) && wp->Kg == (s->C / s->group) * kprod_of(s))
+    return qconv_shifted(s, x, x_signed, x_zp, wp, out, y, y_esize, pool);
   size_t in_size = 1, out_size = 1, Cg = s->C / s->group;
   for (int d = 0; d < s->nd; d++) in_size *= (size_t)s->in[d], out_size *= (size_t)s->out[d];
   for (size_t n = 0; n < s->N; n++)
@@ -118,7 +173,7 @@ bool oxrt_qconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, int3
                      out_size};
       int32_t zp = x_zp;
       oxrt_qgemm_ex ge = {.M = wp->Mg, .N = out_size, .K = wp->Kg, .ap = &wp->g[g], .bfill = qconv_fill, .bctx = &f,
-                          .b = {NULL, x_signed, 1, 0, &zp, false}, .out = *out};
+                          .b = {NULL, x_signed, 1, 0, &zp, false, NULL}, .out = *out};
       size_t m0 = g * wp->Mg;
       ge.out.C = (uint8_t *)y + (n * s->M + m0) * out_size * y_esize;
       ge.out.ldc = out_size;

@@ -60,7 +60,7 @@ static void check_kernel(const oxrt_qkernel *kern, oxrt_threadpool *pool, int *b
     for (size_t i = 0; i < M + N; i++) scale[i] = 1e-5f * (float)(1 + qrnd() % 1000), fbias[i] = (float)(qrnd() % 100) - 50;
     size_t es = kind == OXRT_QOUT_I32 || kind == OXRT_QOUT_F32 ? 4 : 1, ldc = N + (size_t)(t % 3);
     uint8_t *C = malloc(es * M * ldc);
-    oxrt_qmat am = {A, as, K, 1, za, zrow}, bm = {B, bs, 1, N, zb, zcol};
+    oxrt_qmat am = {A, as, K, 1, za, zrow, NULL}, bm = {B, bs, 1, N, zb, zcol, NULL};
     oxrt_qpack ap = {0}, bp = {0};
     if (packa) CHECK(oxrt_qpack_make(kern, true, M, K, &am, &ap));
     if (bmode == 0) CHECK(oxrt_qpack_make(kern, false, N, K, &bm, &bp));
@@ -127,7 +127,7 @@ void test_kernel_qgemm_random(void) {
   if (oxrt_qgemm_kernel()->id == OXRT_QK_AVX2) {
     int8_t w7[64], w8[64];
     for (int i = 0; i < 64; i++) w7[i] = (int8_t)(i % 2 ? -64 : 63), w8[i] = (int8_t)(i % 2 ? -65 : 64);
-    oxrt_qmat m7 = {w7, true, 16, 1, NULL, false}, m8 = {w8, true, 16, 1, NULL, false};
+    oxrt_qmat m7 = {w7, true, 16, 1, NULL, false, NULL}, m8 = {w8, true, 16, 1, NULL, false, NULL};
     oxrt_qpack p7, p8;
     CHECK(oxrt_qpack_make_weight(true, 4, 16, &m7, &p7) && p7.kern->id == OXRT_QK_AVX2_BYTES_B);
     CHECK(oxrt_qpack_make_weight(false, 4, 16, &m8, &p8) && p8.kern->id == OXRT_QK_AVX2);
@@ -139,7 +139,7 @@ void test_kernel_qgemm_random(void) {
   if (bid == OXRT_QK_AVX512VNNI || bid == OXRT_QK_AVXVNNI) {
     int8_t w[64];
     for (int i = 0; i < 64; i++) w[i] = (int8_t)(i * 37);
-    oxrt_qmat m = {w, true, 16, 1, NULL, false};
+    oxrt_qmat m = {w, true, 16, 1, NULL, false, NULL};
     oxrt_qpack p;
     CHECK(oxrt_qpack_make_weight(true, 4, 16, &m, &p) && p.kern->b_u8 && p.kern->g == 4);
     oxrt_qpack_free(&p);
