@@ -411,23 +411,25 @@ Q_VEC static void store_row(const q_store *st, size_t i, size_t ti, size_t j0, s
   float lo = (float)(o->lo - o->zp), hi = (float)(o->hi - o->zp);
   int32_t zp = o->zp;
   /* ORT's order: scale, clamp to the output range shifted by the zero point, round, add the zero point. */
+  /* one loop per case, so each vectorizes: a scale vector or one scale, uint8 or int8 */
+#define Q_REQUANT(T, SC)                                                                                               \
+  do {                                                                                                                 \
+    T *restrict y = (T *)o->C + i * o->ldc + j0;                                                                       \
+    for (size_t j = 0; j < n; j++) {                                                                                   \
+      float v = (float)s[j] * (SC);                                                                                    \
+      v = v > lo ? v : lo;                                                                                             \
+      v = v < hi ? v : hi;                                                                                             \
+      y[j] = (T)((int32_t)q_rint(v) + zp);                                                                             \
+    }                                                                                                                  \
+  } while (0)
   if (o->kind == OXRT_QOUT_U8) {
-    uint8_t *restrict y = (uint8_t *)o->C + i * o->ldc + j0;
-    for (size_t j = 0; j < n; j++) {
-      float v = (float)s[j] * (vec ? scv[j] : sc);
-      v = v > lo ? v : lo;
-      v = v < hi ? v : hi;
-      y[j] = (uint8_t)((int32_t)q_rint(v) + zp);
-    }
+    if (vec) Q_REQUANT(uint8_t, scv[j]);
+    else Q_REQUANT(uint8_t, sc);
   } else {
-    int8_t *restrict y = (int8_t *)o->C + i * o->ldc + j0;
-    for (size_t j = 0; j < n; j++) {
-      float v = (float)s[j] * (vec ? scv[j] : sc);
-      v = v > lo ? v : lo;
-      v = v < hi ? v : hi;
-      y[j] = (int8_t)((int32_t)q_rint(v) + zp);
-    }
+    if (vec) Q_REQUANT(int8_t, scv[j]);
+    else Q_REQUANT(int8_t, sc);
   }
+#undef Q_REQUANT
 }
 
 void oxrt_qgemm_store(const oxrt_qgemm_out *o, size_t i, size_t j0, size_t n, int32_t *s) {
