@@ -343,98 +343,23 @@ bool oxrt_qpack_make_weight(bool is_a, size_t rows, size_t K, const oxrt_qmat *s
 
 /* ------------------------------------------------------------------ output stage */
 
-#if defined(__GNUC__) && !defined(__clang__)
-#define Q_VEC __attribute__((optimize("tree-vectorize")))
-#else
-#define Q_VEC
+#define QS_NAME(x) x##_portable
+#define QS_EXPORT static
+#include "qgemm_store_body.h"
+
+/* The output stage at the float kernels' level (the vector width of the store loops). */
+static oxrt_qstore_fn store_fn(void) {
+#ifdef QGEMM_X86
+  oxrt_isa isa = oxrt_gemm_isa();
+  if (isa >= OXRT_ISA_AVX512) return oxrt_qstore_row_avx512;
+  if (isa >= OXRT_ISA_AVX2) return oxrt_qstore_row_avx2;
 #endif
-
-/* Round half to even of |v| < 2^22 with the default rounding mode, without a libm call per element. */
-static inline float q_rint(float v) {
-  const float magic = 12582912.0f; /* 1.5 * 2^23; IEEE arithmetic keeps (v + magic) - magic unfolded */
-  return (v + magic) - magic;
-}
-
-typedef struct {
-  const oxrt_qgemm_out *o;
-  size_t K;
-  bool corr;         /* k-group 4: apply zero point corrections */
-  const int32_t *ra, *za; /* per row of the tile (sums and packed zero points of A) */
-  const int32_t *cb, *zb; /* per column of the tile */
-} q_store;
-
-/* Zero-point corrections of k-group 4 sums (tile row ti, n columns). */
-Q_VEC static void correct_row(const q_store *st, size_t ti, size_t n, int32_t *restrict s) {
-  uint32_t zai = (uint32_t)st->za[ti], rai = (uint32_t)st->ra[ti], kz = (uint32_t)st->K * zai;
-  for (size_t j = 0; j < n; j++)
-    s[j] = (int32_t)((uint32_t)s[j] - zai * (uint32_t)st->cb[j] - (uint32_t)st->zb[j] * rai + kz * (uint32_t)st->zb[j]);
-}
-
-/* Output stage of row i (global), columns [j0, j0+n) of sums s[0..n). */
-Q_VEC static void store_row(const q_store *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *restrict s) {
-  const oxrt_qgemm_out *o = st->o;
-  if (st->corr) correct_row(st, ti, n, s);
-  if (o->bias) {
-    if (o->per_row) {
-      int32_t b = o->bias[i];
-      for (size_t j = 0; j < n; j++) s[j] += b;
-    } else {
-      const int32_t *b = o->bias + j0;
-      for (size_t j = 0; j < n; j++) s[j] += b[j];
-    }
-  }
-  if (o->kind == OXRT_QOUT_I32) {
-    memcpy((int32_t *)o->C + i * o->ldc + j0, s, n * sizeof(int32_t));
-    return;
-  }
-  bool vec = o->n_scale != 1 && !o->per_row;
-  float sc = o->n_scale == 1 ? o->scale[0] : o->per_row ? o->scale[i] : 0.0f;
-  const float *scv = o->scale + (vec ? j0 : 0);
-  if (o->kind == OXRT_QOUT_F32) {
-    float *restrict y = (float *)o->C + i * o->ldc + j0;
-    if (vec) {
-      for (size_t j = 0; j < n; j++) y[j] = (float)s[j] * scv[j];
-    } else {
-      for (size_t j = 0; j < n; j++) y[j] = (float)s[j] * sc;
-    }
-    if (o->fbias) {
-      if (o->per_row) {
-        float b = o->fbias[i];
-        for (size_t j = 0; j < n; j++) y[j] += b;
-      } else {
-        const float *b = o->fbias + j0;
-        for (size_t j = 0; j < n; j++) y[j] += b[j];
-      }
-    }
-    return;
-  }
-  float lo = (float)(o->lo - o->zp), hi = (float)(o->hi - o->zp);
-  int32_t zp = o->zp;
-  /* ORT's order: scale, clamp to the output range shifted by the zero point, round, add the zero point. */
-  /* one loop per case, so each vectorizes: a scale vector or one scale, uint8 or int8 */
-#define Q_REQUANT(T, SC)                                                                                               \
-  do {                                                                                                                 \
-    T *restrict y = (T *)o->C + i * o->ldc + j0;                                                                       \
-    for (size_t j = 0; j < n; j++) {                                                                                   \
-      float v = (float)s[j] * (SC);                                                                                    \
-      v = v > lo ? v : lo;                                                                                             \
-      v = v < hi ? v : hi;                                                                                             \
-      y[j] = (T)((int32_t)q_rint(v) + zp);                                                                             \
-    }                                                                                                                  \
-  } while (0)
-  if (o->kind == OXRT_QOUT_U8) {
-    if (vec) Q_REQUANT(uint8_t, scv[j]);
-    else Q_REQUANT(uint8_t, sc);
-  } else {
-    if (vec) Q_REQUANT(int8_t, scv[j]);
-    else Q_REQUANT(int8_t, sc);
-  }
-#undef Q_REQUANT
+  return store_row_portable;
 }
 
 void oxrt_qgemm_store(const oxrt_qgemm_out *o, size_t i, size_t j0, size_t n, int32_t *s) {
-  q_store st = {.o = o};
-  store_row(&st, i, 0, j0, n, s);
+  oxrt_qstore st = {.o = o};
+  store_fn()(&st, i, 0, j0, n, s);
 }
 
 /* ------------------------------------------------------------------ driver */
@@ -449,6 +374,8 @@ typedef struct {
   const oxrt_qpack *ap, *bp;
   size_t mc, nc, tiles_n;
   bool need_cb; /* k-group 4 with B filled: some row of A has a packed zero point, so B's column sums count */
+  bool zb_one;  /* packed B: one zero point for every column */
+  oxrt_qstore_fn store;
   int failed;
 } q_plan;
 
@@ -503,14 +430,14 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
         }
       }
     }
-    q_store st = {.o = &g->out, .K = K, .corr = g4};
+    oxrt_qstore st = {.o = &g->out, .K = K, .corr = g4};
     if (g4) {
       if (fill) {
         for (size_t j = 0; j < n_cols; j++)
           zb[j] = (g->b.zp ? g->b.zp[g->b.zp_per_row ? j_beg + j : 0] : 0) + q_shift(k, false, g->b.is_signed);
-        st.cb = cb, st.zb = zb;
+        st.cb = cb, st.zb = zb, st.zb_one = !(g->b.zp && g->b.zp_per_row);
       } else {
-        st.cb = pl->bp->sums + j_beg, st.zb = pl->bp->zp + j_beg;
+        st.cb = pl->bp->sums + j_beg, st.zb = pl->bp->zp + j_beg, st.zb_one = pl->zb_one;
       }
       st.ra = pl->ap->sums + i_beg, st.za = pl->ap->zp + i_beg;
     }
@@ -518,17 +445,16 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
     for (size_t i = i_beg; i < i_end; i++) {
       int32_t *s = acc + (i - i_beg) * ldacc;
       if (!cols.seg) {
-        store_row(&st, i, i - i_beg, j_beg, n_cols, s);
+        pl->store(&st, i, i - i_beg, j_beg, n_cols, s);
         continue;
       }
-      if (st.corr) correct_row(&st, i - i_beg, n_cols, s);
-      q_store plain = st;
-      plain.corr = false;
       for (size_t j = j_beg; j < j_end;) { /* the kept part of each segment */
         size_t in_seg = j % cols.seg, seg_end = j - in_seg + cols.seg, stop = seg_end < j_end ? seg_end : j_end;
         if (in_seg < cols.keep) {
-          size_t n = (cols.keep < stop - j + in_seg ? cols.keep - in_seg : stop - j);
-          store_row(&plain, i, i - i_beg, (j / cols.seg) * cols.keep + in_seg, n, s + (j - j_beg));
+          size_t n = (cols.keep < stop - j + in_seg ? cols.keep - in_seg : stop - j), off = j - j_beg;
+          oxrt_qstore seg = st;
+          if (g4) seg.cb += off, seg.zb += off;
+          pl->store(&seg, i, i - i_beg, (j / cols.seg) * cols.keep + in_seg, n, s + off);
         }
         j = stop;
       }
@@ -554,6 +480,9 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
   if (ok) {
     q_plan pl = {.g = g, .k = k, .ap = ap, .bp = bp};
     for (size_t i = 0; k->g == 4 && !bp && i < g->M && !pl.need_cb; i++) pl.need_cb = ap->zp[i] != 0;
+    pl.zb_one = k->g == 4 && bp;
+    for (size_t j = 1; pl.zb_one && j < g->N; j++) pl.zb_one = bp->zp[j] == bp->zp[0];
+    pl.store = store_fn();
     pl.nc = Q_NC;
     pl.mc = (Q_MC / k->mr) * k->mr;
     size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;

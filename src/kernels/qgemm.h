@@ -135,6 +135,20 @@ typedef struct oxrt_qgemm_out {
  * For kernels that compute the sums another way (depthwise convolution), so every path rounds alike. */
 void oxrt_qgemm_store(const oxrt_qgemm_out *out, size_t i, size_t j0, size_t n, int32_t *s);
 
+/* Internal (qgemm.c and its ISA files): the output stage's view of a tile. */
+typedef struct oxrt_qstore {
+  const oxrt_qgemm_out *o;
+  size_t K;
+  bool corr;              /* k-group 4: apply zero point corrections */
+  bool zb_one;            /* zb holds one value for every column */
+  const int32_t *ra, *za; /* per row of the tile (sums and packed zero points of A) */
+  const int32_t *cb, *zb; /* per column of the tile (sums and packed zero points of B) */
+} oxrt_qstore;
+/* Row i (global; ti in the tile), columns [j0, j0+n) of sums s[0..n) (overwritten) through the output stage. */
+typedef void (*oxrt_qstore_fn)(const oxrt_qstore *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *s);
+void oxrt_qstore_row_avx2(const oxrt_qstore *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *s);
+void oxrt_qstore_row_avx512(const oxrt_qstore *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *s);
+
 typedef struct oxrt_qgemm_ex {
   size_t M, N, K;
   const oxrt_qkernel *kern; /* NULL: oxrt_qgemm_kernel(); packed operands must have been made for it */

@@ -11,3 +11,8 @@
 #define QK_G 2
 #define QK_MAC(c, a, b) _mm512_add_epi32((c), _mm512_madd_epi16((a), (b)))
 #include "qgemm_body.h"
+
+/* the output stage at this width */
+#define QS_NAME(x) oxrt_q##x##_avx512
+#define QS_EXPORT
+#include "qgemm_store_body.h"
