@@ -152,7 +152,7 @@ static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed
       size_t m0 = g * wp->Mg;
       ge.out.C = (uint8_t *)y + (n * s->M + m0) * out_size * y_esize;
       ge.out.ldc = out_size;
-      ge.out.cols = (oxrt_qcols){PW, OW};
+      if (PW != OW) ge.out.cols = (oxrt_qcols){PW, OW}; /* else columns are output positions as they are */
       if (ge.out.bias) ge.out.bias += m0;
       if (ge.out.scale && ge.out.n_scale != 1) ge.out.scale += m0;
       if (ge.out.fbias) ge.out.fbias += m0;

@@ -68,24 +68,39 @@ QS_EXPORT void QS_NAME(store_row)(const oxrt_qstore *st, size_t i, size_t ti, si
   float lo = (float)(o->lo - o->zp), hi = (float)(o->hi - o->zp);
   int32_t zp = o->zp;
   /* ORT's order: scale, clamp to the output range shifted by the zero point, round, add the zero point. */
-  /* one loop per case, so each vectorizes: a scale vector or one scale, uint8 or int8 */
-#define Q_REQUANT(T, SC)                                                                                               \
+  /* Sixteen at a time (each group vectorizes whole), the tail through a padded local group: rows are often short
+   * (a 7x7 output plane, a column tile's remainder), and a scalar epilogue of up to 63 elements cost more than the
+   * vector body. One loop per case: a scale vector or one scale, uint8 or int8. */
+#define Q_GROUP(T, S, SCV, Y)                                                                                          \
+  for (size_t t = 0; t < 16; t++) {                                                                                    \
+    float v = (float)(S)[t] * (SCV);                                                                                   \
+    v = v > lo ? v : lo;                                                                                               \
+    v = v < hi ? v : hi;                                                                                               \
+    (Y)[t] = (T)((int32_t)QS_NAME(q_rint)(v) + zp);                                                                    \
+  }
+#define Q_REQUANT(T, VEC)                                                                                              \
   do {                                                                                                                 \
     T *restrict y = (T *)o->C + i * o->ldc + j0;                                                                       \
-    for (size_t j = 0; j < n; j++) {                                                                                   \
-      float v = (float)s[j] * (SC);                                                                                    \
-      v = v > lo ? v : lo;                                                                                             \
-      v = v < hi ? v : hi;                                                                                             \
-      y[j] = (T)((int32_t)QS_NAME(q_rint)(v) + zp);                                                                             \
+    size_t j = 0;                                                                                                      \
+    for (; j + 16 <= n; j += 16) Q_GROUP(T, s + j, VEC ? scv[j + t] : sc, y + j)                                       \
+    if (j < n) {                                                                                                       \
+      int32_t ts[16] = {0};                                                                                            \
+      float tsc[16] = {0};                                                                                             \
+      T ty[16];                                                                                                        \
+      memcpy(ts, s + j, (n - j) * sizeof(int32_t));                                                                    \
+      if (VEC) memcpy(tsc, scv + j, (n - j) * sizeof(float));                                                          \
+      Q_GROUP(T, ts, VEC ? tsc[t] : sc, ty)                                                                            \
+      memcpy(y + j, ty, (n - j) * sizeof(T));                                                                          \
     }                                                                                                                  \
   } while (0)
   if (o->kind == OXRT_QOUT_U8) {
-    if (vec) Q_REQUANT(uint8_t, scv[j]);
-    else Q_REQUANT(uint8_t, sc);
+    if (vec) Q_REQUANT(uint8_t, 1);
+    else Q_REQUANT(uint8_t, 0);
   } else {
-    if (vec) Q_REQUANT(int8_t, scv[j]);
-    else Q_REQUANT(int8_t, sc);
+    if (vec) Q_REQUANT(int8_t, 1);
+    else Q_REQUANT(int8_t, 0);
   }
+#undef Q_GROUP
 #undef Q_REQUANT
 }
 
