@@ -80,6 +80,31 @@ uint16_t oxrt_f32_to_f16(float f) {
   return (uint16_t)(sign | r);
 }
 
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include "../kernels/gemm.h"
+/* F16C at run time: the CPU has it and the OXRT_ISA cap (oxrt_gemm_isa) is at least AVX2, as for the kernels. */
+static bool use_f16c(void) {
+  __builtin_cpu_init();
+  return oxrt_gemm_isa() >= OXRT_ISA_AVX2 && __builtin_cpu_supports("f16c");
+}
+#else
+static bool use_f16c(void) { return false; }
+#define oxrt_f16_to_f32_f16c(s, d, n) ((void)0)
+#define oxrt_f32_to_f16_f16c(s, d, n) ((void)0)
+#endif
+
+void oxrt_f16_to_f32_n(const uint16_t *src, float *dst, size_t n) {
+  if (use_f16c()) oxrt_f16_to_f32_f16c(src, dst, n);
+  else
+    for (size_t i = 0; i < n; i++) dst[i] = oxrt_f16_to_f32(src[i]);
+}
+
+void oxrt_f32_to_f16_n(const float *src, uint16_t *dst, size_t n) {
+  if (use_f16c()) oxrt_f32_to_f16_f16c(src, dst, n);
+  else
+    for (size_t i = 0; i < n; i++) dst[i] = oxrt_f32_to_f16(src[i]);
+}
+
 float oxrt_bf16_to_f32(uint16_t h) { return u2f((uint32_t)h << 16); }
 uint16_t oxrt_f32_to_bf16(float f) {
   uint32_t u = f2u(f);
@@ -381,6 +406,23 @@ bool oxrt_convert(oxrt_elem_type dt, void *dst, oxrt_elem_type st, const void *s
     return true;
   }
   if (st == OXRT_COMPLEX64 || st == OXRT_COMPLEX128 || dt == OXRT_COMPLEX64 || dt == OXRT_COMPLEX128) return false;
+  /* the 16-bit float <-> float32 pairs fp16 / bf16 models hit at every Cast and float32-computed op */
+  if (st == OXRT_FLOAT16 && dt == OXRT_FLOAT) {
+    oxrt_f16_to_f32_n(src, dst, n);
+    return true;
+  }
+  if (st == OXRT_FLOAT && dt == OXRT_FLOAT16) {
+    oxrt_f32_to_f16_n(src, dst, n);
+    return true;
+  }
+  if (st == OXRT_BFLOAT16 && dt == OXRT_FLOAT) {
+    for (size_t i = 0; i < n; i++) ((float *)dst)[i] = oxrt_bf16_to_f32(((const uint16_t *)src)[i]);
+    return true;
+  }
+  if (st == OXRT_FLOAT && dt == OXRT_BFLOAT16) {
+    for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = oxrt_f32_to_bf16(((const float *)src)[i]);
+    return true;
+  }
   bool dst_f8 = dt == OXRT_FLOAT8E4M3FN || dt == OXRT_FLOAT8E4M3FNUZ || dt == OXRT_FLOAT8E5M2 ||
                 dt == OXRT_FLOAT8E5M2FNUZ || dt == OXRT_FLOAT4E2M1 || dt == OXRT_FLOAT8E8M0;
   for (size_t i = 0; i < n; i++) {
