@@ -123,6 +123,19 @@ static const act_op *act_op_of(const qz *z, const oxrt_node *n) {
   return NULL;
 }
 
+/* Value `id` is float32: declared or inferred by the optimizer's helper, or written by one of the ops above from a
+ * float32 input 0 (they keep the type; Resize, Split and Gather are not in that helper's list). */
+static bool float_value(qz *z, int id, int depth) {
+  oxrt_graph *g = z->c.g;
+  oxrt_elem_type t = opt_value_type(g, id);
+  if (t != OXRT_UNDEFINED || depth > 64) return t == OXRT_FLOAT;
+  const oxrt_node *p = opt_producer(g, id);
+  if (!p || !p->op_type || *p->domain || p->n_inputs < 1 || p->inputs[0] < 0) return false;
+  for (size_t i = 0; i < sizeof act_ops / sizeof *act_ops; i++)
+    if (!strcmp(p->op_type, act_ops[i].op)) return float_value(z, p->inputs[0], depth + 1);
+  return false;
+}
+
 /* A Relu, or a Clip with a constant lower bound of 0, alone reading the weighted op's output (no graph output):
  * its output's quantization (range from 0, calibrated with the activation in place) clamps as it does, so it is
  * removed, as ONNX Runtime's quantizer does. Returns the node index or -1. */
@@ -571,7 +584,7 @@ static oxrt_status *quantize(oxrt_model *m, const oxrt_quantize_options *o) {
     for (int j = 0; j < n->n_inputs + n->n_outputs; j++) {
       bool in = j < n->n_inputs;
       int id = in ? n->inputs[j] : n->outputs[j - n->n_inputs];
-      if (id < 0 || (in && j > 0 && !a->all_inputs) || opt_const(g, id) || opt_value_type(g, id) != OXRT_FLOAT)
+      if (id < 0 || (in && j > 0 && !a->all_inputs) || opt_const(g, id) || !float_value(&z, id, 0))
         continue;
       if (range_index(ids, n_ids, id) < 0) ids[n_ids++] = id;
     }
