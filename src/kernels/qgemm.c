@@ -245,18 +245,30 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
     }
     return;
   }
-  if (m->ks == 1 && sums) { /* k adjacent (activations as A, weight rows): each group is four bytes of a row */
+  if (m->ks == 1) { /* k adjacent (activations as A, weight rows): each group is four bytes of a row */
+    uint8_t f8 = (uint8_t)(flip & 0xff);
+    size_t full = kc / 4;
     for (size_t i = 0; i < r_eff; i++) {
       const uint8_t *row = (const uint8_t *)m->data + (r0 + i) * m->rs + k0;
-      int32_t sum = 0;
-      for (size_t kk = 0; kk < kgc; kk++) {
-        uint8_t q[4];
-        for (size_t t = 0; t < 4; t++) q[t] = kk * 4 + t < kc ? (uint8_t)(row[kk * 4 + t] ^ (flip & 0xff)) : 0;
-        memcpy(d + (kk * r + i) * 4, q, 4);
-        if (to_u8) sum += q[0] + q[1] + q[2] + q[3];
-        else sum += (int8_t)q[0] + (int8_t)q[1] + (int8_t)q[2] + (int8_t)q[3];
+      for (size_t kk = 0; kk < full; kk++) {
+        uint32_t w;
+        memcpy(&w, row + kk * 4, 4);
+        w ^= flip;
+        memcpy(d + (kk * r + i) * 4, &w, 4);
       }
-      sums[i] += sum;
+      if (full < kgc) {
+        uint8_t q[4] = {0, 0, 0, 0};
+        for (size_t t = 0; full * 4 + t < kc && t < 4; t++) q[t] = (uint8_t)(row[full * 4 + t] ^ f8);
+        memcpy(d + (full * r + i) * 4, q, 4);
+      }
+      if (sums) { /* in the packed domain; a separate pass so it vectorizes */
+        int32_t sum = 0;
+        if (to_u8)
+          for (size_t k = 0; k < kc; k++) sum += (uint8_t)(row[k] ^ f8);
+        else
+          for (size_t k = 0; k < kc; k++) sum += (int8_t)(row[k] ^ f8);
+        sums[i] += sum;
+      }
     }
     for (size_t kk = 0; kk < kgc; kk++) memset(d + (kk * r + r_eff) * 4, 0, (r - r_eff) * 4);
     return;
@@ -287,8 +299,9 @@ void oxrt_qpack_free(oxrt_qpack *p) {
 
 static size_t esize(const oxrt_qkernel *k) { return k->g == 2 ? 2 : 1; }
 
-bool oxrt_qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K, const oxrt_qmat *src,
-                     oxrt_qpack *out) {
+/* with_sums false: the row sums stay 0 (the other operand's zero points are all 0, so nothing reads them) */
+static bool qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K, const oxrt_qmat *src,
+                       oxrt_qpack *out, bool with_sums) {
   if (!kern) kern = oxrt_qgemm_kernel();
   memset(out, 0, sizeof *out);
   size_t r = is_a ? kern->mr : kern->nr, panels = (rows + r - 1) / r, kg = (K + kern->g - 1) / kern->g;
@@ -306,11 +319,16 @@ bool oxrt_qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K,
   for (size_t p = 0; p < panels; p++) {
     size_t r0 = p * r, r_eff = rows - r0 < r ? rows - r0 : r;
     pack_panel(kern, is_a, src, r0, r_eff, 0, K, r, (uint8_t *)out->data + p * panel_bytes,
-               out->sums ? out->sums + r0 : NULL);
+               out->sums && with_sums ? out->sums + r0 : NULL);
   }
   if (out->zp)
     for (size_t i = 0; i < rows; i++) out->zp[i] = q_zp(src, i) + q_shift(kern, is_a, src->is_signed);
   return true;
+}
+
+bool oxrt_qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K, const oxrt_qmat *src,
+                     oxrt_qpack *out) {
+  return qpack_make(kern, is_a, rows, K, src, out, true);
 }
 
 /* Every pair (k even, k + 1) of the packed int8 side within |w0| + |w1| <= 128. */
@@ -468,8 +486,10 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
   oxrt_qpack apk = {0}, bpk = {0};
   const oxrt_qpack *ap = g->ap, *bp = g->bp;
   bool ok = true;
-  if (!ap) {
-    ok = oxrt_qpack_make(k, true, g->M, g->K, &g->a, &apk);
+  if (!ap) { /* A's row sums count only where B has a packed zero point */
+    bool sums = !g->bp || k->g != 4;
+    for (size_t j = 0; !sums && j < g->N; j++) sums = g->bp->zp[j] != 0;
+    ok = qpack_make(k, true, g->M, g->K, &g->a, &apk, sums);
     ap = &apk;
   }
   if (ok && !bp && !g->bfill && !g->b.kp) {
