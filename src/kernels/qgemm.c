@@ -405,7 +405,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   const bool g4 = G == 4, fill = !pl->bp;
   /* scratch: sums [mc][nc] int32, B block [KC/G][nc][G], raw B [KC][nc], column sums and zero points [nc] */
   size_t acc_b = pl->mc * pl->nc * 4, bblk_b = fill ? (Q_KC / G) * pl->nc * G * es : 0, raw_b = fill ? Q_KC * pl->nc : 0;
-  size_t col_b = 2 * pl->nc * 4 + 64 * 4;
+  size_t col_b = 3 * pl->nc * 4 + 64 * 4; /* column sums, zero points, one output row (column remap) */
   uint8_t *scr = oxrt_scratch_get(OXRT_SCRATCH_QGEMM, acc_b + bblk_b + raw_b + col_b + 64 * 4);
   if (!scr) {
     __atomic_store_n(&pl->failed, 1, __ATOMIC_RELAXED);
@@ -413,7 +413,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   }
   int32_t *acc = (int32_t *)scr;
   uint8_t *bblk = scr + acc_b, *raw = bblk + bblk_b;
-  int32_t *cb = (int32_t *)(raw + raw_b), *zb = cb + pl->nc;
+  int32_t *cb = (int32_t *)(raw + raw_b), *zb = cb + pl->nc, *orow = zb + pl->nc;
   for (size_t t = t0; t < t1; t++) {
     size_t tm = t / pl->tiles_n, tn = t % pl->tiles_n;
     size_t i_beg = tm * pl->mc, i_end = i_beg + pl->mc < g->M ? i_beg + pl->mc : g->M;
@@ -466,13 +466,19 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
         pl->store(&st, i, i - i_beg, j_beg, n_cols, s);
         continue;
       }
-      for (size_t j = j_beg; j < j_end;) { /* the kept part of each segment */
+      /* the whole row into orow, then the kept part of each segment to its place */
+      oxrt_qgemm_out row_out = g->out;
+      size_t es = g->out.kind == OXRT_QOUT_I32 || g->out.kind == OXRT_QOUT_F32 ? 4 : 1;
+      row_out.C = orow, row_out.ldc = 0; /* row i lands at orow (per-row vectors still indexed by i) */
+      oxrt_qstore rst = st;
+      rst.o = &row_out;
+      pl->store(&rst, i, i - i_beg, 0, n_cols, s);
+      for (size_t j = j_beg; j < j_end;) {
         size_t in_seg = j % cols.seg, seg_end = j - in_seg + cols.seg, stop = seg_end < j_end ? seg_end : j_end;
         if (in_seg < cols.keep) {
-          size_t n = (cols.keep < stop - j + in_seg ? cols.keep - in_seg : stop - j), off = j - j_beg;
-          oxrt_qstore seg = st;
-          if (g4) seg.cb += off, seg.zb += off;
-          pl->store(&seg, i, i - i_beg, (j / cols.seg) * cols.keep + in_seg, n, s + off);
+          size_t n = (cols.keep < stop - j + in_seg ? cols.keep - in_seg : stop - j);
+          size_t at = i * g->out.ldc + (j / cols.seg) * cols.keep + in_seg;
+          memcpy((uint8_t *)g->out.C + at * es, (const uint8_t *)orow + (j - j_beg) * es, n * es);
         }
         j = stop;
       }
