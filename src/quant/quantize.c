@@ -136,7 +136,7 @@ static bool float_value(qz *z, int id, int depth) {
   return false;
 }
 
-/* A Relu, or a Clip with a constant lower bound of 0, alone reading the weighted op's output (no graph output):
+/* A Relu, or a Clip with a constant lower bound of 0, alone reading the weighted op's output (neither a graph output):
  * its output's quantization (range from 0, calibrated with the activation in place) clamps as it does, so it is
  * removed, as ONNX Runtime's quantizer does. Returns the node index or -1. */
 static int foldable(qz *z, const opt_uses *u, int y) {
@@ -145,10 +145,17 @@ static int foldable(qz *z, const opt_uses *u, int y) {
   for (int i = 0; i < g->n_nodes; i++) {
     const oxrt_node *n = &g->nodes[i];
     if (!n->op_type || n->n_inputs < 1 || n->inputs[0] != y) continue;
-    if (!act_op_of(z, n) || n->n_outputs != 1 || n->outputs[0] < 0) return -1;
+    /* a graph output keeps the float value the op writes: the activation must stay to produce it */
+    if (!act_op_of(z, n) || n->n_outputs != 1 || n->outputs[0] < 0 || u->pinned[n->outputs[0]]) return -1;
     if (!strcmp(n->op_type, "Relu")) return i;
     if (strcmp(n->op_type, "Clip") || n->n_inputs < 2 || n->inputs[1] < 0) return -1; /* Clip-6 attrs: left */
     const oxrt_value *lo = const_float(g, n->inputs[1]);
+    if (!lo) { /* exporters write the bounds as Constant nodes */
+      const oxrt_node *p = opt_producer(g, n->inputs[1]);
+      const oxrt_attr *v = p && p->op_type && !*p->domain && !strcmp(p->op_type, "Constant")
+                               ? oxrt_node_attr(p, "value") : NULL;
+      lo = v && v->type == OXRT_ATTR_TENSOR && v->t && v->t->dtype == OXRT_FLOAT ? v->t : NULL;
+    }
     return lo && lo->count == 1 && ((const float *)lo->data)[0] == 0.0f ? i : -1;
   }
   return -1;
@@ -517,8 +524,9 @@ static oxrt_status *prune(oxrt_graph *g) {
     OXRT_TRY(opt_uses_build(g, &u));
     for (int i = 0; i < g->n_nodes; i++) {
       oxrt_node *n = &g->nodes[i];
-      if (n->op_type && !strcmp(n->op_type, "DequantizeLinear") && n->outputs[0] >= 0 && !u.count[n->outputs[0]] &&
-          !u.pinned[n->outputs[0]]) {
+      /* DequantizeLinear nodes the rewrite left unread, and Constant nodes of folded Clip bounds */
+      if (n->op_type && !*n->domain && (!strcmp(n->op_type, "DequantizeLinear") || !strcmp(n->op_type, "Constant")) &&
+          n->n_outputs == 1 && n->outputs[0] >= 0 && !u.count[n->outputs[0]] && !u.pinned[n->outputs[0]]) {
         n->op_type = NULL;
         again = true;
       }

@@ -281,3 +281,38 @@ def test_static_qdq_activation_ops_match_ort(tmp_path, act):
     for op in ("MaxPool", "Transpose", "Reshape"):
         node = next(n for n in fg.node if n.op_type == op)
         assert fprod[node.input[0]].op_type != "DequantizeLinear", op
+
+
+def test_static_qdq_folds_relu6_with_constant_bounds(tmp_path):
+    """Conv -> Clip(0, 6) with the bounds as Constant nodes (as exporters write mobilenet's ReLU6): folded."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(8)
+    nodes = [helper.make_node("Constant", [], ["lo"], value=numpy_helper.from_array(np.array(0, np.float32))),
+             helper.make_node("Constant", [], ["hi"], value=numpy_helper.from_array(np.array(6, np.float32))),
+             helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Clip", ["c", "lo", "hi"], ["r"]),
+             helper.make_node("Sigmoid", ["r"], ["y"])]
+    g = helper.make_graph(nodes, "r6", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 6])],
+                          [numpy_helper.from_array((rng.standard_normal((4, 3, 3, 3)) * 2).astype(np.float32), "w")])
+    model = str(tmp_path / "r6.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), model)
+    xs = [rng.standard_normal((1, 3, 6, 6)).astype(np.float32) for _ in range(4)]
+
+    class R(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{"x": x} for x in xs])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    out = str(tmp_path / "q.onnx")
+    quantize_static(model, out, R(), quant_format=QuantFormat.QDQ)
+    ops = [n.op_type for n in onnx.load(out).graph.node]
+    assert "Clip" not in ops and "Constant" not in ops and "Sigmoid" in ops, ops
+    got = oxrt.InferenceSession(out).run(None, {"x": xs[0]})[0]
+    want = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"x": xs[0]})[0]
+    ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"x": xs[0]})[0]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert got.min() >= 0.5 - 1e-2 and np.abs(got - ref).max() < 0.05  # sigmoid of a clipped value: >= 1/2
