@@ -67,11 +67,12 @@ uint16_t oxrt_f32_to_f16(float f) {
   uint32_t au = u & 0x7fffffffu;
   if (au > 0x7f800000u) return (uint16_t)(sign | 0x7e00 | ((au >> 13) & 0x3ff)); /* NaN */
   if (au >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);                       /* overflow -> inf */
-  if (au < 0x38800000u) {                                                         /* subnormal or zero */
-    float a = u2f(au);
-    float scaled = a * 16777216.0f; /* 2^24: units of the smallest subnormal */
-    uint32_t m = (uint32_t)nearbyintf(scaled);
-    return (uint16_t)(sign | m);
+  if (au < 0x38800000u) { /* subnormal or zero: units of 2^-24, rounded half to even in integers (no libm call) */
+    if (au < 0x33000000u) return (uint16_t)sign; /* below 2^-25 (and 2^-25 itself ties to 0) */
+    uint32_t mant = (au & 0x7fffff) | 0x800000, sh = 126 - (au >> 23); /* 14..24 */
+    uint32_t r = mant >> sh, rem = mant & ((1u << sh) - 1), half = 1u << (sh - 1);
+    if (rem > half || (rem == half && (r & 1))) r++;
+    return (uint16_t)(sign | r);
   }
   uint32_t mant = au & 0x7fffff, exp = (au >> 23) - 112;
   uint32_t r = (exp << 10) | (mant >> 13);
