@@ -81,12 +81,26 @@ uint16_t oxrt_f32_to_f16(float f) {
   return (uint16_t)(sign | r);
 }
 
+/* F16C at run time: the CPU has it and OXRT_ISA (the kernels' cap, read here too: core sits below the kernels)
+ * does not ask for portable code; oxrt_dtype_use_f16c overrides for tests. */
+static int g_f16c_override = -1;
+
+int oxrt_dtype_use_f16c(int on) {
+  int was = g_f16c_override;
+  g_f16c_override = on < 0 ? -1 : on != 0;
+  return was;
+}
+
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#include "../kernels/gemm.h"
-/* F16C at run time: the CPU has it and the OXRT_ISA cap (oxrt_gemm_isa) is at least AVX2, as for the kernels. */
 static bool use_f16c(void) {
-  __builtin_cpu_init();
-  return oxrt_gemm_isa() >= OXRT_ISA_AVX2 && __builtin_cpu_supports("f16c");
+  static int hw = -1; /* deterministic, so a racing first call is harmless */
+  if (hw < 0) {
+    __builtin_cpu_init();
+    const char *env = getenv("OXRT_ISA");
+    bool portable = env && (!strcmp(env, "portable") || !strcmp(env, "generic") || !strcmp(env, "none"));
+    hw = !portable && __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  }
+  return g_f16c_override >= 0 ? g_f16c_override && hw : hw;
 }
 #else
 static bool use_f16c(void) { return false; }
