@@ -59,6 +59,35 @@ static oxrt_status *qconv_run(oxrt_kernel_ctx *ctx) {
   return st;
 }
 
+/* Packs a constant weight at session creation (the first run found it packed before): the GEMM paths need only
+ * W's dims and the group count. Depthwise weights are read raw by qdwconv, so they are left alone. */
+static oxrt_status *qconv_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  OXRT_TRY(ql_prepare(pc, state));
+  const oxrt_value *w = oxrt_prepare_constant(pc, 3), *wz = oxrt_prepare_constant(pc, 5);
+  bool wz_given = pc->n_inputs > 5 && pc->node->inputs[5] >= 0;
+  if (!w || w->kind != OXRT_KIND_TENSOR || !ql_is8(w->dtype) || w->rank < 3 || w->rank > 2 + OXRT_CONV_MAX_DIMS ||
+      !w->data || (wz_given && (!wz || wz->dtype != w->dtype)))
+    return NULL;
+  int64_t group = oxrt_attr_int(pc->node, "group", 1);
+  oxrt_conv_shape s = {.nd = w->rank - 2, .M = (size_t)w->dims[0], .group = group > 0 ? (size_t)group : 0};
+  s.C = (size_t)w->dims[1] * s.group;
+  for (int d = 0; d < s.nd; d++) s.k[d] = w->dims[2 + d];
+  if (s.group == 0 || s.M % s.group || (s.group > 1 && s.group == s.M && w->dims[1] == 1)) return NULL;
+  size_t nwz = wz && wz->count > 1 ? s.M : 1;
+  if (wz && wz->count != 1 && wz->count != s.M) return NULL; /* the run reports it */
+  int32_t *wzp = NULL;
+  oxrt_status *e = ql_zp_vec(wz, w->dtype, 5, s.M, &wzp);
+  if (e) { /* the run reports it */
+    oxrt_status_free(e);
+    return NULL;
+  }
+  ql_make_arg arg = {&s, w, wz, wzp, nwz, 0, 0, false};
+  ql_state *st = *state;
+  (void)la_once_get(&st->cache, ql_make, &arg); /* out of memory: the run packs again or reports it */
+  free(wzp);
+  return NULL;
+}
+
 static const oxrt_op_impl qconv_impls[] = {
-    {.since_version = 10, .prepare = ql_prepare, .run = qconv_run, .release = ql_release}};
+    {.since_version = 10, .prepare = qconv_prepare, .run = qconv_run, .release = ql_release}};
 OXRT_REGISTER_OP(QLinearConv) = {"", "QLinearConv", OXRT_IMPLS(qconv_impls)};
