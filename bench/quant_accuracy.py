@@ -6,7 +6,8 @@ vs bf16 emulation, on real data where there is some. Writes docs/precision.md.
 Models: the digits CNN of examples/ (sklearn digits test split), a scikit-learn MLP on digits converted with
 skl2onnx, a small BERT-style text classifier (random init, random token ids), torchvision ResNet-18 (random
 init) on synthetic images. int8 files are made with per-channel weights and reduce_range (7-bit weights,
-exact on AVX2's u8 x s8 kernels in both runtimes); each int8 file runs in the runtime named in its row.
+exact on AVX2's u8 x s8 kernels in both runtimes), for Conv/MatMul/Gemm only and with each tool's default op
+types (activation ops quantized too); each int8 file runs in the runtime named in its row.
 """
 import argparse
 import os
@@ -63,6 +64,14 @@ def variants(path, calib, tmp, name):
             out.append((f"int8 static QDQ ({who} tool)", s))
         except Exception as e:  # noqa: BLE001 - reported in the table
             out.append((f"int8 static QDQ ({who} tool): failed: {str(e)[:80]}", None))
+        a = os.path.join(tmp, f"{name}_{who}_static_all.onnx")
+        try:  # each tool's default op list: activations of Add, MaxPool, Relu, ... quantized as well
+            mod.quantize_static(path, a, R(calib), quant_format=mod.QuantFormat.QDQ, per_channel=True,
+                                reduce_range=True, activation_type=mod.QuantType.QUInt8,
+                                weight_type=mod.QuantType.QInt8)
+            out.append((f"int8 static QDQ, default op types ({who} tool)", a))
+        except Exception as e:  # noqa: BLE001
+            out.append((f"int8 static QDQ, default op types ({who} tool): failed: {str(e)[:80]}", None))
         try:
             mod.quantize_dynamic(path, d, per_channel=True, reduce_range=True, weight_type=mod.QuantType.QInt8,
                                  op_types_to_quantize=["Conv", "MatMul", "Gemm"])

@@ -1,14 +1,16 @@
 """int8 speed: oxrt int8 vs oxrt fp32 vs ONNX Runtime int8 (and fp32) on the same files, one thread.
 
-Models come from bench/models/generate.py (full sizes: ResNet-18 at 224x224, BERT-small with 128 tokens) and are
-quantized with onnxruntime.quantization the way the issue measured them:
-  resnet18  quantize_static, QDQ, per channel, uint8 activations / int8 weights (reduce_range: 7-bit weights,
+Models come from bench/models/generate.py (full sizes: ResNet-18 and mobilenet_v2 at 224x224, BERT-small with 128
+tokens) and are quantized with onnxruntime.quantization the way the issue measured them, and with oxrt.quantization
+(same calls, rows marked "(oxrt)"):
+  resnet18, mobilenet_v2  quantize_static, QDQ, per channel, uint8 activations / int8 weights (reduce_range: 7-bit weights,
             so ONNX Runtime's AVX2 kernel does not saturate; --full-range to drop it) and QOperator
   bert_small quantize_dynamic, int8 weights
 Each latency is the minimum CPU time of the calling thread over --runs runs after --warmup runs (one thread: both
 runtimes compute on the caller; the machine is shared, and CPU-time minima are the stable statistic there). Prints one row per model and the ratios the issue's targets are stated in.
 
-    python bench/quant_bench.py [--out /tmp/qbench] [--runs 10] [--models resnet18 bert_small]
+    python bench/quant_bench.py [--out /tmp/qbench] [--runs 10] [--models resnet18 mobilenet_v2 bert_small]
+                                [--tools ort oxrt]
 """
 import argparse
 import os
@@ -51,14 +53,20 @@ def oxrt_ms(path, feeds, runs, warmup):
     return _time(lambda: s.run(None, feeds), runs, warmup), s.run(None, feeds)
 
 
-def quantized(name, path, feeds, out_dir, fmt, full_range):
-    from onnxruntime import quantization as q
+def quantized(name, path, feeds, out_dir, fmt, full_range, tool="ort"):
+    """The quantized file of `name` made by onnxruntime.quantization (tool "ort") or oxrt.quantization ("oxrt"),
+    which has the same names and signatures."""
+    if tool == "ort":
+        from onnxruntime import quantization as q
+    else:
+        from oxrt import quantization as q
+    tag = "" if tool == "ort" else ".oxrt"
     if name.startswith("bert"):
-        out = os.path.join(out_dir, f"{name}.dyn.onnx")
+        out = os.path.join(out_dir, f"{name}{tag}.dyn.onnx")
         if not os.path.exists(out):
             q.quantize_dynamic(path, out, weight_type=q.QuantType.QInt8)
         return out
-    out = os.path.join(out_dir, f"{name}.{fmt}{'.full' if full_range else ''}.onnx")
+    out = os.path.join(out_dir, f"{name}{tag}.{fmt}{'.full' if full_range else ''}.onnx")
     if not os.path.exists(out):
         rng = np.random.default_rng(0)
         calib = [{k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in feeds.items()} for _ in range(4)]
@@ -82,7 +90,9 @@ def main():
     ap.add_argument("--out", default="/tmp/oxrt_quant_bench")
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--models", nargs="*", default=["resnet18", "bert_small"])
+    ap.add_argument("--models", nargs="*", default=["resnet18", "mobilenet_v2", "bert_small"])
+    ap.add_argument("--tools", nargs="*", default=["ort", "oxrt"], choices=["ort", "oxrt"],
+                    help="who quantizes: onnxruntime.quantization and/or oxrt.quantization (QDQ and dynamic only)")
     ap.add_argument("--full-range", action="store_true", help="8-bit weights without reduce_range")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -96,13 +106,15 @@ def main():
         feeds = dict(np.load(os.path.join(a.out, name + ".inputs.npz")))
         of, _ = ort_ms(path, feeds, a.runs, a.warmup)
         xf, _ = oxrt_ms(path, feeds, a.runs, a.warmup)
-        for fmt in (["dyn"] if name.startswith("bert") else ["qdq", "qoperator"]):
-            qpath = quantized(name, path, feeds, a.out, fmt, a.full_range)
-            oq, ro = ort_ms(qpath, feeds, a.runs, a.warmup)
-            xq, rx = oxrt_ms(qpath, feeds, a.runs, a.warmup)
-            diff = float(np.max(np.abs(np.asarray(ro[0], np.float64) - np.asarray(rx[0], np.float64))))
-            print(f"{name + ' ' + fmt:24s} {of:9.2f} {xf:9.2f} {oq:9.2f} {xq:9.2f}  {xf / xq:16.2f}x "
-                  f"{xq / oq:12.2f}x {diff:16.4g}", flush=True)
+        for tool in a.tools:
+            for fmt in (["dyn"] if name.startswith("bert") else ["qdq", "qoperator"] if tool == "ort" else ["qdq"]):
+                qpath = quantized(name, path, feeds, a.out, fmt, a.full_range, tool)
+                oq, ro = ort_ms(qpath, feeds, a.runs, a.warmup)
+                xq, rx = oxrt_ms(qpath, feeds, a.runs, a.warmup)
+                diff = float(np.max(np.abs(np.asarray(ro[0], np.float64) - np.asarray(rx[0], np.float64))))
+                label = f"{name} {fmt} ({tool})"
+                print(f"{label:24s} {of:9.2f} {xf:9.2f} {oq:9.2f} {xq:9.2f}  {xf / xq:16.2f}x "
+                      f"{xq / oq:12.2f}x {diff:16.4g}", flush=True)
 
 
 if __name__ == "__main__":

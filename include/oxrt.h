@@ -575,7 +575,7 @@ typedef struct oxrt_quantize_options {
   oxrt_elem_type activation_type;  /* static: OXRT_UINT8 (0 means this) or OXRT_INT8; dynamic: always uint8 */
   oxrt_calib_method method;
   float percentile;                /* OXRT_CALIB_PERCENTILE: 0 means 99.999 */
-  const char *op_types;            /* comma-separated op types to quantize; NULL: "Conv,MatMul,Gemm" */
+  const char *op_types;            /* comma-separated; NULL: Conv,MatMul,Gemm (+ activation ops, static QDQ) */
   const char *exclude_nodes;       /* comma-separated node names left in float; NULL: none */
   const oxrt_calib_batch *batches; /* static mode: at least one */
   size_t n_batches;

@@ -67,17 +67,57 @@ uint16_t oxrt_f32_to_f16(float f) {
   uint32_t au = u & 0x7fffffffu;
   if (au > 0x7f800000u) return (uint16_t)(sign | 0x7e00 | ((au >> 13) & 0x3ff)); /* NaN */
   if (au >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);                       /* overflow -> inf */
-  if (au < 0x38800000u) {                                                         /* subnormal or zero */
-    float a = u2f(au);
-    float scaled = a * 16777216.0f; /* 2^24: units of the smallest subnormal */
-    uint32_t m = (uint32_t)nearbyintf(scaled);
-    return (uint16_t)(sign | m);
+  if (au < 0x38800000u) { /* subnormal or zero: units of 2^-24, rounded half to even in integers (no libm call) */
+    if (au < 0x33000000u) return (uint16_t)sign; /* below 2^-25 (and 2^-25 itself ties to 0) */
+    uint32_t mant = (au & 0x7fffff) | 0x800000, sh = 126 - (au >> 23); /* 14..24 */
+    uint32_t r = mant >> sh, rem = mant & ((1u << sh) - 1), half = 1u << (sh - 1);
+    if (rem > half || (rem == half && (r & 1))) r++;
+    return (uint16_t)(sign | r);
   }
   uint32_t mant = au & 0x7fffff, exp = (au >> 23) - 112;
   uint32_t r = (exp << 10) | (mant >> 13);
   uint32_t rem = mant & 0x1fff;
   if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
   return (uint16_t)(sign | r);
+}
+
+/* F16C at run time: the CPU has it and OXRT_ISA (the kernels' cap, read here too: core sits below the kernels)
+ * does not ask for portable code; oxrt_dtype_use_f16c overrides for tests. */
+static int g_f16c_override = -1;
+
+int oxrt_dtype_use_f16c(int on) {
+  int was = g_f16c_override;
+  g_f16c_override = on < 0 ? -1 : on != 0;
+  return was;
+}
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+static bool use_f16c(void) {
+  static int hw = -1; /* deterministic, so a racing first call is harmless */
+  if (hw < 0) {
+    __builtin_cpu_init();
+    const char *env = getenv("OXRT_ISA");
+    bool portable = env && (!strcmp(env, "portable") || !strcmp(env, "generic") || !strcmp(env, "none"));
+    hw = !portable && __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  }
+  return g_f16c_override >= 0 ? g_f16c_override && hw : hw;
+}
+#else
+static bool use_f16c(void) { return false; }
+#define oxrt_f16_to_f32_f16c(s, d, n) ((void)0)
+#define oxrt_f32_to_f16_f16c(s, d, n) ((void)0)
+#endif
+
+void oxrt_f16_to_f32_n(const uint16_t *src, float *dst, size_t n) {
+  if (use_f16c()) oxrt_f16_to_f32_f16c(src, dst, n);
+  else
+    for (size_t i = 0; i < n; i++) dst[i] = oxrt_f16_to_f32(src[i]);
+}
+
+void oxrt_f32_to_f16_n(const float *src, uint16_t *dst, size_t n) {
+  if (use_f16c()) oxrt_f32_to_f16_f16c(src, dst, n);
+  else
+    for (size_t i = 0; i < n; i++) dst[i] = oxrt_f32_to_f16(src[i]);
 }
 
 float oxrt_bf16_to_f32(uint16_t h) { return u2f((uint32_t)h << 16); }
@@ -381,6 +421,23 @@ bool oxrt_convert(oxrt_elem_type dt, void *dst, oxrt_elem_type st, const void *s
     return true;
   }
   if (st == OXRT_COMPLEX64 || st == OXRT_COMPLEX128 || dt == OXRT_COMPLEX64 || dt == OXRT_COMPLEX128) return false;
+  /* the 16-bit float <-> float32 pairs fp16 / bf16 models hit at every Cast and float32-computed op */
+  if (st == OXRT_FLOAT16 && dt == OXRT_FLOAT) {
+    oxrt_f16_to_f32_n(src, dst, n);
+    return true;
+  }
+  if (st == OXRT_FLOAT && dt == OXRT_FLOAT16) {
+    oxrt_f32_to_f16_n(src, dst, n);
+    return true;
+  }
+  if (st == OXRT_BFLOAT16 && dt == OXRT_FLOAT) {
+    for (size_t i = 0; i < n; i++) ((float *)dst)[i] = oxrt_bf16_to_f32(((const uint16_t *)src)[i]);
+    return true;
+  }
+  if (st == OXRT_FLOAT && dt == OXRT_BFLOAT16) {
+    for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = oxrt_f32_to_bf16(((const float *)src)[i]);
+    return true;
+  }
   bool dst_f8 = dt == OXRT_FLOAT8E4M3FN || dt == OXRT_FLOAT8E4M3FNUZ || dt == OXRT_FLOAT8E5M2 ||
                 dt == OXRT_FLOAT8E5M2FNUZ || dt == OXRT_FLOAT4E2M1 || dt == OXRT_FLOAT8E8M0;
   for (size_t i = 0; i < n; i++) {

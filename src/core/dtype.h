@@ -22,6 +22,15 @@ bool oxrt_dtype_is_valid(int t);
 
 float oxrt_f16_to_f32(uint16_t h);
 uint16_t oxrt_f32_to_f16(float f); /* round to nearest even, inf/nan kept */
+/* n values at a time, with F16C where the CPU has it and OXRT_ISA is not portable (else the scalar conversions). */
+void oxrt_f16_to_f32_n(const uint16_t *src, float *dst, size_t n);
+void oxrt_f32_to_f16_n(const float *src, uint16_t *dst, size_t n);
+/* For tests: 0 forces the scalar loops, 1 F16C where the CPU has it, -1 back to the automatic choice. Returns the
+ * previous setting. Call it only while no conversion runs. */
+int oxrt_dtype_use_f16c(int on);
+/* internal: the F16C loops (dtype_f16c.c, x86 only) */
+void oxrt_f16_to_f32_f16c(const uint16_t *src, float *dst, size_t n);
+void oxrt_f32_to_f16_f16c(const float *src, uint16_t *dst, size_t n);
 float oxrt_bf16_to_f32(uint16_t h);
 uint16_t oxrt_f32_to_bf16(float f); /* round to nearest even */
 /* fp8 / fp4 (ONNX float8 types); `saturate` as in ONNX Cast. */

@@ -8,8 +8,8 @@
  * Edge tiles are computed into a scratch tile and merged, so micro-kernels only see full tiles.
  */
 #include "gemm.h"
+#include "scratch.h"
 #include "../core/value.h"
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -272,43 +272,9 @@ static void tiles_unpacked(const sgemm_plan *pl, size_t t0, size_t t1) {
   }
 }
 
-/* Per-thread B block, kept between calls: a fresh multi-100-KiB block per call costs page faults and cold
- * cache lines every time. Freed when the thread exits (pool workers at pool teardown). */
-static pthread_key_t g_scratch_key;
-static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
-static bool g_scratch_ok;
-typedef struct {
-  size_t cap;
-  float *p;
-} gemm_scratch;
-
-static void scratch_free(void *v) {
-  gemm_scratch *s = v;
-  if (s) oxrt_aligned_free(s->p);
-  free(s);
-}
-static void scratch_key_init(void) { g_scratch_ok = pthread_key_create(&g_scratch_key, scratch_free) == 0; }
-
-/* Scratch of at least n floats for this thread, or NULL. */
-static float *scratch_get(size_t n) {
-  pthread_once(&g_scratch_once, scratch_key_init);
-  if (!g_scratch_ok) return NULL;
-  gemm_scratch *s = pthread_getspecific(g_scratch_key);
-  if (!s) {
-    if (!(s = calloc(1, sizeof *s))) return NULL;
-    if (pthread_setspecific(g_scratch_key, s) != 0) {
-      free(s);
-      return NULL;
-    }
-  }
-  if (s->cap < n) {
-    oxrt_aligned_free(s->p);
-    s->cap = 0;
-    if (!(s->p = oxrt_aligned_alloc(sizeof(float) * n))) return NULL;
-    s->cap = n;
-  }
-  return s->p;
-}
+/* Per-thread B block, kept between calls (scratch.c: a fresh multi-100-KiB block per call costs page faults and
+ * cold cache lines every time). */
+static float *scratch_get(size_t n) { return oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof(float) * n); }
 
 static void run_tiles(void *arg, size_t t0, size_t t1) {
   sgemm_plan *pl = arg;

@@ -8,10 +8,13 @@
  */
 #include "qgemm.h"
 #include "gemm.h"
+#include "scratch.h"
 #include "../core/value.h"
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define QGEMM_X86 1
@@ -35,37 +38,45 @@ static void qukernel_portable(size_t kg, const void *av, const void *bv, int32_t
     for (int j = 0; j < P_NR; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + s[i][j];
 }
 
-static void qukernel_portable8(size_t kg, const void *av, const void *bv, int32_t *c, size_t ldc, bool acc) {
-  const uint8_t *a = av;
-  const int8_t *b = bv;
-  int32_t s[P_MR][P_NR];
-  memset(s, 0, sizeof s);
-  for (size_t kk = 0; kk < kg; kk++, a += P_MR * 4, b += P_NR * 4)
-    for (int i = 0; i < P_MR; i++)
-      for (int j = 0; j < P_NR; j++)
-        for (int t = 0; t < 4; t++) s[i][j] += (int32_t)a[4 * i + t] * b[4 * j + t];
-  for (int i = 0; i < P_MR; i++)
-    for (int j = 0; j < P_NR; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + s[i][j];
-}
+/* k-group 4 in C; AT / BT: the signedness of A and B bytes */
+#define PORTABLE8(name, AT, BT)                                                                                        \
+  static void name(size_t kg, const void *av, const void *bv, int32_t *c, size_t ldc, bool acc) {                     \
+    const AT *a = av;                                                                                                  \
+    const BT *b = bv;                                                                                                  \
+    int32_t s[P_MR][P_NR];                                                                                             \
+    memset(s, 0, sizeof s);                                                                                            \
+    for (size_t kk = 0; kk < kg; kk++, a += P_MR * 4, b += P_NR * 4)                                                   \
+      for (int i = 0; i < P_MR; i++)                                                                                   \
+        for (int j = 0; j < P_NR; j++)                                                                                 \
+          for (int t = 0; t < 4; t++) s[i][j] += (int32_t)a[4 * i + t] * b[4 * j + t];                                 \
+    for (int i = 0; i < P_MR; i++)                                                                                     \
+      for (int j = 0; j < P_NR; j++) c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + s[i][j];                            \
+  }
+PORTABLE8(qukernel_portable8, uint8_t, int8_t)
+PORTABLE8(qukernel_portable8_b, int8_t, uint8_t)
 
 /* ------------------------------------------------------------------ kernel table and choice */
 
 static const oxrt_qkernel g_kernels[OXRT_QK_COUNT] = {
-    {OXRT_QK_PORTABLE, "portable", P_MR, P_NR, 2, qukernel_portable},
-    {OXRT_QK_PORTABLE8, "portable-bytes", P_MR, P_NR, 4, qukernel_portable8},
+    /* id, name, mr, nr, g, run, b_u8, pairs7 */
+    {OXRT_QK_PORTABLE, "portable", P_MR, P_NR, 2, qukernel_portable, false, false},
+    {OXRT_QK_PORTABLE8, "portable-bytes", P_MR, P_NR, 4, qukernel_portable8, false, false},
 #ifdef QGEMM_X86
-    {OXRT_QK_AVX2, "avx2", 5, 16, 2, oxrt_qukernel_avx2},
-    {OXRT_QK_AVXVNNI, "avxvnni", 6, 16, 4, oxrt_qukernel_avxvnni},
-    {OXRT_QK_AVX512, "avx512bw", 12, 32, 2, oxrt_qukernel_avx512},
-    {OXRT_QK_AVX512VNNI, "avx512vnni", 12, 32, 4, oxrt_qukernel_avx512vnni},
+    {OXRT_QK_AVX2, "avx2", 5, 16, 2, oxrt_qukernel_avx2, false, false},
+    {OXRT_QK_AVXVNNI, "avxvnni", 6, 16, 4, oxrt_qukernel_avxvnni, false, false},
+    {OXRT_QK_AVX512, "avx512bw", 12, 32, 2, oxrt_qukernel_avx512, false, false},
+    {OXRT_QK_AVX512VNNI, "avx512vnni", 12, 32, 4, oxrt_qukernel_avx512vnni, false, false},
     {OXRT_QK_AVX2_BYTES_A, "avx2-bytes-a", 4, 16, 4, oxrt_qukernel_avx2_bytes_a, false, true},
     {OXRT_QK_AVX2_BYTES_B, "avx2-bytes-b", 4, 16, 4, oxrt_qukernel_avx2_bytes_b, true, true},
+    {OXRT_QK_AVXVNNI_B, "avxvnni-b", 6, 16, 4, oxrt_qukernel_avxvnni_b, true, false},
+    {OXRT_QK_AVX512VNNI_B, "avx512vnni-b", 12, 32, 4, oxrt_qukernel_avx512vnni_b, true, false},
 #endif
+    [OXRT_QK_PORTABLE8_B] = {OXRT_QK_PORTABLE8_B, "portable-bytes-b", P_MR, P_NR, 4, qukernel_portable8_b, true, false},
 };
 
 const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id) {
   if (id < 0 || id >= OXRT_QK_COUNT || !g_kernels[id].run) return NULL;
-  if (id <= OXRT_QK_PORTABLE8) return &g_kernels[id];
+  if (id <= OXRT_QK_PORTABLE8 || id == OXRT_QK_PORTABLE8_B) return &g_kernels[id];
 #ifdef QGEMM_X86
   /* The float kernels' level (CPU probe and OXRT_ISA cap) decides; VNNI is an extra feature on top. */
   oxrt_isa isa = oxrt_gemm_isa();
@@ -75,12 +86,15 @@ const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id) {
   case OXRT_QK_AVX2_BYTES_A:
   case OXRT_QK_AVX2_BYTES_B: return isa >= OXRT_ISA_AVX2 ? &g_kernels[id] : NULL;
 #if defined(__clang__) && __clang_major__ < 16 /* older clang does not know the "avxvnni" feature name */
-  case OXRT_QK_AVXVNNI: return NULL;
+  case OXRT_QK_AVXVNNI:
+  case OXRT_QK_AVXVNNI_B: return NULL;
 #else
-  case OXRT_QK_AVXVNNI: return isa >= OXRT_ISA_AVX2 && __builtin_cpu_supports("avxvnni") ? &g_kernels[id] : NULL;
+  case OXRT_QK_AVXVNNI:
+  case OXRT_QK_AVXVNNI_B: return isa >= OXRT_ISA_AVX2 && __builtin_cpu_supports("avxvnni") ? &g_kernels[id] : NULL;
 #endif
   case OXRT_QK_AVX512: return isa >= OXRT_ISA_AVX512 && __builtin_cpu_supports("avx512bw") ? &g_kernels[id] : NULL;
   case OXRT_QK_AVX512VNNI:
+  case OXRT_QK_AVX512VNNI_B:
     return isa >= OXRT_ISA_AVX512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni")
                ? &g_kernels[id]
                : NULL;
@@ -109,8 +123,13 @@ const oxrt_qkernel *oxrt_qgemm_kernel(void) {
 
 /* ------------------------------------------------------------------ packing */
 
+/* Start of k-row k (rs == 1 sources) */
+static inline const uint8_t *q_krow(const oxrt_qmat *m, size_t k) {
+  return m->kp ? m->kp[k] : (const uint8_t *)m->data + k * m->ks;
+}
+
 static inline int32_t q_elem(const oxrt_qmat *m, size_t r, size_t k) {
-  const uint8_t *p = (const uint8_t *)m->data + r * m->rs + k * m->ks;
+  const uint8_t *p = m->kp ? m->kp[k] + r : (const uint8_t *)m->data + r * m->rs + k * m->ks;
   return m->is_signed ? (int32_t)(int8_t)*p : (int32_t)*p;
 }
 
@@ -133,7 +152,8 @@ static inline int32_t q_shift(const oxrt_qkernel *k, bool is_a, bool is_signed) 
     const T *src = (const T *)m->data;                                                                                 \
     if (m->rs == 1) {                                                                                                  \
       for (size_t kk = 0; kk < kgc; kk++, d += r * 2) {                                                                \
-        const T *s0 = src + (k0 + 2 * kk) * m->ks + r0, *s1 = s0 + m->ks;                                              \
+        const T *s0 = (const T *)(const void *)q_krow(m, k0 + 2 * kk) + r0;                                            \
+        const T *s1 = 2 * kk + 1 < kc ? (const T *)(const void *)q_krow(m, k0 + 2 * kk + 1) + r0 : s0;                \
         if (2 * kk + 1 < kc)                                                                                           \
           for (size_t i = 0; i < r_eff; i++) d[2 * i] = (int16_t)(s0[i] - z), d[2 * i + 1] = (int16_t)(s1[i] - z);   \
         else                                                                                                           \
@@ -179,32 +199,78 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
   }
   int32_t shift = q_shift(kern, is_a, m->is_signed);
   uint8_t *d = dst;
-  if (m->rs == 1) { /* rows adjacent (a B block, an im2col fill): bytes gathered four at a time, re-centred by
-                     * flipping the top bit; rows past kc read as zero */
-    uint32_t flip = shift ? 0x80808080u : 0;
-    bool to_u8 = is_a != kern->b_u8;
+  uint32_t flip = shift ? 0x80808080u : 0;
+  bool to_u8 = is_a != kern->b_u8;
+  if (m->rs == 1) { /* rows adjacent (a B block, an im2col fill): four source rows interleaved into k-groups,
+                     * re-centred by flipping the top bit; rows past kc read as zero */
     static const uint8_t zeros[64] = {0};
     for (size_t kk = 0; kk < kgc; kk++, d += r * 4) {
       const uint8_t *src[4];
       uint32_t mask = 0;
       for (size_t t = 0; t < 4; t++) {
         size_t k = kk * 4 + t;
-        src[t] = k < kc ? (const uint8_t *)m->data + (k0 + k) * m->ks + r0 : NULL;
+        src[t] = k < kc ? q_krow(m, k0 + k) + r0 : NULL;
         if (k < kc) mask |= 0xffu << (8 * t);
       }
       uint32_t *d32 = (uint32_t *)(void *)d;
-      for (size_t i = 0; i < r_eff; i++) {
+      size_t i = 0;
+#ifdef __SSE2__
+      if (!sums) { /* 16 columns at a time: two rounds of byte / word unpacking make the groups */
+        __m128i fl = _mm_set1_epi32((int)flip), z = _mm_setzero_si128();
+        for (; i + 16 <= r_eff; i += 16) {
+          __m128i v[4];
+          for (int t = 0; t < 4; t++) v[t] = src[t] ? _mm_loadu_si128((const __m128i *)(src[t] + i)) : z;
+          __m128i ab0 = _mm_unpacklo_epi8(v[0], v[1]), ab1 = _mm_unpackhi_epi8(v[0], v[1]);
+          __m128i cd0 = _mm_unpacklo_epi8(v[2], v[3]), cd1 = _mm_unpackhi_epi8(v[2], v[3]);
+          __m128i fm = _mm_and_si128(fl, _mm_set1_epi32((int)mask)); /* padding rows stay zero */
+          _mm_storeu_si128((__m128i *)(d32 + i), _mm_xor_si128(_mm_unpacklo_epi16(ab0, cd0), fm));
+          _mm_storeu_si128((__m128i *)(d32 + i + 4), _mm_xor_si128(_mm_unpackhi_epi16(ab0, cd0), fm));
+          _mm_storeu_si128((__m128i *)(d32 + i + 8), _mm_xor_si128(_mm_unpacklo_epi16(ab1, cd1), fm));
+          _mm_storeu_si128((__m128i *)(d32 + i + 12), _mm_xor_si128(_mm_unpackhi_epi16(ab1, cd1), fm));
+        }
+      }
+#endif
+      for (; i < r_eff; i++) {
         uint32_t w = 0;
         for (size_t t = 0; t < 4; t++) w |= (uint32_t)(src[t] ? src[t][i] : zeros[0]) << (8 * t);
         w = (w ^ flip) & mask;
         d32[i] = w;
+        if (!sums) continue;
         if (to_u8)
           sums[i] += (int32_t)(w & 0xff) + (int32_t)((w >> 8) & 0xff) + (int32_t)((w >> 16) & 0xff) + (int32_t)(w >> 24);
         else
           sums[i] += (int8_t)(w & 0xff) + (int8_t)((w >> 8) & 0xff) + (int8_t)((w >> 16) & 0xff) + (int8_t)(w >> 24);
       }
-      for (size_t i = r_eff; i < r; i++) d32[i] = 0;
+      for (i = r_eff; i < r; i++) d32[i] = 0;
     }
+    return;
+  }
+  if (m->ks == 1) { /* k adjacent (activations as A, weight rows): each group is four bytes of a row */
+    uint8_t f8 = (uint8_t)(flip & 0xff);
+    size_t full = kc / 4;
+    for (size_t i = 0; i < r_eff; i++) {
+      const uint8_t *row = (const uint8_t *)m->data + (r0 + i) * m->rs + k0;
+      for (size_t kk = 0; kk < full; kk++) {
+        uint32_t w;
+        memcpy(&w, row + kk * 4, 4);
+        w ^= flip;
+        memcpy(d + (kk * r + i) * 4, &w, 4);
+      }
+      if (full < kgc) {
+        uint8_t q[4] = {0, 0, 0, 0};
+        for (size_t t = 0; full * 4 + t < kc && t < 4; t++) q[t] = (uint8_t)(row[full * 4 + t] ^ f8);
+        memcpy(d + (full * r + i) * 4, q, 4);
+      }
+      if (sums) { /* in the packed domain; a separate pass so it vectorizes */
+        int32_t sum = 0;
+        if (to_u8)
+          for (size_t k = 0; k < kc; k++) sum += (uint8_t)(row[k] ^ f8);
+        else
+          for (size_t k = 0; k < kc; k++) sum += (int8_t)(row[k] ^ f8);
+        sums[i] += sum;
+      }
+    }
+    for (size_t kk = 0; kk < kgc; kk++) memset(d + (kk * r + r_eff) * 4, 0, (r - r_eff) * 4);
     return;
   }
   for (size_t kk = 0; kk < kgc; kk++, d += r * 4)
@@ -217,7 +283,7 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
       for (size_t i = 0; i < r_eff; i++) {
         int32_t v = q_elem(m, r0 + i, k0 + k) + shift;
         d[4 * i + t] = (uint8_t)v;
-        sums[i] += v;
+        if (sums) sums[i] += v;
       }
       for (size_t i = r_eff; i < r; i++) d[4 * i + t] = 0;
     }
@@ -233,8 +299,9 @@ void oxrt_qpack_free(oxrt_qpack *p) {
 
 static size_t esize(const oxrt_qkernel *k) { return k->g == 2 ? 2 : 1; }
 
-bool oxrt_qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K, const oxrt_qmat *src,
-                     oxrt_qpack *out) {
+/* with_sums false: the row sums stay 0 (the other operand's zero points are all 0, so nothing reads them) */
+static bool qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K, const oxrt_qmat *src,
+                       oxrt_qpack *out, bool with_sums) {
   if (!kern) kern = oxrt_qgemm_kernel();
   memset(out, 0, sizeof *out);
   size_t r = is_a ? kern->mr : kern->nr, panels = (rows + r - 1) / r, kg = (K + kern->g - 1) / kern->g;
@@ -252,11 +319,16 @@ bool oxrt_qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K,
   for (size_t p = 0; p < panels; p++) {
     size_t r0 = p * r, r_eff = rows - r0 < r ? rows - r0 : r;
     pack_panel(kern, is_a, src, r0, r_eff, 0, K, r, (uint8_t *)out->data + p * panel_bytes,
-               out->sums ? out->sums + r0 : NULL);
+               out->sums && with_sums ? out->sums + r0 : NULL);
   }
   if (out->zp)
     for (size_t i = 0; i < rows; i++) out->zp[i] = q_zp(src, i) + q_shift(kern, is_a, src->is_signed);
   return true;
+}
+
+bool oxrt_qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K, const oxrt_qmat *src,
+                     oxrt_qpack *out) {
+  return qpack_make(kern, is_a, rows, K, src, out, true);
 }
 
 /* Every pair (k even, k + 1) of the packed int8 side within |w0| + |w1| <= 128. */
@@ -272,6 +344,11 @@ static bool pairs_fit(const oxrt_qpack *p) {
 
 bool oxrt_qpack_make_weight(bool is_a, size_t rows, size_t K, const oxrt_qmat *src, oxrt_qpack *out) {
   const oxrt_qkernel *best = oxrt_qgemm_kernel();
+  if (is_a && (best->id == OXRT_QK_AVX512VNNI || best->id == OXRT_QK_AVXVNNI)) {
+    oxrt_qkernel_id bid = best->id == OXRT_QK_AVX512VNNI ? OXRT_QK_AVX512VNNI_B : OXRT_QK_AVXVNNI_B;
+    const oxrt_qkernel *b = oxrt_qgemm_kernel_at(bid);
+    if (b) best = b;
+  }
   if (best->id == OXRT_QK_AVX2) {
     const oxrt_qkernel *bytes = oxrt_qgemm_kernel_at(is_a ? OXRT_QK_AVX2_BYTES_B : OXRT_QK_AVX2_BYTES_A);
     if (bytes && oxrt_qpack_make(bytes, is_a, rows, K, src, out)) {
@@ -282,129 +359,25 @@ bool oxrt_qpack_make_weight(bool is_a, size_t rows, size_t K, const oxrt_qmat *s
   return oxrt_qpack_make(best, is_a, rows, K, src, out);
 }
 
-/* ------------------------------------------------------------------ scratch */
-
-/* Per-thread scratch kept between calls: fresh blocks of a few 100 KiB per call would cost page faults
- * every time. Freed when the thread exits. */
-static pthread_key_t g_key;
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static bool g_key_ok;
-typedef struct {
-  size_t cap;
-  void *p;
-} q_scratch;
-static void q_scratch_free(void *v) {
-  q_scratch *s = v;
-  if (s) oxrt_aligned_free(s->p);
-  free(s);
-}
-static void q_key_init(void) { g_key_ok = pthread_key_create(&g_key, q_scratch_free) == 0; }
-
-static void *q_scratch_get(size_t n) {
-  pthread_once(&g_once, q_key_init);
-  if (!g_key_ok) return NULL;
-  q_scratch *s = pthread_getspecific(g_key);
-  if (!s) {
-    if (!(s = calloc(1, sizeof *s))) return NULL;
-    if (pthread_setspecific(g_key, s) != 0) {
-      free(s);
-      return NULL;
-    }
-  }
-  if (s->cap < n) {
-    oxrt_aligned_free(s->p);
-    s->cap = 0;
-    if (!(s->p = oxrt_aligned_alloc(n))) return NULL;
-    s->cap = n;
-  }
-  return s->p;
-}
-
 /* ------------------------------------------------------------------ output stage */
 
-#if defined(__GNUC__) && !defined(__clang__)
-#define Q_VEC __attribute__((optimize("tree-vectorize")))
-#else
-#define Q_VEC
-#endif
+#define QS_NAME(x) x##_portable
+#define QS_EXPORT static
+#include "qgemm_store_body.h"
 
-/* Round half to even of |v| < 2^22 with the default rounding mode, without a libm call per element. */
-static inline float q_rint(float v) {
-  const float magic = 12582912.0f; /* 1.5 * 2^23; IEEE arithmetic keeps (v + magic) - magic unfolded */
-  return (v + magic) - magic;
+/* The output stage at the float kernels' level (the vector width of the store loops). */
+static oxrt_qstore_fn store_fn(void) {
+#ifdef QGEMM_X86
+  oxrt_isa isa = oxrt_gemm_isa();
+  if (isa >= OXRT_ISA_AVX512) return oxrt_qstore_row_avx512;
+  if (isa >= OXRT_ISA_AVX2) return oxrt_qstore_row_avx2;
+#endif
+  return store_row_portable;
 }
 
-typedef struct {
-  const oxrt_qgemm_out *o;
-  size_t K;
-  bool corr;         /* k-group 4: apply zero point corrections */
-  const int32_t *ra, *za; /* per row of the tile (sums and packed zero points of A) */
-  const int32_t *cb, *zb; /* per column of the tile */
-} q_store;
-
-/* Output stage of row i (global), columns [j0, j0+n) of sums s[0..n). */
-Q_VEC static void store_row(const q_store *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *restrict s) {
-  const oxrt_qgemm_out *o = st->o;
-  if (st->corr) {
-    uint32_t zai = (uint32_t)st->za[ti], rai = (uint32_t)st->ra[ti], kz = (uint32_t)st->K * zai;
-    for (size_t j = 0; j < n; j++)
-      s[j] = (int32_t)((uint32_t)s[j] - zai * (uint32_t)st->cb[j] - (uint32_t)st->zb[j] * rai +
-                       kz * (uint32_t)st->zb[j]);
-  }
-  if (o->bias) {
-    if (o->per_row) {
-      int32_t b = o->bias[i];
-      for (size_t j = 0; j < n; j++) s[j] += b;
-    } else {
-      const int32_t *b = o->bias + j0;
-      for (size_t j = 0; j < n; j++) s[j] += b[j];
-    }
-  }
-  if (o->kind == OXRT_QOUT_I32) {
-    memcpy((int32_t *)o->C + i * o->ldc + j0, s, n * sizeof(int32_t));
-    return;
-  }
-  bool vec = o->n_scale != 1 && !o->per_row;
-  float sc = o->n_scale == 1 ? o->scale[0] : o->per_row ? o->scale[i] : 0.0f;
-  const float *scv = o->scale + (vec ? j0 : 0);
-  if (o->kind == OXRT_QOUT_F32) {
-    float *restrict y = (float *)o->C + i * o->ldc + j0;
-    if (vec) {
-      for (size_t j = 0; j < n; j++) y[j] = (float)s[j] * scv[j];
-    } else {
-      for (size_t j = 0; j < n; j++) y[j] = (float)s[j] * sc;
-    }
-    if (o->fbias) {
-      if (o->per_row) {
-        float b = o->fbias[i];
-        for (size_t j = 0; j < n; j++) y[j] += b;
-      } else {
-        const float *b = o->fbias + j0;
-        for (size_t j = 0; j < n; j++) y[j] += b[j];
-      }
-    }
-    return;
-  }
-  float lo = (float)(o->lo - o->zp), hi = (float)(o->hi - o->zp);
-  int32_t zp = o->zp;
-  /* ORT's order: scale, clamp to the output range shifted by the zero point, round, add the zero point. */
-  if (o->kind == OXRT_QOUT_U8) {
-    uint8_t *restrict y = (uint8_t *)o->C + i * o->ldc + j0;
-    for (size_t j = 0; j < n; j++) {
-      float v = (float)s[j] * (vec ? scv[j] : sc);
-      v = v > lo ? v : lo;
-      v = v < hi ? v : hi;
-      y[j] = (uint8_t)((int32_t)q_rint(v) + zp);
-    }
-  } else {
-    int8_t *restrict y = (int8_t *)o->C + i * o->ldc + j0;
-    for (size_t j = 0; j < n; j++) {
-      float v = (float)s[j] * (vec ? scv[j] : sc);
-      v = v > lo ? v : lo;
-      v = v < hi ? v : hi;
-      y[j] = (int8_t)((int32_t)q_rint(v) + zp);
-    }
-  }
+void oxrt_qgemm_store(const oxrt_qgemm_out *o, size_t i, size_t j0, size_t n, int32_t *s) {
+  oxrt_qstore st = {.o = o};
+  store_fn()(&st, i, 0, j0, n, s);
 }
 
 /* ------------------------------------------------------------------ driver */
@@ -418,6 +391,9 @@ typedef struct {
   const oxrt_qkernel *k;
   const oxrt_qpack *ap, *bp;
   size_t mc, nc, tiles_n;
+  bool need_cb; /* k-group 4 with B filled: some row of A has a packed zero point, so B's column sums count */
+  bool zb_one;  /* packed B: one zero point for every column */
+  oxrt_qstore_fn store;
   int failed;
 } q_plan;
 
@@ -429,15 +405,15 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   const bool g4 = G == 4, fill = !pl->bp;
   /* scratch: sums [mc][nc] int32, B block [KC/G][nc][G], raw B [KC][nc], column sums and zero points [nc] */
   size_t acc_b = pl->mc * pl->nc * 4, bblk_b = fill ? (Q_KC / G) * pl->nc * G * es : 0, raw_b = fill ? Q_KC * pl->nc : 0;
-  size_t col_b = 2 * pl->nc * 4 + 64 * 4;
-  uint8_t *scr = q_scratch_get(acc_b + bblk_b + raw_b + col_b + 64 * 4);
+  size_t col_b = 3 * pl->nc * 4 + 64 * 4; /* column sums, zero points, one output row (column remap) */
+  uint8_t *scr = oxrt_scratch_get(OXRT_SCRATCH_QGEMM, acc_b + bblk_b + raw_b + col_b + 64 * 4);
   if (!scr) {
     __atomic_store_n(&pl->failed, 1, __ATOMIC_RELAXED);
     return;
   }
   int32_t *acc = (int32_t *)scr;
   uint8_t *bblk = scr + acc_b, *raw = bblk + bblk_b;
-  int32_t *cb = (int32_t *)(raw + raw_b), *zb = cb + pl->nc;
+  int32_t *cb = (int32_t *)(raw + raw_b), *zb = cb + pl->nc, *orow = zb + pl->nc;
   for (size_t t = t0; t < t1; t++) {
     size_t tm = t / pl->tiles_n, tn = t % pl->tiles_n;
     size_t i_beg = tm * pl->mc, i_end = i_beg + pl->mc < g->M ? i_beg + pl->mc : g->M;
@@ -447,13 +423,20 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
     for (size_t p0 = 0; p0 < K; p0 += Q_KC) {
       size_t kc = K - p0 < Q_KC ? K - p0 : Q_KC, kgc = (kc + G - 1) / G, g0 = p0 / G;
       if (fill) {
-        g->bfill(g->bctx, p0, kc, j_beg, n_cols, raw, n_cols);
         oxrt_qmat rm = g->b;
-        rm.data = raw, rm.rs = 1, rm.ks = n_cols;
-        if (rm.zp && rm.zp_per_row) rm.zp += j_beg;
+        size_t r_off = 0;
+        if (rm.kp) { /* k-rows in place: packed straight from them */
+          rm.kp += p0;
+          r_off = j_beg;
+        } else {
+          g->bfill(g->bctx, p0, kc, j_beg, n_cols, raw, n_cols);
+          rm.data = raw, rm.rs = 1, rm.ks = n_cols;
+          if (rm.zp && rm.zp_per_row) rm.zp += j_beg;
+        }
         for (size_t q = 0; q < n_panels; q++) {
           size_t c0 = q * nr, n_eff = n_cols - c0 < nr ? n_cols - c0 : nr;
-          pack_panel(k, false, &rm, c0, n_eff, 0, kc, nr, bblk + q * kgc * nr * G * es, g4 ? cb + c0 : NULL);
+          pack_panel(k, false, &rm, r_off + c0, n_eff, 0, kc, nr, bblk + q * kgc * nr * G * es,
+                     pl->need_cb ? cb + c0 : NULL);
         }
       }
       for (size_t q = 0; q < n_panels; q++) {
@@ -465,18 +448,41 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
         }
       }
     }
-    q_store st = {.o = &g->out, .K = K, .corr = g4};
+    oxrt_qstore st = {.o = &g->out, .K = K, .corr = g4};
     if (g4) {
       if (fill) {
         for (size_t j = 0; j < n_cols; j++)
           zb[j] = (g->b.zp ? g->b.zp[g->b.zp_per_row ? j_beg + j : 0] : 0) + q_shift(k, false, g->b.is_signed);
-        st.cb = cb, st.zb = zb;
+        st.cb = cb, st.zb = zb, st.zb_one = !(g->b.zp && g->b.zp_per_row);
       } else {
-        st.cb = pl->bp->sums + j_beg, st.zb = pl->bp->zp + j_beg;
+        st.cb = pl->bp->sums + j_beg, st.zb = pl->bp->zp + j_beg, st.zb_one = pl->zb_one;
       }
       st.ra = pl->ap->sums + i_beg, st.za = pl->ap->zp + i_beg;
     }
-    for (size_t i = i_beg; i < i_end; i++) store_row(&st, i, i - i_beg, j_beg, n_cols, acc + (i - i_beg) * ldacc);
+    const oxrt_qcols cols = g->out.cols;
+    for (size_t i = i_beg; i < i_end; i++) {
+      int32_t *s = acc + (i - i_beg) * ldacc;
+      if (!cols.seg) {
+        pl->store(&st, i, i - i_beg, j_beg, n_cols, s);
+        continue;
+      }
+      /* the whole row into orow, then the kept part of each segment to its place */
+      oxrt_qgemm_out row_out = g->out;
+      size_t es = g->out.kind == OXRT_QOUT_I32 || g->out.kind == OXRT_QOUT_F32 ? 4 : 1;
+      row_out.C = orow, row_out.ldc = 0; /* row i lands at orow (per-row vectors still indexed by i) */
+      oxrt_qstore rst = st;
+      rst.o = &row_out;
+      pl->store(&rst, i, i - i_beg, 0, n_cols, s);
+      for (size_t j = j_beg; j < j_end;) {
+        size_t in_seg = j % cols.seg, seg_end = j - in_seg + cols.seg, stop = seg_end < j_end ? seg_end : j_end;
+        if (in_seg < cols.keep) {
+          size_t n = (cols.keep < stop - j + in_seg ? cols.keep - in_seg : stop - j);
+          size_t at = i * g->out.ldc + (j / cols.seg) * cols.keep + in_seg;
+          memcpy((uint8_t *)g->out.C + at * es, (const uint8_t *)orow + (j - j_beg) * es, n * es);
+        }
+        j = stop;
+      }
+    }
   }
 }
 
@@ -486,17 +492,23 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
   oxrt_qpack apk = {0}, bpk = {0};
   const oxrt_qpack *ap = g->ap, *bp = g->bp;
   bool ok = true;
-  if (!ap) {
-    ok = oxrt_qpack_make(k, true, g->M, g->K, &g->a, &apk);
+  if (!ap) { /* A's row sums count only where B has a packed zero point */
+    bool sums = !g->bp || k->g != 4;
+    for (size_t j = 0; !sums && j < g->N; j++) sums = g->bp->zp[j] != 0;
+    ok = qpack_make(k, true, g->M, g->K, &g->a, &apk, sums);
     ap = &apk;
   }
-  if (ok && !bp && !g->bfill) {
+  if (ok && !bp && !g->bfill && !g->b.kp) {
     ok = oxrt_qpack_make(k, false, g->N, g->K, &g->b, &bpk);
     bp = &bpk;
   }
   if (ok && (ap->kern != k || (bp && bp->kern != k))) ok = false; /* packed for another kernel: caller's bug */
   if (ok) {
     q_plan pl = {.g = g, .k = k, .ap = ap, .bp = bp};
+    for (size_t i = 0; k->g == 4 && !bp && i < g->M && !pl.need_cb; i++) pl.need_cb = ap->zp[i] != 0;
+    pl.zb_one = k->g == 4 && bp;
+    for (size_t j = 1; pl.zb_one && j < g->N; j++) pl.zb_one = bp->zp[j] == bp->zp[0];
+    pl.store = store_fn();
     pl.nc = Q_NC;
     pl.mc = (Q_MC / k->mr) * k->mr;
     size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;

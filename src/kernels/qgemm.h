@@ -14,6 +14,9 @@
  *              moved by 128), multiplied with VPDPBUSD (AVX-512 VNNI, AVX-VNNI), whose int32 sums do not
  *              saturate; zero points enter through row / column sums afterwards. A portable k-group-4
  *              kernel computes the same and lets tests check this path on any machine.
+ *   k-group 4, B unsigned: the same with VPDPBUSD's operands swapped (A int8, B uint8), for weights as A
+ *              (convolution): uint8 inputs and int8 weights, the usual pair, then need no re-centring, and with
+ *              symmetric weights no column sums of the im2col panel either.
  *   AVX2 bytes: the k-group-4 layout multiplied with VPMADDUBSW, whose int16 sums of two u8*s8 products
  *              saturate in general; used only for constant weights whose adjacent pairs satisfy
  *              |w0| + |w1| <= 128 (7-bit weights, as ONNX Runtime's reduce_range writes them), where no sum
@@ -35,7 +38,10 @@ typedef enum oxrt_qkernel_id {
   OXRT_QK_AVX512VNNI = 5,
   OXRT_QK_AVX2_BYTES_A = 6, /* VPMADDUBSW, A unsigned: weights are B */
   OXRT_QK_AVX2_BYTES_B = 7, /* VPMADDUBSW, B unsigned: weights are A (convolution) */
-  OXRT_QK_COUNT = 8
+  OXRT_QK_AVXVNNI_B = 8,    /* VPDPBUSD, B unsigned: weights are A (convolution) */
+  OXRT_QK_AVX512VNNI_B = 9,
+  OXRT_QK_PORTABLE8_B = 10, /* bytes, B unsigned (the _B data path in C) */
+  OXRT_QK_COUNT = 11
 } oxrt_qkernel_id;
 
 /* C tile [mr, nr] (row stride ldc) = (acc ? C : 0) + sum over kg k-groups of a[kg][mr][g] * b[kg][nr][g]. */
@@ -61,6 +67,8 @@ void oxrt_qukernel_avx512(size_t kg, const void *a, const void *b, int32_t *c, s
 void oxrt_qukernel_avx512vnni(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx2_bytes_a(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx2_bytes_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avxvnni_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512vnni_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 
 /* An 8-bit source matrix viewed as `rows` x K: element (r, k) at data[r*rs + k*ks]. For A, rows are A's rows
  * (rs = lda, ks = 1); for B, rows are B's columns (rs = 1, ks = ldb; or rs = ldb, ks = 1 for a transposed B).
@@ -71,6 +79,7 @@ typedef struct oxrt_qmat {
   size_t rs, ks;
   const int32_t *zp;
   bool zp_per_row;
+  const uint8_t *const *kp; /* B only, with rs == 1: k-row k starts at kp[k] instead of data + k * ks (NULL: no) */
 } oxrt_qmat;
 
 /* One operand packed for a kernel: panels of r rows (r = kernel mr for A, nr for B) over all K. */
@@ -88,13 +97,20 @@ typedef struct oxrt_qpack {
 bool oxrt_qpack_make(const oxrt_qkernel *kern, bool is_a, size_t rows, size_t K, const oxrt_qmat *src,
                      oxrt_qpack *out);
 void oxrt_qpack_free(oxrt_qpack *p);
-/* Packs a constant weight operand for the fastest exact kernel: the VPMADDUBSW kernel of its side when this
- * process uses the AVX2 int16 kernel and the weights allow it (see above), else oxrt_qgemm_kernel(). */
+/* Packs a constant weight operand for the fastest exact kernel: for weights as A (convolution) the B-unsigned
+ * variant of this process's VNNI kernel; the VPMADDUBSW kernel of its side when this process uses the AVX2 int16
+ * kernel and the weights allow it (see above); else oxrt_qgemm_kernel(). */
 bool oxrt_qpack_make_weight(bool is_a, size_t rows, size_t K, const oxrt_qmat *src, oxrt_qpack *out);
 
 /* Fills raw 8-bit B rows [k0, k0+kc) x columns [j0, j0+n) into dst[k*ld + j] (an implicit im2col); values
  * are in B's own type and zero point (padding holds the zero point). */
 typedef void (*oxrt_qbfill)(const void *ctx, size_t k0, size_t kc, size_t j0, size_t n, uint8_t *dst, size_t ld);
+
+/* Column j of the product lands at output column (j / seg) * keep + j % seg, and only when j % seg < keep
+ * (seg 0: column j at j). A convolution computed over a padded row pitch drops its pad columns this way. */
+typedef struct oxrt_qcols {
+  size_t seg, keep;
+} oxrt_qcols;
 
 typedef enum oxrt_qout_kind { OXRT_QOUT_I32 = 0, OXRT_QOUT_F32, OXRT_QOUT_U8, OXRT_QOUT_S8 } oxrt_qout_kind;
 
@@ -112,7 +128,26 @@ typedef struct oxrt_qgemm_out {
   size_t n_scale;
   const float *fbias; /* F32 only; NULL: none */
   int32_t zp, lo, hi; /* U8 / S8 (lo, hi inside the type's range; a fused Relu raises lo to zp) */
+  oxrt_qcols cols;    /* per_row only */
 } oxrt_qgemm_out;
+
+/* The output stage alone: row i, columns [j0, j0+n) of `out` from the exact sums s[0..n) (s is overwritten).
+ * For kernels that compute the sums another way (depthwise convolution), so every path rounds alike. */
+void oxrt_qgemm_store(const oxrt_qgemm_out *out, size_t i, size_t j0, size_t n, int32_t *s);
+
+/* Internal (qgemm.c and its ISA files): the output stage's view of a tile. */
+typedef struct oxrt_qstore {
+  const oxrt_qgemm_out *o;
+  size_t K;
+  bool corr;              /* k-group 4: apply zero point corrections */
+  bool zb_one;            /* zb holds one value for every column */
+  const int32_t *ra, *za; /* per row of the tile (sums and packed zero points of A) */
+  const int32_t *cb, *zb; /* per column of the tile (sums and packed zero points of B) */
+} oxrt_qstore;
+/* Row i (global; ti in the tile), columns [j0, j0+n) of sums s[0..n) (overwritten) through the output stage. */
+typedef void (*oxrt_qstore_fn)(const oxrt_qstore *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *s);
+void oxrt_qstore_row_avx2(const oxrt_qstore *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *s);
+void oxrt_qstore_row_avx512(const oxrt_qstore *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *s);
 
 typedef struct oxrt_qgemm_ex {
   size_t M, N, K;

@@ -1,5 +1,6 @@
 /* qgemm_conv.c - 8-bit convolution: implicit im2col into the 8-bit GEMM (see qgemm_conv.h). */
 #include "qgemm_conv.h"
+#include "scratch.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ bool oxrt_qconv_pack(const oxrt_conv_shape *s, const void *w, bool w_signed, con
   if (!out->g) return false;
   for (size_t g = 0; g < s->group; g++) {
     const int32_t *zp = wzp ? (n_wzp == 1 ? wzp : wzp + g * out->Mg) : NULL;
-    oxrt_qmat m = {(const uint8_t *)w + g * out->Mg * out->Kg, w_signed, out->Kg, 1, zp, n_wzp != 1};
+    oxrt_qmat m = {(const uint8_t *)w + g * out->Mg * out->Kg, w_signed, out->Kg, 1, zp, n_wzp != 1, NULL};
     if (!oxrt_qpack_make_weight(true, out->Mg, out->Kg, &m, &out->g[g])) {
       oxrt_qconv_wpack_free(out);
       return false;
@@ -108,8 +109,89 @@ static void qconv_fill(const void *ctx, size_t k0, size_t kc, size_t j0, size_t 
   }
 }
 
+/* 1-D and 2-D convolutions with pads >= 0, any stride and dilation, without im2col: the zero-point-padded input
+ * is split into stride phases (phase (a, b) holds padded rows a, a + sh, ... and columns b, b + sw, ...), each a
+ * plane of pitch PW = OW + (KW-1)*dw/sw. Tap (kh, kw) reads phase ((kh*dh) % sh, (kw*dw) % sw) shifted by
+ * (kh*dh / sh) rows and (kw*dw / sw) columns at unit stride, so the im2col row of (c, kh, kw) is a pointer into
+ * the phases: the GEMM packs its B panels straight from those k-row pointers, computing PW - OW pad columns per
+ * output row that the output stage drops (oxrt_qcols). Worth it while the pad columns stay a small share. */
+static bool shifted_ok(const oxrt_conv_shape *s) {
+  if (s->nd < 1 || s->nd > 2) return false;
+  for (int d = 0; d < s->nd; d++)
+    if (s->pad[d] < 0 || s->stride[d] < 1 || s->dil[d] < 1) return false;
+  int64_t OW = s->out[s->nd - 1], PW = OW + (s->k[s->nd - 1] - 1) * s->dil[s->nd - 1] / s->stride[s->nd - 1];
+  return OW > 0 && PW * 2 <= OW * 3;
+}
+
+static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp,
+                          const oxrt_qconv_wpack *wp, const oxrt_qgemm_out *out, void *y, size_t y_esize,
+                          oxrt_threadpool *pool) {
+  bool two = s->nd == 2;
+  size_t Cg = s->C / s->group, KH = two ? (size_t)s->k[0] : 1, KW = (size_t)s->k[s->nd - 1];
+  size_t dh = two ? (size_t)s->dil[0] : 1, dw = (size_t)s->dil[s->nd - 1];
+  size_t sh = two ? (size_t)s->stride[0] : 1, sw = (size_t)s->stride[s->nd - 1];
+  size_t IH = two ? (size_t)s->in[0] : 1, IW = (size_t)s->in[s->nd - 1], OH = two ? (size_t)s->out[0] : 1;
+  size_t OW = (size_t)s->out[s->nd - 1], pt = two ? (size_t)s->pad[0] : 0, pl = (size_t)s->pad[s->nd - 1];
+  size_t PH = OH + (KH - 1) * dh / sh, PW = OW + (KW - 1) * dw / sw, plane = PH * PW, phases = sh * sw;
+  size_t slack = (KW - 1) * dw / sw + 64, in_size = IH * IW, out_size = OH * OW, K = Cg * KH * KW;
+  size_t kp_bytes = (K * sizeof(uint8_t *) + 63) / 64 * 64;
+  uint8_t *buf = oxrt_scratch_get(OXRT_SCRATCH_QCONV, kp_bytes + Cg * phases * plane + slack);
+  if (!buf) return false;
+  const uint8_t **kp = (const uint8_t **)(void *)buf;
+  uint8_t *xp = buf + kp_bytes, zp8 = (uint8_t)x_zp;
+  for (size_t c = 0; c < Cg; c++)
+    for (size_t kh = 0; kh < KH; kh++)
+      for (size_t kw = 0; kw < KW; kw++) {
+        size_t ph = (kh * dh) % sh * sw + (kw * dw) % sw;
+        kp[(c * KH + kh) * KW + kw] = xp + (c * phases + ph) * plane + (kh * dh / sh) * PW + kw * dw / sw;
+      }
+  for (size_t n = 0; n < s->N; n++)
+    for (size_t g = 0; g < s->group; g++) {
+      const uint8_t *xg = (const uint8_t *)x + (n * s->C + g * Cg) * in_size;
+      memset(xp + Cg * phases * plane, zp8, slack);
+      for (size_t c = 0; c < Cg; c++)
+        for (size_t a = 0; a < sh; a++)
+          for (size_t b = 0; b < sw; b++) {
+            uint8_t *dst = xp + (c * phases + a * sw + b) * plane;
+            for (size_t r = 0; r < PH; r++, dst += PW) {
+              size_t ih = r * sh + a; /* padded row */
+              if (ih < pt || ih - pt >= IH) {
+                memset(dst, zp8, PW);
+                continue;
+              }
+              const uint8_t *src = xg + c * in_size + (ih - pt) * IW;
+              if (sw == 1) { /* a shifted copy with the pads set */
+                size_t lead = pl < PW ? pl : PW, len = IW < PW - lead ? IW : PW - lead;
+                memset(dst, zp8, lead);
+                memcpy(dst + lead, src, len);
+                memset(dst + lead + len, zp8, PW - lead - len);
+              } else {
+                for (size_t col = 0; col < PW; col++) {
+                  size_t iw = col * sw + b;
+                  dst[col] = iw < pl || iw - pl >= IW ? zp8 : src[iw - pl];
+                }
+              }
+            }
+          }
+      int32_t zp = x_zp;
+      oxrt_qgemm_ex ge = {.M = wp->Mg, .N = OH * PW, .K = K, .ap = &wp->g[g], .out = *out};
+      ge.b = (oxrt_qmat){xp, x_signed, 1, 0, &zp, false, kp};
+      size_t m0 = g * wp->Mg;
+      ge.out.C = (uint8_t *)y + (n * s->M + m0) * out_size * y_esize;
+      ge.out.ldc = out_size;
+      if (PW != OW) ge.out.cols = (oxrt_qcols){PW, OW}; /* else columns are output positions as they are */
+      if (ge.out.bias) ge.out.bias += m0;
+      if (ge.out.scale && ge.out.n_scale != 1) ge.out.scale += m0;
+      if (ge.out.fbias) ge.out.fbias += m0;
+      if (!oxrt_qgemm_run(&ge, pool)) return false;
+    }
+  return true;
+}
+
 bool oxrt_qconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp, const oxrt_qconv_wpack *wp,
                     const oxrt_qgemm_out *out, void *y, size_t y_esize, oxrt_threadpool *pool) {
+  if (out->per_row && shifted_ok(s) && wp->Kg == (s->C / s->group) * kprod_of(s))
+    return qconv_shifted(s, x, x_signed, x_zp, wp, out, y, y_esize, pool);
   size_t in_size = 1, out_size = 1, Cg = s->C / s->group;
   for (int d = 0; d < s->nd; d++) in_size *= (size_t)s->in[d], out_size *= (size_t)s->out[d];
   for (size_t n = 0; n < s->N; n++)
@@ -118,7 +200,7 @@ bool oxrt_qconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, int3
                      out_size};
       int32_t zp = x_zp;
       oxrt_qgemm_ex ge = {.M = wp->Mg, .N = out_size, .K = wp->Kg, .ap = &wp->g[g], .bfill = qconv_fill, .bctx = &f,
-                          .b = {NULL, x_signed, 1, 0, &zp, false}, .out = *out};
+                          .b = {NULL, x_signed, 1, 0, &zp, false, NULL}, .out = *out};
       size_t m0 = g * wp->Mg;
       ge.out.C = (uint8_t *)y + (n * s->M + m0) * out_size * y_esize;
       ge.out.ldc = out_size;

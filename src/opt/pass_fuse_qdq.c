@@ -10,10 +10,10 @@
  *   DQ(a), DQ(b) -> Add | Mul -> Q                       =>  com.microsoft QLinearAdd | QLinearMul
  *   DQ(x) -> GlobalAveragePool | AveragePool | Sigmoid | LeakyRelu -> Q
  *                                                        =>  com.microsoft QLinearGlobalAveragePool | ...
- *   DQ(x) -> Flatten | Reshape | Transpose | Squeeze | Unsqueeze -> Q, with the same scale and zero point on
- *            both sides                                  =>  the operator on x itself (it only moves values, so
- *            the result is exact). MaxPool would qualify too, but Pool.c's 8-bit path goes through doubles and
- *            is slower than dequantize + float MaxPool + quantize, so it stays float for now.
+ *   DQ(x) -> Flatten | Reshape | Transpose | Squeeze | Unsqueeze | MaxPool -> Q, with the same scale and zero
+ *            point on both sides                         =>  the operator on x itself (it only moves values, or
+ *            picks the largest, which the monotone dequantization keeps: the result is exact; Pool.c has a
+ *            native 8-bit MaxPool).
  *
  * and quantize_dynamic's chain after an integer product (the scale of A a one-element value: a
  * DynamicQuantizeLinear's scale output or a constant; the scale of B constant, one value or one per column):
@@ -203,6 +203,7 @@ static const qdq_rule rules[] = {
     {"Transpose", NULL, 1, 1},
     {"Squeeze", NULL, 1, 1},
     {"Unsqueeze", NULL, 1, 1},
+    {"MaxPool", NULL, 1, 12},
 };
 
 static oxrt_status *fuse_other(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, oxrt_node *n, bool *changed) {
@@ -223,6 +224,7 @@ static oxrt_status *fuse_other(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, ox
   for (int k = 0; k < r->n_in; k++)
     if (opt_const(g, dq[k]->inputs[2])->dtype != t) return NULL;
   if (!r->qop && !same_params(g, dq[0], q)) return NULL;
+  if (!strcmp(r->op, "MaxPool") && !(*(const float *)opt_const(g, q->inputs[1])->data > 0)) return NULL; /* monotone */
   int ins[8], k = 0;
   if (r->qop) {
     for (int i = 0; i < r->n_in; i++) ins[k++] = dq[i]->inputs[0], ins[k++] = dq[i]->inputs[1], ins[k++] = dq[i]->inputs[2];

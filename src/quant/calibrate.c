@@ -74,7 +74,9 @@ static void add_hist(stat *s, const oxrt_value *v) {
   if (!(s->amax > 0)) return;
   double k = HIST_BINS / (double)s->amax;
   for (size_t i = 0; i < v->count; i++) {
-    if (!isfinite(x[i])) continue;
+    /* exact zeros (ReLU outputs, padding) are always exact at the zero point: kept out of the histogram, where
+     * a spike at bin 0 drives the KL search to a tiny threshold */
+    if (!isfinite(x[i]) || x[i] == 0) continue;
     long b = (long)(fabs((double)x[i]) * k);
     s->hist[b >= HIST_BINS ? HIST_BINS - 1 : b] += 1;
   }

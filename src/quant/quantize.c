@@ -1,5 +1,6 @@
 /* quantize.c - oxrt_quantize_model_file: rewrites Conv, MatMul and Gemm nodes with constant float weights
- * to 8-bit, in the forms ONNX Runtime's quantizer writes (so that both runtimes load the result):
+ * to 8-bit (and, in static QDQ, the activations around the other operators ORT's QDQ quantizer covers: see
+ * act_ops), in the forms ONNX Runtime's quantizer writes (so that both runtimes load the result):
  *   dynamic QOperator  DynamicQuantizeLinear -> MatMulInteger / ConvInteger -> Cast -> Mul(scale) [-> Add(bias)]
  *   dynamic QDQ        weight-only: int8 weight -> DequantizeLinear -> the float op
  *   static QDQ         QuantizeLinear -> DequantizeLinear pairs on the op's activations (input and output),
@@ -14,10 +15,13 @@
 #include <string.h>
 
 enum { K_CONV, K_MATMUL, K_GEMM };
+#define WEIGHT_OPS "Conv,MatMul,Gemm"
 
 typedef struct {
   int node, kind;
-  int x, w, b, y; /* value ids; b = -1 without bias */
+  int x, w, b, y; /* value ids; b = -1 without bias; y: after a folded activation, the activation's output */
+  int fold, mid;  /* static QDQ: the Relu / Clip node folded into the output's quantization (-1: none), and the
+                   * op's own output it read */
   int axis;       /* output-channel axis of W */
   bool trans_b;
   float beta;     /* Gemm: factor of C */
@@ -60,11 +64,11 @@ static const oxrt_value *const_float(const oxrt_graph *g, int id) {
 static bool find_cand(qz *z, int i, cand *out) {
   oxrt_graph *g = z->c.g;
   const oxrt_node *n = &g->nodes[i];
-  const char *types = z->o->op_types ? z->o->op_types : "Conv,MatMul,Gemm";
+  const char *types = z->o->op_types ? z->o->op_types : WEIGHT_OPS;
   if (!n->op_type || *n->domain || !qg_list_has(types, n->op_type) || qg_list_has(z->o->exclude_nodes, n->name))
     return false;
   if (n->n_inputs < 2 || n->n_outputs != 1 || n->inputs[0] < 0 || n->outputs[0] < 0) return false;
-  cand c = {i, -1, n->inputs[0], n->inputs[1], n->n_inputs > 2 ? n->inputs[2] : -1, n->outputs[0], 0, false, 1};
+  cand c = {i, -1, n->inputs[0], n->inputs[1], n->n_inputs > 2 ? n->inputs[2] : -1, n->outputs[0], -1, -1, 0, false, 1};
   if (opt_const(g, c.x)) return false;
   const oxrt_value *w = const_float(g, c.w), *b = c.b >= 0 ? const_float(g, c.b) : NULL;
   if (!w || (c.b >= 0 && !b)) return false;
@@ -87,6 +91,74 @@ static bool find_cand(qz *z, int i, cand *out) {
   }
   *out = c;
   return true;
+}
+
+/* Static QDQ also quantizes the activations around the operators ONNX Runtime's QDQ quantizer covers beyond the
+ * weighted ones (every float input marked below and every float output get a QuantizeLinear -> DequantizeLinear
+ * pair, so a runtime can run the op on 8-bit values: oxrt's fuse_qdq pass and ORT's QDQ transformers do). */
+typedef struct {
+  const char *op;
+  bool all_inputs;  /* else input 0 only (the rest are shapes, indices, scales or bounds) */
+  bool same_params; /* outputs take input 0's range (the op moves or selects values): scale and zero point
+                     * equal on both sides, so a runtime runs it on the 8-bit values as they are */
+} act_op;
+
+static const act_op act_ops[] = {
+    {"Add", true, false},        {"Mul", true, false},      {"Concat", true, false},  {"MaxPool", false, true},
+    {"AveragePool", false, false}, {"GlobalAveragePool", false, false}, {"Sigmoid", false, false},
+    {"LeakyRelu", false, false}, {"Softmax", false, false}, {"Resize", false, true},  {"Transpose", false, true},
+    {"Reshape", false, true},    {"Gather", false, true},   {"Split", false, true},   {"Squeeze", false, true},
+    {"Unsqueeze", false, true},  {"Flatten", false, true},  {"Relu", false, false},   {"Clip", false, false},
+};
+#define ALL_STATIC_OPS                                                                                                 \
+  WEIGHT_OPS ",Add,Mul,Concat,MaxPool,AveragePool,GlobalAveragePool,Sigmoid,LeakyRelu,Softmax,Resize,Transpose,"      \
+             "Reshape,Gather,Split,Squeeze,Unsqueeze,Flatten,Relu,Clip"
+
+static const act_op *act_op_of(const qz *z, const oxrt_node *n) {
+  const char *types = z->o->op_types ? z->o->op_types : ALL_STATIC_OPS;
+  if (!n->op_type || *n->domain || !qg_list_has(types, n->op_type) || qg_list_has(z->o->exclude_nodes, n->name))
+    return NULL;
+  for (size_t i = 0; i < sizeof act_ops / sizeof *act_ops; i++)
+    if (!strcmp(n->op_type, act_ops[i].op)) return &act_ops[i];
+  return NULL;
+}
+
+/* Value `id` is float32: declared or inferred by the optimizer's helper, or written by one of the ops above from a
+ * float32 input 0 (they keep the type; Resize, Split and Gather are not in that helper's list). */
+static bool float_value(qz *z, int id, int depth) {
+  oxrt_graph *g = z->c.g;
+  oxrt_elem_type t = opt_value_type(g, id);
+  if (t != OXRT_UNDEFINED || depth > 64) return t == OXRT_FLOAT;
+  const oxrt_node *p = opt_producer(g, id);
+  if (!p || !p->op_type || *p->domain || p->n_inputs < 1 || p->inputs[0] < 0) return false;
+  for (size_t i = 0; i < sizeof act_ops / sizeof *act_ops; i++)
+    if (!strcmp(p->op_type, act_ops[i].op)) return float_value(z, p->inputs[0], depth + 1);
+  return false;
+}
+
+/* A Relu, or a Clip with a constant lower bound of 0, alone reading the weighted op's output (neither a graph output):
+ * its output's quantization (range from 0, calibrated with the activation in place) clamps as it does, so it is
+ * removed, as ONNX Runtime's quantizer does. Returns the node index or -1. */
+static int foldable(qz *z, const opt_uses *u, int y) {
+  oxrt_graph *g = z->c.g;
+  if (u->pinned[y] || u->count[y] != 1) return -1;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const oxrt_node *n = &g->nodes[i];
+    if (!n->op_type || n->n_inputs < 1 || n->inputs[0] != y) continue;
+    /* a graph output keeps the float value the op writes: the activation must stay to produce it */
+    if (!act_op_of(z, n) || n->n_outputs != 1 || n->outputs[0] < 0 || u->pinned[n->outputs[0]]) return -1;
+    if (!strcmp(n->op_type, "Relu")) return i;
+    if (strcmp(n->op_type, "Clip") || n->n_inputs < 2 || n->inputs[1] < 0) return -1; /* Clip-6 attrs: left */
+    const oxrt_value *lo = const_float(g, n->inputs[1]);
+    if (!lo) { /* exporters write the bounds as Constant nodes */
+      const oxrt_node *p = opt_producer(g, n->inputs[1]);
+      const oxrt_attr *v = p && p->op_type && !*p->domain && !strcmp(p->op_type, "Constant")
+                               ? oxrt_node_attr(p, "value") : NULL;
+      lo = v && v->type == OXRT_ATTR_TENSOR && v->t && v->t->dtype == OXRT_FLOAT ? v->t : NULL;
+    }
+    return lo && lo->count == 1 && ((const float *)lo->data)[0] == 0.0f ? i : -1;
+  }
+  return -1;
 }
 
 /* ---------------------------------------------------------------- weights */
@@ -244,6 +316,8 @@ static int range_index(const int *ids, int n, int id) {
 
 static oxrt_status *static_qdq(qz *z, cand *cs, int nc, const int *ids, int n_ids, const qg_range *r) {
   oxrt_graph *g = z->c.g;
+  for (int k = 0; k < nc; k++) /* folded activations: the op writes the activation's output itself */
+    if (cs[k].fold >= 0) opt_absorb_consumer(g, NULL, &g->nodes[cs[k].node], &g->nodes[cs[k].fold], cs[k].mid);
   /* activations: x -> Q -> DQ, every reader of x reads the DQ output */
   for (int i = 0; i < n_ids; i++) {
     const char *name = g->values[ids[i]].name;
@@ -450,8 +524,9 @@ static oxrt_status *prune(oxrt_graph *g) {
     OXRT_TRY(opt_uses_build(g, &u));
     for (int i = 0; i < g->n_nodes; i++) {
       oxrt_node *n = &g->nodes[i];
-      if (n->op_type && !strcmp(n->op_type, "DequantizeLinear") && n->outputs[0] >= 0 && !u.count[n->outputs[0]] &&
-          !u.pinned[n->outputs[0]]) {
+      /* DequantizeLinear nodes the rewrite left unread, and Constant nodes of folded Clip bounds */
+      if (n->op_type && !*n->domain && (!strcmp(n->op_type, "DequantizeLinear") || !strcmp(n->op_type, "Constant")) &&
+          n->n_outputs == 1 && n->outputs[0] >= 0 && !u.count[n->outputs[0]] && !u.pinned[n->outputs[0]]) {
         n->op_type = NULL;
         again = true;
       }
@@ -486,17 +561,43 @@ static oxrt_status *quantize(oxrt_model *m, const oxrt_quantize_options *o) {
   oxrt_graph *g = m->graph;
   int n0 = g->n_nodes;
   cand *cs = malloc(sizeof(cand) * ((size_t)n0 + 1));
-  int *ids = malloc(sizeof(int) * (2 * (size_t)n0 + 1)), nc = 0, n_ids = 0;
+  int *ids = malloc(sizeof(int) * (size_t)(g->n_values + 1)), nc = 0, n_ids = 0;
+  oxrt_status *st0 = NULL;
   if (!cs || !ids) {
     free(cs), free(ids);
     return OXRT_OOM();
   }
   for (int i = 0; i < n0; i++)
     if (find_cand(&z, i, &cs[nc])) nc++;
+  bool acts = o->mode == OXRT_QUANT_STATIC && o->format == OXRT_QUANT_QDQ;
+  opt_uses u = {0};
+  if (acts && (st0 = opt_uses_build(g, &u))) {
+    free(cs), free(ids);
+    return st0;
+  }
+  for (int k = 0; acts && k < nc; k++) {
+    int f = foldable(&z, &u, cs[k].y);
+    if (f >= 0) cs[k].fold = f, cs[k].mid = cs[k].y, cs[k].y = g->nodes[f].outputs[0];
+  }
   for (int k = 0; k < nc; k++) {
     if (range_index(ids, n_ids, cs[k].x) < 0) ids[n_ids++] = cs[k].x;
     if (range_index(ids, n_ids, cs[k].y) < 0) ids[n_ids++] = cs[k].y;
   }
+  for (int i = 0; acts && i < n0; i++) { /* the activation-only operators' float inputs and outputs */
+    const oxrt_node *n = &g->nodes[i];
+    const act_op *a = act_op_of(&z, n);
+    bool folded = false;
+    for (int k = 0; k < nc && !folded; k++) folded = cs[k].fold == i;
+    if (!a || folded) continue;
+    for (int j = 0; j < n->n_inputs + n->n_outputs; j++) {
+      bool in = j < n->n_inputs;
+      int id = in ? n->inputs[j] : n->outputs[j - n->n_inputs];
+      if (id < 0 || (in && j > 0 && !a->all_inputs) || opt_const(g, id) || !float_value(&z, id, 0))
+        continue;
+      if (range_index(ids, n_ids, id) < 0) ids[n_ids++] = id;
+    }
+  }
+  opt_uses_free(&u);
   qg_range *r = calloc((size_t)n_ids + 1, sizeof(qg_range));
   /* room for every value the rewrite may add: ~12 per candidate */
   z.cap_qmap = g->n_values + 16 * nc + 16;
@@ -505,6 +606,15 @@ static oxrt_status *quantize(oxrt_model *m, const oxrt_quantize_options *o) {
   for (int i = 0; !st && i < z.cap_qmap; i++) z.qmap[i].q = -1;
   if (!st && o->mode == OXRT_QUANT_STATIC) {
     st = qg_calibrate(m, ids, n_ids, o, r);
+    for (int i = 0; !st && acts && i < n0; i++) { /* value-moving ops: output quantized as its input */
+      const oxrt_node *n = &g->nodes[i];
+      const act_op *a = act_op_of(&z, n);
+      int in = a && a->same_params && n->n_inputs > 0 ? range_index(ids, n_ids, n->inputs[0]) : -1;
+      for (int j = 0; in >= 0 && j < n->n_outputs; j++) {
+        int out = n->outputs[j] >= 0 ? range_index(ids, n_ids, n->outputs[j]) : -1;
+        if (out >= 0) r[out] = r[in];
+      }
+    }
     if (!st) st = o->format == OXRT_QUANT_QDQ ? static_qdq(&z, cs, nc, ids, n_ids, r) : static_qop(&z, cs, nc, ids, n_ids, r);
   } else if (!st) {
     st = o->format == OXRT_QUANT_QDQ ? dynamic_qdq(&z, cs, nc) : dynamic_qop(&z, cs, nc);

@@ -451,3 +451,28 @@ def test_qdq_fusion_aliasing(tmp_path, case):
         else:
             step = 1.0 if np.issubdtype(w.dtype, np.integer) else 0.06
             assert _steps(f, w, step) <= 1.001 and _steps(p, w, step) <= 1.001  # one step (float rounding of it)
+
+
+@pytest.mark.parametrize("geom", [dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),  # separable path
+                                  dict(kernel_shape=[2, 3], strides=[1, 2], pads=[0, 1, 1, 0], dilations=[2, 1])])
+@pytest.mark.parametrize("dt", [np.uint8, np.int8])
+def test_qdq_maxpool_runs_on_bytes(tmp_path, dt, geom):
+    """DQ -> MaxPool -> Q with one scale and zero point becomes an 8-bit MaxPool (Pool.c's byte paths): exact."""
+    z = np.array(3 if dt == np.int8 else 130, dt)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
+             helper.make_node("MaxPool", ["xd"], ["p"], **geom),
+             helper.make_node("QuantizeLinear", ["p", "s", "z"], ["pq"]),
+             helper.make_node("DequantizeLinear", ["pq", "s", "z"], ["y"])]
+    g = helper.make_graph(nodes, "mp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 11, 9])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [_init("s", np.float32(0.03)), _init("z", z)])
+    path = str(tmp_path / "mp.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    feeds = {"x": (RNG.standard_normal((2, 5, 11, 9)) * 2).astype(np.float32)}
+    want = _ort(path, feeds, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    got = _oxrt(path, feeds, save=str(tmp_path / "fused.onnx"))
+    fused = onnx.load(str(tmp_path / "fused.onnx")).graph
+    mp = [n for n in fused.node if n.op_type == "MaxPool"]
+    assert len(mp) == 1 and mp[0].input[0] not in {n.output[0] for n in fused.node if n.op_type == "DequantizeLinear"}
+    np.testing.assert_array_equal(got[0], want[0])

@@ -179,3 +179,140 @@ def test_cli_quantize_with_calibration_dir(tmp_path, digits):
     np.testing.assert_allclose(ox_run(out, x), ort_run(out, x), rtol=0, atol=1e-3 * np.abs(ref).max())
     r = subprocess.run([exe, "quantize", model, out, "--mode", "static"], capture_output=True, text=True)
     assert r.returncode == 2 and "--calibration" in r.stderr
+
+
+def _act_ops_model(path):
+    """Conv+Relu, then every activation op type static QDQ covers beyond Conv/MatMul/Gemm, on one [1, 8, 8, 8]
+    stream: Add, Mul, Concat, MaxPool, AveragePool, Sigmoid, LeakyRelu, Resize, Transpose, Reshape, Split,
+    Squeeze/Unsqueeze, Gather, Clip, GlobalAveragePool, Flatten, Softmax."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(5)
+    c = lambda name, a: numpy_helper.from_array(np.asarray(a), name)  # noqa: E731
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("Sigmoid", ["r"], ["sg"]),
+        helper.make_node("Mul", ["r", "sg"], ["m"]),
+        helper.make_node("LeakyRelu", ["x8"], ["lr"], alpha=0.1),
+        helper.make_node("Add", ["m", "lr"], ["a"]),
+        helper.make_node("MaxPool", ["a"], ["mp"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("AveragePool", ["a"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Concat", ["mp", "ap"], ["cat"], axis=1),
+        helper.make_node("Resize", ["cat", "", "scales"], ["rs"], mode="nearest"),
+        helper.make_node("Transpose", ["rs"], ["t"], perm=[0, 1, 3, 2]),
+        helper.make_node("Split", ["t", "split"], ["s0", "s1"], axis=1),
+        helper.make_node("Reshape", ["s0", "shape"], ["rh"]),
+        helper.make_node("Unsqueeze", ["rh", "ax0"], ["us"]),
+        helper.make_node("Squeeze", ["us", "ax0"], ["sq"]),
+        helper.make_node("Gather", ["sq", "idx"], ["ga"], axis=1),
+        helper.make_node("Clip", ["s1", "lo", "hi"], ["cl"]),
+        helper.make_node("GlobalAveragePool", ["cl"], ["gp"]),
+        helper.make_node("Flatten", ["gp"], ["fl"]),
+        helper.make_node("Softmax", ["fl"], ["y2"], axis=1),
+        helper.make_node("Identity", ["ga"], ["y1"]),
+    ]
+    inits = [c("w", (rng.standard_normal((8, 3, 3, 3)) * 0.3).astype(np.float32)),
+             c("b", (rng.standard_normal(8) * 0.1).astype(np.float32)),
+             c("scales", np.array([1, 1, 2, 2], np.float32)), c("split", np.array([8, 8], np.int64)),
+             c("shape", np.array([1, 8, 64], np.int64)), c("ax0", np.array([0], np.int64)),
+             c("idx", np.array([0, 3, 5], np.int64)), c("lo", np.float32(0)), c("hi", np.float32(1.5))]
+    g = helper.make_graph(nodes, "acts", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8]),
+                                          helper.make_tensor_value_info("x8", TensorProto.FLOAT, [1, 8, 8, 8])],
+                          [helper.make_tensor_value_info("y1", TensorProto.FLOAT, [1, 8, 3]),
+                           helper.make_tensor_value_info("y2", TensorProto.FLOAT, [1, 8])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    return path
+
+
+ACT_OPS = ["Add", "Mul", "Concat", "MaxPool", "AveragePool", "Sigmoid", "LeakyRelu", "Resize", "Transpose",
+           "Reshape", "Split", "Unsqueeze", "Squeeze", "Gather", "Clip", "GlobalAveragePool", "Flatten", "Softmax"]
+
+
+@pytest.mark.parametrize("act", [QuantType.QUInt8, QuantType.QInt8])
+def test_static_qdq_activation_ops_match_ort(tmp_path, act):
+    """Every activation op type reads dequantized 8-bit values and writes a quantized one; Relu after Conv is folded;
+    the file runs in ORT and oxrt with the same results, near the float model."""
+    import onnx
+    model = _act_ops_model(str(tmp_path / "acts.onnx"))
+    rng = np.random.default_rng(6)
+    feeds = lambda: {"x": rng.standard_normal((1, 3, 8, 8)).astype(np.float32),  # noqa: E731
+                     "x8": rng.standard_normal((1, 8, 8, 8)).astype(np.float32)}
+
+    class R(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([feeds() for _ in range(8)])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    out = str(tmp_path / "q.onnx")
+    quantize_static(model, out, R(), quant_format=QuantFormat.QDQ, activation_type=act, weight_type=QuantType.QInt8)
+    g = onnx.load(out).graph
+    producer = {o: n for n in g.node for o in n.output}
+    ops = [n.op_type for n in g.node]
+    assert "Relu" not in ops, ops  # folded into the Conv's output quantization
+    for n in g.node:
+        if n.op_type in ACT_OPS:
+            p = producer.get(n.input[0])
+            assert p is not None and p.op_type == "DequantizeLinear", (n.op_type, n.input[0])
+            readers = [r.op_type for r in g.node if n.output[0] in r.input]
+            assert readers and set(readers) == {"QuantizeLinear"}, (n.op_type, readers)
+    assert {n.op_type for n in g.node} >= set(ACT_OPS)
+    x = feeds()
+    s = oxrt.InferenceSession(out)
+    got = s.run(None, x)
+    want = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, x)
+    ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, x)
+    for a, b, f in zip(got, want, ref):
+        np.testing.assert_allclose(a, b, rtol=0, atol=0.02 * np.abs(f).max() + 1e-6)  # a step or two at most
+        assert np.abs(a - f).max() < 0.15 * np.abs(f).max() + 0.02
+    # oxrt's fusion runs the value-moving ops on the bytes: the shared scale makes MaxPool / Reshape ... fusable
+    fused = str(tmp_path / "fused.onnx")
+    so = oxrt.SessionOptions()
+    so.optimized_model_filepath = fused
+    oxrt.InferenceSession(out, so)
+    fops = [n.op_type for n in onnx.load(fused).graph.node]
+    assert "QLinearConv" in fops and "QLinearAdd" in fops and "QLinearMul" in fops, fops
+    fg = onnx.load(fused).graph
+    fprod = {o: n for n in fg.node for o in n.output}
+    for op in ("MaxPool", "Transpose", "Reshape"):
+        node = next(n for n in fg.node if n.op_type == op)
+        assert fprod[node.input[0]].op_type != "DequantizeLinear", op
+
+
+def test_static_qdq_folds_relu6_with_constant_bounds(tmp_path):
+    """Conv -> Clip(0, 6) with the bounds as Constant nodes (as exporters write mobilenet's ReLU6): folded."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(8)
+    nodes = [helper.make_node("Constant", [], ["lo"], value=numpy_helper.from_array(np.array(0, np.float32))),
+             helper.make_node("Constant", [], ["hi"], value=numpy_helper.from_array(np.array(6, np.float32))),
+             helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Clip", ["c", "lo", "hi"], ["r"]),
+             helper.make_node("Sigmoid", ["r"], ["y"])]
+    g = helper.make_graph(nodes, "r6", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 6])],
+                          [numpy_helper.from_array((rng.standard_normal((4, 3, 3, 3)) * 2).astype(np.float32), "w")])
+    model = str(tmp_path / "r6.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), model)
+    xs = [rng.standard_normal((1, 3, 6, 6)).astype(np.float32) for _ in range(4)]
+
+    class R(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{"x": x} for x in xs])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    out = str(tmp_path / "q.onnx")
+    quantize_static(model, out, R(), quant_format=QuantFormat.QDQ)
+    ops = [n.op_type for n in onnx.load(out).graph.node]
+    assert "Clip" not in ops and "Constant" not in ops and "Sigmoid" in ops, ops
+    got = oxrt.InferenceSession(out).run(None, {"x": xs[0]})[0]
+    want = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"x": xs[0]})[0]
+    ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"x": xs[0]})[0]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert got.min() >= 0.5 - 1e-2 and np.abs(got - ref).max() < 0.05  # sigmoid of a clipped value: >= 1/2

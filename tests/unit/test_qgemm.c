@@ -1,5 +1,6 @@
 /* test_qgemm.c - the 8-bit GEMM against plain int64 loops, for every kernel this machine can run (in one
- * process: the portable int16 and byte kernels always, AVX2 / AVX-VNNI / AVX-512 ones where present), over
+ * process, at every ISA level: the portable int16 and byte kernels always, AVX2 / AVX-VNNI / AVX-512 ones where
+ * present, with the output stage of that level), over
  * random shapes with odd tails (7-bit weights for the VPMADDUBSW ones), all signedness mixes, per-tensor / per-row / per-column zero points, packed
  * and on-the-fly operands, an implicit-fill B, and each output stage. */
 #include "kernels/gemm.h"
@@ -49,13 +50,23 @@ static void check_kernel(const oxrt_qkernel *kern, oxrt_threadpool *pool, int *b
     }
     int32_t *za = malloc(sizeof(int32_t) * M), *zb = malloc(sizeof(int32_t) * N), *bias = malloc(sizeof(int32_t) * (M + N));
     for (size_t i = 0; i < M; i++) za[i] = as ? (int32_t)(qrnd() % 256) - 128 : (int32_t)(qrnd() % 256);
+    /* A already in the kernel's A type with zero point 0: B's column sums are skipped (symmetric conv weights) */
+    if (t % 5 == 1 && kern->g == 4 && !kern->pairs7) {
+      as = kern->b_u8;
+      memset(za, 0, sizeof(int32_t) * M);
+    }
+    if (t % 5 == 2 && kern->g == 4 && !kern->pairs7) { /* B's packed zero points all 0: A's row sums skipped */
+      bs = !kern->b_u8; /* (zb zeroed below) */
+      bmode = 0;
+    }
     for (size_t i = 0; i < N; i++) zb[i] = bs ? (int32_t)(qrnd() % 256) - 128 : (int32_t)(qrnd() % 256);
+    if (t % 5 == 2 && kern->g == 4 && !kern->pairs7) memset(zb, 0, sizeof(int32_t) * N);
     for (size_t i = 0; i < M + N; i++) bias[i] = (int32_t)(qrnd() % 20001) - 10000;
     float *scale = malloc(sizeof(float) * (M + N)), *fbias = malloc(sizeof(float) * (M + N));
     for (size_t i = 0; i < M + N; i++) scale[i] = 1e-5f * (float)(1 + qrnd() % 1000), fbias[i] = (float)(qrnd() % 100) - 50;
     size_t es = kind == OXRT_QOUT_I32 || kind == OXRT_QOUT_F32 ? 4 : 1, ldc = N + (size_t)(t % 3);
     uint8_t *C = malloc(es * M * ldc);
-    oxrt_qmat am = {A, as, K, 1, za, zrow}, bm = {B, bs, 1, N, zb, zcol};
+    oxrt_qmat am = {A, as, K, 1, za, zrow, NULL}, bm = {B, bs, 1, N, zb, zcol, NULL};
     oxrt_qpack ap = {0}, bp = {0};
     if (packa) CHECK(oxrt_qpack_make(kern, true, M, K, &am, &ap));
     if (bmode == 0) CHECK(oxrt_qpack_make(kern, false, N, K, &bm, &bp));
@@ -106,28 +117,46 @@ static void check_kernel(const oxrt_qkernel *kern, oxrt_threadpool *pool, int *b
   }
 }
 
-void test_kernel_qgemm_random(void) {
-  oxrt_threadpool *pool = oxrt_threadpool_create(2);
+void unit_each_isa(void (*fn)(void));
+static oxrt_threadpool *q_pool;
+
+/* Every kernel the current ISA level allows; the output stage follows the level too (qgemm_store_body.h). */
+static void check_level(void) {
   int ran = 0;
   for (int id = 0; id < OXRT_QK_COUNT; id++) {
     const oxrt_qkernel *k = oxrt_qgemm_kernel_at((oxrt_qkernel_id)id);
     if (!k) continue;
     int bad = 0;
-    check_kernel(k, pool, &bad);
+    check_kernel(k, q_pool, &bad);
     CHECK(bad == 0);
     ran++;
   }
   CHECK(ran >= 2);
+}
+
+void test_kernel_qgemm_random(void) {
+  oxrt_threadpool *pool = q_pool = oxrt_threadpool_create(2);
+  unit_each_isa(check_level);
   /* Weights go to the VPMADDUBSW kernel only when every pair fits (7-bit weights), else to the default one. */
   if (oxrt_qgemm_kernel()->id == OXRT_QK_AVX2) {
     int8_t w7[64], w8[64];
     for (int i = 0; i < 64; i++) w7[i] = (int8_t)(i % 2 ? -64 : 63), w8[i] = (int8_t)(i % 2 ? -65 : 64);
-    oxrt_qmat m7 = {w7, true, 16, 1, NULL, false}, m8 = {w8, true, 16, 1, NULL, false};
+    oxrt_qmat m7 = {w7, true, 16, 1, NULL, false, NULL}, m8 = {w8, true, 16, 1, NULL, false, NULL};
     oxrt_qpack p7, p8;
     CHECK(oxrt_qpack_make_weight(true, 4, 16, &m7, &p7) && p7.kern->id == OXRT_QK_AVX2_BYTES_B);
     CHECK(oxrt_qpack_make_weight(false, 4, 16, &m8, &p8) && p8.kern->id == OXRT_QK_AVX2);
     oxrt_qpack_free(&p7);
     oxrt_qpack_free(&p8);
+  }
+  /* Weights as A (convolution) go to the B-unsigned variant of a VNNI kernel. */
+  oxrt_qkernel_id bid = oxrt_qgemm_kernel()->id;
+  if (bid == OXRT_QK_AVX512VNNI || bid == OXRT_QK_AVXVNNI) {
+    int8_t w[64];
+    for (int i = 0; i < 64; i++) w[i] = (int8_t)(i * 37);
+    oxrt_qmat m = {w, true, 16, 1, NULL, false, NULL};
+    oxrt_qpack p;
+    CHECK(oxrt_qpack_make_weight(true, 4, 16, &m, &p) && p.kern->b_u8 && p.kern->g == 4);
+    oxrt_qpack_free(&p);
   }
   /* The process-wide choice is one of the runnable kernels and follows the float kernels' ISA cap. */
   const oxrt_qkernel *best = oxrt_qgemm_kernel();

@@ -42,7 +42,7 @@ static oxrt_status *qgemm_run(oxrt_kernel_ctx *ctx) {
     ql_make_arg arg = {NULL, b, bz, zb, bz && bz->count > 1 ? N : 1, K, N, tb};
     const ql_item *it = ql_weight(ctx, 3, 5, &arg, &tmp);
     oxrt_qgemm_ex g = {.M = M, .N = N, .K = K, .bp = it ? &it->bp : NULL};
-    g.a = (oxrt_qmat){a->data, a->dtype == OXRT_INT8, ta ? 1 : K, ta ? M : 1, za, false};
+    g.a = (oxrt_qmat){a->data, a->dtype == OXRT_INT8, ta ? 1 : K, ta ? M : 1, za, false, NULL};
     g.out = (oxrt_qgemm_out){.kind = !ys ? OXRT_QOUT_F32 : yt == OXRT_INT8 ? OXRT_QOUT_S8 : OXRT_QOUT_U8,
                              .C = y->data, .ldc = N, .bias = bias, .scale = bs, .n_scale = N,
                              .zp = zy ? zy[0] : 0, .lo = yt == OXRT_INT8 ? -128 : 0, .hi = yt == OXRT_INT8 ? 127 : 255};

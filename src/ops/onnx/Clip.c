@@ -30,7 +30,19 @@ static void clip_range(void *arg, size_t b, size_t e) {
       v = v < lo ? lo : v;
       y[i] = v > hi ? hi : v;
     }
-  } else if (t == OXRT_DOUBLE || t == OXRT_FLOAT16 || t == OXRT_BFLOAT16) {
+  } else if (t == OXRT_FLOAT16) { /* through float32 in blocks, with the bulk (F16C) conversions */
+    const float lo = j->has_lo ? (float)j->lo : -INFINITY, hi = j->has_hi ? (float)j->hi : INFINITY;
+    float buf[256];
+    for (size_t i = b; i < e; i += 256) {
+      size_t n = e - i < 256 ? e - i : 256;
+      oxrt_f16_to_f32_n((const uint16_t *)j->x->data + i, buf, n);
+      for (size_t k = 0; k < n; k++) {
+        float v = buf[k] < lo ? lo : buf[k];
+        buf[k] = v > hi ? hi : v;
+      }
+      oxrt_f32_to_f16_n(buf, (uint16_t *)j->y->data + i, n);
+    }
+  } else if (t == OXRT_DOUBLE || t == OXRT_BFLOAT16) {
     for (size_t i = b; i < e; i++) {
       double v = oxrt_load_f64(t, j->x->data, i);
       if (j->has_lo && v < j->lo) v = j->lo;

@@ -11,17 +11,30 @@ typedef struct {
   size_t chunk;
 } dql_job;
 
+/* Sixteen independent running minima / maxima (a vector of lanes; min / max need no reassociation, so the
+ * result is the scalar loop's) and then across lanes. */
 static void dql_range(void *arg, size_t c0, size_t c1) {
   dql_job *j = arg;
   for (size_t c = c0; c < c1; c++) {
-    float lo = 0, hi = 0; /* the range always contains 0 */
-    for (size_t i = c * j->chunk, e = i + j->chunk; i < e; i++) {
-      float v = j->x[i];
-      lo = v < lo ? v : lo;
-      hi = v > hi ? v : hi;
+    float lo[16] = {0}, hi[16] = {0}; /* the range always contains 0 */
+    const float *x = j->x + c * j->chunk;
+    size_t i = 0;
+    for (; i + 16 <= j->chunk; i += 16)
+      for (int t = 0; t < 16; t++) {
+        float v = x[i + t];
+        lo[t] = v < lo[t] ? v : lo[t];
+        hi[t] = v > hi[t] ? v : hi[t];
+      }
+    for (; i < j->chunk; i++) {
+      lo[0] = x[i] < lo[0] ? x[i] : lo[0];
+      hi[0] = x[i] > hi[0] ? x[i] : hi[0];
     }
-    j->mins[c] = lo;
-    j->maxs[c] = hi;
+    for (int t = 1; t < 16; t++) {
+      lo[0] = lo[t] < lo[0] ? lo[t] : lo[0];
+      hi[0] = hi[t] > hi[0] ? hi[t] : hi[0];
+    }
+    j->mins[c] = lo[0];
+    j->maxs[c] = hi[0];
   }
 }
 

@@ -22,6 +22,8 @@ typedef struct {
   const float *x;
   float *y;
   int64_t *ind;
+  const void *x8; /* 8-bit MaxPool: the tensors themselves */
+  void *y8;
 } pool_job;
 
 static void pool_planes(void *arg, size_t b, size_t e) {
@@ -364,6 +366,79 @@ static oxrt_status *pool_tables(pool_job *J) {
   return NULL;
 }
 
+/* 8-bit MaxPool without Indices: pool_planes' windows over the bytes themselves (the maximum needs no float), a
+ * whole input row of the window at a time for the 2-D case without dilation. Empty windows give 0 as above. */
+#define MAXPOOL8(name, T, TMIN)                                                                                        \
+  static void name(void *arg, size_t b, size_t e) {                                                                    \
+    const pool_job *J = arg;                                                                                           \
+    const int64_t IH = J->in[1], IW = J->in[2], OD = J->out[0], OH = J->out[1], OW = J->out[2];                      \
+    const int64_t dd = J->d[0], dh = J->d[1], dw = J->d[2];                                                            \
+    const size_t in_plane = (size_t)(J->in[0] * IH * IW), out_plane = (size_t)(OD * OH * OW);                          \
+    for (size_t pl = b; pl < e; pl++) {                                                                                \
+      const T *x = (const T *)J->x8 + pl * in_plane;                                                                   \
+      T *y = (T *)J->y8 + pl * out_plane;                                                                              \
+      for (int64_t od = 0; od < OD; od++)                                                                              \
+        for (int64_t oh = 0; oh < OH; oh++) {                                                                          \
+          const int64_t d0 = J->klo[0][od], d1 = J->khi[0][od], h0 = J->klo[1][oh], h1 = J->khi[1][oh];               \
+          T *yr = y + (od * OH + oh) * OW;                                                                             \
+          for (int64_t ow = 0; ow < OW; ow++) {                                                                        \
+            const int64_t w0 = J->klo[2][ow], w1 = J->khi[2][ow];                                                      \
+            T m = TMIN;                                                                                                \
+            for (int64_t kd = d0; kd < d1; kd++)                                                                       \
+              for (int64_t kh = h0; kh < h1; kh++) {                                                                   \
+                const T *xr = x + ((J->start[0][od] + kd * dd) * IH + J->start[1][oh] + kh * dh) * IW + J->start[2][ow]; \
+                for (int64_t kw = w0; kw < w1; kw++) m = xr[kw * dw] > m ? xr[kw * dw] : m;                            \
+              }                                                                                                        \
+            yr[ow] = d0 >= d1 || h0 >= h1 || w0 >= w1 ? 0 : m;                                                         \
+          }                                                                                                            \
+        }                                                                                                              \
+    }                                                                                                                  \
+  }
+MAXPOOL8(maxpool_u8, uint8_t, 0)
+MAXPOOL8(maxpool_s8, int8_t, -128)
+
+/* The 2-D case pool2d_fast_ok admits, separably: each input row's maxima over the window columns (once per row,
+ * though rows serve up to k / s output rows), then each output row the maximum of its window rows' results, a
+ * loop over whole rows that vectorizes. */
+#define MAXPOOL8_2D(name, T, TMIN)                                                                                     \
+  static void name(void *arg, size_t b, size_t e) {                                                                    \
+    const pool_job *J = arg;                                                                                           \
+    const int64_t IH = J->in[1], IW = J->in[2], OH = J->out[1], OW = J->out[2];                                       \
+    T *h = malloc(sizeof(T) * (size_t)(IH * OW));                                                                      \
+    if (!h) { /* the generic loops need no scratch */                                                                  \
+      name##_generic(arg, b, e);                                                                                       \
+      return;                                                                                                          \
+    }                                                                                                                  \
+    for (size_t pl = b; pl < e; pl++) {                                                                                \
+      const T *x = (const T *)J->x8 + pl * (size_t)(IH * IW);                                                          \
+      T *y = (T *)J->y8 + pl * (size_t)(OH * OW);                                                                      \
+      for (int64_t ih = 0; ih < IH; ih++) {                                                                            \
+        const T *xr = x + ih * IW;                                                                                     \
+        T *hr = h + ih * OW;                                                                                           \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                                          \
+          const T *q = xr + J->start[2][ow];                                                                           \
+          T m = TMIN;                                                                                                  \
+          for (int64_t kw = J->klo[2][ow]; kw < J->khi[2][ow]; kw++) m = q[kw] > m ? q[kw] : m;                        \
+          hr[ow] = m;                                                                                                  \
+        }                                                                                                              \
+      }                                                                                                                \
+      for (int64_t oh = 0; oh < OH; oh++) {                                                                            \
+        T *restrict yr = y + oh * OW;                                                                                  \
+        const int64_t r0 = J->start[1][oh] + J->klo[1][oh], r1 = J->start[1][oh] + J->khi[1][oh];                      \
+        memcpy(yr, h + r0 * OW, sizeof(T) * (size_t)OW);                                                               \
+        for (int64_t r = r0 + 1; r < r1; r++) {                                                                        \
+          const T *restrict hr = h + r * OW;                                                                           \
+          for (int64_t ow = 0; ow < OW; ow++) yr[ow] = hr[ow] > yr[ow] ? hr[ow] : yr[ow];                              \
+        }                                                                                                              \
+      }                                                                                                                \
+    }                                                                                                                  \
+    free(h);                                                                                                           \
+  }
+#define maxpool_u8_2d_generic maxpool_u8
+#define maxpool_s8_2d_generic maxpool_s8
+MAXPOOL8_2D(maxpool_u8_2d, uint8_t, 0)
+MAXPOOL8_2D(maxpool_s8_2d, int8_t, -128)
+
 static oxrt_status *pool_window_run(oxrt_kernel_ctx *ctx, int kind) {
   const oxrt_value *x = oxrt_input(ctx, 0);
   OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
@@ -387,6 +462,19 @@ static oxrt_status *pool_window_run(oxrt_kernel_ctx *ctx, int kind) {
   if (kind == POOL_MAX && oxrt_output_wanted(ctx, 1))
     OXRT_TRY(oxrt_output_tensor(ctx, 1, OXRT_INT64, rank, dims, &ind));
   if (y->count == 0) return NULL;
+  if (kind == POOL_MAX && !ind && (x->dtype == OXRT_UINT8 || x->dtype == OXRT_INT8)) {
+    oxrt_status *st = pool_tables(&J);
+    if (!st) {
+      J.x8 = x->data, J.y8 = y->data;
+      const size_t planes = (size_t)(dims[0] * dims[1]);
+      const size_t per = (size_t)(y->count / planes) * (size_t)(J.k[0] * J.k[1] * J.k[2]);
+      bool u8 = x->dtype == OXRT_UINT8, sep = pool2d_fast_ok(&J);
+      oxrt_parallel(ctx, planes, per >= 16384 ? 1 : 16384 / (per + 1) + 1,
+                    sep ? (u8 ? maxpool_u8_2d : maxpool_s8_2d) : u8 ? maxpool_u8 : maxpool_s8, &J);
+    }
+    pool_free_tables(&J);
+    return st;
+  }
   const float *xf = NULL;
   float *xtmp, *yf;
   OXRT_TRY(f32_in(x, &xf, &xtmp));

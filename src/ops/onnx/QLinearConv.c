@@ -4,6 +4,7 @@
  * ONNX Runtime); constant weights are packed once per session. Geometry attributes as Conv. */
 #include "conv_util.h"
 #include "qlinear_util.h"
+#include "../../kernels/qdwconv.h"
 
 static oxrt_status *qconv_run(oxrt_kernel_ctx *ctx) {
   const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 3), *yz = oxrt_input(ctx, 7), *b = oxrt_input(ctx, 8);
@@ -38,19 +39,55 @@ static oxrt_status *qconv_run(oxrt_kernel_ctx *ctx) {
   if (!st && !(mult = malloc(sizeof(float) * s.M))) st = OXRT_OOM();
   if (!st) {
     for (size_t m = 0; m < s.M; m++) mult[m] = xs[0] * ws[m] / ys[0];
-    ql_make_arg arg = {&s, w, wz, wzp, wz && wz->count > 1 ? s.M : 1, 0, 0, false};
-    const ql_item *it = ql_weight(ctx, 3, 5, &arg, &tmp);
+    size_t nwz = wz && wz->count > 1 ? s.M : 1;
     oxrt_qgemm_out o = {.kind = yt == OXRT_INT8 ? OXRT_QOUT_S8 : OXRT_QOUT_U8, .per_row = true,
                         .bias = b ? b->data : NULL, .scale = mult, .n_scale = s.M, .zp = yzp[0],
                         .lo = yt == OXRT_INT8 ? -128 : 0, .hi = yt == OXRT_INT8 ? 127 : 255};
-    if (!it || !oxrt_qconv_run(&s, x->data, x->dtype == OXRT_INT8, xzp[0], &it->wp, &o, y->data, 1, ctx->pool))
-      st = OXRT_OOM();
+    if (oxrt_qdwconv_ok(&s)) { /* depthwise: one row per channel would starve the GEMM */
+      if (!oxrt_qdwconv_run(&s, x->data, x->dtype == OXRT_INT8, xzp[0], w->data, w->dtype == OXRT_INT8, wzp, nwz, &o,
+                            y->data, 1, ctx->pool))
+        st = OXRT_OOM();
+    } else {
+      ql_make_arg arg = {&s, w, wz, wzp, nwz, 0, 0, false};
+      const ql_item *it = ql_weight(ctx, 3, 5, &arg, &tmp);
+      if (!it || !oxrt_qconv_run(&s, x->data, x->dtype == OXRT_INT8, xzp[0], &it->wp, &o, y->data, 1, ctx->pool))
+        st = OXRT_OOM();
+    }
   }
   ql_item_free(tmp);
   free(xzp), free(wzp), free(yzp), free(xs), free(ws), free(ys), free(mult);
   return st;
 }
 
+/* Packs a constant weight at session creation (the first run found it packed before): the GEMM paths need only
+ * W's dims and the group count. Depthwise weights are read raw by qdwconv, so they are left alone. */
+static oxrt_status *qconv_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  OXRT_TRY(ql_prepare(pc, state));
+  const oxrt_value *w = oxrt_prepare_constant(pc, 3), *wz = oxrt_prepare_constant(pc, 5);
+  bool wz_given = pc->n_inputs > 5 && pc->node->inputs[5] >= 0;
+  if (!w || w->kind != OXRT_KIND_TENSOR || !ql_is8(w->dtype) || w->rank < 3 || w->rank > 2 + OXRT_CONV_MAX_DIMS ||
+      !w->data || (wz_given && (!wz || wz->dtype != w->dtype)))
+    return NULL;
+  int64_t group = oxrt_attr_int(pc->node, "group", 1);
+  oxrt_conv_shape s = {.nd = w->rank - 2, .M = (size_t)w->dims[0], .group = group > 0 ? (size_t)group : 0};
+  s.C = (size_t)w->dims[1] * s.group;
+  for (int d = 0; d < s.nd; d++) s.k[d] = w->dims[2 + d];
+  if (s.group == 0 || s.M % s.group || (s.group > 1 && s.group == s.M && w->dims[1] == 1)) return NULL;
+  size_t nwz = wz && wz->count > 1 ? s.M : 1;
+  if (wz && wz->count != 1 && wz->count != s.M) return NULL; /* the run reports it */
+  int32_t *wzp = NULL;
+  oxrt_status *e = ql_zp_vec(wz, w->dtype, 5, s.M, &wzp);
+  if (e) { /* the run reports it */
+    oxrt_status_free(e);
+    return NULL;
+  }
+  ql_make_arg arg = {&s, w, wz, wzp, nwz, 0, 0, false};
+  ql_state *st = *state;
+  (void)la_once_get(&st->cache, ql_make, &arg); /* out of memory: the run packs again or reports it */
+  free(wzp);
+  return NULL;
+}
+
 static const oxrt_op_impl qconv_impls[] = {
-    {.since_version = 10, .prepare = ql_prepare, .run = qconv_run, .release = ql_release}};
+    {.since_version = 10, .prepare = qconv_prepare, .run = qconv_run, .release = ql_release}};
 OXRT_REGISTER_OP(QLinearConv) = {"", "QLinearConv", OXRT_IMPLS(qconv_impls)};

@@ -123,7 +123,8 @@ static inline void *ql_make(void *varg) {
     it->conv = true;
     ok = oxrt_qconv_pack(a->s, a->w->data, a->w->dtype == OXRT_INT8, a->zv, a->nz, &it->wp);
   } else {
-    oxrt_qmat m = {a->w->data, a->w->dtype == OXRT_INT8, a->trans ? a->K : 1, a->trans ? 1 : a->N, a->zv, a->nz != 1};
+    oxrt_qmat m = {a->w->data,        a->w->dtype == OXRT_INT8, a->trans ? a->K : 1, a->trans ? 1 : a->N,
+                   a->zv, a->nz != 1, NULL};
     ok = oxrt_qpack_make_weight(false, a->N, a->K, &m, &it->bp);
   }
   if (!ok) {
@@ -172,9 +173,10 @@ static inline oxrt_status *ql_matmul(oxrt_kernel_ctx *ctx, const la_mm_plan *p, 
   bool ok = true;
   for (size_t bt = 0; bt < rounds && ok; bt++) {
     oxrt_qgemm_ex g = {.M = rows, .N = N, .K = K, .out = *out};
-    g.a = (oxrt_qmat){(const uint8_t *)a->data + p->offs[bt], a->dtype == OXRT_INT8, K, 1, za, nza != 1};
+    g.a = (oxrt_qmat){(const uint8_t *)a->data + p->offs[bt], a->dtype == OXRT_INT8, K, 1, za, nza != 1, NULL};
     if (it) g.bp = &it->bp;
-    else g.b = (oxrt_qmat){(const uint8_t *)b->data + p->offs[p->nb + bt], b->dtype == OXRT_INT8, 1, N, zb, nzb != 1};
+    else
+      g.b = (oxrt_qmat){(const uint8_t *)b->data + p->offs[p->nb + bt], b->dtype == OXRT_INT8, 1, N, zb, nzb != 1, NULL};
     g.out.C = (uint8_t *)y + bt * M * N * es;
     g.out.ldc = N;
     ok = oxrt_qgemm_run(&g, ctx->pool);

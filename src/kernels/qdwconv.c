@@ -1,0 +1,69 @@
+/* qdwconv.c - 8-bit depthwise convolution on the float depthwise kernels (dwconv.c), exactly.
+ *
+ * x - x_zp and w - wzp are integers of at most 9 bits, so every product is below 2^17 and every partial sum of at
+ * most 256 taps below 2^24: float32 holds them all exactly, and FMA lanes compute the same integer sums as int32
+ * arithmetic would, at the float kernel's speed (AVX-512 / AVX2 phase-buffer kernels, no bias). The sums then go
+ * through the 8-bit GEMM's output stage (oxrt_qgemm_store), so rounding matches every other 8-bit path. Channels
+ * run in blocks whose float planes stay in L2.
+ */
+#include "qdwconv.h"
+#include "dwconv.h"
+#include "scratch.h"
+#include <math.h>
+#include <string.h>
+
+#define QDW_MAX_TAPS 256
+#define QDW_BLOCK_BYTES (256u * 1024u)
+
+bool oxrt_qdwconv_ok(const oxrt_conv_shape *s) {
+  return oxrt_dwconv_f32_ok(s) && s->k[0] * s->k[1] <= QDW_MAX_TAPS;
+}
+
+static void widen8(const void *src, bool is_signed, int32_t zp, size_t n, float *restrict dst) {
+  if (is_signed) {
+    const int8_t *p = src;
+    for (size_t i = 0; i < n; i++) dst[i] = (float)((int32_t)p[i] - zp);
+  } else {
+    const uint8_t *p = src;
+    for (size_t i = 0; i < n; i++) dst[i] = (float)((int32_t)p[i] - zp);
+  }
+}
+
+bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp, const void *w,
+                      bool w_signed, const int32_t *wzp, size_t n_wzp, const oxrt_qgemm_out *out, void *y,
+                      size_t y_esize, oxrt_threadpool *pool) {
+  const size_t C = s->C, mult = s->M / s->C, taps = (size_t)(s->k[0] * s->k[1]);
+  const size_t in_size = (size_t)(s->in[0] * s->in[1]), out_size = (size_t)(s->out[0] * s->out[1]);
+  size_t per_ch = (in_size + mult * out_size) * sizeof(float), cb = QDW_BLOCK_BYTES / (per_ch ? per_ch : 1);
+  size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;
+  if (cb < threads) cb = threads; /* the float kernel splits a block's channels over the pool */
+  if (cb < 1) cb = 1;
+  if (cb > C) cb = C;
+  size_t wf_n = s->M * taps, xf_n = cb * in_size, yf_n = cb * mult * out_size;
+  float *wf = oxrt_scratch_get(OXRT_SCRATCH_QCONV, sizeof(float) * (wf_n + xf_n + yf_n) + sizeof(int32_t) * out_size +
+                                                       256);
+  if (!wf) return false;
+  float *xf = wf + wf_n, *yf = xf + xf_n;
+  int32_t *row = (int32_t *)(yf + yf_n);
+  for (size_t m = 0; m < s->M; m++)
+    widen8((const uint8_t *)w + m * taps, w_signed, wzp ? wzp[n_wzp == 1 ? 0 : m] : 0, taps, wf + m * taps);
+  oxrt_qgemm_out o = *out;
+  o.ldc = out_size;
+  for (size_t n = 0; n < s->N; n++) {
+    o.C = (uint8_t *)y + n * s->M * out_size * y_esize;
+    for (size_t c0 = 0; c0 < C; c0 += cb) {
+      size_t nc = C - c0 < cb ? C - c0 : cb;
+      widen8((const uint8_t *)x + (n * C + c0) * in_size, x_signed, x_zp, nc * in_size, xf);
+      oxrt_conv_shape b = *s;
+      b.N = 1, b.C = nc, b.group = nc, b.M = nc * mult;
+      if (!oxrt_dwconv_f32(&b, xf, wf + c0 * mult * taps, NULL, -INFINITY, INFINITY, yf, oxrt_gemm_isa(), pool))
+        return false;
+      for (size_t m = 0; m < nc * mult; m++) {
+        const float *p = yf + m * out_size;
+        for (size_t j = 0; j < out_size; j++) row[j] = (int32_t)p[j];
+        oxrt_qgemm_store(&o, c0 * mult + m, 0, out_size, row);
+      }
+    }
+  }
+  return true;
+}

@@ -1,0 +1,60 @@
+/* test_f16.c - the bulk float16 <-> float32 conversions (F16C where present) against the scalar ones, both ways
+ * in one process: every half value, and float32 values around every rounding boundary (ties to even,
+ * overflow to infinity, subnormal halves, NaN), at lengths that leave every tail size. */
+#include "core/dtype.h"
+#include "unit.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int g_bad;
+
+static void check_level(void) {
+  enum { NH = 65536 };
+  uint16_t *h = malloc(sizeof(uint16_t) * NH), *h2 = malloc(sizeof(uint16_t) * 4 * NH);
+  float *f = malloc(sizeof(float) * NH), *g = malloc(sizeof(float) * 4 * NH);
+  CHECK(h && h2 && f && g);
+  for (size_t i = 0; i < NH; i++) h[i] = (uint16_t)i;
+  for (size_t n = NH - 15; n <= NH && !g_bad; n++) { /* every tail length */
+    oxrt_f16_to_f32_n(h, f, n);
+    for (size_t i = 0; i < n; i++) {
+      float want = oxrt_f16_to_f32(h[i]);
+      if (!(f[i] == want || (isnan(f[i]) && isnan(want))) || signbit(f[i]) != signbit(want)) {
+        fprintf(stderr, "  f16->f32 %s: h=0x%04x got %g want %g\n", "bulk", h[i], f[i], want);
+        g_bad = 1;
+        break;
+      }
+    }
+  }
+  /* float32: each half, the midpoints to its neighbours, and one ulp either side of them */
+  size_t m = 0;
+  for (size_t i = 0; i < NH; i++) {
+    float a = oxrt_f16_to_f32((uint16_t)i), b = oxrt_f16_to_f32((uint16_t)(i + 1));
+    if (isnan(a) || isnan(b) || isinf(a) || (i & 0x7fff) == 0x7fff) continue;
+    float mid = (float)(((double)a + (double)b) / 2);
+    g[m++] = a, g[m++] = mid, g[m++] = nextafterf(mid, -INFINITY), g[m++] = nextafterf(mid, INFINITY);
+  }
+  g[m++] = 65520.0f, g[m++] = 1e9f, g[m++] = -INFINITY, g[m++] = NAN;
+  oxrt_f32_to_f16_n(g, h2, m);
+  for (size_t i = 0; i < m && !g_bad; i++) {
+    uint16_t want = oxrt_f32_to_f16(g[i]);
+    bool nan = (want & 0x7c00) == 0x7c00 && (want & 0x3ff);
+    if (nan ? !((h2[i] & 0x7c00) == 0x7c00 && (h2[i] & 0x3ff)) : h2[i] != want) {
+      fprintf(stderr, "  f32->f16 %s: %.9g got 0x%04x want 0x%04x\n", "bulk", g[i], h2[i], want);
+      g_bad = 1;
+    }
+  }
+  /* through oxrt_convert, as Cast and the float32 views call it */
+  CHECK(oxrt_convert(OXRT_FLOAT, f, OXRT_FLOAT16, h, 1000, false) && f[1000 - 1] == oxrt_f16_to_f32(999));
+  free(h), free(h2), free(f), free(g);
+}
+
+void test_kernel_f16_convert(void) {
+  g_bad = 0;
+  for (int on = 0; on <= 1; on++) { /* the scalar loops, then F16C where the CPU has it */
+    oxrt_dtype_use_f16c(on);
+    check_level();
+  }
+  oxrt_dtype_use_f16c(-1);
+  CHECK(g_bad == 0);
+}

@@ -1,0 +1,168 @@
+/* test_qconv.c - 8-bit convolution paths against plain int64 loops: the implicit-im2col GEMM, the stride-1
+ * shifted-plane GEMM (qgemm_conv.c) with weights packed for every kernel this machine runs, and the depthwise path
+ * (qdwconv.c) at every ISA level, over random 1-D / 2-D shapes with pads, strides, dilations, groups, both
+ * signednesses and per-channel weight zero points; requantized outputs must match exactly. */
+#include "kernels/gemm.h"
+#include "kernels/qdwconv.h"
+#include "kernels/qgemm_conv.h"
+#include "unit.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void unit_each_isa(void (*fn)(void));
+
+static unsigned cseed = 11;
+static unsigned crnd(void) {
+  cseed = cseed * 1103515245u + 12345u;
+  return (cseed >> 8) & 0xffffff;
+}
+
+typedef struct {
+  oxrt_conv_shape s;
+  uint8_t *x, *w, *y, *yref;
+  bool xs, ws;
+  int32_t xzp, *wzp, *bias;
+  float *scale;
+  size_t ysize;
+  oxrt_qgemm_out o;
+} qcase;
+
+static int32_t v8(const uint8_t *p, bool s) { return s ? (int32_t)(int8_t)*p : (int32_t)*p; }
+
+static void make_case(qcase *c, bool depthwise) {
+  oxrt_conv_shape *s = &c->s;
+  memset(c, 0, sizeof *c);
+  s->nd = crnd() % 3 ? 2 : 1;
+  s->N = 1 + crnd() % 2;
+  s->group = depthwise ? 1 + crnd() % 24 : 1 + crnd() % 2;
+  s->C = depthwise ? s->group : s->group * (1 + crnd() % 9);
+  s->M = depthwise ? s->group * (1 + crnd() % 2) : s->group * (1 + crnd() % 20);
+  for (int d = 0; d < s->nd; d++) {
+    s->k[d] = 1 + crnd() % 3;
+    s->stride[d] = crnd() % 3 ? 1 : 2;
+    s->dil[d] = crnd() % 4 ? 1 : 2;
+    s->pad[d] = crnd() % 3 ? (int64_t)(crnd() % (size_t)s->k[d]) : 0;
+    s->in[d] = (int64_t)(s->k[d] - 1) * s->dil[d] + 1 + crnd() % 14;
+    s->out[d] = (s->in[d] + 2 * s->pad[d] - (s->k[d] - 1) * s->dil[d] - 1) / s->stride[d] + 1;
+  }
+  size_t in_size = 1, out_size = 1, kp = 1;
+  for (int d = 0; d < s->nd; d++) in_size *= (size_t)s->in[d], out_size *= (size_t)s->out[d], kp *= (size_t)s->k[d];
+  size_t Cg = s->C / s->group, wsz = s->M * Cg * kp;
+  c->xs = crnd() & 1, c->ws = crnd() & 1;
+  c->x = malloc(s->N * s->C * in_size), c->w = malloc(wsz);
+  for (size_t i = 0; i < s->N * s->C * in_size; i++) c->x[i] = (uint8_t)crnd();
+  for (size_t i = 0; i < wsz; i++) c->w[i] = (uint8_t)crnd();
+  c->xzp = c->xs ? (int32_t)(crnd() % 256) - 128 : (int32_t)(crnd() % 256);
+  c->wzp = calloc(s->M, sizeof(int32_t)), c->bias = malloc(sizeof(int32_t) * s->M), c->scale = malloc(sizeof(float) * s->M);
+  bool symmetric = crnd() % 2;
+  for (size_t m = 0; m < s->M; m++) {
+    if (!symmetric) c->wzp[m] = c->ws ? (int32_t)(crnd() % 256) - 128 : (int32_t)(crnd() % 256);
+    c->bias[m] = (int32_t)(crnd() % 40001) - 20000;
+    c->scale[m] = 1e-5f * (float)(1 + crnd() % 300);
+  }
+  c->ysize = s->N * s->M * out_size;
+  c->y = malloc(c->ysize), c->yref = malloc(c->ysize);
+  bool ys = crnd() & 1;
+  int32_t yzp = ys ? (int32_t)(crnd() % 256) - 128 : (int32_t)(crnd() % 256);
+  c->o = (oxrt_qgemm_out){.kind = ys ? OXRT_QOUT_S8 : OXRT_QOUT_U8, .per_row = true, .bias = c->bias,
+                          .scale = c->scale, .n_scale = s->M, .zp = yzp, .lo = ys ? -128 : 0, .hi = ys ? 127 : 255};
+  if (crnd() % 4 == 0) c->o.lo = yzp; /* a fused Relu */
+  /* reference: exact sums, then the output stage's formula */
+  int64_t KH = s->nd == 2 ? s->k[0] : 1, KW = s->k[s->nd - 1], IH = s->nd == 2 ? s->in[0] : 1, IW = s->in[s->nd - 1];
+  int64_t OH = s->nd == 2 ? s->out[0] : 1, OW = s->out[s->nd - 1];
+  int64_t sh = s->nd == 2 ? s->stride[0] : 1, sw = s->stride[s->nd - 1], dh = s->nd == 2 ? s->dil[0] : 1;
+  int64_t dw = s->dil[s->nd - 1], ph = s->nd == 2 ? s->pad[0] : 0, pw = s->pad[s->nd - 1];
+  for (size_t n = 0; n < s->N; n++)
+    for (size_t m = 0; m < s->M; m++) {
+      size_t g = m / (s->M / s->group);
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          int64_t acc = 0;
+          for (size_t ci = 0; ci < Cg; ci++)
+            for (int64_t kh = 0; kh < KH; kh++)
+              for (int64_t kw = 0; kw < KW; kw++) {
+                int64_t ih = oh * sh - ph + kh * dh, iw = ow * sw - pw + kw * dw;
+                int32_t xv = ih < 0 || ih >= IH || iw < 0 || iw >= IW
+                                 ? c->xzp
+                                 : v8(c->x + ((n * s->C + g * Cg + ci) * (size_t)IH + (size_t)ih) * (size_t)IW + (size_t)iw, c->xs);
+                int32_t wv = v8(c->w + ((m * Cg + ci) * (size_t)KH + (size_t)kh) * (size_t)KW + (size_t)kw, c->ws);
+                acc += (int64_t)(xv - c->xzp) * (wv - c->wzp[m]);
+              }
+          float v = (float)(int32_t)(acc + c->bias[m]) * c->scale[m];
+          float lo = (float)(c->o.lo - yzp), hi = (float)(c->o.hi - yzp);
+          v = v > lo ? v : lo;
+          v = v < hi ? v : hi;
+          int32_t q = (int32_t)nearbyintf(v) + yzp;
+          c->yref[(n * s->M + m) * out_size + (size_t)(oh * OW + ow)] = (uint8_t)q;
+        }
+    }
+}
+
+static void free_case(qcase *c) {
+  free(c->x), free(c->w), free(c->y), free(c->yref), free(c->wzp), free(c->bias), free(c->scale);
+}
+
+static void report(const qcase *c, const char *path, int *bad) {
+  for (size_t i = 0; i < c->ysize; i++)
+    if (c->y[i] != c->yref[i]) {
+      fprintf(stderr, "  qconv %s nd=%d N=%zu C=%zu M=%zu group=%zu k=%lld s=%lld d=%lld p=%lld in=%lld: y[%zu] = %d, want %d\n",
+              path, c->s.nd, c->s.N, c->s.C, c->s.M, c->s.group, (long long)c->s.k[0], (long long)c->s.stride[0],
+              (long long)c->s.dil[0], (long long)c->s.pad[0], (long long)c->s.in[0], i, c->y[i], c->yref[i]);
+      *bad = 1;
+      return;
+    }
+}
+
+static oxrt_threadpool *g_pool;
+static int g_bad;
+
+static void check_depthwise(void) {
+  for (int t = 0; t < 40 && !g_bad; t++) {
+    qcase c;
+    make_case(&c, true);
+    if (oxrt_qdwconv_ok(&c.s)) {
+      memset(c.y, 0xaa, c.ysize);
+      CHECK(oxrt_qdwconv_run(&c.s, c.x, c.xs, c.xzp, c.w, c.ws, c.wzp, c.s.M, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
+      report(&c, oxrt_isa_name(oxrt_gemm_isa()), &g_bad);
+    }
+    free_case(&c);
+  }
+}
+
+static void check_gemm_paths(void) {
+  int bad = 0, ran = 0;
+  for (int t = 0; t < 60 && !bad; t++) {
+    qcase c;
+    make_case(&c, false);
+    size_t kp = 1;
+    for (int d = 0; d < c.s.nd; d++) kp *= (size_t)c.s.k[d];
+    size_t Mg = c.s.M / c.s.group, Kg = (c.s.C / c.s.group) * kp;
+    for (int id = 0; id < OXRT_QK_COUNT && !bad; id++) {
+      const oxrt_qkernel *k = oxrt_qgemm_kernel_at((oxrt_qkernel_id)id);
+      if (!k || k->pairs7) continue; /* VPMADDUBSW kernels take 7-bit weights only (test_qgemm covers them) */
+      oxrt_qconv_wpack wp = {c.s.group, Mg, Kg, calloc(c.s.group, sizeof(oxrt_qpack))};
+      CHECK(wp.g != NULL);
+      for (size_t g = 0; g < c.s.group; g++) {
+        oxrt_qmat m = {c.w + g * Mg * Kg, c.ws, Kg, 1, c.wzp + g * Mg, true, NULL};
+        CHECK(oxrt_qpack_make(k, true, Mg, Kg, &m, &wp.g[g]));
+      }
+      memset(c.y, 0xaa, c.ysize);
+      CHECK(oxrt_qconv_run(&c.s, c.x, c.xs, c.xzp, &wp, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
+      report(&c, k->name, &bad);
+      oxrt_qconv_wpack_free(&wp);
+      ran++;
+    }
+    free_case(&c);
+  }
+  CHECK(bad == 0 && ran >= 60);
+}
+
+void test_kernel_qconv_paths(void) {
+  g_pool = oxrt_threadpool_create(2);
+  unit_each_isa(check_gemm_paths);
+  g_bad = 0;
+  unit_each_isa(check_depthwise);
+  CHECK(g_bad == 0);
+  oxrt_threadpool_free(g_pool);
+}
