@@ -292,8 +292,8 @@ void test_engine_prepare_packs(void) {
         CHECK(close_to(got[way], want, k->n_out, k->tol));
         /* released weights change nothing: the same kernels on the same packed panels */
         if (got[KEEP_WEIGHTS]) CHECK(!memcmp(got[way], got[KEEP_WEIGHTS], sizeof(float) * k->n_out) || way == UNOPTIMIZED);
-        free(got[way]);
       }
+      for (int way = 0; way < N_WAYS; way++) free(got[way]);
     }
     oxrt_gemm_isa_cap(top);
     for (int i = 0; i < 3; i++) free(w[i]);
