@@ -178,8 +178,9 @@ static oxrt_status *cut_status(const oxrt_run_state *rs) {
   return st ? st : oxrt_error(OXRT_ERR_CANCELLED, "run was terminated while this node ran");
 }
 
-/* A frame's arrays in one allocation; small graphs (most subgraphs of If and Loop bodies) use the stack. */
-#define FRAME_STACK_BYTES 3072
+/* A frame's arrays in one allocation; small graphs (most If and Loop bodies: up to ~100 values) use the stack,
+ * kept small since nested subgraphs (up to the subgraph_depth limit) each take one. */
+#define FRAME_STACK_BYTES 1536
 
 oxrt_status *oxrt_frame_run(oxrt_session *s, const oxrt_graph_plan *plan, oxrt_frame *parent, oxrt_buffer_pool *pool,
                             const int *input_ids, const oxrt_value *const *inputs, int n_inputs, const int *want,

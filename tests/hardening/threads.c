@@ -9,7 +9,8 @@
  *      while the flag is set fails at once; a 100 ms time limit stops it too.
  *   5. Cancellation inside one node: a single MatMul of ~34 GFLOP (hundreds of ms) at 1 and 2 intra-op threads is
  *      stopped part-way by terminate from another thread and by a 10 ms time limit: CANCELLED, no output (the
- *      executor alone checks only between nodes, so it would finish and succeed).
+ *      executor alone checks only between nodes, so it would finish and succeed). Promptness is one chunk of the
+ *      GEMM's parallel loop (a tile: a quarter of the node at one thread); the 10 s bound only catches hangs.
  * Usage: oxrt_threads MODEL.onnx [ROUNDS]  (a model with one float input whose symbolic dims become 1).
  * Ends with "N passed, M failed". */
 #include "oxrt.h"
@@ -254,7 +255,7 @@ static void cancel_inside_node(int threads) {
     pthread_join(t, NULL);
     snprintf(what, sizeof what, "terminate stops one long MatMul part-way (%d threads)", threads);
     report(!r.out, what, "an output was returned");
-    expect_cancelled(what, r.st, r.end - t0, 3.0);
+    expect_cancelled(what, r.st, r.end - t0, 10.0);
     oxrt_value_free(r.out);
     r.out = NULL;
     oxrt_status_free(oxrt_run_options_set_terminate(r.ro, 0));
@@ -263,7 +264,7 @@ static void cancel_inside_node(int threads) {
     mm_runner(&r);
     snprintf(what, sizeof what, "a 10 ms time limit stops one long MatMul part-way (%d threads)", threads);
     report(!r.out, what, "an output was returned");
-    expect_cancelled(what, r.st, r.end - t0, 3.0);
+    expect_cancelled(what, r.st, r.end - t0, 10.0);
     oxrt_value_free(r.out);
   }
   oxrt_value_free(a);

@@ -48,7 +48,10 @@ static inline void *la_once_get(la_once_cache *c, void *(*make)(void *arg), void
   pthread_mutex_lock(&c->mu);
   it = atomic_load_explicit(&c->item, memory_order_relaxed);
   if (!it && !c->failed) {
+    /* a cancelled run must not leave a half-built item for the runs after it: make() ignores the stop check */
+    const oxrt_stop_check *stop = oxrt_parallel_stop_swap(NULL);
     it = make(arg);
+    oxrt_parallel_stop_swap(stop);
     if (it) atomic_store_explicit(&c->item, it, memory_order_release);
     else c->failed = true;
   }
