@@ -386,6 +386,10 @@ static oxrt_status *check_input(const oxrt_value_info *info, size_t index, const
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input '%s' (index %zu): expected element type %s, got %s", info->name,
                       index, oxrt_elem_type_name(info->elem_type), oxrt_elem_type_name(v->dtype));
   if (info->rank < 0) return NULL;
+  int bad = v->rank != info->rank ? -2 : -1; /* -2: rank, >= 0: that dimension */
+  for (int i = 0; bad == -1 && i < info->rank; i++)
+    if (info->dims[i] >= 0 && info->dims[i] != v->dims[i]) bad = i;
+  if (bad == -1) return NULL; /* the shape text below is made only for the error (this runs on every call) */
   size_t n = 0;
   n += (size_t)snprintf(want, sizeof want, "[");
   for (int i = 0; i < info->rank && n < sizeof want; i++) {
@@ -394,15 +398,11 @@ static oxrt_status *check_input(const oxrt_value_info *info, size_t index, const
                                info->dim_names && info->dim_names[i] ? info->dim_names[i] : "?");
   }
   if (n < sizeof want) snprintf(want + n, sizeof want - n, "]");
-  if (v->rank != info->rank)
+  if (bad == -2)
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input '%s' (index %zu): expected rank %d with shape %s, got shape %s",
                       info->name, index, info->rank, want, oxrt_dims_str(v->dims, v->rank, got, sizeof got));
-  for (int i = 0; i < info->rank; i++)
-    if (info->dims[i] >= 0 && info->dims[i] != v->dims[i])
-      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input '%s' (index %zu): dimension %d must be %lld (shape %s), got shape %s",
-                        info->name, index, i, (long long)info->dims[i], want,
-                        oxrt_dims_str(v->dims, v->rank, got, sizeof got));
-  return NULL;
+  return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input '%s' (index %zu): dimension %d must be %lld (shape %s), got shape %s",
+                    info->name, index, bad, (long long)info->dims[bad], want, oxrt_dims_str(v->dims, v->rank, got, sizeof got));
 }
 
 static oxrt_status *run_impl(oxrt_session *s, const oxrt_run_options *run_options, const char *const *input_names,
