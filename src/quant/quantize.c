@@ -37,6 +37,7 @@ typedef struct {
   const oxrt_quantize_options *o;
   oxrt_elem_type wt, at; /* weight and activation types */
   qval *qmap;            /* per value id: its quantized form (QOperator), q = -1 if none yet */
+  int *act_fold;         /* static QDQ, per node: the Relu / Clip folded into this Add / Mul (-1: none) */
   int cap_qmap;
 } qz;
 
@@ -318,6 +319,9 @@ static oxrt_status *static_qdq(qz *z, cand *cs, int nc, const int *ids, int n_id
   oxrt_graph *g = z->c.g;
   for (int k = 0; k < nc; k++) /* folded activations: the op writes the activation's output itself */
     if (cs[k].fold >= 0) opt_absorb_consumer(g, NULL, &g->nodes[cs[k].node], &g->nodes[cs[k].fold], cs[k].mid);
+  for (int i = 0; z->act_fold && i < g->n_nodes; i++)
+    if (z->act_fold[i] >= 0)
+      opt_absorb_consumer(g, NULL, &g->nodes[i], &g->nodes[z->act_fold[i]], g->nodes[i].outputs[0]);
   /* activations: x -> Q -> DQ, every reader of x reads the DQ output */
   for (int i = 0; i < n_ids; i++) {
     const char *name = g->values[ids[i]].name;
@@ -579,6 +583,20 @@ static oxrt_status *quantize(oxrt_model *m, const oxrt_quantize_options *o) {
     int f = foldable(&z, &u, cs[k].y);
     if (f >= 0) cs[k].fold = f, cs[k].mid = cs[k].y, cs[k].y = g->nodes[f].outputs[0];
   }
+  /* the same after Add / Mul (a residual's Relu), as ORT's QDQ quantizer removes such activations */
+  z.act_fold = acts ? malloc(sizeof(int) * ((size_t)n0 + 1)) : NULL;
+  if (acts && !z.act_fold) {
+    opt_uses_free(&u);
+    free(cs), free(ids);
+    return OXRT_OOM();
+  }
+  for (int i = 0; acts && i < n0; i++) {
+    const oxrt_node *n = &g->nodes[i];
+    const act_op *a = act_op_of(&z, n);
+    z.act_fold[i] = a && (!strcmp(a->op, "Add") || !strcmp(a->op, "Mul")) && n->n_outputs == 1 && n->outputs[0] >= 0
+                        ? foldable(&z, &u, n->outputs[0])
+                        : -1;
+  }
   for (int k = 0; k < nc; k++) {
     if (range_index(ids, n_ids, cs[k].x) < 0) ids[n_ids++] = cs[k].x;
     if (range_index(ids, n_ids, cs[k].y) < 0) ids[n_ids++] = cs[k].y;
@@ -588,10 +606,12 @@ static oxrt_status *quantize(oxrt_model *m, const oxrt_quantize_options *o) {
     const act_op *a = act_op_of(&z, n);
     bool folded = false;
     for (int k = 0; k < nc && !folded; k++) folded = cs[k].fold == i;
+    for (int k = 0; k < n0 && !folded; k++) folded = z.act_fold[k] == i;
     if (!a || folded) continue;
     for (int j = 0; j < n->n_inputs + n->n_outputs; j++) {
       bool in = j < n->n_inputs;
       int id = in ? n->inputs[j] : n->outputs[j - n->n_inputs];
+      if (!in && z.act_fold[i] >= 0) id = g->nodes[z.act_fold[i]].outputs[0]; /* the folded activation's output */
       if (id < 0 || (in && j > 0 && !a->all_inputs) || opt_const(g, id) || !float_value(&z, id, 0))
         continue;
       if (range_index(ids, n_ids, id) < 0) ids[n_ids++] = id;
@@ -621,7 +641,7 @@ static oxrt_status *quantize(oxrt_model *m, const oxrt_quantize_options *o) {
   }
   if (!st) st = prune(g);
   if (!st) st = qg_topo_sort(g);
-  free(cs), free(ids), free(r), free(z.qmap);
+  free(cs), free(ids), free(r), free(z.qmap), free(z.act_fold);
   return st;
 }
 

@@ -195,7 +195,8 @@ def _act_ops_model(path):
         helper.make_node("Sigmoid", ["r"], ["sg"]),
         helper.make_node("Mul", ["r", "sg"], ["m"]),
         helper.make_node("LeakyRelu", ["x8"], ["lr"], alpha=0.1),
-        helper.make_node("Add", ["m", "lr"], ["a"]),
+        helper.make_node("Add", ["m", "lr"], ["a0"]),
+        helper.make_node("Relu", ["a0"], ["a"]),  # a residual's Relu: folded into the Add's output quantization
         helper.make_node("MaxPool", ["a"], ["mp"], kernel_shape=[2, 2], strides=[2, 2]),
         helper.make_node("AveragePool", ["a"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
         helper.make_node("Concat", ["mp", "ap"], ["cat"], axis=1),
@@ -253,7 +254,7 @@ def test_static_qdq_activation_ops_match_ort(tmp_path, act):
     g = onnx.load(out).graph
     producer = {o: n for n in g.node for o in n.output}
     ops = [n.op_type for n in g.node]
-    assert "Relu" not in ops, ops  # folded into the Conv's output quantization
+    assert "Relu" not in ops, ops  # folded into the Conv's and the Add's output quantization
     for n in g.node:
         if n.op_type in ACT_OPS:
             p = producer.get(n.input[0])

@@ -7,7 +7,7 @@ A script written for onnxruntime.quantization runs with the import swapped. The 
 and in oxrt. Quantized: Conv, MatMul and Gemm with constant float weights; with quantize_static in QDQ
 format also the activations of Add, Mul, Concat, MaxPool, AveragePool, GlobalAveragePool, Sigmoid, LeakyRelu,
 Softmax, Resize, Transpose, Reshape, Gather, Split, Squeeze, Unsqueeze, Flatten, Relu and Clip (the default
-op list; a Relu or Clip from 0 right after a Conv/MatMul/Gemm is folded into its output quantization, and
+op list; a Relu or Clip from 0 right after a Conv/MatMul/Gemm/Add/Mul is folded into its output quantization, and
 the value-moving ops share their input's scale and zero point, as ORT's QDQ quantizer does). Other op types
 in op_types_to_quantize are left in float. Options oxrt does not implement (nodes_to_quantize, symmetric
 activations, ...) raise NotImplementedError instead of being ignored silently.
