@@ -110,10 +110,12 @@ static oxrt_status *set_shape(struct oxrt_infer *c, int id, const oxrt_tshape *s
   if (id < 0 || s->elem == OXRT_UNDEFINED || s->rank > OXRT_MAX_RANK) return NULL;
   if (c->flags & OXRT_INFER_STRICT) OXRT_TRY(check_declared(&g->values[id], s));
   const oxrt_type *old = g->values[id].type;
-  /* keep a declaration unless it says less than what was inferred; unknown sizes it leaves are filled in */
+  /* keep a declaration unless it says less than what was inferred; unknown sizes it leaves are filled in, except
+   * in the main graph's outputs (the session describes those as the model declares them, like ONNX Runtime) */
   oxrt_tshape merged;
   if (old && old->kind == OXRT_KIND_TENSOR && old->elem_type == s->elem && old->rank >= 0 && old->rank == s->rank &&
       old->rank <= OXRT_MAX_RANK) {
+    if (g->values[id].is_output && !c->outer) return NULL;
     bool more = false;
     merged = *s;
     for (int i = 0; i < s->rank; i++) {
