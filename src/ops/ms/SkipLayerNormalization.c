@@ -12,6 +12,7 @@
 #include "../op_util.h"
 #include <math.h>
 #include <stdlib.h>
+#include "../infer_rules.h"
 
 typedef struct {
   const float *x, *skip, *gamma, *beta, *bias;
@@ -122,4 +123,16 @@ static oxrt_status *sln_run(oxrt_kernel_ctx *ctx) {
 
 static const oxrt_op_impl sln_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TBIT(OXRT_FLOAT), .type_input = 0, .run = sln_run}};
-OXRT_REGISTER_OP(ms_SkipLayerNormalization) = {"com.microsoft", "SkipLayerNormalization", OXRT_IMPLS(sln_impls)};
+/* output and input_skip_bias_sum (3): the broadcast of input and skip, input's type. */
+static oxrt_status *infer_sln(oxrt_infer_ctx *ctx) {
+  oxrt_tshape in[2], out;
+  if (!oxrt_infer_input(ctx, 0, &in[0]) || !oxrt_infer_input(ctx, 1, &in[1])) return NULL;
+  if (!oxrt_tshape_broadcast(&out, in, 2))
+    return oxrt_error(OXRT_ERR_INVALID_MODEL, "input and skip shapes cannot be broadcast together");
+  out.elem = in[0].elem;
+  OXRT_TRY(oxrt_infer_output(ctx, 0, &out));
+  return oxrt_infer_output(ctx, 3, &out);
+}
+
+OXRT_REGISTER_OP(ms_SkipLayerNormalization) = {"com.microsoft", "SkipLayerNormalization", OXRT_IMPLS(sln_impls),
+                                              .infer = infer_sln};
