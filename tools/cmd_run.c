@@ -20,7 +20,16 @@ typedef struct {
   const char *dump_dir;     /* run --dump-all DIR: every intermediate tensor */
   cli_dump dump;
   int dims_guessed;         /* symbolic dims given values by cli_guess_dims */
+  int n_dims_given;         /* once guessing ran: dim_names[0..n_dims_given) point into argv, the rest are owned */
+  int guessing;
 } run_args;
+
+static void free_guessed_dims(run_args *a) {
+  if (!a->guessing) return;
+  for (int i = a->n_dims_given; i < a->n_dims; i++) free(a->dim_names[i]);
+  a->n_dims = a->n_dims_given;
+  a->guessing = 0;
+}
 
 static int parse_args(int argc, char **argv, run_args *a, const char *cmd) {
   memset(a, 0, sizeof *a);
@@ -81,6 +90,8 @@ static int make_feed(oxrt_session *s, run_args *a, const char **names, oxrt_valu
     names[*n] = a->in_names[i];
     vals[(*n)++] = v;
   }
+  a->n_dims_given = a->n_dims;
+  a->guessing = 1;
   int guessed = cli_guess_dims(s, a->n_inputs, a->in_names, &a->n_dims, a->dim_names, a->dim_values, 64);
   if (guessed < 0) {
     fprintf(stderr, "error: more than 64 symbolic dimensions\n");
@@ -175,6 +186,7 @@ int cmd_run(int argc, char **argv) {
   for (size_t i = 0; i < nout; i++) oxrt_value_free(outs[i]);
   for (size_t i = 0; i < n; i++) oxrt_value_free(vals[i]);
   free(outs);
+  free_guessed_dims(&a);
   oxrt_session_free(s);
   return rc;
 }
@@ -308,6 +320,7 @@ int cmd_bench(int argc, char **argv) {
   free(times);
   free(outs);
   for (size_t i = 0; i < n; i++) oxrt_value_free(vals[i]);
+  free_guessed_dims(&a);
   oxrt_session_free(s);
   return rc;
 }
