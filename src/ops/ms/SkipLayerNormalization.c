@@ -9,6 +9,7 @@
  * mean and inv_std_var outputs (1, 2) are refused (the optimizer never asks for them).
  * Rows run in parallel; mean and variance accumulate in double (oxrt_vmean_var_f32). */
 #include "../../kernels/vmath.h"
+#include "../infer_rules.h"
 #include "../op_util.h"
 #include <math.h>
 #include <stdlib.h>
@@ -122,4 +123,15 @@ static oxrt_status *sln_run(oxrt_kernel_ctx *ctx) {
 
 static const oxrt_op_impl sln_impls[] = {
     {.since_version = 1, .type_mask = OXRT_TBIT(OXRT_FLOAT), .type_input = 0, .run = sln_run}};
-OXRT_REGISTER_OP(ms_SkipLayerNormalization) = {"com.microsoft", "SkipLayerNormalization", OXRT_IMPLS(sln_impls)};
+/* Outputs 0 and 3: input and skip broadcast (input's shape for the forms ONNX Runtime takes), input's type. */
+static oxrt_status *infer_sln(oxrt_infer_ctx *ctx) {
+  oxrt_tshape in[2], out;
+  if (!oxrt_infer_input(ctx, 0, &in[0]) || !oxrt_infer_input(ctx, 1, &in[1])) return NULL;
+  if (!oxrt_tshape_broadcast(&out, in, 2)) return NULL; /* contradictory sizes: the run reports them */
+  out.elem = in[0].elem;
+  OXRT_TRY(oxrt_infer_output(ctx, 0, &out));
+  return oxrt_infer_output(ctx, 3, &out);
+}
+
+OXRT_REGISTER_OP(ms_SkipLayerNormalization) = {"com.microsoft", "SkipLayerNormalization", OXRT_IMPLS(sln_impls),
+                                               .infer = infer_sln};
