@@ -12,7 +12,6 @@
 #include "../op_util.h"
 #include <math.h>
 #include <stdlib.h>
-#include "../infer_rules.h"
 
 typedef struct {
   const float *x, *skip, *gamma, *beta, *bias;
