@@ -9,6 +9,7 @@
  * mean and inv_std_var outputs (1, 2) are refused (the optimizer never asks for them).
  * Rows run in parallel; mean and variance accumulate in double (oxrt_vmean_var_f32). */
 #include "../../kernels/vmath.h"
+#include "../infer_rules.h"
 #include "../op_util.h"
 #include <math.h>
 #include <stdlib.h>
