@@ -51,7 +51,16 @@ ACT_VEC static void hard_swish_run(float *restrict y, size_t n) {
   }
 }
 
+bool oxrt_act_piecewise_avx2(oxrt_activation act, float *y, size_t n);   /* gemm_act_avx2.c */
+bool oxrt_act_piecewise_avx512(oxrt_activation act, float *y, size_t n); /* gemm_act_avx512.c */
+
 void oxrt_act_apply(oxrt_activation act, float *y, size_t n) {
+  if (act.kind == OXRT_ACT_NONE) return;
+#if defined(__x86_64__) && defined(__GNUC__)
+  oxrt_isa isa = oxrt_gemm_isa();
+  if (isa == OXRT_ISA_AVX512 && oxrt_act_piecewise_avx512(act, y, n)) return;
+  if (isa == OXRT_ISA_AVX2 && oxrt_act_piecewise_avx2(act, y, n)) return;
+#endif
   switch (act.kind) {
   case OXRT_ACT_RELU: clamp_run(y, n, 0.0f, INFINITY); break;
   case OXRT_ACT_CLIP: clamp_run(y, n, act.a, act.b); break;

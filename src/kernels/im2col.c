@@ -489,6 +489,12 @@ static void conv_f32_one(conv_f32_job *j, size_t n, size_t g, oxrt_threadpool *p
                       .act_b = j->act.b};
   if (j->z && !j->batched) ge.Z = j->z + yoff, ge.ldz = j->out_size;
   else if (j->z) ge.act = OXRT_ACT_NONE; /* batched: z and the activation after the scatter */
+  /* Activations other than clamps: one vector pass over this product's output (still in L2) instead of the
+   * GEMM's per-tile-row calls, whose per-call cost was more than the arithmetic on small-K products
+   * (PP-LCNet's fused HardSwish measured slower than a separate node); up to 1 MiB of output, so it stays in L2. */
+  float lo, hi;
+  const bool late_act = !j->batched && !oxrt_act_is_clamp(j->act, &lo, &hi) && j->Mg * j->out_size <= (1u << 18);
+  if (late_act) ge.act = OXRT_ACT_NONE;
   conv2d_bsrc src;
   if (j->pointwise && !j->batched) {
     ge.B = xg, ge.ldb = j->out_size;
@@ -509,6 +515,7 @@ static void conv_f32_one(conv_f32_job *j, size_t n, size_t g, oxrt_threadpool *p
     atomic_store(&j->failed, 1);
     return;
   }
+  if (late_act) oxrt_act_apply(j->act, j->y + yoff, j->Mg * j->out_size);
   if (j->batched)
     for (size_t i = 0; i < s->N; i++)
       for (size_t m = 0; m < j->Mg; m++) {
