@@ -1,12 +1,11 @@
 /* gemm.c - packed, cache-blocked, threaded GEMM driver with run-time ISA selection.
  *
  * Layout of the float path (row-major C = A * B):
- *   A is packed once into MR-row panels over the whole K: Ap[panel][k][MR] (zero-padded rows).
- *   Work is split into tiles of C (rows x columns); each tile walks K in blocks of KC, packs its
- *   B block (KC x tile columns) into NR-column panels Bp[panel][k][NR] that stay in L2, and for
- *   each A micro-panel (kept in L1) streams over the B panels with the micro-kernel.
- * Edge tiles are computed into a scratch tile and merged, so micro-kernels only see full tiles.
- */
+ *   Work is split into tiles of C (a grid of whole MR-row and NR-column panels); each tile walks K in blocks
+ *   of KC, packs its B block (KC x tile columns) into NR-column panels Bp[panel][k][NR] that stay in L2, packs
+ *   its rows MR at a time into A micro-panels Ap[k][m] (m = the panel's rows, no padding) kept in L1, and each
+ *   A micro-panel streams over the B panels with the micro-kernel. Pre-packed A or B are read in place.
+ * The micro-kernels take 1..MR rows and mask columns past n, so edge tiles need no scratch tile. */
 #include "gemm.h"
 #include "scratch.h"
 #include "../core/value.h"
