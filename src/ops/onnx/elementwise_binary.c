@@ -12,6 +12,7 @@
 #pragma GCC optimize("-fno-math-errno", "-fno-trapping-math")
 #endif
 #include "elementwise.h"
+#include "f32_view.h"
 #include "../infer_rules.h"
 #include <math.h>
 #include <stdlib.h>
@@ -218,28 +219,23 @@ typedef struct {
   size_t inner;
 } bin_job;
 
-static inline float half_load(oxrt_elem_type t, const uint16_t *p, size_t i) {
-  return t == OXRT_FLOAT16 ? oxrt_f16_to_f32(p[i]) : oxrt_bf16_to_f32(p[i]);
-}
-
-/* One run through the float32 loop for float16/bfloat16 inputs. */
+/* One run through the float32 loop for float16/bfloat16 inputs, widened and narrowed a block at a time. */
 static void half_run(const bin_job *j, const char *a, const char *b, char *y, size_t n, int sa, int sb) {
   float fa[HALF_BLOCK], fb[HALF_BLOCK], fy[HALF_BLOCK];
   oxrt_elem_type t = j->p.ta;
+  const uint16_t *ha = (const uint16_t *)a, *hb = (const uint16_t *)b;
+  if (!sa) f32_widen(t, ha, fa, 1); /* a broadcast scalar is widened once for the whole run */
+  if (!sb) f32_widen(t, hb, fb, 1);
   for (size_t s = 0; s < n; s += HALF_BLOCK) {
     size_t m = n - s < HALF_BLOCK ? n - s : HALF_BLOCK;
-    for (size_t i = 0; i < (sa ? m : 1); i++) fa[i] = half_load(t, (const uint16_t *)a, sa ? s + i : 0);
-    for (size_t i = 0; i < (sb ? m : 1); i++) fb[i] = half_load(t, (const uint16_t *)b, sb ? s + i : 0);
+    if (sa) f32_widen(t, ha + s, fa, m);
+    if (sb) f32_widen(t, hb + s, fb, m);
     if (j->p.ty == OXRT_BOOL) {
       j->loop(fa, fb, y + s, m, sa, sb, &j->p);
       continue;
     }
     j->loop(fa, fb, fy, m, sa, sb, &j->p);
-    uint16_t *o = (uint16_t *)y + s;
-    if (t == OXRT_FLOAT16)
-      for (size_t i = 0; i < m; i++) o[i] = oxrt_f32_to_f16(fy[i]);
-    else
-      for (size_t i = 0; i < m; i++) o[i] = oxrt_f32_to_bf16(fy[i]);
+    f32_narrow(t, fy, (uint16_t *)y + s, m);
   }
 }
 

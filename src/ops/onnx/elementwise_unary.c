@@ -12,6 +12,7 @@
 #pragma GCC optimize("-fno-math-errno", "-fno-trapping-math")
 #endif
 #include "elementwise.h"
+#include "f32_view.h"
 #include "../infer_rules.h"
 #include "../../kernels/vmath.h"
 #include <math.h>
@@ -191,12 +192,11 @@ static void unary_range(void *arg, size_t b, size_t e) {
     float in[HALF_BLOCK], out[HALF_BLOCK];
     const uint16_t *x = j->x;
     uint16_t *y = j->y;
-    bool h = j->t == OXRT_FLOAT16;
     for (size_t s = b; s < e; s += HALF_BLOCK) {
       size_t n = e - s < HALF_BLOCK ? e - s : HALF_BLOCK;
-      for (size_t i = 0; i < n; i++) in[i] = h ? oxrt_f16_to_f32(x[s + i]) : oxrt_bf16_to_f32(x[s + i]);
+      f32_widen(j->t, x + s, in, n);
       j->d->f32(in, out, n, j->p);
-      for (size_t i = 0; i < n; i++) y[s + i] = h ? oxrt_f32_to_f16(out[i]) : oxrt_f32_to_bf16(out[i]);
+      f32_narrow(j->t, out, y + s, n);
     }
     return;
   }

@@ -7,6 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* n values of type t (float16/bfloat16 in the hot paths) widened to float32 / narrowed back, a block per call:
+ * oxrt_convert's bulk loops (F16C for float16 where the CPU has it, round to nearest even), never a call per
+ * element. The one conversion step the element-wise float16/bfloat16 branches use. */
+static inline void f32_widen(oxrt_elem_type t, const void *src, float *dst, size_t n) {
+  oxrt_convert(OXRT_FLOAT, dst, t, src, n, false);
+}
+static inline void f32_narrow(oxrt_elem_type t, const float *src, void *dst, size_t n) {
+  oxrt_convert(t, dst, OXRT_FLOAT, src, n, false);
+}
+
 /* *out points at float32 data for x; *tmp receives a buffer to free (NULL when x is float already). */
 static inline oxrt_status *f32_in(const oxrt_value *x, const float **out, float **tmp) {
   return oxrt_f32_view(x, out, tmp);
