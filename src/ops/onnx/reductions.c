@@ -9,6 +9,7 @@
  * element type); integer Mean/L2/LogSum go through double and truncate like numpy's astype. */
 #include "../op_util.h"
 #include "../infer_rules.h"
+#include "f32_view.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,7 +257,15 @@ static oxrt_status *reduce_run(oxrt_kernel_ctx *ctx, red_op op, int axes_input_s
   if (src != 0 && !(src == 1 && t == OXRT_DOUBLE) && !(src == 2 && (t == OXRT_INT64 || t == OXRT_UINT64))) {
     conv = malloc(8 * (total ? total : 1));
     if (!conv) return OXRT_OOM();
-    if (src == 1) {
+    if (src == 1 && (t == OXRT_FLOAT16 || t == OXRT_BFLOAT16)) {
+      /* widened exactly a block at a time with the bulk conversions, not a type switch per element */
+      float blk[1024];
+      for (size_t s = 0; s < total; s += 1024) {
+        size_t n = total - s < 1024 ? total - s : 1024;
+        f32_widen(t, (const uint16_t *)x->data + s, blk, n);
+        for (size_t i = 0; i < n; i++) ((double *)conv)[s + i] = blk[i];
+      }
+    } else if (src == 1) {
       for (size_t i = 0; i < total; i++) ((double *)conv)[i] = oxrt_load_f64(t, x->data, i);
     } else {
       for (size_t i = 0; i < total; i++) ((int64_t *)conv)[i] = oxrt_load_i64(t, x->data, i);
