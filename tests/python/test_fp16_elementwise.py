@@ -105,3 +105,28 @@ def test_fp16_reduce_matches_exact_sum(oxrt_bin, tmp_path, op, isa):
     nan = np.isnan(want)
     assert np.array_equal(np.isnan(got), nan)
     assert np.array_equal(got.view(np.uint16)[~nan], want.view(np.uint16)[~nan]), (got, want)
+
+
+@pytest.mark.parametrize("isa", ["avx512", "portable"])
+@pytest.mark.parametrize("mode", ["linear", "cubic"])
+def test_fp16_resize_matches_float32_twin(oxrt_bin, tmp_path, mode, isa):
+    """Resize widens float16 and narrows its result in blocks: equal to the float32 twin rounded to nearest even."""
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((1, 3, 20, 30)) * 100).astype(np.float16)
+    results = []
+    for elem, xs in ((TensorProto.FLOAT16, x), (TensorProto.FLOAT, x.astype(np.float32))):
+        scales = numpy_helper.from_array(np.array([1, 1, 2.0, 1.5], np.float32), "scales")
+        node = helper.make_node("Resize", ["X", "", "scales"], ["Y"], mode=mode)
+        graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", elem, list(x.shape))],
+                                  [helper.make_tensor_value_info("Y", elem, None)], initializer=[scales])
+        tag = "h" if elem == TensorProto.FLOAT16 else "f"
+        model, out, inp = (os.path.join(str(tmp_path), f"{tag}{s}") for s in (".onnx", "", ".npy"))
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), model)
+        os.makedirs(out, exist_ok=True)
+        np.save(inp, xs)
+        run_cli(oxrt_bin, "run", model, "--threads", "1", "--output-dir", out, "--input", f"X={inp}",
+                env={"OXRT_ISA": isa})
+        results.append(np.load(os.path.join(out, "Y.npy")))
+    got, want = results[0], results[1].astype(np.float16)
+    assert got.dtype == np.float16 and got.shape == (1, 3, 40, 45)
+    assert np.array_equal(got.view(np.uint16), want.view(np.uint16))

@@ -4,6 +4,7 @@
  * ONNX reference; nearest is an exact gather that works for any element type. Also the core of Upsample. */
 #include "index_util.h"
 #include "../infer_rules.h"
+#include "f32_view.h"
 #include <float.h>
 
 /* Source coordinate of output position j along an axis; *extrap is set when it falls outside the crop. */
@@ -312,7 +313,7 @@ oxrt_status *oxrt_ix_resize(oxrt_kernel_ctx *ctx, const oxrt_value *x, const ix_
   void *buf = malloc((n + 1) * ws);
   if (!buf) return OXRT_OOM();
   if (t == OXRT_FLOAT) memcpy(buf, x->data, n * sizeof(float));
-  else if (fw) for (size_t i = 0; i < n; i++) ((float *)buf)[i] = (float)oxrt_load_f64(t, x->data, i);
+  else if (fw) f32_widen(t, x->data, buf, n); /* float16/bfloat16: the bulk conversions */
   else if (ix_is_intlike(t)) for (size_t i = 0; i < n; i++) ((double *)buf)[i] = (double)oxrt_load_i64(t, x->data, i);
   else for (size_t i = 0; i < n; i++) ((double *)buf)[i] = oxrt_load_f64(t, x->data, i);
   for (int a = 0; a < n_axes; a++) {
@@ -342,7 +343,7 @@ oxrt_status *oxrt_ix_resize(oxrt_kernel_ctx *ctx, const oxrt_value *x, const ix_
     cur[d] = out_dims[d];
   }
   if (t == OXRT_FLOAT) memcpy(y->data, buf, y->count * sizeof(float));
-  else if (fw) for (size_t i = 0; i < y->count; i++) oxrt_store_f64(t, y->data, i, ((float *)buf)[i]);
+  else if (fw) f32_narrow(t, buf, y->data, y->count);
   else for (size_t i = 0; i < y->count; i++) rs_store(t, y->data, i, ((double *)buf)[i]);
   free(buf);
   return NULL;
