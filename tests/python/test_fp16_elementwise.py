@@ -12,7 +12,8 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
 
-UNARY = ["Relu", "Abs", "Neg", "Sigmoid", "Tanh", "Exp", "Sqrt", "Floor", ("LeakyRelu", {"alpha": 0.1})]
+MS_OPS = {"QuickGelu", "FastGelu", "Gelu"}  # com.microsoft activations (ms_activation.h), same block conversions
+UNARY = ["QuickGelu", "FastGelu", "Gelu", "Relu", "Abs", "Neg", "Sigmoid", "Tanh", "Exp", "Sqrt", "Floor", ("LeakyRelu", {"alpha": 0.1})]
 # (op, shape of A, shape of B): lengths above the 512-element block, every broadcast kind of the driver
 BINARY = [
     ("Add", (3, 1, 5, 700), (4, 1, 700)),
@@ -38,9 +39,11 @@ def random_half(rng, shape):
 def save_model(path, op, attrs, shapes, elem):
     names = ["A", "B"][: len(shapes)]
     inputs = [helper.make_tensor_value_info(n, elem, list(s)) for n, s in zip(names, shapes)]
-    node = helper.make_node(op, names, ["Y"], **attrs)
+    domain = "com.microsoft" if op in MS_OPS else ""
+    node = helper.make_node(op, names, ["Y"], domain=domain, **attrs)
     graph = helper.make_graph([node], "g", inputs, [helper.make_tensor_value_info("Y", elem, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    model = helper.make_model(graph, opset_imports=opsets)
     onnx.save(model, path)
 
 

@@ -8,6 +8,7 @@
 #define OXRT_OPS_MS_ACTIVATION_H
 #include "../../kernels/vmath.h"
 #include "../op_util.h"
+#include "../onnx/f32_view.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -73,12 +74,11 @@ static void ms_act_range(void *arg, size_t b, size_t e) {
     case OXRT_BFLOAT16: {
       const uint16_t *x = (const uint16_t *)j->x + s;
       uint16_t *y = (uint16_t *)j->y + s;
-      bool h = j->t == OXRT_FLOAT16;
-      for (size_t i = 0; i < n; i++) buf[i] = h ? oxrt_f16_to_f32(x[i]) : oxrt_bf16_to_f32(x[i]);
+      f32_widen(j->t, x, buf, n); /* bulk conversions (F16C), not a call per element */
       if (j->bias)
         for (size_t i = 0; i < n; i++) buf[i] += j->bias[col + i];
       ms_act_f32(j, buf, buf, n);
-      for (size_t i = 0; i < n; i++) y[i] = h ? oxrt_f32_to_f16(buf[i]) : oxrt_f32_to_bf16(buf[i]);
+      f32_narrow(j->t, buf, y, n);
       break;
     }
     case OXRT_DOUBLE: {
