@@ -544,8 +544,11 @@ static bool parse_attrs(parser *P, oxrt_graph *g, int node_id) {
       if (!at.type) return fail(P, "an attribute type (int, float, string, tensor, graph, ints, ...)");
     }
     if (!expect(P, "=")) return false;
-    if (!parse_attr_value(P, g, &at)) {
+    if (!parse_attr_value(P, g, &at)) { /* the attribute is dropped: free what it had parsed so far */
       oxrt_value_free(at.t);
+      for (size_t k = 0; at.tensors && k < at.n; k++) oxrt_value_free(at.tensors[k]);
+      if (at.g) oxrt_graph_release_values(at.g);
+      for (size_t k = 0; at.graphs && k < at.n; k++) oxrt_graph_release_values(at.graphs[k]);
       return false;
     }
     n = &g->nodes[node_id];
