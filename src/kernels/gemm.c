@@ -569,6 +569,15 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
   pl.tiles_m = 1, pl.tiles_n = (pl.n_panels + nc_panels - 1) / nc_panels;
   if (nth > 1) {
     bool cols = pl.n_panels >= nth && (g->ap || M <= N || pl.m_panels < nth);
+    /* ...unless whole column panels share out badly (resnet's 7x7 convs: N = 49 is one full 32-column panel and
+     * one of 17, so one thread does 65% of the work) and whole row panels share out clearly better. */
+    if (cols && pl.m_panels >= nth) {
+      double busiest_cols = (double)((pl.n_panels + nth - 1) / nth * uk.nr);
+      double busiest_rows = (double)((pl.m_panels + nth - 1) / nth * uk.mr);
+      double f_cols = (busiest_cols < (double)N ? busiest_cols : (double)N) * (double)nth / (double)N;
+      double f_rows = (busiest_rows < (double)M ? busiest_rows : (double)M) * (double)nth / (double)M;
+      if (f_cols > 1.15 * f_rows) cols = false;
+    }
     if (cols) {
       size_t tn = (pl.tiles_n + nth - 1) / nth * nth; /* a multiple of the thread count */
       pl.tiles_n = tn < pl.n_panels ? tn : pl.n_panels;
