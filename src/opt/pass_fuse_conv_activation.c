@@ -12,7 +12,8 @@
  *                                     per tile row. Now vectorised and run once per product: PP-LCNet 1 thread,
  *                                     activation share 12.4% as nodes -> 9.7% fused.)
  * The Conv may already be a FusedConv holding a residual Z and no activation (YOLO's conv + add + SiLU).
- * Only float convolutions (FusedConv's type), and only when the activation is the Conv result's one reader.
+ * Only float convolutions (FusedConv's types; float16 for Relu and Clip only, where fusing is exact), and only when
+ * the activation is the Conv result's one reader.
  */
 #include "opt.h"
 #include <string.h>
@@ -63,8 +64,8 @@ static bool activation_of(const oxrt_graph *g, const oxrt_node *a, int64_t opset
       for (int k = 1; k <= 2; k++) {
         if (a->n_inputs <= k || a->inputs[k] < 0) continue;
         const oxrt_value *c = opt_const(g, a->inputs[k]);
-        if (!c || c->count != 1 || c->dtype != OXRT_FLOAT) return false;
-        p[k - 1] = ((const float *)c->data)[0];
+        if (!c || c->count != 1 || (c->dtype != OXRT_FLOAT && c->dtype != OXRT_FLOAT16)) return false;
+        p[k - 1] = (float)oxrt_load_f64(c->dtype, c->data, 0); /* float16 bounds are exact in float */
       }
     }
     *np = 2;
@@ -92,9 +93,13 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
                   !strcmp(conv->op_type, "FusedConv") && !*oxrt_attr_string(conv, "activation", "");
     if (!plain && !with_z) continue;
     if (u.count[y] != 1 || u.pinned[y] || conv->n_outputs != 1) continue;
-    /* X and W share a type; W is the one known without shape inference (an initializer) */
-    if (opt_elem_type(g, conv->inputs[0]) != OXRT_FLOAT && (conv->n_inputs < 2 || opt_elem_type(g, conv->inputs[1]) != OXRT_FLOAT))
-      continue;
+    /* X and W share a type; W is the one known without shape inference (an initializer). Float16 convs fuse only
+     * Relu and Clip: FusedConv rounds once after the activation, and rounding to half commutes with those two
+     * (the bounds are half values), so the result is bit-identical to the two nodes. */
+    oxrt_elem_type tx = opt_elem_type(g, conv->inputs[0]);
+    oxrt_elem_type tw = conv->n_inputs >= 2 ? opt_elem_type(g, conv->inputs[1]) : OXRT_UNDEFINED;
+    bool f16_exact = plain && (!strcmp(name, "Relu") || !strcmp(name, "Clip"));
+    if (tx != OXRT_FLOAT && tw != OXRT_FLOAT && !(f16_exact && (tx == OXRT_FLOAT16 || tw == OXRT_FLOAT16))) continue;
     if ((st = opt_import_domain(ctx->model, "com.microsoft", 1))) break;
     oxrt_attr act = {.name = "activation", .type = OXRT_ATTR_STRING, .s = name, .s_len = strlen(name)};
     if ((st = opt_set_attr(g, conv, &act))) break;

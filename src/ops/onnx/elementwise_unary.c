@@ -123,7 +123,7 @@ static void sqrt_f64(const double *restrict x, double *restrict y, size_t n, con
 UNARY_FLOAT(reciprocal, 1.0f / v, 1.0 / v)
 UNARY_VMATH(sigmoid, oxrt_vsigmoid_f32(x, y, n), sigmoid_d(v))
 UNARY_FLOAT(sign, v > 0 ? 1.0f : v < 0 ? -1.0f : v, v > 0 ? 1.0 : v < 0 ? -1.0 : v) /* keeps 0 and NaN */
-UNARY_FLOAT(relu, v > 0 ? v : 0.0f, v > 0 ? v : 0.0)
+UNARY_FLOAT(relu, v < 0 ? 0.0f : v, v < 0 ? 0.0 : v) /* NaN passes, as in max(0, x) and the fused output pass */
 UNARY_FLOAT(leakyrelu, v < 0 ? alpha * v : v, v < 0 ? alpha * v : v)
 UNARY_FLOAT(thresholdedrelu, v > alpha ? v : 0.0f, v > alpha ? v : 0.0)
 UNARY_FLOAT(elu, v < 0 ? alpha * expm1f(v) : v, v < 0 ? alpha * expm1(v) : v)
