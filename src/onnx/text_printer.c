@@ -217,7 +217,7 @@ static void put_attr(tbuf *b, const oxrt_attr *a, int depth) {
   tb_printf(b, ": %s = ", a->type <= 14 ? tn[a->type] : "undefined");
   if (a->ref_attr_name) {
     tb_puts(b, "@");
-    tb_puts(b, a->ref_attr_name);
+    put_id(b, a->ref_attr_name); /* quoted when it is no plain identifier, as the parser reads it */
     return;
   }
   switch (a->type) {
