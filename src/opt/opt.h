@@ -137,6 +137,10 @@ const oxrt_value *opt_const(const oxrt_graph *g, int id);
 oxrt_elem_type opt_elem_type(const oxrt_graph *g, int id);
 /* Shape of a value when its rank is known: returns the rank (-1 unknown); dims are -1 where not fixed. */
 int opt_shape(const oxrt_graph *g, int id, int64_t *dims);
+/* The dims a Shape node reports of a rank-`rank` input: [start, end) after opset 15's clamping; their count. */
+int opt_shape_range(const oxrt_model *m, const oxrt_node *shape, int rank, int64_t *start, int64_t *end);
+/* The dims Shape node `shape` gives (-1 where unknown), its start/end applied; their count, or -1 (rank unknown). */
+int opt_shape_node_dims(const oxrt_model *m, const oxrt_graph *g, const oxrt_node *shape, int64_t *dims);
 /* Node producing `id` in this graph, or NULL. */
 oxrt_node *opt_producer(oxrt_graph *g, int id);
 /* Replaces every node input `from` with `to` (this graph only). */

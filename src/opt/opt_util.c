@@ -81,6 +81,27 @@ int opt_shape(const oxrt_graph *g, int id, int64_t *dims) {
   return t->rank;
 }
 
+int opt_shape_range(const oxrt_model *m, const oxrt_node *shape, int rank, int64_t *start, int64_t *end) {
+  *start = 0, *end = rank;
+  if (opt_node_opset(m, shape) >= 15) {
+    int64_t s = oxrt_attr_int(shape, "start", 0), e = oxrt_attr_int(shape, "end", rank);
+    s = s < 0 ? s + rank : s;
+    e = e < 0 ? e + rank : e;
+    *start = s < 0 ? 0 : s > rank ? rank : s;
+    *end = e < 0 ? 0 : e > rank ? rank : e;
+  }
+  return *end > *start ? (int)(*end - *start) : 0;
+}
+
+int opt_shape_node_dims(const oxrt_model *m, const oxrt_graph *g, const oxrt_node *shape, int64_t *dims) {
+  int64_t d[OXRT_MAX_RANK], start, end;
+  int r = opt_shape(g, shape->inputs[0], d);
+  if (r < 0) return -1;
+  int n = opt_shape_range(m, shape, r, &start, &end);
+  memcpy(dims, d + start, sizeof(int64_t) * (size_t)n);
+  return n;
+}
+
 oxrt_node *opt_producer(oxrt_graph *g, int id) {
   if (id < 0 || id >= g->n_values) return NULL;
   int p = g->values[id].producer;

@@ -7,25 +7,6 @@
 #include "opt.h"
 #include <string.h>
 
-/* Dims of the value Shape node `sh` reports, opset 15's start/end applied; count or -1. */
-static int shape_vector(oxrt_opt_ctx *ctx, oxrt_graph *g, const oxrt_node *sh, int64_t *v) {
-  int64_t d[OXRT_MAX_RANK];
-  int r = opt_shape(g, sh->inputs[0], d);
-  if (r < 0) return -1;
-  int64_t start = 0, end = r;
-  if (opt_node_opset(ctx->model, sh) >= 15) {
-    start = oxrt_attr_int(sh, "start", 0);
-    end = oxrt_attr_int(sh, "end", r);
-    start = start < 0 ? start + r : start;
-    end = end < 0 ? end + r : end;
-    start = start < 0 ? 0 : start > r ? r : start;
-    end = end < 0 ? 0 : end > r ? r : end;
-  }
-  int n = 0;
-  for (int64_t i = start; i < end; i++) v[n++] = d[i];
-  return n;
-}
-
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
   opt_uses u;
   OXRT_TRY(opt_uses_build(g, &u));
@@ -42,7 +23,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
         !idx || (idx->dtype != OXRT_INT64 && idx->dtype != OXRT_INT32))
       continue;
     int64_t v[OXRT_MAX_RANK], picked[64];
-    int len = shape_vector(ctx, g, sh, v);
+    int len = opt_shape_node_dims(ctx->model, g, sh, v);
     if (len < 0 || idx->count > 64) continue;
     bool ok = true;
     for (size_t k = 0; k < idx->count && ok; k++) {

@@ -18,16 +18,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
     bool known = true;
     for (int k = 0; k < r; k++) known &= dims[k] >= 0;
     if (!known) continue;
-    int64_t start = 0, end = r;
-    if (opt_node_opset(ctx->model, n) >= 15) {
-      start = oxrt_attr_int(n, "start", 0);
-      end = oxrt_attr_int(n, "end", r);
-      start = start < 0 ? start + r : start;
-      end = end < 0 ? end + r : end;
-      start = start < 0 ? 0 : start > r ? r : start;
-      end = end < 0 ? 0 : end > r ? r : end;
-    }
-    int64_t len = end > start ? end - start : 0;
+    int64_t start, end, len = opt_shape_range(ctx->model, n, r, &start, &end);
     oxrt_value *t;
     OXRT_TRY(oxrt_tensor_new(OXRT_INT64, 1, &len, &t));
     if (len) memcpy(t->data, dims + start, sizeof(int64_t) * (size_t)len);

@@ -26,23 +26,6 @@ static bool one_int(oxrt_graph *g, const oxrt_node *n, int input, const char *at
 
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/* Dimensions Shape(x) gives, in dims (-1 where unknown); their count, or -1. */
-static int shape_result(oxrt_opt_ctx *ctx, oxrt_graph *g, const oxrt_node *shape, int64_t *dims) {
-  int64_t d[OXRT_MAX_RANK];
-  int r = opt_shape(g, shape->inputs[0], d);
-  if (r < 0) return -1;
-  int64_t start = 0, end = r;
-  if (opt_node_opset(ctx->model, shape) >= 15) {
-    start = oxrt_attr_int(shape, "start", 0);
-    end = oxrt_attr_int(shape, "end", r);
-    start = clamp(start < 0 ? start + r : start, 0, r);
-    end = clamp(end < 0 ? end + r : end, 0, r);
-  }
-  int n = 0;
-  for (int64_t k = start; k < end; k++) dims[n++] = d[k];
-  return n;
-}
-
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
   opt_uses u;
   OXRT_TRY(opt_uses_build(g, &u));
@@ -56,7 +39,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
     if (!shape || *shape->domain || strcmp(shape->op_type, "Shape") || shape->n_inputs != 1 || shape->inputs[0] < 0)
       continue;
     int64_t dims[OXRT_MAX_RANK];
-    int len = shape_result(ctx, g, shape, dims);
+    int len = opt_shape_node_dims(ctx->model, g, shape, dims);
     if (len < 0) continue;
     bool old_form = opt_node_opset(ctx->model, n) < 10;
     int64_t start, end, step = 1, axis = 0;
