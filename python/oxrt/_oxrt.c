@@ -1037,6 +1037,35 @@ static int tensor_into_buffer(PyObject *obj, BufferList *bufs, oxrt_value **out)
   return st ? fail_status(st) : 0;
 }
 
+/* The run's outputs as a list; outputs[i] pass to their Python owners. `given` (may be NULL): the caller's output
+ * buffers, whose arrays, filled in place, are the results where given. */
+static PyObject *results_list(oxrt_value **outputs, Py_ssize_t n_out, PyObject *given_seq) {
+  PyObject *result = PyList_New(n_out);
+  for (Py_ssize_t i = 0; result && i < n_out; i++) {
+    PyObject *given = given_seq ? PySequence_GetItem(given_seq, i) : NULL;
+    if (given && given != Py_None) {
+      PyList_SET_ITEM(result, i, given);
+      continue;
+    }
+    Py_XDECREF(given);
+    OwnerObject *owner = PyObject_New(OwnerObject, &OwnerType);
+    if (!owner) {
+      Py_CLEAR(result);
+      break;
+    }
+    owner->value = outputs[i];
+    outputs[i] = NULL; /* the owner frees it */
+    PyObject *item = py_from_value((PyObject *)owner, owner->value, 0);
+    Py_DECREF(owner);
+    if (!item) {
+      Py_CLEAR(result);
+      break;
+    }
+    PyList_SET_ITEM(result, i, item);
+  }
+  return result;
+}
+
 static PyObject *Session_run(SessionObject *self, PyObject *args) {
   PyObject *in_names_obj, *in_values_obj, *out_names_obj, *ro_obj = Py_None, *out_bufs_obj = Py_None;
   if (!PyArg_ParseTuple(args, "OOO|OO", &in_names_obj, &in_values_obj, &out_names_obj, &ro_obj, &out_bufs_obj))
@@ -1118,30 +1147,7 @@ static PyObject *Session_run(SessionObject *self, PyObject *args) {
     raise_status(st);
     goto done;
   }
-  result = PyList_New(n_out);
-  if (!result) goto done;
-  for (Py_ssize_t i = 0; i < n_out; i++) {
-    PyObject *given = out_bufs_obj != Py_None ? PySequence_GetItem(out_bufs_obj, i) : NULL;
-    if (given && given != Py_None) { /* filled in place: the caller's array is the result */
-      PyList_SET_ITEM(result, i, given);
-      continue;
-    }
-    Py_XDECREF(given);
-    OwnerObject *owner = PyObject_New(OwnerObject, &OwnerType);
-    if (!owner) {
-      Py_CLEAR(result);
-      goto done;
-    }
-    owner->value = outputs[i];
-    outputs[i] = NULL; /* the owner frees it */
-    PyObject *item = py_from_value((PyObject *)owner, owner->value, 0);
-    Py_DECREF(owner);
-    if (!item) {
-      Py_CLEAR(result);
-      goto done;
-    }
-    PyList_SET_ITEM(result, i, item);
-  }
+  result = results_list(outputs, n_out, out_bufs_obj != Py_None ? out_bufs_obj : NULL);
 done:
   if (outputs)
     for (Py_ssize_t i = 0; i < n_out; i++) oxrt_value_free(outputs[i]);
@@ -1184,27 +1190,6 @@ static int try_plain_ndarray(PyObject *obj, BufferList *bufs, oxrt_value **out) 
 }
 
 /* Outputs of a finished run as a new list (numpy arrays, lists, dicts); takes the values. */
-static PyObject *results_list(oxrt_value **outputs, Py_ssize_t n_out) {
-  PyObject *result = PyList_New(n_out);
-  for (Py_ssize_t i = 0; result && i < n_out; i++) {
-    OwnerObject *owner = PyObject_New(OwnerObject, &OwnerType);
-    if (!owner) {
-      Py_CLEAR(result);
-      break;
-    }
-    owner->value = outputs[i];
-    outputs[i] = NULL; /* the owner frees it */
-    PyObject *item = py_from_value((PyObject *)owner, owner->value, 0);
-    Py_DECREF(owner);
-    if (!item) {
-      Py_CLEAR(result);
-      break;
-    }
-    PyList_SET_ITEM(result, i, item);
-  }
-  return result;
-}
-
 enum { FEED_STACK = 16 };
 
 /* run_feed(feed_dict, output_names_or_None, run_options_or_None, convert) -> list: InferenceSession.run's path.
@@ -1295,7 +1280,7 @@ static PyObject *Session_run_feed(SessionObject *self, PyObject *const *args, Py
     raise_status(st);
     goto done;
   }
-  result = results_list(outputs, n_out);
+  result = results_list(outputs, n_out, NULL);
 done:
   for (Py_ssize_t k = 0; outputs && k < n_out; k++) oxrt_value_free(outputs[k]);
   for (Py_ssize_t k = 0; inputs && k < n_in; k++) oxrt_value_free(inputs[k]);
