@@ -11,6 +11,7 @@ SUITE_NEW=../shared/onnx-tests
 total_pass=0
 total_fail=0
 status=0
+failed_stages=
 log=$(mktemp -d)
 
 count() { # adds the counts of the last "N passed, M failed" line of a file
@@ -34,6 +35,7 @@ stage() { # name, command...
     echo "--- stage $name FAILED (exit $rc); last lines:"
     tail -n 30 "$log/$name.out"
     status=1
+    failed_stages+=" $name"
   fi
 }
 
@@ -65,7 +67,12 @@ if command -v clang >/dev/null && [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/lin
   fuzz_smoke() {
     CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON -DOXRT_BUILD_TOOLS=OFF \
       >/dev/null && cmake --build build-fuzz -j"$(nproc)" --target fuzz_model fuzz_proto fuzz_npy fuzz_text >/dev/null &&
-      bash tests/fuzz/run_fuzz.sh build-fuzz 15 "$log/fuzz" 200
+      FUZZ_SEED=1 bash tests/fuzz/run_fuzz.sh build-fuzz 15 "$log/fuzz" 200
+    local rc=$?
+    # keep what a finding left behind (the log folder is removed at the end)
+    [ $rc -ne 0 ] && mkdir -p "$BUILD/fuzz-artifacts" && cp "$log"/fuzz/crash-* "$BUILD/fuzz-artifacts/" 2>/dev/null &&
+      echo "fuzz artifacts kept in $BUILD/fuzz-artifacts"
+    return $rc
   }
   stage fuzz-smoke fuzz_smoke
   # the hostile-model and thread tests again under that clang ASan+UBSan build (make test-hardening-asan)
@@ -93,7 +100,7 @@ pytest_stage() { # name, dir
   f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$last" | awk '{s += $1} END {print s + 0}')
   total_pass=$((total_pass + ${p:-0}))
   total_fail=$((total_fail + ${f:-0}))
-  if [ "$rc" -ne 0 ]; then status=1; echo "--- stage $1 FAILED (exit $rc)"; fi
+  if [ "$rc" -ne 0 ]; then status=1; failed_stages+=" $1"; echo "--- stage $1 FAILED (exit $rc)"; fi
 }
 echo "=== python package"
 if OXRT_PREBUILT_STATIC_LIB="$PWD/$BUILD/liboxrt.a" "$PY" -m pip install -q --disable-pip-version-check \
@@ -107,7 +114,10 @@ else
   echo "--- stage python package FAILED: the Python package did not install"
   total_fail=$((total_fail + 1))
   status=1
+  failed_stages+=" python-package"
 fi
 rm -rf "$log"
+# the stages that failed the run, repeated last so a truncated log still names them
+[ -n "$failed_stages" ] && echo "stages that failed:$failed_stages"
 echo "total: $total_pass passed, $total_fail failed"
 exit $status

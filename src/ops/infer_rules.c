@@ -213,7 +213,9 @@ oxrt_status *oxrt_infer_conv(oxrt_infer_ctx *ctx) {
   oxrt_tshape x, w;
   if (!oxrt_infer_input(ctx, 0, &x) || !oxrt_infer_input(ctx, 1, &w) || x.rank < 3 || w.rank != x.rank) return NULL;
   int64_t group = oxrt_attr_int(ctx->node, "group", 1);
-  if (x.dims[1] >= 0 && w.dims[1] >= 0 && x.dims[1] != w.dims[1] * group) {
+  int64_t want;
+  /* a hostile group or weight shape must not overflow the product (UB): an overflow is a mismatch too */
+  if (x.dims[1] >= 0 && w.dims[1] >= 0 && (__builtin_mul_overflow(w.dims[1], group, &want) || x.dims[1] != want)) {
     char b[256];
     return oxrt_error(OXRT_ERR_INVALID_MODEL, "input channels %lld do not match weight %s with group %lld",
                       (long long)x.dims[1], oxrt_tshape_text(&w, b, sizeof b), (long long)group);

@@ -5,6 +5,8 @@
 # then SECONDS_PER_TARGET of fuzzing from WORK_DIR/corpus/<target> (kept between runs) and the seeds.
 # Crashes, leaks, UB and timeouts are saved as WORK_DIR/crash-* and counted as failures.
 # Prints one line per target with its executions, and a final "N passed, M failed".
+# FUZZ_TARGETS picks targets (default: model proto npy text); FUZZ_SEED fixes libFuzzer's random seed, so a
+# short smoke explores the same inputs on every run (the test command sets it; long runs leave it random).
 set -u
 build=${1:?usage: run_fuzz.sh FUZZ_BUILD_DIR SECONDS WORK_DIR [SEED_SAMPLE]}
 secs=${2:-60}
@@ -17,7 +19,7 @@ mkdir -p "$work"
 [ -d "$work/seeds/model" ] || bash "$here/seed_corpus.sh" "$work/seeds" "$sample" >/dev/null
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-for t in model proto npy text; do
+for t in ${FUZZ_TARGETS:-model proto npy text}; do
   bin="$build/tests/fuzz/fuzz_$t"
   [ -x "$bin" ] || continue
   seeds="$work/seeds/$t"
@@ -35,10 +37,11 @@ for t in model proto npy text; do
   fi
   log="$work/$t.log"
   extra=()
-  [ "$t" = model ] && extra=(-max_len=16384 -timeout=20)
-  [ "$t" = npy ] && extra=(-max_len=4096 -timeout=10)
-  [ "$t" = proto ] && extra=(-max_len=8192 -timeout=10)
-  [ "$t" = text ] && extra=(-max_len=16384 -timeout=10)
+  [ -n "${FUZZ_SEED:-}" ] && extra+=(-seed="$FUZZ_SEED")
+  [ "$t" = model ] && extra+=(-max_len=16384 -timeout=20)
+  [ "$t" = npy ] && extra+=(-max_len=4096 -timeout=10)
+  [ "$t" = proto ] && extra+=(-max_len=8192 -timeout=10)
+  [ "$t" = text ] && extra+=(-max_len=16384 -timeout=10)
   "$bin" -max_total_time="$secs" -rss_limit_mb=2560 -malloc_limit_mb=1024 -print_final_stats=1 \
     -artifact_prefix="$work/crash-$t-" "${extra[@]}" "$work/corpus/$t" ${seeds:+"$seeds"} >"$log" 2>&1
   rc=$?

@@ -74,7 +74,8 @@ static oxrt_status *infer_concat(oxrt_infer_ctx *ctx) {
       continue;
     }
     if (s.rank != out.rank) return NULL;
-    out.dims[axis] = out.dims[axis] < 0 || s.dims[axis] < 0 ? -1 : out.dims[axis] + s.dims[axis];
+    if (out.dims[axis] < 0 || s.dims[axis] < 0 || __builtin_add_overflow(out.dims[axis], s.dims[axis], &out.dims[axis]))
+      out.dims[axis] = -1;
     out.names[axis] = NULL;
   }
   return n->n_inputs > 0 ? oxrt_infer_output(ctx, 0, &out) : NULL;

@@ -109,7 +109,7 @@ static oxrt_status *infer_split(oxrt_infer_ctx *ctx) {
     if (ns) {
       out.dims[axis] = i < ns ? sizes[i] : -1;
     } else if (x.dims[axis] >= 0) {
-      int64_t k = n->n_outputs, each = (x.dims[axis] + k - 1) / k;
+      int64_t k = n->n_outputs, each = x.dims[axis] / k + (x.dims[axis] % k != 0); /* ceil without overflow */
       out.dims[axis] = i < k - 1 ? each : x.dims[axis] - each * (k - 1);
       if (x.dims[axis] % k == 0) out.dims[axis] = x.dims[axis] / k;
     } else {
