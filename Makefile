@@ -106,9 +106,9 @@ bench-gemm: build
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 600
 FUZZ_DIR ?= /tmp/oxrt-fuzz
-.PHONY: fuzz fuzz-build test-tsan test-alloc test-hardening-asan
+.PHONY: fuzz fuzz-build test-tsan test-alloc test-hardening-asan test-asan-all
 fuzz-build:
-	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON -DOXRT_BUILD_TOOLS=OFF >/dev/null
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_model fuzz_proto fuzz_npy fuzz_text oxrt_hostile oxrt_alloc_fail
 
 fuzz: fuzz-build
@@ -119,6 +119,16 @@ test-hardening-asan: fuzz-build
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target oxrt_threads
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 ./$(FUZZ_BUILD)/tests/hardening/oxrt_hostile
 	ASAN_OPTIONS=detect_leaks=1 ./$(FUZZ_BUILD)/tests/hardening/oxrt_threads examples/digits/model.onnx 3
+
+# The C side of the test command under the clang ASan+UBSan build (stages *-asan of the test command).
+test-asan-all: test-hardening-asan
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target oxrt oxrt_unit_tests
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1 ./$(FUZZ_BUILD)/oxrt_unit_tests
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1 ./$(FUZZ_BUILD)/oxrt test \
+	  --expect-failures tests/conformance/known_failures.txt $(SUITE_OLD)/node $(SUITE_OLD)/simple \
+	  $(SUITE_OLD)/pytorch-converted $(SUITE_OLD)/pytorch-operator
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1 ./$(FUZZ_BUILD)/oxrt test \
+	  --expect-failures tests/conformance/known_failures_new.txt $(SUITE_NEW)
 
 # ThreadSanitizer: one session run from 8 threads, concurrent session creation, profiling on.
 test-tsan:

@@ -65,8 +65,7 @@ stage hardening-alloc "./$BUILD/tests/hardening/oxrt_alloc_fail" --stride 7 exam
 if command -v clang >/dev/null && [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a \
     /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-aarch64.a 2>/dev/null)" ]; then
   fuzz_smoke() {
-    CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON -DOXRT_BUILD_TOOLS=OFF \
-      >/dev/null && cmake --build build-fuzz -j"$(nproc)" --target fuzz_model fuzz_proto fuzz_npy fuzz_text >/dev/null &&
+    CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON >/dev/null && cmake --build build-fuzz -j"$(nproc)" --target fuzz_model fuzz_proto fuzz_npy fuzz_text >/dev/null &&
       FUZZ_SEED=1 bash tests/fuzz/run_fuzz.sh build-fuzz 15 "$log/fuzz" 200
     local rc=$?
     # keep what a finding left behind (the log folder is removed at the end)
@@ -75,14 +74,23 @@ if command -v clang >/dev/null && [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/lin
     return $rc
   }
   stage fuzz-smoke fuzz_smoke
-  # the hostile-model and thread tests again under that clang ASan+UBSan build (make test-hardening-asan)
-  hardening_asan() { # test binary, args...
+  # The C side of the test command again under that clang ASan+UBSan build (make test-asan-all): unit tests,
+  # both conformance suites, hostile models, threads. A leak, an overflow or UB fails the stage.
+  asan() { # target, command...
     cmake --build build-fuzz -j"$(nproc)" --target "$1" >/dev/null &&
       ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        "./build-fuzz/tests/hardening/$1" "${@:2}"
+        "${@:2}"
   }
-  stage hardening-hostile-asan hardening_asan oxrt_hostile
-  stage hardening-threads-asan hardening_asan oxrt_threads examples/digits/model.onnx 3
+  stage unit-asan asan oxrt_unit_tests ./build-fuzz/oxrt_unit_tests
+  stage conformance-opset17-asan asan oxrt ./build-fuzz/oxrt test --expect-failures \
+    tests/conformance/known_failures.txt "$SUITE_OLD/node" "$SUITE_OLD/simple" "$SUITE_OLD/pytorch-converted" \
+    "$SUITE_OLD/pytorch-operator"
+  if [ -d "$SUITE_NEW" ]; then
+    stage conformance-new-asan asan oxrt ./build-fuzz/oxrt test --expect-failures \
+      tests/conformance/known_failures_new.txt "$SUITE_NEW"
+  fi
+  stage hardening-hostile-asan asan oxrt_hostile ./build-fuzz/tests/hardening/oxrt_hostile
+  stage hardening-threads-asan asan oxrt_threads ./build-fuzz/tests/hardening/oxrt_threads examples/digits/model.onnx 3
 else
   echo "=== fuzz-smoke"
   echo "fuzz smoke skipped (neither passed nor failed): clang with libFuzzer not found;" \

@@ -288,7 +288,14 @@ int64_t oxrt_load_i64(oxrt_elem_type t, const void *base, size_t i) {
   case OXRT_UINT16: return ((const uint16_t *)base)[i];
   case OXRT_UINT32: return ((const uint32_t *)base)[i];
   case OXRT_UINT64: return (int64_t)((const uint64_t *)base)[i];
-  default: return (int64_t)oxrt_load_f64(t, base, i);
+  default: {
+    /* a float outside int64's range (or NaN) has no int64 value: converting it is UB, so saturate (NaN: 0) */
+    double d = oxrt_load_f64(t, base, i);
+    if (!(d == d)) return 0;
+    if (d >= 9223372036854775808.0) return INT64_MAX;
+    if (d < -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)d;
+  }
   }
 }
 
