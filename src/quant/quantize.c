@@ -478,7 +478,7 @@ static oxrt_status *dynamic_qop(qz *z, cand *cs, int nc) {
                           c->kind == K_GEMM && c->trans_b, z->o->reduce_range, &qw));
     if (c->kind == K_GEMM) c->axis = 1; /* W is now [K, N] */
     qval xv;
-    int wq, ws, wz;
+    int wq = -1, ws = -1, wz = -1; /* set by weight_inits; read only when it succeeded */
     oxrt_status *st = dynamic_input(z, c->x, &xv);
     if (!st) st = weight_inits(z, g->values[c->w].name, &qw, pc && c->kind != K_CONV, &wq, &ws, &wz);
     int scale_w = ws;
