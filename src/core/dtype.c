@@ -1,4 +1,5 @@
 /* dtype.c - element type table and scalar conversions. */
+#include "cpu.h"
 #include "dtype.h"
 #include <math.h>
 #include <stdio.h>
@@ -93,17 +94,7 @@ int oxrt_dtype_use_f16c(int on) {
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 static bool use_f16c(void) {
-  static int hw = -1; /* deterministic, so a racing first call is harmless */
-  if (hw < 0) {
-    __builtin_cpu_init();
-    const char *env = getenv("OXRT_ISA");
-    bool portable = env && (!strcmp(env, "portable") || !strcmp(env, "generic") || !strcmp(env, "none"));
-#if defined(__clang__) && __clang_major__ < 16 /* older clang does not know "f16c": every AVX2 CPU has F16C */
-    hw = !portable && __builtin_cpu_supports("avx2");
-#else
-    hw = !portable && __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
-#endif
-  }
+  bool hw = oxrt_cpu_usable(OXRT_CPU_F16C);
   return g_f16c_override >= 0 ? g_f16c_override && hw : hw;
 }
 #else

@@ -20,49 +20,7 @@
 
 /* ------------------------------------------------------------------ ISA selection */
 
-const char *oxrt_isa_name(oxrt_isa isa) {
-  switch (isa) {
-  case OXRT_ISA_AVX512: return "avx512";
-  case OXRT_ISA_AVX2: return "avx2";
-  default: return "portable";
-  }
-}
-
-static oxrt_isa detect_isa(void) {
-  oxrt_isa hw = OXRT_ISA_PORTABLE;
-#ifdef OXRT_GEMM_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) hw = OXRT_ISA_AVX2;
-  if (hw == OXRT_ISA_AVX2 && __builtin_cpu_supports("avx512f")) hw = OXRT_ISA_AVX512;
-#endif
-  const char *env = getenv("OXRT_ISA");
-  if (env && *env) {
-    oxrt_isa cap = hw;
-    if (!strcmp(env, "portable") || !strcmp(env, "generic") || !strcmp(env, "none")) cap = OXRT_ISA_PORTABLE;
-    else if (!strcmp(env, "avx2")) cap = OXRT_ISA_AVX2;
-    else if (!strcmp(env, "avx512")) cap = OXRT_ISA_AVX512;
-    if (cap < hw) hw = cap;
-  }
-  return hw;
-}
-
-static atomic_int g_isa = -1; /* detection is deterministic, so a racing first call is harmless */
-
-oxrt_isa oxrt_gemm_isa(void) {
-  int v = atomic_load_explicit(&g_isa, memory_order_relaxed);
-  if (v < 0) {
-    v = (int)detect_isa();
-    atomic_store_explicit(&g_isa, v, memory_order_relaxed);
-  }
-  return (oxrt_isa)v;
-}
-
-oxrt_isa oxrt_gemm_isa_cap(oxrt_isa cap) {
-  oxrt_isa hw = detect_isa();
-  oxrt_isa v = cap < hw ? cap : hw;
-  atomic_store_explicit(&g_isa, (int)v, memory_order_relaxed);
-  return v;
-}
+/* The level comes from core/cpu.c (oxrt_gemm_isa in gemm.h). */
 
 /* ------------------------------------------------------------------ portable micro-kernel */
 

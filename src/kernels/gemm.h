@@ -12,6 +12,7 @@
  */
 #ifndef OXRT_KERNELS_GEMM_H
 #define OXRT_KERNELS_GEMM_H
+#include "../core/cpu.h"
 #include "../core/threadpool.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,14 +24,11 @@ void oxrt_sgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float 
 void oxrt_dgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
                 const double *B, size_t ldb, double beta, double *C, size_t ldc, oxrt_threadpool *pool);
 
-/* Instruction-set level used by the float kernels (after the OXRT_ISA cap). */
-typedef enum oxrt_isa { OXRT_ISA_PORTABLE = 0, OXRT_ISA_AVX2 = 1, OXRT_ISA_AVX512 = 2 } oxrt_isa;
-oxrt_isa oxrt_gemm_isa(void);
-const char *oxrt_isa_name(oxrt_isa isa);
-/* For tests that run every level in one process: the level becomes min(cap, what the CPU and OXRT_ISA allow), for
- * every kernel family that follows oxrt_gemm_isa(); returns the level now in force. Call it only while no kernel
- * runs; operands packed at another level are refused by oxrt_sgemm_run (their panel sizes differ). */
-oxrt_isa oxrt_gemm_isa_cap(oxrt_isa cap);
+/* Instruction-set level used by the float kernels: the process-wide level of core/cpu.h (after the OXRT_ISA cap). */
+static inline oxrt_isa oxrt_gemm_isa(void) { return oxrt_cpu_isa(); }
+/* For tests that run every level in one process (oxrt_cpu_isa_cap): call it only while no kernel runs; operands
+ * packed at another level are refused by oxrt_sgemm_run (their panel sizes differ). */
+static inline oxrt_isa oxrt_gemm_isa_cap(oxrt_isa cap) { return oxrt_cpu_isa_cap(cap); }
 
 /* Micro-kernel contract (internal, shared with gemm_avx2.c / gemm_avx512.c), for m <= MR rows and n <= NR columns:
  * C[i,j] = alpha * sum_k a[k*m + i] * b[k*ldb + j] + beta * C[i,j] for i < m, j < n (beta == 0: C not read; a is

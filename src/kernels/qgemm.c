@@ -80,24 +80,15 @@ const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id) {
 #ifdef QGEMM_X86
   /* The float kernels' level (CPU probe and OXRT_ISA cap) decides; VNNI is an extra feature on top. */
   oxrt_isa isa = oxrt_gemm_isa();
-  __builtin_cpu_init();
   switch (id) {
   case OXRT_QK_AVX2:
   case OXRT_QK_AVX2_BYTES_A:
   case OXRT_QK_AVX2_BYTES_B: return isa >= OXRT_ISA_AVX2 ? &g_kernels[id] : NULL;
-#if defined(__clang__) && __clang_major__ < 16 /* older clang does not know the "avxvnni" feature name */
   case OXRT_QK_AVXVNNI:
-  case OXRT_QK_AVXVNNI_B: return NULL;
-#else
-  case OXRT_QK_AVXVNNI:
-  case OXRT_QK_AVXVNNI_B: return isa >= OXRT_ISA_AVX2 && __builtin_cpu_supports("avxvnni") ? &g_kernels[id] : NULL;
-#endif
-  case OXRT_QK_AVX512: return isa >= OXRT_ISA_AVX512 && __builtin_cpu_supports("avx512bw") ? &g_kernels[id] : NULL;
+  case OXRT_QK_AVXVNNI_B: return oxrt_cpu_usable(OXRT_CPU_AVXVNNI) ? &g_kernels[id] : NULL;
+  case OXRT_QK_AVX512: return isa >= OXRT_ISA_AVX512 ? &g_kernels[id] : NULL;
   case OXRT_QK_AVX512VNNI:
-  case OXRT_QK_AVX512VNNI_B:
-    return isa >= OXRT_ISA_AVX512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni")
-               ? &g_kernels[id]
-               : NULL;
+  case OXRT_QK_AVX512VNNI_B: return oxrt_cpu_usable(OXRT_CPU_AVX512VNNI) ? &g_kernels[id] : NULL;
   default: break;
   }
 #endif

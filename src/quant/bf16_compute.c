@@ -6,28 +6,13 @@
  * Mode 2 emulates bfloat16 hardware on any CPU: at session creation each float input of those ops is
  * routed through Cast(bfloat16) -> Cast(float), which rounds it to nearest even as VDPBF16PS's inputs are;
  * the product then accumulates in float32, so the numbers match bfloat16 hardware up to summation order. */
+#include "../core/cpu.h"
 #include "bf16_compute.h"
 #include "quant.h"
 #include <stdlib.h>
 #include <string.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 
-int oxrt_cpu_has_bf16(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  unsigned a, b, c, d;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-  bool amx_bf16 = (d >> 22) & 1;
-  unsigned max_sub = a;
-  bool avx512_bf16 = false;
-  if (max_sub >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) avx512_bf16 = (a >> 5) & 1;
-  __builtin_cpu_init();
-  return (avx512_bf16 && __builtin_cpu_supports("avx512f")) || amx_bf16;
-#else
-  return 0;
-#endif
-}
+int oxrt_cpu_has_bf16(void) { return oxrt_cpu_has(OXRT_CPU_AVX512BF16) || oxrt_cpu_has(OXRT_CPU_AMXBF16); }
 
 int oxrt_bf16_compute_native(void) { return 0; /* no native kernel in this build: mode 1 runs float32 */ }
 
