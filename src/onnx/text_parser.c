@@ -452,6 +452,14 @@ static oxrt_attr_type guess_attr_type(parser *P, bool list) {
     }                                                                                                                  \
   } while (0)
 
+/* Frees what an attribute that is not kept holds outside the arena (tensors, graphs' values). */
+static void drop_attr(oxrt_attr *at) {
+  oxrt_value_free(at->t);
+  for (size_t k = 0; at->tensors && k < at->n; k++) oxrt_value_free(at->tensors[k]);
+  if (at->g) oxrt_graph_release_values(at->g);
+  for (size_t k = 0; at->graphs && k < at->n; k++) oxrt_graph_release_values(at->graphs[k]);
+}
+
 static bool parse_attr_value(parser *P, oxrt_graph *g, oxrt_attr *at) {
   if (accept(P, "@")) {
     return (at->ref_attr_name = parse_id(P, false)) != NULL;
@@ -545,10 +553,7 @@ static bool parse_attrs(parser *P, oxrt_graph *g, int node_id) {
     }
     if (!expect(P, "=")) return false;
     if (!parse_attr_value(P, g, &at)) { /* the attribute is dropped: free what it had parsed so far */
-      oxrt_value_free(at.t);
-      for (size_t k = 0; at.tensors && k < at.n; k++) oxrt_value_free(at.tensors[k]);
-      if (at.g) oxrt_graph_release_values(at.g);
-      for (size_t k = 0; at.graphs && k < at.n; k++) oxrt_graph_release_values(at.graphs[k]);
+      drop_attr(&at);
       return false;
     }
     n = &g->nodes[node_id];
@@ -815,8 +820,9 @@ static bool parse_function(parser *P, oxrt_function *fn) {
       if (accept(P, "=")) { /* a default value: kept as the name only */
         oxrt_attr at;
         memset(&at, 0, sizeof at);
-        if (!parse_attr_value(P, fn->body, &at)) return false;
-        oxrt_value_free(at.t);
+        bool ok = parse_attr_value(P, fn->body, &at);
+        drop_attr(&at);
+        if (!ok) return false;
       }
     } while (accept(P, ","));
     fn->n_attr_names = (int)n;

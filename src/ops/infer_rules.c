@@ -238,7 +238,7 @@ oxrt_status *oxrt_infer_global_pool(oxrt_infer_ctx *ctx) {
 
 static bool has_axis(const int64_t *axes, int n, int64_t d, int rank) {
   for (int i = 0; i < n; i++)
-    if (axes[i] == d || axes[i] + rank == d) return true;
+    if (axes[i] == d || axes[i] == (int64_t)d - rank) return true; /* no axes[i] + rank: a hostile axis overflows */
   return false;
 }
 
