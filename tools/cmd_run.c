@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <errno.h>
+#include <sys/stat.h>
 
 typedef struct {
   const char *model;
@@ -162,6 +164,8 @@ int cmd_run(int argc, char **argv) {
     double t1 = cli_now();
     if (st) rc = fail_hint(st, &a);
     else {
+      if (a.out_dir && mkdir(a.out_dir, 0777) != 0 && errno != EEXIST) /* one level, like numpy.save's caller */
+        fprintf(stderr, "error: %s: cannot create the output folder: %s\n", a.out_dir, strerror(errno)), rc = 1;
       for (size_t i = 0; i < nout; i++) {
         oxrt_value_info info = OXRT_INIT(oxrt_value_info);
         oxrt_session_get_output_info(s, i, &info);

@@ -77,6 +77,7 @@ extern const oxrt_opt_pass oxrt_pass_collapse_transpose_reshape;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_bn;
 extern const oxrt_opt_pass oxrt_pass_fuse_qdq;
 extern const oxrt_opt_pass oxrt_pass_fuse_bias_add;
+extern const oxrt_opt_pass oxrt_pass_fuse_conv_scale;
 extern const oxrt_opt_pass oxrt_pass_fuse_matmul_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_activation;

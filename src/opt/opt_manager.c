@@ -12,6 +12,7 @@ static const oxrt_opt_pass *const all_passes[] = {
     &oxrt_pass_fuse_attention,
     &oxrt_pass_fuse_skip_layer_norm,
     &oxrt_pass_fuse_conv_bn,
+    &oxrt_pass_fuse_conv_scale,
     &oxrt_pass_fuse_bias_add,
     &oxrt_pass_fuse_matmul_add,
     &oxrt_pass_fuse_gelu,

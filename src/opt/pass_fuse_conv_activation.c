@@ -7,7 +7,8 @@
  *   com.microsoft QuickGelu(alpha 1) (SiLU, after fuse_silu), Gelu, FastGelu
  *                                  -> activation Silu / Gelu / FastGelu: oxrt's FusedConv only, so not when the
  *                                     optimized model is to be saved (ctx->portable)
- *   HardSwish (ai.onnx)            -> activation HardSwish: oxrt's FusedConv only, likewise not when portable.
+ *   HardSwish (ai.onnx), or Mul(y, HardSigmoid(y; 1/6, 1/2)) before opset 14
+ *                                  -> activation HardSwish: oxrt's FusedConv only, likewise not when portable.
  *                                     (Its output pass was once 2.2x slower than a separate node: scalar, branchy
  *                                     per tile row. Now vectorised and run once per product: PP-LCNet 1 thread,
  *                                     activation share 12.4% as nodes -> 9.7% fused.)
@@ -16,6 +17,7 @@
  * the activation is the Conv result's one reader.
  */
 #include "opt.h"
+#include <math.h>
 #include <string.h>
 
 /* Activation name and params for node `a`, or false if it cannot be fused. */
@@ -74,6 +76,24 @@ static bool activation_of(const oxrt_graph *g, const oxrt_node *a, int64_t opset
   return false;
 }
 
+/* Mul(y, HardSigmoid(y; alpha 1/6, beta 1/2)): hard-swish as models before opset 14 write it (fuse_silu makes
+ * this form of x * Clip(x + 3, 0, 6) / 6 there). y, and the gate node in *gate, or -1. */
+static int hardswish_product(oxrt_graph *g, const opt_uses *u, const oxrt_node *mul, oxrt_node **gate) {
+  if (!opt_is_op(mul, "Mul", 2)) return -1;
+  for (int side = 0; side < 2; side++) {
+    oxrt_node *h = opt_sole_producer(g, u, mul->inputs[side]);
+    int y = mul->inputs[1 - side];
+    if (!opt_is_op(h, "HardSigmoid", 1) || h->inputs[0] != y || u->count[h->outputs[0]] != 1) continue;
+    for (int a = 0; a < h->n_attrs; a++)
+      if (strcmp(h->attrs[a].name, "alpha") && strcmp(h->attrs[a].name, "beta")) return -1;
+    if (fabsf(oxrt_attr_float(h, "alpha", 0.2f) - 1.0f / 6.0f) > 1e-6f || oxrt_attr_float(h, "beta", 0.5f) != 0.5f)
+      return -1;
+    *gate = h;
+    return y;
+  }
+  return -1;
+}
+
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
   opt_uses u;
   OXRT_TRY(opt_uses_build(g, &u));
@@ -84,15 +104,21 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
     const char *name;
     float params[2];
     size_t np;
-    if (!activation_of(g, a, opt_node_opset(ctx->model, a), ctx->portable, &name, params, &np)) continue;
-    int y = a->inputs[0];
+    int y = a->inputs[0], readers = 1;
+    oxrt_node *gate = NULL;
+    if (!ctx->portable && (y = hardswish_product(g, &u, a, &gate)) >= 0) { /* y feeds the gate and the Mul */
+      name = "HardSwish", np = 0, readers = 2;
+    } else {
+      y = a->inputs[0], gate = NULL;
+      if (!activation_of(g, a, opt_node_opset(ctx->model, a), ctx->portable, &name, params, &np)) continue;
+    }
     oxrt_node *conv = opt_producer(g, y);
     /* a Conv, or a FusedConv that has only its residual Z so far (the activation then applies to conv + Z) */
     bool plain = conv && conv->op_type && !*conv->domain && !strcmp(conv->op_type, "Conv");
     bool with_z = conv && conv->op_type && !strcmp(conv->domain, "com.microsoft") &&
                   !strcmp(conv->op_type, "FusedConv") && !*oxrt_attr_string(conv, "activation", "");
     if (!plain && !with_z) continue;
-    if (u.count[y] != 1 || u.pinned[y] || conv->n_outputs != 1) continue;
+    if (u.count[y] != readers || u.pinned[y] || conv->n_outputs != 1) continue;
     /* X and W share a type; W is the one known without shape inference (an initializer). Float16 convs fuse only
      * Relu and Clip: FusedConv rounds once after the activation, and rounding to half commutes with those two
      * (the bounds are half values), so the result is bit-identical to the two nodes. */
@@ -115,6 +141,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
     }
     conv->op_type = "FusedConv";
     conv->domain = "com.microsoft";
+    if (gate) gate->op_type = NULL, u.count[gate->outputs[0]] = 0;
     opt_absorb_consumer(g, &u, conv, a, y); /* the activation's output name stays */
     *changed = true;
   }

@@ -167,7 +167,7 @@ class Builder:
 
 # ------------------------------------------------------------------------------------------------ patterns
 # Each takes a Builder and builds one instance of a pass's pattern (or a near miss), exporting its result(s).
-ACTS = ["Relu", "LeakyRelu", "HardSigmoid", "Clip", "Sigmoid", "Tanh", "HardSwish", "SiLU", "GELU"]
+ACTS = ["Relu", "LeakyRelu", "HardSigmoid", "Clip", "Sigmoid", "Tanh", "HardSwish", "SiLU", "GELU", "HardSwishProduct"]
 
 
 def _image(b, c=None, hw=None, nd=2):
@@ -204,6 +204,10 @@ def _activation(b, x):
         return b.node("Clip", [x, b.const(np.float32(-0.5)), b.const(np.float32(0.8))], b.shape[x])
     if act == "SiLU":  # written out, as exporters do: fuse_silu then fuse_conv_activation take it
         return b.binary("Mul", x, b.unary("Sigmoid", x))
+    if act == "HardSwishProduct":  # hard-swish as models before opset 14 write it (a near miss: another alpha)
+        alpha = 1 / 6 if b.rng.random() < 0.8 else 0.2
+        g = b.unary("HardSigmoid", x, alpha=alpha, beta=0.5)
+        return b.binary("Mul", g, x) if b.rng.random() < 0.5 else b.binary("Mul", x, g)
     if act == "GELU":
         e = b.unary("Erf", b.binary("Div", x, b.const(np.float32(math.sqrt(2.0)))))
         return b.binary("Mul", b.binary("Mul", x, b.const(np.float32(0.5))), b.binary("Add", e, b.const(np.float32(1.0))))
@@ -294,6 +298,27 @@ def p_bias_add(b):
     b.maybe_reader(y)
     s = b.binary("Add", y, c) if b.rng.random() < 0.5 else b.binary("Add", c, y)
     b.output(s)
+
+
+def p_conv_scale(b):
+    """Mul(conv(x), s) (+ Add(c)) (+ activation): PaddlePaddle's learnable affine after a conv. s per channel or
+    scalar folds into the weights; near misses: s per column, s of the output's full shape, s not constant."""
+    x = _image(b)
+    y = _conv_any(b, x)
+    ys = b.shape[y]
+    kind = b.rng.integers(0, 7)
+    shapes = [(), (1,), (ys[1], 1, 1), (1, ys[1], 1, 1), (1, 1, 1, ys[3]), ys[1:]]
+    s = b.input((ys[1], 1, 1)) if kind == 6 else b.rand(shapes[kind], 1.0, "scale")
+    if b.rng.random() < 0.15 and kind != 6:  # the same constant read by another node too
+        b.output(b.binary("Mul", s, s))
+    b.maybe_reader(y)
+    m = b.binary("Mul", y, s) if b.rng.random() < 0.5 else b.binary("Mul", s, y)
+    if b.rng.random() < 0.6:
+        m = b.binary("Add", m, b.rand(shapes[b.rng.integers(0, 4)], 0.5, "shift"))
+    if b.rng.random() < 0.6:
+        b.maybe_reader(m)
+        m = _activation(b, m)
+    b.output(m)
 
 
 def p_matmul_add(b):
@@ -486,6 +511,7 @@ def p_attention(b):
 
 PATTERNS = {
     "conv_add": p_conv_add, "conv_activation": p_conv_activation, "conv_bn": p_conv_bn, "bias_add": p_bias_add,
+    "conv_scale": p_conv_scale,
     "matmul_add": p_matmul_add, "gelu": p_gelu, "silu": p_silu, "transpose_reshape": p_transpose_reshape,
     "noops": p_noops, "constant_folding": p_constant_folding, "chain": p_chain, "hardswish": p_hardswish,
     "attention": p_attention,
