@@ -74,3 +74,17 @@ static oxrt_elem_type value_type(oxrt_graph *g, int id, int depth) {
 }
 
 oxrt_elem_type opt_value_type(oxrt_graph *g, int id) { return value_type(g, id, 0); }
+
+int64_t opt_channel_len(const oxrt_value *c, int rank) {
+  if (c->rank > rank) return 0; /* would raise the output's rank */
+  if (c->count == 1) return 1;
+  /* align c to the output's trailing axes */
+  int lead = rank - c->rank;
+  int64_t len = 0;
+  for (int i = 0; i < c->rank; i++) {
+    int axis = lead + i;
+    if (axis == 1) len = c->dims[i];
+    else if (c->dims[i] != 1) return 0;
+  }
+  return lead <= 1 ? len : 0;
+}

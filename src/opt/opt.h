@@ -78,6 +78,7 @@ extern const oxrt_opt_pass oxrt_pass_fuse_conv_bn;
 extern const oxrt_opt_pass oxrt_pass_fuse_qdq;
 extern const oxrt_opt_pass oxrt_pass_fuse_bias_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_scale;
+extern const oxrt_opt_pass oxrt_pass_fuse_affine_into_conv;
 extern const oxrt_opt_pass oxrt_pass_fuse_matmul_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_add;
 extern const oxrt_opt_pass oxrt_pass_fuse_conv_activation;
@@ -186,5 +187,8 @@ oxrt_elem_type opt_value_type(oxrt_graph *g, int id);
 /* The Pad node's pads (2 * rank entries) into p when it is plain zero padding of the spatial axes only (constant
  * mode, value 0, none negative, no axes input); returns the rank, else -1 (pass_fuse_pad_into_conv.c). */
 int opt_zero_pads(oxrt_opt_ctx *ctx, oxrt_graph *g, const oxrt_node *pad, int64_t *p);
+/* Length of constant c as a per-channel operand of a value of rank `rank` with channels on axis 1 (shapes [M,1,..],
+ * [1,M,1,..]): M; 1 for one element; 0 when c is neither (it varies along another axis or raises the rank). */
+int64_t opt_channel_len(const oxrt_value *c, int rank);
 
 #endif

@@ -13,6 +13,7 @@ static const oxrt_opt_pass *const all_passes[] = {
     &oxrt_pass_fuse_skip_layer_norm,
     &oxrt_pass_fuse_conv_bn,
     &oxrt_pass_fuse_conv_scale,
+    &oxrt_pass_fuse_affine_into_conv,
     &oxrt_pass_fuse_bias_add,
     &oxrt_pass_fuse_matmul_add,
     &oxrt_pass_fuse_gelu,

@@ -18,21 +18,6 @@ static bool float_type(oxrt_elem_type t) {
   return t == OXRT_FLOAT || t == OXRT_DOUBLE || t == OXRT_FLOAT16 || t == OXRT_BFLOAT16;
 }
 
-/* Length of a per-channel constant for an output of rank `rank` with channel axis 1 (0 if not one). */
-static int64_t channel_len(const oxrt_value *c, int rank) {
-  if (c->rank > rank) return 0; /* would raise the output's rank */
-  if (c->count == 1) return 1;
-  /* align c to the output's trailing axes */
-  int lead = rank - c->rank;
-  int64_t len = 0;
-  for (int i = 0; i < c->rank; i++) {
-    int axis = lead + i;
-    if (axis == 1) len = c->dims[i];
-    else if (c->dims[i] != 1) return 0;
-  }
-  return lead <= 1 ? len : 0;
-}
-
 /* Length of a row-vector constant ([N], [1,N], or one element) for a 2-D output; 0 if not one. */
 static int64_t row_len(const oxrt_value *c) {
   if (c->count == 1 && c->rank <= 2) return 1;
@@ -58,7 +43,7 @@ static oxrt_status *fuse_conv(oxrt_opt_ctx *ctx, oxrt_graph *g, oxrt_node *conv,
   int wr = opt_shape(g, conv->inputs[1], wd);
   oxrt_elem_type t = opt_elem_type(g, conv->inputs[1]);
   if (wr < 3 || wd[0] < 0 || !float_type(t) || c->dtype != t) return NULL;
-  int64_t m = wd[0], len = channel_len(c, wr);
+  int64_t m = wd[0], len = opt_channel_len(c, wr);
   if (len != 1 && len != m) return NULL;
   const oxrt_value *b = NULL;
   if (conv->n_inputs > 2 && conv->inputs[2] >= 0) {
@@ -117,7 +102,7 @@ static oxrt_status *scale_conv(oxrt_opt_ctx *ctx, oxrt_graph *g, oxrt_node *conv
   const oxrt_value *w = opt_const(g, conv->inputs[1]);
   if (!w || w->rank < 3 || !float_type(w->dtype) || c->dtype != w->dtype || w->dims[0] <= 0) return NULL;
   oxrt_elem_type t = w->dtype;
-  int64_t m = w->dims[0], len = channel_len(c, w->rank);
+  int64_t m = w->dims[0], len = opt_channel_len(c, w->rank);
   if (len != 1 && len != m) return NULL;
   const oxrt_value *b = NULL;
   if (conv->n_inputs > 2 && conv->inputs[2] >= 0) {

@@ -83,7 +83,9 @@ static int hardswish_product(oxrt_graph *g, const opt_uses *u, const oxrt_node *
   for (int side = 0; side < 2; side++) {
     oxrt_node *h = opt_sole_producer(g, u, mul->inputs[side]);
     int y = mul->inputs[1 - side];
-    if (!opt_is_op(h, "HardSigmoid", 1) || h->inputs[0] != y || u->count[h->outputs[0]] != 1) continue;
+    if (!h || !h->op_type || *h->domain || strcmp(h->op_type, "HardSigmoid") || h->n_inputs != 1 ||
+        h->inputs[0] != y || h->outputs[0] < 0 || u->count[h->outputs[0]] != 1)
+      continue;
     for (int a = 0; a < h->n_attrs; a++)
       if (strcmp(h->attrs[a].name, "alpha") && strcmp(h->attrs[a].name, "beta")) return -1;
     if (fabsf(oxrt_attr_float(h, "alpha", 0.2f) - 1.0f / 6.0f) > 1e-6f || oxrt_attr_float(h, "beta", 0.5f) != 0.5f)

@@ -321,6 +321,41 @@ def p_conv_scale(b):
     b.output(m)
 
 
+def p_affine_into_conv(b):
+    """conv(a * y + b) (either part alone, either operand order): folds when the conv reads no padding; near
+    misses: padding, a per column, a not constant, the affine's result read again."""
+    x = _image(b)
+    if b.rng.random() < 0.5:
+        x = _activation(b, b.conv(x, b.shape[x][1], k=1))
+    xs = b.shape[x]
+    c = xs[1]
+    shapes = [(), (1,), (c, 1, 1), (1, c, 1, 1), (1, 1, 1, xs[3]), xs[1:]]
+    y = x
+    if b.rng.random() < 0.8:
+        kind = b.rng.integers(0, 7)
+        a = b.input((c, 1, 1)) if kind == 6 else b.rand(shapes[kind], 1.0, "scale")
+        y = b.binary("Mul", y, a) if b.rng.random() < 0.5 else b.binary("Mul", a, y)
+        b.maybe_reader(y, 0.15)
+    if y == x or b.rng.random() < 0.7:
+        sh = b.rand(shapes[b.rng.integers(0, 5)], 0.5, "shift")
+        y = b.binary("Add", y, sh) if b.rng.random() < 0.5 else b.binary("Add", sh, y)
+        b.maybe_reader(y, 0.15)
+    kind = b.rng.integers(0, 6)
+    if kind == 0:
+        out = b.conv(y, int(b.rng.choice([c, 2 * c])), k=1, bias=b.rng.random() < 0.7)
+    elif kind == 1:
+        out = b.conv(y, c, k=3, pad=0, stride=int(b.rng.choice([1, 2])))
+    elif kind == 2 and c % 2 == 0:
+        out = b.conv(y, c, k=1, group=2)
+    elif kind == 3:
+        out = b.conv(y, c, k=3, pad=0, group=c)  # depthwise, no padding
+    elif kind == 4:
+        out = b.conv(y, c, k=3, pad=0, dil=2)
+    else:
+        out = b.conv(y, c, k=3)  # padded: a near miss
+    b.output(out)
+
+
 def p_matmul_add(b):
     m, k, n = 3, 6, 4
     a_shape = [(m, k), (2, m, k), (k,)][b.rng.integers(0, 3)] if b.rng.random() < 0.4 else (m, k)
@@ -511,7 +546,7 @@ def p_attention(b):
 
 PATTERNS = {
     "conv_add": p_conv_add, "conv_activation": p_conv_activation, "conv_bn": p_conv_bn, "bias_add": p_bias_add,
-    "conv_scale": p_conv_scale,
+    "conv_scale": p_conv_scale, "affine_into_conv": p_affine_into_conv,
     "matmul_add": p_matmul_add, "gelu": p_gelu, "silu": p_silu, "transpose_reshape": p_transpose_reshape,
     "noops": p_noops, "constant_folding": p_constant_folding, "chain": p_chain, "hardswish": p_hardswish,
     "attention": p_attention,
