@@ -87,6 +87,43 @@ static void put_quoted(tbuf *b, const char *s, size_t n) {
   tb_puts(b, "\"");
 }
 
+/* Identifiers joined by dots ("com.microsoft"). */
+static bool dotted_ident(const char *s) {
+  bool start = true;
+  for (; *s; s++) {
+    if (*s == '.') {
+      if (start) return false;
+      start = true;
+    } else if (start ? (isalpha((unsigned char)*s) || *s == '_') : (isalnum((unsigned char)*s) || *s == '_')) {
+      start = false;
+    } else {
+      return false;
+    }
+  }
+  return !start;
+}
+
+/* A node's domain.op_type as the parser reads it back: one qualified name, quoted as a whole when a part is no
+ * plain identifier (the parser splits at the last dot either way). */
+static void put_op(tbuf *b, const char *domain, const char *op) {
+  bool has_domain = domain && *domain;
+  if ((!has_domain || dotted_ident(domain)) && oxrt_text_is_ident(op)) {
+    if (has_domain) tb_puts(b, domain), tb_puts(b, ".");
+    tb_puts(b, op);
+    return;
+  }
+  size_t nd = has_domain ? strlen(domain) : 0, no = strlen(op);
+  char stack[256], *q = nd + no + 2 <= sizeof stack ? stack : malloc(nd + no + 2);
+  if (!q) {
+    b->oom = true;
+    return;
+  }
+  if (has_domain) memcpy(q, domain, nd), q[nd] = '.';
+  memcpy(q + (has_domain ? nd + 1 : 0), op, no);
+  put_quoted(b, q, (has_domain ? nd + 1 : 0) + no);
+  if (q != stack) free(q);
+}
+
 /* An identifier, quoted when it is not a plain one ("x.1", "onnx::Add_0", "0"). */
 static void put_id(tbuf *b, const char *s) {
   if (oxrt_text_is_ident(s)) tb_puts(b, s);
@@ -271,11 +308,7 @@ static void put_node(tbuf *b, const oxrt_graph *g, const oxrt_node *n, int depth
     put_id(b, vname(g, n->outputs[i]));
   }
   tb_puts(b, no ? " = " : "= ");
-  if (n->domain && *n->domain) {
-    tb_puts(b, n->domain);
-    tb_puts(b, ".");
-  }
-  tb_puts(b, n->op_type);
+  put_op(b, n->domain, n->op_type);
   if (n->n_attrs) {
     tb_puts(b, " <");
     for (int a = 0; a < n->n_attrs; a++) {
