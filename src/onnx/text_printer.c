@@ -251,7 +251,8 @@ static void put_attr(tbuf *b, const oxrt_attr *a, int depth) {
                                    "strings", "tensors", "graphs", "sparse_tensor", "sparse_tensors", "type_proto",
                                    "type_protos"};
   put_id(b, a->name);
-  tb_printf(b, ": %s = ", a->type <= 14 ? tn[a->type] : "undefined");
+  if (a->ref_attr_name && (a->type == OXRT_ATTR_UNDEFINED || a->type > 14)) tb_puts(b, " = "); /* untyped @ref */
+  else tb_printf(b, ": %s = ", a->type <= 14 ? tn[a->type] : "undefined");
   if (a->ref_attr_name) {
     tb_puts(b, "@");
     put_id(b, a->ref_attr_name); /* quoted when it is no plain identifier, as the parser reads it */
