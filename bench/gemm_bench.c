@@ -11,6 +11,7 @@
  * kernels of the same vector width (OPENBLAS_CORETYPE SkylakeX for avx512, Haswell for avx2, Prescott (SSE3) for
  * portable, which is built for the x86-64 baseline).
  *   gemm_bench [reps] [threads...]      defaults: 8 repetitions, threads 1 2
+ * GEMM_BENCH_SHAPES=label,label,... runs only those shapes (e.g. bert-ffn,square).
  */
 #include "core/threadpool.h"
 #include "kernels/gemm.h"
@@ -44,6 +45,20 @@ static void fill(float *p, size_t n, unsigned seed) {
     seed = seed * 1103515245u + 12345u;
     p[i] = (float)((seed >> 9) & 0xffff) / 32768.0f - 1.0f;
   }
+}
+
+/* GEMM_BENCH_SHAPES: a comma-separated list of labels; unset or empty runs every shape. */
+static bool shape_selected(const char *label) {
+  const char *list = getenv("GEMM_BENCH_SHAPES");
+  if (!list || !*list) return true;
+  size_t n = strlen(label);
+  for (const char *p = list; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (len == n && !strncmp(p, label, n)) return true;
+    p += len + (e ? 1 : 0);
+  }
+  return false;
 }
 
 int main(int argc, char **argv) {
@@ -95,6 +110,7 @@ int main(int argc, char **argv) {
     g_clock = nt == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
       const shape *s = &shapes[si];
+      if (!shape_selected(s->label)) continue;
       float *A = malloc(sizeof(float) * s->M * s->K), *B = malloc(sizeof(float) * s->K * s->N);
       float *C1 = malloc(sizeof(float) * s->M * s->N), *C2 = malloc(sizeof(float) * s->M * s->N);
       if (!A || !B || !C1 || !C2) {
