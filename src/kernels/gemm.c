@@ -155,6 +155,20 @@ static void pack_b_panel(const ukernel_desc *uk, bool tb, const float *B, size_t
   else uk->pack(true, B + p0 * ldb + j0, ldb, n_eff, uk->nr, kc, dst);
 }
 
+/* Columns [j_beg, j_end) and rows [p0, p0+kc) of a plain B into its NR-column panels dst[q][k][nr], a few rows of
+ * B at a time across every panel: each B row is then read front to back (one sequential stream per row, which the
+ * hardware prefetcher follows) instead of a 64-byte piece per row down all kc rows, panel by panel. */
+static void pack_b_block(const ukernel_desc *uk, const float *B, size_t ldb, size_t p0, size_t kc, size_t j_beg,
+                         size_t j_end, float *dst) {
+  const size_t nr = uk->nr, rows = 8;
+  for (size_t k = 0; k < kc; k += rows) {
+    size_t kn = kc - k < rows ? kc - k : rows;
+    for (size_t j0 = j_beg, q = 0; j0 < j_end; j0 += nr, q++)
+      uk->pack(true, B + (p0 + k) * ldb + j0, ldb, j_end - j0 < nr ? j_end - j0 : nr, nr, kn,
+               dst + q * kc * nr + k * nr);
+  }
+}
+
 /* ------------------------------------------------------------------ driver */
 
 /* Tiles of C form a tiles_m x tiles_n grid over the MR-row and NR-column panels, split as evenly as whole panels
@@ -281,8 +295,9 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
         for (size_t q = 0; q < n_panels; q++) {
           size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
           if (g->bfill) g->bfill(g->bctx, p0, kc, j0, n_eff, nr, bbuf + q * kc * nr);
-          else pack_b_panel(uk, g->trans_b, g->B, g->ldb, p0, kc, j0, n_eff, bbuf + q * kc * nr);
+          else if (g->trans_b) pack_b_panel(uk, true, g->B, g->ldb, p0, kc, j0, n_eff, bbuf + q * kc * nr);
         }
+        if (!g->bfill && !g->trans_b) pack_b_block(uk, g->B, g->ldb, p0, kc, j_beg, j_end, bbuf);
         bblk = bbuf, bstride = kc * nr, bld = nr;
       }
       for (size_t ib = i_beg; ib < i_end; ib += mc_panels * mr) {
