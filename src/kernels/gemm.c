@@ -24,76 +24,140 @@
 
 /* ------------------------------------------------------------------ portable micro-kernel */
 
-/* 6 x 8: twelve 4-wide sums, two B vectors and a broadcast fit the 16 registers of SSE2 (the x86-64 baseline).
- * GCC and Clang get the sums as generic 4-float vectors (SSE, NEON, ...); other compilers plain loops. */
+/* 6 x 8: twelve 4-wide sums and two B vectors leave one of SSE2's 16 registers (the x86-64 baseline) for the A
+ * value. SSE2 has no broadcast load: a broadcast is a load and a shuffle, and six shuffles per twelve multiplies
+ * and twelve adds held the kernel to 0.7x of a kernel without them. So with GCC and Clang (generic 4-float
+ * vectors: SSE, NEON, ...) the kernel reads A pre-broadcast, each value stored P_VW times (P_ADUP) by the packing
+ * of the A micro-panel, which every B micro-panel of the block then reuses; other compilers get plain loops on a
+ * compact A. */
 #define P_MR 6
 #define P_NR 8
 
 #if defined(__GNUC__)
+#define P_VW 4
+#define P_ADUP P_VW
 typedef float pvec __attribute__((vector_size(16)));
 static inline pvec pv_load(const float *p) {
   pvec v;
   memcpy(&v, p, sizeof v);
   return v;
 }
-#endif
+static inline void pv_store(float *p, pvec v) { memcpy(p, &v, sizeof v); }
+static inline pvec pv_splat(float x) { return (pvec){x, x, x, x}; }
+/* the first n < P_VW floats at p, zero above: B rows and C rows that end inside a vector */
+static inline pvec pv_load_n(const float *p, size_t n) {
+  float t[P_VW] = {0};
+  memcpy(t, p, sizeof(float) * n);
+  return pv_load(t);
+}
+static inline void pv_store_n(float *p, pvec v, size_t n) {
+  float t[P_VW];
+  pv_store(t, v);
+  memcpy(p, t, sizeof(float) * n);
+}
+typedef int32_t pveci __attribute__((vector_size(16)));
+/* a where the mask is set, else b */
+static inline pvec pv_select(pveci mask, pvec a, pvec b) { return (pvec)((mask & (pveci)a) | (~mask & (pveci)b)); }
+static inline pvec pv_min(pvec a, pvec b) { return pv_select(a < b, a, b); } /* b when either is NaN, as x86 minps */
+static inline pvec pv_max(pvec a, pvec b) { return pv_select(a > b, a, b); }
+
+#define P_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define P_DECL(i) pvec s##i##a = {0, 0, 0, 0}, s##i##b = s##i##a;
+#define P_STEP(i)                                                                                                      \
+  if ((i) < MR) {                                                                                                      \
+    pvec av = pv_load(a + P_VW * (i));                                                                                 \
+    s##i##a += av * b0, s##i##b += av * b1;                                                                            \
+  }
+/* C and Z rows: whole vectors for full tiles, the first n floats otherwise */
+#define P_LD(p, h) (full ? pv_load((p) + (h)) : (h) < n ? pv_load_n((p) + (h), n - (h) < P_VW ? n - (h) : P_VW) : zero)
+#define P_FIN(i)                                                                                                       \
+  if ((i) < MR) {                                                                                                      \
+    s##i##a = va * s##i##a, s##i##b = va * s##i##b;                                                                    \
+    if (beta != 0) s##i##a += vb * P_LD(c + (i) * ldc, 0), s##i##b += vb * P_LD(c + (i) * ldc, P_VW);                  \
+    if (bias) s##i##a += pv_splat(bias[i]), s##i##b += pv_splat(bias[i]);                                              \
+    if (z) s##i##a += P_LD(z + (i) * ldz, 0), s##i##b += P_LD(z + (i) * ldz, P_VW);                                    \
+    if (clamp)                                                                                                         \
+      s##i##a = pv_min(vhi, pv_max(vlo, s##i##a)), s##i##b = pv_min(vhi, pv_max(vlo, s##i##b));                        \
+    if (full) pv_store(c + (i) * ldc, s##i##a), pv_store(c + (i) * ldc + P_VW, s##i##b);                               \
+    else {                                                                                                             \
+      pv_store_n(c + (i) * ldc, s##i##a, n < P_VW ? n : P_VW);                                                         \
+      if (n > P_VW) pv_store_n(c + (i) * ldc + P_VW, s##i##b, n - P_VW);                                               \
+    }                                                                                                                  \
+  }
+
+static inline __attribute__((always_inline)) void pk_body(const int MR, size_t kc, const float *a, const float *b,
+                                                          size_t ldb, float *c, size_t ldc, float alpha, float beta,
+                                                          const oxrt_sgemm_epi *epi, size_t n) {
+  const bool full = n >= P_NR;
+  P_ROWS(P_DECL)
+  if (ldb == P_NR || full) { /* packed panel, or B in place with all eight columns there */
+#pragma GCC unroll 2
+    for (size_t k = 0; k < kc; k++, a += P_VW * MR, b += ldb) {
+      pvec b0 = pv_load(b), b1 = pv_load(b + P_VW);
+      P_ROWS(P_STEP)
+    }
+  } else { /* B in place: its rows end at column n */
+    for (size_t k = 0; k < kc; k++, a += P_VW * MR, b += ldb) {
+      pvec b0 = pv_load_n(b, n < P_VW ? n : P_VW), b1 = n > P_VW ? pv_load_n(b + P_VW, n - P_VW) : b0 - b0;
+      P_ROWS(P_STEP)
+    }
+  }
+  const pvec va = pv_splat(alpha), vb = pv_splat(beta), zero = {0, 0, 0, 0};
+  const float *bias = epi ? epi->bias : NULL, *z = epi ? epi->z : NULL;
+  const size_t ldz = epi ? epi->ldz : 0;
+  const bool clamp = epi && epi->clamp;
+  const pvec vlo = pv_splat(clamp ? epi->lo : 0), vhi = pv_splat(clamp ? epi->hi : 0);
+  (void)zero;
+  P_ROWS(P_FIN)
+}
+
+#define P_INST(m)                                                                                                      \
+  static void pk_##m(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,         \
+                     float beta, const oxrt_sgemm_epi *epi, size_t n) {                                                \
+    pk_body(m, kc, a, b, ldb, c, ldc, alpha, beta, epi, n);                                                            \
+  }
+P_INST(1) P_INST(2) P_INST(3) P_INST(4) P_INST(5) P_INST(6)
+static void (*const pk_rows[P_MR + 1])(size_t, const float *, const float *, size_t, float *, size_t, float, float,
+                                        const oxrt_sgemm_epi *, size_t) = {NULL, pk_1, pk_2, pk_3, pk_4, pk_5, pk_6};
 
 static void ukernel_portable(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,
                              float beta, const oxrt_sgemm_epi *epi, size_t m, size_t n) {
-  float acc[P_MR][P_NR];
-#if defined(__GNUC__)
-  pvec s[P_MR][2];
-  memset(s, 0, sizeof s);
-  if (ldb != P_NR && n < P_NR) { /* B in place, its rows end at column n: no vector reads past them */
-    memset(acc, 0, sizeof acc);
-    for (size_t k = 0; k < kc; k++, a += m, b += ldb)
-      for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) acc[i][j] += a[i] * b[j];
-    memcpy(s, acc, sizeof acc);
-  } else if (m == P_MR) {
-    for (size_t k = 0; k < kc; k++, a += P_MR, b += ldb) {
-      pvec b0 = pv_load(b), b1 = pv_load(b + 4);
-      for (int i = 0; i < P_MR; i++) {
-        pvec av = {a[i], a[i], a[i], a[i]};
-        s[i][0] += av * b0, s[i][1] += av * b1;
-      }
-    }
-  } else {
-    for (size_t k = 0; k < kc; k++, a += m, b += ldb) {
-      pvec b0 = pv_load(b), b1 = pv_load(b + 4);
-      for (size_t i = 0; i < m; i++) {
-        pvec av = {a[i], a[i], a[i], a[i]};
-        s[i][0] += av * b0, s[i][1] += av * b1;
-      }
-    }
-  }
-  memcpy(acc, s, sizeof acc);
+  pk_rows[m](kc, a, b, ldb, c, ldc, alpha, beta, epi, n);
+}
+
+/* A micro-panel pre-broadcast: dst[(k*rows + r)*P_VW + l] = src(r, k) for every lane l (src(r, k) as in the
+ * packing contract of gemm.h). */
+static void pack_a_bcast(bool contiguous, const float *src, size_t ld, size_t rows, size_t kc, float *dst) {
+  for (size_t k = 0; k < kc; k++)
+    for (size_t r = 0; r < rows; r++, dst += P_VW) pv_store(dst, pv_splat(contiguous ? src[k * ld + r] : src[r * ld + k]));
+}
+/* A pre-packed (compact) A micro-panel of n floats, pre-broadcast. */
+static void expand_a_bcast(const float *src, size_t n, float *dst) {
+  for (size_t e = 0; e < n; e++, dst += P_VW) pv_store(dst, pv_splat(src[e]));
+}
 #else
+#define P_ADUP 1
+static void ukernel_portable(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,
+                             float beta, const oxrt_sgemm_epi *epi, size_t m, size_t n) {
+  float acc[P_MR][P_NR];
   memset(acc, 0, sizeof acc);
   for (size_t k = 0; k < kc; k++, a += m, b += ldb)
     for (size_t i = 0; i < m; i++)
       for (size_t j = 0; j < n; j++) acc[i][j] += a[i] * b[j];
-#endif
   for (size_t i = 0; i < m; i++) {
     float *ci = c + i * ldc;
-    if (beta == 0) {
-      for (size_t j = 0; j < n; j++) ci[j] = alpha * acc[i][j];
-    } else {
-      for (size_t j = 0; j < n; j++) ci[j] = alpha * acc[i][j] + beta * ci[j];
-    }
-    if (epi) {
-      float bv = epi->bias ? epi->bias[i] : 0.0f;
-      const float *zi = epi->z ? epi->z + i * epi->ldz : NULL;
-      for (size_t j = 0; j < n; j++) {
-        float v = ci[j];
-        if (epi->bias) v += bv;
-        if (zi) v += zi[j];
+    for (size_t j = 0; j < n; j++) {
+      float v = beta == 0 ? alpha * acc[i][j] : alpha * acc[i][j] + beta * ci[j];
+      if (epi) {
+        if (epi->bias) v += epi->bias[i];
+        if (epi->z) v += epi->z[i * epi->ldz + j];
         if (epi->clamp) v = v < epi->lo ? epi->lo : v > epi->hi ? epi->hi : v;
-        ci[j] = v;
       }
+      ci[j] = v;
     }
   }
 }
+#endif
 
 /* Same contract as oxrt_sgemm_pack_avx512. */
 static void pack_portable(bool contiguous, const float *src, size_t ld, size_t rows, size_t width, size_t kc,
@@ -122,16 +186,18 @@ typedef struct {
   oxrt_sgemm_ukernel kern;
   oxrt_sgemm_packer pack;
   size_t mr, nr, kc, mc, nc;
+  size_t a_dup; /* floats per A value in the kernel's A micro-panel: 1, or P_ADUP (pre-broadcast, portable) */
 } ukernel_desc;
 
 static ukernel_desc pick_kernel(void) {
-  ukernel_desc d = {ukernel_portable, pack_portable, P_MR, P_NR, 256, 64, 512};
+  ukernel_desc d = {ukernel_portable, pack_portable, P_MR, P_NR, 256, 64, 512, P_ADUP};
 #ifdef OXRT_GEMM_X86
   switch (oxrt_gemm_isa()) {
   case OXRT_ISA_AVX512:
-    d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, oxrt_sgemm_pack_avx512, 12, 32, 256, 288, 1024};
+    d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, oxrt_sgemm_pack_avx512, 12, 32, 256, 288, 1024, 1};
     break;
-  case OXRT_ISA_AVX2: d = (ukernel_desc){oxrt_sgemm_ukernel_avx2, oxrt_sgemm_pack_avx2, 6, 16, 256, 120, 512}; break;
+  case OXRT_ISA_AVX2: d = (ukernel_desc){oxrt_sgemm_ukernel_avx2, oxrt_sgemm_pack_avx2, 6, 16, 256, 120, 512, 1};
+    break;
   default: break;
   }
 #endif
@@ -141,11 +207,19 @@ static ukernel_desc pick_kernel(void) {
 /* ------------------------------------------------------------------ packing */
 
 /* Rows [i0, i0+m) and K range [p0, p0+kc) of op(A) into one panel dst[k*m + i] (m <= mr: the last panel of a
- * matrix is as tall as its rows, with no padding, so the micro-kernel for m rows reads it directly). */
-static void pack_a_panel(const ukernel_desc *uk, bool ta, const float *A, size_t lda, size_t i0, size_t m, size_t p0,
-                         size_t kc, float *dst) {
-  if (ta) uk->pack(true, A + p0 * lda + i0, lda, m, m, kc, dst);
-  else uk->pack(false, A + i0 * lda + p0, lda, m, m, kc, dst);
+ * matrix is as tall as its rows, with no padding, so the micro-kernel for m rows reads it directly); for the
+ * kernel (bcast) in its own layout, pre-broadcast where a_dup > 1. */
+static void pack_a_panel(const ukernel_desc *uk, bool bcast, bool ta, const float *A, size_t lda, size_t i0, size_t m,
+                         size_t p0, size_t kc, float *dst) {
+  const float *src = ta ? A + p0 * lda + i0 : A + i0 * lda + p0;
+#if P_ADUP > 1
+  if (bcast && uk->a_dup > 1) {
+    pack_a_bcast(ta, src, lda, m, kc, dst);
+    return;
+  }
+#endif
+  (void)bcast;
+  uk->pack(ta, src, lda, m, m, kc, dst);
 }
 
 /* Columns [j0, j0+n_eff) and rows [p0, p0+kc) of op(B) into dst[k*nr + j]; columns past n_eff are zero. */
@@ -256,7 +330,10 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   size_t max_np = (pl->n_panels + pl->tiles_n - 1) / pl->tiles_n;
   size_t max_mp = (pl->m_panels + pl->tiles_m - 1) / pl->tiles_m;
   size_t mc_panels = uk->mc / mr < max_mp ? uk->mc / mr : max_mp;
-  size_t bfloats = g->bp || pl->b_direct ? 0 : KC * max_np * nr, afloats = g->ap ? 0 : KC * mc_panels * mr;
+  /* A pre-packed is read in place, unless the kernel wants it pre-broadcast (a_dup > 1): then it is expanded */
+  const size_t ad = uk->a_dup;
+  const bool a_in_place = g->ap && ad == 1;
+  size_t bfloats = g->bp || pl->b_direct ? 0 : KC * max_np * nr, afloats = a_in_place ? 0 : KC * mc_panels * mr * ad;
   float *bbuf = scratch_get(bfloats + afloats + 16); /* never 0: a fresh thread has no buffer yet */
   if (!bbuf) {
     if (!g->ap && !g->bp && !g->bfill && pl->k_parts == 1) tiles_unpacked(pl, t0, t1);
@@ -302,14 +379,21 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       }
       for (size_t ib = i_beg; ib < i_end; ib += mc_panels * mr) {
         size_t ie = i_end - ib < mc_panels * mr ? i_end : ib + mc_panels * mr;
-        if (!g->ap)
-          for (size_t i0 = ib; i0 < ie; i0 += mr)
-            pack_a_panel(uk, g->trans_a, g->A, g->lda, i0, ie - i0 < mr ? ie - i0 : mr, p0, kc,
-                         abuf + (i0 - ib) * kc);
+        if (!a_in_place)
+          for (size_t i0 = ib; i0 < ie; i0 += mr) {
+            size_t m_eff = ie - i0 < mr ? ie - i0 : mr;
+#if P_ADUP > 1
+            if (g->ap) {
+              expand_a_bcast(g->ap->data + i0 * K + p0 * m_eff, m_eff * kc, abuf + (i0 - ib) * kc * ad);
+              continue;
+            }
+#endif
+            pack_a_panel(uk, true, g->trans_a, g->A, g->lda, i0, m_eff, p0, kc, abuf + (i0 - ib) * kc * ad);
+          }
         /* Each A micro-panel (L1) meets every B micro-panel of the block (L2). */
         for (size_t i0 = ib; i0 < ie; i0 += mr) {
           size_t m_eff = ie - i0 < mr ? ie - i0 : mr;
-          const float *ap = g->ap ? g->ap->data + i0 * K + p0 * m_eff : abuf + (i0 - ib) * kc;
+          const float *ap = a_in_place ? g->ap->data + i0 * K + p0 * m_eff : abuf + (i0 - ib) * kc * ad;
           for (size_t q = 0; q < n_panels; q++) {
             size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
             float *c = C + i0 * ldc + j0;
@@ -334,7 +418,7 @@ bool oxrt_sgemm_pack_a(bool trans_a, size_t M, size_t K, const float *A, size_t 
   if (!out->data) return false;
   /* panel i0 at data + i0*K, its rows m = min(mr, M - i0) interleaved: data[i0*K + k*m + i] */
   for (size_t i0 = 0; i0 < M; i0 += uk.mr)
-    pack_a_panel(&uk, trans_a, A, lda, i0, M - i0 < uk.mr ? M - i0 : uk.mr, 0, K, out->data + i0 * K);
+    pack_a_panel(&uk, false, trans_a, A, lda, i0, M - i0 < uk.mr ? M - i0 : uk.mr, 0, K, out->data + i0 * K);
   return true;
 }
 
