@@ -206,6 +206,18 @@ static ukernel_desc pick_kernel(void) {
 
 /* ------------------------------------------------------------------ packing */
 
+/* First row of row panel p of P = ceil(M/mr) (p = P gives M). Panels are mr rows, except that a short last panel
+ * (under mr/2 rows) shares the last 2*mr-ish rows evenly with the one before it: a kernel on one or two rows is
+ * bound by the latency of its few sums (49 rows at mr 6: 8 x 6 + 1 ran the single row at a quarter of the speed;
+ * now 7 x 6 + 4 + 3). Pre-packed A uses the same panels (each at data + first row * K). */
+static size_t panel_row(size_t p, size_t P, size_t M, size_t mr) {
+  if (p + 1 < P) return p * mr;
+  if (p >= P) return M;
+  size_t tail = M - (P - 1) * mr; /* rows of the last mr-aligned panel */
+  if (P < 2 || 2 * tail >= mr) return p * mr;
+  return (P - 2) * mr + (mr + tail + 1) / 2;
+}
+
 /* Rows [i0, i0+m) and K range [p0, p0+kc) of op(A) into one panel dst[k*m + i] (m <= mr: the last panel of a
  * matrix is as tall as its rows, with no padding, so the micro-kernel for m rows reads it directly); for the
  * kernel (bcast) in its own layout, pre-broadcast where a_dup > 1. */
@@ -232,14 +244,25 @@ static void pack_b_panel(const ukernel_desc *uk, bool tb, const float *B, size_t
 /* Columns [j_beg, j_end) and rows [p0, p0+kc) of a plain B into its NR-column panels dst[q][k][nr], a few rows of
  * B at a time across every panel: each B row is then read front to back (one sequential stream per row, which the
  * hardware prefetcher follows) instead of a 64-byte piece per row down all kc rows, panel by panel. */
+static inline void copy_panel_rows(const float *src, size_t ld, size_t kn, size_t nr, float *dst) {
+  for (size_t k = 0; k < kn; k++, src += ld, dst += nr) memcpy(dst, src, sizeof(float) * nr);
+}
+
 static void pack_b_block(const ukernel_desc *uk, const float *B, size_t ldb, size_t p0, size_t kc, size_t j_beg,
                          size_t j_end, float *dst) {
   const size_t nr = uk->nr, rows = 8;
   for (size_t k = 0; k < kc; k += rows) {
     size_t kn = kc - k < rows ? kc - k : rows;
-    for (size_t j0 = j_beg, q = 0; j0 < j_end; j0 += nr, q++)
-      uk->pack(true, B + (p0 + k) * ldb + j0, ldb, j_end - j0 < nr ? j_end - j0 : nr, nr, kn,
-               dst + q * kc * nr + k * nr);
+    for (size_t j0 = j_beg, q = 0; j0 < j_end; j0 += nr, q++) {
+      const float *src = B + (p0 + k) * ldb + j0;
+      float *d = dst + q * kc * nr + k * nr;
+      switch (j_end - j0 >= nr ? nr : 0) { /* whole panels: fixed-size copies the compiler inlines */
+      case 8: copy_panel_rows(src, ldb, kn, 8, d); break;
+      case 16: copy_panel_rows(src, ldb, kn, 16, d); break;
+      case 32: copy_panel_rows(src, ldb, kn, 32, d); break;
+      default: uk->pack(true, src, ldb, j_end - j0 < nr ? j_end - j0 : nr, nr, kn, d);
+      }
+    }
   }
 }
 
@@ -297,11 +320,18 @@ static void tile_range(size_t t, size_t tiles, size_t panels, size_t w, size_t l
   if (*end > limit) *end = limit;
 }
 
+/* Row panels [*pb, *pe) of row tile t. */
+static void row_tile(const sgemm_plan *pl, size_t t, size_t *pb, size_t *pe) {
+  *pb = t * pl->m_panels / pl->tiles_m;
+  *pe = (t + 1) * pl->m_panels / pl->tiles_m;
+}
+
 static void tiles_unpacked(const sgemm_plan *pl, size_t t0, size_t t1) {
   const oxrt_sgemm_ex *g = pl->g;
   for (size_t t = t0; t < t1; t++) {
-    size_t i_beg, i_end, j_beg, j_end;
-    tile_range(t / pl->tiles_n, pl->tiles_m, pl->m_panels, pl->uk.mr, g->M, &i_beg, &i_end);
+    size_t pb, pe, j_beg, j_end;
+    row_tile(pl, t / pl->tiles_n, &pb, &pe);
+    size_t i_beg = panel_row(pb, pl->m_panels, g->M, pl->uk.mr), i_end = panel_row(pe, pl->m_panels, g->M, pl->uk.mr);
     tile_range(t % pl->tiles_n, pl->tiles_n, pl->n_panels, pl->uk.nr, g->N, &j_beg, &j_end);
     for (size_t i = i_beg; i < i_end; i++) {
       for (size_t n = j_beg; n < j_end; n++) {
@@ -325,7 +355,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   sgemm_plan *pl = arg;
   const oxrt_sgemm_ex *g = pl->g;
   const ukernel_desc *uk = &pl->uk;
-  const size_t mr = uk->mr, nr = uk->nr, KC = pl->kc_max, K = g->K, M = g->M, N = g->N;
+  const size_t mr = uk->mr, nr = uk->nr, KC = pl->kc_max, K = g->K, M = g->M, N = g->N, P = pl->m_panels;
   /* the B block of one tile and K block (none with B pre-packed or in place), then the A row block */
   size_t max_np = (pl->n_panels + pl->tiles_n - 1) / pl->tiles_n;
   size_t max_mp = (pl->m_panels + pl->tiles_m - 1) / pl->tiles_m;
@@ -347,8 +377,8 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   const bool clamp = oxrt_act_is_clamp(act, &lo, &hi), act_after = !clamp; /* transcendental: on the stored tile */
   const size_t tiles = pl->tiles_m * pl->tiles_n, k_blocks = (K + KC - 1) / KC;
   for (size_t tt = t0; tt < t1; tt++) {
-    size_t t = tt % tiles, part = tt / tiles, i_beg, i_end, j_beg, j_end;
-    tile_range(t / pl->tiles_n, pl->tiles_m, pl->m_panels, mr, M, &i_beg, &i_end);
+    size_t t = tt % tiles, part = tt / tiles, pb, pe, j_beg, j_end;
+    row_tile(pl, t / pl->tiles_n, &pb, &pe);
     tile_range(t % pl->tiles_n, pl->tiles_n, pl->n_panels, nr, N, &j_beg, &j_end);
     size_t n_panels = (j_end - j_beg + nr - 1) / nr;
     /* this part's K blocks, and where its sums go (a K split finishes bias/activation after the reduction) */
@@ -377,11 +407,11 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
         if (!g->bfill && !g->trans_b) pack_b_block(uk, g->B, g->ldb, p0, kc, j_beg, j_end, bbuf);
         bblk = bbuf, bstride = kc * nr, bld = nr;
       }
-      for (size_t ib = i_beg; ib < i_end; ib += mc_panels * mr) {
-        size_t ie = i_end - ib < mc_panels * mr ? i_end : ib + mc_panels * mr;
+      for (size_t qb = pb; qb < pe; qb += mc_panels) { /* row blocks of mc_panels panels */
+        size_t qe = pe - qb < mc_panels ? pe : qb + mc_panels, ib = panel_row(qb, P, M, mr);
         if (!a_in_place)
-          for (size_t i0 = ib; i0 < ie; i0 += mr) {
-            size_t m_eff = ie - i0 < mr ? ie - i0 : mr;
+          for (size_t p = qb; p < qe; p++) {
+            size_t i0 = panel_row(p, P, M, mr), m_eff = panel_row(p + 1, P, M, mr) - i0;
 #if P_ADUP > 1
             if (g->ap) {
               expand_a_bcast(g->ap->data + i0 * K + p0 * m_eff, m_eff * kc, abuf + (i0 - ib) * kc * ad);
@@ -391,8 +421,8 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
             pack_a_panel(uk, true, g->trans_a, g->A, g->lda, i0, m_eff, p0, kc, abuf + (i0 - ib) * kc * ad);
           }
         /* Each A micro-panel (L1) meets every B micro-panel of the block (L2). */
-        for (size_t i0 = ib; i0 < ie; i0 += mr) {
-          size_t m_eff = ie - i0 < mr ? ie - i0 : mr;
+        for (size_t p = qb; p < qe; p++) {
+          size_t i0 = panel_row(p, P, M, mr), m_eff = panel_row(p + 1, P, M, mr) - i0;
           const float *ap = a_in_place ? g->ap->data + i0 * K + p0 * m_eff : abuf + (i0 - ib) * kc * ad;
           for (size_t q = 0; q < n_panels; q++) {
             size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
@@ -416,9 +446,12 @@ bool oxrt_sgemm_pack_a(bool trans_a, size_t M, size_t K, const float *A, size_t 
   out->M = M, out->K = K, out->mr = uk.mr;
   out->data = oxrt_aligned_alloc(sizeof(float) * (M * K + 1));
   if (!out->data) return false;
-  /* panel i0 at data + i0*K, its rows m = min(mr, M - i0) interleaved: data[i0*K + k*m + i] */
-  for (size_t i0 = 0; i0 < M; i0 += uk.mr)
-    pack_a_panel(&uk, false, trans_a, A, lda, i0, M - i0 < uk.mr ? M - i0 : uk.mr, 0, K, out->data + i0 * K);
+  /* panel p (rows [i0, i1) by panel_row) at data + i0*K, its rows interleaved: data[i0*K + k*(i1 - i0) + i] */
+  size_t P = (M + uk.mr - 1) / uk.mr;
+  for (size_t p = 0; p < P; p++) {
+    size_t i0 = panel_row(p, P, M, uk.mr), i1 = panel_row(p + 1, P, M, uk.mr);
+    pack_a_panel(&uk, false, trans_a, A, lda, i0, i1 - i0, 0, K, out->data + i0 * K);
+  }
   return true;
 }
 
