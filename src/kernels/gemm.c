@@ -351,6 +351,29 @@ static void tiles_unpacked(const sgemm_plan *pl, size_t t0, size_t t1) {
  * cold cache lines every time). */
 static float *scratch_get(size_t n) { return oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof(float) * n); }
 
+/* Where this thread's next K block of pre-packed B starts (the next block of this tile when p_next < k_hi, else
+ * the first block of its next tile), its cache lines per B panel and its panels; nothing after the last. */
+static void next_b_block(const sgemm_plan *pl, size_t tt, size_t t1, size_t p_next, size_t k_hi, const float **base,
+                         size_t *lines, size_t *panels) {
+  const oxrt_sgemm_ex *g = pl->g;
+  const size_t nr = pl->uk.nr, K = g->K, KC = pl->kc_max, tiles = pl->tiles_m * pl->tiles_n;
+  size_t j_beg, j_end, kc;
+  if (p_next < k_hi) {
+    tile_range(tt % tiles % pl->tiles_n, pl->tiles_n, pl->n_panels, nr, g->N, &j_beg, &j_end);
+    kc = k_hi - p_next;
+  } else {
+    if (tt + 1 >= t1) return;
+    size_t part = (tt + 1) / tiles, k_blocks = (K + KC - 1) / KC;
+    tile_range((tt + 1) % tiles % pl->tiles_n, pl->tiles_n, pl->n_panels, nr, g->N, &j_beg, &j_end);
+    p_next = part * k_blocks / pl->k_parts * KC;
+    kc = K - p_next;
+  }
+  kc = kc < KC ? kc : KC;
+  *base = g->bp->data + (j_beg / nr) * K * nr + p_next * nr;
+  *lines = kc * nr * sizeof(float) / 64;
+  *panels = (j_end - j_beg + nr - 1) / nr;
+}
+
 static void run_tiles(void *arg, size_t t0, size_t t1) {
   sgemm_plan *pl = arg;
   const oxrt_sgemm_ex *g = pl->g;
@@ -391,6 +414,11 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       size_t kc = k_hi - p0 < KC ? k_hi - p0 : KC;
       float beta = p0 > k_lo ? 1.0f : part ? 0.0f : g->beta;
       bool last = p0 + kc == k_hi && fuse;
+      /* Pre-packed B comes from memory: the first A micro-panel of a K block would wait on every line of the
+       * block, so the A micro-panels of this block fetch the next block into L2 (prefetch, a slice each). */
+      const float *pf_base = NULL;
+      size_t pf_lines = 0, pf_panels = 0;
+      if (g->bp) next_b_block(pl, tt, t1, p0 + kc, k_hi, &pf_base, &pf_lines, &pf_panels);
       /* The tile's B block, packed (or gathered, im2col) once for every row below. */
       const float *bblk;
       size_t bstride, bld;
@@ -424,8 +452,14 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
         for (size_t p = qb; p < qe; p++) {
           size_t i0 = panel_row(p, P, M, mr), m_eff = panel_row(p + 1, P, M, mr) - i0;
           const float *ap = a_in_place ? g->ap->data + i0 * K + p0 * m_eff : abuf + (i0 - ib) * kc * ad;
+          /* this micro-panel's share of the next K block of pre-packed B, in cache lines, per B panel */
+          size_t pf0 = (p - pb) * pf_lines / (pe - pb), pf1 = (p - pb + 1) * pf_lines / (pe - pb);
           for (size_t q = 0; q < n_panels; q++) {
             size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
+#if defined(__GNUC__)
+            if (q < pf_panels)
+              for (size_t l = pf0; l < pf1; l++) __builtin_prefetch((const char *)(pf_base + q * K * nr) + 64 * l, 0, 2);
+#endif
             float *c = C + i0 * ldc + j0;
             /* bias, z and a clamp (Relu, Clip) in the micro-kernel's store of the last K block */
             oxrt_sgemm_epi epi = {g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL, g->ldz,
@@ -476,6 +510,11 @@ void oxrt_sgemm_bpack_free(oxrt_sgemm_bpack *p) {
 }
 
 /* ------------------------------------------------------------------ simple paths */
+
+/* Below this many multiply-adds per thread a share costs more to hand over than it saves (a wake-up is 1-10 us
+ * and a column or row split packs an operand again in each tile; 2^18 take 2-4 us on one AVX-512 core): tiny
+ * products (silero_vad's convolutions, small heads) run on fewer threads or the caller's alone. */
+#define MIN_MACS_PER_THREAD 262144.0
 
 typedef struct {
   bool ta, tb;
@@ -636,7 +675,7 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
       return true;
     }
     if (flops < 16384.0 || (N < uk.nr / 2 && !g->trans_b && M > uk.mr)) {
-      size_t grain = (size_t)(65536 / (N * K)) + 1;
+      size_t grain = (size_t)(MIN_MACS_PER_THREAD / (N * K)) + 1;
       oxrt_parallel_for(pool, M, grain, sgemm_rows, &j);
       epilogue_at(g, 0, 0, M, N);
       return true;
@@ -656,6 +695,8 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
    * tile (with B pre-packed, streams it again), so the split goes along the cheaper operand: columns when A is
    * pre-packed or not the larger one; rows when there are too few column panels. */
   size_t nth = (size_t)oxrt_threadpool_size(pool), nc_panels = uk.nc / uk.nr;
+  double macs = (double)M * (double)N * (double)K;
+  if ((double)nth * MIN_MACS_PER_THREAD > macs) nth = macs < 2 * MIN_MACS_PER_THREAD ? 1 : (size_t)(macs / MIN_MACS_PER_THREAD);
   pl.tiles_m = 1, pl.tiles_n = (pl.n_panels + nc_panels - 1) / nc_panels;
   if (nth > 1) {
     bool cols = pl.n_panels >= nth && (g->ap || M <= N || pl.m_panels < nth);
@@ -679,13 +720,14 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
   /* Too few tiles for the threads (a few rows and columns, long K): split K too, each extra part summing into a
    * scratch block that is added to C afterwards. */
   size_t tiles = pl.tiles_m * pl.tiles_n, k_blocks = (K + pl.kc_max - 1) / pl.kc_max;
-  if (nth > 1 && tiles < nth && k_blocks >= 2 && (double)M * (double)N * (double)K >= 262144.0) {
+  if (nth > 1 && tiles < nth && k_blocks >= 2) {
     size_t kp = (nth + tiles - 1) / tiles;
     kp = kp < k_blocks ? kp : k_blocks;
     pl.parts = oxrt_aligned_alloc(sizeof(float) * (kp - 1) * M * N);
     if (pl.parts) pl.k_parts = kp;
   }
-  oxrt_parallel_for(pool, tiles * pl.k_parts, 1, run_tiles, &pl);
+  if (nth > 1) oxrt_parallel_for(pool, tiles * pl.k_parts, 1, run_tiles, &pl);
+  else run_tiles(&pl, 0, tiles * pl.k_parts);
   if (pl.k_parts > 1) {
     for (size_t p = 1; p < pl.k_parts; p++)
       for (size_t i = 0; i < M; i++) {

@@ -83,7 +83,8 @@ void test_kernel_sgemm_epilogue(void) { unit_each_isa(sgemm_epilogue_at_level); 
 
 /* Every shape class the driver treats differently, with every operand form: small M (1..8 rows: GEMV, B read in
  * place, row-count kernels over packed B), small N (masked columns), a few rows and columns over a long K (K split
- * across threads), blocks larger than KC/MC/NC; transposed A/B, packed A/B, alpha/beta, an epilogue, one and two
+ * across threads: at least two threads' minimum work), blocks larger than KC/MC/NC, row counts whose last panel
+ * shares a short tail (row and column splits); transposed A/B, packed A/B, alpha/beta, an epilogue, one and two
  * threads. C has padding columns with a sentinel that no path may touch. */
 typedef struct {
   size_t M, N, K;
@@ -146,7 +147,7 @@ static void sgemm_classes_at_level(void) {
   static const mnk shapes[] = {
       {1, 1, 1},     {1, 37, 301},  {1, 768, 64},  {2, 50, 71},    {3, 33, 129},  {4, 16, 520},  {5, 100, 40},
       {6, 31, 257},  {7, 64, 17},   {8, 129, 300}, {12, 32, 64},   {13, 47, 90},  {40, 1, 300},  {70, 3, 50},
-      {200, 5, 130}, {64, 9, 700},  {5, 20, 3000}, {3, 40, 2600},  {150, 300, 520}, {300, 1100, 40}, {61, 70, 1},    {49, 64, 300}, {25, 40, 100},
+      {200, 5, 130}, {64, 9, 700},  {5, 20, 6000}, {3, 40, 4800},  {150, 300, 520}, {300, 1100, 40}, {61, 70, 1},    {49, 64, 300}, {25, 40, 100}, {97, 40, 200},
   };
   oxrt_threadpool *pools[2] = {NULL, oxrt_threadpool_create(2)};
   int bad = 0;
