@@ -415,10 +415,11 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       float beta = p0 > k_lo ? 1.0f : part ? 0.0f : g->beta;
       bool last = p0 + kc == k_hi && fuse;
       /* Pre-packed B comes from memory: the first A micro-panel of a K block would wait on every line of the
-       * block, so the A micro-panels of this block fetch the next block into L2 (prefetch, a slice each). */
+       * block, so the A micro-panels of this block fetch the next block into L2 (prefetch, a slice each). With
+       * fewer than four micro-panels B is read about once per block anyway: the prefetch would only compete. */
       const float *pf_base = NULL;
       size_t pf_lines = 0, pf_panels = 0;
-      if (g->bp) next_b_block(pl, tt, t1, p0 + kc, k_hi, &pf_base, &pf_lines, &pf_panels);
+      if (g->bp && pe - pb >= 4) next_b_block(pl, tt, t1, p0 + kc, k_hi, &pf_base, &pf_lines, &pf_panels);
       /* The tile's B block, packed (or gathered, im2col) once for every row below. */
       const float *bblk;
       size_t bstride, bld;
