@@ -129,7 +129,8 @@ static void ukernel_portable(size_t kc, const float *a, const float *b, size_t l
  * packing contract of gemm.h). */
 static void pack_a_bcast(bool contiguous, const float *src, size_t ld, size_t rows, size_t kc, float *dst) {
   for (size_t k = 0; k < kc; k++)
-    for (size_t r = 0; r < rows; r++, dst += P_VW) pv_store(dst, pv_splat(contiguous ? src[k * ld + r] : src[r * ld + k]));
+    for (size_t r = 0; r < rows; r++, dst += P_VW)
+      pv_store(dst, pv_splat(contiguous ? src[k * ld + r] : src[r * ld + k]));
 }
 /* A pre-packed (compact) A micro-panel of n floats, pre-broadcast. */
 static void expand_a_bcast(const float *src, size_t n, float *dst) {
@@ -459,7 +460,8 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
             size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
 #if defined(__GNUC__)
             if (q < pf_panels)
-              for (size_t l = pf0; l < pf1; l++) __builtin_prefetch((const char *)(pf_base + q * K * nr) + 64 * l, 0, 2);
+              for (size_t l = pf0; l < pf1; l++)
+                __builtin_prefetch((const char *)(pf_base + q * K * nr) + 64 * l, 0, 2);
 #endif
             float *c = C + i0 * ldc + j0;
             /* bias, z and a clamp (Relu, Clip) in the micro-kernel's store of the last K block */
@@ -697,7 +699,8 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
    * pre-packed or not the larger one; rows when there are too few column panels. */
   size_t nth = (size_t)oxrt_threadpool_size(pool), nc_panels = uk.nc / uk.nr;
   double macs = (double)M * (double)N * (double)K;
-  if ((double)nth * MIN_MACS_PER_THREAD > macs) nth = macs < 2 * MIN_MACS_PER_THREAD ? 1 : (size_t)(macs / MIN_MACS_PER_THREAD);
+  if ((double)nth * MIN_MACS_PER_THREAD > macs)
+    nth = macs < 2 * MIN_MACS_PER_THREAD ? 1 : (size_t)(macs / MIN_MACS_PER_THREAD);
   pl.tiles_m = 1, pl.tiles_n = (pl.n_panels + nc_panels - 1) / nc_panels;
   if (nth > 1) {
     bool cols = pl.n_panels >= nth && (g->ap || M <= N || pl.m_panels < nth);

@@ -30,7 +30,8 @@ static inline oxrt_isa oxrt_gemm_isa(void) { return oxrt_cpu_isa(); }
  * packed at another level are refused by oxrt_sgemm_run (their panel sizes differ). */
 static inline oxrt_isa oxrt_gemm_isa_cap(oxrt_isa cap) { return oxrt_cpu_isa_cap(cap); }
 
-/* Micro-kernel contract (internal, shared with gemm_avx2.c / gemm_avx512.c), for m <= MR rows and n <= NR columns:
+/* Micro-kernel contract (internal; gemm_body.h implements it for AVX2 and AVX-512), for m <= MR rows and n <= NR
+ * columns:
  * C[i,j] = alpha * sum_k a[k*m + i] * b[k*ldb + j] + beta * C[i,j] for i < m, j < n (beta == 0: C not read; a is
  * an m-row panel, b a packed panel (ldb == NR) or B in place), then, when epi is not NULL (last K block), while the
  * sums are still in registers and in this order: C[i,j] += bias[i]; C[i,j] += z[i*ldz + j];
@@ -65,7 +66,8 @@ void oxrt_sgemm_pack_avx512(bool contiguous, const float *src, size_t ld, size_t
  * activation applied while each C tile is still in cache. Packed layouts belong to the micro-kernel picked
  * for this process (the ISA is fixed on first use), so they are valid for the life of the process. */
 
-/* op(A) [M,K] packed into panels of mr rows over the whole K. */
+/* op(A) [M,K] packed into row panels over the whole K: mr rows each, except that a last panel under mr/2 rows
+ * shares the last rows evenly with the one before it. */
 typedef struct oxrt_sgemm_apack {
   size_t M, K, mr;
   float *data;

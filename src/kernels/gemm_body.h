@@ -38,7 +38,8 @@
 #define GB_FIN0(i)                                                                                                     \
   if ((i) < MR) c##i##a = GB_MUL(va, c##i##a), c##i##b = GB_MUL(va, c##i##b);
 #define GB_FIN1(i)                                                                                                     \
-  if ((i) < MR) c##i##a = GB_ADD(GB_LD(c + (i) * ldc, 0), c##i##a), c##i##b = GB_ADD(GB_LD(c + (i) * ldc, GB_VW), c##i##b);
+  if ((i) < MR)                                                                                                        \
+    c##i##a = GB_ADD(GB_LD(c + (i) * ldc, 0), c##i##a), c##i##b = GB_ADD(GB_LD(c + (i) * ldc, GB_VW), c##i##b);
 #define GB_FINB(i)                                                                                                     \
   if ((i) < MR) {                                                                                                      \
     c##i##a = GB_FMA(vb, GB_LD(c + (i) * ldc, 0), GB_MUL(va, c##i##a));                                                \
@@ -50,7 +51,8 @@
     c##i##a = GB_ADD(c##i##a, bv), c##i##b = GB_ADD(c##i##b, bv);                                                      \
   }
 #define GB_ADDZ(i)                                                                                                     \
-  if ((i) < MR) c##i##a = GB_ADD(c##i##a, GB_LD(z + (i) * ldz, 0)), c##i##b = GB_ADD(c##i##b, GB_LD(z + (i) * ldz, GB_VW));
+  if ((i) < MR)                                                                                                        \
+    c##i##a = GB_ADD(c##i##a, GB_LD(z + (i) * ldz, 0)), c##i##b = GB_ADD(c##i##b, GB_LD(z + (i) * ldz, GB_VW));
 /* max(lo, v) and min(hi, v) return their second operand v for NaN. */
 #define GB_CLAMP(i)                                                                                                    \
   if ((i) < MR) c##i##a = GB_MIN(vhi, GB_MAX(vlo, c##i##a)), c##i##b = GB_MIN(vhi, GB_MAX(vlo, c##i##b));
