@@ -352,29 +352,6 @@ static void tiles_unpacked(const sgemm_plan *pl, size_t t0, size_t t1) {
  * cold cache lines every time). */
 static float *scratch_get(size_t n) { return oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof(float) * n); }
 
-/* Where this thread's next K block of pre-packed B starts (the next block of this tile when p_next < k_hi, else
- * the first block of its next tile), its cache lines per B panel and its panels; nothing after the last. */
-static void next_b_block(const sgemm_plan *pl, size_t tt, size_t t1, size_t p_next, size_t k_hi, const float **base,
-                         size_t *lines, size_t *panels) {
-  const oxrt_sgemm_ex *g = pl->g;
-  const size_t nr = pl->uk.nr, K = g->K, KC = pl->kc_max, tiles = pl->tiles_m * pl->tiles_n;
-  size_t j_beg, j_end, kc;
-  if (p_next < k_hi) {
-    tile_range(tt % tiles % pl->tiles_n, pl->tiles_n, pl->n_panels, nr, g->N, &j_beg, &j_end);
-    kc = k_hi - p_next;
-  } else {
-    if (tt + 1 >= t1) return;
-    size_t part = (tt + 1) / tiles, k_blocks = (K + KC - 1) / KC;
-    tile_range((tt + 1) % tiles % pl->tiles_n, pl->tiles_n, pl->n_panels, nr, g->N, &j_beg, &j_end);
-    p_next = part * k_blocks / pl->k_parts * KC;
-    kc = K - p_next;
-  }
-  kc = kc < KC ? kc : KC;
-  *base = g->bp->data + (j_beg / nr) * K * nr + p_next * nr;
-  *lines = kc * nr * sizeof(float) / 64;
-  *panels = (j_end - j_beg + nr - 1) / nr;
-}
-
 static void run_tiles(void *arg, size_t t0, size_t t1) {
   sgemm_plan *pl = arg;
   const oxrt_sgemm_ex *g = pl->g;
@@ -415,12 +392,6 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       size_t kc = k_hi - p0 < KC ? k_hi - p0 : KC;
       float beta = p0 > k_lo ? 1.0f : part ? 0.0f : g->beta;
       bool last = p0 + kc == k_hi && fuse;
-      /* Pre-packed B comes from memory: the first A micro-panel of a K block would wait on every line of the
-       * block, so the A micro-panels of this block fetch the next block into L2 (prefetch, a slice each). With
-       * fewer than four micro-panels B is read about once per block anyway: the prefetch would only compete. */
-      const float *pf_base = NULL;
-      size_t pf_lines = 0, pf_panels = 0;
-      if (g->bp && pe - pb >= 4) next_b_block(pl, tt, t1, p0 + kc, k_hi, &pf_base, &pf_lines, &pf_panels);
       /* The tile's B block, packed (or gathered, im2col) once for every row below. */
       const float *bblk;
       size_t bstride, bld;
@@ -454,15 +425,8 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
         for (size_t p = qb; p < qe; p++) {
           size_t i0 = panel_row(p, P, M, mr), m_eff = panel_row(p + 1, P, M, mr) - i0;
           const float *ap = a_in_place ? g->ap->data + i0 * K + p0 * m_eff : abuf + (i0 - ib) * kc * ad;
-          /* this micro-panel's share of the next K block of pre-packed B, in cache lines, per B panel */
-          size_t pf0 = (p - pb) * pf_lines / (pe - pb), pf1 = (p - pb + 1) * pf_lines / (pe - pb);
           for (size_t q = 0; q < n_panels; q++) {
             size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
-#if defined(__GNUC__)
-            if (q < pf_panels)
-              for (size_t l = pf0; l < pf1; l++)
-                __builtin_prefetch((const char *)(pf_base + q * K * nr) + 64 * l, 0, 2);
-#endif
             float *c = C + i0 * ldc + j0;
             /* bias, z and a clamp (Relu, Clip) in the micro-kernel's store of the last K block */
             oxrt_sgemm_epi epi = {g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL, g->ldz,
