@@ -1,5 +1,7 @@
 /* gemm_avx512.c - the float GEMM body (gemm_body.h) on 16-float zmm vectors: a 12 x 32 micro-kernel (24
- * accumulators), mask registers for partial rows, B prefetched 8 k-steps ahead of its loads. */
+ * accumulators), mask registers for partial rows, B prefetched 4 KiB (32 k-steps) ahead of its loads: pre-packed
+ * weights arrive from memory on the first pass over each B block, and 1 KiB ahead left BERT's 128-row products
+ * 4-7% slower (cold weights, Xeon SPR class). */
 #include "gemm.h"
 #include <immintrin.h>
 
@@ -54,7 +56,7 @@ static inline void gb_transpose(__m512 r[16]) {
 #define GB_MIN _mm512_min_ps
 #define GB_MAX _mm512_max_ps
 #define GB_HSUM _mm512_reduce_add_ps
-#define GB_PREFETCH_B 256
+#define GB_PREFETCH_B 1024
 #define GB_PREFETCH_C 0
 #define GB_UNROLL
 #include "gemm_body.h"
