@@ -27,7 +27,7 @@
   if ((i) < MR) {                                                                                                      \
     GB_V av = GB_BCAST(a + (i));                                                                                       \
     c##i##a = GB_FMA(av, b0, c##i##a);                                                                                 \
-    c##i##b = GB_FMA(av, b1, c##i##b);                                                                                 \
+    if (!HALF) c##i##b = GB_FMA(av, b1, c##i##b);                                                                      \
   }
 /* C and Z rows: plain loads and stores for full tiles, masked ones for the last columns */
 #define GB_LD(p, h) (full ? GB_LOAD((p) + (h)) : GB_LOAD_M((p) + (h), (h) ? k1 : k0))
@@ -59,12 +59,17 @@
 #define GB_STOREV(i)                                                                                                   \
   if ((i) < MR) {                                                                                                      \
     GB_ST(c + (i) * ldc, 0, c##i##a)                                                                                   \
-    GB_ST(c + (i) * ldc, GB_VW, c##i##b)                                                                               \
+    if (!HALF) {                                                                                                       \
+      GB_ST(c + (i) * ldc, GB_VW, c##i##b)                                                                             \
+    }                                                                                                                  \
   }
 
-static inline __attribute__((always_inline)) void gb_ukernel(const int MR, size_t kc, const float *a, const float *b,
-                                                             size_t ldb, float *c, size_t ldc, float alpha, float beta,
-                                                             const oxrt_sgemm_epi *epi, size_t n) {
+/* HALF: n <= VW, so the second vector of each row is all padding and is neither computed nor stored (N = 49 on
+ * AVX2 is panels of 16 + 16 + 16 + 1: the last one at half the cost). */
+static inline __attribute__((always_inline)) void gb_ukernel(const int MR, const bool HALF, size_t kc, const float *a,
+                                                             const float *b, size_t ldb, float *c, size_t ldc,
+                                                             float alpha, float beta, const oxrt_sgemm_epi *epi,
+                                                             size_t n) {
   const bool full = n >= GB_NR;
   const GB_M k0 = GB_MASK(n), k1 = GB_MASK(n > GB_VW ? n - GB_VW : 0);
   GB_ROWS(GB_DECL)
@@ -76,18 +81,19 @@ static inline __attribute__((always_inline)) void gb_ukernel(const int MR, size_
     GB_V d0a = GB_ZERO(), d0b = d0a, d1a = d0a, d1b = d0a;
     size_t k = 0;
     for (; k + 2 <= kc; k += 2, a += 2 * MR, b += 2 * GB_NR) {
-      GB_V b0 = GB_LOAD(b), b1 = GB_LOAD(b + GB_VW), e0 = GB_LOAD(b + GB_NR), e1 = GB_LOAD(b + GB_NR + GB_VW);
+      GB_V b0 = GB_LOAD(b), e0 = GB_LOAD(b + GB_NR);
+      GB_V b1 = HALF ? b0 : GB_LOAD(b + GB_VW), e1 = HALF ? e0 : GB_LOAD(b + GB_NR + GB_VW);
       GB_V x0 = GB_BCAST(a), y0 = GB_BCAST(a + MR);
-      c0a = GB_FMA(x0, b0, c0a), c0b = GB_FMA(x0, b1, c0b);
-      d0a = GB_FMA(y0, e0, d0a), d0b = GB_FMA(y0, e1, d0b);
+      c0a = GB_FMA(x0, b0, c0a), d0a = GB_FMA(y0, e0, d0a);
+      if (!HALF) c0b = GB_FMA(x0, b1, c0b), d0b = GB_FMA(y0, e1, d0b);
       if (MR == 2) {
         GB_V x1 = GB_BCAST(a + 1), y1 = GB_BCAST(a + MR + 1);
-        c1a = GB_FMA(x1, b0, c1a), c1b = GB_FMA(x1, b1, c1b);
-        d1a = GB_FMA(y1, e0, d1a), d1b = GB_FMA(y1, e1, d1b);
+        c1a = GB_FMA(x1, b0, c1a), d1a = GB_FMA(y1, e0, d1a);
+        if (!HALF) c1b = GB_FMA(x1, b1, c1b), d1b = GB_FMA(y1, e1, d1b);
       }
     }
     for (; k < kc; k++, a += MR, b += GB_NR) {
-      GB_V b0 = GB_LOAD(b), b1 = GB_LOAD(b + GB_VW);
+      GB_V b0 = GB_LOAD(b), b1 = HALF ? b0 : GB_LOAD(b + GB_VW);
       GB_ROWS(GB_STEP)
     }
     c0a = GB_ADD(c0a, d0a), c0b = GB_ADD(c0b, d0b);
@@ -95,7 +101,7 @@ static inline __attribute__((always_inline)) void gb_ukernel(const int MR, size_
   } else if (ldb == GB_NR || full) { /* packed panel, or B in place with all NR columns there */
     GB_UNROLL
     for (size_t k = 0; k < kc; k++) {
-      GB_V b0 = GB_LOAD(b), b1 = GB_LOAD(b + GB_VW);
+      GB_V b0 = GB_LOAD(b), b1 = HALF ? b0 : GB_LOAD(b + GB_VW);
 #if GB_PREFETCH_B
       _mm_prefetch((const char *)(b + GB_PREFETCH_B), _MM_HINT_T0);
 #endif
@@ -105,7 +111,7 @@ static inline __attribute__((always_inline)) void gb_ukernel(const int MR, size_
     }
   } else { /* B in place: its rows end at column n */
     for (size_t k = 0; k < kc; k++) {
-      GB_V b0 = GB_LOAD_M(b, k0), b1 = GB_LOAD_M(b + GB_VW, k1);
+      GB_V b0 = GB_LOAD_M(b, k0), b1 = HALF ? b0 : GB_LOAD_M(b + GB_VW, k1);
       GB_ROWS(GB_STEP)
       a += MR;
       b += ldb;
@@ -139,17 +145,22 @@ static inline __attribute__((always_inline)) void gb_ukernel(const int MR, size_
 #define GB_INST(m)                                                                                                     \
   static void gb_ukernel_##m(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,              \
                              float alpha, float beta, const oxrt_sgemm_epi *epi, size_t n) {                           \
-    gb_ukernel(m, kc, a, b, ldb, c, ldc, alpha, beta, epi, n);                                                         \
+    gb_ukernel(m, false, kc, a, b, ldb, c, ldc, alpha, beta, epi, n);                                                  \
+  }                                                                                                                    \
+  static void gb_ukernel_half_##m(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,         \
+                                  float alpha, float beta, const oxrt_sgemm_epi *epi, size_t n) {                      \
+    gb_ukernel(m, true, kc, a, b, ldb, c, ldc, alpha, beta, epi, n);                                                   \
   }
 GB_KERNELS(GB_INST)
 #define GB_ENTRY(m) gb_ukernel_##m,
+#define GB_ENTRY_HALF(m) gb_ukernel_half_##m,
 typedef void (*gb_kern_fn)(size_t, const float *, const float *, size_t, float *, size_t, float, float,
                            const oxrt_sgemm_epi *, size_t);
-static const gb_kern_fn gb_kernels[GB_MR + 1] = {NULL, GB_KERNELS(GB_ENTRY)};
+static const gb_kern_fn gb_kernels[2][GB_MR + 1] = {{NULL, GB_KERNELS(GB_ENTRY)}, {NULL, GB_KERNELS(GB_ENTRY_HALF)}};
 
 void GB_UKERNEL(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha, float beta,
                 const oxrt_sgemm_epi *epi, size_t m, size_t n) {
-  gb_kernels[m](kc, a, b, ldb, c, ldc, alpha, beta, epi, n);
+  gb_kernels[n <= GB_VW][m](kc, a, b, ldb, c, ldc, alpha, beta, epi, n);
 }
 
 /* ------------------------------------------------------------------ packing */
@@ -283,3 +294,4 @@ void GB_GEMV_N(size_t K, const float *a, const float *B, size_t ldb, size_t N, f
 #undef GB_STOREV
 #undef GB_INST
 #undef GB_ENTRY
+#undef GB_ENTRY_HALF
