@@ -66,7 +66,8 @@ static inline pvec pv_max(pvec a, pvec b) { return pv_select(a > b, a, b); }
 #define P_STEP(i)                                                                                                      \
   if ((i) < MR) {                                                                                                      \
     pvec av = pv_load(a + P_VW * (i));                                                                                 \
-    s##i##a += av * b0, s##i##b += av * b1;                                                                            \
+    s##i##a += av * b0;                                                                                                \
+    if (!HALF) s##i##b += av * b1;                                                                                     \
   }
 /* C and Z rows: whole vectors for full tiles, the first n floats otherwise */
 #define P_LD(p, h) (full ? pv_load((p) + (h)) : (h) < n ? pv_load_n((p) + (h), n - (h) < P_VW ? n - (h) : P_VW) : zero)
@@ -85,15 +86,17 @@ static inline pvec pv_max(pvec a, pvec b) { return pv_select(a > b, a, b); }
     }                                                                                                                  \
   }
 
-static inline __attribute__((always_inline)) void pk_body(const int MR, size_t kc, const float *a, const float *b,
-                                                          size_t ldb, float *c, size_t ldc, float alpha, float beta,
-                                                          const oxrt_sgemm_epi *epi, size_t n) {
+/* HALF: n <= P_VW, the second vector of each row is padding only (as in gemm_body.h) */
+static inline __attribute__((always_inline)) void pk_body(const int MR, const bool HALF, size_t kc, const float *a,
+                                                          const float *b, size_t ldb, float *c, size_t ldc,
+                                                          float alpha, float beta, const oxrt_sgemm_epi *epi,
+                                                          size_t n) {
   const bool full = n >= P_NR;
   P_ROWS(P_DECL)
   if (ldb == P_NR || full) { /* packed panel, or B in place with all eight columns there */
 #pragma GCC unroll 2
     for (size_t k = 0; k < kc; k++, a += P_VW * MR, b += ldb) {
-      pvec b0 = pv_load(b), b1 = pv_load(b + P_VW);
+      pvec b0 = pv_load(b), b1 = HALF ? b0 : pv_load(b + P_VW);
       P_ROWS(P_STEP)
     }
   } else { /* B in place: its rows end at column n */
@@ -114,15 +117,21 @@ static inline __attribute__((always_inline)) void pk_body(const int MR, size_t k
 #define P_INST(m)                                                                                                      \
   static void pk_##m(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,         \
                      float beta, const oxrt_sgemm_epi *epi, size_t n) {                                                \
-    pk_body(m, kc, a, b, ldb, c, ldc, alpha, beta, epi, n);                                                            \
+    pk_body(m, false, kc, a, b, ldb, c, ldc, alpha, beta, epi, n);                                                     \
+  }                                                                                                                    \
+  static void pk_half_##m(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,    \
+                          float beta, const oxrt_sgemm_epi *epi, size_t n) {                                           \
+    pk_body(m, true, kc, a, b, ldb, c, ldc, alpha, beta, epi, n);                                                      \
   }
 P_INST(1) P_INST(2) P_INST(3) P_INST(4) P_INST(5) P_INST(6)
-static void (*const pk_rows[P_MR + 1])(size_t, const float *, const float *, size_t, float *, size_t, float, float,
-                                        const oxrt_sgemm_epi *, size_t) = {NULL, pk_1, pk_2, pk_3, pk_4, pk_5, pk_6};
+static void (*const pk_rows[2][P_MR + 1])(size_t, const float *, const float *, size_t, float *, size_t, float, float,
+                                           const oxrt_sgemm_epi *, size_t) = {
+    {NULL, pk_1, pk_2, pk_3, pk_4, pk_5, pk_6},
+    {NULL, pk_half_1, pk_half_2, pk_half_3, pk_half_4, pk_half_5, pk_half_6}};
 
 static void ukernel_portable(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,
                              float beta, const oxrt_sgemm_epi *epi, size_t m, size_t n) {
-  pk_rows[m](kc, a, b, ldb, c, ldc, alpha, beta, epi, n);
+  pk_rows[n <= P_VW][m](kc, a, b, ldb, c, ldc, alpha, beta, epi, n);
 }
 
 /* A micro-panel pre-broadcast: dst[(k*rows + r)*P_VW + l] = src(r, k) for every lane l (src(r, k) as in the
