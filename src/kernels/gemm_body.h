@@ -1,5 +1,6 @@
 /* gemm_body.h - the float GEMM micro-kernel, panel packing and matrix-vector kernels, written once for every
- * x86 vector width (included by gemm_avx2.c and gemm_avx512.c after they define):
+ * vector width (included by gemm_avx2.c, gemm_avx512.c and, for GCC/Clang generic vectors, gemm.c's portable
+ * path, after they define):
  *   GB_UKERNEL, GB_PACK, GB_GEMV_T, GB_GEMV_N   exported names (contracts in gemm.h)
  *   GB_V, GB_VW          float vector type and its lanes; a micro-panel is NR = 2*GB_VW columns
  *   GB_MR, GB_ROWS(X)    rows per tile, X(0) X(1) ... X(GB_MR-1); GB_KERNELS(X) X(1) ... X(GB_MR)
@@ -11,12 +12,24 @@
  *   GB_PREFETCH_B        floats ahead of the packed B loads to prefetch (0: none)
  *   GB_PREFETCH_C        1: prefetch the C tile at kernel entry
  *   GB_UNROLL            a _Pragma unrolling the main k loop, or nothing
+ * and optionally GB_EXPORT (linkage of the four functions, e.g. static), GB_ADUP (floats per A value in the A
+ * micro-panel: 1, or GB_VW when the packing stores each value pre-broadcast) with GB_ABCAST(p) (the A value at p
+ * as a vector; default GB_BCAST).
  * One kernel body, instantiated for 1..MR rows so that edge and small-M tiles cost what their rows cost and not a
  * full tile; columns past n are masked in every C and Z access, so no tile goes through a scratch copy. B is read
  * with a stride of ldb floats per k: NR for packed panels, the matrix's own row stride when small-M products read
  * B in place. */
 #include "gemm.h"
 
+#ifndef GB_EXPORT
+#define GB_EXPORT
+#endif
+#ifndef GB_ADUP
+#define GB_ADUP 1
+#endif
+#ifndef GB_ABCAST
+#define GB_ABCAST GB_BCAST
+#endif
 #define GB_NR (2 * GB_VW)
 #define GB_DECL(i) GB_V c##i##a = GB_ZERO(), c##i##b = GB_ZERO();
 #define GB_PREC(i)                                                                                                     \
@@ -25,7 +38,7 @@
     _mm_prefetch((const char *)(c + (i) * ldc + GB_NR - 1), _MM_HINT_T0);
 #define GB_STEP(i)                                                                                                     \
   if ((i) < MR) {                                                                                                      \
-    GB_V av = GB_BCAST(a + (i));                                                                                       \
+    GB_V av = GB_ABCAST(a + GB_ADUP * (i));                                                                            \
     c##i##a = GB_FMA(av, b0, c##i##a);                                                                                 \
     if (!HALF) c##i##b = GB_FMA(av, b1, c##i##b);                                                                      \
   }
@@ -80,19 +93,19 @@ static inline __attribute__((always_inline)) void gb_ukernel(const int MR, const
     /* one or two rows: two k-steps in flight on separate sums, or the FMA latency bounds the loop */
     GB_V d0a = GB_ZERO(), d0b = d0a, d1a = d0a, d1b = d0a;
     size_t k = 0;
-    for (; k + 2 <= kc; k += 2, a += 2 * MR, b += 2 * GB_NR) {
+    for (; k + 2 <= kc; k += 2, a += 2 * GB_ADUP * MR, b += 2 * GB_NR) {
       GB_V b0 = GB_LOAD(b), e0 = GB_LOAD(b + GB_NR);
       GB_V b1 = HALF ? b0 : GB_LOAD(b + GB_VW), e1 = HALF ? e0 : GB_LOAD(b + GB_NR + GB_VW);
-      GB_V x0 = GB_BCAST(a), y0 = GB_BCAST(a + MR);
+      GB_V x0 = GB_ABCAST(a), y0 = GB_ABCAST(a + GB_ADUP * MR);
       c0a = GB_FMA(x0, b0, c0a), d0a = GB_FMA(y0, e0, d0a);
       if (!HALF) c0b = GB_FMA(x0, b1, c0b), d0b = GB_FMA(y0, e1, d0b);
       if (MR == 2) {
-        GB_V x1 = GB_BCAST(a + 1), y1 = GB_BCAST(a + MR + 1);
+        GB_V x1 = GB_ABCAST(a + GB_ADUP), y1 = GB_ABCAST(a + GB_ADUP * (MR + 1));
         c1a = GB_FMA(x1, b0, c1a), d1a = GB_FMA(y1, e0, d1a);
         if (!HALF) c1b = GB_FMA(x1, b1, c1b), d1b = GB_FMA(y1, e1, d1b);
       }
     }
-    for (; k < kc; k++, a += MR, b += GB_NR) {
+    for (; k < kc; k++, a += GB_ADUP * MR, b += GB_NR) {
       GB_V b0 = GB_LOAD(b), b1 = HALF ? b0 : GB_LOAD(b + GB_VW);
       GB_ROWS(GB_STEP)
     }
@@ -106,14 +119,14 @@ static inline __attribute__((always_inline)) void gb_ukernel(const int MR, const
       _mm_prefetch((const char *)(b + GB_PREFETCH_B), _MM_HINT_T0);
 #endif
       GB_ROWS(GB_STEP)
-      a += MR;
+      a += GB_ADUP * MR;
       b += ldb;
     }
   } else { /* B in place: its rows end at column n */
     for (size_t k = 0; k < kc; k++) {
       GB_V b0 = GB_LOAD_M(b, k0), b1 = HALF ? b0 : GB_LOAD_M(b + GB_VW, k1);
       GB_ROWS(GB_STEP)
-      a += MR;
+      a += GB_ADUP * MR;
       b += ldb;
     }
   }
@@ -158,8 +171,8 @@ typedef void (*gb_kern_fn)(size_t, const float *, const float *, size_t, float *
                            const oxrt_sgemm_epi *, size_t);
 static const gb_kern_fn gb_kernels[2][GB_MR + 1] = {{NULL, GB_KERNELS(GB_ENTRY)}, {NULL, GB_KERNELS(GB_ENTRY_HALF)}};
 
-void GB_UKERNEL(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha, float beta,
-                const oxrt_sgemm_epi *epi, size_t m, size_t n) {
+GB_EXPORT void GB_UKERNEL(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,
+                          float beta, const oxrt_sgemm_epi *epi, size_t m, size_t n) {
   gb_kernels[n <= GB_VW][m](kc, a, b, ldb, c, ldc, alpha, beta, epi, n);
 }
 
@@ -168,7 +181,7 @@ void GB_UKERNEL(size_t kc, const float *a, const float *b, size_t ldb, float *c,
 /* dst[k*width + r] = src(r, k) for k < kc, r < rows, 0 for rows <= r < width (width <= NR), where src(r, k) is
  * src[k*ld + r] (contiguous: rows of B, columns of a transposed A) or src[r*ld + k] (rows of A, columns of a
  * transposed B: transposed in VW x VW blocks in registers). */
-void GB_PACK(bool contiguous, const float *src, size_t ld, size_t rows, size_t width, size_t kc, float *dst) {
+GB_EXPORT void GB_PACK(bool contiguous, const float *src, size_t ld, size_t rows, size_t width, size_t kc, float *dst) {
   if (contiguous) {
     if (rows == GB_NR && width == GB_NR) {
       for (size_t k = 0; k < kc; k++, src += ld, dst += GB_NR)
@@ -206,7 +219,7 @@ void GB_PACK(bool contiguous, const float *src, size_t ld, size_t rows, size_t w
 /* ------------------------------------------------------------------ matrix-vector */
 
 /* y[n] = dot(a, B + n*ldb): four rows at a time with two accumulators each, so eight FMA chains are in flight. */
-void GB_GEMV_T(size_t K, const float *a, const float *B, size_t ldb, size_t N, float *y) {
+GB_EXPORT void GB_GEMV_T(size_t K, const float *a, const float *B, size_t ldb, size_t N, float *y) {
   size_t n = 0;
   for (; n + 4 <= N; n += 4) {
     const float *b0 = B + n * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
@@ -253,7 +266,7 @@ void GB_GEMV_T(size_t K, const float *a, const float *B, size_t ldb, size_t N, f
 }
 
 /* y[n] = sum_k a[k] * B[k*ldb + n]: blocks of 4 VW columns (four accumulators) walk all of K. */
-void GB_GEMV_N(size_t K, const float *a, const float *B, size_t ldb, size_t N, float *y) {
+GB_EXPORT void GB_GEMV_N(size_t K, const float *a, const float *B, size_t ldb, size_t N, float *y) {
   size_t n = 0;
   for (; n + 4 * GB_VW <= N; n += 4 * GB_VW) {
     GB_V s0 = GB_ZERO(), s1 = s0, s2 = s0, s3 = s0;
@@ -295,3 +308,6 @@ void GB_GEMV_N(size_t K, const float *a, const float *B, size_t ldb, size_t N, f
 #undef GB_INST
 #undef GB_ENTRY
 #undef GB_ENTRY_HALF
+#undef GB_EXPORT
+#undef GB_ADUP
+#undef GB_ABCAST
