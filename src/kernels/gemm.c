@@ -676,8 +676,8 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
     pl.parts = oxrt_aligned_alloc(sizeof(float) * (kp - 1) * M * N);
     if (pl.parts) pl.k_parts = kp;
   }
-  if (nth > 1) oxrt_parallel_for(pool, tiles * pl.k_parts, 1, run_tiles, &pl);
-  else run_tiles(&pl, 0, tiles * pl.k_parts);
+  /* one thread: no pool (nothing to wake), still through parallel_for, which checks for a stop between tiles */
+  oxrt_parallel_for(nth > 1 ? pool : NULL, tiles * pl.k_parts, 1, run_tiles, &pl);
   if (pl.k_parts > 1) {
     for (size_t p = 1; p < pl.k_parts; p++)
       for (size_t i = 0; i < M; i++) {
