@@ -51,6 +51,12 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
   o.ldc = out_size;
   for (size_t n = 0; n < s->N; n++) {
     o.C = (uint8_t *)y + n * s->M * out_size * y_esize;
+    oxrt_qres rq;
+    if (out->res) { /* the residual has the output's layout: same offset */
+      rq = *out->res;
+      rq.r = (const uint8_t *)rq.r + n * s->M * out_size * y_esize;
+      o.res = &rq;
+    }
     for (size_t c0 = 0; c0 < C; c0 += cb) {
       size_t nc = C - c0 < cb ? C - c0 : cb;
       widen8((const uint8_t *)x + (n * C + c0) * in_size, x_signed, x_zp, nc * in_size, xf);

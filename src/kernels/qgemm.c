@@ -366,9 +366,19 @@ static oxrt_qstore_fn store_fn(void) {
   return store_row_portable;
 }
 
+static oxrt_qres_fn res_fn(void) {
+#ifdef QGEMM_X86
+  oxrt_isa isa = oxrt_gemm_isa();
+  if (isa >= OXRT_ISA_AVX512) return oxrt_qres_row_avx512;
+  if (isa >= OXRT_ISA_AVX2) return oxrt_qres_row_avx2;
+#endif
+  return res_row_portable;
+}
+
 void oxrt_qgemm_store(const oxrt_qgemm_out *o, size_t i, size_t j0, size_t n, int32_t *s) {
   oxrt_qstore st = {.o = o};
   store_fn()(&st, i, 0, j0, n, s);
+  if (o->res) res_fn()(o, i * o->ldc + j0, n);
 }
 
 /* ------------------------------------------------------------------ driver */
@@ -385,6 +395,7 @@ typedef struct {
   bool need_cb; /* k-group 4 with B filled: some row of A has a packed zero point, so B's column sums count */
   bool zb_one;  /* packed B: one zero point for every column */
   oxrt_qstore_fn store;
+  oxrt_qres_fn res; /* the fused residual, when out.res */
   int failed;
 } q_plan;
 
@@ -455,6 +466,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       int32_t *s = acc + (i - i_beg) * ldacc;
       if (!cols.seg) {
         pl->store(&st, i, i - i_beg, j_beg, n_cols, s);
+        if (g->out.res) pl->res(&g->out, i * g->out.ldc + j_beg, n_cols);
         continue;
       }
       /* the whole row into orow, then the kept part of each segment to its place */
@@ -464,15 +476,19 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       oxrt_qstore rst = st;
       rst.o = &row_out;
       pl->store(&rst, i, i - i_beg, 0, n_cols, s);
+      size_t res_at = 0, res_end = 0;
       for (size_t j = j_beg; j < j_end;) {
         size_t in_seg = j % cols.seg, seg_end = j - in_seg + cols.seg, stop = seg_end < j_end ? seg_end : j_end;
         if (in_seg < cols.keep) {
           size_t n = (cols.keep < stop - j + in_seg ? cols.keep - in_seg : stop - j);
           size_t at = i * g->out.ldc + (j / cols.seg) * cols.keep + in_seg;
           memcpy((uint8_t *)g->out.C + at * es, (const uint8_t *)orow + (j - j_beg) * es, n * es);
+          if (res_end == 0) res_at = at;
+          res_end = at + n; /* kept segments of one row land next to each other */
         }
         j = stop;
       }
+      if (g->out.res && res_end > res_at) pl->res(&g->out, res_at, res_end - res_at);
     }
   }
 }
@@ -500,6 +516,7 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
     pl.zb_one = k->g == 4 && bp;
     for (size_t j = 1; pl.zb_one && j < g->N; j++) pl.zb_one = bp->zp[j] == bp->zp[0];
     pl.store = store_fn();
+    pl.res = res_fn();
     pl.nc = Q_NC;
     pl.mc = (Q_MC / k->mr) * k->mr;
     size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;

@@ -112,6 +112,16 @@ typedef struct oxrt_qcols {
   size_t seg, keep;
 } oxrt_qcols;
 
+/* A quantized residual added to the requantized output t (same element type, same layout as C: element (i, j)
+ * at r[i * ldc + j]), as QLinearAdd would on the stored t, in float32 without contraction (ONNX Runtime's order):
+ *   C = clamp(round_half_even((t - tz) * ta + (r - rz) * ra) + cz, lo, hi)
+ * ta = t_scale / c_scale, ra = r_scale / c_scale. Bit-identical to a QLinearConv followed by a QLinearAdd. */
+typedef struct oxrt_qres {
+  const void *r;
+  float ta, ra;
+  int32_t tz, rz, cz, lo, hi;
+} oxrt_qres;
+
 typedef enum oxrt_qout_kind { OXRT_QOUT_I32 = 0, OXRT_QOUT_F32, OXRT_QOUT_U8, OXRT_QOUT_S8 } oxrt_qout_kind;
 
 /* What becomes of sum s at (i, j); vectors are indexed by row i when per_row, else by column j:
@@ -129,6 +139,7 @@ typedef struct oxrt_qgemm_out {
   const float *fbias; /* F32 only; NULL: none */
   int32_t zp, lo, hi; /* U8 / S8 (lo, hi inside the type's range; a fused Relu raises lo to zp) */
   oxrt_qcols cols;    /* per_row only */
+  const oxrt_qres *res; /* U8 / S8: a fused residual QLinearAdd (NULL: none) */
 } oxrt_qgemm_out;
 
 /* The output stage alone: row i, columns [j0, j0+n) of `out` from the exact sums s[0..n) (s is overwritten).
@@ -146,6 +157,10 @@ typedef struct oxrt_qstore {
 } oxrt_qstore;
 /* Row i (global; ti in the tile), columns [j0, j0+n) of sums s[0..n) (overwritten) through the output stage. */
 typedef void (*oxrt_qstore_fn)(const oxrt_qstore *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *s);
+/* Applies o->res to C elements [at, at+n) in place (o->res->r read at the same offsets). */
+typedef void (*oxrt_qres_fn)(const oxrt_qgemm_out *o, size_t at, size_t n);
+void oxrt_qres_row_avx2(const oxrt_qgemm_out *o, size_t at, size_t n);
+void oxrt_qres_row_avx512(const oxrt_qgemm_out *o, size_t at, size_t n);
 void oxrt_qstore_row_avx2(const oxrt_qstore *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *s);
 void oxrt_qstore_row_avx512(const oxrt_qstore *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *s);
 

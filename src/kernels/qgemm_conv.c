@@ -178,6 +178,12 @@ static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed
       ge.b = (oxrt_qmat){xp, x_signed, 1, 0, &zp, false, kp};
       size_t m0 = g * wp->Mg;
       ge.out.C = (uint8_t *)y + (n * s->M + m0) * out_size * y_esize;
+      oxrt_qres rq;
+      if (out->res) { /* the residual has the output's layout: same offset */
+        rq = *out->res;
+        rq.r = (const uint8_t *)rq.r + (n * s->M + m0) * out_size * y_esize;
+        ge.out.res = &rq;
+      }
       ge.out.ldc = out_size;
       if (PW != OW) ge.out.cols = (oxrt_qcols){PW, OW}; /* else columns are output positions as they are */
       if (ge.out.bias) ge.out.bias += m0;
@@ -203,6 +209,12 @@ bool oxrt_qconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, int3
                           .b = {NULL, x_signed, 1, 0, &zp, false, NULL}, .out = *out};
       size_t m0 = g * wp->Mg;
       ge.out.C = (uint8_t *)y + (n * s->M + m0) * out_size * y_esize;
+      oxrt_qres rq;
+      if (out->res) { /* the residual has the output's layout: same offset */
+        rq = *out->res;
+        rq.r = (const uint8_t *)rq.r + (n * s->M + m0) * out_size * y_esize;
+        ge.out.res = &rq;
+      }
       ge.out.ldc = out_size;
       if (ge.out.bias) ge.out.bias += m0;
       if (ge.out.scale && ge.out.n_scale != 1) ge.out.scale += m0; /* ConvInteger has no scale */

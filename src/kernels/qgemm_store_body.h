@@ -104,3 +104,82 @@ QS_EXPORT void QS_NAME(store_row)(const oxrt_qstore *st, size_t i, size_t ti, si
 #undef Q_REQUANT
 }
 
+
+/* The fused residual (oxrt_qres) over C elements [at, at+n): QLinearAdd's float32 expression on the stored bytes,
+ * products and sum rounded one by one (no FMA, as the unfused operator), clamped, rounded half to even. GCC did not
+ * vectorize the byte -> float -> byte loop well (16-byte vectors, or a scalar tail for the short rows), so the vector
+ * ISAs have it in intrinsics: 16 (AVX-512) or 8 (AVX2) lanes, then the same scalar expression for the rest. */
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+#define Q_RES1(T, J)                                                                                                   \
+  do {                                                                                                                 \
+    float v = ((float)y[J] - tz) * ta + ((float)r[J] - rz) * ra;                                                       \
+    v = v > lo ? v : lo;                                                                                               \
+    v = v < hi ? v : hi;                                                                                               \
+    y[J] = (T)((int32_t)QS_NAME(q_rint)(v) + cz);                                                                      \
+  } while (0)
+#if defined(__AVX512F__)
+#define Q_RESVEC(T, CVT)                                                                                               \
+  for (; j + 16 <= n; j += 16) {                                                                                       \
+    __m512 a = _mm512_cvtepi32_ps(CVT(_mm_loadu_si128((const __m128i *)(const void *)(y + j))));                     \
+    __m512 b = _mm512_cvtepi32_ps(CVT(_mm_loadu_si128((const __m128i *)(const void *)(r + j))));                     \
+    __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(a, vtz), vta), _mm512_mul_ps(_mm512_sub_ps(b, vrz), vra));   \
+    v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);                                                                     \
+    __m512i k = _mm512_add_epi32(_mm512_cvtps_epi32(v), vcz); /* cvtps rounds half to even */                         \
+    _mm_storeu_si128((__m128i *)(void *)(y + j), _mm512_cvtepi32_epi8(k));                                             \
+  }
+#define Q_RESVEC_SETUP                                                                                                 \
+  const __m512 vtz = _mm512_set1_ps(tz), vta = _mm512_set1_ps(ta), vrz = _mm512_set1_ps(rz), vra = _mm512_set1_ps(ra); \
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);                                                     \
+  const __m512i vcz = _mm512_set1_epi32(cz);
+#elif defined(__AVX2__)
+#define Q_RESVEC(T, CVT)                                                                                               \
+  for (; j + 8 <= n; j += 8) {                                                                                         \
+    __m256 a = _mm256_cvtepi32_ps(CVT(_mm_loadl_epi64((const __m128i *)(const void *)(y + j))));                      \
+    __m256 b = _mm256_cvtepi32_ps(CVT(_mm_loadl_epi64((const __m128i *)(const void *)(r + j))));                      \
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(a, vtz), vta), _mm256_mul_ps(_mm256_sub_ps(b, vrz), vra));   \
+    v = _mm256_min_ps(_mm256_max_ps(v, vlo), vhi);                                                                     \
+    __m256i k = _mm256_add_epi32(_mm256_cvtps_epi32(v), vcz); /* in range: packing cannot saturate */                 \
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(k), _mm256_extracti128_si256(k, 1));                            \
+    w = sizeof(T) == 1 && (T)-1 > 0 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);                                 \
+    _mm_storel_epi64((__m128i *)(void *)(y + j), w);                                                                   \
+  }
+#define Q_RESVEC_SETUP                                                                                                 \
+  const __m256 vtz = _mm256_set1_ps(tz), vta = _mm256_set1_ps(ta), vrz = _mm256_set1_ps(rz), vra = _mm256_set1_ps(ra); \
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);                                                     \
+  const __m256i vcz = _mm256_set1_epi32(cz);
+#else
+#define Q_RESVEC(T, CVT)
+#define Q_RESVEC_SETUP
+#endif
+#if defined(__AVX512F__)
+#define Q_CVT_U8 _mm512_cvtepu8_epi32
+#define Q_CVT_S8 _mm512_cvtepi8_epi32
+#elif defined(__AVX2__)
+#define Q_CVT_U8 _mm256_cvtepu8_epi32
+#define Q_CVT_S8 _mm256_cvtepi8_epi32
+#endif
+#define Q_RESIDUAL(T, CVT)                                                                                             \
+  do {                                                                                                                 \
+    T *y = (T *)o->C + at;                                                                                             \
+    const T *r = (const T *)q->r + at;                                                                                 \
+    size_t j = 0;                                                                                                      \
+    Q_RESVEC(T, CVT)                                                                                                   \
+    for (; j < n; j++) Q_RES1(T, j);                                                                                   \
+  } while (0)
+QS_EXPORT void QS_NAME(res_row)(const oxrt_qgemm_out *o, size_t at, size_t n) {
+  const oxrt_qres *q = o->res;
+  const float ta = q->ta, ra = q->ra, tz = (float)q->tz, rz = (float)q->rz;
+  const float lo = (float)(q->lo - q->cz), hi = (float)(q->hi - q->cz);
+  const int32_t cz = q->cz;
+  Q_RESVEC_SETUP
+  if (o->kind == OXRT_QOUT_U8) Q_RESIDUAL(uint8_t, Q_CVT_U8);
+  else Q_RESIDUAL(int8_t, Q_CVT_S8);
+}
+#undef Q_RES1
+#undef Q_RESVEC
+#undef Q_RESVEC_SETUP
+#undef Q_RESIDUAL
+#undef Q_CVT_U8
+#undef Q_CVT_S8

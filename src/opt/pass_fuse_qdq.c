@@ -21,6 +21,9 @@
  *   MatMulInteger(a, b, az, bz) -> Cast(float) -> Mul(Mul(a_scale, b_scale)) [-> Add(constant row bias)]
  *                                                        =>  com.microsoft MatMulIntegerToFloat
  *
+ * and then QLinearConv -> QLinearAdd (from either form) => com.microsoft QLinearConvAdd: the residual Add in the
+ * convolution's output stage, bit-identical (see fuse_conv_add).
+ *
  * The operator takes over the QuantizeLinear's output (name kept); the DequantizeLinear nodes stay for their
  * other readers and eliminate_dead drops those left unread. Conditions (else the group is left alone):
  * activation and output quantized per tensor, 8-bit, with constant float32 scales and explicit constant zero
@@ -295,6 +298,51 @@ static oxrt_status *fuse_dynamic(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, 
   return NULL;
 }
 
+/* Same constant per-tensor value in two inputs (one id, or equal one-element constants of one type). */
+static bool same_scalar(oxrt_graph *g, int a, int b) {
+  if (a == b) return true;
+  const oxrt_value *va = opt_const(g, a), *vb = opt_const(g, b);
+  return va && vb && va->count == 1 && vb->count == 1 && va->dtype == vb->dtype && !memcmp(va->data, vb->data, va->nbytes);
+}
+
+/* QLinearConv -> QLinearAdd (the convolution's result read by the Add alone, and read back with the scale and
+ * zero point it was written with) => com.microsoft QLinearConvAdd at the Add's place, so the residual joins the
+ * convolution's output stage (see QLinearConv.c). The node keeps the convolution's name and attributes. */
+static oxrt_status *fuse_conv_add(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, oxrt_node *add, bool *changed) {
+  if (!add->op_type || strcmp(add->op_type, "QLinearAdd") || strcmp(add->domain, "com.microsoft") ||
+      add->n_inputs != 8 || add->n_outputs != 1 || add->outputs[0] < 0)
+    return NULL;
+  for (int k = 0; k < 8; k++)
+    if (add->inputs[k] < 0) return NULL;
+  if (add->inputs[0] == add->inputs[3]) return NULL;
+  for (int side = 1; side >= 0; side--) { /* the later operand first: ResNet's main path, not the shortcut */
+    int ti = side * 3, ri = 3 - ti, mid = add->inputs[ti];
+    oxrt_node *conv = opt_producer(g, mid);
+    if (!is_onnx(conv, "QLinearConv") || conv->n_outputs != 1 || conv->n_inputs < 8 || conv->inputs[7] < 0 ||
+        opt_sole_reader(g, u, mid) != add || !same_scalar(g, conv->inputs[6], add->inputs[ti + 1]) ||
+        !same_scalar(g, conv->inputs[7], add->inputs[ti + 2]))
+      continue;
+    OXRT_TRY(opt_import_domain(ctx->model, "com.microsoft", 1));
+    int ins[14];
+    for (int k = 0; k < 9; k++) ins[k] = k < conv->n_inputs ? conv->inputs[k] : -1;
+    ins[9] = add->inputs[ri], ins[10] = add->inputs[ri + 1], ins[11] = add->inputs[ri + 2];
+    ins[12] = add->inputs[6], ins[13] = add->inputs[7];
+    u->count[add->inputs[ti + 1]]--, u->count[add->inputs[ti + 2]]--;
+    OXRT_TRY(opt_set_inputs(g, conv, ins, 14));
+    int *outs = add->outputs;
+    oxrt_node fused = *conv; /* at the Add's index: after every producer of the residual */
+    fused.outputs = outs, fused.n_outputs = 1;
+    fused.op_type = "QLinearConvAdd", fused.domain = "com.microsoft";
+    *add = fused;
+    conv->op_type = NULL;
+    g->values[mid].producer = -1;
+    u->count[mid] = 0;
+    *changed = true;
+    return NULL;
+  }
+  return NULL;
+}
+
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
   opt_uses u;
   OXRT_TRY(opt_uses_build(g, &u));
@@ -307,6 +355,8 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
       if (!st && !ch) st = fuse_dynamic(ctx, g, &u, &g->nodes[i], &ch);
       *changed |= ch;
     }
+  for (int i = 0; i < g->n_nodes && !st; i++) /* after the loop above made the QLinearConv / QLinearAdd pairs */
+    if (g->nodes[i].op_type) st = fuse_conv_add(ctx, g, &u, &g->nodes[i], changed);
   opt_uses_free(&u);
   return st;
 }

@@ -76,6 +76,15 @@ static oxrt_status *qbin_run(oxrt_kernel_ctx *ctx, bool mul) {
   return NULL;
 }
 
+void ql_add_broadcast(const oxrt_value *a, float as, float az, const oxrt_value *b, float bs, float bz, float cs,
+                      float cz, oxrt_value *c) {
+  qbin_job j = {.sa = a->dtype == OXRT_INT8, .sb = b->dtype == OXRT_INT8, .sc = c->dtype == OXRT_INT8,
+                .ra = as / cs, .rb = bs / cs, .za = az, .zb = bz, .zc = cz, .a = a->data, .b = b->data,
+                .c = c->data};
+  const oxrt_value *ins[2] = {a, b};
+  if (c->count) oxrt_broadcast_foreach(2, ins, c->rank, c->dims, qbin_run_fn, &j);
+}
+
 static oxrt_status *qadd_run(oxrt_kernel_ctx *ctx) { return qbin_run(ctx, false); }
 static oxrt_status *qmul_run(oxrt_kernel_ctx *ctx) { return qbin_run(ctx, true); }
 

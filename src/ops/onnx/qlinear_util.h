@@ -63,6 +63,11 @@ static inline float ql_ld8(const void *p, size_t i, bool is_signed) {
   return is_signed ? (float)((const int8_t *)p)[i] : (float)((const uint8_t *)p)[i];
 }
 
+/* QLinearAdd of 8-bit tensors a and b (numpy broadcasting) into c, already shaped to the broadcast shape and of
+ * a's type (qlinear_binary.c): the fallback of the fused convolution + residual where shapes differ. */
+void ql_add_broadcast(const oxrt_value *a, float as, float az, const oxrt_value *b, float bs, float bz, float cs,
+                      float cz, oxrt_value *c);
+
 /* ------------------------------------------------------------ weights packed once per session */
 
 /* Node state: the packed weight (B of a product, or W of a convolution), made on the first run that sees the
