@@ -212,9 +212,11 @@ def test_static_cnn_matches_ort(cnn, fmt, per_channel, act, wt):
     want = _ort(out, feeds)[0]
     mine = str(d / f"oxrtopt_{os.path.basename(out)}")
     got = _oxrt(out, feeds, save=mine)[0]
-    if fmt == "qdq":  # the QDQ groups became integer operators: no float convolution left
+    if fmt == "qdq":  # the QDQ groups became integer operators: no float convolution left; the residual Add
+        # joined its convolution's output stage (QLinearConvAdd)
         ops = [n.op_type for n in onnx.load(mine).graph.node]
-        assert "Conv" not in ops and ops.count("QLinearConv") == 5 and {"QLinearAdd", "QGemm"} <= set(ops), ops
+        assert "Conv" not in ops and ops.count("QLinearConv") == 4 and ops.count("QLinearConvAdd") == 1, ops
+        assert "QGemm" in ops and "Add" not in ops, ops
     steps = _steps(got, want, step)
     print(f"{os.path.basename(out)}: max |oxrt - ORT| = {steps:.2f} output steps")
     assert steps <= QSTEPS
@@ -440,9 +442,12 @@ def test_qdq_fusion_aliasing(tmp_path, case):
     plain = oxrt.InferenceSession(path, so).run(None, feeds)
     fused = _oxrt(path, feeds, save=str(tmp_path / "fused.onnx"))
     ops = [n.op_type for n in onnx.load(str(tmp_path / "fused.onnx")).graph.node]
-    conv_out_is_output = case[0]
-    assert ("Conv" in ops) == conv_out_is_output and ("QLinearConv" in ops) != conv_out_is_output, ops
-    assert "QLinearAdd" in ops, ops
+    conv_out_is_output, q_out_is_output = case[0], case[2]
+    # the convolution's quantized result t joins the Add (QLinearConvAdd) only while nothing else reads t
+    into_add = not conv_out_is_output and not q_out_is_output
+    assert ("Conv" in ops) == conv_out_is_output, ops
+    assert ("QLinearConv" in ops) == (not conv_out_is_output and not into_add), ops
+    assert ("QLinearConvAdd" in ops) == into_add and ("QLinearAdd" in ops) != into_add, ops
     for i, (f, p, w) in enumerate(zip(fused, plain, want)):
         assert f.dtype == w.dtype and f.shape == w.shape
         if f.dtype == np.float32 and i > 0 and not np.issubdtype(w.dtype, np.integer):
@@ -476,3 +481,81 @@ def test_qdq_maxpool_runs_on_bytes(tmp_path, dt, geom):
     mp = [n for n in fused.node if n.op_type == "MaxPool"]
     assert len(mp) == 1 and mp[0].input[0] not in {n.output[0] for n in fused.node if n.op_type == "DequantizeLinear"}
     np.testing.assert_array_equal(got[0], want[0])
+
+
+def _conv_add_model(path, dt, conv_first, r_shape, relu_lo):
+    """QLinearConv -> com.microsoft QLinearAdd with a quantized residual input R (QOperator form, as ONNX Runtime's
+    quantizer writes ResNet's blocks): oxrt's fuse_qdq makes one QLinearConvAdd of it."""
+    w = (RNG.integers(-60, 61, (8, 4, 3, 3))).astype(np.int8)
+    b = RNG.integers(-500, 500, 8).astype(np.int32)
+    zx, zy = np.array(5 if dt == np.int8 else 120, dt), np.array(relu_lo if relu_lo is not None else 3, dt)
+    conv = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["t"],
+                            pads=[1, 1, 1, 1])
+    ins = ["t", "ys", "yz", "r", "rs", "rz"] if conv_first else ["r", "rs", "rz", "t", "ys", "yz"]
+    add = helper.make_node("QLinearAdd", ins + ["cs", "cz"], ["y"], domain="com.microsoft")
+    tt = TensorProto.INT8 if dt == np.int8 else TensorProto.UINT8
+    g = helper.make_graph([conv, add], "ca",
+                          [helper.make_tensor_value_info("x", tt, [2, 4, 9, 7]),
+                           helper.make_tensor_value_info("r", tt, r_shape)],
+                          [helper.make_tensor_value_info("y", tt, None)],
+                          [_init("xs", np.float32(0.02)), _init("xz", zx), _init("w", w),
+                           _init("ws", (RNG.random(8) * 0.01 + 0.002).astype(np.float32)), _init("wz", np.zeros(8, np.int8)),
+                           _init("ys", np.float32(0.05)), _init("yz", zy), _init("b", b),
+                           _init("rs", np.float32(0.03)), _init("rz", np.array(-7 if dt == np.int8 else 140, dt)),
+                           _init("cs", np.float32(0.07)), _init("cz", np.array(2 if dt == np.int8 else 100, dt))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)])
+    onnx.save(m, path)
+    return path
+
+
+_ISA_SCRIPT = """
+import sys, numpy as np, oxrt
+path, feeds_path, out_path = sys.argv[1:4]
+feeds = dict(np.load(feeds_path))
+res = {}
+for name, level in (("fused", oxrt.GraphOptimizationLevel.ORT_ENABLE_ALL),
+                    ("unfused", oxrt.GraphOptimizationLevel.ORT_DISABLE_ALL)):
+    so = oxrt.SessionOptions()
+    so.graph_optimization_level = level
+    res[name] = oxrt.InferenceSession(path, so).run(None, feeds)[0]
+np.savez(out_path, **res)
+"""
+
+
+def _isa_runs(tmp_path, path, feeds):
+    """{isa: (fused, unfused)} from a fresh process per OXRT_ISA level (the level is fixed at process start)."""
+    import subprocess
+    import sys
+    fp, script = str(tmp_path / "feeds.npz"), str(tmp_path / "run_isa.py")
+    np.savez(fp, **feeds)
+    with open(script, "w") as f:
+        f.write(_ISA_SCRIPT)
+    out = {}
+    for isa in ("portable", "avx2", "avx512"):
+        op = str(tmp_path / f"out_{isa}.npz")
+        env = dict(os.environ, OXRT_ISA=isa)
+        subprocess.run([sys.executable, script, path, fp, op], check=True, env=env)
+        r = np.load(op)
+        out[isa] = (r["fused"], r["unfused"])
+    return out
+
+
+@pytest.mark.parametrize("r_shape", [[2, 8, 9, 7], [1, 8, 1, 1]])  # the fused output stage / the broadcast fallback
+@pytest.mark.parametrize("conv_first", [True, False])
+@pytest.mark.parametrize("dt,relu_lo", [(np.uint8, None), (np.int8, None), (np.uint8, 0)])
+def test_qlinearconv_add_fusion_is_exact(tmp_path, dt, relu_lo, conv_first, r_shape):
+    """QLinearConv -> QLinearAdd becomes QLinearConvAdd (the Add in the convolution's output stage): bit-identical to
+    the two operators run one after the other (opt level 0) at every ISA level, and to ONNX Runtime within one step
+    (its QLinearAdd rounds in its own order)."""
+    path = _conv_add_model(str(tmp_path / "ca.onnx"), dt, conv_first, r_shape, relu_lo)
+    lo, hi = (-128, 128) if dt == np.int8 else (0, 256)
+    feeds = {"x": RNG.integers(lo, hi, (2, 4, 9, 7)).astype(dt), "r": RNG.integers(lo, hi, r_shape).astype(dt)}
+    saved = str(tmp_path / "fused.onnx")
+    got = _oxrt(path, feeds, save=saved)[0]
+    assert [n.op_type for n in onnx.load(saved).graph.node] == ["QLinearConvAdd"]
+    for isa, (fused, unfused) in _isa_runs(tmp_path, path, feeds).items():
+        assert fused.dtype == dt and fused.shape == unfused.shape
+        np.testing.assert_array_equal(fused, unfused, err_msg=f"OXRT_ISA={isa}")
+        np.testing.assert_array_equal(fused, got)
+    want = _ort(path, feeds)[0]
+    assert np.max(np.abs(got.astype(np.int32) - want.astype(np.int32))) <= 1
