@@ -135,7 +135,10 @@ static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed
   size_t PH = OH + (KH - 1) * dh / sh, PW = OW + (KW - 1) * dw / sw, plane = PH * PW, phases = sh * sw;
   size_t slack = (KW - 1) * dw / sw + 64, in_size = IH * IW, out_size = OH * OW, K = Cg * KH * KW;
   size_t kp_bytes = (K * sizeof(uint8_t *) + 63) / 64 * 64;
-  uint8_t *buf = oxrt_scratch_get(OXRT_SCRATCH_QCONV, kp_bytes + Cg * phases * plane + slack);
+  /* 1x1, unit stride, no pads: the input channels are the im2col rows as they are (the GEMM packs its panels
+   * straight from the activation, no copy) */
+  bool direct = KH == 1 && KW == 1 && phases == 1 && pt == 0 && pl == 0 && PH == IH && PW == IW;
+  uint8_t *buf = oxrt_scratch_get(OXRT_SCRATCH_QCONV, kp_bytes + (direct ? 0 : Cg * phases * plane + slack));
   if (!buf) return false;
   const uint8_t **kp = (const uint8_t **)(void *)buf;
   uint8_t *xp = buf + kp_bytes, zp8 = (uint8_t)x_zp;
@@ -148,8 +151,9 @@ static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed
   for (size_t n = 0; n < s->N; n++)
     for (size_t g = 0; g < s->group; g++) {
       const uint8_t *xg = (const uint8_t *)x + (n * s->C + g * Cg) * in_size;
-      memset(xp + Cg * phases * plane, zp8, slack);
-      for (size_t c = 0; c < Cg; c++)
+      if (direct)
+        for (size_t c = 0; c < Cg; c++) kp[c] = xg + c * in_size;
+      for (size_t c = 0; c < Cg && !direct; c++)
         for (size_t a = 0; a < sh; a++)
           for (size_t b = 0; b < sw; b++) {
             uint8_t *dst = xp + (c * phases + a * sw + b) * plane;
@@ -173,6 +177,7 @@ static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed
               }
             }
           }
+      if (!direct) memset(xp + Cg * phases * plane, zp8, slack);
       int32_t zp = x_zp;
       oxrt_qgemm_ex ge = {.M = wp->Mg, .N = OH * PW, .K = K, .ap = &wp->g[g], .out = *out};
       ge.b = (oxrt_qmat){xp, x_signed, 1, 0, &zp, false, kp};

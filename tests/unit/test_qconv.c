@@ -26,6 +26,8 @@ typedef struct {
   float *scale;
   size_t ysize;
   oxrt_qgemm_out o;
+  uint8_t *r; /* a fused residual (o.res), or NULL */
+  oxrt_qres res;
 } qcase;
 
 static int32_t v8(const uint8_t *p, bool s) { return s ? (int32_t)(int8_t)*p : (int32_t)*p; }
@@ -43,6 +45,7 @@ static void make_case(qcase *c, bool depthwise) {
     s->stride[d] = crnd() % 3 ? 1 : 2;
     s->dil[d] = crnd() % 4 ? 1 : 2;
     s->pad[d] = crnd() % 3 ? (int64_t)(crnd() % (size_t)s->k[d]) : 0;
+    if (!depthwise && crnd() % 4 == 0) s->k[d] = 1, s->stride[d] = 1, s->pad[d] = 0; /* 1x1: the direct path */
     s->in[d] = (int64_t)(s->k[d] - 1) * s->dil[d] + 1 + crnd() % 14;
     s->out[d] = (s->in[d] + 2 * s->pad[d] - (s->k[d] - 1) * s->dil[d] - 1) / s->stride[d] + 1;
   }
@@ -97,10 +100,26 @@ static void make_case(qcase *c, bool depthwise) {
           c->yref[(n * s->M + m) * out_size + (size_t)(oh * OW + ow)] = (uint8_t)q;
         }
     }
+  if (crnd() % 3 == 0) { /* a fused QLinearAdd of a residual: its float32 formula on the requantized bytes */
+    c->r = malloc(c->ysize);
+    for (size_t i = 0; i < c->ysize; i++) c->r[i] = (uint8_t)crnd();
+    int32_t rz = ys ? (int32_t)(crnd() % 256) - 128 : (int32_t)(crnd() % 256);
+    int32_t cz = ys ? (int32_t)(crnd() % 256) - 128 : (int32_t)(crnd() % 256);
+    c->res = (oxrt_qres){c->r, 0.3f + 0.01f * (float)(crnd() % 100), 0.2f + 0.01f * (float)(crnd() % 100), yzp, rz, cz,
+                         ys ? -128 : 0, ys ? 127 : 255};
+    c->o.res = &c->res;
+    for (size_t i = 0; i < c->ysize; i++) {
+      float v = ((float)v8(c->yref + i, ys) - (float)yzp) * c->res.ta + ((float)v8(c->r + i, ys) - (float)rz) * c->res.ra;
+      float lo = (float)(c->res.lo - cz), hi = (float)(c->res.hi - cz);
+      v = v > lo ? v : lo;
+      v = v < hi ? v : hi;
+      c->yref[i] = (uint8_t)((int32_t)nearbyintf(v) + cz);
+    }
+  }
 }
 
 static void free_case(qcase *c) {
-  free(c->x), free(c->w), free(c->y), free(c->yref), free(c->wzp), free(c->bias), free(c->scale);
+  free(c->x), free(c->w), free(c->y), free(c->yref), free(c->wzp), free(c->bias), free(c->scale), free(c->r);
 }
 
 static void report(const qcase *c, const char *path, int *bad) {
