@@ -21,7 +21,9 @@
  *   MatMulInteger(a, b, az, bz) -> Cast(float) -> Mul(Mul(a_scale, b_scale)) [-> Add(constant row bias)]
  *                                                        =>  com.microsoft MatMulIntegerToFloat
  *
- * and then QLinearConv -> QLinearAdd (from either form) => com.microsoft QLinearConvAdd: the residual Add in the
+ * and any elementwise unary float operator between per-tensor 8-bit Q/DQ (Tanh, HardSwish, Relu, Clip, ...; Sigmoid
+ * and LeakyRelu where the rules above leave them) => com.microsoft QLinearLookup through a 256-entry table made here
+ * (see fuse_lut), and then QLinearConv -> QLinearAdd (from either form) => com.microsoft QLinearConvAdd: the residual Add in the
  * convolution's output stage, bit-identical (see fuse_conv_add).
  *
  * The operator takes over the QuantizeLinear's output (name kept); the DequantizeLinear nodes stay for their
@@ -35,6 +37,7 @@
  * evaluation only by rounding: within one quantization step of the output.
  */
 #include "opt.h"
+#include "../ops/onnx/quant_util.h"
 #include <math.h>
 #include <string.h>
 
@@ -298,6 +301,75 @@ static oxrt_status *fuse_dynamic(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, 
   return NULL;
 }
 
+/* Elementwise float operators that map each value on its own (extra inputs, where any, constant): between a
+ * per-tensor DequantizeLinear and QuantizeLinear, each of the 256 input bytes has one output byte. */
+static const char *const lut_ops[] = {"Tanh",     "HardSwish", "HardSigmoid", "Relu",  "Clip",    "Elu",   "Selu",
+                                      "Celu",     "Softplus",  "Softsign",    "Exp",   "Log",     "Neg",   "Abs",
+                                      "Erf",      "Gelu",      "Mish",        "Sqrt",  "Sigmoid", "LeakyRelu",
+                                      "Reciprocal", "ThresholdedRelu", "Sin", "Cos", "Round", "Floor", "Ceil", "Sign"};
+
+/* DQ(x) -> unary op -> Q => com.microsoft QLinearLookup(xq, table): the table is the unfused graph itself run at
+ * session creation on the 256 dequantized input values (oxrt's own kernel for the op), quantized as
+ * QuantizeLinear does. The op's vector and scalar paths may differ in the last bit of a transcendental function,
+ * so an output can differ from the unfused graph by one step where that bit decides a rounding tie. */
+static oxrt_status *fuse_lut(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, oxrt_node *n, bool *changed) {
+  bool listed = false;
+  for (size_t i = 0; i < sizeof lut_ops / sizeof *lut_ops && !listed; i++) listed = is_onnx(n, lut_ops[i]);
+  if (!listed || n->n_outputs != 1 || n->outputs[0] < 0 || n->n_inputs < 1 || n->n_inputs > 3 || n->inputs[0] < 0 ||
+      opt_has_subgraph(n))
+    return NULL;
+  for (int k = 1; k < n->n_inputs; k++)
+    if (n->inputs[k] >= 0 && !opt_const(g, n->inputs[k])) return NULL;
+  oxrt_node *dq = dq_of(g, n->inputs[0]);
+  if (!act_dq(g, dq)) return NULL;
+  oxrt_node *q = q_after(g, u, n->outputs[0]);
+  if (!q) return NULL;
+  const oxrt_value *xs = opt_const(g, dq->inputs[1]), *xz = opt_const(g, dq->inputs[2]);
+  const oxrt_value *ys = opt_const(g, q->inputs[1]), *yz = opt_const(g, q->inputs[2]);
+  bool xsg = xz->dtype == OXRT_INT8, ysg = yz->dtype == OXRT_INT8;
+  const float sx = *(const float *)xs->data, sy = *(const float *)ys->data;
+  const float zx = xsg ? *(const int8_t *)xz->data : *(const uint8_t *)xz->data;
+  const float zy = ysg ? *(const int8_t *)yz->data : *(const uint8_t *)yz->data;
+  int64_t d256 = 256;
+  oxrt_value *xin = NULL, *out[1] = {NULL}, *table = NULL;
+  OXRT_TRY(oxrt_tensor_new(OXRT_FLOAT, 1, &d256, &xin));
+  for (int b = 0; b < 256; b++) { /* input byte b, as DequantizeLinear reads it */
+    float v = xsg ? (float)(int8_t)(uint8_t)b : (float)b;
+    ((float *)xin->data)[b] = (v - zx) * sx;
+  }
+  const oxrt_value *ins[3] = {xin, NULL, NULL};
+  for (int k = 1; k < n->n_inputs; k++) ins[k] = n->inputs[k] >= 0 ? opt_const(g, n->inputs[k]) : NULL;
+  oxrt_status *st = opt_eval_node(ctx->model, n, ins, out);
+  oxrt_value_free(xin);
+  if (st || !out[0] || out[0]->dtype != OXRT_FLOAT || out[0]->count != 256) { /* not this op's float form */
+    oxrt_status_free(st);
+    oxrt_value_free(out[0]);
+    return NULL;
+  }
+  st = oxrt_tensor_new(yz->dtype, 1, &d256, &table);
+  if (st) {
+    oxrt_value_free(out[0]);
+    return st;
+  }
+  for (int b = 0; b < 256; b++) { /* as QuantizeLinear writes it */
+    float v = q_rne_sat(((const float *)out[0]->data)[b] / sy, zy, ysg ? -128.0f : 0.0f, ysg ? 127.0f : 255.0f);
+    ((uint8_t *)table->data)[b] = ysg ? (uint8_t)(int8_t)v : (uint8_t)v;
+  }
+  oxrt_value_free(out[0]);
+  OXRT_TRY(opt_import_domain(ctx->model, "com.microsoft", 1));
+  int tid = opt_add_initializer(ctx, g, "lookup_table", table);
+  if (tid < 0) return OXRT_OOM();
+  for (int k = 1; k < n->n_inputs; k++)
+    if (n->inputs[k] >= 0) u->count[n->inputs[k]]--;
+  int ins2[2] = {dq->inputs[0], tid};
+  OXRT_TRY(opt_set_inputs(g, n, ins2, 2));
+  n->op_type = "QLinearLookup", n->domain = "com.microsoft", n->n_attrs = 0;
+  opt_absorb_consumer(g, u, n, q, n->outputs[0]);
+  u->count[dq->outputs[0]]--;
+  *changed = true;
+  return NULL;
+}
+
 /* Same constant per-tensor value in two inputs (one id, or equal one-element constants of one type). */
 static bool same_scalar(oxrt_graph *g, int a, int b) {
   if (a == b) return true;
@@ -353,6 +425,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
       st = fuse(ctx, g, &u, &g->nodes[i], &ch);
       if (!st && !ch) st = fuse_other(ctx, g, &u, &g->nodes[i], &ch);
       if (!st && !ch) st = fuse_dynamic(ctx, g, &u, &g->nodes[i], &ch);
+      if (!st && !ch) st = fuse_lut(ctx, g, &u, &g->nodes[i], &ch);
       *changed |= ch;
     }
   for (int i = 0; i < g->n_nodes && !st; i++) /* after the loop above made the QLinearConv / QLinearAdd pairs */

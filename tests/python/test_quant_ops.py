@@ -559,3 +559,41 @@ def test_qlinearconv_add_fusion_is_exact(tmp_path, dt, relu_lo, conv_first, r_sh
         np.testing.assert_array_equal(fused, got)
     want = _ort(path, feeds)[0]
     assert np.max(np.abs(got.astype(np.int32) - want.astype(np.int32))) <= 1
+
+
+LUT_CASES = [("Tanh", {}, []), ("HardSwish", {}, []), ("Relu", {}, []), ("Elu", {"alpha": 0.7}, []),
+             ("Clip", {}, [np.float32(-0.5), np.float32(1.5)]), ("Softplus", {}, []), ("Erf", {}, []),
+             ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}, [])]
+
+
+@pytest.mark.parametrize("xt,yt", [(np.uint8, np.uint8), (np.int8, np.int8), (np.uint8, np.int8)])
+@pytest.mark.parametrize("op,attrs,extra", LUT_CASES, ids=[c[0] for c in LUT_CASES])
+def test_qdq_unary_lookup_table(tmp_path, op, attrs, extra, xt, yt):
+    """DQ -> unary op -> Q becomes QLinearLookup (a 256-entry table made at session creation by running the op on
+    every input byte): equal to the unfused graph (opt level 0) at every ISA level, allowing one step where the op's
+    vector and scalar float paths differ in a last bit that decides a rounding (counted, and must be rare), and
+    within one step of ONNX Runtime's float evaluation of the same file."""
+    zx, zy = np.array(7 if xt == np.int8 else 130, xt), np.array(-3 if yt == np.int8 else 120, yt)
+    extra_names = [f"e{i}" for i in range(len(extra))]
+    nodes = [helper.make_node("DequantizeLinear", ["xq", "sx", "zx"], ["xd"]),
+             helper.make_node(op, ["xd"] + extra_names, ["f"], **attrs),
+             helper.make_node("QuantizeLinear", ["f", "sy", "zy"], ["y"])]
+    tt = {np.uint8: TensorProto.UINT8, np.int8: TensorProto.INT8}
+    g = helper.make_graph(nodes, "lut", [helper.make_tensor_value_info("xq", tt[xt], [3, 50, 41])],
+                          [helper.make_tensor_value_info("y", tt[yt], None)],
+                          [_init("sx", np.float32(0.031)), _init("zx", zx), _init("sy", np.float32(0.017)),
+                           _init("zy", zy)] + [_init(nm, v) for nm, v in zip(extra_names, extra)])
+    path = str(tmp_path / "lut.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    lo, hi = (-128, 128) if xt == np.int8 else (0, 256)
+    feeds = {"xq": RNG.integers(lo, hi, (3, 50, 41)).astype(xt)}
+    saved = str(tmp_path / "fused.onnx")
+    got = _oxrt(path, feeds, save=saved)[0]
+    assert [n.op_type for n in onnx.load(saved).graph.node] == ["QLinearLookup"]
+    for isa, (fused, unfused) in _isa_runs(tmp_path, path, feeds).items():
+        assert fused.dtype == yt and fused.shape == unfused.shape
+        diff = np.abs(fused.astype(np.int32) - unfused.astype(np.int32))
+        assert diff.max() <= 1 and np.count_nonzero(diff) <= diff.size // 1000, (isa, np.count_nonzero(diff))
+        np.testing.assert_array_equal(fused, got)
+    want = _ort(path, feeds, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)[0]
+    assert np.max(np.abs(got.astype(np.int32) - want.astype(np.int32))) <= 1
