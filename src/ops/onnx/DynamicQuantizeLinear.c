@@ -11,39 +11,39 @@ typedef struct {
   size_t chunk;
 } dql_job;
 
-/* Sixteen independent running minima / maxima (a vector of lanes; min / max need no reassociation, so the
- * result is the scalar loop's) and then across lanes. */
-static void dql_range(void *arg, size_t c0, size_t c1) {
-  dql_job *j = arg;
-  for (size_t c = c0; c < c1; c++) {
-    float lo[16] = {0}, hi[16] = {0}; /* the range always contains 0 */
-    const float *x = j->x + c * j->chunk;
-    size_t i = 0;
-    for (; i + 16 <= j->chunk; i += 16)
-      for (int t = 0; t < 16; t++) {
-        float v = x[i + t];
-        lo[t] = v < lo[t] ? v : lo[t];
-        hi[t] = v > hi[t] ? v : hi[t];
-      }
-    for (; i < j->chunk; i++) {
-      lo[0] = x[i] < lo[0] ? x[i] : lo[0];
-      hi[0] = x[i] > hi[0] ? x[i] : hi[0];
-    }
-    for (int t = 1; t < 16; t++) {
-      lo[0] = lo[t] < lo[0] ? lo[t] : lo[0];
-      hi[0] = hi[t] > hi[0] ? hi[t] : hi[0];
-    }
-    j->mins[c] = lo[0];
-    j->maxs[c] = hi[0];
-  }
-}
-
 /* Locals and restrict so the loop vectorizes (through j the compiler must assume y aliases the job). */
 #if defined(__GNUC__) && !defined(__clang__)
 #define DQL_VEC __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
 #else
 #define DQL_VEC
 #endif
+/* Sixteen independent running minima / maxima (a vector of lanes; min / max need no reassociation, so the
+ * result is the scalar loop's) and then across lanes; a function of locals so it vectorizes per ISA clone. */
+OXRT_SIMD_CLONES DQL_VEC static void dql_minmax(const float *restrict x, size_t n, float *mn, float *mx) {
+  float lo[16] = {0}, hi[16] = {0}; /* the range always contains 0 */
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int t = 0; t < 16; t++) {
+      float v = x[i + t];
+      lo[t] = v < lo[t] ? v : lo[t];
+      hi[t] = v > hi[t] ? v : hi[t];
+    }
+  for (; i < n; i++) {
+    lo[0] = x[i] < lo[0] ? x[i] : lo[0];
+    hi[0] = x[i] > hi[0] ? x[i] : hi[0];
+  }
+  for (int t = 1; t < 16; t++) {
+    lo[0] = lo[t] < lo[0] ? lo[t] : lo[0];
+    hi[0] = hi[t] > hi[0] ? hi[t] : hi[0];
+  }
+  *mn = lo[0], *mx = hi[0];
+}
+
+static void dql_range(void *arg, size_t c0, size_t c1) {
+  dql_job *j = arg;
+  for (size_t c = c0; c < c1; c++) dql_minmax(j->x + c * j->chunk, j->chunk, &j->mins[c], &j->maxs[c]);
+}
+
 OXRT_SIMD_CLONES DQL_VEC static void dql_quant_run(const float *restrict x, uint8_t *restrict y, size_t n, float scale,
                                                    float zp) {
   for (size_t i = 0; i < n; i++) y[i] = (uint8_t)(int32_t)q_rne_sat(x[i] / scale, zp, 0.0f, 255.0f);
@@ -77,10 +77,11 @@ static oxrt_status *dql_run(oxrt_kernel_ctx *ctx) {
     }
     free(j.mins);
   }
-  for (size_t i = nchunks * j.chunk; i < n; i++) {
-    float v = j.x[i];
-    lo = v < lo ? v : lo;
-    hi = v > hi ? v : hi;
+  if (n > nchunks * j.chunk) {
+    float tl, th;
+    dql_minmax(j.x + nchunks * j.chunk, n - nchunks * j.chunk, &tl, &th);
+    lo = tl < lo ? tl : lo;
+    hi = th > hi ? th : hi;
   }
   q_dynamic_params(lo, hi, &j.scale, &j.zp);
   *(float *)ys->data = j.scale;
