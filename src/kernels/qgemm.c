@@ -385,7 +385,7 @@ void oxrt_qgemm_store(const oxrt_qgemm_out *o, size_t i, size_t j0, size_t n, in
 
 #define Q_KC 256 /* k values per block */
 #define Q_NC 256 /* columns per tile */
-#define Q_MC 256 /* rows per tile (rounded down to the kernel's mr) */
+#define Q_MC 512 /* rows per tile (rounded down to the kernel's mr) */
 
 typedef struct {
   const oxrt_qgemm_ex *g;

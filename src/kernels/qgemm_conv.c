@@ -120,7 +120,19 @@ static bool shifted_ok(const oxrt_conv_shape *s) {
   for (int d = 0; d < s->nd; d++)
     if (s->pad[d] < 0 || s->stride[d] < 1 || s->dil[d] < 1) return false;
   int64_t OW = s->out[s->nd - 1], PW = OW + (s->k[s->nd - 1] - 1) * s->dil[s->nd - 1] / s->stride[s->nd - 1];
-  return OW > 0 && PW * 2 <= OW * 3;
+  return OW > 0 && PW * 2 <= OW * 3 && s->stride[0] * (s->nd == 2 ? s->stride[1] : 1) <= 64;
+}
+
+/* d[c] = s[c * step] for c < n; step 2 spelled out so the loads vectorize */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#endif
+static void strided_copy(const uint8_t *restrict s, size_t step, size_t n, uint8_t *restrict d) {
+  if (step == 2) {
+    for (size_t c = 0; c < n; c++) d[c] = s[2 * c];
+  } else {
+    for (size_t c = 0; c < n; c++) d[c] = s[c * step];
+  }
 }
 
 static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp,
@@ -141,6 +153,9 @@ static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed
   uint8_t *buf = oxrt_scratch_get(OXRT_SCRATCH_QCONV, kp_bytes + (direct ? 0 : Cg * phases * plane + slack));
   if (!buf) return false;
   const uint8_t **kp = (const uint8_t **)(void *)buf;
+  bool used[64] = {false}; /* stride phases some tap reads (phases <= 64 checked by shifted_ok) */
+  for (size_t kh = 0; kh < KH; kh++)
+    for (size_t kw = 0; kw < KW; kw++) used[(kh * dh) % sh * sw + (kw * dw) % sw] = true;
   uint8_t *xp = buf + kp_bytes, zp8 = (uint8_t)x_zp;
   for (size_t c = 0; c < Cg; c++)
     for (size_t kh = 0; kh < KH; kh++)
@@ -157,6 +172,10 @@ static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed
         for (size_t a = 0; a < sh; a++)
           for (size_t b = 0; b < sw; b++) {
             uint8_t *dst = xp + (c * phases + a * sw + b) * plane;
+            if (!used[a * sw + b]) { /* no tap reads it (a 1x1 stride-2 convolution reads one phase of four); */
+              memset(dst, zp8, slack < plane ? slack : plane); /* the previous phase's last row runs into it */
+              continue;
+            }
             for (size_t r = 0; r < PH; r++, dst += PW) {
               size_t ih = r * sh + a; /* padded row */
               if (ih < pt || ih - pt >= IH) {
@@ -169,11 +188,13 @@ static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed
                 memset(dst, zp8, lead);
                 memcpy(dst + lead, src, len);
                 memset(dst + lead + len, zp8, PW - lead - len);
-              } else {
-                for (size_t col = 0; col < PW; col++) {
-                  size_t iw = col * sw + b;
-                  dst[col] = iw < pl || iw - pl >= IW ? zp8 : src[iw - pl];
-                }
+              } else { /* columns c0 .. c1 read the row (c * sw + b - pl inside it), the rest are pads */
+                size_t c0 = pl > b ? (pl - b + sw - 1) / sw : 0, c1 = (IW + pl - b + sw - 1) / sw;
+                if (c1 > PW) c1 = PW;
+                if (c0 > c1) c0 = c1;
+                memset(dst, zp8, c0);
+                strided_copy(src + (c0 * sw + b - pl), sw, c1 - c0, dst + c0);
+                memset(dst + c1, zp8, PW - c1);
               }
             }
           }
