@@ -458,7 +458,11 @@ def test_qdq_fusion_aliasing(tmp_path, case):
             assert _steps(f, w, step) <= 1.001 and _steps(p, w, step) <= 1.001  # one step (float rounding of it)
 
 
-@pytest.mark.parametrize("geom", [dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),  # separable path
+@pytest.mark.parametrize("geom", [dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),  # rows-first kernel
+                                  dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1]),
+                                  dict(kernel_shape=[2, 2], strides=[2, 2]),
+                                  dict(kernel_shape=[3, 2], strides=[2, 3], pads=[0, 1, 2, 0], ceil_mode=1),
+                                  dict(kernel_shape=[5, 4], strides=[3, 1], pads=[2, 0, 1, 3]),
                                   dict(kernel_shape=[2, 3], strides=[1, 2], pads=[0, 1, 1, 0], dilations=[2, 1])])
 @pytest.mark.parametrize("dt", [np.uint8, np.int8])
 def test_qdq_maxpool_runs_on_bytes(tmp_path, dt, geom):

@@ -4,6 +4,7 @@
  * leading unit dims so one set of loops serves all; per output position and axis the valid kernel taps are
  * precomputed once, so the inner loops never test bounds. Planes (n, c) run in parallel. */
 #include "f32_view.h"
+#include "../../kernels/qmaxpool.h"
 #include "../infer_rules.h"
 #include <math.h>
 #include <string.h>
@@ -397,47 +398,6 @@ static oxrt_status *pool_tables(pool_job *J) {
 MAXPOOL8(maxpool_u8, uint8_t, 0)
 MAXPOOL8(maxpool_s8, int8_t, -128)
 
-/* The 2-D case pool2d_fast_ok admits, separably: each input row's maxima over the window columns (once per row,
- * though rows serve up to k / s output rows), then each output row the maximum of its window rows' results, a
- * loop over whole rows that vectorizes. */
-#define MAXPOOL8_2D(name, T, TMIN)                                                                                     \
-  static void name(void *arg, size_t b, size_t e) {                                                                    \
-    const pool_job *J = arg;                                                                                           \
-    const int64_t IH = J->in[1], IW = J->in[2], OH = J->out[1], OW = J->out[2];                                       \
-    T *h = malloc(sizeof(T) * (size_t)(IH * OW));                                                                      \
-    if (!h) { /* the generic loops need no scratch */                                                                  \
-      name##_generic(arg, b, e);                                                                                       \
-      return;                                                                                                          \
-    }                                                                                                                  \
-    for (size_t pl = b; pl < e; pl++) {                                                                                \
-      const T *x = (const T *)J->x8 + pl * (size_t)(IH * IW);                                                          \
-      T *y = (T *)J->y8 + pl * (size_t)(OH * OW);                                                                      \
-      for (int64_t ih = 0; ih < IH; ih++) {                                                                            \
-        const T *xr = x + ih * IW;                                                                                     \
-        T *hr = h + ih * OW;                                                                                           \
-        for (int64_t ow = 0; ow < OW; ow++) {                                                                          \
-          const T *q = xr + J->start[2][ow];                                                                           \
-          T m = TMIN;                                                                                                  \
-          for (int64_t kw = J->klo[2][ow]; kw < J->khi[2][ow]; kw++) m = q[kw] > m ? q[kw] : m;                        \
-          hr[ow] = m;                                                                                                  \
-        }                                                                                                              \
-      }                                                                                                                \
-      for (int64_t oh = 0; oh < OH; oh++) {                                                                            \
-        T *restrict yr = y + oh * OW;                                                                                  \
-        const int64_t r0 = J->start[1][oh] + J->klo[1][oh], r1 = J->start[1][oh] + J->khi[1][oh];                      \
-        memcpy(yr, h + r0 * OW, sizeof(T) * (size_t)OW);                                                               \
-        for (int64_t r = r0 + 1; r < r1; r++) {                                                                        \
-          const T *restrict hr = h + r * OW;                                                                           \
-          for (int64_t ow = 0; ow < OW; ow++) yr[ow] = hr[ow] > yr[ow] ? hr[ow] : yr[ow];                              \
-        }                                                                                                              \
-      }                                                                                                                \
-    }                                                                                                                  \
-    free(h);                                                                                                           \
-  }
-#define maxpool_u8_2d_generic maxpool_u8
-#define maxpool_s8_2d_generic maxpool_s8
-MAXPOOL8_2D(maxpool_u8_2d, uint8_t, 0)
-MAXPOOL8_2D(maxpool_s8_2d, int8_t, -128)
 
 static oxrt_status *pool_window_run(oxrt_kernel_ctx *ctx, int kind) {
   const oxrt_value *x = oxrt_input(ctx, 0);
@@ -468,9 +428,14 @@ static oxrt_status *pool_window_run(oxrt_kernel_ctx *ctx, int kind) {
       J.x8 = x->data, J.y8 = y->data;
       const size_t planes = (size_t)(dims[0] * dims[1]);
       const size_t per = (size_t)(y->count / planes) * (size_t)(J.k[0] * J.k[1] * J.k[2]);
-      bool u8 = x->dtype == OXRT_UINT8, sep = pool2d_fast_ok(&J);
-      oxrt_parallel(ctx, planes, per >= 16384 ? 1 : 16384 / (per + 1) + 1,
-                    sep ? (u8 ? maxpool_u8_2d : maxpool_s8_2d) : u8 ? maxpool_u8 : maxpool_s8, &J);
+      bool u8 = x->dtype == OXRT_UINT8;
+      if (pool2d_fast_ok(&J)) { /* rows first, vectorized (src/kernels/qmaxpool.c) */
+        oxrt_qpool_geom qg = {(size_t)J.in[1], (size_t)J.in[2], (size_t)J.out[1], (size_t)J.out[2], (size_t)J.k[1],
+                              (size_t)J.k[2],  (size_t)J.s[1],  (size_t)J.s[2],   (size_t)J.pb[1], (size_t)J.pb[2]};
+        if (!oxrt_qmaxpool2d(J.x8, J.y8, !u8, planes, &qg, ctx->pool)) st = OXRT_OOM();
+      } else {
+        oxrt_parallel(ctx, planes, per >= 16384 ? 1 : 16384 / (per + 1) + 1, u8 ? maxpool_u8 : maxpool_s8, &J);
+      }
     }
     pool_free_tables(&J);
     return st;
