@@ -195,6 +195,14 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
   if (m->rs == 1) { /* rows adjacent (a B block, an im2col fill): four source rows interleaved into k-groups,
                      * re-centred by flipping the top bit; rows past kc read as zero */
     static const uint8_t zeros[64] = {0};
+#ifdef QGEMM_X86
+    if (!sums && r_eff == r && r % 32 == 0 && kc <= 512 && oxrt_gemm_isa() >= OXRT_ISA_AVX2) { /* whole panels */
+      const uint8_t *rows[512];
+      for (size_t k = 0; k < kc; k++) rows[k] = q_krow(m, k0 + k) + r0;
+      oxrt_qpack_panel_avx2(rows, kc, r, flip, d);
+      return;
+    }
+#endif
     for (size_t kk = 0; kk < kgc; kk++, d += r * 4) {
       const uint8_t *src[4];
       uint32_t mask = 0;

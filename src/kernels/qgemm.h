@@ -157,6 +157,10 @@ typedef struct oxrt_qstore {
 } oxrt_qstore;
 /* Row i (global; ti in the tile), columns [j0, j0+n) of sums s[0..n) (overwritten) through the output stage. */
 typedef void (*oxrt_qstore_fn)(const oxrt_qstore *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *s);
+/* Internal (qgemm.c): a B panel of byte rows (rows[k] for k < kc, r columns, r a multiple of 32) interleaved into
+ * k-groups of four, xor flip (qgemm_avx2.c). */
+void oxrt_qpack_panel_avx2(const uint8_t *const *rows, size_t kc, size_t r, uint32_t flip, uint8_t *d);
+
 /* Applies o->res to C elements [at, at+n) in place (o->res->r read at the same offsets). */
 typedef void (*oxrt_qres_fn)(const oxrt_qgemm_out *o, size_t at, size_t n);
 void oxrt_qres_row_avx2(const oxrt_qgemm_out *o, size_t at, size_t n);

@@ -17,3 +17,32 @@
 #define QS_NAME(x) oxrt_q##x##_avx2
 #define QS_EXPORT
 #include "qgemm_store_body.h"
+
+/* A whole B panel of byte rows (pack_panel's hot case, see qgemm.c): k-group kk of d holds, for each of the r columns
+ * (r a multiple of 32), rows 4kk .. 4kk+3 as the four bytes of one int32, xor flip (rows past kc: zero, not
+ * flipped). In-lane unpacks give columns 0-3 / 16-19 and so on per 128-bit lane; lane permutes put them in order. */
+void oxrt_qpack_panel_avx2(const uint8_t *const *rows, size_t kc, size_t r, uint32_t flip, uint8_t *d) {
+  const __m256i z = _mm256_setzero_si256();
+  for (size_t k = 0; k < kc; k += 4, d += r * 4) {
+    const uint8_t *src[4];
+    uint32_t mask = 0;
+    for (size_t t = 0; t < 4; t++) {
+      src[t] = k + t < kc ? rows[k + t] : NULL;
+      if (k + t < kc) mask |= 0xffu << (8 * t);
+    }
+    const __m256i vf = _mm256_set1_epi32((int)(flip & mask));
+    for (size_t i = 0; i < r; i += 32) {
+      __m256i v[4];
+      for (int t = 0; t < 4; t++) v[t] = src[t] ? _mm256_loadu_si256((const __m256i *)(const void *)(src[t] + i)) : z;
+      __m256i ab0 = _mm256_unpacklo_epi8(v[0], v[1]), ab1 = _mm256_unpackhi_epi8(v[0], v[1]);
+      __m256i cd0 = _mm256_unpacklo_epi8(v[2], v[3]), cd1 = _mm256_unpackhi_epi8(v[2], v[3]);
+      __m256i x0 = _mm256_unpacklo_epi16(ab0, cd0), x1 = _mm256_unpackhi_epi16(ab0, cd0); /* 0-3|16-19, 4-7|20-23 */
+      __m256i x2 = _mm256_unpacklo_epi16(ab1, cd1), x3 = _mm256_unpackhi_epi16(ab1, cd1); /* 8-11|24-27, 12-15|28-31 */
+      __m256i *o = (__m256i *)(void *)(d + i * 4);
+      _mm256_storeu_si256(o, _mm256_xor_si256(_mm256_permute2x128_si256(x0, x1, 0x20), vf));
+      _mm256_storeu_si256(o + 1, _mm256_xor_si256(_mm256_permute2x128_si256(x2, x3, 0x20), vf));
+      _mm256_storeu_si256(o + 2, _mm256_xor_si256(_mm256_permute2x128_si256(x0, x1, 0x31), vf));
+      _mm256_storeu_si256(o + 3, _mm256_xor_si256(_mm256_permute2x128_si256(x2, x3, 0x31), vf));
+    }
+  }
+}
