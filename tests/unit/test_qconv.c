@@ -47,6 +47,7 @@ static void make_case(qcase *c, bool depthwise) {
     s->pad[d] = crnd() % 3 ? (int64_t)(crnd() % (size_t)s->k[d]) : 0;
     if (!depthwise && crnd() % 4 == 0) s->k[d] = 1, s->stride[d] = 1, s->pad[d] = 0; /* 1x1: the direct path */
     s->in[d] = (int64_t)(s->k[d] - 1) * s->dil[d] + 1 + crnd() % 14;
+    if (d == s->nd - 1 && crnd() % 4 == 0) s->in[d] += 40; /* rows of 32 and more: the per-segment output stage */
     s->out[d] = (s->in[d] + 2 * s->pad[d] - (s->k[d] - 1) * s->dil[d] - 1) / s->stride[d] + 1;
   }
   size_t in_size = 1, out_size = 1, kp = 1;
