@@ -19,7 +19,18 @@ bool oxrt_qdwconv_ok(const oxrt_conv_shape *s) {
   return oxrt_dwconv_f32_ok(s) && s->k[0] * s->k[1] <= QDW_MAX_TAPS;
 }
 
-static void widen8(const void *src, bool is_signed, int32_t zp, size_t n, float *restrict dst) {
+/* The byte <-> float loops per ISA clone (SSE2 alone at the baseline), vectorized whole. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define QDW_VEC __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define QDW_VEC
+#endif
+
+QDW_VEC static void to_int32(const float *restrict p, size_t n, int32_t *restrict row) {
+  for (size_t j = 0; j < n; j++) row[j] = (int32_t)p[j];
+}
+
+QDW_VEC static void widen8(const void *src, bool is_signed, int32_t zp, size_t n, float *restrict dst) {
   if (is_signed) {
     const int8_t *p = src;
     for (size_t i = 0; i < n; i++) dst[i] = (float)((int32_t)p[i] - zp);
@@ -66,7 +77,7 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
         return false;
       for (size_t m = 0; m < nc * mult; m++) {
         const float *p = yf + m * out_size;
-        for (size_t j = 0; j < out_size; j++) row[j] = (int32_t)p[j];
+        to_int32(p, out_size, row);
         oxrt_qgemm_store(&o, c0 * mult + m, 0, out_size, row);
       }
     }
