@@ -313,6 +313,7 @@ static const char *const lut_ops[] = {"Tanh",     "HardSwish", "HardSigmoid", "R
  * QuantizeLinear does. The op's vector and scalar paths may differ in the last bit of a transcendental function,
  * so an output can differ from the unfused graph by one step where that bit decides a rounding tie. */
 static oxrt_status *fuse_lut(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, oxrt_node *n, bool *changed) {
+  if (ctx->portable) return NULL; /* oxrt's own operator: not in a model that is saved */
   bool listed = false;
   for (size_t i = 0; i < sizeof lut_ops / sizeof *lut_ops && !listed; i++) listed = is_onnx(n, lut_ops[i]);
   if (!listed || n->n_outputs != 1 || n->outputs[0] < 0 || n->n_inputs < 1 || n->n_inputs > 3 || n->inputs[0] < 0 ||
@@ -381,6 +382,7 @@ static bool same_scalar(oxrt_graph *g, int a, int b) {
  * zero point it was written with) => com.microsoft QLinearConvAdd at the Add's place, so the residual joins the
  * convolution's output stage (see QLinearConv.c). The node keeps the convolution's name and attributes. */
 static oxrt_status *fuse_conv_add(oxrt_opt_ctx *ctx, oxrt_graph *g, opt_uses *u, oxrt_node *add, bool *changed) {
+  if (ctx->portable) return NULL; /* oxrt's own operator: not in a model that is saved */
   if (!add->op_type || strcmp(add->op_type, "QLinearAdd") || strcmp(add->domain, "com.microsoft") ||
       add->n_inputs != 8 || add->n_outputs != 1 || add->outputs[0] < 0)
     return NULL;
