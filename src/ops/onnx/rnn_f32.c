@@ -4,18 +4,33 @@
  * once when it is a constant). Each step then computes H*R^T with R packed once into column blocks
  * (rnn_kernels.h), adding the step's input projection and the bias in the same pass, and applies the cell to
  * those columns while they are in cache. With two or more threads the directions of a bidirectional node run
- * in parallel, or else a step's hidden columns are split across the pool when the step is big enough. Nothing
- * is allocated or zero-filled inside the time loop: the state lives in two buffers that swap each step. */
+ * in parallel, or else, when a step is big enough, each thread owns a fixed share of the hidden columns for the
+ * whole sequence (split_run) and the threads meet once per step on atomic counters instead of a pool hand-off.
+ * Nothing is allocated or zero-filled inside the time loop: the state lives in two buffers that swap each step. */
 #include "rnn_common.h"
 #include "../../kernels/gemm.h"
 #include "linalg_util.h"
 #include "rnn_kernels.h"
+#include <sched.h>
+#include <stdatomic.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RNN_RELAX() _mm_pause()
+#else
+#define RNN_RELAX() ((void)0)
+#endif
 
 /* The input projections of all steps take one buffer; larger problems go to the generic path. */
 #define RNN_F32_MAX_GX ((size_t)256 << 20)
-/* Multiply-adds of one step above which its columns are split across threads: below it the hand-off costs about
- * what the second thread saves (a batch-1 step of hidden size 128, 65536 multiply-adds, takes a few us). */
-#define RNN_SPLIT_MIN ((size_t)1 << 18)
+/* Multiply-adds of one step from which a one-direction recurrence splits its columns between two threads. The
+ * split is persistent (split_run): each thread keeps its half of R in its own L2 for the whole sequence and the
+ * two meet once per step on a pair of counters (a cache line each way, well under a microsecond), so a step of
+ * 32768 multiply-adds (about a microsecond) already gains. */
+#define RNN_SPLIT_MIN ((size_t)1 << 15)
+/* Most parts a step is split into (each owns at least one column block of RNN_KB columns). */
+#define RNN_MAX_PARTS 8
+/* Spins of a thread waiting for its partner's half of a step before it starts yielding the core. */
+#define RNN_SPIN_YIELD 4096
 /* Rows of input projections (steps x batch) up to which they are matrix-vector products over the plain W. */
 #define RNN_GEMV_ROWS 4
 
@@ -150,9 +165,8 @@ typedef struct f32_job {
   float *hbuf;    /* [D, 2, Bt, H] the state before / after a step, swapping roles each step */
   float *cbuf;    /* [D, Bt, H] LSTM cell state */
   float *sbuf;    /* [D, Bt, H] GRU scratch: r (.) Ht-1, or Ht-1*Rh^T + Rbh with linear_before_reset */
-  size_t *rows;   /* [D, Bt] active batch rows of the current step */
-  size_t *ts;     /* [D, Bt] their time index */
-  float **gxr;    /* [D, Bt] their input projection rows (this direction's part) */
+  size_t *rows;   /* [D, RNN_MAX_PARTS runners, 2, Bt]: active batch rows of the current step, their time index */
+  float **gxr;    /* [D, RNN_MAX_PARTS, Bt] their input projection rows (this direction's part) */
 } f32_job;
 
 typedef struct step_ctx {
@@ -283,48 +297,140 @@ static void step_tasks(void *arg, size_t t0, size_t t1) {
   }
 }
 
-/* The recurrence of direction d; `pool` splits steps' columns (NULL inside the parallel directions). */
-static void run_dir(const f32_job *j, size_t d, oxrt_threadpool *pool) {
+/* The active rows of step s of direction d (rows, their time index and input projection row); their count. */
+static size_t step_rows(const f32_job *j, size_t d, size_t s, size_t *rows, size_t *ts, float **gxr) {
   const rnn_io *io = j->io;
-  const rnn_attrs *a = j->a;
-  const size_t S = io->S, Bt = io->Bt, H = io->H, D = io->D, GH = io->G * H, ldg = D * GH;
-  const bool rev = a->ndir == 2 ? d == 1 : a->reverse;
-  float *h0 = j->hbuf + d * 2 * Bt * H, *h1 = h0 + Bt * H;
-  size_t *rows = j->rows + d * Bt, *ts = j->ts + d * Bt;
-  float **gxr = j->gxr + d * Bt;
-  const size_t nb = (H + RNN_KB - 1) / RNN_KB;
-  const size_t nth = (size_t)oxrt_threadpool_size(pool);
-  const int phases = a->cell == RNN_CELL_GRU && !a->linear_before_reset ? 2 : 1;
-  step_ctx sc = {j, d, 0, rows, gxr, NULL, NULL, j->cbuf + d * Bt * H, j->sbuf + d * Bt * H, 0, 0, false, false};
-  for (size_t s = 0; s < S; s++) {
-    size_t nact = 0;
-    for (size_t b = 0; b < Bt; b++) {
-      const size_t len = (size_t)io->lens[b];
-      if (s >= len) continue;
-      const size_t t = rev ? len - 1 - s : s;
-      rows[nact] = b, ts[nact] = t;
-      gxr[nact++] = j->gx + (a->layout ? b * S + t : t * Bt + b) * ldg + d * GH;
-    }
+  const size_t S = io->S, Bt = io->Bt, GH = io->G * io->H, ldg = io->D * GH;
+  const bool rev = j->a->ndir == 2 ? d == 1 : j->a->reverse;
+  size_t nact = 0;
+  for (size_t b = 0; b < Bt; b++) {
+    const size_t len = (size_t)io->lens[b];
+    if (s >= len) continue;
+    const size_t t = rev ? len - 1 - s : s;
+    rows[nact] = b, ts[nact] = t;
+    gxr[nact++] = j->gx + (j->a->layout ? b * S + t : t * Bt + b) * ldg + d * GH;
+  }
+  return nact;
+}
+
+/* sc for step s with nact active rows: the state buffers swap roles every step. */
+static void step_begin(step_ctx *sc, size_t s, size_t nact) {
+  const size_t BH = sc->j->io->Bt * sc->j->io->H;
+  float *h0 = sc->j->hbuf + sc->d * 2 * BH, *h1 = h0 + BH;
+  sc->nact = nact;
+  sc->hp = s % 2 ? h1 : h0;
+  sc->hn = s % 2 ? h0 : h1;
+  sc->backward = s % 2;
+  sc->ngr = (nact + 3) / 4;
+}
+
+/* Columns [c0, c1) of the step's new state into Y. */
+static void step_store_y(const step_ctx *sc, const size_t *ts, size_t c0, size_t c1) {
+  const f32_job *j = sc->j;
+  const size_t D = j->io->D, Bt = j->io->Bt, H = j->io->H;
+  if (!j->y) return;
+  for (size_t i = 0; i < sc->nact; i++)
+    memcpy(j->y + ((ts[i] * D + sc->d) * Bt + sc->rows[i]) * H + c0, sc->hn + sc->rows[i] * H + c0,
+           sizeof(float) * (c1 - c0));
+}
+
+/* The persistent split of one direction's recurrence: part p owns column blocks [p*nb/P, (p+1)*nb/P) of every
+ * gate for the whole sequence, so its share of R stays in the L2 of the thread that runs it. Each runner (one
+ * pool chunk) walks every sub-step u (step * phases + phase): it waits until every part finished u - 1, claims
+ * its own part of u, then any part nobody has claimed yet. A runner thus never waits for unclaimed work: a runner
+ * that arrives late (or never: a busy pool, a cancelled chunk) only leaves its part to the others, and a pool of
+ * one runs every part on one thread in order. */
+typedef struct split_part {
+  _Alignas(64) _Atomic size_t claimed; /* sub-steps of this part claimed so far */
+  _Atomic size_t done;                 /* and finished */
+} split_part;
+
+typedef struct split_ctx {
+  const f32_job *j;
+  size_t d, nparts, nb;
+  split_part part[RNN_MAX_PARTS];
+} split_ctx;
+
+static void split_wait(split_ctx *x, size_t u) {
+  for (size_t p = 0; p < x->nparts; p++)
+    for (unsigned spins = 0; atomic_load_explicit(&x->part[p].done, memory_order_acquire) < u;)
+      if (++spins < RNN_SPIN_YIELD) RNN_RELAX();
+      else sched_yield(); /* the partner lost its core: let it have this one */
+}
+
+static void split_run(split_ctx *x, size_t me) {
+  const f32_job *j = x->j;
+  const size_t Bt = j->io->Bt, d = x->d, P = x->nparts;
+  const int phases = j->a->cell == RNN_CELL_GRU && !j->a->linear_before_reset ? 2 : 1;
+  size_t *rows = j->rows + (d * RNN_MAX_PARTS + me) * 2 * Bt, *ts = rows + Bt;
+  float **gxr = j->gxr + (d * RNN_MAX_PARTS + me) * Bt;
+  step_ctx sc = {j, d, 0, rows, gxr, NULL, NULL, j->cbuf + d * Bt * j->io->H, j->sbuf + d * Bt * j->io->H, 0, 0,
+                 false, true};
+  for (size_t s = 0; s < j->io->S; s++) {
+    const size_t nact = step_rows(j, d, s, rows, ts, gxr);
     if (!nact) break;
-    sc.nact = nact;
-    sc.hp = s % 2 ? h1 : h0;
-    sc.hn = s % 2 ? h0 : h1;
-    sc.backward = s % 2;
-    sc.ngr = (nact + 3) / 4;
-    const size_t ntasks = nb * sc.ngr;
-    sc.cells_inline = nth > 1 && ntasks > 1 && nact * GH * H >= RNN_SPLIT_MIN;
+    step_begin(&sc, s, nact);
     for (int ph = 0; ph < phases; ph++) {
+      const size_t u = s * (size_t)phases + (size_t)ph;
       sc.phase = ph;
-      if (sc.cells_inline) {
-        oxrt_parallel_for(pool, ntasks, (ntasks + nth - 1) / nth, step_tasks, &sc);
-      } else {
-        step_tasks(&sc, 0, ntasks);
-        for (size_t i = 0; i < nact; i++) cell(&sc, i, 0, H);
+      split_wait(x, u);
+      for (size_t q = 0; q < P; q++) {
+        const size_t p = (me + q) % P;
+        size_t expect = u;
+        if (!atomic_compare_exchange_strong(&x->part[p].claimed, &expect, u + 1)) continue;
+        const size_t b0 = p * x->nb / P, b1 = (p + 1) * x->nb / P;
+        step_tasks(&sc, b0 * sc.ngr, b1 * sc.ngr);
+        if (ph == phases - 1) {
+          const size_t c1 = b1 * RNN_KB < j->io->H ? b1 * RNN_KB : j->io->H;
+          step_store_y(&sc, ts, b0 * RNN_KB, c1);
+        }
+        atomic_store_explicit(&x->part[p].done, u + 1, memory_order_release);
       }
     }
-    if (j->y)
-      for (size_t i = 0; i < nact; i++)
-        memcpy(j->y + ((ts[i] * D + d) * Bt + rows[i]) * H, sc.hn + rows[i] * H, sizeof(float) * H);
+  }
+}
+
+static void split_task(void *arg, size_t r0, size_t r1) {
+  for (size_t r = r0; r < r1; r++) split_run(arg, r);
+}
+
+/* Parts of direction d's recurrence on `pool`: one per RNN_SPLIT_MIN multiply-adds of a step, at most one per
+ * thread and per column block, and none for one step (one hand-off buys nothing). */
+static size_t split_parts(const f32_job *j, oxrt_threadpool *pool) {
+  const rnn_io *io = j->io;
+  const size_t nb = (io->H + RNN_KB - 1) / RNN_KB, work = io->Bt * io->G * io->H * io->H;
+  size_t P = (size_t)oxrt_threadpool_size(pool);
+  if (P > nb) P = nb;
+  if (P > RNN_MAX_PARTS) P = RNN_MAX_PARTS;
+  if (P > work / RNN_SPLIT_MIN) P = work / RNN_SPLIT_MIN;
+  return io->S < 2 || P < 2 ? 1 : P;
+}
+
+/* The recurrence of direction d; `pool` (NULL inside the parallel directions) runs the persistent split. */
+static void run_dir(const f32_job *j, size_t d, oxrt_threadpool *pool) {
+  const rnn_io *io = j->io;
+  const size_t Bt = io->Bt, H = io->H;
+  const size_t P = pool ? split_parts(j, pool) : 1;
+  if (P > 1) {
+    split_ctx x = {.j = j, .d = d, .nparts = P, .nb = (H + RNN_KB - 1) / RNN_KB};
+    for (size_t p = 0; p < P; p++) atomic_init(&x.part[p].claimed, 0), atomic_init(&x.part[p].done, 0);
+    oxrt_parallel_for(pool, P, 1, split_task, &x);
+    return;
+  }
+  size_t *rows = j->rows + d * RNN_MAX_PARTS * 2 * Bt, *ts = rows + Bt;
+  float **gxr = j->gxr + d * RNN_MAX_PARTS * Bt;
+  const int phases = j->a->cell == RNN_CELL_GRU && !j->a->linear_before_reset ? 2 : 1;
+  step_ctx sc = {j, d, 0, rows, gxr, NULL, NULL, j->cbuf + d * Bt * H, j->sbuf + d * Bt * H, 0, 0, false, false};
+  for (size_t s = 0; s < io->S; s++) {
+    const size_t nact = step_rows(j, d, s, rows, ts, gxr);
+    if (!nact) break;
+    step_begin(&sc, s, nact);
+    for (int ph = 0; ph < phases; ph++) {
+      sc.phase = ph;
+      step_tasks(&sc, 0, ((H + RNN_KB - 1) / RNN_KB) * sc.ngr);
+      for (size_t i = 0; i < nact; i++) cell(&sc, i, 0, H);
+    }
+    step_store_y(&sc, ts, 0, H);
   }
 }
 
@@ -369,8 +475,8 @@ oxrt_status *oxrt_rnn_run_f32(oxrt_kernel_ctx *ctx, const rnn_io *io, bool *done
   float *y = want_y ? calloc(S * D * Bt * H + 1, sizeof(float)) : NULL;
   float *hbuf = calloc(D * 2 * Bt * H + 1, sizeof(float)), *cbuf = calloc(D * Bt * H + 1, sizeof(float));
   float *sbuf = malloc(sizeof(float) * (D * Bt * H + 1)), *yh = calloc(D * Bt * H + 1, sizeof(float));
-  size_t *rows = malloc(sizeof(size_t) * (2 * D * Bt + 1));
-  float **gxr = malloc(sizeof(float *) * (D * Bt + 1));
+  size_t *rows = malloc(sizeof(size_t) * (D * RNN_MAX_PARTS * 2 * Bt + 1)); /* per direction and runner */
+  float **gxr = malloc(sizeof(float *) * (D * RNN_MAX_PARTS * Bt + 1));
   if (!x || (io->P && !P) || !gx || (want_y && !y) || !hbuf || !cbuf || !sbuf || !yh || !rows || !gxr) {
     st = OXRT_OOM();
     goto done;
@@ -396,7 +502,7 @@ oxrt_status *oxrt_rnn_run_f32(oxrt_kernel_ctx *ctx, const rnn_io *io, bool *done
   if (io->H0) load_state(io->H0, a->layout, D, Bt, H, hbuf, 2 * Bt * H);
   if (io->C0) load_state(io->C0, a->layout, D, Bt, H, cbuf, Bt * H);
 
-  f32_job job = {a, io, oxrt_rnn_block_kernel(), wt, P, gx, y, hbuf, cbuf, sbuf, rows, rows + D * Bt, gxr};
+  f32_job job = {a, io, oxrt_rnn_block_kernel(), wt, P, gx, y, hbuf, cbuf, sbuf, rows, gxr};
   if (D == 2 && oxrt_threadpool_size(ctx->pool) >= 2) {
     oxrt_parallel_for(ctx->pool, 2, 1, dirs_task, &job);
   } else {
