@@ -37,6 +37,7 @@
 /* One node's weights in the form of this path. */
 typedef struct f32_weights {
   const void *w_src, *r_src, *b_src; /* the tensors' data they were made from */
+  bool consumed; /* made at session creation from constants the session then released: trusted without checks */
   bool packed_w;
   oxrt_sgemm_bpack wp; /* op(B) = W^T [I, D*G*H], when packed_w */
   const float *w;      /* else W [D*G*H, I] as float (w_own or the tensor's data) */
@@ -126,8 +127,9 @@ fail:
 }
 
 /* At session creation: constant float-family W, R and B (when given) become the cached weights now instead of on
- * the first run (the run still checks they were made from the tensors it sees; the originals are kept, since
- * runs too long for this path read them). Shapes that do not match the attributes are left to the run. */
+ * the first run, and the session may release the originals: every run of the node then takes this path (the
+ * projections buffer limit is lifted for it) and reads only the packed copies. Shapes that do not match the
+ * attributes are left to the run. */
 oxrt_status *oxrt_rnn_f32_prepare(const rnn_attrs *a, const oxrt_prepare_ctx *pc) {
   const oxrt_value *W = oxrt_prepare_constant(pc, 1), *R = oxrt_prepare_constant(pc, 2);
   const oxrt_value *B = oxrt_prepare_constant(pc, 3);
@@ -141,9 +143,24 @@ oxrt_status *oxrt_rnn_f32_prepare(const rnn_attrs *a, const oxrt_prepare_ctx *pc
       (B && (B->rank != 2 || (size_t)B->dims[0] != D || (size_t)B->dims[1] != 2 * G * H)))
     return NULL;
   rnn_io io = {.W = W, .R = R, .B = B, .T = W->dtype, .I = I, .H = H, .D = D, .G = G};
-  f32_weights *wt = weights_make(a, &io, true);
+  /* X's steps x batch when static: a few rows take the matrix-vector products over a plain W, so W stays plain */
+  const oxrt_type *xt = oxrt_prepare_input_type(pc, 0);
+  const bool few_rows = xt && xt->rank == 3 && xt->dims[0] >= 0 && xt->dims[1] >= 0 &&
+                        xt->dims[0] * xt->dims[1] <= RNN_GEMV_ROWS;
+  f32_weights *wt = weights_make(a, &io, !few_rows);
   if (!wt) return OXRT_OOM();
+  wt->consumed = true;
+  if (!wt->packed_w && !wt->w_own) { /* a plain float W read in place: keep a copy instead */
+    const size_t n = (size_t)W->count;
+    if (!(wt->w_own = malloc(sizeof(float) * (n + 1)))) {
+      weights_free(wt);
+      return OXRT_OOM();
+    }
+    memcpy(wt->w_own, W->data, sizeof(float) * n);
+    wt->w = wt->w_own;
+  }
   atomic_store(&a->f32->once.item, wt);
+  for (int i = 1; i <= 3; i++) oxrt_prepare_consume(pc, i);
   return NULL;
 }
 
@@ -451,15 +468,18 @@ oxrt_status *oxrt_rnn_run_f32(oxrt_kernel_ctx *ctx, const rnn_io *io, bool *done
   const rnn_attrs *a = ctx->state;
   const size_t S = io->S, Bt = io->Bt, H = io->H, I = io->I, D = io->D, GH = io->G * H;
   const size_t nrows = S * Bt, ldg = D * GH;
+  const bool constant = a->f32 && oxrt_input_is_constant(ctx, 1, io->W) && oxrt_input_is_constant(ctx, 2, io->R) &&
+                        (!io->B || oxrt_input_is_constant(ctx, 3, io->B));
+  const f32_weights *pre = constant ? atomic_load(&a->f32->once.item) : NULL;
+  const bool released = pre && pre->consumed; /* the originals are gone: no other path can run this node */
   *done = false;
-  if ((double)nrows * (double)ldg * sizeof(float) > (double)RNN_F32_MAX_GX) return NULL;
+  if (!released && (double)nrows * (double)ldg * sizeof(float) > (double)RNN_F32_MAX_GX) return NULL;
   *done = true;
 
   /* weights: prepared once when constant, else for this run */
-  const f32_weights *wt = NULL;
+  const f32_weights *wt = released ? pre : NULL;
   f32_weights *own_wt = NULL;
-  if (a->f32 && oxrt_input_is_constant(ctx, 1, io->W) && oxrt_input_is_constant(ctx, 2, io->R) &&
-      (!io->B || oxrt_input_is_constant(ctx, 3, io->B))) {
+  if (!wt && constant) {
     weights_arg wa = {a, io, true};
     const f32_weights *c = la_once_get(&a->f32->once, weights_make_cached, &wa);
     if (c && c->w_src == io->W->data && c->r_src == io->R->data && c->b_src == (io->B ? io->B->data : NULL))
@@ -484,7 +504,7 @@ oxrt_status *oxrt_rnn_run_f32(oxrt_kernel_ctx *ctx, const rnn_io *io, bool *done
 
   /* input projections of every step, direction and gate: one GEMM; a few rows (batch-1 streaming, one step at a
    * time) take matrix-vector products over W as it is, where the packed GEMM would fill a 12-row panel per row */
-  const float *w_plain = wt->w ? wt->w : io->W->dtype == OXRT_FLOAT ? io->W->data : NULL;
+  const float *w_plain = wt->w ? wt->w : io->W->dtype == OXRT_FLOAT && !wt->consumed ? io->W->data : NULL;
   if (nrows && nrows <= RNN_GEMV_ROWS && w_plain) {
     oxrt_sgemm(false, true, nrows, ldg, I, 1.0f, x, I, w_plain, I, 0.0f, gx, ldg, ctx->pool);
   } else if (nrows) {
