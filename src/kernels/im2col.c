@@ -5,6 +5,7 @@
 #include "gemm.h"
 #include "dwconv.h"
 #include "winograd.h"
+#include "conv_narrow.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,6 +578,11 @@ bool oxrt_conv_f32_ex(const oxrt_conv_shape *s, const float *x, const float *w, 
     wp = &own;
   }
   j.wp = wp;
+  if (oxrt_conv_narrow_ok(s, wp)) { /* 1-4 output positions: the channels along the lanes instead */
+    bool ok = oxrt_conv_narrow_f32(s, x, wp, bias, z, act, y);
+    oxrt_conv_wpack_free(&own);
+    return ok;
+  }
   int64_t KW = s->k[s->nd - 1], wst[2 * 16], *wtab = KW <= 16 ? wst : malloc(sizeof(int64_t) * 2 * (size_t)KW);
   if (!wtab) {
     oxrt_conv_wpack_free(&own);

@@ -31,6 +31,9 @@
 #define RNN_MAX_PARTS 8
 /* Spins of a thread waiting for its partner's half of a step before it starts yielding the core. */
 #define RNN_SPIN_YIELD 4096
+/* Multiply-adds of the input projections below which they stay on one thread (silero's one step: 65536, a few
+ * microseconds, about what waking a worker costs). */
+#define RNN_PROJ_SPLIT_MIN 262144.0
 /* Rows of input projections (steps x batch) up to which they are matrix-vector products over the plain W. */
 #define RNN_GEMV_ROWS 4
 
@@ -505,18 +508,19 @@ oxrt_status *oxrt_rnn_run_f32(oxrt_kernel_ctx *ctx, const rnn_io *io, bool *done
   /* input projections of every step, direction and gate: one GEMM; a few rows (batch-1 streaming, one step at a
    * time) take matrix-vector products over W as it is, where the packed GEMM would fill a 12-row panel per row */
   const float *w_plain = wt->w ? wt->w : io->W->dtype == OXRT_FLOAT && !wt->consumed ? io->W->data : NULL;
+  oxrt_threadpool *gpool = (double)nrows * (double)ldg * (double)I >= RNN_PROJ_SPLIT_MIN ? ctx->pool : NULL;
   if (nrows && nrows <= RNN_GEMV_ROWS && w_plain) {
-    oxrt_sgemm(false, true, nrows, ldg, I, 1.0f, x, I, w_plain, I, 0.0f, gx, ldg, ctx->pool);
+    oxrt_sgemm(false, true, nrows, ldg, I, 1.0f, x, I, w_plain, I, 0.0f, gx, ldg, gpool);
   } else if (nrows) {
     if (wt->packed_w) {
       oxrt_sgemm_ex g = {.M = nrows, .N = ldg, .K = I, .alpha = 1, .beta = 0, .A = x, .lda = I, .bp = &wt->wp,
                          .C = gx, .ldc = ldg};
-      if (!oxrt_sgemm_run(&g, ctx->pool)) {
+      if (!oxrt_sgemm_run(&g, gpool)) {
         st = OXRT_OOM();
         goto done;
       }
     } else {
-      oxrt_sgemm(false, true, nrows, ldg, I, 1.0f, x, I, wt->w, I, 0.0f, gx, ldg, ctx->pool);
+      oxrt_sgemm(false, true, nrows, ldg, I, 1.0f, x, I, wt->w, I, 0.0f, gx, ldg, gpool);
     }
   }
   if (io->H0) load_state(io->H0, a->layout, D, Bt, H, hbuf, 2 * Bt * H);
