@@ -1,24 +1,18 @@
-/* conv_narrow.c - the driver of conv_narrow.h (gather, per-panel products, bias, residual, activation) and the
- * portable panel kernel. */
+/* conv_narrow.c - the driver of conv_narrow.h: gather, per-panel products, bias, residual, activation. */
 #include "conv_narrow.h"
 #include <stdlib.h>
 #include <string.h>
 
-void oxrt_conv_narrow_portable(size_t K, size_t m, const float *ap, const float *col, size_t np, float *y,
-                               size_t ldy) {
-  float acc[CONV_NARROW_MAX_MR][CONV_NARROW_MAX_OUT] = {{0}};
-  for (size_t k = 0; k < K; k++)
-    for (size_t i = 0; i < m; i++)
-      for (size_t p = 0; p < np; p++) acc[i][p] += ap[k * m + i] * col[k * np + p];
-  for (size_t i = 0; i < m; i++)
-    for (size_t p = 0; p < np; p++) y[i * ldy + p] = acc[i][p];
-}
-
+/* The panel kernel of this process's ISA; NULL without a vector one. */
 static oxrt_conv_narrow_fn narrow_kernel(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (oxrt_gemm_isa() == OXRT_ISA_AVX512) return oxrt_conv_narrow_avx512;
+  switch (oxrt_gemm_isa()) {
+  case OXRT_ISA_AVX512: return oxrt_conv_narrow_avx512;
+  case OXRT_ISA_AVX2: return oxrt_conv_narrow_avx2;
+  default: break;
+  }
 #endif
-  return oxrt_conv_narrow_portable;
+  return NULL;
 }
 
 static size_t plane(const int64_t *d, int nd) {
@@ -28,7 +22,9 @@ static size_t plane(const int64_t *d, int nd) {
 }
 
 bool oxrt_conv_narrow_ok(const oxrt_conv_shape *s, const oxrt_conv_wpack *wp) {
-  if (s->nd < 1 || s->nd > 2 || s->group == 0 || !wp || !wp->g || wp->g[0].mr > CONV_NARROW_MAX_MR) return false;
+  if (!narrow_kernel() || s->nd < 1 || s->nd > 2 || s->group == 0 || !wp || !wp->g ||
+      wp->g[0].mr > CONV_NARROW_MAX_MR)
+    return false;
   const size_t out = plane(s->out, s->nd), Mg = s->M / s->group, Kg = s->C / s->group * plane(s->k, s->nd);
   if (out == 0 || out > CONV_NARROW_MAX_OUT || wp->group != s->group || wp->Mg != Mg || wp->Kg != Kg) return false;
   return (double)s->N * (double)s->M * (double)Kg * (double)out <= (double)CONV_NARROW_MAX_MACS;
@@ -60,9 +56,9 @@ bool oxrt_conv_narrow_f32(const oxrt_conv_shape *s, const float *x, const oxrt_c
                           const float *z, oxrt_activation act, float *y) {
   const size_t np = plane(s->out, s->nd), in_size = plane(s->in, s->nd), G = s->group;
   const size_t Cg = s->C / G, Mg = s->M / G, Kg = Cg * plane(s->k, s->nd);
-  float *col = malloc(sizeof(float) * (Kg * np + 1));
-  if (!col) return false;
   const oxrt_conv_narrow_fn kern = narrow_kernel();
+  float *col = kern ? malloc(sizeof(float) * (Kg * np + 1)) : NULL;
+  if (!col) return false;
   for (size_t n = 0; n < s->N; n++)
     for (size_t g = 0; g < G; g++) {
       const oxrt_sgemm_apack *a = &wp->g[g];

@@ -6,7 +6,8 @@
  * (Y^T = col^T W^T): the weights packed for the GEMM (oxrt_sgemm_apack: panels of mr rows, interleaved per k)
  * stream once per image and group, and each k broadcasts the im2col entries of the few positions, gathered
  * once into a [Kg][positions] buffer. One thread: such a product takes a few microseconds, less than waking
- * another. */
+ * another. AVX2 and AVX-512 only: a scalar version measured slower than the portable GEMM, so without a vector
+ * ISA the shape stays on the GEMM. */
 #ifndef OXRT_KERNELS_CONV_NARROW_H
 #define OXRT_KERNELS_CONV_NARROW_H
 #include "im2col.h"
@@ -15,10 +16,10 @@
 #define CONV_NARROW_MAX_MACS ((size_t)1 << 21) /* multiply-adds of the whole node; more are worth threads */
 #define CONV_NARROW_MAX_MR 16            /* panel rows one call of the per-ISA kernel handles */
 
-/* True when oxrt_conv_narrow_f32 takes this shape with these packed weights. */
+/* True when oxrt_conv_narrow_f32 takes this shape with these packed weights at this process's ISA. */
 bool oxrt_conv_narrow_ok(const oxrt_conv_shape *s, const oxrt_conv_wpack *wp);
 /* y = act(conv(x, W) + bias + z) for a shape oxrt_conv_narrow_ok accepted (bias, z may be NULL); false when out
- * of memory. */
+ * of memory (or called where oxrt_conv_narrow_ok is false for the ISA). */
 bool oxrt_conv_narrow_f32(const oxrt_conv_shape *s, const float *x, const oxrt_conv_wpack *wp, const float *bias,
                           const float *z, oxrt_activation act, float *y);
 
@@ -26,8 +27,7 @@ bool oxrt_conv_narrow_f32(const oxrt_conv_shape *s, const float *x, const oxrt_c
  *   y[i*ldy + p] = sum_k ap[k*m + i] * col[k*np + p]   for i < m, p < np <= CONV_NARROW_MAX_OUT. */
 typedef void (*oxrt_conv_narrow_fn)(size_t K, size_t m, const float *ap, const float *col, size_t np, float *y,
                                     size_t ldy);
-void oxrt_conv_narrow_portable(size_t K, size_t m, const float *ap, const float *col, size_t np, float *y,
-                               size_t ldy);
+void oxrt_conv_narrow_avx2(size_t K, size_t m, const float *ap, const float *col, size_t np, float *y, size_t ldy);
 void oxrt_conv_narrow_avx512(size_t K, size_t m, const float *ap, const float *col, size_t np, float *y, size_t ldy);
 
 #endif
