@@ -39,24 +39,58 @@ typedef struct {
 
 /* Keys [0, end) that queries [i0, i1) of (b, h) can see (all T when the scores are wanted). A mask that hides a
  * tail of keys from every query of the block (an additive causal mask, padding) shortens it too: each row is
- * scanned from its end to its last visible key, a small cost next to the D multiply-adds per score it saves. */
-static int64_t at_key_end(const oxrt_attn_desc *d, int64_t b, int64_t h, int64_t i0, int64_t i1) {
+ * scanned from its end to its last key that can get a probability, a small cost next to the D multiply-adds per
+ * score it saves. A key cannot when its bias is -inf or masked, or when its bias lies below the row's largest
+ * visible bias by more than 2 |score|max + 89: |q.k| * scale <= |q| |k|max * scale bounds every score, so the
+ * key's shifted score is below the exp floor (-87) and the online softmax would give it exactly 0. That is how a
+ * finite causal mask (GPT-2's Trilu of -10000) skips the keys past the block's frontier. */
+static int64_t at_key_end(const oxrt_attn_desc *d, const oxrt_attn_isa *K, int64_t b, int64_t h, int64_t i0,
+                          int64_t i1) {
   int64_t end = d->T;
   if (d->qk) return end;
   if ((d->bias || d->bmask) && d->mlen < end) end = d->mlen;
   if (d->kv_len && d->kv_len[b] < end) end = d->kv_len[b];
-  if (d->causal) {
-    int64_t f = i1 + d->causal_off + (d->causal_off_b ? d->causal_off_b[b] : 0); /* last query's frontier + 1 */
-    if (f < end) end = f;
-  }
+  const int64_t off = d->causal_off + (d->causal_off_b ? d->causal_off_b[b] : 0);
+  if (d->causal && i1 + off < end) end = i1 + off; /* last query's frontier + 1 */
   if (end > 0 && (d->bias || d->bmask)) {
-    const int64_t *bs = d->bias_str, *ms = d->bmask_str;
+    const int64_t *bs = d->bias_str, *ms = d->bmask_str, kvh = h / (d->Hq / d->Hkv);
+    const float *k = d->k + b * d->ks[0] + kvh * d->ks[1];
+    double kmax = -1; /* max |k_j| over keys [0, end), computed on first need */
     int64_t seen = 0;
-    for (int64_t i = i0; i < i1 && seen < end; i++) {
+    for (int64_t i = i1 - 1; i >= i0 && seen < end; i--) { /* the last row first: it sees the most keys */
       const float *br = d->bias ? d->bias + b * bs[0] + h * bs[1] + i * bs[2] : NULL;
       const uint8_t *mr = d->bmask ? d->bmask + b * ms[0] + h * ms[1] + i * ms[2] : NULL;
+      float thr = -INFINITY; /* biases below it: no probability */
+      if (br && br[(end - 1) * bs[3]] < -88.f) { /* a tail worth bounding */
+        const int64_t vis = d->causal && i + off + 1 < end ? i + off + 1 : end; /* this row's visible keys */
+        float bmax = -INFINITY;
+        if (!mr && bs[3] == 1) {
+          bmax = K->vmax(br, vis); /* NaN: no bound */
+        } else {
+          for (int64_t j = 0; j < vis; j++)
+            if (br[j * bs[3]] > bmax && !(mr && !mr[j * ms[3]])) bmax = br[j * bs[3]];
+        }
+        if (isfinite(bmax)) {
+          if (kmax < 0) {
+            float k2 = 0.f;
+            for (int64_t j = 0; j < end; j++) k2 = fmaxf(k2, K->sqnorm(k + j * d->ks[2], NULL, d->D));
+            kmax = sqrt((double)k2);
+          }
+          const float *q = d->q + b * d->qs[0] + h * d->qs[1] + i * d->qs[2];
+          const double qn = sqrt((double)K->sqnorm(q, d->q_bias ? d->q_bias + h * d->D : NULL, d->D));
+          double sb = fabs((double)d->scale) * qn * kmax;
+          if (d->softcap > 0 && sb > d->softcap) sb = d->softcap;
+          const double t = (double)bmax - (2.0 * sb * 1.001 + 89.0); /* 1.001: the float sums of squares */
+          if (isfinite(t)) thr = (float)t;
+        }
+      }
+      if (br && !mr && bs[3] == 1) { /* the whole tail past `seen` at once, the common case */
+        const float tmax = K->vmax(br + seen, end - seen);
+        if (tmax < thr || tmax == -INFINITY) continue;
+      }
       int64_t j = end - 1;
-      while (j >= seen && ((br && br[j * bs[3]] == -INFINITY) || (mr && !mr[j * ms[3]]))) j--;
+      while (j >= seen && ((br && (br[j * bs[3]] == -INFINITY || br[j * bs[3]] < thr)) || (mr && !mr[j * ms[3]])))
+        j--;
       if (j + 1 > seen) seen = j + 1;
     }
     end = seen;
@@ -118,7 +152,7 @@ static void at_block(const at_job *J, int64_t b, int64_t h, int64_t i0, int64_t 
     for (int64_t e = 0; e < d->D; e++) qt[e * mp + r] = q[r * d->qs[2] + e] + (qb ? qb[e] : 0.f);
   memset(ot, 0, sizeof(float) * (size_t)(d->Dv * mp));
   for (int64_t c = 0; c < mp; c++) mx[c] = -INFINITY, l[c] = 0.f;
-  const int64_t end = at_key_end(d, b, h, i0, i0 + m);
+  const int64_t end = at_key_end(d, J->k, b, h, i0, i0 + m);
   for (int64_t j0 = 0; j0 < end; j0 += J->kb) {
     const int64_t nk = end - j0 < J->kb ? end - j0 : J->kb;
     J->k->scores(k + j0 * d->ks[2], d->ks[2], nk, qt, d->D, mp, d->scale, st);

@@ -74,6 +74,10 @@ typedef struct oxrt_attn_isa {
   void (*colsub)(float *st, int64_t nk, int64_t mp, const float *sh);
   /* pt[j*mp + c] < ATTN_P_MIN become 0; then sum[c] += sum over j < nk of pt[j*mp + c] */
   void (*colsum)(float *pt, int64_t nk, int64_t mp, float *sum);
+  /* sum over e < n of (x[e] + add[e])^2 (add NULL: 0) */
+  float (*sqnorm)(const float *x, const float *add, int64_t n);
+  /* max of x[0, n); NaN when one is NaN (or both infinities occur); -inf for none */
+  float (*vmax)(const float *x, int64_t n);
 } oxrt_attn_isa;
 
 extern const oxrt_attn_isa oxrt_attn_portable, oxrt_attn_avx2, oxrt_attn_avx512;

@@ -5,6 +5,7 @@
  * (0 where a < t, else a; NaN kept).
  * Query rows lie along the lanes; mp, the row length of every lane-major buffer, is a multiple of AT_VN. */
 #include "attention.h"
+#include <math.h>
 
 /* rb keys x nj query vectors of scores: both counts constant after inlining, so the sums stay in registers */
 static inline __attribute__((always_inline)) void at_sc_tile(int rb, int nj, const float *k, int64_t ldk,
@@ -140,4 +141,40 @@ static void at_colsum(float *pt, int64_t nk, int64_t mp, float *sum) {
   }
 }
 
-const oxrt_attn_isa AT_SET = {at_scores, at_pv, at_colmax, at_colsub, at_colsum};
+static float at_sqnorm(const float *x, const float *add, int64_t n) {
+  AT_V acc = AT_SET1(0.f);
+  int64_t e = 0;
+  for (; e + AT_VN <= n; e += AT_VN) {
+    AT_V v = AT_LD(x + e);
+    if (add) v = AT_ADD(v, AT_LD(add + e));
+    acc = AT_FMA(v, v, acc);
+  }
+  float lanes[AT_VN], s = 0.f;
+  AT_ST(lanes, acc);
+  for (int c = 0; c < AT_VN; c++) s += lanes[c];
+  for (; e < n; e++) {
+    const float v = x[e] + (add ? add[e] : 0.f);
+    s += v * v;
+  }
+  return s;
+}
+
+/* The max, or NaN when a NaN is among them (found through their sum, which -inf and +inf together also make
+ * NaN: callers then take the careful path). */
+static float at_vmax(const float *x, int64_t n) {
+  AT_V m = AT_SET1(-INFINITY), sum = AT_SET1(0.f);
+  int64_t e = 0;
+  for (; e + AT_VN <= n; e += AT_VN) {
+    const AT_V v = AT_LD(x + e);
+    m = AT_MAX(v, m);
+    sum = AT_ADD(sum, v);
+  }
+  float lanes[AT_VN], sl[AT_VN], r = -INFINITY, t = 0.f;
+  AT_ST(lanes, m);
+  AT_ST(sl, sum);
+  for (int c = 0; c < AT_VN; c++) r = lanes[c] > r ? lanes[c] : r, t += sl[c];
+  for (; e < n; e++) r = x[e] > r ? x[e] : r, t += x[e];
+  return isnan(t) ? NAN : r;
+}
+
+const oxrt_attn_isa AT_SET = {at_scores, at_pv, at_colmax, at_colsub, at_colsum, at_sqnorm, at_vmax};

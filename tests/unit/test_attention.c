@@ -187,3 +187,66 @@ void test_kernel_attention_random(void) {
   }
   oxrt_threadpool_free(pool);
 }
+
+/* A finite causal mask (GPT-2's additive Trilu of -10000, plus right- or left-padded keys at -10000 more): the
+ * core skips the keys whose bias lies so far below the row's best that their probability is provably 0, so the
+ * result must be bit-identical to the same core with skipping off (asking for the scores turns it off), at every
+ * ISA level. With scores made huge (the keys past the middle aligned with the queries, |q.k| * scale far above
+ * 10000) those keys dominate and the bound must keep them; with left padding, rows that see only padded keys weigh
+ * the keys past the diagonal as much as the rest. The ordinary cases are also checked against the double reference
+ * (loosely: scores offset by -20000 keep only float's absolute precision there). */
+void test_kernel_attention_finite_causal(void) {
+  oxrt_threadpool *pool = oxrt_threadpool_create(2);
+  int bad = 0;
+  for (int t = 0; t < 24 && bad < 3; t++) {
+    oxrt_attn_desc d = {.B = 1 + t % 2, .Hq = 2, .Hkv = 2, .D = 8 + at_rand(60), .Dv = 0, .scale = 0.125f};
+    d.S = d.T = 5 + at_rand(t % 3 ? 90 : 200);
+    d.Dv = d.D;
+    const bool huge = t % 4 == 3, left = t % 3 == 1;
+    const size_t nq = (size_t)(d.B * d.Hq * d.S * d.D), ny = nq, nb = (size_t)(d.B * d.S * d.T);
+    const size_t ns = (size_t)(d.B * d.Hq * d.S * d.T);
+    float *q = malloc(sizeof(float) * nq), *k = malloc(sizeof(float) * nq), *v = malloc(sizeof(float) * nq);
+    float *y = malloc(sizeof(float) * ny), *y0 = malloc(sizeof(float) * ny), *ry = malloc(sizeof(float) * ny);
+    float *bias = malloc(sizeof(float) * nb), *qk = malloc(sizeof(float) * ns);
+    for (size_t i = 0; i < nq; i++) q[i] = at_rnd(), k[i] = at_rnd(), v[i] = at_rnd();
+    if (huge) /* every query and the keys past the middle point along (1, 1, ...) with norm ~ 2000 */
+      for (int64_t r = 0; r < d.B * d.Hq * d.S; r++)
+        for (int64_t e = 0; e < d.D; e++) {
+          q[r * d.D + e] = 2000.f / sqrtf((float)d.D) + at_rnd();
+          if (r % d.S > d.S / 2) k[r * d.D + e] = 2000.f / sqrtf((float)d.D);
+        }
+    for (int64_t b = 0; b < d.B; b++) {
+      const int64_t pad = at_rand((int)d.T / 2 + 1); /* padded keys: the last `pad` (right) or first (left) */
+      for (int64_t i = 0; i < d.S; i++)
+        for (int64_t j = 0; j < d.T; j++) {
+          const bool padded = left ? j < pad : j >= d.T - pad;
+          bias[(b * d.S + i) * d.T + j] = (j > i ? -10000.f : 0.f) + (padded ? -10000.f : 0.f);
+        }
+    }
+    d.q = q, d.k = k, d.v = v, d.y = y, d.bias = bias, d.mlen = d.T;
+    const int64_t qs[3] = {d.Hq * d.S * d.D, d.S * d.D, d.D}; /* [B, H, S, D] */
+    memcpy(d.qs, qs, sizeof qs), memcpy(d.ks, qs, sizeof qs), memcpy(d.vs, qs, sizeof qs), memcpy(d.ys, qs, sizeof qs);
+    d.bias_str[0] = d.S * d.T, d.bias_str[1] = 0, d.bias_str[2] = d.T, d.bias_str[3] = 1; /* [B, 1, S, T] */
+    oxrt_attn_desc full = d; /* the same core visiting every key */
+    full.y = y0, full.qk = qk, full.qk_mode = 0;
+    oxrt_attn_desc rd = d;
+    rd.y = ry;
+    if (!huge) at_reference(&rd, ry, NULL);
+    for (int isa = 0; isa <= (int)oxrt_gemm_isa(); isa++) {
+      for (size_t i = 0; i < ny; i++) y[i] = y0[i] = NAN;
+      CHECK(oxrt_attention_f32(&d, (oxrt_isa)isa, t % 2 ? pool : NULL));
+      CHECK(oxrt_attention_f32(&full, (oxrt_isa)isa, t % 2 ? pool : NULL));
+      bool same = memcmp(y, y0, sizeof(float) * ny) == 0, near = true;
+      for (size_t i = 0; i < ny && !huge; i++) near = near && fabsf(y[i] - ry[i]) <= 2e-3f + 2e-3f * fabsf(ry[i]);
+      if (!same || !near) {
+        fprintf(stderr, "    finite causal case %d %s: B %lld S %lld D %lld huge %d left %d: %s\n", t,
+                oxrt_isa_name((oxrt_isa)isa), (long long)d.B, (long long)d.S, (long long)d.D, huge, left,
+                same ? "far from the reference" : "skipping changed the result");
+        unit_failures++;
+        bad++;
+      }
+    }
+    free(q), free(k), free(v), free(y), free(y0), free(ry), free(bias), free(qk);
+  }
+  oxrt_threadpool_free(pool);
+}
