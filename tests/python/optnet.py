@@ -544,12 +544,60 @@ def p_attention(b):
     b.output(b.reshape(t, (bs, s, c)))
 
 
+def p_causal_attention(b):
+    """Decoder attention with the causal masks exporters write (fuse_attention keeps an additive one as the fused
+    node's bias; the attention core then skips keys whose bias puts them provably under the exp floor): GPT-2's
+    Trilu(ConstantOfShape(Shape-derived [S, S], fill), k=1) plus a padding bias from a 0/1 mask input, the same as
+    a constant triangle, or HF's Where(tril, scores, fill); fill -10000, -1e9 or -inf; near miss: fill -50 (the
+    masked keys keep a share, which the skip bound must see). Padding is on the right, so every row keeps key 0:
+    with all visible keys at -10000 both runtimes round the scores to float's 1e-3 steps there."""
+    bs, s, h, d = int(b.rng.integers(1, 3)), int(b.rng.choice([5, 9, 70])), 2, int(b.rng.integers(3, 9))
+    c = h * d
+    x = b.input((bs, s, c))
+    qkv = b.binary("Add", b.node("MatMul", [x, b.rand((c, 3 * c), 0.5)], (bs, s, 3 * c)), b.rand((3 * c,), 0.1))
+    q3, k3, v3 = b.split(qkv, 2, [c, c, c])
+    heads = [b.node("Transpose", [b.reshape(t, (bs, s, h, d))], (bs, h, s, d), perm=[0, 2, 1, 3]) for t in (q3, v3)]
+    k = b.node("Transpose", [b.reshape(k3, (bs, s, h, d))], (bs, h, d, s), perm=[0, 2, 3, 1])
+    sc = b.binary("Mul", b.node("MatMul", [heads[0], k], (bs, h, s, s)), b.const(np.float32(1 / math.sqrt(d))))
+    form, near = int(b.rng.integers(0, 3)), b.rng.random() < 0.25
+    fill = -50.0 if near else float(b.rng.choice([-10000.0, -1e9, -np.inf]))
+    # padding bias (1 - m) * -10000 from a 0/1 mask input [bs, s]: the last `pad` keys of each row of the batch
+    mname = b.name("attn_mask")
+    b.inputs.append(helper.make_tensor_value_info(mname, TensorProto.FLOAT, [bs, s]))
+    m = np.ones((bs, s), np.float32)
+    for i in range(bs):
+        m[i, s - int(b.rng.integers(0, s)):] = 0.0
+    b.feeds[mname], b.shape[mname] = m, (bs, s)
+    pad = b.binary("Mul", b.binary("Sub", b.const(np.float32(1.0)), mname), b.const(np.float32(-10000.0)))
+    pad = b.reshape(pad, (bs, 1, 1, s))
+    if form == 0:  # GPT-2: the [S, S] shape from the input's Shape, so nothing folds it
+        sh = b.node("Shape", [x], (3,))
+        n = b.node("Unsqueeze", [b.node("Gather", [sh, b.const(np.array(1, np.int64))], (), axis=0),
+                                 b.const(np.array([0], np.int64), "axes")], (1,))
+        full = b.node("ConstantOfShape", [b.node("Concat", [n, n], (2,), axis=0)], (s, s),
+                      value=helper.make_tensor("value", TensorProto.FLOAT, [1], [fill]))
+        tri = b.node("Trilu", [full, b.const(np.array(1, np.int64))], (s, s), upper=1)
+        sc = b.binary("Add", sc, b.binary("Add", pad, tri))
+    elif form == 1:  # the triangle as a constant
+        tri = np.triu(np.full((s, s), fill, np.float32), 1)
+        tri[np.tril_indices(s)] = 0.0
+        sc = b.binary("Add", sc, b.binary("Add", pad, b.const(tri, "causal")))
+    else:  # Where(tril, scores, fill), then the padding
+        tril = b.const(np.tril(np.ones((1, 1, s, s), bool)), "tril")
+        sc = b.node("Where", [tril, sc, b.const(np.float32(fill))], b.shape[sc])
+        sc = b.binary("Add", sc, pad)
+    p = b.node("Softmax", [sc], b.shape[sc], axis=-1)
+    ctx = b.node("MatMul", [p, heads[1]], (bs, h, s, d))
+    t = b.node("Transpose", [ctx], (bs, s, h, d), perm=[0, 2, 1, 3])
+    b.output(b.reshape(t, (bs, s, c)))
+
+
 PATTERNS = {
     "conv_add": p_conv_add, "conv_activation": p_conv_activation, "conv_bn": p_conv_bn, "bias_add": p_bias_add,
     "conv_scale": p_conv_scale, "affine_into_conv": p_affine_into_conv,
     "matmul_add": p_matmul_add, "gelu": p_gelu, "silu": p_silu, "transpose_reshape": p_transpose_reshape,
     "noops": p_noops, "constant_folding": p_constant_folding, "chain": p_chain, "hardswish": p_hardswish,
-    "attention": p_attention,
+    "attention": p_attention, "causal_attention": p_causal_attention,
 }
 
 
