@@ -396,8 +396,10 @@ static void split_run(split_ctx *x, size_t me) {
       split_wait(x, u);
       for (size_t q = 0; q < P; q++) {
         const size_t p = (me + q) % P;
-        size_t expect = u;
-        if (!atomic_compare_exchange_strong(&x->part[p].claimed, &expect, u + 1)) continue;
+        size_t expect = u; /* a plain read first: a failed CAS would still take the partner's line */
+        if (atomic_load_explicit(&x->part[p].claimed, memory_order_relaxed) != u ||
+            !atomic_compare_exchange_strong(&x->part[p].claimed, &expect, u + 1))
+          continue;
         const size_t b0 = p * x->nb / P, b1 = (p + 1) * x->nb / P;
         step_tasks(&sc, b0 * sc.ngr, b1 * sc.ngr);
         if (ph == phases - 1) {
