@@ -1,7 +1,8 @@
 """RNN, GRU and LSTM with constant weights big enough for the persistent column split (rnn_f32.c: each thread owns
 a share of the hidden columns for the whole sequence): oxrt at 2 and 3 threads against oxrt at 1 thread and
 against ONNX Runtime, over directions, batch sizes, ragged sequence_lens, initial states, peepholes, GRU's two
-linear_before_reset forms, and hidden sizes that do not split evenly into 64-column blocks."""
+linear_before_reset forms, hidden sizes that do not split evenly into 64-column blocks, and single-step nodes (whose
+weights stay plain for the matrix-vector path)."""
 import numpy as np
 import onnxruntime
 import pytest
@@ -23,6 +24,9 @@ CASES = [
     ("GRU", 192, 3, 8, "forward", {}, True, True, False),
     ("GRU", 130, 4, 5, "reverse", {"linear_before_reset": 1}, True, False, False),
     ("RNN", 320, 2, 9, "forward", {}, True, True, False),
+    # at most 4 rows of input projections known statically: W kept as a plain copy (the originals are released)
+    ("LSTM", 128, 2, 1, "forward", {}, False, True, False),
+    ("GRU", 96, 1, 3, "reverse", {"linear_before_reset": 1}, False, False, False),
 ]
 
 
