@@ -22,14 +22,14 @@
 
 /* The input projections of all steps take one buffer; larger problems go to the generic path. */
 #define RNN_F32_MAX_GX ((size_t)256 << 20)
-/* Multiply-adds of one step from which a one-direction recurrence splits its columns between two threads. The
- * split is persistent (split_run): each thread keeps its half of R in its own L2 for the whole sequence and the
- * two meet once per step on a pair of counters (a cache line each way, well under a microsecond), so a step of
- * 32768 multiply-adds (about a microsecond) already gains. */
+/* Multiply-adds of one step per part of a one-direction recurrence split between threads. The split is
+ * persistent (split_run): each thread keeps its share of R in its own L2 for the whole sequence and the threads
+ * meet once per step on per-part counters (a cache line each way) instead of a pool job, so a part of 32768
+ * multiply-adds (about a microsecond) is worth its hand-off. */
 #define RNN_SPLIT_MIN ((size_t)1 << 15)
 /* Most parts a step is split into (each owns at least one column block of RNN_KB columns). */
 #define RNN_MAX_PARTS 8
-/* Spins of a thread waiting for its partner's half of a step before it starts yielding the core. */
+/* Spins of a thread waiting for another part of a step before it starts yielding the core. */
 #define RNN_SPIN_YIELD 4096
 /* Multiply-adds of the input projections below which they stay on one thread (silero's one step: 65536, a few
  * microseconds, about what waking a worker costs). */
