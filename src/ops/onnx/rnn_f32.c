@@ -279,8 +279,9 @@ static void cell(const step_ctx *s, size_t i, size_t c0, size_t c1) {
   }
 }
 
-/* Tasks [t0, t1) of one step (of one phase for GRU without linear_before_reset): task t covers column block
- * t / ngr of every gate for active rows [4 (t % ngr), +4), the products and then, when cells_inline, the cell. */
+/* Tasks [t0, t1) of one step (of one phase for GRU without linear_before_reset), whole column blocks (t0 and t1
+ * multiples of ngr): task t covers column block t / ngr of every gate for active rows [4 (t % ngr), +4), the
+ * products and then, when cells_inline, the cell. */
 static void step_tasks(void *arg, size_t t0, size_t t1) {
   const step_ctx *s = arg;
   const f32_job *j = s->j;
@@ -293,17 +294,20 @@ static void step_tasks(void *arg, size_t t0, size_t t1) {
   size_t g0 = 0, g1 = G;
   if (gru && !lbr) g0 = s->phase ? 2 : 0, g1 = s->phase ? 3 : 2;
   const float *hin = gru && !lbr && s->phase ? s->sc : s->hp; /* phase 1 multiplies r (.) Ht-1 */
-  /* Every other step walks R backwards: the blocks used last are still in cache, where a forward walk over an R
-   * about the size of L2 would find none of them. */
-  for (size_t tq = t0; tq < t1; tq++) {
-    const size_t t = s->backward ? t1 - 1 - (tq - t0) : tq;
-    const size_t jb = t / s->ngr, i0 = t % s->ngr * 4, M = s->nact - i0 < 4 ? s->nact - i0 : 4;
-    const size_t c0 = jb * RNN_KB, nv = H - c0 < RNN_KB ? H - c0 : RNN_KB, w = rnn_round16(nv);
+  /* Tasks [t0, t1) cover whole column blocks [jb0, jb1) (every row group of each). Per row group the blocks are
+   * walked gate by gate in the order they are packed, so R streams as one sequence and the kernel's prefetch past
+   * a block's end lands in the next one used. Every other step walks R backwards: the blocks used last are still
+   * in cache, where a forward walk over an R about the size of L2 would find none of them. */
+  const size_t jb0 = t0 / s->ngr, jb1 = t1 / s->ngr, nj = jb1 - jb0, ng = g1 - g0;
+  for (size_t rg = 0; rg < s->ngr; rg++) {
+    const size_t i0 = rg * 4, M = s->nact - i0 < 4 ? s->nact - i0 : 4;
     const float *hr[4], *br[4];
     float *yr[4];
     for (size_t m = 0; m < M; m++) hr[m] = hin + s->rows[i0 + m] * H;
-    for (size_t gq = g0; gq < g1; gq++) {
-      const size_t g = s->backward ? g1 - 1 - (gq - g0) : gq;
+    for (size_t q = 0; q < ng * nj; q++) {
+      const size_t qq = s->backward ? ng * nj - 1 - q : q;
+      const size_t g = g0 + qq / nj, jb = jb0 + qq % nj;
+      const size_t c0 = jb * RNN_KB, nv = H - c0 < RNN_KB ? H - c0 : RNN_KB, w = rnn_round16(nv);
       const bool apart = lbr && g == 2; /* Ht-1*Rh^T + Rbh is kept apart until r is known */
       const float *bv = apart ? (rbh ? rbh + c0 : NULL) : bias ? bias + g * H + c0 : NULL;
       for (size_t m = 0; m < M; m++) {
@@ -313,7 +317,10 @@ static void step_tasks(void *arg, size_t t0, size_t t1) {
       j->kern(M, H, hr, rp + rnn_block_offset(g, jb, H, H), w, nv, apart ? NULL : br, bv, yr);
     }
     if (s->cells_inline)
-      for (size_t m = 0; m < M; m++) cell(s, i0 + m, c0, c0 + nv);
+      for (size_t jb = jb0; jb < jb1; jb++) {
+        const size_t c0 = jb * RNN_KB, c1 = H - c0 < RNN_KB ? H : c0 + RNN_KB;
+        for (size_t m = 0; m < M; m++) cell(s, i0 + m, c0, c1);
+      }
   }
 }
 
