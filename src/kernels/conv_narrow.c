@@ -64,8 +64,8 @@ bool oxrt_conv_narrow_f32(const oxrt_conv_shape *s, const float *x, const oxrt_c
       const oxrt_sgemm_apack *a = &wp->g[g];
       float *yg = y + (n * s->M + g * Mg) * np;
       gather(s, x + (n * s->C + g * Cg) * in_size, Cg, np, col);
-      for (size_t i0 = 0; i0 < Mg; i0 += a->mr) {
-        const size_t m = Mg - i0 < a->mr ? Mg - i0 : a->mr;
+      for (size_t p = 0, P = oxrt_sgemm_apack_panels(a); p < P; p++) { /* the GEMM's panels (gemm.h) */
+        const size_t i0 = oxrt_sgemm_apack_row(a, p), m = oxrt_sgemm_apack_row(a, p + 1) - i0;
         kern(Kg, m, a->data + i0 * Kg, col, np, yg + i0 * np, np);
       }
       if (bias)

@@ -3,7 +3,7 @@
  *
  * The GEMM paths put output positions along the vector lanes, so such a plane fills 1-3 of 16 or 32 lanes and
  * the product runs at a tenth of the machine's rate. Here the output channels lie along the lanes instead
- * (Y^T = col^T W^T): the weights packed for the GEMM (oxrt_sgemm_apack: panels of mr rows, interleaved per k)
+ * (Y^T = col^T W^T): the weights packed for the GEMM (oxrt_sgemm_apack: panels of up to mr rows, interleaved per k)
  * stream once per image and group, and each k broadcasts the im2col entries of the few positions, gathered
  * once into a [Kg][positions] buffer. One thread: such a product takes a few microseconds, less than waking
  * another. AVX2 and AVX-512 only: a scalar version measured slower than the portable GEMM, so without a vector

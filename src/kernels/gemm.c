@@ -415,6 +415,11 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   }
 }
 
+size_t oxrt_sgemm_apack_panels(const oxrt_sgemm_apack *a) { return a->mr ? (a->M + a->mr - 1) / a->mr : 0; }
+size_t oxrt_sgemm_apack_row(const oxrt_sgemm_apack *a, size_t p) {
+  return panel_row(p, oxrt_sgemm_apack_panels(a), a->M, a->mr);
+}
+
 bool oxrt_sgemm_pack_a(bool trans_a, size_t M, size_t K, const float *A, size_t lda, oxrt_sgemm_apack *out) {
   ukernel_desc uk = pick_kernel();
   out->M = M, out->K = K, out->mr = uk.mr;

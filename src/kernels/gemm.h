@@ -77,6 +77,10 @@ typedef struct oxrt_sgemm_bpack {
   size_t K, N, nr;
   float *data;
 } oxrt_sgemm_bpack;
+/* First row of panel p of a packed A (p in [0, panels]; panel p holds rows [row(p), row(p + 1)), interleaved per
+ * k at data + row(p) * K), and the panel count. */
+size_t oxrt_sgemm_apack_row(const oxrt_sgemm_apack *a, size_t p);
+size_t oxrt_sgemm_apack_panels(const oxrt_sgemm_apack *a);
 /* false when out of memory (*out is then empty). */
 bool oxrt_sgemm_pack_a(bool trans_a, size_t M, size_t K, const float *A, size_t lda, oxrt_sgemm_apack *out);
 bool oxrt_sgemm_pack_b(bool trans_b, size_t K, size_t N, const float *B, size_t ldb, oxrt_sgemm_bpack *out);
