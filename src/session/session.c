@@ -6,6 +6,7 @@
 #include "../onnx/onnx_reader.h"
 #include "../opt/opt_session.h"
 #include "../quant/bf16_compute.h"
+#include "../quant/widen_float.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,14 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   if (keep && *keep == '1') s->opts.keep_weights = 1;
   OXRT_TRY(save_model_opsets(s));
   OXRT_TRY(oxrt_inline_functions(m));
+  /* 16-bit float regions compute in float32 (before the optimizer, so its float32 fusions apply); a model the
+   * session saves keeps its types */
+  if (!s->opts.load_only && s->opts.opt_level > OXRT_OPT_DISABLE &&
+      !s->opts.optimized_model_path[0]) {
+    int n = 0;
+    OXRT_TRY(oxrt_widen_float_model(m, &n));
+    if (n) oxrt_session_log(s, OXRT_LOG_INFO, "float16/bfloat16: %d nodes compute in float32", n);
+  }
   if (!s->opts.load_only) OXRT_TRY(optimize(s));
   if (!s->opts.load_only && s->opts.bf16_compute) {
     int n = 0;
