@@ -123,6 +123,52 @@ uint16_t oxrt_f32_to_bf16(float f) {
   return (uint16_t)(u >> 16);
 }
 
+/* AVX-512 bfloat16 loops at run time: AVX-512 F/BW/VL and an OXRT_ISA that allows AVX-512 (as the kernels). */
+static int g_bf16_override = -1;
+
+int oxrt_dtype_use_bf16_avx512(int on) {
+  int was = g_bf16_override;
+  g_bf16_override = on < 0 ? -1 : on != 0;
+  return was;
+}
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+static bool use_bf16_avx512(void) {
+  static int hw = -1; /* deterministic, so a racing first call is harmless */
+  if (hw < 0) {
+    __builtin_cpu_init();
+    const char *env = getenv("OXRT_ISA");
+    bool capped = env && (!strcmp(env, "portable") || !strcmp(env, "generic") || !strcmp(env, "none") ||
+                          !strcmp(env, "avx2"));
+    hw = !capped && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl");
+  }
+  return g_bf16_override >= 0 ? g_bf16_override && hw : hw;
+}
+#else
+static bool use_bf16_avx512(void) { return false; }
+#define oxrt_bf16_to_f32_avx512(s, d, n) ((void)0)
+#define oxrt_f32_to_bf16_avx512(s, d, n) ((void)0)
+#endif
+
+void oxrt_bf16_to_f32_n(const uint16_t *src, float *dst, size_t n) {
+  if (use_bf16_avx512()) oxrt_bf16_to_f32_avx512(src, dst, n);
+  else
+    for (size_t i = 0; i < n; i++) dst[i] = u2f((uint32_t)src[i] << 16);
+}
+
+void oxrt_f32_to_bf16_n(const float *src, uint16_t *dst, size_t n) {
+  if (use_bf16_avx512()) {
+    oxrt_f32_to_bf16_avx512(src, dst, n);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) { /* oxrt_f32_to_bf16 without branches, so that it vectorises */
+    uint32_t u = f2u(src[i]);
+    uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, quiet = (u >> 16) | 0x40u;
+    dst[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
+  }
+}
+
 /* ---- float8 / float4: decode by format description ---- */
 typedef struct {
   int ebits, mbits, bias;
@@ -433,11 +479,11 @@ bool oxrt_convert(oxrt_elem_type dt, void *dst, oxrt_elem_type st, const void *s
     return true;
   }
   if (st == OXRT_BFLOAT16 && dt == OXRT_FLOAT) {
-    for (size_t i = 0; i < n; i++) ((float *)dst)[i] = oxrt_bf16_to_f32(((const uint16_t *)src)[i]);
+    oxrt_bf16_to_f32_n(src, dst, n);
     return true;
   }
   if (st == OXRT_FLOAT && dt == OXRT_BFLOAT16) {
-    for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = oxrt_f32_to_bf16(((const float *)src)[i]);
+    oxrt_f32_to_bf16_n(src, dst, n);
     return true;
   }
   bool dst_f8 = dt == OXRT_FLOAT8E4M3FN || dt == OXRT_FLOAT8E4M3FNUZ || dt == OXRT_FLOAT8E5M2 ||

@@ -33,6 +33,16 @@ void oxrt_f16_to_f32_f16c(const uint16_t *src, float *dst, size_t n);
 void oxrt_f32_to_f16_f16c(const float *src, uint16_t *dst, size_t n);
 float oxrt_bf16_to_f32(uint16_t h);
 uint16_t oxrt_f32_to_bf16(float f); /* round to nearest even */
+/* n values at a time: AVX-512 where the CPU has it and OXRT_ISA allows it, else portable branch-free loops
+ * (vectorised by the compiler); the same results as the scalar conversions. */
+void oxrt_bf16_to_f32_n(const uint16_t *src, float *dst, size_t n);
+void oxrt_f32_to_bf16_n(const float *src, uint16_t *dst, size_t n);
+/* For tests: 0 forces the portable loops, 1 AVX-512 where the CPU has it, -1 back to the automatic choice.
+ * Returns the previous setting. Call it only while no conversion runs. */
+int oxrt_dtype_use_bf16_avx512(int on);
+/* internal: the AVX-512 loops (dtype_bf16_avx512.c, x86 only) */
+void oxrt_bf16_to_f32_avx512(const uint16_t *src, float *dst, size_t n);
+void oxrt_f32_to_bf16_avx512(const float *src, uint16_t *dst, size_t n);
 /* fp8 / fp4 (ONNX float8 types); `saturate` as in ONNX Cast. */
 float oxrt_f8_to_f32(oxrt_elem_type t, uint8_t v);
 uint8_t oxrt_f32_to_f8(oxrt_elem_type t, float f, bool saturate);

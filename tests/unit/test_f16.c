@@ -58,3 +58,59 @@ void test_kernel_f16_convert(void) {
   oxrt_dtype_use_f16c(-1);
   CHECK(g_bad == 0);
 }
+
+/* bfloat16: every bfloat16 widened, and float32 values at every rounding boundary of bfloat16 (each value, the
+ * midpoints to its neighbours and one ulp either side, NaNs with payloads, subnormals), at every tail length. */
+static void check_bf16_level(void) {
+  enum { NH = 65536 };
+  uint16_t *h = malloc(sizeof(uint16_t) * NH), *h2 = malloc(sizeof(uint16_t) * 4 * NH);
+  float *f = malloc(sizeof(float) * NH), *g = malloc(sizeof(float) * 4 * NH);
+  CHECK(h && h2 && f && g);
+  for (size_t i = 0; i < NH; i++) h[i] = (uint16_t)i;
+  for (size_t n = NH - 17; n <= NH && !g_bad; n++) {
+    oxrt_bf16_to_f32_n(h, f, n);
+    for (size_t i = 0; i < n; i++)
+      if (memcmp(&f[i], &(float){oxrt_bf16_to_f32(h[i])}, 4)) {
+        fprintf(stderr, "  bf16->f32: h=0x%04x got %g\n", h[i], f[i]);
+        g_bad = 1;
+        break;
+      }
+  }
+  size_t m = 0;
+  for (size_t i = 0; i < NH; i++) {
+    uint32_t a = (uint32_t)i << 16, mid = a + 0x8000u;
+    float x[4];
+    uint32_t u[4] = {a, mid, mid - 1, mid + 1};
+    for (int k = 0; k < 4; k++) memcpy(&x[k], &u[k], 4); /* bit patterns: NaN payloads and -0 included */
+    for (int k = 0; k < 4; k++) g[m++] = x[k];
+  }
+  for (size_t n = m - 17; n <= m && !g_bad; n++) {
+    oxrt_f32_to_bf16_n(g, h2, n);
+    for (size_t i = 0; i < n; i++)
+      if (h2[i] != oxrt_f32_to_bf16(g[i])) {
+        uint32_t u;
+        memcpy(&u, &g[i], 4);
+        fprintf(stderr, "  f32->bf16: 0x%08x got 0x%04x want 0x%04x\n", u, h2[i], oxrt_f32_to_bf16(g[i]));
+        g_bad = 1;
+        break;
+      }
+  }
+  /* short lengths (the masked tails alone) and through oxrt_convert, as Cast calls it */
+  for (size_t n = 0; n <= 33 && !g_bad; n++) {
+    memset(h2, 0, sizeof(uint16_t) * 40);
+    CHECK(oxrt_convert(OXRT_BFLOAT16, h2, OXRT_FLOAT, g + 4 * 0x3f80, n, false));
+    for (size_t i = 0; i < 40; i++)
+      if (h2[i] != (i < n ? oxrt_f32_to_bf16(g[4 * 0x3f80 + i]) : 0)) g_bad = 1; /* and nothing past n */
+  }
+  free(h), free(h2), free(f), free(g);
+}
+
+void test_dtype_bf16_convert(void) {
+  g_bad = 0;
+  for (int on = 0; on <= 1; on++) { /* the portable loops, then AVX-512 where the CPU has it */
+    oxrt_dtype_use_bf16_avx512(on);
+    check_bf16_level();
+  }
+  oxrt_dtype_use_bf16_avx512(-1);
+  CHECK(g_bad == 0);
+}
