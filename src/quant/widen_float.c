@@ -96,6 +96,22 @@ static bool widenable(const wf *w, const oxrt_node *n) {
   return impl && (!impl->type_mask || (impl->type_mask & OXRT_TBIT(OXRT_FLOAT)));
 }
 
+/* The constants the float32 fusions look for (GELU's sqrt(2), 1/sqrt(2), sqrt(2/pi), 0.044715; HardSwish's 1/6)
+ * are not 16-bit numbers: a one-element 16-bit constant that is one of them rounded becomes the float32 value
+ * the float32 model has, so that those fusions apply (and compute what the float32 model computes). */
+static void snap_constant(oxrt_elem_type from, oxrt_value *t) {
+  static const double wanted[] = {1.41421356237309504880, 0.70710678118654752440, 0.79788456080286535588, 0.044715,
+                                  1.0 / 6.0};
+  if (t->count != 1) return;
+  float *v = t->data;
+  for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
+    float w = (float)wanted[i];
+    float r = from == OXRT_FLOAT16 ? oxrt_f16_to_f32(oxrt_f32_to_f16(w)) : oxrt_bf16_to_f32(oxrt_f32_to_bf16(w));
+    if (*v == r) *v = w;
+    else if (*v == -r) *v = -w;
+  }
+}
+
 /* A float32 copy of a 16-bit tensor (bulk conversions). */
 static oxrt_status *widen_tensor(const oxrt_value *v, oxrt_value **out) {
   OXRT_TRY(oxrt_tensor_new(OXRT_FLOAT, v->rank, v->dims, out));
@@ -104,6 +120,7 @@ static oxrt_status *widen_tensor(const oxrt_value *v, oxrt_value **out) {
     *out = NULL;
     return oxrt_error(OXRT_ERR_RUNTIME, "widening a %s tensor failed", oxrt_elem_type_name(v->dtype));
   }
+  snap_constant(v->dtype, *out);
   return NULL;
 }
 
