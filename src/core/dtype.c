@@ -169,6 +169,18 @@ void oxrt_f32_to_bf16_n(const float *src, uint16_t *dst, size_t n) {
   }
 }
 
+/* double -> float rounded to odd (truncated, the last bit set when inexact): rounding that to a 16-bit float
+ * (nearest even) gives the double's own nearest 16-bit value, where (float)v first could round twice
+ * (1 + 2^-11 + 2^-40: a float32 tie, then 1.0 instead of 1 + 2^-10). float keeps 13 bits more than
+ * float16 and 16 more than bfloat16, the 2 that round-to-odd needs. */
+static float f64_to_f32_odd(double v) {
+  float f = (float)v;
+  if (!isfinite(f) || (double)f == v) return f;
+  if (fabs((double)f) > fabs(v)) f = nextafterf(f, 0.0f);
+  uint32_t u = f2u(f) | 1u;
+  return u2f(u);
+}
+
 /* ---- float8 / float4: decode by format description ---- */
 typedef struct {
   int ebits, mbits, bias;
@@ -288,8 +300,8 @@ void oxrt_store_f64(oxrt_elem_type t, void *base, size_t i, double v) {
   switch (t) {
   case OXRT_FLOAT: ((float *)base)[i] = (float)v; break;
   case OXRT_DOUBLE: ((double *)base)[i] = v; break;
-  case OXRT_FLOAT16: ((uint16_t *)base)[i] = oxrt_f32_to_f16((float)v); break;
-  case OXRT_BFLOAT16: ((uint16_t *)base)[i] = oxrt_f32_to_bf16((float)v); break;
+  case OXRT_FLOAT16: ((uint16_t *)base)[i] = oxrt_f32_to_f16(f64_to_f32_odd(v)); break;
+  case OXRT_BFLOAT16: ((uint16_t *)base)[i] = oxrt_f32_to_bf16(f64_to_f32_odd(v)); break;
   /* Integer stores truncate toward zero like a C cast, saturating instead of UB. */
   case OXRT_INT8: ((int8_t *)base)[i] = (int8_t)clamp_i(v, -128, 127); break;
   case OXRT_INT16: ((int16_t *)base)[i] = (int16_t)clamp_i(v, -32768, 32767); break;

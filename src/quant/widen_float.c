@@ -76,7 +76,19 @@ static bool has_other_tensor_attr(const oxrt_node *n) {
   return false;
 }
 
-/* The node may compute in float32: see the file comment. */
+/* Every value of type t is a float32 value (so a 16-bit Cast of it may go through float32 without rounding twice). */
+static bool exact_in_f32(oxrt_elem_type t) {
+  switch (t) {
+  case OXRT_FLOAT: case OXRT_FLOAT16: case OXRT_BFLOAT16: case OXRT_BOOL: case OXRT_INT8: case OXRT_UINT8:
+  case OXRT_INT16: case OXRT_UINT16: case OXRT_INT4: case OXRT_UINT4: case OXRT_INT2: case OXRT_UINT2:
+  case OXRT_FLOAT8E4M3FN: case OXRT_FLOAT8E4M3FNUZ: case OXRT_FLOAT8E5M2: case OXRT_FLOAT8E5M2FNUZ:
+  case OXRT_FLOAT4E2M1: case OXRT_FLOAT8E8M0: return true;
+  default: return false;
+  }
+}
+
+/* The node may compute in float32: see the file comment. A Cast (or CastLike) to a 16-bit type from double or
+ * a wide integer stays: through float32 it would round twice. */
 static bool widenable(const wf *w, const oxrt_node *n) {
   if (*n->domain && strcmp(n->domain, "com.microsoft")) return false;
   if (opt_has_subgraph(n) || qg_list_has(random_ops, n->op_type) || has_other_tensor_attr(n)) return false;
@@ -90,6 +102,10 @@ static bool widenable(const wf *w, const oxrt_node *n) {
   for (int a = 0; a < n->n_attrs; a++) /* Constant / ConstantOfShape making a 16-bit tensor */
     if (n->attrs[a].type == OXRT_ATTR_TENSOR && n->attrs[a].t && is_low(n->attrs[a].t->dtype)) touches = true;
   if (!touches) return false;
+  if ((!strcmp(n->op_type, "Cast") || !strcmp(n->op_type, "CastLike")) && !*n->domain && n->n_inputs >= 1 &&
+      n->n_outputs >= 1 && n->inputs[0] >= 0 && n->outputs[0] >= 0 && w->low[n->outputs[0]] &&
+      !exact_in_f32(w->lt[n->inputs[0]]))
+    return false;
   int64_t opset = oxrt_model_opset(w->c.opt.model, n->domain);
   const oxrt_op_schema *sc = opset >= 0 ? oxrt_registry_find(n->domain, n->op_type) : NULL;
   const oxrt_op_impl *impl = sc ? oxrt_registry_resolve(sc, opset) : NULL;

@@ -43,7 +43,8 @@ def op_types_after_optimize(oxrt_bin, model, tmp_path):
 
 @pytest.mark.parametrize("act", ["Relu", "Clip", "ClipMaxOnly"])
 @pytest.mark.parametrize("groups", [1, 8])
-def test_fp16_conv_relu_clip_fused_and_bit_identical(oxrt_bin, act, groups, tmp_path):
+def test_fp16_conv_relu_clip_fused_and_bit_identical(oxrt_bin, act, groups, tmp_path, monkeypatch):
+    monkeypatch.setenv("OXRT_WIDEN_FLOAT16", "0")  # the float16 FusedConv itself (sessions widen otherwise)
     rng = np.random.default_rng(5 + groups)
     model = conv_model(act, rng, groups=groups)
     assert op_types_after_optimize(oxrt_bin, model, tmp_path) == ["FusedConv"]

@@ -152,3 +152,20 @@ def test_widening_off_switch_and_saved_models_keep_types(oxrt_bin, fp32_models, 
     assert any(t.data_type == TensorProto.FLOAT16 for t in inits)
     assert not any(t.data_type == TensorProto.FLOAT and t.dims and np.prod(t.dims) > 64 for t in inits)
 
+
+
+def test_cast_to_half_from_double_rounds_once(oxrt_bin, tmp_path):
+    """Cast(double -> float16) stays a 16-bit Cast: through float32 it would round twice. 1 + 2^-11 + 2^-40 rounds
+    up to 1 + 2^-10 directly, but to the tie 1 + 2^-11 in float32 and then to even, 1.0."""
+    nodes = [helper.make_node("Cast", ["d"], ["h"], to=TensorProto.FLOAT16),
+             helper.make_node("Neg", ["h"], ["n"]), helper.make_node("Neg", ["n"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("d", TensorProto.DOUBLE, [3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [3]),
+                           helper.make_tensor_value_info("h", TensorProto.FLOAT16, [3])])
+    path = str(tmp_path / "cast.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    d = np.array([1 + 2.0 ** -11 + 2.0 ** -40, -(1 + 2.0 ** -11 + 2.0 ** -40), 3.0])
+    want = d.astype(np.float16)
+    assert want[0] == np.float16(1 + 2.0 ** -10)
+    for out in run_oxrt(oxrt_bin, path, {"d": d}, str(tmp_path / "o")):
+        np.testing.assert_array_equal(out.view(np.uint16), want.view(np.uint16))

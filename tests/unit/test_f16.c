@@ -114,3 +114,14 @@ void test_dtype_bf16_convert(void) {
   oxrt_dtype_use_bf16_avx512(-1);
   CHECK(g_bad == 0);
 }
+
+/* double -> float16 / bfloat16 rounds once (not through a float32 tie): 1 + 2^-11 + 2^-40 is above the half-way
+ * point between 1 and the next half, 1 + 2^-8 + 2^-40 between 1 and the next bfloat16. */
+void test_dtype_f64_to_16bit_rounds_once(void) {
+  double d[4] = {1 + 0x1p-11 + 0x1p-40, -(1 + 0x1p-11 + 0x1p-40), 1 + 0x1p-8 + 0x1p-40, 1 + 0x1p-11};
+  uint16_t h[4], b[4];
+  CHECK(oxrt_convert(OXRT_FLOAT16, h, OXRT_DOUBLE, d, 4, false));
+  CHECK(oxrt_convert(OXRT_BFLOAT16, b, OXRT_DOUBLE, d, 4, false));
+  CHECK(h[0] == 0x3c01 && h[1] == 0xbc01 && h[3] == 0x3c00); /* the exact tie still goes to even */
+  CHECK(b[2] == 0x3f81 && b[0] == 0x3f80);
+}

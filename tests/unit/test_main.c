@@ -13,7 +13,7 @@ const char *unit_root = ".";
   X(api_wrong_elem_type) X(api_wrong_rank_and_shape) X(api_missing_input) X(api_session_stays_usable)                \
   X(api_from_memory_matches_file) X(api_concurrent_runs) X(api_describe_io) X(api_output_selection)              \
   X(opt_conv_bn_fusion) X(opt_levels_and_disable) X(opt_writer_roundtrip) X(opt_save_files)                          \
-  X(opt_matmul_add_and_reshape) X(api_profiling) X(vmath_accuracy) X(kernel_rnn_block) X(ml_svm_sums) X(kernel_qgemm_random) X(kernel_qconv_paths) X(kernel_f16_convert) X(dtype_bf16_convert) \
+  X(opt_matmul_add_and_reshape) X(api_profiling) X(vmath_accuracy) X(kernel_rnn_block) X(ml_svm_sums) X(kernel_qgemm_random) X(kernel_qconv_paths) X(kernel_f16_convert) X(dtype_bf16_convert) X(dtype_f64_to_16bit_rounds_once) \
   X(api_setters_validate) X(api_env_vs_explicit) X(api_sized_structs) X(api_run_options) X(api_provided_outputs)   \
   X(api_io_binding) X(api_strict_values) X(api_structured_type_info) X(api_end_profiling_on_error)                \
   X(api_shared_pool_and_allocator) X(engine_prepare_packs) X(engine_overridable_initializer) X(engine_rnn_prepared) \
