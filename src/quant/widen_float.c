@@ -87,8 +87,15 @@ static bool exact_in_f32(oxrt_elem_type t) {
   }
 }
 
-/* The node may compute in float32: see the file comment. A Cast (or CastLike) to a 16-bit type from double or
- * a wide integer stays: through float32 it would round twice. */
+/* A Cast from `from` to the 16-bit type `to` gives the same through float32: `from` fits float32 exactly, or is an
+ * integer going to float16 (float32 holds every integer below 2^24 and float16 overflows from 65520 on). */
+static bool casts_once(oxrt_elem_type from, oxrt_elem_type to) {
+  bool integer = oxrt_dtype_is_signed_int(from) || oxrt_dtype_is_unsigned_int(from);
+  return exact_in_f32(from) || (to == OXRT_FLOAT16 && integer);
+}
+
+/* The node may compute in float32: see the file comment. A Cast (or CastLike) to a 16-bit type that would round
+ * twice through float32 (from double; from a wide integer to bfloat16) stays. */
 static bool widenable(const wf *w, const oxrt_node *n) {
   if (*n->domain && strcmp(n->domain, "com.microsoft")) return false;
   if (opt_has_subgraph(n) || qg_list_has(random_ops, n->op_type) || has_other_tensor_attr(n)) return false;
@@ -104,7 +111,7 @@ static bool widenable(const wf *w, const oxrt_node *n) {
   if (!touches) return false;
   if ((!strcmp(n->op_type, "Cast") || !strcmp(n->op_type, "CastLike")) && !*n->domain && n->n_inputs >= 1 &&
       n->n_outputs >= 1 && n->inputs[0] >= 0 && n->outputs[0] >= 0 && w->low[n->outputs[0]] &&
-      !exact_in_f32(w->lt[n->inputs[0]]))
+      !casts_once(w->lt[n->inputs[0]], w->lt[n->outputs[0]]))
     return false;
   int64_t opset = oxrt_model_opset(w->c.opt.model, n->domain);
   const oxrt_op_schema *sc = opset >= 0 ? oxrt_registry_find(n->domain, n->op_type) : NULL;

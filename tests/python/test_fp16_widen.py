@@ -103,7 +103,10 @@ def test_widened_model_runs_fp32_operators(oxrt_bin, fp32_models, name, kind, tm
     m = onnx.load(model)
     edges = sum(v.type.tensor_type.elem_type in (TensorProto.FLOAT16, TensorProto.BFLOAT16)
                 for v in list(m.graph.input) + list(m.graph.output))
-    assert got.pop("Cast", 0) <= want.pop("Cast", 0) + edges
+    # gpt2's Cast of its int64 attention mask to bfloat16 stays in 16 bits (through float32 a wide integer could
+    # round twice) and its result is widened once: one more
+    extra = 1 if kind == "bf16" and name == "gpt2_small" else 0
+    assert got.pop("Cast", 0) <= want.pop("Cast", 0) + edges + extra
     assert got == want  # the float32 fusions (FusedConv with Add / HardSwish / SiLU, BiasGelu, attention) applied
 
 
