@@ -123,7 +123,7 @@ uint16_t oxrt_f32_to_bf16(float f) {
   return (uint16_t)(u >> 16);
 }
 
-/* AVX-512 bfloat16 loops at run time: AVX-512 F/BW/VL and an OXRT_ISA that allows AVX-512 (as the kernels). */
+/* AVX-512 bfloat16 loops at run time: the AVX-512 level usable (cpu.h: present, not capped by OXRT_ISA). */
 static int g_bf16_override = -1;
 
 int oxrt_dtype_use_bf16_avx512(int on) {
@@ -134,15 +134,7 @@ int oxrt_dtype_use_bf16_avx512(int on) {
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 static bool use_bf16_avx512(void) {
-  static int hw = -1; /* deterministic, so a racing first call is harmless */
-  if (hw < 0) {
-    __builtin_cpu_init();
-    const char *env = getenv("OXRT_ISA");
-    bool capped = env && (!strcmp(env, "portable") || !strcmp(env, "generic") || !strcmp(env, "none") ||
-                          !strcmp(env, "avx2"));
-    hw = !capped && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl");
-  }
+  bool hw = oxrt_cpu_usable(OXRT_CPU_AVX512F); /* the AVX-512 level: F, BW, DQ, VL */
   return g_bf16_override >= 0 ? g_bf16_override && hw : hw;
 }
 #else
