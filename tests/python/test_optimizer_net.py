@@ -172,6 +172,27 @@ def test_conv_residual_patterns_match_at_every_level(z_kind, act, k, group):
     _assert_all_levels_match_ort(m.SerializeToString(), feeds)
 
 
+@pytest.mark.parametrize("z_kind", ["input", "reshape", "split", "x"])
+@pytest.mark.parametrize("act", [None, "Relu"])
+@pytest.mark.parametrize("k,group", [(3, 8), (1, 1)])
+def test_conv_residual_patterns_float16_match_at_every_level(z_kind, act, k, group):
+    """The same patterns converted to float16 (keep_io_types): sessions widen them to float32 regions, where
+    FusedConv takes the residual (levels >= basic); level 0 runs the float16 kernels op by op. Every level within
+    8 half ulps (4e-3) of ONNX Runtime on the same file."""
+    from oxrt.float16 import convert_float_to_float16
+
+    m, feeds = _residual_model(z_kind, act, k, group)
+    _assert_all_levels_match_ort(convert_float_to_float16(m, keep_io_types=True).SerializeToString(), feeds, 4e-3)
+
+
+def test_generated_c2psa_block_float16_matches_ort_at_every_level():
+    from oxrt.float16 import convert_float_to_float16
+
+    m = convert_float_to_float16(c2psa_block(32, 7), keep_io_types=True)
+    x = np.random.default_rng(1).standard_normal((1, 32, 7, 7)).astype(np.float32) * 2
+    _assert_all_levels_match_ort(m.SerializeToString(), {"x": x}, 4e-3)
+
+
 def test_differential_net(oxrt_bin):
     cases = int(os.environ.get("OXRT_OPTNET_CASES", "1500"))
     n, failures = optnet.run_net(oxrt_bin, cases, seed=int(os.environ.get("OXRT_OPTNET_SEED", "0")))
