@@ -214,7 +214,10 @@ const oxrt_attr *oxrt_node_attr(const oxrt_node *n, const char *name) {
 int64_t oxrt_attr_int(const oxrt_node *n, const char *name, int64_t dflt) {
   const oxrt_attr *a = oxrt_node_attr(n, name);
   if (!a) return dflt;
-  if (a->type == OXRT_ATTR_FLOAT) return (int64_t)a->f;
+  if (a->type == OXRT_ATTR_FLOAT) { /* a float given for an int: in range, or it has no int value (no UB) */
+    float f = a->f;
+    return f == f && f > -9.2233720e18f && f < 9.2233720e18f ? (int64_t)f : dflt;
+  }
   return a->i;
 }
 

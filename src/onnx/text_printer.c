@@ -70,11 +70,20 @@ static void indent(tbuf *b, int depth) {
   for (int i = 0; i < depth; i++) tb_puts(b, "   ");
 }
 
+/* Words the parser reads as the start of a type wherever a type may stand (before a value's name). */
+static bool type_word(const char *s) {
+  if (!strcmp(s, "seq") || !strcmp(s, "map") || !strcmp(s, "optional") || !strcmp(s, "sparse_tensor")) return true;
+  for (int t = 1; t < OXRT_ELEM_TYPE_COUNT; t++)
+    if (!strcmp(s, oxrt_elem_type_name((oxrt_elem_type)t))) return true;
+  return false;
+}
+
 bool oxrt_text_is_ident(const char *s) {
+  const char *w = s;
   if (!*s || !(isalpha((unsigned char)*s) || *s == '_')) return false;
   for (; *s; s++)
     if (!(isalnum((unsigned char)*s) || *s == '_')) return false;
-  return true;
+  return !type_word(w); /* a value named "int8" is quoted, or it would read as a type */
 }
 
 static void put_quoted(tbuf *b, const char *s, size_t n) {
