@@ -1,0 +1,131 @@
+/* nchwc_dw_body.h - depthwise convolution and the channel broadcast in NCHWc, one vector = one pixel's NB channels
+ * (nchwc_dw_isa.h picks the vector). Included once per ISA by nchwc_dw.c, nchwc_dw_avx2.c, nchwc_dw_avx512.c.
+ *
+ * One work item is one output row of one (image, channel block). The kernel rows that fall inside the input are a
+ * contiguous range, found once per row, so no tap ever tests a row bound. Output columns whose every column tap is
+ * inside the row (the interior) run in tiles of DW_RT pixels: each tap's weight vector is loaded once per tile and
+ * FMA'd into DW_RT accumulators; the common shapes (3x3, 5x5, 7x7, stride 1 or 2, no column dilation) are
+ * compiled with constant kernel width and stride, so the x vectors shared by neighbouring taps are loaded once.
+ * Border columns take their valid column-tap range per pixel. Bias starts the accumulators; z and the clamp are
+ * applied before the single store; any other activation runs over the finished row while it is in L1. */
+
+#if NB == 16
+#define DW_RT 8 /* 32 registers: 8 accumulators, up to 14 x vectors of a 7-wide row, a weight */
+#else
+#define DW_RT 4
+#endif
+
+typedef struct dw_row {
+  const float *x0;  /* input at the first valid kernel row, column 0 */
+  const float *w0;  /* weights of the first valid kernel row */
+  int64_t nr;       /* valid kernel rows */
+  size_t xrs, wrs;  /* floats between successive kernel rows in x and w */
+  int64_t W, kw, sw, dw, pl;
+  nv bv, lo, hi;
+  const float *zr;  /* residual row (or NULL) */
+  float *yr;
+} dw_row;
+
+/* rt pixels from output column ow on, every tap inside the row; KW and SW are 0 (read from r) or constants
+ * (then the column dilation is 1). */
+static NV_ALWAYS void dw_tile(const int rt, const int KW, const int SW, const dw_row *r, int64_t ow) {
+  const int64_t kw = KW ? KW : r->kw, sw = SW ? SW : r->sw, td = KW ? 1 : r->dw;
+  const float *xc = r->x0 + (ow * sw - r->pl) * NB;
+  nv acc[DW_RT];
+#pragma GCC unroll 8
+  for (int p = 0; p < rt; p++) acc[p] = r->bv;
+  for (int64_t i = 0; i < r->nr; i++) {
+    const float *xr = xc + i * r->xrs, *wr = r->w0 + i * r->wrs;
+#pragma GCC unroll 7
+    for (int64_t k = 0; k < kw; k++) {
+      const nv wv = NV_LOAD(wr + k * NB);
+#pragma GCC unroll 8
+      for (int p = 0; p < rt; p++) acc[p] = NV_FMA(NV_LOAD(xr + (p * sw + k * td) * NB), wv, acc[p]);
+    }
+  }
+  float *y = r->yr + ow * NB;
+#pragma GCC unroll 8
+  for (int p = 0; p < rt; p++) {
+    nv v = acc[p];
+    if (r->zr) v = NV_ADD(v, NV_LOAD(r->zr + (ow + p) * NB));
+    NV_STORE(y + p * NB, NV_MIN(r->hi, NV_MAX(r->lo, v)));
+  }
+}
+
+static NV_ALWAYS void dw_interior(const int KW, const int SW, const dw_row *r, int64_t owa, int64_t owb) {
+  int64_t ow = owa;
+  for (; ow + DW_RT <= owb; ow += DW_RT) dw_tile(DW_RT, KW, SW, r, ow);
+#if DW_RT > 4
+  if (owb - ow >= 4) dw_tile(4, KW, SW, r, ow), ow += 4;
+#endif
+  if (owb - ow >= 2) dw_tile(2, KW, SW, r, ow), ow += 2;
+  if (ow < owb) dw_tile(1, KW, SW, r, ow);
+}
+
+/* A border pixel: only the column taps inside the row. */
+static void dw_pixel(const dw_row *r, int64_t ow) {
+  const int64_t iw0 = ow * r->sw - r->pl, d = r->dw;
+  int64_t k0 = iw0 < 0 ? (-iw0 + d - 1) / d : 0, k1 = r->W - iw0 <= 0 ? 0 : (r->W - iw0 + d - 1) / d;
+  if (k1 > r->kw) k1 = r->kw;
+  nv acc = r->bv;
+  for (int64_t i = 0; i < r->nr; i++) {
+    const float *xr = r->x0 + i * r->xrs + iw0 * NB, *wr = r->w0 + i * r->wrs;
+    for (int64_t k = k0; k < k1; k++) acc = NV_FMA(NV_LOAD(xr + k * d * NB), NV_LOAD(wr + k * NB), acc);
+  }
+  if (r->zr) acc = NV_ADD(acc, NV_LOAD(r->zr + ow * NB));
+  NV_STORE(r->yr + ow * NB, NV_MIN(r->hi, NV_MAX(r->lo, acc)));
+}
+
+void NV_SFX(oxrt_nchwc_dw_rows)(void *job, size_t begin, size_t end) {
+  const nchwc_dw_job *j = job;
+  const oxrt_nchwc_geom *g = j->g;
+  const size_t Cb = g->C / NB, T = (size_t)(g->kh * g->kw), OH = (size_t)g->OH, OW = (size_t)g->OW;
+  const size_t plane_in = (size_t)(g->H * g->W) * NB, plane_out = OH * OW * NB;
+  /* which constant-shape interior: kernel width 3/5/7 x stride 1/2 without column dilation, else generic */
+  int shape = 0;
+  if (g->dw == 1 && (g->sw == 1 || g->sw == 2) && (g->kw == 3 || g->kw == 5 || g->kw == 7))
+    shape = (int)(g->kw - 1) + (int)g->sw - 1; /* 2 3 4 5 6 7 */
+  dw_row r = {.xrs = (size_t)(g->dh * g->W) * NB, .wrs = (size_t)g->kw * NB, .W = g->W, .kw = g->kw, .sw = g->sw,
+              .dw = g->dw, .pl = g->pl, .lo = NV_SET1(j->lo), .hi = NV_SET1(j->hi)};
+  for (size_t it = begin; it < end; it++) {
+    const size_t nc = it / OH, cb = nc % Cb;
+    const int64_t oh = (int64_t)(it % OH), ih0 = oh * g->sh - g->pt;
+    int64_t i0 = ih0 < 0 ? (-ih0 + g->dh - 1) / g->dh : 0, i1 = g->H - ih0 <= 0 ? 0 : (g->H - ih0 + g->dh - 1) / g->dh;
+    if (i1 > g->kh) i1 = g->kh;
+    if (i0 > i1) i0 = i1;
+    r.nr = i1 - i0;
+    r.x0 = j->x + nc * plane_in + (r.nr ? (size_t)((ih0 + i0 * g->dh) * g->W) * NB : 0);
+    r.w0 = j->w + (cb * T + (size_t)(i0 * g->kw)) * NB;
+    r.bv = j->bias ? NV_LOAD(j->bias + cb * NB) : NV_SET1(0.0f);
+    r.yr = j->y + nc * plane_out + (size_t)oh * OW * NB;
+    r.zr = j->z ? j->z + nc * plane_out + (size_t)oh * OW * NB : NULL;
+    for (int64_t ow = 0; ow < j->owa; ow++) dw_pixel(&r, ow);
+    switch (shape) {
+    case 2: dw_interior(3, 1, &r, j->owa, j->owb); break;
+    case 3: dw_interior(3, 2, &r, j->owa, j->owb); break;
+    case 4: dw_interior(5, 1, &r, j->owa, j->owb); break;
+    case 5: dw_interior(5, 2, &r, j->owa, j->owb); break;
+    case 6: dw_interior(7, 1, &r, j->owa, j->owb); break;
+    case 7: dw_interior(7, 2, &r, j->owa, j->owb); break;
+    default: dw_interior(0, 0, &r, j->owa, j->owb); break;
+    }
+    for (int64_t ow = j->owb; ow < g->OW; ow++) dw_pixel(&r, ow);
+    if (j->act.kind != OXRT_ACT_NONE) oxrt_act_apply(j->act, r.yr, OW * NB);
+  }
+}
+
+void NV_SFX(oxrt_nchwc_chan_range)(void *job, size_t begin, size_t end) {
+  const nchwc_chan_job *j = job;
+  for (size_t it = begin; it < end; it++) {
+    const size_t nc = it / j->nchunks, p0 = it % j->nchunks * j->chunk;
+    const size_t p1 = p0 + j->chunk < j->HW ? p0 + j->chunk : j->HW;
+    const nv s = NV_LOAD(j->s + nc / j->Cb * j->C + nc % j->Cb * NB);
+    const float *x = j->x + (nc * j->HW + p0) * NB;
+    float *y = j->y + (nc * j->HW + p0) * NB;
+    const size_t n = p1 - p0;
+    if (j->op == '*')
+      for (size_t p = 0; p < n; p++) NV_STORE(y + p * NB, NV_MUL(NV_LOAD(x + p * NB), s));
+    else
+      for (size_t p = 0; p < n; p++) NV_STORE(y + p * NB, NV_ADD(NV_LOAD(x + p * NB), s));
+  }
+}
