@@ -69,8 +69,10 @@ int main(int argc, char **argv) {
          "model's fused activation\n", oxrt_isa_name(isa), B, reps);
   printf("%-16s %5s %4s %2s %2s %3s %9s %9s %6s %9s\n", "model", "C", "H", "k", "s", "cnt", "nchw", "nchwc", "ratio",
          "nchwc+act");
+  const int only = argc > 2 ? atoi(argv[2]) : -1; /* one shape (its index), for a quick look */
   for (size_t si = 0; si < nshapes; si++) {
     const dw_shape *d = &shapes[si];
+    if (only >= 0 && (size_t)only != si) continue;
     const int64_t H = d->H, p = d->k / 2, OH = (H + 2 * p - d->k) / d->s + 1;
     const size_t C = (size_t)d->C, Cp = oxrt_nchwc_padded(C, B), HW = (size_t)(H * H), OHW = (size_t)(OH * OH);
     oxrt_conv_shape s = {.nd = 2, .N = 1, .C = C, .M = C, .group = C, .in = {H, H}, .k = {d->k, d->k},

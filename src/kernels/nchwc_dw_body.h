@@ -6,7 +6,8 @@
  * inside the row (the interior) run in tiles of DW_RT pixels: each tap's weight vector is loaded once per tile and
  * FMA'd into DW_RT accumulators; the common shapes (3x3, 5x5, 7x7, stride 1 or 2, no column dilation) are
  * compiled with constant kernel width and stride, so the x vectors shared by neighbouring taps are loaded once.
- * Border columns take their valid column-tap range per pixel. Bias starts the accumulators; z and the clamp are
+ * Border columns take their valid column-tap range per pixel; small planes (where border columns are a large
+ * share) are instead copied once into a zero-padded plane and run without borders. Bias starts the accumulators; z and the clamp are
  * applied before the single store; any other activation runs over the finished row while it is in L1. */
 
 #if NB == 16
@@ -76,6 +77,44 @@ static void dw_pixel(const dw_row *r, int64_t ow) {
   NV_STORE(r->yr + ow * NB, NV_MIN(r->hi, NV_MAX(r->lo, acc)));
 }
 
+/* The interior of one output row (columns [owa, owb)) with the constant-shape copy that fits. */
+static void dw_interior_any(int shape, const dw_row *r, int64_t owa, int64_t owb) {
+  switch (shape) {
+  case 2: dw_interior(3, 1, r, owa, owb); break;
+  case 3: dw_interior(3, 2, r, owa, owb); break;
+  case 4: dw_interior(5, 1, r, owa, owb); break;
+  case 5: dw_interior(5, 2, r, owa, owb); break;
+  case 6: dw_interior(7, 1, r, owa, owb); break;
+  case 7: dw_interior(7, 2, r, owa, owb); break;
+  default: dw_interior(0, 0, r, owa, owb); break;
+  }
+}
+
+/* One (image, channel block) through the padded plane buf (Hp x Wp pixels, zero where no input is copied). */
+static void dw_plane_padded(const nchwc_dw_job *j, int shape, size_t nc, float *buf, dw_row *r) {
+  const oxrt_nchwc_geom *g = j->g;
+  const size_t Cb = g->C / NB, T = (size_t)(g->kh * g->kw), OW = (size_t)g->OW;
+  const size_t plane_out = (size_t)g->OH * OW * NB;
+  const int64_t c0 = g->pl < 0 ? -g->pl : 0, c1 = g->W < j->Wp - g->pl ? g->W : j->Wp - g->pl;
+  const float *xp = j->x + nc * (size_t)(g->H * g->W) * NB;
+  for (int64_t ih = 0; ih < g->H; ih++) {
+    const int64_t ph = ih + g->pt;
+    if (ph < 0 || ph >= j->Hp || c1 <= c0) continue;
+    memcpy(buf + (size_t)((ph * j->Wp + c0 + g->pl) * NB), xp + (size_t)((ih * g->W + c0) * NB),
+           sizeof(float) * (size_t)(c1 - c0) * NB);
+  }
+  r->nr = g->kh;
+  r->w0 = j->w + nc % Cb * T * NB;
+  r->bv = j->bias ? NV_LOAD(j->bias + nc % Cb * NB) : NV_SET1(0.0f);
+  for (int64_t oh = 0; oh < g->OH; oh++) {
+    r->x0 = buf + (size_t)(oh * g->sh * j->Wp) * NB;
+    r->yr = j->y + nc * plane_out + (size_t)oh * OW * NB;
+    r->zr = j->z ? j->z + nc * plane_out + (size_t)oh * OW * NB : NULL;
+    dw_interior_any(shape, r, 0, g->OW);
+    if (j->act.kind != OXRT_ACT_NONE) oxrt_act_apply(j->act, r->yr, OW * NB);
+  }
+}
+
 void NV_SFX(oxrt_nchwc_dw_rows)(void *job, size_t begin, size_t end) {
   const nchwc_dw_job *j = job;
   const oxrt_nchwc_geom *g = j->g;
@@ -87,6 +126,19 @@ void NV_SFX(oxrt_nchwc_dw_rows)(void *job, size_t begin, size_t end) {
     shape = (int)(g->kw - 1) + (int)g->sw - 1; /* 2 3 4 5 6 7 */
   dw_row r = {.xrs = (size_t)(g->dh * g->W) * NB, .wrs = (size_t)g->kw * NB, .W = g->W, .kw = g->kw, .sw = g->sw,
               .dw = g->dw, .pl = g->pl, .lo = NV_SET1(j->lo), .hi = NV_SET1(j->hi)};
+  if (j->Hp) {
+    const size_t bytes = sizeof(float) * (size_t)(j->Hp * j->Wp) * NB;
+    float *buf = oxrt_aligned_alloc(bytes);
+    if (buf) {
+      memset(buf, 0, bytes);
+      r.xrs = (size_t)(g->dh * j->Wp) * NB, r.W = j->Wp, r.pl = 0;
+      for (size_t nc = begin; nc < end; nc++) dw_plane_padded(j, shape, nc, buf, &r);
+      oxrt_aligned_free(buf);
+      return;
+    }
+    /* no memory for the plane: the same planes row by row */
+    begin *= OH, end *= OH;
+  }
   for (size_t it = begin; it < end; it++) {
     const size_t nc = it / OH, cb = nc % Cb;
     const int64_t oh = (int64_t)(it % OH), ih0 = oh * g->sh - g->pt;
@@ -100,15 +152,7 @@ void NV_SFX(oxrt_nchwc_dw_rows)(void *job, size_t begin, size_t end) {
     r.yr = j->y + nc * plane_out + (size_t)oh * OW * NB;
     r.zr = j->z ? j->z + nc * plane_out + (size_t)oh * OW * NB : NULL;
     for (int64_t ow = 0; ow < j->owa; ow++) dw_pixel(&r, ow);
-    switch (shape) {
-    case 2: dw_interior(3, 1, &r, j->owa, j->owb); break;
-    case 3: dw_interior(3, 2, &r, j->owa, j->owb); break;
-    case 4: dw_interior(5, 1, &r, j->owa, j->owb); break;
-    case 5: dw_interior(5, 2, &r, j->owa, j->owb); break;
-    case 6: dw_interior(7, 1, &r, j->owa, j->owb); break;
-    case 7: dw_interior(7, 2, &r, j->owa, j->owb); break;
-    default: dw_interior(0, 0, &r, j->owa, j->owb); break;
-    }
+    dw_interior_any(shape, &r, j->owa, j->owb);
     for (int64_t ow = j->owb; ow < g->OW; ow++) dw_pixel(&r, ow);
     if (j->act.kind != OXRT_ACT_NONE) oxrt_act_apply(j->act, r.yr, OW * NB);
   }

@@ -12,12 +12,14 @@ void oxrt_nchwc_interior(const oxrt_nchwc_geom *g, int64_t *owa, int64_t *owb);
  * that block size (the callers then run scalar loops). */
 oxrt_isa oxrt_nchwc_level(oxrt_isa isa, int B, bool *vector);
 
-/* Depthwise: one item = one output row of one (image, channel block). */
+/* Depthwise: one item = one output row of one (image, channel block), or with Hp > 0 one whole (image, channel
+ * block) that is first copied into a zero-padded Hp x Wp plane (small planes, where border columns are many). */
 typedef struct nchwc_dw_job {
   const oxrt_nchwc_geom *g;
   const float *x, *w, *bias, *z;
   float *y;
   int64_t owa, owb;
+  int64_t Hp, Wp;
   float lo, hi;        /* clamp applied in registers (-inf, inf for none) */
   oxrt_activation act; /* any other activation, over each finished row (NONE when the clamp covers it) */
 } nchwc_dw_job;

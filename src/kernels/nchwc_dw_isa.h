@@ -5,6 +5,7 @@
  * instructions' rule): the bodies put the value that must win a NaN second. */
 #ifndef OXRT_KERNELS_NCHWC_DW_ISA_H
 #define OXRT_KERNELS_NCHWC_DW_ISA_H
+#include "../core/value.h"
 #include "nchwc_dw_impl.h"
 #include <math.h>
 #include <stdint.h>
@@ -51,23 +52,14 @@ typedef __m256 nv_nan;
 #define NV_NAN_SET(m, v) _mm256_blendv_ps((v), _mm256_set1_ps(NAN), (m))
 
 #else
-/* vector arguments of static inline functions only: no ABI crosses a file */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 #define NB 8
 #define NV_SFX(name) name##_portable
 typedef float nv __attribute__((vector_size(32)));
+typedef float nv_u __attribute__((vector_size(32), aligned(4))); /* unaligned loads and stores */
 typedef int32_t nv_i __attribute__((vector_size(32)));
-static inline nv nv_loadu(const float *p) {
-  nv v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline nv nv_sel(nv_i m, nv a, nv b) { return (nv)(((nv_i)a & m) | ((nv_i)b & ~m)); }
-static inline void nv_storeu(float *p, nv v) { memcpy(p, &v, sizeof v); }
-#define NV_LOAD(p) nv_loadu(p)
-#define NV_STORE(p, v) nv_storeu((p), (v))
+#define NV_LOAD(p) (*(const nv_u *)(const void *)(p))
+#define NV_STORE(p, v) (*(nv_u *)(void *)(p) = (v))
+#define nv_sel(m, a, b) ((nv)(((nv_i)(a) & (m)) | ((nv_i)(b) & ~(m))))
 #define NV_SET1(s) ((nv){0} + (float)(s))
 #define NV_FMA(a, b, c) ((a) * (b) + (c))
 #define NV_ADD(a, b) ((a) + (b))
