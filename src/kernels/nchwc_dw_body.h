@@ -21,46 +21,58 @@ typedef struct dw_row {
   const float *w0;  /* weights of the first valid kernel row */
   int64_t nr;       /* valid kernel rows */
   size_t xrs, wrs;  /* floats between successive kernel rows in x and w */
+  size_t irs, ors;  /* two-row tiles: floats between the input windows / the outputs of successive output rows */
   int64_t W, kw, sw, dw, pl;
   nv bv, lo, hi;
   const float *zr;  /* residual row (or NULL) */
   float *yr;
 } dw_row;
 
-/* rt pixels from output column ow on, every tap inside the row; KW and SW are 0 (read from r) or constants
- * (then the column dilation is 1). */
-static NV_ALWAYS void dw_tile(const int rt, const int KW, const int SW, const dw_row *r, int64_t ow) {
+/* rr (1 or 2) output rows x rt pixels from output column ow on, every tap inside the row; KW and SW are 0 (read
+ * from r) or constants (then the column dilation is 1). Two rows share each weight load and give narrow planes
+ * (7 or 14 columns) enough independent accumulators to hide the FMA latency. */
+static NV_ALWAYS void dw_tile(const int rr, const int rt, const int KW, const int SW, const dw_row *r, int64_t ow) {
   const int64_t kw = KW ? KW : r->kw, sw = SW ? SW : r->sw, td = KW ? 1 : r->dw;
   const float *xc = r->x0 + (ow * sw - r->pl) * NB;
-  nv acc[DW_RT];
+  nv acc[2][DW_RT];
+#pragma GCC unroll 2
+  for (int q = 0; q < rr; q++)
 #pragma GCC unroll 8
-  for (int p = 0; p < rt; p++) acc[p] = r->bv;
+    for (int p = 0; p < rt; p++) acc[q][p] = r->bv;
   for (int64_t i = 0; i < r->nr; i++) {
     const float *xr = xc + i * r->xrs, *wr = r->w0 + i * r->wrs;
 #pragma GCC unroll 7
     for (int64_t k = 0; k < kw; k++) {
       const nv wv = NV_LOAD(wr + k * NB);
+#pragma GCC unroll 2
+      for (int q = 0; q < rr; q++)
 #pragma GCC unroll 8
-      for (int p = 0; p < rt; p++) acc[p] = NV_FMA(NV_LOAD(xr + (p * sw + k * td) * NB), wv, acc[p]);
+        for (int p = 0; p < rt; p++)
+          acc[q][p] = NV_FMA(NV_LOAD(xr + q * r->irs + (size_t)(p * sw + k * td) * NB), wv, acc[q][p]);
     }
   }
-  float *y = r->yr + ow * NB;
+#pragma GCC unroll 2
+  for (int q = 0; q < rr; q++) {
+    float *y = r->yr + q * r->ors + ow * NB;
+    const float *z = r->zr ? r->zr + q * r->ors + ow * NB : NULL;
 #pragma GCC unroll 8
-  for (int p = 0; p < rt; p++) {
-    nv v = acc[p];
-    if (r->zr) v = NV_ADD(v, NV_LOAD(r->zr + (ow + p) * NB));
-    NV_STORE(y + p * NB, NV_MIN(r->hi, NV_MAX(r->lo, v)));
+    for (int p = 0; p < rt; p++) {
+      nv v = acc[q][p];
+      if (z) v = NV_ADD(v, NV_LOAD(z + p * NB));
+      NV_STORE(y + p * NB, NV_MIN(r->hi, NV_MAX(r->lo, v)));
+    }
   }
 }
 
-static NV_ALWAYS void dw_interior(const int KW, const int SW, const dw_row *r, int64_t owa, int64_t owb) {
+static NV_ALWAYS void dw_interior(const int rr, const int KW, const int SW, const dw_row *r, int64_t owa,
+                                  int64_t owb) {
   int64_t ow = owa;
-  for (; ow + DW_RT <= owb; ow += DW_RT) dw_tile(DW_RT, KW, SW, r, ow);
+  for (; ow + DW_RT <= owb; ow += DW_RT) dw_tile(rr, DW_RT, KW, SW, r, ow);
 #if DW_RT > 4
-  if (owb - ow >= 4) dw_tile(4, KW, SW, r, ow), ow += 4;
+  if (owb - ow >= 4) dw_tile(rr, 4, KW, SW, r, ow), ow += 4;
 #endif
-  if (owb - ow >= 2) dw_tile(2, KW, SW, r, ow), ow += 2;
-  if (ow < owb) dw_tile(1, KW, SW, r, ow);
+  if (owb - ow >= 2) dw_tile(rr, 2, KW, SW, r, ow), ow += 2;
+  if (ow < owb) dw_tile(rr, 1, KW, SW, r, ow);
 }
 
 /* A border pixel: only the column taps inside the row. */
@@ -77,18 +89,25 @@ static void dw_pixel(const dw_row *r, int64_t ow) {
   NV_STORE(r->yr + ow * NB, NV_MIN(r->hi, NV_MAX(r->lo, acc)));
 }
 
-/* The interior of one output row (columns [owa, owb)) with the constant-shape copy that fits. */
-static void dw_interior_any(int shape, const dw_row *r, int64_t owa, int64_t owb) {
-  switch (shape) {
-  case 2: dw_interior(3, 1, r, owa, owb); break;
-  case 3: dw_interior(3, 2, r, owa, owb); break;
-  case 4: dw_interior(5, 1, r, owa, owb); break;
-  case 5: dw_interior(5, 2, r, owa, owb); break;
-  case 6: dw_interior(7, 1, r, owa, owb); break;
-  case 7: dw_interior(7, 2, r, owa, owb); break;
-  default: dw_interior(0, 0, r, owa, owb); break;
+/* The interior of rr output rows (columns [owa, owb)) with the constant-shape copy that fits. */
+#define DW_SHAPES(rr)                                                                                                 \
+  switch (shape) {                                                                                                   \
+  case 2: dw_interior(rr, 3, 1, r, owa, owb); break;                                                                 \
+  case 3: dw_interior(rr, 3, 2, r, owa, owb); break;                                                                 \
+  case 4: dw_interior(rr, 5, 1, r, owa, owb); break;                                                                 \
+  case 5: dw_interior(rr, 5, 2, r, owa, owb); break;                                                                 \
+  case 6: dw_interior(rr, 7, 1, r, owa, owb); break;                                                                 \
+  case 7: dw_interior(rr, 7, 2, r, owa, owb); break;                                                                 \
+  default: dw_interior(rr, 0, 0, r, owa, owb); break;                                                                \
+  }
+static void dw_interior_any(int rr, int shape, const dw_row *r, int64_t owa, int64_t owb) {
+  if (rr == 2) {
+    DW_SHAPES(2)
+  } else {
+    DW_SHAPES(1)
   }
 }
+#undef DW_SHAPES
 
 /* One (image, channel block) through the padded plane buf (Hp x Wp pixels, zero where no input is copied). */
 static void dw_plane_padded(const nchwc_dw_job *j, int shape, size_t nc, float *buf, dw_row *r) {
@@ -106,12 +125,13 @@ static void dw_plane_padded(const nchwc_dw_job *j, int shape, size_t nc, float *
   r->nr = g->kh;
   r->w0 = j->w + nc % Cb * T * NB;
   r->bv = j->bias ? NV_LOAD(j->bias + nc % Cb * NB) : NV_SET1(0.0f);
-  for (int64_t oh = 0; oh < g->OH; oh++) {
+  for (int64_t oh = 0; oh < g->OH; oh += 2) {
+    const int rr = oh + 1 < g->OH ? 2 : 1;
     r->x0 = buf + (size_t)(oh * g->sh * j->Wp) * NB;
     r->yr = j->y + nc * plane_out + (size_t)oh * OW * NB;
     r->zr = j->z ? j->z + nc * plane_out + (size_t)oh * OW * NB : NULL;
-    dw_interior_any(shape, r, 0, g->OW);
-    if (j->act.kind != OXRT_ACT_NONE) oxrt_act_apply(j->act, r->yr, OW * NB);
+    dw_interior_any(rr, shape, r, 0, g->OW);
+    if (j->act.kind != OXRT_ACT_NONE) oxrt_act_apply(j->act, r->yr, (size_t)rr * OW * NB);
   }
 }
 
@@ -132,6 +152,7 @@ void NV_SFX(oxrt_nchwc_dw_rows)(void *job, size_t begin, size_t end) {
     if (buf) {
       memset(buf, 0, bytes);
       r.xrs = (size_t)(g->dh * j->Wp) * NB, r.W = j->Wp, r.pl = 0;
+      r.irs = (size_t)(g->sh * j->Wp) * NB, r.ors = OW * NB;
       for (size_t nc = begin; nc < end; nc++) dw_plane_padded(j, shape, nc, buf, &r);
       oxrt_aligned_free(buf);
       return;
@@ -152,7 +173,7 @@ void NV_SFX(oxrt_nchwc_dw_rows)(void *job, size_t begin, size_t end) {
     r.yr = j->y + nc * plane_out + (size_t)oh * OW * NB;
     r.zr = j->z ? j->z + nc * plane_out + (size_t)oh * OW * NB : NULL;
     for (int64_t ow = 0; ow < j->owa; ow++) dw_pixel(&r, ow);
-    dw_interior_any(shape, &r, j->owa, j->owb);
+    dw_interior_any(1, shape, &r, j->owa, j->owb);
     for (int64_t ow = j->owb; ow < g->OW; ow++) dw_pixel(&r, ow);
     if (j->act.kind != OXRT_ACT_NONE) oxrt_act_apply(j->act, r.yr, OW * NB);
   }
