@@ -5,7 +5,8 @@
  * shape and per (model, kind) totals (shape time x the number of such convs in the model).
  *
  *   cc -O2 -Isrc bench/nchwc_dw_bench.c build/liboxrt.a -lpthread -lm -o build/nchwc_dw_bench
- *   flock /tmp/oxrt-bench.lock build/nchwc_dw_bench [reps] */
+ *   flock /tmp/oxrt-bench.lock build/nchwc_dw_bench [reps [shape index or -1 [threads]]]
+ * With threads > 1 both paths run on a pool of that many threads and the times are wall-clock. */
 #include "kernels/dwconv.h"
 #include "kernels/nchwc.h"
 #include <stdio.h>
@@ -13,9 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+static int use_wall; /* with a pool: wall time (thread CPU time would miss the workers) */
 static double cpu_now(void) {
   struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  clock_gettime(use_wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -70,6 +72,10 @@ int main(int argc, char **argv) {
   printf("%-16s %5s %4s %2s %2s %3s %9s %9s %6s %9s\n", "model", "C", "H", "k", "s", "cnt", "nchw", "nchwc", "ratio",
          "nchwc+act");
   const int only = argc > 2 ? atoi(argv[2]) : -1; /* one shape (its index), for a quick look */
+  const int threads = argc > 3 ? atoi(argv[3]) : 1;
+  oxrt_threadpool *pool = threads > 1 ? oxrt_threadpool_create(threads) : NULL;
+  use_wall = pool != NULL;
+  if (pool) printf("%d threads, wall-clock ms\n", threads);
   for (size_t si = 0; si < nshapes; si++) {
     const dw_shape *d = &shapes[si];
     if (only >= 0 && (size_t)only != si) continue;
@@ -88,11 +94,11 @@ int main(int argc, char **argv) {
     double t[3] = {1e9, 1e9, 1e9};
     for (int r = 0; r < reps; r++) {
       double t0 = cpu_now();
-      oxrt_dwconv_f32_fused(&s, x, w, bias, NULL, none, y, isa, NULL);
+      oxrt_dwconv_f32_fused(&s, x, w, bias, NULL, none, y, isa, pool);
       double t1 = cpu_now();
-      oxrt_nchwc_dwconv(&g, xb, wp, bias, NULL, none, yb, isa, NULL);
+      oxrt_nchwc_dwconv(&g, xb, wp, bias, NULL, none, yb, isa, pool);
       double t2 = cpu_now();
-      oxrt_nchwc_dwconv(&g, xb, wp, bias, NULL, act, yb, isa, NULL);
+      oxrt_nchwc_dwconv(&g, xb, wp, bias, NULL, act, yb, isa, pool);
       double t3 = cpu_now();
       t[0] = t1 - t0 < t[0] ? t1 - t0 : t[0];
       t[1] = t2 - t1 < t[1] ? t2 - t1 : t[1];
@@ -122,9 +128,9 @@ int main(int argc, char **argv) {
     double tm = 1e9, ta = 1e9;
     for (int r = 0; r < reps; r++) {
       double t0 = cpu_now();
-      oxrt_nchwc_pool(&g, OXRT_NCHWC_MAX, xb, yb, isa, NULL);
+      oxrt_nchwc_pool(&g, OXRT_NCHWC_MAX, xb, yb, isa, pool);
       double t1 = cpu_now();
-      oxrt_nchwc_pool(&g, OXRT_NCHWC_AVG_EXCLUDE_PAD, xb, yb, isa, NULL);
+      oxrt_nchwc_pool(&g, OXRT_NCHWC_AVG_EXCLUDE_PAD, xb, yb, isa, pool);
       double t2 = cpu_now();
       tm = t1 - t0 < tm ? t1 - t0 : tm;
       ta = t2 - t1 < ta ? t2 - t1 : ta;
@@ -140,9 +146,9 @@ int main(int argc, char **argv) {
     double tg = 1e9, tc = 1e9;
     for (int r = 0; r < reps; r++) {
       double t0 = cpu_now();
-      oxrt_nchwc_global_pool(1, Cp, HW, B, false, xb, yb, isa, NULL);
+      oxrt_nchwc_global_pool(1, Cp, HW, B, false, xb, yb, isa, pool);
       double t1 = cpu_now();
-      oxrt_nchwc_channel_op(1, Cp, HW, B, '*', xb, s, xb, isa, NULL);
+      oxrt_nchwc_channel_op(1, Cp, HW, B, '*', xb, s, xb, isa, pool);
       double t2 = cpu_now();
       tg = t1 - t0 < tg ? t1 - t0 : tg;
       tc = t2 - t1 < tc ? t2 - t1 : tc;
@@ -150,5 +156,6 @@ int main(int argc, char **argv) {
     printf("global avg / channel mul %zux%zu: %.4f ms / %.4f ms\n", Cp, HW, tg * 1e3, tc * 1e3);
     free(xb), free(yb), free(s);
   }
+  oxrt_threadpool_free(pool);
   return 0;
 }

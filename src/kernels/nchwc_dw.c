@@ -128,5 +128,5 @@ void oxrt_nchwc_channel_op(size_t N, size_t C, size_t HW, int B, char op, const 
   const size_t chunk = 4096 / Bz, nchunks = HW ? (HW + chunk - 1) / chunk : 1;
   nchwc_chan_job j = {.Cb = Cb, .HW = HW, .chunk = chunk, .nchunks = nchunks, .C = C, .op = op, .x = x, .s = s, .y = y};
   const size_t per_item = (HW < chunk ? HW : chunk) * Bz + 1;
-  oxrt_parallel_for(pool, N * Cb * nchunks, 1 + 16384 / per_item, chan_fn(isa), &j);
+  oxrt_parallel_for(pool, N * Cb * nchunks, 1 + 65536 / per_item, chan_fn(isa), &j); /* ~10 us to wake a worker */
 }

@@ -4,11 +4,12 @@
  * One work item is one output row of one (image, channel block). The kernel rows that fall inside the input are a
  * contiguous range, found once per row, so no tap ever tests a row bound. Output columns whose every column tap is
  * inside the row (the interior) run in tiles of DW_RT pixels: each tap's weight vector is loaded once per tile and
- * FMA'd into DW_RT accumulators; the common shapes (3x3, 5x5, 7x7, stride 1 or 2, no column dilation) are
- * compiled with constant kernel width and stride, so the x vectors shared by neighbouring taps are loaded once.
- * Border columns take their valid column-tap range per pixel; small planes (where border columns are a large
- * share) are instead copied once into a zero-padded plane and run without borders. Bias starts the accumulators; z and the clamp are
- * applied before the single store; any other activation runs over the finished row while it is in L1. */
+ * FMA'd into DW_RT accumulators (the x vectors come in as the FMAs' memory operands); the common shapes (3x3, 5x5,
+ * 7x7, stride 1 or 2, no column dilation) are compiled with constant kernel width and stride, taps unrolled.
+ * Border columns take their valid column-tap range per pixel. Small planes, where border columns are a large share,
+ * are instead copied once into a zero-padded plane (one item = one whole plane) and run without borders, two output
+ * rows per tile. Bias starts the accumulators; z and the clamp are applied before the single store; any other
+ * activation runs over the finished row while it is in L1. */
 
 #if NB == 16
 #define DW_RT 8 /* 32 registers: 8 accumulators, up to 14 x vectors of a 7-wide row, a weight */

@@ -87,5 +87,5 @@ void oxrt_nchwc_global_pool(size_t N, size_t C, size_t HW, int B, bool max, cons
     return;
   }
   nchwc_gpool_job j = {.HW = HW, .max = max, .x = x, .y = y};
-  oxrt_parallel_for(pool, N * Cb, 1 + 16384 / (HW * Bz + 1), gpool_fn(isa), &j);
+  oxrt_parallel_for(pool, N * Cb, 1 + 65536 / (HW * Bz + 1), gpool_fn(isa), &j); /* waking a worker costs ~10 us */
 }
