@@ -79,7 +79,11 @@ static NV_ALWAYS void dw_interior(const int rr, const int KW, const int SW, cons
 /* A border pixel: only the column taps inside the row. */
 static void dw_pixel(const dw_row *r, int64_t ow) {
   const int64_t iw0 = ow * r->sw - r->pl, d = r->dw;
-  int64_t k0 = iw0 < 0 ? (-iw0 + d - 1) / d : 0, k1 = r->W - iw0 <= 0 ? 0 : (r->W - iw0 + d - 1) / d;
+  int64_t k0, k1;
+  if (d == 1) /* no divisions: they cost as much as the taps here */
+    k0 = iw0 < 0 ? -iw0 : 0, k1 = r->W - iw0 <= 0 ? 0 : r->W - iw0;
+  else
+    k0 = iw0 < 0 ? (-iw0 + d - 1) / d : 0, k1 = r->W - iw0 <= 0 ? 0 : (r->W - iw0 + d - 1) / d;
   if (k1 > r->kw) k1 = r->kw;
   nv acc = r->bv;
   for (int64_t i = 0; i < r->nr; i++) {
