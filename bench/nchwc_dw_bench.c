@@ -4,7 +4,8 @@
  * One thread, thread CPU time, the two paths interleaved in one process, best of REPS calls each. Prints per
  * shape and per (model, kind) totals (shape time x the number of such convs in the model).
  *
- *   cc -O2 -Isrc bench/nchwc_dw_bench.c build/liboxrt.a -lpthread -lm -o build/nchwc_dw_bench
+ *   cmake --build build --target nchwc_dw_bench
+ *   (or: cc -O2 -Isrc bench/nchwc_dw_bench.c build/liboxrt.a -lpthread -lm -o build/nchwc_dw_bench)
  *   flock /tmp/oxrt-bench.lock build/nchwc_dw_bench [reps [shape index or -1 [threads]]]
  * With threads > 1 both paths run on a pool of that many threads and the times are wall-clock. */
 #include "kernels/dwconv.h"

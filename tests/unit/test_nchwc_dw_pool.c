@@ -4,7 +4,7 @@
  * one-node session without optimisation), global pooling and the channel broadcast against plain loops. Shapes
  * cover odd widths, channel counts that are no multiple of the block, N = 2, kernels 2..7, strides 1 and 2,
  * asymmetric pads, dilation 2 and ceil_mode; every activation with and without a residual; at every ISA level the
- * machine runs (its block size with it), on one thread and on two. */
+ * machine runs (its block size with it), on one thread and on two; and B = 16 at the portable level (scalar loops). */
 #include "kernels/dwconv.h"
 #include "kernels/nchwc.h"
 #include "oxrt.h"
@@ -79,8 +79,7 @@ static oxrt_nchwc_geom geom_of(const win_case *c, int B, int64_t OH, int64_t OW)
                            .pb = c->pb, .pr = c->pr, .B = B};
 }
 
-static void dw_case(const win_case *c, oxrt_isa isa, oxrt_threadpool *pool) {
-  const int B = oxrt_nchwc_block(isa);
+static void dw_case(const win_case *c, oxrt_isa isa, int B, oxrt_threadpool *pool) {
   const int64_t OH = (c->H + c->pt + c->pb - c->d * (c->kh - 1) - 1) / c->s + 1;
   const int64_t OW = (c->W + c->pl + c->pr - c->d * (c->kw - 1) - 1) / c->s + 1;
   const size_t C = c->C, Cp = oxrt_nchwc_padded(C, B), HW = (size_t)(c->H * c->W), OHW = (size_t)(OH * OW);
@@ -182,7 +181,7 @@ static float *pool_op(const char *op, const pool_case *pc, int cip, const float 
   return y;
 }
 
-static void pool_case_run(const pool_case *pc, oxrt_isa isa, oxrt_threadpool *pool) {
+static void pool_case_run(const pool_case *pc, oxrt_isa isa, int B, oxrt_threadpool *pool) {
   static const struct {
     const char *op;
     int cip;
@@ -191,7 +190,6 @@ static void pool_case_run(const pool_case *pc, oxrt_isa isa, oxrt_threadpool *po
                {"AveragePool", 0, OXRT_NCHWC_AVG_EXCLUDE_PAD},
                {"AveragePool", 1, OXRT_NCHWC_AVG_INCLUDE_PAD}};
   const win_case *c = &pc->w;
-  const int B = oxrt_nchwc_block(isa);
   const size_t C = c->C, Cp = oxrt_nchwc_padded(C, B), HW = (size_t)(c->H * c->W);
   float *x = rnd_buf(c->N * C * HW), *xb = blocked(x, c->N, C, HW, B);
   for (size_t ki = 0; ki < sizeof kinds / sizeof *kinds; ki++) {
@@ -238,8 +236,7 @@ static void pool_nan(oxrt_isa isa) {
   CHECK(isnan(y[0]) && isnan(y[1]) && !isnan(y[2]));
 }
 
-static void global_and_channel(oxrt_isa isa, oxrt_threadpool *pool) {
-  const int B = oxrt_nchwc_block(isa);
+static void global_and_channel(oxrt_isa isa, int B, oxrt_threadpool *pool) {
   static const size_t shapes[][3] = {{1, 1280, 49}, {2, 19, 3}, {1, 40, 112 * 112}, {2, 8, 1}, {1, 72, 15 * 17}};
   for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
     const size_t N = shapes[si][0], C = shapes[si][1], HW = shapes[si][2], Cp = oxrt_nchwc_padded(C, B);
@@ -280,15 +277,22 @@ static void global_and_channel(oxrt_isa isa, oxrt_threadpool *pool) {
 void test_kernel_nchwc_dw_pool(void) {
   oxrt_threadpool *pool = oxrt_threadpool_create(2);
   const oxrt_isa top = oxrt_gemm_isa();
-  for (int isa = 0; isa <= (int)top; isa++) {
-    oxrt_gemm_isa_cap((oxrt_isa)isa); /* the NCHW references and the activations follow the level too */
+  for (int level = 0; level <= (int)top; level++) {
+    const oxrt_isa isa = (oxrt_isa)level;
+    const int B = oxrt_nchwc_block(isa);
+    oxrt_gemm_isa_cap(isa); /* the NCHW references and the activations follow the level too */
     for (size_t ci = 0; ci < sizeof dw_cases / sizeof *dw_cases; ci++)
-      dw_case(&dw_cases[ci], (oxrt_isa)isa, ci % 2 ? pool : NULL);
+      dw_case(&dw_cases[ci], isa, B, ci % 2 ? pool : NULL);
     for (size_t ci = 0; ci < sizeof pool_cases / sizeof *pool_cases; ci++)
-      pool_case_run(&pool_cases[ci], (oxrt_isa)isa, ci % 2 ? NULL : pool);
-    pool_nan((oxrt_isa)isa);
-    global_and_channel((oxrt_isa)isa, isa % 2 ? pool : NULL);
+      pool_case_run(&pool_cases[ci], isa, B, ci % 2 ? NULL : pool);
+    pool_nan(isa);
+    global_and_channel(isa, B, level % 2 ? pool : NULL);
   }
+  /* a block size the level has no vector kernel for (16 without AVX-512) takes the scalar loops */
+  oxrt_gemm_isa_cap(OXRT_ISA_PORTABLE);
+  for (size_t ci = 0; ci < 4; ci++) dw_case(&dw_cases[ci], OXRT_ISA_PORTABLE, 16, NULL);
+  for (size_t ci = 0; ci < 4; ci++) pool_case_run(&pool_cases[ci], OXRT_ISA_PORTABLE, 16, NULL);
+  global_and_channel(OXRT_ISA_PORTABLE, 16, NULL);
   oxrt_gemm_isa_cap(top);
   oxrt_threadpool_free(pool);
 }
