@@ -50,7 +50,7 @@ static const dw_shape shapes[] = {
 
 static float *filled(size_t n) {
   float *p = malloc(sizeof(float) * n);
-  for (size_t i = 0; i < n; i++) p[i] = (float)((i * 7919 % 1000) - 500) / 500.f;
+  for (size_t i = 0; i < n; i++) p[i] = (float)((int)(i * 7919 % 1000) - 500) / 500.f;
   return p;
 }
 
