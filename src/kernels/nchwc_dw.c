@@ -101,8 +101,8 @@ void oxrt_nchwc_dwconv(const oxrt_nchwc_geom *g, const float *x, const float *wp
    * gain 10-30%; 3x3 stride 2 and planes of 14 or more with 3x3 lose up to 2x) */
   const int64_t Hp = (g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1, Wp = (g->OW - 1) * g->sw + (g->kw - 1) * g->dw + 1;
   const int64_t border = j.owa + g->OW - j.owb;
-  if (NCHWC_DW_PAD && 5 * border >= g->OW && 4 * g->H * g->W <= g->OH * g->OW * g->kh * g->kw &&
-      Hp * Wp * g->B <= 32768)
+  if (NCHWC_DW_PAD && g->OH > 0 && g->OW > 0 && 5 * border >= g->OW &&
+      4 * g->H * g->W <= g->OH * g->OW * g->kh * g->kw && Hp * Wp * g->B <= 32768)
     j.Hp = Hp, j.Wp = Wp;
   const size_t items = j.Hp ? planes : planes * (size_t)g->OH;
   const size_t per_item = (size_t)((j.Hp ? g->OH : 1) * g->OW * g->kh * g->kw) * (size_t)g->B + 1;
