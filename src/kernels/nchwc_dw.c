@@ -1,8 +1,14 @@
 /* nchwc_dw.c - depthwise convolution and per-channel broadcast in the NCHWc layout (nchwc.h): weight packing, the
  * split of the work over the pool, the portable vector kernels (nchwc_dw_body.h on 8-float GCC vectors) and
  * scalar loops for a block size no vector kernel serves. */
+#if defined(__GNUC__) /* the vector kernels need GCC/Clang vector extensions; other compilers get the loops */
 #include "nchwc_dw_isa.h"
 #include "nchwc_dw_body.h"
+#else
+#include "nchwc_dw_impl.h"
+#include <math.h>
+#include <string.h>
+#endif
 
 #ifndef NCHWC_DW_PAD
 #define NCHWC_DW_PAD 1 /* 0: never through a padded plane (for timing the choice) */
@@ -29,7 +35,11 @@ void oxrt_nchwc_interior(const oxrt_nchwc_geom *g, int64_t *owa, int64_t *owb) {
 oxrt_isa oxrt_nchwc_level(oxrt_isa isa, int B, bool *vector) {
   const oxrt_isa top = oxrt_gemm_isa();
   if (isa > top) isa = top;
+#if defined(__GNUC__)
   *vector = (B == 16 && isa == OXRT_ISA_AVX512) || B == 8;
+#else
+  *vector = false;
+#endif
   return B == 8 && isa == OXRT_ISA_AVX512 ? OXRT_ISA_AVX2 : isa;
 }
 
@@ -39,7 +49,12 @@ static oxrt_range_fn dw_rows_fn(oxrt_isa isa) {
   case OXRT_ISA_AVX512: return oxrt_nchwc_dw_rows_avx512;
   case OXRT_ISA_AVX2: return oxrt_nchwc_dw_rows_avx2;
 #endif
-  default: return oxrt_nchwc_dw_rows_portable;
+  default:
+#if defined(__GNUC__)
+    return oxrt_nchwc_dw_rows_portable;
+#else
+    return NULL;
+#endif
   }
 }
 
@@ -49,7 +64,12 @@ static oxrt_range_fn chan_fn(oxrt_isa isa) {
   case OXRT_ISA_AVX512: return oxrt_nchwc_chan_range_avx512;
   case OXRT_ISA_AVX2: return oxrt_nchwc_chan_range_avx2;
 #endif
-  default: return oxrt_nchwc_chan_range_portable;
+  default:
+#if defined(__GNUC__)
+    return oxrt_nchwc_chan_range_portable;
+#else
+    return NULL;
+#endif
   }
 }
 

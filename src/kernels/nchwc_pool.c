@@ -1,8 +1,14 @@
 /* nchwc_pool.c - max / average and global pooling in the NCHWc layout (nchwc.h): the split of the work over the
  * pool, the portable vector kernels (nchwc_pool_body.h on 8-float GCC vectors) and scalar loops, with the same
  * semantics, for a block size no vector kernel serves. */
+#if defined(__GNUC__) /* the vector kernels need GCC/Clang vector extensions; other compilers get the loops */
 #include "nchwc_dw_isa.h"
 #include "nchwc_pool_body.h"
+#else
+#include "nchwc_dw_impl.h"
+#include <math.h>
+#include <string.h>
+#endif
 
 static oxrt_range_fn pool_rows_fn(oxrt_isa isa) {
   switch (isa) {
@@ -10,7 +16,12 @@ static oxrt_range_fn pool_rows_fn(oxrt_isa isa) {
   case OXRT_ISA_AVX512: return oxrt_nchwc_pool_rows_avx512;
   case OXRT_ISA_AVX2: return oxrt_nchwc_pool_rows_avx2;
 #endif
-  default: return oxrt_nchwc_pool_rows_portable;
+  default:
+#if defined(__GNUC__)
+    return oxrt_nchwc_pool_rows_portable;
+#else
+    return NULL;
+#endif
   }
 }
 
@@ -20,7 +31,12 @@ static oxrt_range_fn gpool_fn(oxrt_isa isa) {
   case OXRT_ISA_AVX512: return oxrt_nchwc_gpool_range_avx512;
   case OXRT_ISA_AVX2: return oxrt_nchwc_gpool_range_avx2;
 #endif
-  default: return oxrt_nchwc_gpool_range_portable;
+  default:
+#if defined(__GNUC__)
+    return oxrt_nchwc_gpool_range_portable;
+#else
+    return NULL;
+#endif
   }
 }
 
