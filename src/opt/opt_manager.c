@@ -256,6 +256,15 @@ oxrt_status *oxrt_optimize_model_named(oxrt_model *m, const char *list, bool fix
   return NULL;
 }
 
+oxrt_status *oxrt_optimize_model_pass(oxrt_model *m, const oxrt_opt_pass *p, const oxrt_opt_options *o) {
+  if (!m || !m->graph || !o || disabled(o->disable, p->name)) return NULL;
+  oxrt_opt_ctx ctx = {.model = m, .fold_max_bytes = (size_t)64 << 20, .portable = o->portable};
+  set_fold_budget(&ctx, o);
+  bool changed = false;
+  oxrt_status *st = run_on(&ctx, p, m->graph, &changed);
+  return st ? oxrt_error_prefix(st, "optimizer pass '%s': ", p->name) : NULL;
+}
+
 oxrt_status *oxrt_optimize_model(oxrt_model *m, const oxrt_opt_options *o) {
   if (!m || !m->graph || !o || o->level <= OXRT_OPT_DISABLE) return NULL;
   oxrt_opt_ctx ctx = {.model = m, .fold_max_bytes = o->fold_max_bytes ? o->fold_max_bytes : (size_t)64 << 20,
