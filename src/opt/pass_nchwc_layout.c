@@ -6,7 +6,8 @@
  * region when their input is blocked: MaxPool / AveragePool (2-D, no Indices), GlobalAveragePool / GlobalMaxPool
  * (-> com.microsoft.nchwc), the unary ops that keep finite values finite (Relu, Clip, Sigmoid, HardSigmoid,
  * HardSwish, LeakyRelu, Tanh: unchanged, they run elementwise on the blocked tensor), Add / Mul of two blocked
- * tensors of one shape (unchanged), and Mul / Add of a blocked [N, C, H, W] by an [N, C, 1, 1] (squeeze-excitation:
+ * tensors of one shape (unchanged), Concat along the channels when every input but the last fills whole blocks
+ * (unchanged: then the blocked concat is the plain one), and Mul / Add of a blocked [N, C, H, W] by an [N, C, 1, 1] (squeeze-excitation:
  * -> com.microsoft.nchwc ChannelMul / ChannelAdd). Anything else ends the region. A converted node writes a new
  * blocked value; ReorderInput makes the blocked form of an NCHW input (once per value), ReorderOutput (channels =
  * the real count) gives the original value back to every reader outside the region and to graph outputs. */
@@ -45,6 +46,14 @@ static bool is_unary_keep(const oxrt_node *n) {
 static bool is_binary(const oxrt_node *n) {
   return !*n->domain && (!strcmp(n->op_type, "Add") || !strcmp(n->op_type, "Mul")) && n->n_inputs == 2 &&
          n->n_outputs == 1 && !oxrt_node_attr(n, "broadcast");
+}
+
+/* ai.onnx Concat along the channels of rank-4 tensors */
+static bool is_channel_concat(const oxrt_node *n) {
+  if (*n->domain || strcmp(n->op_type, "Concat") || n->n_outputs != 1 || n->n_inputs < 1 || n->n_inputs > 16)
+    return false;
+  int64_t axis = oxrt_attr_int(n, "axis", 0);
+  return axis == 1 || axis == -3;
 }
 
 /* Whether node n becomes blocked, and how. */
@@ -91,6 +100,13 @@ static nchwc_kind classify(nchwc_pass *p, const oxrt_node *n) {
   if (!*n->domain && (!strcmp(n->op_type, "GlobalAveragePool") || !strcmp(n->op_type, "GlobalMaxPool")))
     return n->n_outputs == 1 && is_float4(g, in0, x) ? NK_GLOBAL_POOL : NK_NONE;
   if (is_unary_keep(n)) return is_float4(g, in0, x) ? NK_KEEP : NK_NONE;
+  if (is_channel_concat(n)) {
+    /* blocked, the channel concat is the plain one when every input but the last fills whole blocks */
+    for (int i = 0; i < n->n_inputs; i++)
+      if (!blocked(p, n->inputs[i]) || !is_float4(g, n->inputs[i], x) || (i + 1 < n->n_inputs && x[1] % p->B))
+        return NK_NONE;
+    return NK_KEEP;
+  }
   return NK_NONE;
 }
 
@@ -152,7 +168,7 @@ static oxrt_status *convert(nchwc_pass *p, int idx, nchwc_kind k) {
   int64_t yd[4];
   if (opt_shape(g, y, yd) != 4 || yd[1] <= 0) return NULL; /* unknown channels: left as it is */
   /* the inputs in the blocked layout: X (and Z of a FusedConv), both operands of Add / Mul */
-  int ins[4];
+  int ins[16]; /* classify admits at most 16 inputs */
   const int n_in = g->nodes[idx].n_inputs;
   const bool binary = is_binary(&g->nodes[idx]);
   memcpy(ins, g->nodes[idx].inputs, sizeof(int) * (size_t)n_in);
@@ -161,7 +177,7 @@ static oxrt_status *convert(nchwc_pass *p, int idx, nchwc_kind k) {
     if (opt_shape(g, ins[0], d) == 4 && d[2] == 1 && d[3] == 1) ins[0] = g->nodes[idx].inputs[1], ins[1] = g->nodes[idx].inputs[0];
   }
   for (int i = 0; i < n_in; i++) {
-    bool layout = i == 0 || (k == NK_CONV && i == 3) || (binary && i == 1);
+    bool layout = i == 0 || (k == NK_CONV && i == 3) || (binary && i == 1) || is_channel_concat(&g->nodes[idx]);
     if (layout && ins[i] >= 0) OXRT_TRY(blocked_input(p, ins[i], &ins[i]));
   }
   int t = new_value(p, g->values[y].name);

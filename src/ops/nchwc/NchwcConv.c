@@ -2,8 +2,13 @@
  * (oxrt_nchwc_conv) or depthwise (group = C = M, oxrt_nchwc_dwconv). Attributes as ONNX Conv plus FusedConv's
  * activation / activation_params; inputs X, W (a constant [M, C/group, kh, kw] with the real channel counts), B
  * (optional, constant), Sum (optional, blocked like Y: added before the activation). Y is [N, padded M, OH, OW].
- * W and B are packed at session creation and released. */
+ * W and B are packed at session creation and released.
+ *
+ * A 3x3 stride-1 group-1 conv whose static plane size makes Winograd pay (winograd.h: about 1.7x the direct
+ * kernel's rate on the Xeon) runs through the NCHW Winograd path instead, between two reorders of its own, so that
+ * the region around it stays blocked. */
 #include "../onnx/conv_util.h"
+#include "../../kernels/winograd.h"
 #include "nchwc_util.h"
 
 typedef struct {
@@ -12,6 +17,8 @@ typedef struct {
   bool depthwise;
   oxrt_activation act;
   float *w, *bias; /* packed weights; bias padded to M (NULL: none) */
+  oxrt_conv_wpack wino; /* .wino set: the Winograd route for the prepared plane size wino_h x wino_w */
+  int64_t wino_h, wino_w;
 } nchwc_conv_state;
 
 static void nchwc_conv_release(void *state) {
@@ -19,6 +26,7 @@ static void nchwc_conv_release(void *state) {
   if (!st) return;
   free(st->w);
   free(st->bias);
+  oxrt_conv_wpack_free(&st->wino);
   free(st);
 }
 
@@ -49,6 +57,19 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
   if (st->depthwise) oxrt_nchwc_dw_pack(&st->g, st->C_real, w->data, st->w);
   else oxrt_nchwc_conv_pack(&st->g, st->M_real, st->C_real, w->data, st->w);
   oxrt_prepare_consume(pc, 1);
+  const oxrt_type *xt = oxrt_prepare_input_type(pc, 0);
+  if (!st->depthwise && xt && xt->kind == OXRT_KIND_TENSOR && xt->rank == 4 && xt->dims && xt->dims[2] > 0 &&
+      xt->dims[3] > 0) {
+    oxrt_value xs = {.kind = OXRT_KIND_TENSOR, .dtype = OXRT_FLOAT, .rank = 4,
+                     .dims = {1, (int64_t)st->C_real, xt->dims[2], xt->dims[3]}};
+    oxrt_conv_shape cs;
+    oxrt_status *gs = conv_geometry(pc->node, &xs, w, &cs);
+    oxrt_status_free(gs);
+    if (!gs && oxrt_wino_shape_ok(&cs) && oxrt_wino_pays(&cs)) {
+      if (!oxrt_conv_f32_pack_method(&cs, w->data, true, &st->wino)) return OXRT_OOM();
+      st->wino_h = xt->dims[2], st->wino_w = xt->dims[3];
+    }
+  }
   if (b) {
     st->bias = calloc(st->g.M, sizeof(float));
     if (!st->bias) return OXRT_OOM();
@@ -56,6 +77,35 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
     oxrt_prepare_consume(pc, 2);
   }
   return NULL;
+}
+
+/* NCHW X (and Z), the Winograd conv, Y blocked again: the two extra passes over memory cost far less than the
+ * multiply-adds Winograd saves on the planes where it pays. */
+static oxrt_status *wino_route(oxrt_kernel_ctx *ctx, const nchwc_conv_state *st, oxrt_conv_shape *s,
+                               const oxrt_nchwc_geom *g, const float *x, const float *z, float *y) {
+  const size_t HW = (size_t)(g->H * g->W), OHW = (size_t)(g->OH * g->OW), B = (size_t)g->B;
+  s->C = st->C_real;
+  float *xn = malloc(sizeof(float) * (g->N * st->C_real * HW + 2 * g->N * st->M_real * OHW + 1));
+  if (!xn) return OXRT_OOM();
+  float *yn = xn + g->N * st->C_real * HW, *zn = z ? yn + g->N * st->M_real * OHW : NULL;
+  oxrt_nchwc_reorder_out(x, xn, g->N, st->C_real, HW, (int)B, ctx->pool);
+  if (z) oxrt_nchwc_reorder_out(z, zn, g->N, st->M_real, OHW, (int)B, ctx->pool);
+  bool ok = oxrt_conv_f32_ex(s, xn, NULL, &st->wino, st->bias, zn, st->act, yn, ctx->pool);
+  if (ok) {
+    oxrt_nchwc_reorder_in(yn, y, g->N, st->M_real, OHW, (int)B, ctx->pool);
+    /* pad channels: act(0), as the direct kernel leaves them (finite) */
+    if (st->M_real % B) {
+      float pad = 0.0f;
+      oxrt_act_apply(st->act, &pad, 1);
+      for (size_t n = 0; n < g->N; n++) {
+        float *last = y + ((n + 1) * (g->M / B) - 1) * OHW * B;
+        for (size_t p = 0; p < OHW; p++)
+          for (size_t b = st->M_real % B; b < B; b++) last[p * B + b] = pad;
+      }
+    }
+  }
+  free(xn);
+  return ok ? NULL : OXRT_OOM();
 }
 
 static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
@@ -88,6 +138,8 @@ static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
       return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 3 (Sum): expected the shape of Y");
   }
   if (!y->count) return NULL;
+  if (st->wino.wino && g.H == st->wino_h && g.W == st->wino_w && oxrt_wino_shape_ok(&s))
+    return wino_route(ctx, st, &s, &g, x->data, z ? z->data : NULL, y->data);
   if (st->depthwise)
     oxrt_nchwc_dwconv(&g, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data, nchwc_isa(), ctx->pool);
   else oxrt_nchwc_conv(&g, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data, nchwc_isa(), ctx->pool);
