@@ -84,8 +84,10 @@ static nchwc_kind classify(nchwc_pass *p, const oxrt_node *n) {
     if (n->n_inputs > 3 && n->inputs[3] >= 0 && !is_float4(g, n->inputs[3], y)) return NK_NONE;
     if (n->n_inputs > 4) return NK_NONE;
     int64_t group = oxrt_attr_int(n, "group", 1);
-    /* a group-1 conv with few input channels (an RGB stem) wastes most of a block: left to the NCHW path */
-    if (group == 1) return w->dims[1] == x[1] && 2 * x[1] >= p->B ? NK_CONV : NK_NONE;
+    /* a group-1 conv with few input channels (an RGB stem) wastes most of a block: left to the NCHW path, except
+     * on one pixel (squeeze-excitation's reduced channels) */
+    const bool pixel = x[2] == 1 && x[3] == 1; /* [N, C, 1, 1]: the same memory in both layouts, nothing wasted */
+    if (group == 1) return w->dims[1] == x[1] && (2 * x[1] >= p->B || pixel) ? NK_CONV : NK_NONE;
     return group == x[1] && w->dims[0] == x[1] && w->dims[1] == 1 ? NK_CONV : NK_NONE;
   }
   if (is_binary(n)) {
@@ -95,8 +97,10 @@ static nchwc_kind classify(nchwc_pass *p, const oxrt_node *n) {
       return blocked(p, in0) && blocked(p, in1) ? NK_KEEP : NK_NONE;
     /* squeeze-excitation: a blocked [N, C, H, W] and a scale [N, C, 1, 1], NCHW or blocked, in either order */
     const int64_t *big = x[2] == 1 && x[3] == 1 ? y : x, *s = big == x ? y : x;
-    return blocked(p, big == x ? in0 : in1) && big[0] > 0 && s[0] == big[0] && s[1] == big[1] && s[2] == 1 &&
-                   s[3] == 1 && big[2] > 0 && big[3] > 0
+    /* the batch: equal, 1 (one scale for every image), or unknown on both sides (checked by the op at run time) */
+    const bool batch = s[0] == big[0] || s[0] == 1;
+    return blocked(p, big == x ? in0 : in1) && batch && s[1] == big[1] && s[2] == 1 && s[3] == 1 && big[2] > 0 &&
+                   big[3] > 0
                ? NK_CHANNEL
                : NK_NONE;
   }

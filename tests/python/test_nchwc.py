@@ -84,7 +84,7 @@ def mobilenet_like():
     return n.model([1, 3, 33, 41], [a]), True
 
 
-def se_like():
+def se_like(batch=2):
     n = Net(3)
     a = n.conv("X", 8, 40, k=1, act="Relu")
     a = n.conv(a, 40, 40, k=5, group=40, act="HardSigmoid")
@@ -96,15 +96,20 @@ def se_like():
     t = n.node("Sigmoid", [b])
     c = n.node("Mul", [b, t])                                      # SiLU as two nodes
     c = n.node("Mul", [s, c])                                      # scale first again
-    return n.model([2, 8, 19, 23], [c]), True
+    return n.model([batch, 8, 19, 23], [c]), True
 
 
-@pytest.mark.parametrize("make", [resnet_like, mobilenet_like, se_like])
+def se_like_symbolic_batch():
+    """The batch unknown to the pass (a dim_param, as exported CNNs have it): the SE scale must still be blocked."""
+    return se_like("N")
+
+
+@pytest.mark.parametrize("make", [resnet_like, mobilenet_like, se_like, se_like_symbolic_batch])
 def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
     model, default_on = make()
     path = str(tmp_path / "m.onnx")
     onnx.save(model, path)
-    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    shape = [d.dim_value or 2 for d in model.graph.input[0].type.tensor_type.shape.dim]
     feeds = {"X": np.random.default_rng(7).standard_normal(shape).astype(np.float32)}
     ref = ort_outputs(path, feeds)
     for mode, expect_blocked in [("0", False), ("1", default_on), ("all", True)]:
@@ -115,8 +120,12 @@ def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
             assert g.shape == r.shape, f"{mode} {name}: shape {g.shape} vs {r.shape}"
             np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(r).max())),
                                        err_msg=f"OXRT_NCHWC={mode} output {name}")
-        prof = run_cli(oxrt_bin, "bench", path, "--runs", "1", "--warmup", "0", "--profile", env=env).stdout
-        assert ("ReorderInput" in prof) == expect_blocked, f"OXRT_NCHWC={mode}: reorders {'missing' if expect_blocked else 'present'}\n{prof}"
+        prof = run_cli(oxrt_bin, "bench", path, "--runs", "1", "--warmup", "0", "--dim", "N=2", "--profile",
+                       env=env).stdout
+        assert ("ReorderInput" in prof) == expect_blocked, \
+            f"OXRT_NCHWC={mode}: reorders {'missing' if expect_blocked else 'present'}\n{prof}"
+        if expect_blocked and make in (se_like, se_like_symbolic_batch):
+            assert "ChannelMul" in prof, f"OXRT_NCHWC={mode}: the squeeze-excitation Mul was not blocked\n{prof}"
 
 
 def test_nchwc_layout_not_in_saved_model(oxrt_bin, tmp_path):

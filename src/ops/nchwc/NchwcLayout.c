@@ -3,7 +3,8 @@
  *   ReorderOutput(X blocked; channels = C)  -> [N, C, H, W]
  *   MaxPool / AveragePool (2-D, ONNX attributes; no Indices output), GlobalAveragePool / GlobalMaxPool: blocked in,
  *     blocked out ([N, C, 1, 1] for the global ones: the same memory in both layouts)
- *   ChannelMul / ChannelAdd(X blocked [N, C, H, W], S [N, C, 1, 1]) -> X * S / X + S per channel (squeeze-excitation)
+ *   ChannelMul / ChannelAdd(X blocked [N, C, H, W], S [N or 1, C, 1, 1]) -> X * S / X + S per channel
+ *     (squeeze-excitation)
  */
 #include "nchwc_util.h"
 #include <string.h>
@@ -120,14 +121,19 @@ static oxrt_status *channel_run(oxrt_kernel_ctx *ctx, char op) {
   const int B = nchwc_block();
   OXRT_TRY(nchwc_check_blocked(x, 0, "X", B));
   OXRT_TRY(oxrt_check_tensor(s, 1, "S"));
-  if (s->dtype != OXRT_FLOAT || s->rank != 4 || s->dims[0] != x->dims[0] || s->dims[1] != x->dims[1] ||
-      s->dims[2] != 1 || s->dims[3] != 1)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 1 (S): expected a float [N, C, 1, 1] matching X");
+  if (s->dtype != OXRT_FLOAT || s->rank != 4 || (s->dims[0] != x->dims[0] && s->dims[0] != 1) ||
+      s->dims[1] != x->dims[1] || s->dims[2] != 1 || s->dims[3] != 1)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 1 (S): expected a float [N or 1, C, 1, 1] matching X");
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 4, x->dims, &y));
   if (!y->count) return NULL;
-  oxrt_nchwc_channel_op((size_t)x->dims[0], (size_t)x->dims[1], (size_t)(x->dims[2] * x->dims[3]), B, op, x->data,
-                        s->data, y->data, nchwc_isa(), ctx->pool);
+  const size_t N = (size_t)x->dims[0], C = (size_t)x->dims[1], HW = (size_t)(x->dims[2] * x->dims[3]);
+  if (s->dims[0] == x->dims[0])
+    oxrt_nchwc_channel_op(N, C, HW, B, op, x->data, s->data, y->data, nchwc_isa(), ctx->pool);
+  else /* one scale for every image */
+    for (size_t n = 0; n < N; n++)
+      oxrt_nchwc_channel_op(1, C, HW, B, op, (const float *)x->data + n * C * HW, s->data,
+                            (float *)y->data + n * C * HW, nchwc_isa(), ctx->pool);
   return NULL;
 }
 static oxrt_status *channel_mul_run(oxrt_kernel_ctx *ctx) { return channel_run(ctx, '*'); }
