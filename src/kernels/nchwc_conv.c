@@ -44,12 +44,13 @@ static void conv_range(void *arg, size_t begin, size_t end) {
   oxrt_nchwc_conv_rows_portable(j, begin, end);
 }
 
-void oxrt_nchwc_conv(const oxrt_nchwc_geom *g, const float *x, const float *wpacked, const float *bias,
+static void conv_run(const oxrt_nchwc_geom *g, int nchw_c, const float *x, const float *wpacked, const float *bias,
                      const float *z, oxrt_activation act, float *y, oxrt_isa isa, oxrt_threadpool *pool) {
 #if !(defined(__x86_64__) && defined(__GNUC__))
   isa = OXRT_ISA_PORTABLE;
 #endif
-  oxrt_nchwc_conv_job j = {.g = *g, .x = x, .w = wpacked, .bias = bias, .z = z, .y = y, .act = act, .isa = isa};
+  oxrt_nchwc_conv_job j = {.g = *g, .x = x, .w = wpacked, .bias = bias, .z = z, .y = y, .act = act, .isa = isa,
+                           .nchw = nchw_c > 0, .nic = nchw_c};
   j.clamp = oxrt_act_is_clamp(act, &j.lo, &j.hi);
   j.mbmax = isa == OXRT_ISA_AVX512 ? 4 : 2;
   /* a 1x1 stride-1 unpadded conv is one flat row: tiles run across image rows */
@@ -75,4 +76,15 @@ void oxrt_nchwc_conv(const oxrt_nchwc_geom *g, const float *x, const float *wpac
   const double per_item = (double)j.chunk * (double)(j.mbmax * f->B) * (double)f->C * (double)(f->kh * f->kw);
   const size_t grain = per_item >= 262144.0 ? 1 : (size_t)(262144.0 / (per_item + 1.0)) + 1;
   oxrt_parallel_for(pool, items, grain, conv_range, &j);
+}
+
+void oxrt_nchwc_conv(const oxrt_nchwc_geom *g, const float *x, const float *wpacked, const float *bias,
+                     const float *z, oxrt_activation act, float *y, oxrt_isa isa, oxrt_threadpool *pool) {
+  conv_run(g, 0, x, wpacked, bias, z, act, y, isa, pool);
+}
+
+void oxrt_nchwc_conv_nchw_input(const oxrt_nchwc_geom *g, size_t C_real, const float *x, const float *wpacked,
+                                const float *bias, const float *z, oxrt_activation act, float *y, oxrt_isa isa,
+                                oxrt_threadpool *pool) {
+  conv_run(g, (int)C_real, x, wpacked, bias, z, act, y, isa, pool);
 }

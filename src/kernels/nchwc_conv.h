@@ -14,6 +14,8 @@ typedef struct oxrt_nchwc_conv_job {
   float *y;
   oxrt_activation act;
   oxrt_isa isa;
+  bool nchw; /* X is NCHW with nic channels (oxrt_nchwc_conv_nchw_input) */
+  int nic;
   bool clamp; /* act is a clamp to [lo, hi], applied in registers; otherwise act runs over each finished run */
   float lo, hi;
   int mbmax;           /* output blocks per register tile */

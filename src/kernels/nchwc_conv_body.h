@@ -6,10 +6,11 @@
  * A tile is mb output blocks x np output pixels of one row: for every input block, kernel tap and input channel,
  * mb weight vectors times np broadcast input values. Interior pixels run np at a time with no bounds checks; a
  * border pixel runs alone over the kernel columns that land inside the input. Rows outside the input are skipped
- * per row. */
+ * per row. With j->nchw the input is plain NCHW with j->nic <= B channels (an RGB stem writing blocked output):
+ * full-width tiles or single pixels only, with run-time strides. */
 #include <stdint.h>
 
-static inline __attribute__((always_inline)) void nc_tile(const int mb, const int np, const int sws,
+static inline __attribute__((always_inline)) void nc_tile(const int mb, const int np, const int sws, const int nchw,
                                                           const oxrt_nchwc_conv_job *j,
                                                           const float *x, const float *w, size_t wstride, int64_t ih0,
                                                           int64_t ki0, int64_t ki1, int64_t iw0, int64_t kj0,
@@ -17,8 +18,10 @@ static inline __attribute__((always_inline)) void nc_tile(const int mb, const in
                                                           size_t ystride) {
   const oxrt_nchwc_geom *g = &j->g;
   const NC_V lo = NC_SET1(j->lo), hi = NC_SET1(j->hi);
-  const size_t B = NC_B, BB = (size_t)NC_B * NC_B, T = (size_t)(g->kh * g->kw), Cb = g->C / B;
-  const size_t plane = (size_t)(g->H * g->W) * B, pstep = (size_t)(sws ? sws : g->sw) * B; /* constant: offsets fold */
+  const size_t B = NC_B, BB = (size_t)NC_B * NC_B, T = (size_t)(g->kh * g->kw), Cb = nchw ? 1 : g->C / B;
+  /* blocked X: a pixel is B floats, channels adjacent; NCHW X (nchw): a pixel is one float, channels H*W apart */
+  const size_t px = nchw ? 1 : B, cstride = nchw ? (size_t)(g->H * g->W) : 1, nic = nchw ? (size_t)j->nic : B;
+  const size_t plane = (size_t)(g->H * g->W) * B, pstep = (size_t)(sws ? sws : g->sw) * px; /* constant: offsets fold */
   NC_V acc[NC_MBMAX][NC_NPMAX(1)];
 #pragma GCC unroll 4
   for (int m = 0; m < mb; m++) {
@@ -29,17 +32,17 @@ static inline __attribute__((always_inline)) void nc_tile(const int mb, const in
   for (size_t cb = 0; cb < Cb; cb++) {
     const float *xc = x + cb * plane, *wc = w + cb * T * BB;
     for (int64_t ki = ki0; ki < ki1; ki++) {
-      const float *xr = xc + (size_t)((ih0 + ki * g->dh) * g->W) * B;
+      const float *xr = xc + (size_t)((ih0 + ki * g->dh) * g->W) * px;
       for (int64_t kj = kj0; kj < kj1; kj++) {
-        const float *xs = xr + (size_t)(iw0 + kj * g->dw) * B, *ws = wc + (size_t)(ki * g->kw + kj) * BB;
+        const float *xs = xr + (size_t)(iw0 + kj * g->dw) * px, *ws = wc + (size_t)(ki * g->kw + kj) * BB;
 #pragma GCC unroll 2
-        for (size_t ic = 0; ic < B; ic++) {
+        for (size_t ic = 0; ic < nic; ic++) {
           NC_V wv[NC_MBMAX];
 #pragma GCC unroll 4
           for (int m = 0; m < mb; m++) wv[m] = NC_LOAD(ws + (size_t)m * wstride + ic * B);
 #pragma GCC unroll 16
           for (int p = 0; p < np; p++) {
-            const NC_V xv = NC_SET1(xs[(size_t)p * pstep + ic]);
+            const NC_V xv = NC_SET1(xs[(size_t)p * pstep + ic * cstride]);
 #pragma GCC unroll 4
             for (int m = 0; m < mb; m++) acc[m][p] = NC_FMA(wv[m], xv, acc[m][p]);
           }
@@ -62,9 +65,15 @@ static inline __attribute__((always_inline)) void nc_tile(const int mb, const in
 #define NC_CASE(MB, NP)                                                                                                \
   case (MB) * 32 + (NP):                                                                                               \
     if ((MB) <= NC_MBMAX && (NP) <= NC_NPMAX(MB)) {                                                                    \
-      if ((NP) > 1 && j->g.sw == 1) nc_tile(MB, NP, 1, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride); \
-      else if ((NP) > 1 && j->g.sw == 2) nc_tile(MB, NP, 2, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride); \
-      else nc_tile(MB, NP, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
+      if (j->nchw) {                                                                                                   \
+        if ((NP) == 1 || (NP) == NC_NPMAX(MB)) /* the only widths the NCHW-input rows ask for */                      \
+          nc_tile(MB, NP, 0, 1, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                 \
+      } else if ((NP) > 1 && j->g.sw == 1)                                                                             \
+        nc_tile(MB, NP, 1, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
+      else if ((NP) > 1 && j->g.sw == 2)                                                                               \
+        nc_tile(MB, NP, 2, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
+      else                                                                                                             \
+        nc_tile(MB, NP, 0, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
     }                                                                                                                  \
     break;
 #define NC_CASES(MB)                                                                                                   \
@@ -101,7 +110,7 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
     r /= (size_t)g->OH;
     const size_t mg = r % j->nmg, n = r / j->nmg, mb0 = mg * (size_t)j->mbmax;
     const int mbn = (int)(Mb - mb0 < (size_t)j->mbmax ? Mb - mb0 : (size_t)j->mbmax);
-    const float *x = j->x + n * Cb * (size_t)(g->H * g->W) * B, *w = j->w + mb0 * wstride;
+    const float *x = j->x + n * (j->nchw ? (size_t)j->nic : Cb * B) * (size_t)(g->H * g->W), *w = j->w + mb0 * wstride;
     const float *bias = j->bias ? j->bias + mb0 * B : NULL;
     const size_t yoff = ((n * Mb + mb0) * (size_t)g->OH + (size_t)oh) * (size_t)g->OW * B;
     float *yrow = j->y + yoff;
@@ -121,7 +130,7 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
         ow++;
       } else {
         const int64_t left = (p1 < j->ow_hi ? p1 : j->ow_hi) - ow;
-        const int np = left < NC_NPMAX(mbn) ? (int)left : NC_NPMAX(mbn);
+        const int np = left < NC_NPMAX(mbn) ? (j->nchw ? 1 : (int)left) : NC_NPMAX(mbn);
         nc_dispatch(mbn, np, j, x, w, wstride, ih0, ki0, ki1, iw0, 0, g->kw, bias, z, y, ystride);
         ow += np;
       }

@@ -1,8 +1,9 @@
 /* pass_nchwc_layout.c - the blocked-channel layout (kernels/nchwc.h) for the CNN parts of a float model, run by the
  * session only (opt_session.c), after the fusions: the block size depends on the CPU, so the result is never saved.
  *
- * Nodes are taken in topological order. A 2-D float Conv / FusedConv with constant weights (group 1 with at least
- * B/2 input channels, or depthwise) becomes com.microsoft.nchwc Conv and starts or extends a region; these extend a
+ * Nodes are taken in topological order. A 2-D float Conv / FusedConv with constant weights (group 1, or depthwise)
+ * becomes com.microsoft.nchwc Conv and starts or extends a region (group 1 with fewer than B/2 input channels, an
+ * RGB stem, reads its NCHW input as it is: nchw_input); these extend a
  * region when their input is blocked: MaxPool / AveragePool (2-D, no Indices), GlobalAveragePool / GlobalMaxPool
  * (-> com.microsoft.nchwc), the unary ops that keep finite values finite (Relu, Clip, Sigmoid, HardSigmoid,
  * HardSwish, LeakyRelu, Tanh, com.microsoft QuickGelu / Gelu / FastGelu without bias: unchanged, they run elementwise on the blocked tensor), Add / Mul of two blocked
@@ -19,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { NK_NONE, NK_CONV, NK_POOL, NK_GLOBAL_POOL, NK_KEEP, NK_CHANNEL } nchwc_kind;
+typedef enum { NK_NONE, NK_CONV, NK_CONV_NCHW_IN, NK_POOL, NK_GLOBAL_POOL, NK_KEEP, NK_CHANNEL } nchwc_kind;
 
 typedef struct {
   oxrt_opt_ctx *ctx;
@@ -84,9 +85,11 @@ static nchwc_kind classify(nchwc_pass *p, const oxrt_node *n) {
     if (n->n_inputs > 3 && n->inputs[3] >= 0 && !is_float4(g, n->inputs[3], y)) return NK_NONE;
     if (n->n_inputs > 4) return NK_NONE;
     int64_t group = oxrt_attr_int(n, "group", 1);
-    /* a group-1 conv with few input channels (an RGB stem) wastes most of a block: left to the NCHW path, except
-     * on one pixel (squeeze-excitation's reduced channels) */
+    /* a group-1 conv with few input channels (an RGB stem) would waste most of a block of input: it reads NCHW
+     * (nchw_input), except on one pixel (squeeze-excitation's reduced channels: the same memory either way) */
     const bool pixel = x[2] == 1 && x[3] == 1; /* [N, C, 1, 1]: the same memory in both layouts, nothing wasted */
+    if (group == 1 && w->dims[1] == x[1] && x[1] <= p->B && 2 * x[1] < p->B && !pixel && !blocked(p, in0))
+      return NK_CONV_NCHW_IN; /* reads its NCHW input as it is */
     if (group == 1) return w->dims[1] == x[1] && (2 * x[1] >= p->B || pixel) ? NK_CONV : NK_NONE;
     return group == x[1] && w->dims[0] == x[1] && w->dims[1] == 1 ? NK_CONV : NK_NONE;
   }
@@ -190,7 +193,7 @@ static oxrt_status *convert(nchwc_pass *p, int idx, nchwc_kind k) {
     if (opt_shape(g, ins[0], d) == 4 && d[2] == 1 && d[3] == 1) ins[0] = g->nodes[idx].inputs[1], ins[1] = g->nodes[idx].inputs[0];
   }
   for (int i = 0; i < n_in; i++) {
-    bool layout = i == 0 || (k == NK_CONV && i == 3) || (binary && i == 1) || is_channel_concat(&g->nodes[idx]);
+    bool layout = (i == 0 && k != NK_CONV_NCHW_IN) || ((k == NK_CONV || k == NK_CONV_NCHW_IN) && i == 3) || (binary && i == 1) || is_channel_concat(&g->nodes[idx]);
     if (layout && ins[i] >= 0) OXRT_TRY(blocked_input(p, ins[i], &ins[i]));
   }
   int t = new_value(p, g->values[y].name);
@@ -204,6 +207,12 @@ static oxrt_status *convert(nchwc_pass *p, int idx, nchwc_kind k) {
   p->creal[y] = (int)yd[1];
   switch (k) {
   case NK_CONV: n->op_type = "Conv", n->domain = "com.microsoft.nchwc"; break;
+  case NK_CONV_NCHW_IN: {
+    n->op_type = "Conv", n->domain = "com.microsoft.nchwc";
+    oxrt_attr at = {.name = "nchw_input", .type = OXRT_ATTR_INT, .i = 1};
+    OXRT_TRY(opt_set_attr(g, n, &at));
+    break;
+  }
   case NK_POOL:
   case NK_GLOBAL_POOL: n->domain = "com.microsoft.nchwc"; break;
   case NK_CHANNEL:

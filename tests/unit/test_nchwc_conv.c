@@ -1,7 +1,8 @@
 /* test_nchwc_conv.c - the NCHWc direct convolution (nchwc.h: oxrt_nchwc_conv) against oxrt_conv_f32_ex on NCHW
  * data, through the reorders: 1x1 (flat row), 3x3 stride 1 and 2, 7x7 stride 2, dilation, asymmetric pads,
  * channel counts that are no multiple of the block, N = 2, every activation, with and without a residual z and a
- * bias, one thread and two, at every ISA level this machine runs. Pad channels of the output must stay finite. */
+ * bias, one thread and two, at every ISA level this machine runs; the cases with at most 8 input channels also from
+ * plain NCHW input (oxrt_nchwc_conv_nchw_input, the stem). Pad channels of the output must stay finite. */
 #include "kernels/im2col.h"
 #include "kernels/nchwc.h"
 #include "unit.h"
@@ -22,7 +23,9 @@ typedef struct {
   int64_t H, W, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
 } nc_case;
 
-static int check_case(const nc_case *c, oxrt_activation act, bool with_z, bool with_bias, oxrt_threadpool *pool) {
+/* nchw_in: x goes in as plain NCHW (oxrt_nchwc_conv_nchw_input; C <= 8 so one block at either width). */
+static int check_case(const nc_case *c, oxrt_activation act, bool with_z, bool with_bias, oxrt_threadpool *pool,
+                      bool nchw_in) {
   const oxrt_isa isa = oxrt_gemm_isa();
   const int B = oxrt_nchwc_block(isa);
   oxrt_nchwc_geom g = {.N = c->N, .C = oxrt_nchwc_padded(c->C, B), .M = oxrt_nchwc_padded(c->M, B), .H = c->H,
@@ -55,7 +58,9 @@ static int check_case(const nc_case *c, oxrt_activation act, bool with_z, bool w
   oxrt_nchwc_reorder_in(z, zb, c->N, c->M, OHW, B, pool);
   oxrt_nchwc_conv_pack(&g, c->M, c->C, w, wp);
   for (size_t i = 0; i < c->N * g.M * OHW; i++) yb[i] = NAN; /* every output, pad channels too, must be written */
-  oxrt_nchwc_conv(&g, xb, wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, isa, pool);
+  if (nchw_in)
+    oxrt_nchwc_conv_nchw_input(&g, c->C, x, wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, isa, pool);
+  else oxrt_nchwc_conv(&g, xb, wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, isa, pool);
   for (size_t i = 0; i < c->N * g.M * OHW; i++)
     if (!isfinite(yb[i])) bad = 1;
   oxrt_nchwc_reorder_out(yb, out, c->N, c->M, OHW, B, pool);
@@ -81,6 +86,8 @@ static const nc_case cases[] = {
     {1, 48, 64, 30, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* wide rows: several pixel tiles, 48-pixel chunks */
     {1, 64, 32, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* 1x1 image */
     {1, 7, 9, 6, 200, 1, 3, 1, 1, 1, 3, 0, 3, 0, 3},    /* row chunks and dilated columns */
+    {2, 1, 40, 17, 30, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},   /* one input channel */
+    {1, 4, 16, 9, 10, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* 1x1 flat row from 4 channels */
 };
 
 static void nchwc_conv_at_level(void) {
@@ -95,11 +102,18 @@ static void nchwc_conv_at_level(void) {
       for (int v = 0; v < 4; v++) {
         /* every variant on the first activations, then one per activation to keep the test short */
         if (a > 2 && v != (int)(a % 4)) continue;
-        int bad = check_case(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL);
+        int bad = check_case(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, false);
         if (bad)
           fprintf(stderr, "  nchwc conv case %zu act %d variant %d at %s\n", i, (int)acts[a].kind, v,
                   oxrt_isa_name(oxrt_gemm_isa()));
         CHECK(!bad);
+        if (cases[i].C <= 8 && a < 3) {
+          bad = check_case(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, true);
+          if (bad)
+            fprintf(stderr, "  nchwc conv (NCHW input) case %zu act %d variant %d at %s\n", i, (int)acts[a].kind, v,
+                    oxrt_isa_name(oxrt_gemm_isa()));
+          CHECK(!bad);
+        }
       }
   oxrt_threadpool_free(pool);
 }

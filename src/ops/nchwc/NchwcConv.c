@@ -2,6 +2,7 @@
  * (oxrt_nchwc_conv) or depthwise (group = C = M, oxrt_nchwc_dwconv). Attributes as ONNX Conv plus FusedConv's
  * activation / activation_params; inputs X, W (a constant [M, C/group, kh, kw] with the real channel counts), B
  * (optional, constant), Sum (optional, blocked like Y: added before the activation). Y is [N, padded M, OH, OW].
+ * With nchw_input = 1, X is plain NCHW with at most B channels (an RGB stem writes blocked Y with no reorder).
  * W and B are packed at session creation and released.
  *
  * A 3x3 stride-1 group-1 conv whose static plane size makes Winograd pay (winograd.h: about 1.7x the direct
@@ -15,6 +16,7 @@ typedef struct {
   oxrt_nchwc_geom g; /* C, M, kernel, strides, dilations, B; the spatial part is set per run */
   size_t C_real, M_real;
   bool depthwise;
+  bool nchw_input; /* attribute nchw_input = 1: X is plain NCHW with at most B channels (an RGB stem) */
   oxrt_activation act;
   float *w, *bias; /* packed weights; bias padded to M (NULL: none) */
   oxrt_conv_wpack wino; /* .wino set: the Winograd route for the prepared plane size wino_h x wino_w */
@@ -46,6 +48,9 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
   st->M_real = (size_t)w->dims[0];
   st->depthwise = group > 1;
   st->C_real = st->depthwise ? (size_t)group : (size_t)w->dims[1];
+  st->nchw_input = oxrt_attr_int(pc->node, "nchw_input", 0) != 0;
+  if (st->nchw_input && (st->depthwise || st->C_real > (size_t)B))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "nchw_input: only group 1 with at most %d input channels", B);
   if (st->depthwise && (w->dims[1] != 1 || (size_t)group != st->M_real))
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "group %lld: only group 1 or depthwise (group = C = M) convolutions",
                       (long long)group);
@@ -58,7 +63,7 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
   else oxrt_nchwc_conv_pack(&st->g, st->M_real, st->C_real, w->data, st->w);
   oxrt_prepare_consume(pc, 1);
   const oxrt_type *xt = oxrt_prepare_input_type(pc, 0);
-  if (!st->depthwise && xt && xt->kind == OXRT_KIND_TENSOR && xt->rank == 4 && xt->dims && xt->dims[2] > 0 &&
+  if (!st->depthwise && !st->nchw_input && xt && xt->kind == OXRT_KIND_TENSOR && xt->rank == 4 && xt->dims && xt->dims[2] > 0 &&
       xt->dims[3] > 0) {
     oxrt_value xs = {.kind = OXRT_KIND_TENSOR, .dtype = OXRT_FLOAT, .rank = 4,
                      .dims = {1, (int64_t)st->C_real, xt->dims[2], xt->dims[3]}};
@@ -111,11 +116,17 @@ static oxrt_status *wino_route(oxrt_kernel_ctx *ctx, const nchwc_conv_state *st,
 static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
   const nchwc_conv_state *st = ctx->state;
   const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 1), *z = oxrt_input(ctx, 3);
-  OXRT_TRY(nchwc_check_blocked(x, 0, "X", st->g.B));
+  if (st->nchw_input) {
+    OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
+    if (x->dtype != OXRT_FLOAT || x->rank != 4 || (size_t)x->dims[1] != st->C_real)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0 (X): expected a float [N, %zu, H, W]", st->C_real);
+  } else {
+    OXRT_TRY(nchwc_check_blocked(x, 0, "X", st->g.B));
+    if ((size_t)x->dims[1] != st->g.C)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0 (X): %lld channels, expected %zu (blocked)",
+                        (long long)x->dims[1], st->g.C);
+  }
   OXRT_TRY(oxrt_check_tensor(w, 1, "W"));
-  if ((size_t)x->dims[1] != st->g.C)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0 (X): %lld channels, expected %zu (blocked)",
-                      (long long)x->dims[1], st->g.C);
   /* the geometry of the real channel counts: conv_geometry checks W against them */
   oxrt_value xr = *x;
   xr.dims[1] = (int64_t)(st->depthwise ? st->C_real : (size_t)w->dims[1]);
@@ -140,7 +151,10 @@ static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
   if (!y->count) return NULL;
   if (st->wino.wino && g.H == st->wino_h && g.W == st->wino_w && oxrt_wino_shape_ok(&s))
     return wino_route(ctx, st, &s, &g, x->data, z ? z->data : NULL, y->data);
-  if (st->depthwise)
+  if (st->nchw_input)
+    oxrt_nchwc_conv_nchw_input(&g, st->C_real, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data,
+                               nchwc_isa(), ctx->pool);
+  else if (st->depthwise)
     oxrt_nchwc_dwconv(&g, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data, nchwc_isa(), ctx->pool);
   else oxrt_nchwc_conv(&g, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data, nchwc_isa(), ctx->pool);
   return NULL;
