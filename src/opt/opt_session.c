@@ -14,15 +14,18 @@
 /* Models whose weights get near protobuf's 2 GiB limit must keep them outside. */
 #define AUTO_EXTERNAL_TOTAL ((uint64_t)3 << 29) /* 1.5 GiB */
 
+/* The level passes, then the session-only nchwc_layout (so that disabled_passes, OXRT_OPT_DISABLE and `oxrt test`'s
+ * per-pass bisection can name it). */
 const char *oxrt_opt_pass_info(size_t index, const char **summary, oxrt_opt_level *level) {
   const oxrt_opt_pass *const *all = oxrt_opt_passes();
-  for (size_t i = 0; all[i]; i++)
-    if (i == index) {
-      if (summary) *summary = all[i]->summary;
-      if (level) *level = all[i]->level;
-      return all[i]->name;
-    }
-  return NULL;
+  size_t i = 0;
+  for (; all[i]; i++)
+    if (i == index) break;
+  const oxrt_opt_pass *p = all[i] ? all[i] : i == index ? &oxrt_pass_nchwc_layout : NULL;
+  if (!p) return NULL;
+  if (summary) *summary = p->summary;
+  if (level) *level = p->level;
+  return p->name;
 }
 
 /* OXRT_OPT_LEVEL overrides the requested level (for comparing runs without rebuilding). */

@@ -136,3 +136,15 @@ def test_nchwc_layout_not_in_saved_model(oxrt_bin, tmp_path):
     run_cli(oxrt_bin, "optimize", src, dst, env={"OXRT_NCHWC": "all"})
     domains = {n.domain for n in onnx.load(dst).graph.node}
     assert "com.microsoft.nchwc" not in domains
+
+
+def test_nchwc_layout_disabled_by_pass_name(oxrt_bin, tmp_path):
+    """The pass is named like the others: disabling it (OXRT_OPT_DISABLE, the session's disabled_passes) keeps NCHW."""
+    model, _ = mobilenet_like()
+    path = str(tmp_path / "m.onnx")
+    onnx.save(model, path)
+    assert "nchwc_layout" in run_cli(oxrt_bin, "optimize", "--list").stdout
+    on = run_cli(oxrt_bin, "bench", path, "--runs", "1", "--warmup", "0", "--profile").stdout
+    off = run_cli(oxrt_bin, "bench", path, "--runs", "1", "--warmup", "0", "--profile",
+                  env={"OXRT_OPT_DISABLE": "nchwc_layout"}).stdout
+    assert "ReorderOutput" in on and "ReorderOutput" not in off
