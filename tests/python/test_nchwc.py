@@ -105,7 +105,14 @@ def se_like_symbolic_batch():
     return se_like("N")
 
 
-@pytest.mark.parametrize("make", [resnet_like, mobilenet_like, se_like, se_like_symbolic_batch])
+def mobilenet_like_with_value_info():
+    """Declared types of intermediate values (what onnx shape inference writes) for values the layout replaces."""
+    model, on = mobilenet_like()
+    return onnx.shape_inference.infer_shapes(model), on
+
+
+@pytest.mark.parametrize("make", [resnet_like, mobilenet_like, se_like, se_like_symbolic_batch,
+                                  mobilenet_like_with_value_info])
 def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
     model, default_on = make()
     path = str(tmp_path / "m.onnx")
