@@ -3,15 +3,16 @@
  *
  * Nodes are taken in topological order. A 2-D float Conv / FusedConv with constant weights (group 1, or depthwise)
  * becomes com.microsoft.nchwc Conv and starts or extends a region (group 1 with fewer than B/2 input channels, an
- * RGB stem, reads its NCHW input as it is: nchw_input); these extend a
- * region when their input is blocked: MaxPool / AveragePool (2-D, no Indices), GlobalAveragePool / GlobalMaxPool
- * (-> com.microsoft.nchwc), the unary ops that keep finite values finite (Relu, Clip, Sigmoid, HardSigmoid,
- * HardSwish, LeakyRelu, Tanh, com.microsoft QuickGelu / Gelu / FastGelu without bias: unchanged, they run elementwise on the blocked tensor), Add / Mul of two blocked
- * tensors of one shape (unchanged), Concat along the channels when every input but the last fills whole blocks
- * (unchanged: then the blocked concat is the plain one), and Mul / Add of a blocked [N, C, H, W] by an [N, C, 1, 1] (squeeze-excitation:
- * -> com.microsoft.nchwc ChannelMul / ChannelAdd). Anything else ends the region. A converted node writes a new
- * blocked value; ReorderInput makes the blocked form of an NCHW input (once per value), ReorderOutput (channels =
- * the real count) gives the original value back to every reader outside the region and to graph outputs.
+ * RGB stem, reads its NCHW input as it is: nchw_input); these extend a region when their input is blocked:
+ * MaxPool / AveragePool (2-D, no Indices), GlobalAveragePool / GlobalMaxPool (-> com.microsoft.nchwc), the unary
+ * ops that keep finite values finite (Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, com.microsoft
+ * QuickGelu / Gelu / FastGelu without bias: unchanged, they run elementwise on the blocked tensor), Add / Mul of two
+ * blocked tensors of one shape (unchanged), Concat along the channels when every input but the last fills whole
+ * blocks (unchanged: then the blocked concat is the plain one), and Mul / Add of a blocked [N, C, H, W] by an
+ * [N, C, 1, 1] (squeeze-excitation: -> com.microsoft.nchwc ChannelMul / ChannelAdd). Anything else ends the region.
+ * A converted node writes a new blocked value; ReorderInput makes the blocked form of an NCHW input (once per
+ * value), ReorderOutput (channels = the real count) gives the original value back to every reader outside the
+ * region and to graph outputs.
  * Only regions holding a depthwise conv are converted (pick_regions says why); OXRT_NCHWC=all converts every
  * region, OXRT_NCHWC=0 none. */
 #include "../kernels/nchwc.h"
@@ -190,10 +191,12 @@ static oxrt_status *convert(nchwc_pass *p, int idx, nchwc_kind k) {
   memcpy(ins, g->nodes[idx].inputs, sizeof(int) * (size_t)n_in);
   if (k == NK_CHANNEL) { /* the blocked [N, C, H, W] first, the [N, C, 1, 1] scale second */
     int64_t d[4];
-    if (opt_shape(g, ins[0], d) == 4 && d[2] == 1 && d[3] == 1) ins[0] = g->nodes[idx].inputs[1], ins[1] = g->nodes[idx].inputs[0];
+    if (opt_shape(g, ins[0], d) == 4 && d[2] == 1 && d[3] == 1)
+      ins[0] = g->nodes[idx].inputs[1], ins[1] = g->nodes[idx].inputs[0];
   }
   for (int i = 0; i < n_in; i++) {
-    bool layout = (i == 0 && k != NK_CONV_NCHW_IN) || ((k == NK_CONV || k == NK_CONV_NCHW_IN) && i == 3) || (binary && i == 1) || is_channel_concat(&g->nodes[idx]);
+    bool layout = (i == 0 && k != NK_CONV_NCHW_IN) || ((k == NK_CONV || k == NK_CONV_NCHW_IN) && i == 3) ||
+                  (binary && i == 1) || is_channel_concat(&g->nodes[idx]);
     if (layout && ins[i] >= 0) OXRT_TRY(blocked_input(p, ins[i], &ins[i]));
   }
   int t = new_value(p, g->values[y].name);

@@ -91,10 +91,11 @@ static const nc_case cases[] = {
 };
 
 static void nchwc_conv_at_level(void) {
-  const oxrt_activation acts[] = {{OXRT_ACT_NONE, 0, 0},       {OXRT_ACT_RELU, 0, 0},        {OXRT_ACT_CLIP, -0.5f, 0.75f},
-                                  {OXRT_ACT_LEAKY_RELU, 0.1f, 0}, {OXRT_ACT_HARD_SIGMOID, 0.2f, 0.5f},
-                                  {OXRT_ACT_HARD_SWISH, 0, 0}, {OXRT_ACT_SIGMOID, 0, 0},     {OXRT_ACT_TANH, 0, 0},
-                                  {OXRT_ACT_SILU, 0, 0},       {OXRT_ACT_GELU, 0, 0},        {OXRT_ACT_GELU_TANH, 0, 0}};
+  const oxrt_activation acts[] = {
+      {OXRT_ACT_NONE, 0, 0},       {OXRT_ACT_RELU, 0, 0},    {OXRT_ACT_CLIP, -0.5f, 0.75f},
+      {OXRT_ACT_LEAKY_RELU, 0.1f, 0}, {OXRT_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {OXRT_ACT_HARD_SWISH, 0, 0},
+      {OXRT_ACT_SIGMOID, 0, 0},    {OXRT_ACT_TANH, 0, 0},    {OXRT_ACT_SILU, 0, 0},
+      {OXRT_ACT_GELU, 0, 0},       {OXRT_ACT_GELU_TANH, 0, 0}};
   oxrt_threadpool *pool = oxrt_threadpool_create(2);
   CHECK(pool != NULL);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

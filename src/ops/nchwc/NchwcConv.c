@@ -63,8 +63,8 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
   else oxrt_nchwc_conv_pack(&st->g, st->M_real, st->C_real, w->data, st->w);
   oxrt_prepare_consume(pc, 1);
   const oxrt_type *xt = oxrt_prepare_input_type(pc, 0);
-  if (!st->depthwise && !st->nchw_input && xt && xt->kind == OXRT_KIND_TENSOR && xt->rank == 4 && xt->dims && xt->dims[2] > 0 &&
-      xt->dims[3] > 0) {
+  if (!st->depthwise && !st->nchw_input && xt && xt->kind == OXRT_KIND_TENSOR && xt->rank == 4 && xt->dims &&
+      xt->dims[2] > 0 && xt->dims[3] > 0) {
     oxrt_value xs = {.kind = OXRT_KIND_TENSOR, .dtype = OXRT_FLOAT, .rank = 4,
                      .dims = {1, (int64_t)st->C_real, xt->dims[2], xt->dims[3]}};
     oxrt_conv_shape cs;
@@ -173,8 +173,9 @@ static oxrt_status *nchwc_conv_infer(oxrt_infer_ctx *ctx) {
   y.dims[1] = w.dims[0] < 0 ? -1 : (int64_t)oxrt_nchwc_padded((size_t)w.dims[0], nchwc_block());
   y.names[1] = NULL;
   for (int i = 0; i < 2; i++) {
-    y.dims[2 + i] = oxrt_window_out(x.dims[2 + i], w.dims[2 + i], str && ns == 2 ? str[i] : 1, dl && nd == 2 ? dl[i] : 1,
-                                    pd && np == 4 ? pd[i] : 0, pd && np == 4 ? pd[2 + i] : 0, auto_pad, false);
+    y.dims[2 + i] = oxrt_window_out(x.dims[2 + i], w.dims[2 + i], str && ns == 2 ? str[i] : 1,
+                                    dl && nd == 2 ? dl[i] : 1, pd && np == 4 ? pd[i] : 0, pd && np == 4 ? pd[2 + i] : 0,
+                                    auto_pad, false);
     y.names[2 + i] = NULL;
   }
   return oxrt_infer_output(ctx, 0, &y);

@@ -50,8 +50,9 @@ static oxrt_status *pool_ints(const oxrt_node *n, const char *name, int count, i
   const int64_t *v = oxrt_attr_ints(n, name, &c);
   for (int i = 0; i < count; i++) {
     out[i] = v ? (c == (size_t)count ? v[i] : lo - 1) : dflt;
-    if (out[i] < lo) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute %s: expected %d values >= %lld", name, count,
-                                       (long long)lo);
+    if (out[i] < lo)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "attribute %s: expected %d values >= %lld", name, count,
+                        (long long)lo);
   }
   return NULL;
 }

@@ -16,8 +16,8 @@ static inline int nchwc_block(void) { return oxrt_nchwc_block(nchwc_isa()); }
 static inline oxrt_status *nchwc_check_blocked(const oxrt_value *v, int i, const char *what, int B) {
   OXRT_TRY(oxrt_check_tensor(v, i, what));
   if (v->dtype != OXRT_FLOAT || v->rank != 4 || v->dims[1] % B)
-    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input %d (%s): expected a blocked float [N, C, H, W] with C a multiple "
-                      "of %d", i, what, B);
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT,
+                      "input %d (%s): expected a blocked float [N, C, H, W] with C a multiple of %d", i, what, B);
   return NULL;
 }
 

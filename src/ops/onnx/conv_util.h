@@ -108,8 +108,9 @@ static inline int conv_out_dims(const oxrt_conv_shape *s, int64_t *dims) {
 }
 
 /* The activation of com.microsoft FusedConv (and com.microsoft.nchwc Conv) from its attributes: Conv, then + Z, then
- * the activation, all in the kernels' output pass. Beyond ONNX Runtime's set (Relu, Tanh, Sigmoid, LeakyRelu, Clip, HardSigmoid) the names of oxrt's fused
- * activations are accepted too (HardSwish, Silu/Swish, Gelu, FastGelu), for the optimizer's fusions. */
+ * the activation, all in the kernels' output pass. Beyond ONNX Runtime's set (Relu, Tanh, Sigmoid, LeakyRelu, Clip,
+ * HardSigmoid) the names of oxrt's fused activations are accepted too (HardSwish, Silu/Swish, Gelu, FastGelu), for
+ * the optimizer's fusions. */
 static inline oxrt_status *conv_fused_act_parse(const oxrt_node *node, oxrt_activation *fa) {
   const char *name = oxrt_attr_string(node, "activation", "");
   size_t np = 0;
