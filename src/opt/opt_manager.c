@@ -102,6 +102,8 @@ const oxrt_opt_pass *oxrt_opt_find_pass(const char *name) {
     if (!strcmp(name, all_passes[i]->name)) return all_passes[i];
   for (int i = 0; named_passes[i]; i++)
     if (!strcmp(name, named_passes[i]->name)) return named_passes[i];
+  /* listed by oxrt_opt_pass_info; named in a saved optimization it does nothing (its result is CPU-dependent) */
+  if (!strcmp(name, oxrt_pass_nchwc_layout.name)) return &oxrt_pass_nchwc_layout;
   return NULL;
 }
 
