@@ -71,5 +71,10 @@ void oxrt_nchwc_conv_pack(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real
 /* y [N, M/B, OH, OW, B] = act(conv(x) + bias + z); bias [M] padded (or NULL), z blocked like y (or NULL). */
 void oxrt_nchwc_conv(const oxrt_nchwc_geom *g, const float *x, const float *wpacked, const float *bias,
                      const float *z, oxrt_activation act, float *y, oxrt_isa isa, oxrt_threadpool *pool);
+/* The same from a plain NCHW x [N, C_real, H, W] with C_real <= B (g->C = B): an RGB stem that writes a blocked y
+ * without a reorder. Weights packed by oxrt_nchwc_conv_pack for g. */
+void oxrt_nchwc_conv_nchw_input(const oxrt_nchwc_geom *g, size_t C_real, const float *x, const float *wpacked,
+                                const float *bias, const float *z, oxrt_activation act, float *y, oxrt_isa isa,
+                                oxrt_threadpool *pool);
 
 #endif

@@ -58,6 +58,8 @@ oxrt_status *oxrt_optimize_model(oxrt_model *m, const oxrt_opt_options *o);
 /* Runs the comma-separated pass names `list` in that order (onnxoptimizer's semantics: each once, or with
  * `fixed_point` until nothing changes) instead of a level; `o` gives fold_max_bytes, report and user. */
 oxrt_status *oxrt_optimize_model_named(oxrt_model *m, const char *list, bool fixed_point, const oxrt_opt_options *o);
+/* Runs one pass once (unless o->disable names it), over the main graph and, when the pass allows, subgraphs. */
+oxrt_status *oxrt_optimize_model_pass(oxrt_model *m, const oxrt_opt_pass *p, const oxrt_opt_options *o);
 /* All passes, NULL-terminated, in the order they run. */
 const oxrt_opt_pass *const *oxrt_opt_passes(void);
 /* Passes that run only when named (onnxoptimizer's names), NULL-terminated. */
@@ -86,6 +88,8 @@ extern const oxrt_opt_pass oxrt_pass_fuse_gelu;
 extern const oxrt_opt_pass oxrt_pass_fuse_attention;
 extern const oxrt_opt_pass oxrt_pass_fuse_silu;
 extern const oxrt_opt_pass oxrt_pass_eliminate_dead;
+/* Run by the session only, after the level's passes (opt_session.c): CPU-dependent, never saved. */
+extern const oxrt_opt_pass oxrt_pass_nchwc_layout;
 /* Named-only passes (onnxoptimizer's names), one file each except the no-op family (pass_eliminate_nop.c). */
 extern const oxrt_opt_pass oxrt_pass_nop;
 extern const oxrt_opt_pass oxrt_pass_eliminate_identity;

@@ -102,6 +102,8 @@ const oxrt_opt_pass *oxrt_opt_find_pass(const char *name) {
     if (!strcmp(name, all_passes[i]->name)) return all_passes[i];
   for (int i = 0; named_passes[i]; i++)
     if (!strcmp(name, named_passes[i]->name)) return named_passes[i];
+  /* listed by oxrt_opt_pass_info; named in a saved optimization it does nothing (its result is CPU-dependent) */
+  if (!strcmp(name, oxrt_pass_nchwc_layout.name)) return &oxrt_pass_nchwc_layout;
   return NULL;
 }
 
@@ -254,6 +256,15 @@ oxrt_status *oxrt_optimize_model_named(oxrt_model *m, const char *list, bool fix
     if (!any) break;
   }
   return NULL;
+}
+
+oxrt_status *oxrt_optimize_model_pass(oxrt_model *m, const oxrt_opt_pass *p, const oxrt_opt_options *o) {
+  if (!m || !m->graph || !o || disabled(o->disable, p->name)) return NULL;
+  oxrt_opt_ctx ctx = {.model = m, .fold_max_bytes = (size_t)64 << 20, .portable = o->portable};
+  set_fold_budget(&ctx, o);
+  bool changed = false;
+  oxrt_status *st = run_on(&ctx, p, m->graph, &changed);
+  return st ? oxrt_error_prefix(st, "optimizer pass '%s': ", p->name) : NULL;
 }
 
 oxrt_status *oxrt_optimize_model(oxrt_model *m, const oxrt_opt_options *o) {

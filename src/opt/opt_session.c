@@ -14,15 +14,18 @@
 /* Models whose weights get near protobuf's 2 GiB limit must keep them outside. */
 #define AUTO_EXTERNAL_TOTAL ((uint64_t)3 << 29) /* 1.5 GiB */
 
+/* The level passes, then the session-only nchwc_layout (so that disabled_passes, OXRT_OPT_DISABLE and `oxrt test`'s
+ * per-pass bisection can name it). */
 const char *oxrt_opt_pass_info(size_t index, const char **summary, oxrt_opt_level *level) {
   const oxrt_opt_pass *const *all = oxrt_opt_passes();
-  for (size_t i = 0; all[i]; i++)
-    if (i == index) {
-      if (summary) *summary = all[i]->summary;
-      if (level) *level = all[i]->level;
-      return all[i]->name;
-    }
-  return NULL;
+  size_t i = 0;
+  for (; all[i]; i++)
+    if (i == index) break;
+  const oxrt_opt_pass *p = all[i] ? all[i] : i == index ? &oxrt_pass_nchwc_layout : NULL;
+  if (!p) return NULL;
+  if (summary) *summary = p->summary;
+  if (level) *level = p->level;
+  return p->name;
 }
 
 /* OXRT_OPT_LEVEL overrides the requested level (for comparing runs without rebuilding). */
@@ -98,6 +101,21 @@ static void skip_list(const char *own, char *buf, size_t cap) {
   snprintf(buf, cap, "%s%s%s", own, *own && env ? "," : "", env ? env : "");
 }
 
+/* The blocked-channel layout for CNN regions (pass_nchwc_layout.c), after the fusions and after any save: its result
+ * depends on this CPU's block size. Off with OXRT_NCHWC=0 or by disabling the pass "nchwc_layout" (session option
+ * disabled_passes, OXRT_OPT_DISABLE). The shapes inferred for it stay: the session infers again anyway. */
+static oxrt_status *nchwc_layout(oxrt_model *m, const oxrt_opt_session_cfg *cfg, const char *disable) {
+  const char *e = getenv("OXRT_NCHWC");
+  if ((e && !strcmp(e, "0")) || cfg->level < OXRT_OPT_EXTENDED) return NULL;
+  oxrt_status_free(oxrt_infer_graph(m, m->graph, 0));
+  oxrt_opt_options o = {cfg->level, 0, disable, NULL, NULL, false, 0, NULL, NULL};
+  size_t before = oxrt_opt_count_nodes(m->graph);
+  OXRT_TRY(oxrt_optimize_model_pass(m, &oxrt_pass_nchwc_layout, &o));
+  size_t after = oxrt_opt_count_nodes(m->graph);
+  if (after != before) cfg_log(cfg, "nchwc_layout: %zu -> %zu nodes", before, after);
+  return NULL;
+}
+
 oxrt_status *oxrt_opt_for_session(oxrt_model *m, const oxrt_opt_session_cfg *cfg) {
   oxrt_opt_level level = cfg->level; /* OXRT_OPT_LEVEL was applied as a default by the session */
   const char *save = cfg->save_path ? cfg->save_path : "";
@@ -116,6 +134,11 @@ oxrt_status *oxrt_opt_for_session(oxrt_model *m, const oxrt_opt_session_cfg *cfg
     if (initializer_bytes(m->graph) > AUTO_EXTERNAL_TOTAL) wo.external_threshold = 1024;
     OXRT_TRY(oxrt_write_model(m, save, &wo));
     cfg_log(cfg, "optimized model written to %s", save);
+  }
+  if (level > OXRT_OPT_DISABLE) {
+    char disable[4096];
+    skip_list(cfg->disabled_passes, disable, sizeof disable);
+    OXRT_TRY(nchwc_layout(m, cfg, disable));
   }
   return NULL;
 }

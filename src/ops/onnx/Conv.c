@@ -105,48 +105,11 @@ static oxrt_status *conv_prepare(const oxrt_prepare_ctx *pc, void **state) {
   return NULL;
 }
 
-/* com.microsoft FusedConv: Conv, then + Z (input 3, same shape as Y), then an activation, all in the kernels' output
- * pass. Beyond ONNX Runtime's set (Relu, Tanh, Sigmoid, LeakyRelu, Clip, HardSigmoid) the names of oxrt's fused
- * activations are accepted too (HardSwish, Silu/Swish, Gelu, FastGelu), for the optimizer's fusions. */
-static oxrt_status *fused_act_parse(const oxrt_node *node, oxrt_activation *fa) {
-  const char *name = oxrt_attr_string(node, "activation", "");
-  size_t np = 0;
-  const float *pv = oxrt_attr_floats(node, "activation_params", &np);
-  static const struct {
-    const char *name;
-    oxrt_act kind;
-    int nparams;
-    float a, b;
-  } tab[] = {{"", OXRT_ACT_NONE, 0, 0, 0},
-             {"Relu", OXRT_ACT_RELU, 0, 0, 0},
-             {"Tanh", OXRT_ACT_TANH, 0, 0, 0},
-             {"Sigmoid", OXRT_ACT_SIGMOID, 0, 0, 0},
-             {"LeakyRelu", OXRT_ACT_LEAKY_RELU, 1, 0.01f, 0},
-             {"Clip", OXRT_ACT_CLIP, 2, -INFINITY, INFINITY},
-             {"HardSigmoid", OXRT_ACT_HARD_SIGMOID, 2, 0.2f, 0.5f},
-             {"HardSwish", OXRT_ACT_HARD_SWISH, 0, 0, 0},
-             {"Silu", OXRT_ACT_SILU, 0, 0, 0},
-             {"Swish", OXRT_ACT_SILU, 0, 0, 0},
-             {"Gelu", OXRT_ACT_GELU, 0, 0, 0},
-             {"FastGelu", OXRT_ACT_GELU_TANH, 0, 0, 0}};
-  for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-    if (!strcmp(name, tab[i].name)) {
-      if (pv && np != (size_t)tab[i].nparams)
-        return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "activation %s takes %d activation_params, got %zu", name,
-                          tab[i].nparams, np);
-      fa->kind = tab[i].kind;
-      fa->a = pv && np > 0 ? pv[0] : tab[i].a;
-      fa->b = pv && np > 1 ? pv[1] : tab[i].b;
-      return NULL;
-    }
-  return oxrt_error(OXRT_ERR_NOT_IMPLEMENTED, "activation '%s' is not supported", name);
-}
-
 static oxrt_status *conv_compute(oxrt_kernel_ctx *ctx, bool fused) {
   const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 1), *b = oxrt_input(ctx, 2);
   const oxrt_value *z = fused ? oxrt_input(ctx, 3) : NULL;
   oxrt_activation fa = {OXRT_ACT_NONE, 0, 0};
-  if (fused) OXRT_TRY(fused_act_parse(ctx->node, &fa));
+  if (fused) OXRT_TRY(conv_fused_act_parse(ctx->node, &fa));
   if (z) OXRT_TRY(oxrt_check_tensor(z, 3, "Z"));
   OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
   OXRT_TRY(oxrt_check_tensor(w, 1, "W"));

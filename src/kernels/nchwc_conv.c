@@ -1,0 +1,90 @@
+/* nchwc_conv.c - general (group 1) convolution in the NCHWc layout (nchwc.h): weight packing, the work split and
+ * the portable row kernel (nchwc_conv_body.h over GCC vector types, 8 lanes). */
+#include "nchwc_conv.h"
+#include <string.h>
+
+size_t oxrt_nchwc_conv_packed_floats(const oxrt_nchwc_geom *g) { return g->M * g->C * (size_t)(g->kh * g->kw); }
+
+void oxrt_nchwc_conv_pack(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real, const float *w, float *packed) {
+  const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B;
+  memset(packed, 0, oxrt_nchwc_conv_packed_floats(g) * sizeof *packed);
+  for (size_t m = 0; m < M_real; m++)
+    for (size_t c = 0; c < C_real; c++)
+      for (size_t t = 0; t < T; t++)
+        packed[(((m / B * Cb + c / B) * T + t) * B + c % B) * B + m % B] = w[(m * C_real + c) * T + t];
+}
+
+/* ---- portable row kernel: 8-lane GCC vectors (lowered to whatever the target has) */
+/* Macros, not functions: 32-byte vectors as arguments change the ABI where AVX is not enabled. */
+typedef float nc_v8 __attribute__((vector_size(32)));
+typedef float nc_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t nc_m8 __attribute__((vector_size(32)));
+#define NC_SET1(a) ((nc_v8){(a), (a), (a), (a), (a), (a), (a), (a)})
+#define NC_LOAD(p) ((nc_v8) * (const nc_v8u *)(p))
+#define NC_STORE(p, v) (*(nc_v8u *)(p) = (v))
+/* like the x86 min/max: the second operand when either is NaN */
+#define NC_SEL(m, a, b) ((nc_v8)(((nc_m8)(a) & (m)) | ((nc_m8)(b) & ~(m))))
+#define NC_MAX(a, b) NC_SEL((a) > (b), a, b)
+#define NC_MIN(a, b) NC_SEL((a) < (b), a, b)
+#define NC_ROWS oxrt_nchwc_conv_rows_portable
+#define NC_B 8
+#define NC_V nc_v8
+#define NC_FMA(a, b, c) ((a) * (b) + (c))
+#define NC_ADD(a, b) ((a) + (b))
+#define NC_MBMAX 2
+#define NC_NPMAX(mb) ((mb) == 1 ? 8 : 4)
+#include "nchwc_conv_body.h"
+
+static void conv_range(void *arg, size_t begin, size_t end) {
+  const oxrt_nchwc_conv_job *j = arg;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (j->isa == OXRT_ISA_AVX512) return oxrt_nchwc_conv_rows_avx512(j, begin, end);
+  if (j->isa == OXRT_ISA_AVX2) return oxrt_nchwc_conv_rows_avx2(j, begin, end);
+#endif
+  oxrt_nchwc_conv_rows_portable(j, begin, end);
+}
+
+static void conv_run(const oxrt_nchwc_geom *g, int nchw_c, const float *x, const float *wpacked, const float *bias,
+                     const float *z, oxrt_activation act, float *y, oxrt_isa isa, oxrt_threadpool *pool) {
+#if !(defined(__x86_64__) && defined(__GNUC__))
+  isa = OXRT_ISA_PORTABLE;
+#endif
+  oxrt_nchwc_conv_job j = {.g = *g, .x = x, .w = wpacked, .bias = bias, .z = z, .y = y, .act = act, .isa = isa,
+                           .nchw = nchw_c > 0, .nic = nchw_c};
+  j.clamp = oxrt_act_is_clamp(act, &j.lo, &j.hi);
+  j.mbmax = isa == OXRT_ISA_AVX512 ? 4 : 2;
+  /* a 1x1 stride-1 unpadded conv is one flat row: tiles run across image rows */
+  if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->pb == 0 && g->pr == 0 &&
+      g->OH == g->H && g->OW == g->W) {
+    j.g.W = j.g.OW = g->H * g->W;
+    j.g.H = j.g.OH = 1;
+  }
+  const oxrt_nchwc_geom *f = &j.g;
+  /* interior columns: ow * sw - pl >= 0 and ow * sw - pl + (kw - 1) * dw <= W - 1 */
+  int64_t lo = (f->pl + f->sw - 1) / f->sw, last = f->W - 1 - (f->kw - 1) * f->dw + f->pl;
+  int64_t hi = last < 0 ? 0 : last / f->sw + 1;
+  j.ow_lo = lo < f->OW ? lo : f->OW;
+  j.ow_hi = hi < j.ow_lo ? j.ow_lo : hi < f->OW ? hi : f->OW;
+  j.chunk = f->OW <= 96 ? f->OW : 48;
+  if (j.chunk < 1) j.chunk = 1;
+  j.nchunk = (size_t)((f->OW + j.chunk - 1) / j.chunk);
+  const size_t Mb = f->M / (size_t)f->B;
+  j.nmg = (Mb + (size_t)j.mbmax - 1) / (size_t)j.mbmax;
+  const size_t items = f->N * j.nmg * (size_t)f->OH * j.nchunk;
+  if (!items) return;
+  /* about 256k multiply-adds per chunk of work */
+  const double per_item = (double)j.chunk * (double)(j.mbmax * f->B) * (double)f->C * (double)(f->kh * f->kw);
+  const size_t grain = per_item >= 262144.0 ? 1 : (size_t)(262144.0 / (per_item + 1.0)) + 1;
+  oxrt_parallel_for(pool, items, grain, conv_range, &j);
+}
+
+void oxrt_nchwc_conv(const oxrt_nchwc_geom *g, const float *x, const float *wpacked, const float *bias,
+                     const float *z, oxrt_activation act, float *y, oxrt_isa isa, oxrt_threadpool *pool) {
+  conv_run(g, 0, x, wpacked, bias, z, act, y, isa, pool);
+}
+
+void oxrt_nchwc_conv_nchw_input(const oxrt_nchwc_geom *g, size_t C_real, const float *x, const float *wpacked,
+                                const float *bias, const float *z, oxrt_activation act, float *y, oxrt_isa isa,
+                                oxrt_threadpool *pool) {
+  conv_run(g, (int)C_real, x, wpacked, bias, z, act, y, isa, pool);
+}

@@ -1,0 +1,32 @@
+/* nchwc_conv.h - internal: the job that oxrt_nchwc_conv (nchwc_conv.c) hands to its per-ISA row kernels
+ * (nchwc_conv_body.h compiled in nchwc_conv_avx512.c, nchwc_conv_avx2.c and, portable, nchwc_conv.c).
+ *
+ * Packed weights: [M/B, C/B, kh*kw, B (input channel), B (output channel)], so one (input block, tap, input
+ * channel) is one vector of B output-channel weights. A work item is one (image, group of up to mbmax output
+ * blocks, output row, chunk of that row); a 1x1 stride-1 unpadded conv is run as one flat row of H*W pixels. */
+#ifndef OXRT_KERNELS_NCHWC_CONV_H
+#define OXRT_KERNELS_NCHWC_CONV_H
+#include "nchwc.h"
+
+typedef struct oxrt_nchwc_conv_job {
+  oxrt_nchwc_geom g; /* flattened to one row for 1x1 stride-1 unpadded convs */
+  const float *x, *w, *bias, *z;
+  float *y;
+  oxrt_activation act;
+  oxrt_isa isa;
+  bool nchw; /* X is NCHW with nic channels (oxrt_nchwc_conv_nchw_input) */
+  int nic;
+  bool clamp; /* act is a clamp to [lo, hi], applied in registers; otherwise act runs over each finished run */
+  float lo, hi;
+  int mbmax;           /* output blocks per register tile */
+  size_t nmg;          /* output block groups: ceil(M/B / mbmax) */
+  size_t nchunk;       /* chunks per output row */
+  int64_t chunk;       /* pixels per chunk */
+  int64_t ow_lo, ow_hi; /* interior output columns: every tap's column inside the input */
+} oxrt_nchwc_conv_job;
+
+void oxrt_nchwc_conv_rows_portable(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
+void oxrt_nchwc_conv_rows_avx2(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
+void oxrt_nchwc_conv_rows_avx512(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
+
+#endif

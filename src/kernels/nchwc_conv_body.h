@@ -1,0 +1,142 @@
+/* nchwc_conv_body.h - the NCHWc direct convolution row kernel, compiled once per ISA (nchwc_conv.h).
+ * The includer defines NC_ROWS (function name), NC_B (lanes = block), NC_V (vector type), NC_SET1, NC_LOAD,
+ * NC_STORE, NC_FMA, NC_ADD, NC_MIN, NC_MAX, NC_MBMAX and NC_NPMAX(mb) (pixels per tile for mb output blocks:
+ * mb * NC_NPMAX(mb) accumulators stay in registers).
+ *
+ * A tile is mb output blocks x np output pixels of one row: for every input block, kernel tap and input channel,
+ * mb weight vectors times np broadcast input values. Interior pixels run np at a time with no bounds checks; a
+ * border pixel runs alone over the kernel columns that land inside the input. Rows outside the input are skipped
+ * per row. With j->nchw the input is plain NCHW with j->nic <= B channels (an RGB stem writing blocked output):
+ * full-width tiles or single pixels only, with run-time strides. */
+#include <stdint.h>
+
+static inline __attribute__((always_inline)) void nc_tile(const int mb, const int np, const int sws, const int nchw,
+                                                          const oxrt_nchwc_conv_job *j,
+                                                          const float *x, const float *w, size_t wstride, int64_t ih0,
+                                                          int64_t ki0, int64_t ki1, int64_t iw0, int64_t kj0,
+                                                          int64_t kj1, const float *bias, const float *z, float *y,
+                                                          size_t ystride) {
+  const oxrt_nchwc_geom *g = &j->g;
+  const NC_V lo = NC_SET1(j->lo), hi = NC_SET1(j->hi);
+  const size_t B = NC_B, BB = (size_t)NC_B * NC_B, T = (size_t)(g->kh * g->kw), Cb = nchw ? 1 : g->C / B;
+  /* blocked X: a pixel is B floats, channels adjacent; NCHW X (nchw): a pixel is one float, channels H*W apart */
+  const size_t px = nchw ? 1 : B, cstride = nchw ? (size_t)(g->H * g->W) : 1, nic = nchw ? (size_t)j->nic : B;
+  const size_t plane = (size_t)(g->H * g->W) * B, pstep = (size_t)(sws ? sws : g->sw) * px; /* constant: offsets fold */
+  NC_V acc[NC_MBMAX][NC_NPMAX(1)];
+#pragma GCC unroll 4
+  for (int m = 0; m < mb; m++) {
+    const NC_V b0 = bias ? NC_LOAD(bias + (size_t)m * B) : NC_SET1(0.0f);
+#pragma GCC unroll 16
+    for (int p = 0; p < np; p++) acc[m][p] = b0;
+  }
+  for (size_t cb = 0; cb < Cb; cb++) {
+    const float *xc = x + cb * plane, *wc = w + cb * T * BB;
+    for (int64_t ki = ki0; ki < ki1; ki++) {
+      const float *xr = xc + (size_t)((ih0 + ki * g->dh) * g->W) * px;
+      for (int64_t kj = kj0; kj < kj1; kj++) {
+        const float *xs = xr + (size_t)(iw0 + kj * g->dw) * px, *ws = wc + (size_t)(ki * g->kw + kj) * BB;
+#pragma GCC unroll 2
+        for (size_t ic = 0; ic < nic; ic++) {
+          NC_V wv[NC_MBMAX];
+#pragma GCC unroll 4
+          for (int m = 0; m < mb; m++) wv[m] = NC_LOAD(ws + (size_t)m * wstride + ic * B);
+#pragma GCC unroll 16
+          for (int p = 0; p < np; p++) {
+            const NC_V xv = NC_SET1(xs[(size_t)p * pstep + ic * cstride]);
+#pragma GCC unroll 4
+            for (int m = 0; m < mb; m++) acc[m][p] = NC_FMA(wv[m], xv, acc[m][p]);
+          }
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int m = 0; m < mb; m++)
+#pragma GCC unroll 16
+    for (int p = 0; p < np; p++) {
+      NC_V v = acc[m][p];
+      if (z) v = NC_ADD(v, NC_LOAD(z + (size_t)m * ystride + (size_t)p * B));
+      if (j->clamp) v = NC_MIN(hi, NC_MAX(lo, v)); /* operand order: NaN passes */
+      NC_STORE(y + (size_t)m * ystride + (size_t)p * B, v);
+    }
+}
+
+/* The tile shapes a row may ask for, as constants so that the accumulators stay in registers. */
+#define NC_CASE(MB, NP)                                                                                                \
+  case (MB) * 32 + (NP):                                                                                               \
+    if ((MB) <= NC_MBMAX && (NP) <= NC_NPMAX(MB)) {                                                                    \
+      if (j->nchw) {                                                                                                   \
+        if ((NP) == 1 || (NP) == NC_NPMAX(MB)) /* the only widths the NCHW-input rows ask for */                      \
+          nc_tile(MB, NP, 0, 1, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                 \
+      } else if ((NP) > 1 && j->g.sw == 1)                                                                             \
+        nc_tile(MB, NP, 1, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
+      else if ((NP) > 1 && j->g.sw == 2)                                                                               \
+        nc_tile(MB, NP, 2, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
+      else                                                                                                             \
+        nc_tile(MB, NP, 0, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
+    }                                                                                                                  \
+    break;
+#define NC_CASES(MB)                                                                                                   \
+  NC_CASE(MB, 1) NC_CASE(MB, 2) NC_CASE(MB, 3) NC_CASE(MB, 4) NC_CASE(MB, 5) NC_CASE(MB, 6) NC_CASE(MB, 7)            \
+  NC_CASE(MB, 8) NC_CASE(MB, 9) NC_CASE(MB, 10) NC_CASE(MB, 11) NC_CASE(MB, 12)
+
+static void nc_dispatch(int mb, int np, const oxrt_nchwc_conv_job *j, const float *x, const float *w, size_t wstride,
+                        int64_t ih0, int64_t ki0, int64_t ki1, int64_t iw0, int64_t kj0, int64_t kj1,
+                        const float *bias, const float *z, float *y, size_t ystride) {
+  switch (mb * 32 + np) {
+    NC_CASES(1)
+    NC_CASES(2)
+    NC_CASES(3)
+    NC_CASES(4)
+  default: break;
+  }
+}
+
+/* [lo, hi) of the kernel offsets k with 0 <= base + k * d < n */
+static inline void nc_taps(int64_t base, int64_t d, int64_t k, int64_t n, int64_t *lo, int64_t *hi) {
+  int64_t a = base >= 0 ? 0 : (-base + d - 1) / d, b = base > n - 1 ? 0 : (n - 1 - base) / d + 1;
+  *lo = a < k ? a : k;
+  *hi = b < k ? b : k;
+  if (*hi < *lo) *hi = *lo;
+}
+
+void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
+  const oxrt_nchwc_geom *g = &j->g;
+  const size_t B = NC_B, BB = (size_t)NC_B * NC_B, T = (size_t)(g->kh * g->kw), Cb = g->C / B, Mb = g->M / B;
+  const size_t wstride = Cb * T * BB, ystride = (size_t)(g->OH * g->OW) * B;
+  for (size_t it = begin; it < end; it++) {
+    size_t r = it / j->nchunk;
+    const int64_t c = (int64_t)(it % j->nchunk), oh = (int64_t)(r % (size_t)g->OH);
+    r /= (size_t)g->OH;
+    const size_t mg = r % j->nmg, n = r / j->nmg, mb0 = mg * (size_t)j->mbmax;
+    const int mbn = (int)(Mb - mb0 < (size_t)j->mbmax ? Mb - mb0 : (size_t)j->mbmax);
+    const float *x = j->x + n * (j->nchw ? (size_t)j->nic : Cb * B) * (size_t)(g->H * g->W), *w = j->w + mb0 * wstride;
+    const float *bias = j->bias ? j->bias + mb0 * B : NULL;
+    const size_t yoff = ((n * Mb + mb0) * (size_t)g->OH + (size_t)oh) * (size_t)g->OW * B;
+    float *yrow = j->y + yoff;
+    const float *zrow = j->z ? j->z + yoff : NULL;
+    const int64_t ih0 = oh * g->sh - g->pt;
+    int64_t ki0, ki1;
+    nc_taps(ih0, g->dh, g->kh, g->H, &ki0, &ki1);
+    const int64_t p0 = c * j->chunk, p1 = p0 + j->chunk < g->OW ? p0 + j->chunk : g->OW;
+    for (int64_t ow = p0; ow < p1;) {
+      const int64_t iw0 = ow * g->sw - g->pl;
+      float *y = yrow + (size_t)ow * B;
+      const float *z = zrow ? zrow + (size_t)ow * B : NULL;
+      if (ow < j->ow_lo || ow >= j->ow_hi) {
+        int64_t kj0, kj1;
+        nc_taps(iw0, g->dw, g->kw, g->W, &kj0, &kj1);
+        nc_dispatch(mbn, 1, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);
+        ow++;
+      } else {
+        const int64_t left = (p1 < j->ow_hi ? p1 : j->ow_hi) - ow;
+        const int np = left < NC_NPMAX(mbn) ? (j->nchw ? 1 : (int)left) : NC_NPMAX(mbn);
+        nc_dispatch(mbn, np, j, x, w, wstride, ih0, ki0, ki1, iw0, 0, g->kw, bias, z, y, ystride);
+        ow += np;
+      }
+    }
+    if (!j->clamp)
+      for (int m = 0; m < mbn; m++)
+        oxrt_act_apply(j->act, yrow + (size_t)m * ystride + (size_t)p0 * B, (size_t)(p1 - p0) * B);
+  }
+}

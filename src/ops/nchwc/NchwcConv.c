@@ -1,0 +1,188 @@
+/* NchwcConv.c - com.microsoft.nchwc Conv: a 2-D convolution of a blocked X (nchwc.h) into a blocked Y, group 1
+ * (oxrt_nchwc_conv) or depthwise (group = C = M, oxrt_nchwc_dwconv). Attributes as ONNX Conv plus FusedConv's
+ * activation / activation_params; inputs X, W (a constant [M, C/group, kh, kw] with the real channel counts), B
+ * (optional, constant), Sum (optional, blocked like Y: added before the activation). Y is [N, padded M, OH, OW].
+ * With nchw_input = 1, X is plain NCHW with at most B channels (an RGB stem writes blocked Y with no reorder).
+ * W and B are packed at session creation and released.
+ *
+ * A 3x3 stride-1 group-1 conv whose static plane size makes Winograd pay (winograd.h: about 1.7x the direct
+ * kernel's rate on the Xeon) runs through the NCHW Winograd path instead, between two reorders of its own, so that
+ * the region around it stays blocked. */
+#include "../onnx/conv_util.h"
+#include "../../kernels/winograd.h"
+#include "nchwc_util.h"
+
+typedef struct {
+  oxrt_nchwc_geom g; /* C, M, kernel, strides, dilations, B; the spatial part is set per run */
+  size_t C_real, M_real;
+  bool depthwise;
+  bool nchw_input; /* attribute nchw_input = 1: X is plain NCHW with at most B channels (an RGB stem) */
+  oxrt_activation act;
+  float *w, *bias; /* packed weights; bias padded to M (NULL: none) */
+  oxrt_conv_wpack wino; /* .wino set: the Winograd route for the prepared plane size wino_h x wino_w */
+  int64_t wino_h, wino_w;
+} nchwc_conv_state;
+
+static void nchwc_conv_release(void *state) {
+  nchwc_conv_state *st = state;
+  if (!st) return;
+  free(st->w);
+  free(st->bias);
+  oxrt_conv_wpack_free(&st->wino);
+  free(st);
+}
+
+static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state) {
+  const oxrt_value *w = oxrt_prepare_constant(pc, 1), *b = oxrt_prepare_constant(pc, 2);
+  if (!w || w->kind != OXRT_KIND_TENSOR || w->dtype != OXRT_FLOAT || w->rank != 4 || !w->data)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 1 (W): expected a constant float [M, C, kh, kw]");
+  if (pc->n_inputs > 2 && pc->node->inputs[2] >= 0 &&
+      (!b || b->dtype != OXRT_FLOAT || b->rank != 1 || b->dims[0] != w->dims[0] || !b->data))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 2 (B): expected a constant float [M]");
+  nchwc_conv_state *st = calloc(1, sizeof *st);
+  if (!st) return OXRT_OOM();
+  *state = st;
+  OXRT_TRY(conv_fused_act_parse(pc->node, &st->act));
+  const int B = nchwc_block();
+  const int64_t group = oxrt_attr_int(pc->node, "group", 1);
+  st->M_real = (size_t)w->dims[0];
+  st->depthwise = group > 1;
+  st->C_real = st->depthwise ? (size_t)group : (size_t)w->dims[1];
+  st->nchw_input = oxrt_attr_int(pc->node, "nchw_input", 0) != 0;
+  if (st->nchw_input && (st->depthwise || st->C_real > (size_t)B))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "nchw_input: only group 1 with at most %d input channels", B);
+  if (st->depthwise && (w->dims[1] != 1 || (size_t)group != st->M_real))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "group %lld: only group 1 or depthwise (group = C = M) convolutions",
+                      (long long)group);
+  st->g = (oxrt_nchwc_geom){.C = oxrt_nchwc_padded(st->C_real, B), .M = oxrt_nchwc_padded(st->M_real, B),
+                            .kh = w->dims[2], .kw = w->dims[3], .B = B};
+  size_t n = st->depthwise ? oxrt_nchwc_dw_packed_floats(&st->g) : oxrt_nchwc_conv_packed_floats(&st->g);
+  st->w = malloc(sizeof(float) * (n ? n : 1));
+  if (!st->w) return OXRT_OOM();
+  if (st->depthwise) oxrt_nchwc_dw_pack(&st->g, st->C_real, w->data, st->w);
+  else oxrt_nchwc_conv_pack(&st->g, st->M_real, st->C_real, w->data, st->w);
+  oxrt_prepare_consume(pc, 1);
+  const oxrt_type *xt = oxrt_prepare_input_type(pc, 0);
+  if (!st->depthwise && !st->nchw_input && xt && xt->kind == OXRT_KIND_TENSOR && xt->rank == 4 && xt->dims &&
+      xt->dims[2] > 0 && xt->dims[3] > 0) {
+    oxrt_value xs = {.kind = OXRT_KIND_TENSOR, .dtype = OXRT_FLOAT, .rank = 4,
+                     .dims = {1, (int64_t)st->C_real, xt->dims[2], xt->dims[3]}};
+    oxrt_conv_shape cs;
+    oxrt_status *gs = conv_geometry(pc->node, &xs, w, &cs);
+    oxrt_status_free(gs);
+    if (!gs && oxrt_wino_shape_ok(&cs) && oxrt_wino_pays(&cs)) {
+      if (!oxrt_conv_f32_pack_method(&cs, w->data, true, &st->wino)) return OXRT_OOM();
+      st->wino_h = xt->dims[2], st->wino_w = xt->dims[3];
+    }
+  }
+  if (b) {
+    st->bias = calloc(st->g.M, sizeof(float));
+    if (!st->bias) return OXRT_OOM();
+    memcpy(st->bias, b->data, sizeof(float) * st->M_real);
+    oxrt_prepare_consume(pc, 2);
+  }
+  return NULL;
+}
+
+/* NCHW X (and Z), the Winograd conv, Y blocked again: the two extra passes over memory cost far less than the
+ * multiply-adds Winograd saves on the planes where it pays. */
+static oxrt_status *wino_route(oxrt_kernel_ctx *ctx, const nchwc_conv_state *st, oxrt_conv_shape *s,
+                               const oxrt_nchwc_geom *g, const float *x, const float *z, float *y) {
+  const size_t HW = (size_t)(g->H * g->W), OHW = (size_t)(g->OH * g->OW), B = (size_t)g->B;
+  s->C = st->C_real;
+  float *xn = malloc(sizeof(float) * (g->N * st->C_real * HW + 2 * g->N * st->M_real * OHW + 1));
+  if (!xn) return OXRT_OOM();
+  float *yn = xn + g->N * st->C_real * HW, *zn = z ? yn + g->N * st->M_real * OHW : NULL;
+  oxrt_nchwc_reorder_out(x, xn, g->N, st->C_real, HW, (int)B, ctx->pool);
+  if (z) oxrt_nchwc_reorder_out(z, zn, g->N, st->M_real, OHW, (int)B, ctx->pool);
+  bool ok = oxrt_conv_f32_ex(s, xn, NULL, &st->wino, st->bias, zn, st->act, yn, ctx->pool);
+  if (ok) {
+    oxrt_nchwc_reorder_in(yn, y, g->N, st->M_real, OHW, (int)B, ctx->pool);
+    /* pad channels: act(0), as the direct kernel leaves them (finite) */
+    if (st->M_real % B) {
+      float pad = 0.0f;
+      oxrt_act_apply(st->act, &pad, 1);
+      for (size_t n = 0; n < g->N; n++) {
+        float *last = y + ((n + 1) * (g->M / B) - 1) * OHW * B;
+        for (size_t p = 0; p < OHW; p++)
+          for (size_t b = st->M_real % B; b < B; b++) last[p * B + b] = pad;
+      }
+    }
+  }
+  free(xn);
+  return ok ? NULL : OXRT_OOM();
+}
+
+static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
+  const nchwc_conv_state *st = ctx->state;
+  const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 1), *z = oxrt_input(ctx, 3);
+  if (st->nchw_input) {
+    OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
+    if (x->dtype != OXRT_FLOAT || x->rank != 4 || (size_t)x->dims[1] != st->C_real)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0 (X): expected a float [N, %zu, H, W]", st->C_real);
+  } else {
+    OXRT_TRY(nchwc_check_blocked(x, 0, "X", st->g.B));
+    if ((size_t)x->dims[1] != st->g.C)
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 0 (X): %lld channels, expected %zu (blocked)",
+                        (long long)x->dims[1], st->g.C);
+  }
+  OXRT_TRY(oxrt_check_tensor(w, 1, "W"));
+  /* the geometry of the real channel counts: conv_geometry checks W against them */
+  oxrt_value xr = *x;
+  xr.dims[1] = (int64_t)(st->depthwise ? st->C_real : (size_t)w->dims[1]);
+  oxrt_conv_shape s;
+  OXRT_TRY(conv_geometry(ctx->node, &xr, w, &s));
+  if (s.nd != 2) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "expected a 2-D convolution");
+  oxrt_nchwc_geom g = st->g;
+  g.N = s.N, g.H = s.in[0], g.W = s.in[1], g.OH = s.out[0], g.OW = s.out[1];
+  g.sh = s.stride[0], g.sw = s.stride[1], g.dh = s.dil[0], g.dw = s.dil[1], g.pt = s.pad[0], g.pl = s.pad[1];
+  g.pb = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.H - g.pt;
+  g.pr = (g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.W - g.pl;
+  if (g.pb < 0) g.pb = 0;
+  if (g.pr < 0) g.pr = 0;
+  const int64_t yd[4] = {(int64_t)g.N, (int64_t)g.M, g.OH, g.OW};
+  oxrt_value *y;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 4, yd, &y));
+  if (z) {
+    OXRT_TRY(nchwc_check_blocked(z, 3, "Sum", st->g.B));
+    if (memcmp(z->dims, yd, sizeof yd))
+      return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 3 (Sum): expected the shape of Y");
+  }
+  if (!y->count) return NULL;
+  if (st->wino.wino && g.H == st->wino_h && g.W == st->wino_w && oxrt_wino_shape_ok(&s))
+    return wino_route(ctx, st, &s, &g, x->data, z ? z->data : NULL, y->data);
+  if (st->nchw_input)
+    oxrt_nchwc_conv_nchw_input(&g, st->C_real, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data,
+                               nchwc_isa(), ctx->pool);
+  else if (st->depthwise)
+    oxrt_nchwc_dwconv(&g, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data, nchwc_isa(), ctx->pool);
+  else oxrt_nchwc_conv(&g, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data, nchwc_isa(), ctx->pool);
+  return NULL;
+}
+
+/* The ONNX window rule, with the output channels padded to the block. */
+static oxrt_status *nchwc_conv_infer(oxrt_infer_ctx *ctx) {
+  oxrt_tshape x, w;
+  if (!oxrt_infer_input(ctx, 0, &x) || !oxrt_infer_input(ctx, 1, &w) || x.rank != 4 || w.rank != 4) return NULL;
+  const oxrt_node *n = ctx->node;
+  size_t ns, nd, np;
+  const int64_t *str = oxrt_attr_ints(n, "strides", &ns), *dl = oxrt_attr_ints(n, "dilations", &nd);
+  const int64_t *pd = oxrt_attr_ints(n, "pads", &np);
+  const char *auto_pad = oxrt_attr_string(n, "auto_pad", "NOTSET");
+  oxrt_tshape y = x;
+  y.dims[1] = w.dims[0] < 0 ? -1 : (int64_t)oxrt_nchwc_padded((size_t)w.dims[0], nchwc_block());
+  y.names[1] = NULL;
+  for (int i = 0; i < 2; i++) {
+    y.dims[2 + i] = oxrt_window_out(x.dims[2 + i], w.dims[2 + i], str && ns == 2 ? str[i] : 1,
+                                    dl && nd == 2 ? dl[i] : 1, pd && np == 4 ? pd[i] : 0, pd && np == 4 ? pd[2 + i] : 0,
+                                    auto_pad, false);
+    y.names[2 + i] = NULL;
+  }
+  return oxrt_infer_output(ctx, 0, &y);
+}
+
+static const oxrt_op_impl nchwc_conv_impls[] = {{.since_version = 1, .type_mask = OXRT_TBIT(OXRT_FLOAT),
+                                                 .prepare = nchwc_conv_prepare, .run = nchwc_conv_run,
+                                                 .release = nchwc_conv_release}};
+OXRT_REGISTER_OP(nchwc_Conv) = {"com.microsoft.nchwc", "Conv", OXRT_IMPLS(nchwc_conv_impls),
+                                .infer = nchwc_conv_infer, .flags = OXRT_OP_SAME_ELEM_TYPE};

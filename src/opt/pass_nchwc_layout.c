@@ -1,0 +1,347 @@
+/* pass_nchwc_layout.c - the blocked-channel layout (kernels/nchwc.h) for the CNN parts of a float model, run by the
+ * session only (opt_session.c), after the fusions: the block size depends on the CPU, so the result is never saved.
+ *
+ * Nodes are taken in topological order. A 2-D float Conv / FusedConv with constant weights (group 1, or depthwise)
+ * becomes com.microsoft.nchwc Conv and starts or extends a region (group 1 with fewer than B/2 input channels, an
+ * RGB stem, reads its NCHW input as it is: nchw_input); these extend a region when their input is blocked:
+ * MaxPool / AveragePool (2-D, no Indices), GlobalAveragePool / GlobalMaxPool (-> com.microsoft.nchwc), the unary
+ * ops that keep finite values finite (Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, com.microsoft
+ * QuickGelu / Gelu / FastGelu without bias: unchanged, they run elementwise on the blocked tensor), Add / Mul of two
+ * blocked tensors of one shape (unchanged), Concat along the channels when every input but the last fills whole
+ * blocks (unchanged: then the blocked concat is the plain one), and Mul / Add of a blocked [N, C, H, W] by an
+ * [N, C, 1, 1] (squeeze-excitation: -> com.microsoft.nchwc ChannelMul / ChannelAdd). Anything else ends the region.
+ * A converted node writes a new blocked value; ReorderInput makes the blocked form of an NCHW input (once per
+ * value), ReorderOutput (channels = the real count) gives the original value back to every reader outside the
+ * region and to graph outputs.
+ * Only regions holding a depthwise conv are converted (pick_regions says why); OXRT_NCHWC=all converts every
+ * region, OXRT_NCHWC=0 none. */
+#include "../kernels/nchwc.h"
+#include "opt.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { NK_NONE, NK_CONV, NK_CONV_NCHW_IN, NK_POOL, NK_GLOBAL_POOL, NK_KEEP, NK_CHANNEL } nchwc_kind;
+
+typedef struct {
+  oxrt_opt_ctx *ctx;
+  oxrt_graph *g;
+  int B, n_orig;
+  int *twin;  /* per original value: its blocked twin, or -1 */
+  int *creal; /* per original value with a twin: the real channel count */
+  int *rin;   /* per original value: the output of its ReorderInput, or -1 */
+} nchwc_pass;
+
+static bool is_float4(oxrt_graph *g, int id, int64_t *dims) {
+  return id >= 0 && opt_shape(g, id, dims) == 4 && dims[1] > 0 && opt_value_type(g, id) == OXRT_FLOAT;
+}
+
+static bool blocked(const nchwc_pass *p, int id) { return id >= 0 && id < p->n_orig && p->twin[id] >= 0; }
+
+static bool is_unary_keep(const oxrt_node *n) {
+  static const char *const ops[] = {"Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "Tanh"};
+  static const char *const ms_ops[] = {"QuickGelu", "Gelu", "FastGelu"}; /* SiLU after fuse_silu; no bias input */
+  if (n->n_inputs < 1 || n->n_outputs != 1) return false;
+  if (!strcmp(n->domain, "com.microsoft")) {
+    for (size_t i = 0; i < sizeof ms_ops / sizeof ms_ops[0]; i++)
+      if (!strcmp(n->op_type, ms_ops[i])) return n->n_inputs == 1;
+    return false;
+  }
+  if (*n->domain) return false;
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (!strcmp(n->op_type, ops[i])) return true;
+  return false;
+}
+
+/* ai.onnx Add / Mul of two inputs (no legacy broadcast attribute) */
+static bool is_binary(const oxrt_node *n) {
+  return !*n->domain && (!strcmp(n->op_type, "Add") || !strcmp(n->op_type, "Mul")) && n->n_inputs == 2 &&
+         n->n_outputs == 1 && !oxrt_node_attr(n, "broadcast");
+}
+
+/* ai.onnx Concat along the channels of rank-4 tensors */
+static bool is_channel_concat(const oxrt_node *n) {
+  if (*n->domain || strcmp(n->op_type, "Concat") || n->n_outputs != 1 || n->n_inputs < 1 || n->n_inputs > 16)
+    return false;
+  int64_t axis = oxrt_attr_int(n, "axis", 0);
+  return axis == 1 || axis == -3;
+}
+
+/* Whether node n becomes blocked, and how. */
+static nchwc_kind classify(nchwc_pass *p, const oxrt_node *n) {
+  oxrt_graph *g = p->g;
+  int64_t x[4], y[4];
+  if (!n->op_type || n->n_outputs < 1 || n->n_inputs < 1 || opt_has_subgraph(n)) return NK_NONE;
+  const int in0 = n->inputs[0];
+  bool conv = (!*n->domain && !strcmp(n->op_type, "Conv")) ||
+              (!strcmp(n->domain, "com.microsoft") && !strcmp(n->op_type, "FusedConv"));
+  if (conv) {
+    if (n->n_inputs < 2 || n->n_outputs != 1 || !is_float4(g, in0, x)) return NK_NONE;
+    const oxrt_value *w = opt_const(g, n->inputs[1]);
+    if (!w || w->dtype != OXRT_FLOAT || w->rank != 4 || !w->data) return NK_NONE;
+    if (n->n_inputs > 2 && n->inputs[2] >= 0) {
+      const oxrt_value *b = opt_const(g, n->inputs[2]);
+      if (!b || b->dtype != OXRT_FLOAT || b->rank != 1 || !b->data) return NK_NONE;
+    }
+    if (n->n_inputs > 3 && n->inputs[3] >= 0 && !is_float4(g, n->inputs[3], y)) return NK_NONE;
+    if (n->n_inputs > 4) return NK_NONE;
+    int64_t group = oxrt_attr_int(n, "group", 1);
+    /* a group-1 conv with few input channels (an RGB stem) would waste most of a block of input: it reads NCHW
+     * (nchw_input), except on one pixel (squeeze-excitation's reduced channels: the same memory either way) */
+    const bool pixel = x[2] == 1 && x[3] == 1; /* [N, C, 1, 1]: the same memory in both layouts, nothing wasted */
+    if (group == 1 && w->dims[1] == x[1] && x[1] <= p->B && 2 * x[1] < p->B && !pixel && !blocked(p, in0))
+      return NK_CONV_NCHW_IN; /* reads its NCHW input as it is */
+    if (group == 1) return w->dims[1] == x[1] && (2 * x[1] >= p->B || pixel) ? NK_CONV : NK_NONE;
+    return group == x[1] && w->dims[0] == x[1] && w->dims[1] == 1 ? NK_CONV : NK_NONE;
+  }
+  if (is_binary(n)) {
+    const int in1 = n->inputs[1];
+    if (!is_float4(g, in0, x) || !is_float4(g, in1, y)) return NK_NONE;
+    if (x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[2] > 0 && x[3] > 0)
+      return blocked(p, in0) && blocked(p, in1) ? NK_KEEP : NK_NONE;
+    /* squeeze-excitation: a blocked [N, C, H, W] and a scale [N, C, 1, 1], NCHW or blocked, in either order */
+    const int64_t *big = x[2] == 1 && x[3] == 1 ? y : x, *s = big == x ? y : x;
+    /* the batch: equal, 1 (one scale for every image), or unknown on both sides (checked by the op at run time) */
+    const bool batch = s[0] == big[0] || s[0] == 1;
+    return blocked(p, big == x ? in0 : in1) && batch && s[1] == big[1] && s[2] == 1 && s[3] == 1 && big[2] > 0 &&
+                   big[3] > 0
+               ? NK_CHANNEL
+               : NK_NONE;
+  }
+  if (!blocked(p, in0)) return NK_NONE;
+  if (!*n->domain && (!strcmp(n->op_type, "MaxPool") || !strcmp(n->op_type, "AveragePool"))) {
+    if (n->n_outputs > 1 && n->outputs[1] >= 0) return NK_NONE; /* MaxPool's Indices are NCHW positions */
+    size_t nk = 0;
+    return oxrt_attr_ints(n, "kernel_shape", &nk) && nk == 2 && is_float4(g, in0, x) ? NK_POOL : NK_NONE;
+  }
+  if (!*n->domain && (!strcmp(n->op_type, "GlobalAveragePool") || !strcmp(n->op_type, "GlobalMaxPool")))
+    return n->n_outputs == 1 && is_float4(g, in0, x) ? NK_GLOBAL_POOL : NK_NONE;
+  if (is_unary_keep(n)) return is_float4(g, in0, x) ? NK_KEEP : NK_NONE;
+  if (is_channel_concat(n)) {
+    /* blocked, the channel concat is the plain one when every input but the last fills whole blocks */
+    for (int i = 0; i < n->n_inputs; i++)
+      if (!blocked(p, n->inputs[i]) || !is_float4(g, n->inputs[i], x) || (i + 1 < n->n_inputs && x[1] % p->B))
+        return NK_NONE;
+    return NK_KEEP;
+  }
+  return NK_NONE;
+}
+
+/* A new value named after `base`, unique in this graph and the enclosing ones; -1 on OOM. */
+static int new_value(nchwc_pass *p, const char *base) {
+  char name[512];
+  for (int k = 0;; k++) {
+    snprintf(name, sizeof name, "%s_nchwc%s%d", base, k ? "_" : "", k);
+    if (!k) name[strlen(name) - 1] = 0; /* no number on the first try */
+    bool taken = false;
+    for (oxrt_graph *q = p->g; q && !taken; q = q->parent) taken = oxrt_graph_find(q, name) >= 0;
+    if (!taken) break;
+  }
+  const char *s = oxrt_arena_strndup(p->g->arena, name, strlen(name));
+  int id = s ? oxrt_graph_intern(p->g, s) : -1;
+  if (id >= 0) p->g->values[id].producer = -1;
+  return id;
+}
+
+/* Appends a one-input one-output node op(in) -> out in com.microsoft.nchwc; channels >= 0 sets that attribute. */
+static oxrt_status *add_reorder(nchwc_pass *p, const char *op, int in, int out, int64_t channels) {
+  oxrt_graph *g = p->g;
+  int id = oxrt_graph_add_node(g);
+  if (id < 0) return OXRT_OOM();
+  oxrt_node *n = &g->nodes[id];
+  char name[512];
+  snprintf(name, sizeof name, "%s_%s", g->values[out].name, op);
+  n->name = oxrt_arena_strndup(g->arena, name, strlen(name));
+  n->op_type = op;
+  n->domain = "com.microsoft.nchwc";
+  n->outputs = oxrt_arena_alloc(g->arena, sizeof(int));
+  if (!n->name || !n->outputs) return OXRT_OOM();
+  n->outputs[0] = out;
+  n->n_outputs = 1;
+  OXRT_TRY(opt_set_inputs(g, n, &in, 1));
+  if (channels >= 0) {
+    oxrt_attr at = {.name = "channels", .type = OXRT_ATTR_INT, .i = channels};
+    OXRT_TRY(opt_set_attr(g, &g->nodes[id], &at));
+  }
+  g->values[out].producer = id;
+  return NULL;
+}
+
+/* The blocked form of value v: its twin, or (made once) ReorderInput(v). */
+static oxrt_status *blocked_input(nchwc_pass *p, int v, int *out) {
+  if (blocked(p, v)) return *out = p->twin[v], NULL;
+  if (v < p->n_orig && p->rin[v] >= 0) return *out = p->rin[v], NULL;
+  int r = new_value(p, p->g->values[v].name);
+  if (r < 0) return OXRT_OOM();
+  OXRT_TRY(add_reorder(p, "ReorderInput", v, r, -1));
+  if (v < p->n_orig) p->rin[v] = r;
+  *out = r;
+  return NULL;
+}
+
+static oxrt_status *convert(nchwc_pass *p, int idx, nchwc_kind k) {
+  oxrt_graph *g = p->g;
+  const int y = g->nodes[idx].outputs[0];
+  int64_t yd[4];
+  if (opt_shape(g, y, yd) != 4 || yd[1] <= 0) return NULL; /* unknown channels: left as it is */
+  /* the inputs in the blocked layout: X (and Z of a FusedConv), both operands of Add / Mul */
+  int ins[16]; /* classify admits at most 16 inputs */
+  const int n_in = g->nodes[idx].n_inputs;
+  const bool binary = is_binary(&g->nodes[idx]);
+  memcpy(ins, g->nodes[idx].inputs, sizeof(int) * (size_t)n_in);
+  if (k == NK_CHANNEL) { /* the blocked [N, C, H, W] first, the [N, C, 1, 1] scale second */
+    int64_t d[4];
+    if (opt_shape(g, ins[0], d) == 4 && d[2] == 1 && d[3] == 1)
+      ins[0] = g->nodes[idx].inputs[1], ins[1] = g->nodes[idx].inputs[0];
+  }
+  for (int i = 0; i < n_in; i++) {
+    bool layout = (i == 0 && k != NK_CONV_NCHW_IN) || ((k == NK_CONV || k == NK_CONV_NCHW_IN) && i == 3) ||
+                  (binary && i == 1) || is_channel_concat(&g->nodes[idx]);
+    if (layout && ins[i] >= 0) OXRT_TRY(blocked_input(p, ins[i], &ins[i]));
+  }
+  int t = new_value(p, g->values[y].name);
+  if (t < 0) return OXRT_OOM();
+  oxrt_node *n = &g->nodes[idx];
+  OXRT_TRY(opt_set_inputs(g, n, ins, n_in));
+  n->outputs[0] = t;
+  g->values[t].producer = idx;
+  g->values[y].producer = -1;
+  p->twin[y] = t;
+  p->creal[y] = (int)yd[1];
+  switch (k) {
+  case NK_CONV: n->op_type = "Conv", n->domain = "com.microsoft.nchwc"; break;
+  case NK_CONV_NCHW_IN: {
+    n->op_type = "Conv", n->domain = "com.microsoft.nchwc";
+    oxrt_attr at = {.name = "nchw_input", .type = OXRT_ATTR_INT, .i = 1};
+    OXRT_TRY(opt_set_attr(g, n, &at));
+    break;
+  }
+  case NK_POOL:
+  case NK_GLOBAL_POOL: n->domain = "com.microsoft.nchwc"; break;
+  case NK_CHANNEL:
+    n->op_type = !strcmp(n->op_type, "Mul") ? "ChannelMul" : "ChannelAdd";
+    n->domain = "com.microsoft.nchwc";
+    break;
+  default: break;
+  }
+  return NULL;
+}
+
+/* Kahn's order over the graph's nodes; false on OOM or a cycle (then nothing is converted). */
+static bool topo(const oxrt_graph *g, int *order) {
+  int *indeg = calloc((size_t)g->n_nodes + 1, sizeof(int));
+  if (!indeg) return false;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_inputs; k++) {
+      int v = g->nodes[i].inputs[k];
+      if (v >= 0 && g->values[v].producer >= 0) indeg[i]++;
+    }
+  int head = 0, tail = 0;
+  for (int i = 0; i < g->n_nodes; i++)
+    if (!indeg[i]) order[tail++] = i;
+  while (head < tail) {
+    const oxrt_node *n = &g->nodes[order[head++]];
+    for (int o = 0; o < n->n_outputs; o++) {
+      int v = n->outputs[o];
+      if (v < 0) continue;
+      for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+          if (g->nodes[i].inputs[k] == v && !--indeg[i]) order[tail++] = i;
+    }
+  }
+  free(indeg);
+  return tail == g->n_nodes;
+}
+
+static int uf_find(int *parent, int a) {
+  while (parent[a] != a) a = parent[a] = parent[parent[a]];
+  return a;
+}
+
+/* Dry run in topological order: the kind of every node as if all regions were converted (kind[]), and the regions
+ * as sets of nodes joined by the blocked values between them (parent[]). */
+static void plan_regions(nchwc_pass *p, const int *order, nchwc_kind *kind, int *parent) {
+  oxrt_graph *g = p->g;
+  for (int i = 0; i < g->n_nodes; i++) parent[i] = i;
+  for (int k = 0; k < g->n_nodes; k++) {
+    const int i = order[k];
+    const oxrt_node *n = &g->nodes[i];
+    int64_t yd[4];
+    kind[i] = classify(p, n);
+    if (kind[i] == NK_NONE) continue;
+    if (opt_shape(g, n->outputs[0], yd) != 4 || yd[1] <= 0) { /* convert() leaves such a node alone */
+      kind[i] = NK_NONE;
+      continue;
+    }
+    p->twin[n->outputs[0]] = n->outputs[0];
+    for (int j = 0; j < n->n_inputs; j++) {
+      int v = n->inputs[j];
+      if (blocked(p, v) && g->values[v].producer >= 0) {
+        int a = uf_find(parent, i), b = uf_find(parent, g->values[v].producer);
+        if (a != b) parent[a] = b;
+      }
+    }
+  }
+}
+
+/* Which regions to convert. Measured on the Xeon (1 thread, oxrt/oxrt NCHW CPU time): with depthwise convs the
+ * blocked layout wins (mobilenet_v2 0.89, efficientnet_b0 0.86, PP-LCNet 0.70); regions of group-1 convs alone do
+ * not (resnet18 1.11, squeezenet1_1 1.00: the NCHW GEMM and Winograd paths hold their own there), so those stay
+ * NCHW unless OXRT_NCHWC=all. */
+static void pick_regions(const nchwc_pass *p, const nchwc_kind *kind, int *parent, bool *keep) {
+  const oxrt_graph *g = p->g;
+  const char *e = getenv("OXRT_NCHWC");
+  const bool all = e && !strcmp(e, "all");
+  for (int i = 0; i < g->n_nodes; i++) keep[i] = all;
+  for (int i = 0; i < g->n_nodes; i++)
+    if (kind[i] == NK_CONV && oxrt_attr_int(&g->nodes[i], "group", 1) > 1) keep[uf_find(parent, i)] = true;
+}
+
+static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
+  if (ctx->portable || g->parent) return NULL; /* never in a saved model; the main graph only */
+  bool convs = false;
+  for (int i = 0; i < g->n_nodes && !convs; i++)
+    convs = g->nodes[i].op_type && (!strcmp(g->nodes[i].op_type, "Conv") || !strcmp(g->nodes[i].op_type, "FusedConv"));
+  if (!convs) return NULL;
+  nchwc_pass p = {.ctx = ctx, .g = g, .B = oxrt_nchwc_block(oxrt_gemm_isa()), .n_orig = g->n_values};
+  const int n_nodes = g->n_nodes;
+  int *order = malloc(sizeof(int) * ((size_t)n_nodes + 1)), *parent = malloc(sizeof(int) * ((size_t)n_nodes + 1));
+  nchwc_kind *kind = malloc(sizeof(nchwc_kind) * ((size_t)n_nodes + 1));
+  bool *keep = malloc(sizeof(bool) * ((size_t)n_nodes + 1));
+  p.twin = malloc(sizeof(int) * ((size_t)p.n_orig + 1));
+  p.creal = calloc((size_t)p.n_orig + 1, sizeof(int));
+  p.rin = malloc(sizeof(int) * ((size_t)p.n_orig + 1));
+  oxrt_status *st = NULL;
+  opt_uses u = {0};
+  if (!order || !parent || !kind || !keep || !p.twin || !p.creal || !p.rin) st = OXRT_OOM();
+  else if (topo(g, order) && !(st = opt_uses_build(g, &u))) {
+    for (int v = 0; v < p.n_orig; v++) p.twin[v] = p.rin[v] = -1;
+    plan_regions(&p, order, kind, parent);
+    pick_regions(&p, kind, parent, keep);
+    for (int v = 0; v < p.n_orig; v++) p.twin[v] = -1;
+    bool any = false;
+    for (int k = 0; k < n_nodes && !st; k++) {
+      const int i = order[k];
+      if (kind[i] == NK_NONE || !keep[uf_find(parent, i)]) continue;
+      if (!any && (st = opt_import_domain(ctx->model, "com.microsoft.nchwc", 1))) break;
+      any = true;
+      st = convert(&p, i, kind[i]);
+    }
+    /* the original values for readers outside the regions, graph outputs and values subgraphs capture */
+    for (int v = 0; v < p.n_orig && !st; v++) {
+      if (p.twin[v] < 0) continue;
+      bool read = u.pinned[v];
+      for (int i = 0; i < g->n_nodes && !read; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs && !read; k++) read = g->nodes[i].inputs[k] == v;
+      if (read) st = add_reorder(&p, "ReorderOutput", p.twin[v], v, p.creal[v]);
+    }
+    *changed = any;
+  }
+  opt_uses_free(&u);
+  free(order), free(parent), free(kind), free(keep), free(p.twin), free(p.creal), free(p.rin);
+  return st;
+}
+
+const oxrt_opt_pass oxrt_pass_nchwc_layout = {
+    "nchwc_layout", OXRT_OPT_EXTENDED, false, run,
+    "CNN regions in the blocked-channel layout (com.microsoft.nchwc); session only, never in a saved model"};

@@ -1,0 +1,157 @@
+"""The blocked-channel layout (pass nchwc_layout, com.microsoft.nchwc operators): small CNNs run with the layout off
+(OXRT_NCHWC=0), with the default region rule (regions holding a depthwise conv) and with every region blocked
+(OXRT_NCHWC=all); all three must match ONNX Runtime, and the profile must show the reorders exactly when the
+layout is expected to apply (every region ends in a ReorderOutput; the RGB stems read NCHW input directly,
+so there may be no ReorderInput). Channel counts are chosen to leave partial blocks (pad channels) at B = 8 and 16."""
+import os
+
+import numpy as np
+import pytest
+
+from conftest import oxrt_outputs, ort_outputs, run_cli
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+
+class Net:
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits, self.k = [], [], 0
+
+    def name(self, base):
+        self.k += 1
+        return f"{base}{self.k}"
+
+    def const(self, arr):
+        n = self.name("c")
+        self.inits.append(numpy_helper.from_array(np.asarray(arr, np.float32), n))
+        return n
+
+    def node(self, op, ins, **attrs):
+        out = self.name(op.lower())
+        self.nodes.append(helper.make_node(op, ins, [out], **attrs))
+        return out
+
+    def conv(self, x, cin, cout, k=3, s=1, group=1, pad=None, act=None, dil=1):
+        w = self.const(self.rng.standard_normal((cout, cin // group, k, k)) * (1.5 / np.sqrt(cin // group * k * k)))
+        b = self.const(self.rng.standard_normal(cout) * 0.1)
+        p = (k // 2) * dil if pad is None else pad
+        y = self.node("Conv", [x, w, b], kernel_shape=[k, k], strides=[s, s], pads=[p, p, p, p], group=group,
+                      dilations=[dil, dil])
+        if act == "Relu6":
+            return self.node("Clip", [y, self.const(0.0), self.const(6.0)])
+        return self.node(act, [y]) if act else y
+
+    def model(self, x_shape, outputs):
+        g = helper.make_graph(self.nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs], self.inits)
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def resnet_like():
+    n = Net(1)
+    a = n.conv("X", 3, 24, k=7, s=2, pad=3, act="Relu")           # stem: stays NCHW (few input channels)
+    a = n.node("MaxPool", [a], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    b = n.conv(a, 24, 24, act="Relu")
+    b = n.conv(b, 24, 24)
+    a = n.node("Relu", [n.node("Add", [a, b])])                    # residual
+    c = n.conv(a, 24, 40, s=2, act="Relu")
+    c = n.conv(c, 40, 40, dil=2)
+    d = n.conv(a, 24, 40, k=1, s=2)                                # downsample
+    a = n.node("Relu", [n.node("Add", [c, d])])
+    e = n.conv(a, 40, 32, k=1, act="LeakyRelu")
+    f = n.conv(a, 40, 20, k=3, act="Tanh")
+    a = n.node("Concat", [e, f], axis=1)                           # 32 fills whole blocks, 20 does not
+    a = n.node("Add", [a, n.node("Concat", [f, e], axis=1)])      # 20 first: this concat must stay NCHW
+    a = n.node("AveragePool", [a], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1], count_include_pad=0)
+    mid = n.conv(a, 52, 48, k=1, act="Sigmoid")                     # also a graph output
+    a = n.node("GlobalAveragePool", [mid])
+    return n.model([2, 3, 45, 37], [a, mid]), False
+
+
+def mobilenet_like():
+    n = Net(2)
+    a = n.conv("X", 3, 24, s=2, act="Relu6")
+    for cin, cout, s in [(24, 24, 1), (24, 40, 2), (40, 40, 1)]:
+        h = n.conv(a, cin, cin * 3, k=1, act="Relu6")
+        h = n.conv(h, cin * 3, cin * 3, s=s, group=cin * 3, act="Relu6")
+        h = n.conv(h, cin * 3, cout, k=1)
+        a = n.node("Add", [a, h]) if cin == cout and s == 1 else h
+    a = n.node("HardSwish", [n.conv(a, 40, 72, k=1)])
+    a = n.node("MaxPool", [a], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)
+    a = n.node("GlobalMaxPool", [a])
+    return n.model([1, 3, 33, 41], [a]), True
+
+
+def se_like(batch=2):
+    n = Net(3)
+    a = n.conv("X", 8, 40, k=1, act="Relu")
+    a = n.conv(a, 40, 40, k=5, group=40, act="HardSigmoid")
+    s = n.node("GlobalAveragePool", [a])
+    s = n.conv(s, 40, 10, k=1, act="Relu")
+    s = n.node("Sigmoid", [n.conv(s, 10, 40, k=1)])
+    a = n.node("Mul", [a, s])                                      # squeeze-excitation
+    b = n.node("Add", [n.node("GlobalMaxPool", [a]), a])          # broadcast Add, the scale first
+    t = n.node("Sigmoid", [b])
+    c = n.node("Mul", [b, t])                                      # SiLU as two nodes
+    c = n.node("Mul", [s, c])                                      # scale first again
+    return n.model([batch, 8, 19, 23], [c]), True
+
+
+def se_like_symbolic_batch():
+    """The batch unknown to the pass (a dim_param, as exported CNNs have it): the SE scale must still be blocked."""
+    return se_like("N")
+
+
+def mobilenet_like_with_value_info():
+    """Declared types of intermediate values (what onnx shape inference writes) for values the layout replaces."""
+    model, on = mobilenet_like()
+    return onnx.shape_inference.infer_shapes(model), on
+
+
+@pytest.mark.parametrize("make", [resnet_like, mobilenet_like, se_like, se_like_symbolic_batch,
+                                  mobilenet_like_with_value_info])
+def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
+    model, default_on = make()
+    path = str(tmp_path / "m.onnx")
+    onnx.save(model, path)
+    shape = [d.dim_value or 2 for d in model.graph.input[0].type.tensor_type.shape.dim]
+    feeds = {"X": np.random.default_rng(7).standard_normal(shape).astype(np.float32)}
+    ref = ort_outputs(path, feeds)
+    for mode, expect_blocked in [("0", False), ("1", default_on), ("all", True)]:
+        env = {"OXRT_NCHWC": mode}
+        got = oxrt_outputs(oxrt_bin, path, feeds, str(tmp_path / f"out_{mode}"), env=env)
+        for name, r in ref.items():
+            g = got[name]
+            assert g.shape == r.shape, f"{mode} {name}: shape {g.shape} vs {r.shape}"
+            np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(r).max())),
+                                       err_msg=f"OXRT_NCHWC={mode} output {name}")
+        prof = run_cli(oxrt_bin, "bench", path, "--runs", "1", "--warmup", "0", "--dim", "N=2", "--profile",
+                       env=env).stdout
+        assert ("ReorderOutput" in prof) == expect_blocked, \
+            f"OXRT_NCHWC={mode}: reorders {'missing' if expect_blocked else 'present'}\n{prof}"
+        if expect_blocked and make in (se_like, se_like_symbolic_batch):
+            assert "ChannelMul" in prof, f"OXRT_NCHWC={mode}: the squeeze-excitation Mul was not blocked\n{prof}"
+
+
+def test_nchwc_layout_not_in_saved_model(oxrt_bin, tmp_path):
+    model, _ = mobilenet_like()
+    src, dst = str(tmp_path / "m.onnx"), str(tmp_path / "opt.onnx")
+    onnx.save(model, src)
+    run_cli(oxrt_bin, "optimize", src, dst, env={"OXRT_NCHWC": "all"})
+    domains = {n.domain for n in onnx.load(dst).graph.node}
+    assert "com.microsoft.nchwc" not in domains
+
+
+def test_nchwc_layout_disabled_by_pass_name(oxrt_bin, tmp_path):
+    """The pass is named like the others: disabling it (OXRT_OPT_DISABLE, the session's disabled_passes) keeps NCHW."""
+    model, _ = mobilenet_like()
+    path = str(tmp_path / "m.onnx")
+    onnx.save(model, path)
+    assert "nchwc_layout" in run_cli(oxrt_bin, "optimize", "--list").stdout
+    on = run_cli(oxrt_bin, "bench", path, "--runs", "1", "--warmup", "0", "--profile").stdout
+    off = run_cli(oxrt_bin, "bench", path, "--runs", "1", "--warmup", "0", "--profile",
+                  env={"OXRT_OPT_DISABLE": "nchwc_layout"}).stdout
+    assert "ReorderOutput" in on and "ReorderOutput" not in off

@@ -1,0 +1,122 @@
+/* test_nchwc_conv.c - the NCHWc direct convolution (nchwc.h: oxrt_nchwc_conv) against oxrt_conv_f32_ex on NCHW
+ * data, through the reorders: 1x1 (flat row), 3x3 stride 1 and 2, 7x7 stride 2, dilation, asymmetric pads,
+ * channel counts that are no multiple of the block, N = 2, every activation, with and without a residual z and a
+ * bias, one thread and two, at every ISA level this machine runs; the cases with at most 8 input channels also from
+ * plain NCHW input (oxrt_nchwc_conv_nchw_input, the stem). Pad channels of the output must stay finite. */
+#include "kernels/im2col.h"
+#include "kernels/nchwc.h"
+#include "unit.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void unit_each_isa(void (*fn)(void)); /* test_conv_paths.c */
+
+static unsigned nseed = 101;
+static float nrnd(void) {
+  nseed = nseed * 1103515245u + 12345u;
+  return (float)((nseed >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+typedef struct {
+  size_t N, C, M;
+  int64_t H, W, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+} nc_case;
+
+/* nchw_in: x goes in as plain NCHW (oxrt_nchwc_conv_nchw_input; C <= 8 so one block at either width). */
+static int check_case(const nc_case *c, oxrt_activation act, bool with_z, bool with_bias, oxrt_threadpool *pool,
+                      bool nchw_in) {
+  const oxrt_isa isa = oxrt_gemm_isa();
+  const int B = oxrt_nchwc_block(isa);
+  oxrt_nchwc_geom g = {.N = c->N, .C = oxrt_nchwc_padded(c->C, B), .M = oxrt_nchwc_padded(c->M, B), .H = c->H,
+                       .W = c->W, .kh = c->kh, .kw = c->kw, .sh = c->sh, .sw = c->sw, .dh = c->dh, .dw = c->dw,
+                       .pt = c->pt, .pl = c->pl, .pb = c->pb, .pr = c->pr, .B = B};
+  g.OH = (c->H + c->pt + c->pb - c->dh * (c->kh - 1) - 1) / c->sh + 1;
+  g.OW = (c->W + c->pl + c->pr - c->dw * (c->kw - 1) - 1) / c->sw + 1;
+  const size_t HW = (size_t)(c->H * c->W), OHW = (size_t)(g.OH * g.OW), T = (size_t)(c->kh * c->kw);
+  float *x = malloc(sizeof(float) * c->N * c->C * HW), *w = malloc(sizeof(float) * c->M * c->C * T);
+  float *bias = malloc(sizeof(float) * g.M), *z = malloc(sizeof(float) * c->N * c->M * OHW);
+  float *ref = malloc(sizeof(float) * c->N * c->M * OHW), *out = malloc(sizeof(float) * c->N * c->M * OHW);
+  float *xb = malloc(sizeof(float) * c->N * g.C * HW), *zb = malloc(sizeof(float) * c->N * g.M * OHW);
+  float *yb = malloc(sizeof(float) * c->N * g.M * OHW), *wp = malloc(sizeof(float) * oxrt_nchwc_conv_packed_floats(&g));
+  int bad = 0;
+  if (!x || !w || !bias || !z || !ref || !out || !xb || !zb || !yb || !wp) {
+    bad = 1;
+    goto done;
+  }
+  for (size_t i = 0; i < c->N * c->C * HW; i++) x[i] = nrnd();
+  for (size_t i = 0; i < c->M * c->C * T; i++) w[i] = nrnd() * 0.5f;
+  for (size_t i = 0; i < g.M; i++) bias[i] = i < c->M ? nrnd() : 0.0f;
+  for (size_t i = 0; i < c->N * c->M * OHW; i++) z[i] = nrnd();
+  oxrt_conv_shape s = {.nd = 2, .N = c->N, .C = c->C, .M = c->M, .group = 1, .in = {c->H, c->W}, .k = {c->kh, c->kw},
+                       .stride = {c->sh, c->sw}, .dil = {c->dh, c->dw}, .pad = {c->pt, c->pl}, .out = {g.OH, g.OW}};
+  if (!oxrt_conv_f32_ex(&s, x, w, NULL, with_bias ? bias : NULL, with_z ? z : NULL, act, ref, NULL)) {
+    bad = 1;
+    goto done;
+  }
+  oxrt_nchwc_reorder_in(x, xb, c->N, c->C, HW, B, pool);
+  oxrt_nchwc_reorder_in(z, zb, c->N, c->M, OHW, B, pool);
+  oxrt_nchwc_conv_pack(&g, c->M, c->C, w, wp);
+  for (size_t i = 0; i < c->N * g.M * OHW; i++) yb[i] = NAN; /* every output, pad channels too, must be written */
+  if (nchw_in)
+    oxrt_nchwc_conv_nchw_input(&g, c->C, x, wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, isa, pool);
+  else oxrt_nchwc_conv(&g, xb, wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, isa, pool);
+  for (size_t i = 0; i < c->N * g.M * OHW; i++)
+    if (!isfinite(yb[i])) bad = 1;
+  oxrt_nchwc_reorder_out(yb, out, c->N, c->M, OHW, B, pool);
+  for (size_t i = 0; i < c->N * c->M * OHW; i++)
+    if (!(fabsf(out[i] - ref[i]) <= 2e-4f * (1.0f + fabsf(ref[i])) * sqrtf((float)(c->C * T) / 16.0f + 1.0f)))
+      bad = 1;
+done:
+  free(x), free(w), free(bias), free(z), free(ref), free(out), free(xb), free(zb), free(yb), free(wp);
+  return bad;
+}
+
+static const nc_case cases[] = {
+    /* N  C   M   H   W  kh kw sh sw dh dw pt pl pb pr */
+    {1, 32, 64, 7, 9, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},     /* 1x1 flat row, full blocks */
+    {2, 24, 40, 5, 7, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},     /* partial blocks, N = 2 */
+    {1, 3, 20, 11, 13, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0},    /* 1x1 stride 2 */
+    {1, 16, 80, 9, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* 3x3 s1, 5 output blocks */
+    {2, 19, 33, 10, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},  /* 3x3 s2 */
+    {1, 3, 24, 23, 21, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3},    /* 7x7 s2 stem */
+    {1, 8, 16, 12, 12, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},   /* dilation 2 */
+    {1, 12, 12, 8, 11, 3, 5, 1, 2, 1, 1, 0, 2, 1, 0},   /* asymmetric kernel, pads and strides */
+    {1, 5, 7, 4, 3, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2},      /* kernel wider than the image: no interior column */
+    {1, 48, 64, 30, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* wide rows: several pixel tiles, 48-pixel chunks */
+    {1, 64, 32, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* 1x1 image */
+    {1, 7, 9, 6, 200, 1, 3, 1, 1, 1, 3, 0, 3, 0, 3},    /* row chunks and dilated columns */
+    {2, 1, 40, 17, 30, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},   /* one input channel */
+    {1, 4, 16, 9, 10, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* 1x1 flat row from 4 channels */
+};
+
+static void nchwc_conv_at_level(void) {
+  const oxrt_activation acts[] = {
+      {OXRT_ACT_NONE, 0, 0},       {OXRT_ACT_RELU, 0, 0},    {OXRT_ACT_CLIP, -0.5f, 0.75f},
+      {OXRT_ACT_LEAKY_RELU, 0.1f, 0}, {OXRT_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {OXRT_ACT_HARD_SWISH, 0, 0},
+      {OXRT_ACT_SIGMOID, 0, 0},    {OXRT_ACT_TANH, 0, 0},    {OXRT_ACT_SILU, 0, 0},
+      {OXRT_ACT_GELU, 0, 0},       {OXRT_ACT_GELU_TANH, 0, 0}};
+  oxrt_threadpool *pool = oxrt_threadpool_create(2);
+  CHECK(pool != NULL);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
+      for (int v = 0; v < 4; v++) {
+        /* every variant on the first activations, then one per activation to keep the test short */
+        if (a > 2 && v != (int)(a % 4)) continue;
+        int bad = check_case(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, false);
+        if (bad)
+          fprintf(stderr, "  nchwc conv case %zu act %d variant %d at %s\n", i, (int)acts[a].kind, v,
+                  oxrt_isa_name(oxrt_gemm_isa()));
+        CHECK(!bad);
+        if (cases[i].C <= 8 && a < 3) {
+          bad = check_case(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, true);
+          if (bad)
+            fprintf(stderr, "  nchwc conv (NCHW input) case %zu act %d variant %d at %s\n", i, (int)acts[a].kind, v,
+                    oxrt_isa_name(oxrt_gemm_isa()));
+          CHECK(!bad);
+        }
+      }
+  oxrt_threadpool_free(pool);
+}
+
+void test_kernel_nchwc_conv(void) { unit_each_isa(nchwc_conv_at_level); }
