@@ -60,7 +60,7 @@ int main(void) {
     const double flops = 4.0 * (double)(H * S * S * D) * (shapes[si][3] ? 0.5 : 1.0);
     printf("H=%lld S=T=%lld D=%lld%s\n", (long long)H, (long long)S, (long long)D,
            d.causal ? " causal" : d.bias ? " causal as bias" : "");
-    for (int isa = -1; isa <= (int)oxrt_gemm_isa(); isa++) {
+    for (int isa = -1; isa <= (int)oxrt_cpu_isa(); isa++) {
       double best = 1e9;
       for (int rep = 0; rep < 30; rep++) {
         double t0 = now();

@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
   static const char *const isa_env[] = {"portable", "avx2", "avx512"}, *const blas_core[] = {"Prescott", "Haswell",
                                                                                            "SkylakeX"};
   if (!getenv("OXRT_ISA")) { /* every level, widest first, each in its own process (OpenBLAS reads its core once) */
-    for (int l = (int)oxrt_gemm_isa(); l >= 0; l--) {
+    for (int l = (int)oxrt_cpu_isa(); l >= 0; l--) {
       fflush(stdout);
       pid_t pid = fork();
       if (pid == 0) {
@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!getenv("OPENBLAS_CORETYPE")) { /* read when libopenblas loads: set it, then start again */
-    setenv("OPENBLAS_CORETYPE", blas_core[oxrt_gemm_isa()], 1);
+    setenv("OPENBLAS_CORETYPE", blas_core[oxrt_cpu_isa()], 1);
     execv("/proc/self/exe", argv);
     fprintf(stderr, "gemm_bench: could not re-run itself with OPENBLAS_CORETYPE set; OpenBLAS picks its own kernels\n");
   }
@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
   };
   printf("oxrt isa %s, OpenBLAS core %s; %d repetitions (min), oxrt and OpenBLAS interleaved in one process; 1 thread "
          "timed in thread CPU time, more in wall time\n",
-         oxrt_isa_name(oxrt_gemm_isa()), getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "auto", reps);
+         oxrt_isa_name(oxrt_cpu_isa()), getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "auto", reps);
   printf("%-13s %16s %3s %10s %10s %10s %7s %7s %9s\n", "shape", "MxNxK", "thr", "oxrt GF/s", "packed", "blas GF/s",
          "ratio", "pk/blas", "max|diff|");
   for (int ti = 0; ti < nthr; ti++) {

@@ -63,7 +63,7 @@ typedef struct {
 
 int main(int argc, char **argv) {
   const int reps = argc > 1 ? atoi(argv[1]) : 30;
-  const oxrt_isa isa = oxrt_gemm_isa();
+  const oxrt_isa isa = oxrt_cpu_isa();
   const int B = oxrt_nchwc_block(isa);
   const size_t nshapes = sizeof shapes / sizeof *shapes;
   kind_total kinds[sizeof shapes / sizeof *shapes];

@@ -6,7 +6,7 @@
 /* The panel kernel of this process's ISA; NULL without a vector one. */
 static oxrt_conv_narrow_fn narrow_kernel(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  switch (oxrt_gemm_isa()) {
+  switch (oxrt_cpu_isa()) {
   case OXRT_ISA_AVX512: return oxrt_conv_narrow_avx512;
   case OXRT_ISA_AVX2: return oxrt_conv_narrow_avx2;
   default: break;

@@ -312,5 +312,5 @@ static bool dwconv_run(dw_job *jp, oxrt_isa isa, oxrt_threadpool *pool) {
 
 bool oxrt_dwconv_f32_act(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, const float *z,
                          oxrt_activation act, float *y, oxrt_threadpool *pool) {
-  return oxrt_dwconv_f32_fused(s, x, w, bias, z, act, y, oxrt_gemm_isa(), pool);
+  return oxrt_dwconv_f32_fused(s, x, w, bias, z, act, y, oxrt_cpu_isa(), pool);
 }

@@ -59,7 +59,7 @@ void oxrt_dw_plane_avx512(const oxrt_dw_geom *g, const float *buf, const float *
 /* True when oxrt_dwconv_f32 takes this shape: 2-D, group == C, M a multiple of C, pads >= 0. */
 bool oxrt_dwconv_f32_ok(const oxrt_conv_shape *s);
 /* Y = clamp(conv(X, W) + bias, lo, hi) (bias may be NULL; lo = -INFINITY, hi = INFINITY for none; NaN passes).
- * `isa` picks the kernels (at most oxrt_gemm_isa(); tests pass each level). False when out of memory. */
+ * `isa` picks the kernels (at most oxrt_cpu_isa(); tests pass each level). False when out of memory. */
 bool oxrt_dwconv_f32(const oxrt_conv_shape *s, const float *x, const float *w, const float *bias, float lo, float hi,
                      float *y, oxrt_isa isa, oxrt_threadpool *pool);
 /* Y = act(conv(X, W) + bias + z) (z of Y's shape, or NULL): a clamp activation without z runs in the kernels'

@@ -20,7 +20,7 @@
 
 /* ------------------------------------------------------------------ ISA selection */
 
-/* The level comes from core/cpu.c (oxrt_gemm_isa in gemm.h). */
+/* The ISA level comes from core/cpu.c (oxrt_cpu_isa). */
 
 /* ------------------------------------------------------------------ portable micro-kernel */
 
@@ -166,7 +166,7 @@ typedef struct {
 static ukernel_desc pick_kernel(void) {
   ukernel_desc d = {ukernel_portable, pack_portable, P_MR, P_NR, 256, 64, 512, P_ADUP};
 #ifdef OXRT_GEMM_X86
-  switch (oxrt_gemm_isa()) {
+  switch (oxrt_cpu_isa()) {
   case OXRT_ISA_AVX512:
     d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, oxrt_sgemm_pack_avx512, 12, 32, 256, 288, 1024, 1};
     break;
@@ -537,7 +537,7 @@ static void sgemv_cols(void *arg, size_t n0, size_t n1) {
     }
   }
   size_t astride = a == j->A && j->ta ? j->lda : 1;
-  oxrt_isa isa = astride == 1 ? oxrt_gemm_isa() : OXRT_ISA_PORTABLE;
+  oxrt_isa isa = astride == 1 ? oxrt_cpu_isa() : OXRT_ISA_PORTABLE;
   for (size_t nb = n0; nb < n1; nb += 512) {
     size_t ne = n1 - nb < 512 ? n1 - nb : 512;
 #ifdef OXRT_GEMM_X86

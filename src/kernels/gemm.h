@@ -24,11 +24,8 @@ void oxrt_sgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float 
 void oxrt_dgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
                 const double *B, size_t ldb, double beta, double *C, size_t ldc, oxrt_threadpool *pool);
 
-/* Instruction-set level used by the float kernels: the process-wide level of core/cpu.h (after the OXRT_ISA cap). */
-static inline oxrt_isa oxrt_gemm_isa(void) { return oxrt_cpu_isa(); }
-/* For tests that run every level in one process (oxrt_cpu_isa_cap): call it only while no kernel runs; operands
- * packed at another level are refused by oxrt_sgemm_run (their panel sizes differ). */
-static inline oxrt_isa oxrt_gemm_isa_cap(oxrt_isa cap) { return oxrt_cpu_isa_cap(cap); }
+/* The ISA level comes from core/cpu.h (oxrt_cpu_isa, capped by OXRT_ISA and oxrt_cpu_isa_cap). Operands packed at
+ * another level are refused by oxrt_sgemm_run (their panel sizes differ). */
 
 /* Micro-kernel contract (internal; gemm_body.h implements it for AVX2 and AVX-512), for m <= MR rows and n <= NR
  * columns:

@@ -57,7 +57,7 @@ bool oxrt_act_piecewise_avx512(oxrt_activation act, float *y, size_t n); /* gemm
 void oxrt_act_apply(oxrt_activation act, float *y, size_t n) {
   if (act.kind == OXRT_ACT_NONE) return;
 #if defined(__x86_64__) && defined(__GNUC__)
-  oxrt_isa isa = oxrt_gemm_isa();
+  oxrt_isa isa = oxrt_cpu_isa();
   if (isa == OXRT_ISA_AVX512 && oxrt_act_piecewise_avx512(act, y, n)) return;
   if (isa == OXRT_ISA_AVX2 && oxrt_act_piecewise_avx2(act, y, n)) return;
 #endif

@@ -344,7 +344,7 @@ NO_LIBCALLS static void conv2d_bfill(const void *vctx, size_t p0, size_t kc, siz
     if (b->vfill == OXRT_ISA_AVX512) oxrt_conv_fill_avx512(&f, p0 / b->kprod, p0 % b->kprod, kc, nr, dst);
     else oxrt_conv_fill_avx2(&f, p0 / b->kprod, p0 % b->kprod, kc, nr, dst);
 #else
-    (void)f; /* vfill is only ever set on x86 (oxrt_gemm_isa) */
+    (void)f; /* vfill is only ever set on x86 (oxrt_cpu_isa) */
 #endif
     return;
   }
@@ -508,7 +508,7 @@ static void conv_f32_one(conv_f32_job *j, size_t n, size_t g, oxrt_threadpool *p
                         .out_size = j->out_size, .img_stride = j->batched ? s->C * j->in_size : 0,
                         .wlo = j->wlo, .whi = j->whi, .vfill = OXRT_ISA_PORTABLE};
 #if defined(__x86_64__) && defined(__GNUC__)
-    src.vfill = oxrt_gemm_isa();
+    src.vfill = oxrt_cpu_isa();
 #endif
     ge.bfill = conv2d_bfill, ge.bctx = &src;
   }

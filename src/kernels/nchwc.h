@@ -43,7 +43,7 @@ typedef struct oxrt_nchwc_geom {
 size_t oxrt_nchwc_dw_packed_floats(const oxrt_nchwc_geom *g);
 void oxrt_nchwc_dw_pack(const oxrt_nchwc_geom *g, size_t C_real, const float *w, float *packed);
 /* y [N, Cb, OH, OW, B] = act(dwconv(x [N, Cb, H, W, B]) + bias + z); bias [C] padded (or NULL), z blocked like y
- * (or NULL). isa <= oxrt_gemm_isa(), B == oxrt_nchwc_block(isa). */
+ * (or NULL). isa <= oxrt_cpu_isa(), B == oxrt_nchwc_block(isa). */
 void oxrt_nchwc_dwconv(const oxrt_nchwc_geom *g, const float *x, const float *wpacked, const float *bias,
                        const float *z, oxrt_activation act, float *y, oxrt_isa isa, oxrt_threadpool *pool);
 

@@ -33,7 +33,7 @@ void oxrt_nchwc_interior(const oxrt_nchwc_geom *g, int64_t *owa, int64_t *owb) {
 }
 
 oxrt_isa oxrt_nchwc_level(oxrt_isa isa, int B, bool *vector) {
-  const oxrt_isa top = oxrt_gemm_isa();
+  const oxrt_isa top = oxrt_cpu_isa();
   if (isa > top) isa = top;
 #if defined(__GNUC__)
   *vector = (B == 16 && isa == OXRT_ISA_AVX512) || B == 8;

@@ -73,7 +73,7 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
       widen8((const uint8_t *)x + (n * C + c0) * in_size, x_signed, x_zp, nc * in_size, xf);
       oxrt_conv_shape b = *s;
       b.N = 1, b.C = nc, b.group = nc, b.M = nc * mult;
-      if (!oxrt_dwconv_f32(&b, xf, wf + c0 * mult * taps, NULL, -INFINITY, INFINITY, yf, oxrt_gemm_isa(), pool))
+      if (!oxrt_dwconv_f32(&b, xf, wf + c0 * mult * taps, NULL, -INFINITY, INFINITY, yf, oxrt_cpu_isa(), pool))
         return false;
       for (size_t m = 0; m < nc * mult; m++) {
         const float *p = yf + m * out_size;

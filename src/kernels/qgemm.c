@@ -79,7 +79,7 @@ const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id) {
   if (id <= OXRT_QK_PORTABLE8 || id == OXRT_QK_PORTABLE8_B) return &g_kernels[id];
 #ifdef QGEMM_X86
   /* The float kernels' level (CPU probe and OXRT_ISA cap) decides; VNNI is an extra feature on top. */
-  oxrt_isa isa = oxrt_gemm_isa();
+  oxrt_isa isa = oxrt_cpu_isa();
   switch (id) {
   case OXRT_QK_AVX2:
   case OXRT_QK_AVX2_BYTES_A:
@@ -196,7 +196,7 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
                      * re-centred by flipping the top bit; rows past kc read as zero */
     static const uint8_t zeros[64] = {0};
 #ifdef QGEMM_X86
-    if (!sums && r_eff == r && r % 32 == 0 && kc <= 512 && oxrt_gemm_isa() >= OXRT_ISA_AVX2) { /* whole panels */
+    if (!sums && r_eff == r && r % 32 == 0 && kc <= 512 && oxrt_cpu_isa() >= OXRT_ISA_AVX2) { /* whole panels */
       const uint8_t *rows[512];
       for (size_t k = 0; k < kc; k++) rows[k] = q_krow(m, k0 + k) + r0;
       oxrt_qpack_panel_avx2(rows, kc, r, flip, d);
@@ -367,7 +367,7 @@ bool oxrt_qpack_make_weight(bool is_a, size_t rows, size_t K, const oxrt_qmat *s
 /* The output stage at the float kernels' level (the vector width of the store loops). */
 static oxrt_qstore_fn store_fn(void) {
 #ifdef QGEMM_X86
-  oxrt_isa isa = oxrt_gemm_isa();
+  oxrt_isa isa = oxrt_cpu_isa();
   if (isa >= OXRT_ISA_AVX512) return oxrt_qstore_row_avx512;
   if (isa >= OXRT_ISA_AVX2) return oxrt_qstore_row_avx2;
 #endif
@@ -376,7 +376,7 @@ static oxrt_qstore_fn store_fn(void) {
 
 static oxrt_qres_fn res_fn(void) {
 #ifdef QGEMM_X86
-  oxrt_isa isa = oxrt_gemm_isa();
+  oxrt_isa isa = oxrt_cpu_isa();
   if (isa >= OXRT_ISA_AVX512) return oxrt_qres_row_avx512;
   if (isa >= OXRT_ISA_AVX2) return oxrt_qres_row_avx2;
 #endif

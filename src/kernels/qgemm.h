@@ -6,7 +6,7 @@
  * tile is in cache: int32 as is, float (times a scale, plus a float bias), or requantized to uint8/int8
  * (int32 bias, times a multiplier, round half to even, plus the output zero point, clamp).
  *
- * Micro-kernels, one per instruction set, picked at run time at the level oxrt_gemm_isa() allows
+ * Micro-kernels, one per instruction set, picked at run time at the level oxrt_cpu_isa() allows
  * (OXRT_ISA caps it, as for the float kernels):
  *   k-group 2: operands widened to int16 with their zero points subtracted while packing, so the product
  *              is exact with VPMADDWD (AVX2, AVX-512BW) or plain C; no saturation anywhere.

@@ -86,7 +86,7 @@ const oxrt_vmath_table *oxrt_vmath_table_for(int isa) {
 
 /* The level only ever goes down to a set this build has (portable always exists). */
 static const oxrt_vmath_table *vm_set(void) {
-  const oxrt_vmath_table *t = oxrt_vmath_table_for((int)oxrt_gemm_isa());
+  const oxrt_vmath_table *t = oxrt_vmath_table_for((int)oxrt_cpu_isa());
   return t ? t : &oxrt_vmath_portable;
 }
 

@@ -6,7 +6,7 @@
  * that results smaller in magnitude than FLT_MIN (1.18e-38) may be returned as 0: subnormal floats cost
  * ~100 cycles per operation on x86 in the operations that consume them (attention probabilities that
  * underflow would slow every following MatMul).
- * The ISA (AVX-512, AVX2+FMA or portable C) follows oxrt_gemm_isa(), so OXRT_ISA caps it too. */
+ * The ISA (AVX-512, AVX2+FMA or portable C) follows oxrt_cpu_isa(), so OXRT_ISA caps it too. */
 #ifndef OXRT_KERNELS_VMATH_H
 #define OXRT_KERNELS_VMATH_H
 #include <stddef.h>
@@ -44,7 +44,7 @@ typedef struct oxrt_vmath_table {
   void (*mean_var)(const float *x, size_t n, double *mean, double *var);
 } oxrt_vmath_table;
 /* The set for an oxrt_isa level, or NULL when this build has none for it. It does not check the CPU:
- * callers pass levels up to oxrt_gemm_isa() (tests use it to run every level the machine has). */
+ * callers pass levels up to oxrt_cpu_isa() (tests use it to run every level the machine has). */
 const oxrt_vmath_table *oxrt_vmath_table_for(int isa);
 
 #endif

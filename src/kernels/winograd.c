@@ -120,7 +120,7 @@ bool oxrt_wino_run(const oxrt_conv_shape *s, const float *x, const oxrt_sgemm_ap
   wino_job j = {.s = s, .bias = bias, .u = u, .act = act, .TW = TW,
                 .in = oxrt_wino_in_portable, .out = oxrt_wino_out_portable};
 #if defined(__x86_64__) && defined(__GNUC__)
-  oxrt_isa isa = oxrt_gemm_isa();
+  oxrt_isa isa = oxrt_cpu_isa();
   if (isa == OXRT_ISA_AVX512) j.in = oxrt_wino_in_avx512, j.out = oxrt_wino_out_avx512;
   else if (isa == OXRT_ISA_AVX2) j.in = oxrt_wino_in_avx2, j.out = oxrt_wino_out_avx2;
 #endif

@@ -303,7 +303,7 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
   for (int i = 0; i < g->n_nodes && !convs; i++)
     convs = g->nodes[i].op_type && (!strcmp(g->nodes[i].op_type, "Conv") || !strcmp(g->nodes[i].op_type, "FusedConv"));
   if (!convs) return NULL;
-  nchwc_pass p = {.ctx = ctx, .g = g, .B = oxrt_nchwc_block(oxrt_gemm_isa()), .n_orig = g->n_values};
+  nchwc_pass p = {.ctx = ctx, .g = g, .B = oxrt_nchwc_block(oxrt_cpu_isa()), .n_orig = g->n_values};
   const int n_nodes = g->n_nodes;
   int *order = malloc(sizeof(int) * ((size_t)n_nodes + 1)), *parent = malloc(sizeof(int) * ((size_t)n_nodes + 1));
   nchwc_kind *kind = malloc(sizeof(nchwc_kind) * ((size_t)n_nodes + 1));

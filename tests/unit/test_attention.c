@@ -168,7 +168,7 @@ void test_kernel_attention_random(void) {
     oxrt_attn_desc rd = d;
     rd.y = ry, rd.qk = want_qk ? rqk : NULL;
     at_reference(&rd, ry, rd.qk);
-    for (int isa = 0; isa <= (int)oxrt_gemm_isa(); isa++) {
+    for (int isa = 0; isa <= (int)oxrt_cpu_isa(); isa++) {
       for (size_t i = 0; i < ny; i++) y[i] = NAN;
       for (size_t i = 0; i < ns; i++) qk[i] = NAN;
       CHECK(oxrt_attention_f32(&d, (oxrt_isa)isa, t % 2 ? pool : NULL));
@@ -232,7 +232,7 @@ void test_kernel_attention_finite_causal(void) {
     oxrt_attn_desc rd = d;
     rd.y = ry;
     if (!huge) at_reference(&rd, ry, NULL);
-    for (int isa = 0; isa <= (int)oxrt_gemm_isa(); isa++) {
+    for (int isa = 0; isa <= (int)oxrt_cpu_isa(); isa++) {
       for (size_t i = 0; i < ny; i++) y[i] = y0[i] = NAN;
       CHECK(oxrt_attention_f32(&d, (oxrt_isa)isa, t % 2 ? pool : NULL));
       CHECK(oxrt_attention_f32(&full, (oxrt_isa)isa, t % 2 ? pool : NULL));

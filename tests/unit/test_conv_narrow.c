@@ -54,10 +54,10 @@ void test_kernel_conv_narrow(void) {
       {2, 1, 6, 20, 2, {4, 4}, {3, 3}, {2, 2}, {1, 1}, {1, 1}}, /* 2-D 2x2, groups */
       {2, 3, 5, 7, 1, {3, 1}, {2, 2}, {1, 1}, {1, 1}, {0, 1}},  /* 2-D 2x2, padded along one axis only */
   };
-  oxrt_isa top = oxrt_gemm_isa();
+  oxrt_isa top = oxrt_cpu_isa();
   int bad = 0, runs = 0;
   for (int isa = 0; isa <= (int)top; isa++) {
-    oxrt_gemm_isa_cap((oxrt_isa)isa);
+    oxrt_cpu_isa_cap((oxrt_isa)isa);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
       const narrow_case *c = &cases[ci];
       oxrt_conv_shape s = {.nd = c->nd, .N = c->N, .C = c->C, .M = c->M, .group = c->G};
@@ -98,7 +98,7 @@ void test_kernel_conv_narrow(void) {
       free(x), free(w), free(b), free(z), free(y), free(ref);
     }
   }
-  oxrt_gemm_isa_cap(top);
+  oxrt_cpu_isa_cap(top);
   CHECK(bad == 0);
   CHECK(runs > 0);
 }

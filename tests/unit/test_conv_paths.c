@@ -1,7 +1,7 @@
 /* test_conv_paths.c - every float convolution path (pointwise GEMM, implicit-im2col GEMM with strides, dilation
  * and groups, batched small images, one product per thread, depthwise, the generic N-D loops) with and without a
  * residual Z, with every fused activation, packed and unpacked weights, against plain double loops, at every ISA
- * level this machine runs (one process: oxrt_gemm_isa_cap). A path that dropped Z or the activation fails here
+ * level this machine runs (one process: oxrt_cpu_isa_cap). A path that dropped Z or the activation fails here
  * (issue 9). */
 #include "kernels/dwconv.h"
 #include "kernels/im2col.h"
@@ -70,12 +70,12 @@ static void conv_paths_ref(const oxrt_conv_shape *s, const float *x, const float
 
 /* Runs fn once per ISA level this machine has, lowest first (shared with test_gemm.c and test_kernels.c). */
 void unit_each_isa(void (*fn)(void)) {
-  oxrt_isa top = oxrt_gemm_isa();
+  oxrt_isa top = oxrt_cpu_isa();
   for (int isa = 0; isa <= (int)top; isa++) {
-    oxrt_gemm_isa_cap((oxrt_isa)isa);
+    oxrt_cpu_isa_cap((oxrt_isa)isa);
     fn();
   }
-  oxrt_gemm_isa_cap(top);
+  oxrt_cpu_isa_cap(top);
 }
 
 typedef struct {
@@ -111,10 +111,10 @@ void test_kernel_conv_paths(void) {
       {OXRT_ACT_GELU, 0, 0},     {OXRT_ACT_GELU_TANH, 0, 0},
   };
   oxrt_threadpool *pool = oxrt_threadpool_create(2);
-  oxrt_isa top = oxrt_gemm_isa();
+  oxrt_isa top = oxrt_cpu_isa();
   int bad = 0, runs = 0;
   for (int isa = 0; isa <= (int)top; isa++) {
-    oxrt_gemm_isa_cap((oxrt_isa)isa);
+    oxrt_cpu_isa_cap((oxrt_isa)isa);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
       oxrt_conv_shape s;
       make_shape(&cases[ci], &s);
@@ -154,7 +154,7 @@ void test_kernel_conv_paths(void) {
       free(x), free(w), free(b), free(z), free(y), free(ref);
     }
   }
-  oxrt_gemm_isa_cap(top);
+  oxrt_cpu_isa_cap(top);
   CHECK(bad == 0);
   CHECK(runs > 0);
   oxrt_threadpool_free(pool);
@@ -177,10 +177,10 @@ void test_kernel_conv_winograd(void) {
       {OXRT_ACT_GELU, 0, 0},     {OXRT_ACT_GELU_TANH, 0, 0},
   };
   oxrt_threadpool *pool = oxrt_threadpool_create(2);
-  oxrt_isa top = oxrt_gemm_isa();
+  oxrt_isa top = oxrt_cpu_isa();
   int bad = 0, runs = 0;
   for (int isa = 0; isa <= (int)top; isa++) {
-    oxrt_gemm_isa_cap((oxrt_isa)isa);
+    oxrt_cpu_isa_cap((oxrt_isa)isa);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
       const wcase *c = &cases[ci];
       oxrt_conv_shape s;
@@ -224,7 +224,7 @@ void test_kernel_conv_winograd(void) {
       free(x), free(w), free(b), free(z), free(y), free(ref);
     }
   }
-  oxrt_gemm_isa_cap(top);
+  oxrt_cpu_isa_cap(top);
   CHECK(bad == 0);
   CHECK(runs > 0);
   oxrt_threadpool_free(pool);

@@ -68,7 +68,7 @@ void test_kernel_dwconv_random(void) {
     const float lo = t % 3 == 1 ? 0.0f : -INFINITY, hi = t % 9 == 1 ? 0.5f : INFINITY;
     CHECK(oxrt_dwconv_f32_ok(&s));
     dw_reference(&s, x, w, has_b ? b : NULL, lo, hi, r);
-    for (int isa = 0; isa <= (int)oxrt_gemm_isa(); isa++) {
+    for (int isa = 0; isa <= (int)oxrt_cpu_isa(); isa++) {
       for (size_t i = 0; i < ny; i++) y[i] = NAN;
       CHECK(oxrt_dwconv_f32(&s, x, w, has_b ? b : NULL, lo, hi, y, (oxrt_isa)isa, t % 2 ? pool : NULL));
       for (size_t i = 0; i < ny; i++)

@@ -248,7 +248,7 @@ static const engine_case cases[] = {
 
 /* (a) packed at creation, (b) released and still equal, at every ISA level. */
 void test_engine_prepare_packs(void) {
-  oxrt_isa top = oxrt_gemm_isa();
+  oxrt_isa top = oxrt_cpu_isa();
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     const engine_case *k = &cases[c];
     float *w[3] = {0}, *in[2] = {0}, *want = malloc(sizeof(float) * k->n_out);
@@ -262,7 +262,7 @@ void test_engine_prepare_packs(void) {
     }
     if (ok) k->ref(in, w, want);
     for (int isa = 0; ok && isa <= (int)top; isa++) {
-      oxrt_gemm_isa_cap((oxrt_isa)isa);
+      oxrt_cpu_isa_cap((oxrt_isa)isa);
       float *got[N_WAYS] = {0};
       for (int way = 0; way < N_WAYS; way++) {
         oxrt_session *s = open_session(bytes, size, way);
@@ -295,7 +295,7 @@ void test_engine_prepare_packs(void) {
       }
       for (int way = 0; way < N_WAYS; way++) free(got[way]);
     }
-    oxrt_gemm_isa_cap(top);
+    oxrt_cpu_isa_cap(top);
     for (int i = 0; i < 3; i++) free(w[i]);
     for (int i = 0; i < 2; i++) free(in[i]);
     free(want);

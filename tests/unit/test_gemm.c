@@ -65,7 +65,7 @@ static void sgemm_epilogue_at_level(void) {
         if (!close_or_nan(C[i * ldc + n], s)) {
           fprintf(stderr, "  sgemm_ex %s M=%zu N=%zu K=%zu packa=%d packb=%d alpha=%g beta=%g act=%d: C[%zu,%zu] = %g, "
                           "expected %g\n",
-                  oxrt_isa_name(oxrt_gemm_isa()), M, N, K, packa, packb, alpha, beta, (int)act.kind, i, n,
+                  oxrt_isa_name(oxrt_cpu_isa()), M, N, K, packa, packb, alpha, beta, (int)act.kind, i, n,
                   C[i * ldc + n], s);
           bad++;
           break;
@@ -126,7 +126,7 @@ static int sgemm_case(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool packa
       if (!close_to(C[i * ldc + n], want)) {
         fprintf(stderr, "  sgemm class %s M=%zu N=%zu K=%zu ta=%d tb=%d packa=%d packb=%d alpha=%g beta=%g epi=%d "
                         "threads=%d: C[%zu,%zu] = %g, expected %g\n",
-                oxrt_isa_name(oxrt_gemm_isa()), M, N, K, ta, tb, packa, packb, alpha, beta, epi,
+                oxrt_isa_name(oxrt_cpu_isa()), M, N, K, ta, tb, packa, packb, alpha, beta, epi,
                 oxrt_threadpool_size(pool), i, n, C[i * ldc + n], want);
         bad++;
       }
@@ -236,7 +236,7 @@ static void conv_f32_random_at_level(void) {
       if (!close_to(y[i], r[i])) {
         fprintf(stderr, "  conv %s nd=%d N=%zu C=%zu M=%zu g=%zu in=%lld k=%lld s=%lld d=%lld p=%lld: y[%zu] = %g, "
                         "expected %g\n",
-                oxrt_isa_name(oxrt_gemm_isa()), s.nd, s.N, s.C, s.M, s.group, (long long)s.in[s.nd - 1],
+                oxrt_isa_name(oxrt_cpu_isa()), s.nd, s.N, s.C, s.M, s.group, (long long)s.in[s.nd - 1],
                 (long long)s.k[s.nd - 1], (long long)s.stride[s.nd - 1], (long long)s.dil[s.nd - 1],
                 (long long)s.pad[s.nd - 1], i, y[i], r[i]);
         bad++;

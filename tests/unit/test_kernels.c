@@ -47,7 +47,7 @@ static void sgemm_random_at_level(void) {
         if (!(fabsf(C[i * ldc + n] - R[i * ldc + n]) <= 1e-4f * (1.0f + fabsf(R[i * ldc + n])))) {
           if (!bad)
             fprintf(stderr, "  sgemm %s M=%zu N=%zu K=%zu ta=%d tb=%d: C[%zu,%zu] = %g, expected %g\n",
-                    oxrt_isa_name(oxrt_gemm_isa()), M, N, K, ta, tb, i, n, C[i * ldc + n], R[i * ldc + n]);
+                    oxrt_isa_name(oxrt_cpu_isa()), M, N, K, ta, tb, i, n, C[i * ldc + n], R[i * ldc + n]);
           bad++;
           i = M;
           break;

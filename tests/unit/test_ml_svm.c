@@ -17,7 +17,7 @@ void test_ml_svm_sums(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
   typedef void (*sums_fn)(const float *, size_t, const float *, size_t, size_t, int, float *);
   const sums_fn fns[2] = {oxrt_svm_sums_avx2, oxrt_svm_sums_avx512};
-  int top = (int)oxrt_gemm_isa();
+  int top = (int)oxrt_cpu_isa();
   for (int trial = 0; trial < 40; trial++) {
     size_t C = 1 + (size_t)(trial * 7 % 37), nvp = SVM_NV * (size_t)(1 + trial % 3), nr = 1 + (size_t)trial % SVM_ROWS;
     int rbf = trial % 2;

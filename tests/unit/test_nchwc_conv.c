@@ -26,7 +26,7 @@ typedef struct {
 /* nchw_in: x goes in as plain NCHW (oxrt_nchwc_conv_nchw_input; C <= 8 so one block at either width). */
 static int check_case(const nc_case *c, oxrt_activation act, bool with_z, bool with_bias, oxrt_threadpool *pool,
                       bool nchw_in) {
-  const oxrt_isa isa = oxrt_gemm_isa();
+  const oxrt_isa isa = oxrt_cpu_isa();
   const int B = oxrt_nchwc_block(isa);
   oxrt_nchwc_geom g = {.N = c->N, .C = oxrt_nchwc_padded(c->C, B), .M = oxrt_nchwc_padded(c->M, B), .H = c->H,
                        .W = c->W, .kh = c->kh, .kw = c->kw, .sh = c->sh, .sw = c->sw, .dh = c->dh, .dw = c->dw,
@@ -106,13 +106,13 @@ static void nchwc_conv_at_level(void) {
         int bad = check_case(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, false);
         if (bad)
           fprintf(stderr, "  nchwc conv case %zu act %d variant %d at %s\n", i, (int)acts[a].kind, v,
-                  oxrt_isa_name(oxrt_gemm_isa()));
+                  oxrt_isa_name(oxrt_cpu_isa()));
         CHECK(!bad);
         if (cases[i].C <= 8 && a < 3) {
           bad = check_case(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, true);
           if (bad)
             fprintf(stderr, "  nchwc conv (NCHW input) case %zu act %d variant %d at %s\n", i, (int)acts[a].kind, v,
-                    oxrt_isa_name(oxrt_gemm_isa()));
+                    oxrt_isa_name(oxrt_cpu_isa()));
           CHECK(!bad);
         }
       }

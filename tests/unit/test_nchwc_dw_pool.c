@@ -276,11 +276,11 @@ static void global_and_channel(oxrt_isa isa, int B, oxrt_threadpool *pool) {
 
 void test_kernel_nchwc_dw_pool(void) {
   oxrt_threadpool *pool = oxrt_threadpool_create(2);
-  const oxrt_isa top = oxrt_gemm_isa();
+  const oxrt_isa top = oxrt_cpu_isa();
   for (int level = 0; level <= (int)top; level++) {
     const oxrt_isa isa = (oxrt_isa)level;
     const int B = oxrt_nchwc_block(isa);
-    oxrt_gemm_isa_cap(isa); /* the NCHW references and the activations follow the level too */
+    oxrt_cpu_isa_cap(isa); /* the NCHW references and the activations follow the level too */
     for (size_t ci = 0; ci < sizeof dw_cases / sizeof *dw_cases; ci++)
       dw_case(&dw_cases[ci], isa, B, ci % 2 ? pool : NULL);
     for (size_t ci = 0; ci < sizeof pool_cases / sizeof *pool_cases; ci++)
@@ -289,10 +289,10 @@ void test_kernel_nchwc_dw_pool(void) {
     global_and_channel(isa, B, level % 2 ? pool : NULL);
   }
   /* a block size the level has no vector kernel for (16 without AVX-512) takes the scalar loops */
-  oxrt_gemm_isa_cap(OXRT_ISA_PORTABLE);
+  oxrt_cpu_isa_cap(OXRT_ISA_PORTABLE);
   for (size_t ci = 0; ci < 4; ci++) dw_case(&dw_cases[ci], OXRT_ISA_PORTABLE, 16, NULL);
   for (size_t ci = 0; ci < 4; ci++) pool_case_run(&pool_cases[ci], OXRT_ISA_PORTABLE, 16, NULL);
   global_and_channel(OXRT_ISA_PORTABLE, 16, NULL);
-  oxrt_gemm_isa_cap(top);
+  oxrt_cpu_isa_cap(top);
   oxrt_threadpool_free(pool);
 }

@@ -144,7 +144,7 @@ static void check_depthwise(void) {
     if (oxrt_qdwconv_ok(&c.s)) {
       memset(c.y, 0xaa, c.ysize);
       CHECK(oxrt_qdwconv_run(&c.s, c.x, c.xs, c.xzp, c.w, c.ws, c.wzp, c.s.M, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
-      report(&c, oxrt_isa_name(oxrt_gemm_isa()), &g_bad);
+      report(&c, oxrt_isa_name(oxrt_cpu_isa()), &g_bad);
     }
     free_case(&c);
   }

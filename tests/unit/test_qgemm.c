@@ -161,6 +161,6 @@ void test_kernel_qgemm_random(void) {
   /* The process-wide choice is one of the runnable kernels and follows the float kernels' ISA cap. */
   const oxrt_qkernel *best = oxrt_qgemm_kernel();
   CHECK(best && oxrt_qgemm_kernel_at(best->id) == best);
-  if (oxrt_gemm_isa() == OXRT_ISA_PORTABLE) CHECK(best->id == OXRT_QK_PORTABLE);
+  if (oxrt_cpu_isa() == OXRT_ISA_PORTABLE) CHECK(best->id == OXRT_QK_PORTABLE);
   oxrt_threadpool_free(pool);
 }

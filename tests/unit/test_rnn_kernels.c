@@ -1,4 +1,4 @@
-/* test_rnn_kernels.c - the recurrent block kernels (portable, and AVX2 / AVX-512 up to oxrt_gemm_isa(), so
+/* test_rnn_kernels.c - the recurrent block kernels (portable, and AVX2 / AVX-512 up to oxrt_cpu_isa(), so
  * OXRT_ISA caps them) against a double-precision loop over R packed by oxrt_rnn_pack: 1 to 4 rows, hidden
  * sizes with block tails (not multiples of 16 or 64), with and without base and bias, y written in place over
  * base, and nothing written past a block's valid columns. */
@@ -18,8 +18,8 @@ void test_kernel_rnn_block(void) {
   oxrt_rnn_block_fn fns[3] = {oxrt_rnn_block_portable, NULL, NULL};
   const char *names[3] = {"portable", "avx2", "avx512"};
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (oxrt_gemm_isa() >= OXRT_ISA_AVX2) fns[1] = oxrt_rnn_block_avx2;
-  if (oxrt_gemm_isa() >= OXRT_ISA_AVX512) fns[2] = oxrt_rnn_block_avx512;
+  if (oxrt_cpu_isa() >= OXRT_ISA_AVX2) fns[1] = oxrt_rnn_block_avx2;
+  if (oxrt_cpu_isa() >= OXRT_ISA_AVX512) fns[2] = oxrt_rnn_block_avx512;
 #endif
   static const size_t Hs[] = {1, 5, 16, 17, 33, 64, 65, 100, 130};
   int bad = 0;

@@ -1,4 +1,4 @@
-/* test_vmath.c - every vmath set this machine runs (portable, and AVX2 / AVX-512 up to oxrt_gemm_isa(), so
+/* test_vmath.c - every vmath set this machine runs (portable, and AVX2 / AVX-512 up to oxrt_cpu_isa(), so
  * OXRT_ISA still caps it) against double-precision libm: random values over the whole float range and
  * around the algorithms' seams, special values (NaN, +-inf, -0, subnormals), and every length 0..40 so each
  * masked tail runs; results must be within a few ulp, never subnormal where the contract flushes, and
@@ -198,7 +198,7 @@ static void vm_check_set(const oxrt_vmath_table *t, const char *isa) {
 }
 
 void test_vmath_accuracy(void) {
-  const oxrt_isa top = oxrt_gemm_isa();
+  const oxrt_isa top = oxrt_cpu_isa();
   for (int isa = OXRT_ISA_PORTABLE; isa <= (int)top; isa++) {
     const oxrt_vmath_table *t = oxrt_vmath_table_for(isa);
     CHECK(t != NULL);

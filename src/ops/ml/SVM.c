@@ -77,7 +77,7 @@ static double kernel_dot(const svm_state *s, const oxrt_value *x, size_t xoff, c
 
 /* Packs the float copies (at the end of a successful prepare). */
 static oxrt_status *svm_pack(svm_state *s) {
-  s->isa = oxrt_gemm_isa();
+  s->isa = oxrt_cpu_isa();
   s->coef_f = malloc(sizeof(float) * (s->n_coef + 1));
   if (!s->coef_f) return OXRT_OOM();
   for (size_t i = 0; i < s->n_coef; i++) s->coef_f[i] = (float)s->coef[i];

@@ -93,7 +93,7 @@ static oxrt_status *mha_run(oxrt_kernel_ctx *ctx) {
   int64_t qs[3] = {a.S * HD, a.D, HD}, ks[3] = {a.T * HD, a.D, HD}, vs[3] = {a.T * HDv, a.Dv, HDv},
           ys[3] = {a.S * HDv, a.Dv, HDv};
   memcpy(a.qs, qs, sizeof qs), memcpy(a.ks, ks, sizeof ks), memcpy(a.vs, vs, sizeof vs), memcpy(a.ys, ys, sizeof ys);
-  return oxrt_attention_f32(&a, oxrt_gemm_isa(), ctx->pool) ? NULL : OXRT_OOM();
+  return oxrt_attention_f32(&a, oxrt_cpu_isa(), ctx->pool) ? NULL : OXRT_OOM();
 }
 
 static const oxrt_op_impl mha_impls[] = {

@@ -9,7 +9,7 @@
 #include "../op_util.h"
 
 /* The ISA the kernels run with and its block: fixed for the process once the first session picked it. */
-static inline oxrt_isa nchwc_isa(void) { return oxrt_gemm_isa(); }
+static inline oxrt_isa nchwc_isa(void) { return oxrt_cpu_isa(); }
 static inline int nchwc_block(void) { return oxrt_nchwc_block(nchwc_isa()); }
 
 /* Input i is a float rank-4 tensor whose channel count is a multiple of the block. */

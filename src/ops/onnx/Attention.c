@@ -219,7 +219,7 @@ static oxrt_status *attention_run(oxrt_kernel_ctx *ctx) {
   if ((st = oxrt_output_tensor(ctx, 0, Q->dtype, r, r == 4 ? yd : yd3, &Y)) || (st = f32_out(Y, &yb))) goto done;
   d.y = yb;
   head_strides(r, a.Hq, a.Sq, a.Dv, d.ys);
-  if (!oxrt_attention_f32(&d, oxrt_gemm_isa(), ctx->pool)) {
+  if (!oxrt_attention_f32(&d, oxrt_cpu_isa(), ctx->pool)) {
     st = OXRT_OOM();
     goto done;
   }

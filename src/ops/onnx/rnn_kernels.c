@@ -34,7 +34,7 @@ void oxrt_rnn_block_portable(size_t M, size_t K, const float *const *h, const fl
 
 oxrt_rnn_block_fn oxrt_rnn_block_kernel(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  switch (oxrt_gemm_isa()) {
+  switch (oxrt_cpu_isa()) {
   case OXRT_ISA_AVX512: return oxrt_rnn_block_avx512;
   case OXRT_ISA_AVX2: return oxrt_rnn_block_avx2;
   default: break;

@@ -33,7 +33,7 @@ void oxrt_rnn_block_avx2(size_t M, size_t K, const float *const *h, const float 
                          const float *const *base, const float *bias, float *const *y);
 void oxrt_rnn_block_avx512(size_t M, size_t K, const float *const *h, const float *Rp, size_t w, size_t nv,
                            const float *const *base, const float *bias, float *const *y);
-/* The kernel for this process's ISA (oxrt_gemm_isa(), so OXRT_ISA caps it). */
+/* The kernel for this process's ISA (oxrt_cpu_isa(), so OXRT_ISA caps it). */
 oxrt_rnn_block_fn oxrt_rnn_block_kernel(void);
 
 #endif
