@@ -306,8 +306,16 @@ static oxrt_type *parse_type_in(parser *P) {
 static oxrt_value *parse_tensor_body(parser *P, const oxrt_type *t) {
   if (t->kind != OXRT_KIND_TENSOR || t->rank < 0)
     return fail(P, "a tensor type with a shape (float[2,3] or float for a scalar)"), NULL;
-  for (int i = 0; i < t->rank; i++)
+  size_t count = 1;
+  for (int i = 0; i < t->rank; i++) {
     if (t->dims[i] < 0) return fail(P, "fixed dimensions in a tensor constant"), NULL;
+    if (__builtin_mul_overflow(count, (size_t)t->dims[i], &count)) count = SIZE_MAX;
+  }
+  /* every element is written out (at least a digit and a comma each): a shape the rest of the text cannot fill is
+   * refused before its memory is taken (a hostile float[100000,100000] would ask for 40 GB) */
+  if (count > 4096 && count > strlen(P->p) / 2 + 1)
+    return fail(P, "no more elements than the text has values for (the shape is larger than the rest of the text)"),
+           NULL;
   oxrt_value *v = NULL;
   oxrt_status *st = oxrt_value_create_tensor(t->elem_type, t->dims, (size_t)t->rank, &v);
   if (st) {
