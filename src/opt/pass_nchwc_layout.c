@@ -70,7 +70,7 @@ static bool is_channel_concat(const oxrt_node *n) {
 /* Whether node n becomes blocked, and how. */
 static nchwc_kind classify(nchwc_pass *p, const oxrt_node *n) {
   oxrt_graph *g = p->g;
-  int64_t x[4], y[4];
+  int64_t x[OXRT_MAX_RANK], y[OXRT_MAX_RANK]; /* opt_shape writes up to OXRT_MAX_RANK dims */
   if (!n->op_type || n->n_outputs < 1 || n->n_inputs < 1 || opt_has_subgraph(n)) return NK_NONE;
   const int in0 = n->inputs[0];
   bool conv = (!*n->domain && !strcmp(n->op_type, "Conv")) ||
@@ -182,7 +182,7 @@ static oxrt_status *blocked_input(nchwc_pass *p, int v, int *out) {
 static oxrt_status *convert(nchwc_pass *p, int idx, nchwc_kind k) {
   oxrt_graph *g = p->g;
   const int y = g->nodes[idx].outputs[0];
-  int64_t yd[4];
+  int64_t yd[OXRT_MAX_RANK];
   if (opt_shape(g, y, yd) != 4 || yd[1] <= 0) return NULL; /* unknown channels: left as it is */
   /* the inputs in the blocked layout: X (and Z of a FusedConv), both operands of Add / Mul */
   int ins[16]; /* classify admits at most 16 inputs */
@@ -190,7 +190,7 @@ static oxrt_status *convert(nchwc_pass *p, int idx, nchwc_kind k) {
   const bool binary = is_binary(&g->nodes[idx]);
   memcpy(ins, g->nodes[idx].inputs, sizeof(int) * (size_t)n_in);
   if (k == NK_CHANNEL) { /* the blocked [N, C, H, W] first, the [N, C, 1, 1] scale second */
-    int64_t d[4];
+    int64_t d[OXRT_MAX_RANK];
     if (opt_shape(g, ins[0], d) == 4 && d[2] == 1 && d[3] == 1)
       ins[0] = g->nodes[idx].inputs[1], ins[1] = g->nodes[idx].inputs[0];
   }
@@ -266,7 +266,7 @@ static void plan_regions(nchwc_pass *p, const int *order, nchwc_kind *kind, int 
   for (int k = 0; k < g->n_nodes; k++) {
     const int i = order[k];
     const oxrt_node *n = &g->nodes[i];
-    int64_t yd[4];
+    int64_t yd[OXRT_MAX_RANK];
     kind[i] = classify(p, n);
     if (kind[i] == NK_NONE) continue;
     if (opt_shape(g, n->outputs[0], yd) != 4 || yd[1] <= 0) { /* convert() leaves such a node alone */

@@ -210,5 +210,8 @@ def test_corpus_model_same_with_and_without_optimization(name, oxrt_bin, model_d
     feeds = dict(np.load(os.path.join(model_dir, name + ".inputs.npz")))
     passes = optnet.pass_names(oxrt_bin)
     m = onnx.load(model)
-    why = optnet.check_case(name, m, feeds, passes, reference="oxrt")
+    # deep random-weight models: a layout or kernel change reorders long float sums, so errors are measured
+    # against each output's range (ONNX Runtime and PyTorch differ by 1.2e-3 per element on efficientnet_b0's
+    # logits of magnitude 68, 1.8e-5 of the range)
+    why = optnet.check_case(name, m, feeds, passes, reference="oxrt", by_range=True)
     assert why is None, why
