@@ -203,7 +203,16 @@ oxrt_status *opt_eval_node(const oxrt_model *m, const oxrt_node *n, const oxrt_v
   }
   void *state = NULL;
   oxrt_prepare_ctx pc = oxrt_prepare_ctx_bare(n, (int)opset);
-  if (impl->prepare) OXRT_TRY(impl->prepare(&pc, &state));
+  if (impl->prepare) {
+    oxrt_status *ps = impl->prepare(&pc, &state);
+    if (ps) { /* a prepare that failed part-way may have set its state (the executor's plan frees it the same way) */
+      if (state) {
+        if (impl->release) impl->release(state);
+        else free(state);
+      }
+      return ps;
+    }
+  }
   for (int k = 0; k < n->n_outputs; k++) outs[k] = NULL;
   oxrt_kernel_ctx kc = {n, (int)opset, state, n->n_inputs, n->n_outputs, ins, outs, NULL, NULL};
   oxrt_status *st = impl->run(&kc);
