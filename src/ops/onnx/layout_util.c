@@ -201,13 +201,16 @@ oxrt_status *oxrt_lay_gather2(oxrt_kernel_ctx *ctx, oxrt_elem_type t, void *dst,
   atomic_init(&j->failed, 0);
   /* Drop unit axes and merge neighbours that are contiguous in both source and destination. */
   int r = 0;
-  for (int d = 0; d < rank; d++) {
-    if (dims[d] == 0) {
+  for (int d = 0; d < rank; d++)
+    if (dims[d] == 0) { /* nothing to copy; the strides of an empty tensor's other axes may be anything */
       free(j);
       return NULL;
     }
+  for (int d = 0; d < rank; d++) {
     if (dims[d] == 1) continue;
-    if (r > 0 && j->ss[r - 1] == strides[d] * dims[d] && j->ds[r - 1] == dst_strides[d] * dims[d]) {
+    int64_t sm, dm; /* hostile sizes must not overflow the contiguity test (UB): an overflow is no merge */
+    if (r > 0 && !__builtin_mul_overflow(strides[d], dims[d], &sm) && !__builtin_mul_overflow(dst_strides[d], dims[d], &dm) &&
+        j->ss[r - 1] == sm && j->ds[r - 1] == dm) {
       j->dims[r - 1] *= dims[d];
       j->ss[r - 1] = strides[d];
       j->ds[r - 1] = dst_strides[d];
