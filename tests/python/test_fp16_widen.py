@@ -18,7 +18,7 @@ onnx = pytest.importorskip("onnx")
 import generate  # noqa: E402  (bench/models, on sys.path through conftest)
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from conftest import run_cli  # noqa: E402
+from conftest import oxrt_outputs, run_cli  # noqa: E402
 
 MODELS = ["resnet18", "mobilenet_v2", "efficientnet_b0", "bert_small", "gpt2_small"]
 KINDS = {"fp16": ["--to", "fp16"], "fp16io": ["--to", "fp16", "--keep-io-types"],
@@ -43,15 +43,9 @@ def feeds_for(model_path, src_path):
 
 
 def run_oxrt(oxrt_bin, model, feeds, out_dir, widen=True):
-    os.makedirs(out_dir, exist_ok=True)
-    args = ["run", model, "--output-dir", out_dir]
-    for name, arr in feeds.items():
-        path = os.path.join(out_dir, f"in_{name}.npy")
-        np.save(path, arr)
-        args += ["--input", f"{name}={path}"]
-    run_cli(oxrt_bin, *args, env={"OXRT_WIDEN_FLOAT16": "1" if widen else "0"})
-    names = [o.name for o in onnx.load(model).graph.output]
-    return [np.load(os.path.join(out_dir, n.replace("/", "_").replace(":", "_") + ".npy")) for n in names]
+    """The outputs of `oxrt run`, in graph output order, with float16 widening on or off."""
+    outs = oxrt_outputs(oxrt_bin, model, feeds, out_dir, env={"OXRT_WIDEN_FLOAT16": "1" if widen else "0"})
+    return list(outs.values())
 
 
 def max_err(outs, ref):
