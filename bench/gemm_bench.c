@@ -5,7 +5,9 @@
  * ResNet convolutions as spatial x channels x C*k*k) and the same convolutions in oxrt's own orientation
  * (output channels x spatial: weights are A). Each repetition times oxrt then OpenBLAS back to back, so both
  * see the same machine load; the table prints the best time of each and the ratio oxrt/OpenBLAS in GFLOP/s.
- * "packed" is oxrt with B packed once beforehand (constant weights, as MatMul/Gemm/Conv prepare them).
+ * "packed" is oxrt with B packed once beforehand (constant weights, as MatMul/Gemm/Conv prepare them); "bf16" is the
+ * same with B packed in bfloat16 (the session's bf16 compute mode; only where the CPU has AVX512_BF16, else "-"),
+ * with its largest difference from the float result relative to the largest |C| ("bf16 err").
  * OpenBLAS 0.3.21 does not know Sapphire Rapids and would fall back to its SSE3 (Prescott) kernels. Without
  * OXRT_ISA, the program runs itself once per ISA level the machine has, each with OXRT_ISA set and OpenBLAS told the
  * kernels of the same vector width (OPENBLAS_CORETYPE SkylakeX for avx512, Haswell for avx2, Prescott (SSE3) for
@@ -101,8 +103,8 @@ int main(int argc, char **argv) {
   printf("oxrt isa %s, OpenBLAS core %s; %d repetitions (min), oxrt and OpenBLAS interleaved in one process; 1 thread "
          "timed in thread CPU time, more in wall time\n",
          oxrt_isa_name(oxrt_cpu_isa()), getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "auto", reps);
-  printf("%-13s %16s %3s %10s %10s %10s %7s %7s %9s\n", "shape", "MxNxK", "thr", "oxrt GF/s", "packed", "blas GF/s",
-         "ratio", "pk/blas", "max|diff|");
+  printf("%-13s %16s %3s %10s %10s %10s %7s %7s %9s %10s %8s %9s\n", "shape", "MxNxK", "thr", "oxrt GF/s", "packed",
+         "blas GF/s", "ratio", "pk/blas", "max|diff|", "bf16 GF/s", "bf16/pk", "bf16 err");
   for (int ti = 0; ti < nthr; ti++) {
     int nt = threads[ti];
     oxrt_threadpool *pool = nt > 1 ? oxrt_threadpool_create(nt) : NULL;
@@ -129,7 +131,12 @@ int main(int argc, char **argv) {
       }
       oxrt_sgemm_ex gp = {.M = s->M, .N = s->N, .K = s->K, .alpha = 1.0f, .A = A, .lda = s->K, .bp = &bp, .C = C1,
                           .ldc = s->N};
-      double best_o = 1e30, best_b = 1e30, best_p = 1e30;
+      oxrt_sgemm_bpack bph = {0};
+      float *C3 = malloc(sizeof(float) * s->M * s->N);
+      bool half = C3 && oxrt_sgemm_pack_b_bf16(s->tb, s->K, s->N, B, ldb, &bph);
+      oxrt_sgemm_ex gh = gp;
+      gh.bp = &bph, gh.C = C3;
+      double best_o = 1e30, best_b = 1e30, best_p = 1e30, best_h = 1e30;
       for (int r = 0; r < reps + 1; r++) {
         double t0 = now_s();
         for (int i = 0; i < inner; i++)
@@ -141,24 +148,32 @@ int main(int argc, char **argv) {
         double t2 = now_s();
         for (int i = 0; i < inner; i++) oxrt_sgemm_run(&gp, pool);
         double t3 = now_s();
+        for (int i = 0; half && i < inner; i++) oxrt_sgemm_run(&gh, pool);
+        double t4 = now_s();
         if (r == 0) continue; /* warm-up: page faults, pool start, packing buffers */
+        if ((t4 - t3) / inner < best_h) best_h = (t4 - t3) / inner;
         if ((t1 - t0) / inner < best_o) best_o = (t1 - t0) / inner;
         if ((t2 - t1) / inner < best_b) best_b = (t2 - t1) / inner;
         if ((t3 - t2) / inner < best_p) best_p = (t3 - t2) / inner;
       }
-      double md = 0;
+      double md = 0, mh = 0, cmax = 0;
       for (size_t i = 0; i < s->M * s->N; i++) {
         double d = C1[i] > C2[i] ? C1[i] - C2[i] : C2[i] - C1[i];
         if (d > md) md = d;
+        if (C1[i] > cmax || -C1[i] > cmax) cmax = C1[i] > 0 ? C1[i] : -C1[i];
+        if (half && (C3[i] - C1[i] > mh || C1[i] - C3[i] > mh)) mh = C3[i] > C1[i] ? C3[i] - C1[i] : C1[i] - C3[i];
       }
       char dims[48];
       snprintf(dims, sizeof dims, "%zux%zux%zu", s->M, s->N, s->K);
       double go = flop / best_o * 1e-9, gb = flop / best_b * 1e-9, gp_ = flop / best_p * 1e-9;
-      printf("%-13s %16s %3d %10.1f %10.1f %10.1f %7.3f %7.3f %9.2e\n", s->label, dims, nt, go, gp_, gb, go / gb,
+      printf("%-13s %16s %3d %10.1f %10.1f %10.1f %7.3f %7.3f %9.2e", s->label, dims, nt, go, gp_, gb, go / gb,
              gp_ / gb, md);
+      if (half) printf(" %10.1f %8.3f %9.2e\n", flop / best_h * 1e-9, best_p / best_h, mh / (cmax > 0 ? cmax : 1));
+      else printf(" %10s %8s %9s\n", "-", "-", "-");
       fflush(stdout);
       oxrt_sgemm_bpack_free(&bp);
-      free(A), free(B), free(C1), free(C2);
+      oxrt_sgemm_bpack_free(&bph);
+      free(A), free(B), free(C1), free(C2), free(C3);
     }
     oxrt_threadpool_free(pool);
   }

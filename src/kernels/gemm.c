@@ -161,22 +161,41 @@ typedef struct {
   oxrt_sgemm_packer pack;
   size_t mr, nr, kc, mc, nc;
   size_t a_dup; /* floats per A value in the kernel's A micro-panel: 1, or P_ADUP (pre-broadcast, portable) */
+  size_t kpack; /* k-steps per 32-bit unit of a panel: 1 (float), 2 (bfloat16 pairs; kc, mc in k-steps) */
 } ukernel_desc;
 
-static ukernel_desc pick_kernel(void) {
-  ukernel_desc d = {ukernel_portable, pack_portable, P_MR, P_NR, 256, 64, 512, P_ADUP};
+bool oxrt_sgemm_bf16_native(void) {
+#ifdef OXRT_GEMM_X86
+  return oxrt_cpu_isa() == OXRT_ISA_AVX512 && oxrt_cpu_usable(OXRT_CPU_AVX512BF16);
+#else
+  return false;
+#endif
+}
+
+/* Units of a panel row holding k k-steps. */
+static inline size_t kunits(const ukernel_desc *uk, size_t k) { return (k + uk->kpack - 1) / uk->kpack; }
+
+static ukernel_desc pick_kernel_for(bool bf16) {
+  ukernel_desc d = {ukernel_portable, pack_portable, P_MR, P_NR, 256, 64, 512, P_ADUP, 1};
 #ifdef OXRT_GEMM_X86
   switch (oxrt_cpu_isa()) {
   case OXRT_ISA_AVX512:
-    d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, oxrt_sgemm_pack_avx512, 12, 32, 256, 288, 1024, 1};
+    d = (ukernel_desc){oxrt_sgemm_ukernel_avx512, oxrt_sgemm_pack_avx512, 12, 32, 256, 288, 1024, 1, 1};
+    /* bfloat16: the same 12 x 32 tile over units of two k-steps, so a K block of 512 k-steps is the float
+     * kernel's 256 in L1 and L2 */
+    if (bf16 && oxrt_sgemm_bf16_native())
+      d = (ukernel_desc){oxrt_sgemm_ukernel_avx512bf16, oxrt_sgemm_pack_avx512bf16, 12, 32, 512, 288, 1024, 1, 2};
     break;
-  case OXRT_ISA_AVX2: d = (ukernel_desc){oxrt_sgemm_ukernel_avx2, oxrt_sgemm_pack_avx2, 6, 16, 256, 120, 512, 1};
+  case OXRT_ISA_AVX2: d = (ukernel_desc){oxrt_sgemm_ukernel_avx2, oxrt_sgemm_pack_avx2, 6, 16, 256, 120, 512, 1, 1};
     break;
   default: break;
   }
 #endif
+  (void)bf16;
   return d;
 }
+
+static ukernel_desc pick_kernel(void) { return pick_kernel_for(false); }
 
 /* ------------------------------------------------------------------ packing */
 
@@ -230,6 +249,10 @@ static void pack_b_block(const ukernel_desc *uk, const float *B, size_t ldb, siz
     for (size_t j0 = j_beg, q = 0; j0 < j_end; j0 += nr, q++) {
       const float *src = B + (p0 + k) * ldb + j0;
       float *d = dst + q * kc * nr + k * nr;
+      if (uk->kpack > 1) { /* bfloat16: converted (rows is even, so k stays on a unit boundary) */
+        uk->pack(true, src, ldb, j_end - j0 < nr ? j_end - j0 : nr, nr, kn, dst + q * kunits(uk, kc) * nr + k / 2 * nr);
+        continue;
+      }
       switch (j_end - j0 >= nr ? nr : 0) { /* whole panels: fixed-size copies the compiler inlines */
       case 8: copy_panel_rows(src, ldb, kn, 8, d); break;
       case 16: copy_panel_rows(src, ldb, kn, 16, d); break;
@@ -337,14 +360,18 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   /* A pre-packed is read in place, unless the kernel wants it pre-broadcast (a_dup > 1): then it is expanded */
   const size_t ad = uk->a_dup;
   const bool a_in_place = g->ap && ad == 1;
-  size_t bfloats = g->bp || pl->b_direct ? 0 : KC * max_np * nr, afloats = a_in_place ? 0 : KC * mc_panels * mr * ad;
-  float *bbuf = scratch_get(bfloats + afloats + 16); /* never 0: a fresh thread has no buffer yet */
+  const size_t KU = kunits(uk, KC); /* units per panel row of a K block (KC k-steps) */
+  size_t bfloats = g->bp || pl->b_direct ? 0 : KU * max_np * nr, afloats = a_in_place ? 0 : KU * mc_panels * mr * ad;
+  /* bfloat16 with a gathered B (im2col): one float panel gathered, then converted */
+  size_t ffloats = uk->kpack > 1 && g->bfill && !g->bp ? KC * nr : 0;
+  float *bbuf = scratch_get(bfloats + afloats + ffloats + 16); /* never 0: a fresh thread has no buffer yet */
   if (!bbuf) {
     if (!g->ap && !g->bp && !g->bfill && pl->k_parts == 1) tiles_unpacked(pl, t0, t1);
     else atomic_store(&pl->failed, 1);
     return;
   }
-  float *abuf = bbuf + bfloats;
+  float *abuf = bbuf + bfloats, *fbuf = abuf + afloats;
+  const size_t KUall = kunits(uk, K);
   const bool has_epi = g->bias || g->Z || g->act != OXRT_ACT_NONE;
   const oxrt_activation act = act_of(g);
   float lo, hi;
@@ -362,24 +389,27 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
     size_t ldc = part ? N : g->ldc;
     const bool fuse = pl->k_parts == 1;
     for (size_t p0 = k_lo; p0 < k_hi; p0 += KC) {
-      size_t kc = k_hi - p0 < KC ? k_hi - p0 : KC;
+      size_t kc = k_hi - p0 < KC ? k_hi - p0 : KC, ku = kunits(uk, kc), pu = p0 / uk->kpack;
       float beta = p0 > k_lo ? 1.0f : part ? 0.0f : g->beta;
       bool last = p0 + kc == k_hi && fuse;
       /* The tile's B block, packed (or gathered, im2col) once for every row below. */
       const float *bblk;
       size_t bstride, bld;
       if (g->bp) {
-        bblk = g->bp->data + (j_beg / nr) * K * nr + p0 * nr, bstride = K * nr, bld = nr;
+        bblk = g->bp->data + (j_beg / nr) * KUall * nr + pu * nr, bstride = KUall * nr, bld = nr;
       } else if (pl->b_direct) {
         bblk = g->B + p0 * g->ldb + j_beg, bstride = nr, bld = g->ldb;
       } else {
         for (size_t q = 0; q < n_panels; q++) {
           size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
-          if (g->bfill) g->bfill(g->bctx, p0, kc, j0, n_eff, nr, bbuf + q * kc * nr);
-          else if (g->trans_b) pack_b_panel(uk, true, g->B, g->ldb, p0, kc, j0, n_eff, bbuf + q * kc * nr);
+          if (g->bfill && ffloats) {
+            g->bfill(g->bctx, p0, kc, j0, n_eff, nr, fbuf);
+            uk->pack(true, fbuf, nr, nr, nr, kc, bbuf + q * ku * nr);
+          } else if (g->bfill) g->bfill(g->bctx, p0, kc, j0, n_eff, nr, bbuf + q * ku * nr);
+          else if (g->trans_b) pack_b_panel(uk, true, g->B, g->ldb, p0, kc, j0, n_eff, bbuf + q * ku * nr);
         }
         if (!g->bfill && !g->trans_b) pack_b_block(uk, g->B, g->ldb, p0, kc, j_beg, j_end, bbuf);
-        bblk = bbuf, bstride = kc * nr, bld = nr;
+        bblk = bbuf, bstride = ku * nr, bld = nr;
       }
       for (size_t qb = pb; qb < pe; qb += mc_panels) { /* row blocks of mc_panels panels */
         size_t qe = pe - qb < mc_panels ? pe : qb + mc_panels, ib = panel_row(qb, P, M, mr);
@@ -392,19 +422,19 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
               continue;
             }
 #endif
-            pack_a_panel(uk, true, g->trans_a, g->A, g->lda, i0, m_eff, p0, kc, abuf + (i0 - ib) * kc * ad);
+            pack_a_panel(uk, true, g->trans_a, g->A, g->lda, i0, m_eff, p0, kc, abuf + (i0 - ib) * ku * ad);
           }
         /* Each A micro-panel (L1) meets every B micro-panel of the block (L2). */
         for (size_t p = qb; p < qe; p++) {
           size_t i0 = panel_row(p, P, M, mr), m_eff = panel_row(p + 1, P, M, mr) - i0;
-          const float *ap = a_in_place ? g->ap->data + i0 * K + p0 * m_eff : abuf + (i0 - ib) * kc * ad;
+          const float *ap = a_in_place ? g->ap->data + i0 * KUall + pu * m_eff : abuf + (i0 - ib) * ku * ad;
           for (size_t q = 0; q < n_panels; q++) {
             size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
             float *c = C + i0 * ldc + j0;
             /* bias, z and a clamp (Relu, Clip) in the micro-kernel's store of the last K block */
             oxrt_sgemm_epi epi = {g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL, g->ldz,
                                   clamp && act.kind != OXRT_ACT_NONE, lo, hi};
-            uk->kern(kc, ap, bblk + q * bstride, bld, c, ldc, g->alpha, beta, last && has_epi ? &epi : NULL, m_eff,
+            uk->kern(ku, ap, bblk + q * bstride, bld, c, ldc, g->alpha, beta, last && has_epi ? &epi : NULL, m_eff,
                      n_eff);
             if (last && act_after)
               for (size_t i = 0; i < m_eff; i++) oxrt_act_apply(act, c + i * ldc, n_eff);
@@ -420,31 +450,47 @@ size_t oxrt_sgemm_apack_row(const oxrt_sgemm_apack *a, size_t p) {
   return panel_row(p, oxrt_sgemm_apack_panels(a), a->M, a->mr);
 }
 
-bool oxrt_sgemm_pack_a(bool trans_a, size_t M, size_t K, const float *A, size_t lda, oxrt_sgemm_apack *out) {
-  ukernel_desc uk = pick_kernel();
-  out->M = M, out->K = K, out->mr = uk.mr;
-  out->data = oxrt_aligned_alloc(sizeof(float) * (M * K + 1));
+static bool pack_a_whole(bool bf16, bool trans_a, size_t M, size_t K, const float *A, size_t lda,
+                         oxrt_sgemm_apack *out) {
+  ukernel_desc uk = pick_kernel_for(bf16);
+  size_t KU = kunits(&uk, K);
+  out->M = M, out->K = K, out->mr = uk.mr, out->bf16 = uk.kpack > 1;
+  out->data = bf16 && !out->bf16 ? NULL : oxrt_aligned_alloc(sizeof(float) * (M * KU + 1));
   if (!out->data) return false;
-  /* panel p (rows [i0, i1) by panel_row) at data + i0*K, its rows interleaved: data[i0*K + k*(i1 - i0) + i] */
+  /* panel p (rows [i0, i1) by panel_row) at data + i0*KU, its rows interleaved: data[i0*KU + u*(i1 - i0) + i] */
   size_t P = (M + uk.mr - 1) / uk.mr;
   for (size_t p = 0; p < P; p++) {
     size_t i0 = panel_row(p, P, M, uk.mr), i1 = panel_row(p + 1, P, M, uk.mr);
-    pack_a_panel(&uk, false, trans_a, A, lda, i0, i1 - i0, 0, K, out->data + i0 * K);
+    pack_a_panel(&uk, false, trans_a, A, lda, i0, i1 - i0, 0, K, out->data + i0 * KU);
   }
   return true;
 }
 
-bool oxrt_sgemm_pack_b(bool trans_b, size_t K, size_t N, const float *B, size_t ldb, oxrt_sgemm_bpack *out) {
-  ukernel_desc uk = pick_kernel();
-  size_t panels = (N + uk.nr - 1) / uk.nr;
-  out->K = K, out->N = N, out->nr = uk.nr;
-  out->data = oxrt_aligned_alloc(sizeof(float) * (panels * uk.nr * K + 1));
+static bool pack_b_whole(bool bf16, bool trans_b, size_t K, size_t N, const float *B, size_t ldb,
+                         oxrt_sgemm_bpack *out) {
+  ukernel_desc uk = pick_kernel_for(bf16);
+  size_t panels = (N + uk.nr - 1) / uk.nr, KU = kunits(&uk, K);
+  out->K = K, out->N = N, out->nr = uk.nr, out->bf16 = uk.kpack > 1;
+  out->data = bf16 && !out->bf16 ? NULL : oxrt_aligned_alloc(sizeof(float) * (panels * uk.nr * KU + 1));
   if (!out->data) return false;
   for (size_t q = 0; q < panels; q++) {
     size_t j0 = q * uk.nr, n_eff = N - j0 < uk.nr ? N - j0 : uk.nr;
-    pack_b_panel(&uk, trans_b, B, ldb, 0, K, j0, n_eff, out->data + q * K * uk.nr);
+    pack_b_panel(&uk, trans_b, B, ldb, 0, K, j0, n_eff, out->data + q * KU * uk.nr);
   }
   return true;
+}
+
+bool oxrt_sgemm_pack_a(bool trans_a, size_t M, size_t K, const float *A, size_t lda, oxrt_sgemm_apack *out) {
+  return pack_a_whole(false, trans_a, M, K, A, lda, out);
+}
+bool oxrt_sgemm_pack_b(bool trans_b, size_t K, size_t N, const float *B, size_t ldb, oxrt_sgemm_bpack *out) {
+  return pack_b_whole(false, trans_b, K, N, B, ldb, out);
+}
+bool oxrt_sgemm_pack_a_bf16(bool trans_a, size_t M, size_t K, const float *A, size_t lda, oxrt_sgemm_apack *out) {
+  return pack_a_whole(true, trans_a, M, K, A, lda, out);
+}
+bool oxrt_sgemm_pack_b_bf16(bool trans_b, size_t K, size_t N, const float *B, size_t ldb, oxrt_sgemm_bpack *out) {
+  return pack_b_whole(true, trans_b, K, N, B, ldb, out);
 }
 
 void oxrt_sgemm_apack_free(oxrt_sgemm_apack *p) {
@@ -606,7 +652,11 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
     epilogue_at(g, 0, 0, M, N);
     return true;
   }
-  ukernel_desc uk = pick_kernel();
+  /* an operand packed in bfloat16 makes the product bfloat16; the packs must agree */
+  const bool bf16 = (g->ap && g->ap->bf16) || (g->bp && g->bp->bf16);
+  if ((g->ap && g->ap->bf16 != bf16) || (g->bp && g->bp->bf16 != bf16)) return false;
+  ukernel_desc uk = pick_kernel_for(bf16);
+  if (bf16 && uk.kpack == 1) return false; /* packed for bfloat16 under a cap that no longer allows it */
   bool raw = !g->ap && !g->bp && !g->bfill; /* plain operands: the simple paths may serve */
   bool b_direct = false;
   if (raw) {
@@ -644,6 +694,7 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
   sgemm_plan pl = {.uk = uk, .g = g, .b_direct = b_direct, .k_parts = 1};
   pl.m_panels = (M + uk.mr - 1) / uk.mr, pl.n_panels = (N + uk.nr - 1) / uk.nr;
   pl.kc_max = (K + (K + uk.kc - 1) / uk.kc - 1) / ((K + uk.kc - 1) / uk.kc); /* equal K blocks of at most kc */
+  pl.kc_max += pl.kc_max % uk.kpack ? uk.kpack - pl.kc_max % uk.kpack : 0; /* whole units per block */
   /* One thread: column tiles of at most NC (the B block in L2). More: a grid with work for every thread. A column
    * split packs the A rows again in every column tile, a row split packs (or im2col-gathers) B again in every row
    * tile (with B pre-packed, streams it again), so the split goes along the cheaper operand: columns when A is

@@ -57,6 +57,15 @@ void oxrt_sgemm_pack_avx2(bool contiguous, const float *src, size_t ld, size_t r
                           float *dst);
 void oxrt_sgemm_pack_avx512(bool contiguous, const float *src, size_t ld, size_t rows, size_t width, size_t kc,
                             float *dst);
+/* bfloat16 (AVX512_BF16): the micro-kernel's kc and the panels count 32-bit units, each the bfloat16 pair of k-steps
+ * 2u, 2u+1 (the packer takes kc in k-steps and writes ceil(kc/2) units per row, converting with round to nearest
+ * even); a, b and the C epilogue are otherwise as above. MR 12, NR 32. */
+void oxrt_sgemm_ukernel_avx512bf16(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                                   float alpha, float beta, const oxrt_sgemm_epi *epi, size_t m, size_t n);
+void oxrt_sgemm_pack_avx512bf16(bool contiguous, const float *src, size_t ld, size_t rows, size_t width, size_t kc,
+                                float *dst);
+/* True when this process can run bfloat16 products (AVX512_BF16 at the AVX-512 level, not capped below it). */
+bool oxrt_sgemm_bf16_native(void);
 
 /* ------------------------------------------------------------------ extended interface
  * Constant operands packed once (weights), B produced on the fly (implicit im2col), and a per-row bias plus
@@ -68,11 +77,13 @@ void oxrt_sgemm_pack_avx512(bool contiguous, const float *src, size_t ld, size_t
 typedef struct oxrt_sgemm_apack {
   size_t M, K, mr;
   float *data;
+  bool bf16; /* data holds bfloat16 pairs (oxrt_sgemm_pack_a_bf16): the product runs in bfloat16 */
 } oxrt_sgemm_apack;
 /* op(B) [K,N] packed into panels of nr columns over the whole K. */
 typedef struct oxrt_sgemm_bpack {
   size_t K, N, nr;
   float *data;
+  bool bf16; /* as in oxrt_sgemm_apack */
 } oxrt_sgemm_bpack;
 /* First row of panel p of a packed A (p in [0, panels]; panel p holds rows [row(p), row(p + 1)), interleaved per
  * k at data + row(p) * K), and the panel count. */
@@ -81,6 +92,11 @@ size_t oxrt_sgemm_apack_panels(const oxrt_sgemm_apack *a);
 /* false when out of memory (*out is then empty). */
 bool oxrt_sgemm_pack_a(bool trans_a, size_t M, size_t K, const float *A, size_t lda, oxrt_sgemm_apack *out);
 bool oxrt_sgemm_pack_b(bool trans_b, size_t K, size_t N, const float *B, size_t ldb, oxrt_sgemm_bpack *out);
+/* The same in bfloat16 (half the memory): a product with either operand packed so runs in bfloat16 with float32
+ * sums (the other operand is converted while it is packed). False when out of memory or when this process has no
+ * bfloat16 kernel (oxrt_sgemm_bf16_native). */
+bool oxrt_sgemm_pack_a_bf16(bool trans_a, size_t M, size_t K, const float *A, size_t lda, oxrt_sgemm_apack *out);
+bool oxrt_sgemm_pack_b_bf16(bool trans_b, size_t K, size_t N, const float *B, size_t ldb, oxrt_sgemm_bpack *out);
 void oxrt_sgemm_apack_free(oxrt_sgemm_apack *p);
 void oxrt_sgemm_bpack_free(oxrt_sgemm_bpack *p);
 

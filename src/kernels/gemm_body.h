@@ -14,7 +14,9 @@
  *   GB_UNROLL            a _Pragma unrolling the main k loop, or nothing
  * and optionally GB_EXPORT (linkage of the four functions, e.g. static), GB_ADUP (floats per A value in the A
  * micro-panel: 1, or GB_VW when the packing stores each value pre-broadcast) with GB_ABCAST(p) (the A value at p
- * as a vector; default GB_BCAST).
+ * as a vector; default GB_BCAST), GB_KFMA(a, b, c) (the k-step's multiply-add; default GB_FMA: bfloat16 kernels
+ * use a dot product of pairs, and then each "float" of a and b is a pair of bfloat16 k-steps), GB_KERNEL_ONLY
+ * (define to instantiate the micro-kernel alone, without the packing and matrix-vector functions).
  * One kernel body, instantiated for 1..MR rows so that edge and small-M tiles cost what their rows cost and not a
  * full tile; columns past n are masked in every C and Z access, so no tile goes through a scratch copy. B is read
  * with a stride of ldb floats per k: NR for packed panels, the matrix's own row stride when small-M products read
@@ -30,6 +32,9 @@
 #ifndef GB_ABCAST
 #define GB_ABCAST GB_BCAST
 #endif
+#ifndef GB_KFMA
+#define GB_KFMA GB_FMA
+#endif
 #define GB_NR (2 * GB_VW)
 #define GB_DECL(i) GB_V c##i##a = GB_ZERO(), c##i##b = GB_ZERO();
 #define GB_PREC(i)                                                                                                     \
@@ -39,8 +44,8 @@
 #define GB_STEP(i)                                                                                                     \
   if ((i) < MR) {                                                                                                      \
     GB_V av = GB_ABCAST(a + GB_ADUP * (i));                                                                            \
-    c##i##a = GB_FMA(av, b0, c##i##a);                                                                                 \
-    if (!HALF) c##i##b = GB_FMA(av, b1, c##i##b);                                                                      \
+    c##i##a = GB_KFMA(av, b0, c##i##a);                                                                                \
+    if (!HALF) c##i##b = GB_KFMA(av, b1, c##i##b);                                                                     \
   }
 /* C and Z rows: plain loads and stores for full tiles, masked ones for the last columns */
 #define GB_LD(p, h) (full ? GB_LOAD((p) + (h)) : GB_LOAD_M((p) + (h), (h) ? k1 : k0))
@@ -97,12 +102,12 @@ static inline __attribute__((always_inline)) void gb_ukernel(const int MR, const
       GB_V b0 = GB_LOAD(b), e0 = GB_LOAD(b + GB_NR);
       GB_V b1 = HALF ? b0 : GB_LOAD(b + GB_VW), e1 = HALF ? e0 : GB_LOAD(b + GB_NR + GB_VW);
       GB_V x0 = GB_ABCAST(a), y0 = GB_ABCAST(a + GB_ADUP * MR);
-      c0a = GB_FMA(x0, b0, c0a), d0a = GB_FMA(y0, e0, d0a);
-      if (!HALF) c0b = GB_FMA(x0, b1, c0b), d0b = GB_FMA(y0, e1, d0b);
+      c0a = GB_KFMA(x0, b0, c0a), d0a = GB_KFMA(y0, e0, d0a);
+      if (!HALF) c0b = GB_KFMA(x0, b1, c0b), d0b = GB_KFMA(y0, e1, d0b);
       if (MR == 2) {
         GB_V x1 = GB_ABCAST(a + GB_ADUP), y1 = GB_ABCAST(a + GB_ADUP * (MR + 1));
-        c1a = GB_FMA(x1, b0, c1a), d1a = GB_FMA(y1, e0, d1a);
-        if (!HALF) c1b = GB_FMA(x1, b1, c1b), d1b = GB_FMA(y1, e1, d1b);
+        c1a = GB_KFMA(x1, b0, c1a), d1a = GB_KFMA(y1, e0, d1a);
+        if (!HALF) c1b = GB_KFMA(x1, b1, c1b), d1b = GB_KFMA(y1, e1, d1b);
       }
     }
     for (; k < kc; k++, a += GB_ADUP * MR, b += GB_NR) {
@@ -176,6 +181,7 @@ GB_EXPORT void GB_UKERNEL(size_t kc, const float *a, const float *b, size_t ldb,
   gb_kernels[n <= GB_VW][m](kc, a, b, ldb, c, ldc, alpha, beta, epi, n);
 }
 
+#ifndef GB_KERNEL_ONLY
 /* ------------------------------------------------------------------ packing */
 
 /* dst[k*width + r] = src(r, k) for k < kc, r < rows, 0 for rows <= r < width (width <= NR), where src(r, k) is
@@ -292,6 +298,8 @@ GB_EXPORT void GB_GEMV_N(size_t K, const float *a, const float *B, size_t ldb, s
   }
 }
 
+#endif /* GB_KERNEL_ONLY */
+
 #undef GB_NR
 #undef GB_DECL
 #undef GB_PREC
@@ -311,3 +319,4 @@ GB_EXPORT void GB_GEMV_N(size_t K, const float *a, const float *B, size_t ldb, s
 #undef GB_EXPORT
 #undef GB_ADUP
 #undef GB_ABCAST
+#undef GB_KFMA

@@ -4,8 +4,10 @@
 #include "kernels/im2col.h"
 #include "unit.h"
 #include <math.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 static unsigned gseed = 11;
 static float grnd(void) {
@@ -90,8 +92,18 @@ typedef struct {
   size_t M, N, K;
 } mnk;
 
-static int sgemm_case(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool packa, bool packb, float alpha, float beta,
-                      bool epi) {
+/* x rounded to bfloat16, to nearest even (finite x), as the bfloat16 packing does */
+static float bf16_round(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+  memcpy(&x, &u, 4);
+  return x;
+}
+
+/* bf16: the packed operands are packed in bfloat16, so the reference multiplies both operands rounded to it. */
+static int sgemm_case_ex(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool packa, bool packb, float alpha,
+                         float beta, bool epi, bool bf16) {
   size_t M = s.M, N = s.N, K = s.K, lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2, ldc = N + 3;
   float *A = malloc(sizeof(float) * ((ta ? K : M) * lda + 1)), *B = malloc(sizeof(float) * ((tb ? N : K) * ldb + 1));
   float *C = malloc(sizeof(float) * M * ldc), *C0 = malloc(sizeof(float) * M * ldc), *bias = malloc(sizeof(float) * M);
@@ -101,8 +113,10 @@ static int sgemm_case(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool packa
   for (size_t i = 0; i < M * ldc; i++) C[i] = C0[i] = i % ldc >= N ? 12345.0f : beta == 0 ? NAN : grnd();
   oxrt_sgemm_apack ap = {0};
   oxrt_sgemm_bpack bp = {0};
-  if (packa) CHECK(oxrt_sgemm_pack_a(ta, M, K, A, lda, &ap));
-  if (packb) CHECK(oxrt_sgemm_pack_b(tb, K, N, B, ldb, &bp));
+  if (packa) CHECK(bf16 ? oxrt_sgemm_pack_a_bf16(ta, M, K, A, lda, &ap) : oxrt_sgemm_pack_a(ta, M, K, A, lda, &ap));
+  if (packb) CHECK(bf16 ? oxrt_sgemm_pack_b_bf16(tb, K, N, B, ldb, &bp) : oxrt_sgemm_pack_b(tb, K, N, B, ldb, &bp));
+  if (bf16) CHECK((!packa || ap.bf16) && (!packb || bp.bf16));
+  float (*rd)(float) = bf16 ? bf16_round : NULL;
   oxrt_activation act = {epi ? OXRT_ACT_RELU : OXRT_ACT_NONE, 0, 0};
   if (packa || packb || epi) {
     oxrt_sgemm_ex g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .ap = packa ? &ap : NULL, .trans_a = ta,
@@ -119,14 +133,17 @@ static int sgemm_case(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool packa
       if (n < N) {
         double d = 0;
         for (size_t k = 0; k < K; k++)
-          d += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[n * ldb + k] : B[k * ldb + n]);
+        {
+          float a = ta ? A[k * lda + i] : A[i * lda + k], b = tb ? B[n * ldb + k] : B[k * ldb + n];
+          d += rd ? (double)rd(a) * rd(b) : (double)a * b;
+        }
         want = alpha * d + (beta != 0 ? (double)beta * C0[i * ldc + n] : 0.0);
         if (epi) want = unit_act_ref(act, want + bias[i]);
       }
       if (!close_to(C[i * ldc + n], want)) {
-        fprintf(stderr, "  sgemm class %s M=%zu N=%zu K=%zu ta=%d tb=%d packa=%d packb=%d alpha=%g beta=%g epi=%d "
+        fprintf(stderr, "  sgemm class %s%s M=%zu N=%zu K=%zu ta=%d tb=%d packa=%d packb=%d alpha=%g beta=%g epi=%d "
                         "threads=%d: C[%zu,%zu] = %g, expected %g\n",
-                oxrt_isa_name(oxrt_cpu_isa()), M, N, K, ta, tb, packa, packb, alpha, beta, epi,
+                oxrt_isa_name(oxrt_cpu_isa()), bf16 ? " bf16" : "", M, N, K, ta, tb, packa, packb, alpha, beta, epi,
                 oxrt_threadpool_size(pool), i, n, C[i * ldc + n], want);
         bad++;
       }
@@ -135,6 +152,11 @@ static int sgemm_case(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool packa
   oxrt_sgemm_bpack_free(&bp);
   free(A), free(B), free(C), free(C0), free(bias);
   return bad;
+}
+
+static int sgemm_case(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool packa, bool packb, float alpha, float beta,
+                      bool epi) {
+  return sgemm_case_ex(pool, s, ta, tb, packa, packb, alpha, beta, epi, false);
 }
 
 /* Both operands packed need no scratch for panels: the first call on a fresh thread once failed there. */
@@ -158,6 +180,21 @@ static void sgemm_classes_at_level(void) {
       float alpha = v % 3 == 1 ? 0.5f : 1.0f, beta = v % 5 == 0 ? 0.0f : v % 5 == 1 ? 1.0f : 0.75f;
       bad += sgemm_case(pools[(v + si) % 2], shapes[si], ta, tb, packa, packb, alpha, beta, v % 7 == 3);
     }
+  /* bfloat16 packs (AVX512_BF16 machines at the AVX-512 level; elsewhere packing in bfloat16 is refused) */
+  if (oxrt_sgemm_bf16_native()) {
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes && !bad; si++)
+      for (int v = 4; v < 16 && !bad; v++) {
+        bool ta = v & 1, tb = v & 2, packa = v & 4, packb = v & 8;
+        float alpha = v % 3 == 1 ? 0.5f : 1.0f, beta = v % 5 == 0 ? 0.0f : v % 5 == 1 ? 1.0f : 0.75f;
+        bad += sgemm_case_ex(pools[(v + si) % 2], shapes[si], ta, tb, packa, packb, alpha, beta, v % 7 == 3, true);
+      }
+  } else {
+    float one = 1.0f;
+    oxrt_sgemm_apack ap = {0};
+    oxrt_sgemm_bpack bp = {0};
+    CHECK(!oxrt_sgemm_pack_a_bf16(false, 1, 1, &one, 1, &ap) && !ap.data);
+    CHECK(!oxrt_sgemm_pack_b_bf16(false, 1, 1, &one, 1, &bp) && !bp.data);
+  }
   pthread_t th;
   int fresh_bad = 1;
   if (pthread_create(&th, NULL, packed_on_fresh_thread, &fresh_bad) == 0) pthread_join(th, NULL);
