@@ -106,6 +106,8 @@ def evaluate(name, path, feed, calib, labels=None, topk=1, tmp=None):
             except Exception as e:  # noqa: BLE001
                 rows.append((label + f": {str(e)[:60]}", rt_name, None, None, None, None))
     row("bf16 compute, emulated (session.bf16_compute=emulate)", "oxrt", run(oxrt, path, feed, "emulate"))
+    if oxrt._oxrt.bf16_info()["native_kernel"]:
+        row("bf16 compute, AVX512_BF16 (session.bf16_compute=1)", "oxrt", run(oxrt, path, feed, "1"))
     return rows
 
 

@@ -602,9 +602,11 @@ OXRT_API oxrt_status *oxrt_convert_float_model_file(const char *model_path, cons
 /* The default block list of oxrt_convert_options (comma-separated). */
 OXRT_API const char *oxrt_convert_default_block_ops(void);
 
-/* bfloat16 compute for float32 models (opt-in). Mode 0: off (default). Mode 1: Conv, MatMul, Gemm and
- * Attention take bfloat16 inputs with float32 accumulation where the CPU has AVX512_BF16 or AMX-BF16,
- * and run in float32 elsewhere (oxrt_bf16_compute_native says which). Mode 2: emulation on any CPU: those
+/* bfloat16 compute for float32 models (opt-in). Mode 0: off (default). Mode 1: Conv, MatMul and Gemm (and
+ * their fused forms) with constant float weights take bfloat16 inputs with float32 accumulation where the CPU has
+ * AVX512_BF16 (VDPBF16PS; the weights are packed in bfloat16 when the session opens, the activations converted
+ * while the GEMM packs them, round to nearest even), and run in float32 elsewhere (oxrt_bf16_compute_native says
+ * which); attention, products of two activations and the rest of the graph stay float32. CLI: --bf16. Mode 2: emulation on any CPU: those
  * ops' inputs are rounded to bfloat16 (round to nearest even) and the products accumulate in float32,
  * which gives bfloat16 hardware's numbers at float32 speed, to measure the accuracy cost. Python:
  * session config entry "session.bf16_compute" = "1" / "emulate". A mode other than 0, 1, 2 (or NULL options) is

@@ -18,6 +18,7 @@ typedef struct {
   unsigned seed;
   int profile;              /* bench --profile: per-operator time table */
   int denormal_as_zero;
+  int bf16; /* session bf16 compute mode: 1 hardware, 2 emulated */
   const char *profile_file; /* --profile-file PREFIX: Chrome trace */
   const char *dump_dir;     /* run --dump-all DIR: every intermediate tensor */
   cli_dump dump;
@@ -64,6 +65,8 @@ static int parse_args(int argc, char **argv, run_args *a, const char *cmd) {
     else if (!strcmp(o, "--seed") && v) a->seed = (unsigned)atoi(argv[++i]);
     else if (!strcmp(o, "--profile")) a->profile = 1;
     else if (!strcmp(o, "--denormal-as-zero")) a->denormal_as_zero = 1;
+    else if (!strcmp(o, "--bf16")) a->bf16 = 1;
+    else if (!strcmp(o, "--bf16-emulate")) a->bf16 = 2;
     else if (!strcmp(o, "--profile-file") && v) a->profile_file = argv[++i];
     else if (!strcmp(o, "--dump-all") && v && !strcmp(cmd, "run")) a->dump_dir = argv[++i];
     else if (o[0] == '-') {
@@ -120,7 +123,8 @@ static oxrt_status *open_session(run_args *a, oxrt_session **s) {
   if (st) return st;
   oxrt_session_options_set_intra_op_threads(o, a->threads);
   oxrt_session_options_set_denormal_as_zero(o, a->denormal_as_zero);
-  if (a->profile || a->profile_file) st = oxrt_session_options_enable_profiling(o, a->profile_file);
+  if (a->bf16) st = oxrt_session_options_set_bf16_compute(o, a->bf16);
+  if (!st && (a->profile || a->profile_file)) st = oxrt_session_options_enable_profiling(o, a->profile_file);
   if (a->dump_dir) {
     /* every node of the model as written, so that dumps of different runtimes line up */
     oxrt_session_options_set_opt_level(o, OXRT_OPT_DISABLE);

@@ -16,6 +16,8 @@ static void usage(FILE *f) {
           "      --threads N                      intra-op threads (default: one per core)\n"
           "      --seed N                         seed of the random inputs\n"
           "      --denormal-as-zero               flush subnormal floats to zero (run and bench)\n"
+          "      --bf16                           Conv/MatMul/Gemm weights in bfloat16 with float32 sums where the CPU\n"
+          "                                       has AVX512_BF16, float32 elsewhere (--bf16-emulate: rounding only)\n"
           "  oxrt test DIR...                     run ONNX backend tests (model.onnx + test_data_set_N)\n"
           "      --verbose                        print passing tests too\n"
           "      --expect-failures FILE           exit 0 when every failing test is listed in FILE\n"

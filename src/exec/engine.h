@@ -91,6 +91,7 @@ struct oxrt_session {
   oxrt_buffer_pool *cached_pool;
   oxrt_profiler profiler; /* profile.c */
   oxrt_weight_stats weights;
+  bool bf16_packs; /* bf16 compute mode 1 on a CPU with a bfloat16 kernel: prepare packs weights in bfloat16 */
 };
 
 typedef struct oxrt_frame {

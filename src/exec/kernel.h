@@ -185,6 +185,7 @@ struct oxrt_prepare_ctx {
   const oxrt_type *const *input_types; /* per input / output: statically inferred type, NULL when unknown; */
   const oxrt_type *const *output_types; /* dims are -1 (dim_params names them) where not a fixed number */
   unsigned char *consumed;             /* engine-private: per input, set by oxrt_prepare_consume */
+  bool bf16; /* the session's bf16 compute mode runs on this CPU: float weights are packed in bfloat16 */
 };
 
 /* Input i's value when it is a constant known at session creation (a non-overridable initializer), else NULL. */
@@ -206,7 +207,7 @@ static inline void oxrt_prepare_consume(const oxrt_prepare_ctx *pc, int i) {
 }
 /* A context for a node outside a session (constant folding, tools): no constants, no shapes, nothing consumed. */
 static inline oxrt_prepare_ctx oxrt_prepare_ctx_bare(const oxrt_node *node, int opset) {
-  oxrt_prepare_ctx pc = {node, opset, node->n_inputs, node->n_outputs, NULL, NULL, NULL, NULL};
+  oxrt_prepare_ctx pc = {node, opset, node->n_inputs, node->n_outputs, NULL, NULL, NULL, NULL, false};
   return pc;
 }
 

@@ -266,8 +266,8 @@ static const oxrt_type *static_type(const oxrt_graph *g, int id) {
   return id >= 0 && id < g->n_values ? g->values[id].type : NULL;
 }
 
-static oxrt_status *prepare_step(const oxrt_graph *g, oxrt_node_plan *np, const oxrt_value **consts,
-                                 const oxrt_type **in_types, const oxrt_type **out_types) {
+static oxrt_status *prepare_step(const oxrt_session *s, const oxrt_graph *g, oxrt_node_plan *np,
+                                 const oxrt_value **consts, const oxrt_type **in_types, const oxrt_type **out_types) {
   const oxrt_node *nd = np->node;
   for (int i = 0; i < nd->n_inputs; i++) {
     consts[i] = constant_of(g, nd->inputs[i]);
@@ -276,7 +276,8 @@ static oxrt_status *prepare_step(const oxrt_graph *g, oxrt_node_plan *np, const 
   for (int o = 0; o < nd->n_outputs; o++) out_types[o] = static_type(g, nd->outputs[o]);
   np->consumed = calloc((size_t)nd->n_inputs + 1, 1);
   if (!np->consumed) return OXRT_OOM();
-  oxrt_prepare_ctx pc = {nd, np->opset, nd->n_inputs, nd->n_outputs, consts, in_types, out_types, np->consumed};
+  oxrt_prepare_ctx pc = {nd,       np->opset, nd->n_inputs, nd->n_outputs, consts, in_types, out_types, np->consumed,
+                         s->bf16_packs};
   return np->impl->prepare(&pc, &np->state);
 }
 
@@ -381,7 +382,7 @@ oxrt_status *oxrt_plan_prepare(oxrt_session *s) {
       oxrt_node_plan *np = &p->steps[k];
       /* a node without prepare (or with a bare one) reads its inputs at run time: it never consumes */
       if (!np->impl || !np->impl->prepare) continue;
-      st = prepare_step(p->graph, np, consts, in_types, out_types);
+      st = prepare_step(s, p->graph, np, consts, in_types, out_types);
       if (st)
         st = oxrt_error_prefix(st, "node '%s' (%s, opset %d): ", np->node->name, np->node->op_type, np->opset);
       else

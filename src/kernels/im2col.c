@@ -421,13 +421,13 @@ NO_LIBCALLS static void conv2d_bfill(const void *vctx, size_t p0, size_t kc, siz
   }
 }
 
-bool oxrt_conv_f32_pack_method(const oxrt_conv_shape *s, const float *w, bool winograd, oxrt_conv_wpack *out) {
+static bool conv_pack(const oxrt_conv_shape *s, const float *w, bool winograd, bool bf16, oxrt_conv_wpack *out) {
   size_t Mg = s->M / s->group, Kg = s->C / s->group * prod(s->k, s->nd);
   out->group = s->group, out->Mg = Mg, out->Kg = Kg, out->g = NULL, out->wino = NULL;
   if (winograd && oxrt_wino_shape_ok(s)) {
     out->wino = calloc(OXRT_WINO_POS, sizeof *out->wino);
     if (!out->wino) return false;
-    if (oxrt_wino_pack(s, w, out->wino)) return true;
+    if (oxrt_wino_pack(s, w, bf16, out->wino)) return true;
     free(out->wino);
     out->wino = NULL;
     return false;
@@ -435,15 +435,25 @@ bool oxrt_conv_f32_pack_method(const oxrt_conv_shape *s, const float *w, bool wi
   out->g = calloc(s->group ? s->group : 1, sizeof *out->g);
   if (!out->g) return false;
   for (size_t g = 0; g < s->group; g++)
-    if (!oxrt_sgemm_pack_a(false, Mg, Kg, w + g * Mg * Kg, Kg, &out->g[g])) {
+    if (!(bf16 ? oxrt_sgemm_pack_a_bf16(false, Mg, Kg, w + g * Mg * Kg, Kg, &out->g[g])
+               : oxrt_sgemm_pack_a(false, Mg, Kg, w + g * Mg * Kg, Kg, &out->g[g]))) {
       oxrt_conv_wpack_free(out);
       return false;
     }
   return true;
 }
 
+bool oxrt_conv_f32_pack_method(const oxrt_conv_shape *s, const float *w, bool winograd, oxrt_conv_wpack *out) {
+  return conv_pack(s, w, winograd, false, out);
+}
+
 bool oxrt_conv_f32_pack(const oxrt_conv_shape *s, const float *w, oxrt_conv_wpack *out) {
-  return oxrt_conv_f32_pack_method(s, w, oxrt_wino_pays(s), out);
+  return conv_pack(s, w, oxrt_wino_pays(s), false, out);
+}
+
+bool oxrt_conv_f32_pack_bf16(const oxrt_conv_shape *s, const float *w, oxrt_conv_wpack *out) {
+  const char *e = getenv("OXRT_BF16_WINO");
+  return conv_pack(s, w, oxrt_wino_pays(s) && !(e && *e == '0'), true, out);
 }
 
 void oxrt_conv_wpack_free(oxrt_conv_wpack *p) {

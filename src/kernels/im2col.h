@@ -30,6 +30,9 @@ typedef struct oxrt_conv_wpack {
   oxrt_sgemm_apack *wino; /* OXRT_WINO_POS packs, or NULL */
 } oxrt_conv_wpack;
 bool oxrt_conv_f32_pack(const oxrt_conv_shape *s, const float *w, oxrt_conv_wpack *out);
+/* The same with the GEMM operands in bfloat16 (the session's bf16 compute mode; oxrt_sgemm_pack_a_bf16): false
+ * when out of memory or without a bfloat16 kernel. */
+bool oxrt_conv_f32_pack_bf16(const oxrt_conv_shape *s, const float *w, oxrt_conv_wpack *out);
 /* The same with the method forced: winograd true packs for Winograd when the shape allows it at all
  * (oxrt_wino_shape_ok), false always for the GEMM (tests and benchmarks compare the two). */
 bool oxrt_conv_f32_pack_method(const oxrt_conv_shape *s, const float *w, bool winograd, oxrt_conv_wpack *out);

@@ -41,7 +41,7 @@ static void wino_weight(const float *g, float *u) {
     for (int b = 0; b < 6; b++) u[a * 6 + b] = (float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2]);
 }
 
-bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, oxrt_sgemm_apack *u) {
+bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, bool bf16, oxrt_sgemm_apack *u) {
   size_t M = s->M, C = s->C;
   memset(u, 0, sizeof *u * OXRT_WINO_POS);
   float *t = malloc(sizeof(float) * OXRT_WINO_POS * M * C);
@@ -53,7 +53,9 @@ bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, oxrt_sgemm_apack *
       for (int p = 0; p < OXRT_WINO_POS; p++) t[(size_t)p * M * C + m * C + c] = tile[p];
     }
   bool ok = true;
-  for (int p = 0; p < OXRT_WINO_POS && ok; p++) ok = oxrt_sgemm_pack_a(false, M, C, t + (size_t)p * M * C, C, &u[p]);
+  for (int p = 0; p < OXRT_WINO_POS && ok; p++)
+    ok = bf16 ? oxrt_sgemm_pack_a_bf16(false, M, C, t + (size_t)p * M * C, C, &u[p])
+              : oxrt_sgemm_pack_a(false, M, C, t + (size_t)p * M * C, C, &u[p]);
   free(t);
   if (!ok)
     for (int p = 0; p < OXRT_WINO_POS; p++) oxrt_sgemm_apack_free(&u[p]);

@@ -25,7 +25,7 @@ bool oxrt_wino_shape_ok(const oxrt_conv_shape *s);
 /* True when Winograd is expected to beat the implicit-im2col GEMM on this shape (measured thresholds). */
 bool oxrt_wino_pays(const oxrt_conv_shape *s);
 /* u[OXRT_WINO_POS]: the transformed weights W [M, C, 3, 3], each position packed for oxrt_sgemm_run. */
-bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, oxrt_sgemm_apack *u);
+bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, bool bf16, oxrt_sgemm_apack *u);
 /* Y = act(conv(X, W) + bias + z) for a shape that passes oxrt_wino_shape_ok, with weights from oxrt_wino_pack. */
 bool oxrt_wino_run(const oxrt_conv_shape *s, const float *x, const oxrt_sgemm_apack *u, const float *bias,
                    const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool);

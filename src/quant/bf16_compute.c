@@ -1,12 +1,15 @@
 /* bf16_compute.c - the session option that runs a float32 model's heavy ops (Conv, MatMul, Gemm, Attention)
  * with bfloat16 inputs and float32 accumulation.
  *
- * Mode 1 asks for hardware bfloat16: this build has no AVX512_BF16 / AMX kernel yet, so mode 1 runs in
- * float32 on every CPU (the documented fallback), and oxrt_cpu_has_bf16 says whether the CPU could.
+ * Mode 1 asks for hardware bfloat16: on a CPU with AVX512_BF16 (at the AVX-512 level) the session's prepare packs
+ * the constant weights of Conv, MatMul and Gemm (and their fused forms) in bfloat16, and the GEMM then converts the
+ * other operand while packing it and multiplies with VDPBF16PS into float32 sums (kernels/gemm_avx512bf16.c); no
+ * graph rewrite. Elsewhere mode 1 runs in float32 (the documented fallback).
  * Mode 2 emulates bfloat16 hardware on any CPU: at session creation each float input of those ops is
  * routed through Cast(bfloat16) -> Cast(float), which rounds it to nearest even as VDPBF16PS's inputs are;
  * the product then accumulates in float32, so the numbers match bfloat16 hardware up to summation order. */
 #include "../core/cpu.h"
+#include "../kernels/gemm.h"
 #include "bf16_compute.h"
 #include "quant.h"
 #include <stdlib.h>
@@ -14,7 +17,7 @@
 
 int oxrt_cpu_has_bf16(void) { return oxrt_cpu_has(OXRT_CPU_AVX512BF16) || oxrt_cpu_has(OXRT_CPU_AMXBF16); }
 
-int oxrt_bf16_compute_native(void) { return 0; /* no native kernel in this build: mode 1 runs float32 */ }
+int oxrt_bf16_compute_native(void) { return oxrt_sgemm_bf16_native(); }
 
 /* Inputs of a heavy op that take bfloat16 (the rest, e.g. biases, stay float32). */
 static int heavy_inputs(const oxrt_node *n) {

@@ -217,11 +217,16 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
     if (n) oxrt_session_log(s, OXRT_LOG_INFO, "float16/bfloat16: %d nodes compute in float32", n);
   }
   if (!s->opts.load_only) OXRT_TRY(optimize(s));
-  if (!s->opts.load_only && s->opts.bf16_compute) {
+  if (!s->opts.load_only && s->opts.bf16_compute == 2) {
     int n = 0;
     OXRT_TRY(oxrt_bf16_prepare_model(m, s->opts.bf16_compute, &n));
-    oxrt_session_log(s, OXRT_LOG_INFO, "bf16 compute mode %d: %d inputs rounded to bfloat16%s", s->opts.bf16_compute, n,
-                     s->opts.bf16_compute == 1 ? " (no native kernel in this build: float32)" : "");
+    oxrt_session_log(s, OXRT_LOG_INFO, "bf16 compute mode 2 (emulated): %d inputs rounded to bfloat16", n);
+  }
+  if (!s->opts.load_only && s->opts.bf16_compute == 1) {
+    s->bf16_packs = oxrt_bf16_compute_native();
+    oxrt_session_log(s, OXRT_LOG_INFO, "bf16 compute mode 1: %s",
+                     s->bf16_packs ? "constant weights of Conv, MatMul and Gemm packed in bfloat16 (AVX512_BF16)"
+                                   : "this CPU has no AVX512_BF16 (or OXRT_ISA caps it): float32");
   }
   if (!s->opts.load_only) OXRT_TRY(oxrt_plan_graph(s, m->graph, &s->main_plan));
   OXRT_TRY(oxrt_infer_shapes(s));

@@ -87,6 +87,12 @@ def test_bf16_compute_session_option():
     assert (emu.argmax(1) == fp32.argmax(1)).mean() >= 0.98
     if not info["native_kernel"]:
         np.testing.assert_array_equal(hw, fp32)  # the documented fallback: float32
+    else:
+        # AVX512_BF16: the weights packed in bfloat16 and the activations converted while packed round exactly as
+        # the emulation's Casts do; only the float32 summation order differs
+        assert np.abs(hw - fp32).max() > 1e-5 * np.abs(fp32).max()
+        assert np.abs(hw - emu).max() < 1e-4 * np.abs(fp32).max()
+        assert (hw.argmax(1) == Y).mean() >= (fp32.argmax(1) == Y).mean() - 0.01
 
 
 def test_cli_convert(tmp_path):

@@ -17,6 +17,7 @@ typedef struct {
 typedef struct {
   conv_packed *packed;
   la_once_cache cache;
+  bool bf16; /* the session's bf16 compute mode: weights packed in bfloat16 (oxrt_prepare_ctx.bf16) */
 } conv_state;
 
 static void conv_packed_free(conv_packed *p) {
@@ -37,6 +38,7 @@ static void conv_release(void *state) {
 typedef struct {
   const oxrt_conv_shape *s;
   const oxrt_value *w;
+  bool bf16;
 } conv_pack_arg;
 
 static void *conv_make_pack(void *varg) {
@@ -51,7 +53,7 @@ static void *conv_make_pack(void *varg) {
     free(p);
     return NULL;
   }
-  bool ok = oxrt_conv_f32_pack(a->s, wf, &p->wp);
+  bool ok = a->bf16 ? oxrt_conv_f32_pack_bf16(a->s, wf, &p->wp) : oxrt_conv_f32_pack(a->s, wf, &p->wp);
   free(wt);
   if (!ok) {
     free(p);
@@ -93,12 +95,13 @@ static oxrt_status *conv_prepare(const oxrt_prepare_ctx *pc, void **state) {
   if (!st) return OXRT_OOM();
   la_once_init(&st->cache);
   *state = st;
+  st->bf16 = pc->bf16;
   const oxrt_value *w = oxrt_prepare_constant(pc, 1);
   oxrt_conv_shape s;
   if (!w || w->kind != OXRT_KIND_TENSOR || !la_is_f32_family(w->dtype) || !w->data || !w->count ||
       !conv_static_geometry(pc, w, &s) || !oxrt_conv_f32_uses_pack(&s))
     return NULL;
-  conv_pack_arg pa = {&s, w};
+  conv_pack_arg pa = {&s, w, st->bf16};
   st->packed = conv_make_pack(&pa);
   if (!st->packed) return OXRT_OOM();
   oxrt_prepare_consume(pc, 1);
@@ -137,7 +140,7 @@ static oxrt_status *conv_compute(oxrt_kernel_ctx *ctx, bool fused) {
   conv_state *cs = ctx->state;
   bool uses_pack = oxrt_conv_f32_uses_pack(&s);
   if (cs && uses_pack && oxrt_input_is_constant(ctx, 1, w)) {
-    conv_pack_arg pa = {&s, w};
+    conv_pack_arg pa = {&s, w, cs->bf16};
     pk = cs->packed ? cs->packed : la_once_get(&cs->cache, conv_make_pack, &pa);
     if (pk && ((!cs->packed && pk->wdata != w->data) || pk->wp.group != s.group || pk->wp.Mg != s.M / s.group ||
                pk->wp.Kg != (size_t)(w->count / (s.M ? s.M : 1))))

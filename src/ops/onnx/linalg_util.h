@@ -79,12 +79,14 @@ typedef struct {
 typedef struct {
   la_bpack_item *packed; /* made in prepare: B's data may have been released, runs always use this */
   la_bpack_lazy lazy;
+  bool bf16; /* the session's bf16 compute mode: packs are bfloat16 (oxrt_prepare_ctx.bf16) */
 } la_bpack_state;
 
 typedef struct {
   const oxrt_value *b;
   bool tb;
   size_t K, N;
+  bool bf16;
 } la_bpack_arg;
 
 static inline void la_bpack_item_free(la_bpack_item *it) {
@@ -119,7 +121,8 @@ static inline void *la_bpack_make(void *varg) {
   } else {
     bf = a->b->data;
   }
-  bool ok = oxrt_sgemm_pack_b(a->tb, a->K, a->N, bf, a->tb ? a->K : a->N, &it->bp);
+  bool ok = a->bf16 ? oxrt_sgemm_pack_b_bf16(a->tb, a->K, a->N, bf, a->tb ? a->K : a->N, &it->bp)
+                    : oxrt_sgemm_pack_b(a->tb, a->K, a->N, bf, a->tb ? a->K : a->N, &it->bp);
   free(bt);
   if (!ok) {
     free(it);
@@ -161,6 +164,7 @@ static inline oxrt_status *la_bpack_prepare_for(const oxrt_prepare_ctx *pc, void
   if (!st) return OXRT_OOM();
   la_once_init(&st->lazy.cache);
   *state = st;
+  st->bf16 = pc->bf16;
   const oxrt_value *b = oxrt_prepare_constant(pc, 1);
   if (!b || b->kind != OXRT_KIND_TENSOR || b->rank != 2 || !la_is_f32_family(b->dtype) || !b->data) return NULL;
   bool tb = gemm && oxrt_attr_int(pc->node, "transB", 0) != 0;
@@ -168,7 +172,7 @@ static inline oxrt_status *la_bpack_prepare_for(const oxrt_prepare_ctx *pc, void
   int64_t M = la_static_rows(pc, gemm);
   double kn = (double)K * (double)N;
   if (M >= 0 ? M < 4 || (double)M * kn < 65536.0 : kn < 262144.0) return NULL;
-  la_bpack_arg a = {b, tb, K, N};
+  la_bpack_arg a = {b, tb, K, N, st->bf16};
   st->packed = la_bpack_make(&a);
   if (!st->packed) return OXRT_OOM();
   oxrt_prepare_consume(pc, 1);
@@ -193,7 +197,7 @@ static inline const oxrt_sgemm_bpack *la_const_bpack(const oxrt_kernel_ctx *ctx,
     return it->tb == tb && it->bp.K == K && it->bp.N == N ? &it->bp : NULL;
   }
   if (M < 4 || (double)M * (double)N * (double)K < 65536.0) return NULL;
-  la_bpack_arg a = {b, tb, K, N};
+  la_bpack_arg a = {b, tb, K, N, st->bf16};
   const la_bpack_item *it = la_once_get(&st->lazy.cache, la_bpack_make, &a);
   if (!it || it->data != b->data || it->tb != tb || it->bp.K != K || it->bp.N != N) return NULL;
   return &it->bp;
