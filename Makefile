@@ -11,7 +11,7 @@ SUITE_OLD := /usr/include/onnx/backend/test/data
 SUITE_NEW := ../shared/onnx-tests
 
 .PHONY: all build demo test deps deps-apt deps-py unit test-optnet conformance conformance-new pytest sanitize test-asan \
-        bench bench-gemm install clean examples
+        bench bench-gemm bench-bf16 install clean examples
 
 all: build
 
@@ -96,6 +96,13 @@ serve-load: build deps-py
 	$(PY) bench/serve_load.py --onnx /tmp/oxrt-serve-load/resnet18.onnx --clients 16 --requests 25 --threads 1
 
 # SGEMM against OpenBLAS in the same run (the benchmark alone links libopenblas: apt-get install libopenblas-dev).
+# bf16 compute mode against OpenVINO's bf16 and both runtimes' float32 (bench/BF16.md).
+bench-bf16: build deps-py
+	$(PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
+	OXRT_PREBUILT_STATIC_LIB=$(CURDIR)/$(BUILD)/liboxrt.a $(PY) -m pip install -q --disable-pip-version-check \
+	  --no-build-isolation --no-deps .
+	$(PY) bench/bf16_bench.py
+
 bench-gemm: build
 	$(CC) -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread \
 	  bench/gemm_bench.c $(BUILD)/liboxrt.a -lopenblas -lpthread -lm -o $(BUILD)/gemm_bench
