@@ -23,7 +23,7 @@ static size_t plane(const int64_t *d, int nd) {
 
 bool oxrt_conv_narrow_ok(const oxrt_conv_shape *s, const oxrt_conv_wpack *wp) {
   if (!narrow_kernel() || s->nd < 1 || s->nd > 2 || s->group == 0 || !wp || !wp->g ||
-      wp->g[0].mr > CONV_NARROW_MAX_MR)
+      wp->g[0].mr > CONV_NARROW_MAX_MR || wp->g[0].bf16) /* it reads float panels; bfloat16 ones go to the GEMM */
     return false;
   const size_t out = plane(s->out, s->nd), Mg = s->M / s->group, Kg = s->C / s->group * plane(s->k, s->nd);
   if (out == 0 || out > CONV_NARROW_MAX_OUT || wp->group != s->group || wp->Mg != Mg || wp->Kg != Kg) return false;

@@ -4,10 +4,13 @@
  * level this machine runs (one process: oxrt_cpu_isa_cap). A path that dropped Z or the activation fails here
  * (issue 9). */
 #include "kernels/dwconv.h"
+#include "kernels/gemm.h"
+#include "kernels/conv_narrow.h"
 #include "kernels/im2col.h"
 #include "kernels/winograd.h"
 #include "unit.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +81,15 @@ void unit_each_isa(void (*fn)(void)) {
   oxrt_cpu_isa_cap(top);
 }
 
+/* x rounded to bfloat16, to nearest even (finite x), as bfloat16 packing does */
+static float bf16_round(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+  memcpy(&x, &u, 4);
+  return x;
+}
+
 typedef struct {
   const char *path;
   int nd;
@@ -102,7 +114,7 @@ void test_kernel_conv_paths(void) {
       {"grouped", 2, 1, 8, 12, 2, 16, 3, 1, 1, 1},        {"batched small", 2, 3, 6, 13, 1, 7, 3, 1, 1, 1},
       {"per-thread", 2, 2, 3, 6, 1, 17, 3, 1, 1, 1},      {"1-D", 1, 1, 5, 11, 1, 40, 5, 2, 1, 2},
       {"depthwise", 2, 1, 7, 7, 7, 15, 3, 1, 1, 1},       {"depthwise s2 x2", 2, 2, 5, 10, 5, 16, 5, 2, 1, 2},
-      {"generic 3-D", 3, 1, 3, 5, 1, 6, 3, 1, 1, 1},
+      {"generic 3-D", 3, 1, 3, 5, 1, 6, 3, 1, 1, 1},      {"narrow 1x2", 2, 1, 20, 24, 1, 3, 3, 1, 1, 0},
   };
   static const oxrt_activation acts[] = {
       {OXRT_ACT_NONE, 0, 0},     {OXRT_ACT_RELU, 0, 0},          {OXRT_ACT_CLIP, -0.5f, 0.7f},
@@ -155,6 +167,38 @@ void test_kernel_conv_paths(void) {
     }
   }
   oxrt_cpu_isa_cap(top);
+  /* Weights packed in bfloat16 (bf16 compute mode, AVX512_BF16 only): every path that takes packed weights must
+   * read them as bfloat16 or leave them to the GEMM (a float reader of such panels once gave NaN), against the
+   * reference on x and w rounded to bfloat16. */
+  for (size_t ci = 0; oxrt_sgemm_bf16_native() && ci < sizeof cases / sizeof cases[0]; ci++) {
+    oxrt_conv_shape s;
+    make_shape(&cases[ci], &s);
+    if (!oxrt_conv_f32_uses_pack(&s)) continue;
+    size_t ksz = 1, isz = 1, osz = 1;
+    for (int d = 0; d < s.nd; d++) ksz *= (size_t)s.k[d], isz *= (size_t)s.in[d], osz *= (size_t)s.out[d];
+    size_t nx = s.N * s.C * isz, nw = s.M * (s.C / s.group) * ksz, ny = s.N * s.M * osz;
+    float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw), *y = malloc(sizeof(float) * ny);
+    float *xr = malloc(sizeof(float) * nx), *wr = malloc(sizeof(float) * nw);
+    double *ref = malloc(sizeof(double) * ny);
+    for (size_t i = 0; i < nx; i++) x[i] = crnd(), xr[i] = bf16_round(x[i]);
+    for (size_t i = 0; i < nw; i++) w[i] = crnd(), wr[i] = bf16_round(w[i]);
+    oxrt_conv_wpack wp = {0};
+    CHECK(oxrt_conv_f32_pack_bf16(&s, w, &wp) && wp.g && wp.g[0].bf16);
+    fprintf(stderr, "DBG %s narrow=%d\n", cases[ci].path, oxrt_conv_narrow_ok(&s, &wp));
+    for (size_t i = 0; i < ny; i++) y[i] = NAN;
+    oxrt_activation relu = {OXRT_ACT_RELU, 0, 0};
+    CHECK(oxrt_conv_f32_ex(&s, x, NULL, &wp, NULL, NULL, relu, y, ci % 2 ? pool : NULL));
+    conv_paths_ref(&s, xr, wr, NULL, NULL, relu, ref);
+    runs++;
+    for (size_t i = 0; i < ny; i++)
+      if (!(fabs((double)y[i] - ref[i]) <= 2e-4 * (1 + fabs(ref[i])))) {
+        fprintf(stderr, "  conv path '%s' bf16 packs: y[%zu] = %g, expected %g\n", cases[ci].path, i, y[i], ref[i]);
+        bad++;
+        break;
+      }
+    oxrt_conv_wpack_free(&wp);
+    free(x), free(w), free(y), free(xr), free(wr), free(ref);
+  }
   CHECK(bad == 0);
   CHECK(runs > 0);
   oxrt_threadpool_free(pool);
