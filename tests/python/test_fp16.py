@@ -106,3 +106,31 @@ def test_cli_convert(tmp_path):
     np.testing.assert_allclose(run(ort, out, X), run(oxrt, out, X), rtol=0, atol=4e-3 * np.abs(REF).max())
     r = subprocess.run([exe, "convert", MODEL, out, "--to", "fp8"], capture_output=True, text=True)
     assert r.returncode == 2 and "fp16 or bf16" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "bert_small", "gpt2_small"])
+def test_bf16_mode1_gives_the_emulation_numbers(name, model_dir):
+    """Mode 1 on AVX512_BF16 (packed bfloat16 weights, VDPBF16PS) against mode 2's Cast pairs, on the small bench
+    variants: every conv path that multiplies in bfloat16 (im2col, pointwise, 1-4 output positions) must round
+    exactly the conv inputs, so the two differ by float32 summation order only; the transformers' tiny products
+    stay float32, so there mode 1 must be no further from float32 than the emulation."""
+    if not oxrt._oxrt.bf16_info()["native_kernel"]:
+        pytest.skip("no AVX512_BF16 on this CPU: mode 1 is float32 (test_bf16_compute_session_option checks that)")
+    import generate  # bench/models, on sys.path through conftest
+
+    path = generate.generate(name, model_dir, small=True)
+    feeds = dict(np.load(path.replace(".onnx", ".inputs.npz")))
+
+    def outs(mode):
+        so = oxrt.SessionOptions()
+        if mode:
+            so.add_session_config_entry("session.bf16_compute", mode)
+        return oxrt.InferenceSession(path, so).run(None, feeds)[0].astype(np.float64)
+
+    fp32, emu, hw = outs(None), outs("emulate"), outs("1")
+    scale, emu_err = np.abs(fp32).max(), np.abs(emu - fp32).max()
+    assert np.abs(hw - fp32).max() > 1e-5 * scale
+    if name in ("resnet18", "mobilenet_v2"):  # every conv with constant weights goes through the bfloat16 GEMM
+        assert np.abs(hw - emu).max() < 2e-3 * max(emu_err, 1e-3 * scale)
+    else:  # products under 64K multiply-adds (these small variants have several) stay float32 in mode 1
+        assert np.abs(hw - fp32).max() < 2 * emu_err
