@@ -65,6 +65,14 @@ void oxrt_nchwc_channel_op(size_t N, size_t C, size_t HW, int B, char op, const 
                            oxrt_isa isa, oxrt_threadpool *pool);
 
 /* ---- general convolution (group == 1): blocked input, packed weights, blocked output */
+/* bfloat16 (the session's bf16 compute mode; call only where oxrt_sgemm_bf16_native()): the weights packed as
+ * pairs of input channels, [M/B, C/B, kh*kw, B/2, B, 2] (oxrt_nchwc_conv_packed_floats elements, round to nearest
+ * even), and a group-1 conv of a float X (converted to a bfloat16 copy first, so the activations round as the
+ * weights do) with float32 sums and output pass; false when out of memory for that copy. */
+void oxrt_nchwc_conv_pack_bf16(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real, const float *w,
+                               uint16_t *packed);
+bool oxrt_nchwc_conv_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
+                          const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool);
 /* Weights [M_real, C_real, kh, kw] -> packed for oxrt_nchwc_conv; pad channels 0. */
 size_t oxrt_nchwc_conv_packed_floats(const oxrt_nchwc_geom *g);
 void oxrt_nchwc_conv_pack(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real, const float *w, float *packed);

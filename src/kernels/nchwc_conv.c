@@ -1,6 +1,8 @@
 /* nchwc_conv.c - general (group 1) convolution in the NCHWc layout (nchwc.h): weight packing, the work split and
  * the portable row kernel (nchwc_conv_body.h over GCC vector types, 8 lanes). */
 #include "nchwc_conv.h"
+#include "../core/dtype.h"
+#include <stdlib.h>
 #include <string.h>
 
 size_t oxrt_nchwc_conv_packed_floats(const oxrt_nchwc_geom *g) { return g->M * g->C * (size_t)(g->kh * g->kw); }
@@ -12,6 +14,25 @@ void oxrt_nchwc_conv_pack(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real
     for (size_t c = 0; c < C_real; c++)
       for (size_t t = 0; t < T; t++)
         packed[(((m / B * Cb + c / B) * T + t) * B + c % B) * B + m % B] = w[(m * C_real + c) * T + t];
+}
+
+/* float to bfloat16, round to nearest even (NaN stays NaN), as VCVTNEPS2BF16 and Cast do */
+static uint16_t to_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40u);
+  return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+void oxrt_nchwc_conv_pack_bf16(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real, const float *w,
+                               uint16_t *packed) {
+  const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B;
+  memset(packed, 0, oxrt_nchwc_conv_packed_floats(g) * sizeof *packed);
+  for (size_t m = 0; m < M_real; m++)
+    for (size_t c = 0; c < C_real; c++)
+      for (size_t t = 0; t < T; t++)
+        packed[((((m / B * Cb + c / B) * T + t) * (B / 2) + c % B / 2) * B + m % B) * 2 + c % 2] =
+            to_bf16(w[(m * C_real + c) * T + t]);
 }
 
 /* ---- portable row kernel: 8-lane GCC vectors (lowered to whatever the target has) */
@@ -38,21 +59,23 @@ typedef int32_t nc_m8 __attribute__((vector_size(32)));
 static void conv_range(void *arg, size_t begin, size_t end) {
   const oxrt_nchwc_conv_job *j = arg;
 #if defined(__x86_64__) && defined(__GNUC__)
+  if (j->wh) return oxrt_nchwc_conv_rows_avx512bf16(j, begin, end);
   if (j->isa == OXRT_ISA_AVX512) return oxrt_nchwc_conv_rows_avx512(j, begin, end);
   if (j->isa == OXRT_ISA_AVX2) return oxrt_nchwc_conv_rows_avx2(j, begin, end);
 #endif
   oxrt_nchwc_conv_rows_portable(j, begin, end);
 }
 
-static void conv_run(const oxrt_nchwc_geom *g, int nchw_c, const float *x, const float *wpacked, const float *bias,
-                     const float *z, oxrt_activation act, float *y, oxrt_isa isa, oxrt_threadpool *pool) {
+static void conv_run(const oxrt_nchwc_geom *g, int nchw_c, const float *x, const float *wpacked, const uint16_t *xh,
+                     const uint16_t *wh, const float *bias, const float *z, oxrt_activation act, float *y,
+                     oxrt_isa isa, oxrt_threadpool *pool) {
 #if !(defined(__x86_64__) && defined(__GNUC__))
   isa = OXRT_ISA_PORTABLE;
 #endif
-  oxrt_nchwc_conv_job j = {.g = *g, .x = x, .w = wpacked, .bias = bias, .z = z, .y = y, .act = act, .isa = isa,
-                           .nchw = nchw_c > 0, .nic = nchw_c};
+  oxrt_nchwc_conv_job j = {.g = *g, .x = x, .w = wpacked, .xh = xh, .wh = wh, .bias = bias, .z = z, .y = y,
+                           .act = act, .isa = isa, .nchw = nchw_c > 0, .nic = nchw_c};
   j.clamp = oxrt_act_is_clamp(act, &j.lo, &j.hi);
-  j.mbmax = isa == OXRT_ISA_AVX512 ? 4 : 2;
+  j.mbmax = isa == OXRT_ISA_AVX512 || wh ? 4 : 2;
   /* a 1x1 stride-1 unpadded conv is one flat row: tiles run across image rows */
   if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->pb == 0 && g->pr == 0 &&
       g->OH == g->H && g->OW == g->W) {
@@ -80,11 +103,33 @@ static void conv_run(const oxrt_nchwc_geom *g, int nchw_c, const float *x, const
 
 void oxrt_nchwc_conv(const oxrt_nchwc_geom *g, const float *x, const float *wpacked, const float *bias,
                      const float *z, oxrt_activation act, float *y, oxrt_isa isa, oxrt_threadpool *pool) {
-  conv_run(g, 0, x, wpacked, bias, z, act, y, isa, pool);
+  conv_run(g, 0, x, wpacked, NULL, NULL, bias, z, act, y, isa, pool);
+}
+
+typedef struct {
+  const float *x;
+  uint16_t *xh;
+} to_bf16_job;
+
+static void to_bf16_range(void *arg, size_t b, size_t e) {
+  const to_bf16_job *t = arg;
+  oxrt_convert(OXRT_BFLOAT16, t->xh + b, OXRT_FLOAT, t->x + b, e - b, false);
+}
+
+bool oxrt_nchwc_conv_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
+                          const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
+  size_t n = g->N * g->C * (size_t)(g->H * g->W);
+  uint16_t *xh = malloc(sizeof *xh * (n ? n : 1));
+  if (!xh) return false;
+  to_bf16_job t = {x, xh};
+  oxrt_parallel_for(pool, n, 65536, to_bf16_range, &t);
+  conv_run(g, 0, NULL, NULL, xh, wpacked, bias, z, act, y, OXRT_ISA_AVX512, pool);
+  free(xh);
+  return true;
 }
 
 void oxrt_nchwc_conv_nchw_input(const oxrt_nchwc_geom *g, size_t C_real, const float *x, const float *wpacked,
                                 const float *bias, const float *z, oxrt_activation act, float *y, oxrt_isa isa,
                                 oxrt_threadpool *pool) {
-  conv_run(g, (int)C_real, x, wpacked, bias, z, act, y, isa, pool);
+  conv_run(g, (int)C_real, x, wpacked, NULL, NULL, bias, z, act, y, isa, pool);
 }

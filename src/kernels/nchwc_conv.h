@@ -7,10 +7,12 @@
 #ifndef OXRT_KERNELS_NCHWC_CONV_H
 #define OXRT_KERNELS_NCHWC_CONV_H
 #include "nchwc.h"
+#include <stdint.h>
 
 typedef struct oxrt_nchwc_conv_job {
   oxrt_nchwc_geom g; /* flattened to one row for 1x1 stride-1 unpadded convs */
   const float *x, *w, *bias, *z;
+  const uint16_t *xh, *wh; /* bfloat16 input copy and weights (oxrt_nchwc_conv_bf16), else NULL */
   float *y;
   oxrt_activation act;
   oxrt_isa isa;
@@ -28,5 +30,6 @@ typedef struct oxrt_nchwc_conv_job {
 void oxrt_nchwc_conv_rows_portable(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
 void oxrt_nchwc_conv_rows_avx2(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
 void oxrt_nchwc_conv_rows_avx512(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
+void oxrt_nchwc_conv_rows_avx512bf16(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
 
 #endif

@@ -7,12 +7,26 @@
  * mb weight vectors times np broadcast input values. Interior pixels run np at a time with no bounds checks; a
  * border pixel runs alone over the kernel columns that land inside the input. Rows outside the input are skipped
  * per row. With j->nchw the input is plain NCHW with j->nic <= B channels (an RGB stem writing blocked output):
- * full-width tiles or single pixels only, with run-time strides. */
+ * full-width tiles or single pixels only, with run-time strides.
+ *
+ * bfloat16 (nchwc_conv_avx512bf16.c) defines NC_XT uint16_t, NC_ICSTEP 2, NC_XSRC/NC_WSRC (the job's bfloat16
+ * input copy and weights), NC_WLOAD, NC_XBCAST (the pair of input channels ic, ic+1 as one 32-bit broadcast) and
+ * NC_DOT (VDPBF16PS): the same loops then take two input channels per step. Defaults are the float ones. */
 #include <stdint.h>
+
+#ifndef NC_XT
+#define NC_XT float
+#define NC_ICSTEP 1
+#define NC_XSRC(j) ((j)->x)
+#define NC_WSRC(j) ((j)->w)
+#define NC_WLOAD(p) NC_LOAD(p)
+#define NC_XBCAST(p) NC_SET1(*(p))
+#define NC_DOT(acc, w, x) NC_FMA(w, x, acc)
+#endif
 
 static inline __attribute__((always_inline)) void nc_tile(const int mb, const int np, const int sws, const int nchw,
                                                           const oxrt_nchwc_conv_job *j,
-                                                          const float *x, const float *w, size_t wstride, int64_t ih0,
+                                                          const NC_XT *x, const NC_XT *w, size_t wstride, int64_t ih0,
                                                           int64_t ki0, int64_t ki1, int64_t iw0, int64_t kj0,
                                                           int64_t kj1, const float *bias, const float *z, float *y,
                                                           size_t ystride) {
@@ -30,21 +44,21 @@ static inline __attribute__((always_inline)) void nc_tile(const int mb, const in
     for (int p = 0; p < np; p++) acc[m][p] = b0;
   }
   for (size_t cb = 0; cb < Cb; cb++) {
-    const float *xc = x + cb * plane, *wc = w + cb * T * BB;
+    const NC_XT *xc = x + cb * plane, *wc = w + cb * T * BB;
     for (int64_t ki = ki0; ki < ki1; ki++) {
-      const float *xr = xc + (size_t)((ih0 + ki * g->dh) * g->W) * px;
+      const NC_XT *xr = xc + (size_t)((ih0 + ki * g->dh) * g->W) * px;
       for (int64_t kj = kj0; kj < kj1; kj++) {
-        const float *xs = xr + (size_t)(iw0 + kj * g->dw) * px, *ws = wc + (size_t)(ki * g->kw + kj) * BB;
+        const NC_XT *xs = xr + (size_t)(iw0 + kj * g->dw) * px, *ws = wc + (size_t)(ki * g->kw + kj) * BB;
 #pragma GCC unroll 2
-        for (size_t ic = 0; ic < nic; ic++) {
+        for (size_t ic = 0; ic < nic; ic += NC_ICSTEP) {
           NC_V wv[NC_MBMAX];
 #pragma GCC unroll 4
-          for (int m = 0; m < mb; m++) wv[m] = NC_LOAD(ws + (size_t)m * wstride + ic * B);
+          for (int m = 0; m < mb; m++) wv[m] = NC_WLOAD(ws + (size_t)m * wstride + ic * B);
 #pragma GCC unroll 16
           for (int p = 0; p < np; p++) {
-            const NC_V xv = NC_SET1(xs[(size_t)p * pstep + ic * cstride]);
+            const NC_V xv = NC_XBCAST(xs + (size_t)p * pstep + ic * cstride);
 #pragma GCC unroll 4
-            for (int m = 0; m < mb; m++) acc[m][p] = NC_FMA(wv[m], xv, acc[m][p]);
+            for (int m = 0; m < mb; m++) acc[m][p] = NC_DOT(acc[m][p], wv[m], xv);
           }
         }
       }
@@ -80,7 +94,7 @@ static inline __attribute__((always_inline)) void nc_tile(const int mb, const in
   NC_CASE(MB, 1) NC_CASE(MB, 2) NC_CASE(MB, 3) NC_CASE(MB, 4) NC_CASE(MB, 5) NC_CASE(MB, 6) NC_CASE(MB, 7)            \
   NC_CASE(MB, 8) NC_CASE(MB, 9) NC_CASE(MB, 10) NC_CASE(MB, 11) NC_CASE(MB, 12)
 
-static void nc_dispatch(int mb, int np, const oxrt_nchwc_conv_job *j, const float *x, const float *w, size_t wstride,
+static void nc_dispatch(int mb, int np, const oxrt_nchwc_conv_job *j, const NC_XT *x, const NC_XT *w, size_t wstride,
                         int64_t ih0, int64_t ki0, int64_t ki1, int64_t iw0, int64_t kj0, int64_t kj1,
                         const float *bias, const float *z, float *y, size_t ystride) {
   switch (mb * 32 + np) {
@@ -110,7 +124,8 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
     r /= (size_t)g->OH;
     const size_t mg = r % j->nmg, n = r / j->nmg, mb0 = mg * (size_t)j->mbmax;
     const int mbn = (int)(Mb - mb0 < (size_t)j->mbmax ? Mb - mb0 : (size_t)j->mbmax);
-    const float *x = j->x + n * (j->nchw ? (size_t)j->nic : Cb * B) * (size_t)(g->H * g->W), *w = j->w + mb0 * wstride;
+    const NC_XT *x = NC_XSRC(j) + n * (j->nchw ? (size_t)j->nic : Cb * B) * (size_t)(g->H * g->W);
+    const NC_XT *w = NC_WSRC(j) + mb0 * wstride;
     const float *bias = j->bias ? j->bias + mb0 * B : NULL;
     const size_t yoff = ((n * Mb + mb0) * (size_t)g->OH + (size_t)oh) * (size_t)g->OW * B;
     float *yrow = j->y + yoff;
@@ -140,3 +155,11 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
         oxrt_act_apply(j->act, yrow + (size_t)m * ystride + (size_t)p0 * B, (size_t)(p1 - p0) * B);
   }
 }
+
+#undef NC_XT
+#undef NC_ICSTEP
+#undef NC_XSRC
+#undef NC_WSRC
+#undef NC_WLOAD
+#undef NC_XBCAST
+#undef NC_DOT

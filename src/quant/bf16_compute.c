@@ -10,8 +10,11 @@
  * the product then accumulates in float32, so the numbers match bfloat16 hardware up to summation order. */
 #include "../core/cpu.h"
 #include "../kernels/gemm.h"
+#include "../kernels/winograd.h"
+#include "../exec/infer.h"
 #include "bf16_compute.h"
 #include "quant.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,14 +22,50 @@ int oxrt_cpu_has_bf16(void) { return oxrt_cpu_has(OXRT_CPU_AVX512BF16) || oxrt_c
 
 int oxrt_bf16_compute_native(void) { return oxrt_sgemm_bf16_native(); }
 
+/* A Conv that runs float32 Winograd in mode 1 (oxrt_conv_f32_pack_bf16): 2-D, 3x3, stride 1, its static input
+ * shape known and Winograd paying for it. */
+static bool conv_stays_winograd(const oxrt_graph *g, const oxrt_node *n) {
+  if (n->n_inputs < 2 || oxrt_attr_int(n, "group", 1) != 1) return false;
+  int64_t x[OXRT_MAX_RANK], w[OXRT_MAX_RANK];
+  if (opt_shape(g, n->inputs[0], x) != 4 || opt_shape(g, n->inputs[1], w) != 4) return false;
+  size_t nk = 0, ns = 0, nd = 0, np = 0;
+  const int64_t *st = oxrt_attr_ints(n, "strides", &ns), *dl = oxrt_attr_ints(n, "dilations", &nd);
+  const int64_t *pd = oxrt_attr_ints(n, "pads", &np);
+  (void)oxrt_attr_ints(n, "kernel_shape", &nk);
+  const char *ap = oxrt_attr_string(n, "auto_pad", "NOTSET");
+  oxrt_conv_shape s = {.nd = 2, .N = 1, .C = (size_t)x[1], .M = (size_t)w[0], .group = 1};
+  for (int d = 0; d < 2; d++) {
+    s.in[d] = x[2 + d], s.k[d] = w[2 + d], s.stride[d] = st && ns == 2 ? st[d] : 1, s.dil[d] = dl && nd == 2 ? dl[d] : 1;
+    int64_t total = pd && np == 4 ? pd[d] + pd[2 + d] : 0;
+    s.pad[d] = pd && np == 4 ? pd[d] : 0;
+    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) total = s.k[d] - 1, s.pad[d] = strcmp(ap, "SAME_LOWER") ? total / 2 : (total + 1) / 2;
+    s.out[d] = x[2 + d] > 0 ? (x[2 + d] + total - s.dil[d] * (s.k[d] - 1) - 1) / s.stride[d] + 1 : 0;
+  }
+  return x[1] > 0 && w[0] > 0 && oxrt_wino_pays(&s);
+}
+
 /* Inputs of a heavy op that take bfloat16 (the rest, e.g. biases, stay float32). */
-static int heavy_inputs(const oxrt_node *n) {
+static int heavy_inputs(const oxrt_graph *g, const oxrt_node *n) {
   static const char *const two[] = {"Conv", "MatMul", "Gemm", "FusedConv", "FusedMatMul", "FusedGemm", "Attention"};
   if (!*n->domain && !strcmp(n->op_type, "Attention")) return 3; /* ai.onnx Attention: Q, K, V */
+  /* the blocked-layout conv that mode 1 runs in bfloat16: group 1 from a blocked X (not depthwise, not the stem) */
+  if (!strcmp(n->domain, "com.microsoft.nchwc") && !strcmp(n->op_type, "Conv"))
+    return oxrt_attr_int(n, "group", 1) == 1 && !oxrt_attr_int(n, "nchw_input", 0) ? 2 : 0;
   if (*n->domain && strcmp(n->domain, "com.microsoft")) return 0;
+  if ((!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "FusedConv")) && conv_stays_winograd(g, n)) return 0;
   for (size_t i = 0; i < sizeof two / sizeof two[0]; i++)
     if (!strcmp(n->op_type, two[i])) return 2;
   return 0;
+}
+
+/* x rounded to bfloat16 and back, to nearest even (NaN and infinities kept), as Cast(bfloat16) does */
+static float bf16_round(float x) {
+  uint32_t u;
+  memcpy(&u, &x, sizeof u);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return x;
+  u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+  memcpy(&x, &u, sizeof x);
+  return x;
 }
 
 oxrt_status *oxrt_bf16_prepare_model(oxrt_model *m, int mode, int *n_rounded) {
@@ -34,17 +73,35 @@ oxrt_status *oxrt_bf16_prepare_model(oxrt_model *m, int mode, int *n_rounded) {
   if (mode != 2) return NULL;
   qg_ctx c = {.opt = {.model = m}, .g = m->graph};
   oxrt_graph *g = m->graph;
+  /* static shapes of the values the optimizer made, for conv_stays_winograd (a failure leaves them unknown: the
+   * session's own inference reports it) */
+  oxrt_status_free(oxrt_infer_graph(m, g, 0));
   int n0 = g->n_nodes, nv = g->n_values;
   int *rounded = malloc(sizeof(int) * ((size_t)nv + 1)); /* per value: its rounded copy */
   if (!rounded) return OXRT_OOM();
   for (int i = 0; i < nv; i++) rounded[i] = -1;
   oxrt_status *st = NULL;
   for (int i = 0; !st && i < n0; i++) {
-    int k_max = heavy_inputs(&g->nodes[i]);
+    int k_max = heavy_inputs(g, &g->nodes[i]);
     for (int k = 0; !st && k < k_max && k < g->nodes[i].n_inputs; k++) {
       int x = g->nodes[i].inputs[k];
       if (x < 0 || x >= nv || opt_value_type(g, x) != OXRT_FLOAT) continue;
-      if (rounded[x] < 0) {
+      const oxrt_value *cv = opt_const(g, x);
+      if (rounded[x] < 0 && cv && cv->kind == OXRT_KIND_TENSOR && cv->data) {
+        /* a constant (weights): a rounded copy, so that kernels which pack constants still see one */
+        oxrt_value *r = NULL;
+        if ((st = oxrt_value_clone(cv, &r))) break;
+        float *f = r->data;
+        for (size_t e = 0; e < r->count; e++) f[e] = bf16_round(f[e]);
+        int id = qg_const_tensor(&c, g->values[x].name, r);
+        if (id < 0) {
+          st = OXRT_OOM();
+          break;
+        }
+        g = c.g;
+        rounded[x] = id;
+        (*n_rounded)++;
+      } else if (rounded[x] < 0) {
         const char *name = g->values[x].name;
         int b = qg_new_value(&c, name, "_bf16"), r = qg_new_value(&c, name, "_bf16_rounded");
         int c1 = b < 0 || r < 0 ? -1 : qg_add_node(&c, "Cast", "", name, &x, 1, &b, 1);

@@ -7,6 +7,7 @@
 #include "kernels/nchwc.h"
 #include "unit.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,9 +24,19 @@ typedef struct {
   int64_t H, W, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
 } nc_case;
 
-/* nchw_in: x goes in as plain NCHW (oxrt_nchwc_conv_nchw_input; C <= 8 so one block at either width). */
-static int check_case(const nc_case *c, oxrt_activation act, bool with_z, bool with_bias, oxrt_threadpool *pool,
-                      bool nchw_in) {
+/* x rounded to bfloat16, to nearest even (finite x), as the bfloat16 kernel's input copy and packing do */
+static float bf16_round(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+  memcpy(&x, &u, 4);
+  return x;
+}
+
+/* nchw_in: x goes in as plain NCHW (oxrt_nchwc_conv_nchw_input; C <= 8 so one block at either width).
+ * bf16: the bfloat16 kernel (oxrt_nchwc_conv_bf16), against the reference on x and w rounded to bfloat16. */
+static int check_case_ex(const nc_case *c, oxrt_activation act, bool with_z, bool with_bias, oxrt_threadpool *pool,
+                         bool nchw_in, bool bf16) {
   const oxrt_isa isa = oxrt_cpu_isa();
   const int B = oxrt_nchwc_block(isa);
   oxrt_nchwc_geom g = {.N = c->N, .C = oxrt_nchwc_padded(c->C, B), .M = oxrt_nchwc_padded(c->M, B), .H = c->H,
@@ -44,8 +55,8 @@ static int check_case(const nc_case *c, oxrt_activation act, bool with_z, bool w
     bad = 1;
     goto done;
   }
-  for (size_t i = 0; i < c->N * c->C * HW; i++) x[i] = nrnd();
-  for (size_t i = 0; i < c->M * c->C * T; i++) w[i] = nrnd() * 0.5f;
+  for (size_t i = 0; i < c->N * c->C * HW; i++) x[i] = bf16 ? bf16_round(nrnd()) : nrnd();
+  for (size_t i = 0; i < c->M * c->C * T; i++) w[i] = bf16 ? bf16_round(nrnd() * 0.5f) : nrnd() * 0.5f;
   for (size_t i = 0; i < g.M; i++) bias[i] = i < c->M ? nrnd() : 0.0f;
   for (size_t i = 0; i < c->N * c->M * OHW; i++) z[i] = nrnd();
   oxrt_conv_shape s = {.nd = 2, .N = c->N, .C = c->C, .M = c->M, .group = 1, .in = {c->H, c->W}, .k = {c->kh, c->kw},
@@ -58,7 +69,12 @@ static int check_case(const nc_case *c, oxrt_activation act, bool with_z, bool w
   oxrt_nchwc_reorder_in(z, zb, c->N, c->M, OHW, B, pool);
   oxrt_nchwc_conv_pack(&g, c->M, c->C, w, wp);
   for (size_t i = 0; i < c->N * g.M * OHW; i++) yb[i] = NAN; /* every output, pad channels too, must be written */
-  if (nchw_in)
+  if (bf16) {
+    oxrt_nchwc_conv_pack_bf16(&g, c->M, c->C, w, (uint16_t *)wp); /* half of wp's floats */
+    if (!oxrt_nchwc_conv_bf16(&g, xb, (const uint16_t *)wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb,
+                              pool))
+      bad = 1;
+  } else if (nchw_in)
     oxrt_nchwc_conv_nchw_input(&g, c->C, x, wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, isa, pool);
   else oxrt_nchwc_conv(&g, xb, wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, isa, pool);
   for (size_t i = 0; i < c->N * g.M * OHW; i++)
@@ -70,6 +86,11 @@ static int check_case(const nc_case *c, oxrt_activation act, bool with_z, bool w
 done:
   free(x), free(w), free(bias), free(z), free(ref), free(out), free(xb), free(zb), free(yb), free(wp);
   return bad;
+}
+
+static int check_case(const nc_case *c, oxrt_activation act, bool with_z, bool with_bias, oxrt_threadpool *pool,
+                      bool nchw_in) {
+  return check_case_ex(c, act, with_z, with_bias, pool, nchw_in, false);
 }
 
 static const nc_case cases[] = {
@@ -113,6 +134,11 @@ static void nchwc_conv_at_level(void) {
           if (bad)
             fprintf(stderr, "  nchwc conv (NCHW input) case %zu act %d variant %d at %s\n", i, (int)acts[a].kind, v,
                     oxrt_isa_name(oxrt_cpu_isa()));
+          CHECK(!bad);
+        }
+        if (oxrt_sgemm_bf16_native() && a < 3) {
+          bad = check_case_ex(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, false, true);
+          if (bad) fprintf(stderr, "  nchwc conv bf16 case %zu act %d variant %d\n", i, (int)acts[a].kind, v);
           CHECK(!bad);
         }
       }

@@ -19,6 +19,7 @@ typedef struct {
   bool nchw_input; /* attribute nchw_input = 1: X is plain NCHW with at most B channels (an RGB stem) */
   oxrt_activation act;
   float *w, *bias; /* packed weights; bias padded to M (NULL: none) */
+  uint16_t *wh; /* instead of w, bfloat16 weights for the session's bf16 compute mode (group 1, blocked X) */
   oxrt_conv_wpack wino; /* .wino set: the Winograd route for the prepared plane size wino_h x wino_w */
   int64_t wino_h, wino_w;
 } nchwc_conv_state;
@@ -27,6 +28,7 @@ static void nchwc_conv_release(void *state) {
   nchwc_conv_state *st = state;
   if (!st) return;
   free(st->w);
+  free(st->wh);
   free(st->bias);
   oxrt_conv_wpack_free(&st->wino);
   free(st);
@@ -57,13 +59,20 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
   st->g = (oxrt_nchwc_geom){.C = oxrt_nchwc_padded(st->C_real, B), .M = oxrt_nchwc_padded(st->M_real, B),
                             .kh = w->dims[2], .kw = w->dims[3], .B = B};
   size_t n = st->depthwise ? oxrt_nchwc_dw_packed_floats(&st->g) : oxrt_nchwc_conv_packed_floats(&st->g);
-  st->w = malloc(sizeof(float) * (n ? n : 1));
-  if (!st->w) return OXRT_OOM();
-  if (st->depthwise) oxrt_nchwc_dw_pack(&st->g, st->C_real, w->data, st->w);
-  else oxrt_nchwc_conv_pack(&st->g, st->M_real, st->C_real, w->data, st->w);
+  const bool bf16 = pc->bf16 && !st->depthwise && !st->nchw_input; /* depthwise and the stem stay float32 */
+  if (bf16) {
+    st->wh = malloc(sizeof(uint16_t) * (n ? n : 1));
+    if (!st->wh) return OXRT_OOM();
+    oxrt_nchwc_conv_pack_bf16(&st->g, st->M_real, st->C_real, w->data, st->wh);
+  } else {
+    st->w = malloc(sizeof(float) * (n ? n : 1));
+    if (!st->w) return OXRT_OOM();
+    if (st->depthwise) oxrt_nchwc_dw_pack(&st->g, st->C_real, w->data, st->w);
+    else oxrt_nchwc_conv_pack(&st->g, st->M_real, st->C_real, w->data, st->w);
+  }
   oxrt_prepare_consume(pc, 1);
   const oxrt_type *xt = oxrt_prepare_input_type(pc, 0);
-  if (!st->depthwise && !st->nchw_input && xt && xt->kind == OXRT_KIND_TENSOR && xt->rank == 4 && xt->dims &&
+  if (!bf16 && !st->depthwise && !st->nchw_input && xt && xt->kind == OXRT_KIND_TENSOR && xt->rank == 4 && xt->dims &&
       xt->dims[2] > 0 && xt->dims[3] > 0) {
     oxrt_value xs = {.kind = OXRT_KIND_TENSOR, .dtype = OXRT_FLOAT, .rank = 4,
                      .dims = {1, (int64_t)st->C_real, xt->dims[2], xt->dims[3]}};
@@ -156,7 +165,13 @@ static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
                                nchwc_isa(), ctx->pool);
   else if (st->depthwise)
     oxrt_nchwc_dwconv(&g, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data, nchwc_isa(), ctx->pool);
-  else oxrt_nchwc_conv(&g, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data, nchwc_isa(), ctx->pool);
+  else if (st->wh) {
+    if (!oxrt_sgemm_bf16_native())
+      return oxrt_error(OXRT_ERR_RUNTIME, "weights were packed in bfloat16 at session creation, but AVX512_BF16 is not "
+                                          "usable now (OXRT_ISA capped below AVX-512 since?)");
+    if (!oxrt_nchwc_conv_bf16(&g, x->data, st->wh, st->bias, z ? z->data : NULL, st->act, y->data, ctx->pool))
+      return OXRT_OOM();
+  } else oxrt_nchwc_conv(&g, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data, nchwc_isa(), ctx->pool);
   return NULL;
 }
 
