@@ -1010,6 +1010,12 @@ static oxrt_status *check_node_types(const oxrt_graph *g, const oxrt_node *n, co
   return NULL;
 }
 
+oxrt_status *oxrt_check_node_input_types(const oxrt_model *m, const oxrt_graph *g, const oxrt_node *n) {
+  int64_t ver = oxrt_model_opset(m, n->domain);
+  const sc_schema *s = ver >= 0 ? oxrt_schema_find(n->domain, n->op_type, ver) : NULL;
+  return s ? check_node_types(g, n, s, false) : NULL;
+}
+
 /* Declared type of an initializer's graph input must match the tensor. */
 static oxrt_status *check_init_inputs(const oxrt_graph *g) {
   for (int k = 0; k < g->n_inputs; k++) {

@@ -2,6 +2,7 @@
 #ifndef OXRT_ONNX_CHECKER_H
 #define OXRT_ONNX_CHECKER_H
 #include "../core/status.h"
+#include "../ir/ir.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,6 +39,11 @@ const sc_attr *oxrt_schema_attr(const sc_schema *s, int index);
 bool oxrt_schema_domain_known(const char *domain);
 /* Highest opset version of a known domain. */
 int64_t oxrt_schema_max_version(const char *domain);
+
+/* The element types of node n's inputs (as declared, or of initializers) against its ONNX schema's type
+ * constraints and type variables, at the model's opset for its domain; NULL when they agree or are unknown, or the op
+ * has no ONNX schema. */
+oxrt_status *oxrt_check_node_input_types(const oxrt_model *m, const oxrt_graph *g, const oxrt_node *n);
 
 /* Checks a serialized ModelProto. `base_dir` is the folder external data paths are relative to ("" for the
  * current folder). `full` adds type and shape inference. NULL when valid. */

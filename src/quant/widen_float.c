@@ -15,6 +15,7 @@
 #include "../core/dtype.h"
 #include "../exec/infer.h"
 #include "../exec/registry.h"
+#include "../onnx/checker.h"
 #include "quant.h"
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,13 @@ oxrt_status *oxrt_widen_float_model(oxrt_model *m, int *n_wide) {
             (at->type == OXRT_ATTR_INT && !strcmp(at->name, "to") && is_low((oxrt_elem_type)at->i));
     }
   if (!any) return NULL;
+  /* Widening makes every 16-bit value float32, which would also make a node whose inputs disagree (a float16 X
+   * added to a float32 bias: ONNX Runtime refuses such a file) run: check the declared types first. */
+  for (int i = 0; i < g->n_nodes; i++) {
+    oxrt_status *bad = oxrt_check_node_input_types(m, g, &g->nodes[i]);
+    if (bad)
+      return oxrt_error_prefix(bad, "node '%s' (%s): ", g->nodes[i].name, g->nodes[i].op_type);
+  }
   int nv = g->n_values, nn = g->n_nodes;
   wf w = {{.opt = {.model = m}, .g = g}, nv, nn, calloc((size_t)nv + 1, 1), calloc((size_t)nv + 1, 1),
           calloc((size_t)nv + 1, 1), calloc((size_t)nn + 1, 1), malloc(sizeof(int) * ((size_t)nv + 1)),

@@ -166,3 +166,19 @@ def test_cast_to_half_from_double_rounds_once(oxrt_bin, tmp_path):
     assert want[0] == np.float16(1 + 2.0 ** -10)
     for out in run_oxrt(oxrt_bin, path, {"d": d}, str(tmp_path / "o")):
         np.testing.assert_array_equal(out.view(np.uint16), want.view(np.uint16))
+
+
+def test_type_mismatch_is_refused_not_widened(oxrt_bin, tmp_path):
+    """A float16 input added to a float32 initializer breaks Add's one-type rule: ONNX Runtime refuses the file, and
+    so must oxrt, although widening would make both float32 and the Add would run."""
+    b = numpy_helper.from_array(np.ones(4, np.float32), "b")
+    g = helper.make_graph([helper.make_node("Add", ["x", "b"], ["y"], name="add")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [4])], [b])
+    path = str(tmp_path / "mismatch.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises(Exception):
+        ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    p = run_cli(oxrt_bin, "run", path, check=False)
+    assert p.returncode != 0
+    assert "node 'add' (Add)" in p.stderr and "requires them to have one type" in p.stderr, p.stderr
