@@ -5,7 +5,6 @@
  * (issue 9). */
 #include "kernels/dwconv.h"
 #include "kernels/gemm.h"
-#include "kernels/conv_narrow.h"
 #include "kernels/im2col.h"
 #include "kernels/winograd.h"
 #include "unit.h"
@@ -184,7 +183,6 @@ void test_kernel_conv_paths(void) {
     for (size_t i = 0; i < nw; i++) w[i] = crnd(), wr[i] = bf16_round(w[i]);
     oxrt_conv_wpack wp = {0};
     CHECK(oxrt_conv_f32_pack_bf16(&s, w, &wp) && wp.g && wp.g[0].bf16);
-    fprintf(stderr, "DBG %s narrow=%d\n", cases[ci].path, oxrt_conv_narrow_ok(&s, &wp));
     for (size_t i = 0; i < ny; i++) y[i] = NAN;
     oxrt_activation relu = {OXRT_ACT_RELU, 0, 0};
     CHECK(oxrt_conv_f32_ex(&s, x, NULL, &wp, NULL, NULL, relu, y, ci % 2 ? pool : NULL));
