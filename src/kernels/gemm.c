@@ -124,6 +124,7 @@ static void ukernel_portable(size_t kc, const float *a, const float *b, size_t l
       float v = beta == 0 ? alpha * acc[i][j] : alpha * acc[i][j] + beta * ci[j];
       if (epi) {
         if (epi->bias) v += epi->bias[i];
+        if (epi->bias_col) v += epi->bias_col[j];
         if (epi->z) v += epi->z[i * epi->ldz + j];
         if (epi->clamp) v = v < epi->lo ? epi->lo : v > epi->hi ? epi->hi : v;
       }
@@ -284,8 +285,14 @@ typedef struct {
 #else
 #define EPI_VEC
 #endif
-EPI_VEC static void epi_row(float *restrict ci, const float *restrict zi, size_t n, float b, bool has_b) {
-  if (zi) {
+EPI_VEC static void epi_row(float *restrict ci, const float *restrict bc, const float *restrict zi, size_t n, float b,
+                            bool has_b) {
+  if (bc) { /* the micro-kernel's order: row bias, column bias, residual */
+    if (zi)
+      for (size_t j = 0; j < n; j++) ci[j] = ((ci[j] + b) + bc[j]) + zi[j];
+    else
+      for (size_t j = 0; j < n; j++) ci[j] = (ci[j] + b) + bc[j];
+  } else if (zi) {
     for (size_t j = 0; j < n; j++) ci[j] = (ci[j] + b) + zi[j];
   } else if (has_b) {
     for (size_t j = 0; j < n; j++) ci[j] += b;
@@ -295,19 +302,19 @@ EPI_VEC static void epi_row(float *restrict ci, const float *restrict zi, size_t
 static oxrt_activation act_of(const oxrt_sgemm_ex *g) { return (oxrt_activation){g->act, g->act_a, g->act_b}; }
 
 /* Bias, residual and activation over an m_eff x n_eff block of C that the micro-kernel has just finished. */
-static void epilogue(float *c, size_t ldc, size_t m_eff, size_t n_eff, const float *bias, const float *z, size_t ldz,
-                     oxrt_activation act) {
+static void epilogue(float *c, size_t ldc, size_t m_eff, size_t n_eff, const float *bias, const float *bias_col,
+                     const float *z, size_t ldz, oxrt_activation act) {
   for (size_t i = 0; i < m_eff; i++) {
-    epi_row(c + i * ldc, z ? z + i * ldz : NULL, n_eff, bias ? bias[i] : 0.0f, bias != NULL);
+    epi_row(c + i * ldc, bias_col, z ? z + i * ldz : NULL, n_eff, bias ? bias[i] : 0.0f, bias != NULL);
     if (act.kind != OXRT_ACT_NONE) oxrt_act_apply(act, c + i * ldc, n_eff);
   }
 }
 
 /* The epilogue over rows [i0, i0+m) and columns [j0, j0+n) of g's C, if g asks for one. */
 static void epilogue_at(const oxrt_sgemm_ex *g, size_t i0, size_t j0, size_t m, size_t n) {
-  if (!g->bias && !g->Z && g->act == OXRT_ACT_NONE) return;
-  epilogue(g->C + i0 * g->ldc + j0, g->ldc, m, n, g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL,
-           g->ldz, act_of(g));
+  if (!g->bias && !g->bias_col && !g->Z && g->act == OXRT_ACT_NONE) return;
+  epilogue(g->C + i0 * g->ldc + j0, g->ldc, m, n, g->bias ? g->bias + i0 : NULL, g->bias_col ? g->bias_col + j0 : NULL,
+           g->Z ? g->Z + i0 * g->ldz + j0 : NULL, g->ldz, act_of(g));
 }
 
 /* Out of memory for the B block with plain operands: the same tiles with dot products, which need no scratch. */
@@ -372,7 +379,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   }
   float *abuf = bbuf + bfloats, *fbuf = abuf + afloats;
   const size_t KUall = kunits(uk, K);
-  const bool has_epi = g->bias || g->Z || g->act != OXRT_ACT_NONE;
+  const bool has_epi = g->bias || g->bias_col || g->Z || g->act != OXRT_ACT_NONE;
   const oxrt_activation act = act_of(g);
   float lo, hi;
   const bool clamp = oxrt_act_is_clamp(act, &lo, &hi), act_after = !clamp; /* transcendental: on the stored tile */
@@ -431,9 +438,9 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
           for (size_t q = 0; q < n_panels; q++) {
             size_t j0 = j_beg + q * nr, n_eff = j_end - j0 < nr ? j_end - j0 : nr;
             float *c = C + i0 * ldc + j0;
-            /* bias, z and a clamp (Relu, Clip) in the micro-kernel's store of the last K block */
+            /* biases, z and a clamp (Relu, Clip) in the micro-kernel's store of the last K block */
             oxrt_sgemm_epi epi = {g->bias ? g->bias + i0 : NULL, g->Z ? g->Z + i0 * g->ldz + j0 : NULL, g->ldz,
-                                  clamp && act.kind != OXRT_ACT_NONE, lo, hi};
+                                  clamp && act.kind != OXRT_ACT_NONE, lo, hi, g->bias_col ? g->bias_col + j0 : NULL};
             uk->kern(ku, ap, bblk + q * bstride, bld, c, ldc, g->alpha, beta, last && has_epi ? &epi : NULL, m_eff,
                      n_eff);
             if (last && act_after)

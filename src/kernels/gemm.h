@@ -31,8 +31,9 @@ void oxrt_dgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, double
  * columns:
  * C[i,j] = alpha * sum_k a[k*m + i] * b[k*ldb + j] + beta * C[i,j] for i < m, j < n (beta == 0: C not read; a is
  * an m-row panel, b a packed panel (ldb == NR) or B in place), then, when epi is not NULL (last K block), while the
- * sums are still in registers and in this order: C[i,j] += bias[i]; C[i,j] += z[i*ldz + j];
- * clamp: C = min(hi, max(lo, C)) (NaN passes). NULL bias/z: none. Nothing outside the m x n tile is touched.
+ * sums are still in registers and in this order: C[i,j] += bias[i]; C[i,j] += bias_col[j]; C[i,j] += z[i*ldz + j];
+ * clamp: C = min(hi, max(lo, C)) (NaN passes). NULL bias/bias_col/z: none. Nothing outside the m x n tile is
+ * touched (bias_col is read for j < n only).
  * (Relu and Clip are the clamp; the other activations run on the tile right after its store, still in L1.) */
 typedef struct oxrt_sgemm_epi {
   const float *bias;
@@ -40,6 +41,7 @@ typedef struct oxrt_sgemm_epi {
   size_t ldz;
   bool clamp;
   float lo, hi;
+  const float *bias_col;
 } oxrt_sgemm_epi;
 typedef void (*oxrt_sgemm_ukernel)(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
                                    float alpha, float beta, const oxrt_sgemm_epi *epi, size_t m, size_t n);
@@ -68,8 +70,8 @@ void oxrt_sgemm_pack_avx512bf16(bool contiguous, const float *src, size_t ld, si
 bool oxrt_sgemm_bf16_native(void);
 
 /* ------------------------------------------------------------------ extended interface
- * Constant operands packed once (weights), B produced on the fly (implicit im2col), and a per-row bias plus
- * activation applied while each C tile is still in cache. Packed layouts belong to the micro-kernel picked
+ * Constant operands packed once (weights), B produced on the fly (implicit im2col), and a per-row and per-column
+ * bias plus activation applied while each C tile is still in cache. Packed layouts belong to the micro-kernel picked
  * for this process (the ISA is fixed on first use), so they are valid for the life of the process. */
 
 /* op(A) [M,K] packed into row panels over the whole K: mr rows each, except that a last panel under mr/2 rows
@@ -148,8 +150,9 @@ typedef struct oxrt_sgemm_ex {
   size_t ldb;
   float *C;
   size_t ldc;
-  const float *bias; /* C[i,:] += bias[i] after alpha*AB + beta*C; NULL for none */
-  const float *Z;    /* then C[i,j] += Z[i*ldz + j] (a residual); NULL for none */
+  const float *bias;     /* C[i,:] += bias[i] after alpha*AB + beta*C (Conv's channels); NULL for none */
+  const float *bias_col; /* then C[:,j] += bias_col[j] (a MatMul's bias over its N outputs); NULL for none */
+  const float *Z;        /* then C[i,j] += Z[i*ldz + j] (a residual); NULL for none */
   size_t ldz;
   oxrt_act act;      /* last, on the sum */
   float act_a, act_b; /* the activation's parameters (oxrt_activation's a and b) */

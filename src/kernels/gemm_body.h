@@ -68,6 +68,8 @@
     GB_V bv = GB_BCAST(bias + (i));                                                                                    \
     c##i##a = GB_ADD(c##i##a, bv), c##i##b = GB_ADD(c##i##b, bv);                                                      \
   }
+#define GB_BIASC(i)                                                                                                    \
+  if ((i) < MR) c##i##a = GB_ADD(c##i##a, bca), c##i##b = GB_ADD(c##i##b, bcb);
 #define GB_ADDZ(i)                                                                                                     \
   if ((i) < MR)                                                                                                        \
     c##i##a = GB_ADD(c##i##a, GB_LD(z + (i) * ldz, 0)), c##i##b = GB_ADD(c##i##b, GB_LD(z + (i) * ldz, GB_VW));
@@ -148,6 +150,10 @@ static inline __attribute__((always_inline)) void gb_ukernel(const int MR, const
     size_t ldz = epi->ldz;
     if (bias) {
       GB_ROWS(GB_BIAS)
+    }
+    if (epi->bias_col) { /* one load per column vector for every row of the tile */
+      GB_V bca = GB_LD(epi->bias_col, 0), bcb = HALF ? bca : GB_LD(epi->bias_col, GB_VW);
+      GB_ROWS(GB_BIASC)
     }
     if (z) {
       GB_ROWS(GB_ADDZ)

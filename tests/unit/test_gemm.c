@@ -1,4 +1,4 @@
-/* test_gemm.c - the extended GEMM (packed operands, bias + residual + Relu epilogue) and the implicit-im2col
+/* test_gemm.c - the extended GEMM (packed operands, row/column bias + residual + activation epilogue) and the implicit-im2col
  * float convolution against plain double-precision loops, over random shapes with odd tails, strides,
  * dilations and pads, at every ISA level the machine has (one process), so every micro-kernel and panel fill runs. */
 #include "kernels/im2col.h"
@@ -29,7 +29,7 @@ static void sgemm_epilogue_at_level(void) {
   int bad = 0;
   for (int t = 0; t < 160 && !bad; t++) {
     size_t M = gpick(1, 70), N = gpick(1, 150), K = gpick(1, 300), ldc = N + (size_t)t % 3, ldz = N + (size_t)t % 2;
-    bool packa = t % 2, packb = t % 3 == 0, use_z = t % 5 != 0, use_bias = t % 3 != 1;
+    bool packa = t % 2, packb = t % 3 == 0, use_z = t % 5 != 0, use_bias = t % 3 != 1, use_bc = t % 4 != 2;
     /* every activation kind, Relu (the common one) every other case */
     oxrt_activation act = {t % 2 ? OXRT_ACT_RELU : (oxrt_act)((t / 2) % OXRT_ACT_COUNT_), 0, 0};
     if (act.kind == OXRT_ACT_CLIP) act.a = -0.5f, act.b = 0.75f;
@@ -39,11 +39,12 @@ static void sgemm_epilogue_at_level(void) {
     bool nans = t % 6 == 5; /* a NaN in A (a whole row of C) and one in Z, through bias, z and Relu */
     float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N), *C = malloc(sizeof(float) * M * ldc);
     float *C0 = malloc(sizeof(float) * M * ldc);
-    float *Z = malloc(sizeof(float) * M * ldz), *bias = malloc(sizeof(float) * M);
+    float *Z = malloc(sizeof(float) * M * ldz), *bias = malloc(sizeof(float) * M), *bc = malloc(sizeof(float) * N);
     for (size_t i = 0; i < M * K; i++) A[i] = grnd();
     for (size_t i = 0; i < K * N; i++) B[i] = grnd();
     for (size_t i = 0; i < M * ldz; i++) Z[i] = 4 * grnd();
     for (size_t i = 0; i < M; i++) bias[i] = grnd();
+    for (size_t i = 0; i < N; i++) bc[i] = grnd();
     for (size_t i = 0; i < M * ldc; i++) C[i] = C0[i] = beta == 0 ? NAN : 2 * grnd();
     if (nans) A[(M / 2) * K + K / 3] = NAN, Z[(M - 1) * ldz + N - 1] = NAN;
     oxrt_sgemm_apack ap = {0};
@@ -52,8 +53,8 @@ static void sgemm_epilogue_at_level(void) {
     if (packb) CHECK(oxrt_sgemm_pack_b(false, K, N, B, N, &bp));
     oxrt_sgemm_ex g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .ap = packa ? &ap : NULL, .A = A,
                        .lda = K, .bp = packb ? &bp : NULL, .B = B, .ldb = N, .C = C, .ldc = ldc,
-                       .bias = use_bias ? bias : NULL, .Z = use_z ? Z : NULL, .ldz = ldz,
-                       .act = act.kind, .act_a = act.a, .act_b = act.b};
+                       .bias = use_bias ? bias : NULL, .bias_col = use_bc ? bc : NULL, .Z = use_z ? Z : NULL,
+                       .ldz = ldz, .act = act.kind, .act_a = act.a, .act_b = act.b};
     CHECK(oxrt_sgemm_run(&g, pool));
     for (size_t i = 0; i < M && !bad; i++)
       for (size_t n = 0; n < N; n++) {
@@ -62,20 +63,21 @@ static void sgemm_epilogue_at_level(void) {
         s *= alpha;
         if (beta != 0) s += (double)beta * C0[i * ldc + n];
         if (use_bias) s += bias[i];
+        if (use_bc) s += bc[n];
         if (use_z) s += Z[i * ldz + n];
         s = unit_act_ref(act, s);
         if (!close_or_nan(C[i * ldc + n], s)) {
-          fprintf(stderr, "  sgemm_ex %s M=%zu N=%zu K=%zu packa=%d packb=%d alpha=%g beta=%g act=%d: C[%zu,%zu] = %g, "
-                          "expected %g\n",
-                  oxrt_isa_name(oxrt_cpu_isa()), M, N, K, packa, packb, alpha, beta, (int)act.kind, i, n,
-                  C[i * ldc + n], s);
+          fprintf(stderr, "  sgemm_ex %s M=%zu N=%zu K=%zu packa=%d packb=%d alpha=%g beta=%g act=%d bias=%d "
+                          "bias_col=%d z=%d: C[%zu,%zu] = %g, expected %g\n",
+                  oxrt_isa_name(oxrt_cpu_isa()), M, N, K, packa, packb, alpha, beta, (int)act.kind, use_bias, use_bc,
+                  use_z, i, n, C[i * ldc + n], s);
           bad++;
           break;
         }
       }
     oxrt_sgemm_apack_free(&ap);
     oxrt_sgemm_bpack_free(&bp);
-    free(A), free(B), free(C), free(C0), free(Z), free(bias);
+    free(A), free(B), free(C), free(C0), free(Z), free(bias), free(bc);
   }
   CHECK(bad == 0);
   oxrt_threadpool_free(pool);
@@ -101,15 +103,21 @@ static float bf16_round(float x) {
   return x;
 }
 
+/* Epilogue variants of a class case: none, row bias + Relu (Conv), column bias + GELU (MatMul + BiasGelu), both
+ * biases + GELU, column bias + Relu (the clamp after the column bias, in the micro-kernel). */
+enum { EPI_NONE, EPI_ROW_RELU, EPI_COL_GELU, EPI_BOTH_GELU, EPI_COL_RELU, EPI_COUNT };
+
 /* bf16: the packed operands are packed in bfloat16, so the reference multiplies both operands rounded to it. */
 static int sgemm_case_ex(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool packa, bool packb, float alpha,
-                         float beta, bool epi, bool bf16) {
+                         float beta, int epi, bool bf16) {
   size_t M = s.M, N = s.N, K = s.K, lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2, ldc = N + 3;
   float *A = malloc(sizeof(float) * ((ta ? K : M) * lda + 1)), *B = malloc(sizeof(float) * ((tb ? N : K) * ldb + 1));
   float *C = malloc(sizeof(float) * M * ldc), *C0 = malloc(sizeof(float) * M * ldc), *bias = malloc(sizeof(float) * M);
+  float *bc = malloc(sizeof(float) * N);
   for (size_t i = 0; i < (ta ? K : M) * lda; i++) A[i] = grnd();
   for (size_t i = 0; i < (tb ? N : K) * ldb; i++) B[i] = grnd();
   for (size_t i = 0; i < M; i++) bias[i] = grnd();
+  for (size_t i = 0; i < N; i++) bc[i] = grnd();
   for (size_t i = 0; i < M * ldc; i++) C[i] = C0[i] = i % ldc >= N ? 12345.0f : beta == 0 ? NAN : grnd();
   oxrt_sgemm_apack ap = {0};
   oxrt_sgemm_bpack bp = {0};
@@ -117,11 +125,15 @@ static int sgemm_case_ex(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool pa
   if (packb) CHECK(bf16 ? oxrt_sgemm_pack_b_bf16(tb, K, N, B, ldb, &bp) : oxrt_sgemm_pack_b(tb, K, N, B, ldb, &bp));
   if (bf16) CHECK((!packa || ap.bf16) && (!packb || bp.bf16));
   float (*rd)(float) = bf16 ? bf16_round : NULL;
-  oxrt_activation act = {epi ? OXRT_ACT_RELU : OXRT_ACT_NONE, 0, 0};
+  const bool row_bias = epi == EPI_ROW_RELU || epi == EPI_BOTH_GELU, col_bias = epi >= EPI_COL_GELU;
+  oxrt_activation act = {epi == EPI_NONE                                ? OXRT_ACT_NONE
+                         : epi == EPI_COL_GELU || epi == EPI_BOTH_GELU ? OXRT_ACT_GELU
+                                                                        : OXRT_ACT_RELU,
+                         0, 0};
   if (packa || packb || epi) {
     oxrt_sgemm_ex g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .ap = packa ? &ap : NULL, .trans_a = ta,
                        .A = A, .lda = lda, .bp = packb ? &bp : NULL, .trans_b = tb, .B = B, .ldb = ldb, .C = C,
-                       .ldc = ldc, .bias = epi ? bias : NULL, .act = act.kind};
+                       .ldc = ldc, .bias = row_bias ? bias : NULL, .bias_col = col_bias ? bc : NULL, .act = act.kind};
     CHECK(oxrt_sgemm_run(&g, pool));
   } else {
     oxrt_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pool);
@@ -138,7 +150,9 @@ static int sgemm_case_ex(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool pa
           d += rd ? (double)rd(a) * rd(b) : (double)a * b;
         }
         want = alpha * d + (beta != 0 ? (double)beta * C0[i * ldc + n] : 0.0);
-        if (epi) want = unit_act_ref(act, want + bias[i]);
+        if (row_bias) want += bias[i];
+        if (col_bias) want += bc[n];
+        if (epi) want = unit_act_ref(act, want);
       }
       if (!close_to(C[i * ldc + n], want)) {
         fprintf(stderr, "  sgemm class %s%s M=%zu N=%zu K=%zu ta=%d tb=%d packa=%d packb=%d alpha=%g beta=%g epi=%d "
@@ -150,19 +164,24 @@ static int sgemm_case_ex(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool pa
     }
   oxrt_sgemm_apack_free(&ap);
   oxrt_sgemm_bpack_free(&bp);
-  free(A), free(B), free(C), free(C0), free(bias);
+  free(A), free(B), free(C), free(C0), free(bias), free(bc);
   return bad;
 }
 
 static int sgemm_case(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool packa, bool packb, float alpha, float beta,
-                      bool epi) {
+                      int epi) {
   return sgemm_case_ex(pool, s, ta, tb, packa, packb, alpha, beta, epi, false);
 }
 
 /* Both operands packed need no scratch for panels: the first call on a fresh thread once failed there. */
 static void *packed_on_fresh_thread(void *bad) {
-  *(int *)bad = sgemm_case(NULL, (mnk){20, 40, 30}, false, true, true, true, 1.0f, 0.0f, false);
+  *(int *)bad = sgemm_case(NULL, (mnk){20, 40, 30}, false, true, true, true, 1.0f, 0.0f, EPI_NONE);
   return NULL;
+}
+
+/* A quarter of the cases with an epilogue, its variant changing with the shape so every shape meets every one. */
+static int epi_variant(size_t si, int v) {
+  return v % 4 == 3 ? 1 + (int)((si + (size_t)v / 4) % (EPI_COUNT - 1)) : EPI_NONE;
 }
 
 static void sgemm_classes_at_level(void) {
@@ -178,7 +197,7 @@ static void sgemm_classes_at_level(void) {
     for (int v = 0; v < 16 && !bad; v++) {
       bool ta = v & 1, tb = v & 2, packa = v & 4, packb = v & 8;
       float alpha = v % 3 == 1 ? 0.5f : 1.0f, beta = v % 5 == 0 ? 0.0f : v % 5 == 1 ? 1.0f : 0.75f;
-      bad += sgemm_case(pools[(v + si) % 2], shapes[si], ta, tb, packa, packb, alpha, beta, v % 7 == 3);
+      bad += sgemm_case(pools[(v + si) % 2], shapes[si], ta, tb, packa, packb, alpha, beta, epi_variant(si, v));
     }
   /* bfloat16 packs (AVX512_BF16 machines at the AVX-512 level; elsewhere packing in bfloat16 is refused) */
   if (oxrt_sgemm_bf16_native()) {
@@ -186,7 +205,8 @@ static void sgemm_classes_at_level(void) {
       for (int v = 4; v < 16 && !bad; v++) {
         bool ta = v & 1, tb = v & 2, packa = v & 4, packb = v & 8;
         float alpha = v % 3 == 1 ? 0.5f : 1.0f, beta = v % 5 == 0 ? 0.0f : v % 5 == 1 ? 1.0f : 0.75f;
-        bad += sgemm_case_ex(pools[(v + si) % 2], shapes[si], ta, tb, packa, packb, alpha, beta, v % 7 == 3, true);
+        bad += sgemm_case_ex(pools[(v + si) % 2], shapes[si], ta, tb, packa, packb, alpha, beta, epi_variant(si, v),
+                             true);
       }
   } else {
     float one = 1.0f;
