@@ -1,6 +1,7 @@
-/* test_gemm.c - the extended GEMM (packed operands, row/column bias + residual + activation epilogue) and the implicit-im2col
- * float convolution against plain double-precision loops, over random shapes with odd tails, strides,
- * dilations and pads, at every ISA level the machine has (one process), so every micro-kernel and panel fill runs. */
+/* test_gemm.c - the extended GEMM (packed operands, row / column bias + residual + activation epilogue) and the
+ * implicit-im2col float convolution against plain double-precision loops, over random shapes with odd tails,
+ * strides, dilations and pads, at every ISA level the machine has (one process), so every micro-kernel and panel
+ * fill runs. */
 #include "kernels/im2col.h"
 #include "unit.h"
 #include <math.h>
