@@ -88,8 +88,11 @@ extern const oxrt_opt_pass oxrt_pass_fuse_gelu;
 extern const oxrt_opt_pass oxrt_pass_fuse_attention;
 extern const oxrt_opt_pass oxrt_pass_fuse_silu;
 extern const oxrt_opt_pass oxrt_pass_eliminate_dead;
-/* Run by the session only, after the level's passes (opt_session.c): CPU-dependent, never saved. */
+/* Run by the session only, after the level's passes and any save (opt_session.c): oxrt-only operators or
+ * CPU-dependent, never saved. oxrt_opt_session_passes lists them in the order they run, NULL-terminated. */
+extern const oxrt_opt_pass oxrt_pass_fuse_matmul_bias_act;
 extern const oxrt_opt_pass oxrt_pass_nchwc_layout;
+const oxrt_opt_pass *const *oxrt_opt_session_passes(void);
 /* Named-only passes (onnxoptimizer's names), one file each except the no-op family (pass_eliminate_nop.c). */
 extern const oxrt_opt_pass oxrt_pass_nop;
 extern const oxrt_opt_pass oxrt_pass_eliminate_identity;

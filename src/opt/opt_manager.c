@@ -26,6 +26,14 @@ static const oxrt_opt_pass *const all_passes[] = {
 
 const oxrt_opt_pass *const *oxrt_opt_passes(void) { return all_passes; }
 
+static const oxrt_opt_pass *const session_passes[] = {
+    &oxrt_pass_fuse_matmul_bias_act,
+    &oxrt_pass_nchwc_layout,
+    NULL,
+};
+
+const oxrt_opt_pass *const *oxrt_opt_session_passes(void) { return session_passes; }
+
 /* onnxoptimizer's passes that no level runs: `oxrt optimize --passes` and oxrt.optimizer name them. */
 static const oxrt_opt_pass *const named_passes[] = {
     &oxrt_pass_nop,
@@ -102,8 +110,9 @@ const oxrt_opt_pass *oxrt_opt_find_pass(const char *name) {
     if (!strcmp(name, all_passes[i]->name)) return all_passes[i];
   for (int i = 0; named_passes[i]; i++)
     if (!strcmp(name, named_passes[i]->name)) return named_passes[i];
-  /* listed by oxrt_opt_pass_info; named in a saved optimization it does nothing (its result is CPU-dependent) */
-  if (!strcmp(name, oxrt_pass_nchwc_layout.name)) return &oxrt_pass_nchwc_layout;
+  /* listed by oxrt_opt_pass_info; named in a saved optimization they do nothing (oxrt-only or CPU-dependent) */
+  for (int i = 0; session_passes[i]; i++)
+    if (!strcmp(name, session_passes[i]->name)) return session_passes[i];
   return NULL;
 }
 

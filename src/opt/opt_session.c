@@ -14,14 +14,15 @@
 /* Models whose weights get near protobuf's 2 GiB limit must keep them outside. */
 #define AUTO_EXTERNAL_TOTAL ((uint64_t)3 << 29) /* 1.5 GiB */
 
-/* The level passes, then the session-only nchwc_layout (so that disabled_passes, OXRT_OPT_DISABLE and `oxrt test`'s
- * per-pass bisection can name it). */
+/* The level passes, then the session-only ones (so that disabled_passes, OXRT_OPT_DISABLE and `oxrt test`'s per-pass
+ * bisection can name them). */
 const char *oxrt_opt_pass_info(size_t index, const char **summary, oxrt_opt_level *level) {
-  const oxrt_opt_pass *const *all = oxrt_opt_passes();
-  size_t i = 0;
-  for (; all[i]; i++)
-    if (i == index) break;
-  const oxrt_opt_pass *p = all[i] ? all[i] : i == index ? &oxrt_pass_nchwc_layout : NULL;
+  const oxrt_opt_pass *const *all = oxrt_opt_passes(), *const *sess = oxrt_opt_session_passes();
+  size_t n = 0;
+  while (all[n]) n++;
+  const oxrt_opt_pass *p = index < n ? all[index] : NULL;
+  for (size_t i = 0; !p && sess[i]; i++)
+    if (n + i == index) p = sess[i];
   if (!p) return NULL;
   if (summary) *summary = p->summary;
   if (level) *level = p->level;
@@ -116,6 +117,18 @@ static oxrt_status *nchwc_layout(oxrt_model *m, const oxrt_opt_session_cfg *cfg,
   return NULL;
 }
 
+/* MatMul + GELU into oxrt.session MatMulBiasAct (pass_fuse_matmul_bias_act.c), after any save: ONNX Runtime does not
+ * have it. Off by disabling the pass "fuse_matmul_bias_act". */
+static oxrt_status *matmul_bias_act(oxrt_model *m, const oxrt_opt_session_cfg *cfg, const char *disable) {
+  if (cfg->level < oxrt_pass_fuse_matmul_bias_act.level) return NULL;
+  oxrt_opt_options o = {cfg->level, 0, disable, NULL, NULL, false, 0, NULL, NULL};
+  size_t before = oxrt_opt_count_nodes(m->graph);
+  OXRT_TRY(oxrt_optimize_model_pass(m, &oxrt_pass_fuse_matmul_bias_act, &o));
+  size_t after = oxrt_opt_count_nodes(m->graph);
+  if (after != before) cfg_log(cfg, "fuse_matmul_bias_act: %zu -> %zu nodes", before, after);
+  return NULL;
+}
+
 oxrt_status *oxrt_opt_for_session(oxrt_model *m, const oxrt_opt_session_cfg *cfg) {
   oxrt_opt_level level = cfg->level; /* OXRT_OPT_LEVEL was applied as a default by the session */
   const char *save = cfg->save_path ? cfg->save_path : "";
@@ -138,6 +151,7 @@ oxrt_status *oxrt_opt_for_session(oxrt_model *m, const oxrt_opt_session_cfg *cfg
   if (level > OXRT_OPT_DISABLE) {
     char disable[4096];
     skip_list(cfg->disabled_passes, disable, sizeof disable);
+    OXRT_TRY(matmul_bias_act(m, cfg, disable));
     OXRT_TRY(nchwc_layout(m, cfg, disable));
   }
   return NULL;

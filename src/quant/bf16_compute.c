@@ -51,6 +51,7 @@ static int heavy_inputs(const oxrt_graph *g, const oxrt_node *n) {
   /* the blocked-layout conv that mode 1 runs in bfloat16: group 1 from a blocked X (not depthwise, not the stem) */
   if (!strcmp(n->domain, "com.microsoft.nchwc") && !strcmp(n->op_type, "Conv"))
     return oxrt_attr_int(n, "group", 1) == 1 && !oxrt_attr_int(n, "nchw_input", 0) ? 2 : 0;
+  if (!strcmp(n->domain, "oxrt.session") && !strcmp(n->op_type, "MatMulBiasAct")) return 2; /* not its bias */
   if (*n->domain && strcmp(n->domain, "com.microsoft")) return 0;
   if ((!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "FusedConv")) && conv_stays_winograd(g, n)) return 0;
   for (size_t i = 0; i < sizeof two / sizeof two[0]; i++)
