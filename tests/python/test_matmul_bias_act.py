@@ -3,8 +3,8 @@ MatMul -> com.microsoft BiasGelu (FastGelu for the tanh form), becomes oxrt.sess
 bias and applies the GELU in its output pass. oxrt with the fusion (the profile shows MatMulBiasAct and no BiasGelu)
 and without it (disabled_optimizers) must match ONNX Runtime; a model the session saves keeps the ONNX Runtime ops;
 with session.bf16_compute=1 the fused op packs W in bfloat16 and must match the emulated mode where the CPU has
-AVX512_BF16 (float32 elsewhere). Shapes take each GEMM path: plain loops (tiny), W packed at session creation, and
-W packed per run (rows unknown)."""
+AVX512_BF16 (float32 elsewhere). Shapes take each GEMM path: plain loops (tiny), matrix-vector (one row), W packed at
+session creation, and W packed per run (rows unknown)."""
 import math
 
 import numpy as np
@@ -75,7 +75,7 @@ def ort_run(model, fd):
     return s.run(None, fd)
 
 
-SHAPES = {"tiny": [2, 5, 24], "packed": [2, 17, 64], "rows_unknown": ["N", 17, 64]}
+SHAPES = {"tiny": [2, 5, 24], "one_row": [1, 1, 64], "packed": [2, 17, 64], "rows_unknown": ["N", 17, 64]}
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
