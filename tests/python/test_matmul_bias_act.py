@@ -1,10 +1,10 @@
 """The session-only fusion fuse_matmul_bias_act: MatMul(A, constant W) -> Add(bias) -> GELU, which fuse_gelu turns into
 MatMul -> com.microsoft BiasGelu (FastGelu for the tanh form), becomes oxrt.session MatMulBiasAct: the GEMM adds the
-bias and applies the GELU in its output pass. oxrt with the fusion (the profile shows MatMulBiasAct and no BiasGelu)
-and without it (disabled_optimizers) must match ONNX Runtime; a model the session saves keeps the ONNX Runtime ops;
-with session.bf16_compute=1 the fused op packs W in bfloat16 and must match the emulated mode where the CPU has
-AVX512_BF16 (float32 elsewhere). Shapes take each GEMM path: plain loops (tiny), matrix-vector (one row), W packed at
-session creation, and W packed per run (rows unknown)."""
+bias and applies the GELU in its output pass (likewise MatMul -> [Add(bias) ->] Relu). oxrt with the fusion (the
+profile shows MatMulBiasAct alone) and without it (disabled_optimizers) must match ONNX Runtime; a model the session
+saves keeps the ONNX Runtime ops; with session.bf16_compute=1 the fused op packs W in bfloat16 and must match the
+emulated mode where the CPU has AVX512_BF16 (float32 elsewhere). Shapes take each GEMM path: plain loops (tiny),
+matrix-vector (one row), W packed at session creation, and W packed per run (rows unknown)."""
 import math
 
 import numpy as np
@@ -20,7 +20,8 @@ TOL = 1e-5  # as test_fusions.py's float32 GELU patterns
 
 
 def gelu_model(a_shape, n, form="erf", mm_output=False, seed=0):
-    """x [a_shape] @ W [K, n] + bias, then GELU written out element by element (erf or tanh form)."""
+    """x [a_shape] @ W [K, n] + bias, then GELU written out element by element (erf or tanh form), or Relu (relu; also
+    without the bias: relu_nobias)."""
     rng = np.random.default_rng(seed)
     k = a_shape[-1]
     inits = [numpy_helper.from_array((rng.standard_normal((k, n)) / math.sqrt(k)).astype(np.float32), "W"),
@@ -28,15 +29,20 @@ def gelu_model(a_shape, n, form="erf", mm_output=False, seed=0):
     c = {"half": 0.5, "one": 1.0, "sqrt2": math.sqrt(2.0), "s2pi": math.sqrt(2.0 / math.pi), "k3": 0.044715,
          "three": 3.0}
     inits += [numpy_helper.from_array(np.array(v, np.float32), name) for name, v in c.items()]
-    nodes = [helper.make_node("MatMul", ["x", "W"], ["mm"]), helper.make_node("Add", ["mm", "bias"], ["z"])]
-    if form == "erf":
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["mm"]), helper.make_node("Add", ["bias", "mm"], ["z"])]
+    if form == "relu_nobias":
+        nodes = [nodes[0], helper.make_node("Relu", ["mm"], ["y"])]
+    elif form == "relu":
+        nodes.append(helper.make_node("Relu", ["z"], ["y"]))
+    elif form == "erf":
         nodes += [helper.make_node("Div", ["z", "sqrt2"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
                   helper.make_node("Add", ["e", "one"], ["p"])]
     else:
         nodes += [helper.make_node("Pow", ["z", "three"], ["z3"]), helper.make_node("Mul", ["z3", "k3"], ["kz3"]),
                   helper.make_node("Add", ["z", "kz3"], ["in"]), helper.make_node("Mul", ["in", "s2pi"], ["t"]),
                   helper.make_node("Tanh", ["t"], ["e"]), helper.make_node("Add", ["e", "one"], ["p"])]
-    nodes += [helper.make_node("Mul", ["z", "p"], ["zp"]), helper.make_node("Mul", ["zp", "half"], ["y"])]
+    if form in ("erf", "tanh"):
+        nodes += [helper.make_node("Mul", ["z", "p"], ["zp"]), helper.make_node("Mul", ["zp", "half"], ["y"])]
     y_shape = list(a_shape[:-1]) + [n]
     outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)]
     if mm_output:
@@ -79,7 +85,7 @@ SHAPES = {"tiny": [2, 5, 24], "one_row": [1, 1, 64], "packed": [2, 17, 64], "row
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
-@pytest.mark.parametrize("form", ["erf", "tanh"])
+@pytest.mark.parametrize("form", ["erf", "tanh", "relu", "relu_nobias"])
 def test_fused_matches_ort(shape, form):
     a_shape = SHAPES[shape]
     n = 40 if shape == "tiny" else 96
@@ -88,22 +94,23 @@ def test_fused_matches_ort(shape, form):
     ref = ort_run(model, fd)
     fused, ops = run_oxrt(model, fd)
     plain, plain_ops = run_oxrt(model, fd, disable=PASS)
-    assert ops.count("MatMulBiasAct") == 1 and "MatMul" not in ops and "BiasGelu" not in ops and \
-        "FastGelu" not in ops, ops
-    assert "MatMulBiasAct" not in plain_ops and ("BiasGelu" if form == "erf" else "FastGelu") in plain_ops, plain_ops
+    unfused = {"erf": "BiasGelu", "tanh": "FastGelu", "relu": "Relu", "relu_nobias": "Relu"}[form]
+    assert ops == ["MatMulBiasAct"], ops
+    assert "MatMulBiasAct" not in plain_ops and unfused in plain_ops, plain_ops
     for got, what in [(fused, "fused"), (plain, "pass disabled")]:
         assert got[0].shape == ref[0].shape
         np.testing.assert_allclose(got[0], ref[0], rtol=TOL, atol=TOL, err_msg=f"{what} vs onnxruntime")
 
 
-def test_matmul_output_read_elsewhere_not_fused():
+@pytest.mark.parametrize("form", ["erf", "relu"])
+def test_matmul_output_read_elsewhere_not_fused(form):
     """The MatMul's result is also a graph output: it must stay (and be right)."""
     a_shape = SHAPES["packed"]
-    model = gelu_model(a_shape, 96, mm_output=True)
+    model = gelu_model(a_shape, 96, form, mm_output=True)
     fd = feeds(a_shape)
     ref = ort_run(model, fd)
     got, ops = run_oxrt(model, fd)
-    assert "MatMulBiasAct" not in ops and "BiasGelu" in ops, ops
+    assert "MatMulBiasAct" not in ops and ("BiasGelu" if form == "erf" else "Relu") in ops, ops
     for g, r in zip(got, ref):
         np.testing.assert_allclose(g, r, rtol=TOL, atol=TOL)
 
