@@ -171,7 +171,9 @@ static inline oxrt_status *la_bpack_prepare_for(const oxrt_prepare_ctx *pc, void
   size_t K = (size_t)b->dims[tb ? 1 : 0], N = (size_t)b->dims[tb ? 0 : 1];
   int64_t M = la_static_rows(pc, gemm);
   double kn = (double)K * (double)N;
-  if (M >= 0 ? M < 4 || (double)M * kn < 65536.0 : kn < 262144.0) return NULL;
+  /* the bf16 compute mode packs every constant B: then every such product rounds as the emulation does, and a
+   * one-row product streams half the bytes of B */
+  if (!st->bf16 && (M >= 0 ? M < 4 || (double)M * kn < 65536.0 : kn < 262144.0)) return NULL;
   la_bpack_arg a = {b, tb, K, N, st->bf16};
   st->packed = la_bpack_make(&a);
   if (!st->packed) return OXRT_OOM();
@@ -196,7 +198,7 @@ static inline const oxrt_sgemm_bpack *la_const_bpack(const oxrt_kernel_ctx *ctx,
     const la_bpack_item *it = st->packed;
     return it->tb == tb && it->bp.K == K && it->bp.N == N ? &it->bp : NULL;
   }
-  if (M < 4 || (double)M * (double)N * (double)K < 65536.0) return NULL;
+  if (!st->bf16 && (M < 4 || (double)M * (double)N * (double)K < 65536.0)) return NULL;
   la_bpack_arg a = {b, tb, K, N, st->bf16};
   const la_bpack_item *it = la_once_get(&st->lazy.cache, la_bpack_make, &a);
   if (!it || it->data != b->data || it->tb != tb || it->bp.K != K || it->bp.N != N) return NULL;
