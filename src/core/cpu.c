@@ -108,6 +108,38 @@ oxrt_isa oxrt_cpu_isa_cap(oxrt_isa cap) {
   return v;
 }
 
+/* Deterministic cache parameters: CPUID leaf 4 (Intel) or 0x8000001D (AMD), the unified or data cache of level 2:
+ * ways * partitions * line size * sets. 0 when neither leaf describes one. */
+static size_t detect_l2(void) {
+#ifdef OXRT_CPU_X86
+  unsigned a, b, c, d;
+  const unsigned leaves[2] = {4u, 0x8000001Du};
+  for (int l = 0; l < 2; l++) {
+    unsigned leaf = leaves[l], max = __get_cpuid_max(leaf & 0x80000000u, NULL);
+    if (max < leaf) continue;
+    for (unsigned i = 0; i < 16; i++) {
+      __cpuid_count(leaf, i, a, b, c, d);
+      unsigned type = a & 31u, level = (a >> 5) & 7u;
+      if (type == 0) break;
+      if (level == 2 && (type == 1 || type == 3))
+        return (size_t)(((b >> 22) & 1023u) + 1) * (((b >> 12) & 1023u) + 1) * ((b & 4095u) + 1) * ((size_t)c + 1);
+    }
+  }
+#endif
+  return 0;
+}
+
+size_t oxrt_cpu_l2_bytes(void) {
+  static atomic_size_t l2 = 0; /* 0: not probed yet; probing twice is harmless */
+  size_t v = atomic_load_explicit(&l2, memory_order_relaxed);
+  if (!v) {
+    v = detect_l2();
+    if (!v) v = (size_t)1 << 20;
+    atomic_store_explicit(&l2, v, memory_order_relaxed);
+  }
+  return v;
+}
+
 bool oxrt_cpu_usable(oxrt_cpu_feature f) {
   if (!oxrt_cpu_has(f)) return false;
   oxrt_isa need = f >= OXRT_CPU_AVX512F && f != OXRT_CPU_AMXBF16 ? OXRT_ISA_AVX512 : OXRT_ISA_AVX2;

@@ -6,6 +6,7 @@
 #ifndef OXRT_CORE_CPU_H
 #define OXRT_CORE_CPU_H
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum oxrt_isa { OXRT_ISA_PORTABLE = 0, OXRT_ISA_AVX2 = 1, OXRT_ISA_AVX512 = 2 } oxrt_isa;
 
@@ -35,6 +36,8 @@ bool oxrt_cpu_usable(oxrt_cpu_feature f);
 /* Caps the level for every kernel family (tests; call only while no kernel runs); returns the level in force. */
 oxrt_isa oxrt_cpu_isa_cap(oxrt_isa cap);
 const char *oxrt_isa_name(oxrt_isa isa);
+/* Bytes of one core's level-2 cache (CPUID's cache descriptors; 1 MiB when the CPU does not say), for blocking. */
+size_t oxrt_cpu_l2_bytes(void);
 const char *oxrt_cpu_feature_name(oxrt_cpu_feature f);
 
 #endif

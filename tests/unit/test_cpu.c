@@ -3,6 +3,7 @@
 #include "../../src/core/cpu.h"
 #include "../../src/kernels/gemm.h"
 #include "unit.h"
+#include <stdio.h>
 #include <string.h>
 
 void test_core_cpu_features(void) {
@@ -16,6 +17,17 @@ void test_core_cpu_features(void) {
   CHECK(oxrt_cpu_has(OXRT_CPU_AVX512BW) == (__builtin_cpu_supports("avx512bw") != 0));
   CHECK(oxrt_cpu_has(OXRT_CPU_AVX512VNNI) == (__builtin_cpu_supports("avx512vnni") != 0));
 #endif
+  /* the L2 size blocking uses: a power of two times a small factor on every CPU made so far, 128 KiB to 64 MiB;
+   * Linux reports the same size for cpu0 */
+  size_t l2 = oxrt_cpu_l2_bytes();
+  CHECK(l2 >= ((size_t)128 << 10) && l2 <= ((size_t)64 << 20));
+  FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index2/size", "r");
+  if (f) {
+    unsigned kb = 0;
+    char unit = 0;
+    if (fscanf(f, "%u%c", &kb, &unit) == 2 && unit == 'K') CHECK((size_t)kb << 10 == l2);
+    fclose(f);
+  }
   /* the level needs all of its features */
   if (oxrt_cpu_isa() >= OXRT_ISA_AVX2) CHECK(oxrt_cpu_has(OXRT_CPU_AVX2) && oxrt_cpu_has(OXRT_CPU_FMA));
   if (oxrt_cpu_isa() >= OXRT_ISA_AVX512)
