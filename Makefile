@@ -83,9 +83,11 @@ test-optnet: build deps-py
 
 bench: build deps-py
 	$(PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
-	$(PY) bench/run_bench.py --oxrt $(BUILD)/oxrt
 	OXRT_PREBUILT_STATIC_LIB=$(CURDIR)/$(BUILD)/liboxrt.a $(PY) -m pip install -q --disable-pip-version-check \
-	  --no-build-isolation --no-deps . && $(PY) bench/call_overhead.py
+	  --no-build-isolation --no-deps .
+	$(PY) bench/run_bench.py --oxrt $(BUILD)/oxrt --precision
+	$(PY) bench/bf16_bench.py
+	$(PY) bench/call_overhead.py
 
 # Load test of `oxrt serve` on loopback with and without dynamic batching on a CNN (bench/SERVE.md).
 .PHONY: serve-load

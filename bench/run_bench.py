@@ -162,6 +162,9 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--models-dir", default=os.path.join(HERE, "models", "out"))
     ap.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--precision", action="store_true",
+                    help="also run bench/quant_bench.py (int8) and bench/fp16_bench.py (16-bit files) and add their "
+                         "tables to RESULTS.md (the bf16 compute mode is bench/bf16_bench.py -> BF16.md)")
     ap.add_argument("names", nargs="*")
     a = ap.parse_args()
     names = a.names or list(public.PUBLIC) + list(generate.MODELS)
@@ -204,8 +207,30 @@ def main():
             model = os.path.join(a.models_dir, name + ".onnx")
             profiles[name] = profile_oxrt(a.oxrt, model, dict(np.load(os.path.join(a.models_dir, name + ".inputs.npz"))),
                                           a.models_dir, slow[0]["threads"])
-    write_results(a, rows, profiles)
+    precision = precision_tables(a) if a.precision else []
+    write_results(a, rows, profiles, precision)
     draw_chart(a, rows)
+
+
+def precision_tables(a):
+    """(title, command, table text) of the int8 and 16-bit float benchmarks, each run in its own process."""
+    out = []
+    for title, script, args in (
+            ("int8: ORT-quantized and oxrt-quantized files, 1 thread (CPU-time minima)", "quant_bench.py",
+             ["--runs", str(max(a.runs, 10))]),
+            ("float16 / bfloat16 files, 1 thread (CPU-time minima)", "fp16_bench.py",
+             ["--models-dir", a.models_dir, "--out", os.path.join(a.models_dir, "fp16"), "--runs",
+              str(max(a.runs, 10))])):
+        cmd = [sys.executable, os.path.join(HERE, script)] + args
+        print("running", " ".join(cmd[1:]), flush=True)
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        # keep the table: drop the libraries' warnings and progress lines
+        keep = [ln for ln in r.stdout.splitlines() if ln.strip() and "onnxruntime:" not in ln and "Warning" not in ln
+                and not ln.startswith("WARNING")]
+        if r.returncode != 0:
+            keep.append(f"(exit {r.returncode}: {(r.stderr.strip().splitlines() or ['?'])[-1][:200]})")
+        out.append((title, "python bench/" + script + " " + " ".join(args), "\n".join(keep)))
+    return out
 
 
 def ratio(o, r, key):
@@ -218,7 +243,7 @@ def fmt(d, key, digits=2):
     return "fail" if "error" in d else f"{d[key]:.{digits}f}"
 
 
-def write_results(a, rows, profiles=None):
+def write_results(a, rows, profiles=None, precision=None):
     lines = ["# Benchmark: oxrt vs ONNX Runtime", "",
              f"Machine: {machine()}  ", f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
              f"Command: `python bench/run_bench.py --runs {a.runs} --warmup {a.warmup} --rounds {a.rounds} --threads "
@@ -248,6 +273,12 @@ def write_results(a, rows, profiles=None):
                   "From `oxrt bench MODEL --profile` at the thread count where it loses (ms per run inside kernels)."]
         for name, ops in profiles.items():
             lines += ["", f"**{name}**: " + "; ".join(f"{op} {ms} ms ({share})" for op, ms, share, _ in ops)]
+    if precision:
+        lines += ["", "## Reduced precision", "",
+                  "The bf16 compute mode of float32 models (session.bf16_compute=1, AVX512_BF16) against OpenVINO's "
+                  "bf16 is in [BF16.md](BF16.md) (`make bench-bf16`)."]
+        for title, cmd, table in precision:
+            lines += ["", f"### {title}", "", f"`{cmd}`", "", "```", table, "```"]
     with open(a.output, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {a.output}")
