@@ -226,7 +226,7 @@ def precision_tables(a):
         r = subprocess.run(cmd, capture_output=True, text=True)
         # keep the table: drop the libraries' warnings and progress lines
         keep = [ln for ln in r.stdout.splitlines() if ln.strip() and "onnxruntime:" not in ln and "Warning" not in ln
-                and not ln.startswith("WARNING")]
+                and not ln.startswith("WARNING") and not ln.startswith("converted ")]
         if r.returncode != 0:
             keep.append(f"(exit {r.returncode}: {(r.stderr.strip().splitlines() or ['?'])[-1][:200]})")
         out.append((title, "python bench/" + script + " " + " ".join(args), "\n".join(keep)))
