@@ -12,17 +12,6 @@ static inline __m512 nc_bcast_pair(const uint16_t *p) {
 }
 
 #define NC_ROWS oxrt_nchwc_conv_rows_avx512bf16
-#define NC_B 16
-#define NC_V __m512
-#define NC_SET1 _mm512_set1_ps
-#define NC_LOAD _mm512_loadu_ps
-#define NC_STORE _mm512_storeu_ps
-#define NC_FMA _mm512_fmadd_ps
-#define NC_ADD _mm512_add_ps
-#define NC_MIN _mm512_min_ps
-#define NC_MAX _mm512_max_ps
-#define NC_MBMAX 4
-#define NC_NPMAX(mb) ((mb) <= 2 ? 12 : (mb) == 3 ? 8 : 6)
 #define NC_XT uint16_t
 #define NC_ICSTEP 2
 #define NC_XSRC(j) ((j)->xh)
@@ -30,4 +19,5 @@ static inline __m512 nc_bcast_pair(const uint16_t *p) {
 #define NC_WLOAD(p) _mm512_castsi512_ps(_mm512_loadu_si512(p))
 #define NC_XBCAST(p) nc_bcast_pair(p)
 #define NC_DOT(acc, w, x) _mm512_dpbf16_ps(acc, (__m512bh)(w), (__m512bh)(x))
+#include "nchwc_conv_zmm.h"
 #include "nchwc_conv_body.h"

@@ -102,6 +102,17 @@ static void skip_list(const char *own, char *buf, size_t cap) {
   snprintf(buf, cap, "%s%s%s", own, *own && env ? "," : "", env ? env : "");
 }
 
+/* One session-only pass over the model, logged when it changed the node count. */
+static oxrt_status *session_pass(oxrt_model *m, const oxrt_opt_session_cfg *cfg, const char *disable,
+                                 const oxrt_opt_pass *pass) {
+  oxrt_opt_options o = {cfg->level, 0, disable, NULL, NULL, false, 0, NULL, NULL};
+  size_t before = oxrt_opt_count_nodes(m->graph);
+  OXRT_TRY(oxrt_optimize_model_pass(m, pass, &o));
+  size_t after = oxrt_opt_count_nodes(m->graph);
+  if (after != before) cfg_log(cfg, "%s: %zu -> %zu nodes", pass->name, before, after);
+  return NULL;
+}
+
 /* The blocked-channel layout for CNN regions (pass_nchwc_layout.c), after the fusions and after any save: its result
  * depends on this CPU's block size. Off with OXRT_NCHWC=0 or by disabling the pass "nchwc_layout" (session option
  * disabled_passes, OXRT_OPT_DISABLE). The shapes inferred for it stay: the session infers again anyway. */
@@ -109,24 +120,14 @@ static oxrt_status *nchwc_layout(oxrt_model *m, const oxrt_opt_session_cfg *cfg,
   const char *e = getenv("OXRT_NCHWC");
   if ((e && !strcmp(e, "0")) || cfg->level < OXRT_OPT_EXTENDED) return NULL;
   oxrt_status_free(oxrt_infer_graph(m, m->graph, 0));
-  oxrt_opt_options o = {cfg->level, 0, disable, NULL, NULL, false, 0, NULL, NULL};
-  size_t before = oxrt_opt_count_nodes(m->graph);
-  OXRT_TRY(oxrt_optimize_model_pass(m, &oxrt_pass_nchwc_layout, &o));
-  size_t after = oxrt_opt_count_nodes(m->graph);
-  if (after != before) cfg_log(cfg, "nchwc_layout: %zu -> %zu nodes", before, after);
-  return NULL;
+  return session_pass(m, cfg, disable, &oxrt_pass_nchwc_layout);
 }
 
 /* MatMul + GELU into oxrt.session MatMulBiasAct (pass_fuse_matmul_bias_act.c), after any save: ONNX Runtime does not
  * have it. Off by disabling the pass "fuse_matmul_bias_act". */
 static oxrt_status *matmul_bias_act(oxrt_model *m, const oxrt_opt_session_cfg *cfg, const char *disable) {
   if (cfg->level < oxrt_pass_fuse_matmul_bias_act.level) return NULL;
-  oxrt_opt_options o = {cfg->level, 0, disable, NULL, NULL, false, 0, NULL, NULL};
-  size_t before = oxrt_opt_count_nodes(m->graph);
-  OXRT_TRY(oxrt_optimize_model_pass(m, &oxrt_pass_fuse_matmul_bias_act, &o));
-  size_t after = oxrt_opt_count_nodes(m->graph);
-  if (after != before) cfg_log(cfg, "fuse_matmul_bias_act: %zu -> %zu nodes", before, after);
-  return NULL;
+  return session_pass(m, cfg, disable, &oxrt_pass_fuse_matmul_bias_act);
 }
 
 oxrt_status *oxrt_opt_for_session(oxrt_model *m, const oxrt_opt_session_cfg *cfg) {

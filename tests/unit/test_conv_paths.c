@@ -80,15 +80,6 @@ void unit_each_isa(void (*fn)(void)) {
   oxrt_cpu_isa_cap(top);
 }
 
-/* x rounded to bfloat16, to nearest even (finite x), as bfloat16 packing does */
-static float bf16_round(float x) {
-  uint32_t u;
-  memcpy(&u, &x, 4);
-  u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
-  memcpy(&x, &u, 4);
-  return x;
-}
-
 typedef struct {
   const char *path;
   int nd;
@@ -179,8 +170,8 @@ void test_kernel_conv_paths(void) {
     float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw), *y = malloc(sizeof(float) * ny);
     float *xr = malloc(sizeof(float) * nx), *wr = malloc(sizeof(float) * nw);
     double *ref = malloc(sizeof(double) * ny);
-    for (size_t i = 0; i < nx; i++) x[i] = crnd(), xr[i] = bf16_round(x[i]);
-    for (size_t i = 0; i < nw; i++) w[i] = crnd(), wr[i] = bf16_round(w[i]);
+    for (size_t i = 0; i < nx; i++) x[i] = crnd(), xr[i] = unit_bf16_round(x[i]);
+    for (size_t i = 0; i < nw; i++) w[i] = crnd(), wr[i] = unit_bf16_round(w[i]);
     oxrt_conv_wpack wp = {0};
     CHECK(oxrt_conv_f32_pack_bf16(&s, w, &wp) && wp.g && wp.g[0].bf16);
     for (size_t i = 0; i < ny; i++) y[i] = NAN;

@@ -95,15 +95,6 @@ typedef struct {
   size_t M, N, K;
 } mnk;
 
-/* x rounded to bfloat16, to nearest even (finite x), as the bfloat16 packing does */
-static float bf16_round(float x) {
-  uint32_t u;
-  memcpy(&u, &x, 4);
-  u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
-  memcpy(&x, &u, 4);
-  return x;
-}
-
 /* Epilogue variants of a class case: none, row bias + Relu (Conv), column bias + GELU (MatMul + BiasGelu), both
  * biases + GELU, column bias + Relu (the clamp after the column bias, in the micro-kernel). */
 enum { EPI_NONE, EPI_ROW_RELU, EPI_COL_GELU, EPI_BOTH_GELU, EPI_COL_RELU, EPI_COUNT };
@@ -125,7 +116,7 @@ static int sgemm_case_ex(oxrt_threadpool *pool, mnk s, bool ta, bool tb, bool pa
   if (packa) CHECK(bf16 ? oxrt_sgemm_pack_a_bf16(ta, M, K, A, lda, &ap) : oxrt_sgemm_pack_a(ta, M, K, A, lda, &ap));
   if (packb) CHECK(bf16 ? oxrt_sgemm_pack_b_bf16(tb, K, N, B, ldb, &bp) : oxrt_sgemm_pack_b(tb, K, N, B, ldb, &bp));
   if (bf16) CHECK((!packa || ap.bf16) && (!packb || bp.bf16));
-  float (*rd)(float) = bf16 ? bf16_round : NULL;
+  float (*rd)(float) = bf16 ? unit_bf16_round : NULL;
   const bool row_bias = epi == EPI_ROW_RELU || epi == EPI_BOTH_GELU, col_bias = epi >= EPI_COL_GELU;
   oxrt_activation act = {epi == EPI_NONE                                ? OXRT_ACT_NONE
                          : epi == EPI_COL_GELU || epi == EPI_BOTH_GELU ? OXRT_ACT_GELU

@@ -24,15 +24,6 @@ typedef struct {
   int64_t H, W, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
 } nc_case;
 
-/* x rounded to bfloat16, to nearest even (finite x), as the bfloat16 kernel's input copy and packing do */
-static float bf16_round(float x) {
-  uint32_t u;
-  memcpy(&u, &x, 4);
-  u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
-  memcpy(&x, &u, 4);
-  return x;
-}
-
 /* nchw_in: x goes in as plain NCHW (oxrt_nchwc_conv_nchw_input; C <= 8 so one block at either width).
  * bf16: the bfloat16 kernel (oxrt_nchwc_conv_bf16), against the reference on x and w rounded to bfloat16. */
 static int check_case_ex(const nc_case *c, oxrt_activation act, bool with_z, bool with_bias, oxrt_threadpool *pool,
@@ -55,8 +46,8 @@ static int check_case_ex(const nc_case *c, oxrt_activation act, bool with_z, boo
     bad = 1;
     goto done;
   }
-  for (size_t i = 0; i < c->N * c->C * HW; i++) x[i] = bf16 ? bf16_round(nrnd()) : nrnd();
-  for (size_t i = 0; i < c->M * c->C * T; i++) w[i] = bf16 ? bf16_round(nrnd() * 0.5f) : nrnd() * 0.5f;
+  for (size_t i = 0; i < c->N * c->C * HW; i++) x[i] = bf16 ? unit_bf16_round(nrnd()) : nrnd();
+  for (size_t i = 0; i < c->M * c->C * T; i++) w[i] = bf16 ? unit_bf16_round(nrnd() * 0.5f) : nrnd() * 0.5f;
   for (size_t i = 0; i < g.M; i++) bias[i] = i < c->M ? nrnd() : 0.0f;
   for (size_t i = 0; i < c->N * c->M * OHW; i++) z[i] = nrnd();
   oxrt_conv_shape s = {.nd = 2, .N = c->N, .C = c->C, .M = c->M, .group = 1, .in = {c->H, c->W}, .k = {c->kh, c->kw},
