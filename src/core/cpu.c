@@ -125,6 +125,9 @@ static size_t detect_l2(void) {
         return (size_t)(((b >> 22) & 1023u) + 1) * (((b >> 12) & 1023u) + 1) * ((b & 4095u) + 1) * ((size_t)c + 1);
     }
   }
+  /* AMD before the cache topology leaf: extended leaf 6, ECX[31:16] = L2 KiB */
+  if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000006u && __get_cpuid(0x80000006u, &a, &b, &c, &d) && (c >> 16))
+    return (size_t)(c >> 16) << 10;
 #endif
   return 0;
 }

@@ -21,7 +21,13 @@ void test_core_cpu_features(void) {
    * Linux reports the same size for cpu0 */
   size_t l2 = oxrt_cpu_l2_bytes();
   CHECK(l2 >= ((size_t)128 << 10) && l2 <= ((size_t)64 << 20));
-  FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index2/size", "r");
+  FILE *lv = fopen("/sys/devices/system/cpu/cpu0/cache/index2/level", "r");
+  int level = 0;
+  if (lv) {
+    if (fscanf(lv, "%d", &level) != 1) level = 0;
+    fclose(lv);
+  }
+  FILE *f = level == 2 ? fopen("/sys/devices/system/cpu/cpu0/cache/index2/size", "r") : NULL;
   if (f) {
     unsigned kb = 0;
     char unit = 0;
