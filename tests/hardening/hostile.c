@@ -558,6 +558,44 @@ static void test_regressions(void) {
   check(ok, "ConvTranspose on an empty input gives the [1,1,2] bias-only output", oxrt_status_get_message(st));
   oxrt_status_free(st);
   oxrt_value_free(y);
+
+  /* 3. A TreeEnsembleRegressor whose one branch node is both of its own children: the cycle check made one error
+   *    per child and leaked the first (seen under ASan; here the open must fail naming the cycle). */
+  buf g3 = {0}, te = {0}, xi = value_info("x", (int64_t[]){1, 1}, 2), yo = value_info("y", NULL, -1);
+  f_str(&te, 1, "x");
+  f_str(&te, 2, "y");
+  f_str(&te, 4, "TreeEnsembleRegressor");
+  f_str(&te, 7, "ai.onnx.ml");
+  const char *int_attrs[] = {"nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_truenodeids",
+                             "nodes_falsenodeids"};
+  for (int i = 0; i < 5; i++) {
+    buf a = {0};
+    f_str(&a, 1, int_attrs[i]);
+    f_int(&a, 8, 0);
+    f_int(&a, 20, 7); /* INTS */
+    f_msg(&te, 5, &a);
+  }
+  buf am = {0}, av = {0}, os = {0};
+  f_str(&am, 1, "nodes_modes");
+  f_str(&am, 9, "BRANCH_LEQ");
+  f_int(&am, 20, 8); /* STRINGS */
+  f_msg(&te, 5, &am);
+  float zero = 0.0f;
+  f_str(&av, 1, "nodes_values");
+  f_bytes(&av, 7, &zero, sizeof zero); /* packed floats */
+  f_int(&av, 20, 6);                   /* FLOATS */
+  f_msg(&te, 5, &av);
+  f_msg(&g3, 1, &te);
+  f_str(&g3, 2, "tree_cycle");
+  f_msg(&g3, 11, &xi);
+  f_msg(&g3, 12, &yo);
+  m = model(&g3, 17);
+  f_str(&os, 1, "ai.onnx.ml");
+  f_int(&os, 2, 3);
+  f_msg(&m, 8, &os);
+  save_regression("tree_node_own_children_cycle_leak", &m);
+  expect_error("tree node that is both of its own children", open_run(&m, NULL, NULL), OXRT_ERR_INVALID_ARGUMENT,
+               "contains a cycle");
 }
 
 int main(int argc, char **argv) {
