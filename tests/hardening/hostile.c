@@ -596,6 +596,28 @@ static void test_regressions(void) {
   save_regression("tree_node_own_children_cycle_leak", &m);
   expect_error("tree node that is both of its own children", open_run(&m, NULL, NULL), OXRT_ERR_INVALID_ARGUMENT,
                "contains a cycle");
+
+  /* 4. A model function with a tensor attribute default and a corrupt node after it: the failed function was not
+   *    counted by the model, so its default's tensor leaked (seen under ASan; here the load must fail cleanly). */
+  buf fn = {0}, fa = {0}, ft = tensor_f32_raw("", (int64_t[]){2}, 1, 2), g4 = {0}, c4 = {0}, o4 = value_info("c", NULL, -1);
+  f_str(&fn, 1, "f");
+  f_str(&fn, 10, "local");
+  f_str(&fa, 1, "a");
+  f_int(&fa, 20, 4); /* TENSOR */
+  f_msg(&fa, 5, &ft);
+  f_msg(&fn, 11, &fa);
+  f_bytes(&fn, 7, "\x08", 1); /* a NodeProto whose first field has no value: truncated */
+  f_int(&c4, 2, 9);
+  f_str(&c4, 8, "c");
+  f_bytes(&c4, 9, "\1", 1);
+  f_msg(&g4, 5, &c4);
+  f_str(&g4, 2, "function_leak");
+  f_msg(&g4, 12, &o4);
+  m = model(&g4, 17);
+  f_msg(&m, 25, &fn);
+  save_regression("function_attr_default_tensor_corrupt_node_leak", &m);
+  expect_error("function with a tensor attribute default and a corrupt node", open_run(&m, NULL, NULL),
+               OXRT_ERR_INVALID_MODEL, "NodeProto");
 }
 
 int main(int argc, char **argv) {
