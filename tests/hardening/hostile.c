@@ -618,6 +618,28 @@ static void test_regressions(void) {
   save_regression("function_attr_default_tensor_corrupt_node_leak", &m);
   expect_error("function with a tensor attribute default and a corrupt node", open_run(&m, NULL, NULL),
                OXRT_ERR_INVALID_MODEL, "NodeProto");
+
+  /* 5. Tile of an empty [1,0,3,4] input by repeats [1,2,2^40,2^40]: the output is empty, but the strides of its
+   *    [r0,d0,r1,d1,...] view multiplied the repeats past INT64_MAX (UB under UBSan). The output is [1,0,3*2^40,4*2^40]. */
+  const int64_t big = (int64_t)1 << 40;
+  buf g5 = {0}, x5 = tensor_f32_raw("x", (int64_t[]){1, 0, 3, 4}, 4, 0),
+      r5 = tensor_i64("r", (int64_t[]){4}, 1, (int64_t[]){1, 2, big, big}, 4);
+  f_msg(&g5, 5, &x5);
+  f_msg(&g5, 5, &r5);
+  const char *tins[] = {"x", "r"}, *touts[] = {"y"};
+  buf tn = node("Tile", tins, 2, touts, 1), o5 = value_info("y", NULL, -1);
+  f_msg(&g5, 1, &tn);
+  f_str(&g5, 2, "tile_empty_strides");
+  f_msg(&g5, 12, &o5);
+  m = model(&g5, 17);
+  save_regression("tile_empty_input_view_strides_overflow_ubsan", &m);
+  y = NULL;
+  st = open_run(&m, NULL, &y);
+  d = y ? oxrt_value_get_dims(y) : NULL;
+  ok = !st && y && oxrt_value_get_rank(y) == 4 && d[1] == 0 && d[2] == 3 * big && d[3] == 4 * big;
+  check(ok, "Tile of an empty input by huge repeats gives the empty [1,0,3*2^40,4*2^40]", oxrt_status_get_message(st));
+  oxrt_status_free(st);
+  oxrt_value_free(y);
 }
 
 int main(int argc, char **argv) {
