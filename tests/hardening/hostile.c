@@ -599,7 +599,8 @@ static void test_regressions(void) {
 
   /* 4. A model function with a tensor attribute default and a corrupt node after it: the failed function was not
    *    counted by the model, so its default's tensor leaked (seen under ASan; here the load must fail cleanly). */
-  buf fn = {0}, fa = {0}, ft = tensor_f32_raw("", (int64_t[]){2}, 1, 2), g4 = {0}, c4 = {0}, o4 = value_info("c", NULL, -1);
+  buf fn = {0}, fa = {0}, ft = tensor_f32_raw("", (int64_t[]){2}, 1, 2), g4 = {0}, c4 = {0};
+  buf o4 = value_info("c", NULL, -1);
   f_str(&fn, 1, "f");
   f_str(&fn, 10, "local");
   f_str(&fa, 1, "a");
@@ -620,7 +621,8 @@ static void test_regressions(void) {
                OXRT_ERR_INVALID_MODEL, "NodeProto");
 
   /* 5. Tile of an empty [1,0,3,4] input by repeats [1,2,2^40,2^40]: the output is empty, but the strides of its
-   *    [r0,d0,r1,d1,...] view multiplied the repeats past INT64_MAX (UB under UBSan). The output is [1,0,3*2^40,4*2^40]. */
+   *    [r0,d0,r1,d1,...] view multiplied the repeats past INT64_MAX (UB under UBSan). The output is
+   *    [1,0,3*2^40,4*2^40]. */
   const int64_t big = (int64_t)1 << 40;
   buf g5 = {0}, x5 = tensor_f32_raw("x", (int64_t[]){1, 0, 3, 4}, 4, 0),
       r5 = tensor_i64("r", (int64_t[]){4}, 1, (int64_t[]){1, 2, big, big}, 4);
