@@ -503,6 +503,15 @@ static oxrt_status *read_function(loader *L, pb_reader *r, oxrt_function *fn) {
   return NULL;
 }
 
+static void release_function(oxrt_function *fn) {
+  oxrt_graph_release_values(fn->body);
+  for (int i = 0; i < fn->n_attr_defaults; i++) {
+    oxrt_value_free(fn->attr_defaults[i].t);
+    for (size_t k = 0; fn->attr_defaults[i].tensors && k < fn->attr_defaults[i].n; k++)
+      oxrt_value_free(fn->attr_defaults[i].tensors[k]);
+  }
+}
+
 /* ----------------------------------------------------------------- model */
 oxrt_status *oxrt_read_model(const void *data, size_t size, const oxrt_tensor_src *src_in, oxrt_model **out) {
   oxrt_model *m = calloc(1, sizeof *m);
@@ -619,7 +628,9 @@ oxrt_status *oxrt_read_model(const void *data, size_t size, const oxrt_tensor_sr
       }
       memset(&m->functions[m->n_functions], 0, sizeof(oxrt_function));
       st = read_function(&L, &r, &m->functions[m->n_functions]);
-      if (!st) m->n_functions++;
+      /* a failed function is not counted, so what it read (its attribute defaults' tensors) is released here */
+      if (st) release_function(&m->functions[m->n_functions]);
+      else m->n_functions++;
       break;
     default:
       if (!pb_skip(&r, wire)) goto corrupt;
@@ -645,15 +656,6 @@ corrupt:
   oxrt_status_free(st);
   oxrt_model_free(m);
   return BAD("invalid model: truncated or corrupt protobuf at byte %zu of %zu", (size_t)(r.p - r.start), size);
-}
-
-static void release_function(oxrt_function *fn) {
-  oxrt_graph_release_values(fn->body);
-  for (int i = 0; i < fn->n_attr_defaults; i++) {
-    oxrt_value_free(fn->attr_defaults[i].t);
-    for (size_t k = 0; fn->attr_defaults[i].tensors && k < fn->attr_defaults[i].n; k++)
-      oxrt_value_free(fn->attr_defaults[i].tensors[k]);
-  }
 }
 
 void oxrt_model_free(oxrt_model *m) {

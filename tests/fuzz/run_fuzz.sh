@@ -49,6 +49,9 @@ for t in ${FUZZ_TARGETS:-model proto npy text}; do
   if [ $rc -eq 0 ]; then
     pass=$((pass + 1))
     echo "fuzz_$t: ${execs:-?} executions in ${secs}s, no finding"
+  elif [ $rc -eq 72 ] && grep -q "libFuzzer: run interrupted" "$log"; then
+    # libFuzzer's exit code for SIGINT (a long run stopped by hand): neither a finding nor a full run
+    echo "fuzz_$t: ${execs:-?} executions, interrupted before ${secs}s, no finding"
   else
     fail=$((fail + 1))
     echo "FAIL fuzz_$t: finding after ${execs:-?} executions (exit $rc); artifact in $work:"

@@ -9,8 +9,16 @@ out=${1:?usage: seed_corpus.sh OUT_DIR [MAX_PER_TARGET]}
 max=${2:-0}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# The suites are often symbolic links (Debian's libonnx-testdata): each is named with a trailing slash so that find
+# descends into it. shared/ lies next to the main checkout, so a git worktree elsewhere finds it through git.
+common=$(git -C "$root" rev-parse --path-format=absolute --git-common-dir 2>/dev/null)
 suites=()
-for d in /usr/include/onnx/backend/test/data "$root/../shared/onnx-tests"; do [ -d "$d" ] && suites+=("$d"); done
+for d in /usr/include/onnx/backend/test/data "$root/../shared/onnx-tests" ${common:+"$(dirname "$common")/../shared/onnx-tests"}; do
+  [ -d "$d" ] || continue
+  r=$(realpath "$d")
+  case " ${suites[*]-} " in *" $r/ "*) continue ;; esac
+  suites+=("$r/")
+done
 mkdir -p "$out/model" "$out/proto" "$out/npy" "$out/text"
 
 sample() { # keeps every k-th line so that at most $max remain

@@ -558,6 +558,90 @@ static void test_regressions(void) {
   check(ok, "ConvTranspose on an empty input gives the [1,1,2] bias-only output", oxrt_status_get_message(st));
   oxrt_status_free(st);
   oxrt_value_free(y);
+
+  /* 3. A TreeEnsembleRegressor whose one branch node is both of its own children: the cycle check made one error
+   *    per child and leaked the first (seen under ASan; here the open must fail naming the cycle). */
+  buf g3 = {0}, te = {0}, xi = value_info("x", (int64_t[]){1, 1}, 2), yo = value_info("y", NULL, -1);
+  f_str(&te, 1, "x");
+  f_str(&te, 2, "y");
+  f_str(&te, 4, "TreeEnsembleRegressor");
+  f_str(&te, 7, "ai.onnx.ml");
+  const char *int_attrs[] = {"nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_truenodeids",
+                             "nodes_falsenodeids"};
+  for (int i = 0; i < 5; i++) {
+    buf a = {0};
+    f_str(&a, 1, int_attrs[i]);
+    f_int(&a, 8, 0);
+    f_int(&a, 20, 7); /* INTS */
+    f_msg(&te, 5, &a);
+  }
+  buf am = {0}, av = {0}, os = {0};
+  f_str(&am, 1, "nodes_modes");
+  f_str(&am, 9, "BRANCH_LEQ");
+  f_int(&am, 20, 8); /* STRINGS */
+  f_msg(&te, 5, &am);
+  float zero = 0.0f;
+  f_str(&av, 1, "nodes_values");
+  f_bytes(&av, 7, &zero, sizeof zero); /* packed floats */
+  f_int(&av, 20, 6);                   /* FLOATS */
+  f_msg(&te, 5, &av);
+  f_msg(&g3, 1, &te);
+  f_str(&g3, 2, "tree_cycle");
+  f_msg(&g3, 11, &xi);
+  f_msg(&g3, 12, &yo);
+  m = model(&g3, 17);
+  f_str(&os, 1, "ai.onnx.ml");
+  f_int(&os, 2, 3);
+  f_msg(&m, 8, &os);
+  save_regression("tree_node_own_children_cycle_leak", &m);
+  expect_error("tree node that is both of its own children", open_run(&m, NULL, NULL), OXRT_ERR_INVALID_ARGUMENT,
+               "contains a cycle");
+
+  /* 4. A model function with a tensor attribute default and a corrupt node after it: the failed function was not
+   *    counted by the model, so its default's tensor leaked (seen under ASan; here the load must fail cleanly). */
+  buf fn = {0}, fa = {0}, ft = tensor_f32_raw("", (int64_t[]){2}, 1, 2), g4 = {0}, c4 = {0};
+  buf o4 = value_info("c", NULL, -1);
+  f_str(&fn, 1, "f");
+  f_str(&fn, 10, "local");
+  f_str(&fa, 1, "a");
+  f_int(&fa, 20, 4); /* TENSOR */
+  f_msg(&fa, 5, &ft);
+  f_msg(&fn, 11, &fa);
+  f_bytes(&fn, 7, "\x08", 1); /* a NodeProto whose first field has no value: truncated */
+  f_int(&c4, 2, 9);
+  f_str(&c4, 8, "c");
+  f_bytes(&c4, 9, "\1", 1);
+  f_msg(&g4, 5, &c4);
+  f_str(&g4, 2, "function_leak");
+  f_msg(&g4, 12, &o4);
+  m = model(&g4, 17);
+  f_msg(&m, 25, &fn);
+  save_regression("function_attr_default_tensor_corrupt_node_leak", &m);
+  expect_error("function with a tensor attribute default and a corrupt node", open_run(&m, NULL, NULL),
+               OXRT_ERR_INVALID_MODEL, "NodeProto");
+
+  /* 5. Tile of an empty [1,0,3,4] input by repeats [1,2,2^40,2^40]: the output is empty, but the strides of its
+   *    [r0,d0,r1,d1,...] view multiplied the repeats past INT64_MAX (UB under UBSan). The output is
+   *    [1,0,3*2^40,4*2^40]. */
+  const int64_t big = (int64_t)1 << 40;
+  buf g5 = {0}, x5 = tensor_f32_raw("x", (int64_t[]){1, 0, 3, 4}, 4, 0),
+      r5 = tensor_i64("r", (int64_t[]){4}, 1, (int64_t[]){1, 2, big, big}, 4);
+  f_msg(&g5, 5, &x5);
+  f_msg(&g5, 5, &r5);
+  const char *tins[] = {"x", "r"}, *touts[] = {"y"};
+  buf tn = node("Tile", tins, 2, touts, 1), o5 = value_info("y", NULL, -1);
+  f_msg(&g5, 1, &tn);
+  f_str(&g5, 2, "tile_empty_strides");
+  f_msg(&g5, 12, &o5);
+  m = model(&g5, 17);
+  save_regression("tile_empty_input_view_strides_overflow_ubsan", &m);
+  y = NULL;
+  st = open_run(&m, NULL, &y);
+  d = y ? oxrt_value_get_dims(y) : NULL;
+  ok = !st && y && oxrt_value_get_rank(y) == 4 && d[1] == 0 && d[2] == 3 * big && d[3] == 4 * big;
+  check(ok, "Tile of an empty input by huge repeats gives the empty [1,0,3*2^40,4*2^40]", oxrt_status_get_message(st));
+  oxrt_status_free(st);
+  oxrt_value_free(y);
 }
 
 int main(int argc, char **argv) {

@@ -101,7 +101,8 @@ static oxrt_status *forest_check(const forest *f) {
       int32_t n = stack[sp - 1];
       if (state[n] == 0) {
         state[n] = 1;
-        for (int c = 0; c < 2; c++) {
+        /* stop at the first cycle: a node whose two children both close one would report it twice */
+        for (int c = 0; c < 2 && !st; c++) {
           int32_t ch = f->nodes[n].child[c];
           if (ch < 0) continue;
           if (state[ch] == 1) st = oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "tree %zu contains a cycle", r);

@@ -49,11 +49,13 @@ bool oxrt_lay_fill(oxrt_elem_type t, void *dst, size_t di, const void *val, size
   return true;
 }
 
+/* Only an empty shape can have a product past INT64_MAX to the right of its zero dimension (a Tile of an empty input
+ * by hostile repeats); its strides address nothing, so an overflowing product becomes 0 instead of UB. */
 void oxrt_lay_strides(int rank, const int64_t *dims, int64_t *strides) {
   int64_t s = 1;
   for (int d = rank - 1; d >= 0; d--) {
     strides[d] = s;
-    s *= dims[d];
+    if (__builtin_mul_overflow(s, dims[d], &s)) s = 0;
   }
 }
 
