@@ -58,20 +58,24 @@ PORTABLE8(qukernel_portable8_b, int8_t, uint8_t)
 /* ------------------------------------------------------------------ kernel table and choice */
 
 static const oxrt_qkernel g_kernels[OXRT_QK_COUNT] = {
-    /* id, name, mr, nr, g, run, b_u8, pairs7 */
-    {OXRT_QK_PORTABLE, "portable", P_MR, P_NR, 2, qukernel_portable, false, false},
-    {OXRT_QK_PORTABLE8, "portable-bytes", P_MR, P_NR, 4, qukernel_portable8, false, false},
+    /* id, name, mr, nr, g, run, b_u8, pairs7, run4, run8 */
+    {OXRT_QK_PORTABLE, "portable", P_MR, P_NR, 2, qukernel_portable, false, false, NULL, NULL},
+    {OXRT_QK_PORTABLE8, "portable-bytes", P_MR, P_NR, 4, qukernel_portable8, false, false, NULL, NULL},
 #ifdef QGEMM_X86
-    {OXRT_QK_AVX2, "avx2", 5, 16, 2, oxrt_qukernel_avx2, false, false},
-    {OXRT_QK_AVXVNNI, "avxvnni", 6, 16, 4, oxrt_qukernel_avxvnni, false, false},
-    {OXRT_QK_AVX512, "avx512bw", 12, 32, 2, oxrt_qukernel_avx512, false, false},
-    {OXRT_QK_AVX512VNNI, "avx512vnni", 12, 32, 4, oxrt_qukernel_avx512vnni, false, false},
-    {OXRT_QK_AVX2_BYTES_A, "avx2-bytes-a", 4, 16, 4, oxrt_qukernel_avx2_bytes_a, false, true},
-    {OXRT_QK_AVX2_BYTES_B, "avx2-bytes-b", 4, 16, 4, oxrt_qukernel_avx2_bytes_b, true, true},
-    {OXRT_QK_AVXVNNI_B, "avxvnni-b", 6, 16, 4, oxrt_qukernel_avxvnni_b, true, false},
-    {OXRT_QK_AVX512VNNI_B, "avx512vnni-b", 12, 32, 4, oxrt_qukernel_avx512vnni_b, true, false},
+    {OXRT_QK_AVX2, "avx2", 5, 16, 2, oxrt_qukernel_avx2, false, false, NULL, NULL},
+    {OXRT_QK_AVXVNNI, "avxvnni", 6, 16, 4, oxrt_qukernel_avxvnni, false, false, NULL, NULL},
+    {OXRT_QK_AVX512, "avx512bw", 12, 32, 2, oxrt_qukernel_avx512, false, false, oxrt_qukernel_avx512_r4,
+     oxrt_qukernel_avx512_r8},
+    {OXRT_QK_AVX512VNNI, "avx512vnni", 12, 32, 4, oxrt_qukernel_avx512vnni, false, false, oxrt_qukernel_avx512vnni_r4,
+     oxrt_qukernel_avx512vnni_r8},
+    {OXRT_QK_AVX2_BYTES_A, "avx2-bytes-a", 4, 16, 4, oxrt_qukernel_avx2_bytes_a, false, true, NULL, NULL},
+    {OXRT_QK_AVX2_BYTES_B, "avx2-bytes-b", 4, 16, 4, oxrt_qukernel_avx2_bytes_b, true, true, NULL, NULL},
+    {OXRT_QK_AVXVNNI_B, "avxvnni-b", 6, 16, 4, oxrt_qukernel_avxvnni_b, true, false, NULL, NULL},
+    {OXRT_QK_AVX512VNNI_B, "avx512vnni-b", 12, 32, 4, oxrt_qukernel_avx512vnni_b, true, false,
+     oxrt_qukernel_avx512vnni_b_r4, oxrt_qukernel_avx512vnni_b_r8},
 #endif
-    [OXRT_QK_PORTABLE8_B] = {OXRT_QK_PORTABLE8_B, "portable-bytes-b", P_MR, P_NR, 4, qukernel_portable8_b, true, false},
+    [OXRT_QK_PORTABLE8_B] = {OXRT_QK_PORTABLE8_B, "portable-bytes-b", P_MR, P_NR, 4, qukernel_portable8_b, true, false,
+                             NULL, NULL},
 };
 
 const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id) {
@@ -454,7 +458,9 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
                                 : (const uint8_t *)pl->bp->data + ((j_beg / nr + q) * pl->bp->kg + g0) * nr * G * es;
         for (size_t i0 = i_beg; i0 < i_end; i0 += mr) {
           const uint8_t *a = (const uint8_t *)pl->ap->data + ((i0 / mr) * pl->ap->kg + g0) * mr * G * es;
-          k->run(kgc, a, b, acc + (i0 - i_beg) * ldacc + q * nr, ldacc, p0 > 0);
+          size_t rows = i_end - i0; /* a short last panel: its zero rows not multiplied */
+          oxrt_qukernel run = rows > 8 || !k->run8 ? k->run : rows > 4 ? k->run8 : k->run4;
+          run(kgc, a, b, acc + (i0 - i_beg) * ldacc + q * nr, ldacc, p0 > 0);
         }
       }
     }

@@ -54,6 +54,9 @@ typedef struct oxrt_qkernel {
   oxrt_qukernel run;
   bool b_u8;    /* k-group 4: B packed as uint8 and A as int8 (else A uint8, B int8) */
   bool pairs7;  /* products of the int8 side must satisfy |w0| + |w1| <= 128 per pair (VPMADDUBSW) */
+  /* mr 12 only: the same on the first 4 / 8 rows of an A panel (C rows past them untouched), for the last panel
+   * when it is short (NULL: none) */
+  oxrt_qukernel run4, run8;
 } oxrt_qkernel;
 
 /* The kernel this process uses (fixed on first call), and kernel `id` when this CPU can run it (else NULL;
@@ -65,6 +68,12 @@ void oxrt_qukernel_avx2(size_t kg, const void *a, const void *b, int32_t *c, siz
 void oxrt_qukernel_avxvnni(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512vnni(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512_r4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512_r8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512vnni_r4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512vnni_r8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512vnni_b_r4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512vnni_b_r8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx2_bytes_a(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx2_bytes_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avxvnni_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);

@@ -1,0 +1,80 @@
+/* qconv_bench.c - the 8-bit convolution (oxrt_qconv_run, uint8 input, int8 per-channel weights, uint8 output) on
+ * ResNet-18's and MobileNet-v2's group-1 shapes at 224x224, one thread, this thread's CPU time (minimum over the
+ * repetitions: other processes' time slices do not count, their cache pollution does).
+ * Prints ms per convolution and multiply-adds per ns (the useful ones: pad columns and rows not counted).
+ *   cmake --build build --target qconv_bench && build/qconv_bench [reps]
+ * QCONV_BENCH_ONLY=name runs the one shape. */
+#include "kernels/qgemm_conv.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double cpu_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+typedef struct {
+  const char *name;
+  size_t C, M, H, k, stride, pad, count; /* count: how many times the model runs it */
+} shp;
+
+static const shp g_shapes[] = {
+    {"r18.conv1", 3, 64, 224, 7, 2, 3, 1},      {"r18.l1", 64, 64, 56, 3, 1, 1, 4},
+    {"r18.l2.0", 64, 128, 56, 3, 2, 1, 1},      {"r18.l2", 128, 128, 28, 3, 1, 1, 3},
+    {"r18.l2.ds", 64, 128, 56, 1, 2, 0, 1},     {"r18.l3.0", 128, 256, 28, 3, 2, 1, 1},
+    {"r18.l3", 256, 256, 14, 3, 1, 1, 3},       {"r18.l3.ds", 128, 256, 28, 1, 2, 0, 1},
+    {"r18.l4.0", 256, 512, 14, 3, 2, 1, 1},     {"r18.l4", 512, 512, 7, 3, 1, 1, 3},
+    {"r18.l4.ds", 256, 512, 14, 1, 2, 0, 1},    {"mv2.conv0", 3, 32, 224, 3, 2, 1, 1},
+    {"mv2.pw16-96", 16, 96, 112, 1, 1, 0, 1},   {"mv2.pw24-144", 24, 144, 56, 1, 1, 0, 1},
+    {"mv2.pw144-24", 144, 24, 56, 1, 1, 0, 1},  {"mv2.pw32-192", 32, 192, 28, 1, 1, 0, 2},
+    {"mv2.pw192-32", 192, 32, 28, 1, 1, 0, 2},  {"mv2.pw64-384", 64, 384, 14, 1, 1, 0, 4},
+    {"mv2.pw384-64", 384, 64, 14, 1, 1, 0, 3},  {"mv2.pw96-576", 96, 576, 14, 1, 1, 0, 3},
+    {"mv2.pw160-960", 160, 960, 7, 1, 1, 0, 3}, {"mv2.pw960-160", 960, 160, 7, 1, 1, 0, 2},
+    {"mv2.pw320-1280", 320, 1280, 7, 1, 1, 0, 1},
+};
+
+int main(int argc, char **argv) {
+  int reps = argc > 1 ? atoi(argv[1]) : 20;
+  const char *only = getenv("QCONV_BENCH_ONLY");
+  double total[2] = {0, 0};
+  printf("%-16s %9s %9s %8s\n", "shape", "Mmac", "ms", "mac/ns");
+  for (size_t si = 0; si < sizeof g_shapes / sizeof *g_shapes; si++) {
+    const shp *h = &g_shapes[si];
+    if (only && strcmp(only, h->name)) continue;
+    oxrt_conv_shape s = {.nd = 2, .N = 1, .C = h->C, .M = h->M, .group = 1};
+    for (int d = 0; d < 2; d++) {
+      s.in[d] = (int64_t)h->H, s.k[d] = (int64_t)h->k, s.stride[d] = (int64_t)h->stride, s.dil[d] = 1;
+      s.pad[d] = (int64_t)h->pad, s.out[d] = ((int64_t)h->H + 2 * (int64_t)h->pad - (int64_t)h->k) / (int64_t)h->stride + 1;
+    }
+    size_t K = h->C * h->k * h->k, O = (size_t)(s.out[0] * s.out[1]);
+    uint8_t *x = malloc(h->C * h->H * h->H), *y = malloc(h->M * O);
+    int8_t *w = malloc(h->M * K);
+    int32_t *bias = malloc(sizeof(int32_t) * h->M);
+    float *scale = malloc(sizeof(float) * h->M);
+    unsigned seed = 1;
+    for (size_t i = 0; i < h->C * h->H * h->H; i++) x[i] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+    for (size_t i = 0; i < h->M * K; i++) w[i] = (int8_t)((seed = seed * 1103515245u + 12345u) >> 17);
+    for (size_t m = 0; m < h->M; m++) bias[m] = (int32_t)m * 7 - 100, scale[m] = 1e-4f * (float)(m % 7 + 1);
+    oxrt_qconv_wpack wp;
+    if (!oxrt_qconv_pack(&s, w, true, NULL, 1, &wp)) return 1;
+    oxrt_qgemm_out o = {.kind = OXRT_QOUT_U8, .per_row = true, .bias = bias, .scale = scale, .n_scale = h->M,
+                        .zp = 3, .lo = 0, .hi = 255};
+    double best = 1e9;
+    for (int r = 0; r < reps + 2; r++) {
+      double t = cpu_s();
+      if (!oxrt_qconv_run(&s, x, false, 117, &wp, &o, y, 1, NULL)) return 1;
+      t = cpu_s() - t;
+      if (r >= 2 && t < best) best = t;
+    }
+    double macs = (double)h->M * (double)O * (double)K;
+    printf("%-16s %9.1f %9.3f %8.1f\n", h->name, macs / 1e6, best * 1e3, macs / best / 1e9);
+    total[h->name[0] == 'm'] += best * 1e3 * (double)h->count;
+    oxrt_qconv_wpack_free(&wp);
+    free(x), free(y), free(w), free(bias), free(scale);
+  }
+  printf("sum over the model's convs (ms): resnet18 %.3f  mobilenet_v2 (group-1 only) %.3f\n", total[0], total[1]);
+  return 0;
+}
