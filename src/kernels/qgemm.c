@@ -393,9 +393,13 @@ void oxrt_qgemm_store(const oxrt_qgemm_out *o, size_t i, size_t j0, size_t n, in
   if (o->res) res_fn()(o, i * o->ldc + j0, n);
 }
 
+void oxrt_qgemm_residual(const oxrt_qgemm_out *o, size_t at, size_t n) {
+  if (o->res && n) res_fn()(o, at, n);
+}
+
 /* ------------------------------------------------------------------ driver */
 
-#define Q_KC 256 /* k values per block */
+#define Q_KC 256 /* k values per block, at most (pack_panel takes up to 512) */
 #define Q_NC 256 /* columns per tile */
 #define Q_MC 512 /* rows per tile (rounded down to the kernel's mr) */
 
@@ -403,7 +407,7 @@ typedef struct {
   const oxrt_qgemm_ex *g;
   const oxrt_qkernel *k;
   const oxrt_qpack *ap, *bp;
-  size_t mc, nc, tiles_n;
+  size_t mc, nc, kc, tiles_n;
   bool need_cb; /* k-group 4 with B filled: some row of A has a packed zero point, so B's column sums count */
   bool zb_one;  /* packed B: one zero point for every column */
   oxrt_qstore_fn store;
@@ -418,7 +422,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   const size_t mr = k->mr, nr = k->nr, G = k->g, es = esize(k), K = g->K;
   const bool g4 = G == 4, fill = !pl->bp;
   /* scratch: sums [mc][nc] int32, B block [KC/G][nc][G], raw B [KC][nc], column sums and zero points [nc] */
-  size_t acc_b = pl->mc * pl->nc * 4, bblk_b = fill ? (Q_KC / G) * pl->nc * G * es : 0, raw_b = fill ? Q_KC * pl->nc : 0;
+  size_t acc_b = pl->mc * pl->nc * 4, bblk_b = fill ? (pl->kc / G) * pl->nc * G * es : 0, raw_b = fill ? pl->kc * pl->nc : 0;
   size_t col_b = 3 * pl->nc * 4 + 64 * 4; /* column sums, zero points, one output row (column remap) */
   uint8_t *scr = oxrt_scratch_get(OXRT_SCRATCH_QGEMM, acc_b + bblk_b + raw_b + col_b + 64 * 4);
   if (!scr) {
@@ -434,8 +438,8 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
     size_t j_beg = tn * pl->nc, j_end = j_beg + pl->nc < g->N ? j_beg + pl->nc : g->N;
     size_t n_cols = j_end - j_beg, n_panels = (n_cols + nr - 1) / nr, ldacc = n_panels * nr;
     if (fill && g4) memset(cb, 0, sizeof(int32_t) * ldacc);
-    for (size_t p0 = 0; p0 < K; p0 += Q_KC) {
-      size_t kc = K - p0 < Q_KC ? K - p0 : Q_KC, kgc = (kc + G - 1) / G, g0 = p0 / G;
+    for (size_t p0 = 0; p0 < K; p0 += pl->kc) {
+      size_t kc = K - p0 < pl->kc ? K - p0 : pl->kc, kgc = (kc + G - 1) / G, g0 = p0 / G;
       if (fill) {
         oxrt_qmat rm = g->b;
         size_t r_off = 0;
@@ -532,6 +536,8 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
     pl.store = store_fn();
     pl.res = res_fn();
     pl.nc = Q_NC;
+    size_t kb = (g->K + Q_KC - 1) / Q_KC; /* K blocks of even size (a multiple of 4): no short last block */
+    pl.kc = ((g->K + kb - 1) / kb + 3) / 4 * 4;
     pl.mc = (Q_MC / k->mr) * k->mr;
     size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;
     /* Enough tiles for every thread: narrow the row blocks when the columns alone do not split enough. */

@@ -154,6 +154,8 @@ typedef struct oxrt_qgemm_out {
 /* The output stage alone: row i, columns [j0, j0+n) of `out` from the exact sums s[0..n) (s is overwritten).
  * For kernels that compute the sums another way (depthwise convolution), so every path rounds alike. */
 void oxrt_qgemm_store(const oxrt_qgemm_out *out, size_t i, size_t j0, size_t n, int32_t *s);
+/* The fused residual alone (out->res) over C elements [at, at+n) of the stored output. */
+void oxrt_qgemm_residual(const oxrt_qgemm_out *out, size_t at, size_t n);
 
 /* Internal (qgemm.c and its ISA files): the output stage's view of a tile. */
 typedef struct oxrt_qstore {
@@ -169,6 +171,10 @@ typedef void (*oxrt_qstore_fn)(const oxrt_qstore *st, size_t i, size_t ti, size_
 /* Internal (qgemm.c): a B panel of byte rows (rows[k] for k < kc, r columns, r a multiple of 32) interleaved into
  * k-groups of four, xor flip (qgemm_avx2.c). */
 void oxrt_qpack_panel_avx2(const uint8_t *const *rows, size_t kc, size_t r, uint32_t flip, uint8_t *d);
+/* Internal (qgemm_conv.c): one k-group-4 A panel of mr <= 16 rows over all K, row i's byte of k at rows[k][off[i]],
+ * with off[mr-1] - off[0] < 16 and 16 bytes readable at rows[k] + off[0] (qgemm_avx2.c). */
+void oxrt_qpack_positions_avx2(const uint8_t *const *rows, size_t K, const size_t *off, size_t mr, uint32_t flip,
+                               uint8_t *d);
 
 /* Applies o->res to C elements [at, at+n) in place (o->res->r read at the same offsets). */
 typedef void (*oxrt_qres_fn)(const oxrt_qgemm_out *o, size_t at, size_t n);

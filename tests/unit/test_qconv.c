@@ -1,7 +1,7 @@
 /* test_qconv.c - 8-bit convolution paths against plain int64 loops: the implicit-im2col GEMM, the stride-1
  * shifted-plane GEMM (qgemm_conv.c) with weights packed for every kernel this machine runs, and the depthwise path
- * (qdwconv.c) at every ISA level, over random 1-D / 2-D shapes with pads, strides, dilations, groups, both
- * signednesses and per-channel weight zero points; requantized outputs must match exactly. */
+ * (qdwconv.c) at every ISA level, and the weights-as-B (transposed) path for the k-group-4 A-unsigned kernels, over
+ * random 1-D / 2-D shapes with pads, strides, dilations, groups, both signednesses and per-channel weight zero points; requantized outputs must match exactly. */
 #include "kernels/gemm.h"
 #include "kernels/qdwconv.h"
 #include "kernels/qgemm_conv.h"
@@ -151,7 +151,7 @@ static void check_depthwise(void) {
 }
 
 static void check_gemm_paths(void) {
-  int bad = 0, ran = 0;
+  int bad = 0, ran = 0, ran_wt = 0;
   for (int t = 0; t < 60 && !bad; t++) {
     qcase c;
     make_case(&c, false);
@@ -161,7 +161,7 @@ static void check_gemm_paths(void) {
     for (int id = 0; id < OXRT_QK_COUNT && !bad; id++) {
       const oxrt_qkernel *k = oxrt_qgemm_kernel_at((oxrt_qkernel_id)id);
       if (!k || k->pairs7) continue; /* VPMADDUBSW kernels take 7-bit weights only (test_qgemm covers them) */
-      oxrt_qconv_wpack wp = {c.s.group, Mg, Kg, calloc(c.s.group, sizeof(oxrt_qpack))};
+      oxrt_qconv_wpack wp = {c.s.group, Mg, Kg, calloc(c.s.group, sizeof(oxrt_qpack)), false};
       CHECK(wp.g != NULL);
       for (size_t g = 0; g < c.s.group; g++) {
         oxrt_qmat m = {c.w + g * Mg * Kg, c.ws, Kg, 1, c.wzp + g * Mg, true, NULL};
@@ -172,10 +172,18 @@ static void check_gemm_paths(void) {
       report(&c, k->name, &bad);
       oxrt_qconv_wpack_free(&wp);
       ran++;
+      if (k->g != 4 || k->b_u8) continue;
+      /* weights as B: the transposed GEMM over output positions */
+      CHECK(oxrt_qconv_pack_wt(&c.s, c.w, c.ws, c.wzp, c.s.M, k, &wp));
+      memset(c.y, 0xaa, c.ysize);
+      CHECK(oxrt_qconv_run(&c.s, c.x, c.xs, c.xzp, &wp, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
+      report(&c, k->name, &bad);
+      oxrt_qconv_wpack_free(&wp);
+      ran_wt++;
     }
     free_case(&c);
   }
-  CHECK(bad == 0 && ran >= 60);
+  CHECK(bad == 0 && ran >= 60 && ran_wt >= 60); /* portable-bytes runs everywhere */
 }
 
 void test_kernel_qconv_paths(void) {
