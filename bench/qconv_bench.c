@@ -1,7 +1,9 @@
 /* qconv_bench.c - the 8-bit convolution (oxrt_qconv_run, uint8 input, int8 per-channel weights, uint8 output) on
  * ResNet-18's and MobileNet-v2's group-1 shapes at 224x224, one thread, this thread's CPU time (minimum over the
  * repetitions: other processes' time slices do not count, their cache pollution does).
- * Prints ms per convolution and multiply-adds per ns (the useful ones: pad columns and rows not counted).
+ * Prints ms per convolution and multiply-adds per ns (the useful ones: pad columns and rows not counted) for the
+ * orientation oxrt_qconv_pack picks ("pick": A = weights as A, B = weights as B), and the time of each orientation
+ * (weights as B only where the process's kernel has it).
  *   cmake --build build --target qconv_bench && build/qconv_bench [reps]
  * QCONV_BENCH_ONLY=name runs the one shape. */
 #include "kernels/qgemm_conv.h"
@@ -40,14 +42,15 @@ int main(int argc, char **argv) {
   int reps = argc > 1 ? atoi(argv[1]) : 20;
   const char *only = getenv("QCONV_BENCH_ONLY");
   double total[2] = {0, 0};
-  printf("%-16s %9s %9s %8s\n", "shape", "Mmac", "ms", "mac/ns");
+  printf("%-16s %9s %9s %8s %5s %9s %9s\n", "shape", "Mmac", "ms", "mac/ns", "pick", "A ms", "B ms");
   for (size_t si = 0; si < sizeof g_shapes / sizeof *g_shapes; si++) {
     const shp *h = &g_shapes[si];
     if (only && strcmp(only, h->name)) continue;
     oxrt_conv_shape s = {.nd = 2, .N = 1, .C = h->C, .M = h->M, .group = 1};
     for (int d = 0; d < 2; d++) {
       s.in[d] = (int64_t)h->H, s.k[d] = (int64_t)h->k, s.stride[d] = (int64_t)h->stride, s.dil[d] = 1;
-      s.pad[d] = (int64_t)h->pad, s.out[d] = ((int64_t)h->H + 2 * (int64_t)h->pad - (int64_t)h->k) / (int64_t)h->stride + 1;
+      s.pad[d] = (int64_t)h->pad;
+      s.out[d] = ((int64_t)h->H + 2 * (int64_t)h->pad - (int64_t)h->k) / (int64_t)h->stride + 1;
     }
     size_t K = h->C * h->k * h->k, O = (size_t)(s.out[0] * s.out[1]);
     uint8_t *x = malloc(h->C * h->H * h->H), *y = malloc(h->M * O);
@@ -58,21 +61,34 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < h->C * h->H * h->H; i++) x[i] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
     for (size_t i = 0; i < h->M * K; i++) w[i] = (int8_t)((seed = seed * 1103515245u + 12345u) >> 17);
     for (size_t m = 0; m < h->M; m++) bias[m] = (int32_t)m * 7 - 100, scale[m] = 1e-4f * (float)(m % 7 + 1);
-    oxrt_qconv_wpack wp;
-    if (!oxrt_qconv_pack(&s, w, true, NULL, 1, &wp)) return 1;
     oxrt_qgemm_out o = {.kind = OXRT_QOUT_U8, .per_row = true, .bias = bias, .scale = scale, .n_scale = h->M,
                         .zp = 3, .lo = 0, .hi = 255};
-    double best = 1e9;
-    for (int r = 0; r < reps + 2; r++) {
-      double t = cpu_s();
-      if (!oxrt_qconv_run(&s, x, false, 117, &wp, &o, y, 1, NULL)) return 1;
-      t = cpu_s() - t;
-      if (r >= 2 && t < best) best = t;
+    double best[3] = {1e9, 1e9, 1e9}; /* picked, weights as A, weights as B */
+    bool picked_b = false;
+    for (int v = 0; v < 3; v++) {
+      oxrt_qconv_wpack wp;
+      const oxrt_qkernel *k = oxrt_qgemm_kernel();
+      if (v == 2 && (k->g != 4 || k->b_u8)) continue;
+      if (v == 0 && !oxrt_qconv_pack(&s, w, true, NULL, 1, &wp)) return 1;
+      if (v == 1) { /* weights as A: the pack without the output size never picks B */
+        oxrt_conv_shape s0 = s;
+        memset(s0.out, 0, sizeof s0.out);
+        if (!oxrt_qconv_pack(&s0, w, true, NULL, 1, &wp)) return 1;
+      }
+      if (v == 2 && !oxrt_qconv_pack_wt(&s, w, true, NULL, 1, k, &wp)) return 1;
+      if (v == 0) picked_b = wp.wt;
+      for (int r = 0; r < reps + 2; r++) {
+        double t = cpu_s();
+        if (!oxrt_qconv_run(&s, x, false, 117, &wp, &o, y, 1, NULL)) return 1;
+        t = cpu_s() - t;
+        if (r >= 2 && t < best[v]) best[v] = t;
+      }
+      oxrt_qconv_wpack_free(&wp);
     }
     double macs = (double)h->M * (double)O * (double)K;
-    printf("%-16s %9.1f %9.3f %8.1f\n", h->name, macs / 1e6, best * 1e3, macs / best / 1e9);
-    total[h->name[0] == 'm'] += best * 1e3 * (double)h->count;
-    oxrt_qconv_wpack_free(&wp);
+    printf("%-16s %9.1f %9.3f %8.1f %5s %9.3f %9.3f\n", h->name, macs / 1e6, best[0] * 1e3, macs / best[0] / 1e9,
+           picked_b ? "B" : "A", best[1] * 1e3, best[2] < 1e9 ? best[2] * 1e3 : 0.0);
+    total[h->name[0] == 'm'] += best[0] * 1e3 * (double)h->count;
     free(x), free(y), free(w), free(bias), free(scale);
   }
   printf("sum over the model's convs (ms): resnet18 %.3f  mobilenet_v2 (group-1 only) %.3f\n", total[0], total[1]);

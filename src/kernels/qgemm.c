@@ -422,7 +422,8 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   const size_t mr = k->mr, nr = k->nr, G = k->g, es = esize(k), K = g->K;
   const bool g4 = G == 4, fill = !pl->bp;
   /* scratch: sums [mc][nc] int32, B block [KC/G][nc][G], raw B [KC][nc], column sums and zero points [nc] */
-  size_t acc_b = pl->mc * pl->nc * 4, bblk_b = fill ? (pl->kc / G) * pl->nc * G * es : 0, raw_b = fill ? pl->kc * pl->nc : 0;
+  size_t acc_b = pl->mc * pl->nc * 4, bblk_b = fill ? (pl->kc / G) * pl->nc * G * es : 0;
+  size_t raw_b = fill ? pl->kc * pl->nc : 0;
   size_t col_b = 3 * pl->nc * 4 + 64 * 4; /* column sums, zero points, one output row (column remap) */
   uint8_t *scr = oxrt_scratch_get(OXRT_SCRATCH_QGEMM, acc_b + bblk_b + raw_b + col_b + 64 * 4);
   if (!scr) {

@@ -44,7 +44,7 @@ static bool prefer_wt(const oxrt_conv_shape *s, const oxrt_qkernel *k) {
   size_t rstep = k->run8 ? 4 : k->mr;
   double as_a = (double)round_up(Mg, rstep) * (double)round_up(OH * PW, k->nr);
   double as_b = (double)round_up(OH * OW, rstep) * (double)round_up(Mg, k->nr);
-  return as_b * 1.08 < as_a;
+  return as_b * 1.05 < as_a;
 }
 
 bool oxrt_qconv_pack_wt(const oxrt_conv_shape *s, const void *w, bool w_signed, const int32_t *wzp, size_t n_wzp,
@@ -228,7 +228,8 @@ static void transpose_u8(const uint8_t *t, size_t rows, size_t cols, uint8_t *y)
           b[h * 4 + i] = _mm_unpacklo_epi32(a[h * 4 + 2 * i], a[h * 4 + 2 * i + 1]),
                     b[h * 4 + i + 2] = _mm_unpackhi_epi32(a[h * 4 + 2 * i], a[h * 4 + 2 * i + 1]);
       for (int h = 0; h < 8; h++)
-        a[h * 2] = _mm_unpacklo_epi64(b[h * 2], b[h * 2 + 1]), a[h * 2 + 1] = _mm_unpackhi_epi64(b[h * 2], b[h * 2 + 1]);
+        a[h * 2] = _mm_unpacklo_epi64(b[h * 2], b[h * 2 + 1]),
+              a[h * 2 + 1] = _mm_unpackhi_epi64(b[h * 2], b[h * 2 + 1]);
       for (int q = 0; q < 16; q++) _mm_storeu_si128((__m128i *)(void *)(y + (c0 + q) * rows + r0), a[q]); /* column */
     }
     for (; c0 < cols; c0++)
@@ -336,6 +337,24 @@ static bool shifted_ok(const oxrt_conv_shape *s) {
   return OW > 0 && PW * 2 <= OW * 3 && s->stride[0] * (s->nd == 2 ? s->stride[1] : 1) <= 64;
 }
 
+/* d[0..n) = s[0..n) for short n, inline: overlapping 16-, 8-, 4-byte moves */
+static inline void copy_short(uint8_t *d, const uint8_t *s, size_t n) {
+  if (n >= 16) {
+    for (size_t t = 0; t + 16 <= n; t += 16) memcpy(d + t, s + t, 16);
+    memcpy(d + n - 16, s + n - 16, 16);
+  } else if (n >= 8) {
+    uint64_t a, b;
+    memcpy(&a, s, 8), memcpy(&b, s + n - 8, 8);
+    memcpy(d, &a, 8), memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4), memcpy(&b, s + n - 4, 4);
+    memcpy(d, &a, 4), memcpy(d + n - 4, &b, 4);
+  } else {
+    for (size_t t = 0; t < n; t++) d[t] = s[t];
+  }
+}
+
 /* d[c] = s[c * step] for c < n; step 2 spelled out so the loads vectorize */
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
@@ -389,25 +408,20 @@ static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed
               memset(dst, zp8, slack < plane ? slack : plane); /* the previous phase's last row runs into it */
               continue;
             }
+            memset(dst, zp8, plane); /* the pads; one call per plane, rows copied inline (short rows: libc calls
+                                      * per row cost more than the copy) */
             for (size_t r = 0; r < PH; r++, dst += PW) {
               size_t ih = r * sh + a; /* padded row */
-              if (ih < pt || ih - pt >= IH) {
-                memset(dst, zp8, PW);
-                continue;
-              }
+              if (ih < pt || ih - pt >= IH) continue;
               const uint8_t *src = xg + c * in_size + (ih - pt) * IW;
-              if (sw == 1) { /* a shifted copy with the pads set */
+              if (sw == 1) { /* a shifted copy */
                 size_t lead = pl < PW ? pl : PW, len = IW < PW - lead ? IW : PW - lead;
-                memset(dst, zp8, lead);
-                memcpy(dst + lead, src, len);
-                memset(dst + lead + len, zp8, PW - lead - len);
+                copy_short(dst + lead, src, len);
               } else { /* columns c0 .. c1 read the row (c * sw + b - pl inside it), the rest are pads */
                 size_t c0 = pl > b ? (pl - b + sw - 1) / sw : 0, c1 = (IW + pl - b + sw - 1) / sw;
                 if (c1 > PW) c1 = PW;
                 if (c0 > c1) c0 = c1;
-                memset(dst, zp8, c0);
                 strided_copy(src + (c0 * sw + b - pl), sw, c1 - c0, dst + c0);
-                memset(dst + c1, zp8, PW - c1);
               }
             }
           }

@@ -1,7 +1,8 @@
 /* test_qconv.c - 8-bit convolution paths against plain int64 loops: the implicit-im2col GEMM, the stride-1
  * shifted-plane GEMM (qgemm_conv.c) with weights packed for every kernel this machine runs, and the depthwise path
  * (qdwconv.c) at every ISA level, and the weights-as-B (transposed) path for the k-group-4 A-unsigned kernels, over
- * random 1-D / 2-D shapes with pads, strides, dilations, groups, both signednesses and per-channel weight zero points; requantized outputs must match exactly. */
+ * random 1-D / 2-D shapes with pads, strides, dilations, groups, both signednesses and per-channel weight zero
+ * points; requantized outputs must match exactly. */
 #include "kernels/gemm.h"
 #include "kernels/qdwconv.h"
 #include "kernels/qgemm_conv.h"
