@@ -5,7 +5,9 @@
  * orientation oxrt_qconv_pack picks ("pick": A = weights as A, B = weights as B), and the time of each orientation
  * (weights as B only where the process's kernel has it).
  *   cmake --build build --target qconv_bench && build/qconv_bench [reps]
- * QCONV_BENCH_ONLY=name runs the one shape. */
+ * QCONV_BENCH_ONLY=name runs the one shape, QCONV_BENCH_VARIANT=0/1/2 the picked / A / B orientation alone
+ * (for a profiler). */
+#include "kernels/qdwconv.h"
 #include "kernels/qgemm_conv.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +42,8 @@ static const shp g_shapes[] = {
 
 int main(int argc, char **argv) {
   int reps = argc > 1 ? atoi(argv[1]) : 20;
-  const char *only = getenv("QCONV_BENCH_ONLY");
-  double total[2] = {0, 0};
+  const char *only = getenv("QCONV_BENCH_ONLY"), *variant = getenv("QCONV_BENCH_VARIANT");
+  double total[3] = {0, 0, 0};
   printf("%-16s %9s %9s %8s %5s %9s %9s\n", "shape", "Mmac", "ms", "mac/ns", "pick", "A ms", "B ms");
   for (size_t si = 0; si < sizeof g_shapes / sizeof *g_shapes; si++) {
     const shp *h = &g_shapes[si];
@@ -68,7 +70,7 @@ int main(int argc, char **argv) {
     for (int v = 0; v < 3; v++) {
       oxrt_qconv_wpack wp;
       const oxrt_qkernel *k = oxrt_qgemm_kernel();
-      if (v == 2 && (k->g != 4 || k->b_u8)) continue;
+      if ((v == 2 && (k->g != 4 || k->b_u8)) || (variant && atoi(variant) != v)) continue;
       if (v == 0 && !oxrt_qconv_pack(&s, w, true, NULL, 1, &wp)) return 1;
       if (v == 1) { /* weights as A: the pack without the output size never picks B */
         oxrt_conv_shape s0 = s;
@@ -91,6 +93,39 @@ int main(int argc, char **argv) {
     total[h->name[0] == 'm'] += best[0] * 1e3 * (double)h->count;
     free(x), free(y), free(w), free(bias), free(scale);
   }
-  printf("sum over the model's convs (ms): resnet18 %.3f  mobilenet_v2 (group-1 only) %.3f\n", total[0], total[1]);
+  /* MobileNet-v2's depthwise 3x3 layers (oxrt_qdwconv_run): channels, input size, stride, count */
+  static const size_t dws[][4] = {{32, 112, 1, 1}, {96, 112, 2, 1}, {144, 56, 1, 1}, {144, 56, 2, 1}, {192, 28, 1, 2},
+                                  {192, 28, 2, 1}, {384, 14, 1, 4},  {576, 14, 1, 2}, {576, 14, 2, 1}, {960, 7, 1, 3}};
+  for (size_t di = 0; di < sizeof dws / sizeof *dws; di++) {
+    char name[32];
+    snprintf(name, sizeof name, "mv2.dw%zu@%zus%zu", dws[di][0], dws[di][1], dws[di][2]);
+    if (only && strcmp(only, name)) continue;
+    size_t C = dws[di][0], H = dws[di][1], st = dws[di][2], OH = (H + 2 - 3) / st + 1;
+    oxrt_conv_shape s = {.nd = 2, .N = 1, .C = C, .M = C, .group = C};
+    for (int d = 0; d < 2; d++)
+      s.in[d] = (int64_t)H, s.k[d] = 3, s.stride[d] = (int64_t)st, s.dil[d] = 1, s.pad[d] = 1, s.out[d] = (int64_t)OH;
+    uint8_t *x = malloc(C * H * H), *y = malloc(C * OH * OH), *w = malloc(C * 9);
+    int32_t *bias = malloc(sizeof(int32_t) * C);
+    float *scale = malloc(sizeof(float) * C);
+    unsigned seed = 3;
+    for (size_t i = 0; i < C * H * H; i++) x[i] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+    for (size_t i = 0; i < C * 9; i++) w[i] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 17);
+    for (size_t m = 0; m < C; m++) bias[m] = (int32_t)m * 7 - 100, scale[m] = 1e-3f * (float)(m % 7 + 1);
+    oxrt_qgemm_out o = {.kind = OXRT_QOUT_U8, .per_row = true, .bias = bias, .scale = scale, .n_scale = C,
+                        .zp = 3, .lo = 0, .hi = 255};
+    double best = 1e9;
+    for (int r = 0; r < reps + 2; r++) {
+      double t = cpu_s();
+      if (!oxrt_qdwconv_run(&s, x, false, 117, w, true, NULL, 1, &o, y, 1, NULL)) return 1;
+      t = cpu_s() - t;
+      if (r >= 2 && t < best) best = t;
+    }
+    double macs = (double)C * (double)(OH * OH) * 9.0;
+    printf("%-16s %9.1f %9.3f %8.1f\n", name, macs / 1e6, best * 1e3, macs / best / 1e9);
+    total[2] += best * 1e3 * (double)dws[di][3];
+    free(x), free(y), free(w), free(bias), free(scale);
+  }
+  printf("sum over the model's convs (ms): resnet18 %.3f  mobilenet_v2 group-1 %.3f, depthwise %.3f\n", total[0],
+         total[1], total[2]);
   return 0;
 }

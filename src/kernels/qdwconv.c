@@ -6,7 +6,8 @@
  * through the 8-bit GEMM's output stage (oxrt_qgemm_store), so rounding matches every other 8-bit path. Channels
  * run in blocks whose float planes stay in L2. With AVX-512, one output channel per input channel, no dilation and
  * a column stride of 1 or 2 (MobileNet's depthwise layers), qdwconv_avx512.c reads the bytes directly instead: the
- * same sums without the float planes' passes over memory.
+ * same sums without the float planes' passes over memory; with VNNI, kernels up to 3 wide and int8 weights without
+ * zero point, qdwconv_avx512vnni.c multiplies a kernel row per VPDPBUSD.
  */
 #include "qdwconv.h"
 #include "dwconv.h"
@@ -17,6 +18,8 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 bool oxrt_qdwconv_direct_avx512(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp,
                                 const float *wf, const int32_t *wsum, const oxrt_qgemm_out *o, oxrt_threadpool *pool);
+bool oxrt_qdwconv_vnni(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp, const int8_t *w,
+                       const oxrt_qgemm_out *o, oxrt_threadpool *pool);
 #define QDW_DIRECT 1
 #endif
 
@@ -78,6 +81,8 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
       for (size_t k = 0; k < taps; k++) t += (int32_t)wf[m * taps + k];
       wsum[m] = t;
     }
+    bool vnni = s->k[1] <= 3 && w_signed && oxrt_cpu_usable(OXRT_CPU_AVX512VNNI) && s->k[0] <= 64;
+    for (size_t m = 0; vnni && wzp && m < (n_wzp == 1 ? 1 : C); m++) vnni = wzp[m] == 0;
     for (size_t n = 0; wsum && n < s->N; n++) {
       o.C = (uint8_t *)y + n * s->M * out_size * y_esize;
       oxrt_qres rq;
@@ -86,7 +91,9 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
         rq.r = (const uint8_t *)rq.r + n * s->M * out_size * y_esize;
         o.res = &rq;
       }
-      if (!oxrt_qdwconv_direct_avx512(s, (const uint8_t *)x + n * C * in_size, x_signed, x_zp, wf, wsum, &o, pool))
+      const uint8_t *xn = (const uint8_t *)x + n * C * in_size;
+      if (vnni ? !oxrt_qdwconv_vnni(s, xn, x_signed, x_zp, w, &o, pool)
+               : !oxrt_qdwconv_direct_avx512(s, xn, x_signed, x_zp, wf, wsum, &o, pool))
         return false;
     }
     if (wsum) return true;
