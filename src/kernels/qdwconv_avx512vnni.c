@@ -6,7 +6,7 @@
  * outputs start in) and a byte shuffle give each output's group, multiplied by the row's weights (fourth weight 0)
  * in one VPDPBUSD: three instructions per kernel row and 16 outputs, in exact int32. The input zero point leaves as
  * zp * sum(w) per channel; the sums go through the 8-bit GEMM's output stage (oxrt_qgemm_store) as on every other
- * 8-bit path. */
+ * 8-bit path, or, for 8-bit outputs without a fused residual, through its fast path's operations in registers. */
 #include "qdwconv.h"
 #include "scratch.h"
 #include <immintrin.h>
@@ -22,12 +22,22 @@ typedef struct {
   int failed;
 } qdwv_job;
 
+/* The output stage's 8-bit fast path (qgemm_store_body.h) in registers, the same operations in the same order:
+ * for a plane without a fused residual, so the sums need not go through memory. y NULL: sums stored instead. */
+typedef struct {
+  uint8_t *y; /* this channel's output plane, or NULL */
+  const int32_t *sbase; /* the sums plane: output (oh, ow) of y sits at srow - sbase + ... */
+  __m512i add, zp;
+  __m512 sc, lo, hi;
+} qdwv_out;
+
 /* nr output rows x nv vectors of 16 outputs from column ow; nr, nv and sw are constants at every call, so the loops
  * unroll and the nr * nv <= 4 independent sums stay in registers. */
 static inline __attribute__((always_inline)) void qdwv_block(const uint8_t *prow, size_t rstep, size_t PW, size_t KH,
                                                              const int32_t *wd, size_t ow, const size_t sw,
                                                              const size_t nr, const size_t nv, __m512i idx,
-                                                             __m512i shuf, __m512i vcorr, int32_t *srow, size_t OW) {
+                                                             __m512i shuf, __m512i vcorr, int32_t *srow, size_t OW,
+                                                             const qdwv_out *q) {
   __m512i acc[4] = {vcorr, vcorr, vcorr, vcorr};
   for (size_t kh = 0; kh < KH; kh++) {
     const __m512i wv = _mm512_set1_epi32(wd[kh]);
@@ -43,24 +53,31 @@ static inline __attribute__((always_inline)) void qdwv_block(const uint8_t *prow
       size_t o0 = ow + 16 * v;
       if (o0 >= OW) break;
       size_t n = OW - o0 < 16 ? OW - o0 : 16;
-      _mm512_mask_storeu_epi32(srow + r * OW + o0, (__mmask16)((1u << n) - 1), acc[r * nv + v]);
+      if (q->y) {
+        __m512 f = _mm512_cvtepi32_ps(_mm512_add_epi32(acc[r * nv + v], q->add));
+        f = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(f, q->sc), q->lo), q->hi);
+        __m128i b = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), q->zp));
+        _mm_mask_storeu_epi8(q->y + (size_t)(srow - q->sbase) + r * OW + o0, (__mmask16)((1u << n) - 1), b);
+      } else {
+        _mm512_mask_storeu_epi32(srow + r * OW + o0, (__mmask16)((1u << n) - 1), acc[r * nv + v]);
+      }
     }
 }
 
 static inline __attribute__((always_inline)) void qdwv_plane(const uint8_t *plane, size_t PW, size_t KH,
                                                              const int32_t *wd, size_t sh, const size_t sw, size_t OH,
                                                              size_t OW, size_t OWv, __m512i idx, __m512i shuf,
-                                                             __m512i vcorr, int32_t *sums) {
+                                                             __m512i vcorr, int32_t *sums, const qdwv_out *q) {
   const size_t rstep = sh * PW, ow4 = OWv / 64 * 64;
   for (size_t oh = 0; oh < OH; oh++)
     for (size_t ow = 0; ow < ow4; ow += 64)
-      qdwv_block(plane + oh * rstep, rstep, PW, KH, wd, ow, sw, 1, 4, idx, shuf, vcorr, sums + oh * OW, OW);
+      qdwv_block(plane + oh * rstep, rstep, PW, KH, wd, ow, sw, 1, 4, idx, shuf, vcorr, sums + oh * OW, OW, q);
   for (size_t ow = ow4; ow < OWv; ow += 16) { /* the rest of each row: four rows at a time */
     size_t oh = 0;
     for (; oh + 4 <= OH; oh += 4)
-      qdwv_block(plane + oh * rstep, rstep, PW, KH, wd, ow, sw, 4, 1, idx, shuf, vcorr, sums + oh * OW, OW);
+      qdwv_block(plane + oh * rstep, rstep, PW, KH, wd, ow, sw, 4, 1, idx, shuf, vcorr, sums + oh * OW, OW, q);
     for (; oh < OH; oh++)
-      qdwv_block(plane + oh * rstep, rstep, PW, KH, wd, ow, sw, 1, 1, idx, shuf, vcorr, sums + oh * OW, OW);
+      qdwv_block(plane + oh * rstep, rstep, PW, KH, wd, ow, sw, 1, 1, idx, shuf, vcorr, sums + oh * OW, OW, q);
   }
 }
 
@@ -109,9 +126,17 @@ static void qdwv_channels(void *arg, size_t c0, size_t c1) {
       memcpy(&wd[kh], b, 4);
     }
     const __m512i vcorr = _mm512_set1_epi32(-j->zp * wsum);
-    if (sw == 1) qdwv_plane(plane, PW, KH, wd, sh, 1, OH, OW, OWv, idx, shuf, vcorr, sums);
-    else qdwv_plane(plane, PW, KH, wd, sh, 2, OH, OW, OWv, idx, shuf, vcorr, sums);
-    oxrt_qgemm_store(j->o, c, 0, OH * OW, sums);
+    qdwv_out q = {.y = NULL, .sbase = sums};
+    const oxrt_qgemm_out *o = j->o;
+    if (!o->res && o->per_row && (o->kind == OXRT_QOUT_U8 || o->kind == OXRT_QOUT_S8)) {
+      q.y = (uint8_t *)o->C + c * o->ldc;
+      q.add = _mm512_set1_epi32(o->bias ? o->bias[c] : 0), q.zp = _mm512_set1_epi32(o->zp);
+      q.sc = _mm512_set1_ps(o->n_scale == 1 ? o->scale[0] : o->scale[c]);
+      q.lo = _mm512_set1_ps((float)(o->lo - o->zp)), q.hi = _mm512_set1_ps((float)(o->hi - o->zp));
+    }
+    if (sw == 1) qdwv_plane(plane, PW, KH, wd, sh, 1, OH, OW, OWv, idx, shuf, vcorr, sums, &q);
+    else qdwv_plane(plane, PW, KH, wd, sh, 2, OH, OW, OWv, idx, shuf, vcorr, sums, &q);
+    if (!q.y) oxrt_qgemm_store(o, c, 0, OH * OW, sums);
   }
 }
 
