@@ -399,7 +399,7 @@ void oxrt_qgemm_residual(const oxrt_qgemm_out *o, size_t at, size_t n) {
 
 /* ------------------------------------------------------------------ driver */
 
-#define Q_KC 256 /* k values per block, at most (pack_panel takes up to 512) */
+#define Q_KC 512 /* k values per block, at most (pack_panel takes up to 512) */
 #define Q_NC 256 /* columns per tile */
 #define Q_MC 512 /* rows per tile (rounded down to the kernel's mr) */
 
