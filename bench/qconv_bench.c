@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
     }
     double macs = (double)h->M * (double)O * (double)K;
     printf("%-16s %9.1f %9.3f %8.1f %5s %9.3f %9.3f\n", h->name, macs / 1e6, best[0] * 1e3, macs / best[0] / 1e9,
-           picked_b ? "B" : "A", best[1] * 1e3, best[2] < 1e9 ? best[2] * 1e3 : 0.0);
+           picked_b ? "B" : "A", best[1] < 1e9 ? best[1] * 1e3 : 0.0, best[2] < 1e9 ? best[2] * 1e3 : 0.0);
     total[h->name[0] == 'm'] += best[0] * 1e3 * (double)h->count;
     free(x), free(y), free(w), free(bias), free(scale);
   }

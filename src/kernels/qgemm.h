@@ -74,6 +74,26 @@ void oxrt_qukernel_avx512vnni_r4(size_t kg, const void *a, const void *b, int32_
 void oxrt_qukernel_avx512vnni_r8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512vnni_b_r4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512vnni_b_r8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+/* The requantizing epilogue of a micro-kernel (the 8-bit output stage's fast path in registers, same operations):
+ * tile row i, column j lands at y[i * ldy + j] = clamp(rint((float)(C + radd[i]) * scale[i]), lo, hi) + zp for the
+ * columns set in mask0 (0-15) / mask1 (16-31); lo, hi already shifted by -zp. */
+typedef struct oxrt_qepi {
+  uint8_t *y;
+  size_t ldy;
+  const int32_t *radd;
+  const float *scale;
+  float lo, hi;
+  int32_t zp;
+  uint32_t mask0, mask1;
+} oxrt_qepi;
+typedef void (*oxrt_qukernel_q)(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                const oxrt_qepi *e);
+void oxrt_qukernel_avx512vnni_b_q12(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                    const oxrt_qepi *e);
+void oxrt_qukernel_avx512vnni_b_q8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                   const oxrt_qepi *e);
+void oxrt_qukernel_avx512vnni_b_q4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                   const oxrt_qepi *e);
 void oxrt_qukernel_avx2_bytes_a(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx2_bytes_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avxvnni_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
