@@ -455,7 +455,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       st.ra = pl->ap->sums + i_beg, st.za = pl->ap->zp + i_beg;
     }
     /* The requantizing epilogue in the last K block: where each row's correction is a constant (A's packed zero
-     * points 0, one B zero point), as the output stage's fast path folds it */
+     * points 0, one B zero point), as the output stage's fast path folds it; a fused residual follows per row */
     bool epi = pl->epi[0] && (!g4 || st.zb_one);
     for (size_t i = i_beg; epi && i < i_end; i++) {
       size_t ti = i - i_beg;
@@ -507,10 +507,12 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
       }
     }
     size_t i_from = i_beg;
-    if (epi) { /* stored by the kernels, but for a last panel of other than 4 or 8 rows */
-      size_t tail = (i_end - i_beg) % mr;
-      if (tail == 0 || tail == 4 || tail == 8) continue;
-      i_from = i_end - tail;
+    if (epi) { /* stored by the kernels (the fused residual still to add), but for a last panel of other than 4 or
+                * 8 rows */
+      size_t tail = (i_end - i_beg) % mr, done = tail == 0 || tail == 4 || tail == 8 ? i_end : i_end - tail;
+      for (size_t i = i_beg; g->out.res && i < done; i++) pl->res(&g->out, i * g->out.ldc + j_beg, n_cols);
+      if (done == i_end) continue;
+      i_from = done;
     }
     const oxrt_qcols cols = g->out.cols;
     for (size_t i = i_from; i < i_end; i++) {
@@ -571,7 +573,7 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
 #ifdef QGEMM_X86
     const oxrt_qgemm_out *o = &g->out;
     if (k->id == OXRT_QK_AVX512VNNI_B && (o->kind == OXRT_QOUT_U8 || o->kind == OXRT_QOUT_S8) && o->per_row &&
-        !o->res && !o->cols.seg && o->scale && (o->n_scale == 1 || o->n_scale >= g->M) &&
+        !o->cols.seg && o->scale && (o->n_scale == 1 || o->n_scale >= g->M) &&
         oxrt_cpu_isa() >= OXRT_ISA_AVX512) {
       pl.epi[0] = oxrt_qukernel_avx512vnni_b_q12, pl.epi[1] = oxrt_qukernel_avx512vnni_b_q8;
       pl.epi[2] = oxrt_qukernel_avx512vnni_b_q4;
