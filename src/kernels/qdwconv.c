@@ -4,13 +4,24 @@
  * most 256 taps below 2^24: float32 holds them all exactly, and FMA lanes compute the same integer sums as int32
  * arithmetic would, at the float kernel's speed (AVX-512 / AVX2 phase-buffer kernels, no bias). The sums then go
  * through the 8-bit GEMM's output stage (oxrt_qgemm_store), so rounding matches every other 8-bit path. Channels
- * run in blocks whose float planes stay in L2.
+ * run in blocks whose float planes stay in L2. With AVX-512, one output channel per input channel, no dilation and
+ * a column stride of 1 or 2 (MobileNet's depthwise layers), qdwconv_avx512.c reads the bytes directly instead: the
+ * same sums without the float planes' passes over memory; with VNNI, kernels up to 3 wide and int8 weights without
+ * zero point, qdwconv_avx512vnni.c multiplies a kernel row per VPDPBUSD.
  */
 #include "qdwconv.h"
 #include "dwconv.h"
 #include "scratch.h"
 #include <math.h>
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+bool oxrt_qdwconv_direct_avx512(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp,
+                                const float *wf, const int32_t *wsum, const oxrt_qgemm_out *o, oxrt_threadpool *pool);
+bool oxrt_qdwconv_vnni(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp, const int8_t *w,
+                       const oxrt_qgemm_out *o, oxrt_threadpool *pool);
+#define QDW_DIRECT 1
+#endif
 
 #define QDW_MAX_TAPS 256
 #define QDW_BLOCK_BYTES (256u * 1024u)
@@ -60,6 +71,34 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
     widen8((const uint8_t *)w + m * taps, w_signed, wzp ? wzp[n_wzp == 1 ? 0 : m] : 0, taps, wf + m * taps);
   oxrt_qgemm_out o = *out;
   o.ldc = out_size;
+#ifdef QDW_DIRECT
+  if (mult == 1 && s->dil[0] == 1 && s->dil[1] == 1 && (s->stride[1] == 1 || s->stride[1] == 2) &&
+      oxrt_cpu_isa() >= OXRT_ISA_AVX512) {
+    int32_t *wsum = (int32_t *)(void *)(wf + wf_n); /* in the float planes' space, unused on this path */
+    if (C > xf_n + yf_n + out_size) wsum = NULL;
+    for (size_t m = 0; wsum && m < C; m++) {
+      int32_t t = 0;
+      for (size_t k = 0; k < taps; k++) t += (int32_t)wf[m * taps + k];
+      wsum[m] = t;
+    }
+    bool vnni = s->k[1] <= 3 && w_signed && oxrt_cpu_usable(OXRT_CPU_AVX512VNNI) && s->k[0] <= 64;
+    for (size_t m = 0; vnni && wzp && m < (n_wzp == 1 ? 1 : C); m++) vnni = wzp[m] == 0;
+    for (size_t n = 0; wsum && n < s->N; n++) {
+      o.C = (uint8_t *)y + n * s->M * out_size * y_esize;
+      oxrt_qres rq;
+      if (out->res) {
+        rq = *out->res;
+        rq.r = (const uint8_t *)rq.r + n * s->M * out_size * y_esize;
+        o.res = &rq;
+      }
+      const uint8_t *xn = (const uint8_t *)x + n * C * in_size;
+      if (vnni ? !oxrt_qdwconv_vnni(s, xn, x_signed, x_zp, w, &o, pool)
+               : !oxrt_qdwconv_direct_avx512(s, xn, x_signed, x_zp, wf, wsum, &o, pool))
+        return false;
+    }
+    if (wsum) return true;
+  }
+#endif
   for (size_t n = 0; n < s->N; n++) {
     o.C = (uint8_t *)y + n * s->M * out_size * y_esize;
     oxrt_qres rq;

@@ -58,20 +58,24 @@ PORTABLE8(qukernel_portable8_b, int8_t, uint8_t)
 /* ------------------------------------------------------------------ kernel table and choice */
 
 static const oxrt_qkernel g_kernels[OXRT_QK_COUNT] = {
-    /* id, name, mr, nr, g, run, b_u8, pairs7 */
-    {OXRT_QK_PORTABLE, "portable", P_MR, P_NR, 2, qukernel_portable, false, false},
-    {OXRT_QK_PORTABLE8, "portable-bytes", P_MR, P_NR, 4, qukernel_portable8, false, false},
+    /* id, name, mr, nr, g, run, b_u8, pairs7, run4, run8 */
+    {OXRT_QK_PORTABLE, "portable", P_MR, P_NR, 2, qukernel_portable, false, false, NULL, NULL},
+    {OXRT_QK_PORTABLE8, "portable-bytes", P_MR, P_NR, 4, qukernel_portable8, false, false, NULL, NULL},
 #ifdef QGEMM_X86
-    {OXRT_QK_AVX2, "avx2", 5, 16, 2, oxrt_qukernel_avx2, false, false},
-    {OXRT_QK_AVXVNNI, "avxvnni", 6, 16, 4, oxrt_qukernel_avxvnni, false, false},
-    {OXRT_QK_AVX512, "avx512bw", 12, 32, 2, oxrt_qukernel_avx512, false, false},
-    {OXRT_QK_AVX512VNNI, "avx512vnni", 12, 32, 4, oxrt_qukernel_avx512vnni, false, false},
-    {OXRT_QK_AVX2_BYTES_A, "avx2-bytes-a", 4, 16, 4, oxrt_qukernel_avx2_bytes_a, false, true},
-    {OXRT_QK_AVX2_BYTES_B, "avx2-bytes-b", 4, 16, 4, oxrt_qukernel_avx2_bytes_b, true, true},
-    {OXRT_QK_AVXVNNI_B, "avxvnni-b", 6, 16, 4, oxrt_qukernel_avxvnni_b, true, false},
-    {OXRT_QK_AVX512VNNI_B, "avx512vnni-b", 12, 32, 4, oxrt_qukernel_avx512vnni_b, true, false},
+    {OXRT_QK_AVX2, "avx2", 5, 16, 2, oxrt_qukernel_avx2, false, false, NULL, NULL},
+    {OXRT_QK_AVXVNNI, "avxvnni", 6, 16, 4, oxrt_qukernel_avxvnni, false, false, NULL, NULL},
+    {OXRT_QK_AVX512, "avx512bw", 12, 32, 2, oxrt_qukernel_avx512, false, false, oxrt_qukernel_avx512_r4,
+     oxrt_qukernel_avx512_r8},
+    {OXRT_QK_AVX512VNNI, "avx512vnni", 12, 32, 4, oxrt_qukernel_avx512vnni, false, false, oxrt_qukernel_avx512vnni_r4,
+     oxrt_qukernel_avx512vnni_r8},
+    {OXRT_QK_AVX2_BYTES_A, "avx2-bytes-a", 4, 16, 4, oxrt_qukernel_avx2_bytes_a, false, true, NULL, NULL},
+    {OXRT_QK_AVX2_BYTES_B, "avx2-bytes-b", 4, 16, 4, oxrt_qukernel_avx2_bytes_b, true, true, NULL, NULL},
+    {OXRT_QK_AVXVNNI_B, "avxvnni-b", 6, 16, 4, oxrt_qukernel_avxvnni_b, true, false, NULL, NULL},
+    {OXRT_QK_AVX512VNNI_B, "avx512vnni-b", 12, 32, 4, oxrt_qukernel_avx512vnni_b, true, false,
+     oxrt_qukernel_avx512vnni_b_r4, oxrt_qukernel_avx512vnni_b_r8},
 #endif
-    [OXRT_QK_PORTABLE8_B] = {OXRT_QK_PORTABLE8_B, "portable-bytes-b", P_MR, P_NR, 4, qukernel_portable8_b, true, false},
+    [OXRT_QK_PORTABLE8_B] = {OXRT_QK_PORTABLE8_B, "portable-bytes-b", P_MR, P_NR, 4, qukernel_portable8_b, true, false,
+                             NULL, NULL},
 };
 
 const oxrt_qkernel *oxrt_qgemm_kernel_at(oxrt_qkernel_id id) {
@@ -389,9 +393,13 @@ void oxrt_qgemm_store(const oxrt_qgemm_out *o, size_t i, size_t j0, size_t n, in
   if (o->res) res_fn()(o, i * o->ldc + j0, n);
 }
 
+void oxrt_qgemm_residual(const oxrt_qgemm_out *o, size_t at, size_t n) {
+  if (o->res && n) res_fn()(o, at, n);
+}
+
 /* ------------------------------------------------------------------ driver */
 
-#define Q_KC 256 /* k values per block */
+#define Q_KC 512 /* k values per block, at most (pack_panel takes up to 512) */
 #define Q_NC 256 /* columns per tile */
 #define Q_MC 512 /* rows per tile (rounded down to the kernel's mr) */
 
@@ -399,11 +407,12 @@ typedef struct {
   const oxrt_qgemm_ex *g;
   const oxrt_qkernel *k;
   const oxrt_qpack *ap, *bp;
-  size_t mc, nc, tiles_n;
+  size_t mc, nc, kc, tiles_n;
   bool need_cb; /* k-group 4 with B filled: some row of A has a packed zero point, so B's column sums count */
   bool zb_one;  /* packed B: one zero point for every column */
   oxrt_qstore_fn store;
   oxrt_qres_fn res; /* the fused residual, when out.res */
+  oxrt_qukernel_q epi[3]; /* requantizing kernels for 12 / 8 / 4 rows, where the output allows them (else NULL) */
   int failed;
 } q_plan;
 
@@ -414,9 +423,11 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   const size_t mr = k->mr, nr = k->nr, G = k->g, es = esize(k), K = g->K;
   const bool g4 = G == 4, fill = !pl->bp;
   /* scratch: sums [mc][nc] int32, B block [KC/G][nc][G], raw B [KC][nc], column sums and zero points [nc] */
-  size_t acc_b = pl->mc * pl->nc * 4, bblk_b = fill ? (Q_KC / G) * pl->nc * G * es : 0, raw_b = fill ? Q_KC * pl->nc : 0;
+  size_t acc_b = pl->mc * pl->nc * 4, bblk_b = fill ? (pl->kc / G) * pl->nc * G * es : 0;
+  size_t raw_b = fill ? pl->kc * pl->nc : 0;
   size_t col_b = 3 * pl->nc * 4 + 64 * 4; /* column sums, zero points, one output row (column remap) */
-  uint8_t *scr = oxrt_scratch_get(OXRT_SCRATCH_QGEMM, acc_b + bblk_b + raw_b + col_b + 64 * 4);
+  size_t row_b = pl->epi[0] ? 2 * pl->mc * 4 : 0; /* the epilogue's per-row constants and scales */
+  uint8_t *scr = oxrt_scratch_get(OXRT_SCRATCH_QGEMM, acc_b + bblk_b + raw_b + col_b + row_b + 64 * 4);
   if (!scr) {
     __atomic_store_n(&pl->failed, 1, __ATOMIC_RELAXED);
     return;
@@ -424,14 +435,40 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
   int32_t *acc = (int32_t *)scr;
   uint8_t *bblk = scr + acc_b, *raw = bblk + bblk_b;
   int32_t *cb = (int32_t *)(raw + raw_b), *zb = cb + pl->nc, *orow = zb + pl->nc;
+  int32_t *radd_t = (int32_t *)(void *)((uint8_t *)cb + col_b);
+  float *scale_t = (float *)(void *)(radd_t + pl->mc);
   for (size_t t = t0; t < t1; t++) {
     size_t tm = t / pl->tiles_n, tn = t % pl->tiles_n;
     size_t i_beg = tm * pl->mc, i_end = i_beg + pl->mc < g->M ? i_beg + pl->mc : g->M;
     size_t j_beg = tn * pl->nc, j_end = j_beg + pl->nc < g->N ? j_beg + pl->nc : g->N;
     size_t n_cols = j_end - j_beg, n_panels = (n_cols + nr - 1) / nr, ldacc = n_panels * nr;
     if (fill && g4) memset(cb, 0, sizeof(int32_t) * ldacc);
-    for (size_t p0 = 0; p0 < K; p0 += Q_KC) {
-      size_t kc = K - p0 < Q_KC ? K - p0 : Q_KC, kgc = (kc + G - 1) / G, g0 = p0 / G;
+    oxrt_qstore st = {.o = &g->out, .K = K, .corr = g4};
+    if (g4) {
+      if (fill) {
+        for (size_t j = 0; j < n_cols; j++)
+          zb[j] = (g->b.zp ? g->b.zp[g->b.zp_per_row ? j_beg + j : 0] : 0) + q_shift(k, false, g->b.is_signed);
+        st.cb = cb, st.zb = zb, st.zb_one = !(g->b.zp && g->b.zp_per_row);
+      } else {
+        st.cb = pl->bp->sums + j_beg, st.zb = pl->bp->zp + j_beg, st.zb_one = pl->zb_one;
+      }
+      st.ra = pl->ap->sums + i_beg, st.za = pl->ap->zp + i_beg;
+    }
+    /* The requantizing epilogue in the last K block: where each row's correction is a constant (A's packed zero
+     * points 0, one B zero point), as the output stage's fast path folds it; a fused residual follows per row */
+    bool epi = pl->epi[0] && (!g4 || st.zb_one);
+    for (size_t i = i_beg; epi && i < i_end; i++) {
+      size_t ti = i - i_beg;
+      if (g4 && st.za[ti] != 0) {
+        epi = false;
+        break;
+      }
+      int32_t radd = g->out.bias ? g->out.bias[i] : 0;
+      if (g4) radd = (int32_t)((uint32_t)radd - (uint32_t)st.zb[0] * (uint32_t)st.ra[ti]);
+      radd_t[ti] = radd, scale_t[ti] = g->out.n_scale == 1 ? g->out.scale[0] : g->out.scale[i];
+    }
+    for (size_t p0 = 0; p0 < K; p0 += pl->kc) {
+      size_t kc = K - p0 < pl->kc ? K - p0 : pl->kc, kgc = (kc + G - 1) / G, g0 = p0 / G;
       if (fill) {
         oxrt_qmat rm = g->b;
         size_t r_off = 0;
@@ -454,23 +491,31 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
                                 : (const uint8_t *)pl->bp->data + ((j_beg / nr + q) * pl->bp->kg + g0) * nr * G * es;
         for (size_t i0 = i_beg; i0 < i_end; i0 += mr) {
           const uint8_t *a = (const uint8_t *)pl->ap->data + ((i0 / mr) * pl->ap->kg + g0) * mr * G * es;
-          k->run(kgc, a, b, acc + (i0 - i_beg) * ldacc + q * nr, ldacc, p0 > 0);
+          size_t rows = i_end - i0; /* a short last panel: its zero rows not multiplied */
+          if (epi && p0 + kc == K && (rows >= 12 || rows == 8 || rows == 4)) { /* it stores exactly its rows */
+            size_t n_eff = n_cols - q * nr < nr ? n_cols - q * nr : nr;
+            oxrt_qepi e = {(uint8_t *)g->out.C + i0 * g->out.ldc + j_beg + q * nr, g->out.ldc, radd_t + (i0 - i_beg),
+                           scale_t + (i0 - i_beg), (float)(g->out.lo - g->out.zp), (float)(g->out.hi - g->out.zp),
+                           g->out.zp, n_eff >= 16 ? 0xffffu : (1u << n_eff) - 1,
+                           n_eff >= 32 ? 0xffffu : n_eff > 16 ? (1u << (n_eff - 16)) - 1 : 0};
+            pl->epi[rows > 8 ? 0 : rows > 4 ? 1 : 2](kgc, a, b, acc + (i0 - i_beg) * ldacc + q * nr, ldacc, p0 > 0, &e);
+            continue;
+          }
+          oxrt_qukernel run = rows > 8 || !k->run8 ? k->run : rows > 4 ? k->run8 : k->run4;
+          run(kgc, a, b, acc + (i0 - i_beg) * ldacc + q * nr, ldacc, p0 > 0);
         }
       }
     }
-    oxrt_qstore st = {.o = &g->out, .K = K, .corr = g4};
-    if (g4) {
-      if (fill) {
-        for (size_t j = 0; j < n_cols; j++)
-          zb[j] = (g->b.zp ? g->b.zp[g->b.zp_per_row ? j_beg + j : 0] : 0) + q_shift(k, false, g->b.is_signed);
-        st.cb = cb, st.zb = zb, st.zb_one = !(g->b.zp && g->b.zp_per_row);
-      } else {
-        st.cb = pl->bp->sums + j_beg, st.zb = pl->bp->zp + j_beg, st.zb_one = pl->zb_one;
-      }
-      st.ra = pl->ap->sums + i_beg, st.za = pl->ap->zp + i_beg;
+    size_t i_from = i_beg;
+    if (epi) { /* stored by the kernels (the fused residual still to add), but for a last panel of other than 4 or
+                * 8 rows */
+      size_t tail = (i_end - i_beg) % mr, done = tail == 0 || tail == 4 || tail == 8 ? i_end : i_end - tail;
+      for (size_t i = i_beg; g->out.res && i < done; i++) pl->res(&g->out, i * g->out.ldc + j_beg, n_cols);
+      if (done == i_end) continue;
+      i_from = done;
     }
     const oxrt_qcols cols = g->out.cols;
-    for (size_t i = i_beg; i < i_end; i++) {
+    for (size_t i = i_from; i < i_end; i++) {
       int32_t *s = acc + (i - i_beg) * ldacc;
       if (!cols.seg) {
         pl->store(&st, i, i - i_beg, j_beg, n_cols, s);
@@ -525,7 +570,18 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
     for (size_t j = 1; pl.zb_one && j < g->N; j++) pl.zb_one = bp->zp[j] == bp->zp[0];
     pl.store = store_fn();
     pl.res = res_fn();
+#ifdef QGEMM_X86
+    const oxrt_qgemm_out *o = &g->out;
+    if (k->id == OXRT_QK_AVX512VNNI_B && (o->kind == OXRT_QOUT_U8 || o->kind == OXRT_QOUT_S8) && o->per_row &&
+        !o->cols.seg && o->scale && (o->n_scale == 1 || o->n_scale >= g->M) &&
+        oxrt_cpu_isa() >= OXRT_ISA_AVX512) {
+      pl.epi[0] = oxrt_qukernel_avx512vnni_b_q12, pl.epi[1] = oxrt_qukernel_avx512vnni_b_q8;
+      pl.epi[2] = oxrt_qukernel_avx512vnni_b_q4;
+    }
+#endif
     pl.nc = Q_NC;
+    size_t kb = (g->K + Q_KC - 1) / Q_KC; /* K blocks of even size (a multiple of 4): no short last block */
+    pl.kc = ((g->K + kb - 1) / kb + 3) / 4 * 4;
     pl.mc = (Q_MC / k->mr) * k->mr;
     size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;
     /* Enough tiles for every thread: narrow the row blocks when the columns alone do not split enough. */

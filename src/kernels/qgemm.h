@@ -54,6 +54,9 @@ typedef struct oxrt_qkernel {
   oxrt_qukernel run;
   bool b_u8;    /* k-group 4: B packed as uint8 and A as int8 (else A uint8, B int8) */
   bool pairs7;  /* products of the int8 side must satisfy |w0| + |w1| <= 128 per pair (VPMADDUBSW) */
+  /* mr 12 only: the same on the first 4 / 8 rows of an A panel (C rows past them untouched), for the last panel
+   * when it is short (NULL: none) */
+  oxrt_qukernel run4, run8;
 } oxrt_qkernel;
 
 /* The kernel this process uses (fixed on first call), and kernel `id` when this CPU can run it (else NULL;
@@ -65,6 +68,32 @@ void oxrt_qukernel_avx2(size_t kg, const void *a, const void *b, int32_t *c, siz
 void oxrt_qukernel_avxvnni(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512vnni(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512_r4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512_r8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512vnni_r4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512vnni_r8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512vnni_b_r4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+void oxrt_qukernel_avx512vnni_b_r8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+/* The requantizing epilogue of a micro-kernel (the 8-bit output stage's fast path in registers, same operations):
+ * tile row i, column j lands at y[i * ldy + j] = clamp(rint((float)(C + radd[i]) * scale[i]), lo, hi) + zp for the
+ * columns set in mask0 (0-15) / mask1 (16-31); lo, hi already shifted by -zp. */
+typedef struct oxrt_qepi {
+  uint8_t *y;
+  size_t ldy;
+  const int32_t *radd;
+  const float *scale;
+  float lo, hi;
+  int32_t zp;
+  uint32_t mask0, mask1;
+} oxrt_qepi;
+typedef void (*oxrt_qukernel_q)(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                const oxrt_qepi *e);
+void oxrt_qukernel_avx512vnni_b_q12(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                    const oxrt_qepi *e);
+void oxrt_qukernel_avx512vnni_b_q8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                   const oxrt_qepi *e);
+void oxrt_qukernel_avx512vnni_b_q4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                   const oxrt_qepi *e);
 void oxrt_qukernel_avx2_bytes_a(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx2_bytes_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avxvnni_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
@@ -145,6 +174,8 @@ typedef struct oxrt_qgemm_out {
 /* The output stage alone: row i, columns [j0, j0+n) of `out` from the exact sums s[0..n) (s is overwritten).
  * For kernels that compute the sums another way (depthwise convolution), so every path rounds alike. */
 void oxrt_qgemm_store(const oxrt_qgemm_out *out, size_t i, size_t j0, size_t n, int32_t *s);
+/* The fused residual alone (out->res) over C elements [at, at+n) of the stored output. */
+void oxrt_qgemm_residual(const oxrt_qgemm_out *out, size_t at, size_t n);
 
 /* Internal (qgemm.c and its ISA files): the output stage's view of a tile. */
 typedef struct oxrt_qstore {
@@ -160,6 +191,10 @@ typedef void (*oxrt_qstore_fn)(const oxrt_qstore *st, size_t i, size_t ti, size_
 /* Internal (qgemm.c): a B panel of byte rows (rows[k] for k < kc, r columns, r a multiple of 32) interleaved into
  * k-groups of four, xor flip (qgemm_avx2.c). */
 void oxrt_qpack_panel_avx2(const uint8_t *const *rows, size_t kc, size_t r, uint32_t flip, uint8_t *d);
+/* Internal (qgemm_conv.c): one k-group-4 A panel of mr <= 16 rows over all K, row i's byte of k at rows[k][off[i]],
+ * with off[mr-1] - off[0] < 16 and 16 bytes readable at rows[k] + off[0] (qgemm_avx2.c). */
+void oxrt_qpack_positions_avx2(const uint8_t *const *rows, size_t K, const size_t *off, size_t mr, uint32_t flip,
+                               uint8_t *d);
 
 /* Applies o->res to C elements [at, at+n) in place (o->res->r read at the same offsets). */
 typedef void (*oxrt_qres_fn)(const oxrt_qgemm_out *o, size_t at, size_t n);

@@ -46,3 +46,34 @@ void oxrt_qpack_panel_avx2(const uint8_t *const *rows, size_t kc, size_t r, uint
     }
   }
 }
+
+/* One A panel of mr <= 16 output positions of a convolution (qgemm_conv.c): position i's byte of k-row k at
+ * rows[k][off[i]], the positions within 16 bytes of rows[k][off[0]] (16 bytes readable there), so one load and one
+ * byte shuffle gather a k-row; four of them interleave into k-groups, xor flip; k past K zero. */
+void oxrt_qpack_positions_avx2(const uint8_t *const *rows, size_t K, const size_t *off, size_t mr, uint32_t flip,
+                               uint8_t *d) {
+  uint8_t idx[16];
+  for (size_t i = 0; i < 16; i++) idx[i] = i < mr ? (uint8_t)(off[i] - off[0]) : 0x80;
+  const __m128i sh = _mm_loadu_si128((const __m128i *)(const void *)idx), z = _mm_setzero_si128();
+  const size_t o0 = off[0];
+  for (size_t k = 0; k < K; k += 4, d += mr * 4) {
+    __m128i v[4];
+    uint32_t mask = 0;
+    for (size_t t = 0; t < 4; t++) {
+      v[t] = k + t < K ? _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(rows[k + t] + o0)), sh) : z;
+      if (k + t < K) mask |= 0xffu << (8 * t);
+    }
+    const __m128i vf = _mm_set1_epi32((int)(flip & mask));
+    __m128i ab0 = _mm_unpacklo_epi8(v[0], v[1]), ab1 = _mm_unpackhi_epi8(v[0], v[1]);
+    __m128i cd0 = _mm_unpacklo_epi8(v[2], v[3]), cd1 = _mm_unpackhi_epi8(v[2], v[3]);
+    __m128i x[4] = {_mm_unpacklo_epi16(ab0, cd0), _mm_unpackhi_epi16(ab0, cd0), _mm_unpacklo_epi16(ab1, cd1),
+                    _mm_unpackhi_epi16(ab1, cd1)};
+    if (mr == 12) {
+      for (int q = 0; q < 3; q++) _mm_storeu_si128((__m128i *)(void *)(d + 16 * q), _mm_xor_si128(x[q], vf));
+    } else {
+      uint8_t tmp[64];
+      for (int q = 0; q < 4; q++) _mm_storeu_si128((__m128i *)(void *)(tmp + 16 * q), _mm_xor_si128(x[q], vf));
+      memcpy(d, tmp, mr * 4);
+    }
+  }
+}

@@ -11,6 +11,23 @@
 #define QK_G 2
 #define QK_MAC(c, a, b) _mm512_add_epi32((c), _mm512_madd_epi16((a), (b)))
 #include "qgemm_body.h"
+/* the first 4 / 8 rows of a 12-row A panel (the last, short panel) */
+#undef QK_NAME
+#undef QK_ROWS
+#undef QK_MR
+#define QK_NAME oxrt_qukernel_avx512_r4
+#define QK_ROWS(X) X(0) X(1) X(2) X(3)
+#define QK_MR 4
+#define QK_ASTRIDE 12
+#include "qgemm_body.h"
+#undef QK_NAME
+#undef QK_ROWS
+#undef QK_MR
+#define QK_NAME oxrt_qukernel_avx512_r8
+#define QK_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define QK_MR 8
+#define QK_ASTRIDE 12
+#include "qgemm_body.h"
 
 /* the output stage at this width */
 #define QS_NAME(x) oxrt_q##x##_avx512

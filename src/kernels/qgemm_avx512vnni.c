@@ -1,7 +1,8 @@
 /* qgemm_avx512vnni.c - AVX-512 VNNI byte micro-kernels of the 8-bit GEMM: 12 rows x 32 columns, k in fours.
  * VPDPBUSD adds four u8*s8 products to int32 without saturating. Two variants: A packed as uint8 and B as int8
  * (activations times weights: MatMul), and B uint8 with A int8 (weights times activations: convolution, whose
- * uint8 input and int8 weights then need no re-centring and no column sums). */
+ * uint8 input and int8 weights then need no re-centring and no column sums). Each also as _r4 / _r8: the first 4 / 8
+ * rows of a 12-row A panel, for the last, short panel (64 rows are 5 panels and 4 rows, not 6 panels). */
 #include "qgemm.h"
 #define QK_BITS 512
 #include "qgemm_x86_vec.h"
@@ -17,6 +18,93 @@
 #undef QK_NAME
 #undef QK_MAC
 
-#define QK_NAME oxrt_qukernel_avx512vnni_b
-#define QK_MAC(c, a, b) _mm512_dpbusd_epi32((c), (b), (a))
+#define QK_ROWS4(X) X(0) X(1) X(2) X(3)
+#define QK_ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+/* the A-uint8 variant's short-panel kernels */
+#undef QK_ROWS
+#undef QK_MR
+#define QK_MAC(c, a, b) _mm512_dpbusd_epi32((c), (a), (b))
+#define QK_NAME oxrt_qukernel_avx512vnni_r4
+#define QK_ROWS QK_ROWS4
+#define QK_MR 4
+#define QK_ASTRIDE 12
 #include "qgemm_body.h"
+#undef QK_NAME
+#undef QK_ROWS
+#undef QK_MR
+#define QK_NAME oxrt_qukernel_avx512vnni_r8
+#define QK_ROWS QK_ROWS8
+#define QK_MR 8
+#define QK_ASTRIDE 12
+#include "qgemm_body.h"
+#undef QK_NAME
+#undef QK_ROWS
+#undef QK_MR
+#undef QK_MAC
+
+/* B unsigned (convolution) */
+#define QK_MAC(c, a, b) _mm512_dpbusd_epi32((c), (b), (a))
+#define QK_NAME oxrt_qukernel_avx512vnni_b
+#define QK_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define QK_MR 12
+#include "qgemm_body.h"
+#undef QK_NAME
+#undef QK_ROWS
+#undef QK_MR
+#define QK_NAME oxrt_qukernel_avx512vnni_b_r4
+#define QK_ROWS QK_ROWS4
+#define QK_MR 4
+#define QK_ASTRIDE 12
+#include "qgemm_body.h"
+#undef QK_NAME
+#undef QK_ROWS
+#undef QK_MR
+#define QK_NAME oxrt_qukernel_avx512vnni_b_r8
+#define QK_ROWS QK_ROWS8
+#define QK_MR 8
+#define QK_ASTRIDE 12
+#include "qgemm_body.h"
+
+/* B unsigned with the requantizing epilogue (the last K block of an 8-bit output whose per-row constant and scale
+ * are known, see oxrt_qepi): the output stage's fast-path operations in registers, bytes stored. */
+#define QE_DECL(i)                                                                                                     \
+  __m512i c##i##a = acc ? _mm512_loadu_si512((const void *)(c + (i) * ldc)) : _mm512_setzero_si512();               \
+  __m512i c##i##b = acc ? _mm512_loadu_si512((const void *)(c + (i) * ldc + 16)) : _mm512_setzero_si512();
+#define QE_STEP(i)                                                                                                     \
+  {                                                                                                                    \
+    int32_t grp;                                                                                                       \
+    memcpy(&grp, a + 4 * (i), 4);                                                                                      \
+    __m512i av = _mm512_set1_epi32(grp);                                                                               \
+    c##i##a = _mm512_dpbusd_epi32(c##i##a, b0, av);                                                                    \
+    c##i##b = _mm512_dpbusd_epi32(c##i##b, b1, av);                                                                    \
+  }
+#define QE_ROW1(v, i)                                                                                                  \
+  _mm512_cvtepi32_epi8(_mm512_add_epi32(                                                                               \
+      _mm512_cvtps_epi32(_mm512_min_ps(                                                                                \
+          _mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32((v), _mm512_set1_epi32(e->radd[i]))),       \
+                                      _mm512_set1_ps(e->scale[i])),                                                    \
+                        lo),                                                                                           \
+          hi)),                                                                                                        \
+      zp))
+#define QE_STOREROW(i)                                                                                                 \
+  _mm_mask_storeu_epi8(e->y + (i) * e->ldy, m0, QE_ROW1(c##i##a, i));                                                 \
+  _mm_mask_storeu_epi8(e->y + (i) * e->ldy + 16, m1, QE_ROW1(c##i##b, i));
+#define QE_KERNEL(NAME, ROWS)                                                                                          \
+  void NAME(size_t kg, const void *av_, const void *bv_, int32_t *c, size_t ldc, bool acc, const oxrt_qepi *e) {     \
+    const uint8_t *a = av_, *b = bv_;                                                                                  \
+    ROWS(QE_DECL)                                                                                                      \
+    for (size_t kk = 0; kk < kg; kk++) {                                                                               \
+      __m512i b0 = _mm512_loadu_si512((const void *)b), b1 = _mm512_loadu_si512((const void *)(b + 64));             \
+      ROWS(QE_STEP)                                                                                                    \
+      a += 12 * 4;                                                                                                     \
+      b += 128;                                                                                                        \
+    }                                                                                                                  \
+    const __m512 lo = _mm512_set1_ps(e->lo), hi = _mm512_set1_ps(e->hi);                                              \
+    const __m512i zp = _mm512_set1_epi32(e->zp);                                                                       \
+    const __mmask16 m0 = (__mmask16)e->mask0, m1 = (__mmask16)e->mask1;                                                \
+    ROWS(QE_STOREROW)                                                                                                  \
+  }
+#define QE_ROWS12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+QE_KERNEL(oxrt_qukernel_avx512vnni_b_q12, QE_ROWS12)
+QE_KERNEL(oxrt_qukernel_avx512vnni_b_q8, QK_ROWS8)
+QE_KERNEL(oxrt_qukernel_avx512vnni_b_q4, QK_ROWS4)

@@ -2,6 +2,8 @@
  * qgemm_avx2.c, qgemm_avx512.c, qgemm_avxvnni.c, qgemm_avx512vnni.c, qgemm_bytes_avx2.c after they define):
  *   QK_NAME           function name (oxrt_qukernel signature, see qgemm.h)
  *   QK_ROWS(X)        X(0) X(1) ... X(mr-1), QK_MR = mr
+ *   QK_ASTRIDE        optional: rows per A panel when the kernel computes only its first QK_MR rows (the last,
+ *                     short panel of A, so its zero padding is not multiplied); default QK_MR
  *   QK_ET, QK_G       packed element type and k-group (int16_t, 2 or uint8_t, 4): one group is 4 bytes
  *   QK_V, QK_VW       int32 vector type and its lanes (nr = 2 * QK_VW columns: two vectors per row)
  *   QK_LOAD(p), QK_STORE(p, v), QK_SET1(i32), QK_ZERO()
@@ -21,13 +23,16 @@
   }
 #define QK_STOREROW(i) QK_STORE(c + (i) * ldc, c##i##a), QK_STORE(c + (i) * ldc + QK_VW, c##i##b);
 
+#ifndef QK_ASTRIDE
+#define QK_ASTRIDE QK_MR
+#endif
 void QK_NAME(size_t kg, const void *av_, const void *bv_, int32_t *c, size_t ldc, bool acc) {
   const QK_ET *a = av_, *b = bv_;
   QK_ROWS(QK_DECL)
   for (size_t kk = 0; kk < kg; kk++) {
     QK_V b0 = QK_LOAD(b), b1 = QK_LOAD(b + QK_VW * QK_G);
     QK_ROWS(QK_STEP)
-    a += QK_MR * QK_G;
+    a += QK_ASTRIDE * QK_G;
     b += 2 * QK_VW * QK_G;
   }
   QK_ROWS(QK_STOREROW)
@@ -36,3 +41,4 @@ void QK_NAME(size_t kg, const void *av_, const void *bv_, int32_t *c, size_t ldc
 #undef QK_DECL
 #undef QK_STEP
 #undef QK_STOREROW
+#undef QK_ASTRIDE

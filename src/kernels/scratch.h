@@ -11,7 +11,8 @@ typedef enum oxrt_scratch_slot {
   OXRT_SCRATCH_QGEMM = 1, /* 8-bit GEMM accumulators and B blocks */
   OXRT_SCRATCH_QCONV = 2, /* 8-bit depthwise convolution planes (calls the float kernels, which use slot 0) */
   OXRT_SCRATCH_CONVT = 3, /* float ConvTranspose column bands (calls the float GEMM, which uses slot 0) */
-  OXRT_SCRATCH_SLOTS = 4
+  OXRT_SCRATCH_QCONV_T = 4, /* 8-bit convolution with weights as B: packed output positions, transposed output */
+  OXRT_SCRATCH_SLOTS = 5
 } oxrt_scratch_slot;
 
 /* At least nbytes of 64-byte aligned memory for this thread and slot (contents undefined), or NULL. */

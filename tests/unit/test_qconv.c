@@ -1,7 +1,8 @@
 /* test_qconv.c - 8-bit convolution paths against plain int64 loops: the implicit-im2col GEMM, the stride-1
  * shifted-plane GEMM (qgemm_conv.c) with weights packed for every kernel this machine runs, and the depthwise path
- * (qdwconv.c) at every ISA level, over random 1-D / 2-D shapes with pads, strides, dilations, groups, both
- * signednesses and per-channel weight zero points; requantized outputs must match exactly. */
+ * (qdwconv.c) at every ISA level, and the weights-as-B (transposed) path for the k-group-4 A-unsigned kernels, over
+ * random 1-D / 2-D shapes with pads, strides, dilations, groups, both signednesses and per-channel weight zero
+ * points; requantized outputs must match exactly. */
 #include "kernels/gemm.h"
 #include "kernels/qdwconv.h"
 #include "kernels/qgemm_conv.h"
@@ -151,7 +152,7 @@ static void check_depthwise(void) {
 }
 
 static void check_gemm_paths(void) {
-  int bad = 0, ran = 0;
+  int bad = 0, ran = 0, ran_wt = 0;
   for (int t = 0; t < 60 && !bad; t++) {
     qcase c;
     make_case(&c, false);
@@ -161,7 +162,7 @@ static void check_gemm_paths(void) {
     for (int id = 0; id < OXRT_QK_COUNT && !bad; id++) {
       const oxrt_qkernel *k = oxrt_qgemm_kernel_at((oxrt_qkernel_id)id);
       if (!k || k->pairs7) continue; /* VPMADDUBSW kernels take 7-bit weights only (test_qgemm covers them) */
-      oxrt_qconv_wpack wp = {c.s.group, Mg, Kg, calloc(c.s.group, sizeof(oxrt_qpack))};
+      oxrt_qconv_wpack wp = {c.s.group, Mg, Kg, calloc(c.s.group, sizeof(oxrt_qpack)), false};
       CHECK(wp.g != NULL);
       for (size_t g = 0; g < c.s.group; g++) {
         oxrt_qmat m = {c.w + g * Mg * Kg, c.ws, Kg, 1, c.wzp + g * Mg, true, NULL};
@@ -172,10 +173,49 @@ static void check_gemm_paths(void) {
       report(&c, k->name, &bad);
       oxrt_qconv_wpack_free(&wp);
       ran++;
+      if (k->g != 4 || k->b_u8) continue;
+      /* weights as B: the transposed GEMM over output positions */
+      CHECK(oxrt_qconv_pack_wt(&c.s, c.w, c.ws, c.wzp, c.s.M, k, &wp));
+      memset(c.y, 0xaa, c.ysize);
+      CHECK(oxrt_qconv_run(&c.s, c.x, c.xs, c.xzp, &wp, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
+      report(&c, k->name, &bad);
+      oxrt_qconv_wpack_free(&wp);
+      ran_wt++;
     }
     free_case(&c);
   }
-  CHECK(bad == 0 && ran >= 60);
+  CHECK(bad == 0 && ran >= 60 && ran_wt >= 60); /* portable-bytes runs everywhere */
+  /* the requantizing epilogue with a fused residual (weights as A, whole 4-row groups, no dropped pad columns),
+   * rare among the draws above: drawn until enough turn up */
+  int hits = 0;
+  for (int t = 0; t < 4000 && hits < 12 && !bad; t++) {
+    qcase c;
+    make_case(&c, false);
+    const oxrt_conv_shape *s = &c.s;
+    int64_t KW = s->k[s->nd - 1], PW_OW = (KW - 1) * s->dil[s->nd - 1] / s->stride[s->nd - 1];
+    size_t kp = 1;
+    for (int d = 0; d < s->nd; d++) kp *= (size_t)s->k[d];
+    size_t Mg = s->M / s->group, Kg = (s->C / s->group) * kp;
+    if (c.r && Mg % 4 == 0 && PW_OW == 0) {
+      hits++;
+      for (int id = 0; id < OXRT_QK_COUNT && !bad; id++) {
+        const oxrt_qkernel *k = oxrt_qgemm_kernel_at((oxrt_qkernel_id)id);
+        if (!k || k->pairs7) continue;
+        oxrt_qconv_wpack wp = {s->group, Mg, Kg, calloc(s->group, sizeof(oxrt_qpack)), false};
+        CHECK(wp.g != NULL);
+        for (size_t g = 0; g < s->group; g++) {
+          oxrt_qmat m = {c.w + g * Mg * Kg, c.ws, Kg, 1, c.wzp + g * Mg, true, NULL};
+          CHECK(oxrt_qpack_make(k, true, Mg, Kg, &m, &wp.g[g]));
+        }
+        memset(c.y, 0xaa, c.ysize);
+        CHECK(oxrt_qconv_run(s, c.x, c.xs, c.xzp, &wp, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
+        report(&c, k->name, &bad);
+        oxrt_qconv_wpack_free(&wp);
+      }
+    }
+    free_case(&c);
+  }
+  CHECK(bad == 0 && hits >= 12);
 }
 
 void test_kernel_qconv_paths(void) {

@@ -108,8 +108,8 @@ static oxrt_status *qconv_add_run(oxrt_kernel_ctx *ctx) { return qconv_compute(c
 
 
 
-/* Packs a constant weight at session creation (the first run found it packed before): the GEMM paths need only
- * W's dims and the group count. Depthwise weights are read raw by qdwconv, so they are left alone. */
+/* Packs a constant weight at session creation when X's static shape is known (the first run finds it packed
+ * before). Depthwise weights are read raw by qdwconv, so they are left alone. */
 static oxrt_status *qconv_prepare(const oxrt_prepare_ctx *pc, void **state) {
   OXRT_TRY(ql_prepare(pc, state));
   const oxrt_value *w = oxrt_prepare_constant(pc, 3), *wz = oxrt_prepare_constant(pc, 5);
@@ -122,6 +122,24 @@ static oxrt_status *qconv_prepare(const oxrt_prepare_ctx *pc, void **state) {
   s.C = (size_t)w->dims[1] * s.group;
   for (int d = 0; d < s.nd; d++) s.k[d] = w->dims[2 + d];
   if (s.group == 0 || s.M % s.group || (s.group > 1 && s.group == s.M && w->dims[1] == 1)) return NULL;
+  /* The pack's orientation follows the output size (oxrt_qconv_pack): packed now when X's static shape is known
+   * past the batch, else at the first run, which knows it */
+  const oxrt_type *xt = oxrt_prepare_input_type(pc, 0);
+  bool known = xt && xt->kind == OXRT_KIND_TENSOR && xt->rank == w->rank && xt->dims;
+  for (int d = 1; known && d < xt->rank; d++) known = xt->dims[d] > 0;
+  if (known) {
+    oxrt_value xv;
+    memset(&xv, 0, sizeof xv);
+    xv.kind = OXRT_KIND_TENSOR, xv.dtype = xt->elem_type, xv.rank = xt->rank;
+    memcpy(xv.dims, xt->dims, sizeof(int64_t) * (size_t)xt->rank);
+    xv.dims[0] = 1;
+    oxrt_conv_shape full;
+    oxrt_status *ge = conv_geometry(pc->node, &xv, w, &full);
+    known = !ge && full.M == s.M && full.C == s.C && full.group == s.group;
+    if (known) s = full;
+    oxrt_status_free(ge); /* a bad geometry is reported by the run */
+  }
+  if (!known) return NULL;
   size_t nwz = wz && wz->count > 1 ? s.M : 1;
   if (wz && wz->count != 1 && wz->count != s.M) return NULL; /* the run reports it */
   int32_t *wzp = NULL;
