@@ -231,9 +231,9 @@ static void pool2d_fast(void *arg, size_t b, size_t e) {
             ow = ib - 1;
             continue;
           }
-          const float *q = vbuf + st2[ow];
-          float v = q[klo2[ow]];
-          for (int64_t kw = klo2[ow] + 1; kw < khi2[ow]; kw++) v = q[kw] > v ? q[kw] : v;
+          const int64_t c0 = st2[ow]; /* negative in the left pad: index, do not point, before the row */
+          float v = vbuf[c0 + klo2[ow]];
+          for (int64_t kw = klo2[ow] + 1; kw < khi2[ow]; kw++) v = vbuf[c0 + kw] > v ? vbuf[c0 + kw] : v;
           yr[ow] = v;
         }
         continue;
