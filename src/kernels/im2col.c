@@ -758,11 +758,11 @@ static void convt_band(convt_band_job *j, size_t n, size_t g, size_t band, oxrt_
       for (size_t r = r0; r < r1; r++, src += IW) {
         const int64_t oh = (int64_t)r * s->stride[0] + kh * s->dil[0] - s->pad[0];
         if (oh < 0 || oh >= OH) continue;
-        float *d = yc + oh * OW + off;
+        float *d = yc + oh * OW; /* off may be negative: index past it, do not point before the row */
         if (sw == 1)
-          for (int64_t i = lo; i < hi; i++) d[i] += src[i];
+          for (int64_t i = lo; i < hi; i++) d[off + i] += src[i];
         else
-          for (int64_t i = lo; i < hi; i++) d[i * sw] += src[i];
+          for (int64_t i = lo; i < hi; i++) d[off + i * sw] += src[i];
       }
     }
   }

@@ -8,6 +8,7 @@
  * (oxrt_qgemm_store), as on every other 8-bit path: the same bytes as the float-kernel path. */
 #include "qdwconv.h"
 #include "scratch.h"
+#include "qdwconv_plane_avx512.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -90,18 +91,7 @@ static void qdw_channels(void *arg, size_t c0, size_t c1) {
   int32_t *sums = (int32_t *)(void *)(plane + (PH * PW + 63) / 64 * 64);
   const uint8_t flip = j->x_signed ? 0x80 : 0;
   for (size_t c = c0; c < c1; c++) {
-    memset(plane, j->zp, PH * PW);
-    const uint8_t *xc = j->x + c * IH * IW;
-    for (size_t r = pt; r < PH && r - pt < IH; r++) {
-      uint8_t *d = plane + r * PW + pl;
-      const uint8_t *src = xc + (r - pt) * IW;
-      size_t n = IW < PW - pl ? IW : PW - pl;
-      for (size_t t = 0; t < n; t += 64) {
-        __mmask64 m = n - t >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (n - t)) - 1);
-        __m512i v = _mm512_maskz_loadu_epi8(m, src + t);
-        _mm512_mask_storeu_epi8(d + t, m, _mm512_xor_si512(v, _mm512_set1_epi8((char)flip)));
-      }
-    }
+    qdw_fill_plane(plane, PH * PW, j->zp, j->x + c * IH * IW, IH, IW, PH, PW, pt, pl, flip);
     const float *w = j->wf + c * taps;
     const __m512i vcorr = _mm512_set1_epi32(j->zp * j->wsum[c]);
     if (sw == 1) qdw_plane(plane, PW, KH, KW, w, sh, 1, OH, OW, OWv, vcorr, sums);

@@ -9,6 +9,7 @@
  * 8-bit path, or, for 8-bit outputs without a fused residual, through its fast path's operations in registers. */
 #include "qdwconv.h"
 #include "scratch.h"
+#include "qdwconv_plane_avx512.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -106,18 +107,7 @@ static void qdwv_channels(void *arg, size_t c0, size_t c1) {
   const __m512i shuf = sw == 1 ? _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6))
                                : _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7, 8, 9));
   for (size_t c = c0; c < c1; c++) {
-    memset(plane, j->zp, PH * PW + 128);
-    const uint8_t *xc = j->x + c * IH * IW;
-    for (size_t r = pt; r < PH && r - pt < IH; r++) {
-      uint8_t *d = plane + r * PW + pl;
-      const uint8_t *src = xc + (r - pt) * IW;
-      size_t n = IW < PW - pl ? IW : PW - pl;
-      for (size_t t = 0; t < n; t += 64) {
-        __mmask64 m = n - t >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (n - t)) - 1);
-        __m512i v = _mm512_maskz_loadu_epi8(m, src + t);
-        _mm512_mask_storeu_epi8(d + t, m, _mm512_xor_si512(v, _mm512_set1_epi8((char)flip)));
-      }
-    }
+    qdw_fill_plane(plane, PH * PW + 128, j->zp, j->x + c * IH * IW, IH, IW, PH, PW, pt, pl, flip);
     int32_t wd[64], wsum = 0;
     const int8_t *w = j->w + c * KH * KW;
     for (size_t kh = 0; kh < KH; kh++) {

@@ -28,10 +28,9 @@ static bool conv_stays_winograd(const oxrt_graph *g, const oxrt_node *n) {
   if (n->n_inputs < 2 || oxrt_attr_int(n, "group", 1) != 1) return false;
   int64_t x[OXRT_MAX_RANK], w[OXRT_MAX_RANK];
   if (opt_shape(g, n->inputs[0], x) != 4 || opt_shape(g, n->inputs[1], w) != 4) return false;
-  size_t nk = 0, ns = 0, nd = 0, np = 0;
+  size_t ns = 0, nd = 0, np = 0;
   const int64_t *st = oxrt_attr_ints(n, "strides", &ns), *dl = oxrt_attr_ints(n, "dilations", &nd);
   const int64_t *pd = oxrt_attr_ints(n, "pads", &np);
-  (void)oxrt_attr_ints(n, "kernel_shape", &nk);
   const char *ap = oxrt_attr_string(n, "auto_pad", "NOTSET");
   oxrt_conv_shape s = {.nd = 2, .N = 1, .C = (size_t)x[1], .M = (size_t)w[0], .group = 1};
   for (int d = 0; d < 2; d++) {
