@@ -232,6 +232,7 @@ static oxrt_value *as_bfloat16(oxrt_value *v, oxrt_elem_type declared) {
  * a failure is bisected. */
 static int opt_level = -1;
 static const char *skip_passes = NULL;
+static int runs = 2; /* runs per test data set (--runs N) */
 
 static oxrt_status *open_session(const char *path, oxrt_session **s) {
   if (opt_level < 0 && !skip_passes) return oxrt_session_create(path, NULL, s);
@@ -300,21 +301,27 @@ static bool run_one(const char *dir, char *why, size_t cap) {
       exp[i] = as_bfloat16(exp[i], info.elem_type);
       n_exp++;
     }
-    if (ok) {
+    /* each set runs twice on the same session: the second run replays the memory plan the first one recorded */
+    for (int r = 0; ok && r < runs; r++) {
+      const char *which = r ? " (run again)" : "";
+      for (size_t i = 0; r && i < nout; i++) {
+        oxrt_value_free(outs[i]);
+        outs[i] = NULL;
+      }
       st = oxrt_session_run(s, NULL, names, (const oxrt_value *const *)ins, fed, NULL, nout, outs);
       if (st) {
-        snprintf(why, cap, "set %d: run: %s", set, oxrt_status_get_message(st));
+        snprintf(why, cap, "set %d%s: run: %s", set, which, oxrt_status_get_message(st));
         oxrt_status_free(st);
         ok = false;
       }
-    }
-    for (size_t i = 0; ok && i < n_exp; i++) {
-      oxrt_value_info info = OXRT_INIT(oxrt_value_info);
-      oxrt_session_get_output_info(s, i, &info);
-      char inner[600];
-      if (!compare_values(exp[i], outs[i], tol, inner, sizeof inner)) {
-        snprintf(why, cap, "set %d: output %zu '%s': %s", set, i, info.name, inner);
-        ok = false;
+      for (size_t i = 0; ok && i < n_exp; i++) {
+        oxrt_value_info info = OXRT_INIT(oxrt_value_info);
+        oxrt_session_get_output_info(s, i, &info);
+        char inner[600];
+        if (!compare_values(exp[i], outs[i], tol, inner, sizeof inner)) {
+          snprintf(why, cap, "set %d%s: output %zu '%s': %s", set, which, i, info.name, inner);
+          ok = false;
+        }
       }
     }
     for (size_t i = 0; i < nin; i++) oxrt_value_free(ins[i]);
@@ -471,7 +478,15 @@ int cmd_test(int argc, char **argv) {
     else if (!strcmp(argv[i], "--no-fork")) fork_tests = false;
     else if (!strcmp(argv[i], "--expect-failures") && i + 1 < argc) expect_file = argv[++i];
     else if (!strcmp(argv[i], "--write-failures") && i + 1 < argc) write_file = argv[++i];
-    else if (!strcmp(argv[i], "--opt-level") && i + 1 < argc) {
+    else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      if (*end || v < 1 || v > 100) {
+        fprintf(stderr, "error: --runs must be 1..100 (got '%s')\n", argv[i]);
+        return 2;
+      }
+      runs = (int)v;
+    } else if (!strcmp(argv[i], "--opt-level") && i + 1 < argc) {
       char *end;
       long v = strtol(argv[++i], &end, 10);
       if (*end || (v != 0 && v != 1 && v != 2 && v != 99)) {
@@ -486,7 +501,7 @@ int cmd_test(int argc, char **argv) {
     } else strlist_add(&dirs, argv[i]);
   }
   if (!dirs.n) {
-    fprintf(stderr, "usage: oxrt test [--opt-level 0|1|2|99] [--expect-failures FILE] [--write-failures FILE] "
+    fprintf(stderr, "usage: oxrt test [--opt-level 0|1|2|99] [--runs N] [--expect-failures FILE] [--write-failures FILE] "
                     "[--no-fork] [-v] DIR... (folders with model.onnx and test_data_set_N)\n"
                     "A test that fails only with optimization on names the optimizer pass responsible.\n");
     return 2;

@@ -23,6 +23,8 @@ static void usage(FILE *f) {
           "      --expect-failures FILE           exit 0 when every failing test is listed in FILE\n"
           "      --write-failures FILE            write the names of failing tests to FILE\n"
           "      --no-fork                        run tests in this process (for debuggers)\n"
+          "      --runs N                         runs of each data set on one session (default 2: the second\n"
+          "                                       replays the memory plan the first recorded)\n"
           "  oxrt bench MODEL [options]           load time and latency: --runs N --warmup N --threads N --dim\n"
           "      --profile                        time per operator type and slowest nodes\n"
           "      --profile-file PREFIX            write a Chrome trace PREFIX_<date>_<time>.json\n"

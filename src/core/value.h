@@ -18,6 +18,7 @@ struct oxrt_value {
   bool owns_data; /* data (and for strings every string) freed with the value */
   bool read_only; /* wraps caller memory the library must not write (oxrt_value_wrap_tensor) */
   size_t *str_lens; /* string tensors: byte length of each string, kept only once one holds a NUL; else NULL */
+  int arena_slot;   /* a run's planned tensor: its 1-based slot in the run's memory plan (exec/mem_plan.h), else 0 */
   /* sequence items, optional (0 or 1 item), map (keys, values) */
   size_t n_items;
   struct oxrt_value **items;

@@ -5,14 +5,18 @@
 #include "kernel.h"
 #include "run_options.h"
 #include "../core/limits.h"
+#include "mem_plan.h"
 #include <pthread.h>
 #include <string.h>
 
-/* Buffers freed by dead intermediates, reused by later allocations (best fit). */
+/* Buffers freed by dead intermediates, reused by later allocations (best fit), and the run's planned arena. */
 typedef struct oxrt_buffer_pool {
   size_t n, cap;
   void **bufs;
   size_t *sizes;
+  uint32_t *stamps; /* the epoch each buffer was last given back in */
+  uint32_t epoch;   /* runs this pool has served: buffers no run touched since the last one are freed */
+  oxrt_mem_run mem; /* the memory plan this run replays or records (mem_plan.h) */
   uint64_t run_bytes; /* bytes of tensors the run owning this pool has allocated (OXRT_LIMIT_RUN_BYTES) */
   const oxrt_run_state *run; /* the run owning this pool: terminate flag and time limit (run_options.c) */
 } oxrt_buffer_pool;
@@ -20,6 +24,9 @@ typedef struct oxrt_buffer_pool {
 void *oxrt_pool_take(oxrt_buffer_pool *p, size_t nbytes, size_t *got);
 void oxrt_pool_give(oxrt_buffer_pool *p, void *buf, size_t size);
 void oxrt_pool_clear(oxrt_buffer_pool *p);
+/* Frees the pooled buffers; with `untouched_only`, only those no allocation of the current epoch gave back, then
+ * starts a new epoch. */
+void oxrt_pool_trim(oxrt_buffer_pool *p, bool untouched_only);
 
 typedef struct oxrt_node_plan {
   const oxrt_node *node;
@@ -92,6 +99,10 @@ struct oxrt_session {
   oxrt_profiler profiler; /* profile.c */
   oxrt_weight_stats weights;
   bool bf16_packs; /* bf16 compute mode 1 on a CPU with a bfloat16 kernel: prepare packs weights in bfloat16 */
+  /* static activation arenas (mem_plan.h), guarded by pool_lock; off with OXRT_MEM_PLAN=0 */
+  bool mem_plan_on;
+  int mem_recordings; /* plans recorded so far: a session whose shapes never repeat stops recording */
+  oxrt_mem_plan *mem_plans;
 };
 
 typedef struct oxrt_frame {

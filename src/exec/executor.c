@@ -25,17 +25,36 @@ void oxrt_pool_give(oxrt_buffer_pool *p, void *buf, size_t size) {
   if (!p || p->n == p->cap) {
     size_t nc = p ? (p->cap ? p->cap * 2 : 16) : 0;
     void **nb = p ? realloc(p->bufs, nc * sizeof *nb) : NULL;
-    size_t *ns = nb ? realloc(p->sizes, nc * sizeof *ns) : NULL;
     if (nb) p->bufs = nb;
-    if (!ns) {
+    size_t *ns = nb ? realloc(p->sizes, nc * sizeof *ns) : NULL;
+    if (ns) p->sizes = ns;
+    uint32_t *nt = ns ? realloc(p->stamps, nc * sizeof *nt) : NULL;
+    if (!nt) {
       oxrt_aligned_free(buf);
       return;
     }
-    p->sizes = ns;
+    p->stamps = nt;
     p->cap = nc;
   }
   p->bufs[p->n] = buf;
+  p->stamps[p->n] = p->epoch;
   p->sizes[p->n++] = size;
+}
+
+void oxrt_pool_trim(oxrt_buffer_pool *p, bool untouched_only) {
+  if (!p) return;
+  size_t keep = 0;
+  for (size_t i = 0; i < p->n; i++) {
+    if (untouched_only && p->stamps[i] == p->epoch) {
+      p->bufs[keep] = p->bufs[i];
+      p->sizes[keep] = p->sizes[i];
+      p->stamps[keep++] = p->stamps[i];
+    } else {
+      oxrt_aligned_free(p->bufs[i]);
+    }
+  }
+  p->n = keep;
+  p->epoch++;
 }
 
 void oxrt_pool_clear(oxrt_buffer_pool *p) {
@@ -43,14 +62,18 @@ void oxrt_pool_clear(oxrt_buffer_pool *p) {
   for (size_t i = 0; i < p->n; i++) oxrt_aligned_free(p->bufs[i]);
   free(p->bufs);
   free(p->sizes);
+  free(p->stamps);
   p->bufs = NULL;
   p->sizes = NULL;
+  p->stamps = NULL;
   p->n = p->cap = 0;
+  oxrt_mem_run_clear(&p->mem);
 }
 
 /* Releases a value; a plain tensor buffer goes back to the pool. */
 static void recycle(oxrt_buffer_pool *pool, oxrt_value *v) {
   if (!v) return;
+  if (pool && v->arena_slot) oxrt_mem_run_free(&pool->mem, v->arena_slot); /* arena data is not owned */
   if (pool && v->kind == OXRT_KIND_TENSOR && v->owns_data && v->data && v->dtype != OXRT_STRING && v->nbytes >= 256) {
     size_t cap = (v->nbytes + 63) & ~(size_t)63;
     oxrt_pool_give(pool, v->data, cap);
@@ -90,6 +113,14 @@ static oxrt_status *check_limits(const oxrt_limits *lim, oxrt_buffer_pool *pool,
   return NULL;
 }
 
+/* Output i of the node goes through the run's memory plan: the main graph's tensors that die inside the run. */
+static bool planned_output(const oxrt_kernel_ctx *ctx, int i) {
+  const oxrt_frame *f = ctx->frame;
+  if (!f || f->parent || (!f->pool->mem.plan && !f->pool->mem.recording)) return false;
+  int id = ctx->node->outputs[i];
+  return id >= 0 && !f->plan->graph->values[id].is_output;
+}
+
 oxrt_status *oxrt_output_tensor(oxrt_kernel_ctx *ctx, int i, oxrt_elem_type t, int rank, const int64_t *dims,
                                 oxrt_value **out) {
   if (i < 0 || i >= ctx->n_outputs)
@@ -98,10 +129,19 @@ oxrt_status *oxrt_output_tensor(oxrt_kernel_ctx *ctx, int i, oxrt_elem_type t, i
   oxrt_buffer_pool *pool = ctx->frame ? ctx->frame->pool : NULL;
   size_t count;
   if (ctx->frame) OXRT_TRY(check_limits(&ctx->frame->session->opts.limits, pool, t, rank, dims));
+  int slot = 0;
   if (t != OXRT_STRING && pool && rank >= 0 && rank <= OXRT_MAX_RANK && oxrt_dims_count(dims, rank, &count) &&
       count * oxrt_elem_type_size(t) >= 256) {
+    const size_t nbytes = count * oxrt_elem_type_size(t);
+    if (planned_output(ctx, i)) {
+      void *buf = oxrt_mem_run_alloc(&pool->mem, nbytes, &slot);
+      if (buf) {
+        OXRT_TRY(oxrt_tensor_view(t, rank, dims, buf, &v)); /* the arena's bytes: not owned */
+        goto done;
+      }
+    }
     size_t got;
-    void *buf = oxrt_pool_take(pool, count * oxrt_elem_type_size(t), &got);
+    void *buf = oxrt_pool_take(pool, nbytes, &got);
     if (buf) {
       oxrt_status *st = oxrt_tensor_view(t, rank, dims, buf, &v);
       if (st) {
@@ -114,6 +154,7 @@ oxrt_status *oxrt_output_tensor(oxrt_kernel_ctx *ctx, int i, oxrt_elem_type t, i
   }
   OXRT_TRY(oxrt_tensor_new(t, rank, dims, &v));
 done:
+  v->arena_slot = slot;
   oxrt_value_free(ctx->outputs[i]);
   ctx->outputs[i] = v;
   *out = v;

@@ -206,6 +206,8 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   }
   const char *keep = getenv("OXRT_KEEP_WEIGHTS"); /* debugging: compare with a run that keeps every initializer */
   if (keep && *keep == '1') s->opts.keep_weights = 1;
+  const char *mem_plan = getenv("OXRT_MEM_PLAN"); /* debugging: 0 = every run takes its tensors from the pool */
+  s->mem_plan_on = !(mem_plan && *mem_plan == '0');
   OXRT_TRY(save_model_opsets(s));
   OXRT_TRY(oxrt_inline_functions(m));
   /* 16-bit float regions compute in float32 (before the optimizer, so its float32 fusions apply); a model the
@@ -324,6 +326,7 @@ void oxrt_session_free(oxrt_session *s) {
     oxrt_pool_clear(s->cached_pool);
     free(s->cached_pool);
   }
+  oxrt_mem_plan_free_all(s->mem_plans);
   pthread_mutex_destroy(&s->pool_lock);
   oxrt_profiler_free(&s->profiler);
   free(s->input_ids);
@@ -464,6 +467,37 @@ static void run_log(const oxrt_session *s, const oxrt_run_options *ro, oxrt_log_
 
 /* Caller-provided outputs: checked before the run where the model declares the type (fail early), and
  * against the result after it, all before any is written, so a mismatch leaves every caller value as it was. */
+/* Memory plans (exec/mem_plan.h): one per input-shape signature, a few kept; a session whose shapes keep changing
+ * stops recording new ones after MEM_PLAN_MAX_RECORDINGS and runs from the pool. */
+#define MEM_PLAN_CACHE 8
+#define MEM_PLAN_MAX_RECORDINGS 64
+
+/* What the run's tensor sizes depend on: each fed input's id, kind, type and shape (items of containers are not
+ * looked at: a replay that departs from its plan falls back to the pool). NULL on out-of-memory: no plan. */
+static int64_t *run_signature(const int *in_ids, const oxrt_value *const *inputs, size_t n_inputs, size_t *n_sig) {
+  int64_t *sig = malloc((n_inputs * (4 + OXRT_MAX_RANK) + 1) * sizeof *sig);
+  if (!sig) return NULL;
+  size_t n = 0;
+  for (size_t i = 0; i < n_inputs; i++) {
+    const oxrt_value *v = inputs[i];
+    sig[n++] = in_ids[i];
+    sig[n++] = v ? (int64_t)v->kind : -1;
+    if (!v) continue;
+    sig[n++] = v->kind == OXRT_KIND_TENSOR ? (int64_t)v->dtype : (int64_t)v->n_items;
+    sig[n++] = v->kind == OXRT_KIND_TENSOR ? v->rank : 0;
+    for (int d = 0; v->kind == OXRT_KIND_TENSOR && d < v->rank; d++) sig[n++] = v->dims[d];
+  }
+  *n_sig = n;
+  return sig;
+}
+
+static void release_mem_plan(oxrt_session *s, const oxrt_mem_plan *p) {
+  if (!p) return;
+  pthread_mutex_lock(&s->pool_lock);
+  oxrt_mem_plan_release(p);
+  pthread_mutex_unlock(&s->pool_lock);
+}
+
 static bool same_type_shape(const oxrt_value *a, const oxrt_value *b) {
   bool same = a && b && a->kind == OXRT_KIND_TENSOR && b->kind == OXRT_KIND_TENSOR && a->dtype == b->dtype &&
               a->rank == b->rank;
@@ -587,19 +621,48 @@ static oxrt_status *run_impl(oxrt_session *s, const oxrt_run_options *run_option
   int64_t t0 = oxrt_now_ns();
   run_log(s, run_options, OXRT_LOG_VERBOSE, "run%s%s%s started", run_options && run_options->tag[0] ? " '" : "",
           run_options ? run_options->tag : "", run_options && run_options->tag[0] ? "'" : "");
+  size_t n_sig = 0;
+  int64_t *sig = s->mem_plan_on ? run_signature(in_ids, inputs, n_inputs, &n_sig) : NULL;
+  const oxrt_mem_plan *mem_plan = NULL;
+  bool record = false;
   pthread_mutex_lock(&s->pool_lock);
   oxrt_buffer_pool *pool = s->cached_pool;
   s->cached_pool = NULL;
+  if (sig) {
+    mem_plan = oxrt_mem_plan_acquire(&s->mem_plans, sig, n_sig);
+    record = !mem_plan && s->mem_recordings < MEM_PLAN_MAX_RECORDINGS;
+  }
   pthread_mutex_unlock(&s->pool_lock);
   if (!pool) pool = calloc(1, sizeof *pool);
   if (!pool) {
     st = OXRT_OOM(); /* without a pool the run's byte limit could not be kept */
+    release_mem_plan(s, mem_plan);
+    free(sig);
     goto out;
   }
   pool->run_bytes = 0;
   pool->run = &rs;
+  if (!oxrt_mem_run_begin(&pool->mem, mem_plan, record)) { /* no memory for the arena: this run uses the pool */
+    release_mem_plan(s, mem_plan);
+    mem_plan = NULL;
+  }
   st = oxrt_frame_run(s, s->main_plan, NULL, pool, in_ids, inputs, (int)n_inputs, want, (int)n_outputs, tmp);
   pool->run = NULL;
+  oxrt_mem_plan *recorded = oxrt_mem_run_end(&pool->mem, !st, sig, n_sig);
+  free(sig);
+  /* a new plan's arena replaces what the pool collected; otherwise the buffers this run did not touch go */
+  oxrt_pool_trim(pool, !recorded);
+  pthread_mutex_lock(&s->pool_lock);
+  if (mem_plan) oxrt_mem_plan_release(mem_plan);
+  size_t arena = oxrt_mem_plan_arena_bytes(recorded), unshared = oxrt_mem_plan_total_bytes(recorded);
+  if (recorded) {
+    s->mem_recordings++;
+    oxrt_mem_plan_push(&s->mem_plans, recorded, MEM_PLAN_CACHE);
+  }
+  pthread_mutex_unlock(&s->pool_lock);
+  if (recorded)
+    oxrt_session_log(s, OXRT_LOG_INFO, "memory plan recorded for this input shape: arena %.1f MB (%.1f MB unshared)",
+                     arena / 1048576.0, unshared / 1048576.0);
   if (!st) st = check_provided(s, want, n_outputs, outputs, tmp, replaceable);
   for (size_t i = 0; i < n_outputs; i++) {
     if (!outputs[i] || !tmp[i]) continue;
