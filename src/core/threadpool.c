@@ -14,6 +14,7 @@
 #include "threadpool.h"
 #include "fpmode.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,6 +48,7 @@ struct oxrt_threadpool {
   atomic_bool stop;
   atomic_int sleepers;       /* workers asleep (or about to be) on `wake` */
   atomic_bool caller_sleeps; /* the caller is asleep (or about to be) on `done` */
+  atomic_int active_runs;    /* runs in progress (oxrt_threadpool_run_begin): idle workers stay awake */
   /* current job: written by the caller only while the job is closed and no worker is inside */
   oxrt_range_fn fn;
   void *arg;
@@ -85,8 +87,9 @@ static void run_chunks(oxrt_threadpool *p) {
   }
 }
 
-/* Spins up to SPIN_NS for cond(p); true when it became true. */
-static bool spin_until(oxrt_threadpool *p, bool (*cond)(oxrt_threadpool *, uint64_t), uint64_t v) {
+/* Spins up to SPIN_NS for cond(p); true when it became true. With `hold`, keeps watching past SPIN_NS while a run
+ * is active on the pool, yielding the core between looks so that a loaded machine's other threads still run. */
+static bool spin_until(oxrt_threadpool *p, bool (*cond)(oxrt_threadpool *, uint64_t), uint64_t v, bool hold) {
   uint64_t t0 = 0;
   for (unsigned i = 1;; i++) {
     if (cond(p, v)) return true;
@@ -94,7 +97,10 @@ static bool spin_until(oxrt_threadpool *p, bool (*cond)(oxrt_threadpool *, uint6
     if ((i & 63) == 0) {
       uint64_t t = now_ns();
       if (!t0) t0 = t;
-      else if (t - t0 > SPIN_NS) return false;
+      else if (t - t0 > SPIN_NS) {
+        if (!hold || atomic_load(&p->active_runs) <= 0) return false;
+        sched_yield();
+      }
     }
   }
 }
@@ -111,7 +117,7 @@ static void *worker_main(void *vp) {
   oxrt_threadpool *p = vp;
   uint64_t seen = 0;
   for (;;) {
-    if (!spin_until(p, has_new_job, seen)) {
+    if (!spin_until(p, has_new_job, seen, true)) {
       pthread_mutex_lock(&p->mu);
       atomic_fetch_add(&p->sleepers, 1);
       while (!has_new_job(p, seen)) pthread_cond_wait(&p->wake, &p->mu);
@@ -148,6 +154,7 @@ oxrt_threadpool *oxrt_threadpool_create(int threads) {
   atomic_init(&p->stop, false);
   atomic_init(&p->sleepers, 0);
   atomic_init(&p->caller_sleeps, false);
+  atomic_init(&p->active_runs, 0);
   atomic_init(&p->next, 0);
   if (threads > 1) {
     p->workers = calloc((size_t)threads - 1, sizeof(pthread_t));
@@ -181,6 +188,14 @@ void oxrt_threadpool_free(oxrt_threadpool *p) {
 }
 
 int oxrt_threadpool_size(const oxrt_threadpool *p) { return p ? p->nthreads : 1; }
+
+void oxrt_threadpool_run_begin(oxrt_threadpool *p) {
+  if (p) atomic_fetch_add(&p->active_runs, 1);
+}
+
+void oxrt_threadpool_run_end(oxrt_threadpool *p) {
+  if (p) atomic_fetch_sub(&p->active_runs, 1);
+}
 
 /* The calling thread alone; with a stop check, in slices so that a long loop can stop part-way. */
 static void run_serial(size_t n, size_t grain, oxrt_range_fn fn, void *arg, const oxrt_stop_check *c) {
@@ -221,7 +236,7 @@ void oxrt_parallel_for(oxrt_threadpool *p, size_t n, size_t grain, oxrt_range_fn
   }
   run_chunks(p);
   /* no chunk is left to hand out: close the job to latecomers and wait for the workers inside */
-  if (atomic_fetch_or(&p->job, JOB_CLOSED) & JOB_COUNT && !spin_until(p, workers_out, 0)) {
+  if (atomic_fetch_or(&p->job, JOB_CLOSED) & JOB_COUNT && !spin_until(p, workers_out, 0, false)) {
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->caller_sleeps, true);
     while (!workers_out(p, 0)) pthread_cond_wait(&p->done, &p->mu);

@@ -20,6 +20,11 @@ int oxrt_threadpool_size(const oxrt_threadpool *p);
  * node as cancelled). */
 void oxrt_parallel_for(oxrt_threadpool *p, size_t n, size_t grain, oxrt_range_fn fn, void *arg);
 int oxrt_cpu_count(void);
+/* Brackets a run (a whole inference): meanwhile idle workers keep watching for the next loop instead of sleeping
+ * after their short spin. A network's loops are separated by serial work longer than that spin, and waking a
+ * sleeping worker costs tens of microseconds per loop (ONNX Runtime's pool spins through a run the same way). */
+void oxrt_threadpool_run_begin(oxrt_threadpool *p);
+void oxrt_threadpool_run_end(oxrt_threadpool *p);
 
 /* A cancellation check consulted by oxrt_parallel_for between chunks; once it has answered true it must keep
  * answering true (the executor latches it per run). */

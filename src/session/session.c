@@ -646,7 +646,9 @@ static oxrt_status *run_impl(oxrt_session *s, const oxrt_run_options *run_option
     release_mem_plan(s, mem_plan);
     mem_plan = NULL;
   }
+  oxrt_threadpool_run_begin(s->pool);
   st = oxrt_frame_run(s, s->main_plan, NULL, pool, in_ids, inputs, (int)n_inputs, want, (int)n_outputs, tmp);
+  oxrt_threadpool_run_end(s->pool);
   pool->run = NULL;
   oxrt_mem_plan *recorded = oxrt_mem_run_end(&pool->mem, !st, sig, n_sig);
   free(sig);
