@@ -21,7 +21,11 @@ if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
   printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$work/rootfs/etc/pip.conf"
 fi
 tar -C "$work/rootfs" -c . | docker import - oxrt-base:bookworm
-DOCKER_BUILDKIT=1 docker build --network host --build-arg BASE_IMAGE=oxrt-base:bookworm -f "$root/deploy/Dockerfile" \
+# The Dockerfile needs BuildKit (Dockerfile.dockerignore). A client of Docker 23+ builds with BuildKit only through
+# its buildx plugin, which Debian 12 does not package; docker.io's own client (20.10) has BuildKit built in.
+builder=docker
+if ! docker buildx version >/dev/null 2>&1 && [ -x /usr/bin/docker ]; then builder=/usr/bin/docker; fi
+DOCKER_BUILDKIT=1 "$builder" build --network host --build-arg BASE_IMAGE=oxrt-base:bookworm -f "$root/deploy/Dockerfile" \
   -t oxrt-serve:local "$root"
 mkdir -p "$work/models/digits/1"
 cp "$root/examples/digits/model.onnx" "$work/models/digits/1/"

@@ -146,6 +146,49 @@ def test_repository_extension(server, repo):
     shutil.rmtree(os.path.join(repo, "late"))
 
 
+def tasks(server):
+    return set(os.listdir(f"/proc/{server.proc.pid}/task"))
+
+
+def test_instance_count_and_threads(server, repo):
+    # instance_count sessions, each with a worker thread and a pool of `threads` - 1 more: unloading
+    # joins exactly those. threads is picked so that "one per core" (0) would give another count.
+    threads = (os.cpu_count() or 1) + 2
+    make_dense(os.path.join(repo, "inst", "1", "model.onnx"))
+    c = httpclient.InferenceServerClient(server.http)
+    try:
+        c.load_model("inst", config=json.dumps({"instance_count": 2, "threads": threads}))
+        loaded = tasks(server)
+        cfg = c.get_model_config("inst")["oxrt"]
+        assert cfg["instance_count"] == 2 and cfg["threads"] == threads, cfg
+        x = np.ones((2, 4), np.float32)
+        i = httpclient.InferInput("x", [2, 4], "FP32")
+        i.set_data_from_numpy(x)
+        np.testing.assert_array_equal(c.infer("inst", [i]).as_numpy("y"), direct(repo, "inst", {"x": x})["y"])
+        c.unload_model("inst")
+        gone = loaded - tasks(server)
+        assert len(gone) == 2 * threads, f"unloading joined {len(gone)} threads, expected 2 x {threads}"
+    finally:
+        shutil.rmtree(os.path.join(repo, "inst"))
+
+
+def test_batching_delay_waits_for_more(server, repo):
+    # a lone request on a batching model waits max_queue_delay_ms for company before it runs
+    make_dense(os.path.join(repo, "delay", "1", "model.onnx"))
+    c = httpclient.InferenceServerClient(server.http)
+    try:
+        c.load_model("delay", config=json.dumps({"max_batch_size": 8, "max_queue_delay_ms": 400}))
+        i = httpclient.InferInput("x", [1, 4], "FP32")
+        i.set_data_from_numpy(np.ones((1, 4), np.float32))
+        t0 = time.monotonic()
+        c.infer("delay", [i])
+        assert time.monotonic() - t0 >= 0.4
+        assert metric(server, "oxrt_batch_size_count", model="delay") == 1
+        c.unload_model("delay")
+    finally:
+        shutil.rmtree(os.path.join(repo, "delay"))
+
+
 def test_metrics(server):
     c = httpclient.InferenceServerClient(server.http)
     before = metric(server, "oxrt_requests_total", model="cnn", protocol="http")

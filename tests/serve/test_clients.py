@@ -1,8 +1,9 @@
 """The server through real clients: tritonclient[http], tritonclient[grpc] and kserve's v2 REST client,
-with results equal to a direct oxrt run."""
+with results equal to a direct oxrt run; and the README's three-line client call as written."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from conftest import direct
+from conftest import ROOT, direct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 X = np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32)
@@ -126,3 +127,17 @@ def test_kserve_rest_client(server, repo):
     want = direct(repo, "cnn", {"x": x})["logits"]
     for key in ("json", "binary"):
         np.testing.assert_array_equal(np.array(got[key], dtype=np.float32).reshape(want.shape), want)
+
+
+def test_readme_client_call(server, repo):
+    # its model name and address swapped for the tests' `dense` model on this server's port
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("## Serving"):]
+    assert "oxrt serve models/" in section.split("```")[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert len(code.strip().splitlines()) == 3, code
+    code = code.replace("localhost:8000", server.http).replace('"mymodel"', '"dense"')
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the project's own README
+    np.testing.assert_array_equal(scope["y"], direct(repo, "dense", {"x": scope["x"]})["y"])

@@ -3,6 +3,7 @@ run queued requests, merging compatible ones into one batch along dim 0 (dynamic
 
 import collections
 import concurrent.futures
+import gc
 import json
 import logging
 import os
@@ -232,6 +233,8 @@ class ModelVersion:
             path = sess.end_profiling()
             with open(path, encoding="utf-8") as f:
                 trace = json.load(f)
+            del sess
+            gc.collect()  # the profiling session's threads and memory go now (see close)
         return trace, dict(zip(outputs or self._output_names, results))
 
     # ---------------------------------------------------------------- closing
@@ -243,3 +246,7 @@ class ModelVersion:
         for w in self._workers:
             w.join()
         self.metrics.queue_depth.labels(self.name).set(0)
+        # Release the engines now, not whenever Python's cycle collector next runs: an InferenceSession keeps
+        # a bound method of itself (a reference cycle), and its threads and memory go only when it is freed.
+        self.sessions.clear()
+        gc.collect()
