@@ -25,7 +25,7 @@ extern "C" {
 
 /* OXRT_API marks the exported functions. On Windows the library is built with OXRT_BUILDING_LIBRARY
  * (dllexport); users of the DLL get dllimport, users of the static library define OXRT_STATIC (CMake's
- * oxrt::oxrt_static target and `pkg-config --static` do). Elsewhere it sets default visibility: the library
+ * oxrt::oxrt_static target and oxrt-static.pc do). Elsewhere it sets default visibility: the library
  * is compiled with -fvisibility=hidden, so nothing else is exported. */
 #if defined(_WIN32) || defined(__CYGWIN__)
 #if defined(OXRT_BUILDING_LIBRARY)
@@ -434,11 +434,14 @@ OXRT_API int oxrt_thread_pool_get_size(const oxrt_thread_pool *p);
 OXRT_API oxrt_status *oxrt_session_options_set_thread_pool(oxrt_session_options *o, oxrt_thread_pool *p);
 
 /* ------------------------------------------------------- allocator hooks */
-/* Where tensor memory comes from (default: the C library, 64-byte aligned).
- * `alloc` must return memory aligned to `alignment` (a power of two, 64) or
- * NULL; `free` gets what `alloc` returned. Process-wide; it can only change
- * while no tensor memory is allocated (before the first session, or after
- * everything was freed): otherwise INVALID_ARGUMENT. NULL restores the default. */
+/* Where tensor memory comes from (default: the C library, 64-byte aligned):
+ * values, run buffers, a session's packed weights. `alloc` must return memory
+ * aligned to `alignment` (a power of two, 64) or NULL; `free` gets what
+ * `alloc` returned. Process-wide; it can only change while no tensor memory is
+ * allocated (before the first session, or after every session, value and
+ * binding was freed): otherwise INVALID_ARGUMENT. NULL restores the default.
+ * The kernels' per-thread scratch blocks, kept between runs until the thread
+ * exits, come from the C library and are not counted. */
 typedef struct oxrt_allocator {
   size_t size; /* sizeof(oxrt_allocator) */
   void *(*alloc)(void *user, size_t nbytes, size_t alignment);
@@ -455,7 +458,8 @@ OXRT_API uint64_t oxrt_allocated_bytes(void);
  * file is named "<file_prefix>_<date>_<time>.json" (prefix NULL or "" means
  * "oxrt_profile") and is a Chrome trace, as ONNX Runtime writes. */
 OXRT_API oxrt_status *oxrt_session_options_enable_profiling(oxrt_session_options *o, const char *file_prefix);
-OXRT_API void oxrt_session_options_disable_profiling(oxrt_session_options *o);
+/* Turns profiling off again; fails only for NULL options (the 0.2.0 baseline returned void). */
+OXRT_API oxrt_status *oxrt_session_options_disable_profiling(oxrt_session_options *o);
 
 typedef struct oxrt_profile_event {
   size_t size;                     /* sizeof(oxrt_profile_event), set by the caller */
