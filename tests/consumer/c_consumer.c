@@ -1,7 +1,8 @@
 /* c_consumer.c - a C program built only from the installed oxrt.h and library (-std=c11 -Wall -Wextra -pedantic):
  * version, run, allocator hooks in a fresh process (and back to the default once everything is freed), the setters
  * that return a status, the size-versioned option structs, a shared intra-op pool (threads counted in
- * /proc/self/task) and end_profiling's failures. Prints "N passed, M failed". Usage: c_consumer model.onnx */
+ * /proc/self/task), end_profiling's failures and values adopted once. Prints "N passed, M failed".
+ * Usage: c_consumer model.onnx */
 #define _POSIX_C_SOURCE 200809L
 #include <oxrt.h>
 
@@ -81,6 +82,27 @@ static void options_abi(const char *model) {
   batches[0].size = 0;
   expect_invalid(oxrt_quantize_model_file(model, out, &qo), "OXRT_INIT(oxrt_calib_batch)");
   remove(out);
+}
+
+/* Creation functions adopt their items: a value given twice (it would be freed twice) is refused, and the
+ * caller still owns everything after a refusal. */
+static void adoption(void) {
+  int64_t n = 2;
+  oxrt_value *a = NULL, *b = NULL, *out = NULL;
+  EXPECT(oxrt_value_create_tensor(OXRT_INT64, &n, 1, &a) == NULL);
+  EXPECT(oxrt_value_create_tensor(OXRT_INT64, &n, 1, &b) == NULL);
+  oxrt_value *items[3] = {a, b, a};
+  expect_invalid(oxrt_value_create_sequence(OXRT_INT64, items, 3, &out), "items 0 and 2 are the same value");
+  expect_invalid(oxrt_value_create_map(a, a, &out), "same value");
+  EXPECT(out == NULL);
+  oxrt_value *pair[2] = {a, b};
+  EXPECT(oxrt_value_create_sequence(OXRT_INT64, pair, 2, &out) == NULL && oxrt_value_get_item_count(out) == 2);
+  oxrt_value_free(out); /* frees a and b once each */
+  oxrt_run_options *ro = NULL;
+  EXPECT(oxrt_run_options_create(&ro) == NULL);
+  expect_invalid(oxrt_run_options_set_terminate(ro, 5), "0 or 1");
+  EXPECT(oxrt_run_options_get_terminate(ro) == 0);
+  oxrt_run_options_free(ro);
 }
 
 /* Entries of a folder other than . and ..; -1 if it cannot be read. */
@@ -222,6 +244,7 @@ int main(int argc, char **argv) {
   options_abi(argv[1]);
   shared_pool(argv[1]);
   profiling_errors(argv[1]);
+  adoption();
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }

@@ -87,7 +87,7 @@ check "OXRT_API: dllexport / dllimport / static switch" sh -c \
 check "ABI: tests/abi/layout.c compiles against the installed header" $CC -std=c11 $WARN "$ROOT/tests/abi/layout.c" \
   -I"$prefix/include" -o "$tmp/layout"
 abi_stub() { # header folder, output library
-  python3 "$ROOT/tests/abi/api_stub.py" "$1/oxrt.h" >"$2.c" &&
+  "${PY:-python3}" "$ROOT/tests/abi/api_stub.py" "$1/oxrt.h" >"$2.c" &&
     $CC -std=c11 -g -O0 -shared -fPIC -w -I"$1" "$2.c" -Wl,-soname,liboxrt.so.0.2 -o "$2"
 }
 abi_diff() { # baseline, library, report: true when compatible
