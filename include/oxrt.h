@@ -25,7 +25,7 @@ extern "C" {
 
 /* OXRT_API marks the exported functions. On Windows the library is built with OXRT_BUILDING_LIBRARY
  * (dllexport); users of the DLL get dllimport, users of the static library define OXRT_STATIC (CMake's
- * oxrt::oxrt_static target and `pkg-config --static` do). Elsewhere it sets default visibility: the library
+ * oxrt::oxrt_static target and oxrt-static.pc do). Elsewhere it sets default visibility: the library
  * is compiled with -fvisibility=hidden, so nothing else is exported. */
 #if defined(_WIN32) || defined(__CYGWIN__)
 #if defined(OXRT_BUILDING_LIBRARY)
@@ -146,19 +146,21 @@ OXRT_API oxrt_status *oxrt_value_wrap_mutable_tensor(oxrt_elem_type type, const 
 /* Set element `index` of a string tensor to a copy of `len` bytes at `s`;
  * the bytes may include NULs (oxrt_value_get_string reports `len` back). */
 OXRT_API oxrt_status *oxrt_value_set_string(oxrt_value *v, size_t index, const char *s, size_t len);
-/* A sequence of `count` values (count may be 0). Every item must be non-NULL
- * and of one kind; tensor items must have element type `elem_type`, map items
- * values of that type (OXRT_UNDEFINED accepts any one element type, taken from
- * the first item). On success the sequence adopts the items (the array itself
- * is copied); on failure nothing is adopted and the caller still owns them. */
+/* A sequence of `count` values (count may be 0). Every item must be non-NULL,
+ * a value of its own (no pointer twice) and of one kind; tensor items must
+ * have element type `elem_type`, map items values of that type (OXRT_UNDEFINED
+ * accepts any one element type, taken from the first item). On success the
+ * sequence adopts the items (the array itself is copied); on failure nothing
+ * is adopted and the caller still owns them. */
 OXRT_API oxrt_status *oxrt_value_create_sequence(oxrt_elem_type elem_type, oxrt_value **items, size_t count,
                                                  oxrt_value **out);
 /* An optional; adopts `item`, which may be NULL for an empty optional. On
  * failure `item` is not adopted. */
 OXRT_API oxrt_status *oxrt_value_create_optional(oxrt_value *item, oxrt_value **out);
 /* A map from a 1-D keys tensor (an integer type or STRING) to a 1-D values
- * tensor with as many elements. On success both are adopted; on failure
- * (NULL, wrong kind, rank or key type, count mismatch) neither is. */
+ * tensor with as many elements (two different values). On success both are
+ * adopted; on failure (NULL, the same value twice, wrong kind, rank or key
+ * type, count mismatch) neither is. */
 OXRT_API oxrt_status *oxrt_value_create_map(oxrt_value *keys, oxrt_value *values, oxrt_value **out);
 /* Parse a serialized TensorProto, SequenceProto, MapProto or OptionalProto
  * (chosen by `kind`) into a new value that owns its memory. */
@@ -362,10 +364,11 @@ OXRT_API const char *oxrt_run_options_get_tag(const oxrt_run_options *ro);
 /* Log level for this run's messages, replacing the session's (VERBOSE..FATAL). */
 OXRT_API oxrt_status *oxrt_run_options_set_log_level(oxrt_run_options *ro, oxrt_log_level level);
 OXRT_API oxrt_log_level oxrt_run_options_get_log_level(const oxrt_run_options *ro);
-/* With `on` set, runs using these options stop at the next node boundary (or
- * the next check inside a long kernel or loop) and return OXRT_ERR_CANCELLED;
- * runs started while it is set fail at once. Safe to call from any thread
- * while a run is in progress. Clear it (on = 0) to run again. */
+/* With `on` set (1; 0 clears it, other values are INVALID_ARGUMENT), runs
+ * using these options stop at the next node boundary (or the next check
+ * inside a long kernel or loop) and return OXRT_ERR_CANCELLED; runs started
+ * while it is set fail at once. Safe to call from any thread while a run is
+ * in progress. Clear it (on = 0) to run again. */
 OXRT_API oxrt_status *oxrt_run_options_set_terminate(oxrt_run_options *ro, int on);
 OXRT_API int oxrt_run_options_get_terminate(const oxrt_run_options *ro);
 /* A wall-clock limit per run in milliseconds (0, the default, is none); a run
@@ -434,11 +437,14 @@ OXRT_API int oxrt_thread_pool_get_size(const oxrt_thread_pool *p);
 OXRT_API oxrt_status *oxrt_session_options_set_thread_pool(oxrt_session_options *o, oxrt_thread_pool *p);
 
 /* ------------------------------------------------------- allocator hooks */
-/* Where tensor memory comes from (default: the C library, 64-byte aligned).
- * `alloc` must return memory aligned to `alignment` (a power of two, 64) or
- * NULL; `free` gets what `alloc` returned. Process-wide; it can only change
- * while no tensor memory is allocated (before the first session, or after
- * everything was freed): otherwise INVALID_ARGUMENT. NULL restores the default. */
+/* Where tensor memory comes from (default: the C library, 64-byte aligned):
+ * values, run buffers, a session's packed weights. `alloc` must return memory
+ * aligned to `alignment` (a power of two, 64) or NULL; `free` gets what
+ * `alloc` returned. Process-wide; it can only change while no tensor memory is
+ * allocated (before the first session, or after every session, value and
+ * binding was freed): otherwise INVALID_ARGUMENT. NULL restores the default.
+ * The kernels' per-thread scratch blocks, kept between runs until the thread
+ * exits, come from the C library and are not counted. */
 typedef struct oxrt_allocator {
   size_t size; /* sizeof(oxrt_allocator) */
   void *(*alloc)(void *user, size_t nbytes, size_t alignment);
@@ -455,7 +461,8 @@ OXRT_API uint64_t oxrt_allocated_bytes(void);
  * file is named "<file_prefix>_<date>_<time>.json" (prefix NULL or "" means
  * "oxrt_profile") and is a Chrome trace, as ONNX Runtime writes. */
 OXRT_API oxrt_status *oxrt_session_options_enable_profiling(oxrt_session_options *o, const char *file_prefix);
-OXRT_API void oxrt_session_options_disable_profiling(oxrt_session_options *o);
+/* Turns profiling off again; fails only for NULL options (the 0.2.0 baseline returned void). */
+OXRT_API oxrt_status *oxrt_session_options_disable_profiling(oxrt_session_options *o);
 
 typedef struct oxrt_profile_event {
   size_t size;                     /* sizeof(oxrt_profile_event), set by the caller */

@@ -109,7 +109,8 @@ private:
 };
 } // namespace detail
 
-// A tensor, sequence, map or optional. Owning unless made with Value::borrow (results of IoBinding::output).
+// A tensor, sequence, map or optional, owning its C value (borrowed values, such as IoBinding::output's and
+// Value::item's, stay `const oxrt_value *`).
 class Value {
 public:
   Value() = default;
@@ -147,12 +148,38 @@ public:
     return v;
   }
 
+  // A sequence adopting `items` (all of one kind; tensors of `elem_type`, OXRT_UNDEFINED: the first item's).
+  // On success `items` is left holding empty values; on failure it keeps them all and Error is thrown.
+  static Value sequence(oxrt_elem_type elem_type, std::vector<Value> &&items) {
+    std::vector<oxrt_value *> raw;
+    for (const Value &v : items) raw.push_back(v.get());
+    oxrt_value *out = nullptr;
+    check(oxrt_value_create_sequence(elem_type, raw.data(), raw.size(), &out));
+    for (Value &v : items) v.release();
+    return Value(out);
+  }
+  // A map from a 1-D keys tensor to a 1-D values tensor of as many elements; adopts both on success only.
+  static Value map(Value &&keys, Value &&values) {
+    oxrt_value *out = nullptr;
+    check(oxrt_value_create_map(keys.get(), values.get(), &out));
+    keys.release();
+    values.release();
+    return Value(out);
+  }
+
   oxrt_value *get() const noexcept { return h_.get(); }
   oxrt_value *release() noexcept { return h_.release(); }
   explicit operator bool() const noexcept { return static_cast<bool>(h_); }
 
   oxrt_value_kind kind() const noexcept { return oxrt_value_get_kind(get()); }
+  // The innermost tensors' element type (a map's values; for a sequence of maps, the maps' values).
   oxrt_elem_type elem_type() const noexcept { return oxrt_value_get_elem_type(get()); }
+  // A map's key type; throws for any other kind of value.
+  oxrt_elem_type key_type() const {
+    oxrt_elem_type k = OXRT_UNDEFINED;
+    check(oxrt_value_map_types(get(), &k, nullptr));
+    return k;
+  }
   std::vector<int64_t> shape() const {
     oxrt_elem_type t;
     size_t rank = 0;
@@ -300,10 +327,12 @@ private:
 struct ValueInfo {
   std::string name;
   oxrt_value_kind kind;
-  oxrt_elem_type elem_type;
+  oxrt_elem_type elem_type; // the innermost tensors' (as Value::elem_type)
   std::vector<int64_t> shape; // -1 where not fixed; empty with has_shape false when unknown
   bool has_shape;
   std::string type_string;
+  oxrt_elem_type key_type;      // a map's, else OXRT_UNDEFINED
+  oxrt_value_kind element_kind; // what a sequence or optional holds (a map's values: TENSOR), else UNKNOWN
 };
 
 class Session {
@@ -370,7 +399,8 @@ private:
     oxrt_value_info v{};
     v.size = sizeof v;
     check(output ? oxrt_session_get_output_info(get(), i, &v) : oxrt_session_get_input_info(get(), i, &v));
-    ValueInfo r{v.name, v.kind, v.elem_type, {}, v.rank >= 0, v.type_string};
+    ValueInfo r{v.name,     v.kind, v.elem_type, {}, v.rank >= 0, v.type_string, v.key_type,
+                v.element ? v.element->kind : OXRT_KIND_UNKNOWN};
     if (v.rank > 0) r.shape.assign(v.dims, v.dims + v.rank);
     return r;
   }

@@ -238,8 +238,10 @@ class RunOptions:
 
     @run_tag.setter
     def run_tag(self, value):
-        self._c.set_tag(str(value))
-        self._tag = str(value)
+        if not isinstance(value, str):
+            raise TypeError(f"run_tag (logid) must be a str, got {type(value).__name__}")
+        self._c.set_tag(value)
+        self._tag = value
 
     logid = run_tag  # onnxruntime's older name
 
@@ -567,7 +569,8 @@ class IOBinding:
     An output bound to an array (bind_output with shape and buffer_ptr, bind_ortvalue_output) is written in
     place on every run, without new memory; its type and shape must match the result (else an error, never a
     silent replacement). An output bound by name only gets an array from its first run, which later runs
-    write into, as onnxruntime does (bind it again to accept a new shape).
+    write into, as onnxruntime does (bind it again to accept a new shape). As there, names are checked when the
+    binding runs, and run_with_iobinding raises every failure as RuntimeError("Error in execution: ...").
     """
 
     def __init__(self, session):
@@ -596,19 +599,12 @@ class IOBinding:
             self._outputs[name] = _array_at(buffer_ptr, element_type, shape)
         else:
             self._outputs[name] = None
-        self._check_output_name(name)
 
     def bind_ortvalue_output(self, name, ortvalue):
         arr = ortvalue.numpy() if isinstance(ortvalue, OrtValue) else ortvalue
         if not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous or not arr.flags.writeable:
             raise ValueError(f"output '{name}' must be bound to a writable C-contiguous tensor")
         self._outputs[name] = arr
-        self._check_output_name(name)
-
-    def _check_output_name(self, name):
-        if name not in {o.name for o in self._session.get_outputs()}:
-            del self._outputs[name]
-            raise ValueError(f"cannot bind output '{name}': the model has no output of that name")
 
     def clear_binding_inputs(self):
         self._inputs.clear()
@@ -624,14 +620,23 @@ class IOBinding:
         """Nothing to do on the CPU."""
 
     def _run(self, run_options):
+        """As onnxruntime's run_with_iobinding, every failure is a RuntimeError("Error in execution: ...")."""
+        ro = _run_options_c(run_options)  # a wrong type stays a TypeError
         names = list(self._outputs)
-        if not names:
-            raise ValueError("no outputs are bound")
         s = self._session
-        s._validate_input(list(self._inputs))
-        in_names, values = s._feed(self._inputs)
-        bufs = [self._outputs[n] for n in names]
-        self._results = s._sess.run(in_names, values, names, _run_options_c(run_options), bufs)
+        try:
+            if not names:
+                raise ValueError("At least one output should be requested (no outputs are bound).")
+            known = {o.name for o in s.get_outputs()}
+            for n in names:
+                if n not in known:
+                    raise ValueError(f"Invalid output name: {n} (the model has no output of that name)")
+            s._validate_input(list(self._inputs))
+            in_names, values = s._feed(self._inputs)
+            bufs = [self._outputs[n] for n in names]
+            self._results = s._sess.run(in_names, values, names, ro, bufs)
+        except Exception as e:  # noqa: BLE001 - rethrown as onnxruntime's type, the cause chained
+            raise RuntimeError(f"Error in execution: {e}") from e
         # as onnxruntime: an output the run allocated stays bound, and later runs write into it
         for n, r in zip(names, self._results):
             if self._outputs[n] is None and isinstance(r, np.ndarray) and r.flags.writeable and r.flags.c_contiguous \

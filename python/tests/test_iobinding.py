@@ -102,7 +102,7 @@ def test_iobinding_allocated_outputs():
         # the output the binding allocated is reused: a new shape is an error until the output is bound again
         b.clear_binding_inputs()
         b.bind_cpu_input("image", _image(batch=3, seed=1))
-        with pytest.raises(Exception):
+        with pytest.raises(RuntimeError):
             s.run_with_iobinding(b)
         b.bind_output("logits")
         s.run_with_iobinding(b)
@@ -145,12 +145,55 @@ def test_iobinding_shape_mismatch_is_an_error():
         b = s.io_binding()
         b.bind_cpu_input("image", _image())
         b.bind_ortvalue_output("logits", out)
-        with pytest.raises(Exception):
+        with pytest.raises(RuntimeError, match="Error in execution"):
             s.run_with_iobinding(b)
         return out.numpy().shape
 
     a, b = _both(script)
     assert a == b == (2, 9)  # never silently replaced
+
+
+def test_iobinding_failures_are_runtime_errors():
+    """run_with_iobinding raises RuntimeError("Error in execution: ...") for every failure, checked when it runs."""
+
+    def script(rt):
+        s = _session(rt)
+        seen = []
+
+        def fails(b, needle):
+            with pytest.raises(RuntimeError, match="Error in execution") as info:
+                s.run_with_iobinding(b)
+            seen.append(needle in str(info.value))
+
+        b = s.io_binding()
+        b.bind_cpu_input("image", _image())
+        fails(b, "output")  # nothing bound to produce
+        b.bind_output("nope")  # accepted here, refused by the run
+        fails(b, "Invalid output name")
+        b.clear_binding_outputs()
+        b.bind_output("logits")
+        b.bind_cpu_input("image", _image().astype(np.float64))
+        fails(b, "double")
+        b.clear_binding_inputs()
+        fails(b, "image")  # the input is missing
+        b.bind_cpu_input("image", _image())
+        s.run_with_iobinding(b)
+        return seen, b.copy_outputs_to_cpu()[0]
+
+    (seen_a, out_a), (seen_b, out_b) = _both(script)
+    assert seen_a == seen_b == [True, True, True, True]
+    assert _close(out_a, out_b)
+
+
+def test_run_tag_must_be_a_string():
+    def script(rt):
+        ro = rt.RunOptions()
+        with pytest.raises(TypeError):
+            ro.logid = 5
+        ro.logid = "tag"
+        return ro.logid
+
+    assert _both(script) == ("tag", "tag")
 
 
 def test_run_async_calls_back_from_a_worker_thread():

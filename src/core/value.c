@@ -342,6 +342,30 @@ static oxrt_elem_type item_elem_type(const oxrt_value *v) {
   return v->kind == OXRT_KIND_MAP && v->n_items == 2 && v->items[1] ? v->items[1]->dtype : v->dtype;
 }
 
+static int ptr_cmp(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)*(const oxrt_value *const *)a, y = (uintptr_t)*(const oxrt_value *const *)b;
+  return (x > y) - (x < y);
+}
+
+/* A value given twice would be adopted twice, then freed twice. */
+static oxrt_status *distinct_items(oxrt_value **items, size_t count) {
+  if (count < 2) return NULL;
+  oxrt_value **sorted = malloc(sizeof *sorted * count);
+  if (!sorted) return OXRT_OOM();
+  memcpy(sorted, items, sizeof *sorted * count);
+  qsort(sorted, count, sizeof *sorted, ptr_cmp);
+  bool dup = false;
+  for (size_t i = 1; i < count && !dup; i++) dup = sorted[i] == sorted[i - 1];
+  free(sorted);
+  if (!dup) return NULL;
+  for (size_t i = 1; i < count; i++)
+    for (size_t j = 0; j < i; j++)
+      if (items[i] == items[j])
+        return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "sequence items %zu and %zu are the same value; each item is "
+                          "adopted, so each must be a value of its own (nothing was adopted)", j, i);
+  return NULL;
+}
+
 oxrt_status *oxrt_value_create_sequence(oxrt_elem_type elem_type, oxrt_value **items, size_t count, oxrt_value **out) {
   if (!out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "out is NULL");
   if (count && !items) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "items is NULL for %zu items", count);
@@ -364,6 +388,7 @@ oxrt_status *oxrt_value_create_sequence(oxrt_elem_type elem_type, oxrt_value **i
       return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "sequence item %zu has key type %s, item 0 %s (nothing was adopted)",
                         i, oxrt_elem_type_name(it->items[0]->dtype), oxrt_elem_type_name(items[0]->items[0]->dtype));
   }
+  OXRT_TRY(distinct_items(items, count));
   oxrt_value *v = NULL;
   oxrt_elem_type t = elem_type != OXRT_UNDEFINED ? elem_type : count ? item_elem_type(items[0]) : OXRT_UNDEFINED;
   OXRT_TRY(oxrt_value_new_container(OXRT_KIND_SEQUENCE, t, count, &v));
@@ -395,6 +420,9 @@ static bool is_key_type(oxrt_elem_type t) {
 oxrt_status *oxrt_value_create_map(oxrt_value *keys, oxrt_value *values, oxrt_value **out) {
   if (!out) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "out is NULL");
   if (!keys || !values) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "map needs keys and values (nothing was adopted)");
+  if (keys == values)
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "map keys and values are the same value; both are adopted, so they "
+                      "must be two values (nothing was adopted)");
   if (keys->kind != OXRT_KIND_TENSOR || keys->rank != 1 || !is_key_type(keys->dtype)) {
     char b[128];
     return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "map keys must be a 1-D tensor of an integer type or string, got %s "

@@ -59,8 +59,10 @@ oxrt_status *oxrt_session_options_enable_profiling(oxrt_session_options *o, cons
   return NULL;
 }
 
-void oxrt_session_options_disable_profiling(oxrt_session_options *o) {
-  if (o) o->profiling = 0;
+oxrt_status *oxrt_session_options_disable_profiling(oxrt_session_options *o) {
+  if (!o) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "options is NULL");
+  o->profiling = 0;
+  return NULL;
 }
 
 size_t oxrt_session_get_profile_count(oxrt_session *s) {

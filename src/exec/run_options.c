@@ -53,7 +53,8 @@ oxrt_log_level oxrt_run_options_get_log_level(const oxrt_run_options *ro) {
 
 oxrt_status *oxrt_run_options_set_terminate(oxrt_run_options *ro, int on) {
   NEED_RO(ro);
-  __atomic_store_n(&ro->terminate, on != 0, __ATOMIC_RELEASE);
+  if (on != 0 && on != 1) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "terminate must be 0 or 1, got %d", on);
+  __atomic_store_n(&ro->terminate, on, __ATOMIC_RELEASE);
   return NULL;
 }
 

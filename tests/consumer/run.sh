@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh - builds against the INSTALLED library (cmake --install into a temporary prefix): a C program (pkg-config,
 # shared and static), the C++ wrapper's tests and example, a CMake find_package project; checks RPATH, that only
-# oxrt_ symbols are exported (both libraries) and the ABI against tests/abi/oxrt.abi. Ends "N passed, M failed".
+# oxrt_ symbols are exported (both libraries), OXRT_API's Windows switch and the ABI against the release recorded in
+# tests/abi (layout.c, abidiff with oxrt-api.abi and oxrt.abi). Ends "N passed, M failed".
 # Usage: tests/consumer/run.sh BUILD_DIR
 set -u
 BUILD=${1:-build}
@@ -72,17 +73,58 @@ grep -ohE 'OXRT_API [^(]*\boxrt_[a-z0-9_]+\(' "$prefix/include/oxrt.h" | grep -o
   sort -u >"$tmp/h.syms"
 check "every OXRT_API function is exported" sh -c "comm -23 '$tmp/h.syms' '$tmp/so.syms' | tee /dev/stderr | (! grep -q .)"
 echo "exported: $(wc -l <"$tmp/so.syms") functions"
-check "0.2 struct layouts and enum values kept (tests/abi/layout.c)" $CC -std=c11 $WARN "$ROOT/tests/abi/layout.c" \
+# OXRT_API's Windows side, seen through the preprocessor: dllexport building the DLL, dllimport using it, nothing
+# with OXRT_STATIC
+api_macro() { printf '#include <oxrt.h>\nOXRT_API_IS OXRT_API\n' | $CC -E -P -D_WIN32 "$@" -I"$prefix/include" - |
+  grep '^OXRT_API_IS' | sed 's/^OXRT_API_IS *//'; }
+check "OXRT_API: dllexport / dllimport / static switch" sh -c \
+  "[ \"\$1\" = '__declspec(dllexport)' ] && [ \"\$2\" = '__declspec(dllimport)' ] && [ -z \"\$3\" ]" _ \
+  "$(api_macro -DOXRT_BUILDING_LIBRARY)" "$(api_macro)" "$(api_macro -DOXRT_STATIC)"
+# The ABI of the release recorded in tests/abi (docs/c_api.md): layout.c asserts every function signature, callback
+# type, enum value and struct member (offset and type) at compile time; abidiff compares the installed header's
+# ABI (tests/abi/api_stub.py: a stub library with debug information, as liboxrt.so has none) with oxrt-api.abi,
+# and liboxrt.so's symbols with oxrt.abi. Additions pass, removals and changes fail.
+check "ABI: tests/abi/layout.c compiles against the installed header" $CC -std=c11 $WARN "$ROOT/tests/abi/layout.c" \
   -I"$prefix/include" -o "$tmp/layout"
-# ABI against the previous release (tests/abi/oxrt.abi, written by abidw): removals or changed signatures fail
+abi_stub() { # header folder, output library
+  "${PY:-python3}" "$ROOT/tests/abi/api_stub.py" "$1/oxrt.h" >"$2.c" &&
+    $CC -std=c11 -g -O0 -shared -fPIC -w -I"$1" "$2.c" -Wl,-soname,liboxrt.so.0.2 -o "$2"
+}
+abi_diff() { # baseline, library, report: true when compatible
+  abidiff --no-added-syms --suppressions "$ROOT/tests/abi/appended_fields.suppr" "$1" "$2" >"$3" 2>&1
+  local rc=$?
+  [ $((rc & 13)) -eq 0 ] # error, ABI change, incompatible change
+}
+# the checks must fail on a changed header (self-tests): a parameter type (abidiff and layout.c), a field's type
+# at the same offset (layout.c; the suppression of appended fields hides it from abidiff 2.2)
+mkdir -p "$tmp/planted1" "$tmp/planted2"
+sed 's/_threads(oxrt_session_options \*o, int threads)/_threads(oxrt_session_options *o, long threads)/' \
+  "$prefix/include/oxrt.h" >"$tmp/planted1/oxrt.h"
+sed 's/^  int64_t start_ns; /  int32_t start_ns; /' "$prefix/include/oxrt.h" >"$tmp/planted2/oxrt.h"
+for n in 1 2; do
+  check "layout.c fails on planted change $n (self-test)" sh -c "! cmp -s '$prefix/include/oxrt.h' \
+    '$tmp/planted$n/oxrt.h' && ! $CC -std=c11 -I'$tmp/planted$n' '$ROOT/tests/abi/layout.c' -o '$tmp/lp' 2>/dev/null"
+done
 if command -v abidiff >/dev/null; then
-  abidiff --no-added-syms "$ROOT/tests/abi/oxrt.abi" "$lib/liboxrt.so" >"$tmp/abi.txt" 2>&1
-  rc=$?
-  if [ $((rc & 1)) -ne 0 ] || [ $((rc & 8)) -ne 0 ]; then
-    cp "$tmp/abi.txt" "$tmp/log"
-    bad "ABI compatible with tests/abi/oxrt.abi (abidiff exit $rc)"
+  if abi_stub "$prefix/include" "$tmp/libapi.so" >"$tmp/log" 2>&1 &&
+    abi_diff "$ROOT/tests/abi/oxrt-api.abi" "$tmp/libapi.so" "$tmp/abi.txt"; then
+    ok "ABI: installed header compatible with tests/abi/oxrt-api.abi (abidiff)"
   else
-    ok "ABI compatible with tests/abi/oxrt.abi (abidiff exit $rc)"
+    cat "$tmp/abi.txt" >>"$tmp/log" 2>/dev/null
+    bad "ABI: installed header compatible with tests/abi/oxrt-api.abi (abidiff)"
+  fi
+  if abi_stub "$tmp/planted1" "$tmp/libplanted.so" >"$tmp/log" 2>&1 &&
+    ! abi_diff "$ROOT/tests/abi/oxrt-api.abi" "$tmp/libplanted.so" "$tmp/abi_planted.txt" &&
+    grep -q "set_intra_op_threads" "$tmp/abi_planted.txt"; then
+    ok "abidiff fails on planted change 1 (self-test)"
+  else
+    bad "abidiff fails on planted change 1 (self-test)"
+  fi
+  if abi_diff "$ROOT/tests/abi/oxrt.abi" "$lib/liboxrt.so" "$tmp/abi.txt"; then
+    ok "ABI: liboxrt.so exports every symbol of tests/abi/oxrt.abi (abidiff)"
+  else
+    cp "$tmp/abi.txt" "$tmp/log"
+    bad "ABI: liboxrt.so exports every symbol of tests/abi/oxrt.abi (abidiff)"
   fi
 else
   bad "abidiff missing (apt-get install abigail-tools; make deps-apt)"

@@ -1,4 +1,5 @@
-// test_hpp.cpp - oxrt.hpp against the installed library: RAII, exceptions carrying the status, spans, binding.
+// test_hpp.cpp - oxrt.hpp against the installed library: RAII, exceptions carrying the status, spans, binding,
+// typed sequences and maps.
 // Prints "N passed, M failed". Usage: test_hpp <repository root>
 #include <oxrt.hpp>
 
@@ -95,6 +96,33 @@ int main(int argc, char **argv) {
   oxrt::Value str = oxrt::Value::strings({std::string("a\0b", 3), "xyz"}, {2});
   EXPECT(str.string(0).size() == 3 && str.string(0)[2] == 'b' && str.string(1) == "xyz");
   EXPECT(str.type_string() == "tensor(string)");
+
+  // typed sequences and maps: adopted on success only
+  std::vector<oxrt::Value> items;
+  items.push_back(oxrt::Value::tensor<float>({2}));
+  items.push_back(oxrt::Value::tensor<int64_t>({2}));
+  EXPECT(code_of([&] { oxrt::Value::sequence(OXRT_FLOAT, std::move(items)); }) == OXRT_ERR_INVALID_ARGUMENT);
+  EXPECT(items.size() == 2 && items[0] && items[1]); // still the caller's
+  items[1] = oxrt::Value::tensor<float>({3});
+  oxrt::Value seq = oxrt::Value::sequence(OXRT_FLOAT, std::move(items));
+  EXPECT(!items[0] && !items[1] && seq.item_count() == 2 && seq.type_string() == "seq(tensor(float))");
+  oxrt::Value keys = oxrt::Value::tensor<int64_t>({3}), vals = oxrt::Value::tensor<float>({2});
+  EXPECT(code_of([&] { oxrt::Value::map(std::move(keys), std::move(vals)); }) == OXRT_ERR_INVALID_ARGUMENT);
+  EXPECT(keys && vals);
+  vals = oxrt::Value::tensor<float>({3});
+  oxrt::Value map = oxrt::Value::map(std::move(keys), std::move(vals));
+  EXPECT(!keys && !vals && map.key_type() == OXRT_INT64 && map.elem_type() == OXRT_FLOAT);
+  EXPECT(code_of([&] { seq.key_type(); }) == OXRT_ERR_INVALID_ARGUMENT);
+  EXPECT(code_of([&] { seq.data<float>(); }) == OXRT_ERR_INVALID_ARGUMENT); // not a tensor
+  oxrt::Session iris(root + "/examples/iris/model.onnx");
+  oxrt::ValueInfo probs = iris.output(1); // seq(map(int64,tensor(float)))
+  EXPECT(probs.kind == OXRT_KIND_SEQUENCE && probs.element_kind == OXRT_KIND_MAP && probs.elem_type == OXRT_FLOAT);
+  EXPECT(probs.key_type == OXRT_UNDEFINED && iris.output(0).element_kind == OXRT_KIND_UNKNOWN);
+  std::vector<float> flowers = {5.1f, 3.5f, 1.4f, 0.2f};
+  oxrt::Value fx = oxrt::Value::wrap(flowers, {1, 4});
+  std::vector<oxrt::Value> iris_out = iris.run({"X"}, {&fx}, {iris.output(0).name, probs.name});
+  EXPECT(iris_out[1].elem_type() == probs.elem_type && iris_out[1].type_string() == probs.type_string);
+  EXPECT(oxrt_value_get_key_type(iris_out[1].item(0)) == OXRT_INT64);
 
   // moves, no copies
   oxrt::Value moved = std::move(out[0]);
