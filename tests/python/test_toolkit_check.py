@@ -274,3 +274,72 @@ def test_python_checker(broken_dir):
     checker.check_model(str(broken_dir / "output_shape_contradiction.onnx"), full_check=False)
     with pytest.raises(onnx.checker.ValidationError):  # onnx's own exception type catches ours
         checker.check_model(str(broken_dir / "duplicate_input.onnx"))
+
+
+def sparse(values, indices, dims, vshape=None, itype=T.INT64, ishape=None):
+    v = h.make_tensor("w", T.FLOAT, vshape or [len(values)], values)
+    i = h.make_tensor("w_idx", itype, ishape or [len(indices)], indices)
+    return h.make_sparse_tensor(v, i, dims)
+
+
+def sparse_init(s, nodes=(ADD_W,)):
+    m = mk(list(nodes))
+    m.graph.sparse_initializer.append(s)
+    return m
+
+
+def sparse_const(s, shape=(2,)):
+    return mk([h.make_node("Constant", [], ["y"], sparse_value=s)], ins=[],
+              outs=[h.make_tensor_value_info("y", T.FLOAT, list(shape))])
+
+
+# (model, words of oxrt's message; None: valid)
+SPARSE = {
+    "sparse_initializer_valid": (sparse_init(sparse([5.0], [1], [2])), None),
+    "sparse_initializer_unread": (sparse_init(sparse([5.0], [1], [2]), [relu()]), None),
+    "sparse_constant_valid": (sparse_const(sparse([5.0, 6.0], [0, 1], [2])), None),
+    "sparse_constant_2d_indices": (sparse_const(sparse([5.0], [0, 1], [1, 2], ishape=[1, 2]), [1, 2]), None),
+    "sparse_index_out_of_range": (sparse_init(sparse([5.0], [2], [2])), ["'w'", "index 2", "out of range"]),
+    "sparse_not_ascending": (sparse_init(sparse([5.0, 6.0], [1, 0], [2])), ["'w'", "position 1", "ascending"]),
+    "sparse_repeated_index": (sparse_init(sparse([5.0, 6.0], [1, 1], [2])), ["'w'", "ascending"]),
+    "sparse_values_rank_2": (sparse_init(sparse([5.0, 6.0], [0, 1], [2], vshape=[1, 2])), ["values", "rank 1"]),
+    "sparse_indices_int32": (sparse_init(sparse([5.0], [1], [2], itype=T.INT32)), ["indices", "int64", "int32"]),
+    "sparse_2d_index_out_of_range": (sparse_init(sparse([5.0], [0, 3], [1, 2], ishape=[1, 2])),
+                                     ["[0, 1]", "dimension 1"]),
+    "sparse_zero_dim": (sparse_init(sparse([5.0], [1], [0])), ["dims[0]", "positive"]),
+    "sparse_indices_count": (sparse_init(sparse([5.0, 6.0], [1], [2])), ["indices", "shape [2]"]),
+    "sparse_constant_out_of_range": (sparse_const(sparse([5.0], [7], [2])), ["Constant", "sparse_value", "index 7"]),
+}
+
+
+@pytest.mark.xfail(strict=True, reason="src/onnx/checker.c check_sparse hands oxrt_read_tensor a reader already "
+                   "inside the TensorProto (it wants the field's length prefix), so every sparse tensor is reported "
+                   "'truncated or corrupt TensorProto', a valid sparse Constant included")
+def test_sparse_tensors_same_verdict(oxrt_bin, tmp_path):
+    paths = {}
+    for name, (m, _) in SPARSE.items():
+        paths[name] = str(tmp_path / f"{name}.onnx")
+        with open(paths[name], "wb") as f:
+            f.write(m.SerializeToString())
+    wrong, n_right, n = [], 0, 0
+    for full in (False, True):
+        bad = oxrt_check(oxrt_bin, paths.values(), full=full)
+        for name, p in paths.items():
+            # onnx's full check types a sparse initializer as sparse_tensor(float), which Add refuses; oxrt reads it
+            # as the dense tensor it stands for, as ONNX Runtime does
+            if full and name == "sparse_initializer_valid":
+                continue
+            try:
+                onnx.checker.check_model(p, full_check=full)
+                ref = None
+            except Exception as e:
+                ref = str(e)
+            n += 1
+            if (ref is None) != (p not in bad):
+                wrong.append(f"{name} (full={full}): oxrt={bad.get(p)!r} onnx={ref!r}")
+            elif any(w not in bad.get(p, "") for w in SPARSE[name][1] or []):
+                wrong.append(f"{name}: message {bad.get(p)!r} lacks one of {SPARSE[name][1]}")
+            else:
+                n_right += 1
+    print(f"sparse tensors: {n_right} of {n} verdicts and messages right")
+    assert not wrong, "\n".join(wrong)

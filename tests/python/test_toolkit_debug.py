@@ -138,6 +138,19 @@ def test_failure_after_guess_says_so(oxrt_bin, tmp_path):
     m.ir_version = 8
     src = str(tmp_path / "r.onnx")
     onnx.save(m, src)
-    p = run_cli(oxrt_bin, "run", src, check=False)
-    assert p.returncode != 0 and "hint:" in p.stderr and "--dim" in p.stderr
-    run_cli(oxrt_bin, "run", src, "--dim", "h=32", "--dim", "w=32")
+    for cmd in ("run", "bench"):
+        p = run_cli(oxrt_bin, cmd, src, check=False)
+        assert p.returncode != 0 and "hint:" in p.stderr and "--dim" in p.stderr, cmd
+        run_cli(oxrt_bin, cmd, src, "--dim", "h=32", "--dim", "w=32")
+
+
+def test_bench_names_guessed_dims(oxrt_bin, tmp_path):
+    """`oxrt bench` takes the same guesses as `oxrt run`, says so, and takes --dim."""
+    src = str(tmp_path / "det_bench.onnx")
+    onnx.save(detector({"imgsz": "[96, 128]"}), src)
+    p = run_cli(oxrt_bin, "bench", src, "--runs", "2")
+    assert "3 symbolic dimensions guessed" in p.stderr and "--dim NAME=VALUE" in p.stderr
+    assert "height=96" in p.stderr and "width=128" in p.stderr and "batch=1" in p.stderr and "imgsz" in p.stderr
+    assert "median_ms" in p.stdout
+    p = run_cli(oxrt_bin, "bench", src, "--runs", "2", "--dim", "batch=2", "--dim", "height=32", "--dim", "width=32")
+    assert "guessed" not in p.stderr and "median_ms" in p.stdout

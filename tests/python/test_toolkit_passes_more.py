@@ -273,3 +273,28 @@ def test_default_list_on_attention_block(oxrt_bin, tmp_path):
     f = feeds(m)
     np.testing.assert_allclose(ort_run(dst, f)[0], ort_run(m, f)[0], rtol=1e-4, atol=1e-4)
     assert len(onnx.load(dst).graph.node) <= len(onnxoptimizer.optimize(m).graph.node)
+
+
+def test_each_default_name_alone(oxrt_bin, tmp_path):
+    """Every name of onnxoptimizer's default list has one `--list` line, oxrt.optimizer's default list is the same
+    list, and each name alone, through the command and through oxrt.optimizer.optimize, gives a model that
+    ONNX Runtime runs with the original's outputs."""
+    ref = onnxoptimizer.get_fuse_and_elimination_passes()
+    firsts = [line.split()[0] for line in run_cli(oxrt_bin, "optimize", "--list").stdout.splitlines()
+              if line.startswith("  ")]
+    assert [n for n in ref if firsts.count(n) != 1] == []
+    opt = pytest.importorskip("oxrt.optimizer")
+    assert opt.get_fuse_and_elimination_passes() == ref
+    assert set(ref) <= set(opt.get_available_passes())
+    m = qkv_model()
+    src = os.path.join(tmp_path, "m.onnx")
+    onnx.save(m, src)
+    f = feeds(m)
+    want = ort_run(m, f)[0]
+    for name in ref:
+        dst = os.path.join(tmp_path, f"{name}.onnx")
+        run_cli(oxrt_bin, "optimize", src, dst, "--passes", name)
+        np.testing.assert_allclose(ort_run(dst, f)[0], want, rtol=1e-4, atol=1e-5, err_msg=name)
+        out = opt.optimize(m, [name])
+        assert isinstance(out, onnx.ModelProto), name
+        np.testing.assert_allclose(ort_run(out, f)[0], want, rtol=1e-4, atol=1e-5, err_msg=name)

@@ -2,8 +2,12 @@
 disk and a minute or two, too big for the test command).
 
 The model: Gather from a 2.25 GB float table (36M rows x 16) stored in an external data file written in chunks,
-plus an Identity and an Add so that the optimizer has work. Checks: oxrt info, run, run --dump-all + diff, graph, and
-optimize --passes ... --external-data writing a > 2 GB model that oxrt and ONNX Runtime load with the same output.
+plus an Identity and an Add so that the optimizer has work. Checks: oxrt info, check --full, run, run --dump-all +
+diff, graph, and optimize / infer-shapes / convert --opset with --external-data, each writing a > 2 GB model that
+oxrt and ONNX Runtime load with the same output (each written model is removed once checked, so that at most two
+copies of the table are on disk). `oxrt print` is left out: it prints the table's 600M values inline.
+The test command runs the same commands on a model whose weights lie 4.5 GiB into a sparse data file
+(tests/python/test_toolkit_external.py).
 """
 import os
 import subprocess
@@ -59,22 +63,33 @@ def main():
         np.save(os.path.join(d, "idx.npy"), idx)
         want = idx[:, None].astype(np.float32) + np.arange(COLS, dtype=np.float32) / 100 + 1
         sh("info", src)
+        assert "valid (full check)" in sh("check", "--full", src)
         sh("run", src, "--input", f"idx={d}/idx.npy", "--output-dir", d)
         np.testing.assert_allclose(np.load(os.path.join(d, "y.npy")), want, rtol=1e-6)
         sh("run", src, "--input", f"idx={d}/idx.npy", "--dump-all", os.path.join(d, "dump"))
         assert "all 4 values present in both dumps match" in sh("diff", src, os.path.join(d, "dump"))
         sh("graph", src, "-o", os.path.join(d, "big.dot"))
-        out = os.path.join(d, "opt.onnx")
-        sh("optimize", src, out, "--passes", "eliminate_identity,eliminate_deadend", "--external-data", "1024")
-        assert os.path.getsize(out + ".data") > 2 ** 31 and os.path.getsize(out) < 2 ** 20
-        m = onnx.load(out, load_external_data=False)
-        assert [n.op_type for n in m.graph.node] == ["Gather", "Add"]
-        sh("run", out, "--input", f"idx={d}/idx.npy", "--output-dir", os.path.join(d))
-        np.testing.assert_allclose(np.load(os.path.join(d, "y.npy")), want, rtol=1e-6)
         import onnxruntime as ort
-        got = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"idx": idx})[0]
-        np.testing.assert_allclose(got, want, rtol=1e-6)
-        print("big external data model: run, dump/diff, graph, optimize --external-data and ONNX Runtime agree")
+        writers = [("optimize", ["--passes", "eliminate_identity,eliminate_deadend"], ["Gather", "Add"]),
+                   ("infer-shapes", [], ["Identity", "Gather", "Add"]),
+                   ("convert", ["--opset", "18"], ["Identity", "Gather", "Add"])]
+        for cmd, args, ops in writers:
+            out = os.path.join(d, f"{cmd}.onnx")
+            sh(cmd, src, out, *args, "--external-data", "1024")
+            assert os.path.getsize(out + ".data") > 2 ** 31 and os.path.getsize(out) < 2 ** 20, cmd
+            m = onnx.load(out, load_external_data=False)
+            assert [n.op_type for n in m.graph.node] == ops, cmd
+            if cmd == "infer-shapes":
+                assert {v.name for v in m.graph.value_info} >= {"i2", "g"}, cmd
+            if cmd == "convert":
+                assert [o.version for o in m.opset_import if o.domain in ("", "ai.onnx")] == [18], cmd
+            sh("run", out, "--input", f"idx={d}/idx.npy", "--output-dir", os.path.join(d))
+            np.testing.assert_allclose(np.load(os.path.join(d, "y.npy")), want, rtol=1e-6)
+            got = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"idx": idx})[0]
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+            os.remove(out + ".data")
+        print("big external data model: check --full, run, dump/diff, graph, optimize / infer-shapes / convert "
+              "--external-data and ONNX Runtime agree")
 
 
 if __name__ == "__main__":
