@@ -520,13 +520,14 @@ typedef struct oxrt_optimize_options {
  * an ONNX model (model-local functions are kept, not inlined). `opts` may be
  * NULL for level ALL. Environment: OXRT_OPT_LEVEL (0, 1, 2, 99) sets the level
  * when `opts` is NULL (and the default of sessions whose options never set
- * one); OXRT_OPT_DISABLE adds passes to skip. */
+ * one); OXRT_OPT_DISABLE names passes to skip when opts->disable_passes is NULL. */
 OXRT_API oxrt_status *oxrt_optimize_model_file(const char *model_path, const char *out_path,
                                                const oxrt_optimize_options *opts);
 
 /* Skip the optimization passes named in `names` (comma-separated, as oxrt_opt_pass_info names them; NULL or ""
  * skips none), like ONNX Runtime's disabled_optimizers. An unknown name is an error. The environment variable
- * OXRT_OPT_DISABLE adds to this list. */
+ * OXRT_OPT_DISABLE only changes the default: it names the passes to skip in sessions whose options never set a
+ * list; once this is called (even with ""), it no longer applies. */
 OXRT_API oxrt_status *oxrt_session_options_set_disabled_passes(oxrt_session_options *o, const char *names);
 
 /* Like oxrt_optimize_model_file, but runs the comma-separated pass names `passes` in that order instead of a

@@ -731,7 +731,6 @@ class InferenceSession:
         # run()'s fast path: the feed dict goes to C as it is, plain numpy arrays need no Python work (see run)
         self._required = frozenset(a.name for a in self._inputs_meta if not a.type.startswith("optional"))
         self._fast_feed = all(t[0] not in ("optional", "seq", "map") for t in self._input_types.values())
-        self._convert_one = self._convert_named
 
     # description
     def get_inputs(self):
@@ -820,7 +819,9 @@ class InferenceSession:
             elif isinstance(output_names, str):
                 output_names = [output_names]
             ro = None if run_options is None else _run_options_c(run_options)
-            return self._sess.run_feed(input_feed, output_names, ro, self._convert_one)
+            # a bound method made per call: one kept on the instance would be a cycle holding the session (and its
+            # engine threads and memory) until the garbage collector runs
+            return self._sess.run_feed(input_feed, output_names, ro, self._convert_named)
         self._validate_input(list(input_feed.keys()))
         names, values = self._feed(input_feed)
         if not output_names:

@@ -4,6 +4,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from onnx import TensorProto, helper
 
 import oxrt
@@ -90,3 +91,30 @@ def test_gil_is_released_during_run():
     # With the GIL held, this thread would stall for the whole run.
     assert len(stamps) > 100
     assert gaps.max() < 0.5 * max(run_time, duration), (gaps.max(), run_time, duration)
+
+
+def test_dropping_the_session_frees_it_at_once():
+    """`del sess` releases the engine (its intra-op threads, its memory) without waiting for the garbage collector:
+    the session holds no reference cycle, even after run()'s fast path."""
+    import gc
+    import os
+
+    def threads():
+        return len(os.listdir("/proc/self/task"))
+
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs /proc to count threads")
+    model, w = _chain_model(n=64, depth=2)
+    gc.collect()
+    gc.disable()
+    try:
+        before = threads()
+        so = oxrt.SessionOptions()
+        so.intra_op_num_threads = 3
+        sess = oxrt.InferenceSession(model, so)
+        sess.run(None, {"X": np.ones((4, 64), np.float32)})
+        assert threads() == before + 2  # two workers beside the calling thread
+        del sess
+        assert threads() == before
+    finally:
+        gc.enable()

@@ -64,6 +64,7 @@ struct oxrt_session_options {
   int bf16_compute; /* 0 off, 1 hardware bfloat16 where present, 2 emulated (src/quant/bf16_compute.c) */
   oxrt_limits limits; /* core/limits.h; zero fields mean the defaults */
   char disabled_passes[2048]; /* comma-separated optimizer pass names to skip (src/opt/opt_session.c) */
+  int disabled_passes_set;    /* set_disabled_passes was called: OXRT_OPT_DISABLE no longer applies */
   oxrt_node_output_fn node_output_fn; /* debugging: sees each main-graph node's outputs (executor.c) */
   void *node_output_user;
   int keep_weights; /* debugging (OXRT_KEEP_WEIGHTS=1): consumed initializers are not released (plan.c) */

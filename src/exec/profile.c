@@ -131,10 +131,11 @@ oxrt_status *oxrt_session_end_profiling(oxrt_session *s, char *path, size_t path
     fprintf(f, "}}%s\n", i + 1 < s->profiler.n ? "," : "");
   }
   fputs("]\n", f);
-  s->profiler.n = 0; /* like ONNX Runtime: a profile covers the runs since the last one */
+  const bool written = !ferror(f) && fflush(f) == 0;
+  if (written) s->profiler.n = 0; /* like ONNX Runtime: a profile covers the runs since the last one */
   pthread_mutex_unlock(&s->profiler.lock);
-  if (fclose(f) != 0) {
-    remove(name); /* a truncated profile is worse than none */
+  if (fclose(f) != 0 || !written) {
+    remove(name); /* a truncated profile is worse than none; the events stay for the next try */
     return oxrt_error(OXRT_ERR_IO, "cannot write profile '%s'", name);
   }
   memcpy(path, name, (size_t)n + 1);

@@ -95,11 +95,11 @@ static void fold_limits(const oxrt_limits *l, oxrt_opt_options *o) {
   if (run < SIZE_MAX) o->fold_total_max = (size_t)run;
 }
 
-/* The passes to skip: the caller's list (may be NULL) plus OXRT_OPT_DISABLE's, for debugging without code changes. */
+/* The passes to skip: the caller's list, or where the caller set none (NULL), OXRT_OPT_DISABLE's (debugging without
+ * code changes: the environment only changes defaults, an explicit setting wins). */
 static void skip_list(const char *own, char *buf, size_t cap) {
   const char *env = getenv("OXRT_OPT_DISABLE");
-  own = own ? own : "";
-  snprintf(buf, cap, "%s%s%s", own, *own && env ? "," : "", env ? env : "");
+  snprintf(buf, cap, "%s", own ? own : env ? env : "");
 }
 
 /* One session-only pass over the model, logged when it changed the node count. */

@@ -5,7 +5,7 @@
 
 typedef struct oxrt_opt_session_cfg {
   oxrt_opt_level level;                     /* OXRT_OPT_DISABLE runs no pass */
-  const char *disabled_passes;              /* comma-separated pass names to skip (OXRT_OPT_DISABLE adds more) */
+  const char *disabled_passes;              /* comma-separated pass names to skip; NULL: OXRT_OPT_DISABLE's */
   const char *save_path;                    /* write the optimized model here; NULL or "" for none */
   void (*log)(void *user, const char *msg); /* informational messages; may be NULL */
   void *log_user;

@@ -114,6 +114,7 @@ oxrt_status *oxrt_session_options_set_disabled_passes(oxrt_session_options *o, c
     p += len + (e ? 1 : 0);
   }
   snprintf(o->disabled_passes, sizeof o->disabled_passes, "%s", names);
+  o->disabled_passes_set = 1;
   return NULL;
 }
 

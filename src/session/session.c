@@ -173,7 +173,8 @@ static void opt_log(void *user, const char *msg) { oxrt_session_log(user, OXRT_L
 static void opt_warn(void *user, const char *msg) { oxrt_session_log(user, OXRT_LOG_WARNING, "%s", msg); }
 
 static oxrt_status *optimize(oxrt_session *s) {
-  oxrt_opt_session_cfg cfg = {s->opts.opt_level, s->opts.disabled_passes, s->opts.optimized_model_path, opt_log, s,
+  oxrt_opt_session_cfg cfg = {s->opts.opt_level, s->opts.disabled_passes_set ? s->opts.disabled_passes : NULL,
+                              s->opts.optimized_model_path, opt_log, s,
                               &s->opts.limits, opt_warn};
   return oxrt_opt_for_session(s->model, &cfg);
 }

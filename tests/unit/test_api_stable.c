@@ -107,6 +107,26 @@ void test_api_env_vs_explicit(void) {
   else unsetenv("OXRT_OPT_LEVEL");
   CHECK(plain.node_count == 10);                      /* the environment's level 0: the model as written */
   CHECK(explicit_all.node_count < plain.node_count); /* the explicit level: Conv+Relu fused */
+
+  /* OXRT_OPT_DISABLE likewise: it skips passes only for sessions whose options set no list */
+  old = getenv("OXRT_OPT_DISABLE");
+  saved[0] = 0;
+  if (old) snprintf(saved, sizeof saved, "%s", old);
+  setenv("OXRT_OPT_DISABLE", "fuse_conv_activation", 1);
+  oxrt_model_stats env_skip = OXRT_INIT(oxrt_model_stats), explicit_none = OXRT_INIT(oxrt_model_stats);
+  s = open_model("digits", NULL);
+  if (s) OK(oxrt_session_get_model_stats(s, &env_skip));
+  oxrt_session_free(s);
+  OK(oxrt_session_options_create(&o));
+  OK(oxrt_session_options_set_disabled_passes(o, ""));
+  s = open_model("digits", o);
+  if (s) OK(oxrt_session_get_model_stats(s, &explicit_none));
+  oxrt_session_free(s);
+  oxrt_session_options_free(o);
+  if (old) setenv("OXRT_OPT_DISABLE", saved, 1);
+  else unsetenv("OXRT_OPT_DISABLE");
+  CHECK(explicit_none.node_count == explicit_all.node_count); /* the explicit empty list: every pass ran */
+  CHECK(env_skip.node_count > explicit_none.node_count);      /* the environment's list: Conv+Relu kept apart */
 }
 
 /* Size-versioned structs: a caller that does not say its size gets an error, not a buffer overrun. */
