@@ -90,10 +90,18 @@ static void conv_run(const oxrt_nchwc_geom *g, int nchw_c, const float *x, const
   j.ow_hi = hi < j.ow_lo ? j.ow_lo : hi < f->OW ? hi : f->OW;
   j.chunk = f->OW <= 96 ? f->OW : 48;
   if (j.chunk < 1) j.chunk = 1;
-  j.nchunk = (size_t)((f->OW + j.chunk - 1) / j.chunk);
   const size_t Mb = f->M / (size_t)f->B;
   j.nmg = (Mb + (size_t)j.mbmax - 1) / (size_t)j.mbmax;
-  const size_t items = f->N * j.nmg * (size_t)f->OH * j.nchunk;
+  /* With several threads, a layer of few rows and output blocks (a 7x7 plane flattened into one 49-pixel row, 160
+   * output channels: 3 items) would leave a thread idle for a third of it: its rows are cut into chunks of whole
+   * tiles until each thread has about four items to claim. */
+  const int nthr = oxrt_threadpool_size(pool), npmax = isa == OXRT_ISA_PORTABLE && !wh ? 4 : 6;
+  const size_t rows = f->N * j.nmg * (size_t)f->OH;
+  if (nthr > 1 && !j.nchw)
+    while (rows * (size_t)((f->OW + j.chunk - 1) / j.chunk) < 4 * (size_t)nthr && j.chunk > 2 * npmax)
+      j.chunk = (j.chunk / 2 + npmax - 1) / npmax * npmax;
+  j.nchunk = (size_t)((f->OW + j.chunk - 1) / j.chunk);
+  const size_t items = rows * j.nchunk;
   if (!items) return;
   /* about 256k multiply-adds per chunk of work */
   const double per_item = (double)j.chunk * (double)(j.mbmax * f->B) * (double)f->C * (double)(f->kh * f->kw);
