@@ -260,6 +260,13 @@ OXRT_API oxrt_status *oxrt_session_options_set_load_only(oxrt_session_options *o
  * calling thread's floating-point mode is restored when oxrt_session_run returns. */
 OXRT_API oxrt_status *oxrt_session_options_set_denormal_as_zero(oxrt_session_options *o, int on);
 
+/* With `on` set (0 or 1; default 1), the first run of each input shape records when the model's intermediate
+ * tensors are made and die, and later runs with that shape place them in one arena planned from the recording:
+ * no allocation per run, and peak memory near the largest live set (ONNX Runtime's enable_mem_pattern). A run whose
+ * sizes depart from the recording (data-dependent shapes) finishes from a pool of freed buffers. With 0 every run
+ * uses that pool. The environment variable OXRT_MEM_PLAN=0 changes the default; this setting wins over it. */
+OXRT_API oxrt_status *oxrt_session_options_set_memory_pattern(oxrt_session_options *o, int on);
+
 /* Open a model file (memory-mapped; external data is resolved relative to
  * the file's folder). `opts` may be NULL for defaults. */
 OXRT_API oxrt_status *oxrt_session_create(const char *path, const oxrt_session_options *opts,

@@ -703,14 +703,15 @@ static void log_to_stderr(void *user, oxrt_log_level level, const char *message)
 
 static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
   static char *kwlist[] = {"model", "intra_op_num_threads", "optimization_level", "log_severity_level",
-                           "optimized_model_filepath", "profile_file_prefix", "denormal_as_zero", "disabled_passes", "bf16_compute", NULL};
+                           "optimized_model_filepath", "profile_file_prefix", "denormal_as_zero", "disabled_passes", "bf16_compute", "mem_pattern", NULL};
   PyObject *model;
   int threads = 0, level = OXRT_OPT_ALL, log_level = OXRT_LOG_WARNING;
   const char *optimized_path = NULL, *profile_prefix = NULL;
-  int denormal_as_zero = 0, bf16_compute = 0;
+  int denormal_as_zero = 0, bf16_compute = 0, mem_pattern = -1; /* -1: the library's default (OXRT_MEM_PLAN) */
   const char *disabled_passes = NULL;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiizzpzi", kwlist, &model, &threads, &level, &log_level,
-                                   &optimized_path, &profile_prefix, &denormal_as_zero, &disabled_passes, &bf16_compute))
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiizzpzii", kwlist, &model, &threads, &level, &log_level,
+                                   &optimized_path, &profile_prefix, &denormal_as_zero, &disabled_passes, &bf16_compute,
+                                   &mem_pattern))
     return -1;
   if (self->session) {
     PyErr_SetString(PyExc_RuntimeError, "session already initialised");
@@ -722,6 +723,7 @@ static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
   oxrt_session_options_set_intra_op_threads(opts, threads);
   oxrt_session_options_set_opt_level(opts, (oxrt_opt_level)level);
   oxrt_session_options_set_denormal_as_zero(opts, denormal_as_zero);
+  if (mem_pattern >= 0) oxrt_session_options_set_memory_pattern(opts, mem_pattern != 0);
   if ((st = oxrt_session_options_set_bf16_compute(opts, bf16_compute))) {
     oxrt_session_options_free(opts);
     return fail_status(st);

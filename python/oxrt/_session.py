@@ -723,6 +723,7 @@ class InferenceSession:
             sess_options._config.get("session.set_denormal_as_zero", "0") == "1",
             ",".join(kwargs.get("disabled_optimizers") or ()) or None,
             bf16_compute=_bf16_mode(sess_options._config.get("session.bf16_compute", "0")),
+            mem_pattern=-1 if sess_options.enable_mem_pattern else 0,  # True: the default (OXRT_MEM_PLAN may change it)
         )
         self._inputs_meta = [NodeArg(*t) for t in self._sess.inputs()]
         self._outputs_meta = [NodeArg(*t) for t in self._sess.outputs()]

@@ -59,6 +59,7 @@ struct oxrt_session_options {
   int profiling;
   char profile_prefix[4096];
   int denormal_as_zero;
+  int mem_pattern_set, mem_pattern; /* set_memory_pattern was called, and its value (else OXRT_MEM_PLAN decides) */
   int opt_level_set; /* set_opt_level was called: OXRT_OPT_LEVEL no longer applies (src/session/session.c) */
   struct oxrt_thread_pool *shared_pool; /* oxrt_session_options_set_thread_pool; the options hold a reference */
   int bf16_compute; /* 0 off, 1 hardware bfloat16 where present, 2 emulated (src/quant/bf16_compute.c) */

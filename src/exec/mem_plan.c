@@ -257,5 +257,11 @@ void oxrt_mem_plan_free_all(oxrt_mem_plan *list) {
   }
 }
 
+int oxrt_mem_plan_count(const oxrt_mem_plan *list) {
+  int n = 0;
+  for (; list; list = list->next) n++;
+  return n;
+}
+
 size_t oxrt_mem_plan_arena_bytes(const oxrt_mem_plan *p) { return p ? p->arena_bytes : 0; }
 size_t oxrt_mem_plan_total_bytes(const oxrt_mem_plan *p) { return p ? p->total_bytes : 0; }

@@ -57,6 +57,7 @@ void oxrt_mem_plan_release(const oxrt_mem_plan *p);
  * `max`: older ones are freed, or by their last release while runs still replay them. */
 void oxrt_mem_plan_push(oxrt_mem_plan **list, oxrt_mem_plan *p, int max);
 void oxrt_mem_plan_free_all(oxrt_mem_plan *list);
+int oxrt_mem_plan_count(const oxrt_mem_plan *list);
 /* Arena bytes a plan needs, and bytes its tensors would take without sharing (for tests and the log). */
 size_t oxrt_mem_plan_arena_bytes(const oxrt_mem_plan *p);
 size_t oxrt_mem_plan_total_bytes(const oxrt_mem_plan *p);

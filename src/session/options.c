@@ -52,6 +52,13 @@ oxrt_status *oxrt_session_options_set_denormal_as_zero(oxrt_session_options *o, 
   o->denormal_as_zero = on;
   return NULL;
 }
+oxrt_status *oxrt_session_options_set_memory_pattern(oxrt_session_options *o, int on) {
+  NEED_OPTS(o);
+  OXRT_TRY(flag_arg(on, "memory_pattern"));
+  o->mem_pattern = on;
+  o->mem_pattern_set = 1;
+  return NULL;
+}
 oxrt_status *oxrt_session_options_set_thread_pool(oxrt_session_options *o, oxrt_thread_pool *p) {
   NEED_OPTS(o);
   oxrt_thread_pool_retain(p);

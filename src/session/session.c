@@ -207,8 +207,8 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   }
   const char *keep = getenv("OXRT_KEEP_WEIGHTS"); /* debugging: compare with a run that keeps every initializer */
   if (keep && *keep == '1') s->opts.keep_weights = 1;
-  const char *mem_plan = getenv("OXRT_MEM_PLAN"); /* debugging: 0 = every run takes its tensors from the pool */
-  s->mem_plan_on = !(mem_plan && *mem_plan == '0');
+  const char *mem_plan = getenv("OXRT_MEM_PLAN"); /* only the default: set_memory_pattern wins */
+  s->mem_plan_on = s->opts.mem_pattern_set ? s->opts.mem_pattern != 0 : !(mem_plan && *mem_plan == '0');
   OXRT_TRY(save_model_opsets(s));
   OXRT_TRY(oxrt_inline_functions(m));
   /* 16-bit float regions compute in float32 (before the optimizer, so its float32 fusions apply); a model the

@@ -1,8 +1,7 @@
 """The static activation arena (src/exec/mem_plan.c): the first run of a shape signature records its tensors'
 lifetimes, later runs replay them from one arena. Replayed runs must give bit-identical outputs to runs that take
-every tensor from the pool (OXRT_MEM_PLAN=0), across new inputs, changing shapes, data-dependent sizes that make a
+every tensor from the pool (enable_mem_pattern off), across new inputs, changing shapes, data-dependent sizes that make a
 replay depart from its plan, and concurrent runs."""
-import os
 import threading
 
 import numpy as np
@@ -15,15 +14,21 @@ import oxrt
 
 
 def _session(path, plan_on):
-    old = os.environ.get("OXRT_MEM_PLAN")
-    os.environ["OXRT_MEM_PLAN"] = "1" if plan_on else "0"  # read once, when the session is created
-    try:
-        return oxrt.InferenceSession(path)
-    finally:
-        if old is None:
-            del os.environ["OXRT_MEM_PLAN"]
-        else:
-            os.environ["OXRT_MEM_PLAN"] = old
+    so = oxrt.SessionOptions()
+    so.enable_mem_pattern = plan_on  # ONNX Runtime's option; off: every run takes its tensors from the pool
+    return oxrt.InferenceSession(path, so)
+
+
+def test_environment_changes_only_the_default(tmp_path, monkeypatch):
+    path = str(tmp_path / "dyn.onnx")
+    _dynamic_model(path)
+    x = np.ones((8, 64), np.float32)
+    monkeypatch.setenv("OXRT_MEM_PLAN", "0")
+    want = oxrt.InferenceSession(path).run(None, {"x": x})[0]
+    for plan_on in (True, False):
+        s = _session(path, plan_on)
+        for _ in range(3):
+            np.testing.assert_array_equal(s.run(None, {"x": x})[0], want)
 
 
 def _feeds(sess, rng, dims=None):

@@ -420,3 +420,63 @@ void test_engine_gradient_keeps_weights(void) {
   oxrt_session_free(s);
   free(w[0]), free(x), free(want), free(bytes);
 }
+
+static bool ok_status(oxrt_status *st, int line) {
+  if (!st) return true;
+  fprintf(stderr, "test_engine.c:%d: %s\n", line, oxrt_status_get_message(st));
+  oxrt_status_free(st);
+  unit_failures++;
+  return false;
+}
+#define OK(e) ok_status((e), __LINE__)
+
+/* Memory plans (src/exec/mem_plan.c): a session records one per input shape on its first run and replays it after;
+ * set_memory_pattern(0) or, as a default only, OXRT_MEM_PLAN=0 turns them off. */
+static int plans_after_two_runs(const oxrt_session_options *o) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/examples/digits/model.onnx", unit_root);
+  oxrt_session *s = NULL;
+  if (!OK(oxrt_session_create(path, o, &s))) return -1;
+  static float image[2 * 64];
+  const int64_t dims[4] = {2, 1, 8, 8};
+  for (int i = 0; i < 2 * 64; i++) image[i] = (float)(i % 17) / 16.0f;
+  oxrt_value *x = NULL, *out[2] = {NULL, NULL};
+  int n = -1;
+  if (OK(oxrt_value_wrap_tensor(OXRT_FLOAT, dims, 4, image, sizeof image, &x))) {
+    const char *in_names[] = {"image"};
+    const oxrt_value *feeds[] = {x};
+    for (int r = 0; r < 2; r++) {
+      oxrt_value_free(out[r]);
+      OK(oxrt_session_run(s, NULL, in_names, feeds, 1, NULL, 1, &out[r]));
+    }
+    if (out[0] && out[1]) CHECK(!memcmp(oxrt_value_get_data(out[0]), oxrt_value_get_data(out[1]), 2 * 10 * sizeof(float)));
+    n = oxrt_mem_plan_count(s->mem_plans);
+  }
+  oxrt_value_free(x);
+  oxrt_value_free(out[0]);
+  oxrt_value_free(out[1]);
+  oxrt_session_free(s);
+  return n;
+}
+
+void test_engine_memory_plan(void) {
+  const char *old = getenv("OXRT_MEM_PLAN");
+  char saved[16] = "";
+  if (old) snprintf(saved, sizeof saved, "%s", old);
+  unsetenv("OXRT_MEM_PLAN");
+  CHECK(plans_after_two_runs(NULL) == 1);
+  oxrt_session_options *off = NULL, *on = NULL;
+  OK(oxrt_session_options_create(&off));
+  OK(oxrt_session_options_create(&on));
+  OK(oxrt_session_options_set_memory_pattern(off, 0));
+  OK(oxrt_session_options_set_memory_pattern(on, 1));
+  CHECK(oxrt_session_options_set_memory_pattern(on, 2) != NULL);
+  CHECK(plans_after_two_runs(off) == 0);
+  setenv("OXRT_MEM_PLAN", "0", 1);
+  CHECK(plans_after_two_runs(NULL) == 0); /* the environment's default */
+  CHECK(plans_after_two_runs(on) == 1);   /* the explicit setting wins */
+  if (old) setenv("OXRT_MEM_PLAN", saved, 1);
+  else unsetenv("OXRT_MEM_PLAN");
+  oxrt_session_options_free(off);
+  oxrt_session_options_free(on);
+}
