@@ -69,7 +69,7 @@ void oxrt_act_apply(oxrt_activation act, float *y, size_t n) {
   case OXRT_ACT_HARD_SWISH: hard_swish_run(y, n); break;
   case OXRT_ACT_SIGMOID: oxrt_vsigmoid_f32(y, y, n); break;
   case OXRT_ACT_TANH: oxrt_vtanh_f32(y, y, n); break;
-  case OXRT_ACT_SILU: oxrt_vsilu_f32(y, y, n, 1.0f); break;
+  case OXRT_ACT_SILU: oxrt_vsilu_fast_f32(y, y, n); break;
   case OXRT_ACT_GELU: oxrt_vgelu_f32(y, y, n); break;
   case OXRT_ACT_GELU_TANH: oxrt_vgelu_tanh_f32(y, y, n); break;
   default: break;

@@ -95,6 +95,7 @@ void oxrt_vsigmoid_f32(const float *x, float *y, size_t n) { vm_set()->sigmoid(x
 void oxrt_vtanh_f32(const float *x, float *y, size_t n) { vm_set()->tanh(x, y, n); }
 void oxrt_verf_f32(const float *x, float *y, size_t n) { vm_set()->erf(x, y, n); }
 void oxrt_vsilu_f32(const float *x, float *y, size_t n, float alpha) { vm_set()->silu(x, y, n, alpha); }
+void oxrt_vsilu_fast_f32(const float *x, float *y, size_t n) { vm_set()->silu_fast(x, y, n); }
 void oxrt_vgelu_f32(const float *x, float *y, size_t n) { vm_set()->gelu(x, y, n); }
 void oxrt_vgelu_tanh_f32(const float *x, float *y, size_t n) { vm_set()->gelu_tanh(x, y, n); }
 float oxrt_vexp_shift_sum_f32(const float *x, float *y, size_t n, float shift) {

@@ -18,6 +18,9 @@ void oxrt_verf_f32(const float *x, float *y, size_t n);
 /* x * sigmoid(alpha * x): SiLU/Swish for alpha 1 (com.microsoft QuickGelu's definition). Where
  * e^(alpha x) < FLT_MIN (alpha x < -87.3) the result is 0 (its magnitude is below 1e-36 there). */
 void oxrt_vsilu_f32(const float *x, float *y, size_t n, float alpha);
+/* x * sigmoid(x) within 4e-7 * max(1, |x|) absolute (not a few ulp where the result is small): the SiLU of fused
+ * conv/GEMM output passes, about twice as fast as oxrt_vsilu_f32. */
+void oxrt_vsilu_fast_f32(const float *x, float *y, size_t n);
 /* 0.5 * x * (1 + erf(x / sqrt(2))): Gelu with approximate="none". */
 void oxrt_vgelu_f32(const float *x, float *y, size_t n);
 /* 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))): Gelu with approximate="tanh". The float rounding
@@ -38,6 +41,7 @@ typedef struct oxrt_vmath_table {
   void (*tanh)(const float *x, float *y, size_t n);
   void (*erf)(const float *x, float *y, size_t n);
   void (*silu)(const float *x, float *y, size_t n, float alpha);
+  void (*silu_fast)(const float *x, float *y, size_t n);
   void (*gelu)(const float *x, float *y, size_t n);
   void (*gelu_tanh)(const float *x, float *y, size_t n);
   float (*exp_shift_sum)(const float *x, float *y, size_t n, float shift);

@@ -161,6 +161,28 @@ static void vm_check_set(const oxrt_vmath_table *t, const char *isa) {
     }
   }
 
+  /* silu_fast: absolute error within 4e-7 max(1, |x|) (tanh's error, times x/2), limits at +-inf, NaN kept; every tail length */
+  t->silu_fast(x, y, VM_N);
+  double worst = 0;
+  for (size_t i = 0; i < VM_N; i++) {
+    const double r = vm_ref(F_SILU, x[i]);
+    if (isnan(r) || isinf(r)) {
+      CHECK(isnan(r) ? isnan(y[i]) : y[i] == r);
+      continue;
+    }
+    const double e = fabs(y[i] - r) / fmax(1.0, fabs((double)x[i]));
+    if (e > worst) worst = e;
+    if (e > 4e-7) fprintf(stderr, "  %s silu_fast(%.9g) = %.9g, want %.9g\n", isa, x[i], y[i], r);
+    CHECK(e <= 4e-7);
+  }
+  if (getenv("OXRT_VMATH_VERBOSE")) fprintf(stderr, "  %-7s silu_fast    max error %.2e max(1, |x|)\n", isa, worst);
+  for (size_t n = 0; n <= 40; n++) {
+    for (size_t i = 0; i < n + 16; i++) y[i] = -7.0f;
+    t->silu_fast(x + 100, y, n);
+    for (size_t i = 0; i < n; i++) CHECK(isnan(x[100 + i]) || fabs(y[i] - vm_ref(F_SILU, x[100 + i])) <= 4e-7 * fmax(1.0, fabs(x[100 + i])));
+    for (size_t i = n; i < n + 16; i++) CHECK(y[i] == -7.0f);
+  }
+
   /* exp_shift_sum: the values as exp(x - shift), flushed, and their sum */
   for (size_t n = 0; n <= 300; n += n < 40 ? 1 : 37) {
     float xs[300], ys[316];
