@@ -174,7 +174,9 @@ typedef struct vshape {
   prd params[SHAPE_RANK];
 } vshape;
 
-static bool prd_eq(prd a, prd b) { return a.end - a.p == b.end - b.p && !memcmp(a.p, b.p, (size_t)(a.end - a.p)); }
+static bool prd_eq(prd a, prd b) {
+  return a.end - a.p == b.end - b.p && (a.end == a.p || !memcmp(a.p, b.p, (size_t)(a.end - a.p)));
+}
 
 /* A ValueInfoProto's name and tensor shape (dims: the value, or -1 with the param when named). */
 static void read_vshape(prd vi, vshape *out) {
