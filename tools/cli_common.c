@@ -394,8 +394,8 @@ static int stated_dims(const char *path, stated_dim *out, int cap) {
         out[n].name[pl] = 0;
         out[n].value = d->dims[k];
         int nl = (int)(d->name.end - d->name.p);
-        snprintf(out[n].why, sizeof out[n].why, "stated by the model: '%.*s' is declared with %lld at axis %d", nl > 60 ? 60 : nl,
-                 (const char *)d->name.p, d->dims[k], k);
+        snprintf(out[n].why, sizeof out[n].why, "stated by the model: '%.*s' is declared with %lld at axis %d",
+                 nl > 60 ? 60 : nl, (const char *)d->name.p, d->dims[k], k);
         n++;
       }
     }

@@ -5,10 +5,11 @@
 
 `optimize` takes and returns what onnxoptimizer.optimize does: an onnx.ModelProto when the onnx package is
 installed (then bytes and paths are accepted too); without onnx, serialized model bytes or a path to a model
-file (the result is then bytes). A path is optimized in place of reading it (its external data from its own
+file (the result is then bytes). A path goes to the C library as it is (external data read from the model's
 folder); when the result has over 1.5 GiB of weights, more than bytes can hold, it comes back as an
-onnx.ModelProto (as onnxoptimizer returns), which needs onnx. Pass names are onnxoptimizer's (see get_available_passes()) or oxrt's own
-(`oxrt optimize --list`). passes=None runs onnxoptimizer's default list, get_fuse_and_elimination_passes().
+onnx.ModelProto (as onnxoptimizer returns), which needs onnx. Pass names are onnxoptimizer's (see
+get_available_passes()) or oxrt's own (`oxrt optimize --list`). passes=None runs onnxoptimizer's default list,
+get_fuse_and_elimination_passes().
 """
 import os
 import tempfile

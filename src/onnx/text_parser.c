@@ -797,7 +797,7 @@ static oxrt_graph *parse_graph_in(parser *P, oxrt_graph *parent) {
           return fail(P, "a new initializer name"), NULL;
         }
         g->values[id].init = v;
-        if (external && !g->values[id].type) g->values[id].type = t; /* the writer's value_info, not the placeholder's */
+        if (external && !g->values[id].type) g->values[id].type = t; /* the writer's type, not the placeholder's */
       } else {
         g->values[id].type = t;
       }

@@ -147,7 +147,8 @@ def external_model(tmp_path):
     nodes = [h.make_node("Mul", ["x", "w"], ["m"]),
              h.make_node("If", ["c"], ["z"], then_branch=branch("then", 8, 2.0), else_branch=branch("else", 1, 3.0)),
              h.make_node("Twice", ["z"], ["y"], domain="local")]
-    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, [8]), h.make_tensor_value_info("c", T.BOOL, [])],
+    g = h.make_graph(nodes, "g",
+                     [h.make_tensor_value_info("x", T.FLOAT, [8]), h.make_tensor_value_info("c", T.BOOL, [])],
                      [h.make_tensor_value_info("y", T.FLOAT, [8]), h.make_tensor_value_info("m", T.FLOAT, [8])],
                      [nh.from_array(np.arange(8, dtype=np.float32) + 0.5, "w"),
                       nh.from_array(np.arange(6, dtype=np.int64).reshape(2, 3), "k \"q\"")])
@@ -189,7 +190,8 @@ def test_external_data_printed_like_onnx_printer(oxrt_bin, tmp_path, monkeypatch
 def test_external_data_python_parser(tmp_path):
     oxrt_parser = pytest.importorskip("oxrt.parser")
     text = ('<ir_version: 8, opset_import: ["" : 17]>\ng (float[2,2] x) => (float[2,2] y)'
-            ' <float[2,2] w = ["location": "d.bin", "offset": "64", "length": "16", "checksum": "x"]> { y = Add (x, w) }')
+            ' <float[2,2] w = ["location": "d.bin", "offset": "64", "length": "16", "checksum": "x"]>'
+            ' { y = Add (x, w) }')
     m = oxrt_parser.parse_model(text)
     w = m.graph.initializer[0]
     assert w == onnx.parser.parse_model(text).graph.initializer[0]
