@@ -27,10 +27,11 @@ void cli_dump_value(cli_dump *d, const char *node, const char *op, const char *n
 void cli_dump_node_output(void *user, const char *node, const char *op, const char *name, const oxrt_value *v);
 int cli_dump_close(cli_dump *d); /* prints what was written; nonzero if a file could not be written */
 /* Gives every free dim of the model's inputs (except the `given` ones, fed from files) that the --dim list lacks
- * a value (metadata, an image input's 640x640, else 1), appends it to the list (strdup'd names) and notes each
- * guess on stderr. Returns the number of guesses, -1 when the list is full. */
-int cli_guess_dims(oxrt_session *s, int n_given, char *const *given, int *n_dims, char **names, long long *values,
-                   int cap);
+ * a value (metadata, the size the model file at `model_path` declares for it in value_info or an output, an image
+ * input's 640x640, else 1), appends it to the list (strdup'd names) and notes each guess on stderr. Returns the
+ * number of guesses, -1 when the list is full. */
+int cli_guess_dims(oxrt_session *s, const char *model_path, int n_given, char *const *given, int *n_dims, char **names,
+                   long long *values, int cap);
 int cmd_quantize(int argc, char **argv);
 /* `oxrt convert ... --to fp16|bf16` (cmd_convert_precision.c) */
 int oxrt_cli_convert_precision(int argc, char **argv);

@@ -20,7 +20,7 @@ void *cli_read_model(const char *path, size_t *size) {
 }
 
 int cmd_parse(int argc, char **argv) {
-  if (argc != 2 || argv[0][0] == '-') {
+  if (argc != 2 || (argv[0][0] == '-' && argv[0][1])) { /* "-" alone is standard input */
     fprintf(stderr, "usage: oxrt parse FILE.txt OUT.onnx   (FILE.txt may be - for standard input)\n");
     return 2;
   }

@@ -97,7 +97,7 @@ static int make_feed(oxrt_session *s, run_args *a, const char **names, oxrt_valu
   }
   a->n_dims_given = a->n_dims;
   a->guessing = 1;
-  int guessed = cli_guess_dims(s, a->n_inputs, a->in_names, &a->n_dims, a->dim_names, a->dim_values, 64);
+  int guessed = cli_guess_dims(s, a->model, a->n_inputs, a->in_names, &a->n_dims, a->dim_names, a->dim_values, 64);
   if (guessed < 0) {
     fprintf(stderr, "error: more than 64 symbolic dimensions\n");
     return 1;

@@ -1469,6 +1469,50 @@ static PyObject *mod_convert_opset(PyObject *self, PyObject *args) {
   return take_bytes(st, out, n);
 }
 
+/* The same from and to files: external data is read from the model's folder (not the current one), and
+ * initializers of at least `external_threshold` bytes (0: none) are written to "<out_path>.data". */
+/* infer_shapes_file(in_path, out_path, external_threshold=0) -> None */
+static PyObject *mod_infer_shapes_file(PyObject *self, PyObject *args) {
+  (void)self;
+  const char *in, *out;
+  unsigned long long threshold = 0;
+  if (!PyArg_ParseTuple(args, "ss|K", &in, &out, &threshold)) return NULL;
+  oxrt_status *st;
+  Py_BEGIN_ALLOW_THREADS st = oxrt_infer_shapes_file(in, out, (size_t)threshold);
+  Py_END_ALLOW_THREADS
+  if (st) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+/* print_model_file(path) -> str; external initializers are printed as their entries, never read */
+static PyObject *mod_print_model_file(PyObject *self, PyObject *args) {
+  (void)self;
+  const char *path;
+  if (!PyArg_ParseTuple(args, "s", &path)) return NULL;
+  char *text = NULL;
+  oxrt_status *st;
+  Py_BEGIN_ALLOW_THREADS st = oxrt_print_model_file(path, &text);
+  Py_END_ALLOW_THREADS
+  if (st) return raise_status(st);
+  PyObject *r = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+  free(text);
+  return r;
+}
+
+/* convert_opset_file(in_path, out_path, target, external_threshold=0) -> None */
+static PyObject *mod_convert_opset_file(PyObject *self, PyObject *args) {
+  (void)self;
+  const char *in, *out;
+  long long target;
+  unsigned long long threshold = 0;
+  if (!PyArg_ParseTuple(args, "ssL|K", &in, &out, &target, &threshold)) return NULL;
+  oxrt_status *st;
+  Py_BEGIN_ALLOW_THREADS st = oxrt_convert_opset_file(in, out, (int64_t)target, (size_t)threshold);
+  Py_END_ALLOW_THREADS
+  if (st) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
 /* optimize_passes(in_path, out_path, passes, fixed_point, external_threshold): oxrt.optimizer's engine. */
 static PyObject *mod_optimize_passes(PyObject *self, PyObject *args) {
   (void)self;
@@ -1616,6 +1660,11 @@ static PyMethodDef module_methods[] = {
     {"print_model", mod_print_model, METH_O, "A serialized model in ONNX's textual syntax."},
     {"parse_model", mod_parse_model, METH_O, "ONNX textual syntax to a serialized model."},
     {"convert_opset", mod_convert_opset, METH_VARARGS, "convert_opset(bytes, target_opset): converted model bytes."},
+    {"infer_shapes_file", mod_infer_shapes_file, METH_VARARGS,
+     "infer_shapes_file(in_path, out_path, external_threshold=0): the inferred model written to out_path."},
+    {"print_model_file", mod_print_model_file, METH_VARARGS, "print_model_file(path): the model file as text."},
+    {"convert_opset_file", mod_convert_opset_file, METH_VARARGS,
+     "convert_opset_file(in_path, out_path, target_opset, external_threshold=0): the converted model written."},
     {"version", mod_version, METH_NOARGS, "Version string of the C library."},
     {"elem_type_name", mod_elem_type_name, METH_O, "ONNX name of an element type number."},
     {NULL, NULL, 0, NULL},

@@ -5,8 +5,11 @@
 
 `optimize` takes and returns what onnxoptimizer.optimize does: an onnx.ModelProto when the onnx package is
 installed (then bytes and paths are accepted too); without onnx, serialized model bytes or a path to a model
-file (the result is then bytes). Pass names are onnxoptimizer's (see get_available_passes()) or oxrt's own
-(`oxrt optimize --list`). passes=None runs onnxoptimizer's default list, get_fuse_and_elimination_passes().
+file (the result is then bytes). A path goes to the C library as it is (external data read from the model's
+folder); when the result has over 1.5 GiB of weights, more than bytes can hold, it comes back as an
+onnx.ModelProto (as onnxoptimizer returns), which needs onnx. Pass names are onnxoptimizer's (see
+get_available_passes()) or oxrt's own (`oxrt optimize --list`). passes=None runs onnxoptimizer's default list,
+get_fuse_and_elimination_passes().
 """
 import os
 import tempfile
@@ -54,7 +57,8 @@ def _onnx():
 
 def optimize(model, passes=None, fixed_point=False):
     """Runs `passes` (a list of names; None: get_fuse_and_elimination_passes()) in order, each once, or with
-    fixed_point=True until none changes anything. Returns an onnx.ModelProto for a ModelProto, else bytes."""
+    fixed_point=True until none changes anything. Returns an onnx.ModelProto for a ModelProto, else bytes (a
+    ModelProto too where the optimized weights exceed 1.5 GiB: protobuf's 2 GB limit)."""
     if passes is None:
         passes = get_fuse_and_elimination_passes()
     if isinstance(passes, str):
@@ -85,10 +89,10 @@ def optimize(model, passes=None, fixed_point=False):
         dst = os.path.join(tmp, "out.onnx")
         # models with over 1.5 GiB of weights come back with them in out.onnx.data (protobuf's 2 GB limit)
         _oxrt.optimize_passes(src, dst, ",".join(passes), bool(fixed_point), 0)
-        if proto_in:
+        if proto_in or (onnx is not None and os.path.exists(dst + ".data")):
             return onnx.load(dst, load_external_data=True)
         if os.path.exists(dst + ".data"):
             raise ValueError("the optimized model has over 1.5 GiB of weights and cannot be returned as bytes: "
-                             "pass an onnx.ModelProto, or use `oxrt optimize MODEL OUT --passes ...`")
+                             "install onnx to get an onnx.ModelProto, or use `oxrt optimize MODEL OUT --passes ...`")
         with open(dst, "rb") as f:
             return f.read()

@@ -14,6 +14,7 @@
 #include "../ir/ir.h"
 #include "onnx_reader.h"
 #include "pb.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,16 +369,19 @@ static oxrt_status *check_tensor(ck *c, pb_reader r, const char *where) {
 /* SparseTensorProto: values 1-D, indices int64 of shape [NNZ] or [NNZ, rank], in range. */
 static oxrt_status *check_sparse(ck *c, pb_reader r, const char *where, char **name_out) {
   uint32_t f, w;
-  pb_reader values = {0}, indices = {0};
+  /* oxrt_read_tensor wants each field with its length prefix: keep the reader as it was before the pb_sub */
+  pb_reader values = {0}, indices = {0}, values_field = {0}, indices_field = {0};
   bool hv = false, hi = false;
   int64_t dims[OXRT_MAX_RANK];
   int rank = 0;
   while (pb_next(&r, &f, &w)) {
     uint64_t v;
     if (f == 1 && w == PB_BYTES) {
+      values_field = r;
       if (!pb_sub(&r, &values)) return CORRUPT("SparseTensorProto");
       hv = true;
     } else if (f == 2 && w == PB_BYTES) {
+      indices_field = r;
       if (!pb_sub(&r, &indices)) return CORRUPT("SparseTensorProto");
       hi = true;
     } else if (f == 3) {
@@ -400,7 +404,7 @@ static oxrt_status *check_sparse(ck *c, pb_reader r, const char *where, char **n
   oxrt_tensor_src src = {.borrow = false, .base_dir = c->base_dir};
   oxrt_value *vt = NULL, *it = NULL;
   const char *vname = NULL, *iname = NULL;
-  OXRT_TRY(oxrt_read_tensor(&values, &src, c->a, &vt, &vname));
+  OXRT_TRY(oxrt_read_tensor(&values_field, &src, c->a, &vt, &vname));
   *name_out = (char *)(vname ? vname : "");
   oxrt_status *st = NULL;
   if (vt->rank != 1) {
@@ -414,7 +418,7 @@ static oxrt_status *check_sparse(ck *c, pb_reader r, const char *where, char **n
     }
   if (hi) {
     if ((st = check_tensor(c, indices, where))) goto done;
-    if ((st = oxrt_read_tensor(&indices, &src, c->a, &it, &iname))) goto done;
+    if ((st = oxrt_read_tensor(&indices_field, &src, c->a, &it, &iname))) goto done;
     int64_t nnz = vt->dims[0];
     if (it->dtype != OXRT_INT64) {
       st = BAD("%s sparse tensor '%s': indices must be int64, got %s", where, *name_out, oxrt_elem_type_name(it->dtype));
@@ -422,7 +426,7 @@ static oxrt_status *check_sparse(ck *c, pb_reader r, const char *where, char **n
     }
     const int64_t *ix = it->data;
     int64_t total = 1;
-    for (int i = 0; i < rank; i++) total *= dims[i];
+    for (int i = 0; i < rank; i++) total = total > INT64_MAX / dims[i] ? INT64_MAX : total * dims[i];
     if (it->rank == 1 && it->dims[0] == nnz) {
       for (int64_t k = 0; k < nnz; k++)
         if (ix[k] < 0 || ix[k] >= total || (k && ix[k] <= ix[k - 1])) {

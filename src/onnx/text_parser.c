@@ -7,10 +7,15 @@
  *   function ::= ('<' key ':' value, ... '>')? id ('<' id, ... '>')? '(' id, ... ')' '=>' '(' id, ... ')' '{' node* '}'
  * A type is `float[N,3,?]` (a shape), `float[]` (no shape), `float` (a scalar), seq(T), map(K, T), optional(T),
  * sparse_tensor(T). Names may be quoted. Every error gives the line and column.
+ * An initializer kept in external data is written as its entries, as onnx.printer does:
+ *   <float[4] w = ["location": "w.bin", "offset": "0", "length": "16"]>
+ * Only oxrt_parse_model_text keeps them (the IR has no place for a reference): the location is then relative to
+ * the folder the written model goes to.
  */
 #include "../core/dtype.h"
 #include "../core/status.h"
 #include "onnx_writer.h"
+#include "pb.h"
 #include "text_format.h"
 #include <ctype.h>
 #include <errno.h>
@@ -19,6 +24,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* An initializer written as external data entries: the IR holds a placeholder (below) that
+ * oxrt_parse_model_text replaces with a TensorProto made from these. */
+typedef struct ext_init {
+  const char *name;
+  const oxrt_type *type; /* a tensor type with fixed dims */
+  int n_kv;
+  const char **kv; /* key, value, key, value, ... */
+} ext_init;
+
+/* The placeholder: int64[2] {EXT_MAGIC, index into the parser's ext_init list}. */
+#define EXT_MAGIC 0x7478652e7472786fULL /* "oxrt.ext" */
 
 typedef struct parser {
   const char *s, *p;
@@ -29,6 +46,9 @@ typedef struct parser {
   /* the last `# doc_string: "..."` comment (its quote) and where the blanks after it end: a graph that starts
    * there takes it as its doc_string (onnx's syntax has no place for a graph's doc_string; onnx.parser skips it) */
   const char *doc_at, *doc_after;
+  bool keep_ext; /* external data entries allowed (oxrt_parse_model_text) */
+  ext_init *ext;
+  int n_ext, cap_ext;
 } parser;
 
 static void where(const parser *P, int *line, int *col) {
@@ -392,6 +412,56 @@ bad:
   return NULL;
 }
 
+/* `["location": "w.bin", "offset": "0", ...]` after `type name =` in a graph's initializer list: a placeholder
+ * tensor, the entries recorded in P->ext. */
+static oxrt_value *parse_external(parser *P, oxrt_type *t, const char *name) {
+  if (t->kind != OXRT_KIND_TENSOR || t->rank < 0)
+    return fail(P, "a tensor type with a shape (float[2,3] or float for a scalar)"), NULL;
+  for (int i = 0; i < t->rank; i++)
+    if (t->dims[i] < 0) return fail(P, "fixed dimensions in a tensor constant"), NULL;
+  if (!P->keep_ext) {
+    int line, col;
+    where(P, &line, &col);
+    P->err = oxrt_error(OXRT_ERR_INVALID_MODEL, "line %d, column %d: initializer '%s' is in external data: such "
+                        "entries are kept only when the text is written as a model file (oxrt parse)", line, col, name);
+    return NULL;
+  }
+  if (!expect(P, "[")) return NULL;
+  int n = 0, cap = 0;
+  const char **kv = NULL;
+  do {
+    if (n == cap) {
+      int nc = cap ? cap * 2 : 8;
+      const char **na = oxrt_arena_alloc(P->a, sizeof *na * 2 * (size_t)nc);
+      if (!na) return oom(P), NULL;
+      if (n) memcpy(na, kv, sizeof *na * 2 * (size_t)n);
+      kv = na, cap = nc;
+    }
+    if (!(kv[2 * n] = parse_string(P, NULL)) || !expect(P, ":") || !(kv[2 * n + 1] = parse_string(P, NULL)))
+      return NULL;
+    n++;
+  } while (accept(P, ","));
+  if (!expect(P, "]")) return NULL;
+  if (P->n_ext == P->cap_ext) {
+    int nc = P->cap_ext ? P->cap_ext * 2 : 8;
+    ext_init *na = oxrt_arena_alloc(P->a, sizeof *na * (size_t)nc);
+    if (!na) return oom(P), NULL;
+    if (P->n_ext) memcpy(na, P->ext, sizeof *na * (size_t)P->n_ext);
+    P->ext = na, P->cap_ext = nc;
+  }
+  oxrt_value *v = NULL;
+  const int64_t two = 2;
+  oxrt_status *st = oxrt_tensor_new(OXRT_INT64, 1, &two, &v);
+  if (st) {
+    P->err = st;
+    return NULL;
+  }
+  ((int64_t *)v->data)[0] = (int64_t)EXT_MAGIC;
+  ((int64_t *)v->data)[1] = P->n_ext;
+  P->ext[P->n_ext++] = (ext_init){name, t, n, kv};
+  return v;
+}
+
 /* A tensor constant as an attribute value: type, optional name, optional '=', values. */
 static oxrt_value *parse_tensor_const(parser *P) {
   oxrt_type *t = parse_type(P);
@@ -719,13 +789,15 @@ static oxrt_graph *parse_graph_in(parser *P, oxrt_graph *parent) {
       int id = oxrt_graph_intern(g, nm);
       if (id < 0) return oom(P), NULL;
       if (accept(P, "=") || peek(P, "{")) {
-        oxrt_value *v = parse_tensor_body(P, t);
+        bool external = peek(P, "[");
+        oxrt_value *v = external ? parse_external(P, t, nm) : parse_tensor_body(P, t);
         if (!v) return NULL;
         if (g->values[id].init) {
           oxrt_value_free(v);
           return fail(P, "a new initializer name"), NULL;
         }
         g->values[id].init = v;
+        if (external && !g->values[id].type) g->values[id].type = t; /* the writer's type, not the placeholder's */
       } else {
         g->values[id].type = t;
       }
@@ -857,8 +929,8 @@ static bool parse_function(parser *P, oxrt_function *fn) {
   return parse_nodes(P, fn->body) && link_graph(P, fn->body);
 }
 
-oxrt_status *oxrt_text_parse(const char *text, oxrt_model **out) {
-  parser P = {text, text, NULL, NULL, NULL, 0, NULL, NULL};
+static oxrt_status *text_parse(const char *text, bool keep_ext, oxrt_model **out, ext_init **ext, int *n_ext) {
+  parser P = {.s = text, .p = text, .keep_ext = keep_ext};
   P.m = calloc(1, sizeof *P.m);
   if (!P.m) return OXRT_OOM();
   P.a = P.m->arena = oxrt_arena_create();
@@ -893,17 +965,188 @@ oxrt_status *oxrt_text_parse(const char *text, oxrt_model **out) {
     return P.err;
   }
   *out = m;
+  if (ext) *ext = P.ext, *n_ext = P.n_ext;
+  return NULL;
+}
+
+oxrt_status *oxrt_text_parse(const char *text, oxrt_model **out) { return text_parse(text, false, out, NULL, NULL); }
+
+/* ------------------------------------------------------- external data */
+/* The serialized model is copied with each placeholder initializer replaced by its external data TensorProto;
+ * the messages around it (graph, attribute, node, model) get their new lengths. */
+typedef struct obuf {
+  uint8_t *p;
+  size_t n, cap;
+  bool oom;
+} obuf;
+
+static void ob_put(obuf *b, const void *s, size_t n) {
+  if (b->oom || !n) return;
+  if (b->n + n > b->cap) {
+    size_t nc = b->cap ? b->cap * 2 : 256;
+    while (nc < b->n + n) nc *= 2;
+    uint8_t *np = realloc(b->p, nc);
+    if (!np) {
+      b->oom = true;
+      return;
+    }
+    b->p = np, b->cap = nc;
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+}
+
+static void ob_varint(obuf *b, uint64_t v) {
+  uint8_t tmp[10];
+  size_t n = 0;
+  do {
+    tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    v >>= 7;
+  } while (v);
+  ob_put(b, tmp, n);
+}
+
+static void ob_bytes(obuf *b, uint32_t field, const void *s, size_t n) {
+  ob_varint(b, (uint64_t)field << 3 | PB_BYTES);
+  ob_varint(b, n);
+  ob_put(b, s, n);
+}
+
+static void ob_str(obuf *b, uint32_t field, const char *s) { ob_bytes(b, field, s, strlen(s)); }
+
+/* Index of the ext_init a TensorProto is the placeholder of, else -1. */
+static int placeholder_index(pb_reader t, const ext_init *ext, int n_ext) {
+  uint32_t f, w;
+  uint64_t v, dt = 0;
+  int rank = 0;
+  int64_t dim0 = -1;
+  pb_bytes name = {0}, raw = {0};
+  while (pb_next(&t, &f, &w)) {
+    if (f == 1 && w == PB_BYTES) {
+      pb_reader d;
+      if (!pb_sub(&t, &d)) return -1;
+      while (d.p < d.end && pb_varint(&d, &v)) dim0 = rank++ ? dim0 : (int64_t)v;
+    } else if (f == 1 && w == PB_VARINT) {
+      if (!pb_varint(&t, &v)) return -1;
+      dim0 = rank++ ? dim0 : (int64_t)v;
+    } else if (f == 2 && w == PB_VARINT) {
+      if (!pb_varint(&t, &dt)) return -1;
+    } else if (f == 8 && w == PB_BYTES) {
+      if (!pb_bytes_read(&t, &name)) return -1;
+    } else if (f == 9 && w == PB_BYTES) {
+      if (!pb_bytes_read(&t, &raw)) return -1;
+    } else if (!pb_skip(&t, w)) {
+      return -1;
+    }
+  }
+  if (t.error || dt != OXRT_INT64 || rank != 1 || dim0 != 2 || raw.len != 16) return -1;
+  uint64_t magic = 0, idx = 0;
+  for (int i = 7; i >= 0; i--) magic = magic << 8 | raw.data[i], idx = idx << 8 | raw.data[8 + i];
+  if (magic != EXT_MAGIC || idx >= (uint64_t)n_ext) return -1;
+  const char *want = ext[idx].name;
+  if (strlen(want) != name.len || memcmp(want, name.data, name.len)) return -1;
+  return (int)idx;
+}
+
+static void put_external_tensor(obuf *b, const ext_init *e) {
+  obuf d = {0};
+  for (int i = 0; i < e->type->rank; i++) ob_varint(&d, (uint64_t)e->type->dims[i]);
+  if (d.oom) b->oom = true;
+  if (e->type->rank > 0) ob_bytes(b, 1, d.p, d.n);
+  free(d.p);
+  ob_varint(b, 2 << 3 | PB_VARINT);
+  ob_varint(b, (uint64_t)e->type->elem_type);
+  ob_str(b, 8, e->name);
+  for (int i = 0; i < e->n_kv; i++) {
+    obuf kv = {0};
+    ob_str(&kv, 1, e->kv[2 * i]);
+    ob_str(&kv, 2, e->kv[2 * i + 1]);
+    if (kv.oom) b->oom = true;
+    ob_bytes(b, 13, kv.p, kv.n);
+    free(kv.p);
+  }
+  ob_varint(b, 14 << 3 | PB_VARINT);
+  ob_varint(b, 1); /* data_location = EXTERNAL */
+}
+
+enum { RW_MODEL, RW_GRAPH, RW_NODE, RW_ATTR, RW_FUNC };
+
+typedef struct rewriter {
+  const ext_init *ext;
+  int n_ext, n_done;
+  bool *done;
+} rewriter;
+
+/* Copies message `r` of kind `kind` into `out`, descending into the fields that can hold a graph. */
+static bool rewrite_msg(rewriter *R, int kind, pb_reader r, obuf *out) {
+  uint32_t f, w;
+  for (;;) {
+    const uint8_t *start = r.p;
+    if (!pb_next(&r, &f, &w)) break;
+    int sub = -1;
+    bool tensor = false;
+    if (w == PB_BYTES) {
+      if (kind == RW_MODEL) sub = f == 7 ? RW_GRAPH : f == 25 ? RW_FUNC : -1;
+      else if (kind == RW_GRAPH) sub = f == 1 ? RW_NODE : -1, tensor = f == 5;
+      else if (kind == RW_NODE) sub = f == 5 ? RW_ATTR : -1;
+      else if (kind == RW_ATTR) sub = f == 6 || f == 11 ? RW_GRAPH : -1;
+      else if (kind == RW_FUNC) sub = f == 7 ? RW_NODE : -1;
+    }
+    if (sub < 0 && !tensor) {
+      if (!pb_skip(&r, w)) return false;
+      ob_put(out, start, (size_t)(r.p - start));
+      continue;
+    }
+    pb_reader s;
+    if (!pb_sub(&r, &s)) return false;
+    obuf tmp = {0};
+    int idx = tensor ? placeholder_index(s, R->ext, R->n_ext) : -1;
+    if (idx >= 0) {
+      if (R->done[idx]) return false; /* two placeholders for one entry: refuse rather than guess */
+      R->done[idx] = true, R->n_done++;
+      put_external_tensor(&tmp, &R->ext[idx]);
+    } else if (tensor) {
+      ob_put(&tmp, s.p, (size_t)(s.end - s.p));
+    } else if (!rewrite_msg(R, sub, s, &tmp)) {
+      free(tmp.p);
+      return false;
+    }
+    if (tmp.oom) out->oom = true;
+    ob_bytes(out, f, tmp.p, tmp.n);
+    free(tmp.p);
+  }
+  return !r.error;
+}
+
+static oxrt_status *place_external(const uint8_t *data, size_t size, const ext_init *ext, int n_ext, obuf *out) {
+  rewriter R = {ext, n_ext, 0, calloc((size_t)n_ext, 1)};
+  if (!R.done) return OXRT_OOM();
+  bool ok = rewrite_msg(&R, RW_MODEL, pb_init(data, size), out);
+  free(R.done);
+  if (out->oom) return OXRT_OOM();
+  if (!ok || R.n_done != n_ext)
+    return oxrt_error(OXRT_ERR_INVALID_MODEL, "the external data initializers could not all be placed (%d of %d)",
+                      R.n_done, n_ext);
   return NULL;
 }
 
 oxrt_status *oxrt_parse_model_text(const char *text, void **out, size_t *out_size) {
   if (!text || !out || !out_size) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "text and out must not be NULL");
   oxrt_model *m;
-  OXRT_TRY(oxrt_text_parse(text, &m));
+  ext_init *ext = NULL;
+  int n_ext = 0;
+  OXRT_TRY(text_parse(text, true, &m, &ext, &n_ext));
   uint8_t *data;
   size_t size;
   oxrt_status *st = oxrt_serialize_model(m, &data, &size);
-  oxrt_model_free(m);
+  if (!st && n_ext) {
+    obuf b = {0};
+    st = place_external(data, size, ext, n_ext, &b);
+    free(data);
+    data = b.p, size = b.n;
+    if (st) free(data);
+  }
+  oxrt_model_free(m); /* after the rewrite: the entries live in its arena */
   if (st) return st;
   *out = data;
   *out_size = size;

@@ -5,11 +5,14 @@
  *
  * Printed from the IR: names that are not plain identifiers are quoted, float tensors use the shortest text
  * that reads back to the same float, float16/bfloat16/float8 tensors print their bit patterns (which is how
- * onnx.parser stores them: in int32_data).
+ * onnx.parser stores them: in int32_data). An initializer kept in external data is printed as its entries, as
+ * onnx.printer does (`float[4] w = ["location": "w.bin", "offset": "0", "length": "16"]`): its values are never
+ * read. The IR does not keep those entries, so they are looked up in the serialized model.
  */
 #include "../core/dtype.h"
 #include "../core/status.h"
 #include "onnx_reader.h"
+#include "pb.h"
 #include "text_format.h"
 #include "version_convert.h"
 #include <ctype.h>
@@ -18,10 +21,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An initializer with data_location EXTERNAL in the serialized model: the graph it belongs to (numbered in the
+ * order the printer meets graphs: the main graph, the subgraphs of its nodes depth first, then those of the
+ * functions' nodes), its name and its TensorProto. */
+typedef struct ext_ref {
+  int graph;
+  pb_bytes name;
+  pb_reader tensor;
+} ext_ref;
+
+typedef struct ext_table {
+  ext_ref *refs;
+  int n, cap;
+  int n_graphs, depth;
+  bool unreliable; /* the graphs could not be numbered as the printer meets them: print every value inline */
+} ext_table;
+
 typedef struct tbuf {
   char *p;
   size_t n, cap;
   bool oom;
+  const ext_table *ext; /* NULL: print every initializer's values */
+  int graph_no, ext_hint;
 } tbuf;
 
 static void tb_put(tbuf *b, const char *s, size_t n) {
@@ -255,6 +276,180 @@ static void put_tensor(tbuf *b, const oxrt_value *t, const char *name) {
 
 static void put_graph(tbuf *b, const oxrt_graph *g, int depth);
 
+/* ------------------------------------------------------- external data */
+static void scan_graph(ext_table *T, pb_reader g);
+
+/* An attribute's graphs, where the IR holds them as the printer prints them (one `g` of a GRAPH attribute, the
+ * `graphs` of a GRAPHS one); anything else holding a graph makes the numbering unsure. */
+static void scan_attr(ext_table *T, pb_reader a) {
+  pb_reader r = a;
+  uint32_t f, w;
+  uint64_t type = 0;
+  bool has_type = false, ref = false;
+  int n6 = 0, n11 = 0;
+  while (pb_next(&r, &f, &w)) {
+    if (f == 20 && w == PB_VARINT) has_type = pb_varint(&r, &type);
+    else if (f == 21) ref = true, pb_skip(&r, w);
+    else if ((f == 6 || f == 11) && w == PB_BYTES) (f == 6 ? n6++ : n11++), pb_skip(&r, w);
+    else pb_skip(&r, w);
+  }
+  if (r.error) T->unreliable = true;
+  if (n6 + n11 == 0 || T->unreliable) return;
+  bool one_graph = (!has_type || type == OXRT_ATTR_GRAPH) && n6 == 1 && n11 == 0;
+  bool graphs = has_type && type == OXRT_ATTR_GRAPHS && n6 == 0;
+  if (ref || !(one_graph || graphs)) {
+    T->unreliable = true;
+    return;
+  }
+  while (pb_next(&a, &f, &w)) {
+    pb_reader g;
+    if ((f == 6 || f == 11) && w == PB_BYTES && pb_sub(&a, &g)) scan_graph(T, g);
+    else pb_skip(&a, w);
+  }
+}
+
+static void scan_node(ext_table *T, pb_reader n) {
+  uint32_t f, w;
+  pb_reader a;
+  while (pb_next(&n, &f, &w))
+    if (f == 5 && w == PB_BYTES && pb_sub(&n, &a)) scan_attr(T, a);
+    else pb_skip(&n, w);
+  if (n.error) T->unreliable = true;
+}
+
+static void scan_graph(ext_table *T, pb_reader g) {
+  if (T->depth >= 64) { /* deeper than the reader allows */
+    T->unreliable = true;
+    return;
+  }
+  T->depth++;
+  int idx = T->n_graphs++;
+  uint32_t f, w;
+  pb_reader sub;
+  while (!T->unreliable && pb_next(&g, &f, &w)) {
+    if (w != PB_BYTES || (f != 1 && f != 5) || !pb_sub(&g, &sub)) {
+      pb_skip(&g, w);
+      continue;
+    }
+    if (f == 1) {
+      scan_node(T, sub);
+      continue;
+    }
+    pb_reader t = sub;
+    pb_bytes name = {0};
+    uint64_t location = 0;
+    while (pb_next(&t, &f, &w))
+      if (f == 8 && w == PB_BYTES) pb_bytes_read(&t, &name);
+      else if (f == 14 && w == PB_VARINT) pb_varint(&t, &location);
+      else pb_skip(&t, w);
+    if (location != 1) continue;
+    if (T->n == T->cap) {
+      int nc = T->cap ? T->cap * 2 : 16;
+      ext_ref *na = realloc(T->refs, sizeof *na * (size_t)nc);
+      if (!na) {
+        T->unreliable = true; /* out of memory: values inline, as before */
+        break;
+      }
+      T->refs = na, T->cap = nc;
+    }
+    T->refs[T->n++] = (ext_ref){idx, name, sub};
+  }
+  if (g.error) T->unreliable = true;
+  T->depth--;
+}
+
+/* The external initializers of a serialized ModelProto: its graph first, then its functions' nodes. */
+static void scan_model(ext_table *T, const void *data, size_t size) {
+  memset(T, 0, sizeof *T);
+  uint32_t f, w;
+  pb_reader sub;
+  int n_graphs = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    pb_reader r = pb_init(data, size);
+    while (pb_next(&r, &f, &w)) {
+      if (w == PB_BYTES && f == (pass ? 25u : 7u) && pb_sub(&r, &sub)) {
+        if (pass) {
+          pb_reader fn = sub;
+          while (pb_next(&fn, &f, &w))
+            if (f == 7 && w == PB_BYTES && pb_sub(&fn, &sub)) scan_node(T, sub);
+            else pb_skip(&fn, w);
+        } else if (n_graphs++) {
+          T->unreliable = true; /* two graph fields */
+        } else {
+          scan_graph(T, sub);
+        }
+      } else {
+        pb_skip(&r, w);
+      }
+    }
+    if (r.error) T->unreliable = true;
+  }
+}
+
+/* The external data entries of initializer `name` of the graph numbered `graph`, when its TensorProto states the
+ * IR tensor's element type and shape; else false. */
+static bool find_external(tbuf *b, int graph, const char *name, const oxrt_value *t, pb_reader *out) {
+  const ext_table *T = b->ext;
+  if (!T || T->unreliable || T->n == 0) return false;
+  size_t len = strlen(name);
+  for (int k = 0; k < T->n; k++) {
+    const ext_ref *e = &T->refs[(b->ext_hint + k) % T->n]; /* initializers mostly come in order */
+    if (e->graph != graph || e->name.len != len || memcmp(e->name.data, name, len)) continue;
+    pb_reader r = e->tensor;
+    uint32_t f, w;
+    uint64_t v, dt = 0;
+    int rank = 0;
+    bool same = true;
+    while (pb_next(&r, &f, &w)) {
+      if (f == 1 && w == PB_BYTES) {
+        pb_reader d;
+        if (!pb_sub(&r, &d)) return false;
+        while (d.p < d.end && pb_varint(&d, &v)) same = same && rank < t->rank && t->dims[rank] == (int64_t)v, rank++;
+      } else if (f == 1 && w == PB_VARINT) {
+        if (!pb_varint(&r, &v)) return false;
+        same = same && rank < t->rank && t->dims[rank] == (int64_t)v, rank++;
+      } else if (f == 2 && w == PB_VARINT) {
+        if (!pb_varint(&r, &dt)) return false;
+      } else if (!pb_skip(&r, w)) {
+        return false;
+      }
+    }
+    if (r.error || !same || rank != t->rank || dt != (uint64_t)t->dtype) return false;
+    b->ext_hint = (b->ext_hint + k + 1) % T->n;
+    *out = e->tensor;
+    return true;
+  }
+  return false;
+}
+
+/* `float[4] w = ["location": "w.bin", "offset": "0", "length": "16"]`: the entries in the order stored. */
+static void put_external(tbuf *b, const oxrt_value *t, const char *name, pb_reader r) {
+  put_tensor_type(b, t->dtype, t->rank, t->dims, NULL);
+  tb_puts(b, " ");
+  put_id(b, name);
+  tb_puts(b, " = [");
+  uint32_t f, w;
+  bool first = true;
+  while (pb_next(&r, &f, &w)) {
+    pb_reader kv;
+    if (f != 13 || w != PB_BYTES || !pb_sub(&r, &kv)) {
+      pb_skip(&r, w);
+      continue;
+    }
+    pb_bytes key = {(const uint8_t *)"", 0}, val = {(const uint8_t *)"", 0};
+    while (pb_next(&kv, &f, &w))
+      if (f == 1 && w == PB_BYTES) pb_bytes_read(&kv, &key);
+      else if (f == 2 && w == PB_BYTES) pb_bytes_read(&kv, &val);
+      else pb_skip(&kv, w);
+    if (!first) tb_puts(b, ", ");
+    first = false;
+    put_quoted(b, (const char *)key.data, key.len);
+    tb_puts(b, ": ");
+    put_quoted(b, (const char *)val.data, val.len);
+  }
+  tb_puts(b, "]");
+}
+
 static void put_attr(tbuf *b, const oxrt_attr *a, int depth) {
   static const char *const tn[] = {"undefined", "float", "int", "string", "tensor", "graph", "floats", "ints",
                                    "strings", "tensors", "graphs", "sparse_tensor", "sparse_tensors", "type_proto",
@@ -351,6 +546,7 @@ static void put_nodes(tbuf *b, const oxrt_graph *g, int depth) {
 }
 
 static void put_graph(tbuf *b, const oxrt_graph *g, int depth) {
+  int graph_no = b->graph_no++; /* numbered on entry, as scan_graph does */
   if (g->doc && *g->doc) { /* onnx's syntax has no graph doc_string: a comment that oxrt parse reads back */
     tb_puts(b, "# doc_string: \"");
     for (const char *c = g->doc; *c; c++) /* a comment ends at a newline: written as \n, which the parser reads */
@@ -385,7 +581,9 @@ static void put_graph(tbuf *b, const oxrt_graph *g, int depth) {
       tb_puts(b, "<");
     }
     any = true;
-    if (init) put_tensor(b, d->init, d->name);
+    pb_reader ext;
+    if (init && find_external(b, graph_no, d->name, d->init, &ext)) put_external(b, d->init, d->name, ext);
+    else if (init) put_tensor(b, d->init, d->name);
     else put_value_info(b, d);
   }
   if (any) tb_puts(b, ">");
@@ -440,8 +638,14 @@ static void put_kv_str(tbuf *b, const char *key, const char *v) {
   put_quoted(b, v, strlen(v));
 }
 
-oxrt_status *oxrt_text_print(const oxrt_model *m, char **out) {
+/* `raw` (may be NULL): the serialized model `m` was read from, for the external data entries. */
+static oxrt_status *text_print(const oxrt_model *m, const void *raw, size_t raw_size, char **out) {
+  ext_table T;
   tbuf b = {0};
+  if (raw) {
+    scan_model(&T, raw, raw_size);
+    b.ext = &T;
+  }
   tb_printf(&b, "<\n   ir_version: %lld,\n   ", (long long)m->ir_version);
   put_opsets(&b, m->opsets, m->n_opsets);
   put_kv_str(&b, "producer_name", m->producer_name);
@@ -463,6 +667,7 @@ oxrt_status *oxrt_text_print(const oxrt_model *m, char **out) {
   put_graph(&b, m->graph, 0);
   tb_puts(&b, "\n");
   for (int i = 0; i < m->n_functions; i++) put_function(&b, &m->functions[i]);
+  if (raw) free(T.refs);
   if (b.oom) {
     free(b.p);
     return OXRT_OOM();
@@ -471,12 +676,14 @@ oxrt_status *oxrt_text_print(const oxrt_model *m, char **out) {
   return NULL;
 }
 
+oxrt_status *oxrt_text_print(const oxrt_model *m, char **out) { return text_print(m, NULL, 0, out); }
+
 oxrt_status *oxrt_print_model_bytes(const void *data, size_t size, char **text) {
   if (!data || !text) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "data and text must not be NULL");
   oxrt_tensor_src src = {.borrow = true, .base_dir = "."};
   oxrt_model *m;
   OXRT_TRY(oxrt_read_model(data, size, &src, &m));
-  oxrt_status *st = oxrt_text_print(m, text);
+  oxrt_status *st = text_print(m, data, size, text);
   oxrt_model_free(m);
   return st;
 }
@@ -485,7 +692,7 @@ oxrt_status *oxrt_print_model_file(const char *model_path, char **text) {
   if (!model_path || !text) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "model_path and text must not be NULL");
   oxrt_model *m;
   OXRT_TRY(oxrt_load_model_file(model_path, &m));
-  oxrt_status *st = oxrt_text_print(m, text);
+  oxrt_status *st = text_print(m, m->map_base, m->map_size, text);
   oxrt_model_free(m);
   return st;
 }

@@ -128,6 +128,49 @@ def test_symbolic_dims_from_metadata(oxrt_bin, tmp_path):
     assert "out: float[2,7,48,64]" in p.stdout
 
 
+def declared_detector(r_shape, r2_shape=None):
+    """detector() behind a Relu whose output r the model declares in value_info (as exporters leave it); with
+    r2_shape also a second output r2 = Relu(r) declared so."""
+    m = detector()
+    g = m.graph
+    relu = helper.make_node("Relu", ["images"], ["r"])
+    for n in g.node:
+        n.input[0] = "r" if n.input[0] == "images" else n.input[0]
+    g.node.insert(0, relu)
+    g.value_info.append(helper.make_tensor_value_info("r", F, r_shape))
+    if r2_shape:
+        g.node.append(helper.make_node("Relu", ["r"], ["r2"]))
+        g.output.append(helper.make_tensor_value_info("r2", F, r2_shape))
+    return m
+
+
+def test_symbolic_dims_from_declared_shapes(oxrt_bin, tmp_path):
+    """Sizes the model states elsewhere: where inference carries an input's dim name (batch, height, width) to a
+    value or output the model declares with a number there, that number is taken, before the image default."""
+    src = str(tmp_path / "det_vi.onnx")
+    onnx.save(declared_detector([2, 3, 96, 128]), src)
+    p = run_cli(oxrt_bin, "run", src)
+    for dim, v, axis in (("batch", 2, 0), ("height", 96, 2), ("width", 128, 3)):
+        note = f"{dim}={v}  (input 'images' axis {axis}: stated by the model: 'r' is declared with {v} at axis {axis})"
+        assert note in p.stderr, p.stderr
+    assert "out: float[2,7,48,64]" in p.stdout
+    p = run_cli(oxrt_bin, "run", src, "--dim", "height=64")  # --dim still decides
+    assert "height=" not in p.stderr and "width=128" in p.stderr and "out: float[2,7,32,64]" in p.stdout
+    # an output declared too, in agreement for batch and height, in disagreement for width: width is taken from
+    # neither
+    onnx.save(declared_detector([2, 3, 96, 128], [2, "c", 96, 100]), src)
+    p = run_cli(oxrt_bin, "run", src)
+    assert "batch=2  (input 'images' axis 0: stated by the model" in p.stderr and "height=96" in p.stderr
+    assert "width=640  (input 'images' axis 3: image input" in p.stderr, p.stderr
+    # metadata naming the dim comes first; bench takes the same guesses
+    m = declared_detector([2, 3, 96, 128])
+    m.metadata_props.add(key="height", value="32")
+    onnx.save(m, src)
+    p = run_cli(oxrt_bin, "bench", src, "--runs", "1")
+    assert "height=32  (input 'images' axis 2: stated in the model's metadata)" in p.stderr
+    assert "batch=2  (input 'images' axis 0: stated by the model" in p.stderr and "median_ms" in p.stdout
+
+
 def test_failure_after_guess_says_so(oxrt_bin, tmp_path):
     """A model that only works at its real size: the error comes with the hint to set the dims."""
     nodes = [helper.make_node("Reshape", ["x", "s"], ["y"])]

@@ -2,6 +2,7 @@
 onnx.parser and by oxrt parse, and onnx.printer's text read by oxrt parse (onnx.printer writes complex tensors as
 "...", which neither parser reads, so that direction is tested without them)."""
 import math
+import re
 import subprocess
 
 import numpy as np
@@ -117,9 +118,6 @@ def test_bad_literals_are_errors(oxrt_bin, tmp_path, body, what):
     assert p.returncode != 0 and what in p.stderr, p.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="src/onnx/text_parser.c reads only inline tensor values: onnx.printer writes an "
-                   "initializer kept in external data as its entries, <float[4] w = [\"location\": \"w.bin\", ...]>, "
-                   "which onnx.parser reads and `oxrt parse` refuses ('expected '{'')")
 def test_onnx_printer_external_data_read_by_oxrt(oxrt_bin, tmp_path):
     w = nh.from_array(np.arange(4, dtype=np.float32), "w")
     g = h.make_graph([h.make_node("Add", ["x", "w"], ["y"])], "g", [h.make_tensor_value_info("x", T.FLOAT, [4])],
@@ -137,3 +135,81 @@ def test_onnx_printer_external_data_read_by_oxrt(oxrt_bin, tmp_path):
     assert w.data_location == T.EXTERNAL
     assert {e.key: e.value for e in w.external_data} == {"location": "w.bin", "offset": "0", "length": "16"}
     np.testing.assert_array_equal(nh.to_array(onnx.load(out).graph.initializer[0]), np.arange(4, dtype=np.float32))
+
+
+def external_model(tmp_path):
+    """Main graph and an If branch each with an external initializer named w (different data), the other branch
+    with an inline one, plus a model function; saved by onnx with its data in w.bin."""
+    def branch(name, n, val):
+        return h.make_graph([h.make_node("Add", ["x", "w"], [name + "_y"])], name, [],
+                            [h.make_tensor_value_info(name + "_y", T.FLOAT, [8])],
+                            [nh.from_array(np.full(n, val, np.float32), "w")])
+    nodes = [h.make_node("Mul", ["x", "w"], ["m"]),
+             h.make_node("If", ["c"], ["z"], then_branch=branch("then", 8, 2.0), else_branch=branch("else", 1, 3.0)),
+             h.make_node("Twice", ["z"], ["y"], domain="local")]
+    g = h.make_graph(nodes, "g",
+                     [h.make_tensor_value_info("x", T.FLOAT, [8]), h.make_tensor_value_info("c", T.BOOL, [])],
+                     [h.make_tensor_value_info("y", T.FLOAT, [8]), h.make_tensor_value_info("m", T.FLOAT, [8])],
+                     [nh.from_array(np.arange(8, dtype=np.float32) + 0.5, "w"),
+                      nh.from_array(np.arange(6, dtype=np.int64).reshape(2, 3), "k \"q\"")])
+    twice = h.make_function("local", "Twice", ["a"], ["b"], [h.make_node("Add", ["a", "a"], ["b"])],
+                            [h.make_opsetid("", 17)])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17), h.make_opsetid("local", 1)], functions=[twice])
+    m.ir_version = 8
+    src = str(tmp_path / "m.onnx")  # the else branch's 4-byte w stays inline (onnx counts 33 bytes more)
+    onnx.save(m, src, save_as_external_data=True, location="w.bin", size_threshold=60)
+    return src
+
+
+def entries(text):
+    return sorted(re.findall(r'\w+\[[\d,]*\] (?:"(?:[^"\\]|\\.)*"|\w+) = \[[^\]]*\]', text))
+
+
+def test_external_data_printed_like_onnx_printer(oxrt_bin, tmp_path, monkeypatch):
+    src = external_model(tmp_path)
+    monkeypatch.chdir(tmp_path)  # where onnx's to_array looks for w.bin in a model parsed from text
+    ours = subprocess.run([oxrt_bin, "print", src], capture_output=True, text=True, check=True).stdout
+    theirs = onnx.printer.to_text(onnx.load(src, load_external_data=False))
+    assert len(entries(theirs)) == 3 and entries(ours) == entries(theirs), (ours, theirs)
+    assert "float[1] w = {3}" in ours  # the else branch's inline w
+    # read back by onnx.parser to the same model as onnx's own text
+    assert canon(onnx.parser.parse_model(ours)) == canon(onnx.parser.parse_model(theirs))
+    # and by oxrt parse, written beside w.bin: the same model, which runs
+    out = str(tmp_path / "parsed.onnx")
+    subprocess.run([oxrt_bin, "parse", "-", out], input=ours, capture_output=True, text=True, check=True, timeout=60)
+    assert canon(onnx.load(out)) == canon(onnx.load(src))
+    onnx.checker.check_model(out)  # external data paths included
+    ort = pytest.importorskip("onnxruntime")
+    feeds = {"x": np.ones(8, np.float32), "c": np.array(True)}
+    want = ort.InferenceSession(src, providers=["CPUExecutionProvider"]).run(None, feeds)
+    got = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, feeds)
+    for a, b in zip(want, got):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_external_data_python_parser(tmp_path):
+    oxrt_parser = pytest.importorskip("oxrt.parser")
+    text = ('<ir_version: 8, opset_import: ["" : 17]>\ng (float[2,2] x) => (float[2,2] y)'
+            ' <float[2,2] w = ["location": "d.bin", "offset": "64", "length": "16", "checksum": "x"]>'
+            ' { y = Add (x, w) }')
+    m = oxrt_parser.parse_model(text)
+    w = m.graph.initializer[0]
+    assert w == onnx.parser.parse_model(text).graph.initializer[0]
+    assert (w.name, list(w.dims), w.data_type, w.data_location) == ("w", [2, 2], T.FLOAT, T.EXTERNAL)
+    assert [(e.key, e.value) for e in w.external_data] == [("location", "d.bin"), ("offset", "64"), ("length", "16"),
+                                                          ("checksum", "x")]
+    assert not w.HasField("raw_data")
+
+
+@pytest.mark.parametrize("body,what", [("float[N] w = [\"location\": \"w.bin\"]", "fixed dimensions"),
+                                       ("float[1] w = []", "quoted string"),
+                                       ("float[1] w = [\"location\" \"w.bin\"]", "':'"),
+                                       ("float[1] w = [\"location\": \"w.bin\"", "']'")])
+def test_bad_external_entries_are_errors(oxrt_bin, tmp_path, body, what):
+    src = tmp_path / "bad.txt"
+    src.write_text('<ir_version: 8, opset_import: ["" : 17]>\ng (float[1] x) => (float[1] y) <%s> { y = Add (x, w) }'
+                   % body)
+    p = subprocess.run([oxrt_bin, "parse", str(src), str(tmp_path / "bad.onnx")], capture_output=True, text=True)
+    assert p.returncode != 0 and what in p.stderr, p.stderr
+    with pytest.raises(Exception):
+        onnx.parser.parse_model(src.read_text())

@@ -58,7 +58,9 @@ static oxrt_status *infer_constant(oxrt_infer_ctx *ctx) {
   oxrt_known_ints k;
   oxrt_tshape_clear(&out);
   memset(&k, 0, sizeof k);
+  /* sparse_value was densified by the loader: its shape is the dense one */
   const oxrt_attr *v = oxrt_node_attr(n, "value"), *vi = oxrt_node_attr(n, "value_ints");
+  if (!v || !v->t) v = oxrt_node_attr(n, "sparse_value");
   const oxrt_attr *v1 = oxrt_node_attr(n, "value_int"), *vf = oxrt_node_attr(n, "value_floats");
   if (v && v->t) {
     if (v->t->kind != OXRT_KIND_TENSOR) return NULL;
