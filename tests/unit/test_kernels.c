@@ -59,3 +59,43 @@ static void sgemm_random_at_level(void) {
 }
 
 void test_kernel_sgemm_random(void) { unit_each_isa(sgemm_random_at_level); }
+
+/* MaxPool's rows-first loops (kernels/maxpool_row.h) against the scalar order of comparisons, NaNs included, every
+ * length 0..70 (full vectors and masked tails), at every ISA level. */
+#include "kernels/maxpool_row.h"
+#include <string.h>
+
+static float mp_val(unsigned i) {
+  unsigned h = i * 2654435761u;
+  if (h % 23 == 0) return NAN;
+  return (float)((int)(h >> 20) % 200 - 100) * 0.25f;
+}
+
+static void maxpool_rows_at_level(void) {
+  float x[4 * 80], v[80 + 16], y[40 + 16];
+  for (unsigned i = 0; i < 4 * 80; i++) x[i] = mp_val(i);
+  for (size_t n = 0; n <= 70; n++)
+    for (int rows = 1; rows <= 3; rows++) {
+      for (size_t j = 0; j < n + 16; j++) v[j] = -7.0f;
+      oxrt_maxpool_rows(x, 80, rows, v, n);
+      for (size_t j = 0; j < n; j++) {
+        float want = x[j];
+        for (int r = 1; r < rows; r++) want = x[r * 80 + j] > want ? x[r * 80 + j] : want;
+        CHECK(memcmp(&want, &v[j], sizeof want) == 0);
+      }
+      for (size_t j = n; j < n + 16; j++) CHECK(v[j] == -7.0f);
+    }
+  for (size_t n = 0; n <= 39; n++) {
+    for (size_t o = 0; o < n + 16; o++) y[o] = -7.0f;
+    oxrt_maxpool_cols_k3s2(x, y, n);
+    for (size_t o = 0; o < n; o++) {
+      float a = x[2 * o], b = x[2 * o + 1], c = x[2 * o + 2];
+      a = b > a ? b : a;
+      a = c > a ? c : a;
+      CHECK(memcmp(&a, &y[o], sizeof a) == 0);
+    }
+    for (size_t o = n; o < n + 16; o++) CHECK(y[o] == -7.0f);
+  }
+}
+
+void test_kernel_maxpool_rows(void) { unit_each_isa(maxpool_rows_at_level); }

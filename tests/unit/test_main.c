@@ -18,7 +18,7 @@ const char *unit_root = ".";
   X(api_setters_validate) X(api_env_vs_explicit) X(api_sized_structs) X(api_run_options) X(api_provided_outputs)   \
   X(api_io_binding) X(api_strict_values) X(api_structured_type_info) X(api_end_profiling_on_error)                \
   X(api_shared_pool_and_allocator) X(engine_prepare_packs) X(engine_overridable_initializer) X(engine_rnn_prepared) \
-  X(engine_gradient_keeps_weights) X(engine_memory_plan) X(infer_broadcast_symbolic) X(infer_conv_pool_windows)                          \
+  X(engine_gradient_keeps_weights) X(engine_memory_plan) X(kernel_maxpool_rows) X(infer_broadcast_symbolic) X(infer_conv_pool_windows)                          \
   X(infer_reshape_zero_and_minus_one) X(infer_data_propagation) X(infer_matmul_gemm_and_layout)                      \
   X(infer_if_branches_merge) X(infer_resize_pad_convtranspose_rnn) X(infer_op_flags)
 

@@ -4,6 +4,7 @@
  * leading unit dims so one set of loops serves all; per output position and axis the valid kernel taps are
  * precomputed once, so the inner loops never test bounds. Planes (n, c) run in parallel. */
 #include "f32_view.h"
+#include "../../kernels/maxpool_row.h"
 #include "../../kernels/qmaxpool.h"
 #include "../infer_rules.h"
 #include <math.h>
@@ -215,13 +216,13 @@ static void pool2d_fast(void *arg, size_t b, size_t e) {
       const int64_t h0 = J->klo[1][oh], h1 = J->khi[1][oh], hs = J->start[1][oh];
       float *yr = y + oh * OW;
       if (rows_first) {
-        const float *x0 = x + (hs + h0) * IW;
-        memcpy(vbuf, x0, sizeof(float) * (size_t)IW);
-        for (int64_t r = h0 + 1; r < h1; r++) {
-          const float *xr = x + (hs + r) * IW;
-          for (int64_t j = 0; j < IW; j++) vbuf[j] = xr[j] > vbuf[j] ? xr[j] : vbuf[j];
-        }
+        oxrt_maxpool_rows(x + (hs + h0) * IW, (size_t)IW, (int)(h1 - h0), vbuf, (size_t)IW);
         for (int64_t ow = 0; ow < OW; ow++) {
+          if (ow == ia && ib > ia && KW == 3 && sw == 2) { /* interior run of the common 3-wide, stride-2 window */
+            oxrt_maxpool_cols_k3s2(vbuf + st2[ia], yr + ia, (size_t)(ib - ia));
+            ow = ib - 1;
+            continue;
+          }
           if (ow == ia && ib > ia && KW == 3) { /* interior run, the common width unrolled */
             const float *q = vbuf + st2[ia];
             for (int64_t o = ia; o < ib; o++, q += sw) {
