@@ -115,7 +115,7 @@ bench-gemm: build
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 600
 FUZZ_DIR ?= /tmp/oxrt-fuzz
-.PHONY: fuzz fuzz-build test-tsan test-alloc test-hardening-asan test-asan-all
+.PHONY: fuzz fuzz-build test-tsan test-alloc test-hardening-asan test-asan-all test-asan-python
 fuzz-build:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_model fuzz_proto fuzz_npy fuzz_text oxrt_hostile oxrt_alloc_fail
@@ -138,6 +138,22 @@ test-asan-all: test-hardening-asan
 	  $(SUITE_OLD)/pytorch-converted $(SUITE_OLD)/pytorch-operator
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1 ./$(FUZZ_BUILD)/oxrt test \
 	  --expect-failures tests/conformance/known_failures_new.txt $(SUITE_NEW)
+
+# The Python suite on the binding built with clang ASan+UBSan over the same library (stages pytest-*-asan of the
+# test command), python run with the sanitizer runtime preloaded; detect_leaks=0: CPython leaks at exit by design.
+# -fno-wrapv undoes python's -fwrapv, which would hide signed overflow from UBSan.
+ASAN_PY := $(FUZZ_BUILD)/py-asan
+test-asan-python: build deps-py fuzz-build
+	rm -rf $(ASAN_PY)
+	CC=clang CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fno-wrapv" \
+	  LDFLAGS="-fsanitize=address,undefined" OXRT_PY_BUILD_BASE=$(FUZZ_BUILD)/py \
+	  OXRT_PREBUILT_STATIC_LIB=$(CURDIR)/$(FUZZ_BUILD)/liboxrt.a $(PY) -m pip install -q --disable-pip-version-check \
+	  --no-build-isolation --no-deps --target $(ASAN_PY) .
+	for d in python/tests tests/python tests/serve; do \
+	  LD_PRELOAD=$$(clang -print-file-name=libclang_rt.asan-$$(uname -m).so) ASAN_OPTIONS=detect_leaks=0 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(CURDIR)/$(ASAN_PY) OXRT_BIN=$(CURDIR)/$(BUILD)/oxrt \
+	    OXRT_BUILD=$(CURDIR)/$(BUILD) $(PY) -m pytest -q -p no:cacheprovider $$d || exit 1; \
+	done
 
 # ThreadSanitizer: one session run from 8 threads, concurrent session creation, profiling on.
 test-tsan:

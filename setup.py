@@ -6,7 +6,9 @@ module is self-contained (no shared liboxrt to install).
     pip wheel . -w dist/          # a wheel
 
 Environment: OXRT_PREBUILT_STATIC_LIB (link this liboxrt.a instead of building one), OXRT_CMAKE (cmake program), OXRT_BUILD_JOBS (parallel jobs),
-OXRT_CMAKE_ARGS (extra arguments for the CMake configure step).
+OXRT_CMAKE_ARGS (extra arguments for the CMake configure step), OXRT_PY_BUILD_BASE (setuptools' build folder, default
+build-py: a second build of another flavour, as the test command's ASan one, needs its own, or setuptools would
+reuse the first one's module).
 """
 
 import os
@@ -81,6 +83,6 @@ setup(
     ext_modules=[extension],
     cmdclass={"build_ext": CMakeBuildExt},
     # Not "build/": that folder is the C build of the repository.
-    options={"build": {"build_base": "build-py"}},
+    options={"build": {"build_base": os.environ.get("OXRT_PY_BUILD_BASE") or "build-py"}},
     zip_safe=False,
 )

@@ -24,7 +24,7 @@ count() { # adds the counts of the last "N passed, M failed" line of a file
 }
 
 stage() { # name, command...
-  local name=$1
+  local name=$1 t0=$SECONDS
   shift
   echo "=== $name"
   "$@" >"$log/$name.out" 2>&1
@@ -37,6 +37,35 @@ stage() { # name, command...
     status=1
     failed_stages+=" $name"
   fi
+  echo "--- $name: $((SECONDS - t0)) s" # the CI time budget (~20 min on 2 cores) is watched stage by stage
+  return $rc
+}
+
+# A lane: stages run in the background, on the second core, while the ones after lane_start run here. Its
+# report is printed, and its counts added, by lane_wait. The ASan stages are mostly one thread each, and the
+# fuzz smoke's time is fixed, so two lanes of them fill the CI's 2 cores.
+lane_pid=
+lane_start() { # function that runs stages
+  (
+    total_pass=0 total_fail=0 status=0 failed_stages=
+    "$@"
+    echo "$total_pass $total_fail $status$failed_stages" >"$log/lane.result"
+  ) >"$log/lane.txt" 2>&1 &
+  lane_pid=$!
+  # an interrupted run stops the lane's stage too (the lane's own processes ignore SIGINT)
+  trap 'if [ -n "$lane_pid" ]; then pkill -P "$lane_pid"; kill "$lane_pid"; fi 2>/dev/null; exit 130' INT TERM
+}
+lane_wait() {
+  [ -n "$lane_pid" ] || return 0
+  wait "$lane_pid"
+  lane_pid=
+  cat "$log/lane.txt"
+  local p=0 f=1 s=1 fs=" lane"
+  [ -s "$log/lane.result" ] && read -r p f s fs <"$log/lane.result"
+  total_pass=$((total_pass + p))
+  total_fail=$((total_fail + f))
+  [ "$s" -ne 0 ] && status=1
+  [ -n "$fs" ] && failed_stages+=" $fs"
 }
 
 stage unit "./$BUILD/oxrt_unit_tests"
@@ -62,68 +91,144 @@ stage hardening-threads "./$BUILD/tests/hardening/oxrt_threads" examples/digits/
 stage hardening-alloc "./$BUILD/tests/hardening/oxrt_alloc_fail" --stride 7 examples/digits/model.onnx \
   examples/iris/model.onnx "$SUITE_OLD/node/test_lstm_defaults" "$SUITE_OLD/node/test_if_seq" \
   "$SUITE_OLD/node/test_loop11" "$SUITE_OLD/node/test_convtranspose"
+# The test command again under a clang ASan+UBSan build (build-fuzz, the fuzz smoke's): the C stages (make
+# test-asan-all: unit tests, both conformance suites, hostile models, threads) and the Python suite. A leak,
+# an overflow or UB fails the stage. The fuzz smoke, the ASan unit tests and the hostile/thread tests run in a
+# background lane beside the ASan conformance and Python stages, which keeps the test command within the CI
+# budget of ~20 min on 2 cores (docs/hardening.md has the stage times).
+asan_ok=0
 if command -v clang >/dev/null && [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a \
     /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-aarch64.a 2>/dev/null)" ]; then
+  asan_build() { # everything the ASan stages run, on all cores before the lane splits them
+    CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON >/dev/null &&
+      cmake --build build-fuzz -j"$(nproc)" --target fuzz_model fuzz_proto fuzz_npy fuzz_text oxrt_unit_tests oxrt \
+        oxrt_hostile oxrt_threads >/dev/null
+  }
   fuzz_smoke() {
-    CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON >/dev/null && cmake --build build-fuzz -j"$(nproc)" --target fuzz_model fuzz_proto fuzz_npy fuzz_text >/dev/null &&
-      FUZZ_SEED=1 bash tests/fuzz/run_fuzz.sh build-fuzz 15 "$log/fuzz" 200
+    FUZZ_SEED=1 bash tests/fuzz/run_fuzz.sh build-fuzz 15 "$log/fuzz" 200
     local rc=$?
     # keep what a finding left behind (the log folder is removed at the end)
     [ $rc -ne 0 ] && mkdir -p "$BUILD/fuzz-artifacts" && cp "$log"/fuzz/crash-* "$BUILD/fuzz-artifacts/" 2>/dev/null &&
       echo "fuzz artifacts kept in $BUILD/fuzz-artifacts"
     return $rc
   }
-  stage fuzz-smoke fuzz_smoke
-  # The C side of the test command again under that clang ASan+UBSan build (make test-asan-all): unit tests,
-  # both conformance suites, hostile models, threads. A leak, an overflow or UB fails the stage.
-  asan() { # target, command...
-    cmake --build build-fuzz -j"$(nproc)" --target "$1" >/dev/null &&
-      ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        "${@:2}"
+  asan() { # command...
+    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$@"
   }
-  stage unit-asan asan oxrt_unit_tests ./build-fuzz/oxrt_unit_tests
-  stage conformance-opset17-asan asan oxrt ./build-fuzz/oxrt test --expect-failures \
-    tests/conformance/known_failures.txt "$SUITE_OLD/node" "$SUITE_OLD/simple" "$SUITE_OLD/pytorch-converted" \
-    "$SUITE_OLD/pytorch-operator"
-  if [ -d "$SUITE_NEW" ]; then
-    stage conformance-new-asan asan oxrt ./build-fuzz/oxrt test --expect-failures \
-      tests/conformance/known_failures_new.txt "$SUITE_NEW"
+  asan_lane() { # ~4.3 min of CPU, beside the ASan conformance and the Python stages (~4.5 min)
+    stage fuzz-smoke fuzz_smoke
+    stage unit-asan asan ./build-fuzz/oxrt_unit_tests
+    stage hardening-hostile-asan asan ./build-fuzz/tests/hardening/oxrt_hostile
+    stage hardening-threads-asan asan ./build-fuzz/tests/hardening/oxrt_threads examples/digits/model.onnx 3
+  }
+  if stage build-asan asan_build; then
+    asan_ok=1
+    lane_start asan_lane
+    echo "(fuzz-smoke, unit-asan, hardening-*-asan run in the background; their reports follow the Python stages)"
+    stage conformance-opset17-asan asan ./build-fuzz/oxrt test --expect-failures \
+      tests/conformance/known_failures.txt "$SUITE_OLD/node" "$SUITE_OLD/simple" "$SUITE_OLD/pytorch-converted" \
+      "$SUITE_OLD/pytorch-operator"
+    if [ -d "$SUITE_NEW" ]; then
+      stage conformance-new-asan asan ./build-fuzz/oxrt test --expect-failures \
+        tests/conformance/known_failures_new.txt "$SUITE_NEW"
+    fi
   fi
-  stage hardening-hostile-asan asan oxrt_hostile ./build-fuzz/tests/hardening/oxrt_hostile
-  stage hardening-threads-asan asan oxrt_threads ./build-fuzz/tests/hardening/oxrt_threads examples/digits/model.onnx 3
 else
   echo "=== fuzz-smoke"
-  echo "fuzz smoke skipped (neither passed nor failed): clang with libFuzzer not found;" \
+  echo "fuzz smoke and ASan stages skipped (neither passed nor failed): clang with libFuzzer not found;" \
     "apt-get install clang libclang-rt-14-dev (make deps-apt does)"
 fi
 
-# Python: install the binding into the test venv (linking the library built above), then pytest.
-# The binding's tests and the project's tests run as separate sessions (each has its own conftest).
-pytest_stage() { # name, dir
+# Python: the binding installed into the test venv as a user gets it (gcc, linking the library built above)
+# runs the binding's tests. With the ASan build there, the binding is built again with clang ASan+UBSan over
+# build-fuzz's library, into a folder of its own, and the whole Python suite (binding, project, server) runs
+# once on it, the sanitizer runtime preloaded into python; else the suite runs on the plain build. The
+# binding's tests and the project's tests run as separate sessions (each has its own conftest).
+pyenv=()
+pytest_stage() { # name, dir (pyenv: the environment the stage runs in)
+  local t0=$SECONDS san=() reports=
   echo "=== $1"
-  "$PY" -m pytest -q -p no:cacheprovider "$2" 2>&1 | tee "$log/$1.out" | tail -n 25
+  if [ ${#pyenv[@]} -gt 0 ]; then
+    # Sanitizer reports go to files: pytest's capture would swallow one that ends the process, and a test
+    # may accept a failing subprocess (oxrt, the server) without reading why it failed.
+    mkdir -p "$log/san/$1"
+    san=(ASAN_OPTIONS="detect_leaks=0:log_path=$log/san/$1/report")
+  fi
+  env ${pyenv[@]+"${pyenv[@]}"} ${san[@]+"${san[@]}"} "$PY" -m pytest -q -p no:cacheprovider "$2" 2>&1 |
+    tee "$log/$1.out" | tail -n 25
   local rc=${PIPESTATUS[0]} last p f
   last=$(grep -E '[0-9]+ (passed|failed|errors?)' "$log/$1.out" | tail -n 1)
   p=$(grep -oE '[0-9]+ passed' <<<"$last" | grep -oE '[0-9]+')
   f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$last" | awk '{s += $1} END {print s + 0}')
+  [ ${#san[@]} -gt 0 ] && reports=$(grep -lE '==ERROR: |runtime error: ' "$log/san/$1"/report.* 2>/dev/null)
+  if [ -n "$reports" ]; then # any process of the stage (python, oxrt, the server) that found an error fails it
+    echo "--- sanitizer reports (first lines of each):"
+    for r in $reports; do grep -E '==ERROR: |runtime error: |^ +#[0-4] |^SUMMARY: ' "$r" | head -n 8; done
+    rc=1
+    [ "${f:-0}" -eq 0 ] && f=$(wc -w <<<"$reports")
+  elif [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then # ended before pytest's summary
+    f=1
+  fi
+  for r in "$log/san/$1"/report.*; do # other sanitizer messages (warnings) are shown, not counted
+    [ -e "$r" ] && ! grep -qE '==ERROR: |runtime error: ' "$r" && head -n 5 "$r"
+  done
   total_pass=$((total_pass + ${p:-0}))
   total_fail=$((total_fail + ${f:-0}))
   if [ "$rc" -ne 0 ]; then status=1; failed_stages+=" $1"; echo "--- stage $1 FAILED (exit $rc)"; fi
+  echo "--- $1: $((SECONDS - t0)) s"
 }
-echo "=== python package"
-if OXRT_PREBUILT_STATIC_LIB="$PWD/$BUILD/liboxrt.a" "$PY" -m pip install -q --disable-pip-version-check \
-    --no-build-isolation --no-deps . >"$log/pip.out" 2>&1; then
-  pytest_stage pytest-binding python/tests
-  pytest_stage pytest-project tests/python
-  # the Open Inference Protocol server (oxrt serve) on loopback, with real clients
-  OXRT_BIN="$PWD/$BUILD/oxrt" pytest_stage pytest-serve tests/serve
-else
-  tail -n 30 "$log/pip.out"
-  echo "--- stage python package FAILED: the Python package did not install"
+python_asan() { # builds the ASan+UBSan binding into $asan_py and checks that python imports that one
+  local rt
+  rt=$(clang -print-file-name="libclang_rt.asan-$(uname -m).so")
+  [ -f "$rt" ] || { echo "no ASan runtime $rt"; return 1; }
+  # -fno-wrapv: python's CFLAGS have -fwrapv, which would hide signed overflow from UBSan
+  CC=clang CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fno-wrapv" \
+    LDFLAGS="-fsanitize=address,undefined" OXRT_PY_BUILD_BASE=build-fuzz/py \
+    OXRT_PREBUILT_STATIC_LIB="$PWD/build-fuzz/liboxrt.a" "$PY" -m pip install -q --disable-pip-version-check \
+    --no-build-isolation --no-deps --target "$asan_py" . || return 1
+  # ASAN_OPTIONS (pytest_stage) detect_leaks=0: CPython and the libraries the tests import leave memory at
+  # exit by design (the C stages check oxrt for leaks); UB is fatal (library and binding: -fno-sanitize-recover)
+  pyenv=(LD_PRELOAD="$rt" UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    PYTHONPATH="$asan_py${PYTHONPATH:+:$PYTHONPATH}")
+  env "${pyenv[@]}" ASAN_OPTIONS=detect_leaks=0 "$PY" -c "import ctypes, oxrt; ctypes.CDLL(None).__asan_init
+assert oxrt.__file__.startswith('$asan_py/'), oxrt.__file__
+print('python imports the ASan+UBSan binding:', oxrt.__file__)"
+}
+py_fail() { # stage name, log
+  tail -n 30 "$2"
+  echo "--- stage $1 FAILED"
   total_fail=$((total_fail + 1))
   status=1
-  failed_stages+=" python-package"
+  failed_stages+=" $1"
+}
+echo "=== python package"
+plain_ok=0
+if OXRT_PREBUILT_STATIC_LIB="$PWD/$BUILD/liboxrt.a" "$PY" -m pip install -q --disable-pip-version-check \
+    --no-build-isolation --no-deps . >"$log/pip.out" 2>&1; then
+  plain_ok=1
+  pytest_stage pytest-binding python/tests
+else
+  py_fail python-package "$log/pip.out"
 fi
+sfx=
+if [ $asan_ok = 1 ]; then
+  echo "=== python package (ASan+UBSan)"
+  asan_py="$log/oxrt-asan-py"
+  if python_asan >"$log/pip-asan.out" 2>&1; then
+    tail -n 1 "$log/pip-asan.out"
+    sfx=-asan
+    pytest_stage pytest-binding-asan python/tests
+  else
+    pyenv=()
+    py_fail python-package-asan "$log/pip-asan.out"
+  fi
+fi
+if [ $plain_ok = 1 ] || [ -n "$sfx" ]; then
+  pytest_stage pytest-project$sfx tests/python
+  # the Open Inference Protocol server (oxrt serve) on loopback, with real clients
+  OXRT_BIN="$PWD/$BUILD/oxrt" pytest_stage pytest-serve$sfx tests/serve
+fi
+lane_wait
 rm -rf "$log"
 # the stages that failed the run, repeated last so a truncated log still names them
 [ -n "$failed_stages" ] && echo "stages that failed:$failed_stages"
