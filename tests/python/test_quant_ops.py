@@ -143,10 +143,11 @@ def _oxrt_ran(path, feeds):
     QLinearLookup) exist only there, never in a saved optimized model, so the profile is where they show."""
     so = oxrt.SessionOptions()
     so.enable_profiling = True
+    so.profile_file_prefix = os.path.join(os.path.dirname(path), "profile")  # beside the model, not in the cwd
     sess = oxrt.InferenceSession(path, so)
     out = sess.run(None, feeds)
     ops = [e[1] for e in sess.get_profile_events()]
-    sess.end_profiling()
+    os.remove(sess.end_profiling())
     return out, ops
 
 
