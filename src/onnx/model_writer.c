@@ -8,6 +8,7 @@
  * data file, 64-byte aligned so the reader can reference them in place.
  */
 #include "onnx_writer.h"
+#include "pb.h"
 #include "../core/dtype.h"
 #include <errno.h>
 #include <stdio.h>
@@ -15,76 +16,31 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { W_VARINT = 0, W_FIXED64 = 1, W_BYTES = 2, W_FIXED32 = 5 };
-
-typedef struct wbuf {
-  uint8_t *p;
-  size_t n, cap;
-  bool oom;
-} wbuf;
-
-static bool reserve(wbuf *b, size_t extra) {
-  if (b->oom) return false;
-  if (b->cap - b->n >= extra) return true;
-  size_t nc = b->cap ? b->cap : 4096;
-  while (nc - b->n < extra) {
-    if (nc > SIZE_MAX / 2) return b->oom = true, false;
-    nc *= 2;
-  }
-  uint8_t *np = realloc(b->p, nc);
-  if (!np) return b->oom = true, false;
-  b->p = np;
-  b->cap = nc;
-  return true;
-}
-
-static void put(wbuf *b, const void *data, size_t n) {
-  if (!n || !reserve(b, n)) return;
-  memcpy(b->p + b->n, data, n);
-  b->n += n;
-}
-
-static void put_varint(wbuf *b, uint64_t v) {
-  uint8_t tmp[10];
-  size_t n = 0;
-  do {
-    tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-    v >>= 7;
-  } while (v);
-  put(b, tmp, n);
-}
-
-static void put_key(wbuf *b, uint32_t field, uint32_t wire) { put_varint(b, ((uint64_t)field << 3) | wire); }
-
-static void put_int(wbuf *b, uint32_t field, int64_t v) {
-  put_key(b, field, W_VARINT);
-  put_varint(b, (uint64_t)v);
-}
-
-static void put_bytes(wbuf *b, uint32_t field, const void *data, size_t n) {
-  put_key(b, field, W_BYTES);
-  put_varint(b, n);
-  put(b, data, n);
+static void put_int(pb_writer *b, uint32_t field, int64_t v) {
+  pb_put_key(b, field, PB_VARINT);
+  pb_put_varint(b, (uint64_t)v);
 }
 
 /* A string field, always written (empty strings keep positions, e.g. omitted node inputs). */
-static void put_str(wbuf *b, uint32_t field, const char *s) { put_bytes(b, field, s ? s : "", s ? strlen(s) : 0); }
+static void put_str(pb_writer *b, uint32_t field, const char *s) {
+  pb_put_bytes(b, field, s ? s : "", s ? strlen(s) : 0);
+}
 /* A string field written only when non-empty (optional scalar fields). */
-static void put_opt_str(wbuf *b, uint32_t field, const char *s) {
+static void put_opt_str(pb_writer *b, uint32_t field, const char *s) {
   if (s && *s) put_str(b, field, s);
 }
 
 #define SLOT 5 /* bytes reserved for a nested message's length: up to 32 GiB */
 
-static size_t begin(wbuf *b, uint32_t field) {
-  put_key(b, field, W_BYTES);
-  if (!reserve(b, SLOT)) return 0;
+static size_t begin(pb_writer *b, uint32_t field) {
+  pb_put_key(b, field, PB_BYTES);
+  if (!pb_reserve(b, SLOT)) return 0;
   size_t mark = b->n;
   b->n += SLOT;
   return mark;
 }
 
-static void end(wbuf *b, size_t mark) {
+static void end(pb_writer *b, size_t mark) {
   if (b->oom) return;
   size_t len = b->n - mark - SLOT;
   if ((uint64_t)len >> 35) { /* size_t may be 32-bit */
@@ -105,7 +61,7 @@ static void end(wbuf *b, size_t mark) {
 
 /* ------------------------------------------------------------------ writer */
 typedef struct writer {
-  wbuf b;
+  pb_writer b;
   const oxrt_write_options *opts;
   int64_t ir_version;
   FILE *ext;            /* external data file, or NULL */
@@ -157,14 +113,14 @@ static const uint8_t *raw_bytes(const oxrt_value *t, size_t *len, uint8_t **tmp)
   return p;
 }
 
-static void put_packed_dims(wbuf *b, uint32_t field, const int64_t *dims, int rank) {
+static void put_packed_dims(pb_writer *b, uint32_t field, const int64_t *dims, int rank) {
   if (rank <= 0) return;
   size_t m = begin(b, field);
-  for (int i = 0; i < rank; i++) put_varint(b, (uint64_t)dims[i]);
+  for (int i = 0; i < rank; i++) pb_put_varint(b, (uint64_t)dims[i]);
   end(b, m);
 }
 
-static void put_kv(wbuf *b, uint32_t field, const char *k, const char *v) {
+static void put_kv(pb_writer *b, uint32_t field, const char *k, const char *v) {
   size_t m = begin(b, field);
   put_str(b, 1, k);
   put_str(b, 2, v);
@@ -173,7 +129,7 @@ static void put_kv(wbuf *b, uint32_t field, const char *k, const char *v) {
 
 /* TensorProto body (without its own key/length). */
 static void tensor_body(writer *w, const oxrt_value *t, const char *name, bool allow_external) {
-  wbuf *b = &w->b;
+  pb_writer *b = &w->b;
   put_packed_dims(b, 1, t->dims, t->rank);
   put_int(b, 2, t->dtype);
   put_opt_str(b, 8, name);
@@ -208,7 +164,7 @@ static void tensor_body(writer *w, const oxrt_value *t, const char *name, bool a
     put_int(b, 14, 1); /* data_location = EXTERNAL */
     w->ext_off += len;
   } else {
-    put_bytes(b, 9, raw, len);
+    pb_put_bytes(b, 9, raw, len);
   }
   free(tmp);
 }
@@ -221,7 +177,7 @@ static void put_tensor(writer *w, uint32_t field, const oxrt_value *t, const cha
 
 /* A dense tensor as a SparseTensorProto (COO, linear indices) for sparse attributes. */
 static void put_sparse(writer *w, uint32_t field, const oxrt_value *t) {
-  wbuf *b = &w->b;
+  pb_writer *b = &w->b;
   size_t es = oxrt_elem_type_size(t->dtype), nnz = 0;
   const uint8_t *d = t->data;
   static const uint8_t zero[16];
@@ -252,15 +208,15 @@ static void put_sparse(writer *w, uint32_t field, const oxrt_value *t) {
 }
 
 /* ------------------------------------------------------------------ types */
-static void type_body(wbuf *b, const oxrt_type *t);
+static void type_body(pb_writer *b, const oxrt_type *t);
 
-static void put_type(wbuf *b, uint32_t field, const oxrt_type *t) {
+static void put_type(pb_writer *b, uint32_t field, const oxrt_type *t) {
   size_t m = begin(b, field);
   type_body(b, t);
   end(b, m);
 }
 
-static void put_shape(wbuf *b, int rank, const int64_t *dims, char *const *params) {
+static void put_shape(pb_writer *b, int rank, const int64_t *dims, char *const *params) {
   size_t m = begin(b, 2);
   for (int i = 0; i < rank; i++) {
     size_t d = begin(b, 1);
@@ -271,7 +227,7 @@ static void put_shape(wbuf *b, int rank, const int64_t *dims, char *const *param
   end(b, m);
 }
 
-static void type_body(wbuf *b, const oxrt_type *t) {
+static void type_body(pb_writer *b, const oxrt_type *t) {
   size_t m;
   switch (t->kind) {
   case OXRT_KIND_TENSOR:
@@ -298,7 +254,7 @@ static void type_body(wbuf *b, const oxrt_type *t) {
 }
 
 /* ValueInfoProto of a graph value: its declared type, or the initializer's. */
-static void put_value_info(wbuf *b, uint32_t field, const oxrt_value_def *d) {
+static void put_value_info(pb_writer *b, uint32_t field, const oxrt_value_def *d) {
   size_t m = begin(b, field);
   put_str(b, 1, d->name);
   if (d->type && d->type->kind != OXRT_KIND_UNKNOWN) {
@@ -323,7 +279,7 @@ static void put_graph(writer *w, uint32_t field, const oxrt_graph *g) {
 }
 
 static void put_attr(writer *w, const oxrt_attr *at) {
-  wbuf *b = &w->b;
+  pb_writer *b = &w->b;
   size_t m = begin(b, 5);
   put_str(b, 1, at->name);
   put_int(b, 20, at->type);
@@ -338,12 +294,12 @@ static void put_attr(writer *w, const oxrt_attr *at) {
     uint32_t u;
     memcpy(&u, &at->f, 4);
     uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
-    put_key(b, 2, W_FIXED32);
-    put(b, le, 4);
+    pb_put_key(b, 2, PB_FIXED32);
+    pb_put(b, le, 4);
     break;
   }
   case OXRT_ATTR_INT: put_int(b, 3, at->i); break;
-  case OXRT_ATTR_STRING: put_bytes(b, 4, at->s ? at->s : "", at->s ? at->s_len : 0); break;
+  case OXRT_ATTR_STRING: pb_put_bytes(b, 4, at->s ? at->s : "", at->s ? at->s_len : 0); break;
   case OXRT_ATTR_TENSOR:
     if (at->t) put_tensor(w, 5, at->t, NULL, false);
     break;
@@ -362,18 +318,18 @@ static void put_attr(writer *w, const oxrt_attr *at) {
       uint32_t u;
       memcpy(&u, &at->floats[i], 4);
       uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
-      put(b, le, 4);
+      pb_put(b, le, 4);
     }
     end(b, p);
     break;
   case OXRT_ATTR_INTS:
     p = begin(b, 8);
-    for (size_t i = 0; i < at->n; i++) put_varint(b, (uint64_t)at->ints[i]);
+    for (size_t i = 0; i < at->n; i++) pb_put_varint(b, (uint64_t)at->ints[i]);
     end(b, p);
     break;
   case OXRT_ATTR_STRINGS:
     for (size_t i = 0; i < at->n; i++)
-      put_bytes(b, 9, at->strings[i], at->string_lens ? at->string_lens[i] : strlen(at->strings[i]));
+      pb_put_bytes(b, 9, at->strings[i], at->string_lens ? at->string_lens[i] : strlen(at->strings[i]));
     break;
   case OXRT_ATTR_TENSORS:
     for (size_t i = 0; i < at->n; i++) put_tensor(w, 10, at->tensors[i], NULL, false);
@@ -390,7 +346,7 @@ static void put_attr(writer *w, const oxrt_attr *at) {
 }
 
 static void put_node(writer *w, uint32_t field, const oxrt_graph *g, const oxrt_node *n) {
-  wbuf *b = &w->b;
+  pb_writer *b = &w->b;
   size_t m = begin(b, field);
   for (int i = 0; i < n->n_inputs; i++) put_str(b, 1, n->inputs[i] >= 0 ? g->values[n->inputs[i]].name : "");
   /* trailing omitted outputs are dropped; inner ones keep their position */
@@ -405,7 +361,7 @@ static void put_node(writer *w, uint32_t field, const oxrt_graph *g, const oxrt_
 }
 
 static void graph_body(writer *w, const oxrt_graph *g) {
-  wbuf *b = &w->b;
+  pb_writer *b = &w->b;
   bool *produced = calloc((size_t)g->n_values + 1, 1);
   if (!produced) {
     b->oom = true;
@@ -438,7 +394,7 @@ static void graph_body(writer *w, const oxrt_graph *g) {
   free(produced);
 }
 
-static void put_opset(wbuf *b, uint32_t field, const oxrt_opset *o) {
+static void put_opset(pb_writer *b, uint32_t field, const oxrt_opset *o) {
   size_t m = begin(b, field);
   put_opt_str(b, 1, o->domain);
   put_int(b, 2, o->version);
@@ -446,7 +402,7 @@ static void put_opset(wbuf *b, uint32_t field, const oxrt_opset *o) {
 }
 
 static void put_function(writer *w, const oxrt_function *fn) {
-  wbuf *b = &w->b;
+  pb_writer *b = &w->b;
   const oxrt_graph *body = fn->body;
   size_t m = begin(b, 25);
   put_str(b, 1, fn->name);
@@ -460,14 +416,14 @@ static void put_function(writer *w, const oxrt_function *fn) {
     /* attribute_proto (field 11) shares AttributeProto's layout; put_attr writes field 5, so re-key it */
     size_t before = b->n;
     put_attr(w, &fn->attr_defaults[i]);
-    if (!b->oom && b->n > before) b->p[before] = (uint8_t)((11u << 3) | W_BYTES);
+    if (!b->oom && b->n > before) b->p[before] = (uint8_t)((11u << 3) | PB_BYTES);
   }
   put_opt_str(b, 13, fn->overload);
   end(b, m);
 }
 
 static void model_body(writer *w, const oxrt_model *m) {
-  wbuf *b = &w->b;
+  pb_writer *b = &w->b;
   w->ir_version = m->ir_version;
   put_int(b, 1, m->ir_version);
   put_opt_str(b, 2, m->producer_name);

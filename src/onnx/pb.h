@@ -1,9 +1,11 @@
-/* pb.h - bounds-checked protobuf wire-format reader over a byte range. */
+/* pb.h - bounds-checked protobuf wire-format reader over a byte range, and the growable buffer writers append to
+ * (model_writer.c, text_parser.c). */
 #ifndef OXRT_ONNX_PB_H
 #define OXRT_ONNX_PB_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { PB_VARINT = 0, PB_FIXED64 = 1, PB_BYTES = 2, PB_FIXED32 = 5 };
@@ -93,6 +95,57 @@ static inline bool pb_sub(pb_reader *r, pb_reader *sub) {
   *sub = pb_init(b.data, b.len);
   sub->start = r->start;
   return true;
+}
+
+/* ------------------------------------------------------------------ writing
+ * A growable buffer; once an allocation fails `oom` stays set and later writes are dropped (the caller checks it
+ * once at the end). */
+typedef struct pb_writer {
+  uint8_t *p;
+  size_t n, cap;
+  bool oom;
+} pb_writer;
+
+static inline bool pb_reserve(pb_writer *b, size_t extra) {
+  if (b->oom) return false;
+  if (b->cap - b->n >= extra) return true;
+  size_t nc = b->cap ? b->cap : 4096;
+  while (nc - b->n < extra) {
+    if (nc > SIZE_MAX / 2) return b->oom = true, false;
+    nc *= 2;
+  }
+  uint8_t *np = (uint8_t *)realloc(b->p, nc);
+  if (!np) return b->oom = true, false;
+  b->p = np;
+  b->cap = nc;
+  return true;
+}
+
+static inline void pb_put(pb_writer *b, const void *data, size_t n) {
+  if (!n || !pb_reserve(b, n)) return;
+  memcpy(b->p + b->n, data, n);
+  b->n += n;
+}
+
+static inline void pb_put_varint(pb_writer *b, uint64_t v) {
+  uint8_t tmp[10];
+  size_t n = 0;
+  do {
+    tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    v >>= 7;
+  } while (v);
+  pb_put(b, tmp, n);
+}
+
+static inline void pb_put_key(pb_writer *b, uint32_t field, uint32_t wire) {
+  pb_put_varint(b, ((uint64_t)field << 3) | wire);
+}
+
+/* A length-delimited field: key, length, bytes. */
+static inline void pb_put_bytes(pb_writer *b, uint32_t field, const void *data, size_t n) {
+  pb_put_key(b, field, PB_BYTES);
+  pb_put_varint(b, n);
+  pb_put(b, data, n);
 }
 
 #endif

@@ -974,45 +974,7 @@ oxrt_status *oxrt_text_parse(const char *text, oxrt_model **out) { return text_p
 /* ------------------------------------------------------- external data */
 /* The serialized model is copied with each placeholder initializer replaced by its external data TensorProto;
  * the messages around it (graph, attribute, node, model) get their new lengths. */
-typedef struct obuf {
-  uint8_t *p;
-  size_t n, cap;
-  bool oom;
-} obuf;
-
-static void ob_put(obuf *b, const void *s, size_t n) {
-  if (b->oom || !n) return;
-  if (b->n + n > b->cap) {
-    size_t nc = b->cap ? b->cap * 2 : 256;
-    while (nc < b->n + n) nc *= 2;
-    uint8_t *np = realloc(b->p, nc);
-    if (!np) {
-      b->oom = true;
-      return;
-    }
-    b->p = np, b->cap = nc;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-}
-
-static void ob_varint(obuf *b, uint64_t v) {
-  uint8_t tmp[10];
-  size_t n = 0;
-  do {
-    tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-    v >>= 7;
-  } while (v);
-  ob_put(b, tmp, n);
-}
-
-static void ob_bytes(obuf *b, uint32_t field, const void *s, size_t n) {
-  ob_varint(b, (uint64_t)field << 3 | PB_BYTES);
-  ob_varint(b, n);
-  ob_put(b, s, n);
-}
-
-static void ob_str(obuf *b, uint32_t field, const char *s) { ob_bytes(b, field, s, strlen(s)); }
+static void ob_str(pb_writer *b, uint32_t field, const char *s) { pb_put_bytes(b, field, s, strlen(s)); }
 
 /* Index of the ext_init a TensorProto is the placeholder of, else -1. */
 static int placeholder_index(pb_reader t, const ext_init *ext, int n_ext) {
@@ -1048,25 +1010,25 @@ static int placeholder_index(pb_reader t, const ext_init *ext, int n_ext) {
   return (int)idx;
 }
 
-static void put_external_tensor(obuf *b, const ext_init *e) {
-  obuf d = {0};
-  for (int i = 0; i < e->type->rank; i++) ob_varint(&d, (uint64_t)e->type->dims[i]);
+static void put_external_tensor(pb_writer *b, const ext_init *e) {
+  pb_writer d = {0};
+  for (int i = 0; i < e->type->rank; i++) pb_put_varint(&d, (uint64_t)e->type->dims[i]);
   if (d.oom) b->oom = true;
-  if (e->type->rank > 0) ob_bytes(b, 1, d.p, d.n);
+  if (e->type->rank > 0) pb_put_bytes(b, 1, d.p, d.n);
   free(d.p);
-  ob_varint(b, 2 << 3 | PB_VARINT);
-  ob_varint(b, (uint64_t)e->type->elem_type);
+  pb_put_varint(b, 2 << 3 | PB_VARINT);
+  pb_put_varint(b, (uint64_t)e->type->elem_type);
   ob_str(b, 8, e->name);
   for (int i = 0; i < e->n_kv; i++) {
-    obuf kv = {0};
+    pb_writer kv = {0};
     ob_str(&kv, 1, e->kv[2 * i]);
     ob_str(&kv, 2, e->kv[2 * i + 1]);
     if (kv.oom) b->oom = true;
-    ob_bytes(b, 13, kv.p, kv.n);
+    pb_put_bytes(b, 13, kv.p, kv.n);
     free(kv.p);
   }
-  ob_varint(b, 14 << 3 | PB_VARINT);
-  ob_varint(b, 1); /* data_location = EXTERNAL */
+  pb_put_varint(b, 14 << 3 | PB_VARINT);
+  pb_put_varint(b, 1); /* data_location = EXTERNAL */
 }
 
 enum { RW_MODEL, RW_GRAPH, RW_NODE, RW_ATTR, RW_FUNC };
@@ -1078,7 +1040,7 @@ typedef struct rewriter {
 } rewriter;
 
 /* Copies message `r` of kind `kind` into `out`, descending into the fields that can hold a graph. */
-static bool rewrite_msg(rewriter *R, int kind, pb_reader r, obuf *out) {
+static bool rewrite_msg(rewriter *R, int kind, pb_reader r, pb_writer *out) {
   uint32_t f, w;
   for (;;) {
     const uint8_t *start = r.p;
@@ -1094,31 +1056,31 @@ static bool rewrite_msg(rewriter *R, int kind, pb_reader r, obuf *out) {
     }
     if (sub < 0 && !tensor) {
       if (!pb_skip(&r, w)) return false;
-      ob_put(out, start, (size_t)(r.p - start));
+      pb_put(out, start, (size_t)(r.p - start));
       continue;
     }
     pb_reader s;
     if (!pb_sub(&r, &s)) return false;
-    obuf tmp = {0};
+    pb_writer tmp = {0};
     int idx = tensor ? placeholder_index(s, R->ext, R->n_ext) : -1;
     if (idx >= 0) {
       if (R->done[idx]) return false; /* two placeholders for one entry: refuse rather than guess */
       R->done[idx] = true, R->n_done++;
       put_external_tensor(&tmp, &R->ext[idx]);
     } else if (tensor) {
-      ob_put(&tmp, s.p, (size_t)(s.end - s.p));
+      pb_put(&tmp, s.p, (size_t)(s.end - s.p));
     } else if (!rewrite_msg(R, sub, s, &tmp)) {
       free(tmp.p);
       return false;
     }
     if (tmp.oom) out->oom = true;
-    ob_bytes(out, f, tmp.p, tmp.n);
+    pb_put_bytes(out, f, tmp.p, tmp.n);
     free(tmp.p);
   }
   return !r.error;
 }
 
-static oxrt_status *place_external(const uint8_t *data, size_t size, const ext_init *ext, int n_ext, obuf *out) {
+static oxrt_status *place_external(const uint8_t *data, size_t size, const ext_init *ext, int n_ext, pb_writer *out) {
   rewriter R = {ext, n_ext, 0, calloc((size_t)n_ext, 1)};
   if (!R.done) return OXRT_OOM();
   bool ok = rewrite_msg(&R, RW_MODEL, pb_init(data, size), out);
@@ -1140,7 +1102,7 @@ oxrt_status *oxrt_parse_model_text(const char *text, void **out, size_t *out_siz
   size_t size;
   oxrt_status *st = oxrt_serialize_model(m, &data, &size);
   if (!st && n_ext) {
-    obuf b = {0};
+    pb_writer b = {0};
     st = place_external(data, size, ext, n_ext, &b);
     free(data);
     data = b.p, size = b.n;
