@@ -27,17 +27,7 @@ static void load_bytes(void) {
   fclose(f);
 }
 
-/* Expects failure with `code` and a message containing `needle`. */
-static void expect_error(oxrt_status *st, oxrt_status_code code, const char *needle) {
-  CHECK(st != NULL);
-  if (!st) return;
-  if (oxrt_status_get_code(st) != code || (needle && !strstr(oxrt_status_get_message(st), needle))) {
-    fprintf(stderr, "  got %s: %s\n  wanted %s containing '%s'\n", oxrt_status_code_name(oxrt_status_get_code(st)),
-            oxrt_status_get_message(st), oxrt_status_code_name(code), needle ? needle : "");
-    unit_failures++;
-  }
-  oxrt_status_free(st);
-}
+#define expect_error(st, code, needle) UNIT_WANT_ERROR(st, code, needle)
 
 static oxrt_session *open_digits(void) {
   oxrt_session *s = NULL;

@@ -12,30 +12,8 @@ static const char *model(const char *name) {
   return path_buf;
 }
 
-/* Expects failure with `code` and a message containing `needle`. */
-static void want_error(oxrt_status *st, oxrt_status_code code, const char *needle, int line) {
-  if (!st) {
-    fprintf(stderr, "  line %d: expected %s, got success\n", line, oxrt_status_code_name(code));
-    unit_failures++;
-    return;
-  }
-  if (oxrt_status_get_code(st) != code || (needle && !strstr(oxrt_status_get_message(st), needle))) {
-    fprintf(stderr, "  line %d: got %s: %s\n  wanted %s containing '%s'\n", line,
-            oxrt_status_code_name(oxrt_status_get_code(st)), oxrt_status_get_message(st), oxrt_status_code_name(code),
-            needle ? needle : "");
-    unit_failures++;
-  }
-  oxrt_status_free(st);
-}
-#define WANT_ERROR(st, code, needle) want_error((st), (code), (needle), __LINE__)
-#define OK(st) want_ok((st), __LINE__)
-static int want_ok(oxrt_status *st, int line) {
-  if (!st) return 1;
-  fprintf(stderr, "  line %d: unexpected error: %s\n", line, oxrt_status_get_message(st));
-  oxrt_status_free(st);
-  unit_failures++;
-  return 0;
-}
+#define WANT_ERROR(st, code, needle) UNIT_WANT_ERROR(st, code, needle)
+#define OK(st) UNIT_OK(st)
 
 /* Batch 1 and batch 2 may take different GEMM paths: compare with a tolerance there. */
 static int close_to(const float *a, const void *b, int n) {

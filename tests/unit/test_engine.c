@@ -421,14 +421,7 @@ void test_engine_gradient_keeps_weights(void) {
   free(w[0]), free(x), free(want), free(bytes);
 }
 
-static bool ok_status(oxrt_status *st, int line) {
-  if (!st) return true;
-  fprintf(stderr, "test_engine.c:%d: %s\n", line, oxrt_status_get_message(st));
-  oxrt_status_free(st);
-  unit_failures++;
-  return false;
-}
-#define OK(e) ok_status((e), __LINE__)
+#define OK(e) UNIT_OK(e)
 
 /* Memory plans (src/exec/mem_plan.c): a session records one per input shape on its first run and replays it after;
  * set_memory_pattern(0) or, as a default only, OXRT_MEM_PLAN=0 turns them off. */
