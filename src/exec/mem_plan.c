@@ -96,11 +96,6 @@ void oxrt_mem_run_free(oxrt_mem_run *r, int slot) {
   else r->diverged = true;
 }
 
-bool oxrt_mem_run_owns(const oxrt_mem_run *r, const void *p) {
-  const unsigned char *b = p;
-  return r->arena && b >= r->arena && b < r->arena + r->arena_bytes;
-}
-
 typedef struct {
   int k;
   int a, f; /* alive over events [a, f) */

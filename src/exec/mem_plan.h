@@ -41,8 +41,6 @@ bool oxrt_mem_run_begin(oxrt_mem_run *r, const oxrt_mem_plan *plan, bool record)
 void *oxrt_mem_run_alloc(oxrt_mem_run *r, size_t nbytes, int *slot);
 /* The tensor of 1-based `slot` dies. */
 void oxrt_mem_run_free(oxrt_mem_run *r, int slot);
-/* True when `p` lies inside the arena (the tensor does not own it). */
-bool oxrt_mem_run_owns(const oxrt_mem_run *r, const void *p);
 /* Ends a run: returns the plan a successful recording gives (NULL otherwise or on out-of-memory), keyed by `sig`
  * (copied). Replay state is reset; the arena stays for the next run. */
 oxrt_mem_plan *oxrt_mem_run_end(oxrt_mem_run *r, bool ok, const int64_t *sig, size_t n_sig);

@@ -466,8 +466,6 @@ static void run_log(const oxrt_session *s, const oxrt_run_options *ro, oxrt_log_
   s->opts.log_fn(s->opts.log_user, level, buf);
 }
 
-/* Caller-provided outputs: checked before the run where the model declares the type (fail early), and
- * against the result after it, all before any is written, so a mismatch leaves every caller value as it was. */
 /* Memory plans (exec/mem_plan.h): one per input-shape signature, a few kept; a session whose shapes keep changing
  * stops recording new ones after MEM_PLAN_MAX_RECORDINGS and runs from the pool. */
 #define MEM_PLAN_CACHE 8
@@ -499,6 +497,8 @@ static void release_mem_plan(oxrt_session *s, const oxrt_mem_plan *p) {
   pthread_mutex_unlock(&s->pool_lock);
 }
 
+/* Caller-provided outputs: checked before the run where the model declares the type (fail early), and
+ * against the result after it, all before any is written, so a mismatch leaves every caller value as it was. */
 static bool same_type_shape(const oxrt_value *a, const oxrt_value *b) {
   bool same = a && b && a->kind == OXRT_KIND_TENSOR && b->kind == OXRT_KIND_TENSOR && a->dtype == b->dtype &&
               a->rank == b->rank;
