@@ -24,12 +24,17 @@
 #define NC_DOT(acc, w, x) NC_FMA(w, x, acc)
 #endif
 
-static inline __attribute__((always_inline)) void nc_tile(const int mb, const int np, const int sws, const int nchw,
-                                                          const oxrt_nchwc_conv_job *j,
-                                                          const NC_XT *x, const NC_XT *w, size_t wstride, int64_t ih0,
-                                                          int64_t ki0, int64_t ki1, int64_t iw0, int64_t kj0,
-                                                          int64_t kj1, const float *bias, const float *z, float *y,
-                                                          size_t ystride) {
+/* UBSan's pointer-overflow check stays off in the tile (ASan still checks every load and store): its checks on each
+ * unrolled address multiplied this file's sanitizer compile time by ten. */
+#if defined(OXRT_SANITIZER_BUILD) && defined(__clang__)
+#define NC_TILE_ATTR __attribute__((always_inline, no_sanitize("pointer-overflow")))
+#else
+#define NC_TILE_ATTR __attribute__((always_inline))
+#endif
+static inline NC_TILE_ATTR void nc_tile(const int mb, const int np, const int sws, const int nchw,
+                                        const oxrt_nchwc_conv_job *j, const NC_XT *x, const NC_XT *w, size_t wstride,
+                                        int64_t ih0, int64_t ki0, int64_t ki1, int64_t iw0, int64_t kj0, int64_t kj1,
+                                        const float *bias, const float *z, float *y, size_t ystride) {
   const oxrt_nchwc_geom *g = &j->g;
   const NC_V lo = NC_SET1(j->lo), hi = NC_SET1(j->hi);
   const size_t B = NC_B, BB = (size_t)NC_B * NC_B, T = (size_t)(g->kh * g->kw), Cb = nchw ? 1 : g->C / B;
@@ -82,14 +87,26 @@ static inline __attribute__((always_inline)) void nc_tile(const int mb, const in
       if (j->nchw) {                                                                                                   \
         if ((NP) == 1 || (NP) == NC_NPMAX(MB)) /* the only widths the NCHW-input rows ask for */                      \
           nc_tile(MB, NP, 0, 1, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                 \
-      } else if ((NP) > 1 && j->g.sw == 1)                                                                             \
-        nc_tile(MB, NP, 1, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
-      else if ((NP) > 1 && j->g.sw == 2)                                                                               \
-        nc_tile(MB, NP, 2, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
-      else                                                                                                             \
-        nc_tile(MB, NP, 0, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
+      } else                                                                                                           \
+        NC_BLOCKED_TILE(MB, NP);                                                                                       \
     }                                                                                                                  \
     break;
+/* Blocked input: strides 1 and 2 as constants (the pixel offsets fold into the loads), others at run time. The
+ * sanitizer builds (OXRT_SANITIZER_BUILD) take every stride at run time: the same loads and stores from a third of
+ * the tile instantiations (UBSan's pointer checks over ~120 unrolled tiles made this file a 10-minute compile). */
+#ifdef OXRT_SANITIZER_BUILD
+#define NC_BLOCKED_TILE(MB, NP) nc_tile(MB, NP, 0, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride)
+#else
+#define NC_BLOCKED_TILE(MB, NP)                                                                                        \
+  do {                                                                                                                 \
+    if ((NP) > 1 && j->g.sw == 1)                                                                                      \
+      nc_tile(MB, NP, 1, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                      \
+    else if ((NP) > 1 && j->g.sw == 2)                                                                                 \
+      nc_tile(MB, NP, 2, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                      \
+    else                                                                                                               \
+      nc_tile(MB, NP, 0, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                      \
+  } while (0)
+#endif
 #define NC_CASES(MB)                                                                                                   \
   NC_CASE(MB, 1) NC_CASE(MB, 2) NC_CASE(MB, 3) NC_CASE(MB, 4) NC_CASE(MB, 5) NC_CASE(MB, 6) NC_CASE(MB, 7)            \
   NC_CASE(MB, 8) NC_CASE(MB, 9) NC_CASE(MB, 10) NC_CASE(MB, 11) NC_CASE(MB, 12)
@@ -163,3 +180,5 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
 #undef NC_WLOAD
 #undef NC_XBCAST
 #undef NC_DOT
+#undef NC_BLOCKED_TILE
+#undef NC_TILE_ATTR
