@@ -138,12 +138,20 @@ test-asan-all: test-hardening-asan
 	  $(SUITE_OLD)/pytorch-converted $(SUITE_OLD)/pytorch-operator
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1 ./$(FUZZ_BUILD)/oxrt test \
 	  --expect-failures tests/conformance/known_failures_new.txt $(SUITE_NEW)
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1 ./$(FUZZ_BUILD)/oxrt test \
+	  --opt-level 0 --expect-failures tests/conformance/known_failures.txt $(SUITE_OLD)/node $(SUITE_OLD)/simple \
+	  $(SUITE_OLD)/pytorch-converted $(SUITE_OLD)/pytorch-operator
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target oxrt_alloc_fail oxrt_demo
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1 \
+	  ./$(FUZZ_BUILD)/tests/hardening/oxrt_alloc_fail $(ALLOC_MODELS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 ./$(FUZZ_BUILD)/oxrt_demo examples
 
 # The Python suite on the binding built with clang ASan+UBSan over the same library (stages pytest-*-asan of the
 # test command), python run with the sanitizer runtime preloaded; detect_leaks=0: CPython leaks at exit by design.
 # -fno-wrapv undoes python's -fwrapv, which would hide signed overflow from UBSan.
 ASAN_PY := $(FUZZ_BUILD)/py-asan
 test-asan-python: build deps-py fuzz-build
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target oxrt
 	rm -rf $(ASAN_PY)
 	CC=clang CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fno-wrapv" \
 	  LDFLAGS="-fsanitize=address,undefined" OXRT_PY_BUILD_BASE=$(FUZZ_BUILD)/py \
@@ -151,8 +159,8 @@ test-asan-python: build deps-py fuzz-build
 	  --no-build-isolation --no-deps --target $(ASAN_PY) .
 	for d in python/tests tests/python tests/serve; do \
 	  LD_PRELOAD=$$(clang -print-file-name=libclang_rt.asan-$$(uname -m).so) ASAN_OPTIONS=detect_leaks=0 \
-	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(CURDIR)/$(ASAN_PY) OXRT_BIN=$(CURDIR)/$(BUILD)/oxrt \
-	    OXRT_BUILD=$(CURDIR)/$(BUILD) $(PY) -m pytest -q -p no:cacheprovider $$d || exit 1; \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(CURDIR)/$(ASAN_PY) OXRT_BIN=$(CURDIR)/$(FUZZ_BUILD)/oxrt \
+	    OXRT_BUILD=$(CURDIR)/$(FUZZ_BUILD) OXRT_INSTALL_BUILD=$(CURDIR)/$(BUILD) $(PY) -m pytest -q -p no:cacheprovider $$d || exit 1; \
 	done
 
 # ThreadSanitizer: one session run from 8 threads, concurrent session creation, profiling on.
@@ -161,8 +169,8 @@ test-tsan:
 	cmake --build build-tsan -j$(JOBS) --target oxrt_threads
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ./build-tsan/tests/hardening/oxrt_threads examples/digits/model.onnx 4
 
-# Allocation-failure injection: every allocation of open + run fails once, for each model (slow; the test
-# command samples every 7th).
+# Allocation-failure injection: every allocation of open + run fails once, for each model (the test command runs
+# it on the plain build and under ASan+UBSan, which also checks for leaks and bad accesses).
 ALLOC_MODELS := examples/digits/model.onnx examples/iris/model.onnx $(SUITE_OLD)/node/test_lstm_defaults \
   $(SUITE_OLD)/node/test_gru_seq_length $(SUITE_OLD)/node/test_if_seq $(SUITE_OLD)/node/test_loop11 \
   $(SUITE_OLD)/node/test_convtranspose $(SUITE_OLD)/node/test_scan9_sum

@@ -84,13 +84,15 @@ stage demo "./$BUILD/oxrt_demo" examples
 # The installed library as a user gets it: C, C++ and CMake consumers, exported symbols, ABI (tests/consumer/run.sh).
 stage install-consumers bash tests/consumer/run.sh "$BUILD"
 
-# Hardening (docs/hardening.md): hostile models and limits, concurrency, allocation failures (every 7th
-# allocation here; `make test-alloc` fails each one), and a short libFuzzer smoke under ASan+UBSan.
+# Hardening (docs/hardening.md): hostile models and limits, concurrency, allocation failures (each allocation of
+# opening and running these models fails in turn: Makefile's ALLOC_MODELS, `make test-alloc`), and a short
+# libFuzzer smoke under ASan+UBSan.
 stage hardening-hostile "./$BUILD/tests/hardening/oxrt_hostile"
 stage hardening-threads "./$BUILD/tests/hardening/oxrt_threads" examples/digits/model.onnx 3
-stage hardening-alloc "./$BUILD/tests/hardening/oxrt_alloc_fail" --stride 7 examples/digits/model.onnx \
-  examples/iris/model.onnx "$SUITE_OLD/node/test_lstm_defaults" "$SUITE_OLD/node/test_if_seq" \
-  "$SUITE_OLD/node/test_loop11" "$SUITE_OLD/node/test_convtranspose"
+alloc_models=(examples/digits/model.onnx examples/iris/model.onnx "$SUITE_OLD/node/test_lstm_defaults"
+  "$SUITE_OLD/node/test_gru_seq_length" "$SUITE_OLD/node/test_if_seq" "$SUITE_OLD/node/test_loop11"
+  "$SUITE_OLD/node/test_convtranspose" "$SUITE_OLD/node/test_scan9_sum")
+stage hardening-alloc "./$BUILD/tests/hardening/oxrt_alloc_fail" "${alloc_models[@]}"
 # The test command again under a clang ASan+UBSan build (build-fuzz, the fuzz smoke's): the C stages (make
 # test-asan-all: unit tests, both conformance suites, hostile models, threads) and the Python suite. A leak,
 # an overflow or UB fails the stage. The fuzz smoke, the ASan unit tests and the hostile/thread tests run in a
@@ -102,7 +104,7 @@ if command -v clang >/dev/null && [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/lin
   asan_build() { # everything the ASan stages run, on all cores before the lane splits them
     CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOXRT_FUZZ=ON >/dev/null &&
       cmake --build build-fuzz -j"$(nproc)" --target fuzz_model fuzz_proto fuzz_npy fuzz_text oxrt_unit_tests oxrt \
-        oxrt_hostile oxrt_threads >/dev/null
+        oxrt_demo oxrt_hostile oxrt_threads oxrt_alloc_fail >/dev/null
   }
   fuzz_smoke() {
     FUZZ_SEED=1 bash tests/fuzz/run_fuzz.sh build-fuzz 15 "$log/fuzz" 200
@@ -120,6 +122,9 @@ if command -v clang >/dev/null && [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/lin
     stage unit-asan asan ./build-fuzz/oxrt_unit_tests
     stage hardening-hostile-asan asan ./build-fuzz/tests/hardening/oxrt_hostile
     stage hardening-threads-asan asan ./build-fuzz/tests/hardening/oxrt_threads examples/digits/model.onnx 3
+    # every failed allocation must also leave no leak (LeakSanitizer at exit) and no bad access
+    stage hardening-alloc-asan asan ./build-fuzz/tests/hardening/oxrt_alloc_fail "${alloc_models[@]}"
+    stage demo-asan asan ./build-fuzz/oxrt_demo examples
   }
   if stage build-asan asan_build; then
     asan_ok=1
@@ -132,6 +137,9 @@ if command -v clang >/dev/null && [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/lin
       stage conformance-new-asan asan ./build-fuzz/oxrt test --expect-failures \
         tests/conformance/known_failures_new.txt "$SUITE_NEW"
     fi
+    stage conformance-opset17-unoptimized-asan asan ./build-fuzz/oxrt test --opt-level 0 --expect-failures \
+      tests/conformance/known_failures.txt "$SUITE_OLD/node" "$SUITE_OLD/simple" "$SUITE_OLD/pytorch-converted" \
+      "$SUITE_OLD/pytorch-operator"
   fi
 else
   echo "=== fuzz-smoke"
@@ -188,8 +196,9 @@ python_asan() { # builds the ASan+UBSan binding into $asan_py and checks that py
     --no-build-isolation --no-deps --target "$asan_py" . || return 1
   # ASAN_OPTIONS (pytest_stage) detect_leaks=0: CPython and the libraries the tests import leave memory at
   # exit by design (the C stages check oxrt for leaks); UB is fatal (library and binding: -fno-sanitize-recover)
+  # the oxrt command the tests run is build-fuzz's too (OXRT_BUILD; the install test still installs the plain build)
   pyenv=(LD_PRELOAD="$rt" UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-    PYTHONPATH="$asan_py${PYTHONPATH:+:$PYTHONPATH}")
+    PYTHONPATH="$asan_py${PYTHONPATH:+:$PYTHONPATH}" OXRT_BUILD="$PWD/build-fuzz" OXRT_INSTALL_BUILD="$PWD/$BUILD")
   env "${pyenv[@]}" ASAN_OPTIONS=detect_leaks=0 "$PY" -c "import ctypes, oxrt; ctypes.CDLL(None).__asan_init
 assert oxrt.__file__.startswith('$asan_py/'), oxrt.__file__
 print('python imports the ASan+UBSan binding:', oxrt.__file__)"
@@ -226,7 +235,9 @@ fi
 if [ $plain_ok = 1 ] || [ -n "$sfx" ]; then
   pytest_stage pytest-project$sfx tests/python
   # the Open Inference Protocol server (oxrt serve) on loopback, with real clients
-  OXRT_BIN="$PWD/$BUILD/oxrt" pytest_stage pytest-serve$sfx tests/serve
+  serve_bin="$PWD/$BUILD/oxrt"
+  [ -n "$sfx" ] && serve_bin="$PWD/build-fuzz/oxrt"
+  OXRT_BIN="$serve_bin" pytest_stage pytest-serve$sfx tests/serve
 fi
 lane_wait
 rm -rf "$log"

@@ -7,6 +7,9 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("OXRT_BUILD", os.path.join(ROOT, "build"))
+# What the install tests install: the plain build, also when OXRT_BUILD names the sanitizer build (its library
+# needs the sanitizer runtime in every program that links it)
+INSTALL_BUILD = os.environ.get("OXRT_INSTALL_BUILD", BUILD)
 sys.path.insert(0, os.path.join(ROOT, "bench", "models"))
 
 

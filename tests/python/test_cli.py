@@ -125,12 +125,12 @@ def test_install_then_build_example_with_pkg_config(tmp_path):
     """`make install` layout + pkg-config are enough to build the minimal C example."""
     import shutil
     import subprocess
-    from conftest import BUILD
+    from conftest import INSTALL_BUILD
     if not shutil.which("pkg-config"):
         import pytest
         pytest.fail("pkg-config is missing (make deps installs it)")
     prefix = tmp_path / "prefix"
-    subprocess.run(["cmake", "--install", BUILD, "--prefix", str(prefix)], check=True, capture_output=True)
+    subprocess.run(["cmake", "--install", INSTALL_BUILD, "--prefix", str(prefix)], check=True, capture_output=True)
     pc_dir = next(p for p in prefix.rglob("oxrt.pc")).parent
     env = dict(os.environ, PKG_CONFIG_PATH=str(pc_dir))
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "oxrt"], env=env, check=True,

@@ -52,8 +52,9 @@ static oxrt_status *infer_if(oxrt_infer_ctx *ctx) {
   const oxrt_attr *ta = oxrt_node_attr(n, "then_branch"), *ea = oxrt_node_attr(n, "else_branch");
   if (!ta || !ta->g || !ea || !ea->g || ta->g->n_outputs != n->n_outputs || ea->g->n_outputs != n->n_outputs)
     return NULL;
-  oxrt_tshape *t = calloc((size_t)n->n_outputs * 2 + 1, sizeof *t), *e = t + n->n_outputs, out;
+  oxrt_tshape *t = calloc((size_t)n->n_outputs * 2 + 1, sizeof *t), out;
   if (!t) return OXRT_OOM();
+  oxrt_tshape *e = t + n->n_outputs;
   oxrt_status *st = oxrt_infer_subgraph(ctx, ta->g, NULL, 0, t);
   if (!st) st = oxrt_infer_subgraph(ctx, ea->g, NULL, 0, e);
   for (int k = 0; k < n->n_outputs && !st; k++)
