@@ -56,13 +56,14 @@ else:
 load_ms = (time.perf_counter() - t0) * 1e3
 for _ in range(warmup):
     y = run()
-ts = []
+ts, cs = [], []
 for _ in range(runs):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     y = run()
     ts.append((time.perf_counter() - t) * 1e3)
+    cs.append((time.process_time() - c) * 1e3)
 np.save(out, np.asarray(y, dtype=np.float32))
-print(json.dumps({"load_ms": load_ms, "median_ms": float(np.median(ts))}))
+print(json.dumps({"load_ms": load_ms, "median_ms": float(np.median(ts)), "cpu_ms": float(np.median(cs))}))
 """
 
 RUNTIMES = ["ort_fp32", "ov_fp32", "ov_bf16", "oxrt_fp32", "oxrt_bf16"]
@@ -104,6 +105,7 @@ def main():
     tmp = os.path.join(a.models_dir, "bf16_outputs")
     os.makedirs(tmp, exist_ok=True)
     rows = []
+    a.load_before = os.getloadavg()
     for name in names:
         model = model_path(name, a.models_dir)
         feeds_path = os.path.join(a.models_dir, name + ".inputs.npz")
@@ -125,6 +127,7 @@ def main():
                     best[rt]["err"] = float(np.abs(y.reshape(ref.shape) - ref).max()) / scale if y.size == ref.size else None
             rows.append((name, t, best))
             print(name, t, json.dumps(best), flush=True)
+    a.load_after = os.getloadavg()
     write(a, rows, info)
 
 
@@ -142,20 +145,30 @@ def write(a, rows, info):
              f"{openvino.__version__}, Python {platform.python_version()}  ",
              f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
              f"Command: `python bench/bf16_bench.py --runs {a.runs} --rounds {a.rounds} --threads "
-             f"{' '.join(map(str, a.threads))}`", "",
+             f"{' '.join(map(str, a.threads))}`  ",
+             f"Load average (1, 5, 15 min) at the start {', '.join(f'{x:.1f}' for x in a.load_before)}, at the end "
+             f"{', '.join(f'{x:.1f}' for x in a.load_after)} (other work on the machine: above about 1, latencies "
+             "and especially the 2-thread cells are inflated)", "",
              "Median latency in ms (fresh process per cell, runtimes alternating, lowest median of the rounds). "
              "oxrt bf16 is `session.bf16_compute=1`; OpenVINO bf16 is `INFERENCE_PRECISION_HINT=bf16` (LATENCY hint, "
              "one stream). Ratios are against ONNX Runtime float32 and against OpenVINO bf16 (below 1.00: oxrt "
-             "faster). err: largest |output - oxrt float32 output| / largest |oxrt float32 output|.", "",
+             "faster). CPU: the same ratio of the median process CPU time per run (all threads): at 1 thread it measures the "
+             "work and is robust to time slices lost to other processes; at 2 threads it is the total work, not the "
+             "latency. err: largest |output - oxrt float32 output| / largest |oxrt float32 output|.", "",
              "| model | threads | ORT fp32 | OpenVINO fp32 | OpenVINO bf16 | oxrt fp32 | oxrt bf16 | oxrt bf16 / ORT fp32 "
-             "| OpenVINO bf16 / ORT fp32 | oxrt bf16 / OpenVINO bf16 | err oxrt bf16 | err OpenVINO bf16 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| OpenVINO bf16 / ORT fp32 | oxrt bf16 / OpenVINO bf16 | CPU oxrt bf16 / OpenVINO bf16 | err oxrt bf16 "
+             "| err OpenVINO bf16 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def ms(d):
         return "fail" if "error" in d else f"{d['median_ms']:.2f}"
 
     def ratio(x, y):
         return "-" if "error" in x or "error" in y else f"{x['median_ms'] / y['median_ms']:.2f}"
+
+    def cpu_ratio(x, y):
+        ok = "error" not in x and "error" not in y and x.get("cpu_ms") and y.get("cpu_ms")
+        return f"{x['cpu_ms'] / y['cpu_ms']:.2f}" if ok else "-"
 
     def err(d):
         return "-" if "error" in d or d.get("err") is None else f"{d['err']:.2e}"
@@ -164,6 +177,7 @@ def write(a, rows, info):
         lines.append(f"| {name} | {t} | {ms(b['ort_fp32'])} | {ms(b['ov_fp32'])} | {ms(b['ov_bf16'])} | "
                      f"{ms(b['oxrt_fp32'])} | {ms(b['oxrt_bf16'])} | {ratio(b['oxrt_bf16'], b['ort_fp32'])} | "
                      f"{ratio(b['ov_bf16'], b['ort_fp32'])} | {ratio(b['oxrt_bf16'], b['ov_bf16'])} | "
+                     f"{cpu_ratio(b['oxrt_bf16'], b['ov_bf16'])} | "
                      f"{err(b['oxrt_bf16'])} | {err(b['ov_bf16'])} |")
     fails = [(n, t, rt, b[rt]["error"]) for n, t, b in rows for rt in RUNTIMES if "error" in b[rt]]
     if fails:

@@ -2,6 +2,7 @@
  * the portable row kernel (nchwc_conv_body.h over GCC vector types, 8 lanes). */
 #include "nchwc_conv.h"
 #include "../core/dtype.h"
+#include "scratch.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,18 +122,23 @@ typedef struct {
 
 static void to_bf16_range(void *arg, size_t b, size_t e) {
   const to_bf16_job *t = arg;
+#if defined(__x86_64__) && defined(__GNUC__)
+  oxrt_nchwc_to_bf16(t->x + b, t->xh + b, e - b);
+#else
   oxrt_convert(OXRT_BFLOAT16, t->xh + b, OXRT_FLOAT, t->x + b, e - b, false);
+#endif
 }
 
+/* The bfloat16 copy of X lives in the calling thread's GEMM scratch (no GEMM runs inside this conv): a fresh
+ * buffer per call cost page faults every time. */
 bool oxrt_nchwc_conv_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
                           const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
   size_t n = g->N * g->C * (size_t)(g->H * g->W);
-  uint16_t *xh = malloc(sizeof *xh * (n ? n : 1));
+  uint16_t *xh = oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof *xh * (n ? n : 1));
   if (!xh) return false;
   to_bf16_job t = {x, xh};
   oxrt_parallel_for(pool, n, 65536, to_bf16_range, &t);
   conv_run(g, 0, NULL, NULL, xh, wpacked, bias, z, act, y, OXRT_ISA_AVX512, pool);
-  free(xh);
   return true;
 }
 

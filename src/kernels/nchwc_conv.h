@@ -31,5 +31,7 @@ void oxrt_nchwc_conv_rows_portable(const oxrt_nchwc_conv_job *j, size_t begin, s
 void oxrt_nchwc_conv_rows_avx2(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
 void oxrt_nchwc_conv_rows_avx512(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
 void oxrt_nchwc_conv_rows_avx512bf16(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
+/* n floats to bfloat16 (round to nearest even; AVX512_BF16 only), for the bfloat16 conv's input. */
+void oxrt_nchwc_to_bf16(const float *x, uint16_t *xh, size_t n);
 
 #endif

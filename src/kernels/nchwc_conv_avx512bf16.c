@@ -21,3 +21,15 @@ static inline __m512 nc_bcast_pair(const uint16_t *p) {
 #define NC_DOT(acc, w, x) _mm512_dpbf16_ps(acc, (__m512bh)(w), (__m512bh)(x))
 #include "nchwc_conv_zmm.h"
 #include "nchwc_conv_body.h"
+
+/* n floats to bfloat16, round to nearest even (VCVTNE2PS2BF16, as the GEMM's packing converts; its flush of
+ * subnormal inputs changes nothing here: VDPBF16PS reads subnormal bfloat16 as zero anyway). */
+void oxrt_nchwc_to_bf16(const float *x, uint16_t *xh, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    _mm512_storeu_si512(xh + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i)));
+  for (; i < n; i += 16) {
+    __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+    _mm256_mask_storeu_epi16(xh + i, k, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(k, x + i)));
+  }
+}

@@ -3,8 +3,10 @@
  * channel counts that are no multiple of the block, N = 2, every activation, with and without a residual z and a
  * bias, one thread and two, at every ISA level this machine runs; the cases with at most 8 input channels also from
  * plain NCHW input (oxrt_nchwc_conv_nchw_input, the stem). Pad channels of the output must stay finite. */
+#include "core/dtype.h"
 #include "kernels/im2col.h"
 #include "kernels/nchwc.h"
+#include "kernels/nchwc_conv.h"
 #include "unit.h"
 #include <math.h>
 #include <stdint.h>
@@ -136,4 +138,31 @@ static void nchwc_conv_at_level(void) {
   oxrt_threadpool_free(pool);
 }
 
-void test_kernel_nchwc_conv(void) { unit_each_isa(nchwc_conv_at_level); }
+/* The bfloat16 conv's input conversion (VCVTNE2PS2BF16) against Cast's scalar one (oxrt_f32_to_bf16): the same
+ * round to nearest even, ties included, infinities, overflow to infinity and quiet NaN; every tail length. (The
+ * instruction flushes subnormals, which VDPBF16PS reads as zero anyway: not compared.) */
+static void nchwc_bf16_convert(void) {
+  enum { N = 100 };
+  float x[N];
+  uint16_t got[N + 1];
+  const uint32_t special[] = {0x3F808000u, 0x3F818000u, 0xBF808000u, 0x3F80FFFFu, 0x7F7FFFFFu, 0xFF7FFFFFu,
+                              0x7F800000u, 0xFF800000u, 0x7FC00001u, 0xFFA12345u, 0x00800000u, 0x80000000u};
+  for (size_t i = 0; i < N; i++) {
+    uint32_t u = i < sizeof special / sizeof special[0] ? special[i] : 0;
+    if (u) memcpy(&x[i], &u, 4);
+    else x[i] = nrnd() * (float)(1u << (i % 20)) / 1024.0f;
+  }
+  for (size_t n = 0; n <= N; n += n < 40 ? 1 : 29) {
+    got[n] = 0xABCDu;
+    oxrt_nchwc_to_bf16(x, got, n);
+    int bad = got[n] != 0xABCDu; /* nothing written past n */
+    for (size_t i = 0; i < n; i++) bad |= got[i] != oxrt_f32_to_bf16(x[i]);
+    if (bad) fprintf(stderr, "  nchwc bf16 conversion differs from oxrt_f32_to_bf16 at n = %zu\n", n);
+    CHECK(!bad);
+  }
+}
+
+void test_kernel_nchwc_conv(void) {
+  if (oxrt_sgemm_bf16_native()) nchwc_bf16_convert();
+  unit_each_isa(nchwc_conv_at_level);
+}
