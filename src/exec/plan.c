@@ -1,6 +1,8 @@
 /* plan.c - per-graph execution plan: kernel resolution, topological order, value lifetimes. */
 #include "engine.h"
 #include "registry.h"
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,27 +372,74 @@ static void consume_inputs(oxrt_session *s, const oxrt_graph *g, const oxrt_node
   }
 }
 
-oxrt_status *oxrt_plan_prepare(oxrt_session *s) {
-  for (oxrt_graph_plan *p = s->all_plans; p; p = p->next_alloc) {
-    size_t n = (size_t)(p->max_inputs > p->max_outputs ? p->max_inputs : p->max_outputs) + 1;
-    const oxrt_value **consts = calloc(n, sizeof *consts);
-    const oxrt_type **in_types = calloc(n, sizeof *in_types), **out_types = calloc(n, sizeof *out_types);
-    int *left = NULL;
-    oxrt_status *st = consts && in_types && out_types ? NULL : OXRT_OOM();
-    if (!st && !s->opts.keep_weights) st = count_readers(p, &left);
-    for (int k = 0; k < p->n_steps && !st; k++) {
-      oxrt_node_plan *np = &p->steps[k];
+/* One plan's prepare, shared by the threads that run it: each takes the next step, in plan order, so that weights
+ * are packed and released in the order serial creation would; the consumed-input bookkeeping (and the release it
+ * triggers) is serialised by `lock`. A failed step stops the handing out; the first failure in plan order wins
+ * (every step before a taken one was taken). */
+typedef struct {
+  oxrt_session *s;
+  oxrt_graph_plan *p;
+  int *left;
+  size_t n_io; /* entries of each thread's consts / type arrays */
+  _Atomic int next;
+  _Atomic bool failed;
+  oxrt_status **errors; /* per step */
+  pthread_mutex_t lock;
+} prepare_job;
+
+static void prepare_worker(void *arg, size_t begin, size_t end) {
+  prepare_job *j = arg;
+  const oxrt_value **consts = calloc(j->n_io, sizeof *consts);
+  const oxrt_type **in_types = calloc(j->n_io, sizeof *in_types), **out_types = calloc(j->n_io, sizeof *out_types);
+  bool was = oxrt_alloc_prepare_mode(true); /* packs are written whole; released copies serve the next ones */
+  for (size_t w = begin; w < end; w++) {
+    for (int k; !atomic_load(&j->failed) && (k = atomic_fetch_add(&j->next, 1)) < j->p->n_steps;) {
+      oxrt_node_plan *np = &j->p->steps[k];
       /* a node without prepare (or with a bare one) reads its inputs at run time: it never consumes */
       if (!np->impl || !np->impl->prepare) continue;
-      st = prepare_step(s, p->graph, np, consts, in_types, out_types);
-      if (st)
-        st = oxrt_error_prefix(st, "node '%s' (%s, opset %d): ", np->node->name, np->node->op_type, np->opset);
-      else
-        consume_inputs(s, p->graph, np, left);
+      oxrt_status *st = consts && in_types && out_types ? prepare_step(j->s, j->p->graph, np, consts, in_types, out_types)
+                                                        : OXRT_OOM();
+      if (st) {
+        j->errors[k] = oxrt_error_prefix(st, "node '%s' (%s, opset %d): ", np->node->name, np->node->op_type, np->opset);
+        atomic_store(&j->failed, true);
+        break;
+      }
+      pthread_mutex_lock(&j->lock);
+      consume_inputs(j->s, j->p->graph, np, j->left);
+      pthread_mutex_unlock(&j->lock);
     }
-    free(consts), free(in_types), free(out_types), free(left);
-    if (st) return st;
   }
+  oxrt_alloc_prepare_mode(was);
+  free(consts), free(in_types), free(out_types);
+}
+
+oxrt_status *oxrt_plan_prepare(oxrt_session *s) {
+  for (oxrt_graph_plan *p = s->all_plans; p; p = p->next_alloc) {
+    prepare_job j = {.s = s, .p = p};
+    j.n_io = (size_t)(p->max_inputs > p->max_outputs ? p->max_inputs : p->max_outputs) + 1;
+    atomic_init(&j.next, 0);
+    atomic_init(&j.failed, false);
+    j.errors = calloc((size_t)p->n_steps + 1, sizeof *j.errors);
+    oxrt_status *st = j.errors ? NULL : OXRT_OOM();
+    if (!st && !s->opts.keep_weights) st = count_readers(p, &j.left);
+    if (!st && pthread_mutex_init(&j.lock, NULL) != 0) st = OXRT_OOM();
+    if (!st) {
+      /* one item per pool thread, each taking steps until none is left: the hooks' costs differ by orders of
+       * magnitude (a 400 MB weight beside a Relu), so steps are handed out one at a time */
+      int nt = oxrt_threadpool_size(s->pool);
+      oxrt_parallel_for(nt > 1 && p->n_steps > 1 ? s->pool : NULL, (size_t)(nt > 1 ? nt : 1), 1, prepare_worker, &j);
+      pthread_mutex_destroy(&j.lock);
+      for (int k = 0; k < p->n_steps; k++)
+        if (j.errors[k] && !st) st = j.errors[k];
+        else if (j.errors[k]) oxrt_status_free(j.errors[k]);
+    }
+    free(j.errors), free(j.left);
+    if (st) {
+      oxrt_alloc_prepare_end();
+      return st;
+    }
+  }
+  oxrt_alloc_prepare_end();
   return NULL;
 }
 
