@@ -39,6 +39,28 @@ static oxrt_status *read_string(loader *L, pb_reader *r, const char **out) {
     }                                                                                                                  \
   } while (0)
 
+/* Room in arena array `arr` (n used, cap allocated) for `more` elements at once: a packed repeated field knows its
+ * count before decoding, and doubling a tree ensemble's 100k-entry lists would zero and copy them ~17 times. */
+#define RESERVE(L, arr, n, cap, more)                                                                                  \
+  do {                                                                                                                 \
+    if ((more) > (cap) - (n)) {                                                                                        \
+      size_t nc_ = (n) + (more);                                                                                       \
+      if (nc_ < (n) || nc_ > SIZE_MAX / sizeof(*(arr))) return OXRT_OOM();                                             \
+      void *na_ = oxrt_arena_alloc((L)->a, nc_ * sizeof(*(arr)));                                                      \
+      if (!na_) return OXRT_OOM();                                                                                     \
+      if (n) memcpy(na_, (arr), (size_t)(n) * sizeof(*(arr)));                                                         \
+      (arr) = na_;                                                                                                     \
+      (cap) = nc_;                                                                                                     \
+    }                                                                                                                  \
+  } while (0)
+
+/* Varints in [p, end): each ends with a byte below 0x80 (a truncated last one fails while decoding). */
+static size_t count_varints(const uint8_t *p, const uint8_t *end) {
+  size_t n = 0;
+  for (; p < end; p++) n += *p < 0x80;
+  return n;
+}
+
 /* ------------------------------------------------------------- attribute */
 /* `*n_tensors` counts the tensors read into at->tensors, which the caller frees if this fails. */
 static oxrt_status *read_attr_fields(loader *L, pb_reader *r, oxrt_graph *g, oxrt_attr *at, size_t *n_tensors) {
@@ -92,6 +114,7 @@ static oxrt_status *read_attr_fields(loader *L, pb_reader *r, oxrt_graph *g, oxr
       if (wire == PB_BYTES) {
         pb_reader pk;
         if (!pb_sub(&sub, &pk)) goto bad;
+        RESERVE(L, at->floats, nf, cap_f, (size_t)(pk.end - pk.p) / 4);
         while (pk.p < pk.end) {
           if (!pb_fixed32(&pk, &v32)) goto bad;
           GROW(L, at->floats, nf, cap_f);
@@ -107,6 +130,7 @@ static oxrt_status *read_attr_fields(loader *L, pb_reader *r, oxrt_graph *g, oxr
       if (wire == PB_BYTES) {
         pb_reader pk;
         if (!pb_sub(&sub, &pk)) goto bad;
+        RESERVE(L, at->ints, ni, cap_i, count_varints(pk.p, pk.end));
         while (pk.p < pk.end) {
           if (!pb_varint(&pk, &v)) goto bad;
           GROW(L, at->ints, ni, cap_i);
