@@ -99,7 +99,8 @@ static void populate(void *p, size_t n) {
 #if defined(__linux__)
   long pg = sysconf(_SC_PAGESIZE);
   if (pg <= 0 || n < (size_t)pg * 16) return;
-  uintptr_t b = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1), e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+  const uintptr_t mask = ~((uintptr_t)pg - 1);
+  const uintptr_t b = ((uintptr_t)p + (uintptr_t)pg - 1) & mask, e = ((uintptr_t)p + n) & mask;
   if (e > b) (void)madvise((void *)b, e - b, MADV_POPULATE_WRITE);
 #else
   (void)p, (void)n;

@@ -375,9 +375,10 @@ static void consume_inputs(oxrt_session *s, const oxrt_graph *g, const oxrt_node
 /* One plan's prepare, shared by the threads that run it: each takes the next step of `order`, the steps with
  * the most constant input bytes first. Resident memory peaks while a weight is packed: its source and its pack,
  * beside every pack made before; largest first makes that peak the largest weight twice plus little (vgg16: the
- * 411 MB classifier weight beside the convolutions' packs, 1013 -> ~830 MB), and puts equal shapes side by side
- * for the allocator's bin (value.c). The consumed-input bookkeeping (and the release it triggers) is serialised
- * by `lock`. A failed step stops the handing out; the failure first in plan order is reported. */
+ * 411 MB classifier weight had waited for the convolutions' Winograd packs; peak RSS 1013 -> 905 MB), and puts
+ * equal shapes side by side for the allocator's bin (value.c). The consumed-input bookkeeping (and the release
+ * it triggers) is serialised by `lock`. A failed step stops the handing out; of the failed steps, the one first
+ * in plan order is reported. */
 typedef struct {
   oxrt_session *s;
   oxrt_graph_plan *p;
@@ -401,10 +402,12 @@ static void prepare_worker(void *arg, size_t begin, size_t end) {
       oxrt_node_plan *np = &j->p->steps[k];
       /* a node without prepare (or with a bare one) reads its inputs at run time: it never consumes */
       if (!np->impl || !np->impl->prepare) continue;
-      oxrt_status *st = consts && in_types && out_types ? prepare_step(j->s, j->p->graph, np, consts, in_types, out_types)
-                                                        : OXRT_OOM();
+      const oxrt_node *nd = np->node;
+      oxrt_status *st = !consts || !in_types || !out_types
+                            ? OXRT_OOM()
+                            : prepare_step(j->s, j->p->graph, np, consts, in_types, out_types);
       if (st) {
-        j->errors[k] = oxrt_error_prefix(st, "node '%s' (%s, opset %d): ", np->node->name, np->node->op_type, np->opset);
+        j->errors[k] = oxrt_error_prefix(st, "node '%s' (%s, opset %d): ", nd->name, nd->op_type, np->opset);
         atomic_store(&j->failed, true);
         break;
       }
@@ -468,9 +471,10 @@ oxrt_status *oxrt_plan_prepare(oxrt_session *s) {
       int nt = oxrt_threadpool_size(s->pool);
       oxrt_parallel_for(nt > 1 && p->n_steps > 1 ? s->pool : NULL, (size_t)(nt > 1 ? nt : 1), 1, prepare_worker, &j);
       pthread_mutex_destroy(&j.lock);
-      for (int k = 0; k < p->n_steps; k++)
+      for (int k = 0; k < p->n_steps; k++) {
         if (j.errors[k] && !st) st = j.errors[k];
         else if (j.errors[k]) oxrt_status_free(j.errors[k]);
+      }
     }
     free(j.errors), free(j.left), free(j.order);
     if (st) {

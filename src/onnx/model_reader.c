@@ -39,8 +39,7 @@ static oxrt_status *read_string(loader *L, pb_reader *r, const char **out) {
     }                                                                                                                  \
   } while (0)
 
-/* Room in arena array `arr` (n used, cap allocated) for `more` elements at once: a packed repeated field knows its
- * count before decoding, and doubling a tree ensemble's 100k-entry lists would zero and copy them ~17 times. */
+/* Room in arena array `arr` (n used, cap allocated) for `more` elements at once. */
 #define RESERVE(L, arr, n, cap, more)                                                                                  \
   do {                                                                                                                 \
     if ((more) > (cap) - (n)) {                                                                                        \
@@ -71,6 +70,22 @@ static oxrt_status *read_attr_fields(loader *L, pb_reader *r, oxrt_graph *g, oxr
   size_t nf = 0, ni = 0, ns = 0, ng = 0, ntp = 0;
   uint32_t field, wire;
   bool has_type = false;
+  /* A tree ensemble's lists hold 100k entries, usually one field each (proto2 repeated fields are not packed):
+   * counted first, they take one exact array instead of ~17 doublings, each zeroed and copied. */
+  size_t want_f = 0, want_i = 0;
+  for (pb_reader c = sub; pb_next(&c, &field, &wire);) {
+    pb_reader pk;
+    if ((field == 7 || field == 8) && wire == PB_BYTES) {
+      if (!pb_sub(&c, &pk)) break;
+      if (field == 7) want_f += (size_t)(pk.end - pk.p) / 4;
+      else want_i += count_varints(pk.p, pk.end);
+      continue;
+    }
+    want_f += field == 7, want_i += field == 8;
+    if (!pb_skip(&c, wire)) break; /* the decoding below reports it */
+  }
+  RESERVE(L, at->floats, nf, cap_f, want_f);
+  RESERVE(L, at->ints, ni, cap_i, want_i);
   while (pb_next(&sub, &field, &wire)) {
     uint64_t v;
     uint32_t v32;
@@ -114,7 +129,6 @@ static oxrt_status *read_attr_fields(loader *L, pb_reader *r, oxrt_graph *g, oxr
       if (wire == PB_BYTES) {
         pb_reader pk;
         if (!pb_sub(&sub, &pk)) goto bad;
-        RESERVE(L, at->floats, nf, cap_f, (size_t)(pk.end - pk.p) / 4);
         while (pk.p < pk.end) {
           if (!pb_fixed32(&pk, &v32)) goto bad;
           GROW(L, at->floats, nf, cap_f);
@@ -130,7 +144,6 @@ static oxrt_status *read_attr_fields(loader *L, pb_reader *r, oxrt_graph *g, oxr
       if (wire == PB_BYTES) {
         pb_reader pk;
         if (!pb_sub(&sub, &pk)) goto bad;
-        RESERVE(L, at->ints, ni, cap_i, count_varints(pk.p, pk.end));
         while (pk.p < pk.end) {
           if (!pb_varint(&pk, &v)) goto bad;
           GROW(L, at->ints, ni, cap_i);
