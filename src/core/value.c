@@ -35,8 +35,9 @@ static uint64_t g_alloc_bytes;
  * large freed blocks straight back to the system: every pack would take fresh pages, each faulted in and zeroed.
  * In prepare mode (per thread), large blocks are taken in one call (MADV_POPULATE_WRITE) and freed ones are
  * parked in a small bin instead, for the next pack of about their size (a transformer's layers repeat their
- * shapes): a bounded amount of freed memory stays resident a little longer, so a request at least as large as
- * all that is parked empties the bin first, and oxrt_alloc_prepare_end empties it. */
+ * shapes, and prepare takes the largest weights first, so equal shapes come in a row). Parked memory stays
+ * resident: a request no parked block fits empties the bin (the shapes moved on), as does
+ * oxrt_alloc_prepare_end. */
 #define BIN_SLOTS 16
 #define BIN_MIN ((size_t)256 << 10)
 #define BIN_ENTRY_MAX ((size_t)16 << 20)
@@ -118,7 +119,7 @@ void *oxrt_aligned_alloc(size_t nbytes) {
   oxrt_allocator a = g_alloc;
   if (prep && !a.alloc) {
     p = bin_take(rounded + BLOCK_HEADER);
-    if (!p && rounded + BLOCK_HEADER >= g_bin_total) n_drop = bin_drain(drop);
+    if (!p) n_drop = bin_drain(drop);
   }
   pthread_mutex_unlock(&g_alloc_lock);
   for (int i = 0; i < n_drop; i++) free(drop[i]);
