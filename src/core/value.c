@@ -15,20 +15,121 @@ typedef struct {
 } block_header;
 #define BLOCK_HEADER 64
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+#endif
+
 static pthread_mutex_t g_alloc_lock = PTHREAD_MUTEX_INITIALIZER;
 static oxrt_allocator g_alloc; /* alloc == NULL: posix_memalign */
 static uint64_t g_alloc_bytes;
+
+/* ------------------------------------------------------------------ session creation's blocks
+ * Packing weights allocates a block per weight and frees the weight's copy right after, and the C library gives
+ * large freed blocks straight back to the system: every pack would take fresh pages, each faulted in and zeroed.
+ * In prepare mode (per thread), large blocks are taken in one call (MADV_POPULATE_WRITE) and freed ones are
+ * parked in a small bin instead, for the next pack of about their size (a transformer's layers repeat their
+ * shapes, and prepare takes the largest weights first, so equal shapes come in a row). Parked memory stays
+ * resident: a request no parked block fits empties the bin (the shapes moved on), as does
+ * oxrt_alloc_prepare_end. */
+#define BIN_SLOTS 16
+#define BIN_MIN ((size_t)256 << 10)
+#define BIN_ENTRY_MAX ((size_t)16 << 20)
+#define BIN_TOTAL_MAX ((size_t)32 << 20)
+static _Thread_local bool tl_prepare;
+static struct {
+  void *block;
+  size_t cap;
+} g_bin[BIN_SLOTS];
+static size_t g_bin_total; /* under g_alloc_lock, with g_bin */
+
+bool oxrt_alloc_prepare_mode(bool on) {
+  bool was = tl_prepare;
+  tl_prepare = on;
+  return was;
+}
+
+static size_t usable(void *block) {
+#if defined(__GLIBC__)
+  return malloc_usable_size(block);
+#else
+  (void)block;
+  return 0; /* unknown: never parked */
+#endif
+}
+
+/* Under g_alloc_lock: the parked block that best fits `need` bytes (at most an eighth more), or NULL. */
+static void *bin_take(size_t need) {
+  int best = -1;
+  for (int i = 0; i < BIN_SLOTS; i++)
+    if (g_bin[i].block && g_bin[i].cap >= need && g_bin[i].cap - need <= need / 8 &&
+        (best < 0 || g_bin[i].cap < g_bin[best].cap))
+      best = i;
+  if (best < 0) return NULL;
+  void *b = g_bin[best].block;
+  g_bin[best].block = NULL;
+  g_bin_total -= g_bin[best].cap;
+  return b;
+}
+
+/* Under g_alloc_lock: empties the bin into `out` (BIN_SLOTS entries) for freeing outside the lock. */
+static int bin_drain(void **out) {
+  int n = 0;
+  for (int i = 0; i < BIN_SLOTS; i++)
+    if (g_bin[i].block) out[n++] = g_bin[i].block, g_bin[i].block = NULL;
+  g_bin_total = 0;
+  return n;
+}
+
+void oxrt_alloc_prepare_end(void) {
+  void *drop[BIN_SLOTS];
+  pthread_mutex_lock(&g_alloc_lock);
+  int n = bin_drain(drop);
+  pthread_mutex_unlock(&g_alloc_lock);
+  for (int i = 0; i < n; i++) free(drop[i]);
+}
+
+/* The whole pages of a block of the C library's, taken in one call; a hint (faults serve where refused). */
+static void populate(void *p, size_t n) {
+#if defined(__linux__)
+  long pg = sysconf(_SC_PAGESIZE);
+  if (pg <= 0 || n < (size_t)pg * 16) return;
+  const uintptr_t mask = ~((uintptr_t)pg - 1);
+  const uintptr_t b = ((uintptr_t)p + (uintptr_t)pg - 1) & mask, e = ((uintptr_t)p + n) & mask;
+  if (e > b) (void)madvise((void *)b, e - b, MADV_POPULATE_WRITE);
+#else
+  (void)p, (void)n;
+#endif
+}
 
 void *oxrt_aligned_alloc(size_t nbytes) {
   if (nbytes == 0) nbytes = 1;
   size_t rounded = (nbytes + 63) & ~(size_t)63;
   if (rounded < nbytes || rounded > SIZE_MAX - BLOCK_HEADER) return NULL;
+  bool prep = tl_prepare && rounded >= BIN_MIN;
+  void *p = NULL, *drop[BIN_SLOTS];
+  int n_drop = 0;
   pthread_mutex_lock(&g_alloc_lock);
   oxrt_allocator a = g_alloc;
+  if (prep && !a.alloc) {
+    p = bin_take(rounded + BLOCK_HEADER);
+    if (!p) n_drop = bin_drain(drop);
+  }
   pthread_mutex_unlock(&g_alloc_lock);
-  void *p = NULL;
-  if (a.alloc) p = a.alloc(a.user, rounded + BLOCK_HEADER, 64);
-  else if (posix_memalign(&p, 64, rounded + BLOCK_HEADER) != 0) p = NULL;
+  for (int i = 0; i < n_drop; i++) free(drop[i]);
+  if (p) {
+  } else if (a.alloc) {
+    p = a.alloc(a.user, rounded + BLOCK_HEADER, 64);
+  } else {
+    if (posix_memalign(&p, 64, rounded + BLOCK_HEADER) != 0) p = NULL;
+    if (p && prep) populate(p, rounded + BLOCK_HEADER); /* a caller's allocator may hand out anything: not there */
+  }
   if (!p) return NULL;
   block_header *h = p;
   h->nbytes = rounded + BLOCK_HEADER;
@@ -42,8 +143,22 @@ void oxrt_aligned_free(void *p) {
   if (!p) return;
   block_header *h = (block_header *)((char *)p - BLOCK_HEADER);
   __atomic_fetch_sub(&g_alloc_bytes, (uint64_t)h->nbytes, __ATOMIC_RELAXED);
-  if (h->free_fn) h->free_fn(h->user, h);
-  else free(h);
+  if (h->free_fn) {
+    h->free_fn(h->user, h);
+    return;
+  }
+  size_t cap = tl_prepare && h->nbytes >= BIN_MIN && h->nbytes <= BIN_ENTRY_MAX ? usable(h) : 0;
+  if (cap) {
+    pthread_mutex_lock(&g_alloc_lock);
+    for (int i = 0; i < BIN_SLOTS && h; i++)
+      if (!g_bin[i].block && g_bin_total + cap <= BIN_TOTAL_MAX) {
+        g_bin[i].block = h, g_bin[i].cap = cap;
+        g_bin_total += cap;
+        h = NULL;
+      }
+    pthread_mutex_unlock(&g_alloc_lock);
+  }
+  if (h) free(h);
 }
 
 oxrt_status *oxrt_set_allocator(const oxrt_allocator *a) {

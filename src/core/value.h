@@ -44,6 +44,11 @@ oxrt_status *oxrt_value_copy_into(oxrt_value *dst, const oxrt_value *src);
 
 /* Tensor memory, through the allocator hooks (oxrt_set_allocator). */
 void *oxrt_aligned_alloc(size_t nbytes);
+/* Prepare mode (per thread; returns the previous setting): blocks allocated are about to be written whole (their
+ * pages are taken in one call) and large blocks freed are kept a while for the next allocation of about their
+ * size (weight copies released as their packs are made); oxrt_alloc_prepare_end frees what is kept. */
+bool oxrt_alloc_prepare_mode(bool on);
+void oxrt_alloc_prepare_end(void);
 void oxrt_aligned_free(void *p);
 
 /* "float[2,3]", "seq(float)" etc. into buf, for messages. */

@@ -367,7 +367,9 @@ oxrt_status *oxrt_read_tensor(pb_reader *r, const oxrt_tensor_src *src, oxrt_are
     bool borrowable = src && src->borrow && per == 1 && ((uintptr_t)raw % (es ? es : 1)) == 0 && ext.kind == 0;
     if (borrowable) return oxrt_tensor_view(dt, f.rank, f.dims, (void *)raw, out);
     oxrt_value *v;
+    bool was = oxrt_alloc_prepare_mode(true); /* written whole right away: its pages in one call */
     oxrt_status *st = oxrt_tensor_new(dt, f.rank, f.dims, &v);
+    oxrt_alloc_prepare_mode(was);
     if (!st) {
       if (per > 1) unpack_bits(dt, v->data, raw, count);
       else if (raw_len) memcpy(v->data, raw, raw_len);

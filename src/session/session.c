@@ -179,6 +179,17 @@ static oxrt_status *optimize(oxrt_session *s) {
   return oxrt_opt_for_session(s->model, &cfg);
 }
 
+static oxrt_status *make_pool(oxrt_session *s, const oxrt_session_options *opts) {
+  if (opts && opts->shared_pool) {
+    s->shared_pool = opts->shared_pool;
+    oxrt_thread_pool_retain(s->shared_pool);
+    s->pool = oxrt_thread_pool_get(s->shared_pool);
+  } else {
+    s->pool = oxrt_threadpool_create(s->opts.threads);
+  }
+  return s->pool ? NULL : OXRT_OOM();
+}
+
 static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *opts) {
   oxrt_model *m = s->model;
   if (m->ir_version < 1)
@@ -233,7 +244,9 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   }
   if (!s->opts.load_only) OXRT_TRY(oxrt_plan_graph(s, m->graph, &s->main_plan));
   OXRT_TRY(oxrt_infer_shapes(s));
-  /* kernels prepare with the inferred shapes; packed constants may release their initializers */
+  if (!s->opts.load_only) OXRT_TRY(make_pool(s, opts));
+  /* kernels prepare with the inferred shapes, on the session's threads; packed constants may release their
+   * initializers */
   if (!s->opts.load_only) OXRT_TRY(oxrt_plan_prepare(s));
   if (s->weights.consumed)
     oxrt_session_log(s, OXRT_LOG_INFO, "prepare: %zu constant inputs packed, %zu initializers released (%zu bytes)",
@@ -242,14 +255,6 @@ static oxrt_status *finish_create(oxrt_session *s, const oxrt_session_options *o
   build_stats(s);
   if (s->opts.load_only) return NULL;
   s->profiler.enabled = s->opts.profiling;
-  if (opts && opts->shared_pool) {
-    s->shared_pool = opts->shared_pool;
-    oxrt_thread_pool_retain(s->shared_pool);
-    s->pool = oxrt_thread_pool_get(s->shared_pool);
-  } else {
-    s->pool = oxrt_threadpool_create(s->opts.threads);
-  }
-  if (!s->pool) return OXRT_OOM();
   oxrt_session_log(s, OXRT_LOG_INFO, "session ready: %zu nodes, %d threads", s->stats.node_count,
                    oxrt_threadpool_size(s->pool));
   return NULL;

@@ -17,7 +17,7 @@ const char *unit_root = ".";
   X(opt_matmul_add_and_reshape) X(api_profiling) X(vmath_accuracy) X(kernel_rnn_block) X(ml_svm_sums) X(kernel_qgemm_random) X(kernel_qconv_paths) X(kernel_f16_convert) X(dtype_bf16_convert) X(dtype_f64_to_16bit_rounds_once) \
   X(api_setters_validate) X(api_env_vs_explicit) X(api_sized_structs) X(api_run_options) X(api_provided_outputs)   \
   X(api_io_binding) X(api_strict_values) X(api_structured_type_info) X(api_end_profiling_on_error)                \
-  X(api_shared_pool_and_allocator) X(engine_prepare_packs) X(engine_overridable_initializer) X(engine_rnn_prepared) \
+  X(api_shared_pool_and_allocator) X(engine_prepare_packs) X(engine_overridable_initializer) X(engine_rnn_prepared) X(engine_prepare_threads) \
   X(engine_gradient_keeps_weights) X(engine_memory_plan) X(kernel_maxpool_rows) X(infer_broadcast_symbolic) X(infer_conv_pool_windows)                          \
   X(infer_reshape_zero_and_minus_one) X(infer_data_propagation) X(infer_matmul_gemm_and_layout)                      \
   X(infer_if_branches_merge) X(infer_resize_pad_convtranspose_rnn) X(infer_op_flags)
