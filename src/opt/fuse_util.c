@@ -88,3 +88,18 @@ int64_t opt_channel_len(const oxrt_value *c, int rank) {
   }
   return lead <= 1 ? len : 0;
 }
+
+void opt_scale_rows(oxrt_elem_type t, const void *src, void *dst, size_t rows, size_t per, const double *sc,
+                    size_t sc_step) {
+  for (size_t i = 0; i < rows; i++) {
+    const double f = sc[i * sc_step];
+    const size_t at = i * per;
+    if (t == OXRT_FLOAT) { /* the generic loop's arithmetic without its type switch per element (load time) */
+      const float *a = (const float *)src + at;
+      float *b = (float *)dst + at;
+      for (size_t k = 0; k < per; k++) b[k] = (float)((double)a[k] * f);
+    } else {
+      for (size_t k = 0; k < per; k++) oxrt_store_f64(t, dst, at + k, oxrt_load_f64(t, src, at + k) * f);
+    }
+  }
+}

@@ -197,5 +197,9 @@ int opt_zero_pads(oxrt_opt_ctx *ctx, oxrt_graph *g, const oxrt_node *pad, int64_
 /* Length of constant c as a per-channel operand of a value of rank `rank` with channels on axis 1 (shapes [M,1,..],
  * [1,M,1,..]): M; 1 for one element; 0 when c is neither (it varies along another axis or raises the rank). */
 int64_t opt_channel_len(const oxrt_value *c, int rank);
+/* dst[i * per + k] = src[i * per + k] * sc[i * sc_step] in type t (float, float16, bfloat16 or double), rounded once:
+ * a weight's rows (output channels) scaled by a folded per-channel factor (sc_step 1) or one factor (sc_step 0). */
+void opt_scale_rows(oxrt_elem_type t, const void *src, void *dst, size_t rows, size_t per, const double *sc,
+                    size_t sc_step);
 
 #endif

@@ -68,8 +68,19 @@ static oxrt_status *folded(const oxrt_value *w, const oxrt_value *bias, int64_t 
     double sum = bias ? oxrt_load_f64(t, bias->data, (size_t)m) : 0.0;
     for (int64_t ci = 0; ci < Cg; ci++) {
       double sc = a ? chan(a, c0 + ci) : 1.0, sh = chan(b, c0 + ci);
+      size_t i0 = (size_t)(m * per_out + ci * k);
+      if (t == OXRT_FLOAT) { /* the same arithmetic as below, without a type switch per element */
+        const float *src = (const float *)w->data + i0;
+        float *dst = (float *)(*nw)->data + i0;
+        for (int64_t j = 0; j < k; j++) {
+          double wv = src[j];
+          dst[j] = (float)(wv * sc);
+          sum += wv * sh;
+        }
+        continue;
+      }
       for (int64_t j = 0; j < k; j++) {
-        size_t i = (size_t)(m * per_out + ci * k + j);
+        size_t i = i0 + (size_t)j;
         double wv = oxrt_load_f64(t, w->data, i);
         oxrt_store_f64(t, (*nw)->data, i, wv * sc);
         sum += wv * sh;

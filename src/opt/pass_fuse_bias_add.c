@@ -110,12 +110,13 @@ static oxrt_status *scale_conv(oxrt_opt_ctx *ctx, oxrt_graph *g, oxrt_node *conv
     if (!b || b->count != (size_t)m || b->dtype != t) return NULL;
   }
   oxrt_value *nw, *nb = NULL;
-  OXRT_TRY(oxrt_tensor_new(t, w->rank, w->dims, &nw));
-  size_t per = w->count / (size_t)m;
-  for (size_t i = 0; i < w->count; i++) {
-    double sc = oxrt_load_f64(t, c->data, len == 1 ? 0 : i / per);
-    oxrt_store_f64(t, nw->data, i, oxrt_load_f64(t, w->data, i) * sc);
-  }
+  double *sc = malloc(sizeof(double) * (size_t)len);
+  if (!sc) return OXRT_OOM();
+  for (int64_t i = 0; i < len; i++) sc[i] = oxrt_load_f64(t, c->data, (size_t)i);
+  oxrt_status *wst = oxrt_tensor_new(t, w->rank, w->dims, &nw);
+  if (!wst) opt_scale_rows(t, w->data, nw->data, (size_t)m, w->count / (size_t)m, sc, len == 1 ? 0 : 1);
+  free(sc);
+  if (wst) return wst;
   if (b) {
     oxrt_status *st = oxrt_tensor_new(t, 1, &m, &nb);
     if (st) {

@@ -55,12 +55,7 @@ static oxrt_status *fuse(oxrt_opt_ctx *ctx, oxrt_graph *g, oxrt_node *conv, oxrt
     oxrt_value_free(nw);
     return st;
   }
-  size_t per = w->count / (size_t)m;
-  for (int64_t i = 0; i < m; i++)
-    for (size_t k = 0; k < per; k++) {
-      size_t at = (size_t)i * per + k;
-      oxrt_store_f64(w->dtype, nw->data, at, oxrt_load_f64(w->dtype, w->data, at) * s[i]);
-    }
+  opt_scale_rows(w->dtype, w->data, nw->data, (size_t)m, w->count / (size_t)m, s, 1);
   for (int64_t i = 0; i < m; i++) {
     double b0 = b ? oxrt_load_f64(b->dtype, b->data, (size_t)i) : 0.0;
     double v = (b0 - oxrt_load_f64(mean->dtype, mean->data, (size_t)i)) * s[i] + oxrt_load_f64(bias->dtype, bias->data, (size_t)i);
