@@ -13,8 +13,8 @@
  * A converted node writes a new blocked value; ReorderInput makes the blocked form of an NCHW input (once per
  * value), ReorderOutput (channels = the real count) gives the original value back to every reader outside the
  * region and to graph outputs.
- * Only regions holding a depthwise conv are converted (pick_regions says why); OXRT_NCHWC=all converts every
- * region, OXRT_NCHWC=0 none. */
+ * Regions holding a depthwise conv are converted, and with 16-channel blocks (AVX-512) every region (pick_regions
+ * says why); OXRT_NCHWC=all converts every region, OXRT_NCHWC=dw only those with a depthwise conv, 0 none. */
 #include "../kernels/nchwc.h"
 #include "opt.h"
 #include <stdio.h>
@@ -284,15 +284,19 @@ static void plan_regions(nchwc_pass *p, const int *order, nchwc_kind *kind, int 
   }
 }
 
-/* Which regions to convert. Measured on the Xeon (1 thread, oxrt/oxrt NCHW CPU time): with depthwise convs the
- * blocked layout wins (mobilenet_v2 0.89, efficientnet_b0 0.86, PP-LCNet 0.70); regions of group-1 convs alone do
- * not (resnet18 1.11, squeezenet1_1 1.00: the NCHW GEMM and Winograd paths hold their own there), so those stay
- * NCHW unless OXRT_NCHWC=all. */
+/* Which regions to convert. With depthwise convs the blocked layout wins everywhere measured (Xeon, 1 thread,
+ * oxrt/oxrt NCHW CPU time: mobilenet_v2 0.89, efficientnet_b0 0.86, PP-LCNet 0.70). Regions of group-1 convs alone
+ * depend on the block: with 16-channel blocks (AVX-512) the direct kernel beats the NCHW GEMM on 1x1 and strided
+ * convs, and 3x3 stride-1 convs where Winograd pays keep it inside the blocked Conv (AMD Zen 4, 1 thread, thread CPU
+ * time, interleaved: resnet50 89.2 -> 79.6 ms, squeezenet1_1 7.56 -> 7.35, resnet18 32.9 -> 32.0; Xeon earlier
+ * 0.97-1.00); with 8-channel blocks (AVX2, portable) they lose (Zen 4 at OXRT_ISA=avx2: resnet18 36.0 -> 38.5 ms,
+ * squeezenet1_1 8.64 -> 8.75), so those stay NCHW. OXRT_NCHWC=all converts every region at any block size,
+ * OXRT_NCHWC=dw only the depthwise ones. */
 static void pick_regions(const nchwc_pass *p, const nchwc_kind *kind, int *parent, bool *keep) {
   const oxrt_graph *g = p->g;
   const char *e = getenv("OXRT_NCHWC");
-  const bool all = e && !strcmp(e, "all");
-  for (int i = 0; i < g->n_nodes; i++) keep[i] = all;
+  const bool all = e && !strcmp(e, "all"), dw_only = e && !strcmp(e, "dw");
+  for (int i = 0; i < g->n_nodes; i++) keep[i] = all || (p->B >= 16 && !dw_only);
   for (int i = 0; i < g->n_nodes; i++)
     if (kind[i] == NK_CONV && oxrt_attr_int(&g->nodes[i], "group", 1) > 1) keep[uf_find(parent, i)] = true;
 }
