@@ -13,8 +13,8 @@
  * A converted node writes a new blocked value; ReorderInput makes the blocked form of an NCHW input (once per
  * value), ReorderOutput (channels = the real count) gives the original value back to every reader outside the
  * region and to graph outputs.
- * Regions holding a depthwise conv are converted, and with 16-channel blocks (AVX-512) every region (pick_regions
- * says why); OXRT_NCHWC=all converts every region, OXRT_NCHWC=dw only those with a depthwise conv, 0 none. */
+ * Regions holding a depthwise conv are converted, and with 16-channel blocks (AVX-512) every region of two convs
+ * or more (pick_regions says why); OXRT_NCHWC=all converts every region, OXRT_NCHWC=dw only those with a depthwise conv, 0 none. */
 #include "../kernels/nchwc.h"
 #include "opt.h"
 #include <stdio.h>
@@ -290,15 +290,23 @@ static void plan_regions(nchwc_pass *p, const int *order, nchwc_kind *kind, int 
  * convs, and 3x3 stride-1 convs where Winograd pays keep it inside the blocked Conv (AMD Zen 4, 1 thread, thread CPU
  * time, interleaved: resnet50 89.2 -> 79.6 ms, squeezenet1_1 7.56 -> 7.35, resnet18 32.9 -> 32.0; Xeon earlier
  * 0.97-1.00); with 8-channel blocks (AVX2, portable) they lose (Zen 4 at OXRT_ISA=avx2: resnet18 36.0 -> 38.5 ms,
- * squeezenet1_1 8.64 -> 8.75), so those stay NCHW. OXRT_NCHWC=all converts every region at any block size,
- * OXRT_NCHWC=dw only the depthwise ones. */
+ * squeezenet1_1 8.64 -> 8.75), so those stay NCHW; so does a region of one conv, which would only add its two
+ * reorders. OXRT_NCHWC=all converts every region at any block size, OXRT_NCHWC=dw only the depthwise ones. */
 static void pick_regions(const nchwc_pass *p, const nchwc_kind *kind, int *parent, bool *keep) {
   const oxrt_graph *g = p->g;
   const char *e = getenv("OXRT_NCHWC");
-  const bool all = e && !strcmp(e, "all"), dw_only = e && !strcmp(e, "dw");
-  for (int i = 0; i < g->n_nodes; i++) keep[i] = all || (p->B >= 16 && !dw_only);
-  for (int i = 0; i < g->n_nodes; i++)
+  const bool all = e && !strcmp(e, "all"), wide = p->B >= 16 && !(e && !strcmp(e, "dw"));
+  int *convs = calloc((size_t)g->n_nodes + 1, sizeof(int)); /* per region root: its convs (NULL: none counted) */
+  for (int i = 0; i < g->n_nodes; i++) {
+    keep[i] = all;
+    if (convs && (kind[i] == NK_CONV || kind[i] == NK_CONV_NCHW_IN)) convs[uf_find(parent, i)]++;
+  }
+  for (int i = 0; i < g->n_nodes; i++) {
     if (kind[i] == NK_CONV && oxrt_attr_int(&g->nodes[i], "group", 1) > 1) keep[uf_find(parent, i)] = true;
+    /* a lone conv would only pay its two reorders */
+    if (wide && convs && convs[i] >= 2) keep[i] = true;
+  }
+  free(convs);
 }
 
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
