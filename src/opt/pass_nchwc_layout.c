@@ -287,7 +287,8 @@ static void plan_regions(nchwc_pass *p, const int *order, nchwc_kind *kind, int 
 }
 
 /* A group-1 conv's multiply-adds, and whether the blocked Conv sends it through NCHW Winograd between reorders of its
- * own (NchwcConv.c: where oxrt_wino_pays, from 32 input channels); false when a size is not known. */
+ * own (NchwcConv.c: where oxrt_wino_pays, with 16-channel blocks from 32 input channels; this counts only for those);
+ * false when a size is not known. */
 static bool conv_work(const oxrt_graph *g, const oxrt_node *n, double *macs, bool *wino) {
   int64_t y[OXRT_MAX_RANK];
   const oxrt_value *w = opt_const(g, n->inputs[1]);
