@@ -7,7 +7,7 @@
  * mb weight vectors times np broadcast input values. Interior pixels run np at a time with no bounds checks; a
  * border pixel runs alone over the kernel columns that land inside the input. Rows outside the input are skipped
  * per row. With j->nchw the input is plain NCHW with j->nic <= B channels (an RGB stem writing blocked output):
- * full-width tiles or single pixels only, with run-time strides.
+ * the same tiles with run-time strides.
  *
  * bfloat16 (nchwc_conv_avx512bf16.c) defines NC_XT uint16_t, NC_ICSTEP 2, NC_XSRC/NC_WSRC (the job's bfloat16
  * input copy and weights), NC_WLOAD, NC_XBCAST (the pair of input channels ic, ic+1 as one 32-bit broadcast) and
@@ -85,8 +85,7 @@ static inline NC_TILE_ATTR void nc_tile(const int mb, const int np, const int sw
   case (MB) * 32 + (NP):                                                                                               \
     if ((MB) <= NC_MBMAX && (NP) <= NC_NPMAX(MB)) {                                                                    \
       if (j->nchw) {                                                                                                   \
-        if ((NP) == 1 || (NP) == NC_NPMAX(MB)) /* the only widths the NCHW-input rows ask for */                      \
-          nc_tile(MB, NP, 0, 1, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                 \
+        nc_tile(MB, NP, 0, 1, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
       } else                                                                                                           \
         NC_BLOCKED_TILE(MB, NP);                                                                                       \
     }                                                                                                                  \
@@ -162,7 +161,7 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
         ow++;
       } else {
         const int64_t left = (p1 < j->ow_hi ? p1 : j->ow_hi) - ow;
-        const int np = left < NC_NPMAX(mbn) ? (j->nchw ? 1 : (int)left) : NC_NPMAX(mbn);
+        const int np = left < NC_NPMAX(mbn) ? (int)left : NC_NPMAX(mbn);
         nc_dispatch(mbn, np, j, x, w, wstride, ih0, ki0, ki1, iw0, 0, g->kw, bias, z, y, ystride);
         ow += np;
       }

@@ -13,9 +13,11 @@
  * A converted node writes a new blocked value; ReorderInput makes the blocked form of an NCHW input (once per
  * value), ReorderOutput (channels = the real count) gives the original value back to every reader outside the
  * region and to graph outputs.
- * Only regions holding a depthwise conv are converted (pick_regions says why); OXRT_NCHWC=all converts every
- * region, OXRT_NCHWC=0 none. */
+ * Regions holding a depthwise conv are converted, and with 16-channel blocks (AVX-512) the regions of two convs or
+ * more that Winograd does not dominate (pick_regions says why); OXRT_NCHWC=all converts every region, OXRT_NCHWC=dw
+ * only those with a depthwise conv, 0 none. */
 #include "../kernels/nchwc.h"
+#include "../kernels/winograd.h"
 #include "opt.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,17 +286,63 @@ static void plan_regions(nchwc_pass *p, const int *order, nchwc_kind *kind, int 
   }
 }
 
-/* Which regions to convert. Measured on the Xeon (1 thread, oxrt/oxrt NCHW CPU time): with depthwise convs the
- * blocked layout wins (mobilenet_v2 0.89, efficientnet_b0 0.86, PP-LCNet 0.70); regions of group-1 convs alone do
- * not (resnet18 1.11, squeezenet1_1 1.00: the NCHW GEMM and Winograd paths hold their own there), so those stay
- * NCHW unless OXRT_NCHWC=all. */
+/* A group-1 conv's multiply-adds, and whether the blocked Conv sends it through NCHW Winograd between reorders of its
+ * own (NchwcConv.c: where oxrt_wino_pays, with 16-channel blocks from 32 input channels; this counts only for those);
+ * false when a size is not known. */
+static bool conv_work(const oxrt_graph *g, const oxrt_node *n, double *macs, bool *wino) {
+  int64_t y[OXRT_MAX_RANK];
+  const oxrt_value *w = opt_const(g, n->inputs[1]);
+  if (!w || w->rank != 4 || opt_shape(g, n->outputs[0], y) != 4 || y[2] <= 0 || y[3] <= 0) return false;
+  *macs = (double)w->dims[0] * (double)w->dims[1] * (double)(w->dims[2] * w->dims[3]) * (double)(y[2] * y[3]);
+  oxrt_conv_shape cs = {.nd = 2, .N = 1, .C = (size_t)w->dims[1], .M = (size_t)w->dims[0], .group = 1,
+                        .k = {w->dims[2], w->dims[3]}, .stride = {1, 1}, .dil = {1, 1}, .out = {y[2], y[3]}};
+  size_t ns = 0, nd = 0, np = 0;
+  const int64_t *st = oxrt_attr_ints(n, "strides", &ns), *dl = oxrt_attr_ints(n, "dilations", &nd);
+  const int64_t *pd = oxrt_attr_ints(n, "pads", &np);
+  for (int d = 0; d < 2; d++) {
+    if (st && ns == 2) cs.stride[d] = st[d];
+    if (dl && nd == 2) cs.dil[d] = dl[d];
+    if (pd && np == 4) cs.pad[d] = pd[d];
+  }
+  *wino = oxrt_wino_pays(&cs) && cs.C >= 32;
+  return true;
+}
+
+/* Which regions to convert. With depthwise convs the blocked layout wins everywhere measured (Xeon, 1 thread,
+ * oxrt/oxrt NCHW CPU time: mobilenet_v2 0.89, efficientnet_b0 0.86, PP-LCNet 0.70). Regions of group-1 convs alone
+ * depend on the block and on Winograd. With 16-channel blocks (AVX-512) the direct kernel beats the NCHW GEMM on 1x1
+ * and strided convs (AMD Zen 4, 1 thread, thread CPU time, interleaved, against the NCHW rule: resnet50 89.2 -> 79.6
+ * ms, squeezenet1_1 7.56 -> 7.35, resnet18 32.9 -> 32.0), but where most of the work is 3x3 stride-1 convs that
+ * Winograd serves, the reorders around each of them cost more (vgg16 169 -> 196 ms, ppocr_det 61 -> 83): so such a
+ * region is converted when it holds two convs or more (a lone one would only add its two reorders) and Winograd's
+ * convs do at most half of its multiply-adds. With 8-channel blocks (AVX2, portable) they lose (Zen 4 at
+ * OXRT_ISA=avx2: resnet18 36.0 -> 38.5 ms, squeezenet1_1 8.64 -> 8.75) and stay NCHW. OXRT_NCHWC=all converts every
+ * region at any block size, OXRT_NCHWC=dw only those with a depthwise conv. */
 static void pick_regions(const nchwc_pass *p, const nchwc_kind *kind, int *parent, bool *keep) {
   const oxrt_graph *g = p->g;
   const char *e = getenv("OXRT_NCHWC");
-  const bool all = e && !strcmp(e, "all");
-  for (int i = 0; i < g->n_nodes; i++) keep[i] = all;
-  for (int i = 0; i < g->n_nodes; i++)
+  const bool all = e && !strcmp(e, "all"), wide = p->B >= 16 && !(e && !strcmp(e, "dw"));
+  /* per region root: convs, multiply-adds of the direct kernel and of Winograd, and whether every size was known */
+  int *convs = calloc((size_t)g->n_nodes + 1, sizeof(int));
+  double *direct = calloc((size_t)g->n_nodes + 1, sizeof(double));
+  double *wino = calloc((size_t)g->n_nodes + 1, sizeof(double));
+  bool *unknown = calloc((size_t)g->n_nodes + 1, sizeof(bool));
+  const bool count = wide && convs && direct && wino && unknown;
+  for (int i = 0; i < g->n_nodes; i++) {
+    keep[i] = all;
+    if (!count || (kind[i] != NK_CONV && kind[i] != NK_CONV_NCHW_IN)) continue;
+    const int r = uf_find(parent, i);
+    double macs = 0;
+    bool w = false;
+    convs[r]++;
+    if (!conv_work(g, &g->nodes[i], &macs, &w)) unknown[r] = true;
+    else *(w ? &wino[r] : &direct[r]) += macs;
+  }
+  for (int i = 0; i < g->n_nodes; i++) {
     if (kind[i] == NK_CONV && oxrt_attr_int(&g->nodes[i], "group", 1) > 1) keep[uf_find(parent, i)] = true;
+    if (count && convs[i] >= 2 && !unknown[i] && wino[i] <= direct[i]) keep[i] = true;
+  }
+  free(convs), free(direct), free(wino), free(unknown);
 }
 
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {

@@ -94,6 +94,7 @@ static const nc_case cases[] = {
     {1, 16, 80, 9, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* 3x3 s1, 5 output blocks */
     {2, 19, 33, 10, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},  /* 3x3 s2 */
     {1, 3, 24, 23, 21, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3},    /* 7x7 s2 stem */
+    {1, 3, 20, 9, 121, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3},    /* wide stem: 61 columns, chunks ending in partial tiles */
     {1, 8, 16, 12, 12, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},   /* dilation 2 */
     {1, 12, 12, 8, 11, 3, 5, 1, 2, 1, 1, 0, 2, 1, 0},   /* asymmetric kernel, pads and strides */
     {1, 5, 7, 4, 3, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2},      /* kernel wider than the image: no interior column */
