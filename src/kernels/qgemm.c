@@ -201,9 +201,13 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
     static const uint8_t zeros[64] = {0};
 #ifdef QGEMM_X86
     if (!sums && r_eff == r && r % 32 == 0 && kc <= 512 && oxrt_cpu_isa() >= OXRT_ISA_AVX2) { /* whole panels */
+      if (m->kp) {
+        oxrt_qpack_panel_avx2(m->kp + k0, r0, kc, r, flip, d);
+        return;
+      }
       const uint8_t *rows[512];
-      for (size_t k = 0; k < kc; k++) rows[k] = q_krow(m, k0 + k) + r0;
-      oxrt_qpack_panel_avx2(rows, kc, r, flip, d);
+      for (size_t k = 0; k < kc; k++) rows[k] = q_krow(m, k0 + k);
+      oxrt_qpack_panel_avx2(rows, r0, kc, r, flip, d);
       return;
     }
 #endif
@@ -413,6 +417,7 @@ typedef struct {
   oxrt_qstore_fn store;
   oxrt_qres_fn res; /* the fused residual, when out.res */
   oxrt_qukernel_q epi[3]; /* requantizing kernels for 12 / 8 / 4 rows, where the output allows them (else NULL) */
+  bool tile_pack;         /* filled B packed by oxrt_qpack_panels32_avx512 (bytes, nr 32, AVX-512) */
   int failed;
 } q_plan;
 
@@ -480,7 +485,21 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
           rm.data = raw, rm.rs = 1, rm.ks = n_cols;
           if (rm.zp && rm.zp_per_row) rm.zp += j_beg;
         }
-        for (size_t q = 0; q < n_panels; q++) {
+        size_t q = 0;
+#ifdef QGEMM_X86
+        if (pl->tile_pack && !pl->need_cb && kc <= Q_KC && n_cols >= nr) { /* the whole panels in one pass */
+          const uint8_t *rows[Q_KC];
+          const uint8_t *const *rp = rm.kp;
+          if (!rp) {
+            for (size_t kr = 0; kr < kc; kr++) rows[kr] = raw + kr * n_cols;
+            rp = rows;
+          }
+          q = n_cols / nr;
+          oxrt_qpack_panels32_avx512(rp, r_off, kc, q, q_shift(k, false, rm.is_signed) ? 0x80808080u : 0, bblk,
+                                     kgc * nr * G);
+        }
+#endif
+        for (; q < n_panels; q++) {
           size_t c0 = q * nr, n_eff = n_cols - c0 < nr ? n_cols - c0 : nr;
           pack_panel(k, false, &rm, r_off + c0, n_eff, 0, kc, nr, bblk + q * kgc * nr * G * es,
                      pl->need_cb ? cb + c0 : NULL);
@@ -570,6 +589,9 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
     for (size_t j = 1; pl.zb_one && j < g->N; j++) pl.zb_one = bp->zp[j] == bp->zp[0];
     pl.store = store_fn();
     pl.res = res_fn();
+#ifdef QGEMM_X86
+    pl.tile_pack = k->g == 4 && k->nr == 32 && oxrt_cpu_isa() >= OXRT_ISA_AVX512;
+#endif
 #ifdef QGEMM_X86
     const oxrt_qgemm_out *o = &g->out;
     if (k->id == OXRT_QK_AVX512VNNI_B && (o->kind == OXRT_QOUT_U8 || o->kind == OXRT_QOUT_S8) && o->per_row &&

@@ -134,9 +134,45 @@ static void check_level(void) {
   CHECK(ran >= 2);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The AVX-512 tile packer against the plain definition of a k-group-4 B panel: column j of panel p, k-group kk holds
+ * rows 4kk .. 4kk+3 at column 32p + j (xor flip; rows past kc zero), for odd and even panel counts and ragged kc. */
+static void check_panels32(void) {
+  if (oxrt_cpu_isa() < OXRT_ISA_AVX512) return;
+  static uint8_t src[67][256], out[17 * 4 * 32 * 5 + 64];
+  const uint8_t *rows[67];
+  unsigned seed = 5;
+  for (size_t k = 0; k < 67; k++) {
+    rows[k] = src[k];
+    for (size_t j = 0; j < 256; j++) seed = seed * 1103515245u + 12345u, src[k][j] = (uint8_t)(seed >> 16);
+  }
+  int bad = 0;
+  for (size_t kc = 1; kc <= 67; kc += 11)
+    for (size_t panels = 1; panels <= 5; panels++)
+      for (int f = 0; f < 2; f++) {
+        uint32_t flip = f ? 0x80808080u : 0;
+        size_t kg = (kc + 3) / 4, off = 3 + kc % 5, pstride = kg * 128;
+        memset(out, 0xcd, sizeof out);
+        oxrt_qpack_panels32_avx512(rows, off, kc, panels, flip, out, pstride);
+        for (size_t p = 0; p < panels; p++)
+          for (size_t kk = 0; kk < kg; kk++)
+            for (size_t j = 0; j < 32; j++)
+              for (size_t t = 0; t < 4; t++) {
+                size_t k = 4 * kk + t;
+                uint8_t want = k < kc ? (uint8_t)(src[k][off + 32 * p + j] ^ (f ? 0x80 : 0)) : 0;
+                bad += out[p * pstride + kk * 128 + 4 * j + t] != want;
+              }
+      }
+  CHECK(bad == 0);
+}
+#endif
+
 void test_kernel_qgemm_random(void) {
   oxrt_threadpool *pool = q_pool = oxrt_threadpool_create(2);
   unit_each_isa(check_level);
+#if defined(__x86_64__) && defined(__GNUC__)
+  check_panels32();
+#endif
   /* Weights go to the VPMADDUBSW kernel only when every pair fits (7-bit weights), else to the default one. */
   if (oxrt_qgemm_kernel()->id == OXRT_QK_AVX2) {
     int8_t w7[64], w8[64];
