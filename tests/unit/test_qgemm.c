@@ -4,6 +4,7 @@
  * random shapes with odd tails (7-bit weights for the VPMADDUBSW ones), all signedness mixes, per-tensor / per-row / per-column zero points, packed
  * and on-the-fly operands, an implicit-fill B, and each output stage. */
 #include "kernels/gemm.h"
+#include "kernels/qdynamic.h"
 #include "kernels/qgemm.h"
 #include "unit.h"
 #include <math.h>
@@ -165,6 +166,52 @@ static void check_panels32(void) {
       }
   CHECK(bad == 0);
 }
+
+/* DynamicQuantizeLinear's AVX-512 passes against its scalar definition (quant_util.h): range with NaN, infinities
+ * and signed zeros among the values, ragged lengths; quantization on values near every rounding tie. */
+static void check_qdynamic(void) {
+  if (oxrt_cpu_isa() < OXRT_ISA_AVX512) return;
+  enum { NX = 1000 };
+  static float x[NX];
+  static uint8_t y[NX + 16];
+  unsigned seed = 7;
+  int bad = 0;
+  for (int rep = 0; rep < 40; rep++) {
+    size_t n = rep < 20 ? (size_t)rep : 37 + (size_t)rep * 23;
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      float v = ((float)(seed >> 8) / 16777216.0f - 0.5f) * (float)(1 + rep % 7) * 10.0f;
+      x[i] = (seed & 0x70) == 0x70 ? -0.0f : (seed & 0x3f0) == 0x3f0 ? NAN : v;
+    }
+    if (rep == 30) x[5] = INFINITY, x[9] = -3.5f;
+    for (size_t i = 0; rep % 3 == 1 && i < n; i++) /* a range whose minimum is a zero: +0 must stay, -0 not enter */
+      x[i] = x[i] > 0 ? x[i] : x[i] < 0 ? -x[i] : x[i];
+    for (size_t i = n > 40 ? n - 40 : 0; rep % 2 && i < n; i += 3) x[i] = NAN; /* NaN last in its lane */
+    float lo = 0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+      lo = x[i] < lo ? x[i] : lo;
+      hi = x[i] > hi ? x[i] : hi;
+    }
+    float vlo = 1, vhi = -1;
+    oxrt_qdyn_minmax_avx512(x, n, &vlo, &vhi);
+    bad += memcmp(&vlo, &lo, 4) != 0 || memcmp(&vhi, &hi, 4) != 0;
+    float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f, zp = (float)(rep * 6 % 256);
+    if (rep % 5 == 0) /* values k/2 * scale: halfway cases of the rounding */
+      for (size_t i = 0; i < n; i++) x[i] = (float)((int)i % 600 - 300) * 0.5f * scale;
+    memset(y, 0xcd, sizeof y);
+    oxrt_qdyn_quant_avx512(x, y, n, scale, zp);
+    for (size_t i = 0; i < n; i++) {
+      float v = x[i] / scale;
+      v = v != v ? -zp : v;
+      float a = 0.0f - zp, b = 255.0f - zp;
+      v = v > a ? v : a;
+      v = v < b ? v : b;
+      bad += y[i] != (uint8_t)(int32_t)(((v + 12582912.0f) - 12582912.0f) + zp);
+    }
+    bad += y[n] != 0xcd;
+  }
+  CHECK(bad == 0);
+}
 #endif
 
 void test_kernel_qgemm_random(void) {
@@ -172,6 +219,7 @@ void test_kernel_qgemm_random(void) {
   unit_each_isa(check_level);
 #if defined(__x86_64__) && defined(__GNUC__)
   check_panels32();
+  check_qdynamic();
 #endif
   /* Weights go to the VPMADDUBSW kernel only when every pair fits (7-bit weights), else to the default one. */
   if (oxrt_qgemm_kernel()->id == OXRT_QK_AVX2) {
