@@ -218,11 +218,36 @@ static void check_gemm_paths(void) {
   CHECK(bad == 0 && hits >= 12);
 }
 
+/* The VNNI depthwise kernel's flat planes (small outputs, qdwconv_avx512vnni.c): int8 symmetric weights, one output
+ * per input channel, equal strides of 1 or 2, no dilation, outputs of 2 to 9 columns; drawn until enough turn up,
+ * with and without a fused residual (the int32 sums path and the in-register requantization). */
+static void check_depthwise_flat(void) {
+  int hits[2] = {0, 0};
+  for (int t = 0; t < 20000 && (hits[0] < 10 || hits[1] < 10) && !g_bad; t++) {
+    qcase c;
+    make_case(&c, true);
+    const oxrt_conv_shape *s = &c.s;
+    bool take = s->nd == 2 && s->M == s->C && c.ws && s->dil[0] == 1 && s->dil[1] == 1 &&
+                s->stride[0] == s->stride[1] && s->out[0] >= 2 && s->out[1] >= 2 && s->out[1] <= 9;
+    for (size_t m = 0; take && m < s->M; m++) take = c.wzp[m] == 0;
+    if (take && oxrt_qdwconv_ok(s) && hits[c.r != NULL] < 10) {
+      hits[c.r != NULL]++;
+      memset(c.y, 0xaa, c.ysize);
+      CHECK(oxrt_qdwconv_run(s, c.x, c.xs, c.xzp, c.w, c.ws, c.wzp, s->M, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
+      report(&c, "depthwise-flat", &g_bad);
+    }
+    free_case(&c);
+  }
+  CHECK(hits[0] >= 10 && hits[1] >= 10);
+}
+
 void test_kernel_qconv_paths(void) {
   g_pool = oxrt_threadpool_create(2);
   unit_each_isa(check_gemm_paths);
   g_bad = 0;
   unit_each_isa(check_depthwise);
+  CHECK(g_bad == 0);
+  check_depthwise_flat();
   CHECK(g_bad == 0);
   oxrt_threadpool_free(g_pool);
 }
