@@ -254,10 +254,31 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
   }
   if (m->ks == 1) { /* k adjacent (activations as A, weight rows): each group is four bytes of a row */
     uint8_t f8 = (uint8_t)(flip & 0xff);
-    size_t full = kc / 4;
+    size_t full = kc / 4, kk0 = 0;
+#ifdef __SSE2__
+    if (r % 4 == 0 && r <= 16) { /* four groups of four rows at a time: a 4 x 4 transpose of dwords per row quad */
+      const __m128i fl = _mm_set1_epi32((int)flip), z = _mm_setzero_si128();
+      for (; kk0 + 4 <= full; kk0 += 4)
+        for (size_t g = 0; g < r; g += 4) {
+          __m128i v[4];
+          for (size_t t = 0; t < 4; t++)
+            v[t] = g + t < r_eff ? _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(
+                                                     (const uint8_t *)m->data + (r0 + g + t) * m->rs + k0 + kk0 * 4)),
+                                                 fl)
+                                 : z;
+          __m128i t0 = _mm_unpacklo_epi32(v[0], v[1]), t1 = _mm_unpackhi_epi32(v[0], v[1]);
+          __m128i t2 = _mm_unpacklo_epi32(v[2], v[3]), t3 = _mm_unpackhi_epi32(v[2], v[3]);
+          uint8_t *dd = d + (kk0 * r + g) * 4;
+          _mm_storeu_si128((__m128i *)(void *)dd, _mm_unpacklo_epi64(t0, t2));
+          _mm_storeu_si128((__m128i *)(void *)(dd + r * 4), _mm_unpackhi_epi64(t0, t2));
+          _mm_storeu_si128((__m128i *)(void *)(dd + r * 8), _mm_unpacklo_epi64(t1, t3));
+          _mm_storeu_si128((__m128i *)(void *)(dd + r * 12), _mm_unpackhi_epi64(t1, t3));
+        }
+    }
+#endif
     for (size_t i = 0; i < r_eff; i++) {
       const uint8_t *row = (const uint8_t *)m->data + (r0 + i) * m->rs + k0;
-      for (size_t kk = 0; kk < full; kk++) {
+      for (size_t kk = kk0; kk < full; kk++) {
         uint32_t w;
         memcpy(&w, row + kk * 4, 4);
         w ^= flip;
