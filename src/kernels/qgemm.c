@@ -629,7 +629,7 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
     size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;
     /* Enough tiles for every thread: narrow the row blocks when the columns alone do not split enough. */
     size_t tn = (g->N + pl.nc - 1) / pl.nc;
-    while (threads > 1 && tn * ((g->M + pl.mc - 1) / pl.mc) < 2 * threads && pl.mc > 4 * k->mr)
+    while (threads > 1 && tn * ((g->M + pl.mc - 1) / pl.mc) < 4 * threads && pl.mc > 2 * k->mr)
       pl.mc = ((pl.mc / 2 + k->mr - 1) / k->mr) * k->mr;
     if (pl.mc > ((g->M + k->mr - 1) / k->mr) * k->mr) pl.mc = ((g->M + k->mr - 1) / k->mr) * k->mr;
     pl.tiles_n = tn;
