@@ -61,6 +61,26 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
   if (cb < threads) cb = threads; /* the float kernel splits a block's channels over the pool */
   if (cb < 1) cb = 1;
   if (cb > C) cb = C;
+#ifdef QDW_DIRECT
+  /* the VNNI kernels read the int8 weights as they are: straight there, without the float weights below */
+  bool vnni = mult == 1 && s->dil[0] == 1 && s->dil[1] == 1 && (s->stride[1] == 1 || s->stride[1] == 2) &&
+              oxrt_cpu_isa() >= OXRT_ISA_AVX512 && s->k[1] <= 3 && w_signed && oxrt_cpu_usable(OXRT_CPU_AVX512VNNI) &&
+              s->k[0] <= 64;
+  for (size_t m = 0; vnni && wzp && m < (n_wzp == 1 ? 1 : C); m++) vnni = wzp[m] == 0;
+  for (size_t n = 0; vnni && n < s->N; n++) {
+    oxrt_qgemm_out o = *out;
+    o.ldc = out_size;
+    o.C = (uint8_t *)y + n * s->M * out_size * y_esize;
+    oxrt_qres rq;
+    if (out->res) {
+      rq = *out->res;
+      rq.r = (const uint8_t *)rq.r + n * s->M * out_size * y_esize;
+      o.res = &rq;
+    }
+    if (!oxrt_qdwconv_vnni(s, (const uint8_t *)x + n * C * in_size, x_signed, x_zp, w, &o, pool)) return false;
+  }
+  if (vnni) return true;
+#endif
   size_t wf_n = s->M * taps, xf_n = cb * in_size, yf_n = cb * mult * out_size;
   float *wf = oxrt_scratch_get(OXRT_SCRATCH_QCONV, sizeof(float) * (wf_n + xf_n + yf_n) + sizeof(int32_t) * out_size +
                                                        256);
@@ -81,8 +101,6 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
       for (size_t k = 0; k < taps; k++) t += (int32_t)wf[m * taps + k];
       wsum[m] = t;
     }
-    bool vnni = s->k[1] <= 3 && w_signed && oxrt_cpu_usable(OXRT_CPU_AVX512VNNI) && s->k[0] <= 64;
-    for (size_t m = 0; vnni && wzp && m < (n_wzp == 1 ? 1 : C); m++) vnni = wzp[m] == 0;
     for (size_t n = 0; wsum && n < s->N; n++) {
       o.C = (uint8_t *)y + n * s->M * out_size * y_esize;
       oxrt_qres rq;
@@ -92,9 +110,7 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
         o.res = &rq;
       }
       const uint8_t *xn = (const uint8_t *)x + n * C * in_size;
-      if (vnni ? !oxrt_qdwconv_vnni(s, xn, x_signed, x_zp, w, &o, pool)
-               : !oxrt_qdwconv_direct_avx512(s, xn, x_signed, x_zp, wf, wsum, &o, pool))
-        return false;
+      if (!oxrt_qdwconv_direct_avx512(s, xn, x_signed, x_zp, wf, wsum, &o, pool)) return false;
     }
     if (wsum) return true;
   }

@@ -201,9 +201,13 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
     static const uint8_t zeros[64] = {0};
 #ifdef QGEMM_X86
     if (!sums && r_eff == r && r % 32 == 0 && kc <= 512 && oxrt_cpu_isa() >= OXRT_ISA_AVX2) { /* whole panels */
+      if (m->kp) {
+        oxrt_qpack_panel_avx2(m->kp + k0, r0, kc, r, flip, d);
+        return;
+      }
       const uint8_t *rows[512];
-      for (size_t k = 0; k < kc; k++) rows[k] = q_krow(m, k0 + k) + r0;
-      oxrt_qpack_panel_avx2(rows, kc, r, flip, d);
+      for (size_t k = 0; k < kc; k++) rows[k] = q_krow(m, k0 + k);
+      oxrt_qpack_panel_avx2(rows, r0, kc, r, flip, d);
       return;
     }
 #endif
@@ -250,10 +254,31 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
   }
   if (m->ks == 1) { /* k adjacent (activations as A, weight rows): each group is four bytes of a row */
     uint8_t f8 = (uint8_t)(flip & 0xff);
-    size_t full = kc / 4;
+    size_t full = kc / 4, kk0 = 0;
+#ifdef __SSE2__
+    if (r % 4 == 0 && r <= 16) { /* four groups of four rows at a time: a 4 x 4 transpose of dwords per row quad */
+      const __m128i fl = _mm_set1_epi32((int)flip), z = _mm_setzero_si128();
+      for (; kk0 + 4 <= full; kk0 += 4)
+        for (size_t g = 0; g < r; g += 4) {
+          __m128i v[4];
+          for (size_t t = 0; t < 4; t++)
+            v[t] = g + t < r_eff ? _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(
+                                                     (const uint8_t *)m->data + (r0 + g + t) * m->rs + k0 + kk0 * 4)),
+                                                 fl)
+                                 : z;
+          __m128i t0 = _mm_unpacklo_epi32(v[0], v[1]), t1 = _mm_unpackhi_epi32(v[0], v[1]);
+          __m128i t2 = _mm_unpacklo_epi32(v[2], v[3]), t3 = _mm_unpackhi_epi32(v[2], v[3]);
+          uint8_t *dd = d + (kk0 * r + g) * 4;
+          _mm_storeu_si128((__m128i *)(void *)dd, _mm_unpacklo_epi64(t0, t2));
+          _mm_storeu_si128((__m128i *)(void *)(dd + r * 4), _mm_unpackhi_epi64(t0, t2));
+          _mm_storeu_si128((__m128i *)(void *)(dd + r * 8), _mm_unpacklo_epi64(t1, t3));
+          _mm_storeu_si128((__m128i *)(void *)(dd + r * 12), _mm_unpackhi_epi64(t1, t3));
+        }
+    }
+#endif
     for (size_t i = 0; i < r_eff; i++) {
       const uint8_t *row = (const uint8_t *)m->data + (r0 + i) * m->rs + k0;
-      for (size_t kk = 0; kk < full; kk++) {
+      for (size_t kk = kk0; kk < full; kk++) {
         uint32_t w;
         memcpy(&w, row + kk * 4, 4);
         w ^= flip;
@@ -413,6 +438,7 @@ typedef struct {
   oxrt_qstore_fn store;
   oxrt_qres_fn res; /* the fused residual, when out.res */
   oxrt_qukernel_q epi[3]; /* requantizing kernels for 12 / 8 / 4 rows, where the output allows them (else NULL) */
+  bool tile_pack;         /* filled B packed by oxrt_qpack_panels32_avx512 (bytes, nr 32, AVX-512) */
   int failed;
 } q_plan;
 
@@ -480,7 +506,21 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
           rm.data = raw, rm.rs = 1, rm.ks = n_cols;
           if (rm.zp && rm.zp_per_row) rm.zp += j_beg;
         }
-        for (size_t q = 0; q < n_panels; q++) {
+        size_t q = 0;
+#ifdef QGEMM_X86
+        if (pl->tile_pack && !pl->need_cb && kc <= Q_KC && n_cols >= nr) { /* the whole panels in one pass */
+          const uint8_t *rows[Q_KC];
+          const uint8_t *const *rp = rm.kp;
+          if (!rp) {
+            for (size_t kr = 0; kr < kc; kr++) rows[kr] = raw + kr * n_cols;
+            rp = rows;
+          }
+          q = n_cols / nr;
+          oxrt_qpack_panels32_avx512(rp, r_off, kc, q, q_shift(k, false, rm.is_signed) ? 0x80808080u : 0, bblk,
+                                     kgc * nr * G);
+        }
+#endif
+        for (; q < n_panels; q++) {
           size_t c0 = q * nr, n_eff = n_cols - c0 < nr ? n_cols - c0 : nr;
           pack_panel(k, false, &rm, r_off + c0, n_eff, 0, kc, nr, bblk + q * kgc * nr * G * es,
                      pl->need_cb ? cb + c0 : NULL);
@@ -571,6 +611,9 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
     pl.store = store_fn();
     pl.res = res_fn();
 #ifdef QGEMM_X86
+    pl.tile_pack = k->g == 4 && k->nr == 32 && oxrt_cpu_isa() >= OXRT_ISA_AVX512;
+#endif
+#ifdef QGEMM_X86
     const oxrt_qgemm_out *o = &g->out;
     if (k->id == OXRT_QK_AVX512VNNI_B && (o->kind == OXRT_QOUT_U8 || o->kind == OXRT_QOUT_S8) && o->per_row &&
         !o->cols.seg && o->scale && (o->n_scale == 1 || o->n_scale >= g->M) &&
@@ -586,7 +629,7 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
     size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;
     /* Enough tiles for every thread: narrow the row blocks when the columns alone do not split enough. */
     size_t tn = (g->N + pl.nc - 1) / pl.nc;
-    while (threads > 1 && tn * ((g->M + pl.mc - 1) / pl.mc) < 2 * threads && pl.mc > 4 * k->mr)
+    while (threads > 1 && tn * ((g->M + pl.mc - 1) / pl.mc) < 4 * threads && pl.mc > 2 * k->mr)
       pl.mc = ((pl.mc / 2 + k->mr - 1) / k->mr) * k->mr;
     if (pl.mc > ((g->M + k->mr - 1) / k->mr) * k->mr) pl.mc = ((g->M + k->mr - 1) / k->mr) * k->mr;
     pl.tiles_n = tn;

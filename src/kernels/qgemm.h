@@ -188,9 +188,13 @@ typedef struct oxrt_qstore {
 } oxrt_qstore;
 /* Row i (global; ti in the tile), columns [j0, j0+n) of sums s[0..n) (overwritten) through the output stage. */
 typedef void (*oxrt_qstore_fn)(const oxrt_qstore *st, size_t i, size_t ti, size_t j0, size_t n, int32_t *s);
-/* Internal (qgemm.c): a B panel of byte rows (rows[k] for k < kc, r columns, r a multiple of 32) interleaved into
- * k-groups of four, xor flip (qgemm_avx2.c). */
-void oxrt_qpack_panel_avx2(const uint8_t *const *rows, size_t kc, size_t r, uint32_t flip, uint8_t *d);
+/* Internal (qgemm.c): a B panel of byte rows (rows[k] + off for k < kc, r columns, r a multiple of 32) interleaved
+ * into k-groups of four, xor flip (qgemm_avx2.c). */
+void oxrt_qpack_panel_avx2(const uint8_t *const *rows, size_t off, size_t kc, size_t r, uint32_t flip, uint8_t *d);
+/* The same for `panels` B panels of 32 columns side by side (columns from rows[k] + off on), panel p at
+ * d + p * pstride (qgemm_avx512.c): a K block of a tile in one pass over its k-rows. */
+void oxrt_qpack_panels32_avx512(const uint8_t *const *rows, size_t off, size_t kc, size_t panels, uint32_t flip,
+                                uint8_t *d, size_t pstride);
 /* Internal (qgemm_conv.c): one k-group-4 A panel of mr <= 16 rows over all K, row i's byte of k at rows[k][off[i]],
  * with off[mr-1] - off[0] < 16 and 16 bytes readable at rows[k] + off[0] (qgemm_avx2.c). */
 void oxrt_qpack_positions_avx2(const uint8_t *const *rows, size_t K, const size_t *off, size_t mr, uint32_t flip,

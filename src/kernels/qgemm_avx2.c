@@ -18,16 +18,16 @@
 #define QS_EXPORT
 #include "qgemm_store_body.h"
 
-/* A whole B panel of byte rows (pack_panel's hot case, see qgemm.c): k-group kk of d holds, for each of the r columns
+/* A whole B panel of byte rows (rows[k] + off; pack_panel's hot case, see qgemm.c): k-group kk of d holds, for each of the r columns
  * (r a multiple of 32), rows 4kk .. 4kk+3 as the four bytes of one int32, xor flip (rows past kc: zero, not
  * flipped). In-lane unpacks give columns 0-3 / 16-19 and so on per 128-bit lane; lane permutes put them in order. */
-void oxrt_qpack_panel_avx2(const uint8_t *const *rows, size_t kc, size_t r, uint32_t flip, uint8_t *d) {
+void oxrt_qpack_panel_avx2(const uint8_t *const *rows, size_t off, size_t kc, size_t r, uint32_t flip, uint8_t *d) {
   const __m256i z = _mm256_setzero_si256();
   for (size_t k = 0; k < kc; k += 4, d += r * 4) {
     const uint8_t *src[4];
     uint32_t mask = 0;
     for (size_t t = 0; t < 4; t++) {
-      src[t] = k + t < kc ? rows[k + t] : NULL;
+      src[t] = k + t < kc ? rows[k + t] + off : NULL;
       if (k + t < kc) mask |= 0xffu << (8 * t);
     }
     const __m256i vf = _mm256_set1_epi32((int)(flip & mask));

@@ -33,3 +33,39 @@
 #define QS_NAME(x) oxrt_q##x##_avx512
 #define QS_EXPORT
 #include "qgemm_store_body.h"
+
+/* B panels of 32 columns from byte rows (see qgemm.h): per k-group, four 64-byte row loads interleave by byte and
+ * word unpacks into four 128-bit lanes of groups each (columns 0-3 | 16-19 | 32-35 | 48-51 and so on), and a 4 x 4
+ * transpose of lanes puts columns 0-15, 16-31 (one panel), 32-47, 48-63 (the next) in order; an odd last panel
+ * through the 256-bit packer. Rows past kc read as zero, not flipped. */
+void oxrt_qpack_panels32_avx512(const uint8_t *const *rows, size_t off, size_t kc, size_t panels, uint32_t flip,
+                                uint8_t *d, size_t pstride) {
+  const __m512i z = _mm512_setzero_si512();
+  const size_t pairs = panels / 2;
+  for (size_t k = 0; k < kc && pairs; k += 4) {
+    const uint8_t *src[4];
+    uint32_t mask = 0;
+    for (size_t t = 0; t < 4; t++) {
+      src[t] = k + t < kc ? rows[k + t] + off : NULL;
+      if (k + t < kc) mask |= 0xffu << (8 * t);
+    }
+    const __m512i vf = _mm512_set1_epi32((int)(flip & mask));
+    uint8_t *dk = d + k * 32; /* k-group k / 4 of panel 0: (k / 4) * 128 bytes */
+    for (size_t q = 0; q < pairs; q++) {
+      __m512i v[4];
+      for (int t = 0; t < 4; t++) v[t] = src[t] ? _mm512_loadu_si512((const void *)(src[t] + 64 * q)) : z;
+      __m512i ab0 = _mm512_unpacklo_epi8(v[0], v[1]), ab1 = _mm512_unpackhi_epi8(v[0], v[1]);
+      __m512i cd0 = _mm512_unpacklo_epi8(v[2], v[3]), cd1 = _mm512_unpackhi_epi8(v[2], v[3]);
+      __m512i x0 = _mm512_unpacklo_epi16(ab0, cd0), x1 = _mm512_unpackhi_epi16(ab0, cd0); /* 0-3, 4-7 per lane */
+      __m512i x2 = _mm512_unpacklo_epi16(ab1, cd1), x3 = _mm512_unpackhi_epi16(ab1, cd1); /* 8-11, 12-15 */
+      __m512i t0 = _mm512_shuffle_i64x2(x0, x1, 0x44), t1 = _mm512_shuffle_i64x2(x2, x3, 0x44); /* lanes 0, 1 */
+      __m512i t2 = _mm512_shuffle_i64x2(x0, x1, 0xee), t3 = _mm512_shuffle_i64x2(x2, x3, 0xee); /* lanes 2, 3 */
+      uint8_t *p0 = dk + 2 * q * pstride, *p1 = p0 + pstride;
+      _mm512_storeu_si512((void *)p0, _mm512_xor_si512(_mm512_shuffle_i64x2(t0, t1, 0x88), vf));
+      _mm512_storeu_si512((void *)(p0 + 64), _mm512_xor_si512(_mm512_shuffle_i64x2(t0, t1, 0xdd), vf));
+      _mm512_storeu_si512((void *)p1, _mm512_xor_si512(_mm512_shuffle_i64x2(t2, t3, 0x88), vf));
+      _mm512_storeu_si512((void *)(p1 + 64), _mm512_xor_si512(_mm512_shuffle_i64x2(t2, t3, 0xdd), vf));
+    }
+  }
+  if (panels & 1) oxrt_qpack_panel_avx2(rows, off + 64 * pairs, kc, 32, flip, d + 2 * pairs * pstride);
+}

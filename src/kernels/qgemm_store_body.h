@@ -34,8 +34,57 @@ QS_EXPORT void QS_NAME(store_row)(const oxrt_qstore *st, size_t i, size_t ti, si
   int32_t radd = o->bias && o->per_row ? o->bias[i] : 0;
   bool fold = st->corr && st->za[ti] == 0 && st->zb_one;
   if (fold) radd = (int32_t)((uint32_t)radd - (uint32_t)st->zb[0] * (uint32_t)st->ra[ti]);
-  else if (st->corr) QS_NAME(correct_row)(st, ti, n, s);
   bool vec = o->n_scale != 1 && !o->per_row;
+#if defined(__AVX512F__)
+  /* float output (MatMulIntegerToFloat, DynamicQuantizeMatMul): the corrections, the bias, the conversion, the scale
+   * and the float bias in one pass (the loops below take three): the same integer sums (wrapping), the same two
+   * float roundings */
+  if (o->kind == OXRT_QOUT_F32) {
+    const bool corr = st->corr && !fold, colbias = o->bias && !o->per_row;
+    const __m512i vza = _mm512_set1_epi32((int32_t)(uint32_t)(corr ? st->za[ti] : 0));
+    const __m512i vra = _mm512_set1_epi32((int32_t)(uint32_t)(corr ? st->ra[ti] : 0));
+    const __m512i vkz = _mm512_set1_epi32(corr ? (int32_t)((uint32_t)st->K * (uint32_t)st->za[ti]) : 0);
+    const __m512i vadd = _mm512_set1_epi32(radd);
+    const __m512 vsc = _mm512_set1_ps(o->n_scale == 1 ? o->scale[0] : o->per_row ? o->scale[i] : 0.0f);
+    const __m512 vfb = _mm512_set1_ps(o->fbias && o->per_row ? o->fbias[i] : 0.0f);
+    float *y = (float *)o->C + i * o->ldc + j0;
+    for (size_t j = 0; j < n; j += 16) {
+      __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+      __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(m, s + j), vadd);
+      if (corr) {
+        __m512i zb = _mm512_maskz_loadu_epi32(m, st->zb + j);
+        v = _mm512_sub_epi32(v, _mm512_mullo_epi32(vza, _mm512_maskz_loadu_epi32(m, st->cb + j)));
+        v = _mm512_add_epi32(v, _mm512_mullo_epi32(zb, _mm512_sub_epi32(vkz, vra)));
+      }
+      if (colbias) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, o->bias + j0 + j));
+      __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), vec ? _mm512_maskz_loadu_ps(m, o->scale + j0 + j) : vsc);
+      if (o->fbias) f = _mm512_add_ps(f, o->per_row ? vfb : _mm512_maskz_loadu_ps(m, o->fbias + j0 + j));
+      _mm512_mask_storeu_ps(y + j, m, f);
+    }
+    return;
+  }
+#endif
+  if (!fold && st->corr) QS_NAME(correct_row)(st, ti, n, s);
+#if defined(__AVX512F__)
+  /* 8-bit output with a scale or an int32 bias per column (a convolution with weights as B, QLinearMatMul with
+   * per-column weight scales): the loops' operations below in registers, in their order */
+  if ((o->kind == OXRT_QOUT_U8 || o->kind == OXRT_QOUT_S8) && (vec || (o->bias && !o->per_row))) {
+    const bool colbias = o->bias && !o->per_row;
+    const __m512i vadd = _mm512_set1_epi32(radd), vzp = _mm512_set1_epi32(o->zp);
+    const __m512 vsc = _mm512_set1_ps(o->n_scale == 1 ? o->scale[0] : o->per_row ? o->scale[i] : 0.0f);
+    const __m512 vlo = _mm512_set1_ps((float)(o->lo - o->zp)), vhi = _mm512_set1_ps((float)(o->hi - o->zp));
+    uint8_t *y8 = (uint8_t *)o->C + i * o->ldc + j0;
+    for (size_t j = 0; j < n; j += 16) {
+      __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+      __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(m, s + j), vadd);
+      if (colbias) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, o->bias + j0 + j));
+      __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), vec ? _mm512_maskz_loadu_ps(m, o->scale + j0 + j) : vsc);
+      f = _mm512_min_ps(_mm512_max_ps(f, vlo), vhi);
+      _mm_mask_storeu_epi8(y8 + j, m, _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), vzp)));
+    }
+    return;
+  }
+#endif
 #if defined(__AVX512F__) || defined(__AVX2__)
   /* 8-bit output with one scale for the row and no per-column bias (convolutions): the constant, the scale, the
    * clamp, the rounding (CVTPS2DQ rounds half to even, as q_rint) and the zero point in registers, one pass over

@@ -2,6 +2,7 @@
  * the whole width (contiguous, so it vectorizes), into a row padded with the type's minimum, then the maxima over
  * the window's columns, one tap at a time over all outputs of the row. */
 #include "qmaxpool.h"
+#include "../core/cpu.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,13 @@
 #define QP_VEC __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
 #else
 #define QP_VEC
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define QP_S2K3 1
+#else
+#define QP_S2K3 0
+#define oxrt_qmaxpool_cols_s2k3_avx512(v, vw, n, s, y) ((size_t)0)
 #endif
 
 typedef struct {
@@ -40,6 +48,7 @@ typedef struct {
       return;                                                                                                          \
     }                                                                                                                  \
     for (size_t c = 0; c < vw; c++) v[c] = (T)(TMIN);                                                                  \
+    bool s2k3 = QP_S2K3 && g->SW == 2 && g->KW == 3 && oxrt_cpu_isa() >= OXRT_ISA_AVX512;                              \
     for (size_t p = p0; p < p1; p++) {                                                                                 \
       const T *x = (const T *)J->x + p * g->IH * g->IW;                                                                \
       T *y = (T *)J->y + p * g->OH * g->OW;                                                                            \
@@ -52,8 +61,10 @@ typedef struct {
         memcpy(vi, x + r0 * g->IW, g->IW * sizeof(T)); /* r0 < r1: every window holds an input tap */                \
         for (size_t r = r0 + 1; r < r1; r++) name##_rowmax(vi, x + r * g->IW, g->IW);                                  \
         T *yr = y + oh * g->OW;                                                                                        \
-        for (size_t o = 0; o < g->OW; o++) yr[o] = (T)(TMIN);                                                          \
-        for (size_t kw = 0; kw < g->KW; kw++) name##_cols(v, g->SW, kw, g->OW, yr);                                    \
+        size_t done = s2k3 ? oxrt_qmaxpool_cols_s2k3_avx512((const uint8_t *)v, vw, g->OW, (TMIN) < 0, (uint8_t *)yr) \
+                           : 0;                                                                                        \
+        for (size_t o = done; o < g->OW; o++) yr[o] = (T)(TMIN);                                                       \
+        for (size_t kw = 0; kw < g->KW; kw++) name##_cols(v + 2 * done, g->SW, kw, g->OW - done, yr + done);           \
       }                                                                                                                \
     }                                                                                                                  \
     free(v);                                                                                                           \

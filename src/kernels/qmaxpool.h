@@ -16,4 +16,8 @@ typedef struct oxrt_qpool_geom {
 bool oxrt_qmaxpool2d(const void *x, void *y, bool is_signed, size_t planes, const oxrt_qpool_geom *g,
                      oxrt_threadpool *pool);
 
+/* Internal (qmaxpool.c): y[o] = max(v[2o], v[2o+1], v[2o+2]) for o < n (bytes of the given signedness; v holds vw
+ * bytes); returns how many outputs it wrote: n, or 0 when vw < 2n + 2 (qmaxpool_avx512.c). */
+size_t oxrt_qmaxpool_cols_s2k3_avx512(const uint8_t *v, size_t vw, size_t n, bool is_signed, uint8_t *y);
+
 #endif

@@ -6,6 +6,7 @@
 #include "kernels/gemm.h"
 #include "kernels/qdwconv.h"
 #include "kernels/qgemm_conv.h"
+#include "kernels/qmaxpool.h"
 #include "unit.h"
 #include <math.h>
 #include <stdlib.h>
@@ -218,11 +219,71 @@ static void check_gemm_paths(void) {
   CHECK(bad == 0 && hits >= 12);
 }
 
+/* The VNNI depthwise kernel's flat planes (small outputs, qdwconv_avx512vnni.c): int8 symmetric weights, one output
+ * per input channel, equal strides of 1 or 2, no dilation, outputs of 2 to 9 columns; drawn until enough turn up,
+ * with and without a fused residual (the int32 sums path and the in-register requantization). */
+static void check_depthwise_flat(void) {
+  int hits[2] = {0, 0};
+  for (int t = 0; t < 20000 && (hits[0] < 10 || hits[1] < 10) && !g_bad; t++) {
+    qcase c;
+    make_case(&c, true);
+    const oxrt_conv_shape *s = &c.s;
+    bool take = s->nd == 2 && s->M == s->C && c.ws && s->dil[0] == 1 && s->dil[1] == 1 &&
+                s->stride[0] == s->stride[1] && s->out[0] >= 2 && s->out[1] >= 2 && s->out[1] <= 9;
+    for (size_t m = 0; take && m < s->M; m++) take = c.wzp[m] == 0;
+    if (take && oxrt_qdwconv_ok(s) && hits[c.r != NULL] < 10) {
+      hits[c.r != NULL]++;
+      memset(c.y, 0xaa, c.ysize);
+      CHECK(oxrt_qdwconv_run(s, c.x, c.xs, c.xzp, c.w, c.ws, c.wzp, s->M, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
+      report(&c, "depthwise-flat", &g_bad);
+    }
+    free_case(&c);
+  }
+  CHECK(hits[0] >= 10 && hits[1] >= 10);
+}
+
+/* The 8-bit MaxPool against a plain loop over windows, both signednesses, at every ISA level (the 3-wide stride-2
+ * column pass has an AVX-512 form): rows long enough for its 32-output vectors and their tails. */
+static void check_qmaxpool(void) {
+  int bad = 0;
+  for (int t = 0; t < 60; t++) {
+    oxrt_qpool_geom g = {0};
+    g.KH = 1 + crnd() % 3, g.KW = t % 2 ? 3 : 1 + crnd() % 3, g.SH = 1 + crnd() % 2, g.SW = t % 2 ? 2 : 1 + crnd() % 2;
+    g.PT = crnd() % g.KH, g.PL = crnd() % g.KW;
+    g.IH = g.KH + crnd() % 9, g.IW = g.KW + crnd() % 150;
+    g.OH = (g.IH + 2 * g.PT - g.KH) / g.SH + 1, g.OW = (g.IW + 2 * g.PL - g.KW) / g.SW + 1;
+    bool sg = crnd() & 1;
+    size_t planes = 1 + crnd() % 3, nx = planes * g.IH * g.IW, ny = planes * g.OH * g.OW;
+    uint8_t *x = malloc(nx), *y = malloc(ny);
+    for (size_t i = 0; i < nx; i++) x[i] = (uint8_t)crnd();
+    CHECK(oxrt_qmaxpool2d(x, y, sg, planes, &g, t % 3 ? NULL : g_pool));
+    for (size_t p = 0; p < planes; p++)
+      for (size_t oh = 0; oh < g.OH; oh++)
+        for (size_t ow = 0; ow < g.OW; ow++) {
+          int best = -1000;
+          for (size_t kh = 0; kh < g.KH; kh++)
+            for (size_t kw = 0; kw < g.KW; kw++) {
+              size_t ih = oh * g.SH + kh, iw = ow * g.SW + kw;
+              if (ih < g.PT || ih - g.PT >= g.IH || iw < g.PL || iw - g.PL >= g.IW) continue;
+              int v = v8(x + (p * g.IH + ih - g.PT) * g.IW + iw - g.PL, sg);
+              best = v > best ? v : best;
+            }
+          bad += v8(y + (p * g.OH + oh) * g.OW + ow, sg) != best;
+        }
+    free(x);
+    free(y);
+  }
+  CHECK(bad == 0);
+}
+
 void test_kernel_qconv_paths(void) {
   g_pool = oxrt_threadpool_create(2);
   unit_each_isa(check_gemm_paths);
   g_bad = 0;
   unit_each_isa(check_depthwise);
   CHECK(g_bad == 0);
+  check_depthwise_flat();
+  CHECK(g_bad == 0);
+  unit_each_isa(check_qmaxpool);
   oxrt_threadpool_free(g_pool);
 }

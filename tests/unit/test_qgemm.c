@@ -4,6 +4,7 @@
  * random shapes with odd tails (7-bit weights for the VPMADDUBSW ones), all signedness mixes, per-tensor / per-row / per-column zero points, packed
  * and on-the-fly operands, an implicit-fill B, and each output stage. */
 #include "kernels/gemm.h"
+#include "kernels/qdynamic.h"
 #include "kernels/qgemm.h"
 #include "unit.h"
 #include <math.h>
@@ -134,9 +135,92 @@ static void check_level(void) {
   CHECK(ran >= 2);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The AVX-512 tile packer against the plain definition of a k-group-4 B panel: column j of panel p, k-group kk holds
+ * rows 4kk .. 4kk+3 at column 32p + j (xor flip; rows past kc zero), for odd and even panel counts and ragged kc. */
+static void check_panels32(void) {
+  if (oxrt_cpu_isa() < OXRT_ISA_AVX512) return;
+  static uint8_t src[67][256], out[17 * 4 * 32 * 5 + 64];
+  const uint8_t *rows[67];
+  unsigned seed = 5;
+  for (size_t k = 0; k < 67; k++) {
+    rows[k] = src[k];
+    for (size_t j = 0; j < 256; j++) seed = seed * 1103515245u + 12345u, src[k][j] = (uint8_t)(seed >> 16);
+  }
+  int bad = 0;
+  for (size_t kc = 1; kc <= 67; kc += 11)
+    for (size_t panels = 1; panels <= 5; panels++)
+      for (int f = 0; f < 2; f++) {
+        uint32_t flip = f ? 0x80808080u : 0;
+        size_t kg = (kc + 3) / 4, off = 3 + kc % 5, pstride = kg * 128;
+        memset(out, 0xcd, sizeof out);
+        oxrt_qpack_panels32_avx512(rows, off, kc, panels, flip, out, pstride);
+        for (size_t p = 0; p < panels; p++)
+          for (size_t kk = 0; kk < kg; kk++)
+            for (size_t j = 0; j < 32; j++)
+              for (size_t t = 0; t < 4; t++) {
+                size_t k = 4 * kk + t;
+                uint8_t want = k < kc ? (uint8_t)(src[k][off + 32 * p + j] ^ (f ? 0x80 : 0)) : 0;
+                bad += out[p * pstride + kk * 128 + 4 * j + t] != want;
+              }
+      }
+  CHECK(bad == 0);
+}
+
+/* DynamicQuantizeLinear's AVX-512 passes against its scalar definition (quant_util.h): range with NaN, infinities
+ * and signed zeros among the values, ragged lengths; quantization on values near every rounding tie. */
+static void check_qdynamic(void) {
+  if (oxrt_cpu_isa() < OXRT_ISA_AVX512) return;
+  enum { NX = 1000 };
+  static float x[NX];
+  static uint8_t y[NX + 16];
+  unsigned seed = 7;
+  int bad = 0;
+  for (int rep = 0; rep < 40; rep++) {
+    size_t n = rep < 20 ? (size_t)rep : 37 + (size_t)rep * 23;
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      float v = ((float)(seed >> 8) / 16777216.0f - 0.5f) * (float)(1 + rep % 7) * 10.0f;
+      x[i] = (seed & 0x70) == 0x70 ? -0.0f : (seed & 0x3f0) == 0x3f0 ? NAN : v;
+    }
+    if (rep == 30) x[5] = INFINITY, x[9] = -3.5f;
+    for (size_t i = 0; rep % 3 == 1 && i < n; i++) /* a range whose minimum is a zero: +0 must stay, -0 not enter */
+      x[i] = x[i] > 0 ? x[i] : x[i] < 0 ? -x[i] : x[i];
+    for (size_t i = n > 40 ? n - 40 : 0; rep % 2 && i < n; i += 3) x[i] = NAN; /* NaN last in its lane */
+    float lo = 0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+      lo = x[i] < lo ? x[i] : lo;
+      hi = x[i] > hi ? x[i] : hi;
+    }
+    float vlo = 1, vhi = -1;
+    oxrt_qdyn_minmax_avx512(x, n, &vlo, &vhi);
+    bad += memcmp(&vlo, &lo, 4) != 0 || memcmp(&vhi, &hi, 4) != 0;
+    float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f, zp = (float)(rep * 6 % 256);
+    if (rep % 5 == 0) /* values k/2 * scale: halfway cases of the rounding */
+      for (size_t i = 0; i < n; i++) x[i] = (float)((int)i % 600 - 300) * 0.5f * scale;
+    memset(y, 0xcd, sizeof y);
+    oxrt_qdyn_quant_avx512(x, y, n, scale, zp);
+    for (size_t i = 0; i < n; i++) {
+      float v = x[i] / scale;
+      v = v != v ? -zp : v;
+      float a = 0.0f - zp, b = 255.0f - zp;
+      v = v > a ? v : a;
+      v = v < b ? v : b;
+      bad += y[i] != (uint8_t)(int32_t)(((v + 12582912.0f) - 12582912.0f) + zp);
+    }
+    bad += y[n] != 0xcd;
+  }
+  CHECK(bad == 0);
+}
+#endif
+
 void test_kernel_qgemm_random(void) {
   oxrt_threadpool *pool = q_pool = oxrt_threadpool_create(2);
   unit_each_isa(check_level);
+#if defined(__x86_64__) && defined(__GNUC__)
+  check_panels32();
+  check_qdynamic();
+#endif
   /* Weights go to the VPMADDUBSW kernel only when every pair fits (7-bit weights), else to the default one. */
   if (oxrt_qgemm_kernel()->id == OXRT_QK_AVX2) {
     int8_t w7[64], w8[64];

@@ -2,6 +2,8 @@
  * (which always includes 0): scale = (max - min) / 255, zero_point = saturate(round(-min / scale)). */
 #include "quant_util.h"
 #include "../infer_rules.h"
+#include "../../kernels/qdynamic.h"
+#include "../../core/cpu.h"
 
 typedef struct {
   const float *x;
@@ -39,9 +41,23 @@ OXRT_SIMD_CLONES DQL_VEC static void dql_minmax(const float *restrict x, size_t 
   *mn = lo[0], *mx = hi[0];
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DQL_AVX512 1
+#endif
+
+static void dql_range_of(const float *x, size_t n, float *mn, float *mx) {
+#ifdef DQL_AVX512
+  if (oxrt_cpu_isa() >= OXRT_ISA_AVX512) {
+    oxrt_qdyn_minmax_avx512(x, n, mn, mx);
+    return;
+  }
+#endif
+  dql_minmax(x, n, mn, mx);
+}
+
 static void dql_range(void *arg, size_t c0, size_t c1) {
   dql_job *j = arg;
-  for (size_t c = c0; c < c1; c++) dql_minmax(j->x + c * j->chunk, j->chunk, &j->mins[c], &j->maxs[c]);
+  for (size_t c = c0; c < c1; c++) dql_range_of(j->x + c * j->chunk, j->chunk, &j->mins[c], &j->maxs[c]);
 }
 
 OXRT_SIMD_CLONES DQL_VEC static void dql_quant_run(const float *restrict x, uint8_t *restrict y, size_t n, float scale,
@@ -51,6 +67,12 @@ OXRT_SIMD_CLONES DQL_VEC static void dql_quant_run(const float *restrict x, uint
 
 static void dql_quant(void *arg, size_t i0, size_t i1) {
   const dql_job *j = arg;
+#ifdef DQL_AVX512
+  if (oxrt_cpu_isa() >= OXRT_ISA_AVX512) {
+    oxrt_qdyn_quant_avx512(j->x + i0, j->y + i0, i1 - i0, j->scale, j->zp);
+    return;
+  }
+#endif
   dql_quant_run(j->x + i0, j->y + i0, i1 - i0, j->scale, j->zp);
 }
 
@@ -79,7 +101,7 @@ static oxrt_status *dql_run(oxrt_kernel_ctx *ctx) {
   }
   if (n > nchunks * j.chunk) {
     float tl, th;
-    dql_minmax(j.x + nchunks * j.chunk, n - nchunks * j.chunk, &tl, &th);
+    dql_range_of(j.x + nchunks * j.chunk, n - nchunks * j.chunk, &tl, &th);
     lo = tl < lo ? tl : lo;
     hi = th > hi ? th : hi;
   }

@@ -4,6 +4,8 @@
 #ifndef OXRT_OPS_QUANT_UTIL_H
 #define OXRT_OPS_QUANT_UTIL_H
 #include "../op_util.h"
+#include "../../core/cpu.h"
+#include "../../kernels/qdynamic.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -116,6 +118,16 @@ static inline void q_dynamic_params(float lo, float hi, float *scale, float *zp)
 /* x quantized to uint8 with DynamicQuantizeLinear's parameters, returned in *scale / *zp. */
 static inline void q_dynamic_u8(const float *x, size_t n, uint8_t *y, float *scale, int32_t *zp) {
   float lo = 0, hi = 0, s, z;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (oxrt_cpu_isa() >= OXRT_ISA_AVX512) { /* the same values (min / max here do not depend on the order) */
+    oxrt_qdyn_minmax_avx512(x, n, &lo, &hi);
+    q_dynamic_params(lo, hi, &s, &z);
+    oxrt_qdyn_quant_avx512(x, y, n, s, z);
+    *scale = s;
+    *zp = (int32_t)z;
+    return;
+  }
+#endif
   for (size_t i = 0; i < n; i++) {
     lo = x[i] < lo ? x[i] : lo;
     hi = x[i] > hi ? x[i] : hi;
