@@ -57,8 +57,11 @@ static oxrt_status *optimize_with_shapes(oxrt_model *m, const oxrt_opt_options *
   oxrt_type **saved = malloc(sizeof(oxrt_type *) * ((size_t)n_before + 1));
   if (!saved) return OXRT_OOM();
   for (int i = 0; i < n_before; i++) saved[i] = g->values[i].type;
-  oxrt_status_free(oxrt_infer_graph(m, g, 0)); /* a contradiction is reported later, by the session */
-  oxrt_status *st = passes ? oxrt_optimize_model_named(m, passes, fixed_point, o) : oxrt_optimize_model(m, o);
+  /* a contradiction is reported later, by the session; running out of memory here would change what the passes
+   * decide (the layout pass needs the shapes), so it ends the optimization */
+  oxrt_status *st = oxrt_infer_graph(m, g, 0);
+  if (st && oxrt_status_get_code(st) != OXRT_ERR_OUT_OF_MEMORY) oxrt_status_free(st), st = NULL;
+  if (!st) st = passes ? oxrt_optimize_model_named(m, passes, fixed_point, o) : oxrt_optimize_model(m, o);
   for (int i = 0; i < n_before && i < g->n_values; i++) g->values[i].type = saved[i];
   free(saved);
   return st;

@@ -77,12 +77,19 @@ def test_digits_oxrt_quantized_runs_in_ort(tmp_path, digits, static, fmt, per_ch
 
 
 def test_static_qdq_matches_ort_unfused_full_range(tmp_path, digits):
-    """Full 8-bit range: oxrt equals ORT's reference (unfused) execution of the QDQ graph."""
+    """Full 8-bit range (where 16-bit pair sums could saturate): oxrt equals ORT's fused execution of the QDQ graph
+    and its reference (unfused) execution but for rounding ties. An intermediate value on a tie between two 8-bit
+    steps may round either way when a QuantizeLinear follows a float product or the integer kernel's requantization;
+    ORT's own fused and unfused runs differ there too (with the scales calibrated on this build: 9 of 3600 outputs,
+    by one step, 0.0108). Saturation would be off on many outputs, by far more."""
     model, x, _ = digits
     out = str(tmp_path / "q.onnx")
     quantize_static(model, out, Reader(x), per_channel=True, activation_type=QuantType.QUInt8,
                     calibrate_method=CalibrationMethod.Percentile)
-    np.testing.assert_allclose(ox_run(out, x), ort_run(out, x, optimize=False), rtol=0, atol=1e-4)
+    ox, ref = ox_run(out, x), ort_run(out, x, optimize=False)
+    np.testing.assert_allclose(ox, ort_run(out, x), rtol=0, atol=1e-4)
+    off = np.abs(ox - ref) > 1e-4
+    assert off.mean() <= 0.01 and np.abs(ox - ref).max() <= 0.01 * np.abs(ref).max(), (off.sum(), np.abs(ox - ref).max())
 
 
 def test_entropy_and_int8_activations(tmp_path, digits):
