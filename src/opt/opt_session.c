@@ -47,6 +47,14 @@ static uint64_t initializer_bytes(const oxrt_graph *g) {
   return n;
 }
 
+/* Shapes for the passes: a contradiction is reported later, by the session; running out of memory would change
+ * what the passes decide (the layout pass needs the shapes), so it ends the optimization. */
+static oxrt_status *infer_for_passes(oxrt_model *m, oxrt_graph *g) {
+  oxrt_status *st = oxrt_infer_graph(m, g, 0);
+  if (st && oxrt_status_get_code(st) != OXRT_ERR_OUT_OF_MEMORY) oxrt_status_free(st), st = NULL;
+  return st;
+}
+
 /* Static shapes help the passes (ranks for MatMul -> Gemm, types for no-op Casts); the
  * inferred types are dropped again afterwards so that what gets saved holds only
  * declared types, and the session infers again on the final graph. */
@@ -57,10 +65,7 @@ static oxrt_status *optimize_with_shapes(oxrt_model *m, const oxrt_opt_options *
   oxrt_type **saved = malloc(sizeof(oxrt_type *) * ((size_t)n_before + 1));
   if (!saved) return OXRT_OOM();
   for (int i = 0; i < n_before; i++) saved[i] = g->values[i].type;
-  /* a contradiction is reported later, by the session; running out of memory here would change what the passes
-   * decide (the layout pass needs the shapes), so it ends the optimization */
-  oxrt_status *st = oxrt_infer_graph(m, g, 0);
-  if (st && oxrt_status_get_code(st) != OXRT_ERR_OUT_OF_MEMORY) oxrt_status_free(st), st = NULL;
+  oxrt_status *st = infer_for_passes(m, g);
   if (!st) st = passes ? oxrt_optimize_model_named(m, passes, fixed_point, o) : oxrt_optimize_model(m, o);
   for (int i = 0; i < n_before && i < g->n_values; i++) g->values[i].type = saved[i];
   free(saved);
@@ -122,7 +127,7 @@ static oxrt_status *session_pass(oxrt_model *m, const oxrt_opt_session_cfg *cfg,
 static oxrt_status *nchwc_layout(oxrt_model *m, const oxrt_opt_session_cfg *cfg, const char *disable) {
   const char *e = getenv("OXRT_NCHWC");
   if ((e && !strcmp(e, "0")) || cfg->level < OXRT_OPT_EXTENDED) return NULL;
-  oxrt_status_free(oxrt_infer_graph(m, m->graph, 0));
+  OXRT_TRY(infer_for_passes(m, m->graph));
   return session_pass(m, cfg, disable, &oxrt_pass_nchwc_layout);
 }
 

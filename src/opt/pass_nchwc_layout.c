@@ -317,15 +317,12 @@ static bool conv_work(const oxrt_graph *g, const oxrt_node *n, double *macs, boo
  * Winograd serves, the reorders around each of them cost more (vgg16 169 -> 196 ms, ppocr_det 61 -> 83): so such a
  * region is converted when it holds two convs or more (a lone one would only add its two reorders) and Winograd's
  * convs do at most half of its multiply-adds. With 8-channel blocks (AVX2, portable) they lose (Zen 4 at
- * OXRT_ISA=avx2: resnet18 36.0 -> 38.5 ms, squeezenet1_1 8.64 -> 8.75) and stay NCHW. That rule is OXRT_NCHWC=wide
- * (off by default, see below); OXRT_NCHWC=all converts every region at any block size; the default (and
- * OXRT_NCHWC=dw) converts only those with a depthwise conv. */
+ * OXRT_ISA=avx2: resnet18 36.0 -> 38.5 ms, squeezenet1_1 8.64 -> 8.75) and stay NCHW. OXRT_NCHWC=all converts every
+ * region at any block size, OXRT_NCHWC=dw only those with a depthwise conv. */
 static bool pick_regions(const nchwc_pass *p, const nchwc_kind *kind, int *parent, bool *keep) {
   const oxrt_graph *g = p->g;
   const char *e = getenv("OXRT_NCHWC");
-  /* group-1 regions only on request (OXRT_NCHWC=wide) for now: with them on by default the allocation-failure
-   * sweep saw a run succeed with other (rounding-level) outputs after a failed allocation, not yet explained */
-  const bool all = e && !strcmp(e, "all"), count = p->B >= 16 && e && !strcmp(e, "wide");
+  const bool all = e && !strcmp(e, "all"), count = p->B >= 16 && !(e && !strcmp(e, "dw"));
   /* per region root: convs, multiply-adds of the direct kernel and of Winograd, and whether every size was known */
   int *convs = NULL;
   double *direct = NULL, *wino = NULL;

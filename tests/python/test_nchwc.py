@@ -15,6 +15,10 @@ pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
+# the default ISA level here has 16-channel blocks (oxrt_cpu_isa: AVX-512 unless OXRT_ISA caps it)
+AVX512 = os.environ.get("OXRT_ISA", "avx512") == "avx512" and "avx512f" in open("/proc/cpuinfo").read()
+
+
 class Net:
     def __init__(self, seed):
         self.rng = np.random.default_rng(seed)
@@ -68,7 +72,8 @@ def resnet_like():
     a = n.node("AveragePool", [a], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1], count_include_pad=0)
     mid = n.conv(a, 52, 48, k=1, act="Sigmoid")                     # also a graph output
     a = n.node("GlobalAveragePool", [mid])
-    return n.model([2, 3, 45, 37], [a, mid]), False
+    # group-1 convs only: blocked by default with 16-channel blocks (AVX-512), NCHW with 8 (AVX2, portable)
+    return n.model([2, 3, 45, 37], [a, mid]), AVX512
 
 
 def mobilenet_like():
