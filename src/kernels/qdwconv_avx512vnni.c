@@ -10,6 +10,7 @@
 #include "qdwconv.h"
 #include "scratch.h"
 #include "qdwconv_plane_avx512.h"
+#include "transpose_u8x16.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -184,23 +185,6 @@ static void qdwv_channels(void *arg, size_t c0, size_t c1) {
 
 /* ------------------------------------------------------------------ channels last, for small planes */
 
-/* out[q] = byte q of each in[i]: a 16 x 16 byte transpose through byte / word / dword / qword unpacks */
-static inline void qdwv_tr16(const __m128i in[16], __m128i out[16]) {
-  __m128i a[16], b[16];
-  for (int i = 0; i < 8; i++)
-    b[i] = _mm_unpacklo_epi8(in[2 * i], in[2 * i + 1]), b[i + 8] = _mm_unpackhi_epi8(in[2 * i], in[2 * i + 1]);
-  for (int h = 0; h < 2; h++)
-    for (int i = 0; i < 4; i++)
-      a[h * 8 + i] = _mm_unpacklo_epi16(b[h * 8 + 2 * i], b[h * 8 + 2 * i + 1]),
-                a[h * 8 + i + 4] = _mm_unpackhi_epi16(b[h * 8 + 2 * i], b[h * 8 + 2 * i + 1]);
-  for (int h = 0; h < 4; h++)
-    for (int i = 0; i < 2; i++)
-      b[h * 4 + i] = _mm_unpacklo_epi32(a[h * 4 + 2 * i], a[h * 4 + 2 * i + 1]),
-                b[h * 4 + i + 2] = _mm_unpackhi_epi32(a[h * 4 + 2 * i], a[h * 4 + 2 * i + 1]);
-  for (int h = 0; h < 8; h++)
-    a[h * 2] = _mm_unpacklo_epi64(b[h * 2], b[h * 2 + 1]), a[h * 2 + 1] = _mm_unpackhi_epi64(b[h * 2], b[h * 2 + 1]);
-  for (int k = 0; k < 16; k++) out[k] = a[k];
-}
 
 /* A plane of a few dozen outputs leaves the per-channel passes mostly overhead (a plane fill, short rows, calls per
  * row), where ONNX Runtime's channels-last kernel vectorizes over channels. The same here for blocks of 16 channels:
@@ -293,7 +277,7 @@ static void qdwv_cl_blocks(void *arg, size_t b0, size_t b1) {
       __m128i in[16], px[16];
       for (size_t i = 0; i < 16; i++)
         in[i] = i < nc ? _mm_maskz_loadu_epi8(m, j->x + (c0 + i) * HW + p0) : _mm_setzero_si128();
-      qdwv_tr16(in, px);
+      oxrt_transpose_u8x16(in, px);
       for (size_t q = 0; q < np; q++) {
         size_t ih = (p0 + q) / IW + pt, iw = (p0 + q) % IW + pl;
         if (ih < PHp && iw < PWp) _mm_storeu_si128((__m128i *)(void *)(xp + (ih * PWp + iw) * 16), _mm_xor_si128(px[q], vflip));
@@ -318,7 +302,7 @@ static void qdwv_cl_blocks(void *arg, size_t b0, size_t b1) {
       __m128i in[16], ch[16];
       for (size_t q = 0; q < 16; q++)
         in[q] = q < np ? _mm_loadu_si128((const __m128i *)(const void *)(oc + (p0 + q) * 16)) : _mm_setzero_si128();
-      qdwv_tr16(in, ch);
+      oxrt_transpose_u8x16(in, ch);
       for (size_t i = 0; i < nc; i++) _mm_mask_storeu_epi8((uint8_t *)o->C + (c0 + i) * o->ldc + p0, m, ch[i]);
     }
   }

@@ -4,7 +4,7 @@
 #include "../core/cpu.h"
 #include <stdint.h>
 #ifdef __SSE2__
-#include <emmintrin.h>
+#include "transpose_u8x16.h"
 #endif
 #include <stdlib.h>
 #include <string.h>
@@ -217,20 +217,8 @@ static void transpose_u8(const uint8_t *t, size_t rows, size_t cols, uint8_t *y)
     for (; c0 + 16 <= cols; c0 += 16) {
       __m128i a[16], b[16];
       for (int i = 0; i < 16; i++) a[i] = _mm_loadu_si128((const __m128i *)(const void *)(t + (r0 + i) * cols + c0));
-      for (int i = 0; i < 8; i++)
-        b[i] = _mm_unpacklo_epi8(a[2 * i], a[2 * i + 1]), b[i + 8] = _mm_unpackhi_epi8(a[2 * i], a[2 * i + 1]);
-      for (int h = 0; h < 2; h++)
-        for (int i = 0; i < 4; i++)
-          a[h * 8 + i] = _mm_unpacklo_epi16(b[h * 8 + 2 * i], b[h * 8 + 2 * i + 1]),
-                    a[h * 8 + i + 4] = _mm_unpackhi_epi16(b[h * 8 + 2 * i], b[h * 8 + 2 * i + 1]);
-      for (int h = 0; h < 4; h++)
-        for (int i = 0; i < 2; i++)
-          b[h * 4 + i] = _mm_unpacklo_epi32(a[h * 4 + 2 * i], a[h * 4 + 2 * i + 1]),
-                    b[h * 4 + i + 2] = _mm_unpackhi_epi32(a[h * 4 + 2 * i], a[h * 4 + 2 * i + 1]);
-      for (int h = 0; h < 8; h++)
-        a[h * 2] = _mm_unpacklo_epi64(b[h * 2], b[h * 2 + 1]),
-              a[h * 2 + 1] = _mm_unpackhi_epi64(b[h * 2], b[h * 2 + 1]);
-      for (int q = 0; q < 16; q++) _mm_storeu_si128((__m128i *)(void *)(y + (c0 + q) * rows + r0), a[q]); /* column */
+      oxrt_transpose_u8x16(a, b);
+      for (int q = 0; q < 16; q++) _mm_storeu_si128((__m128i *)(void *)(y + (c0 + q) * rows + r0), b[q]); /* column */
     }
     for (; c0 < cols; c0++)
       for (size_t i = 0; i < 16; i++) y[c0 * rows + r0 + i] = t[(r0 + i) * cols + c0];
