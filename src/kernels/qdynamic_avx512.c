@@ -21,21 +21,7 @@ void oxrt_qdyn_minmax_avx512(const float *x, size_t n, float *mn, float *mx) {
     l[t] = l2[t] < l[t] ? l2[t] : l[t];
     h[t] = h2[t] > h[t] ? h2[t] : h[t];
   }
-  for (; i + 16 <= n; i += 16)
-    for (int t = 0; t < 16; t++) {
-      float v = x[i + t];
-      l[t] = v < l[t] ? v : l[t];
-      h[t] = v > h[t] ? v : h[t];
-    }
-  for (; i < n; i++) {
-    l[0] = x[i] < l[0] ? x[i] : l[0];
-    h[0] = x[i] > h[0] ? x[i] : h[0];
-  }
-  for (int t = 1; t < 16; t++) {
-    l[0] = l[t] < l[0] ? l[t] : l[0];
-    h[0] = h[t] > h[0] ? h[t] : h[0];
-  }
-  *mn = l[0], *mx = h[0];
+  oxrt_qdyn_minmax_lanes(x, i, n, l, h, mn, mx);
 }
 
 static inline __m128i quant16(__m512 v, __m512 vs, __m512 vz, __m512 a, __m512 b, __m512 magic) {

@@ -23,22 +23,7 @@ typedef struct {
  * result is the scalar loop's) and then across lanes; a function of locals so it vectorizes per ISA clone. */
 OXRT_SIMD_CLONES DQL_VEC static void dql_minmax(const float *restrict x, size_t n, float *mn, float *mx) {
   float lo[16] = {0}, hi[16] = {0}; /* the range always contains 0 */
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int t = 0; t < 16; t++) {
-      float v = x[i + t];
-      lo[t] = v < lo[t] ? v : lo[t];
-      hi[t] = v > hi[t] ? v : hi[t];
-    }
-  for (; i < n; i++) {
-    lo[0] = x[i] < lo[0] ? x[i] : lo[0];
-    hi[0] = x[i] > hi[0] ? x[i] : hi[0];
-  }
-  for (int t = 1; t < 16; t++) {
-    lo[0] = lo[t] < lo[0] ? lo[t] : lo[0];
-    hi[0] = hi[t] > hi[0] ? hi[t] : hi[0];
-  }
-  *mn = lo[0], *mx = hi[0];
+  oxrt_qdyn_minmax_lanes(x, 0, n, lo, hi, mn, mx);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
