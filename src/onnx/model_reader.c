@@ -26,19 +26,6 @@ static oxrt_status *read_string(loader *L, pb_reader *r, const char **out) {
   return *out ? NULL : OXRT_OOM();
 }
 
-/* Growable arrays inside the arena. */
-#define GROW(L, arr, n, cap)                                                                                           \
-  do {                                                                                                                 \
-    if ((n) == (cap)) {                                                                                                \
-      size_t nc_ = (cap) ? (size_t)(cap) * 2 : 4;                                                                      \
-      void *na_ = oxrt_arena_alloc((L)->a, nc_ * sizeof(*(arr)));                                                      \
-      if (!na_) return OXRT_OOM();                                                                                     \
-      if (n) memcpy(na_, (arr), (size_t)(n) * sizeof(*(arr)));                                                         \
-      (arr) = na_;                                                                                                     \
-      (cap) = nc_;                                                                                                     \
-    }                                                                                                                  \
-  } while (0)
-
 /* Room in arena array `arr` (n used, cap allocated) for `more` elements at once. */
 #define RESERVE(L, arr, n, cap, more)                                                                                  \
   do {                                                                                                                 \
@@ -51,6 +38,12 @@ static oxrt_status *read_string(loader *L, pb_reader *r, const char **out) {
       (arr) = na_;                                                                                                     \
       (cap) = nc_;                                                                                                     \
     }                                                                                                                  \
+  } while (0)
+
+/* Growable arrays inside the arena: a full array doubles (first size 4). */
+#define GROW(L, arr, n, cap)                                                                                           \
+  do {                                                                                                                 \
+    if ((size_t)(n) == (size_t)(cap)) RESERVE(L, arr, n, cap, (cap) ? (size_t)(cap) : (size_t)4);                    \
   } while (0)
 
 /* Varints in [p, end): each ends with a byte below 0x80 (a truncated last one fails while decoding). */
