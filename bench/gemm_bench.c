@@ -14,6 +14,8 @@
  * portable, which is built for the x86-64 baseline).
  *   gemm_bench [reps] [threads...]      defaults: 8 repetitions, threads 1 2
  * GEMM_BENCH_SHAPES=label,label,... runs only those shapes (e.g. bert-ffn,square).
+ * GEMM_BENCH_COLD=n: the "packed" column rotates over n packed copies of B (pick n so that they exceed L3), so each
+ * product meets its weights cold, as a model's layers do.
  */
 #include "core/threadpool.h"
 #include "kernels/gemm.h"
@@ -98,7 +100,8 @@ int main(int argc, char **argv) {
       {"bert-ffn", 128, 768, 3072, false},      {"res-3x3-rows", 3136, 64, 576, false},
       {"res-7x7-rows", 49, 512, 4608, false},   {"res-3x3-conv", 64, 3136, 576, false},
       {"res-7x7-conv", 512, 49, 4608, false},   {"bert-ffn-tB", 128, 768, 3072, true},
-      {"bert-gemv-tB", 1, 768, 768, true},
+      {"bert-gemv-tB", 1, 768, 768, true},      {"bert-qkv", 128, 2304, 768, false},
+      {"bert-ff1", 128, 3072, 768, false},     {"bert-proj", 128, 768, 768, false},
   };
   printf("oxrt isa %s, OpenBLAS core %s; %d repetitions (min), oxrt and OpenBLAS interleaved in one process; 1 thread "
          "timed in thread CPU time, more in wall time\n",
@@ -131,6 +134,15 @@ int main(int argc, char **argv) {
       }
       oxrt_sgemm_ex gp = {.M = s->M, .N = s->N, .K = s->K, .alpha = 1.0f, .A = A, .lda = s->K, .bp = &bp, .C = C1,
                           .ldc = s->N};
+      enum { MAX_COLD = 64 };
+      oxrt_sgemm_bpack cold[MAX_COLD] = {{0}};
+      int n_cold = getenv("GEMM_BENCH_COLD") ? atoi(getenv("GEMM_BENCH_COLD")) : 0;
+      n_cold = n_cold < 0 ? 0 : n_cold > MAX_COLD ? MAX_COLD : n_cold;
+      for (int c = 0; c < n_cold; c++)
+        if (!oxrt_sgemm_pack_b(s->tb, s->K, s->N, B, ldb, &cold[c])) {
+          fprintf(stderr, "gemm_bench: out of memory for %s\n", s->label);
+          return 1;
+        }
       oxrt_sgemm_bpack bph = {0};
       float *C3 = malloc(sizeof(float) * s->M * s->N);
       bool half = C3 && oxrt_sgemm_pack_b_bf16(s->tb, s->K, s->N, B, ldb, &bph);
@@ -146,7 +158,10 @@ int main(int argc, char **argv) {
           cblas_sgemm(CblasRowMajor, CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, (int)s->M, (int)s->N, (int)s->K,
                       1.0f, A, (int)s->K, B, (int)ldb, 0.0f, C2, (int)s->N);
         double t2 = now_s();
-        for (int i = 0; i < inner; i++) oxrt_sgemm_run(&gp, pool);
+        for (int i = 0; i < inner; i++) {
+          if (n_cold) gp.bp = &cold[(r * inner + i) % n_cold];
+          oxrt_sgemm_run(&gp, pool);
+        }
         double t3 = now_s();
         for (int i = 0; half && i < inner; i++) oxrt_sgemm_run(&gh, pool);
         double t4 = now_s();
@@ -173,6 +188,7 @@ int main(int argc, char **argv) {
       fflush(stdout);
       oxrt_sgemm_bpack_free(&bp);
       oxrt_sgemm_bpack_free(&bph);
+      for (int c = 0; c < n_cold; c++) oxrt_sgemm_bpack_free(&cold[c]);
       free(A), free(B), free(C1), free(C2), free(C3);
     }
     oxrt_threadpool_free(pool);

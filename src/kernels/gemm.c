@@ -283,7 +283,20 @@ typedef struct {
   float *parts;
   bool b_direct;  /* B read in place (one row panel of A, B not transposed): packing it would not pay */
   atomic_int failed;
+  /* The caller's stop check (oxrt_parallel_stop_swap), also asked between the row blocks of a tile: a tile of a
+   * large product is seconds of work under a sanitizer (2048 x 512 x 4096), and parallel_for asks only between
+   * tiles. Once it answers true the remaining work is skipped; the caller (the executor) reports the node
+   * cancelled. */
+  oxrt_stop_check stop;
+  atomic_bool stopped;
 } sgemm_plan;
+
+static bool plan_stopped(sgemm_plan *pl) {
+  if (atomic_load_explicit(&pl->stopped, memory_order_relaxed)) return true;
+  if (!pl->stop.fn || !pl->stop.fn(pl->stop.arg)) return false;
+  atomic_store_explicit(&pl->stopped, true, memory_order_relaxed);
+  return true;
+}
 
 /* One row of the epilogue; restrict and the vectorizer forced on: the cost model at -O2 leaves these scalar. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -426,6 +439,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
         bblk = bbuf, bstride = ku * nr, bld = nr;
       }
       for (size_t qb = pb; qb < pe; qb += mc_panels) { /* row blocks of mc_panels panels */
+        if (plan_stopped(pl)) return;
         size_t qe = pe - qb < mc_panels ? pe : qb + mc_panels, ib = panel_row(qb, P, M, mr);
         if (!a_in_place)
           for (size_t p = qb; p < qe; p++) {
@@ -711,6 +725,9 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
     return false; /* packed for another kernel or shape: a caller bug, reported as failure */
 
   sgemm_plan pl = {.uk = uk, .g = g, .b_direct = b_direct, .k_parts = 1};
+  const oxrt_stop_check *stop = oxrt_parallel_stop_swap(NULL); /* read the caller's check, then put it back */
+  oxrt_parallel_stop_swap(stop);
+  if (stop) pl.stop = *stop;
   pl.m_panels = (M + uk.mr - 1) / uk.mr, pl.n_panels = (N + uk.nr - 1) / uk.nr;
   pl.kc_max = (K + (K + uk.kc - 1) / uk.kc - 1) / ((K + uk.kc - 1) / uk.kc); /* equal K blocks of at most kc */
   pl.kc_max += pl.kc_max % uk.kpack ? uk.kpack - pl.kc_max % uk.kpack : 0; /* whole units per block */
@@ -753,7 +770,9 @@ bool oxrt_sgemm_run(const oxrt_sgemm_ex *g, oxrt_threadpool *pool) {
   }
   /* one thread: no pool (nothing to wake), still through parallel_for, which checks for a stop between tiles */
   oxrt_parallel_for(nth > 1 ? pool : NULL, tiles * pl.k_parts, 1, run_tiles, &pl);
-  if (pl.k_parts > 1) {
+  if (pl.k_parts > 1 && atomic_load(&pl.stopped)) { /* cancelled: some parts were never written */
+    oxrt_aligned_free(pl.parts);
+  } else if (pl.k_parts > 1) {
     for (size_t p = 1; p < pl.k_parts; p++)
       for (size_t i = 0; i < M; i++) {
         float *c = g->C + i * g->ldc;

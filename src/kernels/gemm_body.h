@@ -10,6 +10,7 @@
  *   second operand is returned when either is NaN, as x86 min/max do), GB_HSUM(v) (sum of the lanes)
  *   gb_transpose(GB_V r[GB_VW])  in-register transpose: r[i] lane j becomes r[j] lane i
  *   GB_PREFETCH_B        floats ahead of the packed B loads to prefetch (0: none)
+ *   GB_PREFETCH_LINES    (optional, default 1) 64-byte lines prefetched per k-step: 2 where a B row is 128 bytes
  *   GB_PREFETCH_C        1: prefetch the C tile at kernel entry
  *   GB_UNROLL            a _Pragma unrolling the main k loop, or nothing
  * and optionally GB_EXPORT (linkage of the four functions, e.g. static), GB_ADUP (floats per A value in the A
@@ -31,6 +32,9 @@
 #endif
 #ifndef GB_ABCAST
 #define GB_ABCAST GB_BCAST
+#endif
+#ifndef GB_PREFETCH_LINES
+#define GB_PREFETCH_LINES 1
 #endif
 #ifndef GB_KFMA
 #define GB_KFMA GB_FMA
@@ -124,6 +128,9 @@ static inline __attribute__((always_inline)) void gb_ukernel(const int MR, const
       GB_V b0 = GB_LOAD(b), b1 = HALF ? b0 : GB_LOAD(b + GB_VW);
 #if GB_PREFETCH_B
       _mm_prefetch((const char *)(b + GB_PREFETCH_B), _MM_HINT_T0);
+#if GB_PREFETCH_LINES > 1
+      _mm_prefetch((const char *)(b + GB_PREFETCH_B + 16), _MM_HINT_T0);
+#endif
 #endif
       GB_ROWS(GB_STEP)
       a += GB_ADUP * MR;

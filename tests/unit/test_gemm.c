@@ -299,3 +299,37 @@ static void conv_f32_random_at_level(void) {
 }
 
 void test_kernel_conv_f32_random(void) { unit_each_isa(conv_f32_random_at_level); }
+
+/* A stop check that answers true from its second question on (the first is parallel_for's, before any tile). */
+static bool stop_after_first(void *arg) { return ++*(int *)arg > 1; }
+
+/* Cancellation inside one tile: a single-tile product (one thread, N within one column block) asks the caller's stop
+ * check between its row blocks, so a check that fires once the tile has started leaves C untouched past the point
+ * where it stopped (parallel_for alone would only ask before the tile, then finish all of it). */
+static void sgemm_stop_at_level(void) {
+  enum { M = 1200, N = 64, K = 300 };
+  float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N), *C = malloc(sizeof(float) * M * N);
+  CHECK(A && B && C);
+  if (!A || !B || !C) goto out;
+  for (size_t i = 0; i < (size_t)M * K; i++) A[i] = grnd();
+  for (size_t i = 0; i < (size_t)K * N; i++) B[i] = grnd();
+  for (size_t i = 0; i < (size_t)M * N; i++) C[i] = NAN;
+  int asked = 0;
+  oxrt_stop_check chk = {stop_after_first, &asked};
+  const oxrt_stop_check *prev = oxrt_parallel_stop_swap(&chk);
+  oxrt_sgemm(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N, NULL);
+  oxrt_parallel_stop_swap(prev);
+  size_t untouched = 0;
+  for (size_t i = 0; i < (size_t)M * N; i++) untouched += isnan(C[i]) != 0;
+  CHECK(asked >= 2);
+  CHECK(untouched > 0); /* stopped part-way: the last rows were never written */
+  /* without a check the same product completes */
+  oxrt_sgemm(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N, NULL);
+  double want = 0;
+  for (size_t k = 0; k < K; k++) want += (double)A[(M - 1) * K + k] * B[k * N + N - 1];
+  CHECK(close_to(C[(size_t)M * N - 1], want));
+out:
+  free(A), free(B), free(C);
+}
+
+void test_kernel_sgemm_stop(void) { unit_each_isa(sgemm_stop_at_level); }
