@@ -118,12 +118,16 @@ void oxrt_nchwc_conv(const oxrt_nchwc_geom *g, const float *x, const float *wpac
 typedef struct {
   const float *x;
   uint16_t *xh;
+  size_t W, pl, pr; /* pixels per row and zero pixels written around it (pl + pr > 0: rows of the padded copy) */
 } to_bf16_job;
 
 static void to_bf16_range(void *arg, size_t b, size_t e) {
   const to_bf16_job *t = arg;
 #if defined(__x86_64__) && defined(__GNUC__)
-  oxrt_nchwc_to_bf16(t->x + b, t->xh + b, e - b);
+  if (t->pl + t->pr)
+    oxrt_nchwc_to_bf16_rows(t->x + b * t->W * 16, t->xh + b * (t->W + t->pl + t->pr) * 16, e - b, t->W, t->pl, t->pr);
+  else
+    oxrt_nchwc_to_bf16(t->x + b, t->xh + b, e - b);
 #else
   oxrt_convert(OXRT_BFLOAT16, t->xh + b, OXRT_FLOAT, t->x + b, e - b, false);
 #endif
@@ -133,12 +137,19 @@ static void to_bf16_range(void *arg, size_t b, size_t e) {
  * buffer per call cost page faults every time. */
 bool oxrt_nchwc_conv_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
                           const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
-  size_t n = g->N * g->C * (size_t)(g->H * g->W);
+  /* column padding goes into the copy (zero pixels), so that border pixels run in full tiles (bf16 helper's hook) */
+  oxrt_nchwc_geom gp = *g;
+  const size_t pad = (size_t)(g->pl + g->pr), rows = g->N * (g->C / (size_t)g->B) * (size_t)g->H;
+  gp.W += g->pl + g->pr, gp.pl = gp.pr = 0;
+  size_t n = g->N * g->C * (size_t)(gp.H * gp.W);
   uint16_t *xh = oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof *xh * (n ? n : 1));
   if (!xh) return false;
-  to_bf16_job t = {x, xh};
-  oxrt_parallel_for(pool, n, 65536, to_bf16_range, &t);
-  conv_run(g, 0, NULL, NULL, xh, wpacked, bias, z, act, y, OXRT_ISA_AVX512, pool);
+  to_bf16_job t = {x, xh, (size_t)g->W, (size_t)g->pl, (size_t)g->pr};
+  if (pad)
+    oxrt_parallel_for(pool, rows, 65536 / ((size_t)gp.W * 16) + 1, to_bf16_range, &t);
+  else
+    oxrt_parallel_for(pool, n, 65536, to_bf16_range, &t);
+  conv_run(&gp, 0, NULL, NULL, xh, wpacked, bias, z, act, y, OXRT_ISA_AVX512, pool);
   return true;
 }
 

@@ -161,7 +161,11 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
         ow++;
       } else {
         const int64_t left = (p1 < j->ow_hi ? p1 : j->ow_hi) - ow;
-        const int np = left < NC_NPMAX(mbn) ? (int)left : NC_NPMAX(mbn);
+        int np = left < NC_NPMAX(mbn) ? (int)left : NC_NPMAX(mbn);
+#ifdef NC_BALANCED_TAIL
+        /* two even tiles rather than a full one and a sliver (7 pixels: 4 + 3, not 6 + 1) */
+        if (left > NC_NPMAX(mbn) && left < 2 * NC_NPMAX(mbn)) np = (int)(left + 1) / 2;
+#endif
         nc_dispatch(mbn, np, j, x, w, wstride, ih0, ki0, ki1, iw0, 0, g->kw, bias, z, y, ystride);
         ow += np;
       }
@@ -180,4 +184,5 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
 #undef NC_XBCAST
 #undef NC_DOT
 #undef NC_BLOCKED_TILE
+#undef NC_BALANCED_TAIL
 #undef NC_TILE_ATTR
