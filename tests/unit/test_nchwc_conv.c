@@ -163,7 +163,40 @@ static void nchwc_bf16_convert(void) {
   }
 }
 
+/* The bfloat16 pointwise path for planes over L2 (oxrt_nchwc_conv1x1_bf16: the input converted a band of pixels at a
+ * time): band tails, partial input and output blocks, 5 output blocks (a group of 4 and one of 1), N = 2, a long C;
+ * it must take these cases (else the shapes above already test the other path). */
+static void nchwc_bf16_pointwise(void) {
+  static const nc_case big[] = {
+      /* N  C    M   H    W  kh kw sh sw dh dw pt pl pb pr */
+      {1, 16, 32, 160, 211, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+      {2, 40, 70, 75, 150, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+      {1, 1024, 32, 24, 24, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+  };
+  const oxrt_activation acts[] = {{OXRT_ACT_NONE, 0, 0}, {OXRT_ACT_RELU, 0, 0}, {OXRT_ACT_HARD_SWISH, 0, 0}};
+  oxrt_threadpool *pool = oxrt_threadpool_create(2);
+  CHECK(pool != NULL);
+  for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+    oxrt_nchwc_geom g = {.N = big[i].N, .C = oxrt_nchwc_padded(big[i].C, 16), .M = oxrt_nchwc_padded(big[i].M, 16),
+                         .H = big[i].H, .W = big[i].W, .OH = big[i].H, .OW = big[i].W, .kh = 1, .kw = 1, .sh = 1,
+                         .sw = 1, .dh = 1, .dw = 1, .B = 16};
+    /* applies: returns true on these shapes (nothing to compare here: check_case_ex does that) */
+    size_t n = g.N * g.C * (size_t)(g.H * g.W), nw = g.M * g.C;
+    float *x = calloc(n, sizeof(float)), *y = malloc(sizeof(float) * g.N * g.M * (size_t)(g.H * g.W));
+    uint16_t *w = calloc(nw, sizeof(uint16_t));
+    CHECK(x && y && w && oxrt_nchwc_conv1x1_bf16(&g, x, w, NULL, NULL, acts[0], y, pool));
+    free(x), free(y), free(w);
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
+      for (int v = 0; v < 4; v++) {
+        int bad = check_case_ex(&big[i], acts[a], v & 1, v & 2, v >= 2 ? pool : NULL, false, true);
+        if (bad) fprintf(stderr, "  nchwc conv bf16 pointwise case %zu act %d variant %d\n", i, (int)acts[a].kind, v);
+        CHECK(!bad);
+      }
+  }
+  oxrt_threadpool_free(pool);
+}
+
 void test_kernel_nchwc_conv(void) {
-  if (oxrt_sgemm_bf16_native()) nchwc_bf16_convert();
+  if (oxrt_sgemm_bf16_native()) nchwc_bf16_convert(), nchwc_bf16_pointwise();
   unit_each_isa(nchwc_conv_at_level);
 }
