@@ -137,6 +137,9 @@ static void to_bf16_range(void *arg, size_t b, size_t e) {
  * buffer per call cost page faults every time. */
 bool oxrt_nchwc_conv_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
                           const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (oxrt_nchwc_conv1x1_bf16(g, x, wpacked, bias, z, act, y, pool)) return true; /* bf16 helper's hook */
+#endif
   /* column padding goes into the copy (zero pixels), so that border pixels run in full tiles (bf16 helper's hook) */
   oxrt_nchwc_geom gp = *g;
   const size_t pad = (size_t)(g->pl + g->pr), rows = g->N * (g->C / (size_t)g->B) * (size_t)g->H;

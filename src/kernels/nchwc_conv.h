@@ -33,6 +33,10 @@ void oxrt_nchwc_conv_rows_avx512(const oxrt_nchwc_conv_job *j, size_t begin, siz
 void oxrt_nchwc_conv_rows_avx512bf16(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
 /* n floats to bfloat16 (round to nearest even; AVX512_BF16 only), for the bfloat16 conv's input. */
 void oxrt_nchwc_to_bf16(const float *x, uint16_t *xh, size_t n);
+/* The bfloat16 conv for 1x1 stride-1 unpadded convs over planes larger than L2, converting X a band of pixels at a
+ * time; false when it does not apply (or out of memory): then nothing was written. */
+bool oxrt_nchwc_conv1x1_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
+                             const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool);
 /* rows of W pixels of 16 floats to bfloat16 rows of pl + W + pr pixels, the pl and pr pixels zero. */
 void oxrt_nchwc_to_bf16_rows(const float *x, uint16_t *xh, size_t rows, size_t W, size_t pl, size_t pr);
 
