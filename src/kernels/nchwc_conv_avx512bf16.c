@@ -25,15 +25,21 @@ static inline __m512 nc_bcast_pair(const uint16_t *p) {
 #include "nchwc_conv_zmm.h"
 #include "nchwc_conv_body.h"
 
-/* n floats to bfloat16, round to nearest even (VCVTNE2PS2BF16, as the GEMM's packing converts; its flush of
- * subnormal inputs changes nothing here: VDPBF16PS reads subnormal bfloat16 as zero anyway). */
+/* n floats (n even) to bfloat16, round to nearest even (VCVTNE2PS2BF16, as the GEMM's packing converts; its flush of
+ * subnormal inputs changes nothing here: VDPBF16PS reads subnormal bfloat16 as zero anyway), each pair of channels
+ * stored swapped: xh[i ^ 1] = x[i]. VDPBF16PS adds the product of a pair's second half first, so with the weights
+ * swapped alike (oxrt_nchwc_conv_pack_bf16) each sum runs over the channels in the float kernel's order: the result
+ * is the float32 kernel's on rounded inputs (the bf16 emulation) bit for bit. */
 void oxrt_nchwc_to_bf16(const float *x, uint16_t *xh, size_t n) {
   size_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    _mm512_storeu_si512(xh + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i)));
+  for (; i + 32 <= n; i += 32) {
+    __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i));
+    _mm512_storeu_si512(xh + i, _mm512_rol_epi32(v, 16));
+  }
   for (; i < n; i += 16) {
     __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
-    _mm256_mask_storeu_epi16(xh + i, k, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(k, x + i)));
+    __m256i v = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(k, x + i));
+    _mm256_mask_storeu_epi16(xh + i, k, _mm256_rol_epi32(v, 16));
   }
 }
 
@@ -113,4 +119,25 @@ bool oxrt_nchwc_conv1x1_bf16(const oxrt_nchwc_geom *g, const float *x, const uin
   atomic_init(&p.failed, false);
   oxrt_parallel_for(pool, g->N * nband, 1, pw_range, &p);
   return !atomic_load(&p.failed);
+}
+
+/* NCHW float X [N, C, HW] to bfloat16 planes of channel pairs [N, ceil(C/2), HW, 2] (an odd C's last pair padded
+ * with zero), for the bfloat16 stem: the row kernel broadcasts one pair per step as for a blocked input. A pair holds
+ * channel 2u + 1 first and 2u second, as oxrt_nchwc_to_bf16 swaps them. */
+void oxrt_nchw_to_bf16_pairs(const float *x, uint16_t *xh, size_t N, size_t C, size_t HW) {
+  const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21,
+                                         5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const size_t P = (C + 1) / 2;
+  for (size_t n = 0; n < N; n++)
+    for (size_t u = 0; u < P; u++) {
+      const float *a = x + (n * C + 2 * u) * HW, *b = 2 * u + 1 < C ? a + HW : NULL;
+      uint16_t *d = xh + (n * P + u) * HW * 2;
+      for (size_t i = 0; i < HW; i += 16) {
+        const __mmask16 k = HW - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (HW - i)) - 1u);
+        __m512 va = _mm512_maskz_loadu_ps(k, a + i), vb = b ? _mm512_maskz_loadu_ps(k, b + i) : _mm512_setzero_ps();
+        /* cvtne2ps: va's 16 values in the high half, vb's in the low; interleave them as pairs (b_i, a_i) */
+        __m512i p = _mm512_permutexvar_epi16(pairs, (__m512i)_mm512_cvtne2ps_pbh(va, vb));
+        _mm512_mask_storeu_epi32(d + 2 * i, k, p);
+      }
+    }
 }

@@ -64,8 +64,10 @@ static int check_case_ex(const nc_case *c, oxrt_activation act, bool with_z, boo
   for (size_t i = 0; i < c->N * g.M * OHW; i++) yb[i] = NAN; /* every output, pad channels too, must be written */
   if (bf16) {
     oxrt_nchwc_conv_pack_bf16(&g, c->M, c->C, w, (uint16_t *)wp); /* half of wp's floats */
-    if (!oxrt_nchwc_conv_bf16(&g, xb, (const uint16_t *)wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb,
-                              pool))
+    if (nchw_in ? !oxrt_nchwc_conv_nchw_input_bf16(&g, c->C, x, (const uint16_t *)wp, with_bias ? bias : NULL,
+                                                   with_z ? zb : NULL, act, yb, pool)
+                : !oxrt_nchwc_conv_bf16(&g, xb, (const uint16_t *)wp, with_bias ? bias : NULL, with_z ? zb : NULL, act,
+                                        yb, pool))
       bad = 1;
   } else if (nchw_in)
     oxrt_nchwc_conv_nchw_input(&g, c->C, x, wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, isa, pool);
@@ -134,14 +136,20 @@ static void nchwc_conv_at_level(void) {
           bad = check_case_ex(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, false, true);
           if (bad) fprintf(stderr, "  nchwc conv bf16 case %zu act %d variant %d\n", i, (int)acts[a].kind, v);
           CHECK(!bad);
+          if (cases[i].C <= 8) { /* the bfloat16 stem: planes of channel pairs, odd C's last pair half zero */
+            bad = check_case_ex(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, true, true);
+            if (bad) fprintf(stderr, "  nchwc conv bf16 (NCHW input) case %zu act %d variant %d\n", i, (int)acts[a].kind, v);
+            CHECK(!bad);
+          }
         }
       }
   oxrt_threadpool_free(pool);
 }
 
 /* The bfloat16 conv's input conversion (VCVTNE2PS2BF16) against Cast's scalar one (oxrt_f32_to_bf16): the same
- * round to nearest even, ties included, infinities, overflow to infinity and quiet NaN; every tail length. (The
- * instruction flushes subnormals, which VDPBF16PS reads as zero anyway: not compared.) */
+ * round to nearest even, ties included, infinities, overflow to infinity and quiet NaN; every even tail length; each
+ * pair of values swapped (got[i ^ 1] is x[i]). (The instruction flushes subnormals, which VDPBF16PS reads as zero
+ * anyway: not compared.) */
 static void nchwc_bf16_convert(void) {
   enum { N = 100 };
   float x[N];
@@ -153,11 +161,11 @@ static void nchwc_bf16_convert(void) {
     if (u) memcpy(&x[i], &u, 4);
     else x[i] = nrnd() * (float)(1u << (i % 20)) / 1024.0f;
   }
-  for (size_t n = 0; n <= N; n += n < 40 ? 1 : 29) {
+  for (size_t n = 0; n <= N; n += n < 40 ? 2 : 30) {
     got[n] = 0xABCDu;
     oxrt_nchwc_to_bf16(x, got, n);
     int bad = got[n] != 0xABCDu; /* nothing written past n */
-    for (size_t i = 0; i < n; i++) bad |= got[i] != oxrt_f32_to_bf16(x[i]);
+    for (size_t i = 0; i < n; i++) bad |= got[i ^ 1] != oxrt_f32_to_bf16(x[i]);
     if (bad) fprintf(stderr, "  nchwc bf16 conversion differs from oxrt_f32_to_bf16 at n = %zu\n", n);
     CHECK(!bad);
   }
