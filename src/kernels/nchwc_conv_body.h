@@ -38,8 +38,9 @@ static inline NC_TILE_ATTR void nc_tile(const int mb, const int np, const int sw
   const oxrt_nchwc_geom *g = &j->g;
   const NC_V lo = NC_SET1(j->lo), hi = NC_SET1(j->hi);
   const size_t B = NC_B, BB = (size_t)NC_B * NC_B, T = (size_t)(g->kh * g->kw), Cb = nchw ? 1 : g->C / B;
-  /* blocked X: a pixel is B floats, channels adjacent; NCHW X (nchw): a pixel is one float, channels H*W apart */
-  const size_t px = nchw ? 1 : B, cstride = nchw ? (size_t)(g->H * g->W) : 1, nic = nchw ? (size_t)j->nic : B;
+  /* blocked X: a pixel is B floats, channels adjacent; NCHW X (nchw): a pixel is one float, channels H*W apart (in
+   * bfloat16, a pixel is the pair of channels 2u, 2u+1: planes of pairs, [N, C/2, H, W, 2]) */
+  const size_t px = nchw ? NC_ICSTEP : B, cstride = nchw ? (size_t)(g->H * g->W) : 1, nic = nchw ? (size_t)j->nic : B;
   const size_t plane = (size_t)(g->H * g->W) * B, pstep = (size_t)(sws ? sws : g->sw) * px; /* constant: offsets fold */
   NC_V acc[NC_MBMAX][NC_NPMAX(1)];
 #pragma GCC unroll 4
