@@ -12,8 +12,10 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -69,8 +71,10 @@ print(json.dumps({"load_ms": load_ms, "median_ms": float(np.median(ts)), "cpu_ms
 RUNTIMES = ["ort_fp32", "ov_fp32", "ov_bf16", "oxrt_fp32", "oxrt_bf16"]
 
 
-def child(rt, model, feeds_path, threads, runs, warmup, out):
+def child(rt, model, feeds_path, threads, runs, warmup, out, oxrt_path=None):
     env = dict(os.environ)
+    if oxrt_path and rt.startswith("oxrt"):
+        env["PYTHONPATH"] = oxrt_path + os.pathsep + env.get("PYTHONPATH", "")
     r = subprocess.run([sys.executable, "-c", CHILD, rt, model, feeds_path, str(threads), str(runs), str(warmup), out],
                        capture_output=True, text=True, env=env, timeout=1800)
     if r.returncode != 0:
@@ -96,31 +100,35 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--models-dir", default=os.path.join(HERE, "models", "out"))
-    ap.add_argument("--output", default=os.path.join(HERE, "BF16.md"))
+    ap.add_argument("--output", default=os.path.join(HERE, "BF16.md"), help="'-': print the cells only")
+    ap.add_argument("--runtimes", nargs="+", default=RUNTIMES, choices=RUNTIMES,
+                    help="a subset for quick A/B runs (the table needs oxrt_fp32 for the err column)")
+    ap.add_argument("--oxrt-path", help="import oxrt from this folder (A/B of two builds)")
     ap.add_argument("names", nargs="*")
     a = ap.parse_args()
     import oxrt
     info = oxrt._oxrt.bf16_info()
     names = a.names or ["resnet50", "bert_base", "gpt2_small", "ppocr_det", "ppocr_rec", "layout_cdla"]
-    tmp = os.path.join(a.models_dir, "bf16_outputs")
-    os.makedirs(tmp, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="oxrt-bf16-bench-")
     rows = []
     a.load_before = os.getloadavg()
     for name in names:
         model = model_path(name, a.models_dir)
         feeds_path = os.path.join(a.models_dir, name + ".inputs.npz")
         for t in a.threads:
-            best = {rt: None for rt in RUNTIMES}
+            best = {rt: {"error": "not run"} for rt in RUNTIMES}
             for _ in range(a.rounds):
-                for rt in RUNTIMES:
-                    got = child(rt, model, feeds_path, t, a.runs, a.warmup, os.path.join(tmp, f"{name}.{rt}.npy"))
+                for rt in a.runtimes:
+                    got = child(rt, model, feeds_path, t, a.runs, a.warmup, os.path.join(tmp, f"{name}.{rt}.npy"),
+                                a.oxrt_path)
                     b = best[rt]
-                    if b is None or ("error" in b and "error" not in got) or (
+                    if "error" in b or ("error" in b and "error" not in got) or (
                             "error" not in got and got["median_ms"] < b["median_ms"]):
                         best[rt] = got
-            ref = np.load(os.path.join(tmp, f"{name}.oxrt_fp32.npy"))
-            scale = float(np.abs(ref).max()) or 1.0
-            for rt in RUNTIMES:
+            ref_path = os.path.join(tmp, f"{name}.oxrt_fp32.npy")
+            ref = np.load(ref_path) if os.path.exists(ref_path) else None
+            scale = float(np.abs(ref).max()) or 1.0 if ref is not None else 1.0
+            for rt in RUNTIMES if ref is not None else []:
                 out = os.path.join(tmp, f"{name}.{rt}.npy")
                 if "error" not in best[rt] and os.path.exists(out):
                     y = np.load(out)
@@ -128,7 +136,9 @@ def main():
             rows.append((name, t, best))
             print(name, t, json.dumps(best), flush=True)
     a.load_after = os.getloadavg()
-    write(a, rows, info)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if a.output != "-":
+        write(a, rows, info)
 
 
 def write(a, rows, info):

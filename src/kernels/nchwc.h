@@ -84,5 +84,10 @@ void oxrt_nchwc_conv(const oxrt_nchwc_geom *g, const float *x, const float *wpac
 void oxrt_nchwc_conv_nchw_input(const oxrt_nchwc_geom *g, size_t C_real, const float *x, const float *wpacked,
                                 const float *bias, const float *z, oxrt_activation act, float *y, oxrt_isa isa,
                                 oxrt_threadpool *pool);
+/* oxrt_nchwc_conv_nchw_input with bfloat16 weights (oxrt_nchwc_conv_pack_bf16) and X rounded to bfloat16
+ * (AVX512_BF16 only; false when out of memory). */
+bool oxrt_nchwc_conv_nchw_input_bf16(const oxrt_nchwc_geom *g, size_t C_real, const float *x, const uint16_t *wpacked,
+                                     const float *bias, const float *z, oxrt_activation act, float *y,
+                                     oxrt_threadpool *pool);
 
 #endif

@@ -25,6 +25,8 @@ static uint16_t to_bf16(float f) {
   return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
+/* each input-channel pair swapped, as oxrt_nchwc_to_bf16 stores X (bf16 helper's hook: the sums then equal the
+ * float kernel's on rounded inputs) */
 void oxrt_nchwc_conv_pack_bf16(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real, const float *w,
                                uint16_t *packed) {
   const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B;
@@ -32,7 +34,7 @@ void oxrt_nchwc_conv_pack_bf16(const oxrt_nchwc_geom *g, size_t M_real, size_t C
   for (size_t m = 0; m < M_real; m++)
     for (size_t c = 0; c < C_real; c++)
       for (size_t t = 0; t < T; t++)
-        packed[((((m / B * Cb + c / B) * T + t) * (B / 2) + c % B / 2) * B + m % B) * 2 + c % 2] =
+        packed[((((m / B * Cb + c / B) * T + t) * (B / 2) + c % B / 2) * B + m % B) * 2 + 1 - c % 2] =
             to_bf16(w[(m * C_real + c) * T + t]);
 }
 
@@ -118,14 +120,18 @@ void oxrt_nchwc_conv(const oxrt_nchwc_geom *g, const float *x, const float *wpac
 typedef struct {
   const float *x;
   uint16_t *xh;
+  size_t W, pl, pr; /* pixels per row and zero pixels written around it (pl + pr > 0: rows of the padded copy) */
 } to_bf16_job;
 
 static void to_bf16_range(void *arg, size_t b, size_t e) {
   const to_bf16_job *t = arg;
 #if defined(__x86_64__) && defined(__GNUC__)
-  oxrt_nchwc_to_bf16(t->x + b, t->xh + b, e - b);
+  if (t->pl + t->pr)
+    oxrt_nchwc_to_bf16_rows(t->x + b * t->W * 16, t->xh + b * (t->W + t->pl + t->pr) * 16, e - b, t->W, t->pl, t->pr);
+  else /* whole pixels: the conversion swaps channel pairs */
+    oxrt_nchwc_to_bf16(t->x + b * 16, t->xh + b * 16, (e - b) * 16);
 #else
-  oxrt_convert(OXRT_BFLOAT16, t->xh + b, OXRT_FLOAT, t->x + b, e - b, false);
+  oxrt_convert(OXRT_BFLOAT16, t->xh + b * 16, OXRT_FLOAT, t->x + b * 16, (e - b) * 16, false); /* never runs */
 #endif
 }
 
@@ -133,13 +139,40 @@ static void to_bf16_range(void *arg, size_t b, size_t e) {
  * buffer per call cost page faults every time. */
 bool oxrt_nchwc_conv_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
                           const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
-  size_t n = g->N * g->C * (size_t)(g->H * g->W);
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (oxrt_nchwc_conv1x1_bf16(g, x, wpacked, bias, z, act, y, pool)) return true; /* bf16 helper's hook */
+#endif
+  /* column padding goes into the copy (zero pixels), so that border pixels run in full tiles (bf16 helper's hook) */
+  oxrt_nchwc_geom gp = *g;
+  const size_t pad = (size_t)(g->pl + g->pr), rows = g->N * (g->C / (size_t)g->B) * (size_t)g->H;
+  gp.W += g->pl + g->pr, gp.pl = gp.pr = 0;
+  size_t n = g->N * g->C * (size_t)(gp.H * gp.W);
   uint16_t *xh = oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof *xh * (n ? n : 1));
   if (!xh) return false;
-  to_bf16_job t = {x, xh};
-  oxrt_parallel_for(pool, n, 65536, to_bf16_range, &t);
-  conv_run(g, 0, NULL, NULL, xh, wpacked, bias, z, act, y, OXRT_ISA_AVX512, pool);
+  to_bf16_job t = {x, xh, (size_t)g->W, (size_t)g->pl, (size_t)g->pr};
+  if (pad)
+    oxrt_parallel_for(pool, rows, 65536 / ((size_t)gp.W * 16) + 1, to_bf16_range, &t);
+  else
+    oxrt_parallel_for(pool, n / 16, 4096, to_bf16_range, &t);
+  conv_run(&gp, 0, NULL, NULL, xh, wpacked, bias, z, act, y, OXRT_ISA_AVX512, pool);
   return true;
+}
+
+/* The bfloat16 stem (bf16 helper's hook): X as planes of channel pairs in the calling thread's GEMM scratch. */
+bool oxrt_nchwc_conv_nchw_input_bf16(const oxrt_nchwc_geom *g, size_t C_real, const float *x, const uint16_t *wpacked,
+                                     const float *bias, const float *z, oxrt_activation act, float *y,
+                                     oxrt_threadpool *pool) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const size_t P = (C_real + 1) / 2, HW = (size_t)(g->H * g->W);
+  uint16_t *xh = oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof *xh * (g->N * P * 2 * HW + 1));
+  if (!xh) return false;
+  oxrt_nchw_to_bf16_pairs(x, xh, g->N, C_real, HW);
+  conv_run(g, (int)(2 * P), NULL, NULL, xh, wpacked, bias, z, act, y, OXRT_ISA_AVX512, pool);
+  return true;
+#else
+  (void)g, (void)C_real, (void)x, (void)wpacked, (void)bias, (void)z, (void)act, (void)y, (void)pool;
+  return false;
+#endif
 }
 
 void oxrt_nchwc_conv_nchw_input(const oxrt_nchwc_geom *g, size_t C_real, const float *x, const float *wpacked,

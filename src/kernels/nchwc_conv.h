@@ -31,7 +31,16 @@ void oxrt_nchwc_conv_rows_portable(const oxrt_nchwc_conv_job *j, size_t begin, s
 void oxrt_nchwc_conv_rows_avx2(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
 void oxrt_nchwc_conv_rows_avx512(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
 void oxrt_nchwc_conv_rows_avx512bf16(const oxrt_nchwc_conv_job *j, size_t begin, size_t end);
-/* n floats to bfloat16 (round to nearest even; AVX512_BF16 only), for the bfloat16 conv's input. */
+/* n floats (n even) to bfloat16 (round to nearest even; AVX512_BF16 only), for the bfloat16 conv's input: each pair
+ * stored swapped, xh[i ^ 1] = x[i], as oxrt_nchwc_conv_pack_bf16 packs the weights. */
 void oxrt_nchwc_to_bf16(const float *x, uint16_t *xh, size_t n);
+/* The bfloat16 conv for 1x1 stride-1 unpadded convs over planes larger than L2, converting X a band of pixels at a
+ * time; false when it does not apply (or out of memory): then nothing was written. */
+bool oxrt_nchwc_conv1x1_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
+                             const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool);
+/* NCHW X [N, C, HW] to bfloat16 planes of channel pairs [N, ceil(C/2), HW, 2] (odd C: the last pair's second zero). */
+void oxrt_nchw_to_bf16_pairs(const float *x, uint16_t *xh, size_t N, size_t C, size_t HW);
+/* rows of W pixels of 16 floats to bfloat16 rows of pl + W + pr pixels, the pl and pr pixels zero. */
+void oxrt_nchwc_to_bf16_rows(const float *x, uint16_t *xh, size_t rows, size_t W, size_t pl, size_t pr);
 
 #endif

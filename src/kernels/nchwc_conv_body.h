@@ -38,8 +38,9 @@ static inline NC_TILE_ATTR void nc_tile(const int mb, const int np, const int sw
   const oxrt_nchwc_geom *g = &j->g;
   const NC_V lo = NC_SET1(j->lo), hi = NC_SET1(j->hi);
   const size_t B = NC_B, BB = (size_t)NC_B * NC_B, T = (size_t)(g->kh * g->kw), Cb = nchw ? 1 : g->C / B;
-  /* blocked X: a pixel is B floats, channels adjacent; NCHW X (nchw): a pixel is one float, channels H*W apart */
-  const size_t px = nchw ? 1 : B, cstride = nchw ? (size_t)(g->H * g->W) : 1, nic = nchw ? (size_t)j->nic : B;
+  /* blocked X: a pixel is B floats, channels adjacent; NCHW X (nchw): a pixel is one float, channels H*W apart (in
+   * bfloat16, a pixel is the pair of channels 2u, 2u+1: planes of pairs, [N, C/2, H, W, 2]) */
+  const size_t px = nchw ? NC_ICSTEP : B, cstride = nchw ? (size_t)(g->H * g->W) : 1, nic = nchw ? (size_t)j->nic : B;
   const size_t plane = (size_t)(g->H * g->W) * B, pstep = (size_t)(sws ? sws : g->sw) * px; /* constant: offsets fold */
   NC_V acc[NC_MBMAX][NC_NPMAX(1)];
 #pragma GCC unroll 4
@@ -161,7 +162,11 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
         ow++;
       } else {
         const int64_t left = (p1 < j->ow_hi ? p1 : j->ow_hi) - ow;
-        const int np = left < NC_NPMAX(mbn) ? (int)left : NC_NPMAX(mbn);
+        int np = left < NC_NPMAX(mbn) ? (int)left : NC_NPMAX(mbn);
+#ifdef NC_BALANCED_TAIL
+        /* two even tiles rather than a full one and a sliver (7 pixels: 4 + 3, not 6 + 1) */
+        if (left > NC_NPMAX(mbn) && left < 2 * NC_NPMAX(mbn)) np = (int)(left + 1) / 2;
+#endif
         nc_dispatch(mbn, np, j, x, w, wstride, ih0, ki0, ki1, iw0, 0, g->kw, bias, z, y, ystride);
         ow += np;
       }
@@ -180,4 +185,5 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
 #undef NC_XBCAST
 #undef NC_DOT
 #undef NC_BLOCKED_TILE
+#undef NC_BALANCED_TAIL
 #undef NC_TILE_ATTR

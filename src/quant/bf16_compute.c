@@ -47,9 +47,9 @@ static bool conv_stays_winograd(const oxrt_graph *g, const oxrt_node *n) {
 static int heavy_inputs(const oxrt_graph *g, const oxrt_node *n) {
   static const char *const two[] = {"Conv", "MatMul", "Gemm", "FusedConv", "FusedMatMul", "FusedGemm", "Attention"};
   if (!*n->domain && !strcmp(n->op_type, "Attention")) return 3; /* ai.onnx Attention: Q, K, V */
-  /* the blocked-layout conv that mode 1 runs in bfloat16: group 1 from a blocked X (not depthwise, not the stem) */
+  /* the blocked-layout conv that mode 1 runs in bfloat16: group 1 (not depthwise), the NCHW-input stem too */
   if (!strcmp(n->domain, "com.microsoft.nchwc") && !strcmp(n->op_type, "Conv"))
-    return oxrt_attr_int(n, "group", 1) == 1 && !oxrt_attr_int(n, "nchw_input", 0) ? 2 : 0;
+    return oxrt_attr_int(n, "group", 1) == 1 ? 2 : 0;
   if (!strcmp(n->domain, "oxrt.session") && !strcmp(n->op_type, "MatMulBiasAct")) return 2; /* not its bias */
   if (*n->domain && strcmp(n->domain, "com.microsoft")) return 0;
   if ((!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "FusedConv")) && conv_stays_winograd(g, n)) return 0;

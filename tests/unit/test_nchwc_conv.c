@@ -64,8 +64,10 @@ static int check_case_ex(const nc_case *c, oxrt_activation act, bool with_z, boo
   for (size_t i = 0; i < c->N * g.M * OHW; i++) yb[i] = NAN; /* every output, pad channels too, must be written */
   if (bf16) {
     oxrt_nchwc_conv_pack_bf16(&g, c->M, c->C, w, (uint16_t *)wp); /* half of wp's floats */
-    if (!oxrt_nchwc_conv_bf16(&g, xb, (const uint16_t *)wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb,
-                              pool))
+    if (nchw_in ? !oxrt_nchwc_conv_nchw_input_bf16(&g, c->C, x, (const uint16_t *)wp, with_bias ? bias : NULL,
+                                                   with_z ? zb : NULL, act, yb, pool)
+                : !oxrt_nchwc_conv_bf16(&g, xb, (const uint16_t *)wp, with_bias ? bias : NULL, with_z ? zb : NULL, act,
+                                        yb, pool))
       bad = 1;
   } else if (nchw_in)
     oxrt_nchwc_conv_nchw_input(&g, c->C, x, wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, isa, pool);
@@ -134,14 +136,20 @@ static void nchwc_conv_at_level(void) {
           bad = check_case_ex(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, false, true);
           if (bad) fprintf(stderr, "  nchwc conv bf16 case %zu act %d variant %d\n", i, (int)acts[a].kind, v);
           CHECK(!bad);
+          if (cases[i].C <= 8) { /* the bfloat16 stem: planes of channel pairs, odd C's last pair half zero */
+            bad = check_case_ex(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, true, true);
+            if (bad) fprintf(stderr, "  nchwc conv bf16 (NCHW input) case %zu act %d variant %d\n", i, (int)acts[a].kind, v);
+            CHECK(!bad);
+          }
         }
       }
   oxrt_threadpool_free(pool);
 }
 
 /* The bfloat16 conv's input conversion (VCVTNE2PS2BF16) against Cast's scalar one (oxrt_f32_to_bf16): the same
- * round to nearest even, ties included, infinities, overflow to infinity and quiet NaN; every tail length. (The
- * instruction flushes subnormals, which VDPBF16PS reads as zero anyway: not compared.) */
+ * round to nearest even, ties included, infinities, overflow to infinity and quiet NaN; every even tail length; each
+ * pair of values swapped (got[i ^ 1] is x[i]). (The instruction flushes subnormals, which VDPBF16PS reads as zero
+ * anyway: not compared.) */
 static void nchwc_bf16_convert(void) {
   enum { N = 100 };
   float x[N];
@@ -153,17 +161,50 @@ static void nchwc_bf16_convert(void) {
     if (u) memcpy(&x[i], &u, 4);
     else x[i] = nrnd() * (float)(1u << (i % 20)) / 1024.0f;
   }
-  for (size_t n = 0; n <= N; n += n < 40 ? 1 : 29) {
+  for (size_t n = 0; n <= N; n += n < 40 ? 2 : 30) {
     got[n] = 0xABCDu;
     oxrt_nchwc_to_bf16(x, got, n);
     int bad = got[n] != 0xABCDu; /* nothing written past n */
-    for (size_t i = 0; i < n; i++) bad |= got[i] != oxrt_f32_to_bf16(x[i]);
+    for (size_t i = 0; i < n; i++) bad |= got[i ^ 1] != oxrt_f32_to_bf16(x[i]);
     if (bad) fprintf(stderr, "  nchwc bf16 conversion differs from oxrt_f32_to_bf16 at n = %zu\n", n);
     CHECK(!bad);
   }
 }
 
+/* The bfloat16 pointwise path for planes over L2 (oxrt_nchwc_conv1x1_bf16: the input converted a band of pixels at a
+ * time): band tails, partial input and output blocks, 5 output blocks (a group of 4 and one of 1), N = 2, a long C;
+ * it must take these cases (else the shapes above already test the other path). */
+static void nchwc_bf16_pointwise(void) {
+  static const nc_case big[] = {
+      /* N  C    M   H    W  kh kw sh sw dh dw pt pl pb pr */
+      {1, 16, 32, 160, 211, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+      {2, 40, 70, 75, 150, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+      {1, 1024, 32, 24, 24, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+  };
+  const oxrt_activation acts[] = {{OXRT_ACT_NONE, 0, 0}, {OXRT_ACT_RELU, 0, 0}, {OXRT_ACT_HARD_SWISH, 0, 0}};
+  oxrt_threadpool *pool = oxrt_threadpool_create(2);
+  CHECK(pool != NULL);
+  for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+    oxrt_nchwc_geom g = {.N = big[i].N, .C = oxrt_nchwc_padded(big[i].C, 16), .M = oxrt_nchwc_padded(big[i].M, 16),
+                         .H = big[i].H, .W = big[i].W, .OH = big[i].H, .OW = big[i].W, .kh = 1, .kw = 1, .sh = 1,
+                         .sw = 1, .dh = 1, .dw = 1, .B = 16};
+    /* applies: returns true on these shapes (nothing to compare here: check_case_ex does that) */
+    size_t n = g.N * g.C * (size_t)(g.H * g.W), nw = g.M * g.C;
+    float *x = calloc(n, sizeof(float)), *y = malloc(sizeof(float) * g.N * g.M * (size_t)(g.H * g.W));
+    uint16_t *w = calloc(nw, sizeof(uint16_t));
+    CHECK(x && y && w && oxrt_nchwc_conv1x1_bf16(&g, x, w, NULL, NULL, acts[0], y, pool));
+    free(x), free(y), free(w);
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
+      for (int v = 0; v < 4; v++) {
+        int bad = check_case_ex(&big[i], acts[a], v & 1, v & 2, v >= 2 ? pool : NULL, false, true);
+        if (bad) fprintf(stderr, "  nchwc conv bf16 pointwise case %zu act %d variant %d\n", i, (int)acts[a].kind, v);
+        CHECK(!bad);
+      }
+  }
+  oxrt_threadpool_free(pool);
+}
+
 void test_kernel_nchwc_conv(void) {
-  if (oxrt_sgemm_bf16_native()) nchwc_bf16_convert();
+  if (oxrt_sgemm_bf16_native()) nchwc_bf16_convert(), nchwc_bf16_pointwise();
   unit_each_isa(nchwc_conv_at_level);
 }

@@ -59,7 +59,7 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
   st->g = (oxrt_nchwc_geom){.C = oxrt_nchwc_padded(st->C_real, B), .M = oxrt_nchwc_padded(st->M_real, B),
                             .kh = w->dims[2], .kw = w->dims[3], .B = B};
   size_t n = st->depthwise ? oxrt_nchwc_dw_packed_floats(&st->g) : oxrt_nchwc_conv_packed_floats(&st->g);
-  const bool bf16 = pc->bf16 && !st->depthwise && !st->nchw_input; /* depthwise and the stem stay float32 */
+  const bool bf16 = pc->bf16 && !st->depthwise; /* depthwise stays float32 */
   if (bf16) {
     st->wh = malloc(sizeof(uint16_t) * (n ? n : 1));
     if (!st->wh) return OXRT_OOM();
@@ -164,7 +164,14 @@ static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
   if (!y->count) return NULL;
   if (st->wino.wino && g.H == st->wino_h && g.W == st->wino_w && oxrt_wino_shape_ok(&s))
     return wino_route(ctx, st, &s, &g, x->data, z ? z->data : NULL, y->data);
-  if (st->nchw_input)
+  if (st->nchw_input && st->wh) {
+    if (!oxrt_sgemm_bf16_native())
+      return oxrt_error(OXRT_ERR_RUNTIME, "weights were packed in bfloat16 at session creation, but AVX512_BF16 is not "
+                                          "usable now (OXRT_ISA capped below AVX-512 since?)");
+    if (!oxrt_nchwc_conv_nchw_input_bf16(&g, st->C_real, x->data, st->wh, st->bias, z ? z->data : NULL, st->act,
+                                         y->data, ctx->pool))
+      return OXRT_OOM();
+  } else if (st->nchw_input)
     oxrt_nchwc_conv_nchw_input(&g, st->C_real, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data,
                                nchwc_isa(), ctx->pool);
   else if (st->depthwise)
