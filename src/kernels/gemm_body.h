@@ -13,6 +13,8 @@
  *   GB_PREFETCH_LINES    (optional, default 1) 64-byte lines prefetched per k-step: 2 where a B row is 128 bytes
  *   GB_PREFETCH_C        1: prefetch the C tile at kernel entry
  *   GB_UNROLL            a _Pragma unrolling the main k loop, or nothing
+ *   GB_STORE_OVERLAP     (optional, default 0) 1: panels narrower than a vector are packed with full stores that
+ *                        run into the next row (rewritten next), where partial stores are slow (AVX2 on AMD)
  * and optionally GB_EXPORT (linkage of the four functions, e.g. static), GB_ADUP (floats per A value in the A
  * micro-panel: 1, or GB_VW when the packing stores each value pre-broadcast) with GB_ABCAST(p) (the A value at p
  * as a vector; default GB_BCAST), GB_KFMA(a, b, c) (the k-step's multiply-add; default GB_FMA: bfloat16 kernels
@@ -35,6 +37,9 @@
 #endif
 #ifndef GB_PREFETCH_LINES
 #define GB_PREFETCH_LINES 1
+#endif
+#ifndef GB_STORE_OVERLAP
+#define GB_STORE_OVERLAP 0
 #endif
 #ifndef GB_KFMA
 #define GB_KFMA GB_FMA
@@ -209,6 +214,15 @@ GB_EXPORT void GB_PACK(bool contiguous, const float *src, size_t ld, size_t rows
     }
     const GB_M w0 = GB_MASK(width), w1 = GB_MASK(width > GB_VW ? width - GB_VW : 0);
     const GB_M r0 = GB_MASK(rows), r1 = GB_MASK(rows > GB_VW ? rows - GB_VW : 0);
+#if GB_STORE_OVERLAP
+    if (width < GB_VW) { /* each row's full store runs into the next rows, which the next stores rewrite; the rows
+                            whose full store would pass the panel's end are stored partially */
+      const float *dend = dst + kc * width;
+      for (; dst + GB_VW <= dend; src += ld, dst += width) GB_STORE(dst, GB_LOAD_M(src, r0));
+      for (; dst < dend; src += ld, dst += width) GB_STORE_M(dst, w0, GB_LOAD_M(src, r0));
+      return;
+    }
+#endif
     for (size_t k = 0; k < kc; k++, src += ld, dst += width) {
       GB_STORE_M(dst, w0, GB_LOAD_M(src, r0));
       if (width > GB_VW) GB_STORE_M(dst + GB_VW, w1, GB_LOAD_M(src + GB_VW, r1));
@@ -227,6 +241,15 @@ GB_EXPORT void GB_PACK(bool contiguous, const float *src, size_t ld, size_t rows
                : kn == GB_VW ? GB_LOAD(src + (g + i) * ld + k)
                              : GB_LOAD_M(src + (g + i) * ld + k, km);
       gb_transpose(r);
+#if GB_STORE_OVERLAP
+      if (width < GB_VW) { /* one group (A panels of MR < VW rows): full stores overlapping the next row, as above */
+        for (size_t j = 0; j < kn; j++) {
+          if ((k + j) * width + GB_VW <= kc * width) GB_STORE(dst + (k + j) * width, r[j]);
+          else GB_STORE_M(dst + (k + j) * width, wm, r[j]);
+        }
+        continue;
+      }
+#endif
       for (size_t j = 0; j < kn; j++) {
         if (gw == GB_VW) GB_STORE(dst + (k + j) * width + g, r[j]);
         else GB_STORE_M(dst + (k + j) * width + g, wm, r[j]);
@@ -333,3 +356,4 @@ GB_EXPORT void GB_GEMV_N(size_t K, const float *a, const float *B, size_t ldb, s
 #undef GB_ADUP
 #undef GB_ABCAST
 #undef GB_KFMA
+#undef GB_STORE_OVERLAP
