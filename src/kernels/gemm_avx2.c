@@ -65,6 +65,9 @@ static inline float gb_hsum(__m256 v) {
 #define GB_LOAD_M(p, m) gb_load_n(p, m)
 #define GB_STORE_M(p, m, v) gb_store_n(p, m, v)
 #define GB_STORE_OVERLAP 1
+#ifndef GB_COL_TAIL
+#define GB_COL_TAIL 2
+#endif
 #define GB_FMA _mm256_fmadd_ps
 #define GB_MUL _mm256_mul_ps
 #define GB_ADD _mm256_add_ps
