@@ -13,6 +13,10 @@
  *   GB_PREFETCH_LINES    (optional, default 1) 64-byte lines prefetched per k-step: 2 where a B row is 128 bytes
  *   GB_PREFETCH_C        1: prefetch the C tile at kernel entry
  *   GB_UNROLL            a _Pragma unrolling the main k loop, or nothing
+ *   GB_COL_TAIL          (optional, default 0) tiles of at most this many columns run gb_col_tail (rows along the
+ *                        lanes; needs GB_MR <= GB_VW and GB_ADUP 1)
+ *   GB_STORE_OVERLAP     (optional, default 0) 1: panels narrower than a vector are packed with full stores that
+ *                        run into the next row (rewritten next), where partial stores are slow (AVX2 on AMD)
  * and optionally GB_EXPORT (linkage of the four functions, e.g. static), GB_ADUP (floats per A value in the A
  * micro-panel: 1, or GB_VW when the packing stores each value pre-broadcast) with GB_ABCAST(p) (the A value at p
  * as a vector; default GB_BCAST), GB_KFMA(a, b, c) (the k-step's multiply-add; default GB_FMA: bfloat16 kernels
@@ -23,6 +27,7 @@
  * with a stride of ldb floats per k: NR for packed panels, the matrix's own row stride when small-M products read
  * B in place. */
 #include "gemm.h"
+#include <math.h>
 
 #ifndef GB_EXPORT
 #define GB_EXPORT
@@ -35,6 +40,12 @@
 #endif
 #ifndef GB_PREFETCH_LINES
 #define GB_PREFETCH_LINES 1
+#endif
+#ifndef GB_STORE_OVERLAP
+#define GB_STORE_OVERLAP 0
+#endif
+#ifndef GB_COL_TAIL
+#define GB_COL_TAIL 0
 #endif
 #ifndef GB_KFMA
 #define GB_KFMA GB_FMA
@@ -189,8 +200,55 @@ typedef void (*gb_kern_fn)(size_t, const float *, const float *, size_t, float *
                            const oxrt_sgemm_epi *, size_t);
 static const gb_kern_fn gb_kernels[2][GB_MR + 1] = {{NULL, GB_KERNELS(GB_ENTRY)}, {NULL, GB_KERNELS(GB_ENTRY_HALF)}};
 
+#if GB_COL_TAIL && GB_ADUP == 1
+#if GB_MR > GB_VW
+#error "GB_COL_TAIL puts the tile's rows along one vector"
+#endif
+/* A tile of at most GB_COL_TAIL columns (N = 49 at NR 16 ends in one): the tile's m rows along the lanes, one vector
+ * per column and four sums over k in flight. The half-width kernel spends m FMAs per k-step on it, bound by the
+ * latency of its m sums (Zen 4, AVX2: 18% of 512x49x4608's kernel time for 1 of 49 columns); this spends one. The
+ * output pass is the kernel's, on the lanes stored to a small array. */
+static void gb_col_tail(size_t m, size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                        float alpha, float beta, const oxrt_sgemm_epi *epi, size_t n) {
+  const GB_M rm = GB_MASK(m);
+  float t[GB_VW];
+  for (size_t j = 0; j < n; j++) {
+    GB_V s0 = GB_ZERO(), s1 = s0, s2 = s0, s3 = s0;
+    const float *ap = a, *bp = b + j;
+    size_t k = 0;
+    for (; k + 4 <= kc; k += 4, ap += 4 * m, bp += 4 * ldb) {
+      s0 = GB_FMA(GB_LOAD_M(ap, rm), GB_BCAST(bp), s0);
+      s1 = GB_FMA(GB_LOAD_M(ap + m, rm), GB_BCAST(bp + ldb), s1);
+      s2 = GB_FMA(GB_LOAD_M(ap + 2 * m, rm), GB_BCAST(bp + 2 * ldb), s2);
+      s3 = GB_FMA(GB_LOAD_M(ap + 3 * m, rm), GB_BCAST(bp + 3 * ldb), s3);
+    }
+    for (; k < kc; k++, ap += m, bp += ldb) s0 = GB_FMA(GB_LOAD_M(ap, rm), GB_BCAST(bp), s0);
+    GB_STORE(t, GB_ADD(GB_ADD(s0, s1), GB_ADD(s2, s3)));
+    for (size_t i = 0; i < m; i++) {
+      float v = t[i], *ci = c + i * ldc + j;
+      if (beta == 0) v = alpha * v;
+      else if (alpha == 1 && beta == 1) v = *ci + v;
+      else v = fmaf(beta, *ci, alpha * v);
+      if (epi) {
+        if (epi->bias) v += epi->bias[i];
+        if (epi->bias_col) v += epi->bias_col[j];
+        if (epi->z) v += epi->z[i * epi->ldz + j];
+        if (epi->clamp) v = v < epi->lo ? epi->lo : v, v = v > epi->hi ? epi->hi : v; /* NaN stays, as in GB_CLAMP */
+      }
+      *ci = v;
+    }
+  }
+}
+#endif
+
 GB_EXPORT void GB_UKERNEL(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, float alpha,
                           float beta, const oxrt_sgemm_epi *epi, size_t m, size_t n) {
+#if GB_COL_TAIL && GB_ADUP == 1
+  if (n <= GB_COL_TAIL) {
+    gb_col_tail(m, kc, a, b, ldb, c, ldc, alpha, beta, epi, n);
+    return;
+  }
+#endif
   gb_kernels[n <= GB_VW][m](kc, a, b, ldb, c, ldc, alpha, beta, epi, n);
 }
 
@@ -209,6 +267,15 @@ GB_EXPORT void GB_PACK(bool contiguous, const float *src, size_t ld, size_t rows
     }
     const GB_M w0 = GB_MASK(width), w1 = GB_MASK(width > GB_VW ? width - GB_VW : 0);
     const GB_M r0 = GB_MASK(rows), r1 = GB_MASK(rows > GB_VW ? rows - GB_VW : 0);
+#if GB_STORE_OVERLAP
+    if (width < GB_VW) { /* each row's full store runs into the next rows, which the next stores rewrite; the rows
+                            whose full store would pass the panel's end are stored partially */
+      const float *dend = dst + kc * width;
+      for (; dst + GB_VW <= dend; src += ld, dst += width) GB_STORE(dst, GB_LOAD_M(src, r0));
+      for (; dst < dend; src += ld, dst += width) GB_STORE_M(dst, w0, GB_LOAD_M(src, r0));
+      return;
+    }
+#endif
     for (size_t k = 0; k < kc; k++, src += ld, dst += width) {
       GB_STORE_M(dst, w0, GB_LOAD_M(src, r0));
       if (width > GB_VW) GB_STORE_M(dst + GB_VW, w1, GB_LOAD_M(src + GB_VW, r1));
@@ -227,6 +294,15 @@ GB_EXPORT void GB_PACK(bool contiguous, const float *src, size_t ld, size_t rows
                : kn == GB_VW ? GB_LOAD(src + (g + i) * ld + k)
                              : GB_LOAD_M(src + (g + i) * ld + k, km);
       gb_transpose(r);
+#if GB_STORE_OVERLAP
+      if (width < GB_VW) { /* one group (A panels of MR < VW rows): full stores overlapping the next row, as above */
+        for (size_t j = 0; j < kn; j++) {
+          if ((k + j) * width + GB_VW <= kc * width) GB_STORE(dst + (k + j) * width, r[j]);
+          else GB_STORE_M(dst + (k + j) * width, wm, r[j]);
+        }
+        continue;
+      }
+#endif
       for (size_t j = 0; j < kn; j++) {
         if (gw == GB_VW) GB_STORE(dst + (k + j) * width + g, r[j]);
         else GB_STORE_M(dst + (k + j) * width + g, wm, r[j]);
@@ -333,3 +409,5 @@ GB_EXPORT void GB_GEMV_N(size_t K, const float *a, const float *B, size_t ldb, s
 #undef GB_ADUP
 #undef GB_ABCAST
 #undef GB_KFMA
+#undef GB_COL_TAIL
+#undef GB_STORE_OVERLAP
