@@ -94,6 +94,27 @@ void oxrt_qukernel_avx512vnni_b_q8(size_t kg, const void *a, const void *b, int3
                                    const oxrt_qepi *e);
 void oxrt_qukernel_avx512vnni_b_q4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
                                    const oxrt_qepi *e);
+/* The transposed epilogue of the A-unsigned kernel (weights as B): tile row i (i < rows), column j lands at
+ * y[j * ldy + i] = clamp(rint((float)(C + cadd[j]) * scale[j]), lo, hi) + zp for the columns set in mask0 / mask1
+ * (cadd NULL: 0; scale_one: scale[0] for every column); lo, hi already shifted by -zp. */
+typedef struct oxrt_qepi_t {
+  uint8_t *y;
+  size_t ldy;
+  const int32_t *cadd;
+  const float *scale;
+  bool scale_one;
+  float lo, hi;
+  int32_t zp;
+  uint32_t mask0, mask1, rows;
+} oxrt_qepi_t;
+typedef void (*oxrt_qukernel_t)(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                const oxrt_qepi_t *e);
+void oxrt_qukernel_avx512vnni_t12(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                  const oxrt_qepi_t *e);
+void oxrt_qukernel_avx512vnni_t8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                 const oxrt_qepi_t *e);
+void oxrt_qukernel_avx512vnni_t4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                 const oxrt_qepi_t *e);
 void oxrt_qukernel_avx2_bytes_a(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx2_bytes_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avxvnni_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
@@ -168,6 +189,7 @@ typedef struct oxrt_qgemm_out {
   const float *fbias; /* F32 only; NULL: none */
   int32_t zp, lo, hi; /* U8 / S8 (lo, hi inside the type's range; a fused Relu raises lo to zp) */
   oxrt_qcols cols;    /* per_row only */
+  bool transposed;    /* element (i, j) at C[j * ldc + i] (not with cols.seg) */
   const oxrt_qres *res; /* U8 / S8: a fused residual QLinearAdd (NULL: none) */
 } oxrt_qgemm_out;
 

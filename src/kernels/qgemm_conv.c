@@ -254,9 +254,16 @@ static bool run_wt(const uint8_t *const *kp, size_t lim, size_t OW, size_t PW, s
   qpos_ctx pc = {kp, K, OW, PW, npos, lim, x_signed ? 0x80808080u : 0, &ap, sums};
   if (pool && panels > 1 && npos * K >= 65536) oxrt_parallel_for(pool, panels, 1, pack_positions, &pc);
   else pack_positions(&pc, 0, panels);
-  uint8_t *tmp = buf + data_b + 2 * vec_b;
+  uint8_t *tmp = buf + data_b + 2 * vec_b, *y = yb + ybase * y_esize;
   oxrt_qgemm_ex ge = {.M = npos, .N = Mg, .K = K, .ap = &ap, .bp = bp, .out = *out};
   ge.out.per_row = false, ge.out.C = tmp, ge.out.ldc = Mg, ge.out.cols = (oxrt_qcols){0, 0}, ge.out.res = NULL;
+  /* 8-bit output without zero-point corrections on AVX-512 VNNI: the kernels requantize and store it transposed in
+   * registers, straight into y (no int32 tile pass, no transpose pass) */
+  bool direct = false;
+#if defined(__x86_64__) && defined(__GNUC__)
+  direct = es == 1 && !sums && k->id == OXRT_QK_AVX512VNNI && oxrt_cpu_isa() >= OXRT_ISA_AVX512;
+#endif
+  if (direct) ge.out.C = y, ge.out.ldc = npos, ge.out.transposed = true;
   if (ge.out.bias) ge.out.bias += m0;
   if (!sums) {
     for (size_t j = 0; j < Mg; j++)
@@ -266,9 +273,9 @@ static bool run_wt(const uint8_t *const *kp, size_t lim, size_t OW, size_t PW, s
   if (ge.out.scale && ge.out.n_scale != 1) ge.out.scale += m0;
   if (ge.out.fbias) ge.out.fbias += m0;
   if (!oxrt_qgemm_run(&ge, pool)) return false;
-  uint8_t *y = yb + ybase * y_esize;
-  if (es == 1) transpose_u8(tmp, npos, Mg, y);
-  else {
+  if (!direct && es == 1) {
+    transpose_u8(tmp, npos, Mg, y);
+  } else if (!direct) {
     const uint32_t *t32 = (const uint32_t *)(void *)tmp;
     for (size_t m = 0; m < Mg; m++) {
       uint8_t *ym = y + m * npos * 4;
