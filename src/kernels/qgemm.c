@@ -443,7 +443,6 @@ typedef struct {
   int failed;
 } q_plan;
 
-int g_qpf = 1; /* EXPERIMENT */
 static void run_tiles(void *arg, size_t t0, size_t t1) {
   q_plan *pl = arg;
   const oxrt_qgemm_ex *g = pl->g;
@@ -540,7 +539,7 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
         const uint8_t *pf = NULL;
         size_t pf_slice = 0;
 #ifdef QGEMM_X86
-        if (!fill && g_qpf) {
+        if (!fill) {
           size_t pfb = kgc * nr * G * es, na = (i_end - i_beg + mr - 1) / mr;
           if (q + 1 < n_panels) pf = b + pl->bp->kg * nr * G * es;
           else if (p0 + kc < K) pf = (const uint8_t *)pl->bp->data + ((j_beg / nr) * pl->bp->kg + g0 + kgc) * nr * G * es;
@@ -641,7 +640,6 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
 }
 
 bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
-  { const char *e = getenv("OXRT_QPF"); if (e) g_qpf = atoi(e); }
   if (g->M == 0 || g->N == 0) return true;
   const oxrt_qkernel *k = g->ap ? g->ap->kern : g->bp ? g->bp->kern : g->kern ? g->kern : oxrt_qgemm_kernel();
   oxrt_qpack apk = {0}, bpk = {0};
