@@ -16,6 +16,10 @@
 #define QK_MAC(c, a, b) _mm512_dpbusd_epi32((c), (a), (b))
 #include "qgemm_body.h"
 #undef QK_NAME
+#define QK_NAME oxrt_qukernel_avx512vnni_pf
+#define QK_PF 1
+#include "qgemm_body.h"
+#undef QK_NAME
 #undef QK_MAC
 
 #define QK_ROWS4(X) X(0) X(1) X(2) X(3)
@@ -87,8 +91,15 @@
           hi)),                                                                                                        \
       zp))
 #define QE_STOREROW(i)                                                                                                 \
-  _mm_mask_storeu_epi8(e->y + (i) * e->ldy, m0, QE_ROW1(c##i##a, i));                                                 \
-  _mm_mask_storeu_epi8(e->y + (i) * e->ldy + 16, m1, QE_ROW1(c##i##b, i));
+  {                                                                                                                    \
+    __m128i ya = QE_ROW1(c##i##a, i), yb = QE_ROW1(c##i##b, i);                                                       \
+    _mm_mask_storeu_epi8(e->y + (i) * e->ldy, m0, ya);                                                                 \
+    _mm_mask_storeu_epi8(e->y + (i) * e->ldy + 16, m1, yb);                                                            \
+    if (split) {                                                                                                       \
+      _mm_mask_storeu_epi8(e->y2 + (i) * e->ldy, m2, ya);                                                              \
+      _mm_mask_storeu_epi8(e->y2 + (i) * e->ldy + 16, m3, yb);                                                         \
+    }                                                                                                                  \
+  }
 #define QE_KERNEL(NAME, ROWS)                                                                                          \
   void NAME(size_t kg, const void *av_, const void *bv_, int32_t *c, size_t ldc, bool acc, const oxrt_qepi *e) {     \
     const uint8_t *a = av_, *b = bv_;                                                                                  \
@@ -102,6 +113,8 @@
     const __m512 lo = _mm512_set1_ps(e->lo), hi = _mm512_set1_ps(e->hi);                                              \
     const __m512i zp = _mm512_set1_epi32(e->zp);                                                                       \
     const __mmask16 m0 = (__mmask16)e->mask0, m1 = (__mmask16)e->mask1;                                                \
+    const __mmask16 m2 = (__mmask16)e->mask2, m3 = (__mmask16)e->mask3;                                                \
+    const bool split = (e->mask2 | e->mask3) != 0;                                                                     \
     ROWS(QE_STOREROW)                                                                                                  \
   }
 #define QE_ROWS12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
@@ -135,6 +148,7 @@ QE_KERNEL(oxrt_qukernel_avx512vnni_b_q4, QK_ROWS4)
     const uint8_t *a = av_, *b = bv_;                                                                                  \
     ROWS(QT_DECL)                                                                                                      \
     for (size_t kk = 0; kk < kg; kk++) {                                                                               \
+      if (kk < e->pfn) _mm_prefetch((const char *)(e->pf + kk * 64), _MM_HINT_T1);                                   \
       __m512i b0 = _mm512_loadu_si512((const void *)b), b1 = _mm512_loadu_si512((const void *)(b + 64));             \
       ROWS(QT_STEP)                                                                                                    \
       a += 12 * 4;                                                                                                     \

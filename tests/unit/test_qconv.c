@@ -217,6 +217,37 @@ static void check_gemm_paths(void) {
     free_case(&c);
   }
   CHECK(bad == 0 && hits >= 12);
+  /* the same epilogue over rows with dropped pad columns (padded pitch of 32 or more: a kernel tile's columns cross
+   * at most one pad gap, stored in two pieces), with and without a fused residual */
+  int seg_hits[2] = {0, 0};
+  for (int t = 0; t < 20000 && (seg_hits[0] < 8 || seg_hits[1] < 8) && !bad; t++) {
+    qcase c;
+    make_case(&c, false);
+    const oxrt_conv_shape *s = &c.s;
+    int64_t KW = s->k[s->nd - 1], PW_OW = (KW - 1) * s->dil[s->nd - 1] / s->stride[s->nd - 1];
+    size_t kp = 1;
+    for (int d = 0; d < s->nd; d++) kp *= (size_t)s->k[d];
+    size_t Mg = s->M / s->group, Kg = (s->C / s->group) * kp;
+    if (Mg % 4 == 0 && PW_OW > 0 && s->out[s->nd - 1] + PW_OW >= 32 && seg_hits[c.r != NULL] < 8) {
+      seg_hits[c.r != NULL]++;
+      for (int id = 0; id < OXRT_QK_COUNT && !bad; id++) {
+        const oxrt_qkernel *k = oxrt_qgemm_kernel_at((oxrt_qkernel_id)id);
+        if (!k || k->pairs7) continue;
+        oxrt_qconv_wpack wp = {s->group, Mg, Kg, calloc(s->group, sizeof(oxrt_qpack)), false};
+        CHECK(wp.g != NULL);
+        for (size_t g = 0; g < s->group; g++) {
+          oxrt_qmat m = {c.w + g * Mg * Kg, c.ws, Kg, 1, c.wzp + g * Mg, true, NULL};
+          CHECK(oxrt_qpack_make(k, true, Mg, Kg, &m, &wp.g[g]));
+        }
+        memset(c.y, 0xaa, c.ysize);
+        CHECK(oxrt_qconv_run(s, c.x, c.xs, c.xzp, &wp, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
+        report(&c, k->name, &bad);
+        oxrt_qconv_wpack_free(&wp);
+      }
+    }
+    free_case(&c);
+  }
+  CHECK(bad == 0 && seg_hits[0] >= 8 && seg_hits[1] >= 8);
 }
 
 /* The VNNI depthwise kernel's flat planes (small outputs, qdwconv_avx512vnni.c): int8 symmetric weights, one output
