@@ -425,6 +425,9 @@ void oxrt_qgemm_residual(const oxrt_qgemm_out *o, size_t at, size_t n) {
 /* ------------------------------------------------------------------ driver */
 
 #define Q_KC 512 /* k values per block, at most (pack_panel takes up to 512) */
+/* With B packed beforehand (weights as B: MatMul, the transposed convolution) no B block is packed per tile, and
+ * longer blocks halve the accumulator round trips (ResNet-18's 3x3 convs with weights as B 2-5% faster) */
+#define Q_KC_PACKED 1152
 #define Q_NC 256 /* columns per tile */
 #define Q_MC 512 /* rows per tile (rounded down to the kernel's mr) */
 
@@ -706,7 +709,8 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
     }
 #endif
     pl.nc = Q_NC;
-    size_t kb = (g->K + Q_KC - 1) / Q_KC; /* K blocks of even size (a multiple of 4): no short last block */
+    size_t kcmax = bp ? Q_KC_PACKED : Q_KC;
+    size_t kb = (g->K + kcmax - 1) / kcmax; /* K blocks of even size (a multiple of 4): no short last block */
     pl.kc = ((g->K + kb - 1) / kb + 3) / 4 * 4;
     pl.mc = (Q_MC / k->mr) * k->mr;
     size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;

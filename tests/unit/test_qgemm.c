@@ -34,6 +34,7 @@ static void check_kernel(const oxrt_qkernel *kern, oxrt_threadpool *pool, int *b
   for (int t = 0; t < 60 && !*bad; t++) {
     size_t M = qpick(1, 40), N = qpick(1, 300), K = qpick(1, 600);
     if (t % 10 == 0) M = qpick(100, 700); /* several row tiles */
+    if (t % 10 == 5) K = qpick(1153, 2400); /* several K blocks with B packed beforehand too */
     bool as = qrnd() & 1, bs = qrnd() & 1, zrow = qrnd() & 1, zcol = qrnd() & 1, packa = qrnd() & 1;
     int bmode = (int)(qrnd() % 3); /* 0 packed, 1 on the fly, 2 filled */
     oxrt_qout_kind kind = (oxrt_qout_kind)(t % 4);
