@@ -545,7 +545,8 @@ static void run_tiles(void *arg, size_t t0, size_t t1) {
         if (!fill && k->id == OXRT_QK_AVX512VNNI) {
           size_t lines = kgc * nr * G * es / 64, na = (i_end - i_beg + mr - 1) / mr;
           if (q + 1 < n_panels) pf = b + pl->bp->kg * nr * G * es;
-          else if (p0 + kc < K) pf = (const uint8_t *)pl->bp->data + ((j_beg / nr) * pl->bp->kg + g0 + kgc) * nr * G * es;
+          else if (p0 + kc < K)
+            pf = (const uint8_t *)pl->bp->data + ((j_beg / nr) * pl->bp->kg + g0 + kgc) * nr * G * es;
           else if (j_end < g->N) pf = (const uint8_t *)pl->bp->data + (j_end / nr) * pl->bp->kg * nr * G * es;
           pf_lines = (lines + na - 1) / na;
           if (pf_lines > kgc) pf_lines = kgc;
@@ -696,8 +697,8 @@ bool oxrt_qgemm_run(const oxrt_qgemm_ex *g, oxrt_threadpool *pool) {
 #ifdef QGEMM_X86
     const oxrt_qgemm_out *o = &g->out;
     if (k->id == OXRT_QK_AVX512VNNI_B && (o->kind == OXRT_QOUT_U8 || o->kind == OXRT_QOUT_S8) && o->per_row &&
-        (!o->cols.seg || o->cols.seg >= k->nr) && !o->transposed && o->scale && (o->n_scale == 1 || o->n_scale >= g->M) &&
-        oxrt_cpu_isa() >= OXRT_ISA_AVX512) {
+        (!o->cols.seg || o->cols.seg >= k->nr) && !o->transposed && o->scale &&
+        (o->n_scale == 1 || o->n_scale >= g->M) && oxrt_cpu_isa() >= OXRT_ISA_AVX512) {
       pl.epi[0] = oxrt_qukernel_avx512vnni_b_q12, pl.epi[1] = oxrt_qukernel_avx512vnni_b_q8;
       pl.epi[2] = oxrt_qukernel_avx512vnni_b_q4;
     }

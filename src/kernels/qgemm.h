@@ -197,7 +197,7 @@ typedef struct oxrt_qgemm_out {
   const float *fbias; /* F32 only; NULL: none */
   int32_t zp, lo, hi; /* U8 / S8 (lo, hi inside the type's range; a fused Relu raises lo to zp) */
   oxrt_qcols cols;    /* per_row only */
-  bool transposed;    /* element (i, j) at C[j * ldc + i] (not with cols.seg) */
+  bool transposed;    /* element (i, j) at C[j * ldc + i]; cols and res must then be unset (res is not applied) */
   const oxrt_qres *res; /* U8 / S8: a fused residual QLinearAdd (NULL: none) */
 } oxrt_qgemm_out;
 

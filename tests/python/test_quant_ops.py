@@ -640,9 +640,9 @@ def test_quantized_graph_shapes_inferred(tmp_path, tool, mode):
     del m.graph.value_info[:]
 
     def shapes(model):
-        return {v.name: (v.type.tensor_type.elem_type,
-                         tuple(d.dim_value if d.HasField("dim_value") else d.dim_param for d in v.type.tensor_type.shape.dim))
-                for v in model.graph.value_info}
+        def dims(t):
+            return tuple(d.dim_value if d.HasField("dim_value") else d.dim_param for d in t.shape.dim)
+        return {v.name: (v.type.tensor_type.elem_type, dims(v.type.tensor_type)) for v in model.graph.value_info}
 
     ref = shapes(shape_inference.infer_shapes(m, data_prop=True))
     got = shapes(onnx.load_from_string(oxrt._oxrt.infer_shapes(m.SerializeToString())))
