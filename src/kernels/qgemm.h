@@ -70,13 +70,17 @@ void oxrt_qukernel_avx512(size_t kg, const void *a, const void *b, int32_t *c, s
 void oxrt_qukernel_avx512vnni(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512_r4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512_r8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
+/* oxrt_qukernel_avx512vnni that also prefetches lines pf + 64 * kk, kk < pfn, into L2 */
+void oxrt_qukernel_avx512vnni_pf(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                 const uint8_t *pf, size_t pfn);
 void oxrt_qukernel_avx512vnni_r4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512vnni_r8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512vnni_b_r4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx512vnni_b_r8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 /* The requantizing epilogue of a micro-kernel (the 8-bit output stage's fast path in registers, same operations):
  * tile row i, column j lands at y[i * ldy + j] = clamp(rint((float)(C + radd[i]) * scale[i]), lo, hi) + zp for the
- * columns set in mask0 (0-15) / mask1 (16-31); lo, hi already shifted by -zp. */
+ * columns set in mask0 (0-15) / mask1 (16-31), and at y2[i * ldy + j] for those set in mask2 / mask3 (the tile's
+ * columns past a dropped pad gap, oxrt_qcols); lo, hi already shifted by -zp. */
 typedef struct oxrt_qepi {
   uint8_t *y;
   size_t ldy;
@@ -85,6 +89,8 @@ typedef struct oxrt_qepi {
   float lo, hi;
   int32_t zp;
   uint32_t mask0, mask1;
+  uint8_t *y2;
+  uint32_t mask2, mask3;
 } oxrt_qepi;
 typedef void (*oxrt_qukernel_q)(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
                                 const oxrt_qepi *e);
@@ -94,6 +100,29 @@ void oxrt_qukernel_avx512vnni_b_q8(size_t kg, const void *a, const void *b, int3
                                    const oxrt_qepi *e);
 void oxrt_qukernel_avx512vnni_b_q4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
                                    const oxrt_qepi *e);
+/* The transposed epilogue of the A-unsigned kernel (weights as B): tile row i (i < rows), column j lands at
+ * y[j * ldy + i] = clamp(rint((float)(C + cadd[j]) * scale[j]), lo, hi) + zp for the columns set in mask0 / mask1
+ * (cadd NULL: 0; scale_one: scale[0] for every column); lo, hi already shifted by -zp. */
+typedef struct oxrt_qepi_t {
+  uint8_t *y;
+  size_t ldy;
+  const int32_t *cadd;
+  const float *scale;
+  bool scale_one;
+  float lo, hi;
+  int32_t zp;
+  uint32_t mask0, mask1, rows;
+  const uint8_t *pf; /* lines pf + 64 * kk, kk < pfn, prefetched into L2 on the way (pfn 0: none) */
+  size_t pfn;
+} oxrt_qepi_t;
+typedef void (*oxrt_qukernel_t)(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                const oxrt_qepi_t *e);
+void oxrt_qukernel_avx512vnni_t12(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                  const oxrt_qepi_t *e);
+void oxrt_qukernel_avx512vnni_t8(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                 const oxrt_qepi_t *e);
+void oxrt_qukernel_avx512vnni_t4(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc,
+                                 const oxrt_qepi_t *e);
 void oxrt_qukernel_avx2_bytes_a(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avx2_bytes_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
 void oxrt_qukernel_avxvnni_b(size_t kg, const void *a, const void *b, int32_t *c, size_t ldc, bool acc);
@@ -168,6 +197,7 @@ typedef struct oxrt_qgemm_out {
   const float *fbias; /* F32 only; NULL: none */
   int32_t zp, lo, hi; /* U8 / S8 (lo, hi inside the type's range; a fused Relu raises lo to zp) */
   oxrt_qcols cols;    /* per_row only */
+  bool transposed;    /* element (i, j) at C[j * ldc + i]; cols and res must then be unset (res is not applied) */
   const oxrt_qres *res; /* U8 / S8: a fused residual QLinearAdd (NULL: none) */
 } oxrt_qgemm_out;
 

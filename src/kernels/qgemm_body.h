@@ -8,6 +8,8 @@
  *   QK_V, QK_VW       int32 vector type and its lanes (nr = 2 * QK_VW columns: two vectors per row)
  *   QK_LOAD(p), QK_STORE(p, v), QK_SET1(i32), QK_ZERO()
  *   QK_MAC(c, a, b)   c + the k-group dot products of broadcast A group a with B vector b, per int32 lane
+ *   QK_PF             optional: the function also takes (pf, pfn) and prefetches line kk of pf into L2 at k-group
+ *                     kk < pfn (the next packed B panel, spread over the calls that read this one)
  * Accumulators start from C (acc) or zero, so nothing but the final store follows the loop (with a branch there
  * GCC kept stack copies). Each A group is broadcast as one int32. The file may include this twice (two kernels). */
 #define QK_DECL(i)                                                                                                     \
@@ -26,10 +28,18 @@
 #ifndef QK_ASTRIDE
 #define QK_ASTRIDE QK_MR
 #endif
+#ifdef QK_PF
+void QK_NAME(size_t kg, const void *av_, const void *bv_, int32_t *c, size_t ldc, bool acc, const uint8_t *pf,
+             size_t pfn) {
+#else
 void QK_NAME(size_t kg, const void *av_, const void *bv_, int32_t *c, size_t ldc, bool acc) {
+#endif
   const QK_ET *a = av_, *b = bv_;
   QK_ROWS(QK_DECL)
   for (size_t kk = 0; kk < kg; kk++) {
+#ifdef QK_PF
+    if (kk < pfn) _mm_prefetch((const char *)(pf + kk * 64), _MM_HINT_T1);
+#endif
     QK_V b0 = QK_LOAD(b), b1 = QK_LOAD(b + QK_VW * QK_G);
     QK_ROWS(QK_STEP)
     a += QK_ASTRIDE * QK_G;
@@ -42,3 +52,4 @@ void QK_NAME(size_t kg, const void *av_, const void *bv_, int32_t *c, size_t ldc
 #undef QK_STEP
 #undef QK_STOREROW
 #undef QK_ASTRIDE
+#undef QK_PF

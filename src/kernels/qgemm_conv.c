@@ -228,6 +228,17 @@ static void transpose_u8(const uint8_t *t, size_t rows, size_t cols, uint8_t *y)
     for (size_t r = r0; r < rows; r++) y[c * rows + r] = t[r * cols + c];
 }
 
+typedef struct {
+  const oxrt_qgemm_out *o;
+  size_t n;
+} qres_ctx;
+
+static void residual_chunks(void *arg, size_t c0, size_t c1) { /* chunks of 16K elements */
+  const qres_ctx *r = arg;
+  size_t a = c0 << 14, b = c1 << 14 < r->n ? c1 << 14 : r->n;
+  oxrt_qgemm_residual(r->o, a, b - a);
+}
+
 /* One image and group with weights as B: positions packed as A, the product [npos, Mg] through the output stage
  * per column (output channel) into a scratch block, transposed into y (at image n, channel m0), then the fused
  * residual over that block. */
@@ -254,9 +265,16 @@ static bool run_wt(const uint8_t *const *kp, size_t lim, size_t OW, size_t PW, s
   qpos_ctx pc = {kp, K, OW, PW, npos, lim, x_signed ? 0x80808080u : 0, &ap, sums};
   if (pool && panels > 1 && npos * K >= 65536) oxrt_parallel_for(pool, panels, 1, pack_positions, &pc);
   else pack_positions(&pc, 0, panels);
-  uint8_t *tmp = buf + data_b + 2 * vec_b;
+  uint8_t *tmp = buf + data_b + 2 * vec_b, *y = yb + ybase * y_esize;
   oxrt_qgemm_ex ge = {.M = npos, .N = Mg, .K = K, .ap = &ap, .bp = bp, .out = *out};
   ge.out.per_row = false, ge.out.C = tmp, ge.out.ldc = Mg, ge.out.cols = (oxrt_qcols){0, 0}, ge.out.res = NULL;
+  /* 8-bit output without zero-point corrections on AVX-512 VNNI: the kernels requantize and store it transposed in
+   * registers, straight into y (no int32 tile pass, no transpose pass) */
+  bool direct = false;
+#if defined(__x86_64__) && defined(__GNUC__)
+  direct = es == 1 && !sums && k->id == OXRT_QK_AVX512VNNI && oxrt_cpu_isa() >= OXRT_ISA_AVX512;
+#endif
+  if (direct) ge.out.C = y, ge.out.ldc = npos, ge.out.transposed = true;
   if (ge.out.bias) ge.out.bias += m0;
   if (!sums) {
     for (size_t j = 0; j < Mg; j++)
@@ -266,9 +284,9 @@ static bool run_wt(const uint8_t *const *kp, size_t lim, size_t OW, size_t PW, s
   if (ge.out.scale && ge.out.n_scale != 1) ge.out.scale += m0;
   if (ge.out.fbias) ge.out.fbias += m0;
   if (!oxrt_qgemm_run(&ge, pool)) return false;
-  uint8_t *y = yb + ybase * y_esize;
-  if (es == 1) transpose_u8(tmp, npos, Mg, y);
-  else {
+  if (!direct && es == 1) {
+    transpose_u8(tmp, npos, Mg, y);
+  } else if (!direct) {
     const uint32_t *t32 = (const uint32_t *)(void *)tmp;
     for (size_t m = 0; m < Mg; m++) {
       uint8_t *ym = y + m * npos * 4;
@@ -280,7 +298,10 @@ static bool run_wt(const uint8_t *const *kp, size_t lim, size_t OW, size_t PW, s
     rq.r = (const uint8_t *)rq.r + ybase * y_esize;
     oxrt_qgemm_out ro = *out;
     ro.C = y, ro.res = &rq;
-    oxrt_qgemm_residual(&ro, 0, Mg * npos);
+    qres_ctx rc = {&ro, Mg * npos};
+    size_t chunks = (rc.n + 16383) >> 14;
+    if (pool && chunks > 1 && oxrt_threadpool_size(pool) > 1) oxrt_parallel_for(pool, chunks, 1, residual_chunks, &rc);
+    else residual_chunks(&rc, 0, chunks);
   }
   return true;
 }
@@ -355,6 +376,46 @@ static void strided_copy(const uint8_t *restrict s, size_t step, size_t n, uint8
   }
 }
 
+/* The stride-phase planes of channels [c0, c1) of one image and group (see qconv_shifted). */
+typedef struct {
+  const uint8_t *xg;
+  uint8_t *xp;
+  const bool *used;
+  size_t phases, plane, slack, sh, sw, PH, PW, IH, IW, pt, pl, in_size;
+  uint8_t zp8;
+} qplanes_ctx;
+
+static void fill_planes(void *arg, size_t c0, size_t c1) {
+  const qplanes_ctx *f = arg;
+  const size_t sh = f->sh, sw = f->sw, PH = f->PH, PW = f->PW, IH = f->IH, IW = f->IW, pt = f->pt, pl = f->pl;
+  for (size_t c = c0; c < c1; c++)
+    for (size_t a = 0; a < sh; a++)
+      for (size_t b = 0; b < sw; b++) {
+        uint8_t *dst = f->xp + (c * f->phases + a * sw + b) * f->plane;
+        if (!f->used[a * sw + b]) { /* no tap reads it (a 1x1 stride-2 convolution reads one phase of four); */
+          memset(dst, f->zp8, f->slack < f->plane ? f->slack : f->plane); /* the previous phase's last row runs
+                                                                            * into it */
+          continue;
+        }
+        memset(dst, f->zp8, f->plane); /* the pads; one call per plane, rows copied inline (short rows: libc calls
+                                        * per row cost more than the copy) */
+        for (size_t r = 0; r < PH; r++, dst += PW) {
+          size_t ih = r * sh + a; /* padded row */
+          if (ih < pt || ih - pt >= IH) continue;
+          const uint8_t *src = f->xg + c * f->in_size + (ih - pt) * IW;
+          if (sw == 1) { /* a shifted copy */
+            size_t lead = pl < PW ? pl : PW, len = IW < PW - lead ? IW : PW - lead;
+            copy_short(dst + lead, src, len);
+          } else { /* columns c0 .. c1 read the row (c * sw + b - pl inside it), the rest are pads */
+            size_t k0 = pl > b ? (pl - b + sw - 1) / sw : 0, k1 = (IW + pl - b + sw - 1) / sw;
+            if (k1 > PW) k1 = PW;
+            if (k0 > k1) k0 = k1;
+            strided_copy(src + (k0 * sw + b - pl), sw, k1 - k0, dst + k0);
+          }
+        }
+      }
+}
+
 static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp,
                           const oxrt_qconv_wpack *wp, const oxrt_qgemm_out *out, void *y, size_t y_esize,
                           oxrt_threadpool *pool) {
@@ -388,31 +449,13 @@ static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed
       const uint8_t *xg = (const uint8_t *)x + (n * s->C + g * Cg) * in_size;
       if (direct)
         for (size_t c = 0; c < Cg; c++) kp[c] = xg + c * in_size;
-      for (size_t c = 0; c < Cg && !direct; c++)
-        for (size_t a = 0; a < sh; a++)
-          for (size_t b = 0; b < sw; b++) {
-            uint8_t *dst = xp + (c * phases + a * sw + b) * plane;
-            if (!used[a * sw + b]) { /* no tap reads it (a 1x1 stride-2 convolution reads one phase of four); */
-              memset(dst, zp8, slack < plane ? slack : plane); /* the previous phase's last row runs into it */
-              continue;
-            }
-            memset(dst, zp8, plane); /* the pads; one call per plane, rows copied inline (short rows: libc calls
-                                      * per row cost more than the copy) */
-            for (size_t r = 0; r < PH; r++, dst += PW) {
-              size_t ih = r * sh + a; /* padded row */
-              if (ih < pt || ih - pt >= IH) continue;
-              const uint8_t *src = xg + c * in_size + (ih - pt) * IW;
-              if (sw == 1) { /* a shifted copy */
-                size_t lead = pl < PW ? pl : PW, len = IW < PW - lead ? IW : PW - lead;
-                copy_short(dst + lead, src, len);
-              } else { /* columns c0 .. c1 read the row (c * sw + b - pl inside it), the rest are pads */
-                size_t c0 = pl > b ? (pl - b + sw - 1) / sw : 0, c1 = (IW + pl - b + sw - 1) / sw;
-                if (c1 > PW) c1 = PW;
-                if (c0 > c1) c0 = c1;
-                strided_copy(src + (c0 * sw + b - pl), sw, c1 - c0, dst + c0);
-              }
-            }
-          }
+      if (!direct) { /* channels split over the pool's threads when the planes are large enough */
+        qplanes_ctx f = {xg, xp, used, phases, plane, slack, sh, sw, PH, PW, IH, IW, pt, pl, in_size, zp8};
+        if (pool && Cg > 1 && Cg * phases * plane >= 65536 && oxrt_threadpool_size(pool) > 1)
+          oxrt_parallel_for(pool, Cg, 1, fill_planes, &f);
+        else
+          fill_planes(&f, 0, Cg);
+      }
       if (!direct) memset(xp + Cg * phases * plane, zp8, slack);
       if (wp->wt) {
         if (!run_wt(kp, direct ? in_size : SIZE_MAX, OW, PW, out_size, x_signed, x_zp, &wp->g[g], g * wp->Mg, out, y,

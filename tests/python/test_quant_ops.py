@@ -617,3 +617,49 @@ def test_qdq_unary_lookup_table(tmp_path, op, attrs, extra, xt, yt):
         np.testing.assert_array_equal(fused, got)
     want = _ort(path, feeds, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)[0]
     assert np.max(np.abs(got.astype(np.int32) - want.astype(np.int32))) <= 1
+
+
+@pytest.mark.parametrize("tool", ["ort", "oxrt"])
+@pytest.mark.parametrize("mode", ["dynamic", "qdq", "qoperator"])
+def test_quantized_graph_shapes_inferred(tmp_path, tool, mode):
+    """oxrt's static inference through the quantized operators (DynamicQuantizeLinear, MatMulInteger,
+    QuantizeLinear, DequantizeLinear, QLinearMatMul; in the optimized file MatMulIntegerToFloat) agrees with
+    onnx.shape_inference on every value, value_info stripped: passes that need shapes (SkipLayerNormalization
+    fusion) then work on files without it, as oxrt.quantization writes them."""
+    from onnx import shape_inference
+    q = quant if tool == "ort" else pytest.importorskip("oxrt.quantization")
+    path = _mlp(str(tmp_path / "mlp.onnx"), batch="batch")
+    out = str(tmp_path / f"mlp_{tool}_{mode}.onnx")
+    if mode == "dynamic":
+        q.quantize_dynamic(path, out, weight_type=q.QuantType.QInt8)
+    else:
+        calib = [{"x": RNG.standard_normal((4, 3, 64)).astype(np.float32)} for _ in range(2)]
+        q.quantize_static(path, out, _Reader(calib), reduce_range=True,
+                          quant_format=q.QuantFormat.QDQ if mode == "qdq" else q.QuantFormat.QOperator)
+    m = onnx.load(out)
+    del m.graph.value_info[:]
+
+    def shapes(model):
+        def dims(t):
+            return tuple(d.dim_value if d.HasField("dim_value") else d.dim_param for d in t.shape.dim)
+        return {v.name: (v.type.tensor_type.elem_type, dims(v.type.tensor_type)) for v in model.graph.value_info}
+
+    ref = shapes(shape_inference.infer_shapes(m, data_prop=True))
+    got = shapes(onnx.load_from_string(oxrt._oxrt.infer_shapes(m.SerializeToString())))
+    ops = {n.op_type for n in m.graph.node}
+    assert ops & {"MatMulInteger", "QLinearMatMul", "QuantizeLinear"}, ops
+    # (onnx stops at the com.microsoft operators of ONNX Runtime's QOperator files)
+    assert len(ref) >= (2 if mode == "qoperator" else 6) and all(got.get(k) == v for k, v in ref.items()), (ref, got)
+    if mode == "dynamic":  # the optimized file's MatMulIntegerToFloat outputs: [batch, 3, N] float
+        saved = str(tmp_path / "opt.onnx")
+        _oxrt(out, {"x": RNG.standard_normal((2, 3, 64)).astype(np.float32)}, save=saved)
+        om = onnx.load(saved)
+        del om.graph.value_info[:]
+        got = shapes(onnx.load_from_string(oxrt._oxrt.infer_shapes(om.SerializeToString())))
+        mm = [n for n in om.graph.node if n.op_type == "MatMulIntegerToFloat"]
+        assert len(mm) == 2
+        for n, width in zip(mm, (96, 10)):
+            if n.output[0] in got:
+                assert got[n.output[0]] == (TensorProto.FLOAT, ("batch", 3, width))
+            else:  # a graph output
+                assert n.output[0] == "y"

@@ -34,6 +34,8 @@ typedef struct {
 
 static int32_t v8(const uint8_t *p, bool s) { return s ? (int32_t)(int8_t)*p : (int32_t)*p; }
 
+static const oxrt_conv_shape *g_shape; /* when set, make_case takes this shape (data still drawn) */
+
 static void make_case(qcase *c, bool depthwise) {
   oxrt_conv_shape *s = &c->s;
   memset(c, 0, sizeof *c);
@@ -52,6 +54,7 @@ static void make_case(qcase *c, bool depthwise) {
     if (d == s->nd - 1 && crnd() % 4 == 0) s->in[d] += 40; /* rows of 32 and more: the per-segment output stage */
     s->out[d] = (s->in[d] + 2 * s->pad[d] - (s->k[d] - 1) * s->dil[d] - 1) / s->stride[d] + 1;
   }
+  if (g_shape) *s = *g_shape;
   size_t in_size = 1, out_size = 1, kp = 1;
   for (int d = 0; d < s->nd; d++) in_size *= (size_t)s->in[d], out_size *= (size_t)s->out[d], kp *= (size_t)s->k[d];
   size_t Cg = s->C / s->group, wsz = s->M * Cg * kp;
@@ -217,6 +220,69 @@ static void check_gemm_paths(void) {
     free_case(&c);
   }
   CHECK(bad == 0 && hits >= 12);
+  /* the same epilogue over rows with dropped pad columns (padded pitch of 32 or more: a kernel tile's columns cross
+   * at most one pad gap, stored in two pieces), with and without a fused residual */
+  int seg_hits[2] = {0, 0};
+  for (int t = 0; t < 20000 && (seg_hits[0] < 8 || seg_hits[1] < 8) && !bad; t++) {
+    qcase c;
+    make_case(&c, false);
+    const oxrt_conv_shape *s = &c.s;
+    int64_t KW = s->k[s->nd - 1], PW_OW = (KW - 1) * s->dil[s->nd - 1] / s->stride[s->nd - 1];
+    size_t kp = 1;
+    for (int d = 0; d < s->nd; d++) kp *= (size_t)s->k[d];
+    size_t Mg = s->M / s->group, Kg = (s->C / s->group) * kp;
+    if (Mg % 4 == 0 && PW_OW > 0 && s->out[s->nd - 1] + PW_OW >= 32 && seg_hits[c.r != NULL] < 8) {
+      seg_hits[c.r != NULL]++;
+      for (int id = 0; id < OXRT_QK_COUNT && !bad; id++) {
+        const oxrt_qkernel *k = oxrt_qgemm_kernel_at((oxrt_qkernel_id)id);
+        if (!k || k->pairs7) continue;
+        oxrt_qconv_wpack wp = {s->group, Mg, Kg, calloc(s->group, sizeof(oxrt_qpack)), false};
+        CHECK(wp.g != NULL);
+        for (size_t g = 0; g < s->group; g++) {
+          oxrt_qmat m = {c.w + g * Mg * Kg, c.ws, Kg, 1, c.wzp + g * Mg, true, NULL};
+          CHECK(oxrt_qpack_make(k, true, Mg, Kg, &m, &wp.g[g]));
+        }
+        memset(c.y, 0xaa, c.ysize);
+        CHECK(oxrt_qconv_run(s, c.x, c.xs, c.xzp, &wp, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
+        report(&c, k->name, &bad);
+        oxrt_qconv_wpack_free(&wp);
+      }
+    }
+    free_case(&c);
+  }
+  CHECK(bad == 0 && seg_hits[0] >= 8 && seg_hits[1] >= 8);
+  /* planes large enough to be filled by the pool's threads (and a weights-as-B residual split in chunks), both
+   * orientations, with the pool */
+  static const int64_t big[][5] = {{40, 40, 3, 1, 1}, {48, 36, 3, 2, 1}, {32, 12, 3, 1, 1}, {36, 44, 1, 2, 0}};
+  int res_wt = 0;
+  for (size_t b = 0; b < sizeof big / sizeof *big && !bad; b++)
+    for (int rep = 0; rep < 6 && !bad; rep++) {
+      oxrt_conv_shape bs = {.nd = 2, .N = 1, .C = (size_t)big[b][0], .M = 40, .group = 1};
+      for (int d = 0; d < 2; d++) {
+        bs.in[d] = big[b][1], bs.k[d] = big[b][2], bs.stride[d] = big[b][3], bs.pad[d] = big[b][4], bs.dil[d] = 1;
+        bs.out[d] = (bs.in[d] + 2 * bs.pad[d] - bs.k[d]) / bs.stride[d] + 1;
+      }
+      qcase c;
+      g_shape = &bs;
+      make_case(&c, false);
+      g_shape = NULL;
+      const oxrt_qkernel *k = oxrt_qgemm_kernel();
+      bool wt = rep >= 3;
+      if (wt && (k->g != 4 || k->b_u8)) { /* no weights-as-B kernel at this level */
+        free_case(&c);
+        continue;
+      }
+      oxrt_qconv_wpack wp;
+      CHECK(wt ? oxrt_qconv_pack_wt(&c.s, c.w, c.ws, c.wzp, c.s.M, k, &wp)
+               : oxrt_qconv_pack(&c.s, c.w, c.ws, c.wzp, c.s.M, &wp));
+      res_wt += wt && c.r;
+      memset(c.y, 0xaa, c.ysize);
+      CHECK(oxrt_qconv_run(&c.s, c.x, c.xs, c.xzp, &wp, &c.o, c.y, 1, g_pool));
+      report(&c, "large planes", &bad);
+      oxrt_qconv_wpack_free(&wp);
+      free_case(&c);
+    }
+  CHECK(bad == 0 && (res_wt > 0 || oxrt_qgemm_kernel()->g != 4 || oxrt_qgemm_kernel()->b_u8));
 }
 
 /* The VNNI depthwise kernel's flat planes (small outputs, qdwconv_avx512vnni.c): int8 symmetric weights, one output

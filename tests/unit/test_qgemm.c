@@ -2,7 +2,7 @@
  * process, at every ISA level: the portable int16 and byte kernels always, AVX2 / AVX-VNNI / AVX-512 ones where
  * present, with the output stage of that level), over
  * random shapes with odd tails (7-bit weights for the VPMADDUBSW ones), all signedness mixes, per-tensor / per-row / per-column zero points, packed
- * and on-the-fly operands, an implicit-fill B, and each output stage. */
+ * and on-the-fly operands, an implicit-fill B, and each output stage, row-major or transposed. */
 #include "kernels/gemm.h"
 #include "kernels/qdynamic.h"
 #include "kernels/qgemm.h"
@@ -34,6 +34,7 @@ static void check_kernel(const oxrt_qkernel *kern, oxrt_threadpool *pool, int *b
   for (int t = 0; t < 60 && !*bad; t++) {
     size_t M = qpick(1, 40), N = qpick(1, 300), K = qpick(1, 600);
     if (t % 10 == 0) M = qpick(100, 700); /* several row tiles */
+    if (t % 10 == 5) K = qpick(1153, 2400); /* several K blocks with B packed beforehand too */
     bool as = qrnd() & 1, bs = qrnd() & 1, zrow = qrnd() & 1, zcol = qrnd() & 1, packa = qrnd() & 1;
     int bmode = (int)(qrnd() % 3); /* 0 packed, 1 on the fly, 2 filled */
     oxrt_qout_kind kind = (oxrt_qout_kind)(t % 4);
@@ -62,11 +63,16 @@ static void check_kernel(const oxrt_qkernel *kern, oxrt_threadpool *pool, int *b
     }
     for (size_t i = 0; i < N; i++) zb[i] = bs ? (int32_t)(qrnd() % 256) - 128 : (int32_t)(qrnd() % 256);
     if (t % 5 == 2 && kern->g == 4 && !kern->pairs7) memset(zb, 0, sizeof(int32_t) * N);
+    if (t % 5 == 2 && kern->g == 4 && !kern->pairs7 && (qrnd() & 1)) { /* and A's: no correction at all */
+      as = kern->b_u8;
+      memset(za, 0, sizeof(int32_t) * M);
+    }
+    bool tr = qrnd() % 3 == 0; /* C transposed: element (i, j) at C[j * ldc + i] */
     for (size_t i = 0; i < M + N; i++) bias[i] = (int32_t)(qrnd() % 20001) - 10000;
     float *scale = malloc(sizeof(float) * (M + N)), *fbias = malloc(sizeof(float) * (M + N));
     for (size_t i = 0; i < M + N; i++) scale[i] = 1e-5f * (float)(1 + qrnd() % 1000), fbias[i] = (float)(qrnd() % 100) - 50;
-    size_t es = kind == OXRT_QOUT_I32 || kind == OXRT_QOUT_F32 ? 4 : 1, ldc = N + (size_t)(t % 3);
-    uint8_t *C = malloc(es * M * ldc);
+    size_t es = kind == OXRT_QOUT_I32 || kind == OXRT_QOUT_F32 ? 4 : 1, ldc = (tr ? M : N) + (size_t)(t % 3);
+    uint8_t *C = malloc(es * (tr ? N : M) * ldc);
     oxrt_qmat am = {A, as, K, 1, za, zrow, NULL}, bm = {B, bs, 1, N, zb, zcol, NULL};
     oxrt_qpack ap = {0}, bp = {0};
     if (packa) CHECK(oxrt_qpack_make(kern, true, M, K, &am, &ap));
@@ -78,7 +84,7 @@ static void check_kernel(const oxrt_qkernel *kern, oxrt_threadpool *pool, int *b
     if (t % 5 == 1) lo = ozp; /* a fused Relu */
     g.out = (oxrt_qgemm_out){.kind = kind, .C = C, .ldc = ldc, .per_row = per_row, .bias = use_bias ? bias : NULL,
                              .scale = scale, .n_scale = vscale ? (per_row ? M : N) : 1,
-                             .fbias = use_bias ? fbias : NULL, .zp = ozp, .lo = lo, .hi = hi};
+                             .fbias = use_bias ? fbias : NULL, .zp = ozp, .lo = lo, .hi = hi, .transposed = tr};
     CHECK(oxrt_qgemm_run(&g, pool));
     for (size_t i = 0; i < M && !*bad; i++)
       for (size_t j = 0; j < N; j++) {
@@ -90,24 +96,25 @@ static void check_kernel(const oxrt_qkernel *kern, oxrt_threadpool *pool, int *b
         float sc = g.out.n_scale == 1 ? scale[0] : scale[v];
         bool ok;
         double got, want;
+        size_t at = tr ? j * ldc + i : i * ldc + j;
         if (kind == OXRT_QOUT_I32) {
-          got = ((int32_t *)C)[i * ldc + j], want = (double)s;
+          got = ((int32_t *)C)[at], want = (double)s;
           ok = got == want;
         } else if (kind == OXRT_QOUT_F32) {
-          got = ((float *)C)[i * ldc + j], want = (double)((float)s * sc) + (use_bias ? fbias[v] : 0);
+          got = ((float *)C)[at], want = (double)((float)s * sc) + (use_bias ? fbias[v] : 0);
           ok = fabs(got - want) <= 1e-5 * (1 + fabs(want));
         } else {
           float f = (float)s * sc;
           f = f > (float)(lo - ozp) ? f : (float)(lo - ozp);
           f = f < (float)(hi - ozp) ? f : (float)(hi - ozp);
           want = nearbyintf(f) + ozp;
-          got = kind == OXRT_QOUT_U8 ? (double)C[i * ldc + j] : (double)(int8_t)C[i * ldc + j];
+          got = kind == OXRT_QOUT_U8 ? (double)C[at] : (double)(int8_t)C[at];
           ok = got == want;
         }
         if (!ok) {
-          fprintf(stderr, "  qgemm %s M=%zu N=%zu K=%zu as=%d bs=%d zrow=%d zcol=%d packa=%d bmode=%d kind=%d: "
+          fprintf(stderr, "  qgemm %s M=%zu N=%zu K=%zu as=%d bs=%d zrow=%d zcol=%d packa=%d bmode=%d kind=%d tr=%d: "
                           "C[%zu,%zu] = %.17g, expected %.17g\n",
-                  kern->name, M, N, K, as, bs, zrow, zcol, packa, bmode, (int)kind, i, j, got, want);
+                  kern->name, M, N, K, as, bs, zrow, zcol, packa, bmode, (int)kind, tr, i, j, got, want);
           (*bad)++;
           break;
         }

@@ -67,6 +67,9 @@ static oxrt_status *dqmm_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl mmf_impls[] = {{.since_version = 1, .prepare = ql_prepare, .run = mmf_run, .release = ql_release}};
-OXRT_REGISTER_OP(ms_MatMulIntegerToFloat) = {"com.microsoft", "MatMulIntegerToFloat", OXRT_IMPLS(mmf_impls)};
+static oxrt_status *infer_mmf(oxrt_infer_ctx *ctx) { return q_infer_matmul(ctx, 0, 1, OXRT_FLOAT); }
+OXRT_REGISTER_OP(ms_MatMulIntegerToFloat) = {"com.microsoft", "MatMulIntegerToFloat", OXRT_IMPLS(mmf_impls),
+                                             .infer = infer_mmf};
 static const oxrt_op_impl dqmm_impls[] = {{.since_version = 1, .prepare = ql_prepare, .run = dqmm_run, .release = ql_release}};
-OXRT_REGISTER_OP(ms_DynamicQuantizeMatMul) = {"com.microsoft", "DynamicQuantizeMatMul", OXRT_IMPLS(dqmm_impls)};
+OXRT_REGISTER_OP(ms_DynamicQuantizeMatMul) = {"com.microsoft", "DynamicQuantizeMatMul", OXRT_IMPLS(dqmm_impls),
+                                              .infer = infer_mmf};

@@ -96,7 +96,15 @@ static const oxrt_op_impl dequant_impls[] = {
     {.since_version = 21, .run = dequant_run},
     {.since_version = 23, .run = dequant_run},
 };
-OXRT_REGISTER_OP(DequantizeLinear) = {"", "DequantizeLinear", OXRT_IMPLS(dequant_impls), .flags = OXRT_OP_NO_FOLD};
+/* y in x's shape, typed like the scale, or `output_dtype` (opset 23), as dequant_run */
+static oxrt_status *infer_dequant(oxrt_infer_ctx *ctx) {
+  int64_t odt = ctx->opset >= 23 ? oxrt_attr_int(ctx->node, "output_dtype", 0) : 0;
+  if (odt) return q_infer_same_shape(ctx, oxrt_dtype_is_valid((int)odt) ? (oxrt_elem_type)odt : OXRT_UNDEFINED);
+  return q_infer_same_shape(ctx, q_infer_elem(ctx, 1, OXRT_UNDEFINED));
+}
+
+OXRT_REGISTER_OP(DequantizeLinear) = {"", "DequantizeLinear", OXRT_IMPLS(dequant_impls), .infer = infer_dequant,
+                                      .flags = OXRT_OP_NO_FOLD};
 
 /* com.microsoft DequantizeLinear (ONNX Runtime's quantizer writes it for 16-bit and 4-bit types): opset 13's semantics,
  * per tensor or per axis. */
@@ -106,4 +114,8 @@ static oxrt_status *ms_dequant_run(oxrt_kernel_ctx *ctx) {
   return dequant_run(&c);
 }
 static const oxrt_op_impl ms_dequant_impls[] = {{.since_version = 1, .run = ms_dequant_run}};
-OXRT_REGISTER_OP(ms_DequantizeLinear) = {"com.microsoft", "DequantizeLinear", OXRT_IMPLS(ms_dequant_impls)};
+static oxrt_status *infer_ms_dequant(oxrt_infer_ctx *ctx) {
+  return q_infer_same_shape(ctx, q_infer_elem(ctx, 1, OXRT_UNDEFINED));
+}
+OXRT_REGISTER_OP(ms_DequantizeLinear) = {"com.microsoft", "DequantizeLinear", OXRT_IMPLS(ms_dequant_impls),
+                                         .infer = infer_ms_dequant};

@@ -98,5 +98,16 @@ static oxrt_status *dql_run(oxrt_kernel_ctx *ctx) {
 }
 
 static const oxrt_op_impl dql_impls[] = {{.since_version = 11, .type_mask = OXRT_TBIT(OXRT_FLOAT), .run = dql_run}};
-OXRT_REGISTER_OP(DynamicQuantizeLinear) = {"", "DynamicQuantizeLinear", OXRT_IMPLS(dql_impls),
+/* y: uint8 in x's shape; y_scale, y_zero_point: scalars */
+static oxrt_status *infer_dql(oxrt_infer_ctx *ctx) {
+  OXRT_TRY(q_infer_same_shape(ctx, OXRT_UINT8));
+  oxrt_tshape t;
+  oxrt_tshape_clear(&t);
+  t.rank = 0, t.elem = OXRT_FLOAT;
+  OXRT_TRY(oxrt_infer_output(ctx, 1, &t));
+  t.elem = OXRT_UINT8;
+  return oxrt_infer_output(ctx, 2, &t);
+}
+
+OXRT_REGISTER_OP(DynamicQuantizeLinear) = {"", "DynamicQuantizeLinear", OXRT_IMPLS(dql_impls), .infer = infer_dql,
                                            .flags = OXRT_OP_NO_FOLD};

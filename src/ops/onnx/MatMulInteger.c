@@ -30,4 +30,5 @@ static oxrt_status *mmi_run(oxrt_kernel_ctx *ctx) {
 
 static const oxrt_op_impl mmi_impls[] = {
     {.since_version = 10, .prepare = ql_prepare, .run = mmi_run, .release = ql_release}};
-OXRT_REGISTER_OP(MatMulInteger) = {"", "MatMulInteger", OXRT_IMPLS(mmi_impls)};
+static oxrt_status *infer_mmi(oxrt_infer_ctx *ctx) { return q_infer_matmul(ctx, 0, 1, OXRT_INT32); }
+OXRT_REGISTER_OP(MatMulInteger) = {"", "MatMulInteger", OXRT_IMPLS(mmi_impls), .infer = infer_mmi};

@@ -164,4 +164,8 @@ static const oxrt_op_impl qmm_impls[] = {
     {.since_version = 10, .prepare = ql_prepare, .run = qmm_run, .release = ql_release},
     {.since_version = 21, .prepare = ql_prepare, .run = qmm_run, .release = ql_release},
 };
-OXRT_REGISTER_OP(QLinearMatMul) = {"", "QLinearMatMul", OXRT_IMPLS(qmm_impls)};
+/* typed like y_zero_point, else like a (as the kernels) */
+static oxrt_status *infer_qmm(oxrt_infer_ctx *ctx) {
+  return q_infer_matmul(ctx, 0, 3, q_infer_elem(ctx, 7, q_infer_elem(ctx, 0, OXRT_UNDEFINED)));
+}
+OXRT_REGISTER_OP(QLinearMatMul) = {"", "QLinearMatMul", OXRT_IMPLS(qmm_impls), .infer = infer_qmm};

@@ -141,7 +141,15 @@ static const oxrt_op_impl quant_impls[] = {
     {.since_version = 21, .type_mask = QL_X19, .run = quant_run},
     {.since_version = 23, .type_mask = QL_X19, .run = quant_run},
 };
-OXRT_REGISTER_OP(QuantizeLinear) = {"", "QuantizeLinear", OXRT_IMPLS(quant_impls), .flags = OXRT_OP_NO_FOLD};
+/* y in x's shape, typed like the zero point, else `output_dtype` (opset 21), else uint8 (as quant_run) */
+static oxrt_status *infer_quant(oxrt_infer_ctx *ctx) {
+  int64_t odt = ctx->opset >= 21 ? oxrt_attr_int(ctx->node, "output_dtype", 0) : 0;
+  oxrt_elem_type dflt = odt && oxrt_dtype_is_valid((int)odt) ? (oxrt_elem_type)odt : OXRT_UINT8;
+  return q_infer_same_shape(ctx, q_infer_elem(ctx, 2, dflt));
+}
+
+OXRT_REGISTER_OP(QuantizeLinear) = {"", "QuantizeLinear", OXRT_IMPLS(quant_impls), .infer = infer_quant,
+                                    .flags = OXRT_OP_NO_FOLD};
 
 /* com.microsoft QuantizeLinear (ONNX Runtime's quantizer writes it for 16-bit and 4-bit types): opset 13's semantics,
  * per tensor or per axis. */
@@ -151,4 +159,8 @@ static oxrt_status *ms_quant_run(oxrt_kernel_ctx *ctx) {
   return quant_run(&c);
 }
 static const oxrt_op_impl ms_quant_impls[] = {{.since_version = 1, .run = ms_quant_run}};
-OXRT_REGISTER_OP(ms_QuantizeLinear) = {"com.microsoft", "QuantizeLinear", OXRT_IMPLS(ms_quant_impls)};
+static oxrt_status *infer_ms_quant(oxrt_infer_ctx *ctx) {
+  return q_infer_same_shape(ctx, q_infer_elem(ctx, 2, OXRT_UINT8));
+}
+OXRT_REGISTER_OP(ms_QuantizeLinear) = {"com.microsoft", "QuantizeLinear", OXRT_IMPLS(ms_quant_impls),
+                                       .infer = infer_ms_quant};
