@@ -7,7 +7,7 @@
  *
  * A 3x3 stride-1 group-1 conv whose static plane size makes Winograd pay (winograd.h: about 1.7x the direct
  * kernel's rate on the Xeon) runs through the NCHW Winograd path instead, between two reorders of its own, so that
- * the region around it stays blocked (with 16-channel blocks, from 32 input channels). */
+ * the region around it stays blocked (with 16-channel blocks, from 32 input channels); it then has no blocked pack. */
 #include "../onnx/conv_util.h"
 #include "../../kernels/winograd.h"
 #include "nchwc_util.h"
@@ -20,14 +20,13 @@ typedef struct {
   oxrt_activation act;
   float *w, *bias; /* packed weights; bias padded to M (NULL: none) */
   uint16_t *wh; /* instead of w, bfloat16 weights for the session's bf16 compute mode (group 1, blocked X) */
-  oxrt_conv_wpack wino; /* .wino set: the Winograd route for the prepared plane size wino_h x wino_w */
-  int64_t wino_h, wino_w;
+  oxrt_conv_wpack wino; /* .wino set: the Winograd route (chosen for the static plane size), w then NULL */
 } nchwc_conv_state;
 
 static void nchwc_conv_release(void *state) {
   nchwc_conv_state *st = state;
   if (!st) return;
-  free(st->w);
+  oxrt_aligned_free(st->w);
   free(st->wh);
   free(st->bias);
   oxrt_conv_wpack_free(&st->wino);
@@ -58,19 +57,7 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
                       (long long)group);
   st->g = (oxrt_nchwc_geom){.C = oxrt_nchwc_padded(st->C_real, B), .M = oxrt_nchwc_padded(st->M_real, B),
                             .kh = w->dims[2], .kw = w->dims[3], .B = B};
-  size_t n = st->depthwise ? oxrt_nchwc_dw_packed_floats(&st->g) : oxrt_nchwc_conv_packed_floats(&st->g);
   const bool bf16 = pc->bf16 && !st->depthwise && !st->nchw_input; /* depthwise and the stem stay float32 */
-  if (bf16) {
-    st->wh = malloc(sizeof(uint16_t) * (n ? n : 1));
-    if (!st->wh) return OXRT_OOM();
-    oxrt_nchwc_conv_pack_bf16(&st->g, st->M_real, st->C_real, w->data, st->wh);
-  } else {
-    st->w = malloc(sizeof(float) * (n ? n : 1));
-    if (!st->w) return OXRT_OOM();
-    if (st->depthwise) oxrt_nchwc_dw_pack(&st->g, st->C_real, w->data, st->w);
-    else oxrt_nchwc_conv_pack(&st->g, st->M_real, st->C_real, w->data, st->w);
-  }
-  oxrt_prepare_consume(pc, 1);
   const oxrt_type *xt = oxrt_prepare_input_type(pc, 0);
   if (!bf16 && !st->depthwise && !st->nchw_input && xt && xt->kind == OXRT_KIND_TENSOR && xt->rank == 4 && xt->dims &&
       xt->dims[2] > 0 && xt->dims[3] > 0) {
@@ -83,11 +70,26 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
      * C + M against the products' C * M, then outweigh the multiplies saved (AMD Zen 4, squeezenet1_1's 16 -> 64 3x3
      * convs on 55x55, 1 thread, in-process interleaved: 7.37 -> 7.11 ms for the model with the direct kernel; its
      * 32 -> 128 ones on 27x27 still gain from Winograd: 7.11 -> 7.30 ms without it). Not measured with 8. */
-    if (!gs && oxrt_wino_shape_ok(&cs) && oxrt_wino_pays(&cs) && (B < 16 || cs.C >= 32)) {
-      if (!oxrt_conv_f32_pack_method(&cs, w->data, true, &st->wino)) return OXRT_OOM();
-      st->wino_h = xt->dims[2], st->wino_w = xt->dims[3];
-    }
+    if (!gs && oxrt_wino_shape_ok(&cs) && oxrt_wino_pays(&cs) && (B < 16 || cs.C >= 32) &&
+        !oxrt_conv_f32_pack_method(&cs, w->data, true, &st->wino))
+      return OXRT_OOM();
   }
+  /* The blocked pack only where the Winograd route is not taken: a run on another plane size (a symbolic dim fed
+   * differently) still goes through Winograd, which serves every 3x3 stride-1 plane, rather than having both packs
+   * made at session creation for a case that never comes (resnet50: 7 of its convs). */
+  size_t n = st->depthwise ? oxrt_nchwc_dw_packed_floats(&st->g) : oxrt_nchwc_conv_packed_floats(&st->g);
+  if (bf16) {
+    st->wh = malloc(sizeof(uint16_t) * (n ? n : 1));
+    if (!st->wh) return OXRT_OOM();
+    oxrt_nchwc_conv_pack_bf16(&st->g, st->M_real, st->C_real, w->data, st->wh);
+  } else if (!st->wino.wino) {
+    /* the session allocator: in prepare mode its pages come in one call, or from a weight copy just released */
+    st->w = oxrt_aligned_alloc(sizeof(float) * (n ? n : 1));
+    if (!st->w) return OXRT_OOM();
+    if (st->depthwise) oxrt_nchwc_dw_pack(&st->g, st->C_real, w->data, st->w);
+    else oxrt_nchwc_conv_pack(&st->g, st->M_real, st->C_real, w->data, st->w);
+  }
+  oxrt_prepare_consume(pc, 1);
   if (b) {
     st->bias = calloc(st->g.M, sizeof(float));
     if (!st->bias) return OXRT_OOM();
@@ -162,8 +164,10 @@ static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
       return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 3 (Sum): expected the shape of Y");
   }
   if (!y->count) return NULL;
-  if (st->wino.wino && g.H == st->wino_h && g.W == st->wino_w && oxrt_wino_shape_ok(&s))
+  if (st->wino.wino) {
+    if (!oxrt_wino_shape_ok(&s)) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "expected a 3x3 stride-1 convolution");
     return wino_route(ctx, st, &s, &g, x->data, z ? z->data : NULL, y->data);
+  }
   if (st->nchw_input)
     oxrt_nchwc_conv_nchw_input(&g, st->C_real, x->data, st->w, st->bias, z ? z->data : NULL, st->act, y->data,
                                nchwc_isa(), ctx->pool);
