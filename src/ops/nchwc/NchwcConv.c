@@ -69,14 +69,21 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
     /* With 16-channel blocks not under 32 input channels: the transforms and the two reorders, whose cost grows with
      * C + M against the products' C * M, then outweigh the multiplies saved (AMD Zen 4, squeezenet1_1's 16 -> 64 3x3
      * convs on 55x55, 1 thread, in-process interleaved: 7.37 -> 7.11 ms for the model with the direct kernel; its
-     * 32 -> 128 ones on 27x27 still gain from Winograd: 7.11 -> 7.30 ms without it). Not measured with 8. */
-    if (!gs && oxrt_wino_shape_ok(&cs) && oxrt_wino_pays(&cs) && (B < 16 || cs.C >= 32) &&
-        !oxrt_conv_f32_pack_method(&cs, w->data, true, &st->wino))
-      return OXRT_OOM();
+     * 32 -> 128 ones on 27x27 still gain from Winograd: 7.11 -> 7.30 ms without it). Not measured with 8.
+     * Against this direct kernel (not the GEMM that oxrt_wino_pays was measured against), planes of 13-16 (16 tiles)
+     * gain too once C * M is large (Zen 4, min of 150 interleaved runs, 1 / 2 threads, us: 256 -> 256 on 14x14
+     * 2213 / 1113 direct, 1446 / 749 Winograd; 128 -> 128 518 / 298, 366 / 218; 64 -> 256 on 13x13 443 / 246,
+     * 361 / 220; 48 -> 192 247 / 132, 224 / 145 and 64 -> 64 126 / 71, 134 / 116 lose; resnet18's layer3 convs in
+     * the model at 1 thread 2.20 -> 1.35-1.43 ms), at four times the weight memory (resnet18 +21 MB). */
+    if (!gs && oxrt_wino_shape_ok(&cs) && (B < 16 || cs.C >= 32)) {
+      const int64_t tiles = ((cs.out[0] + 3) / 4) * ((cs.out[1] + 3) / 4);
+      const bool pays = oxrt_wino_pays(&cs) || (B >= 16 && tiles >= 16 && cs.C >= 64 && cs.C * cs.M >= 16384);
+      if (pays && !oxrt_conv_f32_pack_method(&cs, w->data, true, &st->wino)) return OXRT_OOM();
+    }
   }
   /* The blocked pack only where the Winograd route is not taken: a run on another plane size (a symbolic dim fed
    * differently) still goes through Winograd, which serves every 3x3 stride-1 plane, rather than having both packs
-   * made at session creation for a case that never comes (resnet50: 7 of its convs). */
+   * made at session creation for a case that never comes. */
   size_t n = st->depthwise ? oxrt_nchwc_dw_packed_floats(&st->g) : oxrt_nchwc_conv_packed_floats(&st->g);
   if (bf16) {
     st->wh = malloc(sizeof(uint16_t) * (n ? n : 1));
