@@ -75,6 +75,7 @@ typedef struct {
   float *y, *v, *o;
   size_t vstride; /* tiles of the block: distance between positions in v and o */
   int64_t TW, ty0, nty;
+  int64_t blk; /* 0: NCHW planes; else the block of the layout [C/B, H, W, B], items of the phases whole blocks */
   oxrt_wino_in_fn in;
   oxrt_wino_out_fn out;
   int failed;
@@ -88,10 +89,11 @@ static void wino_in_range(void *arg, size_t c0, size_t c1) {
     __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
     return;
   }
-  size_t plane = (size_t)(s->in[0] * s->in[1]);
+  size_t plane = (size_t)(s->in[0] * s->in[1]), B = (size_t)j->blk;
+  if (B) c0 *= B, c1 = c1 * B < s->C ? c1 * B : s->C; /* items are blocks */
   for (size_t c = c0; c < c1; c++)
-    j->in(j->x + c * plane, s->in[0], s->in[1], s->pad[0], s->pad[1], j->ty0, j->nty, j->TW,
-          j->v + c * j->vstride, s->C * j->vstride, scratch);
+    j->in(B ? j->x + c / B * plane * B + c % B : j->x + c * plane, B ? (int64_t)B : 1, s->in[0], s->in[1],
+          s->pad[0], s->pad[1], j->ty0, j->nty, j->TW, j->v + c * j->vstride, s->C * j->vstride, scratch);
   oxrt_aligned_free(scratch);
 }
 
@@ -114,17 +116,20 @@ static void wino_out_range(void *arg, size_t m0, size_t m1) {
     __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
     return;
   }
-  size_t plane = (size_t)(s->out[0] * s->out[1]);
-  for (size_t m = m0; m < m1; m++)
+  size_t plane = (size_t)(s->out[0] * s->out[1]), B = (size_t)j->blk;
+  if (B) m0 *= B, m1 = m1 * B < s->M ? m1 * B : s->M; /* items are blocks: no cache line written by two threads */
+  for (size_t m = m0; m < m1; m++) {
+    const size_t off = B ? m / B * plane * B + m % B : m * plane;
     j->out(j->o + m * j->vstride, s->M * j->vstride, j->ty0, j->nty, j->TW, s->out[0], s->out[1],
-           j->bias ? j->bias[m] : 0.0f, j->z ? j->z + m * plane : NULL, j->act, j->y + m * plane, scratch);
+           j->bias ? j->bias[m] : 0.0f, j->z ? j->z + off : NULL, j->act, j->y + off, B ? (int64_t)B : 1, scratch);
+  }
   oxrt_aligned_free(scratch);
 }
 
-bool oxrt_wino_run(const oxrt_conv_shape *s, const float *x, const oxrt_sgemm_apack *u, const float *bias,
-                   const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
+static bool wino_run(const oxrt_conv_shape *s, int64_t blk, const float *x, const oxrt_sgemm_apack *u,
+                     const float *bias, const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
   const int64_t OH = s->out[0], OW = s->out[1], TH = (OH + 3) / 4, TW = (OW + 3) / 4;
-  wino_job j = {.s = s, .bias = bias, .u = u, .act = act, .TW = TW,
+  wino_job j = {.s = s, .bias = bias, .u = u, .act = act, .TW = TW, .blk = blk,
                 .in = oxrt_wino_in_portable, .out = oxrt_wino_out_portable};
 #if defined(__x86_64__) && defined(__GNUC__)
   oxrt_isa isa = oxrt_cpu_isa();
@@ -141,16 +146,28 @@ bool oxrt_wino_run(const oxrt_conv_shape *s, const float *x, const oxrt_sgemm_ap
   j.v = oxrt_aligned_alloc(sizeof(float) * OXRT_WINO_POS * (s->C + s->M) * j.vstride);
   if (!j.v) return false;
   j.o = j.v + OXRT_WINO_POS * s->C * j.vstride;
-  size_t in_img = s->C * (size_t)(s->in[0] * s->in[1]), out_img = s->M * (size_t)(OH * OW);
+  /* blocked: images hold whole blocks, and the transforms' items are blocks */
+  const size_t bs = blk ? (size_t)blk : 1, Ci = (s->C + bs - 1) / bs, Mi = (s->M + bs - 1) / bs;
+  size_t in_img = Ci * bs * (size_t)(s->in[0] * s->in[1]), out_img = Mi * bs * (size_t)(OH * OW);
   for (size_t n = 0; n < s->N && !j.failed; n++) {
     j.x = x + n * in_img, j.y = y + n * out_img, j.z = z ? z + n * out_img : NULL;
     for (int64_t ty = 0; ty < TH && !j.failed; ty += rows) {
       j.ty0 = ty, j.nty = TH - ty < rows ? TH - ty : rows;
-      oxrt_parallel_for(pool, s->C, 1, wino_in_range, &j);
+      oxrt_parallel_for(pool, Ci, 1, wino_in_range, &j);
       oxrt_parallel_for(pool, OXRT_WINO_POS, 1, wino_gemm_range, &j);
-      oxrt_parallel_for(pool, s->M, 1, wino_out_range, &j);
+      oxrt_parallel_for(pool, Mi, 1, wino_out_range, &j);
     }
   }
   oxrt_aligned_free(j.v);
   return !j.failed;
+}
+
+bool oxrt_wino_run(const oxrt_conv_shape *s, const float *x, const oxrt_sgemm_apack *u, const float *bias,
+                   const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
+  return wino_run(s, 0, x, u, bias, z, act, y, pool);
+}
+
+bool oxrt_wino_run_blocked(const oxrt_conv_shape *s, int B, const float *x, const oxrt_sgemm_apack *u,
+                           const float *bias, const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
+  return B > 0 && wino_run(s, B, x, u, bias, z, act, y, pool);
 }
