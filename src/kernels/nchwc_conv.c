@@ -8,13 +8,27 @@
 
 size_t oxrt_nchwc_conv_packed_floats(const oxrt_nchwc_geom *g) { return g->M * g->C * (size_t)(g->kh * g->kw); }
 
+/* One B x B block of (output, input) channels at a time, written in pack order (whole cache lines of B output
+ * channels) from B source rows. Looping over whole output channels instead (before) spread the writes over every
+ * input block and came back to each written cache line B times: resnet50's pack took 23% of its load time, with
+ * the memset of the whole pack before it another 30% (Zen 4, a 512 x 512 x 3x3 pack from DRAM: 4.7-8.5 -> 2.5-3.1
+ * ms; copying the block's rows to a buffer first measured no better). Pad channels are written as zeros here. */
 void oxrt_nchwc_conv_pack(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real, const float *w, float *packed) {
-  const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B;
-  memset(packed, 0, oxrt_nchwc_conv_packed_floats(g) * sizeof *packed);
-  for (size_t m = 0; m < M_real; m++)
-    for (size_t c = 0; c < C_real; c++)
+  const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B, Mb = g->M / B, rs = C_real * T;
+  for (size_t mb = 0; mb < Mb; mb++)
+    for (size_t cb = 0; cb < Cb; cb++) {
+      float *dst = packed + (mb * Cb + cb) * T * B * B;
+      const size_t mn = M_real > mb * B ? (M_real - mb * B < B ? M_real - mb * B : B) : 0;
+      const size_t cn = C_real > cb * B ? (C_real - cb * B < B ? C_real - cb * B : B) : 0;
+      const float *src = w + (mb * B * C_real + cb * B) * T;
       for (size_t t = 0; t < T; t++)
-        packed[(((m / B * Cb + c / B) * T + t) * B + c % B) * B + m % B] = w[(m * C_real + c) * T + t];
+        for (size_t ci = 0; ci < B; ci++, dst += B) {
+          size_t mi = 0;
+          if (ci < cn)
+            for (; mi < mn; mi++) dst[mi] = src[mi * rs + ci * T + t];
+          for (; mi < B; mi++) dst[mi] = 0.0f;
+        }
+    }
 }
 
 /* float to bfloat16, round to nearest even (NaN stays NaN), as VCVTNEPS2BF16 and Cast do */

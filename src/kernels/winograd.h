@@ -29,25 +29,33 @@ bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, bool bf16, oxrt_sg
 /* Y = act(conv(X, W) + bias + z) for a shape that passes oxrt_wino_shape_ok, with weights from oxrt_wino_pack. */
 bool oxrt_wino_run(const oxrt_conv_shape *s, const float *x, const oxrt_sgemm_apack *u, const float *bias,
                    const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool);
+/* The same with X, z and Y in the blocked layout [N, C/B, H, W, B] of nchwc.h (s->C, s->M the real channel counts,
+ * planes padded to whole blocks): the transforms read and write the blocks in place, no reorders. The output's
+ * pad channels are not written. */
+bool oxrt_wino_run_blocked(const oxrt_conv_shape *s, int B, const float *x, const oxrt_sgemm_apack *u,
+                           const float *bias, const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool);
 
 /* Internal (winograd_body.h, per ISA). The input transform of one channel over tile rows [ty0, ty0 + nty): the
- * plane x [IH, IW] read with top/left padding ph/pw, TW tiles per row; V position p of block tile b goes to
- * v[p * vstride + b]. scratch: at least oxrt_wino_scratch(TW) floats. */
-typedef void (*oxrt_wino_in_fn)(const float *x, int64_t IH, int64_t IW, int64_t ph, int64_t pw, int64_t ty0,
-                                int64_t nty, int64_t TW, float *v, size_t vstride, float *scratch);
+ * plane x [IH, IW] (pixels xs floats apart: 1 for NCHW, B for a blocked channel) read with top/left padding ph/pw,
+ * TW tiles per row; V position p of block tile b goes to v[p * vstride + b]. scratch: at least
+ * oxrt_wino_scratch(TW) floats. */
+typedef void (*oxrt_wino_in_fn)(const float *x, int64_t xs, int64_t IH, int64_t IW, int64_t ph, int64_t pw,
+                                int64_t ty0, int64_t nty, int64_t TW, float *v, size_t vstride, float *scratch);
 /* The output transform of one output channel: O position p of block tile b at o[p * ostride + b]; rows of the
- * plane y [OH, OW] that the block covers get act(. + bias + z) (z the channel's residual plane or NULL). */
+ * plane y [OH, OW] (pixels ys floats apart, z's too) that the block covers get act(. + bias + z) (z the channel's
+ * residual plane or NULL). */
 typedef void (*oxrt_wino_out_fn)(const float *o, size_t ostride, int64_t ty0, int64_t nty, int64_t TW, int64_t OH,
-                                 int64_t OW, float bias, const float *z, oxrt_activation act, float *y,
+                                 int64_t OW, float bias, const float *z, oxrt_activation act, float *y, int64_t ys,
                                  float *scratch);
 size_t oxrt_wino_scratch(int64_t TW);
-void oxrt_wino_in_avx2(const float *x, int64_t IH, int64_t IW, int64_t ph, int64_t pw, int64_t ty0, int64_t nty,
-                       int64_t TW, float *v, size_t vstride, float *scratch);
+void oxrt_wino_in_avx2(const float *x, int64_t xs, int64_t IH, int64_t IW, int64_t ph, int64_t pw, int64_t ty0,
+                       int64_t nty, int64_t TW, float *v, size_t vstride, float *scratch);
 void oxrt_wino_out_avx2(const float *o, size_t ostride, int64_t ty0, int64_t nty, int64_t TW, int64_t OH, int64_t OW,
-                        float bias, const float *z, oxrt_activation act, float *y, float *scratch);
-void oxrt_wino_in_avx512(const float *x, int64_t IH, int64_t IW, int64_t ph, int64_t pw, int64_t ty0, int64_t nty,
-                         int64_t TW, float *v, size_t vstride, float *scratch);
+                        float bias, const float *z, oxrt_activation act, float *y, int64_t ys, float *scratch);
+void oxrt_wino_in_avx512(const float *x, int64_t xs, int64_t IH, int64_t IW, int64_t ph, int64_t pw, int64_t ty0,
+                         int64_t nty, int64_t TW, float *v, size_t vstride, float *scratch);
 void oxrt_wino_out_avx512(const float *o, size_t ostride, int64_t ty0, int64_t nty, int64_t TW, int64_t OH,
-                          int64_t OW, float bias, const float *z, oxrt_activation act, float *y, float *scratch);
+                          int64_t OW, float bias, const float *z, oxrt_activation act, float *y, int64_t ys,
+                          float *scratch);
 
 #endif

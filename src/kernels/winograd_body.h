@@ -62,8 +62,8 @@ WINO_VEC static void WINO_FN(wino_vout_)(const float *restrict m, size_t ms, flo
 }
 
 /* Input rows of one tile row, padded; B^T . down the columns (contiguous rows R_a), then B^T . along each R_a. */
-WINO_VEC void WINO_FN(oxrt_wino_in_)(const float *x, int64_t IH, int64_t IW, int64_t ph, int64_t pw, int64_t ty0,
-                                     int64_t nty, int64_t TW, float *v, size_t vstride, float *scratch) {
+WINO_VEC void WINO_FN(oxrt_wino_in_)(const float *x, int64_t xs, int64_t IH, int64_t IW, int64_t ph, int64_t pw,
+                                     int64_t ty0, int64_t nty, int64_t TW, float *v, size_t vstride, float *scratch) {
   /* rows are rw = 4 * twp + 8 wide (zeros past the input), so whole-vector tile groups read defined data */
   const int64_t rw = 4 * WINO_FN(wino_twp_)(TW) + 8, rs = rw;
   float *restrict in = scratch;   /* 6 padded input rows */
@@ -78,7 +78,11 @@ WINO_VEC void WINO_FN(oxrt_wino_in_)(const float *x, int64_t IH, int64_t IW, int
         memset(row, 0, sizeof(float) * (size_t)rw);
       } else {
         memset(row, 0, sizeof(float) * (size_t)jlo);
-        memcpy(row + jlo, x + ih * IW + (jlo - pw), sizeof(float) * (size_t)(jhi - jlo));
+        if (xs == 1) memcpy(row + jlo, x + ih * IW + (jlo - pw), sizeof(float) * (size_t)(jhi - jlo));
+        else { /* a channel of a blocked plane: one float per pixel, the block's other channels between */
+          const float *src = x + (ih * IW + (jlo - pw)) * xs;
+          for (int64_t k = 0; k < jhi - jlo; k++) row[jlo + k] = src[k * xs];
+        }
         memset(row + jhi, 0, sizeof(float) * (size_t)(rw - jhi));
       }
     }
@@ -106,7 +110,7 @@ WINO_VEC void WINO_FN(oxrt_wino_in_)(const float *x, int64_t IH, int64_t IW, int
  * pass over the row's OW useful columns. */
 WINO_VEC void WINO_FN(oxrt_wino_out_)(const float *o, size_t ostride, int64_t ty0, int64_t nty, int64_t TW,
                                       int64_t OH, int64_t OW, float bias, const float *z, oxrt_activation act,
-                                      float *y, float *scratch) {
+                                      float *y, int64_t ys, float *scratch) {
   const int64_t twp = WINO_FN(wino_twp_)(TW);
   float *restrict q = scratch;               /* [4 rows][6 columns][twp] */
   float *restrict orow = scratch + 24 * twp; /* 4 * twp floats */
@@ -130,12 +134,26 @@ WINO_VEC void WINO_FN(oxrt_wino_out_)(const float *o, size_t ostride, int64_t ty
         dst[2] = a1 + 4 * b1 + bias;
         dst[3] = a2 + 8 * b2 + p5[t] + bias;
       }
-      float *restrict yr = y + oh * OW;
+      float *restrict yr = y + oh * OW * ys;
       if (z) {
-        const float *restrict zr = z + oh * OW;
-        for (int64_t w = 0; w < OW; w++) orow[w] += zr[w];
+        const float *restrict zr = z + oh * OW * ys;
+        if (ys == 1)
+          for (int64_t w = 0; w < OW; w++) orow[w] += zr[w];
+        else
+          for (int64_t w = 0; w < OW; w++) orow[w] += zr[w * ys];
       }
-      if (clamp) {
+      if (ys != 1) { /* a channel of a blocked plane: the activation in the row, then one float per pixel */
+        if (clamp)
+          for (int64_t w = 0; w < OW; w++) {
+            float val = orow[w];
+            val = val < lo ? lo : val;
+            yr[w * ys] = val > hi ? hi : val;
+          }
+        else {
+          oxrt_act_apply(act, orow, (size_t)OW);
+          for (int64_t w = 0; w < OW; w++) yr[w * ys] = orow[w];
+        }
+      } else if (clamp) {
         for (int64_t w = 0; w < OW; w++) {
           float val = orow[w];
           val = val < lo ? lo : val;

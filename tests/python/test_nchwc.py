@@ -116,8 +116,21 @@ def mobilenet_like_with_value_info():
     return onnx.shape_inference.infer_shapes(model), on
 
 
+def winograd_like():
+    """3x3 stride-1 convs in a blocked region that take the Winograd route between reorders (NchwcConv.c): on 14x14
+    once C * M is large, with a fused residual Sum, and with pad channels (72 outputs)."""
+    n = Net(4)
+    a = n.conv("X", 64, 256, act="Relu")                           # Winograd
+    g = n.conv(a, 256, 256)                                        # Winograd, the Add below becomes its Sum
+    h = n.node("Relu", [n.node("Add", [g, a])])
+    p = n.conv(h, 256, 72, act="Relu")                             # Winograd, 72 = 4.5 blocks
+    b = n.conv(p, 72, 40, k=1)
+    c = n.conv(b, 40, 40)                                          # direct: C * M too small
+    return n.model([1, 64, 14, 14], [c, p]), AVX512
+
+
 @pytest.mark.parametrize("make", [resnet_like, mobilenet_like, se_like, se_like_symbolic_batch,
-                                  mobilenet_like_with_value_info])
+                                  mobilenet_like_with_value_info, winograd_like])
 def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
     model, default_on = make()
     path = str(tmp_path / "m.onnx")

@@ -2,11 +2,14 @@
  * data, through the reorders: 1x1 (flat row), 3x3 stride 1 and 2, 7x7 stride 2, dilation, asymmetric pads,
  * channel counts that are no multiple of the block, N = 2, every activation, with and without a residual z and a
  * bias, one thread and two, at every ISA level this machine runs; the cases with at most 8 input channels also from
- * plain NCHW input (oxrt_nchwc_conv_nchw_input, the stem). Pad channels of the output must stay finite. */
+ * plain NCHW input (oxrt_nchwc_conv_nchw_input, the stem). Pad channels of the output must stay finite. The 3x3
+ * stride-1 cases also through the Winograd conv on blocked data (oxrt_wino_run_blocked, the Conv op's route; it
+ * leaves pad channels to the op). */
 #include "core/dtype.h"
 #include "kernels/im2col.h"
 #include "kernels/nchwc.h"
 #include "kernels/nchwc_conv.h"
+#include "kernels/winograd.h"
 #include "unit.h"
 #include <math.h>
 #include <stdint.h>
@@ -27,9 +30,10 @@ typedef struct {
 } nc_case;
 
 /* nchw_in: x goes in as plain NCHW (oxrt_nchwc_conv_nchw_input; C <= 8 so one block at either width).
- * bf16: the bfloat16 kernel (oxrt_nchwc_conv_bf16), against the reference on x and w rounded to bfloat16. */
+ * bf16: the bfloat16 kernel (oxrt_nchwc_conv_bf16), against the reference on x and w rounded to bfloat16.
+ * wino: oxrt_wino_run_blocked with Winograd packs (pad channels then unchecked). */
 static int check_case_ex(const nc_case *c, oxrt_activation act, bool with_z, bool with_bias, oxrt_threadpool *pool,
-                         bool nchw_in, bool bf16) {
+                         bool nchw_in, bool bf16, bool wino) {
   const oxrt_isa isa = oxrt_cpu_isa();
   const int B = oxrt_nchwc_block(isa);
   oxrt_nchwc_geom g = {.N = c->N, .C = oxrt_nchwc_padded(c->C, B), .M = oxrt_nchwc_padded(c->M, B), .H = c->H,
@@ -69,10 +73,16 @@ static int check_case_ex(const nc_case *c, oxrt_activation act, bool with_z, boo
                 : !oxrt_nchwc_conv_bf16(&g, xb, (const uint16_t *)wp, with_bias ? bias : NULL, with_z ? zb : NULL, act,
                                         yb, pool))
       bad = 1;
+  } else if (wino) {
+    oxrt_conv_wpack wk = {0};
+    if (!oxrt_conv_f32_pack_method(&s, w, true, &wk) || !wk.wino ||
+        !oxrt_wino_run_blocked(&s, B, xb, wk.wino, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, pool))
+      bad = 1;
+    oxrt_conv_wpack_free(&wk);
   } else if (nchw_in)
     oxrt_nchwc_conv_nchw_input(&g, c->C, x, wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, isa, pool);
   else oxrt_nchwc_conv(&g, xb, wp, with_bias ? bias : NULL, with_z ? zb : NULL, act, yb, isa, pool);
-  for (size_t i = 0; i < c->N * g.M * OHW; i++)
+  for (size_t i = 0; i < c->N * g.M * OHW && !wino; i++)
     if (!isfinite(yb[i])) bad = 1;
   oxrt_nchwc_reorder_out(yb, out, c->N, c->M, OHW, B, pool);
   for (size_t i = 0; i < c->N * c->M * OHW; i++)
@@ -85,7 +95,7 @@ done:
 
 static int check_case(const nc_case *c, oxrt_activation act, bool with_z, bool with_bias, oxrt_threadpool *pool,
                       bool nchw_in) {
-  return check_case_ex(c, act, with_z, with_bias, pool, nchw_in, false);
+  return check_case_ex(c, act, with_z, with_bias, pool, nchw_in, false, false);
 }
 
 static const nc_case cases[] = {
@@ -105,6 +115,8 @@ static const nc_case cases[] = {
     {1, 7, 9, 6, 200, 1, 3, 1, 1, 1, 3, 0, 3, 0, 3},    /* row chunks and dilated columns */
     {2, 1, 40, 17, 30, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},   /* one input channel */
     {1, 4, 16, 9, 10, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* 1x1 flat row from 4 channels */
+    {2, 19, 33, 10, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* 3x3 s1, partial blocks, N = 2 (Winograd too) */
+    {1, 40, 72, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* 3x3 s1 on 14x14, 72 = 4.5 blocks (Winograd too) */
 };
 
 static void nchwc_conv_at_level(void) {
@@ -125,6 +137,17 @@ static void nchwc_conv_at_level(void) {
           fprintf(stderr, "  nchwc conv case %zu act %d variant %d at %s\n", i, (int)acts[a].kind, v,
                   oxrt_isa_name(oxrt_cpu_isa()));
         CHECK(!bad);
+        const nc_case *k = &cases[i];
+        const oxrt_conv_shape ws = {.nd = 2, .C = k->C, .M = k->M, .group = 1, .k = {k->kh, k->kw},
+                                    .stride = {k->sh, k->sw}, .dil = {k->dh, k->dw}, .pad = {k->pt, k->pl},
+                                    .out = {1, 1}};
+        if (oxrt_wino_shape_ok(&ws) && k->pt == k->pb && k->pl == k->pr) {
+          bad = check_case_ex(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, false, false, true);
+          if (bad)
+            fprintf(stderr, "  winograd on blocked data case %zu act %d variant %d at %s\n", i, (int)acts[a].kind, v,
+                    oxrt_isa_name(oxrt_cpu_isa()));
+          CHECK(!bad);
+        }
         if (cases[i].C <= 8 && a < 3) {
           bad = check_case(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, true);
           if (bad)
@@ -133,7 +156,7 @@ static void nchwc_conv_at_level(void) {
           CHECK(!bad);
         }
         if (oxrt_sgemm_bf16_native() && a < 3) {
-          bad = check_case_ex(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, false, true);
+          bad = check_case_ex(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, false, true, false);
           if (bad) fprintf(stderr, "  nchwc conv bf16 case %zu act %d variant %d\n", i, (int)acts[a].kind, v);
           CHECK(!bad);
           if (cases[i].C <= 8) { /* the bfloat16 stem: planes of channel pairs, odd C's last pair half zero */

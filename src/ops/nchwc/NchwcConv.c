@@ -7,7 +7,7 @@
  *
  * A 3x3 stride-1 group-1 conv whose static plane size makes Winograd pay (winograd.h: about 1.7x the direct
  * kernel's rate on the Xeon) runs through the NCHW Winograd path instead, between two reorders of its own, so that
- * the region around it stays blocked (with 16-channel blocks, from 32 input channels). */
+ * the region around it stays blocked (with 16-channel blocks, from 32 input channels); it then has no blocked pack. */
 #include "../onnx/conv_util.h"
 #include "../../kernels/winograd.h"
 #include "nchwc_util.h"
@@ -20,14 +20,13 @@ typedef struct {
   oxrt_activation act;
   float *w, *bias; /* packed weights; bias padded to M (NULL: none) */
   uint16_t *wh; /* instead of w, bfloat16 weights for the session's bf16 compute mode (group 1, blocked X) */
-  oxrt_conv_wpack wino; /* .wino set: the Winograd route for the prepared plane size wino_h x wino_w */
-  int64_t wino_h, wino_w;
+  oxrt_conv_wpack wino; /* .wino set: the Winograd route (chosen for the static plane size), w then NULL */
 } nchwc_conv_state;
 
 static void nchwc_conv_release(void *state) {
   nchwc_conv_state *st = state;
   if (!st) return;
-  free(st->w);
+  oxrt_aligned_free(st->w);
   free(st->wh);
   free(st->bias);
   oxrt_conv_wpack_free(&st->wino);
@@ -58,19 +57,7 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
                       (long long)group);
   st->g = (oxrt_nchwc_geom){.C = oxrt_nchwc_padded(st->C_real, B), .M = oxrt_nchwc_padded(st->M_real, B),
                             .kh = w->dims[2], .kw = w->dims[3], .B = B};
-  size_t n = st->depthwise ? oxrt_nchwc_dw_packed_floats(&st->g) : oxrt_nchwc_conv_packed_floats(&st->g);
   const bool bf16 = pc->bf16 && !st->depthwise; /* depthwise stays float32 */
-  if (bf16) {
-    st->wh = malloc(sizeof(uint16_t) * (n ? n : 1));
-    if (!st->wh) return OXRT_OOM();
-    oxrt_nchwc_conv_pack_bf16(&st->g, st->M_real, st->C_real, w->data, st->wh);
-  } else {
-    st->w = malloc(sizeof(float) * (n ? n : 1));
-    if (!st->w) return OXRT_OOM();
-    if (st->depthwise) oxrt_nchwc_dw_pack(&st->g, st->C_real, w->data, st->w);
-    else oxrt_nchwc_conv_pack(&st->g, st->M_real, st->C_real, w->data, st->w);
-  }
-  oxrt_prepare_consume(pc, 1);
   const oxrt_type *xt = oxrt_prepare_input_type(pc, 0);
   if (!bf16 && !st->depthwise && !st->nchw_input && xt && xt->kind == OXRT_KIND_TENSOR && xt->rank == 4 && xt->dims &&
       xt->dims[2] > 0 && xt->dims[3] > 0) {
@@ -82,12 +69,34 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
     /* With 16-channel blocks not under 32 input channels: the transforms and the two reorders, whose cost grows with
      * C + M against the products' C * M, then outweigh the multiplies saved (AMD Zen 4, squeezenet1_1's 16 -> 64 3x3
      * convs on 55x55, 1 thread, in-process interleaved: 7.37 -> 7.11 ms for the model with the direct kernel; its
-     * 32 -> 128 ones on 27x27 still gain from Winograd: 7.11 -> 7.30 ms without it). Not measured with 8. */
-    if (!gs && oxrt_wino_shape_ok(&cs) && oxrt_wino_pays(&cs) && (B < 16 || cs.C >= 32)) {
-      if (!oxrt_conv_f32_pack_method(&cs, w->data, true, &st->wino)) return OXRT_OOM();
-      st->wino_h = xt->dims[2], st->wino_w = xt->dims[3];
+     * 32 -> 128 ones on 27x27 still gain from Winograd: 7.11 -> 7.30 ms without it). Not measured with 8.
+     * Against this direct kernel (not the GEMM that oxrt_wino_pays was measured against), planes of 13-16 (16 tiles)
+     * gain too once C * M is large (Zen 4, min of 150 interleaved runs, 1 / 2 threads, us: 256 -> 256 on 14x14
+     * 2213 / 1113 direct, 1446 / 749 Winograd; 128 -> 128 518 / 298, 366 / 218; 64 -> 256 on 13x13 443 / 246,
+     * 361 / 220; 48 -> 192 247 / 132, 224 / 145 and 64 -> 64 126 / 71, 134 / 116 lose; resnet18's layer3 convs in
+     * the model at 1 thread 2.20 -> 1.35-1.43 ms), at four times the weight memory (resnet18 +21 MB). */
+    if (!gs && oxrt_wino_shape_ok(&cs) && (B < 16 || cs.C >= 32)) {
+      const int64_t tiles = ((cs.out[0] + 3) / 4) * ((cs.out[1] + 3) / 4);
+      const bool pays = oxrt_wino_pays(&cs) || (B >= 16 && tiles >= 16 && cs.C >= 64 && cs.C * cs.M >= 16384);
+      if (pays && !oxrt_conv_f32_pack_method(&cs, w->data, true, &st->wino)) return OXRT_OOM();
     }
   }
+  /* The blocked pack only where the Winograd route is not taken: a run on another plane size (a symbolic dim fed
+   * differently) still goes through Winograd, which serves every 3x3 stride-1 plane, rather than having both packs
+   * made at session creation for a case that never comes. */
+  size_t n = st->depthwise ? oxrt_nchwc_dw_packed_floats(&st->g) : oxrt_nchwc_conv_packed_floats(&st->g);
+  if (bf16) {
+    st->wh = malloc(sizeof(uint16_t) * (n ? n : 1));
+    if (!st->wh) return OXRT_OOM();
+    oxrt_nchwc_conv_pack_bf16(&st->g, st->M_real, st->C_real, w->data, st->wh);
+  } else if (!st->wino.wino) {
+    /* the session allocator: in prepare mode its pages come in one call, or from a weight copy just released */
+    st->w = oxrt_aligned_alloc(sizeof(float) * (n ? n : 1));
+    if (!st->w) return OXRT_OOM();
+    if (st->depthwise) oxrt_nchwc_dw_pack(&st->g, st->C_real, w->data, st->w);
+    else oxrt_nchwc_conv_pack(&st->g, st->M_real, st->C_real, w->data, st->w);
+  }
+  oxrt_prepare_consume(pc, 1);
   if (b) {
     st->bias = calloc(st->g.M, sizeof(float));
     if (!st->bias) return OXRT_OOM();
@@ -97,33 +106,25 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
   return NULL;
 }
 
-/* NCHW X (and Z), the Winograd conv, Y blocked again: the two extra passes over memory cost far less than the
- * multiply-adds Winograd saves on the planes where it pays. */
+/* The Winograd conv straight on the blocked X, Z and Y (oxrt_wino_run_blocked): its transforms read and write one
+ * channel of a block at a time, instead of two reorders around an NCHW conv (resnet18 at 1 thread: the reorders
+ * were 5% of its time). */
 static oxrt_status *wino_route(oxrt_kernel_ctx *ctx, const nchwc_conv_state *st, oxrt_conv_shape *s,
                                const oxrt_nchwc_geom *g, const float *x, const float *z, float *y) {
-  const size_t HW = (size_t)(g->H * g->W), OHW = (size_t)(g->OH * g->OW), B = (size_t)g->B;
+  const size_t OHW = (size_t)(g->OH * g->OW), B = (size_t)g->B;
   s->C = st->C_real;
-  float *xn = malloc(sizeof(float) * (g->N * st->C_real * HW + 2 * g->N * st->M_real * OHW + 1));
-  if (!xn) return OXRT_OOM();
-  float *yn = xn + g->N * st->C_real * HW, *zn = z ? yn + g->N * st->M_real * OHW : NULL;
-  oxrt_nchwc_reorder_out(x, xn, g->N, st->C_real, HW, (int)B, ctx->pool);
-  if (z) oxrt_nchwc_reorder_out(z, zn, g->N, st->M_real, OHW, (int)B, ctx->pool);
-  bool ok = oxrt_conv_f32_ex(s, xn, NULL, &st->wino, st->bias, zn, st->act, yn, ctx->pool);
-  if (ok) {
-    oxrt_nchwc_reorder_in(yn, y, g->N, st->M_real, OHW, (int)B, ctx->pool);
-    /* pad channels: act(0), as the direct kernel leaves them (finite) */
-    if (st->M_real % B) {
-      float pad = 0.0f;
-      oxrt_act_apply(st->act, &pad, 1);
-      for (size_t n = 0; n < g->N; n++) {
-        float *last = y + ((n + 1) * (g->M / B) - 1) * OHW * B;
-        for (size_t p = 0; p < OHW; p++)
-          for (size_t b = st->M_real % B; b < B; b++) last[p * B + b] = pad;
-      }
+  if (!oxrt_wino_run_blocked(s, (int)B, x, st->wino.wino, st->bias, z, st->act, y, ctx->pool)) return OXRT_OOM();
+  /* pad channels: act(0), as the direct kernel leaves them (finite) */
+  if (st->M_real % B) {
+    float pad = 0.0f;
+    oxrt_act_apply(st->act, &pad, 1);
+    for (size_t n = 0; n < g->N; n++) {
+      float *last = y + ((n + 1) * (g->M / B) - 1) * OHW * B;
+      for (size_t p = 0; p < OHW; p++)
+        for (size_t b = st->M_real % B; b < B; b++) last[p * B + b] = pad;
     }
   }
-  free(xn);
-  return ok ? NULL : OXRT_OOM();
+  return NULL;
 }
 
 static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
@@ -162,8 +163,10 @@ static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
       return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "input 3 (Sum): expected the shape of Y");
   }
   if (!y->count) return NULL;
-  if (st->wino.wino && g.H == st->wino_h && g.W == st->wino_w && oxrt_wino_shape_ok(&s))
+  if (st->wino.wino) {
+    if (!oxrt_wino_shape_ok(&s)) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "expected a 3x3 stride-1 convolution");
     return wino_route(ctx, st, &s, &g, x->data, z ? z->data : NULL, y->data);
+  }
   if (st->nchw_input && st->wh) {
     if (!oxrt_sgemm_bf16_native())
       return oxrt_error(OXRT_ERR_RUNTIME, "weights were packed in bfloat16 at session creation, but AVX512_BF16 is not "
