@@ -160,7 +160,7 @@ static void nchwc_conv_at_level(void) {
           if (bad) fprintf(stderr, "  nchwc conv bf16 case %zu act %d variant %d\n", i, (int)acts[a].kind, v);
           CHECK(!bad);
           if (cases[i].C <= 8) { /* the bfloat16 stem: planes of channel pairs, odd C's last pair half zero */
-            bad = check_case_ex(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, true, true);
+            bad = check_case_ex(&cases[i], acts[a], v & 1, v & 2, v == 3 ? pool : NULL, true, true, false);
             if (bad) fprintf(stderr, "  nchwc conv bf16 (NCHW input) case %zu act %d variant %d\n", i, (int)acts[a].kind, v);
             CHECK(!bad);
           }
@@ -219,7 +219,7 @@ static void nchwc_bf16_pointwise(void) {
     free(x), free(y), free(w);
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
       for (int v = 0; v < 4; v++) {
-        int bad = check_case_ex(&big[i], acts[a], v & 1, v & 2, v >= 2 ? pool : NULL, false, true);
+        int bad = check_case_ex(&big[i], acts[a], v & 1, v & 2, v >= 2 ? pool : NULL, false, true, false);
         if (bad) fprintf(stderr, "  nchwc conv bf16 pointwise case %zu act %d variant %d\n", i, (int)acts[a].kind, v);
         CHECK(!bad);
       }
