@@ -153,11 +153,24 @@ def machine():
             f"onnxruntime {onnxruntime.__version__}, Python {platform.python_version()}")
 
 
+def timed_runs(a, model, feeds, threads):
+    """Runs and warm-up runs per process for both runtimes: at least --runs, and for models of a few ms enough to
+    fill --min-ms (a 10-run median of a 1 ms model at 2 threads is mostly how the pool's threads happened to wake)."""
+    try:
+        est = run_oxrt(a.oxrt, model, feeds, a.models_dir, threads, 3, 1)["median_ms"]
+    except Exception:
+        return a.runs, a.warmup
+    runs = max(a.runs, min(2000, int(a.min_ms / max(est, 1e-3))))
+    return runs, max(a.warmup, runs // 10)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--oxrt", default=os.path.join(HERE, "..", "build", "oxrt"))
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--min-ms", type=float, default=300.0,
+                    help="timed runs per process fill at least this many ms (runs = max(--runs, min-ms / median))")
     ap.add_argument("--rounds", type=int, default=3, help="alternating oxrt/ORT rounds per cell; the best round counts")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--models-dir", default=os.path.join(HERE, "models", "out"))
@@ -184,9 +197,10 @@ def main():
             # Rounds alternate the two runtimes (fresh processes each time) so that a burst of load from other
             # processes hits both; each runtime keeps its least disturbed round (lowest median).
             results = {"oxrt": [], "ort": []}
+            runs, warmup = timed_runs(a, model, feeds, t)
             for _ in range(a.rounds):
-                for rt, fn in (("oxrt", lambda: run_oxrt(a.oxrt, model, feeds, a.models_dir, t, a.runs, a.warmup)),
-                               ("ort", lambda: run_ort(model, feeds_path, t, a.runs, a.warmup))):
+                for rt, fn in (("oxrt", lambda: run_oxrt(a.oxrt, model, feeds, a.models_dir, t, runs, warmup)),
+                               ("ort", lambda: run_ort(model, feeds_path, t, runs, warmup))):
                     try:
                         results[rt].append(fn())
                     except Exception as e:  # a failure is reported in the table, not hidden
@@ -246,10 +260,11 @@ def fmt(d, key, digits=2):
 def write_results(a, rows, profiles=None, precision=None):
     lines = ["# Benchmark: oxrt vs ONNX Runtime", "",
              f"Machine: {machine()}  ", f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
-             f"Command: `python bench/run_bench.py --runs {a.runs} --warmup {a.warmup} --rounds {a.rounds} --threads "
-             f"{' '.join(map(str, a.threads))}` (or `make bench`)", "",
+             f"Command: `python bench/run_bench.py --runs {a.runs} --warmup {a.warmup} --min-ms {a.min_ms:g} "
+             f"--rounds {a.rounds} --threads {' '.join(map(str, a.threads))}` (or `make bench`)", "",
              "Each cell comes from fresh processes per runtime: the two runtimes alternate for the given number of "
-             "rounds and each keeps its round with the lowest median (load time: the lowest of its rounds). Ratios "
+             "rounds and each keeps its round with the lowest median (load time: the lowest of its rounds); both time the same "
+             "number of runs per process, at least --runs and enough to fill --min-ms. Ratios "
              "are oxrt / ONNX Runtime: below 1.00 means oxrt is faster (or smaller). ONNX Runtime runs with graph "
              "optimization level ALL and the same intra-op thread count. RSS is the peak resident memory above the process's baseline before loading.", "",
              "| model | threads | load ms oxrt | load ms ORT | load ratio | median ms oxrt | median ms ORT | "
