@@ -51,11 +51,26 @@ QDW_VEC static void widen8(const void *src, bool is_signed, int32_t zp, size_t n
   }
 }
 
+/* Image n's output, rows of ldc, and residual (the residual has the output's layout: same offset) in *o, from the
+ * batch's *out. */
+static void image_out(const oxrt_qgemm_out *out, size_t n, size_t image_bytes, size_t ldc, void *y, oxrt_qgemm_out *o,
+                      oxrt_qres *rq) {
+  *o = *out;
+  o->ldc = ldc;
+  o->C = (uint8_t *)y + n * image_bytes;
+  if (out->res) {
+    *rq = *out->res;
+    rq->r = (const uint8_t *)rq->r + n * image_bytes;
+    o->res = rq;
+  }
+}
+
 bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, int32_t x_zp, const void *w,
                       bool w_signed, const int32_t *wzp, size_t n_wzp, const oxrt_qgemm_out *out, void *y,
                       size_t y_esize, oxrt_threadpool *pool) {
   const size_t C = s->C, mult = s->M / s->C, taps = (size_t)(s->k[0] * s->k[1]);
   const size_t in_size = (size_t)(s->in[0] * s->in[1]), out_size = (size_t)(s->out[0] * s->out[1]);
+  const size_t image_bytes = s->M * out_size * y_esize;
   size_t per_ch = (in_size + mult * out_size) * sizeof(float), cb = QDW_BLOCK_BYTES / (per_ch ? per_ch : 1);
   size_t threads = pool ? (size_t)oxrt_threadpool_size(pool) : 1;
   if (cb < threads) cb = threads; /* the float kernel splits a block's channels over the pool */
@@ -68,15 +83,9 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
               s->k[0] <= 64;
   for (size_t m = 0; vnni && wzp && m < (n_wzp == 1 ? 1 : C); m++) vnni = wzp[m] == 0;
   for (size_t n = 0; vnni && n < s->N; n++) {
-    oxrt_qgemm_out o = *out;
-    o.ldc = out_size;
-    o.C = (uint8_t *)y + n * s->M * out_size * y_esize;
+    oxrt_qgemm_out o;
     oxrt_qres rq;
-    if (out->res) {
-      rq = *out->res;
-      rq.r = (const uint8_t *)rq.r + n * s->M * out_size * y_esize;
-      o.res = &rq;
-    }
+    image_out(out, n, image_bytes, out_size, y, &o, &rq);
     if (!oxrt_qdwconv_vnni(s, (const uint8_t *)x + n * C * in_size, x_signed, x_zp, w, &o, pool)) return false;
   }
   if (vnni) return true;
@@ -89,8 +98,6 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
   int32_t *row = (int32_t *)(yf + yf_n);
   for (size_t m = 0; m < s->M; m++)
     widen8((const uint8_t *)w + m * taps, w_signed, wzp ? wzp[n_wzp == 1 ? 0 : m] : 0, taps, wf + m * taps);
-  oxrt_qgemm_out o = *out;
-  o.ldc = out_size;
 #ifdef QDW_DIRECT
   if (mult == 1 && s->dil[0] == 1 && s->dil[1] == 1 && (s->stride[1] == 1 || s->stride[1] == 2) &&
       oxrt_cpu_isa() >= OXRT_ISA_AVX512) {
@@ -102,13 +109,9 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
       wsum[m] = t;
     }
     for (size_t n = 0; wsum && n < s->N; n++) {
-      o.C = (uint8_t *)y + n * s->M * out_size * y_esize;
+      oxrt_qgemm_out o;
       oxrt_qres rq;
-      if (out->res) {
-        rq = *out->res;
-        rq.r = (const uint8_t *)rq.r + n * s->M * out_size * y_esize;
-        o.res = &rq;
-      }
+      image_out(out, n, image_bytes, out_size, y, &o, &rq);
       const uint8_t *xn = (const uint8_t *)x + n * C * in_size;
       if (!oxrt_qdwconv_direct_avx512(s, xn, x_signed, x_zp, wf, wsum, &o, pool)) return false;
     }
@@ -116,13 +119,9 @@ bool oxrt_qdwconv_run(const oxrt_conv_shape *s, const void *x, bool x_signed, in
   }
 #endif
   for (size_t n = 0; n < s->N; n++) {
-    o.C = (uint8_t *)y + n * s->M * out_size * y_esize;
+    oxrt_qgemm_out o;
     oxrt_qres rq;
-    if (out->res) { /* the residual has the output's layout: same offset */
-      rq = *out->res;
-      rq.r = (const uint8_t *)rq.r + n * s->M * out_size * y_esize;
-      o.res = &rq;
-    }
+    image_out(out, n, image_bytes, out_size, y, &o, &rq);
     for (size_t c0 = 0; c0 < C; c0 += cb) {
       size_t nc = C - c0 < cb ? C - c0 : cb;
       widen8((const uint8_t *)x + (n * C + c0) * in_size, x_signed, x_zp, nc * in_size, xf);

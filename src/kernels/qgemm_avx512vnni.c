@@ -74,22 +74,24 @@
 #define QE_DECL(i)                                                                                                     \
   __m512i c##i##a = acc ? _mm512_loadu_si512((const void *)(c + (i) * ldc)) : _mm512_setzero_si512();               \
   __m512i c##i##b = acc ? _mm512_loadu_si512((const void *)(c + (i) * ldc + 16)) : _mm512_setzero_si512();
-#define QE_STEP(i)                                                                                                     \
+/* Row i's 4-byte group of A broadcast (av) into both halves' sums; U0/S0 and U1/S1 name the unsigned and signed
+ * operands, so one macro serves B unsigned (b0, av) and A unsigned (av, b0). */
+#define QV_MAC(i, U0, S0, U1, S1)                                                                                      \
   {                                                                                                                    \
     int32_t grp;                                                                                                       \
     memcpy(&grp, a + 4 * (i), 4);                                                                                      \
     __m512i av = _mm512_set1_epi32(grp);                                                                               \
-    c##i##a = _mm512_dpbusd_epi32(c##i##a, b0, av);                                                                    \
-    c##i##b = _mm512_dpbusd_epi32(c##i##b, b1, av);                                                                    \
+    c##i##a = _mm512_dpbusd_epi32(c##i##a, U0, S0);                                                                    \
+    c##i##b = _mm512_dpbusd_epi32(c##i##b, U1, S1);                                                                    \
   }
-#define QE_ROW1(v, i)                                                                                                  \
+#define QE_STEP(i) QV_MAC(i, b0, av, b1, av)
+/* The output stage's fast path: (v + add) * scale clamped to [lo, hi], rounded, plus the zero point, as bytes. */
+#define QV_REQ(v, add, sc)                                                                                             \
   _mm512_cvtepi32_epi8(_mm512_add_epi32(                                                                               \
       _mm512_cvtps_epi32(_mm512_min_ps(                                                                                \
-          _mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32((v), _mm512_set1_epi32(e->radd[i]))),       \
-                                      _mm512_set1_ps(e->scale[i])),                                                    \
-                        lo),                                                                                           \
-          hi)),                                                                                                        \
+          _mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32((v), (add))), (sc)), lo), hi)),             \
       zp))
+#define QE_ROW1(v, i) QV_REQ(v, _mm512_set1_epi32(e->radd[i]), _mm512_set1_ps(e->scale[i]))
 #define QE_STOREROW(i)                                                                                                 \
   {                                                                                                                    \
     __m128i ya = QE_ROW1(c##i##a, i), yb = QE_ROW1(c##i##b, i);                                                       \
@@ -126,27 +128,12 @@ QE_KERNEL(oxrt_qukernel_avx512vnni_b_q4, QK_ROWS4)
  * column (output channel) and the tile stored transposed: C(i, j) at y[j * ldy + i], rows below e->rows only.
  * The same operations as the output stage's per-column path, then a 16 x 16 byte transpose per 16 columns. */
 #include "transpose_u8x16.h"
-#define QT_DECL(i)                                                                                                     \
-  __m512i c##i##a = acc ? _mm512_loadu_si512((const void *)(c + (i) * ldc)) : _mm512_setzero_si512();               \
-  __m512i c##i##b = acc ? _mm512_loadu_si512((const void *)(c + (i) * ldc + 16)) : _mm512_setzero_si512();
-#define QT_STEP(i)                                                                                                     \
-  {                                                                                                                    \
-    int32_t grp;                                                                                                       \
-    memcpy(&grp, a + 4 * (i), 4);                                                                                      \
-    __m512i av = _mm512_set1_epi32(grp);                                                                               \
-    c##i##a = _mm512_dpbusd_epi32(c##i##a, av, b0);                                                                    \
-    c##i##b = _mm512_dpbusd_epi32(c##i##b, av, b1);                                                                    \
-  }
-#define QT_Q(v, add, sc)                                                                                               \
-  _mm512_cvtepi32_epi8(_mm512_add_epi32(                                                                               \
-      _mm512_cvtps_epi32(_mm512_min_ps(                                                                                \
-          _mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32((v), (add))), (sc)), lo), hi)),             \
-      zp))
-#define QT_ROW(i) ra[i] = QT_Q(c##i##a, add0, sc0), rb[i] = QT_Q(c##i##b, add1, sc1);
+#define QT_STEP(i) QV_MAC(i, av, b0, av, b1)
+#define QT_ROW(i) ra[i] = QV_REQ(c##i##a, add0, sc0), rb[i] = QV_REQ(c##i##b, add1, sc1);
 #define QT_KERNEL(NAME, ROWS, NR)                                                                                      \
   void NAME(size_t kg, const void *av_, const void *bv_, int32_t *c, size_t ldc, bool acc, const oxrt_qepi_t *e) {   \
     const uint8_t *a = av_, *b = bv_;                                                                                  \
-    ROWS(QT_DECL)                                                                                                      \
+    ROWS(QE_DECL)                                                                                                      \
     for (size_t kk = 0; kk < kg; kk++) {                                                                               \
       if (kk < e->pfn) _mm_prefetch((const char *)(e->pf + kk * 64), _MM_HINT_T1);                                   \
       __m512i b0 = _mm512_loadu_si512((const void *)b), b1 = _mm512_loadu_si512((const void *)(b + 64));             \

@@ -155,30 +155,42 @@ static void check_depthwise(void) {
   }
 }
 
+/* Weights as A, one pack per group, with kernel k: the conv run and its output checked. */
+static void run_weights_as_a(qcase *c, const oxrt_qkernel *k, oxrt_threadpool *pool, int *bad) {
+  size_t kp = 1;
+  for (int d = 0; d < c->s.nd; d++) kp *= (size_t)c->s.k[d];
+  const size_t Mg = c->s.M / c->s.group, Kg = (c->s.C / c->s.group) * kp;
+  oxrt_qconv_wpack wp = {c->s.group, Mg, Kg, calloc(c->s.group, sizeof(oxrt_qpack)), false};
+  CHECK(wp.g != NULL);
+  for (size_t g = 0; wp.g && g < c->s.group; g++) {
+    oxrt_qmat m = {c->w + g * Mg * Kg, c->ws, Kg, 1, c->wzp + g * Mg, true, NULL};
+    CHECK(oxrt_qpack_make(k, true, Mg, Kg, &m, &wp.g[g]));
+  }
+  memset(c->y, 0xaa, c->ysize);
+  CHECK(oxrt_qconv_run(&c->s, c->x, c->xs, c->xzp, &wp, &c->o, c->y, 1, pool));
+  report(c, k->name, bad);
+  oxrt_qconv_wpack_free(&wp);
+}
+
+/* Output channels per group and the padded columns a row's last output reaches past its input (0: none dropped). */
+static void group_geometry(const oxrt_conv_shape *s, size_t *Mg, int64_t *pw_ow) {
+  *Mg = s->M / s->group;
+  *pw_ow = (s->k[s->nd - 1] - 1) * s->dil[s->nd - 1] / s->stride[s->nd - 1];
+}
+
 static void check_gemm_paths(void) {
   int bad = 0, ran = 0, ran_wt = 0;
   for (int t = 0; t < 60 && !bad; t++) {
     qcase c;
     make_case(&c, false);
-    size_t kp = 1;
-    for (int d = 0; d < c.s.nd; d++) kp *= (size_t)c.s.k[d];
-    size_t Mg = c.s.M / c.s.group, Kg = (c.s.C / c.s.group) * kp;
     for (int id = 0; id < OXRT_QK_COUNT && !bad; id++) {
       const oxrt_qkernel *k = oxrt_qgemm_kernel_at((oxrt_qkernel_id)id);
       if (!k || k->pairs7) continue; /* VPMADDUBSW kernels take 7-bit weights only (test_qgemm covers them) */
-      oxrt_qconv_wpack wp = {c.s.group, Mg, Kg, calloc(c.s.group, sizeof(oxrt_qpack)), false};
-      CHECK(wp.g != NULL);
-      for (size_t g = 0; g < c.s.group; g++) {
-        oxrt_qmat m = {c.w + g * Mg * Kg, c.ws, Kg, 1, c.wzp + g * Mg, true, NULL};
-        CHECK(oxrt_qpack_make(k, true, Mg, Kg, &m, &wp.g[g]));
-      }
-      memset(c.y, 0xaa, c.ysize);
-      CHECK(oxrt_qconv_run(&c.s, c.x, c.xs, c.xzp, &wp, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
-      report(&c, k->name, &bad);
-      oxrt_qconv_wpack_free(&wp);
+      run_weights_as_a(&c, k, t % 2 ? g_pool : NULL, &bad);
       ran++;
       if (k->g != 4 || k->b_u8) continue;
       /* weights as B: the transposed GEMM over output positions */
+      oxrt_qconv_wpack wp = {0};
       CHECK(oxrt_qconv_pack_wt(&c.s, c.w, c.ws, c.wzp, c.s.M, k, &wp));
       memset(c.y, 0xaa, c.ysize);
       CHECK(oxrt_qconv_run(&c.s, c.x, c.xs, c.xzp, &wp, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
@@ -195,26 +207,14 @@ static void check_gemm_paths(void) {
   for (int t = 0; t < 4000 && hits < 12 && !bad; t++) {
     qcase c;
     make_case(&c, false);
-    const oxrt_conv_shape *s = &c.s;
-    int64_t KW = s->k[s->nd - 1], PW_OW = (KW - 1) * s->dil[s->nd - 1] / s->stride[s->nd - 1];
-    size_t kp = 1;
-    for (int d = 0; d < s->nd; d++) kp *= (size_t)s->k[d];
-    size_t Mg = s->M / s->group, Kg = (s->C / s->group) * kp;
+    size_t Mg;
+    int64_t PW_OW;
+    group_geometry(&c.s, &Mg, &PW_OW);
     if (c.r && Mg % 4 == 0 && PW_OW == 0) {
       hits++;
       for (int id = 0; id < OXRT_QK_COUNT && !bad; id++) {
         const oxrt_qkernel *k = oxrt_qgemm_kernel_at((oxrt_qkernel_id)id);
-        if (!k || k->pairs7) continue;
-        oxrt_qconv_wpack wp = {s->group, Mg, Kg, calloc(s->group, sizeof(oxrt_qpack)), false};
-        CHECK(wp.g != NULL);
-        for (size_t g = 0; g < s->group; g++) {
-          oxrt_qmat m = {c.w + g * Mg * Kg, c.ws, Kg, 1, c.wzp + g * Mg, true, NULL};
-          CHECK(oxrt_qpack_make(k, true, Mg, Kg, &m, &wp.g[g]));
-        }
-        memset(c.y, 0xaa, c.ysize);
-        CHECK(oxrt_qconv_run(s, c.x, c.xs, c.xzp, &wp, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
-        report(&c, k->name, &bad);
-        oxrt_qconv_wpack_free(&wp);
+        if (k && !k->pairs7) run_weights_as_a(&c, k, t % 2 ? g_pool : NULL, &bad);
       }
     }
     free_case(&c);
@@ -226,26 +226,14 @@ static void check_gemm_paths(void) {
   for (int t = 0; t < 20000 && (seg_hits[0] < 8 || seg_hits[1] < 8) && !bad; t++) {
     qcase c;
     make_case(&c, false);
-    const oxrt_conv_shape *s = &c.s;
-    int64_t KW = s->k[s->nd - 1], PW_OW = (KW - 1) * s->dil[s->nd - 1] / s->stride[s->nd - 1];
-    size_t kp = 1;
-    for (int d = 0; d < s->nd; d++) kp *= (size_t)s->k[d];
-    size_t Mg = s->M / s->group, Kg = (s->C / s->group) * kp;
-    if (Mg % 4 == 0 && PW_OW > 0 && s->out[s->nd - 1] + PW_OW >= 32 && seg_hits[c.r != NULL] < 8) {
+    size_t Mg;
+    int64_t PW_OW;
+    group_geometry(&c.s, &Mg, &PW_OW);
+    if (Mg % 4 == 0 && PW_OW > 0 && c.s.out[c.s.nd - 1] + PW_OW >= 32 && seg_hits[c.r != NULL] < 8) {
       seg_hits[c.r != NULL]++;
       for (int id = 0; id < OXRT_QK_COUNT && !bad; id++) {
         const oxrt_qkernel *k = oxrt_qgemm_kernel_at((oxrt_qkernel_id)id);
-        if (!k || k->pairs7) continue;
-        oxrt_qconv_wpack wp = {s->group, Mg, Kg, calloc(s->group, sizeof(oxrt_qpack)), false};
-        CHECK(wp.g != NULL);
-        for (size_t g = 0; g < s->group; g++) {
-          oxrt_qmat m = {c.w + g * Mg * Kg, c.ws, Kg, 1, c.wzp + g * Mg, true, NULL};
-          CHECK(oxrt_qpack_make(k, true, Mg, Kg, &m, &wp.g[g]));
-        }
-        memset(c.y, 0xaa, c.ysize);
-        CHECK(oxrt_qconv_run(s, c.x, c.xs, c.xzp, &wp, &c.o, c.y, 1, t % 2 ? g_pool : NULL));
-        report(&c, k->name, &bad);
-        oxrt_qconv_wpack_free(&wp);
+        if (k && !k->pairs7) run_weights_as_a(&c, k, t % 2 ? g_pool : NULL, &bad);
       }
     }
     free_case(&c);
@@ -272,7 +260,7 @@ static void check_gemm_paths(void) {
         free_case(&c);
         continue;
       }
-      oxrt_qconv_wpack wp;
+      oxrt_qconv_wpack wp = {0};
       CHECK(wt ? oxrt_qconv_pack_wt(&c.s, c.w, c.ws, c.wzp, c.s.M, k, &wp)
                : oxrt_qconv_pack(&c.s, c.w, c.ws, c.wzp, c.s.M, &wp));
       res_wt += wt && c.r;
