@@ -123,6 +123,36 @@ oxrt_status *oxrt_infer_same(oxrt_infer_ctx *ctx) {
   return oxrt_infer_output(ctx, 0, &x);
 }
 
+bool oxrt_infer_matmul_shape(oxrt_infer_ctx *ctx, int ia, int ib, oxrt_elem_type elem, oxrt_status **st) {
+  oxrt_tshape x, y, A, B, out;
+  *st = NULL;
+  if (!oxrt_infer_input(ctx, ia, &x) || !oxrt_infer_input(ctx, ib, &y) || x.rank < 1 || y.rank < 1) return false;
+  A = x, B = y;
+  if (A.rank == 1) A.dims[1] = A.dims[0], A.names[1] = A.names[0], A.dims[0] = 1, A.names[0] = NULL, A.rank = 2;
+  bool bvec = B.rank == 1;
+  if (bvec) B.dims[1] = 1, B.names[1] = NULL, B.rank = 2;
+  int64_t ka = A.dims[A.rank - 1], kb = B.dims[B.rank - 2];
+  char a[256], b[256];
+  if (ka >= 0 && kb >= 0 && ka != kb) {
+    *st = oxrt_error(OXRT_ERR_INVALID_MODEL, "inner dimensions differ: input %d %s, input %d %s (%lld vs %lld)", ia,
+                     oxrt_tshape_text(&x, a, sizeof a), ib, oxrt_tshape_text(&y, b, sizeof b), (long long)ka,
+                     (long long)kb);
+    return true;
+  }
+  oxrt_tshape batch[2] = {A, B};
+  batch[0].rank -= 2, batch[1].rank -= 2;
+  if (!oxrt_tshape_broadcast(&out, batch, 2)) {
+    *st = oxrt_error(OXRT_ERR_INVALID_MODEL, "batch dimensions of %s and %s cannot be broadcast",
+                     oxrt_tshape_text(&x, a, sizeof a), oxrt_tshape_text(&y, b, sizeof b));
+    return true;
+  }
+  if (x.rank > 1) out.dims[out.rank] = A.dims[A.rank - 2], out.names[out.rank++] = A.names[A.rank - 2];
+  if (!bvec) out.dims[out.rank] = B.dims[B.rank - 1], out.names[out.rank++] = B.names[B.rank - 1];
+  out.elem = elem == OXRT_UNDEFINED ? x.elem : elem;
+  *st = oxrt_infer_output(ctx, 0, &out);
+  return true;
+}
+
 oxrt_status *oxrt_infer_same_content(oxrt_infer_ctx *ctx) {
   const oxrt_known_ints *k = oxrt_infer_known(ctx, 0);
   if (k) oxrt_infer_set_known(ctx, 0, k);

@@ -28,6 +28,11 @@ bool oxrt_infer_axes(const oxrt_infer_ctx *ctx, const char *attr, int input, int
 /* Input i's shape as known content (the value of a Shape op on it); false when its rank is unknown. */
 bool oxrt_known_from_shape(const oxrt_tshape *s, int64_t start, int64_t end, oxrt_known_ints *k);
 
+/* numpy matmul of inputs ia and ib into output 0 (batch dimensions broadcast, [.., M, K] x [.., K, N], 1-D operands
+ * lose their added dimension), element type `elem` (OXRT_UNDEFINED: input ia's). False, with nothing written, when
+ * either shape is unknown; otherwise true with *st the verdict (contradicting sizes, or the output's). */
+bool oxrt_infer_matmul_shape(oxrt_infer_ctx *ctx, int ia, int ib, oxrt_elem_type elem, oxrt_status **st);
+
 /* ---- shared rules (hooks) ---- */
 /* Output 0 has the type and shape of input 0 (elementwise unary ops, normalizations, Softmax, ...). */
 oxrt_status *oxrt_infer_same(oxrt_infer_ctx *ctx);

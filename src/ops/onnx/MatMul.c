@@ -174,29 +174,11 @@ static const oxrt_op_impl matmul_impls[] = {
     {.since_version = 9, .type_mask = MM_T9, MM_HOOKS},
 };
 
-/* numpy matmul: broadcast batch dimensions, [.., M, K] x [.., K, N]; 1-D operands lose their added dimension. */
+/* numpy matmul (oxrt_infer_matmul_shape), typed like A */
 static oxrt_status *infer_matmul(oxrt_infer_ctx *ctx) {
-  oxrt_tshape x, y, A, B, out;
-  if (!oxrt_infer_input(ctx, 0, &x) || !oxrt_infer_input(ctx, 1, &y) || x.rank < 1 || y.rank < 1) return NULL;
-  A = x, B = y;
-  if (A.rank == 1) A.dims[1] = A.dims[0], A.names[1] = A.names[0], A.dims[0] = 1, A.names[0] = NULL, A.rank = 2;
-  bool bvec = B.rank == 1;
-  if (bvec) B.dims[1] = 1, B.names[1] = NULL, B.rank = 2;
-  int64_t ka = A.dims[A.rank - 1], kb = B.dims[B.rank - 2];
-  char a[256], b[256];
-  if (ka >= 0 && kb >= 0 && ka != kb)
-    return oxrt_error(OXRT_ERR_INVALID_MODEL, "inner dimensions differ: input 0 %s, input 1 %s (%lld vs %lld)",
-                      oxrt_tshape_text(&x, a, sizeof a), oxrt_tshape_text(&y, b, sizeof b), (long long)ka,
-                      (long long)kb);
-  oxrt_tshape batch[2] = {A, B};
-  batch[0].rank -= 2, batch[1].rank -= 2;
-  if (!oxrt_tshape_broadcast(&out, batch, 2))
-    return oxrt_error(OXRT_ERR_INVALID_MODEL, "batch dimensions of %s and %s cannot be broadcast",
-                      oxrt_tshape_text(&x, a, sizeof a), oxrt_tshape_text(&y, b, sizeof b));
-  if (x.rank > 1) out.dims[out.rank] = A.dims[A.rank - 2], out.names[out.rank++] = A.names[A.rank - 2];
-  if (!bvec) out.dims[out.rank] = B.dims[B.rank - 1], out.names[out.rank++] = B.names[B.rank - 1];
-  out.elem = x.elem;
-  return oxrt_infer_output(ctx, 0, &out);
+  oxrt_status *st;
+  oxrt_infer_matmul_shape(ctx, 0, 1, OXRT_UNDEFINED, &st);
+  return st;
 }
 
 OXRT_REGISTER_OP(MatMul) = {"", "MatMul", OXRT_IMPLS(matmul_impls), .infer = infer_matmul,

@@ -143,28 +143,13 @@ static inline void q_dynamic_u8(const float *x, size_t n, uint8_t *y, float *sca
 
 /* Static inference (kernel.h's infer hooks) of the quantized operators. */
 
-/* Output 0 = numpy matmul of inputs ia and ib (batch dims broadcast, 1-D operands lose their added dimension),
- * element type `elem`; nothing when either shape is unknown. */
+/* Output 0 = numpy matmul of inputs ia and ib (oxrt_infer_matmul_shape), element type `elem`; only the type when
+ * either shape is unknown. */
 static inline oxrt_status *q_infer_matmul(oxrt_infer_ctx *ctx, int ia, int ib, oxrt_elem_type elem) {
-  oxrt_tshape x, y, out;
-  if (!oxrt_infer_input(ctx, ia, &x) || !oxrt_infer_input(ctx, ib, &y) || x.rank < 1 || y.rank < 1) {
-    oxrt_tshape_clear(&out);
-    out.elem = elem;
-    return oxrt_infer_output(ctx, 0, &out);
-  }
-  oxrt_tshape A = x, B = y;
-  if (A.rank == 1) A.dims[1] = A.dims[0], A.names[1] = A.names[0], A.dims[0] = 1, A.names[0] = NULL, A.rank = 2;
-  bool bvec = B.rank == 1;
-  if (bvec) B.dims[1] = 1, B.names[1] = NULL, B.rank = 2;
-  int64_t ka = A.dims[A.rank - 1], kb = B.dims[B.rank - 2];
-  if (ka >= 0 && kb >= 0 && ka != kb)
-    return oxrt_error(OXRT_ERR_INVALID_MODEL, "inner dimensions differ: %lld vs %lld", (long long)ka, (long long)kb);
-  oxrt_tshape batch[2] = {A, B};
-  batch[0].rank -= 2, batch[1].rank -= 2;
-  if (!oxrt_tshape_broadcast(&out, batch, 2))
-    return oxrt_error(OXRT_ERR_INVALID_MODEL, "batch dimensions of inputs %d and %d cannot be broadcast", ia, ib);
-  if (x.rank > 1) out.dims[out.rank] = A.dims[A.rank - 2], out.names[out.rank++] = A.names[A.rank - 2];
-  if (!bvec) out.dims[out.rank] = B.dims[B.rank - 1], out.names[out.rank++] = B.names[B.rank - 1];
+  oxrt_status *st;
+  if (oxrt_infer_matmul_shape(ctx, ia, ib, elem, &st)) return st;
+  oxrt_tshape out;
+  oxrt_tshape_clear(&out);
   out.elem = elem;
   return oxrt_infer_output(ctx, 0, &out);
 }
