@@ -39,8 +39,8 @@ static uint16_t to_bf16(float f) {
   return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
-/* each input-channel pair swapped, as oxrt_nchwc_to_bf16 stores X (bf16 helper's hook: the sums then equal the
- * float kernel's on rounded inputs) */
+/* Each input-channel pair swapped, as oxrt_nchwc_to_bf16 stores X: VDPBF16PS adds a pair's second product first,
+ * so the sums then equal the float kernel's on rounded inputs. */
 void oxrt_nchwc_conv_pack_bf16(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real, const float *w,
                                uint16_t *packed) {
   const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B;
@@ -154,9 +154,10 @@ static void to_bf16_range(void *arg, size_t b, size_t e) {
 bool oxrt_nchwc_conv_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
                           const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (oxrt_nchwc_conv1x1_bf16(g, x, wpacked, bias, z, act, y, pool)) return true; /* bf16 helper's hook */
+  /* 1x1 convs over planes larger than L2: the input converted a band at a time instead of whole */
+  if (oxrt_nchwc_conv1x1_bf16(g, x, wpacked, bias, z, act, y, pool)) return true;
 #endif
-  /* column padding goes into the copy (zero pixels), so that border pixels run in full tiles (bf16 helper's hook) */
+  /* column padding goes into the copy (zero pixels), so that border pixels run in full tiles */
   oxrt_nchwc_geom gp = *g;
   const size_t pad = (size_t)(g->pl + g->pr), rows = g->N * (g->C / (size_t)g->B) * (size_t)g->H;
   gp.W += g->pl + g->pr, gp.pl = gp.pr = 0;
@@ -172,7 +173,7 @@ bool oxrt_nchwc_conv_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16
   return true;
 }
 
-/* The bfloat16 stem (bf16 helper's hook): X as planes of channel pairs in the calling thread's GEMM scratch. */
+/* The bfloat16 stem: X as planes of channel pairs in the calling thread's GEMM scratch. */
 bool oxrt_nchwc_conv_nchw_input_bf16(const oxrt_nchwc_geom *g, size_t C_real, const float *x, const uint16_t *wpacked,
                                      const float *bias, const float *z, oxrt_activation act, float *y,
                                      oxrt_threadpool *pool) {
