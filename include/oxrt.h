@@ -662,6 +662,17 @@ OXRT_API oxrt_status *oxrt_check_model_bytes(const void *data, size_t size, unsi
  * through Shape/Gather/Concat/... into Reshape) and writes them as value_info, like
  * onnx.shape_inference.infer_shapes. The result is a malloc'd serialized model; free it with free(). */
 OXRT_API oxrt_status *oxrt_infer_shapes_bytes(const void *data, size_t size, void **out, size_t *out_size);
+/* A size the model gives one of its inputs' named dims only through its declarations: inference from the inputs
+ * alone carries the dim's name (say "height") to an axis of an intermediate value or output whose declared type
+ * (value_info, graph output) states a number there. `oxrt run` picks sizes for free input dims from these. */
+typedef struct oxrt_stated_dim {
+  char name[128];  /* the dim's name */
+  int64_t value;   /* the stated size; -1 where the declarations state two different sizes */
+  char why[200];   /* the declaration that states it */
+} oxrt_stated_dim;
+/* Writes up to `cap` of them to out[] and their number to *count (0 is no error). */
+OXRT_API oxrt_status *oxrt_model_stated_dims(const char *model_path, oxrt_stated_dim *out, size_t cap,
+                                             size_t *count);
 /* The model in ONNX's textual syntax (what onnx.printer writes), NUL-terminated, malloc'd. */
 OXRT_API oxrt_status *oxrt_print_model_bytes(const void *data, size_t size, char **text);
 /* Parses ONNX's textual syntax (onnx.parser) into a malloc'd serialized model. */
