@@ -99,11 +99,69 @@ static void pw_range(void *arg, size_t begin, size_t end) {
   }
 }
 
+/* ---- strided 1x1 convolutions (ResNet's downsampling shortcuts): only the pixels the conv reads, a quarter of the
+ * input at stride 2, are converted, into a compact copy that then runs as a 1x1 stride-1 conv (one flat row). */
+typedef struct {
+  const float *x;
+  uint16_t *xh;
+  size_t H, W, OH, OW, sh, sw;
+} sub_job;
+
+static void sub_range(void *arg, size_t begin, size_t end) {
+  const sub_job *t = arg;
+  for (size_t r = begin; r < end; r++) { /* r = (n * Cb + cb) * OH + oh */
+    const float *x = t->x + ((r / t->OH) * t->H + r % t->OH * t->sh) * t->W * 16;
+    uint16_t *xh = t->xh + r * t->OW * 16;
+    const size_t step = t->sw * 16;
+    size_t ow = 0;
+    for (; ow + 2 <= t->OW; ow += 2) { /* two pixels per conversion, each channel pair swapped */
+      __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + (ow + 1) * step), _mm512_loadu_ps(x + ow * step));
+      _mm512_storeu_si512(xh + ow * 16, _mm512_rol_epi32(v, 16));
+    }
+    if (ow < t->OW) {
+      __m256i v = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + ow * step));
+      _mm256_storeu_si256((__m256i *)(xh + ow * 16), _mm256_rol_epi32(v, 16));
+    }
+  }
+}
+
+static void strided_rows(void *arg, size_t begin, size_t end) {
+  oxrt_nchwc_conv_rows_avx512bf16(arg, begin, end);
+}
+
+static bool conv1x1_strided(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
+                            const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
+  const size_t Cb = g->C / 16, OHW = (size_t)(g->OH * g->OW);
+  uint16_t *xh = oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof *xh * (g->N * g->C * OHW + 1));
+  if (!xh) return false;
+  sub_job t = {x, xh, (size_t)g->H, (size_t)g->W, (size_t)g->OH, (size_t)g->OW, (size_t)g->sh, (size_t)g->sw};
+  oxrt_parallel_for(pool, g->N * Cb * t.OH, 65536 / (t.OW * 16) + 1, sub_range, &t);
+  /* the compact copy is a stride-1 input: one flat row per image, tiled as the float kernel's conv_run does */
+  oxrt_nchwc_conv_job j = {.g = *g, .xh = xh, .wh = wpacked, .bias = bias, .z = z, .y = y, .act = act,
+                           .isa = OXRT_ISA_AVX512, .mbmax = 4};
+  j.clamp = oxrt_act_is_clamp(act, &j.lo, &j.hi);
+  j.g.H = j.g.OH = 1, j.g.W = j.g.OW = (int64_t)OHW, j.g.sh = j.g.sw = 1;
+  j.ow_lo = 0, j.ow_hi = (int64_t)OHW;
+  j.chunk = OHW <= 96 ? (int64_t)OHW : 48;
+  j.nmg = (g->M / 16 + 3) / 4;
+  const size_t nthr = (size_t)oxrt_threadpool_size(pool), rows = g->N * j.nmg;
+  if (nthr > 1)
+    while (rows * ((OHW + (size_t)j.chunk - 1) / (size_t)j.chunk) < 4 * nthr && j.chunk > 12)
+      j.chunk = (j.chunk / 2 + 5) / 6 * 6;
+  j.nchunk = (OHW + (size_t)j.chunk - 1) / (size_t)j.chunk;
+  const double per_item = (double)j.chunk * 64.0 * (double)g->C;
+  oxrt_parallel_for(pool, rows * j.nchunk, per_item >= 262144.0 ? 1 : (size_t)(262144.0 / (per_item + 1.0)) + 1,
+                    strided_rows, &j);
+  return true;
+}
+
 bool oxrt_nchwc_conv1x1_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
                              const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
-  if (g->B != 16 || g->kh != 1 || g->kw != 1 || g->sh != 1 || g->sw != 1 || g->pt || g->pl || g->pb || g->pr ||
-      g->OH != g->H || g->OW != g->W)
-    return false;
+  if (g->B != 16 || g->kh != 1 || g->kw != 1 || g->pt || g->pl || g->pb || g->pr) return false;
+  if ((g->sh > 1 || g->sw > 1) && g->OH == (g->H - 1) / g->sh + 1 && g->OW == (g->W - 1) / g->sw + 1 && g->OH > 0 &&
+      g->OW > 0)
+    return conv1x1_strided(g, x, wpacked, bias, z, act, y, pool);
+  if (g->sh != 1 || g->sw != 1 || g->OH != g->H || g->OW != g->W) return false;
   const size_t HW = (size_t)(g->H * g->W), C = g->C;
   if (C * HW * sizeof(uint16_t) < ((size_t)1 << 20)) return false; /* the whole copy stays in L2: no gain */
   /* bands of about 64 KB of bfloat16 input, a multiple of 24 pixels (whole 6-, 8- and 12-pixel tiles) */

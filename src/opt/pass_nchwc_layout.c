@@ -9,7 +9,8 @@
  * QuickGelu / Gelu / FastGelu without bias: unchanged, they run elementwise on the blocked tensor), Add / Mul of two
  * blocked tensors of one shape (unchanged), Concat along the channels when every input but the last fills whole
  * blocks (unchanged: then the blocked concat is the plain one), and Mul / Add of a blocked [N, C, H, W] by an
- * [N, C, 1, 1] (squeeze-excitation: -> com.microsoft.nchwc ChannelMul / ChannelAdd). Anything else ends the region.
+ * [N, C, 1, 1] (squeeze-excitation: -> com.microsoft.nchwc ChannelMul / ChannelAdd), Add / Mul of a blocked tensor and
+ * a finite constant scalar (unchanged: it broadcasts over the blocked tensor). Anything else ends the region.
  * A converted node writes a new blocked value; ReorderInput makes the blocked form of an NCHW input (once per
  * value), ReorderOutput (channels = the real count) gives the original value back to every reader outside the
  * region and to graph outputs.
@@ -19,11 +20,12 @@
 #include "../kernels/nchwc.h"
 #include "../kernels/winograd.h"
 #include "opt.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { NK_NONE, NK_CONV, NK_CONV_NCHW_IN, NK_POOL, NK_GLOBAL_POOL, NK_KEEP, NK_CHANNEL } nchwc_kind;
+typedef enum { NK_NONE, NK_CONV, NK_CONV_NCHW_IN, NK_POOL, NK_GLOBAL_POOL, NK_KEEP, NK_CHANNEL, NK_SCALAR } nchwc_kind;
 
 typedef struct {
   oxrt_opt_ctx *ctx;
@@ -59,6 +61,14 @@ static bool is_unary_keep(const oxrt_node *n) {
 static bool is_binary(const oxrt_node *n) {
   return !*n->domain && (!strcmp(n->op_type, "Add") || !strcmp(n->op_type, "Mul")) && n->n_inputs == 2 &&
          n->n_outputs == 1 && !oxrt_node_attr(n, "broadcast");
+}
+
+/* A finite float constant of one element and rank <= 4: Add / Mul by it keeps a blocked tensor's shape and its pad
+ * channels finite (PP-LCNetV3's learnable affine x * a + b after each activation: at 320x320 each one cost PP-OCR det
+ * a ReorderOutput / ReorderInput pair around it) */
+static bool is_scalar_const(oxrt_graph *g, int id) {
+  const oxrt_value *c = id >= 0 ? opt_const(g, id) : NULL;
+  return c && c->dtype == OXRT_FLOAT && c->data && c->rank <= 4 && c->count == 1 && isfinite(*(const float *)c->data);
 }
 
 /* ai.onnx Concat along the channels of rank-4 tensors */
@@ -98,6 +108,9 @@ static nchwc_kind classify(nchwc_pass *p, const oxrt_node *n) {
   }
   if (is_binary(n)) {
     const int in1 = n->inputs[1];
+    if ((blocked(p, in0) && is_float4(g, in0, x) && is_scalar_const(g, in1)) ||
+        (blocked(p, in1) && is_float4(g, in1, y) && is_scalar_const(g, in0)))
+      return NK_SCALAR;
     if (!is_float4(g, in0, x) || !is_float4(g, in1, y)) return NK_NONE;
     if (x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[2] > 0 && x[3] > 0)
       return blocked(p, in0) && blocked(p, in1) ? NK_KEEP : NK_NONE;
@@ -196,9 +209,11 @@ static oxrt_status *convert(nchwc_pass *p, int idx, nchwc_kind k) {
     if (opt_shape(g, ins[0], d) == 4 && d[2] == 1 && d[3] == 1)
       ins[0] = g->nodes[idx].inputs[1], ins[1] = g->nodes[idx].inputs[0];
   }
+  if (k == NK_SCALAR && is_scalar_const(g, ins[0])) /* the blocked operand first (float + and * commute exactly) */
+    ins[0] = g->nodes[idx].inputs[1], ins[1] = g->nodes[idx].inputs[0];
   for (int i = 0; i < n_in; i++) {
     bool layout = (i == 0 && k != NK_CONV_NCHW_IN) || ((k == NK_CONV || k == NK_CONV_NCHW_IN) && i == 3) ||
-                  (binary && i == 1) || is_channel_concat(&g->nodes[idx]);
+                  (binary && i == 1 && k != NK_SCALAR) || is_channel_concat(&g->nodes[idx]);
     if (layout && ins[i] >= 0) OXRT_TRY(blocked_input(p, ins[i], &ins[i]));
   }
   int t = new_value(p, g->values[y].name);

@@ -4,6 +4,7 @@
 layout is expected to apply (every region ends in a ReorderOutput; the RGB stems read NCHW input directly,
 so there may be no ReorderInput). Channel counts are chosen to leave partial blocks (pad channels) at B = 8 and 16."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -129,8 +130,19 @@ def winograd_like():
     return n.model([1, 64, 14, 14], [c, p]), AVX512
 
 
+def affine_like():
+    """A constant scalar Add / Mul after an activation (PP-LCNetV3's learnable affine), in either operand order and
+    ranks 0, 1 and 4: blocked in place, so the region is not cut around them (one ReorderOutput, no ReorderInput)."""
+    n = Net(5)
+    a = n.conv("X", 3, 24, act="HardSwish")                        # RGB stem: reads NCHW, no ReorderInput
+    a = n.node("Add", [n.node("Mul", [n.const(1.3), a]), n.const([0.2])])
+    a = n.conv(a, 24, 24, group=24, act="HardSwish")
+    a = n.node("Add", [n.const(-0.1), n.node("Mul", [a, n.const(np.full((1, 1, 1, 1), 0.7))])])
+    return n.model([1, 3, 21, 26], [n.conv(a, 24, 40, k=1)]), True
+
+
 @pytest.mark.parametrize("make", [resnet_like, mobilenet_like, se_like, se_like_symbolic_batch,
-                                  mobilenet_like_with_value_info, winograd_like])
+                                  mobilenet_like_with_value_info, winograd_like, affine_like])
 def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
     model, default_on = make()
     path = str(tmp_path / "m.onnx")
@@ -150,6 +162,9 @@ def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
                        env=env).stdout
         assert ("ReorderOutput" in prof) == expect_blocked, \
             f"OXRT_NCHWC={mode}: reorders {'missing' if expect_blocked else 'present'}\n{prof}"
+        if expect_blocked and make is affine_like:
+            assert "ReorderInput" not in prof and re.search(r"ReorderOutput\s+[\d.]+\s+[\d.]+%\s+1\.0\b", prof), \
+                f"OXRT_NCHWC={mode}: the scalar Add / Mul cut the region\n{prof}"
         if expect_blocked and make in (se_like, se_like_symbolic_batch):
             assert "ChannelMul" in prof, f"OXRT_NCHWC={mode}: the squeeze-excitation Mul was not blocked\n{prof}"
 

@@ -117,6 +117,8 @@ static const nc_case cases[] = {
     {1, 4, 16, 9, 10, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* 1x1 flat row from 4 channels */
     {2, 19, 33, 10, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* 3x3 s1, partial blocks, N = 2 (Winograd too) */
     {1, 40, 72, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* 3x3 s1 on 14x14, 72 = 4.5 blocks (Winograd too) */
+    {2, 40, 72, 14, 14, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0},  /* 1x1 s2, N = 2 (bf16: a compact copy of the read pixels) */
+    {1, 32, 48, 9, 20, 1, 1, 3, 2, 1, 1, 0, 0, 0, 0},   /* 1x1 strides 3 x 2, odd output row */
 };
 
 static void nchwc_conv_at_level(void) {
