@@ -40,16 +40,25 @@ static uint16_t to_bf16(float f) {
 }
 
 /* Each input-channel pair swapped, as oxrt_nchwc_to_bf16 stores X: VDPBF16PS adds a pair's second product first,
- * so the sums then equal the float kernel's on rounded inputs. */
+ * so the sums then equal the float kernel's on rounded inputs. Written in pack order one B x B block at a time,
+ * pad channels as zeros, as the float pack (no memset of the whole pack, no scattered stores). */
 void oxrt_nchwc_conv_pack_bf16(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real, const float *w,
                                uint16_t *packed) {
-  const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B;
-  memset(packed, 0, oxrt_nchwc_conv_packed_floats(g) * sizeof *packed);
-  for (size_t m = 0; m < M_real; m++)
-    for (size_t c = 0; c < C_real; c++)
+  const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B, Mb = g->M / B, rs = C_real * T;
+  for (size_t mb = 0; mb < Mb; mb++)
+    for (size_t cb = 0; cb < Cb; cb++) {
+      uint16_t *dst = packed + (mb * Cb + cb) * T * B * B;
+      const size_t mn = M_real > mb * B ? (M_real - mb * B < B ? M_real - mb * B : B) : 0;
+      const size_t cn = C_real > cb * B ? (C_real - cb * B < B ? C_real - cb * B : B) : 0;
+      const float *src = w + (mb * B * C_real + cb * B) * T;
       for (size_t t = 0; t < T; t++)
-        packed[((((m / B * Cb + c / B) * T + t) * (B / 2) + c % B / 2) * B + m % B) * 2 + 1 - c % 2] =
-            to_bf16(w[(m * C_real + c) * T + t]);
+        for (size_t ci = 0; ci < B; ci += 2) /* the pair (ci, ci + 1), stored as (ci + 1, ci) */
+          for (size_t mi = 0; mi < B; mi++, dst += 2) {
+            const float *s = src + mi * rs + ci * T + t;
+            dst[0] = mi < mn && ci + 1 < cn ? to_bf16(s[T]) : 0;
+            dst[1] = mi < mn && ci < cn ? to_bf16(s[0]) : 0;
+          }
+    }
 }
 
 /* ---- portable row kernel: 8-lane GCC vectors (lowered to whatever the target has) */
