@@ -1,8 +1,9 @@
 /* test_load_packs.c - the weight packs made at session creation, byte for byte against their straightforward
- * definitions: the NCHWc bfloat16 pack (oxrt_nchwc_conv_pack_bf16: one scattered store per weight into a zeroed
- * pack) and the float Winograd pack (oxrt_wino_pack: G g G^T per kernel into a [C][36][M] matrix, then
- * oxrt_sgemm_pack_a per position), at every ISA level (the A panels' height differs). The packs under test start
- * from garbage, so an entry they fail to write shows. */
+ * definitions: the NCHWc float and bfloat16 packs (oxrt_nchwc_conv_pack, _bf16: one scattered store per weight into
+ * a zeroed pack; 1x1 rows a multiple of 4 KiB apart take a path of their own) and the float Winograd pack
+ * (oxrt_wino_pack: G g G^T per kernel into a [C][36][M] matrix, then oxrt_sgemm_pack_a per position), the latter at
+ * every ISA level (the A panels' height differs). The packs under test start from garbage, so an entry they fail to
+ * write shows. */
 #include "kernels/gemm.h"
 #include "kernels/nchwc.h"
 #include "kernels/nchwc_conv.h"
@@ -24,6 +25,21 @@ static uint16_t ref_bf16(float f) {
   memcpy(&u, &f, sizeof u);
   if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40u);
   return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+static void check_float_pack(size_t M, size_t C, int64_t k, int B) {
+  oxrt_nchwc_geom g = {.C = oxrt_nchwc_padded(C, B), .M = oxrt_nchwc_padded(M, B), .kh = k, .kw = k, .B = B};
+  const size_t T = (size_t)(k * k), n = oxrt_nchwc_conv_packed_floats(&g), Bs = (size_t)B, Cb = g.C / Bs;
+  float *w = malloc(sizeof(float) * M * C * T), *got = malloc(sizeof(float) * n), *want = calloc(n, sizeof(float));
+  for (size_t i = 0; i < M * C * T; i++) w[i] = lrnd();
+  memset(got, 0xAB, sizeof(float) * n);
+  for (size_t m = 0; m < M; m++)
+    for (size_t c = 0; c < C; c++)
+      for (size_t t = 0; t < T; t++)
+        want[(((m / Bs * Cb + c / Bs) * T + t) * Bs + c % Bs) * Bs + m % Bs] = w[(m * C + c) * T + t];
+  oxrt_nchwc_conv_pack(&g, M, C, w, got);
+  CHECK(memcmp(got, want, sizeof(float) * n) == 0);
+  free(w), free(got), free(want);
 }
 
 static void check_bf16_pack(size_t M, size_t C, int64_t k, int B) {
@@ -93,6 +109,9 @@ void test_kernel_load_packs(void) {
   for (int B = 8; B <= 16; B += 8)
     for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
       for (size_t j = 0; j < sizeof cs / sizeof *cs; j++)
-        for (int64_t k = 1; k <= 3; k += 2) check_bf16_pack(ms[i], cs[j], k, B);
+        for (int64_t k = 1; k <= 3; k += 2) check_bf16_pack(ms[i], cs[j], k, B), check_float_pack(ms[i], cs[j], k, B);
+  /* 1x1 rows a multiple of 4 KiB apart (copied side by side first) */
+  for (int B = 8; B <= 16; B += 8)
+    for (size_t c = 1024; c <= 2048; c += 1024) check_bf16_pack(33, c, 1, B), check_float_pack(33, c, 1, B);
   unit_each_isa(packs_at_this_isa);
 }
