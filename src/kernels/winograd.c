@@ -52,13 +52,12 @@ static void wino_weight(const float *g, float *u) {
     for (int b = 0; b < 6; b++) u[a * 6 + b] = (float)r[a][b];
 }
 
-/* The transformed weights go to t[c][p][m], so that position p's matrix is A^T at t + p * Mp with lda 36 * Mp: the
- * writes of one input channel stay within 36 * Mp floats (L1/L2) while the output channels run. The [p][m][c] order
- * before scattered every kernel's 36 values over 36 far-apart matrices (resnet18: 20% of its load time). Mp is M
- * plus a cache line: with M a multiple of 256 the 36 rows of a kernel's values otherwise fall in 4 of L1's sets. */
-bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, bool bf16, oxrt_sgemm_apack *u) {
+/* The bfloat16 pack: the transformed weights go to t[c][p][m], so that position p's matrix is A^T at t + p * Mp with
+ * lda 36 * Mp, then each position is packed by oxrt_sgemm_pack_a_bf16: the writes of one input channel stay within
+ * 36 * Mp floats (L1/L2) while the output channels run. Mp is M plus a cache line: with M a multiple of 256 the 36
+ * rows of a kernel's values otherwise fall in 4 of L1's sets. */
+static bool wino_pack_bf16(const oxrt_conv_shape *s, const float *w, oxrt_sgemm_apack *u) {
   size_t M = s->M, C = s->C, Mp = M + 16;
-  memset(u, 0, sizeof *u * OXRT_WINO_POS);
   float *t = oxrt_aligned_alloc(sizeof(float) * OXRT_WINO_POS * Mp * C);
   if (!t) return false;
   float tile[16][36];
@@ -75,9 +74,50 @@ bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, bool bf16, oxrt_sg
   }
   bool ok = true;
   for (int p = 0; p < OXRT_WINO_POS && ok; p++)
-    ok = bf16 ? oxrt_sgemm_pack_a_bf16(true, M, C, t + (size_t)p * Mp, OXRT_WINO_POS * Mp, &u[p])
-              : oxrt_sgemm_pack_a(true, M, C, t + (size_t)p * Mp, OXRT_WINO_POS * Mp, &u[p]);
+    ok = oxrt_sgemm_pack_a_bf16(true, M, C, t + (size_t)p * Mp, OXRT_WINO_POS * Mp, &u[p]);
   oxrt_aligned_free(t);
+  return ok;
+}
+
+/* Rows per panel of the float A packs at the current ISA level (gemm.h): learnt from a 1 x 1 pack. */
+static size_t apack_mr(void) {
+  const float one = 1.0f;
+  oxrt_sgemm_apack a;
+  if (!oxrt_sgemm_pack_a(false, 1, 1, &one, 1, &a)) return 0;
+  const size_t mr = a.mr;
+  oxrt_sgemm_apack_free(&a);
+  return mr;
+}
+
+/* The float pack writes each transformed kernel straight into the 36 packed matrices (gemm.h's layout: panel rows
+ * [i0, i1) at data + i0 * C, interleaved per input channel), one panel of output channels at a time: the mn kernels of
+ * input channel c are transformed, then each position's mn values are stored next to channel c - 1's, so the 36
+ * outputs are written as 36 sequential streams. Going through a [C][36][M] matrix and oxrt_sgemm_pack_a instead
+ * wrote and read the weights' size four times more (resnet18: the second pass was 11% of its load time). The
+ * packs are the same bytes. */
+bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, bool bf16, oxrt_sgemm_apack *u) {
+  const size_t M = s->M, C = s->C, mr = bf16 ? 0 : apack_mr();
+  memset(u, 0, sizeof *u * OXRT_WINO_POS);
+  bool ok = true;
+  if (bf16 || mr == 0 || mr > 16) {
+    ok = bf16 && wino_pack_bf16(s, w, u);
+  } else {
+    for (int p = 0; p < OXRT_WINO_POS && ok; p++) {
+      u[p] = (oxrt_sgemm_apack){.M = M, .K = C, .mr = mr};
+      ok = (u[p].data = oxrt_aligned_alloc(sizeof(float) * (M * C + 1))) != NULL;
+    }
+    const size_t P = ok ? oxrt_sgemm_apack_panels(&u[0]) : 0;
+    float tile[16][36];
+    for (size_t pn = 0; pn < P; pn++) {
+      const size_t i0 = oxrt_sgemm_apack_row(&u[0], pn), mn = oxrt_sgemm_apack_row(&u[0], pn + 1) - i0;
+      for (size_t c = 0; c < C; c++) {
+        for (size_t i = 0; i < mn; i++) wino_weight(w + ((i0 + i) * C + c) * 9, tile[i]);
+        const size_t off = i0 * C + c * mn;
+        for (int p = 0; p < OXRT_WINO_POS; p++)
+          for (size_t i = 0; i < mn; i++) u[p].data[off + i] = tile[i][p];
+      }
+    }
+  }
   if (!ok)
     for (int p = 0; p < OXRT_WINO_POS; p++) oxrt_sgemm_apack_free(&u[p]);
   return ok;

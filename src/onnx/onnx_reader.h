@@ -30,10 +30,18 @@ oxrt_status *oxrt_read_type(pb_reader *r, oxrt_arena *a, int depth, oxrt_type **
 /* Parse a whole ModelProto from memory. `data` must stay alive as long as
  * the model when src->borrow is set. */
 oxrt_status *oxrt_read_model(const void *data, size_t size, const oxrt_tensor_src *src, oxrt_model **out);
+/* The same for `data` mapped from the file open as `fd` (the mapping of the whole file, kind 1 of oxrt_map_file):
+ * initializers that must be copied (misaligned) are read with pread, so the mapping's pages never come in. */
+oxrt_status *oxrt_read_model_fd(const void *data, size_t size, const oxrt_tensor_src *src, int fd, oxrt_model **out);
 
 /* Memory-map (or read) a whole file; kind 1 = mmap, 2 = malloc. */
 oxrt_status *oxrt_map_file(const char *path, void **base, size_t *size, int *kind);
+/* The same, keeping the descriptor open in *fd for a mapping (kind 1; else -1): the caller closes it. */
+oxrt_status *oxrt_map_file_fd(const char *path, void **base, size_t *size, int *kind, int *fd);
 void oxrt_unmap_file(void *base, size_t size, int kind);
+/* Drops the resident pages of the model's file mappings (read-only: what is read again comes back from the file).
+ * Once weights are packed, pages faulted in around the ones packers read are not needed any more. */
+void oxrt_model_drop_file_pages(oxrt_model *m);
 /* The folder of model file `path` ("." without one), where its external data files are looked up. */
 void oxrt_model_dir(const char *path, char *dir, size_t cap);
 /* Maps and reads the model at `path`; the model owns the mapping its initializers borrow from. Errors start

@@ -7,8 +7,8 @@ const char *unit_root = ".";
 
 #define UNIT_LIST(X)                                                                                                   \
   X(dtype_f16_roundtrip) X(core_cpu_features) X(kernel_sgemm_random) X(kernel_sgemm_epilogue) X(kernel_conv_f32_random) X(kernel_dwconv_random) X(kernel_conv_paths) X(kernel_conv_winograd) X(kernel_conv_narrow) X(dtype_bf16) X(dtype_float8) X(dtype_convert_strings) X(value_create_and_wrap)             \
-  X(kernel_sgemm_classes) X(kernel_sgemm_bf16_exact) X(kernel_sgemm_stop) X(kernel_attention_random) X(kernel_attention_finite_causal)                                                                                            \
-  X(kernel_nchwc_dw_pool) X(kernel_nchwc_conv)                                                                       \
+  X(kernel_sgemm_classes) X(kernel_sgemm_bf16_exact) X(kernel_sgemm_stop) X(kernel_attention_random)              \
+  X(kernel_attention_finite_causal) X(kernel_nchwc_dw_pool) X(kernel_nchwc_conv) X(kernel_load_packs)              \
   X(value_absurd_sizes) X(pb_reader_bounds) X(threadpool_sum) X(api_missing_file) X(api_empty_and_garbage)          \
   X(api_truncated_model) X(api_corrupted_bytes) X(api_unsupported_ir) X(api_unknown_operator) X(api_wrong_input_name) \
   X(api_wrong_elem_type) X(api_wrong_rank_and_shape) X(api_missing_input) X(api_session_stays_usable)                \
