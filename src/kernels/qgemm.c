@@ -12,6 +12,9 @@
 #include "../core/value.h"
 #include <stdlib.h>
 #include <string.h>
+
+#define Q_KC 640 /* k values per block of a filled B, at most (pack_panel takes up to Q_KC): 3x3 convolutions of 64
+                  * channels (K 576) in one block */
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -200,12 +203,12 @@ static void pack_panel(const oxrt_qkernel *kern, bool is_a, const oxrt_qmat *m, 
                      * re-centred by flipping the top bit; rows past kc read as zero */
     static const uint8_t zeros[64] = {0};
 #ifdef QGEMM_X86
-    if (!sums && r_eff == r && r % 32 == 0 && kc <= 512 && oxrt_cpu_isa() >= OXRT_ISA_AVX2) { /* whole panels */
+    if (!sums && r_eff == r && r % 32 == 0 && kc <= Q_KC && oxrt_cpu_isa() >= OXRT_ISA_AVX2) { /* whole panels */
       if (m->kp) {
         oxrt_qpack_panel_avx2(m->kp + k0, r0, kc, r, flip, d);
         return;
       }
-      const uint8_t *rows[512];
+      const uint8_t *rows[Q_KC];
       for (size_t k = 0; k < kc; k++) rows[k] = q_krow(m, k0 + k);
       oxrt_qpack_panel_avx2(rows, r0, kc, r, flip, d);
       return;
@@ -424,7 +427,6 @@ void oxrt_qgemm_residual(const oxrt_qgemm_out *o, size_t at, size_t n) {
 
 /* ------------------------------------------------------------------ driver */
 
-#define Q_KC 512 /* k values per block, at most (pack_panel takes up to 512) */
 /* With B packed beforehand (weights as B: MatMul, the transposed convolution) no B block is packed per tile, and
  * longer blocks halve the accumulator round trips (ResNet-18's 3x3 convs with weights as B 2-5% faster) */
 #define Q_KC_PACKED 1152

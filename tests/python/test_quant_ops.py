@@ -663,3 +663,54 @@ def test_quantized_graph_shapes_inferred(tmp_path, tool, mode):
                 assert got[n.output[0]] == (TensorProto.FLOAT, ("batch", 3, width))
             else:  # a graph output
                 assert n.output[0] == "y"
+
+
+def _oxrt_threads(path, feeds, threads):
+    so = oxrt.SessionOptions()
+    so.intra_op_num_threads = threads
+    return oxrt.InferenceSession(path, so).run(None, feeds)
+
+
+@pytest.mark.parametrize("qt", [TensorProto.UINT8, TensorProto.INT8, TensorProto.INT4])
+def test_quantizelinear_per_tensor_split_over_threads(tmp_path, qt):
+    """A per-tensor QuantizeLinear over 150K floats runs in chunks over the pool (an int4 output packs two per byte:
+    chunks must not share one): the same values at 1 and 3 threads, and numpy's round half to even."""
+    x = (RNG.standard_normal((1, 3, 224, 225)) * 4).astype(np.float32)
+    x.flat[::97] = np.float32(0.5) * RNG.integers(-40, 40, x.size // 97 + 1)  # exact halves: ties to even
+    zp = {TensorProto.UINT8: (np.uint8, 128, 0, 255), TensorProto.INT8: (np.int8, -3, -128, 127),
+          TensorProto.INT4: (None, 1, -8, 7)}[qt]
+    scale = np.float32(0.5 if qt != TensorProto.INT4 else 1.5)
+    zinit = helper.make_tensor("z", qt, [], [zp[1]])
+    g = helper.make_graph([helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"])], "q",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+                          [helper.make_tensor_value_info("y", qt, list(x.shape))], [_init("s", scale), zinit])
+    path = _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)]), str(tmp_path / "q.onnx"))
+    want = np.clip(np.rint(x / scale) + zp[1], zp[2], zp[3])
+    for t in (1, 3):
+        got = _oxrt_threads(path, {"x": x}, t)[0]
+        assert got.shape == x.shape
+        np.testing.assert_array_equal(got.astype(np.int32), want.astype(np.int32), err_msg=f"{t} threads")
+
+
+@pytest.mark.parametrize("channels_last", [0, 1])
+@pytest.mark.parametrize("dt", [TensorProto.UINT8, TensorProto.INT8])
+def test_qlinear_global_average_pool_over_threads(tmp_path, channels_last, dt):
+    """QLinearGlobalAveragePool on a classifier's 2 x 1280 x 7 x 7 splits over the pool: the same bytes at 1 and 2
+    threads, within one step of ONNX Runtime."""
+    npdt = np.uint8 if dt == TensorProto.UINT8 else np.int8
+    shape = [2, 7, 7, 1280] if channels_last else [2, 1280, 7, 7]
+    x = RNG.integers(0, 256, shape).astype(np.int32)
+    x = (x if dt == TensorProto.UINT8 else x - 128).astype(npdt)
+    off = 0 if dt == TensorProto.UINT8 else -128
+    inits = {"xs": np.array(0.05, np.float32), "xz": np.array(120 + off, npdt), "ys": np.array(0.03, np.float32),
+             "yz": np.array(130 + off, npdt)}
+    yshape = [2, 1, 1, 1280] if channels_last else [2, 1280, 1, 1]
+    m = _single("QLinearGlobalAveragePool", [("x", dt, shape), ("xs", None, None), ("xz", None, None),
+                                             ("ys", None, None), ("yz", None, None)], [("y", dt, yshape)], inits,
+                {"channels_last": channels_last})
+    path = _save(m, str(tmp_path / "gap.onnx"))
+    one, two = _oxrt_threads(path, {"x": x}, 1)[0], _oxrt_threads(path, {"x": x}, 2)[0]
+    np.testing.assert_array_equal(one, two)
+    want = _ort(path, {"x": x})[0]
+    assert one.shape == want.shape
+    assert np.abs(one.astype(np.int32) - want.astype(np.int32)).max() <= 1

@@ -40,39 +40,50 @@ static inline double q_div(oxrt_elem_type prec, float x, float s) {
 QUANT8(quant_u8, uint8_t)
 QUANT8(quant_s8, int8_t)
 
-static void quant_outer(void *arg, size_t o0, size_t o1) {
-  const quant_job *j = arg;
+/* Elements [i0, i1) of run (o, a): `inner` elements sharing a scale when s_in is 0. */
+static void quant_span(const quant_job *j, size_t o, size_t a, size_t i0, size_t i1) {
   const q_layout *L = &j->L;
   const oxrt_value *x = j->x;
-  for (size_t o = o0; o < o1; o++)
-    for (size_t a = 0; a < L->dim; a++) {
-      size_t pb = o * L->s_o + (a / L->blk) * L->s_a, xb = (o * L->dim + a) * L->inner;
-      if (x->dtype == OXRT_FLOAT && L->s_in == 0 && j->prec == OXRT_FLOAT &&
-          (j->qt == OXRT_UINT8 || j->qt == OXRT_INT8)) {
-        /* Hot path: float to 8-bit with one scale for the whole run. */
-        const float *xs = (const float *)x->data + xb;
-        float s = j->scale[pb], z = j->zp ? (float)j->zp[pb] : 0.0f, lo = (float)j->lo, hi = (float)j->hi;
-        if (j->qt == OXRT_UINT8) quant_u8(xs, (uint8_t *)j->y->data + xb, L->inner, s, z, lo, hi);
-        else quant_s8(xs, (int8_t *)j->y->data + xb, L->inner, s, z, lo, hi);
-        continue;
-      }
-      for (size_t i = 0; i < L->inner; i++) {
-        size_t p = pb + i * L->s_in, xi = xb + i;
-        float xv = x->dtype == OXRT_FLOAT ? ((const float *)x->data)[xi] : (float)oxrt_load_f64(x->dtype, x->data, xi);
-        double v = q_div(j->prec, xv, j->scale[p]);
-        double z = j->zp ? j->zp[p] : 0.0;
-        if (j->is_int) {
-          double r = v != v ? 0.0 : nearbyint(v);
-          if (r < INT32_MIN) r = INT32_MIN;
-          if (r > INT32_MAX) r = INT32_MAX;
-          oxrt_store_i64(j->qt, j->y->data, xi, q_round_clamp(r + z, j->lo, j->hi));
-        } else if (j->qt == OXRT_FLOAT4E2M1) {
-          ((uint8_t *)j->y->data)[xi] = oxrt_f32_to_f8(j->qt, (float)(v + z), true);
-        } else {
-          ((uint8_t *)j->y->data)[xi] = oxrt_f32_to_f8(j->qt, (float)v, j->saturate);
-        }
-      }
+  size_t pb = o * L->s_o + (a / L->blk) * L->s_a, xb = (o * L->dim + a) * L->inner;
+  if (x->dtype == OXRT_FLOAT && L->s_in == 0 && j->prec == OXRT_FLOAT && (j->qt == OXRT_UINT8 || j->qt == OXRT_INT8)) {
+    /* Hot path: float to 8-bit with one scale for the whole run. */
+    const float *xs = (const float *)x->data + xb + i0;
+    float s = j->scale[pb], z = j->zp ? (float)j->zp[pb] : 0.0f, lo = (float)j->lo, hi = (float)j->hi;
+    if (j->qt == OXRT_UINT8) quant_u8(xs, (uint8_t *)j->y->data + xb + i0, i1 - i0, s, z, lo, hi);
+    else quant_s8(xs, (int8_t *)j->y->data + xb + i0, i1 - i0, s, z, lo, hi);
+    return;
+  }
+  for (size_t i = i0; i < i1; i++) {
+    size_t p = pb + i * L->s_in, xi = xb + i;
+    float xv = x->dtype == OXRT_FLOAT ? ((const float *)x->data)[xi] : (float)oxrt_load_f64(x->dtype, x->data, xi);
+    double v = q_div(j->prec, xv, j->scale[p]);
+    double z = j->zp ? j->zp[p] : 0.0;
+    if (j->is_int) {
+      double r = v != v ? 0.0 : nearbyint(v);
+      if (r < INT32_MIN) r = INT32_MIN;
+      if (r > INT32_MAX) r = INT32_MAX;
+      oxrt_store_i64(j->qt, j->y->data, xi, q_round_clamp(r + z, j->lo, j->hi));
+    } else if (j->qt == OXRT_FLOAT4E2M1) {
+      ((uint8_t *)j->y->data)[xi] = oxrt_f32_to_f8(j->qt, (float)(v + z), true);
+    } else {
+      ((uint8_t *)j->y->data)[xi] = oxrt_f32_to_f8(j->qt, (float)v, j->saturate);
     }
+  }
+}
+
+static void quant_outer(void *arg, size_t o0, size_t o1) {
+  const quant_job *j = arg;
+  for (size_t o = o0; o < o1; o++)
+    for (size_t a = 0; a < j->L.dim; a++) quant_span(j, o, a, 0, j->L.inner);
+}
+
+/* Per tensor (one run of `inner` elements): chunks of QUANT_CHUNK, so that a network's input (150K floats, ~30 us)
+ * is not one thread's work while the others wait. */
+#define QUANT_CHUNK 16384
+static void quant_chunks(void *arg, size_t c0, size_t c1) {
+  const quant_job *j = arg;
+  size_t i1 = c1 * QUANT_CHUNK;
+  quant_span(j, 0, 0, c0 * QUANT_CHUNK, i1 < j->L.inner ? i1 : j->L.inner);
 }
 
 static oxrt_status *quant_run(oxrt_kernel_ctx *ctx) {
@@ -126,7 +137,10 @@ static oxrt_status *quant_run(oxrt_kernel_ctx *ctx) {
   }
   j.scale = sc;
   j.zp = z;
-  oxrt_parallel(ctx, j.L.outer, 1 + 65536 / (j.L.dim * j.L.inner + 1), quant_outer, &j);
+  if (j.L.outer == 1 && j.L.dim == 1 && j.L.inner > QUANT_CHUNK)
+    oxrt_parallel(ctx, (j.L.inner + QUANT_CHUNK - 1) / QUANT_CHUNK, 1, quant_chunks, &j);
+  else
+    oxrt_parallel(ctx, j.L.outer, 1 + 65536 / (j.L.dim * j.L.inner + 1), quant_outer, &j);
   free(sc);
   free(z);
   return NULL;
