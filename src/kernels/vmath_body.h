@@ -91,13 +91,12 @@ static inline V vm_silu_fast(V x) {
 /* tanh on |x|, sign restored at the end (odd function; keeps -0): below 0.625 an odd polynomial (Cephes'
  * tanhf coefficients) so small arguments do not cancel, above (1 - e) / (1 + e) with e = e^-2|x| <= 0.29,
  * saturating at 9. */
+static const float vm_tanh_poly[5] = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, 1.33314422036e-1f,
+                                      -3.33332819422e-1f};
 static inline V vm_tanh(V x) {
   const V a = V_ABS(x), z = V_MUL(x, x);
-  V p = V_SET(-5.70498872745e-3f);
-  p = V_FMA(p, z, V_SET(2.06390887954e-2f));
-  p = V_FMA(p, z, V_SET(-5.37397155531e-2f));
-  p = V_FMA(p, z, V_SET(1.33314422036e-1f));
-  p = V_FMA(p, z, V_SET(-3.33332819422e-1f));
+  V p = V_SET(vm_tanh_poly[0]);
+  _Pragma("GCC unroll 4") for (int k = 1; k < 5; k++) p = V_FMA(p, z, V_SET(vm_tanh_poly[k]));
   const V small = V_FMA(V_MUL(p, z), a, a);
   const V e = vm_exp(V_MUL(V_SET(-2.0f), V_MIN(V_SET(9.0f), a)));
   const V big = vm_div(V_SUB(V_SET(1.0f), e), V_ADD(V_SET(1.0f), e));
@@ -207,16 +206,66 @@ static inline V vm_gelu_tanh(V x) {
   }
 
 VM_LOOP(vm_a_exp, vm_flush(vm_exp(v)))
-VM_LOOP(vm_a_sigmoid, vm_sigmoid(v))
-VM_LOOP(vm_a_tanh, vm_tanh(v))
 VM_LOOP(vm_a_erf, vm_erf(v))
-VM_LOOP(vm_a_gelu_tanh, vm_gelu_tanh(v))
 
-/* vm_gelu on VM_G vectors in lockstep: one vector's chain (divide, two polynomials, exp: ~120 cycles of latency)
- * is longer than the scheduler sees ahead, so each statement below is issued for every vector before the next
- * one. Same operations, same results as vm_gelu. */
+/* Lockstep forms: F_g computes F on VM_G vectors with the same operations (same results), issuing each step for
+ * every vector before the next step. One vector's dependency chain (exp, a divide, polynomials: ~60-120 cycles of
+ * latency) is longer than the core's scheduler sees ahead, so one vector at a time left the FMA units waiting:
+ * 128x3072 floats, Zen 4, avx512 / avx2 ns per float: gelu 1.02 -> 0.71 / 1.95 -> 0.94 (with the one-erfc form),
+ * gelu_tanh 0.54 -> 0.45 / 0.96 -> 0.68. */
 #define VM_G 8
 #define VM_EACH _Pragma("GCC unroll 8") for (int g = 0; g < VM_G; g++)
+
+static inline void vm_sigmoid_g(const float *xp, float *yp) {
+  V x[VM_G], n[VM_G], r[VM_G], p[VM_G];
+  VM_EACH {
+    x[g] = V_LD(xp + g * VN);
+    r[g] = vm_exp_reduce(V_SUB(V_SET(0.0f), V_ABS(x[g])), &n[g]);
+    p[g] = V_SET(vm_exp_poly[0]);
+  }
+  _Pragma("GCC unroll 5") for (int k = 1; k < 6; k++) VM_EACH p[g] = V_FMA(p[g], r[g], V_SET(vm_exp_poly[k]));
+  VM_EACH {
+    const V e = vm_flush(V_LDEXP(V_FMA(p[g], V_MUL(r[g], r[g]), V_ADD(r[g], V_SET(1.0f))), n[g]));
+    V_ST(yp + g * VN, vm_div(V_SEL(V_LT(x[g], V_SET(0.0f)), e, V_SET(1.0f)), V_ADD(V_SET(1.0f), e)));
+  }
+}
+
+static inline void vm_tanh_g(const float *xp, float *yp) {
+  V x[VM_G], a[VM_G], z[VM_G], sp[VM_G], n[VM_G], r[VM_G], p[VM_G];
+  VM_EACH {
+    x[g] = V_LD(xp + g * VN);
+    a[g] = V_ABS(x[g]), z[g] = V_MUL(x[g], x[g]);
+    sp[g] = V_SET(vm_tanh_poly[0]);
+    r[g] = vm_exp_reduce(V_MUL(V_SET(-2.0f), V_MIN(V_SET(9.0f), a[g])), &n[g]);
+    p[g] = V_SET(vm_exp_poly[0]);
+  }
+  _Pragma("GCC unroll 5") for (int k = 1; k < 6; k++) VM_EACH {
+    if (k < 5) sp[g] = V_FMA(sp[g], z[g], V_SET(vm_tanh_poly[k]));
+    p[g] = V_FMA(p[g], r[g], V_SET(vm_exp_poly[k]));
+  }
+  VM_EACH {
+    const V small = V_FMA(V_MUL(sp[g], z[g]), a[g], a[g]);
+    const V e = V_LDEXP(V_FMA(p[g], V_MUL(r[g], r[g]), V_ADD(r[g], V_SET(1.0f))), n[g]);
+    const V big = vm_div(V_SUB(V_SET(1.0f), e), V_ADD(V_SET(1.0f), e));
+    V_ST(yp + g * VN, V_OR(V_SEL(V_LT(a[g], V_SET(0.625f)), small, big), V_SIGN(x[g])));
+  }
+}
+
+/* An array loop over VM_G-vector groups (FG) and single vectors (F) for the rest. */
+#define VM_LOOP_G(name, FG, F)                                                                                         \
+  static void name(const float *x, float *y, size_t n) {                                                               \
+    size_t i = 0;                                                                                                      \
+    for (; i + VM_G * VN <= n; i += VM_G * VN) FG(x + i, y + i);                                                       \
+    for (; i + VN <= n; i += VN) V_ST(y + i, F(V_LD(x + i)));                                                          \
+    if (i < n) {                                                                                                       \
+      const V v = V_LDN(x + i, n - i);                                                                                 \
+      V_STN(y + i, F(v), n - i);                                                                                       \
+    }                                                                                                                  \
+  }
+VM_LOOP_G(vm_a_sigmoid, vm_sigmoid_g, vm_sigmoid)
+VM_LOOP_G(vm_a_tanh, vm_tanh_g, vm_tanh)
+
+/* vm_gelu */
 static inline void vm_gelu_g(const float *xp, float *yp) {
   V x[VM_G], t[VM_G], w[VM_G], s[VM_G], s_lo[VM_G], q[VM_G], hi[VM_G], lo[VM_G], n[VM_G], r[VM_G], p[VM_G];
   VM_EACH {
@@ -248,15 +297,27 @@ static inline void vm_gelu_g(const float *xp, float *yp) {
   }
 }
 
-static void vm_a_gelu(const float *x, float *y, size_t n) {
-  size_t i = 0;
-  for (; i + VM_G * VN <= n; i += VM_G * VN) vm_gelu_g(x + i, y + i);
-  for (; i + VN <= n; i += VN) V_ST(y + i, vm_gelu(V_LD(x + i)));
-  if (i < n) {
-    const V v = V_LDN(x + i, n - i);
-    V_STN(y + i, vm_gelu(v), n - i);
+VM_LOOP_G(vm_a_gelu, vm_gelu_g, vm_gelu)
+
+/* vm_gelu_tanh */
+static inline void vm_gelu_tanh_g(const float *xp, float *yp) {
+  V x[VM_G], w[VM_G], n[VM_G], r[VM_G], p[VM_G];
+  VM_EACH {
+    x[g] = V_LD(xp + g * VN);
+    const V xx = V_MUL(x[g], x[g]);
+    w[g] = V_MUL(V_MUL(x[g], V_SET(1.5957691216057308f)), V_FMA(V_SET(0.044715f), xx, V_SET(1.0f)));
+    r[g] = vm_exp_reduce(V_SUB(V_SET(0.0f), V_ABS(w[g])), &n[g]);
+    p[g] = V_SET(vm_exp_poly[0]);
+  }
+  _Pragma("GCC unroll 5") for (int k = 1; k < 6; k++) VM_EACH p[g] = V_FMA(p[g], r[g], V_SET(vm_exp_poly[k]));
+  VM_EACH {
+    const V e = vm_flush(V_LDEXP(V_FMA(p[g], V_MUL(r[g], r[g]), V_ADD(r[g], V_SET(1.0f))), n[g]));
+    const V y = V_MUL(x[g], vm_div(V_SEL(V_LT(w[g], V_SET(0.0f)), e, V_SET(1.0f)), V_ADD(V_SET(1.0f), e)));
+    V_ST(yp + g * VN, vm_flush(V_SEL(V_LT(x[g], V_SET(-FLT_MAX)), V_SET(0.0f), y)));
   }
 }
+
+VM_LOOP_G(vm_a_gelu_tanh, vm_gelu_tanh_g, vm_gelu_tanh)
 
 VM_LOOP(vm_a_silu_fast, vm_silu_fast(v))
 
