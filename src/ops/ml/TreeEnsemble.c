@@ -50,6 +50,13 @@ typedef struct {
   int32_t *lo, *ll;     /* each leaf's run in ftargets/weights */
   int fmode;
   bool fmiss; /* some node sends a missing value (NaN) to its true branch: such rows take the general walk */
+  /* bit-mask path (forest_qs), when every tree has at most 32 leaves: per tree its internal nodes (column of the
+   * used-feature table, threshold, mask of the leaves NOT under the true child) and leaves in true-first order */
+  int32_t *qcol, *qtn, *qleaf; /* qtn: tree t's nodes are [qtn[t], qtn[t + 1]); qleaf[32 t + bit] = leaf */
+  float *qthr;
+  uint32_t *qmask;
+  int32_t *qfeat; /* used features, one column each */
+  size_t qncol;
 } forest;
 
 typedef struct fnode {
@@ -64,6 +71,7 @@ static void forest_release(void *p) {
   free(f->nodes), free(f->leaf_off), free(f->leaf_len), free(f->targets), free(f->weights), free(f->sets);
   free(f->roots), free(f->base);
   free(f->fnodes), free(f->froots), free(f->tblk), free(f->ftargets), free(f->lw), free(f->lt), free(f->lo), free(f->ll);
+  free(f->qcol), free(f->qtn), free(f->qleaf), free(f->qthr), free(f->qmask), free(f->qfeat);
   free(f);
 }
 
@@ -429,6 +437,65 @@ out:
   return ok;
 }
 
+/* ------------------------------------------------------------ bit-mask path
+ * With at most 32 leaves per tree, a row's exit leaf is the first leaf (in true-child-first order) that no node
+ * whose test fails rules out: a failed test at node n rules out the leaves under n's true child, so the exit leaf
+ * is the lowest set bit of the AND of the failed nodes' masks. Every node is tested, but for a block of rows at
+ * once from a transposed copy of the used features: no chain of dependent loads, and the loops vectorize across
+ * rows. Leaves are summed in the same tree order as the walk, so results are the same bits. */
+#define QS_MAX_COLS 4096 /* used features: the transposed block holds QS_MAX_COLS x FOREST_BLOCK floats at most */
+
+/* Numbers the leaves under nd (true child first) from *nl on, appending tree t's nodes at *nn; false when the tree
+ * has more than 32 leaves (a node reached twice counts twice: the tree is unfolded). */
+static bool qs_visit(forest *f, int32_t nd, size_t t, int32_t *nn, int32_t *nl, const int32_t *col_of) {
+  if (nd >= f->fni) {
+    if (*nl >= 32) return false;
+    f->qleaf[32 * t + (size_t)(*nl)++] = nd - f->fni;
+    return true;
+  }
+  const fnode *p = &f->fnodes[nd];
+  if (*nn - f->qtn[t] >= 31) return false; /* also bounds the recursion */
+  int32_t me = (*nn)++, lo = *nl;
+  if (!qs_visit(f, p->child[0], t, nn, nl, col_of)) return false;
+  uint32_t under = (uint32_t)((((uint64_t)1 << *nl) - 1) ^ (((uint64_t)1 << lo) - 1));
+  f->qcol[me] = col_of[p->feat], f->qthr[me] = p->thr, f->qmask[me] = ~under;
+  return qs_visit(f, p->child[1], t, nn, nl, col_of);
+}
+
+static void forest_qs_build(forest *f) {
+  size_t nt = f->n_trees, ni = (size_t)f->fni;
+  int32_t maxf = -1;
+  for (size_t i = 0; i < ni; i++) maxf = f->fnodes[i].feat > maxf ? f->fnodes[i].feat : maxf;
+  int32_t *col_of = malloc(sizeof(int32_t) * ((size_t)maxf + 2));
+  f->qtn = malloc(sizeof(int32_t) * (nt + 1));
+  f->qleaf = malloc(sizeof(int32_t) * 32 * nt);
+  /* an unfolded tree of <= 32 leaves has <= 31 nodes */
+  size_t cap = 31 * nt + 1;
+  f->qcol = malloc(sizeof(int32_t) * cap), f->qthr = malloc(sizeof(float) * cap);
+  f->qmask = malloc(sizeof(uint32_t) * cap), f->qfeat = malloc(sizeof(int32_t) * ((size_t)maxf + 2));
+  bool ok = col_of && f->qtn && f->qleaf && f->qcol && f->qthr && f->qmask && f->qfeat;
+  if (ok) {
+    f->qncol = 0;
+    for (int32_t c = 0; c <= maxf; c++) col_of[c] = -1;
+    for (size_t i = 0; i < ni; i++)
+      if (col_of[f->fnodes[i].feat] < 0)
+        col_of[f->fnodes[i].feat] = (int32_t)f->qncol, f->qfeat[f->qncol++] = f->fnodes[i].feat;
+    ok = f->qncol <= QS_MAX_COLS;
+  }
+  int32_t nn = 0;
+  for (size_t t = 0; t < nt && ok; t++) {
+    int32_t nl = 0;
+    f->qtn[t] = nn;
+    ok = qs_visit(f, f->froots[t], t, &nn, &nl, col_of);
+  }
+  if (ok) f->qtn[nt] = nn;
+  free(col_of);
+  if (!ok) { /* too many leaves or out of memory: the lockstep walk serves */
+    free(f->qcol), free(f->qtn), free(f->qleaf), free(f->qthr), free(f->qmask), free(f->qfeat);
+    f->qcol = f->qtn = f->qleaf = f->qfeat = NULL, f->qthr = NULL, f->qmask = NULL;
+  }
+}
+
 /* ------------------------------------------------------------ fast path
  * Built once at prepare when the forest allows it; a row block walks each tree in turn so the tree stays in
  * cache across the block's rows. Float input compared with float thresholds gives the same branch as the general
@@ -474,6 +541,7 @@ static void forest_fast(forest *f) {
   if (!forest_layout(f, ne)) return; /* out of memory: the general path serves */
   f->fmiss = miss;
   f->fmode = mode;
+  forest_qs_build(f);
 }
 
 #define FOREST_BLOCK 128 /* rows scored together (at most): every tree block serves them all */
@@ -526,9 +594,54 @@ FAST_BLOCK_FN(fast_block_lt, v < p->thr)
 FAST_BLOCK_FN(fast_block_gte, v >= p->thr)
 FAST_BLOCK_FN(fast_block_gt, v > p->thr)
 
+/* Bit-mask scoring of rows X[0..nr) into s (zeroed by the caller); xt: qncol x QS_PAD(nr) floats, m: QS_PAD(nr)
+ * masks. Rows go QS_W at a time in generic vectors (the pad rows repeat the last row and are never read back). */
+#define QS_W 4
+#define QS_PAD(n) (((n) + QS_W - 1) / QS_W * QS_W)
+typedef float qs_vf __attribute__((vector_size(4 * QS_W)));
+typedef int32_t qs_vi __attribute__((vector_size(4 * QS_W)));
+#define QS_BLOCK_FN(NAME, GO_TRUE)                                                                                \
+  static void NAME(const forest *f, const float *X, size_t C, size_t nr, double *s, float *xt, uint32_t *m) {    \
+    size_t np = QS_PAD(nr), nv = np / QS_W;                                                                       \
+    for (size_t c = 0; c < f->qncol; c++) {                                                                       \
+      const float *xc = X + f->qfeat[c];                                                                          \
+      for (size_t r = 0; r < np; r++) xt[c * np + r] = xc[(r < nr ? r : nr - 1) * C];                             \
+    }                                                                                                             \
+    const int32_t *lo = f->lo, *ll = f->ll, *tg = f->ftargets, *lt = f->lt;                                       \
+    const double *w = f->weights, *lw = f->lw;                                                                    \
+    size_t nt = (size_t)f->n_targets;                                                                             \
+    qs_vi *mv = (qs_vi *)m;                                                                                       \
+    for (size_t t = 0; t < f->n_trees; t++) {                                                                     \
+      for (size_t k = 0; k < nv; k++) mv[k] = (qs_vi){0} - 1;                                                     \
+      for (int32_t q = f->qtn[t]; q < f->qtn[t + 1]; q++) {                                                       \
+        const qs_vf *x = (const qs_vf *)(xt + (size_t)f->qcol[q] * np);                                           \
+        const qs_vf thr = (qs_vf){0} + f->qthr[q];                                                                \
+        const qs_vi bm = (qs_vi){0} + (int32_t)f->qmask[q];                                                       \
+        for (size_t k = 0; k < nv; k++) {                                                                         \
+          qs_vf v = x[k];                                                                                         \
+          mv[k] &= bm | (GO_TRUE); /* a passed test (all ones) rules nothing out */                               \
+        }                                                                                                         \
+      }                                                                                                           \
+      const int32_t *leaf = f->qleaf + 32 * t;                                                                    \
+      for (size_t r = 0; r < nr; r++) {                                                                           \
+        int32_t l = leaf[__builtin_ctz(m[r])];                                                                    \
+        if (lw) {                                                                                                 \
+          s[r * nt + (size_t)lt[l]] += lw[l];                                                                     \
+        } else {                                                                                                  \
+          double *si = s + r * nt;                                                                                \
+          for (int32_t q = lo[l], e = lo[l] + ll[l]; q < e; q++) si[tg[q]] += w[q];                               \
+        }                                                                                                         \
+      }                                                                                                           \
+    }                                                                                                             \
+  }
+QS_BLOCK_FN(qs_block_leq, v <= thr)
+QS_BLOCK_FN(qs_block_lt, v < thr)
+QS_BLOCK_FN(qs_block_gte, v >= thr)
+QS_BLOCK_FN(qs_block_gt, v > thr)
+
 /* Aggregated raw scores of rows [r0, r0 + nr) into s[nr][n_targets] (hit: n_targets scratch bytes). */
 static void forest_scores(const forest *f, const oxrt_value *x, size_t C, size_t r0, size_t nr, double *s,
-                          uint8_t *hit) {
+                          uint8_t *hit, float *xt, uint32_t *m) {
   size_t nt = (size_t)f->n_targets;
   if (f->fmode < 0 || x->dtype != OXRT_FLOAT || !C) {
     for (size_t i = 0; i < nr; i++) forest_row(f, x, (r0 + i) * C, s + i * nt, hit);
@@ -536,11 +649,20 @@ static void forest_scores(const forest *f, const oxrt_value *x, size_t C, size_t
   }
   const float *X = (const float *)x->data + r0 * C;
   memset(s, 0, sizeof(double) * nr * nt);
-  switch (f->fmode) {
-  case TM_LEQ: fast_block_leq(f, X, C, nr, s); break;
-  case TM_LT: fast_block_lt(f, X, C, nr, s); break;
-  case TM_GTE: fast_block_gte(f, X, C, nr, s); break;
-  default: fast_block_gt(f, X, C, nr, s); break;
+  if (xt) {
+    switch (f->fmode) {
+    case TM_LEQ: qs_block_leq(f, X, C, nr, s, xt, m); break;
+    case TM_LT: qs_block_lt(f, X, C, nr, s, xt, m); break;
+    case TM_GTE: qs_block_gte(f, X, C, nr, s, xt, m); break;
+    default: qs_block_gt(f, X, C, nr, s, xt, m); break;
+    }
+  } else {
+    switch (f->fmode) {
+    case TM_LEQ: fast_block_leq(f, X, C, nr, s); break;
+    case TM_LT: fast_block_lt(f, X, C, nr, s); break;
+    case TM_GTE: fast_block_gte(f, X, C, nr, s); break;
+    default: fast_block_gt(f, X, C, nr, s); break;
+    }
   }
   for (size_t i = 0; i < nr; i++) {
     double *si = s + i * nt;
@@ -555,6 +677,11 @@ static void forest_scores(const forest *f, const oxrt_value *x, size_t C, size_t
       for (size_t c = 0; c < C; c++) nan |= isnan(X[i * C + c]);
       if (nan) forest_row(f, x, (r0 + i) * C, s + i * nt, hit);
     }
+}
+
+static bool tree_qs_enabled(void) {
+  const char *e = getenv("OXRT_TREE_QS");
+  return !e || strcmp(e, "0");
 }
 
 typedef struct {
@@ -573,14 +700,21 @@ static void forest_rows(void *arg, size_t begin, size_t end) {
   size_t rb = (32768 / nt) < FOREST_BLOCK ? (32768 / nt ? 32768 / nt : 1) : FOREST_BLOCK; /* many targets: fewer rows */
   double *sb = malloc(sizeof(double) * (rb * (size_t)f->n_targets + 2)), *o = malloc(sizeof(double) * (nt + 2));
   uint8_t *hit = malloc(nt);
-  if (!sb || !o || !hit) {
+  /* the bit-mask path's transposed block and masks (it takes the lockstep walk when OXRT_TREE_QS=0) */
+  float *xt = NULL;
+  uint32_t *m = NULL;
+  bool qs = f->qtn && f->fmode >= 0 && j->x->dtype == OXRT_FLOAT && j->C && tree_qs_enabled();
+  if (qs) /* sizes in whole 64-byte units, as aligned_alloc wants */
+    xt = aligned_alloc(64, (sizeof(float) * f->qncol * QS_PAD(rb) + 63) / 64 * 64),
+    m = aligned_alloc(64, (sizeof(uint32_t) * QS_PAD(rb) + 63) / 64 * 64);
+  if (!sb || !o || !hit || (qs && (!xt || !m))) {
     j->oom = true;
-    free(sb), free(o), free(hit);
+    free(sb), free(o), free(hit), free(xt), free(m);
     return;
   }
   for (size_t r = begin; r < end; r++) {
     size_t bi = (r - begin) % rb;
-    if (!bi) forest_scores(f, j->x, (size_t)j->C, r, end - r < rb ? end - r : rb, sb, hit);
+    if (!bi) forest_scores(f, j->x, (size_t)j->C, r, end - r < rb ? end - r : rb, sb, hit, xt, m);
     double *s = sb + bi * (size_t)f->n_targets;
     if (!f->classifier) {
       ml_post(s, (size_t)f->n_targets, f->post);
@@ -619,7 +753,7 @@ static void forest_rows(void *arg, size_t begin, size_t end) {
       ((int64_t *)j->labels->data)[r] = lab;
     }
   }
-  free(sb), free(o), free(hit);
+  free(sb), free(o), free(hit), free(xt), free(m);
 }
 
 static oxrt_status *forest_input(const forest *f, const oxrt_value *x, int64_t *N, int64_t *C) {
