@@ -1,8 +1,8 @@
 /* test_bf16_gemm.c - the bfloat16 GEMM (gemm_avx512bf16.c) gives the float GEMM's result on inputs rounded to
  * bfloat16 bit for bit, not just closely: its packing puts each unit's k-steps in the order VDPBF16PS adds them,
  * so the sums run over k as the float kernel's FMAs do (a one-ulp difference upstream can move a value across a
- * bfloat16 rounding tie downstream). K within one float K block (256 k-steps) and tiles of more than two rows: the
- * cases where both kernels block the sums alike. */
+ * bfloat16 rounding tie downstream). Both kernels block K alike (256 k-steps); tiles of more than two rows, where
+ * they also split the rows alike. */
 #include "kernels/gemm.h"
 #include "unit.h"
 #include <stdlib.h>
@@ -57,7 +57,7 @@ static int bf16_exact_case(bf_shape s, int v) {
 void test_kernel_sgemm_bf16_exact(void) {
   if (!oxrt_sgemm_bf16_native()) return; /* packing in bfloat16 is refused there (test_gemm.c checks it) */
   static const bf_shape shapes[] = {{12, 32, 64}, {24, 50, 255}, {36, 100, 256}, {15, 33, 129}, {27, 64, 7},
-                                    {5, 40, 77},  {48, 20, 200}, {64, 49, 96}};
+                                    {5, 40, 77},  {48, 20, 200}, {64, 49, 96}, {24, 64, 600}, {12, 40, 1500}};
   int bad = 0;
   for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
     for (int v = 0; v < 16; v++) bad += bf16_exact_case(shapes[si], v);
