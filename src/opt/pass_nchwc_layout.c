@@ -14,7 +14,7 @@
  * A converted node writes a new blocked value; ReorderInput makes the blocked form of an NCHW input (once per
  * value), ReorderOutput (channels = the real count) gives the original value back to every reader outside the
  * region and to graph outputs. A blocked channel Concat of group-1 convs that read one input and nothing else reads
- * becomes one ConvConcat (merge_concat).
+ * becomes one ConvConcat (merge_concat); a MaxPool of a cheap group-1 conv (a stem) one ConvMaxPool (fuse_conv_pool).
  * Regions holding a depthwise conv are converted, and with 16-channel blocks (AVX-512) the regions of two convs or
  * more that Winograd does not dominate (pick_regions says why); OXRT_NCHWC=all converts every region, OXRT_NCHWC=dw
  * only those with a depthwise conv, 0 none. */
@@ -454,6 +454,49 @@ static oxrt_status *merge_concat(nchwc_pass *p, const opt_uses *u, int ci) {
   return NULL;
 }
 
+/* A blocked MaxPool whose input is a group-1 blocked Conv read by nothing else becomes one ConvMaxPool (NchwcConv.c:
+ * the conv's rows are pooled from the thread's scratch, a band at a time, never written out whole), where the conv
+ * costs little per output value (C * kh * kw <= 64: an RGB stem's 3x3) since the bands recompute their overlap rows:
+ * squeezenet1_1's stem + MaxPool, whose 3.2 MB intermediate cost more in memory traffic than in multiply-adds. */
+static oxrt_status *fuse_conv_pool(nchwc_pass *p, const opt_uses *u, int mi) {
+  oxrt_graph *g = p->g;
+  oxrt_node *mp = &g->nodes[mi];
+  size_t nk = 0;
+  const int t = mp->n_inputs == 1 ? mp->inputs[0] : -1;
+  if (t < p->n_orig || (mp->n_outputs > 1 && mp->outputs[1] >= 0) || !oxrt_attr_ints(mp, "kernel_shape", &nk) ||
+      nk != 2 || strcmp(oxrt_attr_string(mp, "auto_pad", "NOTSET"), "NOTSET") || readers(g, t) != 1)
+    return NULL;
+  oxrt_node *q = opt_producer(g, t);
+  if (!q || strcmp(q->domain, "com.microsoft.nchwc") || strcmp(q->op_type, "Conv") || q->n_outputs != 1 ||
+      q->n_inputs < 2 || (q->n_inputs > 3 && q->inputs[3] >= 0) || oxrt_attr_int(q, "group", 1) != 1)
+    return NULL;
+  const oxrt_value *w = opt_const(g, q->inputs[1]);
+  if (!w || w->rank != 4 || w->dims[1] * w->dims[2] * w->dims[3] > 64) return NULL;
+  for (int v = 0; v < p->n_orig; v++)
+    if (p->twin[v] == t && (u->pinned[v] || readers(g, v))) return NULL;
+  static const char *const from[] = {"kernel_shape", "strides", "pads", "dilations", "ceil_mode"};
+  static const char *const to[] = {"pool_kernel", "pool_strides", "pool_pads", "pool_dilations", "pool_ceil_mode"};
+  const int qi = g->values[t].producer;
+  for (size_t a = 0; a < sizeof from / sizeof from[0]; a++)
+    for (int i = 0; i < mp->n_attrs; i++)
+      if (!strcmp(mp->attrs[i].name, from[a])) {
+        oxrt_attr at = mp->attrs[i];
+        at.name = to[a];
+        OXRT_TRY(opt_set_attr(g, &g->nodes[qi], &at));
+      }
+  q = &g->nodes[qi];
+  mp = &g->nodes[mi];
+  q->op_type = "ConvMaxPool";
+  q->outputs[0] = mp->outputs[0];
+  g->values[mp->outputs[0]].producer = qi;
+  g->values[t].producer = -1;
+  for (int v = 0; v < p->n_orig; v++)
+    if (p->twin[v] == t) p->twin[v] = -1;
+  mp->op_type = NULL;
+  mp->n_inputs = 0;
+  return NULL;
+}
+
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
   if (ctx->portable || g->parent) return NULL; /* never in a saved model; the main graph only */
   bool convs = false;
@@ -488,6 +531,10 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
     for (int i = 0; i < g->n_nodes && !st; i++)
       if (g->nodes[i].op_type && is_channel_concat(&g->nodes[i]))
         st = merge_concat(&p, &u, i);
+    for (int i = 0; i < g->n_nodes && !st; i++)
+      if (g->nodes[i].op_type && !strcmp(g->nodes[i].op_type, "MaxPool") &&
+          !strcmp(g->nodes[i].domain, "com.microsoft.nchwc"))
+        st = fuse_conv_pool(&p, &u, i);
     /* the original values for readers outside the regions, graph outputs and values subgraphs capture */
     for (int v = 0; v < p.n_orig && !st; v++) {
       if (p.twin[v] < 0) continue;

@@ -161,8 +161,24 @@ def fire_like():
     return n.model([2, 3, 31, 29], [a, f]), AVX512
 
 
+def stem_pool_like(pads=0, ceil=1):
+    """An RGB stem's MaxPool fused into it (ConvMaxPool: conv rows pooled a band at a time from scratch): two images,
+    24 outputs (pad channels at B = 16), 127 conv rows in bands, with and without pool padding and ceil_mode."""
+    n = Net(6)
+    a = n.conv("X", 3, 24, s=2, pad=1, act="Relu")
+    a = n.node("MaxPool", [a], kernel_shape=[3, 3], strides=[2, 2], pads=[pads] * 4, ceil_mode=ceil)
+    a = n.conv(a, 24, 32, k=1, act="Relu")
+    a = n.conv(a, 32, 32, s=2, act="Relu")
+    return n.model([2, 3, 253, 61], [a]), AVX512
+
+
+def stem_pool_padded():
+    return stem_pool_like(pads=1, ceil=0)
+
+
 @pytest.mark.parametrize("make", [resnet_like, mobilenet_like, se_like, se_like_symbolic_batch,
-                                  mobilenet_like_with_value_info, winograd_like, affine_like, fire_like])
+                                  mobilenet_like_with_value_info, winograd_like, affine_like, fire_like,
+                                  stem_pool_like, stem_pool_padded])
 def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
     model, default_on = make()
     path = str(tmp_path / "m.onnx")
@@ -187,6 +203,8 @@ def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
                 f"OXRT_NCHWC={mode}: the scalar Add / Mul cut the region\n{prof}"
         if expect_blocked and make in (se_like, se_like_symbolic_batch):
             assert "ChannelMul" in prof, f"OXRT_NCHWC={mode}: the squeeze-excitation Mul was not blocked\n{prof}"
+        if make in (stem_pool_like, stem_pool_padded):
+            assert ("ConvMaxPool" in prof) == expect_blocked, f"OXRT_NCHWC={mode}: fused pool\n{prof}"
         if make is fire_like:
             calls = {r.split()[0]: float(r.split()[-1]) for r in prof.splitlines()
                      if r.split() and r.split()[0] in ("ConvConcat", "Concat")}

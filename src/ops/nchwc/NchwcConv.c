@@ -9,6 +9,7 @@
  * kernel's rate on the Xeon) runs through the NCHW Winograd path instead, between two reorders of its own, so that
  * the region around it stays blocked (with 16-channel blocks, from 32 input channels); it then has no blocked pack. */
 #include "../onnx/conv_util.h"
+#include "../../kernels/scratch.h"
 #include "../../kernels/winograd.h"
 #include "nchwc_util.h"
 
@@ -200,9 +201,10 @@ static oxrt_status *conv_exec(oxrt_kernel_ctx *ctx, const nchwc_conv_state *st, 
   return NULL;
 }
 
-static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
-  const nchwc_conv_state *st = ctx->state;
-  const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 1), *z = oxrt_input(ctx, 3);
+/* Checks X and W of a run and gives the conv's shape and blocked geometry. */
+static oxrt_status *conv_run_geom(oxrt_kernel_ctx *ctx, const nchwc_conv_state *st, oxrt_conv_shape *s,
+                                  oxrt_nchwc_geom *g) {
+  const oxrt_value *x = oxrt_input(ctx, 0), *w = oxrt_input(ctx, 1);
   if (st->nchw_input) {
     OXRT_TRY(oxrt_check_tensor(x, 0, "X"));
     if (x->dtype != OXRT_FLOAT || x->rank != 4 || (size_t)x->dims[1] != st->C_real)
@@ -217,10 +219,18 @@ static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
   /* the geometry of the real channel counts: conv_geometry checks W against them */
   oxrt_value xr = *x;
   xr.dims[1] = (int64_t)(st->depthwise ? st->C_real : (size_t)w->dims[1]);
+  OXRT_TRY(conv_geometry(ctx->node, &xr, w, s));
+  if (s->nd != 2) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "expected a 2-D convolution");
+  *g = run_geom(st, s);
+  return NULL;
+}
+
+static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
+  const nchwc_conv_state *st = ctx->state;
+  const oxrt_value *x = oxrt_input(ctx, 0), *z = oxrt_input(ctx, 3);
   oxrt_conv_shape s;
-  OXRT_TRY(conv_geometry(ctx->node, &xr, w, &s));
-  if (s.nd != 2) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "expected a 2-D convolution");
-  const oxrt_nchwc_geom g = run_geom(st, &s);
+  oxrt_nchwc_geom g;
+  OXRT_TRY(conv_run_geom(ctx, st, &s, &g));
   const int64_t yd[4] = {(int64_t)g.N, (int64_t)g.M, g.OH, g.OW};
   oxrt_value *y;
   OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 4, yd, &y));
@@ -234,9 +244,9 @@ static oxrt_status *nchwc_conv_run(oxrt_kernel_ctx *ctx) {
 }
 
 /* The ONNX window rule, with the output channels padded to the block. */
-static oxrt_status *nchwc_conv_infer(oxrt_infer_ctx *ctx) {
+static bool conv_out_shape(oxrt_infer_ctx *ctx, oxrt_tshape *out) {
   oxrt_tshape x, w;
-  if (!oxrt_infer_input(ctx, 0, &x) || !oxrt_infer_input(ctx, 1, &w) || x.rank != 4 || w.rank != 4) return NULL;
+  if (!oxrt_infer_input(ctx, 0, &x) || !oxrt_infer_input(ctx, 1, &w) || x.rank != 4 || w.rank != 4) return false;
   const oxrt_node *n = ctx->node;
   size_t ns, nd, np;
   const int64_t *str = oxrt_attr_ints(n, "strides", &ns), *dl = oxrt_attr_ints(n, "dilations", &nd);
@@ -251,7 +261,13 @@ static oxrt_status *nchwc_conv_infer(oxrt_infer_ctx *ctx) {
                                     auto_pad, false);
     y.names[2 + i] = NULL;
   }
-  return oxrt_infer_output(ctx, 0, &y);
+  *out = y;
+  return true;
+}
+
+static oxrt_status *nchwc_conv_infer(oxrt_infer_ctx *ctx) {
+  oxrt_tshape y;
+  return conv_out_shape(ctx, &y) ? oxrt_infer_output(ctx, 0, &y) : NULL;
 }
 
 static const oxrt_op_impl nchwc_conv_impls[] = {{.since_version = 1, .type_mask = OXRT_TBIT(OXRT_FLOAT),
@@ -396,3 +412,138 @@ static const oxrt_op_impl conv_concat_impls[] = {{.since_version = 1, .type_mask
                                                   .release = conv_concat_release}};
 OXRT_REGISTER_OP(nchwc_ConvConcat) = {"com.microsoft.nchwc", "ConvConcat", OXRT_IMPLS(conv_concat_impls),
                                       .infer = conv_concat_infer, .flags = OXRT_OP_SAME_ELEM_TYPE};
+
+/* ---- ConvMaxPool: MaxPool(Conv(X)) a band of output rows at a time: each band's conv rows go to the thread's
+ * scratch (L2-sized) and are pooled from there, so the conv's full-size output (squeezenet1_1's stem: 3.2 MB) is never
+ * written to memory and read back. Attributes: the Conv's, and the MaxPool's as pool_kernel, pool_strides, pool_pads,
+ * pool_dilations, pool_ceil_mode. Bands overlap by the pool window's extra rows, which are computed twice: the layout
+ * pass fuses only convs cheap per output value (a stem), where that costs less than the memory traffic saved. */
+typedef struct {
+  const nchwc_conv_state *st;
+  oxrt_nchwc_geom cg, pg; /* the conv's and the pool's geometry of one image */
+  const float *x;
+  size_t xstride; /* floats per image of X */
+  float *y;
+  int64_t rows;   /* pool output rows per band */
+  size_t bands;   /* per image */
+  bool oom;
+} conv_pool_job;
+
+static void conv_pool_range(void *arg, size_t b, size_t e) {
+  conv_pool_job *j = arg;
+  const oxrt_nchwc_geom *cg = &j->cg, *pg = &j->pg;
+  const size_t B = (size_t)cg->B, Mb = cg->M / B, OW = (size_t)cg->OW, pOW = (size_t)pg->OW;
+  const int64_t span = (pg->kh - 1) * pg->dh + 1;
+  for (size_t it = b; it < e; it++) {
+    const size_t n = it / j->bands;
+    const int64_t p0 = (int64_t)(it % j->bands) * j->rows, p1 = p0 + j->rows < pg->OH ? p0 + j->rows : pg->OH;
+    int64_t c0 = p0 * pg->sh - pg->pt, c1 = (p1 - 1) * pg->sh - pg->pt + span;
+    c0 = c0 < 0 ? 0 : c0 > cg->OH ? cg->OH : c0;
+    c1 = c1 < c0 ? c0 : c1 > cg->OH ? cg->OH : c1;
+    float *yn = j->y + n * Mb * (size_t)(pg->OH * pg->OW) * B;
+    if (c1 == c0) { /* every window of the band in the padding: MaxPool gives 0 there */
+      for (size_t m = 0; m < Mb; m++)
+        memset(yn + (m * (size_t)pg->OH + (size_t)p0) * pOW * B, 0, sizeof(float) * (size_t)(p1 - p0) * pOW * B);
+      continue;
+    }
+    float *buf = oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof(float) * Mb * (size_t)(c1 - c0) * OW * B);
+    if (!buf) {
+      j->oom = true;
+      return;
+    }
+    /* the conv over rows [c0, c1): the same input, the output origin moved down by c0 rows */
+    oxrt_nchwc_geom g = *cg;
+    g.OH = c1 - c0, g.pt = cg->pt - c0 * cg->sh, g.pb = 0;
+    const float *xn = j->x + n * j->xstride;
+    if (j->st->nchw_input)
+      oxrt_nchwc_conv_nchw_input(&g, j->st->C_real, xn, j->st->w, j->st->bias, NULL, j->st->act, buf, nchwc_isa(),
+                                 NULL);
+    else oxrt_nchwc_conv(&g, xn, j->st->w, j->st->bias, NULL, j->st->act, buf, nchwc_isa(), NULL);
+    /* the pool of output rows [p0, p1), one block at a time (the band's block stride is its own) */
+    oxrt_nchwc_geom q = *pg;
+    q.C = q.M = B, q.H = c1 - c0, q.OH = p1 - p0, q.pt = pg->pt + c0 - p0 * pg->sh, q.pb = 0;
+    for (size_t m = 0; m < Mb; m++)
+      oxrt_nchwc_pool(&q, OXRT_NCHWC_MAX, buf + m * (size_t)(c1 - c0) * OW * B,
+                      yn + (m * (size_t)pg->OH + (size_t)p0) * pOW * B, nchwc_isa(), NULL);
+  }
+}
+
+/* The pool's attributes (pool_*) over the conv's output plane; false when malformed. */
+static bool pool_attrs(const oxrt_node *n, int64_t *k, int64_t *s, int64_t *d, int64_t *p, bool *ceil_mode) {
+  size_t nk = 0, ns = 0, nd = 0, np = 0;
+  const int64_t *vk = oxrt_attr_ints(n, "pool_kernel", &nk), *vs = oxrt_attr_ints(n, "pool_strides", &ns);
+  const int64_t *vd = oxrt_attr_ints(n, "pool_dilations", &nd), *vp = oxrt_attr_ints(n, "pool_pads", &np);
+  if (!vk || nk != 2 || (vs && ns != 2) || (vd && nd != 2) || (vp && np != 4)) return false;
+  for (int i = 0; i < 2; i++) {
+    k[i] = vk[i], s[i] = vs ? vs[i] : 1, d[i] = vd ? vd[i] : 1;
+    if (k[i] < 1 || s[i] < 1 || d[i] < 1) return false;
+  }
+  for (int i = 0; i < 4; i++)
+    if ((p[i] = vp ? vp[i] : 0) < 0) return false;
+  *ceil_mode = oxrt_attr_int(n, "pool_ceil_mode", 0) != 0;
+  return true;
+}
+
+static oxrt_status *conv_pool_run(oxrt_kernel_ctx *ctx) {
+  const nchwc_conv_state *st = ctx->state;
+  const oxrt_value *x = oxrt_input(ctx, 0);
+  oxrt_conv_shape s;
+  oxrt_nchwc_geom g;
+  OXRT_TRY(conv_run_geom(ctx, st, &s, &g));
+  int64_t k[2], str[2], dil[2], pads[4], out[2];
+  bool ceil_mode;
+  if (!pool_attrs(ctx->node, k, str, dil, pads, &ceil_mode))
+    return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "pool_kernel: 2 ints >= 1; pool_strides, pool_dilations: 2 ints >= 1; "
+                                                 "pool_pads: 4 ints >= 0");
+  const int64_t in[2] = {g.OH, g.OW};
+  for (int i = 0; i < 2; i++) {
+    out[i] = oxrt_window_out(in[i], k[i], str[i], dil[i], pads[i], pads[i + 2], "NOTSET", ceil_mode);
+    if (out[i] < 0) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "the pool window is larger than the padded input");
+  }
+  const oxrt_nchwc_geom pg = {.N = 1, .C = g.M, .M = g.M, .H = g.OH, .W = g.OW, .OH = out[0], .OW = out[1],
+                              .kh = k[0], .kw = k[1], .sh = str[0], .sw = str[1], .dh = dil[0], .dw = dil[1],
+                              .pt = pads[0], .pl = pads[1], .pb = pads[2], .pr = pads[3], .B = g.B};
+  const int64_t yd[4] = {(int64_t)g.N, (int64_t)g.M, out[0], out[1]};
+  oxrt_value *y;
+  OXRT_TRY(oxrt_output_tensor(ctx, 0, OXRT_FLOAT, 4, yd, &y));
+  if (!y->count) return NULL;
+  const size_t conv_floats = g.N * g.M * (size_t)(g.OH * g.OW);
+  if (st->wino.wino || st->wh || st->depthwise || !conv_floats) { /* whole: the conv's output, then the pool */
+    float *t = oxrt_aligned_alloc(sizeof(float) * (conv_floats ? conv_floats : 1));
+    if (!t) return OXRT_OOM();
+    oxrt_status *e = conv_floats ? conv_exec(ctx, st, &s, &g, x->data, NULL, t) : NULL;
+    oxrt_nchwc_geom q = pg;
+    q.N = g.N;
+    if (!e) oxrt_nchwc_pool(&q, OXRT_NCHWC_MAX, t, y->data, nchwc_isa(), ctx->pool);
+    oxrt_aligned_free(t);
+    return e;
+  }
+  /* bands of about 256 KB of conv output, at least two per thread */
+  const int64_t row_bytes = g.OW * (int64_t)g.M * (int64_t)sizeof(float), nthr = oxrt_threadpool_size(ctx->pool);
+  int64_t rows = (262144 / (row_bytes ? row_bytes : 1)) / pg.sh;
+  const int64_t most = (pg.OH + 2 * nthr - 1) / (2 * nthr);
+  rows = rows > most ? most : rows;
+  rows = rows < 1 ? 1 : rows;
+  conv_pool_job j = {.st = st, .cg = g, .pg = pg, .x = x->data, .y = y->data, .rows = rows,
+                     .bands = (size_t)((pg.OH + rows - 1) / rows)};
+  j.cg.N = 1;
+  j.xstride = (size_t)(x->dims[1] * x->dims[2] * x->dims[3]);
+  oxrt_parallel_for(ctx->pool, g.N * j.bands, 1, conv_pool_range, &j);
+  return j.oom ? OXRT_OOM() : NULL;
+}
+
+static oxrt_status *conv_pool_infer(oxrt_infer_ctx *ctx) {
+  oxrt_tshape y;
+  int64_t k[2], str[2], dil[2], pads[4];
+  bool ceil_mode;
+  if (!conv_out_shape(ctx, &y) || !pool_attrs(ctx->node, k, str, dil, pads, &ceil_mode)) return NULL;
+  for (int i = 0; i < 2; i++)
+    y.dims[2 + i] = oxrt_window_out(y.dims[2 + i], k[i], str[i], dil[i], pads[i], pads[i + 2], "NOTSET", ceil_mode);
+  return oxrt_infer_output(ctx, 0, &y);
+}
+
+static const oxrt_op_impl conv_pool_impls[] = {{.since_version = 1, .type_mask = OXRT_TBIT(OXRT_FLOAT),
+                                                .prepare = nchwc_conv_prepare, .run = conv_pool_run,
+                                                .release = nchwc_conv_release}};
+OXRT_REGISTER_OP(nchwc_ConvMaxPool) = {"com.microsoft.nchwc", "ConvMaxPool", OXRT_IMPLS(conv_pool_impls),
+                                       .infer = conv_pool_infer, .flags = OXRT_OP_SAME_ELEM_TYPE};
