@@ -12,6 +12,7 @@
 #include "../../kernels/scratch.h"
 #include "../../kernels/winograd.h"
 #include "nchwc_util.h"
+#include <stdatomic.h>
 
 typedef struct {
   oxrt_nchwc_geom g; /* C, M, kernel, strides, dilations, B; the spatial part is set per run */
@@ -426,7 +427,7 @@ typedef struct {
   float *y;
   int64_t rows;   /* pool output rows per band */
   size_t bands;   /* per image */
-  bool oom;
+  atomic_bool oom;
 } conv_pool_job;
 
 static void conv_pool_range(void *arg, size_t b, size_t e) {
@@ -448,7 +449,7 @@ static void conv_pool_range(void *arg, size_t b, size_t e) {
     }
     float *buf = oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof(float) * Mb * (size_t)(c1 - c0) * OW * B);
     if (!buf) {
-      j->oom = true;
+      atomic_store(&j->oom, true);
       return;
     }
     /* the conv over rows [c0, c1): the same input, the output origin moved down by c0 rows */
@@ -529,7 +530,7 @@ static oxrt_status *conv_pool_run(oxrt_kernel_ctx *ctx) {
   j.cg.N = 1;
   j.xstride = (size_t)(x->dims[1] * x->dims[2] * x->dims[3]);
   oxrt_parallel_for(ctx->pool, g.N * j.bands, 1, conv_pool_range, &j);
-  return j.oom ? OXRT_OOM() : NULL;
+  return atomic_load(&j.oom) ? OXRT_OOM() : NULL;
 }
 
 static oxrt_status *conv_pool_infer(oxrt_infer_ctx *ctx) {
