@@ -86,7 +86,7 @@ static inline NC_TILE_ATTR void nc_tile(const int mb, const int np, const int sw
   case (MB) * 32 + (NP):                                                                                               \
     if ((MB) <= NC_MBMAX && (NP) <= NC_NPMAX(MB)) {                                                                    \
       if (j->nchw) {                                                                                                   \
-        nc_tile(MB, NP, 0, 1, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                   \
+        NC_NCHW_TILE(MB, NP);                                                                                          \
       } else                                                                                                           \
         NC_BLOCKED_TILE(MB, NP);                                                                                       \
     }                                                                                                                  \
@@ -96,7 +96,16 @@ static inline NC_TILE_ATTR void nc_tile(const int mb, const int np, const int sw
  * the tile instantiations (UBSan's pointer checks over ~120 unrolled tiles made this file a 10-minute compile). */
 #ifdef OXRT_SANITIZER_BUILD
 #define NC_BLOCKED_TILE(MB, NP) nc_tile(MB, NP, 0, 0, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride)
+#define NC_NCHW_TILE(MB, NP) nc_tile(MB, NP, 0, 1, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride)
 #else
+/* NCHW input (RGB stems): stride 2 as a constant, the usual stem */
+#define NC_NCHW_TILE(MB, NP)                                                                                           \
+  do {                                                                                                                 \
+    if ((NP) > 1 && j->g.sw == 2)                                                                                      \
+      nc_tile(MB, NP, 2, 1, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                      \
+    else                                                                                                               \
+      nc_tile(MB, NP, 0, 1, j, x, w, wstride, ih0, ki0, ki1, iw0, kj0, kj1, bias, z, y, ystride);                      \
+  } while (0)
 #define NC_BLOCKED_TILE(MB, NP)                                                                                        \
   do {                                                                                                                 \
     if ((NP) > 1 && j->g.sw == 1)                                                                                      \
@@ -185,5 +194,6 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
 #undef NC_XBCAST
 #undef NC_DOT
 #undef NC_BLOCKED_TILE
+#undef NC_NCHW_TILE
 #undef NC_BALANCED_TAIL
 #undef NC_TILE_ATTR

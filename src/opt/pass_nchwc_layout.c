@@ -13,7 +13,8 @@
  * a finite constant scalar (unchanged: it broadcasts over the blocked tensor). Anything else ends the region.
  * A converted node writes a new blocked value; ReorderInput makes the blocked form of an NCHW input (once per
  * value), ReorderOutput (channels = the real count) gives the original value back to every reader outside the
- * region and to graph outputs.
+ * region and to graph outputs. A blocked channel Concat of group-1 convs that read one input and nothing else reads
+ * becomes one ConvConcat (merge_concat); a MaxPool of a cheap group-1 conv (a stem) one ConvMaxPool (fuse_conv_pool).
  * Regions holding a depthwise conv are converted, and with 16-channel blocks (AVX-512) the regions of two convs or
  * more that Winograd does not dominate (pick_regions says why); OXRT_NCHWC=all converts every region, OXRT_NCHWC=dw
  * only those with a depthwise conv, 0 none. */
@@ -370,6 +371,132 @@ static bool pick_regions(const nchwc_pass *p, const nchwc_kind *kind, int *paren
   return true;
 }
 
+/* Attribute `name` is the same on a and b (both absent, or equal ints / floats / string). */
+static bool same_attr(const oxrt_node *a, const oxrt_node *b, const char *name) {
+  const oxrt_attr *x = NULL, *y = NULL;
+  for (int i = 0; i < a->n_attrs; i++)
+    if (!strcmp(a->attrs[i].name, name)) x = &a->attrs[i];
+  for (int i = 0; i < b->n_attrs; i++)
+    if (!strcmp(b->attrs[i].name, name)) y = &b->attrs[i];
+  if (!x || !y) return !x && !y;
+  if (x->type != y->type || x->n != y->n || x->i != y->i || x->f != y->f) return false;
+  if (x->type == OXRT_ATTR_INTS) return !x->n || !memcmp(x->ints, y->ints, x->n * sizeof *x->ints);
+  if (x->type == OXRT_ATTR_FLOATS) return !x->n || !memcmp(x->floats, y->floats, x->n * sizeof *x->floats);
+  if (x->type == OXRT_ATTR_STRING) return x->s && y->s && !strcmp(x->s, y->s);
+  return x->type == OXRT_ATTR_INT || x->type == OXRT_ATTR_FLOAT;
+}
+
+/* Reads of value v by the graph's nodes. */
+static int readers(const oxrt_graph *g, int v) {
+  int r = 0;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; g->nodes[i].op_type && k < g->nodes[i].n_inputs; k++) r += g->nodes[i].inputs[k] == v;
+  return r;
+}
+
+/* A blocked channel Concat of group-1 blocked Convs that all read the same X and are read by nothing else becomes
+ * one com.microsoft.nchwc ConvConcat, whose convs write their slices of the output: the Concat's copy disappears
+ * (squeezenet1_1's fire modules: 2.4% of the model at 1 thread). */
+static oxrt_status *merge_concat(nchwc_pass *p, const opt_uses *u, int ci) {
+  oxrt_graph *g = p->g;
+  oxrt_node *c = &g->nodes[ci];
+  const int K = c->n_inputs;
+  if (K < 2 || K > 16 || c->outputs[0] < p->n_orig) return NULL; /* not converted */
+  oxrt_node *q[16];
+  int x = -1;
+  for (int k = 0; k < K; k++) {
+    const int t = c->inputs[k];
+    oxrt_node *n = t >= p->n_orig ? opt_producer(g, t) : NULL;
+    if (!n || strcmp(n->domain, "com.microsoft.nchwc") || strcmp(n->op_type, "Conv") || n->n_outputs != 1 ||
+        n->n_inputs < 2 || (n->n_inputs > 3 && n->inputs[3] >= 0) || oxrt_attr_int(n, "group", 1) != 1 ||
+        oxrt_attr_int(n, "nchw_input", 0) || strcmp(oxrt_attr_string(n, "auto_pad", "NOTSET"), "NOTSET") ||
+        readers(g, t) != 1 || (k && n->inputs[0] != x))
+      return NULL;
+    x = n->inputs[0];
+    if (k && (!same_attr(n, q[0], "strides") || !same_attr(n, q[0], "dilations") ||
+              !same_attr(n, q[0], "activation") || !same_attr(n, q[0], "activation_params")))
+      return NULL;
+    /* the original output must have no reader left (a ReorderOutput would read the merged value) */
+    for (int v = 0; v < p->n_orig; v++)
+      if (p->twin[v] == t && (u->pinned[v] || readers(g, v))) return NULL;
+    q[k] = n;
+  }
+  int *ins = oxrt_arena_alloc(g->arena, sizeof(int) * (size_t)(2 * K + 1));
+  int64_t *pads = oxrt_arena_alloc(g->arena, sizeof(int64_t) * (size_t)(4 * K));
+  if (!ins || !pads) return OXRT_OOM();
+  ins[0] = x;
+  for (int k = 0; k < K; k++) {
+    size_t np = 0;
+    const int64_t *pd = oxrt_attr_ints(q[k], "pads", &np);
+    for (int i = 0; i < 4; i++) pads[4 * k + i] = pd && np == 4 ? pd[i] : 0;
+    ins[1 + 2 * k] = q[k]->inputs[1];
+    ins[2 + 2 * k] = q[k]->n_inputs > 2 ? q[k]->inputs[2] : -1;
+  }
+  static const char *const shared[] = {"strides", "dilations", "activation", "activation_params"};
+  c->n_attrs = 0; /* the Concat's axis */
+  for (size_t a = 0; a < sizeof shared / sizeof shared[0]; a++)
+    for (int i = 0; i < q[0]->n_attrs; i++)
+      if (!strcmp(q[0]->attrs[i].name, shared[a])) OXRT_TRY(opt_set_attr(g, c, &q[0]->attrs[i]));
+  oxrt_attr at = {.name = "pads", .type = OXRT_ATTR_INTS, .n = (size_t)(4 * K), .ints = pads};
+  OXRT_TRY(opt_set_attr(g, c, &at));
+  c = &g->nodes[ci];
+  c->inputs = ins;
+  c->n_inputs = 2 * K + 1;
+  c->op_type = "ConvConcat";
+  c->domain = "com.microsoft.nchwc";
+  for (int k = 0; k < K; k++) {
+    for (int v = 0; v < p->n_orig; v++)
+      if (p->twin[v] == q[k]->outputs[0]) p->twin[v] = -1;
+    g->values[q[k]->outputs[0]].producer = -1;
+    q[k]->op_type = NULL;
+    q[k]->n_inputs = 0;
+  }
+  return NULL;
+}
+
+/* A blocked MaxPool whose input is a group-1 blocked Conv read by nothing else becomes one ConvMaxPool (NchwcConv.c:
+ * the conv's rows are pooled from the thread's scratch, a band at a time, never written out whole), where the conv
+ * costs little per output value (C * kh * kw <= 64: an RGB stem's 3x3) since the bands recompute their overlap rows:
+ * squeezenet1_1's stem + MaxPool, whose 3.2 MB intermediate cost more in memory traffic than in multiply-adds. */
+static oxrt_status *fuse_conv_pool(nchwc_pass *p, const opt_uses *u, int mi) {
+  oxrt_graph *g = p->g;
+  oxrt_node *mp = &g->nodes[mi];
+  size_t nk = 0;
+  const int t = mp->n_inputs == 1 ? mp->inputs[0] : -1;
+  if (t < p->n_orig || (mp->n_outputs > 1 && mp->outputs[1] >= 0) || !oxrt_attr_ints(mp, "kernel_shape", &nk) ||
+      nk != 2 || strcmp(oxrt_attr_string(mp, "auto_pad", "NOTSET"), "NOTSET") || readers(g, t) != 1)
+    return NULL;
+  oxrt_node *q = opt_producer(g, t);
+  if (!q || strcmp(q->domain, "com.microsoft.nchwc") || strcmp(q->op_type, "Conv") || q->n_outputs != 1 ||
+      q->n_inputs < 2 || (q->n_inputs > 3 && q->inputs[3] >= 0) || oxrt_attr_int(q, "group", 1) != 1)
+    return NULL;
+  const oxrt_value *w = opt_const(g, q->inputs[1]);
+  if (!w || w->rank != 4 || w->dims[1] * w->dims[2] * w->dims[3] > 64) return NULL;
+  for (int v = 0; v < p->n_orig; v++)
+    if (p->twin[v] == t && (u->pinned[v] || readers(g, v))) return NULL;
+  static const char *const from[] = {"kernel_shape", "strides", "pads", "dilations", "ceil_mode"};
+  static const char *const to[] = {"pool_kernel", "pool_strides", "pool_pads", "pool_dilations", "pool_ceil_mode"};
+  const int qi = g->values[t].producer;
+  for (size_t a = 0; a < sizeof from / sizeof from[0]; a++)
+    for (int i = 0; i < mp->n_attrs; i++)
+      if (!strcmp(mp->attrs[i].name, from[a])) {
+        oxrt_attr at = mp->attrs[i];
+        at.name = to[a];
+        OXRT_TRY(opt_set_attr(g, &g->nodes[qi], &at));
+      }
+  q = &g->nodes[qi];
+  mp = &g->nodes[mi];
+  q->op_type = "ConvMaxPool";
+  q->outputs[0] = mp->outputs[0];
+  g->values[mp->outputs[0]].producer = qi;
+  g->values[t].producer = -1;
+  for (int v = 0; v < p->n_orig; v++)
+    if (p->twin[v] == t) p->twin[v] = -1;
+  mp->op_type = NULL;
+  mp->n_inputs = 0;
+  return NULL;
+}
+
 static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
   if (ctx->portable || g->parent) return NULL; /* never in a saved model; the main graph only */
   bool convs = false;
@@ -401,6 +528,13 @@ static oxrt_status *run(oxrt_opt_ctx *ctx, oxrt_graph *g, bool *changed) {
       any = true;
       st = convert(&p, i, kind[i]);
     }
+    for (int i = 0; i < g->n_nodes && !st; i++)
+      if (g->nodes[i].op_type && is_channel_concat(&g->nodes[i]))
+        st = merge_concat(&p, &u, i);
+    for (int i = 0; i < g->n_nodes && !st; i++)
+      if (g->nodes[i].op_type && !strcmp(g->nodes[i].op_type, "MaxPool") &&
+          !strcmp(g->nodes[i].domain, "com.microsoft.nchwc"))
+        st = fuse_conv_pool(&p, &u, i);
     /* the original values for readers outside the regions, graph outputs and values subgraphs capture */
     for (int v = 0; v < p.n_orig && !st; v++) {
       if (p.twin[v] < 0) continue;

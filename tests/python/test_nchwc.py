@@ -141,8 +141,44 @@ def affine_like():
     return n.model([1, 3, 21, 26], [n.conv(a, 24, 40, k=1)]), True
 
 
+def fire_like():
+    """Fire modules (squeezenet): a channel Concat of convs that read one input becomes one ConvConcat whose convs
+    write their slices of its output (NchwcConv.c); two images, pad channels in the last conv, a Winograd conv among
+    three, and two concats that must stay (a conv output read elsewhere; activations that differ)."""
+    n = Net(5)
+    a = n.conv("X", 3, 32, s=2, act="Relu")                        # stem: reads NCHW
+    s = n.conv(a, 32, 16, k=1, act="Relu")                         # squeeze
+    a = n.node("Concat", [n.conv(s, 16, 32, k=1, act="Relu"), n.conv(s, 16, 24, act="Relu")], axis=1)  # merged
+    s = n.conv(a, 56, 64, k=1, act="Relu")
+    a = n.node("Concat", [n.conv(s, 64, 64, k=1, act="Relu"), n.conv(s, 64, 256, act="Relu"),  # merged, Winograd
+                          n.conv(s, 64, 40, k=5, act="Relu")], axis=1)
+    s = n.conv(a, 360, 32, k=1, act="Relu")
+    e = n.conv(s, 32, 32, k=1, act="Relu")
+    f = n.conv(s, 32, 48, act="Relu")                              # also a graph output: not merged
+    a = n.node("Concat", [e, f], axis=1)
+    a = n.node("Concat", [n.conv(a, 80, 16, k=1, act="Tanh"), n.conv(a, 80, 16, act="Relu")], axis=1)  # not merged
+    a = n.node("GlobalAveragePool", [a])
+    return n.model([2, 3, 31, 29], [a, f]), AVX512
+
+
+def stem_pool_like(pads=0, ceil=1):
+    """An RGB stem's MaxPool fused into it (ConvMaxPool: conv rows pooled a band at a time from scratch): two images,
+    24 outputs (pad channels at B = 16), 127 conv rows in bands, with and without pool padding and ceil_mode."""
+    n = Net(6)
+    a = n.conv("X", 3, 24, s=2, pad=1, act="Relu")
+    a = n.node("MaxPool", [a], kernel_shape=[3, 3], strides=[2, 2], pads=[pads] * 4, ceil_mode=ceil)
+    a = n.conv(a, 24, 32, k=1, act="Relu")
+    a = n.conv(a, 32, 32, s=2, act="Relu")
+    return n.model([2, 3, 253, 61], [a]), AVX512
+
+
+def stem_pool_padded():
+    return stem_pool_like(pads=1, ceil=0)
+
+
 @pytest.mark.parametrize("make", [resnet_like, mobilenet_like, se_like, se_like_symbolic_batch,
-                                  mobilenet_like_with_value_info, winograd_like, affine_like])
+                                  mobilenet_like_with_value_info, winograd_like, affine_like, fire_like,
+                                  stem_pool_like, stem_pool_padded])
 def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
     model, default_on = make()
     path = str(tmp_path / "m.onnx")
@@ -167,6 +203,13 @@ def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
                 f"OXRT_NCHWC={mode}: the scalar Add / Mul cut the region\n{prof}"
         if expect_blocked and make in (se_like, se_like_symbolic_batch):
             assert "ChannelMul" in prof, f"OXRT_NCHWC={mode}: the squeeze-excitation Mul was not blocked\n{prof}"
+        if make in (stem_pool_like, stem_pool_padded):
+            assert ("ConvMaxPool" in prof) == expect_blocked, f"OXRT_NCHWC={mode}: fused pool\n{prof}"
+        if make is fire_like:
+            calls = {r.split()[0]: float(r.split()[-1]) for r in prof.splitlines()
+                     if r.split() and r.split()[0] in ("ConvConcat", "Concat")}
+            want = {"ConvConcat": 2.0, "Concat": 2.0} if expect_blocked else {"Concat": 4.0}
+            assert calls == want, f"OXRT_NCHWC={mode}: operator calls {calls}, expected {want}\n{prof}"
 
 
 def test_nchwc_layout_not_in_saved_model(oxrt_bin, tmp_path):
