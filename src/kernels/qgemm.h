@@ -221,6 +221,8 @@ typedef void (*oxrt_qstore_fn)(const oxrt_qstore *st, size_t i, size_t ti, size_
 /* Internal (qgemm.c): a B panel of byte rows (rows[k] + off for k < kc, r columns, r a multiple of 32) interleaved
  * into k-groups of four, xor flip (qgemm_avx2.c). */
 void oxrt_qpack_panel_avx2(const uint8_t *const *rows, size_t off, size_t kc, size_t r, uint32_t flip, uint8_t *d);
+/* Internal (qgemm_conv.c): d[c] = s[2c] for c < n, reading no byte past s[2n - 2] (qgemm_avx512.c). */
+void oxrt_qstride2_copy_avx512(const uint8_t *s, size_t n, uint8_t *d);
 /* The same for `panels` B panels of 32 columns side by side (columns from rows[k] + off on), panel p at
  * d + p * pstride (qgemm_avx512.c): a K block of a tile in one pass over its k-rows. */
 void oxrt_qpack_panels32_avx512(const uint8_t *const *rows, size_t off, size_t kc, size_t panels, uint32_t flip,

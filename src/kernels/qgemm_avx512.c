@@ -69,3 +69,16 @@ void oxrt_qpack_panels32_avx512(const uint8_t *const *rows, size_t off, size_t k
   }
   if (panels & 1) oxrt_qpack_panel_avx2(rows, off + 64 * pairs, kc, 32, flip, d + 2 * pairs * pstride);
 }
+
+/* d[c] = s[2c] for c < n: a stride-2 phase row of a convolution's input. VPMOVWB keeps the low (even) byte of each
+ * 16-bit word, 32 outputs per 64 bytes read; masked loads never read past s[2n - 2] (the row may end the tensor). */
+void oxrt_qstride2_copy_avx512(const uint8_t *s, size_t n, uint8_t *d) {
+  size_t c = 0;
+  for (; c + 33 <= n; c += 32) /* s[2c + 63] <= s[2n - 2] */
+    _mm256_storeu_si256((__m256i *)(void *)(d + c), _mm512_cvtepi16_epi8(_mm512_loadu_si512((const void *)(s + 2 * c))));
+  for (; c < n; c += 32) {
+    size_t m = n - c < 32 ? n - c : 32, bytes = 2 * m - 1; /* <= 63 */
+    __m512i v = _mm512_maskz_loadu_epi8((__mmask64)((1ull << bytes) - 1), s + 2 * c);
+    _mm256_mask_storeu_epi8(d + c, (__mmask32)(m == 32 ? 0xffffffffu : (1u << m) - 1), _mm512_cvtepi16_epi8(v));
+  }
+}

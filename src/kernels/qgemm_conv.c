@@ -383,6 +383,7 @@ typedef struct {
   const bool *used;
   size_t phases, plane, slack, sh, sw, PH, PW, IH, IW, pt, pl, in_size;
   uint8_t zp8;
+  bool avx512; /* stride-2 rows through oxrt_qstride2_copy_avx512 */
 } qplanes_ctx;
 
 static void fill_planes(void *arg, size_t c0, size_t c1) {
@@ -410,6 +411,12 @@ static void fill_planes(void *arg, size_t c0, size_t c1) {
             size_t k0 = pl > b ? (pl - b + sw - 1) / sw : 0, k1 = (IW + pl - b + sw - 1) / sw;
             if (k1 > PW) k1 = PW;
             if (k0 > k1) k0 = k1;
+#if defined(__x86_64__) && defined(__GNUC__)
+            if (sw == 2 && f->avx512) {
+              oxrt_qstride2_copy_avx512(src + (k0 * sw + b - pl), k1 - k0, dst + k0);
+              continue;
+            }
+#endif
             strided_copy(src + (k0 * sw + b - pl), sw, k1 - k0, dst + k0);
           }
         }
@@ -450,7 +457,8 @@ static bool qconv_shifted(const oxrt_conv_shape *s, const void *x, bool x_signed
       if (direct)
         for (size_t c = 0; c < Cg; c++) kp[c] = xg + c * in_size;
       if (!direct) { /* channels split over the pool's threads when the planes are large enough */
-        qplanes_ctx f = {xg, xp, used, phases, plane, slack, sh, sw, PH, PW, IH, IW, pt, pl, in_size, zp8};
+        qplanes_ctx f = {xg, xp, used, phases, plane, slack, sh, sw, PH, PW, IH, IW, pt, pl, in_size, zp8,
+                         oxrt_cpu_isa() >= OXRT_ISA_AVX512};
         if (pool && Cg > 1 && Cg * phases * plane >= 65536 && oxrt_threadpool_size(pool) > 1)
           oxrt_parallel_for(pool, Cg, 1, fill_planes, &f);
         else
