@@ -16,20 +16,35 @@ size_t oxrt_nchwc_conv_packed_floats(const oxrt_nchwc_geom *g) { return g->M * g
  * multiple of 4 KiB apart: the B rows then share one L1 set, and reading one value of each per output line missed
  * L1 (a 256 x 1024 1x1 pack, warm: 0.25 -> 0.14 ms; with rows 2 KiB apart the copy costs more than it saves,
  * 2048 x 512: 0.39 -> 0.56). Pad channels are written as zeros here. */
+typedef struct {
+  const float *src; /* the block's weight for (output mi, input ci, tap t) at src[mi * ld + ci * T + t] */
+  size_t ld, mn, cn; /* real output and input channels of the block (the rest are pad) */
+} pack_block;
+
+/* Where block (mb, cb) of weights w reads from; 1x1 rows a multiple of 4 KiB apart are first copied side by side
+ * into tmp (B x B floats). */
+static pack_block block_source(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real, const float *w, size_t mb,
+                               size_t cb, float *tmp) {
+  const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), rs = C_real * T;
+  pack_block b = {w + (mb * B * C_real + cb * B) * T, rs, 0, 0};
+  b.mn = M_real > mb * B ? (M_real - mb * B < B ? M_real - mb * B : B) : 0;
+  b.cn = C_real > cb * B ? (C_real - cb * B < B ? C_real - cb * B : B) : 0;
+  if (T == 1 && rs % 1024 == 0 && B <= 16) {
+    for (size_t mi = 0; mi < b.mn; mi++) memcpy(tmp + mi * B, b.src + mi * rs, sizeof(float) * b.cn);
+    b.src = tmp, b.ld = B;
+  }
+  return b;
+}
+
 void oxrt_nchwc_conv_pack(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real, const float *w, float *packed) {
-  const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B, Mb = g->M / B, rs = C_real * T;
+  const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B, Mb = g->M / B;
   float tmp[16 * 16];
   for (size_t mb = 0; mb < Mb; mb++)
     for (size_t cb = 0; cb < Cb; cb++) {
       float *dst = packed + (mb * Cb + cb) * T * B * B;
-      const size_t mn = M_real > mb * B ? (M_real - mb * B < B ? M_real - mb * B : B) : 0;
-      const size_t cn = C_real > cb * B ? (C_real - cb * B < B ? C_real - cb * B : B) : 0;
-      const float *src = w + (mb * B * C_real + cb * B) * T;
-      size_t ld = rs;
-      if (T == 1 && rs % 1024 == 0 && B <= 16) { /* rows a multiple of 4 KiB apart: copied side by side first */
-        for (size_t mi = 0; mi < mn; mi++) memcpy(tmp + mi * B, src + mi * rs, sizeof(float) * cn);
-        src = tmp, ld = B;
-      }
+      const pack_block b = block_source(g, M_real, C_real, w, mb, cb, tmp);
+      const float *src = b.src;
+      const size_t ld = b.ld, mn = b.mn, cn = b.cn;
       for (size_t t = 0; t < T; t++)
         for (size_t ci = 0; ci < B; ci++, dst += B) {
           size_t mi = 0;
@@ -53,19 +68,14 @@ static uint16_t to_bf16(float f) {
  * pad channels as zeros, as the float pack (no memset of the whole pack, no scattered stores). */
 void oxrt_nchwc_conv_pack_bf16(const oxrt_nchwc_geom *g, size_t M_real, size_t C_real, const float *w,
                                uint16_t *packed) {
-  const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B, Mb = g->M / B, rs = C_real * T;
+  const size_t B = (size_t)g->B, T = (size_t)(g->kh * g->kw), Cb = g->C / B, Mb = g->M / B;
   float tmp[16 * 16];
   for (size_t mb = 0; mb < Mb; mb++)
     for (size_t cb = 0; cb < Cb; cb++) {
       uint16_t *dst = packed + (mb * Cb + cb) * T * B * B;
-      const size_t mn = M_real > mb * B ? (M_real - mb * B < B ? M_real - mb * B : B) : 0;
-      const size_t cn = C_real > cb * B ? (C_real - cb * B < B ? C_real - cb * B : B) : 0;
-      const float *src = w + (mb * B * C_real + cb * B) * T;
-      size_t ld = rs;
-      if (T == 1 && rs % 1024 == 0 && B <= 16) { /* as in the float pack */
-        for (size_t mi = 0; mi < mn; mi++) memcpy(tmp + mi * B, src + mi * rs, sizeof(float) * cn);
-        src = tmp, ld = B;
-      }
+      const pack_block b = block_source(g, M_real, C_real, w, mb, cb, tmp);
+      const float *src = b.src;
+      const size_t ld = b.ld, mn = b.mn, cn = b.cn;
       for (size_t t = 0; t < T; t++)
         for (size_t ci = 0; ci < B; ci += 2) /* the pair (ci, ci + 1), stored as (ci + 1, ci) */
           for (size_t mi = 0; mi < B; mi++, dst += 2) {

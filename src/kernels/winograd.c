@@ -44,7 +44,7 @@ static inline void wino_g3(double a0, double a1, double a2, double *r, int rs) {
 
 /* G g G^T for one 3x3 kernel g (row-major) into u[36]: G down the three columns, then along the six rows (in double;
  * this is most of a Winograd pack's time: 4x fewer operations than the plain products). */
-static void wino_weight(const float *g, float *u) {
+void oxrt_wino_weight(const float *g, float *u) {
   double t[6][3], r[6][6];
   for (int j = 0; j < 3; j++) wino_g3(g[j], g[3 + j], g[6 + j], &t[0][j], 3);
   for (int a = 0; a < 6; a++) wino_g3(t[a][0], t[a][1], t[a][2], &r[a][0], 1);
@@ -67,7 +67,7 @@ static bool wino_pack_bf16(const oxrt_conv_shape *s, const float *w, oxrt_sgemm_
     const size_t mn = M - m0 < 16 ? M - m0 : 16;
     for (size_t c = 0; c < C; c++) {
       float *tc = t + c * OXRT_WINO_POS * Mp + m0;
-      for (size_t i = 0; i < mn; i++) wino_weight(w + ((m0 + i) * C + c) * 9, tile[i]);
+      for (size_t i = 0; i < mn; i++) oxrt_wino_weight(w + ((m0 + i) * C + c) * 9, tile[i]);
       for (int p = 0; p < OXRT_WINO_POS; p++)
         for (size_t i = 0; i < mn; i++) tc[(size_t)p * Mp + i] = tile[i][p];
     }
@@ -111,7 +111,7 @@ bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, bool bf16, oxrt_sg
     for (size_t pn = 0; pn < P; pn++) {
       const size_t i0 = oxrt_sgemm_apack_row(&u[0], pn), mn = oxrt_sgemm_apack_row(&u[0], pn + 1) - i0;
       for (size_t c = 0; c < C; c++) {
-        for (size_t i = 0; i < mn; i++) wino_weight(w + ((i0 + i) * C + c) * 9, tile[i]);
+        for (size_t i = 0; i < mn; i++) oxrt_wino_weight(w + ((i0 + i) * C + c) * 9, tile[i]);
         const size_t off = i0 * C + c * mn;
         for (int p = 0; p < OXRT_WINO_POS; p++)
           for (size_t i = 0; i < mn; i++) u[p].data[off + i] = tile[i][p];

@@ -26,6 +26,8 @@ bool oxrt_wino_shape_ok(const oxrt_conv_shape *s);
 bool oxrt_wino_pays(const oxrt_conv_shape *s);
 /* u[OXRT_WINO_POS]: the transformed weights W [M, C, 3, 3], each position packed for oxrt_sgemm_run. */
 bool oxrt_wino_pack(const oxrt_conv_shape *s, const float *w, bool bf16, oxrt_sgemm_apack *u);
+/* The transformed kernel G g G^T (6 x 6, row-major) of one 3x3 kernel g, as oxrt_wino_pack stores it. */
+void oxrt_wino_weight(const float *g, float *u);
 /* Y = act(conv(X, W) + bias + z) for a shape that passes oxrt_wino_shape_ok, with weights from oxrt_wino_pack. */
 bool oxrt_wino_run(const oxrt_conv_shape *s, const float *x, const oxrt_sgemm_apack *u, const float *bias,
                    const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool);

@@ -1,8 +1,9 @@
 /* test_load_packs.c - the weight packs made at session creation, byte for byte against their straightforward
  * definitions: the NCHWc float and bfloat16 packs (oxrt_nchwc_conv_pack, _bf16: one scattered store per weight into
  * a zeroed pack; 1x1 rows a multiple of 4 KiB apart take a path of their own) and the float Winograd pack
- * (oxrt_wino_pack: G g G^T per kernel into a [C][36][M] matrix, then oxrt_sgemm_pack_a per position), the latter at
- * every ISA level (the A panels' height differs). The packs under test start from garbage, so an entry they fail to
+ * (oxrt_wino_pack: oxrt_wino_weight per kernel into a [C][36][M] matrix, then oxrt_sgemm_pack_a per position: the
+ * layout, the transform's values are test_conv_paths.c's), the latter at every ISA level (the A panels' height
+ * differs). The packs under test start from garbage, so an entry they fail to
  * write shows. */
 #include "kernels/gemm.h"
 #include "kernels/nchwc.h"
@@ -61,17 +62,6 @@ static void check_bf16_pack(size_t M, size_t C, int64_t k, int B) {
   free(w), free(got), free(want);
 }
 
-/* G g G^T as the Winograd pack defines it (winograd.c), in double, G's rows taken apart the same way. */
-static void ref_g3(double a0, double a1, double a2, double *r, int rs) {
-  const double s = a0 + a2, h = a0 * (1.0 / 24) + a2 * (1.0 / 6), q = a1 * (1.0 / 12);
-  r[0] = a0 * 0.25;
-  r[rs] = (s + a1) * (-1.0 / 6);
-  r[2 * rs] = (s - a1) * (-1.0 / 6);
-  r[3 * rs] = h + q;
-  r[4 * rs] = h - q;
-  r[5 * rs] = a2;
-}
-
 static void check_wino_pack(size_t M, size_t C) {
   oxrt_conv_shape s = {.nd = 2, .N = 1, .C = C, .M = M, .group = 1, .k = {3, 3}, .stride = {1, 1}, .dil = {1, 1},
                        .in = {8, 8}, .out = {8, 8}, .pad = {1, 1}};
@@ -79,11 +69,9 @@ static void check_wino_pack(size_t M, size_t C) {
   for (size_t i = 0; i < M * C * 9; i++) w[i] = lrnd();
   for (size_t m = 0; m < M; m++)
     for (size_t c = 0; c < C; c++) {
-      const float *g = w + (m * C + c) * 9;
-      double a[6][3], r[6][6];
-      for (int j = 0; j < 3; j++) ref_g3(g[j], g[3 + j], g[6 + j], &a[0][j], 3);
-      for (int i = 0; i < 6; i++) ref_g3(a[i][0], a[i][1], a[i][2], &r[i][0], 1);
-      for (int p = 0; p < 36; p++) t[(c * 36 + (size_t)p) * M + m] = (float)r[p / 6][p % 6];
+      float u[36];
+      oxrt_wino_weight(w + (m * C + c) * 9, u);
+      for (int p = 0; p < 36; p++) t[(c * 36 + (size_t)p) * M + m] = u[p];
     }
   oxrt_sgemm_apack got[OXRT_WINO_POS], want;
   CHECK(oxrt_wino_pack(&s, w, false, got));
