@@ -219,6 +219,10 @@ typedef struct {
 
 static void rs_rep4(float *dst, const float *src, size_t n, size_t k) {
   size_t i = 0;
+  if (k == 1) { /* the last axis kept: a plain copy */
+    memcpy(dst, src, n * sizeof *dst);
+    return;
+  }
 #if defined(__SSE2__)
   if (k == 2) {
     for (; i + 4 <= n; i += 4) {
@@ -262,7 +266,8 @@ static void rs_nn_rows(void *arg, size_t begin, size_t end) {
     if (off == prev) {
       memcpy(dst, dst - rowb, rowb);
     } else if (off < 0 || J->has_ex) {
-      for (size_t j = 0; j < last; j++) memcpy(dst + j * es, off < 0 || lm[j] < 0 ? J->ev : srow + (size_t)lm[j] * es, es);
+      for (size_t j = 0; j < last; j++)
+        memcpy(dst + j * es, off < 0 || lm[j] < 0 ? J->ev : srow + (size_t)lm[j] * es, es);
     } else if (J->rep) {
       rs_rep4((float *)dst, (const float *)srow, last / J->rep, J->rep);
     } else if (es == 4) { /* constant-size copies for the common sizes compile to plain moves */
