@@ -6,6 +6,9 @@
 #include "../infer_rules.h"
 #include "f32_view.h"
 #include <float.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 /* Source coordinate of output position j along an axis; *extrap is set when it falls outside the crop. */
 static double rs_coord(const ix_rs_params *p, double j, double scale, int64_t in, int64_t out, const double *roi,
@@ -200,12 +203,97 @@ static void rs_store(oxrt_elem_type t, void *base, size_t i, double v) {
   else oxrt_store_f64(t, base, i, v);
 }
 
+/* Nearest resize over output rows (the last axis) of a non-string tensor. A row whose source row is the one the
+ * previous row used is a memcpy of that (cache-hot) row; other rows gather, by vector replication for an
+ * integer factor on 4-byte elements. */
+typedef struct {
+  const int64_t *const *map; /* per axis: output index -> source index, -1 when extrapolated */
+  const int64_t *od, *xst;
+  int r;
+  size_t es, last, rep;
+  bool has_ex;
+  const unsigned char *ev;
+  const void *x;
+  void *y;
+} rs_nn_job;
+
+static void rs_rep4(float *dst, const float *src, size_t n, size_t k) {
+  size_t i = 0;
+  if (k == 1) { /* the last axis kept: a plain copy */
+    memcpy(dst, src, n * sizeof *dst);
+    return;
+  }
+#if defined(__SSE2__)
+  if (k == 2) {
+    for (; i + 4 <= n; i += 4) {
+      __m128 v = _mm_loadu_ps(src + i);
+      _mm_storeu_ps(dst + 2 * i, _mm_unpacklo_ps(v, v));
+      _mm_storeu_ps(dst + 2 * i + 4, _mm_unpackhi_ps(v, v));
+    }
+  } else if (k == 4) {
+    for (; i + 4 <= n; i += 4) {
+      __m128 v = _mm_loadu_ps(src + i);
+      _mm_storeu_ps(dst + 4 * i, _mm_shuffle_ps(v, v, 0x00));
+      _mm_storeu_ps(dst + 4 * i + 4, _mm_shuffle_ps(v, v, 0x55));
+      _mm_storeu_ps(dst + 4 * i + 8, _mm_shuffle_ps(v, v, 0xaa));
+      _mm_storeu_ps(dst + 4 * i + 12, _mm_shuffle_ps(v, v, 0xff));
+    }
+  }
+#endif
+  for (; i < n; i++)
+    for (size_t q = 0; q < k; q++) dst[i * k + q] = src[i];
+}
+
+static void rs_nn_rows(void *arg, size_t begin, size_t end) {
+  const rs_nn_job *J = arg;
+  const int r = J->r;
+  const size_t es = J->es, last = J->last, rowb = last * es;
+  const int64_t *lm = J->map[r - 1];
+  int64_t idx[OXRT_MAX_RANK] = {0};
+  for (size_t q = begin, d = (size_t)r - 1; d-- > 0;) { /* unflatten the first row over the leading axes */
+    idx[d] = (int64_t)(q % (size_t)J->od[d]);
+    q /= (size_t)J->od[d];
+  }
+  int64_t prev = -2; /* source offset of the previous row, -1: all extrapolated */
+  for (size_t row = begin; row < end; row++) {
+    int64_t off = 0;
+    for (int d = 0; d < r - 1 && off >= 0; d++) {
+      int64_t s = J->map[d][idx[d]];
+      off = s < 0 ? -1 : off + s * J->xst[d];
+    }
+    unsigned char *dst = (unsigned char *)J->y + row * rowb;
+    const unsigned char *srow = (const unsigned char *)J->x + (size_t)(off < 0 ? 0 : off) * es;
+    if (off == prev) {
+      memcpy(dst, dst - rowb, rowb);
+    } else if (off < 0 || J->has_ex) {
+      for (size_t j = 0; j < last; j++)
+        memcpy(dst + j * es, off < 0 || lm[j] < 0 ? J->ev : srow + (size_t)lm[j] * es, es);
+    } else if (J->rep) {
+      rs_rep4((float *)dst, (const float *)srow, last / J->rep, J->rep);
+    } else if (es == 4) { /* constant-size copies for the common sizes compile to plain moves */
+      for (size_t j = 0; j < last; j++) memcpy(dst + j * 4, srow + (size_t)lm[j] * 4, 4);
+    } else if (es == 1) {
+      for (size_t j = 0; j < last; j++) dst[j] = srow[lm[j]];
+    } else if (es == 2) {
+      for (size_t j = 0; j < last; j++) memcpy(dst + j * 2, srow + (size_t)lm[j] * 2, 2);
+    } else if (es == 8) {
+      for (size_t j = 0; j < last; j++) memcpy(dst + j * 8, srow + (size_t)lm[j] * 8, 8);
+    } else {
+      for (size_t j = 0; j < last; j++) memcpy(dst + j * es, srow + (size_t)lm[j] * es, es);
+    }
+    prev = off;
+    for (int d = r - 2; d >= 0; d--) {
+      if (++idx[d] < J->od[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
 static oxrt_status *rs_nearest_run(oxrt_kernel_ctx *ctx, const oxrt_value *x, const ix_rs_params *p,
                                    const double *scale, const int64_t *od, const double *roi, oxrt_value *y) {
   int r = x->rank;
   int64_t *map[OXRT_MAX_RANK] = {0};
   oxrt_status *st = NULL;
-  (void)ctx;
   for (int d = 0; d < r; d++) {
     map[d] = malloc(((size_t)od[d] + 1) * sizeof(int64_t));
     if (!map[d]) {
@@ -244,42 +332,39 @@ static oxrt_status *rs_nearest_run(oxrt_kernel_ctx *ctx, const oxrt_value *x, co
   size_t last = (size_t)od[r - 1];
   bool has_ex = false; /* any extrapolated position on the last axis */
   for (size_t j = 0; j < last; j++) has_ex |= map[r - 1][j] < 0;
-  for (size_t row = 0; row < y->count; row += last) {
-    int64_t off = 0;
-    bool ex = false;
-    for (int d = 0; d < r - 1; d++) {
-      int64_t s = map[d][idx[d]];
-      if (s < 0) ex = true;
-      else off += s * xst[d];
-    }
-    unsigned char *dst = (unsigned char *)y->data + row * es;
-    const int64_t *lm = map[r - 1];
-    const unsigned char *srow = (const unsigned char *)x->data + (size_t)off * es;
-    if (str) { /* strings: duplicated; extrapolated entries stay empty */
+  if (str) { /* strings: duplicated (serially: each copy allocates); extrapolated entries stay empty */
+    for (size_t row = 0; row < y->count; row += last) {
+      int64_t off = 0;
+      bool ex = false;
+      for (int d = 0; d < r - 1; d++) {
+        int64_t s = map[d][idx[d]];
+        if (s < 0) ex = true;
+        else off += s * xst[d];
+      }
+      const int64_t *lm = map[r - 1];
       for (size_t j = 0; j < last && !ex; j++)
         if (lm[j] >= 0 && !ix_copy(OXRT_STRING, y->data, row + j, x->data, (size_t)(off + lm[j]), 1)) {
           st = OXRT_OOM();
           goto done;
         }
-    } else if (ex || has_ex) {
-      for (size_t j = 0; j < last; j++)
-        memcpy(dst + j * es, ex || lm[j] < 0 ? ev : srow + (size_t)lm[j] * es, es);
-    } else if (es == 4) { /* constant-size copies for the common sizes compile to plain moves */
-      for (size_t j = 0; j < last; j++) memcpy(dst + j * 4, srow + (size_t)lm[j] * 4, 4);
-    } else if (es == 1) {
-      for (size_t j = 0; j < last; j++) dst[j] = srow[lm[j]];
-    } else if (es == 2) {
-      for (size_t j = 0; j < last; j++) memcpy(dst + j * 2, srow + (size_t)lm[j] * 2, 2);
-    } else if (es == 8) {
-      for (size_t j = 0; j < last; j++) memcpy(dst + j * 8, srow + (size_t)lm[j] * 8, 8);
-    } else {
-      for (size_t j = 0; j < last; j++) memcpy(dst + j * es, srow + (size_t)lm[j] * es, es);
+      for (int d = r - 2; d >= 0; d--) {
+        if (++idx[d] < od[d]) break;
+        idx[d] = 0;
+      }
     }
-    for (int d = r - 2; d >= 0; d--) {
-      if (++idx[d] < od[d]) break;
-      idx[d] = 0;
-    }
+    goto done;
   }
+  /* last-axis map j -> j / k for an integer factor k (4-byte elements): replicated with vector stores */
+  size_t rep = 0;
+  if (es == 4 && !has_ex && x->dims[r - 1] > 0 && last % (size_t)x->dims[r - 1] == 0) {
+    rep = last / (size_t)x->dims[r - 1];
+    for (size_t j = 0; j < last && rep; j++)
+      if (map[r - 1][j] != (int64_t)(j / rep)) rep = 0;
+  }
+  rs_nn_job J = {.map = (const int64_t *const *)map, .od = od, .xst = xst, .r = r, .es = es, .last = last,
+                 .rep = rep, .has_ex = has_ex, .ev = ev, .x = x->data, .y = y->data};
+  size_t rowb = last * es;
+  oxrt_parallel(ctx, y->count / last, 1 + 32768 / (rowb + 1), rs_nn_rows, &J);
 done:
   for (int d = 0; d < r; d++) free(map[d]);
   return st;
