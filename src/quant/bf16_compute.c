@@ -43,19 +43,23 @@ static bool conv_stays_winograd(const oxrt_graph *g, const oxrt_node *n) {
   return x[1] > 0 && w[0] > 0 && oxrt_wino_pays(&s);
 }
 
-/* Inputs of a heavy op that take bfloat16 (the rest, e.g. biases, stay float32). */
-static int heavy_inputs(const oxrt_graph *g, const oxrt_node *n) {
+/* Whether input k of node n takes bfloat16: the data inputs of a heavy op (biases and the like stay float32). */
+static bool heavy_input(const oxrt_graph *g, const oxrt_node *n, int k) {
   static const char *const two[] = {"Conv", "MatMul", "Gemm", "FusedConv", "FusedMatMul", "FusedGemm", "Attention"};
-  if (!*n->domain && !strcmp(n->op_type, "Attention")) return 3; /* ai.onnx Attention: Q, K, V */
-  /* the blocked-layout conv that mode 1 runs in bfloat16: group 1 (not depthwise), the NCHW-input stem too */
-  if (!strcmp(n->domain, "com.microsoft.nchwc") && !strcmp(n->op_type, "Conv"))
-    return oxrt_attr_int(n, "group", 1) == 1 ? 2 : 0;
-  if (!strcmp(n->domain, "oxrt.session") && !strcmp(n->op_type, "MatMulBiasAct")) return 2; /* not its bias */
-  if (*n->domain && strcmp(n->domain, "com.microsoft")) return 0;
-  if ((!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "FusedConv")) && conv_stays_winograd(g, n)) return 0;
+  if (!*n->domain && !strcmp(n->op_type, "Attention")) return k < 3; /* ai.onnx Attention: Q, K, V */
+  /* the blocked-layout convs that mode 1 runs in bfloat16: group 1 (not depthwise), the NCHW-input stem too, the
+   * stem fused with its MaxPool, and the convs of a ConvConcat (X, then each conv's W and bias) */
+  if (!strcmp(n->domain, "com.microsoft.nchwc")) {
+    if (!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "ConvMaxPool"))
+      return k < 2 && oxrt_attr_int(n, "group", 1) == 1;
+    return !strcmp(n->op_type, "ConvConcat") && (k == 0 || k % 2 == 1);
+  }
+  if (!strcmp(n->domain, "oxrt.session") && !strcmp(n->op_type, "MatMulBiasAct")) return k < 2; /* not its bias */
+  if (*n->domain && strcmp(n->domain, "com.microsoft")) return false;
+  if ((!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "FusedConv")) && conv_stays_winograd(g, n)) return false;
   for (size_t i = 0; i < sizeof two / sizeof two[0]; i++)
-    if (!strcmp(n->op_type, two[i])) return 2;
-  return 0;
+    if (!strcmp(n->op_type, two[i])) return k < 2;
+  return false;
 }
 
 /* x rounded to bfloat16 and back, to nearest even (NaN and infinities kept), as Cast(bfloat16) does */
@@ -82,10 +86,9 @@ oxrt_status *oxrt_bf16_prepare_model(oxrt_model *m, int mode, int *n_rounded) {
   for (int i = 0; i < nv; i++) rounded[i] = -1;
   oxrt_status *st = NULL;
   for (int i = 0; !st && i < n0; i++) {
-    int k_max = heavy_inputs(g, &g->nodes[i]);
-    for (int k = 0; !st && k < k_max && k < g->nodes[i].n_inputs; k++) {
+    for (int k = 0; !st && k < g->nodes[i].n_inputs; k++) {
       int x = g->nodes[i].inputs[k];
-      if (x < 0 || x >= nv || opt_value_type(g, x) != OXRT_FLOAT) continue;
+      if (x < 0 || x >= nv || !heavy_input(g, &g->nodes[i], k) || opt_value_type(g, x) != OXRT_FLOAT) continue;
       const oxrt_value *cv = opt_const(g, x);
       if (rounded[x] < 0 && cv && cv->kind == OXRT_KIND_TENSOR && cv->data) {
         /* a constant (weights): a rounded copy, so that kernels which pack constants still see one */

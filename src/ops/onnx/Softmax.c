@@ -7,120 +7,21 @@
  * The exponentials come from kernels/vmath.h; no output is subnormal (values below FLT_MIN become 0), since
  * subnormal probabilities would slow every MatMul that consumes them by orders of magnitude. */
 #include "../../core/cpu.h"
+#include "../../kernels/softmax_row.h"
 #include "../../kernels/vmath.h"
 #include "../infer_rules.h"
 #include "f32_view.h"
 #include <float.h>
 #include <math.h>
-#if defined(__x86_64__) && defined(__GNUC__)
-#define SM_X86 1
-#include <immintrin.h>
-#endif
 
 typedef struct {
   const float *x;
   float *y;
   size_t D, inner;
   bool log;
-  int isa;                    /* oxrt_cpu_isa() once per node: the contiguous-row kernel to use */
+  oxrt_softmax_row_fn row;    /* the contiguous-row kernel, chosen once per node */
   const oxrt_vmath_table *vm; /* its exp set */
 } sm_job;
-
-/* One contiguous row (inner == 1) in three sweeps over the (L1-resident) row: max, exp(x - max) with the sum,
- * then scale by 1 / sum (Softmax, flushing results below FLT_MIN to 0) or subtract log(sum) + max (LogSoftmax).
- * The vector versions compute the same values as the portable one: max is exact in any order, and the
- * exps and the sum come from the same vmath set. A NaN input leaves the max alone (x > m is false) as here. */
-static void sm_row_c(const float *x, float *y, size_t D, bool log, const oxrt_vmath_table *vm) {
-  float m = -INFINITY;
-  for (size_t i = 0; i < D; i++) m = x[i] > m ? x[i] : m;
-  if (isinf(m) && m < 0) m = 0; /* all -inf: avoid inf - inf */
-  const float s = vm->exp_shift_sum(x, y, D, m); /* exps go to y unconditionally (LogSoftmax overwrites them) */
-  if (log) {
-    const float ls = logf(s) + m;
-    for (size_t i = 0; i < D; i++) y[i] = x[i] - ls;
-  } else {
-    const float inv = 1.0f / s;
-    for (size_t i = 0; i < D; i++) {
-      const float v = y[i] * inv;
-      y[i] = v < FLT_MIN ? 0.0f : v;
-    }
-  }
-}
-
-#ifdef SM_X86
-__attribute__((target("avx512f"))) static void sm_row_avx512(const float *x, float *y, size_t D, bool log,
-                                                              const oxrt_vmath_table *vm) {
-  const __m512 ninf = _mm512_set1_ps(-INFINITY);
-  __m512 m0 = ninf, m1 = ninf;
-  size_t i = 0;
-  /* vmaxps returns its second operand when either is NaN: max(x, m) keeps m, like x > m ? x : m */
-  for (; i + 32 <= D; i += 32) {
-    m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0);
-    m1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), m1);
-  }
-  for (; i + 16 <= D; i += 16) m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0);
-  if (i < D) m1 = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, (__mmask16)((1u << (D - i)) - 1), x + i), m1);
-  float m = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
-  if (isinf(m) && m < 0) m = 0;
-  const float s = vm->exp_shift_sum(x, y, D, m);
-  if (log) {
-    const __m512 ls = _mm512_set1_ps(logf(s) + m);
-    for (i = 0; i + 16 <= D; i += 16) _mm512_storeu_ps(y + i, _mm512_sub_ps(_mm512_loadu_ps(x + i), ls));
-    if (i < D) {
-      const __mmask16 k = (__mmask16)((1u << (D - i)) - 1);
-      _mm512_mask_storeu_ps(y + i, k, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), ls));
-    }
-  } else {
-    const __m512 inv = _mm512_set1_ps(1.0f / s), tiny = _mm512_set1_ps(FLT_MIN), zero = _mm512_setzero_ps();
-    for (i = 0; i + 16 <= D; i += 16) {
-      const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(y + i), inv);
-      _mm512_storeu_ps(y + i, _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, tiny, _CMP_LT_OQ), zero));
-    }
-    if (i < D) {
-      const __mmask16 k = (__mmask16)((1u << (D - i)) - 1);
-      const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, y + i), inv);
-      _mm512_mask_storeu_ps(y + i, k, _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, tiny, _CMP_LT_OQ), zero));
-    }
-  }
-}
-
-__attribute__((target("avx2"))) static void sm_row_avx2(const float *x, float *y, size_t D, bool log,
-                                                         const oxrt_vmath_table *vm) {
-  const __m256 ninf = _mm256_set1_ps(-INFINITY);
-  __m256 m0 = ninf, m1 = ninf;
-  size_t i = 0;
-  for (; i + 16 <= D; i += 16) {
-    m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
-    m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
-  }
-  for (; i + 8 <= D; i += 8) m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
-  m0 = _mm256_max_ps(m0, m1);
-  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
-  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
-  float m = _mm_cvtss_f32(h);
-  for (; i < D; i++) m = x[i] > m ? x[i] : m;
-  if (isinf(m) && m < 0) m = 0;
-  const float s = vm->exp_shift_sum(x, y, D, m);
-  if (log) {
-    const float lsf = logf(s) + m;
-    const __m256 ls = _mm256_set1_ps(lsf);
-    for (i = 0; i + 8 <= D; i += 8) _mm256_storeu_ps(y + i, _mm256_sub_ps(_mm256_loadu_ps(x + i), ls));
-    for (; i < D; i++) y[i] = x[i] - lsf;
-  } else {
-    const float invf = 1.0f / s;
-    const __m256 inv = _mm256_set1_ps(invf), tiny = _mm256_set1_ps(FLT_MIN), zero = _mm256_setzero_ps();
-    for (i = 0; i + 8 <= D; i += 8) {
-      const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(y + i), inv);
-      _mm256_storeu_ps(y + i, _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, tiny, _CMP_LT_OQ)));
-    }
-    for (; i < D; i++) {
-      const float v = y[i] * invf;
-      y[i] = v < FLT_MIN ? 0.0f : v;
-    }
-  }
-}
-#endif
 
 OXRT_SIMD_CLONES static void sm_rows(void *arg, size_t b, size_t e) {
   const sm_job *J = arg;
@@ -129,12 +30,7 @@ OXRT_SIMD_CLONES static void sm_rows(void *arg, size_t b, size_t e) {
     const float *x = J->x + o * D * inner;
     float *y = J->y + o * D * inner;
     if (inner == 1) {
-#ifdef SM_X86
-      if (J->isa == OXRT_ISA_AVX512) sm_row_avx512(x, y, D, J->log, J->vm);
-      else if (J->isa == OXRT_ISA_AVX2) sm_row_avx2(x, y, D, J->log, J->vm);
-      else
-#endif
-        sm_row_c(x, y, D, J->log, J->vm);
+      J->row(x, y, D, J->log, J->vm);
     } else {
       /* column form: y holds the running max, then the exps; sums accumulate in a row of `inner` */
       for (size_t j = 0; j < inner; j++) y[j] = x[j];
@@ -203,7 +99,7 @@ static oxrt_status *softmax_common(oxrt_kernel_ctx *ctx, bool log) {
   if (!st) {
     const int isa = (int)oxrt_cpu_isa();
     const oxrt_vmath_table *vm = oxrt_vmath_table_for(isa);
-    sm_job J = {.x = v.in[0], .y = v.y, .D = D, .inner = inner, .log = log, .isa = vm ? isa : 0,
+    sm_job J = {.x = v.in[0], .y = v.y, .D = D, .inner = inner, .log = log, .row = oxrt_softmax_row_for(vm ? isa : 0),
                 .vm = vm ? vm : oxrt_vmath_table_for(OXRT_ISA_PORTABLE)};
     const size_t per = D * inner;
     oxrt_parallel(ctx, outer, per >= 4096 ? 1 : 4096 / (per + 1) + 1, sm_rows, &J);
