@@ -217,7 +217,7 @@ static void nchwc_bf16_pointwise(void) {
     size_t n = g.N * g.C * (size_t)(g.H * g.W), nw = g.M * g.C;
     float *x = calloc(n, sizeof(float)), *y = malloc(sizeof(float) * g.N * g.M * (size_t)(g.H * g.W));
     uint16_t *w = calloc(nw, sizeof(uint16_t));
-    CHECK(x && y && w && oxrt_nchwc_conv1x1_bf16(&g, x, w, NULL, NULL, acts[0], y, pool));
+    CHECK(x && y && w && oxrt_nchwc_conv1x1_bf16(&g, x, w, NULL, NULL, acts[0], NULL, y, pool));
     free(x), free(y), free(w);
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
       for (int v = 0; v < 4; v++) {
