@@ -229,8 +229,8 @@ def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
         if make is pplcnet_like:
             calls = {r.split()[0]: float(r.split()[-1]) for r in prof.splitlines()
                      if r.split() and r.split()[0] in ("Mul", "Add")}
-            want = {"Mul": 2.0, "Add": 1.0}
-            assert calls == want or not expect_blocked, f"OXRT_NCHWC={mode}: operator calls {calls}, expected {want}\n{prof}"
+            want = {"Mul": 2.0, "Add": 1.0}  # the Add-first chain's Mul, e's Mul and Add (NCHW: other fusions vary)
+            assert calls == want or not expect_blocked, f"OXRT_NCHWC={mode}: calls {calls}, expected {want}\n{prof}"
         if make is fire_like:
             calls = {r.split()[0]: float(r.split()[-1]) for r in prof.splitlines()
                      if r.split() and r.split()[0] in ("ConvConcat", "Concat")}
