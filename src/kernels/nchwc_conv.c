@@ -103,6 +103,7 @@ typedef int32_t nc_m8 __attribute__((vector_size(32)));
 #define NC_V nc_v8
 #define NC_FMA(a, b, c) ((a) * (b) + (c))
 #define NC_ADD(a, b) ((a) + (b))
+#define NC_MUL(a, b) ((a) * (b))
 #define NC_MBMAX 2
 #define NC_NPMAX(mb) ((mb) == 1 ? 8 : 4)
 #include "nchwc_conv_body.h"
@@ -118,14 +119,15 @@ static void conv_range(void *arg, size_t begin, size_t end) {
 }
 
 static void conv_run(const oxrt_nchwc_geom *g, int nchw_c, const float *x, const float *wpacked, const uint16_t *xh,
-                     const uint16_t *wh, const float *bias, const float *z, oxrt_activation act, float *y,
-                     oxrt_isa isa, oxrt_threadpool *pool) {
+                     const uint16_t *wh, const float *bias, const float *z, oxrt_activation act, const float *post,
+                     float *y, oxrt_isa isa, oxrt_threadpool *pool) {
 #if !(defined(__x86_64__) && defined(__GNUC__))
   isa = OXRT_ISA_PORTABLE;
 #endif
   oxrt_nchwc_conv_job j = {.g = *g, .x = x, .w = wpacked, .xh = xh, .wh = wh, .bias = bias, .z = z, .y = y,
                            .act = act, .isa = isa, .nchw = nchw_c > 0, .nic = nchw_c};
   j.clamp = oxrt_act_is_clamp(act, &j.lo, &j.hi);
+  if (post) j.post = true, j.pa = post[0], j.pb = post[1];
   j.mbmax = isa == OXRT_ISA_AVX512 || wh ? 4 : 2;
   /* a 1x1 stride-1 unpadded conv is one flat row: tiles run across image rows */
   if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->pb == 0 && g->pr == 0 &&
@@ -162,7 +164,13 @@ static void conv_run(const oxrt_nchwc_geom *g, int nchw_c, const float *x, const
 
 void oxrt_nchwc_conv(const oxrt_nchwc_geom *g, const float *x, const float *wpacked, const float *bias,
                      const float *z, oxrt_activation act, float *y, oxrt_isa isa, oxrt_threadpool *pool) {
-  conv_run(g, 0, x, wpacked, NULL, NULL, bias, z, act, y, isa, pool);
+  conv_run(g, 0, x, wpacked, NULL, NULL, bias, z, act, NULL, y, isa, pool);
+}
+
+void oxrt_nchwc_conv_post(const oxrt_nchwc_geom *g, const float *x, const float *wpacked, const float *bias,
+                          const float *z, oxrt_activation act, const float *post, float *y, oxrt_isa isa,
+                          oxrt_threadpool *pool) {
+  conv_run(g, 0, x, wpacked, NULL, NULL, bias, z, act, post, y, isa, pool);
 }
 
 typedef struct {
@@ -187,9 +195,15 @@ static void to_bf16_range(void *arg, size_t b, size_t e) {
  * buffer per call cost page faults every time. */
 bool oxrt_nchwc_conv_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
                           const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
+  return oxrt_nchwc_conv_bf16_post(g, x, wpacked, bias, z, act, NULL, y, pool);
+}
+
+bool oxrt_nchwc_conv_bf16_post(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
+                               const float *z, oxrt_activation act, const float *post, float *y,
+                               oxrt_threadpool *pool) {
 #if defined(__x86_64__) && defined(__GNUC__)
   /* 1x1 convs over planes larger than L2: the input converted a band at a time instead of whole */
-  if (oxrt_nchwc_conv1x1_bf16(g, x, wpacked, bias, z, act, y, pool)) return true;
+  if (oxrt_nchwc_conv1x1_bf16(g, x, wpacked, bias, z, act, post, y, pool)) return true;
 #endif
   /* column padding goes into the copy (zero pixels), so that border pixels run in full tiles */
   oxrt_nchwc_geom gp = *g;
@@ -203,7 +217,7 @@ bool oxrt_nchwc_conv_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16
     oxrt_parallel_for(pool, rows, 65536 / ((size_t)gp.W * 16) + 1, to_bf16_range, &t);
   else
     oxrt_parallel_for(pool, n / 16, 4096, to_bf16_range, &t);
-  conv_run(&gp, 0, NULL, NULL, xh, wpacked, bias, z, act, y, OXRT_ISA_AVX512, pool);
+  conv_run(&gp, 0, NULL, NULL, xh, wpacked, bias, z, act, post, y, OXRT_ISA_AVX512, pool);
   return true;
 }
 
@@ -216,7 +230,7 @@ bool oxrt_nchwc_conv_nchw_input_bf16(const oxrt_nchwc_geom *g, size_t C_real, co
   uint16_t *xh = oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof *xh * (g->N * P * 2 * HW + 1));
   if (!xh) return false;
   oxrt_nchw_to_bf16_pairs(x, xh, g->N, C_real, HW);
-  conv_run(g, (int)(2 * P), NULL, NULL, xh, wpacked, bias, z, act, y, OXRT_ISA_AVX512, pool);
+  conv_run(g, (int)(2 * P), NULL, NULL, xh, wpacked, bias, z, act, NULL, y, OXRT_ISA_AVX512, pool);
   return true;
 #else
   (void)g, (void)C_real, (void)x, (void)wpacked, (void)bias, (void)z, (void)act, (void)y, (void)pool;
@@ -227,5 +241,5 @@ bool oxrt_nchwc_conv_nchw_input_bf16(const oxrt_nchwc_geom *g, size_t C_real, co
 void oxrt_nchwc_conv_nchw_input(const oxrt_nchwc_geom *g, size_t C_real, const float *x, const float *wpacked,
                                 const float *bias, const float *z, oxrt_activation act, float *y, oxrt_isa isa,
                                 oxrt_threadpool *pool) {
-  conv_run(g, (int)C_real, x, wpacked, NULL, NULL, bias, z, act, y, isa, pool);
+  conv_run(g, (int)C_real, x, wpacked, NULL, NULL, bias, z, act, NULL, y, isa, pool);
 }

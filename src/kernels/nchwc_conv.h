@@ -20,6 +20,8 @@ typedef struct oxrt_nchwc_conv_job {
   int nic;
   bool clamp; /* act is a clamp to [lo, hi], applied in registers; otherwise act runs over each finished run */
   float lo, hi;
+  bool post; /* y = act(..) * pa + pb after the activation (a folded scalar Mul / Add, pass_nchwc_layout.c) */
+  float pa, pb;
   int mbmax;           /* output blocks per register tile */
   size_t nmg;          /* output block groups: ceil(M/B / mbmax) */
   size_t nchunk;       /* chunks per output row */
@@ -37,7 +39,16 @@ void oxrt_nchwc_to_bf16(const float *x, uint16_t *xh, size_t n);
 /* The bfloat16 conv for 1x1 stride-1 unpadded convs over planes larger than L2, converting X a band of pixels at a
  * time; false when it does not apply (or out of memory): then nothing was written. */
 bool oxrt_nchwc_conv1x1_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
-                             const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool);
+                             const float *z, oxrt_activation act, const float *post, float *y, oxrt_threadpool *pool);
+/* oxrt_nchwc_conv and oxrt_nchwc_conv_bf16 (nchwc.h) with post = {a, b} (or NULL): Y = act(..) * a + b, computed
+ * in registers before the store (a clamp activation) or over each finished run while it is in cache (others); the
+ * product is rounded before the sum, as a separate Mul then Add would. */
+void oxrt_nchwc_conv_post(const oxrt_nchwc_geom *g, const float *x, const float *wpacked, const float *bias,
+                          const float *z, oxrt_activation act, const float *post, float *y, oxrt_isa isa,
+                          oxrt_threadpool *pool);
+bool oxrt_nchwc_conv_bf16_post(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
+                               const float *z, oxrt_activation act, const float *post, float *y,
+                               oxrt_threadpool *pool);
 /* NCHW X [N, C, HW] to bfloat16 planes of channel pairs [N, ceil(C/2), HW, 2] (odd C: the last pair's second zero). */
 void oxrt_nchw_to_bf16_pairs(const float *x, uint16_t *xh, size_t N, size_t C, size_t HW);
 /* rows of W pixels of 16 floats to bfloat16 rows of pl + W + pr pixels, the pl and pr pixels zero. */

@@ -11,6 +11,7 @@
 #define NC_STORE _mm256_storeu_ps
 #define NC_FMA _mm256_fmadd_ps
 #define NC_ADD _mm256_add_ps
+#define NC_MUL _mm256_mul_ps
 #define NC_MIN _mm256_min_ps
 #define NC_MAX _mm256_max_ps
 #define NC_MBMAX 2

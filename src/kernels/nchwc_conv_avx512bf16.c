@@ -94,7 +94,7 @@ static void pw_range(void *arg, size_t begin, size_t end) {
         ow += np;
       }
       if (!j.clamp)
-        for (int m = 0; m < mbn; m++) oxrt_act_apply(j.act, j.y + yoff + (size_t)m * ystride, len * B);
+        for (int m = 0; m < mbn; m++) nc_post(&j, j.y + yoff + (size_t)m * ystride, len * B);
     }
   }
 }
@@ -130,7 +130,8 @@ static void strided_rows(void *arg, size_t begin, size_t end) {
 }
 
 static bool conv1x1_strided(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
-                            const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
+                            const float *z, oxrt_activation act, const float *post, float *y,
+                            oxrt_threadpool *pool) {
   const size_t Cb = g->C / 16, OHW = (size_t)(g->OH * g->OW);
   uint16_t *xh = oxrt_scratch_get(OXRT_SCRATCH_GEMM, sizeof *xh * (g->N * g->C * OHW + 1));
   if (!xh) return false;
@@ -140,6 +141,7 @@ static bool conv1x1_strided(const oxrt_nchwc_geom *g, const float *x, const uint
   oxrt_nchwc_conv_job j = {.g = *g, .xh = xh, .wh = wpacked, .bias = bias, .z = z, .y = y, .act = act,
                            .isa = OXRT_ISA_AVX512, .mbmax = 4};
   j.clamp = oxrt_act_is_clamp(act, &j.lo, &j.hi);
+  if (post) j.post = true, j.pa = post[0], j.pb = post[1];
   j.g.H = j.g.OH = 1, j.g.W = j.g.OW = (int64_t)OHW, j.g.sh = j.g.sw = 1;
   j.ow_lo = 0, j.ow_hi = (int64_t)OHW;
   j.chunk = OHW <= 96 ? (int64_t)OHW : 48;
@@ -156,11 +158,12 @@ static bool conv1x1_strided(const oxrt_nchwc_geom *g, const float *x, const uint
 }
 
 bool oxrt_nchwc_conv1x1_bf16(const oxrt_nchwc_geom *g, const float *x, const uint16_t *wpacked, const float *bias,
-                             const float *z, oxrt_activation act, float *y, oxrt_threadpool *pool) {
+                             const float *z, oxrt_activation act, const float *post, float *y,
+                             oxrt_threadpool *pool) {
   if (g->B != 16 || g->kh != 1 || g->kw != 1 || g->pt || g->pl || g->pb || g->pr) return false;
   if ((g->sh > 1 || g->sw > 1) && g->OH == (g->H - 1) / g->sh + 1 && g->OW == (g->W - 1) / g->sw + 1 && g->OH > 0 &&
       g->OW > 0)
-    return conv1x1_strided(g, x, wpacked, bias, z, act, y, pool);
+    return conv1x1_strided(g, x, wpacked, bias, z, act, post, y, pool);
   if (g->sh != 1 || g->sw != 1 || g->OH != g->H || g->OW != g->W) return false;
   const size_t HW = (size_t)(g->H * g->W), C = g->C;
   if (C * HW * sizeof(uint16_t) < ((size_t)1 << 20)) return false; /* the whole copy stays in L2: no gain */
@@ -173,6 +176,7 @@ bool oxrt_nchwc_conv1x1_bf16(const oxrt_nchwc_geom *g, const float *x, const uin
   p.j = (oxrt_nchwc_conv_job){.g = *g, .wh = wpacked, .bias = bias, .z = z, .y = y, .act = act,
                               .isa = OXRT_ISA_AVX512, .mbmax = 4};
   p.j.clamp = oxrt_act_is_clamp(act, &p.j.lo, &p.j.hi);
+  if (post) p.j.post = true, p.j.pa = post[0], p.j.pb = post[1];
   p.j.g.H = p.j.g.OH = 1;
   atomic_init(&p.failed, false);
   oxrt_parallel_for(pool, g->N * nband, 1, pw_range, &p);

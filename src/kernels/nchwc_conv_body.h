@@ -1,6 +1,6 @@
 /* nchwc_conv_body.h - the NCHWc direct convolution row kernel, compiled once per ISA (nchwc_conv.h).
  * The includer defines NC_ROWS (function name), NC_B (lanes = block), NC_V (vector type), NC_SET1, NC_LOAD,
- * NC_STORE, NC_FMA, NC_ADD, NC_MIN, NC_MAX, NC_MBMAX and NC_NPMAX(mb) (pixels per tile for mb output blocks:
+ * NC_STORE, NC_FMA, NC_ADD, NC_MUL, NC_MIN, NC_MAX, NC_MBMAX and NC_NPMAX(mb) (pixels per tile for mb output blocks:
  * mb * NC_NPMAX(mb) accumulators stay in registers).
  *
  * A tile is mb output blocks x np output pixels of one row: for every input block, kernel tap and input channel,
@@ -36,7 +36,7 @@ static inline NC_TILE_ATTR void nc_tile(const int mb, const int np, const int sw
                                         int64_t ih0, int64_t ki0, int64_t ki1, int64_t iw0, int64_t kj0, int64_t kj1,
                                         const float *bias, const float *z, float *y, size_t ystride) {
   const oxrt_nchwc_geom *g = &j->g;
-  const NC_V lo = NC_SET1(j->lo), hi = NC_SET1(j->hi);
+  const NC_V lo = NC_SET1(j->lo), hi = NC_SET1(j->hi), pa = NC_SET1(j->pa), pb = NC_SET1(j->pb);
   const size_t B = NC_B, BB = (size_t)NC_B * NC_B, T = (size_t)(g->kh * g->kw), Cb = nchw ? 1 : g->C / B;
   /* blocked X: a pixel is B floats, channels adjacent; NCHW X (nchw): a pixel is one float, channels H*W apart (in
    * bfloat16, a pixel is the pair of channels 2u, 2u+1: planes of pairs, [N, C/2, H, W, 2]) */
@@ -77,8 +77,17 @@ static inline NC_TILE_ATTR void nc_tile(const int mb, const int np, const int sw
       NC_V v = acc[m][p];
       if (z) v = NC_ADD(v, NC_LOAD(z + (size_t)m * ystride + (size_t)p * B));
       if (j->clamp) v = NC_MIN(hi, NC_MAX(lo, v)); /* operand order: NaN passes */
+      if (j->clamp && j->post) v = NC_ADD(NC_MUL(v, pa), pb); /* other activations: nc_post over the run */
       NC_STORE(y + (size_t)m * ystride + (size_t)p * B, v);
     }
+}
+
+/* y[0 .. n) (n a multiple of NC_B) = act(y) * pa + pb for a job whose activation runs over finished runs */
+static inline void nc_post(const oxrt_nchwc_conv_job *j, float *y, size_t n) {
+  oxrt_act_apply(j->act, y, n);
+  if (!j->post) return;
+  const NC_V pa = NC_SET1(j->pa), pb = NC_SET1(j->pb);
+  for (size_t i = 0; i < n; i += NC_B) NC_STORE(y + i, NC_ADD(NC_MUL(NC_LOAD(y + i), pa), pb));
 }
 
 /* The tile shapes a row may ask for, as constants so that the accumulators stay in registers. */
@@ -182,7 +191,7 @@ void NC_ROWS(const oxrt_nchwc_conv_job *j, size_t begin, size_t end) {
     }
     if (!j->clamp)
       for (int m = 0; m < mbn; m++)
-        oxrt_act_apply(j->act, yrow + (size_t)m * ystride + (size_t)p0 * B, (size_t)(p1 - p0) * B);
+        nc_post(j, yrow + (size_t)m * ystride + (size_t)p0 * B, (size_t)(p1 - p0) * B);
   }
 }
 

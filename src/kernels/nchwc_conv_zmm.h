@@ -10,6 +10,7 @@
 #define NC_STORE _mm512_storeu_ps
 #define NC_FMA _mm512_fmadd_ps
 #define NC_ADD _mm512_add_ps
+#define NC_MUL _mm512_mul_ps
 #define NC_MIN _mm512_min_ps
 #define NC_MAX _mm512_max_ps
 #define NC_MBMAX 4

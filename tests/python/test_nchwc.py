@@ -141,6 +141,27 @@ def affine_like():
     return n.model([1, 3, 21, 26], [n.conv(a, 24, 40, k=1)]), True
 
 
+def pplcnet_like():
+    """PP-LCNetV3's learnable affine act(conv) * a + b after group-1 convs (HardSwish: over each finished run; Relu:
+    in registers), a depthwise conv (one pass over Y) and a stem: folded into the conv (post_scale / post_shift);
+    not when Add comes first (only the Add folds), when the conv output has another reader, or a Mul by a tensor."""
+    n = Net(8)
+    a = n.conv("X", 3, 16, s=2, act="HardSwish")                  # stem: reads NCHW
+    a = n.node("Add", [n.node("Mul", [a, n.const(0.8)]), n.const(0.1)])
+    a = n.conv(a, 16, 24, act="HardSwish")
+    a = n.node("Add", [n.node("Mul", [a, n.const(1.3)]), n.const([0.2])])
+    a = n.conv(a, 24, 40, k=1, act="Relu")
+    a = n.node("Add", [n.const(-0.1), n.node("Mul", [n.const(np.full((1, 1, 1, 1), 0.7)), a])])
+    a = n.conv(a, 40, 40, group=40, act="HardSwish")
+    a = n.node("Add", [n.node("Mul", [a, n.const(0.9)]), n.const(0.05)])
+    a = n.conv(a, 40, 24, k=1, act="Relu")
+    a = n.node("Mul", [n.node("Add", [a, n.const(0.5)]), n.const(1.1)])   # the Add folds, the Mul stays
+    e = n.conv(a, 24, 24, act="Relu6")
+    a = n.node("Add", [e, n.node("Mul", [e, n.const(0.9)])])               # e read twice: nothing folds
+    f = n.node("Mul", [n.conv(a, 24, 20, k=1, s=2, act="Sigmoid"), n.const(2.0)])  # a graph output
+    return n.model([1, 3, 33, 47], [f]), True
+
+
 def fire_like():
     """Fire modules (squeezenet): a channel Concat of convs that read one input becomes one ConvConcat whose convs
     write their slices of its output (NchwcConv.c); two images, pad channels in the last conv, a Winograd conv among
@@ -177,7 +198,7 @@ def stem_pool_padded():
 
 
 @pytest.mark.parametrize("make", [resnet_like, mobilenet_like, se_like, se_like_symbolic_batch,
-                                  mobilenet_like_with_value_info, winograd_like, affine_like, fire_like,
+                                  mobilenet_like_with_value_info, winograd_like, affine_like, pplcnet_like, fire_like,
                                   stem_pool_like, stem_pool_padded])
 def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
     model, default_on = make()
@@ -205,6 +226,11 @@ def test_nchwc_layout_matches_ort(oxrt_bin, make, tmp_path):
             assert "ChannelMul" in prof, f"OXRT_NCHWC={mode}: the squeeze-excitation Mul was not blocked\n{prof}"
         if make in (stem_pool_like, stem_pool_padded):
             assert ("ConvMaxPool" in prof) == expect_blocked, f"OXRT_NCHWC={mode}: fused pool\n{prof}"
+        if make is pplcnet_like:
+            calls = {r.split()[0]: float(r.split()[-1]) for r in prof.splitlines()
+                     if r.split() and r.split()[0] in ("Mul", "Add")}
+            want = {"Mul": 2.0, "Add": 1.0}  # the Add-first chain's Mul, e's Mul and Add (NCHW: other fusions vary)
+            assert calls == want or not expect_blocked, f"OXRT_NCHWC={mode}: calls {calls}, expected {want}\n{prof}"
         if make is fire_like:
             calls = {r.split()[0]: float(r.split()[-1]) for r in prof.splitlines()
                      if r.split() and r.split()[0] in ("ConvConcat", "Concat")}

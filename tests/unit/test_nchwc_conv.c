@@ -217,7 +217,7 @@ static void nchwc_bf16_pointwise(void) {
     size_t n = g.N * g.C * (size_t)(g.H * g.W), nw = g.M * g.C;
     float *x = calloc(n, sizeof(float)), *y = malloc(sizeof(float) * g.N * g.M * (size_t)(g.H * g.W));
     uint16_t *w = calloc(nw, sizeof(uint16_t));
-    CHECK(x && y && w && oxrt_nchwc_conv1x1_bf16(&g, x, w, NULL, NULL, acts[0], y, pool));
+    CHECK(x && y && w && oxrt_nchwc_conv1x1_bf16(&g, x, w, NULL, NULL, acts[0], NULL, y, pool));
     free(x), free(y), free(w);
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
       for (int v = 0; v < 4; v++) {
@@ -229,7 +229,73 @@ static void nchwc_bf16_pointwise(void) {
   oxrt_threadpool_free(pool);
 }
 
+/* post = {a, b} (oxrt_nchwc_conv_post / _bf16_post, the folded scalar Mul and Add): every output, pad channels
+ * included, must equal the conv without it then y * a + b in float (product rounded first), bit for bit: a clamp in
+ * registers, other activations over each run, the bfloat16 band (1x1 over L2) and strided paths. */
+static int post_case(const nc_case *c, oxrt_activation act, bool bf16, oxrt_threadpool *pool) {
+  const oxrt_isa isa = oxrt_cpu_isa();
+  const int B = bf16 ? 16 : oxrt_nchwc_block(isa);
+  oxrt_nchwc_geom g = {.N = c->N, .C = oxrt_nchwc_padded(c->C, B), .M = oxrt_nchwc_padded(c->M, B), .H = c->H,
+                       .W = c->W, .kh = c->kh, .kw = c->kw, .sh = c->sh, .sw = c->sw, .dh = c->dh, .dw = c->dw,
+                       .pt = c->pt, .pl = c->pl, .pb = c->pb, .pr = c->pr, .B = B};
+  g.OH = (c->H + c->pt + c->pb - c->dh * (c->kh - 1) - 1) / c->sh + 1;
+  g.OW = (c->W + c->pl + c->pr - c->dw * (c->kw - 1) - 1) / c->sw + 1;
+  const size_t nx = c->N * g.C * (size_t)(c->H * c->W), ny = c->N * g.M * (size_t)(g.OH * g.OW);
+  const size_t nw = oxrt_nchwc_conv_packed_floats(&g);
+  float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * c->M * c->C * (size_t)(c->kh * c->kw));
+  float *wp = malloc(sizeof(float) * nw), *bias = malloc(sizeof(float) * g.M);
+  float *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
+  const float post[2] = {-1.37f, 0.23f};
+  int bad = 0;
+  if (!x || !w || !wp || !bias || !y0 || !y1) {
+    bad = 1;
+    goto done;
+  }
+  for (size_t i = 0; i < nx; i++) x[i] = nrnd(); /* pad channels too: finite either way */
+  for (size_t i = 0; i < c->M * c->C * (size_t)(c->kh * c->kw); i++) w[i] = nrnd() * 0.5f;
+  for (size_t i = 0; i < g.M; i++) bias[i] = i < c->M ? nrnd() : 0.0f;
+  for (size_t i = 0; i < ny; i++) y0[i] = y1[i] = NAN;
+  if (bf16) {
+    oxrt_nchwc_conv_pack_bf16(&g, c->M, c->C, w, (uint16_t *)wp);
+    bad = !oxrt_nchwc_conv_bf16(&g, x, (const uint16_t *)wp, bias, NULL, act, y0, pool) ||
+          !oxrt_nchwc_conv_bf16_post(&g, x, (const uint16_t *)wp, bias, NULL, act, post, y1, pool);
+  } else {
+    oxrt_nchwc_conv_pack(&g, c->M, c->C, w, wp);
+    oxrt_nchwc_conv(&g, x, wp, bias, NULL, act, y0, isa, pool);
+    oxrt_nchwc_conv_post(&g, x, wp, bias, NULL, act, post, y1, isa, pool);
+  }
+  for (size_t i = 0; i < ny && !bad; i++) {
+    volatile float prod = y0[i] * post[0]; /* rounded, never contracted into an FMA */
+    const float want = prod + post[1];
+    if (memcmp(&want, &y1[i], sizeof want)) bad = 1;
+  }
+done:
+  free(x), free(w), free(wp), free(bias), free(y0), free(y1);
+  return bad;
+}
+
+static void nchwc_post_at_level(void) {
+  const oxrt_activation acts[] = {{OXRT_ACT_NONE, 0, 0}, {OXRT_ACT_RELU, 0, 0}, {OXRT_ACT_HARD_SWISH, 0, 0}};
+  static const nc_case big[] = {{1, 16, 32, 160, 211, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}}; /* the bf16 band path */
+  oxrt_threadpool *pool = oxrt_threadpool_create(2);
+  CHECK(pool != NULL);
+  const bool bf = oxrt_sgemm_bf16_native() && oxrt_cpu_isa() == OXRT_ISA_AVX512;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0] + 1; i++) {
+    const nc_case *c = i < sizeof cases / sizeof cases[0] ? &cases[i] : &big[0];
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
+      for (int f = 0; f < 1 + bf; f++) {
+        int bad = post_case(c, acts[a], f, i % 2 ? pool : NULL);
+        if (bad)
+          fprintf(stderr, "  nchwc conv post case %zu act %d%s at %s\n", i, (int)acts[a].kind, f ? " bf16" : "",
+                  oxrt_isa_name(oxrt_cpu_isa()));
+        CHECK(!bad);
+      }
+  }
+  oxrt_threadpool_free(pool);
+}
+
 void test_kernel_nchwc_conv(void) {
   if (oxrt_sgemm_bf16_native()) nchwc_bf16_convert(), nchwc_bf16_pointwise();
   unit_each_isa(nchwc_conv_at_level);
+  unit_each_isa(nchwc_post_at_level);
 }

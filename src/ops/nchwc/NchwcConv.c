@@ -3,12 +3,15 @@
  * activation / activation_params; inputs X, W (a constant [M, C/group, kh, kw] with the real channel counts), B
  * (optional, constant), Sum (optional, blocked like Y: added before the activation). Y is [N, padded M, OH, OW].
  * With nchw_input = 1, X is plain NCHW with at most B channels (an RGB stem writes blocked Y with no reorder).
- * W and B are packed at session creation and released.
+ * W and B are packed at session creation and released. post_scale / post_shift (floats, defaults 1 and -0: each
+ * absent one changes nothing, -0 included): Y = act(..) * post_scale + post_shift, a scalar Mul and Add that
+ * pass_nchwc_layout.c folded in; the group-1 direct kernels apply it before the store, other routes over Y after.
  *
  * A 3x3 stride-1 group-1 conv whose static plane size makes Winograd pay (winograd.h: about 1.7x the direct
  * kernel's rate on the Xeon) runs through the NCHW Winograd path instead, between two reorders of its own, so that
  * the region around it stays blocked (with 16-channel blocks, from 32 input channels); it then has no blocked pack. */
 #include "../onnx/conv_util.h"
+#include "../../kernels/nchwc_conv.h"
 #include "../../kernels/scratch.h"
 #include "../../kernels/winograd.h"
 #include "nchwc_util.h"
@@ -20,6 +23,8 @@ typedef struct {
   bool depthwise;
   bool nchw_input; /* attribute nchw_input = 1: X is plain NCHW with at most B channels (an RGB stem) */
   oxrt_activation act;
+  bool has_post; /* post_scale / post_shift given: Y = act(..) * post[0] + post[1] */
+  float post[2];
   float *w, *bias; /* packed weights; bias padded to M (NULL: none) */
   uint16_t *wh; /* instead of w, bfloat16 weights for the session's bf16 compute mode (group 1, blocked X) */
   oxrt_conv_wpack wino; /* .wino set: the Winograd route (chosen for the static plane size), w then NULL */
@@ -133,6 +138,9 @@ static oxrt_status *nchwc_conv_prepare(const oxrt_prepare_ctx *pc, void **state)
   if (!st) return OXRT_OOM();
   *state = st;
   OXRT_TRY(conv_fused_act_parse(pc->node, &st->act));
+  st->has_post = oxrt_node_attr(pc->node, "post_scale") || oxrt_node_attr(pc->node, "post_shift");
+  st->post[0] = oxrt_attr_float(pc->node, "post_scale", 1.0f);
+  st->post[1] = oxrt_attr_float(pc->node, "post_shift", -0.0f);
   const int64_t group = oxrt_attr_int(pc->node, "group", 1);
   st->nchw_input = oxrt_attr_int(pc->node, "nchw_input", 0) != 0;
   int64_t hw[2];
@@ -180,13 +188,9 @@ static oxrt_nchwc_geom run_geom(const nchwc_conv_state *st, const oxrt_conv_shap
   return g;
 }
 
-/* Y = act(conv(X) + bias + Z) with st's weights, Y of g->N images of g->M channels (blocked). */
-static oxrt_status *conv_exec(oxrt_kernel_ctx *ctx, const nchwc_conv_state *st, oxrt_conv_shape *s,
-                              const oxrt_nchwc_geom *g, const float *x, const float *z, float *y) {
-  if (st->wino.wino) {
-    if (!oxrt_wino_shape_ok(s)) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "expected a 3x3 stride-1 convolution");
-    return wino_route(ctx, st, s, g, x, z, y);
-  }
+/* The direct routes of conv_exec; *done: post was applied. */
+static oxrt_status *conv_exec_direct(oxrt_kernel_ctx *ctx, const nchwc_conv_state *st, const oxrt_nchwc_geom *g,
+                                     const float *x, const float *z, const float *post, float *y, bool *done) {
   if (st->wh && !oxrt_sgemm_bf16_native())
     return oxrt_error(OXRT_ERR_RUNTIME, "weights were packed in bfloat16 at session creation, but AVX512_BF16 is not "
                                         "usable now (OXRT_ISA capped below AVX-512 since?)");
@@ -197,8 +201,40 @@ static oxrt_status *conv_exec(oxrt_kernel_ctx *ctx, const nchwc_conv_state *st, 
     oxrt_nchwc_conv_nchw_input(g, st->C_real, x, st->w, st->bias, z, st->act, y, nchwc_isa(), ctx->pool);
   else if (st->depthwise) oxrt_nchwc_dwconv(g, x, st->w, st->bias, z, st->act, y, nchwc_isa(), ctx->pool);
   else if (st->wh) {
-    if (!oxrt_nchwc_conv_bf16(g, x, st->wh, st->bias, z, st->act, y, ctx->pool)) return OXRT_OOM();
-  } else oxrt_nchwc_conv(g, x, st->w, st->bias, z, st->act, y, nchwc_isa(), ctx->pool);
+    if (!oxrt_nchwc_conv_bf16_post(g, x, st->wh, st->bias, z, st->act, post, y, ctx->pool)) return OXRT_OOM();
+    *done = true;
+  } else {
+    oxrt_nchwc_conv_post(g, x, st->w, st->bias, z, st->act, post, y, nchwc_isa(), ctx->pool);
+    *done = true;
+  }
+  return NULL;
+}
+
+typedef struct {
+  float *y;
+  float a, b;
+} post_job;
+
+static void post_range(void *arg, size_t begin, size_t end) {
+  const post_job *p = arg;
+  for (size_t i = begin; i < end; i++) p->y[i] = p->y[i] * p->a + p->b;
+}
+
+/* Y = act(conv(X) + bias + Z) with st's weights, Y of g->N images of g->M channels (blocked); then * post[0] +
+ * post[1] where st->has_post, in the kernel (group-1 direct routes) or over Y (the others). */
+static oxrt_status *conv_exec(oxrt_kernel_ctx *ctx, const nchwc_conv_state *st, oxrt_conv_shape *s,
+                              const oxrt_nchwc_geom *g, const float *x, const float *z, float *y) {
+  const float *post = st->has_post ? st->post : NULL;
+  bool done = false;
+  if (st->wino.wino) {
+    if (!oxrt_wino_shape_ok(s)) return oxrt_error(OXRT_ERR_INVALID_ARGUMENT, "expected a 3x3 stride-1 convolution");
+    OXRT_TRY(wino_route(ctx, st, s, g, x, z, y));
+  } else
+    OXRT_TRY(conv_exec_direct(ctx, st, g, x, z, post, y, &done));
+  if (post && !done) {
+    post_job p = {y, post[0], post[1]};
+    oxrt_parallel_for(ctx->pool, g->N * g->M * (size_t)(g->OH * g->OW), 65536, post_range, &p);
+  }
   return NULL;
 }
 
