@@ -395,6 +395,26 @@ static int readers(const oxrt_graph *g, int v) {
   return r;
 }
 
+/* Whether an original value whose blocked twin is t is still wanted (pinned, or read): t must then stay. */
+static bool twin_wanted(const nchwc_pass *p, const opt_uses *u, int t) {
+  for (int v = 0; v < p->n_orig; v++)
+    if (p->twin[v] == t && (u->pinned[v] || readers(p->g, v))) return true;
+  return false;
+}
+
+/* Node qi takes over the output of node di, its only reader through value t; t and node di are gone. */
+static void absorb_reader(nchwc_pass *p, int qi, int di, int t) {
+  oxrt_graph *g = p->g;
+  oxrt_node *q = &g->nodes[qi], *d = &g->nodes[di];
+  q->outputs[0] = d->outputs[0];
+  g->values[d->outputs[0]].producer = qi;
+  g->values[t].producer = -1;
+  for (int v = 0; v < p->n_orig; v++)
+    if (p->twin[v] == t) p->twin[v] = -1;
+  d->op_type = NULL;
+  d->n_inputs = 0;
+}
+
 /* A blocked channel Concat of group-1 blocked Convs that all read the same X and are read by nothing else becomes
  * one com.microsoft.nchwc ConvConcat, whose convs write their slices of the output: the Concat's copy disappears
  * (squeezenet1_1's fire modules: 2.4% of the model at 1 thread). */
@@ -418,8 +438,7 @@ static oxrt_status *merge_concat(nchwc_pass *p, const opt_uses *u, int ci) {
               !same_attr(n, q[0], "activation") || !same_attr(n, q[0], "activation_params")))
       return NULL;
     /* the original output must have no reader left (a ReorderOutput would read the merged value) */
-    for (int v = 0; v < p->n_orig; v++)
-      if (p->twin[v] == t && (u->pinned[v] || readers(g, v))) return NULL;
+    if (twin_wanted(p, u, t)) return NULL;
     q[k] = n;
   }
   int *ins = oxrt_arena_alloc(g->arena, sizeof(int) * (size_t)(2 * K + 1));
@@ -473,8 +492,7 @@ static oxrt_status *fuse_conv_pool(nchwc_pass *p, const opt_uses *u, int mi) {
     return NULL;
   const oxrt_value *w = opt_const(g, q->inputs[1]);
   if (!w || w->rank != 4 || w->dims[1] * w->dims[2] * w->dims[3] > 64) return NULL;
-  for (int v = 0; v < p->n_orig; v++)
-    if (p->twin[v] == t && (u->pinned[v] || readers(g, v))) return NULL;
+  if (twin_wanted(p, u, t)) return NULL;
   static const char *const from[] = {"kernel_shape", "strides", "pads", "dilations", "ceil_mode"};
   static const char *const to[] = {"pool_kernel", "pool_strides", "pool_pads", "pool_dilations", "pool_ceil_mode"};
   const int qi = g->values[t].producer;
@@ -485,16 +503,8 @@ static oxrt_status *fuse_conv_pool(nchwc_pass *p, const opt_uses *u, int mi) {
         at.name = to[a];
         OXRT_TRY(opt_set_attr(g, &g->nodes[qi], &at));
       }
-  q = &g->nodes[qi];
-  mp = &g->nodes[mi];
-  q->op_type = "ConvMaxPool";
-  q->outputs[0] = mp->outputs[0];
-  g->values[mp->outputs[0]].producer = qi;
-  g->values[t].producer = -1;
-  for (int v = 0; v < p->n_orig; v++)
-    if (p->twin[v] == t) p->twin[v] = -1;
-  mp->op_type = NULL;
-  mp->n_inputs = 0;
+  g->nodes[qi].op_type = "ConvMaxPool";
+  absorb_reader(p, qi, mi, t);
   return NULL;
 }
 
@@ -514,21 +524,12 @@ static oxrt_status *fold_affine(nchwc_pass *p, const opt_uses *u, int ai) {
       readers(g, t) != 1 || oxrt_node_attr(q, "post_shift") || (mul && oxrt_node_attr(q, "post_scale")))
     return NULL;
   /* the original output must have no reader left (a ReorderOutput would read the folded value) */
-  for (int v = 0; v < p->n_orig; v++)
-    if (p->twin[v] == t && (u->pinned[v] || readers(g, v))) return NULL;
+  if (twin_wanted(p, u, t)) return NULL;
   const int qi = g->values[t].producer;
   oxrt_attr at = {.name = mul ? "post_scale" : "post_shift", .type = OXRT_ATTR_FLOAT,
                   .f = *(const float *)opt_const(g, a->inputs[1])->data};
   OXRT_TRY(opt_set_attr(g, &g->nodes[qi], &at));
-  q = &g->nodes[qi];
-  a = &g->nodes[ai];
-  q->outputs[0] = a->outputs[0];
-  g->values[a->outputs[0]].producer = qi;
-  g->values[t].producer = -1;
-  for (int v = 0; v < p->n_orig; v++)
-    if (p->twin[v] == t) p->twin[v] = -1;
-  a->op_type = NULL;
-  a->n_inputs = 0;
+  absorb_reader(p, qi, ai, t);
   return NULL;
 }
 
